@@ -1,0 +1,1 @@
+"""Small pieces shared by every package: the bus, clocks, logging set-up."""

@@ -1,0 +1,85 @@
+"""[acd]: queues, escalation steps, tier priorities and pause codes.
+
+The ACD helper owns this module; the shapes here are the contract run_server and the API read.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from config.base import Section
+
+SelectionPolicy = Literal["longest_idle", "best_skill", "fewest_calls", "round_robin"]
+
+
+class EscalationStep(Section):
+    """From `after_s` seconds of waiting on, agents need `min_skill_level` in the call's skills.
+
+    `min_skill_level = 0` means any agent of the queue. `action` other than "route" ends the wait:
+    overflow to `target` queue, or offer a callback.
+    """
+
+    after_s: float = Field(ge=0)
+    min_skill_level: int = Field(default=1, ge=0, le=5)
+    action: Literal["route", "overflow", "callback"] = "route"
+    target: str = ""
+
+
+class QueueSettings(Section):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    skills: list[str] = Field(default_factory=list)
+    wrapup_s: float = Field(default=10.0, ge=0)
+    max_wait_s: float = Field(default=300.0, gt=0)
+    overflow_to: str = ""
+    service_level_s: float = Field(default=20.0, gt=0)
+    short_abandon_s: float = Field(default=5.0, ge=0)
+    ring_timeout_s: float = Field(default=15.0, gt=0)
+    announce_every_s: float = Field(default=30.0, ge=0)
+    selection: SelectionPolicy = "longest_idle"
+    vip_tiers_best_agents_first: bool = True
+    escalation: list[EscalationStep] = Field(
+        default_factory=lambda: [
+            EscalationStep(after_s=0, min_skill_level=4),
+            EscalationStep(after_s=30, min_skill_level=2),
+            EscalationStep(after_s=60, min_skill_level=0),
+        ]
+    )
+
+    @model_validator(mode="after")
+    def _steps_sorted(self) -> QueueSettings:
+        times = [s.after_s for s in self.escalation]
+        if times != sorted(times):
+            raise ValueError("escalation steps must be sorted by after_s")
+        return self
+
+
+class AcdSettings(Section):
+    # Base priority per CRM tier; waiting time adds aging_per_s per second on top.
+    tier_weights: dict[str, float] = Field(
+        default_factory=lambda: {"platinum": 400.0, "gold": 300.0, "silver": 100.0, "bronze": 0.0,
+                                 "unknown": 0.0}
+    )
+    aging_per_s: float = Field(default=1.0, ge=0)
+    pause_codes: list[str] = Field(
+        default_factory=lambda: ["break", "lunch", "training", "after-call-work", "missed-call"]
+    )
+    queues: list[QueueSettings] = Field(
+        default_factory=lambda: [
+            QueueSettings(name="support", skills=["support"]),
+            QueueSettings(name="sales", skills=["sales"]),
+        ]
+    )
+
+    @model_validator(mode="after")
+    def _queue_refs(self) -> AcdSettings:
+        names = [q.name for q in self.queues]
+        if len(set(names)) != len(names):
+            raise ValueError("queue names must be unique")
+        for q in self.queues:
+            targets = [q.overflow_to] + [s.target for s in q.escalation if s.action == "overflow"]
+            for t in targets:
+                if t and t not in names:
+                    raise ValueError(f"queue {q.name!r} overflows to unknown queue {t!r}")
+        return self

@@ -1,0 +1,19 @@
+"""[auth]: tokens, passwords and login throttling for the REST API."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from config.base import Section
+
+
+class AuthSettings(Section):
+    # Empty = a random secret per process (tokens do not survive a restart); set it in production.
+    jwt_secret: str = ""
+    access_ttl_s: int = Field(default=900, ge=30)
+    refresh_ttl_s: int = Field(default=8 * 3600, ge=60)
+    login_max_attempts: int = Field(default=5, ge=1)
+    login_window_s: float = Field(default=60.0, gt=0)
+    # Users created on first start of an empty database (demo and first-run convenience).
+    bootstrap_admin_user: str = "admin"
+    bootstrap_admin_password: str = ""

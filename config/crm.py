@@ -1,0 +1,37 @@
+"""[crm]: the embedded CRM store and how customer value is scored."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from config.base import Section
+
+
+class ValueWeights(Section):
+    """Weights of the customer-value score's components (each component is normalised to 0..1)."""
+
+    revenue_12m: float = Field(default=0.55, ge=0)
+    frequency_12m: float = Field(default=0.20, ge=0)
+    tenure: float = Field(default=0.10, ge=0)
+    open_pipeline: float = Field(default=0.15, ge=0)
+
+
+class TierCutoffs(Section):
+    """Fractions of customers (ranked by value) in each tier, from the top."""
+
+    platinum: float = Field(default=0.05, gt=0, lt=1)
+    gold: float = Field(default=0.15, gt=0, lt=1)
+    silver: float = Field(default=0.30, gt=0, lt=1)
+
+
+class CrmSettings(Section):
+    database: str = "crm.sqlite3"  # relative to [server].data_dir
+    default_region: str = "US"
+    value_weights: ValueWeights = ValueWeights()
+    tiers: TierCutoffs = TierCutoffs()
+    # Ticket SLA hours by customer tier; a ticket past due (or a customer with this many open
+    # complaints) is escalated.
+    sla_hours: dict[str, int] = Field(
+        default_factory=lambda: {"platinum": 4, "gold": 8, "silver": 24, "bronze": 48}
+    )
+    escalate_after_complaints: int = Field(default=3, ge=1)

@@ -1,0 +1,23 @@
+"""The root settings model: one section per concern, each in its own module."""
+
+from __future__ import annotations
+
+from config.acd import AcdSettings
+from config.api import AuthSettings
+from config.base import Section
+from config.crm import CrmSettings
+from config.cti import AmiSettings, DialingSettings, FastAgiSettings
+from config.demo import DemoSettings
+from config.server import RedisSettings, ServerSettings
+
+
+class Settings(Section):
+    server: ServerSettings = ServerSettings()
+    ami: AmiSettings = AmiSettings()
+    fastagi: FastAgiSettings = FastAgiSettings()
+    dialing: DialingSettings = DialingSettings()
+    crm: CrmSettings = CrmSettings()
+    auth: AuthSettings = AuthSettings()
+    acd: AcdSettings = AcdSettings()
+    redis: RedisSettings = RedisSettings()
+    demo: DemoSettings = DemoSettings()

@@ -1,0 +1,1 @@
+"""IVR menus executed over FastAGI (a later issue)."""

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Entry point: parse the command line, load settings, start the server (or the demo).
+
+Read this first. `serve()` in `server.py`-style order: settings -> logging -> CRM store -> bus ->
+AMI client -> FastAGI -> ACD service -> HTTP API; shutdown in reverse on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from config import ConfigError, load_settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Call-center CTI and contact-routing server")
+    p.add_argument("--config", type=Path, help="TOML settings file (see config/example.toml)")
+    p.add_argument("--demo", action="store_true",
+                   help="run with the PBX simulator, demo CRM data and simulated agents")
+    p.add_argument("--data-dir", type=Path, help="where the database lives (overrides [server].data_dir)")
+    p.add_argument("--host", help="HTTP listen address (overrides [server].host)")
+    p.add_argument("--port", type=int, help="HTTP port (overrides [server].port)")
+    p.add_argument("--check-config", action="store_true", help="validate the settings and exit")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    overrides: dict[str, object] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.log_level is not None:
+        overrides["log_level"] = args.log_level
+    if overrides:
+        settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
+    if args.check_config:
+        print(f"configuration OK: {args.config or '<defaults>'}")
+        return 0
+    from server import run  # imported late: --check-config must not need the whole stack
+
+    return run(settings, demo=args.demo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
