@@ -1,0 +1,37 @@
+"""The acd package's errors. Everything raised out of acd/ is an AcdError.
+
+AcdError
+├── IllegalTransition   an agent state change not in the transition table; nothing changed
+├── UnknownAgent / UnknownCall / UnknownQueue
+└── InvalidRequest      a well-formed request the engine refuses (e.g. a paused reason not configured)
+"""
+
+from __future__ import annotations
+
+
+class AcdError(Exception):
+    """Base of every error raised by acd/."""
+
+
+class IllegalTransition(AcdError):
+    def __init__(self, agent_id: str, state: str, event: str) -> None:
+        self.agent_id = agent_id
+        self.state = state
+        self.event = event
+        super().__init__(f"agent {agent_id}: {event!r} is not allowed in state {state!r}")
+
+
+class UnknownAgent(AcdError):
+    pass
+
+
+class UnknownCall(AcdError):
+    pass
+
+
+class UnknownQueue(AcdError):
+    pass
+
+
+class InvalidRequest(AcdError):
+    pass
