@@ -1,0 +1,39 @@
+"""`run_server.py --check-config` on good and broken files: exit codes and messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "run_server.py"), *args],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_check_config_accepts_the_example() -> None:
+    r = run("--config", str(ROOT / "config" / "example.toml"), "--check-config")
+    assert r.returncode == 0, r.stderr
+    assert "configuration OK" in r.stdout
+
+
+def test_check_config_rejects_broken_file_before_starting(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[fastagi]\nport = -1\n")
+    r = run("--config", str(bad), "--check-config")
+    assert r.returncode == 2
+    assert str(bad) in r.stderr
+    assert "fastagi.port" in r.stderr
+    assert "Fix:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_broken_file_stops_a_normal_start_too(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nlog_level = \"loud\"\n")
+    r = run("--config", str(bad))
+    assert r.returncode == 2
+    assert "server.log_level" in r.stderr
