@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", type=Path, help="TOML settings file (see config/example.toml)")
     p.add_argument("--demo", action="store_true",
                    help="run with the PBX simulator, demo CRM data and simulated agents")
-    p.add_argument("--data-dir", type=Path, help="where the database lives (overrides [server].data_dir)")
+    p.add_argument("--data-dir", type=Path,
+                   help="where the database lives (overrides [server].data_dir)")
     p.add_argument("--host", help="HTTP listen address (overrides [server].host)")
     p.add_argument("--port", type=int, help="HTTP port (overrides [server].port)")
     p.add_argument("--check-config", action="store_true", help="validate the settings and exit")
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
     if overrides:
-        settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
+        server = settings.server.model_copy(update=overrides)
+        settings = settings.model_copy(update={"server": server})
     if args.check_config:
         print(f"configuration OK: {args.config or '<defaults>'}")
         return 0

@@ -1,4 +1,4 @@
-"""Shared base for every settings section: frozen, and unknown keys are an error (typos fail loudly)."""
+"""Base of every settings section: frozen; unknown keys are an error, so typos fail loudly."""
 
 from __future__ import annotations
 

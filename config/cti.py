@@ -11,7 +11,8 @@ class AmiSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = "cti"
-    secret: str = "cti-secret"
+    # Matches the manager.conf snippet in the README; production sets CTI_AMI__SECRET.
+    secret: str = "cti-secret"  # noqa: S105
     # Liveness: a Ping every ping_interval_s; no Pong within ping_timeout_s = dead connection.
     ping_interval_s: float = Field(default=5.0, gt=0)
     ping_timeout_s: float = Field(default=3.0, gt=0)
@@ -35,7 +36,9 @@ class DialingSettings(Section):
     # E.164 prefixes that may be dialled (after the '+'); extensions are always allowed.
     allowed_prefixes: list[str] = Field(default_factory=lambda: ["1", "44", "33", "49"])
     # Prefixes that are refused even when an allowed prefix matches (premium rate, satellite ...).
-    denied_prefixes: list[str] = Field(default_factory=lambda: ["1900", "1976", "44870", "4490", "881", "882"])
+    denied_prefixes: list[str] = Field(
+        default_factory=lambda: ["1900", "1976", "44870", "4490", "881", "882"]
+    )
     default_region: str = "US"
     # Technology/trunk template for external numbers, e.g. "PJSIP/{number}@carrier".
     trunk_template: str = "PJSIP/{number}@carrier"

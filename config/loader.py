@@ -22,7 +22,9 @@ from config.settings import Settings
 ENV_PREFIX = "CTI_"
 
 
-def load_settings(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read `path` (optional), apply environment overrides, validate. Raises ConfigError."""
     env = os.environ if environ is None else environ
     source = str(path) if path is not None else "<defaults>"
@@ -32,7 +34,9 @@ def load_settings(path: Path | str | None = None, environ: Mapping[str, str] | N
         try:
             raw = p.read_bytes()
         except FileNotFoundError:
-            raise ConfigError(source, "", "file not found", "pass an existing file to --config") from None
+            raise ConfigError(
+                source, "", "file not found", "pass an existing file to --config"
+            ) from None
         except OSError as exc:
             raise ConfigError(source, "", f"cannot be read ({exc.strerror})",
                               "check the path and its permissions") from None
@@ -109,5 +113,7 @@ def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
         ann = field.annotation
         args = getattr(ann, "__args__", ())
         candidates = [ann, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
     return sorted(model.model_fields) if model is not None else []
