@@ -11,7 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from config import ConfigError, load_settings
+from config.server import ServerSettings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
     if overrides:
-        server = settings.server.model_copy(update=overrides)
+        # Validate command-line overrides like file values (model_copy would skip validation).
+        try:
+            server = ServerSettings.model_validate({**settings.server.model_dump(), **overrides})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            print(f"command line: --{str(err['loc'][0]).replace('_', '-')}: {err['msg']}",
+                  file=sys.stderr)
+            return 2
         settings = settings.model_copy(update={"server": server})
     if args.check_config:
         print(f"configuration OK: {args.config or '<defaults>'}")

@@ -37,3 +37,9 @@ def test_broken_file_stops_a_normal_start_too(tmp_path: Path) -> None:
     r = run("--config", str(bad))
     assert r.returncode == 2
     assert "server.log_level" in r.stderr
+
+
+def test_command_line_overrides_are_validated() -> None:
+    r = run("--port", "99999", "--check-config")
+    assert r.returncode == 2
+    assert "--port" in r.stderr
