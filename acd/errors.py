@@ -3,7 +3,11 @@
 AcdError
 ├── IllegalTransition   an agent state change not in the transition table; nothing changed
 ├── UnknownAgent / UnknownCall / UnknownQueue
-└── InvalidRequest      a well-formed request the engine refuses (e.g. a paused reason not configured)
+└── InvalidRequest      a well-formed request the engine refuses (e.g. unknown pause code)
+    ├── DuplicateCall   enqueue of a call id the engine already holds
+    └── InvalidSkills   a skill level outside 1..5, or a tier/queue value the settings do not know
+
+Every raise happens before any state is touched: a refused input changes nothing.
 """
 
 from __future__ import annotations
@@ -34,4 +38,12 @@ class UnknownQueue(AcdError):
 
 
 class InvalidRequest(AcdError):
+    pass
+
+
+class DuplicateCall(InvalidRequest):
+    pass
+
+
+class InvalidSkills(InvalidRequest):
     pass
