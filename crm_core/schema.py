@@ -1,0 +1,315 @@
+"""Migrations, applied in order from an empty file; each version is recorded in schema_version.
+
+Tables (version 1) and indexes (version 2) are separate migrations so the bulk demo loader can
+insert into bare tables and build the indexes once, afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from crm_core.errors import SchemaError
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    sql: str
+
+
+_TABLES = """
+CREATE TABLE teams (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    supervisor_id INTEGER REFERENCES users(id) ON DELETE SET NULL
+);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'agent' CHECK (role IN ('agent','supervisor','admin')),
+    display_name TEXT NOT NULL DEFAULT '',
+    team_id INTEGER REFERENCES teams(id) ON DELETE SET NULL,
+    extension TEXT,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0,1)),
+    created_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE skills (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    skill TEXT NOT NULL,
+    level INTEGER NOT NULL DEFAULT 1 CHECK (level BETWEEN 1 AND 5),
+    UNIQUE (user_id, skill)
+);
+CREATE TABLE customers (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('person','company')),
+    name TEXT NOT NULL,
+    company_id INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    stage TEXT NOT NULL DEFAULT 'prospect'
+        CHECK (stage IN ('prospect','lead','opportunity','customer','lost')),
+    tier TEXT NOT NULL DEFAULT 'bronze' CHECK (tier IN ('platinum','gold','silver','bronze')),
+    value_score REAL NOT NULL DEFAULT 0,
+    timezone TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    company_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT '',
+    person_id INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE phones (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    e164 TEXT NOT NULL CHECK (e164 GLOB '+[1-9]*'),
+    extension TEXT NOT NULL DEFAULT '',
+    label TEXT NOT NULL DEFAULT '',
+    contact_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE
+);
+CREATE TABLE emails (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    contact_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE
+);
+CREATE TABLE interactions (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    kind TEXT NOT NULL DEFAULT 'call' CHECK (kind IN ('call','note','email')),
+    direction TEXT CHECK (direction IN ('inbound','outbound')),
+    queue TEXT,
+    agent_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    offered_at REAL,
+    answered_at REAL,
+    ended_at REAL,
+    wait_s REAL,
+    talk_s REAL,
+    disposition TEXT,
+    notes TEXT NOT NULL DEFAULT '',
+    call_id TEXT UNIQUE,
+    phone TEXT,
+    created_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE tickets (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    subject TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT 'general',
+    priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('low','normal','high','urgent')),
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','pending','resolved','closed')),
+    owner_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0,
+    due_at REAL NOT NULL DEFAULT 0,
+    escalated INTEGER NOT NULL DEFAULT 0 CHECK (escalated IN (0,1)),
+    escalated_at REAL,
+    escalation_reason TEXT
+);
+CREATE TABLE ticket_history (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    field TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT
+);
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    sku TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    department TEXT NOT NULL,
+    price_cents INTEGER NOT NULL DEFAULT 0 CHECK (price_cents >= 0),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0,1))
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE RESTRICT,
+    department TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'paid' CHECK (status IN ('open','paid','cancelled')),
+    ordered_at REAL NOT NULL DEFAULT 0,
+    total_cents INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE order_lines (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE RESTRICT,
+    quantity INTEGER NOT NULL DEFAULT 1 CHECK (quantity > 0),
+    unit_price_cents INTEGER NOT NULL DEFAULT 0 CHECK (unit_price_cents >= 0)
+);
+CREATE TABLE opportunities (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'qualification'
+        CHECK (stage IN ('qualification','proposal','negotiation','won','lost')),
+    amount_cents INTEGER NOT NULL DEFAULT 0 CHECK (amount_cents >= 0),
+    probability REAL NOT NULL DEFAULT 0.1 CHECK (probability BETWEEN 0 AND 1),
+    expected_close REAL NOT NULL DEFAULT 0,
+    owner_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft','active','paused','finished')),
+    dial_mode TEXT NOT NULL DEFAULT 'progressive'
+        CHECK (dial_mode IN ('preview','progressive','predictive')),
+    queue TEXT,
+    created_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE lead_lists (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE leads (
+    id INTEGER PRIMARY KEY,
+    list_id INTEGER NOT NULL REFERENCES lead_lists(id) ON DELETE CASCADE,
+    phone TEXT NOT NULL CHECK (phone GLOB '+[1-9]*'),
+    customer_id INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    name TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new','dialing','contacted','callback','done','dnc','failed')),
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt REAL,
+    last_result TEXT
+);
+CREATE TABLE dnc (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL UNIQUE CHECK (phone GLOB '+[1-9]*'),
+    reason TEXT NOT NULL DEFAULT '',
+    added_at REAL NOT NULL DEFAULT 0,
+    expires_at REAL
+);
+CREATE TABLE callbacks (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+    phone TEXT,
+    due_at REAL NOT NULL,
+    assigned_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending','done','cancelled','missed')),
+    kind TEXT NOT NULL DEFAULT 'callback' CHECK (kind IN ('callback','task')),
+    notes TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL DEFAULT 0
+);
+-- Scales and cut-off scores of the last full value recompute; incremental rescoring uses them.
+CREATE TABLE value_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    computed_at REAL NOT NULL,
+    customers INTEGER NOT NULL,
+    revenue_max REAL NOT NULL,
+    orders_max REAL NOT NULL,
+    tenure_max REAL NOT NULL,
+    pipeline_max REAL NOT NULL,
+    platinum_min REAL NOT NULL,
+    gold_min REAL NOT NULL,
+    silver_min REAL NOT NULL
+);
+"""
+
+_INDEXES = """
+CREATE INDEX ix_phones_e164 ON phones (e164, customer_id);
+CREATE INDEX ix_phones_customer ON phones (customer_id);
+CREATE INDEX ix_phones_contact ON phones (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX ix_emails_customer ON emails (customer_id);
+CREATE INDEX ix_emails_address ON emails (address COLLATE NOCASE);
+CREATE INDEX ix_emails_contact ON emails (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX ix_customers_name ON customers (name COLLATE NOCASE);
+CREATE INDEX ix_customers_company ON customers (company_id) WHERE company_id IS NOT NULL;
+CREATE INDEX ix_customers_value ON customers (value_score DESC);
+CREATE INDEX ix_contacts_company ON contacts (company_id);
+CREATE INDEX ix_contacts_person ON contacts (person_id) WHERE person_id IS NOT NULL;
+CREATE INDEX ix_interactions_customer ON interactions (customer_id, created_at DESC);
+CREATE INDEX ix_interactions_agent ON interactions (agent_user_id, created_at DESC);
+CREATE INDEX ix_tickets_customer ON tickets (customer_id, status);
+CREATE INDEX ix_tickets_due ON tickets (status, due_at);
+CREATE INDEX ix_ticket_history_ticket ON ticket_history (ticket_id, at);
+CREATE INDEX ix_orders_customer ON orders (customer_id, department, status, total_cents);
+CREATE INDEX ix_orders_time ON orders (ordered_at);
+CREATE INDEX ix_order_lines_order ON order_lines (order_id);
+CREATE INDEX ix_order_lines_product ON order_lines (product_id);
+CREATE INDEX ix_opportunities_customer ON opportunities (customer_id, stage);
+CREATE INDEX ix_opportunities_close ON opportunities (expected_close);
+CREATE INDEX ix_lead_lists_campaign ON lead_lists (campaign_id);
+CREATE INDEX ix_leads_list ON leads (list_id, status, next_attempt);
+CREATE INDEX ix_leads_phone ON leads (phone);
+CREATE INDEX ix_callbacks_customer ON callbacks (customer_id, status, due_at);
+CREATE INDEX ix_callbacks_due ON callbacks (status, due_at);
+CREATE INDEX ix_skills_skill ON skills (skill, level);
+CREATE INDEX ix_users_team ON users (team_id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "tables", _TABLES),
+    Migration(2, "indexes", _INDEXES),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def configure(conn: sqlite3.Connection) -> None:
+    """Per-connection settings; foreign_keys is off by default in SQLite and per connection."""
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA cache_size = -65536")
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection, now: float, upto: int = LATEST) -> list[int]:
+    """Apply the pending migrations up to `upto`, each in its own transaction; returns those applied.
+
+    The connection must be in autocommit mode (isolation_level=None) so BEGIN/COMMIT are ours.
+    """
+    have = current_version(conn)
+    if have > LATEST:
+        raise SchemaError(
+            f"database schema version {have} is newer than this code ({LATEST})",
+            {"database": have, "code": LATEST},
+        )
+    applied: list[int] = []
+    for m in MIGRATIONS:
+        if m.version <= have or m.version > upto:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(m.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                (m.version, m.description, now),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(m.version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    # executescript() would COMMIT behind our back; our DDL has no ';' inside literals.
+    lines = [ln for ln in sql.splitlines() if not ln.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

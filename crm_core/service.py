@@ -1,0 +1,184 @@
+"""The CRM facade: the only object the rest of the system needs from crm_core.
+
+    from crm_core.service import Crm
+    crm = await Crm.open(path, settings.crm, clock=WallClock())
+    ...
+    await crm.close()
+
+Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
+
+    crm.customers crm.contacts crm.phones crm.emails crm.interactions crm.tickets
+    crm.products crm.orders crm.opportunities crm.campaigns crm.lead_lists crm.leads
+    crm.dnc crm.callbacks crm.users crm.teams crm.skills
+
+  all with:
+    await repo.get(id) -> Model                       NotFound
+    await repo.create(**fields) -> Model              ValidationError, Conflict (unique / FK)
+    await repo.update(id, **changes) -> Model         NotFound, ValidationError, Conflict
+    await repo.delete(id) -> None                     NotFound, Conflict (rows still refer to it)
+    await repo.search(q=None, *, limit=50, offset=0, order_by=None, descending=False,
+                      **equal_filters) -> Page[Model]  (Page.items, Page.total, limit, offset)
+
+  Field names are the model's; phone fields take any human spelling and are stored as E.164.
+  Extras:
+    crm.customers.search(q)       q matches name, e-mail, phone digits or company name
+    crm.phones.create(customer_id=, e164="(555) 555-0123 x12")  extension split off
+    crm.tickets.create(customer_id=, subject=, category=, priority=)  due_at from the tier's SLA
+    crm.tickets.update(id, by_user_id=None, **changes)   each change recorded in history
+    crm.tickets.history(id) -> tuple[TicketChange, ...]
+    crm.tickets.escalate_overdue() -> tuple[Ticket, ...]  escalates open tickets past due
+    crm.orders.create_with_lines(customer_id=, department=, lines=[(product_id, qty)], ...)
+    crm.orders.add_line(order_id, product_id, quantity) ; crm.orders.lines(order_id)
+      (any order change rescores its customer's value in the same transaction)
+    crm.opportunities.forecast(since=None, until=None) -> tuple[ForecastMonth, ...]
+    crm.dnc.contains(phone) -> bool
+    crm.leads.due(campaign_id, limit) -> tuple[Lead, ...]    next leads for the dialer
+    crm.leads.record_attempt(lead_id, result, next_attempt=None) -> Lead
+    crm.callbacks.due(until, assigned_user_id=None) -> tuple[Callback, ...]
+    crm.users.by_username(name) -> User ; crm.skills.for_user(user_id) -> tuple[Skill, ...]
+    crm.skills.set_skills(user_id, {"billing": 3, ...}) -> tuple[Skill, ...]
+
+Facade methods:
+    await crm.customer_view(customer_id) -> CustomerView           NotFound
+    await crm.lookup_by_phone(number) -> CustomerView | None       InvalidPhoneNumber
+    await crm.tier_for_phone(number) -> str   "platinum".."bronze" or "unknown" (never raises
+                                              on a bad number: the ACD calls it per call)
+    await crm.log_call(call_id, ...) -> Interaction   upsert by Asterisk Linkedid
+    await crm.recompute_values() -> ValueRecompute    score + tier every customer
+    await crm.rescore_customer(customer_id) -> Customer
+    await crm.schema_version() -> int
+
+Errors: crm_core.errors (CrmError -> NotFound, Conflict, ValidationError -> InvalidPhoneNumber).
+A failed call writes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.clock import Clock, WallClock
+from config.crm import CrmSettings
+from crm_core import scoring, view
+from crm_core.campaigns import CallbackRepo, CampaignRepo, DncRepo, LeadListRepo, LeadRepo
+from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
+from crm_core.db import Database
+from crm_core.interactions import InteractionRepo, log_call_sync
+from crm_core.models import Customer, CustomerView, Interaction, ValueRecompute
+from crm_core.phones import normalize_e164, try_normalize
+from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
+from crm_core.schema import current_version
+from crm_core.staff import SkillRepo, TeamRepo, UserRepo
+from crm_core.tickets import TicketRepo
+
+
+class Crm:
+    """See the module docstring for the whole surface."""
+
+    def __init__(self, db: Database, settings: CrmSettings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        region = settings.default_region
+        self.customers = CustomerRepo(db, clock, region)
+        self.contacts = ContactRepo(db, clock, region)
+        self.phones = PhoneRepo(db, clock, region)
+        self.emails = EmailRepo(db, clock, region)
+        self.interactions = InteractionRepo(db, clock, region)
+        self.tickets = TicketRepo(db, clock, region, settings)
+        self.products = ProductRepo(db, clock, region)
+        self.orders = OrderRepo(db, clock, region, settings)
+        self.opportunities = OpportunityRepo(db, clock, region, settings)
+        self.campaigns = CampaignRepo(db, clock, region)
+        self.lead_lists = LeadListRepo(db, clock, region)
+        self.leads = LeadRepo(db, clock, region)
+        self.dnc = DncRepo(db, clock, region)
+        self.callbacks = CallbackRepo(db, clock, region)
+        self.users = UserRepo(db, clock, region)
+        self.teams = TeamRepo(db, clock, region)
+        self.skills = SkillRepo(db, clock, region)
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, settings: CrmSettings, clock: Clock | None = None
+    ) -> Crm:
+        """Open (creating and migrating if needed) the database file at `path`."""
+        clk: Clock = clock if clock is not None else WallClock()
+        db = await Database.open(path, clk.now())
+        return cls(db, settings, clk)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def schema_version(self) -> int:
+        return await self.db.call(current_version)
+
+    # -- screen-pop -------------------------------------------------------------------------
+
+    async def customer_view(self, customer_id: int) -> CustomerView:
+        return await self.db.read(view.customer_view_sync, customer_id)
+
+    async def lookup_by_phone(self, number: str) -> CustomerView | None:
+        parsed = normalize_e164(number, self.settings.default_region)
+        return await self.db.read(view.lookup_by_phone_sync, parsed.e164, parsed.extension)
+
+    async def tier_for_phone(self, number: str) -> str:
+        parsed = try_normalize(number, self.settings.default_region)
+        if parsed is None:
+            return "unknown"
+        return await self.db.call(view.tier_for_phone_sync, parsed.e164, parsed.extension)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def log_call(
+        self,
+        call_id: str,
+        *,
+        direction: str | None = None,
+        customer_id: int | None = None,
+        phone: str | None = None,
+        queue: str | None = None,
+        agent_user_id: int | None = None,
+        offered_at: float | None = None,
+        answered_at: float | None = None,
+        ended_at: float | None = None,
+        disposition: str | None = None,
+        notes: str | None = None,
+    ) -> Interaction:
+        """Create or update the call interaction with this call_id (Asterisk Linkedid).
+
+        Arguments left None keep what is stored; wait_s and talk_s are derived from the times.
+        When customer_id is not given, the phone number identifies the customer if it can.
+        """
+        e164 = None
+        if phone is not None:
+            parsed = try_normalize(phone, self.settings.default_region)
+            e164 = parsed.e164 if parsed else None
+        return await self.db.write(
+            log_call_sync,
+            call_id=call_id,
+            direction=direction,
+            customer_id=customer_id,
+            phone=e164 if e164 is not None else phone,
+            phone_e164=e164,
+            queue=queue,
+            agent_user_id=agent_user_id,
+            offered_at=offered_at,
+            answered_at=answered_at,
+            ended_at=ended_at,
+            disposition=disposition,
+            notes=notes,
+            now=self.clock.now(),
+        )
+
+    # -- customer value -----------------------------------------------------------------------
+
+    async def recompute_values(self) -> ValueRecompute:
+        return await self.db.write(scoring.recompute_all, self.settings, self.clock.now())
+
+    async def rescore_customer(self, customer_id: int) -> Customer:
+        return await self.db.write(
+            scoring.rescore_customer, customer_id, self.settings, self.clock.now()
+        )
+
+
+__all__ = ["Crm"]
