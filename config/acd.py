@@ -34,6 +34,8 @@ class QueueSettings(Section):
     max_wait_s: float = Field(default=300.0, gt=0)
     overflow_to: str = ""
     service_level_s: float = Field(default=20.0, gt=0)
+    # Fraction of calls to answer within service_level_s: the staffing target for "agents needed".
+    service_level_target: float = Field(default=0.8, gt=0, lt=1)
     short_abandon_s: float = Field(default=5.0, ge=0)
     ring_timeout_s: float = Field(default=15.0, gt=0)
     announce_every_s: float = Field(default=30.0, ge=0)
@@ -74,6 +76,12 @@ class AcdSettings(Section):
 
     @model_validator(mode="after")
     def _queue_refs(self) -> AcdSettings:
+        missing = {"platinum", "gold", "silver", "bronze", "unknown"} - set(self.tier_weights)
+        if missing:
+            raise ValueError(f"tier_weights lacks tiers {sorted(missing)}")
+        if "missed-call" not in self.pause_codes:
+            # Ring-no-answer pauses the agent with this code; the engine cannot do without it.
+            raise ValueError("pause_codes must include 'missed-call'")
         names = [q.name for q in self.queues]
         if len(set(names)) != len(names):
             raise ValueError("queue names must be unique")
