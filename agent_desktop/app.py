@@ -1,0 +1,86 @@
+"""The aiohttp application: middlewares, the route registry, and the CRM, auth and system routes.
+
+Other packages add endpoints with `extra_routes` (RouteSpec records, e.g. a RouteRegistry); they
+get the same guard, error handling, metrics and OpenAPI entry as the built-in ones. Components
+that need shared objects read them from the app with the AppKeys below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from agent_desktop.auth import AuthService, UserStore, auth_routes
+from agent_desktop.middleware import HttpMetrics, error_middleware, security_headers
+from agent_desktop.openapi import build_openapi
+from agent_desktop.routing import RouteRegistry, RouteSpec
+from agent_desktop.system_routes import system_routes
+from common.bus import Bus
+from common.clock import Clock, WallClock
+from config.settings import Settings
+
+# Bodies larger than this are refused with 413 before they are buffered in full.
+MAX_BODY_BYTES = 1024 * 1024
+
+SETTINGS_KEY = web.AppKey("cti.settings", Settings)
+CRM_KEY = web.AppKey("cti.crm", object)
+BUS_KEY = web.AppKey("cti.bus", Bus)
+AUTH_KEY = web.AppKey("cti.auth", AuthService)
+ROUTES_KEY = web.AppKey("cti.routes", RouteRegistry)
+METRICS_KEY = web.AppKey("cti.metrics", CollectorRegistry)
+
+
+def create_app(settings: Settings, crm: Any, bus: Bus, *,
+               extra_routes: Iterable[RouteSpec] = (),
+               clock: Clock | None = None,
+               users: UserStore | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
+    """Build the API application.
+
+    `crm` is a crm_core.service.Crm (or None: only auth/system routes, which then need `users`).
+    `clock` is the wall clock tokens and login throttling read (tests pass a ManualClock).
+    """
+    clock = clock or WallClock()
+    metrics_registry = CollectorRegistry()
+    metrics = HttpMetrics(metrics_registry)
+    if users is None:
+        if crm is None:
+            raise ValueError("create_app needs a crm or a users store")
+        from agent_desktop.crm_routes import CrmUserStore
+
+        users = CrmUserStore(crm)
+    auth = AuthService(settings.auth, users, clock, metrics_login=metrics.logins)
+
+    app = web.Application(
+        client_max_size=max_body_bytes,
+        middlewares=[metrics.middleware(), error_middleware],
+    )
+    app.on_response_prepare.append(security_headers)
+
+    registry = RouteRegistry()
+    document: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if not document:
+            document.update(build_openapi(registry))
+        return document
+
+    registry.extend(system_routes(metrics_registry, openapi, lambda: len(registry)))
+    registry.extend(auth_routes(auth))
+    if crm is not None:
+        from agent_desktop.crm_routes import crm_routes
+
+        registry.extend(crm_routes(crm, settings))
+    registry.extend(extra_routes)
+    registry.install(app, auth)
+
+    app[SETTINGS_KEY] = settings
+    app[CRM_KEY] = crm
+    app[BUS_KEY] = bus
+    app[AUTH_KEY] = auth
+    app[ROUTES_KEY] = registry
+    app[METRICS_KEY] = metrics_registry
+    return app

@@ -1,0 +1,179 @@
+"""Login, token refresh and the bearer-token guard (the asyncio side of tokens.py).
+
+- Every authenticated request re-reads the user: a deactivated user or a changed role takes
+  effect at once, and the role used is the stored one, never only the token's claim.
+- Login failures are counted per username and per client address (ratelimit.py); once either is
+  over the limit the request is refused with 429 before the password is checked, so a blocked
+  attacker learns nothing. A success clears the username's counter.
+- Unknown user, wrong password and inactive user give the same 401, and an unknown user still
+  costs one argon2 verification (passwords.verify_password), so responses do not reveal usernames.
+- Client address is the TCP peer (request.remote); X-Forwarded-For is not trusted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pydantic
+import structlog
+from aiohttp import web
+
+from agent_desktop.errors import TooManyRequests, Unauthorized
+from agent_desktop.jsonio import json_response
+from agent_desktop.passwords import verify_password
+from agent_desktop.policy import ROLES, Principal
+from agent_desktop.ratelimit import SlidingWindowLimiter
+from agent_desktop.routing import RouteSpec, body_of, principal_of
+from agent_desktop.tokens import TokenPair, TokenService, random_secret
+from common.clock import Clock
+from config.api import AuthSettings
+
+log = structlog.get_logger("agent_desktop.auth")
+
+
+class AuthUser(Protocol):
+    """What auth needs of a user row (crm_core.models.User has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password_hash(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class UserStore(Protocol):
+    async def user_by_id(self, user_id: int) -> AuthUser | None: ...
+    async def user_by_username(self, username: str) -> AuthUser | None: ...
+
+
+class LoginRequest(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    username: str = pydantic.Field(min_length=1, max_length=128)
+    password: str = pydantic.Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    refresh_token: str = pydantic.Field(min_length=1, max_length=4096)
+
+
+class Me(pydantic.BaseModel):
+    user_id: int
+    username: str
+    role: str
+    team_id: int | None
+
+
+class AuthService:
+    def __init__(self, settings: AuthSettings, users: UserStore, clock: Clock,
+                 metrics_login: Any = None) -> None:
+        secret = settings.jwt_secret
+        if not secret:
+            secret = random_secret()
+            log.warning("jwt_secret_generated",
+                        detail="auth.jwt_secret is empty: using a random per-process secret; "
+                               "tokens stop working at restart. Set CTI_AUTH__JWT_SECRET.")
+        self.tokens = TokenService(secret, settings.access_ttl_s, settings.refresh_ttl_s)
+        self.users = users
+        self.clock = clock
+        self.by_user = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
+        self.by_addr = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
+        self._login_counter = metrics_login
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("a bearer access token is required")
+        claims = self.tokens.verify(token.strip(), "access", self.clock.now())
+        return await self._principal(claims.sub)
+
+    async def _principal(self, sub: str) -> Principal:
+        try:
+            user_id = int(sub)
+        except ValueError:
+            raise Unauthorized("invalid token", {"reason": "bad sub"}) from None
+        user = await self.users.user_by_id(user_id)
+        if user is None or not user.active:
+            raise Unauthorized("user unknown or inactive")
+        if user.role not in ROLES:
+            raise Unauthorized("user has no valid role")
+        return Principal(user.id, user.username, user.role, user.team_id)  # type: ignore[arg-type]
+
+    async def login(self, username: str, password: str, addr: str) -> TokenPair:
+        now = self.clock.now()
+        user_key = username.casefold()
+        wait = max(self.by_user.retry_after(user_key, now), self.by_addr.retry_after(addr, now))
+        if wait > 0:
+            self._count("throttled")
+            raise TooManyRequests("too many failed logins; try again later", wait)
+        user = await self.users.user_by_username(username)
+        ok = verify_password(user.password_hash if user is not None else None, password)
+        if user is None or not ok or not user.active or user.role not in ROLES:
+            self.by_user.record(user_key, now)
+            self.by_addr.record(addr, now)
+            self._count("failed")
+            log.info("login_failed", username=username, addr=addr)
+            raise Unauthorized("wrong username or password, or the account is disabled")
+        self.by_user.reset(user_key)
+        self._count("ok")
+        log.info("login_ok", username=username, user_id=user.id, addr=addr)
+        return self.tokens.issue_pair(str(user.id), user.role, now)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        now = self.clock.now()
+        claims = self.tokens.verify(refresh_token, "refresh", now)
+        principal = await self._principal(claims.sub)
+        return self.tokens.issue_pair(str(principal.user_id), principal.role, now)
+
+    def _count(self, outcome: str) -> None:
+        if self._login_counter is not None:
+            self._login_counter.labels(outcome).inc()
+
+
+def _pair_body(pair: TokenPair) -> dict[str, Any]:
+    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
+            "token_type": "Bearer", "expires_in": pair.expires_in, "role": pair.role}
+
+
+class TokenResponse(pydantic.BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    role: str
+
+
+def auth_routes(auth: AuthService) -> list[RouteSpec]:
+    async def login(request: web.Request) -> web.StreamResponse:
+        body = body_of(request, LoginRequest)
+        pair = await auth.login(body.username, body.password, request.remote or "unknown")
+        return json_response(_pair_body(pair))
+
+    async def refresh(request: web.Request) -> web.StreamResponse:
+        body = body_of(request, RefreshRequest)
+        return json_response(_pair_body(await auth.refresh(body.refresh_token)))
+
+    async def me(request: web.Request) -> web.StreamResponse:
+        p = principal_of(request)
+        return json_response(Me(user_id=p.user_id, username=p.username, role=p.role,
+                                team_id=p.team_id))
+
+    everyone = frozenset(ROLES)
+    return [
+        RouteSpec("POST", "/api/auth/login", login, frozenset(), "Log in: access + refresh token",
+                  request_model=LoginRequest, response=TokenResponse, tags=("auth",),
+                  operation_id="login"),
+        RouteSpec("POST", "/api/auth/refresh", refresh, frozenset(),
+                  "Exchange a refresh token for a new token pair", request_model=RefreshRequest,
+                  response=TokenResponse, tags=("auth",), operation_id="refresh"),
+        RouteSpec("GET", "/api/me", me, everyone, "The authenticated user", response=Me,
+                  tags=("auth",), operation_id="me"),
+    ]
