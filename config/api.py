@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from config.base import Section
 
@@ -17,3 +17,13 @@ class AuthSettings(Section):
     # Users created on first start of an empty database (demo and first-run convenience).
     bootstrap_admin_user: str = "admin"
     bootstrap_admin_password: str = ""
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_long_enough(cls, v: str) -> str:
+        # An HS256 key shorter than its 32-byte output can be brute-forced offline from one token.
+        if v and len(v.encode()) < 32:
+            raise ValueError("jwt_secret must be empty (random per process) or at least 32 bytes; "
+                             "generate one with: python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(48))'")
+        return v
