@@ -45,15 +45,7 @@ class Database:
         **kwargs: P.kwargs,
     ) -> R:
         """Run fn(conn, ...) on the worker thread, outside any transaction (one hop)."""
-        raw = self._conn
-
-        def job() -> R:
-            # aiosqlite has no public "run this on your thread"; _execute/_conn are its own
-            # mechanism for every public method, stable across 0.17..0.22.
-            return fn(raw._conn, *args, **kwargs)
-
-        result: R = await raw._execute(job)
-        return result
+        return await self._hop(None, fn, *args, **kwargs)
 
     async def read(
         self,
@@ -62,7 +54,7 @@ class Database:
         **kwargs: P.kwargs,
     ) -> R:
         """Run fn in one read transaction: every query in it sees the same WAL snapshot."""
-        return await self.call(_in_tx, "BEGIN", fn, *args, **kwargs)
+        return await self._hop("BEGIN", fn, *args, **kwargs)
 
     async def write(
         self,
@@ -71,7 +63,27 @@ class Database:
         **kwargs: P.kwargs,
     ) -> R:
         """Run fn in one write transaction; any exception rolls all of it back."""
-        return await self.call(_in_tx, "BEGIN IMMEDIATE", fn, *args, **kwargs)
+        return await self._hop("BEGIN IMMEDIATE", fn, *args, **kwargs)
+
+    async def _hop(
+        self,
+        begin: str | None,
+        fn: Callable[Concatenate[sqlite3.Connection, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        raw = self._conn
+
+        def job() -> R:
+            # aiosqlite has no public "run this on your thread"; _execute/_conn are the
+            # mechanism behind every one of its public methods (stable across 0.17..0.22).
+            conn: sqlite3.Connection = raw._conn
+            if begin is None:
+                return fn(conn, *args, **kwargs)
+            return _in_tx(conn, begin, lambda c: fn(c, *args, **kwargs))
+
+        result: R = await raw._execute(job)  # type: ignore[no-untyped-call]
+        return result
 
 
 def _setup(conn: sqlite3.Connection, now: float) -> None:
@@ -79,16 +91,10 @@ def _setup(conn: sqlite3.Connection, now: float) -> None:
     schema.migrate(conn, now)
 
 
-def _in_tx(
-    conn: sqlite3.Connection,
-    begin: str,
-    fn: Callable[..., R],
-    *args: object,
-    **kwargs: object,
-) -> R:
+def _in_tx(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], R]) -> R:
     conn.execute(begin)
     try:
-        result = fn(conn, *args, **kwargs)
+        result = fn(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -98,8 +104,8 @@ def _in_tx(
 
 def run_read(conn: sqlite3.Connection, fn: Callable[..., R], *args: object) -> R:
     """The synchronous twin of Database.read, for scripts holding a plain sqlite3 connection."""
-    return _in_tx(conn, "BEGIN", fn, *args)
+    return _in_tx(conn, "BEGIN", lambda c: fn(c, *args))
 
 
 def run_write(conn: sqlite3.Connection, fn: Callable[..., R], *args: object) -> R:
-    return _in_tx(conn, "BEGIN IMMEDIATE", fn, *args)
+    return _in_tx(conn, "BEGIN IMMEDIATE", lambda c: fn(c, *args))

@@ -279,7 +279,7 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, now: float, upto: int = LATEST) -> list[int]:
-    """Apply the pending migrations up to `upto`, each in its own transaction; returns those applied.
+    """Apply pending migrations up to `upto`, each in its own transaction; returns those applied.
 
     The connection must be in autocommit mode (isolation_level=None) so BEGIN/COMMIT are ours.
     """

@@ -1,0 +1,126 @@
+"""Customers (people and companies), a company's contacts, phone numbers and e-mail addresses."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Mapping
+
+from common.clock import Clock
+from crm_core.db import Database
+from crm_core.errors import ValidationError
+from crm_core.models import CUSTOMER_KINDS, STAGES, TIERS, Contact, Customer, Email, Phone
+from crm_core.phones import normalize_e164
+from crm_core.repo import Repo, TableSpec, find_row, like_pattern
+
+CUSTOMERS = TableSpec(
+    "customers", Customer, ("name",),
+    choices={"kind": CUSTOMER_KINDS, "stage": STAGES, "tier": TIERS},
+    order_by="name",
+)
+CONTACTS = TableSpec("contacts", Contact, ("name", "role"), immutable=frozenset({"company_id"}))
+PHONES = TableSpec("phones", Phone, ("e164", "label"), phone_fields=("e164",))
+EMAILS = TableSpec("emails", Email, ("address", "label"))
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _require_company(conn: sqlite3.Connection, field: str, cid: object) -> None:
+    if cid is None:
+        return
+    row = conn.execute("SELECT kind FROM customers WHERE id = ?", (cid,)).fetchone()
+    if row is None:
+        raise ValidationError(field, "no such customer", cid)
+    if row[0] != "company":
+        raise ValidationError(field, "must be a company customer", cid)
+
+
+class CustomerRepo(Repo[Customer]):
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, CUSTOMERS, clock, region)
+
+    def _search_clause(self, q: str) -> tuple[str, list[object]]:
+        """Name, any e-mail address, any phone number (by its digits) or employer's name."""
+        p = like_pattern(q.strip())
+        parts = [
+            "name LIKE ? ESCAPE '\\'",
+            "id IN (SELECT customer_id FROM emails WHERE address LIKE ? ESCAPE '\\')",
+            "company_id IN (SELECT id FROM customers WHERE kind = 'company'"
+            " AND name LIKE ? ESCAPE '\\')",
+        ]
+        params: list[object] = [p, p, p]
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if len(digits) >= 3:
+            parts.append("id IN (SELECT customer_id FROM phones WHERE e164 LIKE ?)")
+            params.append(f"%{digits}%")
+        return "(" + " OR ".join(parts) + ")", params
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: Customer | None) -> dict[str, object]:
+        if "name" in values and not str(values["name"]).strip():
+            raise ValidationError("name", "must not be empty", values["name"])
+        if "company_id" in values:
+            if values["company_id"] is not None and (
+                values.get("kind", old.kind if old else None) == "company"
+            ):
+                raise ValidationError("company_id", "a company has no employer",
+                                      values["company_id"])
+            if old is not None and values["company_id"] == old.id:
+                raise ValidationError("company_id", "a customer cannot employ itself", old.id)
+            _require_company(conn, "company_id", values["company_id"])
+        return values
+
+
+class ContactRepo(Repo[Contact]):
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, CONTACTS, clock, region)
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: Contact | None) -> dict[str, object]:
+        if "company_id" in values:
+            _require_company(conn, "company_id", values["company_id"])
+        return values
+
+
+class PhoneRepo(Repo[Phone]):
+    """Numbers in any human spelling; an extension written in the number is split off."""
+
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, PHONES, clock, region)
+
+    def _validate(self, values: Mapping[str, object], creating: bool) -> dict[str, object]:
+        vals = dict(values)
+        raw = vals.get("e164")
+        if isinstance(raw, str):
+            parsed = normalize_e164(raw, self._region)
+            vals["e164"] = parsed.e164
+            if parsed.extension and not vals.get("extension"):
+                vals["extension"] = parsed.extension
+        ext = vals.get("extension")
+        if isinstance(ext, str) and ext and not ext.isdigit():
+            raise ValidationError("extension", "digits only", ext)
+        return super()._validate(vals, creating)
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: Phone | None) -> dict[str, object]:
+        contact_id = values.get("contact_id")
+        if contact_id is not None:
+            contact = find_row(conn, CONTACTS, int(str(contact_id)))
+            owner = values.get("customer_id", old.customer_id if old else None)
+            if contact is None or contact.company_id != owner:
+                raise ValidationError("contact_id", "not a contact of this customer", contact_id)
+        return values
+
+
+class EmailRepo(Repo[Email]):
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, EMAILS, clock, region)
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: Email | None) -> dict[str, object]:
+        if "address" in values:
+            address = str(values["address"]).strip()
+            if not _EMAIL.match(address):
+                raise ValidationError("address", "not an e-mail address", values["address"])
+            values["address"] = address
+        return values

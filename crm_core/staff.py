@@ -1,0 +1,88 @@
+"""Users (agents, supervisors, admins), teams and agent skills."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+
+from common.clock import Clock
+from crm_core.db import Database
+from crm_core.errors import NotFound, ValidationError
+from crm_core.models import ROLES, Skill, Team, User
+from crm_core.repo import Repo, TableSpec, get_row, row_factory
+
+USERS = TableSpec("users", User, ("username", "display_name", "extension"),
+                  choices={"role": ROLES}, order_by="username")
+TEAMS = TableSpec("teams", Team, ("name",), order_by="name")
+SKILLS = TableSpec("skills", Skill, ("skill",), order_by="skill",
+                   immutable=frozenset({"user_id"}))
+
+
+class UserRepo(Repo[User]):
+    """password_hash arrives hashed; this package never sees or makes a plain password."""
+
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, USERS, clock, region)
+
+    async def by_username(self, username: str) -> User:
+        return await self._db.read(_by_username, username)
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: User | None) -> dict[str, object]:
+        for f in ("username", "password_hash"):
+            if f in values and not str(values[f]).strip():
+                raise ValidationError(f, "must not be empty")
+        return values
+
+
+def _by_username(conn: sqlite3.Connection, username: str) -> User:
+    row = conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        raise NotFound("user", username)
+    return get_row(conn, USERS, row[0])
+
+
+class TeamRepo(Repo[Team]):
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, TEAMS, clock, region)
+
+
+class SkillRepo(Repo[Skill]):
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, SKILLS, clock, region)
+
+    async def for_user(self, user_id: int) -> tuple[Skill, ...]:
+        return await self._db.read(_for_user, user_id)
+
+    async def set_skills(self, user_id: int, skills: Mapping[str, int]) -> tuple[Skill, ...]:
+        """Replace the user's skills with exactly these (name -> level 1..5)."""
+        for name, level in skills.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ValidationError("skill", "must be a non-empty string", name)
+            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+                raise ValidationError("level", "must be an integer 1..5", level)
+        return await self._db.write(_set_skills, user_id, dict(skills))
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: Skill | None) -> dict[str, object]:
+        level = values.get("level")
+        if isinstance(level, int) and not 1 <= level <= 5:
+            raise ValidationError("level", "must be 1..5", level)
+        return values
+
+
+def _for_user(conn: sqlite3.Connection, user_id: int) -> tuple[Skill, ...]:
+    get_row(conn, USERS, user_id)
+    make = row_factory(SKILLS)
+    return tuple(make(r) for r in conn.execute(
+        "SELECT id, user_id, skill, level FROM skills WHERE user_id = ? ORDER BY skill",
+        (user_id,)))
+
+
+def _set_skills(conn: sqlite3.Connection, user_id: int, skills: dict[str, int]
+                ) -> tuple[Skill, ...]:
+    get_row(conn, USERS, user_id)
+    conn.execute("DELETE FROM skills WHERE user_id = ?", (user_id,))
+    conn.executemany("INSERT INTO skills (user_id, skill, level) VALUES (?, ?, ?)",
+                     [(user_id, k, v) for k, v in skills.items()])
+    return _for_user(conn, user_id)
