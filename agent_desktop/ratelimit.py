@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
+_MIN_WAIT = 1e-6
+
 
 class SlidingWindowLimiter:
     def __init__(self, max_attempts: int, window_s: float, max_keys: int = 100_000) -> None:
@@ -26,7 +28,9 @@ class SlidingWindowLimiter:
         hits = self._prune(key, now)
         if hits is None or len(hits) < self.max_attempts:
             return 0.0
-        return max(hits[0] + self.window_s - now, 0.0)
+        # Blocked means the oldest hit is still inside the window; rounding must not turn that
+        # into "0 seconds to wait".
+        return max(hits[0] + self.window_s - now, _MIN_WAIT)
 
     def record(self, key: str, now: float) -> None:
         hits = self._prune(key, now)
