@@ -1,0 +1,322 @@
+"""Deterministic demo data: plausible customers, companies, phones, orders with a Pareto-like
+revenue spread, tickets, opportunities, interactions, callbacks, teams, products, campaigns.
+
+`build_demo_database(path, customers=..., seed=..., now=...)` writes a fresh file on a plain
+sqlite3 connection: tables first, every row in one transaction, indexes after, then one full
+value recompute (tiers). A million customers take well under two minutes on two cores.
+
+Users are not created here (the API layer hashes passwords): `demo_agents(n)` says who the demo
+agents are, for the server to create.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from config.crm import CrmSettings
+from crm_core import schema, scoring
+from crm_core.errors import Conflict
+from crm_core.models import DemoAgent
+
+FIRST = (
+    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara "
+    "Richard Susan Joseph Jessica Thomas Sarah Carlos Karen Daniel Lisa Matthew Nancy Anthony "
+    "Betty Mark Sandra Donald Ashley Steven Kimberly Andrew Emily Paul Donna Joshua Michelle "
+    "Kenneth Carol Kevin Amanda Brian Melissa George Deborah Timothy Stephanie Ronald Rebecca "
+    "Jason Sharon Edward Laura Jeffrey Cynthia Ryan Amy Jacob Angela Gary Helen Nicholas Anna "
+    "Eric Brenda Jonathan Pamela Stephen Emma Larry Nicole Justin Olivia Scott Samantha Wei "
+    "Priya Mohammed Fatima Hiroshi Yuki Sofia Mateo Aisha Omar Lucia Chen Ingrid Lars"
+).split()
+LAST = (
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
+    "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White "
+    "Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres "
+    "Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts "
+    "Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart Morris Morales "
+    "Murphy Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed Kelly Howard Ramos "
+    "Kim Cox Ward Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes "
+    "Price Alvarez Castillo Sanders Patel Myers Long Ross Foster Jimenez Okafor Kowalski Novak"
+).split()
+COMPANY_WORDS = (
+    "Acme Apex Summit Pioneer Harbor Granite Cedar Beacon Atlas Meridian Vertex Keystone "
+    "Northwind Bluewater Silverline Redwood Ironbridge Lakeside Crescent Horizon Evergreen "
+    "Oakridge Riverside Sterling Trident Union Vanguard Westfield Zenith Copperfield"
+).split()
+COMPANY_KINDS = (
+    "Logistics Foods Dental Builders Motors Analytics Bakery Consulting Insurance Robotics "
+    "Pharmacy Media Textiles Energy Hotels Legal Labs Outfitters Travel Systems"
+).split()
+COMPANY_SUFFIX = ("Inc.", "LLC", "Ltd", "Group", "Co.", "& Sons", "Partners", "Corp.")
+CONTACT_ROLES = ("Purchasing", "Accounts payable", "CEO", "IT manager", "Office manager",
+                 "Operations")
+DEPARTMENTS = ("hardware", "software", "services", "support plans", "training")
+TICKET_CATEGORIES = ("general", "billing", "technical", "delivery", "complaint")
+DISPOSITIONS = ("resolved", "sale", "callback requested", "info given", "escalated", "no answer")
+QUEUES = ("support", "sales")
+TEAMS = ("Support", "Sales", "Billing")
+# Area codes by US time zone; the 555 exchange keeps every number fictional.
+AREA_CODES = {
+    "America/New_York": (201, 202, 203, 212, 215, 302, 305, 404, 407, 410, 412, 516, 617, 718),
+    "America/Chicago": (205, 214, 217, 312, 314, 402, 414, 501, 504, 512, 612, 615, 713, 816),
+    "America/Denver": (303, 307, 385, 406, 505, 719, 720, 801, 970),
+    "America/Los_Angeles": (206, 213, 253, 310, 415, 503, 509, 510, 619, 702, 707, 714, 818),
+}
+_NUMBERS_PER_AREA = 10_000
+_DAY = 86400.0
+_YEAR = 365 * _DAY
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStats:
+    customers: int
+    phones: int
+    orders: int
+    tickets: int
+    opportunities: int
+    interactions: int
+    callbacks: int
+    seconds: float
+
+
+def demo_agents(n: int = 8) -> tuple[DemoAgent, ...]:
+    """The demo agents the server should create (usernames agent1..agentN, extensions 1001..)."""
+    rng = random.Random(1234)
+    out = []
+    for i in range(n):
+        team = TEAMS[i % len(TEAMS)]
+        main = {"Support": "support", "Sales": "sales", "Billing": "billing"}[team]
+        skills = {main: 3 + (i % 3)}
+        for other in ("support", "sales", "billing"):
+            if other != main and rng.random() < 0.5:
+                skills[other] = rng.randint(1, 3)
+        first, last = FIRST[(i * 7) % len(FIRST)], LAST[(i * 11) % len(LAST)]
+        out.append(DemoAgent(
+            username=f"agent{i + 1}", display_name=f"{first} {last}",
+            extension=str(1001 + i), team=team, skills=tuple(sorted(skills.items())),
+        ))
+    return tuple(out)
+
+
+def phone_for_index(i: int) -> tuple[str, str]:
+    """The i-th demo number (unique for i < len(area codes) x 10,000) and its time zone."""
+    areas = [(a, tz) for tz, codes in AREA_CODES.items() for a in codes]
+    area, tz = areas[(i // _NUMBERS_PER_AREA) % len(areas)]
+    if i >= len(areas) * _NUMBERS_PER_AREA:
+        raise ValueError(f"demo numbering has room for {len(areas) * _NUMBERS_PER_AREA} numbers")
+    return f"+1{area}555{i % _NUMBERS_PER_AREA:04d}", tz
+
+
+def max_demo_phones() -> int:
+    return sum(len(c) for c in AREA_CODES.values()) * _NUMBERS_PER_AREA
+
+
+def build_demo_database(
+    path: str | Path,
+    *,
+    customers: int = 3000,
+    seed: int = 42,
+    now: float | None = None,
+    settings: CrmSettings | None = None,
+    progress: TextIO | None = sys.stderr,
+) -> DemoStats:
+    """Create `path` (must hold no customers yet) with deterministic demo data."""
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    settings = settings or CrmSettings()
+    # Phones are ~1.3 per customer; every number must stay unique.
+    if customers * 1.4 + 10 > max_demo_phones():
+        raise ValueError(f"at most {int(max_demo_phones() / 1.4)} demo customers")
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        schema.configure(conn)
+        have = schema.current_version(conn)
+        if have >= 1 and conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone():
+            raise Conflict("the demo database already holds customers", {"path": str(path)})
+        bulk = have == 0
+        # Indexes only after the bulk load when the file is new; otherwise they already exist.
+        schema.migrate(conn, now, upto=1 if bulk else schema.LATEST)
+        conn.execute("PRAGMA synchronous = OFF")
+        say = _reporter(progress, started)
+        conn.execute("BEGIN")
+        stats = _generate(conn, random.Random(seed), customers, now, say)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if bulk:
+            say("building indexes")
+            schema.migrate(conn, now)
+        say("scoring customer value")
+        conn.execute("BEGIN IMMEDIATE")
+        scoring.recompute_all(conn, settings, now)
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+        say("done")
+    finally:
+        conn.close()
+    return DemoStats(seconds=time.perf_counter() - started, **stats)
+
+
+def _reporter(out: TextIO | None, started: float) -> Callable[[str], None]:
+    def say(msg: str) -> None:
+        if out is not None:
+            print(f"[demo {time.perf_counter() - started:6.1f}s] {msg}", file=out, flush=True)
+    return say
+
+
+def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
+              say: Callable[[str], None]) -> dict[str, int]:
+    ex = conn.executemany
+    ex("INSERT INTO teams (id, name) VALUES (?, ?)", list(enumerate(TEAMS, 1)))
+    products = []
+    pid = 0
+    for dept in DEPARTMENTS:
+        for k in range(8):
+            pid += 1
+            price = int(rng.choice((19, 49, 99, 199, 499, 999, 2499)) * 100 * (1 + k % 3))
+            products.append((pid, f"{dept[:3].upper()}-{100 + k}",
+                             f"{dept.title()} item {k + 1}", dept, price))
+    ex("INSERT INTO products (id, sku, name, department, price_cents) VALUES (?, ?, ?, ?, ?)",
+       products)
+    by_dept: dict[str, list[tuple[int, int]]] = {}
+    for p in products:
+        by_dept.setdefault(p[3], []).append((p[0], p[4]))
+
+    n_companies = max(1, n // 10)
+    counts = dict.fromkeys(
+        ("customers", "phones", "orders", "tickets", "opportunities", "interactions",
+         "callbacks"), 0)
+    next_phone = 0
+    order_id = 0
+    chunk = 50_000
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        cust_rows, phone_rows, email_rows, contact_rows = [], [], [], []
+        order_rows, line_rows, ticket_rows, opp_rows, inter_rows, cb_rows = [], [], [], [], [], []
+        for cid in range(lo + 1, hi + 1):
+            is_company = cid <= n_companies
+            created = now - rng.uniform(0, 8 * _YEAR)
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            if is_company:
+                name = (f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_KINDS)} "
+                        f"{rng.choice(COMPANY_SUFFIX)}")
+                company_id = None
+            else:
+                name = f"{first} {last}"
+                company_id = rng.randint(1, n_companies) if rng.random() < 0.3 else None
+            e164, tz = phone_for_index(next_phone)
+            next_phone += 1
+            phone_rows.append((cid, e164, "", "work" if is_company else "mobile"))
+            if rng.random() < 0.3:
+                e2, _ = phone_for_index(next_phone)
+                next_phone += 1
+                ext = str(rng.randint(100, 999)) if is_company else ""
+                phone_rows.append((cid, e2, ext, "office" if is_company else "home"))
+            if rng.random() < 0.7:
+                local = (name.split()[0] if is_company else f"{first}.{last}").lower()
+                email_rows.append((cid, f"{local}{cid}@example.com", "work"))
+            if is_company:
+                for _ in range(rng.randint(1, 3)):
+                    contact_rows.append((cid, f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                                         rng.choice(CONTACT_ROLES), created))
+            # Pareto-like: most customers buy little or nothing, a few buy a lot.
+            activity = rng.paretovariate(1.3) - 1.0
+            n_orders = min(40, int(activity * 1.2))
+            for _ in range(n_orders):
+                order_id += 1
+                dept = rng.choice(DEPARTMENTS)
+                prod, price = rng.choice(by_dept[dept])
+                qty = 1 + min(50, int(rng.paretovariate(2.0)) - 1)
+                when = rng.uniform(max(created, now - 3 * _YEAR), now)
+                status = "cancelled" if rng.random() < 0.03 else "paid"
+                order_rows.append((order_id, cid, dept, status, when, qty * price))
+                line_rows.append((order_id, prod, qty, price))
+            stage = "customer" if n_orders else rng.choice(("prospect", "lead", "opportunity"))
+            cust_rows.append((cid, "company" if is_company else "person", name, company_id,
+                              stage, tz, created, created))
+            if rng.random() < 0.08:
+                for _ in range(rng.randint(1, 2)):
+                    opened = now - rng.uniform(0, 10 * _DAY)
+                    status = rng.choice(("open", "open", "pending", "resolved"))
+                    ticket_rows.append((cid, rng.choice(("Order not delivered", "Invoice query",
+                                                          "Device fault", "Login problem",
+                                                          "Refund request")),
+                                        rng.choice(TICKET_CATEGORIES),
+                                        rng.choice(("low", "normal", "normal", "high")),
+                                        status, opened, opened, opened + 48 * 3600))
+            if rng.random() < 0.06 or (n_orders > 3 and rng.random() < 0.3):
+                stage_o = rng.choice(("qualification", "proposal", "negotiation", "won", "lost"))
+                opp_rows.append((cid, f"{rng.choice(DEPARTMENTS).title()} deal", stage_o,
+                                 int(rng.paretovariate(1.5) * 200_000),
+                                 {"qualification": 0.1, "proposal": 0.3, "negotiation": 0.6,
+                                  "won": 1.0, "lost": 0.0}[stage_o],
+                                 now + rng.uniform(-30, 180) * _DAY, created, created))
+            for _ in range(min(12, int(rng.expovariate(0.6)))):
+                at = now - rng.uniform(0, 365) * _DAY
+                wait = rng.uniform(2, 120)
+                talk = rng.uniform(30, 900)
+                inter_rows.append((cid, rng.choice(("inbound", "inbound", "outbound")),
+                                   rng.choice(QUEUES), at, at + wait, at + wait + talk, wait,
+                                   talk, rng.choice(DISPOSITIONS), e164, at))
+            if rng.random() < 0.02:
+                cb_rows.append((cid, e164, now + rng.uniform(-1, 72) * 3600,
+                                "pending", "callback", "Customer asked to be called back", now))
+        ex("INSERT INTO customers (id, kind, name, company_id, stage, timezone, created_at,"
+           " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", cust_rows)
+        ex("INSERT INTO phones (customer_id, e164, extension, label) VALUES (?, ?, ?, ?)",
+           phone_rows)
+        ex("INSERT INTO emails (customer_id, address, label) VALUES (?, ?, ?)", email_rows)
+        ex("INSERT INTO contacts (company_id, name, role, created_at) VALUES (?, ?, ?, ?)",
+           contact_rows)
+        ex("INSERT INTO orders (id, customer_id, department, status, ordered_at, total_cents)"
+           " VALUES (?, ?, ?, ?, ?, ?)", order_rows)
+        ex("INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents)"
+           " VALUES (?, ?, ?, ?)", line_rows)
+        ex("INSERT INTO tickets (customer_id, subject, category, priority, status, created_at,"
+           " updated_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ticket_rows)
+        ex("INSERT INTO opportunities (customer_id, name, stage, amount_cents, probability,"
+           " expected_close, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", opp_rows)
+        ex("INSERT INTO interactions (customer_id, kind, direction, queue, offered_at,"
+           " answered_at, ended_at, wait_s, talk_s, disposition, phone, created_at)"
+           " VALUES (?, 'call', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inter_rows)
+        ex("INSERT INTO callbacks (customer_id, phone, due_at, status, kind, notes, created_at)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?)", cb_rows)
+        counts["customers"] += len(cust_rows)
+        counts["phones"] += len(phone_rows)
+        counts["orders"] += len(order_rows)
+        counts["tickets"] += len(ticket_rows)
+        counts["opportunities"] += len(opp_rows)
+        counts["interactions"] += len(inter_rows)
+        counts["callbacks"] += len(cb_rows)
+        say(f"{hi:,}/{n:,} customers")
+    _campaign(conn, rng, n, now)
+    return counts
+
+
+def _campaign(conn: sqlite3.Connection, rng: random.Random, n: int, now: float) -> None:
+    conn.execute("INSERT INTO campaigns (id, name, status, dial_mode, queue, created_at)"
+                 " VALUES (1, 'Spring renewal', 'active', 'progressive', 'sales', ?)", (now,))
+    conn.execute("INSERT INTO lead_lists (id, campaign_id, name, created_at)"
+                 " VALUES (1, 1, 'Lapsed customers', ?)", (now,))
+    picks = sorted(rng.sample(range(1, n + 1), min(n, 200)))
+    rows = conn.execute(
+        f"SELECT c.id, c.name, c.timezone, MIN(p.e164) FROM customers c"
+        f" JOIN phones p ON p.customer_id = c.id WHERE c.id IN ({','.join('?' * len(picks))})"
+        f" GROUP BY c.id ORDER BY c.id", picks).fetchall()
+    conn.executemany("INSERT INTO leads (list_id, phone, customer_id, name, timezone)"
+                     " VALUES (1, ?, ?, ?, ?)", [(ph, cid, nm, tz) for cid, nm, tz, ph in rows])
+    if rows:
+        conn.execute("INSERT INTO dnc (phone, reason, added_at) VALUES (?, 'customer request', ?)",
+                     (rows[0][3], now))
+
+
+def iter_demo_numbers(customers: int) -> Iterator[str]:
+    """The main numbers of the first `customers` demo customers are among these (for benchmarks
+    that want numbers that exist without reading them back)."""
+    for i in range(customers):
+        yield phone_for_index(i)[0]
