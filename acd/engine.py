@@ -1,0 +1,911 @@
+"""The routing engine: pure, synchronous, deterministic. Inputs are method calls carrying `now`;
+outputs are lists of typed commands (acd.model.Command). No asyncio, no I/O, no clock reads.
+
+How acd/service.py drives it
+----------------------------
+Every input returns `list[Command]`; the service executes them in order:
+
+    Offer(call, agent, device, queue, ring_timeout_s)  -> AGI EXEC Dial(device) for the caller's
+        session; on answer call `offer_answered(call_id, now)`, on no answer/busy/unreachable
+        `offer_failed(call_id, reason, now)` (the engine never times the ring itself).
+    PlaceCallback(call, agent, device, queue, number) -> Originate agent device -> number; both ends
+        connected: `offer_answered`; agent side failed: `offer_failed`; the customer did not
+        answer: `abandon` (the callback is given up and counted as an abandon).
+    OfferRetracted(call, agent, device) -> stop ringing that agent (the caller hung up).
+    Overflowed / OfferCallback / Announce -> IVR prompts and bus events for the wallboard.
+    CallRemoved(call, queue, reason, agent, waited_s) -> the call left the ACD (bus, CRM).
+    AgentStateChanged(agent, old, new, reason, at) -> bus, desktop, AMI QueuePause if wanted.
+
+Inputs:
+    enqueue(NewCall, now)              the IVR hands over a call (queue, tier, skills)
+    offer_answered(call_id, now)       the agent answered the offer
+    offer_failed(call_id, reason, now) ring-no-answer / busy: agent -> paused "missed-call", the
+                                       call goes back to the head of its priority (original
+                                       enqueue time)
+    call_ended(call_id, now)           the connected call hung up: agent -> wrap_up
+    abandon(call_id, now)              the caller hung up before being connected
+    request_callback(call_id, number, now)  the caller leaves the line but keeps their place
+    agent_login(AgentLogin, now) / agent_logout / agent_available (paused -> available) /
+    agent_pause(agent_id, reason) / agent_end_wrapup / agent_set_skills / device_state(device, st)
+    new_day(now)                       resets calls-today counters
+    tick(now)                          escalation, overflow, wrap-up expiry, announcements; call it
+                                       about once a second (every other input also catches up)
+
+Every input first catches up with `now` (fires due timers and routes), then applies itself, then
+routes again, so the engine is always *stable*: no waiting call has an eligible available agent.
+A refused input raises an AcdError before changing anything; commands produced while catching up
+with time are kept and delivered by the next call that succeeds.
+
+The policy (what `reference_pick_*` spell out naively; the fast paths must agree with them)
+-----------------------------------------------------------------------------------------
+- Call priority: effective = tier weight + aging_per_s x wait. Ordering by it is the same at every
+  instant as ordering by the time-invariant key (aging x enqueued_at - weight, enqueued_at, seq),
+  smallest first; so waiting calls sit in heaps that never need re-sorting.
+- Eligibility threshold: the queue's escalation steps, timed from when the call entered its
+  current queue. Before the first step the call needs level 1 in each of its skills; a route step
+  sets the level (0 = any agent of the queue). Thresholds only go down while a call waits in a
+  queue, so the call's heap bucket only moves down.
+- Agent eligible for call: available, device routable, serves the call's queue, and has every
+  required skill at >= threshold (threshold 0: no skill needed). Score = min level over the call's
+  skills (0 if it lacks one; 0 for no skills).
+- Agent choice for a call: VIP tiers (platinum, gold) with vip_tiers_best_agents_first keep only the
+  top-score eligible agents; then by the queue's selection: longest_idle (earliest last-call-end,
+  or login), best_skill (highest score, then longest idle), fewest_calls (calls today, then longest
+  idle), round_robin (first agent id after the queue's last pick, wrapping). Ties: agent id.
+- Call choice for an agent: the eligible waiting call with the smallest key across its queues.
+- When several calls and agents become matchable at once (tick), the highest-priority matchable
+  call goes first, to the agent the policy picks; repeat. So a higher-priority call is never
+  passed over for an agent that could take it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from acd.agents import Agent, AgentEvent, validate_skills
+from acd.errors import (
+    DuplicateCall,
+    IllegalTransition,
+    InvalidRequest,
+    InvalidSkills,
+    UnknownAgent,
+    UnknownCall,
+    UnknownQueue,
+)
+from acd.model import (
+    MAX_SKILL_LEVEL,
+    VIP_TIERS,
+    AgentLogin,
+    AgentSnapshot,
+    AgentState,
+    AgentStateChanged,
+    Announce,
+    CallRemoved,
+    CallSnapshot,
+    CallState,
+    Command,
+    DeviceState,
+    NewCall,
+    Offer,
+    OfferCallback,
+    OfferRetracted,
+    Overflowed,
+    PlaceCallback,
+)
+from acd.stats import QueueReport, QueueStats
+from config.acd import AcdSettings, EscalationStep, QueueSettings
+
+E = AgentEvent
+_WAITING = (CallState.WAITING, CallState.CALLBACK_WAITING)
+_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+# Before a queue's first escalation step fires, a call needs its skills at this level.
+DEFAULT_MIN_LEVEL = 1
+
+# Timer kinds.
+_T_STEP, _T_MAXWAIT, _T_ANNOUNCE, _T_WRAPUP = 0, 1, 2, 3
+
+AgentKey = tuple[float, float, str]
+
+
+@dataclass(slots=True, eq=False)
+class _Call:
+    call_id: str
+    queue: str
+    tier: str
+    skills: frozenset[str]
+    number: str
+    enqueued_at: float
+    k0: float  # aging x enqueued_at - weight: the time-invariant priority key
+    seq: int
+    queue_since: float
+    state: CallState = CallState.WAITING
+    thr: int = DEFAULT_MIN_LEVEL
+    step_idx: int = 0  # next escalation step of the current queue not yet applied
+    agent_id: str | None = None
+    answered_at: float | None = None
+    epoch: int = 0  # bumps whenever the call's heap entry changes; older entries are stale
+    tepoch: int = 0  # bumps when its timers must be forgotten (left waiting, changed queue)
+    callback_offered: bool = False
+    is_callback: bool = False  # the caller left the line; an agent will call them back
+    visited: set[str] = field(default_factory=set)
+
+    @property
+    def key(self) -> tuple[float, float, int]:
+        return (self.k0, self.enqueued_at, self.seq)
+
+
+_Entry = tuple[float, float, int, int, _Call]
+
+
+class _Queue:
+    __slots__ = (
+        "s", "skills", "steps", "order", "groups", "live", "avail_all", "avail_skill",
+        "rr_last", "staffed",
+    )
+
+    def __init__(self, s: QueueSettings) -> None:
+        self.s = s
+        self.skills = frozenset(s.skills)
+        self.steps: tuple[EscalationStep, ...] = tuple(s.escalation)
+        self.order: list[tuple[float, float, int]] = []  # keys of waiting calls: positions
+        # skill set -> one heap per threshold 0..5
+        self.groups: dict[frozenset[str], list[list[_Entry]]] = {}
+        self.live: dict[frozenset[str], int] = {}
+        self.avail_all: list[AgentKey] = []
+        # skill -> one sorted list per level 0..5 (0 unused)
+        self.avail_skill: dict[str, list[list[AgentKey]]] = {}
+        self.rr_last: str | None = None
+        self.staffed = 0
+
+
+def _agent_key(policy: str, a: Agent) -> AgentKey:
+    if policy == "fewest_calls":
+        return (float(a.calls_today), a.idle_since, a.agent_id)
+    if policy == "round_robin":
+        return (0.0, 0.0, a.agent_id)
+    return (a.idle_since, 0.0, a.agent_id)
+
+
+def score(a: Agent, skills: frozenset[str]) -> int:
+    if not skills:
+        return 0
+    return min(a.skills.get(s, 0) for s in skills)
+
+
+def is_eligible(a: Agent, queue: str, skills: frozenset[str], thr: int) -> bool:
+    if not a.routable or queue not in a.queues:
+        return False
+    return thr == 0 or all(a.skills.get(s, 0) >= thr for s in skills)
+
+
+def select_agent(
+    candidates: Sequence[Agent], skills: frozenset[str], tier: str, qs: QueueSettings,
+    rr_last: str | None,
+) -> Agent | None:
+    """THE agent-selection policy, spelled out over an explicit list of eligible agents."""
+    if not candidates:
+        return None
+    cands = list(candidates)
+    if qs.vip_tiers_best_agents_first and tier in VIP_TIERS:
+        top = max(score(a, skills) for a in cands)
+        cands = [a for a in cands if score(a, skills) == top]
+    policy = qs.selection
+    if policy == "round_robin":
+        ids = sorted(a.agent_id for a in cands)
+        i = bisect_right(ids, rr_last) if rr_last is not None else 0
+        chosen = ids[i] if i < len(ids) else ids[0]
+        return next(a for a in cands if a.agent_id == chosen)
+    if policy == "best_skill":
+        return min(cands, key=lambda a: (-score(a, skills), a.idle_since, a.agent_id))
+    if policy == "fewest_calls":
+        return min(cands, key=lambda a: (a.calls_today, a.idle_since, a.agent_id))
+    return min(cands, key=lambda a: (a.idle_since, a.agent_id))
+
+
+class AcdEngine:
+    def __init__(self, settings: AcdSettings, *, stats_window_s: float = 900.0) -> None:
+        self.settings = settings
+        self._queues = {q.name: _Queue(q) for q in settings.queues}
+        self._pause_codes = frozenset(settings.pause_codes)
+        self._agents: dict[str, Agent] = {}
+        self._calls: dict[str, _Call] = {}
+        self._devices: dict[str, DeviceState] = {}
+        self._device_owner: dict[str, str] = {}  # device -> logged-in agent
+        self._agent_index: dict[str, tuple[dict[str, AgentKey], tuple[tuple[str, int], ...]]] = {}
+        # agent -> (queue, talk seconds, wrap-up start, timer token)
+        self._wrap: dict[str, tuple[str, float, float, int]] = {}
+        self._timers: list[tuple[float, int, int, object, int]] = []
+        self._seq = 0
+        self._out: list[Command] = []
+        self._dirty_agents: dict[str, Agent] = {}
+        self._dirty_calls: dict[str, _Call] = {}
+        self._now = float("-inf")
+        self.stats = QueueStats(settings.queues, window_s=stats_window_s)
+
+    # ================================================================================== inputs
+
+    def tick(self, now: float) -> list[Command]:
+        self._catch_up(now)
+        return self._flush()
+
+    def enqueue(self, call: NewCall, now: float) -> list[Command]:
+        qi = self._queue(call.queue)
+        if call.call_id in self._calls:
+            raise DuplicateCall(f"call {call.call_id!r} is already in the ACD")
+        if not call.call_id:
+            raise InvalidRequest("call_id must not be empty")
+        weight = self.settings.tier_weights.get(call.tier)
+        if weight is None:
+            raise InvalidRequest(
+                f"call {call.call_id}: unknown tier {call.tier!r}; "
+                f"expected one of {sorted(self.settings.tier_weights)}"
+            )
+        if any(not s for s in call.skills):
+            raise InvalidSkills(f"call {call.call_id}: empty skill name")
+        self._catch_up(now)
+        self._seq += 1
+        c = _Call(
+            call_id=call.call_id, queue=qi.s.name, tier=call.tier,
+            skills=call.skills or qi.skills, number=call.number, enqueued_at=now,
+            k0=self.settings.aging_per_s * now - weight, seq=self._seq, queue_since=now,
+        )
+        c.visited.add(qi.s.name)
+        self._calls[c.call_id] = c
+        self.stats.call_entered(qi.s.name, now)
+        self._enter_waiting(c, now)
+        return self._settle(now)
+
+    def offer_answered(self, call_id: str, now: float) -> list[Command]:
+        c = self._call(call_id)
+        if c.state is not CallState.OFFERED or c.agent_id is None:
+            raise InvalidRequest(f"call {call_id} is {c.state.value}, not offered")
+        self._catch_up(now)
+        a = self._agents[c.agent_id]
+        self._transition(a, E.ANSWER, now)
+        c.state = CallState.CONNECTED
+        c.answered_at = now
+        self.stats.call_answered(c.queue, now - c.enqueued_at, now)
+        return self._settle(now)
+
+    def offer_failed(self, call_id: str, reason: str, now: float) -> list[Command]:
+        """Ring-no-answer (or busy, unreachable): the agent pauses, the call keeps its place."""
+        c = self._call(call_id)
+        if c.state is not CallState.OFFERED or c.agent_id is None:
+            raise InvalidRequest(f"call {call_id} is {c.state.value}, not offered")
+        self._catch_up(now)
+        a = self._agents[c.agent_id]
+        a.call_id = None
+        self._transition(a, E.NO_ANSWER, now)
+        c.agent_id = None
+        c.state = CallState.CALLBACK_WAITING if c.is_callback else CallState.WAITING
+        self._enter_waiting(c, now)
+        return self._settle(now)
+
+    def call_ended(self, call_id: str, now: float) -> list[Command]:
+        c = self._call(call_id)
+        if c.state is not CallState.CONNECTED or c.agent_id is None:
+            raise InvalidRequest(f"call {call_id} is {c.state.value}, not connected")
+        self._catch_up(now)
+        a = self._agents[c.agent_id]
+        a.call_id = None
+        self._transition(a, E.HANGUP, now)
+        qi = self._queues[c.queue]
+        talk = now - (c.answered_at if c.answered_at is not None else now)
+        self._seq += 1
+        self._wrap[a.agent_id] = (c.queue, talk, now, self._seq)
+        del self._calls[call_id]
+        waited = (c.answered_at if c.answered_at is not None else now) - c.enqueued_at
+        self._out.append(CallRemoved(call_id, c.queue, "completed", a.agent_id, waited))
+        if qi.s.wrapup_s <= 0:
+            self._end_wrapup(a, now)
+        else:
+            self._push_timer(now + qi.s.wrapup_s, _T_WRAPUP, a, self._seq)
+        return self._settle(now)
+
+    def abandon(self, call_id: str, now: float) -> list[Command]:
+        c = self._call(call_id)
+        if c.state is CallState.CONNECTED:
+            raise InvalidRequest(f"call {call_id} is connected: report call_ended, not abandon")
+        self._catch_up(now)
+        if c.state is CallState.OFFERED and c.agent_id is not None:
+            a = self._agents[c.agent_id]
+            a.call_id = None
+            self._transition(a, E.RETRACT, now)
+            self._out.append(OfferRetracted(call_id, a.agent_id, a.device))
+        else:
+            self._leave_waiting(c)
+        c.tepoch += 1
+        del self._calls[call_id]
+        waited = now - c.enqueued_at
+        self.stats.call_abandoned(c.queue, waited, now)
+        self._out.append(CallRemoved(call_id, c.queue, "abandoned", None, waited))
+        return self._settle(now)
+
+    def request_callback(self, call_id: str, number: str, now: float) -> list[Command]:
+        c = self._call(call_id)
+        if c.state is not CallState.WAITING:
+            raise InvalidRequest(f"call {call_id} is {c.state.value}: callback not possible")
+        if not _NUMBER.match(number):
+            raise InvalidRequest(f"call {call_id}: callback number {number!r} is not a number")
+        self._catch_up(now)
+        # The heap entry and queue position stay as they are: the caller keeps their place.
+        c.state = CallState.CALLBACK_WAITING
+        c.is_callback = True
+        c.number = number
+        self.stats.callback_requested(c.queue, now)
+        return self._settle(now)
+
+    def agent_login(self, login: AgentLogin, now: float) -> list[Command]:
+        a = self._agents.get(login.agent_id)
+        if a is not None and a.state is not AgentState.LOGGED_OUT:
+            raise InvalidRequest(f"agent {login.agent_id} is already logged in")
+        if not login.agent_id or not login.device:
+            raise InvalidRequest("agent_id and device must not be empty")
+        for q in login.queues:
+            self._queue(q)
+        skills = validate_skills(login.agent_id, login.skills)
+        if login.pause_reason is not None:
+            self._check_reason(login.pause_reason)
+        owner = self._device_owner.get(login.device)
+        if owner is not None and owner != login.agent_id:
+            raise InvalidRequest(f"device {login.device} is in use by agent {owner}")
+        self._catch_up(now)
+        if a is None:
+            a = Agent(login.agent_id, login.device, frozenset(login.queues), skills,
+                      state_since=now)
+            self._agents[a.agent_id] = a
+        else:
+            a.device, a.queues, a.skills = login.device, frozenset(login.queues), skills
+        a.device_state = self._devices.get(login.device, DeviceState.UNKNOWN)
+        self._device_owner[login.device] = a.agent_id
+        if login.pause_reason is None:
+            self._transition(a, E.LOGIN, now)
+        else:
+            self._transition(a, E.LOGIN_PAUSED, now, login.pause_reason)
+        return self._settle(now)
+
+    def agent_logout(self, agent_id: str, now: float) -> list[Command]:
+        a = self._agent(agent_id)
+        self._require(a, E.LOGOUT)
+        self._catch_up(now)
+        self._require(a, E.LOGOUT)  # catching up cannot leave reserved/on_call, but be sure
+        self._close_wrap(a, now)
+        self._transition(a, E.LOGOUT, now)
+        self._device_owner.pop(a.device, None)
+        return self._settle(now)
+
+    def agent_available(self, agent_id: str, now: float) -> list[Command]:
+        """Paused -> available (the "ready" button)."""
+        a = self._agent(agent_id)
+        self._require(a, E.READY)
+        self._catch_up(now)
+        self._transition(a, E.READY, now)
+        return self._settle(now)
+
+    def agent_pause(self, agent_id: str, reason: str, now: float) -> list[Command]:
+        a = self._agent(agent_id)
+        self._check_reason(reason)
+        self._require(a, E.PAUSE)
+        self._catch_up(now)
+        self._close_wrap(a, now)
+        self._transition(a, E.PAUSE, now, reason)
+        return self._settle(now)
+
+    def agent_end_wrapup(self, agent_id: str, now: float) -> list[Command]:
+        a = self._agent(agent_id)
+        self._require(a, E.END_WRAPUP)
+        self._catch_up(now)
+        if a.state is AgentState.WRAP_UP:  # the wrap-up timer may have ended it while catching up
+            self._end_wrapup(a, now)
+        return self._settle(now)
+
+    def agent_set_skills(
+        self, agent_id: str, skills: Mapping[str, int], now: float,
+        queues: Iterable[str] | None = None,
+    ) -> list[Command]:
+        a = self._agent(agent_id)
+        new_skills = validate_skills(agent_id, skills)
+        new_queues = a.queues
+        if queues is not None:
+            new_queues = frozenset(queues)
+            for q in new_queues:
+                self._queue(q)
+        self._catch_up(now)
+        self._unindex_agent(a)
+        for q in a.queues:
+            if self._staffed(a):
+                self._queues[q].staffed -= 1
+        a.skills, a.queues = new_skills, new_queues
+        for q in a.queues:
+            if self._staffed(a):
+                self._queues[q].staffed += 1
+        self._sync_agent(a)
+        return self._settle(now)
+
+    def device_state(self, device: str, state: DeviceState | str, now: float) -> list[Command]:
+        st = state if isinstance(state, DeviceState) else DeviceState.from_ami(state)
+        self._catch_up(now)
+        self._devices[device] = st
+        owner = self._device_owner.get(device)
+        if owner is not None:
+            a = self._agents[owner]
+            a.device_state = st
+            self._sync_agent(a)
+        return self._settle(now)
+
+    def new_day(self, now: float) -> list[Command]:
+        self._catch_up(now)
+        for a in self._agents.values():
+            self._unindex_agent(a)
+            a.calls_today = 0
+            self._sync_agent(a)
+        return self._settle(now)
+
+    # ================================================================================= queries
+
+    def agent(self, agent_id: str) -> AgentSnapshot:
+        return self._agent(agent_id).snapshot()
+
+    def agents(self) -> tuple[AgentSnapshot, ...]:
+        return tuple(a.snapshot() for a in self._agents.values())
+
+    def call(self, call_id: str) -> CallSnapshot:
+        return self._snap(self._call(call_id))
+
+    def calls(self) -> tuple[CallSnapshot, ...]:
+        return tuple(self._snap(c) for c in self._calls.values())
+
+    def waiting(self, queue: str) -> tuple[CallSnapshot, ...]:
+        """Callers of `queue` in priority order (the order they will be served)."""
+        self._queue(queue)
+        cs = [c for c in self._calls.values() if c.queue == queue and c.state in _WAITING]
+        cs.sort(key=lambda c: c.key)
+        return tuple(self._snap(c) for c in cs)
+
+    def position(self, call_id: str) -> int:
+        c = self._call(call_id)
+        if c.state not in _WAITING:
+            raise InvalidRequest(f"call {call_id} is not waiting")
+        return bisect_left(self._queues[c.queue].order, c.key) + 1
+
+    def report(self, now: float, day_start: float) -> tuple[QueueReport, ...]:
+        waits: dict[str, list[float]] = {}
+        for c in self._calls.values():
+            if c.state in _WAITING:
+                waits.setdefault(c.queue, []).append(now - c.enqueued_at)
+        return self.stats.report(now, day_start, waits, self.agents())
+
+    def reference_pick_agent(self, call: NewCall | str, now: float) -> str | None:
+        """Naive scan of every agent: whom the policy gives this call (a new one, or a waiting one)
+        now. For tests and the benchmark; the engine itself uses its indexes."""
+        if isinstance(call, str):
+            c = self._call(call)
+            queue, skills, tier, thr = c.queue, c.skills, c.tier, c.thr
+        else:
+            qi = self._queue(call.queue)
+            queue, skills, tier = call.queue, call.skills or qi.skills, call.tier
+            thr = self._threshold_at(qi, 0.0)
+        cands = [a for a in self._agents.values() if is_eligible(a, queue, skills, thr)]
+        qs = self._queues[queue].s
+        pick = select_agent(cands, skills, tier, qs, self._queues[queue].rr_last)
+        return pick.agent_id if pick is not None else None
+
+    def reference_pick_call(self, agent_id: str, now: float) -> str | None:
+        """Naive scan of every waiting call: which one this agent would get if it were available
+        now (its current state is ignored)."""
+        a = self._agent(agent_id)
+        best: _Call | None = None
+        for c in self._calls.values():
+            if c.state not in _WAITING or c.queue not in a.queues:
+                continue
+            if c.thr and any(a.skills.get(s, 0) < c.thr for s in c.skills):
+                continue
+            if best is None or c.key < best.key:
+                best = c
+        return best.call_id if best is not None else None
+
+    # ============================================================================== internals
+
+    def _queue(self, name: str) -> _Queue:
+        qi = self._queues.get(name)
+        if qi is None:
+            raise UnknownQueue(f"no queue {name!r}; configured: {sorted(self._queues)}")
+        return qi
+
+    def _call(self, call_id: str) -> _Call:
+        c = self._calls.get(call_id)
+        if c is None:
+            raise UnknownCall(f"no call {call_id!r} in the ACD")
+        return c
+
+    def _agent(self, agent_id: str) -> Agent:
+        a = self._agents.get(agent_id)
+        if a is None:
+            raise UnknownAgent(f"no agent {agent_id!r}")
+        return a
+
+    def _check_reason(self, reason: str) -> None:
+        if reason not in self._pause_codes:
+            raise InvalidRequest(
+                f"pause reason {reason!r} is not one of {sorted(self._pause_codes)}"
+            )
+
+    def _require(self, a: Agent, event: AgentEvent) -> None:
+        if not a.can_apply(event):
+            raise IllegalTransition(a.agent_id, a.state.value, event.value)
+
+    def _snap(self, c: _Call) -> CallSnapshot:
+        return CallSnapshot(
+            call_id=c.call_id, queue=c.queue, tier=c.tier, skills=c.skills, state=c.state,
+            enqueued_at=c.enqueued_at, queue_since=c.queue_since, min_skill_level=c.thr,
+            agent_id=c.agent_id, number=c.number,
+        )
+
+    def _flush(self) -> list[Command]:
+        out, self._out = self._out, []
+        return out
+
+    def _settle(self, now: float) -> list[Command]:
+        self._catch_up(now)
+        return self._flush()
+
+    # ------------------------------------------------------------------------------ agents
+
+    @staticmethod
+    def _staffed(a: Agent) -> bool:
+        return a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+
+    def _transition(
+        self, a: Agent, event: AgentEvent, now: float, reason: str | None = None
+    ) -> None:
+        was = self._staffed(a)
+        old = a.apply(event, now, reason)
+        now_staffed = self._staffed(a)
+        if was != now_staffed:
+            for q in a.queues:
+                self._queues[q].staffed += 1 if now_staffed else -1
+        self._out.append(AgentStateChanged(a.agent_id, old, a.state, a.pause_reason, now))
+        self._sync_agent(a)
+
+    def _sync_agent(self, a: Agent) -> None:
+        indexed = a.agent_id in self._agent_index
+        if a.routable and not indexed:
+            self._index_agent(a)
+            self._dirty_agents[a.agent_id] = a
+        elif not a.routable and indexed:
+            self._unindex_agent(a)
+
+    def _index_agent(self, a: Agent) -> None:
+        keys: dict[str, AgentKey] = {}
+        skills = tuple(a.skills.items())
+        for q in a.queues:
+            qi = self._queues[q]
+            k = _agent_key(qi.s.selection, a)
+            keys[q] = k
+            insort(qi.avail_all, k)
+            for s, lvl in skills:
+                buckets = qi.avail_skill.get(s)
+                if buckets is None:
+                    buckets = qi.avail_skill[s] = [[] for _ in range(MAX_SKILL_LEVEL + 1)]
+                insort(buckets[lvl], k)
+        self._agent_index[a.agent_id] = (keys, skills)
+
+    def _unindex_agent(self, a: Agent) -> None:
+        entry = self._agent_index.pop(a.agent_id, None)
+        if entry is None:
+            return
+        keys, skills = entry
+        for q, k in keys.items():
+            qi = self._queues[q]
+            _remove_sorted(qi.avail_all, k)
+            for s, lvl in skills:
+                _remove_sorted(qi.avail_skill[s][lvl], k)
+
+    def _close_wrap(self, a: Agent, now: float) -> None:
+        w = self._wrap.pop(a.agent_id, None)
+        if w is not None and a.state is AgentState.WRAP_UP:
+            queue, talk, start, _ = w
+            self.stats.call_handled(queue, talk + (now - start), now)
+
+    def _end_wrapup(self, a: Agent, now: float) -> None:
+        self._close_wrap(a, now)
+        self._transition(a, E.END_WRAPUP, now)
+
+    # ------------------------------------------------------------------------------- calls
+
+    def _threshold_at(self, qi: _Queue, wait: float) -> int:
+        thr = DEFAULT_MIN_LEVEL
+        for st in qi.steps:
+            if st.after_s > wait:
+                break
+            if st.action == "route":
+                thr = st.min_skill_level
+        return thr
+
+    def _enter_waiting(self, c: _Call, now: float) -> None:
+        qi = self._queues[c.queue]
+        c.tepoch += 1
+        insort(qi.order, c.key)
+        self._index_call(c)
+        if qi.s.announce_every_s > 0:
+            wait = now - c.queue_since
+            n = int(wait // qi.s.announce_every_s) + 1
+            self._push_timer(c.queue_since + n * qi.s.announce_every_s, _T_ANNOUNCE, c, c.tepoch)
+        self._push_timer(c.queue_since + qi.s.max_wait_s, _T_MAXWAIT, c, c.tepoch)
+        self._apply_due_steps(c, now)
+        self._dirty_calls[c.call_id] = c
+
+    def _leave_waiting(self, c: _Call) -> None:
+        qi = self._queues[c.queue]
+        _remove_sorted(qi.order, c.key)
+        self._unindex_call(c)
+        c.tepoch += 1
+
+    def _index_call(self, c: _Call) -> None:
+        qi = self._queues[c.queue]
+        heaps = qi.groups.get(c.skills)
+        if heaps is None:
+            heaps = qi.groups[c.skills] = [[] for _ in range(MAX_SKILL_LEVEL + 1)]
+            qi.live[c.skills] = 0
+        qi.live[c.skills] += 1
+        c.epoch += 1
+        heapq.heappush(heaps[c.thr], (c.k0, c.enqueued_at, c.seq, c.epoch, c))
+
+    def _unindex_call(self, c: _Call) -> None:
+        qi = self._queues[c.queue]
+        c.epoch += 1
+        n = qi.live[c.skills] - 1
+        if n:
+            qi.live[c.skills] = n
+        else:
+            # Dropping the group also drops its stale heap entries.
+            del qi.live[c.skills]
+            del qi.groups[c.skills]
+
+    def _apply_due_steps(self, c: _Call, now: float) -> None:
+        """Apply every escalation step whose time has come, then arm the next one."""
+        qi = self._queues[c.queue]
+        while c.step_idx < len(qi.steps):
+            st = qi.steps[c.step_idx]
+            due = c.queue_since + st.after_s
+            if due > now:
+                self._push_timer(due, _T_STEP, c, c.tepoch)
+                return
+            c.step_idx += 1
+            if st.action == "route":
+                if st.min_skill_level != c.thr:
+                    self._unindex_call(c)
+                    c.thr = st.min_skill_level
+                    self._index_call(c)
+                    self._dirty_calls[c.call_id] = c
+            elif st.action == "overflow":
+                self._overflow(c, st.target or qi.s.overflow_to, now)
+                return  # the new queue's steps took over
+            else:
+                self._offer_callback(c)
+
+    def _offer_callback(self, c: _Call) -> None:
+        if c.state is CallState.WAITING and not c.callback_offered:
+            c.callback_offered = True
+            self._out.append(OfferCallback(c.call_id, c.queue))
+
+    def _overflow(self, c: _Call, target: str, now: float) -> None:
+        if not target or target in c.visited:
+            # Nowhere new to go (or a loop between queues): a callback is the way out.
+            self._offer_callback(c)
+            return
+        src = c.queue
+        self._leave_waiting(c)
+        self.stats.call_overflowed(src, now)
+        self._out.append(Overflowed(c.call_id, src, target))
+        c.queue = target
+        c.visited.add(target)
+        c.queue_since = now
+        c.step_idx = 0
+        c.callback_offered = False
+        c.thr = DEFAULT_MIN_LEVEL
+        self.stats.call_entered(target, now)
+        self._enter_waiting(c, now)
+
+    # ------------------------------------------------------------------------------ timers
+
+    def _push_timer(self, due: float, kind: int, obj: object, token: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._timers, (due, self._seq, kind, obj, token))
+
+    def _catch_up(self, now: float) -> None:
+        """Fire every timer due at `now`, then route whatever became matchable."""
+        if now < self._now:
+            now = self._now  # time never runs backwards inside the engine
+        self._now = now
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, kind, obj, token = heapq.heappop(timers)
+            if kind == _T_WRAPUP:
+                assert isinstance(obj, Agent)
+                w = self._wrap.get(obj.agent_id)
+                if w is not None and w[3] == token and obj.state is AgentState.WRAP_UP:
+                    self._end_wrapup(obj, now)
+                continue
+            assert isinstance(obj, _Call)
+            c = obj
+            if c.tepoch != token or c.state not in _WAITING or c.call_id not in self._calls:
+                continue
+            if kind == _T_STEP:
+                self._apply_due_steps(c, now)
+            elif kind == _T_MAXWAIT:
+                qi = self._queues[c.queue]
+                self._overflow(c, qi.s.overflow_to, now)
+            else:
+                self._announce(c, now)
+        self._match(now)
+
+    def _announce(self, c: _Call, now: float) -> None:
+        qi = self._queues[c.queue]
+        if c.state is CallState.WAITING:
+            pos = bisect_left(qi.order, c.key) + 1
+            ewt = self.stats.estimated_wait(c.queue, pos, qi.staffed, now)
+            self._out.append(Announce(c.call_id, c.queue, pos, ewt))
+        self._push_timer(now + qi.s.announce_every_s, _T_ANNOUNCE, c, c.tepoch)
+
+    # ----------------------------------------------------------------------------- routing
+
+    def _match(self, now: float) -> None:
+        """Route until stable: always the highest-priority matchable call first."""
+        dagents, dcalls = self._dirty_agents, self._dirty_calls
+        if not dagents and not dcalls:
+            return
+        pending = sorted(
+            (c for c in dcalls.values() if c.state in _WAITING), key=lambda c: c.key
+        )
+        dcalls.clear()
+        i = 0
+        while True:
+            best: _Entry | None = None
+            for aid in list(dagents):
+                a = dagents[aid]
+                if not a.routable:
+                    del dagents[aid]
+                    continue
+                e = self._best_call_for(a)
+                if e is None:
+                    del dagents[aid]
+                elif best is None or e < best:
+                    best = e
+            while i < len(pending) and pending[i].state not in _WAITING:
+                i += 1
+            call: _Call | None = None
+            from_pending = False
+            if i < len(pending) and (best is None or pending[i].key < best[:3]):
+                call, from_pending = pending[i], True
+            elif best is not None:
+                call = best[4]
+            if call is None:
+                break
+            agent = self._pick_agent(call)
+            if from_pending:
+                i += 1
+            if agent is not None:
+                self._offer(call, agent)
+            elif not from_pending:
+                # An agent's best call must have that agent eligible; if the indexes disagree,
+                # stop rather than spin.
+                raise AssertionError(f"routing indexes disagree about call {call.call_id}")
+        dagents.clear()
+
+    def _best_call_for(self, a: Agent) -> _Entry | None:
+        best: _Entry | None = None
+        askills = a.skills
+        for qn in a.queues:
+            for skills, heaps in self._queues[qn].groups.items():
+                if not skills:
+                    m = MAX_SKILL_LEVEL
+                elif len(skills) == 1:
+                    (s,) = skills
+                    m = askills.get(s, 0)
+                else:
+                    m = min(askills.get(s, 0) for s in skills)
+                for thr in range(m + 1):
+                    h = heaps[thr]
+                    while h:
+                        e = h[0]
+                        if e[3] == e[4].epoch:
+                            if best is None or e < best:
+                                best = e
+                            break
+                        heapq.heappop(h)
+        return best
+
+    def _pick_agent(self, c: _Call) -> Agent | None:
+        qi = self._queues[c.queue]
+        if not qi.avail_all:
+            return None
+        skills, thr = c.skills, c.thr
+        policy = qi.s.selection
+        top_first = policy == "best_skill" or (
+            qi.s.vip_tiers_best_agents_first and c.tier in VIP_TIERS
+        )
+        if len(skills) > 1:
+            return self._pick_generic(c, qi)
+        if not skills:
+            return self._agents[self._first(qi.avail_all, policy, qi.rr_last)[2]]
+        (s,) = skills
+        buckets = qi.avail_skill.get(s)
+        lo = max(thr, 1)
+        if top_first:
+            if buckets is not None:
+                for lvl in range(MAX_SKILL_LEVEL, lo - 1, -1):
+                    if buckets[lvl]:
+                        return self._agents[self._first(buckets[lvl], policy, qi.rr_last)[2]]
+            if thr == 0:  # nobody available has the skill: all score 0
+                return self._agents[self._first(qi.avail_all, policy, qi.rr_last)[2]]
+            return None
+        if thr == 0:
+            return self._agents[self._first(qi.avail_all, policy, qi.rr_last)[2]]
+        if buckets is None:
+            return None
+        lists = [buckets[lvl] for lvl in range(lo, MAX_SKILL_LEVEL + 1) if buckets[lvl]]
+        if not lists:
+            return None
+        if policy == "round_robin":
+            after: AgentKey | None = None
+            if qi.rr_last is not None:
+                probe = (0.0, 0.0, qi.rr_last)
+                for lst in lists:
+                    j = bisect_right(lst, probe)
+                    if j < len(lst) and (after is None or lst[j] < after):
+                        after = lst[j]
+            if after is None:
+                after = min(lst[0] for lst in lists)
+            return self._agents[after[2]]
+        return self._agents[min(lst[0] for lst in lists)[2]]
+
+    @staticmethod
+    def _first(lst: list[AgentKey], policy: str, rr_last: str | None) -> AgentKey:
+        if policy == "round_robin" and rr_last is not None:
+            j = bisect_right(lst, (0.0, 0.0, rr_last))
+            return lst[j] if j < len(lst) else lst[0]
+        return lst[0]
+
+    def _pick_generic(self, c: _Call, qi: _Queue) -> Agent | None:
+        """Multi-skill calls: candidates from the most selective skill, then the plain policy."""
+        pool: list[AgentKey] = qi.avail_all
+        if c.thr > 0:
+            best_n = -1
+            for s in c.skills:
+                buckets = qi.avail_skill.get(s)
+                if buckets is None:
+                    return None
+                n = sum(len(buckets[lvl]) for lvl in range(c.thr, MAX_SKILL_LEVEL + 1))
+                if best_n < 0 or n < best_n:
+                    best_n = n
+                    pool = [k for lvl in range(c.thr, MAX_SKILL_LEVEL + 1) for k in buckets[lvl]]
+        cands = [self._agents[k[2]] for k in pool]
+        cands = [a for a in cands if is_eligible(a, c.queue, c.skills, c.thr)]
+        return select_agent(cands, c.skills, c.tier, qi.s, qi.rr_last)
+
+    def _offer(self, c: _Call, a: Agent) -> None:
+        now = self._now
+        self._leave_waiting(c)
+        qi = self._queues[c.queue]
+        qi.rr_last = a.agent_id
+        callback = c.state is CallState.CALLBACK_WAITING
+        c.state = CallState.OFFERED
+        c.agent_id = a.agent_id
+        a.call_id = c.call_id
+        self._transition(a, E.RESERVE, now)
+        if callback:
+            self._out.append(PlaceCallback(c.call_id, a.agent_id, a.device, c.queue, c.number))
+        else:
+            self._out.append(Offer(c.call_id, a.agent_id, a.device, c.queue, qi.s.ring_timeout_s))
+
+
+def _remove_sorted(lst: list[Any], key: Any) -> None:
+    i = bisect_left(lst, key)
+    if i < len(lst) and lst[i] == key:
+        del lst[i]

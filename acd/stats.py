@@ -1,0 +1,311 @@
+"""Queue statistics: a sliding window (15 min by default) and since-midnight, per queue and overall.
+
+Pure: the engine records outcomes as they happen (`call_entered`, `call_answered`, ...), each with
+its `now`; `report()` combines those running totals with the live picture (waiting calls, agents)
+the caller passes in. Totals are kept incrementally (a deque of outcomes plus running sums that
+are decremented as outcomes age out), so a wallboard refresh costs O(queues + agents), not
+O(calls today).
+
+Definitions (all waits run from the call's ORIGINAL enqueue time, i.e. what the caller lived):
+- service level = answered within service_level_s / (answered + abandoned), in the queue where the
+  call ended; overflowed-out calls count in the queue they went to.
+- service level excluding short abandons: the same with abandons quicker than short_abandon_s
+  dropped from the denominator (callers who hung up at once were never really "offered").
+- ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of handled calls;
+  abandon rate = abandoned / (answered + abandoned).
+- estimated wait (announcements) = position x AHT / staffed agents of the queue, with AHT from the
+  window, or `default_aht_s` before any call has been handled.
+- agents needed = Erlang C staffing for the window's arrival rate and AHT against the queue's
+  service_level_target within service_level_s.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from acd.erlang import agents_needed
+from acd.errors import InvalidRequest, UnknownQueue
+from acd.model import AgentSnapshot, AgentState
+from config.acd import QueueSettings
+
+ALL = ""  # the "overall" key in reports
+
+# Outcome vector layout.
+_ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
+_OVERFLOWED, _WAIT_ANS, _WAIT_ABN, _HANDLED, _HANDLE_SUM, _CALLBACKS = 5, 6, 7, 8, 9, 10
+_WIDTH = 11
+# Outcomes older than this are dropped from the "today" totals even if no report moved the day.
+_MAX_DAY_S = 48 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodStats:
+    entered: int
+    answered: int
+    answered_within_sl: int
+    abandoned: int
+    abandoned_short: int
+    overflowed_out: int
+    handled: int
+    callbacks_requested: int
+    service_level: float | None
+    service_level_excl_short: float | None
+    asa_s: float | None
+    aht_s: float | None
+    abandon_rate: float | None
+    avg_time_to_abandon_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateStats:
+    state: AgentState
+    count: int
+    total_time_s: float  # summed time the agents have been in this state so far
+    longest_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueReport:
+    queue: str  # ALL ("") for the overall line
+    waiting: int
+    longest_wait_s: float
+    window: PeriodStats
+    today: PeriodStats
+    agents: tuple[AgentStateStats, ...]  # one per state, in AgentState order
+    staffed: int  # logged in and not paused
+    arrival_rate_per_h: float  # over the window
+    agents_needed: int | None  # None without enough data (no arrivals or no AHT yet)
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+class _Rolling:
+    """Running sums of outcomes newer than a moving cutoff."""
+
+    __slots__ = ("_events", "_sums", "_counts")
+
+    def __init__(self) -> None:
+        self._events: deque[tuple[float, str, tuple[float, ...]]] = deque()
+        self._sums: dict[str, list[float]] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, t: float, queue: str, vec: tuple[float, ...]) -> None:
+        self._events.append((t, queue, vec))
+        for key in (queue, ALL):
+            sums = self._sums.setdefault(key, [0.0] * _WIDTH)
+            for i, v in enumerate(vec):
+                if v:
+                    sums[i] += v
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def evict(self, cutoff: float) -> None:
+        ev = self._events
+        while ev and ev[0][0] < cutoff:
+            _, queue, vec = ev.popleft()
+            for key in (queue, ALL):
+                self._counts[key] -= 1
+                if self._counts[key] == 0:
+                    # Exactly zero, rather than float residue from add/subtract round trips.
+                    self._sums[key] = [0.0] * _WIDTH
+                    continue
+                sums = self._sums[key]
+                for i, v in enumerate(vec):
+                    if v:
+                        sums[i] -= v
+
+    def sums(self, key: str) -> list[float]:
+        return self._sums.get(key, [0.0] * _WIDTH)
+
+
+def _period(s: Sequence[float]) -> PeriodStats:
+    answered, abandoned = round(s[_ANSWERED]), round(s[_ABANDONED])
+    short = round(s[_ABANDONED_SHORT])
+    handled = round(s[_HANDLED])
+    return PeriodStats(
+        entered=round(s[_ENTERED]),
+        answered=answered,
+        answered_within_sl=round(s[_ANSWERED_SL]),
+        abandoned=abandoned,
+        abandoned_short=short,
+        overflowed_out=round(s[_OVERFLOWED]),
+        handled=handled,
+        callbacks_requested=round(s[_CALLBACKS]),
+        service_level=_ratio(s[_ANSWERED_SL], answered + abandoned),
+        service_level_excl_short=_ratio(s[_ANSWERED_SL], answered + abandoned - short),
+        asa_s=_ratio(s[_WAIT_ANS], answered),
+        aht_s=_ratio(s[_HANDLE_SUM], handled),
+        abandon_rate=_ratio(abandoned, answered + abandoned),
+        avg_time_to_abandon_s=_ratio(s[_WAIT_ABN], abandoned),
+    )
+
+
+def _vec(**fields: float) -> tuple[float, ...]:
+    out = [0.0] * _WIDTH
+    for name, v in fields.items():
+        out[_FIELDS[name]] = v
+    return tuple(out)
+
+
+_FIELDS = {
+    "entered": _ENTERED,
+    "answered": _ANSWERED,
+    "answered_sl": _ANSWERED_SL,
+    "abandoned": _ABANDONED,
+    "abandoned_short": _ABANDONED_SHORT,
+    "overflowed": _OVERFLOWED,
+    "wait_ans": _WAIT_ANS,
+    "wait_abn": _WAIT_ABN,
+    "handled": _HANDLED,
+    "handle_sum": _HANDLE_SUM,
+    "callbacks": _CALLBACKS,
+}
+
+
+class QueueStats:
+    def __init__(
+        self,
+        queues: Iterable[QueueSettings],
+        window_s: float = 900.0,
+        default_aht_s: float = 180.0,
+    ) -> None:
+        if window_s <= 0 or default_aht_s <= 0:
+            raise InvalidRequest("window_s and default_aht_s must be > 0")
+        self._queues = {q.name: q for q in queues}
+        self.window_s = window_s
+        self.default_aht_s = default_aht_s
+        self._window = _Rolling()
+        self._today = _Rolling()
+        self._day_start = float("-inf")
+
+    def _q(self, queue: str) -> QueueSettings:
+        q = self._queues.get(queue)
+        if q is None:
+            raise UnknownQueue(f"no queue {queue!r}")
+        return q
+
+    def _add(self, now: float, queue: str, vec: tuple[float, ...]) -> None:
+        self._window.add(now, queue, vec)
+        self._today.add(now, queue, vec)
+        self._window.evict(now - self.window_s)
+        self._today.evict(max(self._day_start, now - _MAX_DAY_S))
+
+    # -------------------------------------------------------------------------------- recording
+
+    def call_entered(self, queue: str, now: float) -> None:
+        self._q(queue)
+        self._add(now, queue, _vec(entered=1))
+
+    def call_answered(self, queue: str, waited_s: float, now: float) -> None:
+        q = self._q(queue)
+        in_sl = 1.0 if waited_s <= q.service_level_s else 0.0
+        self._add(now, queue, _vec(answered=1, answered_sl=in_sl, wait_ans=waited_s))
+
+    def call_abandoned(self, queue: str, waited_s: float, now: float) -> None:
+        q = self._q(queue)
+        short = 1.0 if waited_s < q.short_abandon_s else 0.0
+        self._add(now, queue, _vec(abandoned=1, abandoned_short=short, wait_abn=waited_s))
+
+    def call_overflowed(self, from_queue: str, now: float) -> None:
+        self._q(from_queue)
+        self._add(now, from_queue, _vec(overflowed=1))
+
+    def call_handled(self, queue: str, handle_s: float, now: float) -> None:
+        self._q(queue)
+        self._add(now, queue, _vec(handled=1, handle_sum=max(0.0, handle_s)))
+
+    def callback_requested(self, queue: str, now: float) -> None:
+        self._q(queue)
+        self._add(now, queue, _vec(callbacks=1))
+
+    # -------------------------------------------------------------------------------- reading
+
+    def window(self, queue: str, now: float) -> PeriodStats:
+        self._window.evict(now - self.window_s)
+        return _period(self._window.sums(queue))
+
+    def today(self, queue: str, now: float, day_start: float) -> PeriodStats:
+        self._set_day(day_start, now)
+        return _period(self._today.sums(queue))
+
+    def _set_day(self, day_start: float, now: float) -> None:
+        self._day_start = day_start
+        self._today.evict(max(day_start, now - _MAX_DAY_S))
+
+    def aht(self, queue: str, now: float) -> float:
+        p = self.window(queue, now)
+        return p.aht_s if p.aht_s is not None else self.default_aht_s
+
+    def estimated_wait(self, queue: str, position: int, staffed: int, now: float) -> float:
+        return position * self.aht(queue, now) / max(1, staffed)
+
+    def agents_needed(self, queue: str, now: float) -> int | None:
+        q = self._q(queue)
+        sums = self._window.sums(queue)
+        rate = sums[_ENTERED] / self.window_s
+        handled = sums[_HANDLED]
+        if rate <= 0 or handled <= 0:
+            return None
+        aht = sums[_HANDLE_SUM] / handled
+        if aht <= 0:
+            return None
+        return agents_needed(rate * aht, aht, q.service_level_s, q.service_level_target)
+
+    def report(
+        self,
+        now: float,
+        day_start: float,
+        waiting: Mapping[str, Sequence[float]],
+        agents: Sequence[AgentSnapshot],
+    ) -> tuple[QueueReport, ...]:
+        """One report per configured queue, then the overall one (queue == ALL).
+
+        `waiting` maps a queue to the current waits (seconds) of its callers; `agents` is every
+        agent's snapshot (an agent counts in each queue it serves).
+        """
+        self._window.evict(now - self.window_s)
+        self._set_day(day_start, now)
+        out: list[QueueReport] = []
+        needed_total: int | None = None
+        for name in self._queues:
+            members = [a for a in agents if name in a.queues]
+            needed = self.agents_needed(name, now)
+            if needed is not None:
+                needed_total = (needed_total or 0) + needed
+            out.append(self._line(name, now, waiting.get(name, ()), members, needed))
+        all_waits = [w for ws in waiting.values() for w in ws]
+        out.append(self._line(ALL, now, all_waits, list(agents), needed_total))
+        return tuple(out)
+
+    def _line(
+        self,
+        key: str,
+        now: float,
+        waits: Sequence[float],
+        members: Sequence[AgentSnapshot],
+        needed: int | None,
+    ) -> QueueReport:
+        by_state: dict[AgentState, list[float]] = {s: [] for s in AgentState}
+        for a in members:
+            by_state[a.state].append(max(0.0, now - a.state_since))
+        states = tuple(
+            AgentStateStats(s, len(ts), sum(ts), max(ts, default=0.0)) for s, ts in by_state.items()
+        )
+        staffed = sum(
+            1 for a in members if a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+        )
+        w = self._window.sums(key)
+        return QueueReport(
+            queue=key,
+            waiting=len(waits),
+            longest_wait_s=max(waits, default=0.0),
+            window=_period(w),
+            today=_period(self._today.sums(key)),
+            agents=states,
+            staffed=staffed,
+            arrival_rate_per_h=w[_ENTERED] * 3600.0 / self.window_s,
+            agents_needed=needed,
+        )
