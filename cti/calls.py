@@ -1,0 +1,1081 @@
+"""Call tracking: typed CTI events in, call updates out. Pure; time is passed in as ``now``.
+
+A call is an Asterisk ``Linkedid``; its legs are the channels (``Uniqueid``) carrying that
+linkedid. A call starts with the first live leg the tracker sees and ends when its last known leg
+hangs up (not when the caller's leg does: after a transfer the agent leg goes and the caller
+stays).
+
+Robustness rules, because AMI has no replay and events race:
+- Only events that prove a channel is alive (Newchannel, Newstate, BridgeEnter, DialBegin, ...)
+  may create a leg or a call; Hangup, DialEnd, BridgeLeave and the like for an unknown channel are
+  ignored. So a Hangup before its Newchannel, or an AgentComplete after the end, makes no call.
+- Hung-up uniqueids and ended call ids are remembered (bounded FIFO), so a late or duplicated
+  event cannot resurrect them: a call is reported ended at most once.
+- Ended calls stay readable through :meth:`CallTracker.get` for ``ended_retention_s`` (and at
+  most ``max_ended`` of them), so late events (the OriginateResponse of a busy call arrives after
+  its Hangup) can still annotate them.
+
+Direction: a call is inbound unless :meth:`CallTracker.expect_originate` announced it, matched by
+the Originate's ChannelId (the call's first uniqueid), its CTI_CALL_ID channel variable, or its
+ActionID when the OriginateResponse arrives. The first two are known at Newchannel time; the third
+only later, in which case a :class:`CallDirectionChanged` follows the :class:`CallStarted`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cti.events import (
+    CAUSE_CALL_REJECTED,
+    CAUSE_NO_ANSWER,
+    CAUSE_NO_USER_RESPONSE,
+    CAUSE_USER_BUSY,
+    ORIGINATE_REASON_BUSY,
+    ORIGINATE_REASON_CONGESTION,
+    ORIGINATE_REASON_RINGING,
+    STATE_RINGING,
+    STATE_UP,
+    AgentCalled,
+    AgentComplete,
+    AgentConnect,
+    AgentRingNoAnswer,
+    AttendedTransfer,
+    BlindTransfer,
+    BridgeEntered,
+    BridgeLeft,
+    ChannelCreated,
+    ChannelHungUp,
+    ChannelInfo,
+    ChannelSnapshot,
+    ChannelStateChanged,
+    ChanSpyStarted,
+    ChanSpyStopped,
+    CtiEvent,
+    DialBegin,
+    DialEnd,
+    Hold,
+    OriginateResult,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    Unhold,
+    VarSet,
+    channel_device,
+)
+
+Direction = Literal["inbound", "outbound"]
+OriginKind = Literal["", "click_to_dial", "dialer", "supervisor", "originate"]
+
+# CallEnded.reason values.
+END_COMPLETED = "completed"
+END_ABANDONED = "abandoned"
+END_NOT_ANSWERED = "not answered"
+END_BUSY = "busy"
+END_NO_ANSWER = "no answer"
+END_REJECTED = "rejected"
+END_CONGESTION = "congestion"
+END_FAILED = "failed"
+END_LOST = "lost during disconnect"
+
+_CONGESTION_CAUSES = frozenset({34, 38, 41, 42, 44})
+
+
+# --------------------------------------------------------------------------- read-only views
+
+
+@dataclass(frozen=True, slots=True)
+class LegView:
+    uniqueid: str
+    channel: str
+    device: str
+    state: int
+    state_desc: str
+    caller_id_num: str
+    caller_id_name: str
+    created_at: float
+    answered_at: float | None
+    ended_at: float | None
+    hangup_cause: int | None
+    on_hold: bool
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferView:
+    kind: Literal["blind", "attended"]
+    at: float
+    from_agent: str
+    target: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingNoAnswerView:
+    interface: str
+    member_name: str
+    ring_time: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A snapshot of one call. Every :data:`CallUpdate` carries the snapshot after the change."""
+
+    call_id: str
+    direction: Direction
+    origin: OriginKind
+    cti_call_id: str
+    originate_action_id: str
+    originate_reason: int | None
+    caller_num: str
+    caller_name: str
+    dialled: str
+    queue: str
+    agent: str
+    agent_name: str
+    agent_channel: str
+    offered_at: float
+    queued_at: float | None
+    answered_at: float | None
+    ended_at: float | None
+    hangup_cause: int | None
+    hangup_cause_txt: str
+    end_reason: str
+    abandoned: bool
+    amd_status: str
+    amd_cause: str
+    supervisors: tuple[str, ...]
+    transfers: tuple[TransferView, ...]
+    ring_no_answers: tuple[RingNoAnswerView, ...]
+    legs: tuple[LegView, ...]
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+# --------------------------------------------------------------------------- updates
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    call: CallView
+
+
+@dataclass(frozen=True, slots=True)
+class CallDirectionChanged:
+    """The call turned out to be one we originated (matched after it started)."""
+
+    call: CallView
+
+
+@dataclass(frozen=True, slots=True)
+class CallRinging:
+    """A leg of the call started ringing (an agent's phone, or the customer on outbound)."""
+
+    call: CallView
+    uniqueid: str
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued:
+    """The call's queue is known or changed: ``source`` is "app_queue" or "ivr" (IVR_QUEUE)."""
+
+    call: CallView
+    queue: str
+    source: Literal["app_queue", "ivr"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOfferedToAgent:
+    """app_queue rings a member (AgentCalled)."""
+
+    call: CallView
+    interface: str
+    member_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAgentNoAnswer:
+    """A member let it ring out (AgentRingNoAnswer); ``ring_time`` in seconds."""
+
+    call: CallView
+    interface: str
+    ring_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    call: CallView
+
+
+@dataclass(frozen=True, slots=True)
+class CallHeld:
+    call: CallView
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallUnheld:
+    call: CallView
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    call: CallView
+    transfer: TransferView
+
+
+@dataclass(frozen=True, slots=True)
+class CallVariable:
+    """A whitelisted channel variable was set on a leg (AMDSTATUS, IVR_QUEUE, DIALSTATUS ...)."""
+
+    call: CallView
+    uniqueid: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallMonitorStarted:
+    """A supervisor started listening/whispering/barging (ChanSpyStart)."""
+
+    call: CallView
+    supervisor_channel: str
+    supervisor_call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallMonitorStopped:
+    call: CallView
+    supervisor_channel: str
+    supervisor_call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """Reported exactly once per call. ``reason`` is one of the END_* constants."""
+
+    call: CallView
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateFailed:
+    """An Originate we announced failed. ``call`` is None when no channel ever came up."""
+
+    action_id: str
+    reason: int
+    call: CallView | None
+
+
+CallUpdate = (
+    CallStarted
+    | CallDirectionChanged
+    | CallRinging
+    | CallQueued
+    | CallOfferedToAgent
+    | CallAgentNoAnswer
+    | CallAnswered
+    | CallHeld
+    | CallUnheld
+    | CallTransferred
+    | CallVariable
+    | CallMonitorStarted
+    | CallMonitorStopped
+    | CallEnded
+    | OriginateFailed
+)
+
+
+# --------------------------------------------------------------------------- internal state
+
+
+@dataclass(slots=True)
+class _Expected:
+    action_id: str
+    channel_id: str
+    cti_call_id: str
+    kind: OriginKind
+    dialled: str
+    agent: str
+    created_at: float
+    call_id: str = ""
+
+
+@dataclass(slots=True)
+class _Leg:
+    uniqueid: str
+    channel: str
+    state: int
+    state_desc: str
+    caller_id_num: str
+    caller_id_name: str
+    exten: str
+    created_at: float
+    answered_at: float | None = None
+    ended_at: float | None = None
+    hangup_cause: int | None = None
+    hangup_cause_txt: str = ""
+    on_hold: bool = False
+    bridge_id: str = ""
+    rang: bool = False
+
+    def view(self) -> LegView:
+        return LegView(
+            uniqueid=self.uniqueid,
+            channel=self.channel,
+            device=channel_device(self.channel),
+            state=self.state,
+            state_desc=self.state_desc,
+            caller_id_num=self.caller_id_num,
+            caller_id_name=self.caller_id_name,
+            created_at=self.created_at,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            hangup_cause=self.hangup_cause,
+            on_hold=self.on_hold,
+            bridge_id=self.bridge_id,
+        )
+
+
+@dataclass(slots=True)
+class _Call:
+    call_id: str
+    offered_at: float
+    direction: Direction = "inbound"
+    origin: OriginKind = ""
+    cti_call_id: str = ""
+    originate_action_id: str = ""
+    originate_reason: int | None = None
+    originated_uniqueid: str = ""
+    caller_num: str = ""
+    caller_name: str = ""
+    caller_from_primary: bool = False
+    dialled: str = ""
+    queue: str = ""
+    agent: str = ""
+    agent_name: str = ""
+    agent_channel: str = ""
+    queued_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    hangup_cause: int | None = None
+    hangup_cause_txt: str = ""
+    end_reason: str = ""
+    abandoned: bool = False
+    amd_status: str = ""
+    amd_cause: str = ""
+    supervisors: list[str] = field(default_factory=list)
+    transfers: list[TransferView] = field(default_factory=list)
+    ring_no_answers: list[RingNoAnswerView] = field(default_factory=list)
+    rna_legs: set[str] = field(default_factory=set)
+    legs: dict[str, _Leg] = field(default_factory=dict)
+
+    def live_legs(self) -> list[_Leg]:
+        return [leg for leg in self.legs.values() if leg.ended_at is None]
+
+    def primary(self) -> _Leg | None:
+        """The leg that created the call (its uniqueid is the linkedid), else the oldest."""
+        leg = self.legs.get(self.call_id)
+        if leg is not None:
+            return leg
+        for leg in self.legs.values():
+            return leg
+        return None
+
+    def view(self) -> CallView:
+        return CallView(
+            call_id=self.call_id,
+            direction=self.direction,
+            origin=self.origin,
+            cti_call_id=self.cti_call_id,
+            originate_action_id=self.originate_action_id,
+            originate_reason=self.originate_reason,
+            caller_num=self.caller_num,
+            caller_name=self.caller_name,
+            dialled=self.dialled,
+            queue=self.queue,
+            agent=self.agent,
+            agent_name=self.agent_name,
+            agent_channel=self.agent_channel,
+            offered_at=self.offered_at,
+            queued_at=self.queued_at,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            hangup_cause=self.hangup_cause,
+            hangup_cause_txt=self.hangup_cause_txt,
+            end_reason=self.end_reason,
+            abandoned=self.abandoned,
+            amd_status=self.amd_status,
+            amd_cause=self.amd_cause,
+            supervisors=tuple(self.supervisors),
+            transfers=tuple(self.transfers),
+            ring_no_answers=tuple(self.ring_no_answers),
+            legs=tuple(leg.view() for leg in self.legs.values()),
+        )
+
+
+class _Fifo:
+    """A bounded set that forgets its oldest members first."""
+
+    __slots__ = ("_d", "_max")
+
+    def __init__(self, max_items: int) -> None:
+        self._d: OrderedDict[str, None] = OrderedDict()
+        self._max = max_items
+
+    def add(self, key: str) -> None:
+        self._d[key] = None
+        self._d.move_to_end(key)
+        while len(self._d) > self._max:
+            self._d.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._d
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+# --------------------------------------------------------------------------- the tracker
+
+
+class CallTracker:
+    """Folds CTI events into calls. Never raises on event content; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        ended_retention_s: float = 60.0,
+        max_ended: int = 2000,
+        max_tombstones: int = 50_000,
+        originate_ttl_s: float = 300.0,
+    ) -> None:
+        self._ended_retention_s = ended_retention_s
+        self._max_ended = max_ended
+        self._originate_ttl_s = originate_ttl_s
+        self._calls: dict[str, _Call] = {}
+        self._ended: OrderedDict[str, _Call] = OrderedDict()
+        self._leg_to_call: dict[str, str] = {}
+        self._dead_legs = _Fifo(max_tombstones)
+        self._dead_calls = _Fifo(max_tombstones)
+        self._bridges: dict[str, set[str]] = {}
+        self._spies: dict[str, str] = {}  # spyer uniqueid -> spied call id
+        self._exp_by_action: dict[str, _Expected] = {}
+        self._exp_by_channel: dict[str, _Expected] = {}
+        self._exp_by_cti: dict[str, _Expected] = {}
+        self._last_prune = float("-inf")
+        self._handlers: dict[type, Callable[[CtiEvent, float, list[CallUpdate]], None]] = {
+            ChannelCreated: self._on_created,
+            ChannelStateChanged: self._on_state,
+            ChannelHungUp: self._on_hangup,
+            DialBegin: self._on_dial_begin,
+            DialEnd: self._on_dial_end,
+            BridgeEntered: self._on_bridge_enter,
+            BridgeLeft: self._on_bridge_leave,
+            Hold: self._on_hold,
+            Unhold: self._on_unhold,
+            OriginateResult: self._on_originate,
+            QueueCallerJoin: self._on_queue_join,
+            QueueCallerAbandon: self._on_queue_abandon,
+            AgentCalled: self._on_agent_called,
+            AgentConnect: self._on_agent_connect,
+            AgentRingNoAnswer: self._on_agent_rna,
+            AgentComplete: self._on_agent_complete,
+            BlindTransfer: self._on_blind_transfer,
+            AttendedTransfer: self._on_attended_transfer,
+            ChanSpyStarted: self._on_spy_start,
+            ChanSpyStopped: self._on_spy_stop,
+            VarSet: self._on_varset,
+        }
+
+    # ----------------------------------------------------------------- public API
+
+    def expect_originate(
+        self,
+        action_id: str,
+        *,
+        now: float,
+        channel_id: str = "",
+        cti_call_id: str = "",
+        kind: OriginKind = "originate",
+        dialled: str = "",
+        agent: str = "",
+    ) -> list[CallUpdate]:
+        """Announce an Originate we are about to send, so the call it makes is outbound.
+
+        ``channel_id`` is the Originate's ChannelId (it becomes the call's id), ``cti_call_id``
+        the CTI_CALL_ID variable it sets; either lets the call be recognised at Newchannel.
+        ``dialled`` is the customer's number, ``agent`` the agent device (click-to-dial).
+        """
+        exp = _Expected(action_id, channel_id, cti_call_id, kind, dialled, agent, now)
+        if action_id:
+            self._exp_by_action[action_id] = exp
+        if channel_id:
+            self._exp_by_channel[channel_id] = exp
+        if cti_call_id:
+            self._exp_by_cti[cti_call_id] = exp
+        out: list[CallUpdate] = []
+        # If the call already exists (events overtook us), classify it now.
+        call = self._calls.get(channel_id) if channel_id else None
+        if call is not None:
+            self._classify(call, exp, out)
+        return out
+
+    def apply(self, event: CtiEvent, now: float) -> list[CallUpdate]:
+        """Fold one event in; returns what changed, in order. Never raises on event content."""
+        out: list[CallUpdate] = []
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event, now, out)
+        if now - self._last_prune >= 1.0:
+            self.prune(now)
+        return out
+
+    def apply_all(self, events: Iterable[CtiEvent], now: float) -> list[CallUpdate]:
+        out: list[CallUpdate] = []
+        for e in events:
+            out.extend(self.apply(e, now))
+        return out
+
+    def reconcile(self, snapshot: Sequence[ChannelSnapshot], now: float) -> list[CallUpdate]:
+        """After a reconnect: make the tracker agree with CoreShowChannels.
+
+        Calls with no live channel in the snapshot end ("lost during disconnect"); known calls
+        lose the legs that are gone; live channels nobody knew about are adopted as calls (a call
+        whose legs share a bridge counts as answered).
+        """
+        out: list[CallUpdate] = []
+        live: dict[str, ChannelSnapshot] = {s.chan.uniqueid: s for s in snapshot}
+        for call in list(self._calls.values()):
+            for leg in call.live_legs():
+                if leg.uniqueid not in live:
+                    self._end_leg(call, leg, None, "", now)
+            if not call.live_legs():
+                self._end_call(call, now, out, reason=END_LOST)
+        self._bridges.clear()
+        for snap in snapshot:
+            c = snap.chan
+            if c.uniqueid in self._dead_legs or c.linkedid in self._dead_calls:
+                continue
+            known = c.uniqueid in self._leg_to_call
+            call_leg = self._leg(c, now, out, create=True, age_s=snap.duration_s)
+            if call_leg is None:
+                continue
+            call, leg = call_leg
+            self._update_leg(call, leg, c, now, out)
+            if snap.bridge_id:
+                leg.bridge_id = snap.bridge_id
+                self._bridges.setdefault(snap.bridge_id, set()).add(leg.uniqueid)
+            elif known:
+                leg.bridge_id = ""
+        for members in list(self._bridges.values()):
+            self._check_bridge(members, now, out)
+        return out
+
+    def active_calls(self) -> list[CallView]:
+        return [c.view() for c in self._calls.values()]
+
+    def get(self, call_id: str) -> CallView | None:
+        """A live call, or an ended one still within its retention."""
+        call = self._calls.get(call_id) or self._ended.get(call_id)
+        return call.view() if call is not None else None
+
+    def call_id_for(self, uniqueid: str) -> str | None:
+        """The call a live channel belongs to."""
+        return self._leg_to_call.get(uniqueid)
+
+    def prune(self, now: float) -> None:
+        """Forget ended calls past retention and expired originate expectations."""
+        self._last_prune = now
+        cutoff = now - self._ended_retention_s
+        while self._ended:
+            call_id, call = next(iter(self._ended.items()))
+            if len(self._ended) > self._max_ended or (call.ended_at or now) <= cutoff:
+                del self._ended[call_id]
+            else:
+                break
+        exp_cutoff = now - self._originate_ttl_s
+        for index in (self._exp_by_action, self._exp_by_channel, self._exp_by_cti):
+            for key in [k for k, e in index.items() if e.created_at <= exp_cutoff]:
+                del index[key]
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Sizes of the internal tables (for metrics and memory-bound tests)."""
+        return {
+            "active": len(self._calls),
+            "ended": len(self._ended),
+            "legs": len(self._leg_to_call),
+            "dead_legs": len(self._dead_legs),
+            "dead_calls": len(self._dead_calls),
+            "bridges": len(self._bridges),
+            "expected": len(self._exp_by_action)
+            + len(self._exp_by_channel)
+            + len(self._exp_by_cti),
+        }
+
+    # ----------------------------------------------------------------- legs and calls
+
+    def _leg(
+        self,
+        c: ChannelInfo,
+        now: float,
+        out: list[CallUpdate],
+        *,
+        create: bool,
+        age_s: float = 0.0,
+    ) -> tuple[_Call, _Leg] | None:
+        call_id = self._leg_to_call.get(c.uniqueid)
+        if call_id is not None:
+            call = self._calls[call_id]
+            return call, call.legs[c.uniqueid]
+        if not create or c.uniqueid in self._dead_legs or c.linkedid in self._dead_calls:
+            return None
+        existing = self._calls.get(c.linkedid)
+        started = existing is None
+        if existing is None:
+            call = _Call(call_id=c.linkedid, offered_at=now - age_s)
+            self._calls[c.linkedid] = call
+        else:
+            call = existing
+        leg = _Leg(
+            uniqueid=c.uniqueid,
+            channel=c.channel,
+            state=c.state,
+            state_desc=c.state_desc,
+            caller_id_num=c.caller_id_num,
+            caller_id_name=c.caller_id_name,
+            exten=c.exten,
+            created_at=now - age_s,
+        )
+        call.legs[c.uniqueid] = leg
+        self._leg_to_call[c.uniqueid] = call.call_id
+        if c.state == STATE_UP:
+            leg.answered_at = now - age_s
+        if started or (c.uniqueid == call.call_id and not call.caller_from_primary):
+            call.caller_num = c.caller_id_num
+            call.caller_name = c.caller_id_name
+            call.caller_from_primary = c.uniqueid == call.call_id
+            if not call.dialled:
+                call.dialled = c.exten if c.exten not in ("s", "") else ""
+        extra: list[CallUpdate] = []
+        exp = self._exp_by_channel.get(c.uniqueid)
+        if exp is not None:
+            self._classify(call, exp, extra)
+        if started:
+            out.append(CallStarted(call.view()))
+            # CallStarted already says "outbound"; a separate direction change would be noise.
+            out.extend(u for u in extra if not isinstance(u, CallDirectionChanged))
+        else:
+            out.extend(extra)
+        return call, leg
+
+    def _classify(self, call: _Call, exp: _Expected, out: list[CallUpdate]) -> None:
+        changed = call.direction != "outbound"
+        call.direction = "outbound"
+        call.origin = exp.kind
+        exp.call_id = call.call_id
+        if exp.action_id:
+            call.originate_action_id = exp.action_id
+        if exp.cti_call_id:
+            call.cti_call_id = exp.cti_call_id
+        if exp.dialled:
+            call.dialled = exp.dialled
+        if exp.agent and not call.agent:
+            call.agent = exp.agent
+        if not call.originated_uniqueid:
+            call.originated_uniqueid = exp.channel_id or call.call_id
+        if changed:
+            out.append(CallDirectionChanged(call.view()))
+        # An originated channel that is already up counts as answered for kinds that answer that
+        # way (the customer on a dialer call, a supervisor's phone).
+        self._maybe_answer_outbound(call, call.legs.get(call.originated_uniqueid), out)
+
+    def _update_leg(
+        self, call: _Call, leg: _Leg, c: ChannelInfo, now: float, out: list[CallUpdate]
+    ) -> None:
+        leg.channel = c.channel
+        if c.state == leg.state:
+            return
+        leg.state = c.state
+        leg.state_desc = c.state_desc
+        if c.state == STATE_RINGING and not leg.rang:
+            leg.rang = True
+            out.append(CallRinging(call.view(), leg.uniqueid, channel_device(leg.channel)))
+        elif c.state == STATE_UP and leg.answered_at is None:
+            leg.answered_at = now
+            self._maybe_answer_outbound(call, leg, out)
+
+    def _maybe_answer_outbound(self, call: _Call, leg: _Leg | None, out: list[CallUpdate]) -> None:
+        if (
+            leg is None
+            or call.direction != "outbound"
+            or call.origin == "click_to_dial"
+            or call.answered_at is not None
+            or leg.answered_at is None
+            or leg.uniqueid != call.originated_uniqueid
+        ):
+            return
+        call.answered_at = leg.answered_at
+        out.append(CallAnswered(call.view()))
+
+    def _answer(self, call: _Call, now: float, out: list[CallUpdate]) -> None:
+        if call.answered_at is None:
+            call.answered_at = now
+            out.append(CallAnswered(call.view()))
+
+    def _end_leg(self, call: _Call, leg: _Leg, cause: int | None, txt: str, now: float) -> None:
+        leg.ended_at = now
+        leg.hangup_cause = cause
+        leg.hangup_cause_txt = txt
+        self._leg_to_call.pop(leg.uniqueid, None)
+        self._dead_legs.add(leg.uniqueid)
+        if leg.bridge_id:
+            members = self._bridges.get(leg.bridge_id)
+            if members is not None:
+                members.discard(leg.uniqueid)
+                if not members:
+                    del self._bridges[leg.bridge_id]
+        spied = self._spies.pop(leg.uniqueid, None)
+        if spied is not None:
+            target = self._calls.get(spied)
+            if target is not None and leg.channel in target.supervisors:
+                target.supervisors.remove(leg.channel)
+
+    def _end_call(
+        self, call: _Call, now: float, out: list[CallUpdate], *, reason: str | None = None
+    ) -> None:
+        if call.ended_at is not None:
+            return
+        for leg in call.live_legs():
+            self._end_leg(call, leg, None, "", now)
+        call.ended_at = now
+        primary = call.primary()
+        if primary is not None and primary.hangup_cause is not None:
+            call.hangup_cause = primary.hangup_cause
+            call.hangup_cause_txt = primary.hangup_cause_txt
+        call.end_reason = reason or self._end_reason(call)
+        del self._calls[call.call_id]
+        self._dead_calls.add(call.call_id)
+        self._ended[call.call_id] = call
+        out.append(CallEnded(call.view(), call.end_reason))
+
+    @staticmethod
+    def _end_reason(call: _Call) -> str:
+        if call.answered_at is not None:
+            return END_COMPLETED
+        if call.abandoned:
+            return END_ABANDONED
+        if call.direction == "inbound":
+            return END_ABANDONED if call.queue else END_NOT_ANSWERED
+        cause = call.hangup_cause
+        reason = call.originate_reason
+        if cause == CAUSE_USER_BUSY or reason == ORIGINATE_REASON_BUSY:
+            return END_BUSY
+        if cause in (CAUSE_NO_ANSWER, CAUSE_NO_USER_RESPONSE) or reason == ORIGINATE_REASON_RINGING:
+            return END_NO_ANSWER
+        if cause == CAUSE_CALL_REJECTED:
+            return END_REJECTED
+        if cause in _CONGESTION_CAUSES or reason == ORIGINATE_REASON_CONGESTION:
+            return END_CONGESTION
+        return END_FAILED
+
+    def _check_bridge(self, members: set[str], now: float, out: list[CallUpdate]) -> None:
+        """Two legs of one call in one bridge: a conversation, hence answered; fills the agent."""
+        by_call: dict[str, list[str]] = {}
+        for uid in members:
+            cid = self._leg_to_call.get(uid)
+            if cid is not None:
+                by_call.setdefault(cid, []).append(uid)
+        for cid, uids in by_call.items():
+            if len(uids) < 2:
+                continue
+            call = self._calls[cid]
+            primary = call.primary()
+            if not call.agent and call.origin == "click_to_dial" and primary is not None:
+                # The originated leg is the agent's phone; the other one is the customer.
+                call.agent = channel_device(primary.channel)
+                call.agent_channel = primary.channel
+            elif not call.agent:
+                others = [
+                    call.legs[u] for u in sorted(uids) if primary is None or u != primary.uniqueid
+                ]
+                if others:
+                    call.agent = channel_device(others[0].channel)
+                    call.agent_channel = others[0].channel
+            if call.direction == "inbound" or call.origin == "click_to_dial":
+                self._answer(call, now, out)
+
+    # ----------------------------------------------------------------- event handlers
+
+    def _on_created(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, ChannelCreated)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is not None:
+            self._update_leg(got[0], got[1], e.chan, now, out)
+
+    def _on_state(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, ChannelStateChanged)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is not None:
+            self._update_leg(got[0], got[1], e.chan, now, out)
+
+    def _on_hangup(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, ChannelHungUp)
+        got = self._leg(e.chan, now, out, create=False)
+        if got is None:
+            # Remember it anyway: a Newchannel arriving after its own Hangup must not make a call.
+            self._dead_legs.add(e.chan.uniqueid)
+            return
+        call, leg = got
+        self._end_leg(call, leg, e.cause, e.cause_txt, now)
+        if not call.live_legs():
+            self._end_call(call, now, out)
+
+    def _on_dial_begin(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, DialBegin)
+        if e.caller is not None:
+            self._leg(e.caller, now, out, create=True)
+        self._leg(e.dest, now, out, create=True)
+
+    def _on_dial_end(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, DialEnd)
+        got = self._leg(e.dest, now, out, create=False)
+        if got is not None:
+            self._update_leg(got[0], got[1], e.dest, now, out)
+
+    def _on_bridge_enter(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, BridgeEntered)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is None:
+            return
+        call, leg = got
+        if leg.bridge_id and leg.bridge_id != e.bridge_id:
+            old = self._bridges.get(leg.bridge_id)
+            if old is not None:
+                old.discard(leg.uniqueid)
+                if not old:
+                    del self._bridges[leg.bridge_id]
+        leg.bridge_id = e.bridge_id
+        members = self._bridges.setdefault(e.bridge_id, set())
+        members.add(leg.uniqueid)
+        self._check_bridge(members, now, out)
+
+    def _on_bridge_leave(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, BridgeLeft)
+        got = self._leg(e.chan, now, out, create=False)
+        if got is None:
+            return
+        leg = got[1]
+        members = self._bridges.get(e.bridge_id)
+        if members is not None:
+            members.discard(leg.uniqueid)
+            if not members:
+                del self._bridges[e.bridge_id]
+        if leg.bridge_id == e.bridge_id:
+            leg.bridge_id = ""
+
+    def _on_hold(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, Hold)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is not None and not got[1].on_hold:
+            got[1].on_hold = True
+            out.append(CallHeld(got[0].view(), got[1].uniqueid))
+
+    def _on_unhold(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, Unhold)
+        got = self._leg(e.chan, now, out, create=False)
+        if got is not None and got[1].on_hold:
+            got[1].on_hold = False
+            out.append(CallUnheld(got[0].view(), got[1].uniqueid))
+
+    def _on_originate(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, OriginateResult)
+        exp = self._exp_by_action.pop(e.action_id, None)
+        if exp is None:
+            return  # not ours (another AMI client's), or already expired
+        self._exp_by_channel.pop(exp.channel_id, None)
+        self._exp_by_cti.pop(exp.cti_call_id, None)
+        call: _Call | None = None
+        if e.uniqueid:
+            cid = self._leg_to_call.get(e.uniqueid)
+            call = self._calls.get(cid) if cid else None
+        if call is None and exp.call_id:
+            call = self._calls.get(exp.call_id) or self._ended.get(exp.call_id)
+        if call is not None:
+            call.originate_reason = e.reason
+            call.originate_action_id = e.action_id
+            if call.ended_at is None:
+                if e.uniqueid and e.uniqueid in call.legs:
+                    call.originated_uniqueid = e.uniqueid
+                self._classify(call, exp, out)
+        if not e.success:
+            out.append(OriginateFailed(e.action_id, e.reason, call.view() if call else None))
+
+    def _on_queue_join(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, QueueCallerJoin)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is None:
+            return
+        call = got[0]
+        if call.queued_at is None:
+            call.queued_at = now
+        if call.queue != e.queue:
+            call.queue = e.queue
+            out.append(CallQueued(call.view(), e.queue, "app_queue"))
+
+    def _on_queue_abandon(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, QueueCallerAbandon)
+        got = self._leg(e.chan, now, out, create=False)
+        if got is not None and got[0].answered_at is None:
+            got[0].abandoned = True
+
+    def _on_agent_called(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, AgentCalled)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is None:
+            return
+        self._leg(e.dest, now, out, create=True)
+        out.append(CallOfferedToAgent(got[0].view(), e.interface, e.member_name))
+
+    def _on_agent_connect(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, AgentConnect)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is None:
+            return
+        call = got[0]
+        self._leg(e.dest, now, out, create=True)
+        call.agent = e.interface
+        call.agent_name = e.member_name
+        call.agent_channel = e.dest.channel
+        if e.queue and not call.queue:
+            call.queue = e.queue
+        self._answer(call, now, out)
+
+    def _on_agent_rna(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, AgentRingNoAnswer)
+        got = self._leg(e.chan, now, out, create=False)
+        if got is None:
+            return
+        call = got[0]
+        if e.dest.uniqueid in call.rna_legs:
+            return  # a duplicated event
+        call.rna_legs.add(e.dest.uniqueid)
+        call.ring_no_answers.append(RingNoAnswerView(e.interface, e.member_name, e.ring_time, now))
+        out.append(CallAgentNoAnswer(call.view(), e.interface, e.ring_time))
+
+    def _on_agent_complete(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, AgentComplete)
+        got = self._leg(e.chan, now, out, create=False)
+        if got is not None and not got[0].agent:
+            got[0].agent = e.interface
+            got[0].agent_name = e.member_name
+
+    def _record_transfer(
+        self, call: _Call, t: TransferView, now: float, out: list[CallUpdate]
+    ) -> None:
+        if t in call.transfers:
+            return
+        call.transfers.append(t)
+        # The next bridge or AgentConnect names whoever has the call now.
+        call.agent = ""
+        call.agent_name = ""
+        call.agent_channel = ""
+        out.append(CallTransferred(call.view(), t))
+
+    def _on_blind_transfer(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, BlindTransfer)
+        if e.result.lower() != "success":
+            return
+        anchor = e.transferee or e.transferer
+        got = self._leg(anchor, now, out, create=False) or self._leg(
+            e.transferer, now, out, create=False
+        )
+        if got is None:
+            return
+        call = got[0]
+        target = f"{e.extension}@{e.context}" if e.context else e.extension
+        t = TransferView("blind", now, call.agent or e.transferer.device, target, e.result)
+        self._record_transfer(call, t, now, out)
+
+    def _on_attended_transfer(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, AttendedTransfer)
+        if e.result.lower() != "success":
+            return
+        got = None
+        for c in (e.transferee, e.orig_transferer):
+            if c is not None:
+                got = self._leg(c, now, out, create=False)
+                if got is not None:
+                    break
+        if got is None:
+            return
+        call = got[0]
+        if e.transfer_target is not None:
+            target = e.transfer_target.device
+        else:
+            target = e.dest_app or e.dest_bridge_id
+        from_agent = call.agent or e.orig_transferer.device
+        self._record_transfer(
+            call, TransferView("attended", now, from_agent, target, e.result), now, out
+        )
+        if e.transfer_target is not None:
+            call.agent = e.transfer_target.device
+            call.agent_channel = e.transfer_target.channel
+
+    def _on_spy_start(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, ChanSpyStarted)
+        spied = self._leg(e.spyee, now, out, create=False)
+        spyer = self._leg(e.spyer, now, out, create=True)
+        if spied is None:
+            return
+        call = spied[0]
+        if e.spyer.channel in call.supervisors:
+            return
+        call.supervisors.append(e.spyer.channel)
+        self._spies[e.spyer.uniqueid] = call.call_id
+        sup_call = spyer[0].call_id if spyer else ""
+        out.append(CallMonitorStarted(call.view(), e.spyer.channel, sup_call))
+
+    def _on_spy_stop(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, ChanSpyStopped)
+        cid = self._spies.pop(e.spyer.uniqueid, None)
+        call = self._calls.get(cid) if cid else None
+        if call is None or e.spyer.channel not in call.supervisors:
+            return
+        call.supervisors.remove(e.spyer.channel)
+        sup_call = self._leg_to_call.get(e.spyer.uniqueid, "")
+        out.append(CallMonitorStopped(call.view(), e.spyer.channel, sup_call))
+
+    def _on_varset(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, VarSet)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is None:
+            return
+        call, leg = got
+        name, value = e.variable, e.value
+        if name == "CTI_CALL_ID":
+            if call.cti_call_id == value:
+                return
+            call.cti_call_id = value
+            exp = self._exp_by_cti.get(value)
+            if exp is not None:
+                self._classify(call, exp, out)
+        elif name == "IVR_QUEUE":
+            if value and value != call.queue:
+                call.queue = value
+                out.append(CallQueued(call.view(), value, "ivr"))
+        elif name == "AMDSTATUS":
+            call.amd_status = value
+        elif name == "AMDCAUSE":
+            call.amd_cause = value
+        elif name == "INBOUND_DID":
+            if value and call.direction == "inbound":
+                call.dialled = value
+        out.append(CallVariable(call.view(), leg.uniqueid, name, value))
