@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from config.base import Section
 
@@ -23,6 +23,12 @@ class TierCutoffs(Section):
     gold: float = Field(default=0.15, gt=0, lt=1)
     silver: float = Field(default=0.30, gt=0, lt=1)
 
+    @model_validator(mode="after")
+    def _fits(self) -> TierCutoffs:
+        if self.platinum + self.gold + self.silver > 1.0:
+            raise ValueError("platinum + gold + silver must not exceed 1 (the rest is bronze)")
+        return self
+
 
 class CrmSettings(Section):
     database: str = "crm.sqlite3"  # relative to [server].data_dir
@@ -35,3 +41,13 @@ class CrmSettings(Section):
         default_factory=lambda: {"platinum": 4, "gold": 8, "silver": 24, "bronze": 48}
     )
     escalate_after_complaints: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _sla_for_every_tier(self) -> CrmSettings:
+        missing = {"platinum", "gold", "silver", "bronze"} - set(self.sla_hours)
+        if missing:
+            raise ValueError(f"sla_hours needs an entry for {', '.join(sorted(missing))}")
+        bad = [k for k, v in self.sla_hours.items() if v <= 0]
+        if bad:
+            raise ValueError(f"sla_hours must be positive (not for {', '.join(sorted(bad))})")
+        return self
