@@ -570,6 +570,9 @@ class AmiClient:
                 lambda: _AmiProtocol(self, s.max_message_bytes), s.host, s.port
             )
         self._protocol = proto
+        # Hold live events from the start: the first ones can share a read with the Login
+        # response, before this coroutine resumes, and must still follow AmiResynced.
+        self._holding = []
         async with asyncio.timeout(s.action_timeout_s):
             self.banner = await proto.banner
         try:
@@ -582,7 +585,6 @@ class AmiClient:
                 f"AMI login as {s.username!r} refused: {exc.response.get('Message', '')}"
             ) from None
         self.stats.connects += 1
-        self._holding = []
         self._announced = True
         self._set_state(AmiState.SYNCING)
         self._emit(AmiConnected(self.banner))
