@@ -1,0 +1,177 @@
+"""Who gets which call: priorities, aging, skills, selection policies, VIP handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from acd.model import AgentState, Offer
+from config.acd import EscalationStep
+from tests.acd.helpers import call, engine, login, of, queue
+
+
+def offered(cmds: list) -> list[tuple[str, str]]:
+    return [(o.call_id, o.agent_id) for o in of(cmds, Offer)]
+
+
+def busy_then_free(e, agent_id: str, call_id: str, t: float) -> None:
+    """Give `agent_id` a call and finish it at t (ends at t+1), leaving it in wrap-up."""
+    e.offer_answered(call_id, t)
+    e.call_ended(call_id, t + 1)
+
+
+def test_call_arrival_offers_to_available_agent() -> None:
+    e = engine()
+    login(e, "a1", 0)
+    cmds = call(e, "c1", 1)
+    [o] = of(cmds, Offer)
+    assert (o.call_id, o.agent_id, o.device, o.queue, o.ring_timeout_s) == (
+        "c1", "a1", "PJSIP/a1", "support", 15.0)
+    assert e.agent("a1").state is AgentState.RESERVED
+    assert e.agent("a1").call_id == "c1"
+
+
+def test_agent_available_gets_highest_priority_call() -> None:
+    e = engine()
+    call(e, "bronze-early", 0, tier="bronze")
+    call(e, "gold-late", 50, tier="gold")
+    call(e, "silver", 60, tier="silver")
+    cmds = login(e, "a1", 100)
+    assert offered(cmds) == [("gold-late", "a1")]
+
+
+def test_aging_lets_old_low_tier_call_win() -> None:
+    # aging 1/s: bronze at t=0 has 0 + 1000 at t=1000; gold at t=800 has 300 + 200 = 500.
+    e = engine()
+    call(e, "bronze", 0, tier="bronze")
+    call(e, "gold", 800, tier="gold")
+    assert offered(login(e, "a1", 1000)) == [("bronze", "a1")]
+
+
+def test_equal_priority_served_in_arrival_order() -> None:
+    e = engine()
+    for i in range(3):
+        call(e, f"c{i}", float(i))
+    assert offered(login(e, "a1", 10)) == [("c0", "a1")]
+    assert [c.call_id for c in e.waiting("support")] == ["c1", "c2"]
+    assert e.position("c2") == 2
+
+
+def test_skill_requirement_blocks_and_picks() -> None:
+    e = engine(queue("support", skills=["support"]))
+    login(e, "fr", 0, skills={"support": 3, "french": 1})
+    login(e, "en", 0, skills={"support": 3})
+    cmds = call(e, "c1", 1, skills=["french"])
+    assert offered(cmds) == [("c1", "fr")]
+    # Nobody left with "german": the call waits.
+    assert offered(call(e, "c2", 2, skills=["german"])) == []
+    assert e.call("c2").state.value == "waiting"
+
+
+def test_multi_skill_call_needs_all_skills() -> None:
+    e = engine(queue("support", skills=["support"]))
+    login(e, "one", 0, skills={"support": 3, "french": 2})
+    login(e, "both", 1, skills={"support": 2, "french": 2, "billing": 2})
+    assert offered(call(e, "c1", 5, skills=["french", "billing"])) == [("c1", "both")]
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        ("longest_idle", "idle"),  # last call ended longest ago
+        ("best_skill", "expert"),
+        ("fewest_calls", "fresh"),  # no calls today
+        ("round_robin", "expert"),  # rr pointer is at "busy", next id in order is "expert"
+    ],
+)
+def test_selection_policies(selection: str, expected: str) -> None:
+    e = engine(queue("support", selection=selection))
+    # idle: level 2, call ended t=2. expert: level 5, call ended t=5. fresh: level 3, logged in
+    # t=6, no calls. busy: takes x3, so round robin's pointer sits on it.
+    login(e, "idle", 0, skills={"support": 2})
+    call(e, "x1", 0)
+    busy_then_free(e, "idle", "x1", 1)
+    login(e, "expert", 3, skills={"support": 5})
+    call(e, "x2", 3)
+    busy_then_free(e, "expert", "x2", 4)
+    login(e, "fresh", 6, skills={"support": 3})
+    e.agent_pause("fresh", "break", 6.5)
+    login(e, "busy", 7, skills={"support": 1})
+    assert offered(call(e, "x3", 7)) == [("x3", "busy")]
+    e.offer_answered("x3", 8)
+    e.tick(20)  # wrap-ups (10 s) are over
+    e.agent_available("fresh", 20)
+    cmds = call(e, "target", 21)
+    assert offered(cmds) == [("target", expected)]
+    assert e.agent(expected).call_id == "target"
+
+
+def test_round_robin_rotates() -> None:
+    e = engine(queue("support", selection="round_robin", wrapup_s=0))
+    for a in ("a", "b", "c"):
+        login(e, a, 0)
+    picks = []
+    for i in range(5):
+        [o] = of(call(e, f"c{i}", 1 + i), Offer)
+        picks.append(o.agent_id)
+        e.offer_answered(o.call_id, 1 + i)
+        e.call_ended(o.call_id, 1 + i)
+    assert picks == ["a", "b", "c", "a", "b"]
+
+
+def test_vip_gets_highest_level_agent_first() -> None:
+    e = engine(queue("support", selection="longest_idle"))
+    login(e, "junior", 0, skills={"support": 1})  # idle longest
+    login(e, "senior", 5, skills={"support": 4})
+    assert offered(call(e, "vip", 10, tier="platinum")) == [("vip", "senior")]
+
+
+def test_non_vip_uses_plain_policy() -> None:
+    e = engine(queue("support", selection="longest_idle"))
+    login(e, "junior", 0, skills={"support": 1})
+    login(e, "senior", 5, skills={"support": 4})
+    assert offered(call(e, "std", 10, tier="silver")) == [("std", "junior")]
+
+
+def test_vip_first_can_be_switched_off() -> None:
+    e = engine(queue("support", vip_tiers_best_agents_first=False))
+    login(e, "junior", 0, skills={"support": 1})
+    login(e, "senior", 5, skills={"support": 4})
+    assert offered(call(e, "vip", 10, tier="gold")) == [("vip", "junior")]
+
+
+def test_agent_serving_two_queues_takes_best_call_across_them() -> None:
+    e = engine(queue("support"), queue("sales"))
+    call(e, "support-bronze", 0, queue="support", tier="bronze")
+    call(e, "sales-gold", 10, queue="sales", tier="gold")
+    cmds = login(e, "a1", 20, queues=("support", "sales"), skills={"support": 3, "sales": 3})
+    assert offered(cmds) == [("sales-gold", "a1")]
+
+
+def test_agent_not_in_queue_never_offered() -> None:
+    e = engine(queue("support"), queue("sales"))
+    login(e, "a1", 0, queues=("sales",), skills={"sales": 5, "support": 5})
+    assert offered(call(e, "c1", 1, queue="support")) == []
+
+
+@pytest.mark.parametrize("selection", ["longest_idle", "best_skill", "fewest_calls", "round_robin"])
+@pytest.mark.parametrize("tier", ["platinum", "bronze"])
+@pytest.mark.parametrize("thr", [0, 2])
+@pytest.mark.parametrize("skills", [(), ("support",), ("support", "french")])
+def test_fast_pick_matches_reference(selection: str, tier: str, thr: int, skills: tuple) -> None:
+    e = engine(queue("support", selection=selection,
+                     escalation=[EscalationStep(after_s=0, min_skill_level=thr)]))
+    levels = [(1, 1), (2, 3), (3, 1), (4, 5), (5, 2), (2, 2), (3, 4)]
+    for i, (s, f) in enumerate(levels):
+        sk = {"support": s, "french": f} if i % 3 else {"support": s}
+        login(e, f"a{i}", float(i), skills=sk)
+    # Give a few agents a call so fewest_calls / longest_idle / rr have something to chew on.
+    for j in range(3):
+        [o] = of(call(e, f"w{j}", 10.0 + j), Offer)
+        e.offer_answered(o.call_id, 11.0 + j)
+        e.call_ended(o.call_id, 12.0 + j)
+    e.tick(100)
+    from acd.model import NewCall
+    nc = NewCall("probe", "support", tier, frozenset(skills))
+    ref = e.reference_pick_agent(nc, 101)
+    got = [o.agent_id for o in of(e.enqueue(nc, 101), Offer)]
+    assert got == ([ref] if ref is not None else [])
