@@ -1,0 +1,237 @@
+"""Inbound calls reaching a tiny FastAGI server written here (not cti/fastagi.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from cti.simulator import PbxSimulator, PhoneBehaviour
+
+from .conftest import TRANSCRIPTS, AmiTestClient, TinyAgiServer, fast_config
+
+CAPTURED_COMMANDS = (TRANSCRIPTS / "agi_session.agi_tx.raw").read_text().splitlines()
+CAPTURED_REPLIES = (TRANSCRIPTS / "agi_session.agi_rx.raw").read_text().split("\n\n", 1)[1]
+
+
+async def test_env_and_replies_match_the_captured_session(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    replies: list[str] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        for cmd in CAPTURED_COMMANDS:
+            replies.append(await agi_server.command(r, w, cmd))
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(
+        "+15557654321", caller_name="Carrier Caller", did="15551230000", dtmf="11"
+    )
+    await ami.wait_event("AGIExecEnd", Command=CAPTURED_COMMANDS[-1])
+    # Environment: same keys, same order, LF endings, blank line; only per-call values differ.
+    raw = agi_server.raw_envs[0].decode()
+    captured = (TRANSCRIPTS / "agi_session.agi_rx.raw").read_text().split("\n\n", 1)[0] + "\n\n"
+    assert raw.endswith("\n\n") and "\r" not in raw
+    assert [line.split(":")[0] for line in raw.splitlines()] == [
+        line.split(":")[0] for line in captured.splitlines()
+    ]
+    env = agi_server.envs[0]
+    assert env["agi_channel"] == call.channel
+    assert env["agi_uniqueid"] == call.uniqueid
+    assert env["agi_request"] == f"agi://127.0.0.1:{agi_server.port}/ivr"
+    volatile = {"agi_channel", "agi_uniqueid", "agi_threadid", "agi_request"}
+    cap_env = dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
+                   for line in captured.splitlines() if line)
+    assert {k: v for k, v in env.items() if k not in volatile} == {
+        k: v for k, v in cap_env.items() if k not in volatile
+    }
+    # Replies: identical except STREAM FILE's endpos (it depends on how long the prompt played).
+    expected = CAPTURED_REPLIES.splitlines()
+    assert [r.split(" endpos=")[0] for r in replies] == [e.split(" endpos=")[0] for e in expected]
+    assert replies[4].startswith("200 result=49 endpos=")
+    # The AGI ended; the lab dialplan then queues the call on IVR_QUEUE (support).
+    join = await ami.wait_event("QueueCallerJoin", Channel=call.channel)
+    assert join["Queue"] == "support"
+    varsets = {(e["Variable"], e["Value"]) for e in ami.events("VarSet")}
+    assert {("IVR_DIGIT", "1"), ("IVR_QUEUE", "support"), ("AGISTATUS", "SUCCESS")} <= varsets
+    assert [e["Digit"] for e in ami.events("DTMFEnd")] == ["1", "1"]
+
+
+async def _dial_script(agi_server: TinyAgiServer, dial: str, results: list[str]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        results.append(await agi_server.command(r, w, "ANSWER"))
+        results.append(await agi_server.command(r, w, f"EXEC Dial {dial}"))
+        results.append(await agi_server.command(r, w, "GET VARIABLE DIALSTATUS"))
+        results.append(await agi_server.command(r, w, "HANGUP"))
+
+    agi_server.script = script
+
+
+async def test_exec_dial_answered_bridges_then_agent_hangs_up(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    results: list[str] = []
+    await _dial_script(agi_server, "PJSIP/1001,15", results)
+    call = await sim.place_inbound_call(patience_s=1000)
+    await call.wait(5)
+    assert results[:3] == ["200 result=0", "200 result=0", "200 result=1 (ANSWER)"]
+    assert results[3] == "200 result=1"
+    names = [e["Event"] for e in ami.events()]
+    i_begin = names.index("DialBegin")
+    assert names.index("BridgeCreate") > i_begin
+    enters = ami.events("BridgeEnter")
+    assert [e["Channel"].split("-")[0] for e in enters] == ["PJSIP/1001", "PJSIP/carrier"]
+    assert "AgentConnect" not in names  # only app_queue emits it
+    begin = ami.events("DialBegin")[0]
+    assert begin["Channel"] == call.channel and begin["DestChannel"].startswith("PJSIP/1001-")
+    assert begin["DialString"] == "1001"
+    agent_hangup = ami.events("Hangup")[0]
+    assert agent_hangup["Channel"].startswith("PJSIP/1001-") and agent_hangup["Cause"] == "16"
+    await ami.wait_event("Hangup", Channel=call.channel)
+    states = [(e["Device"], e["State"]) for e in ami.events("DeviceStateChange")]
+    agent_states = [st for dev, st in states if dev == "PJSIP/1001"]
+    assert agent_states == ["BUSY", "NOT_INUSE"]
+    st = sim.stats()
+    assert (st.offered, st.answered, st.abandoned, st.completed) == (1, 1, 0, 1)
+    assert st.agent_answered == {"1001": 1}
+
+
+async def test_exec_dial_no_answer_busy_unavailable(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    sim.set_phone("1002", PhoneBehaviour(answers=False))
+    sim.set_phone("1003", PhoneBehaviour(busy=True))
+    sim.register_phone("1004", False)
+    for ext, status in (("1002", "NOANSWER"), ("1003", "BUSY"), ("1004", "CHANUNAVAIL")):
+        results: list[str] = []
+        await _dial_script(agi_server, f"PJSIP/{ext},15", results)
+        call = await sim.place_inbound_call(patience_s=1000)
+        await call.wait(5)
+        assert results[1:3] == ["200 result=0", f"200 result=1 ({status})"], ext
+    busy = ami.events("Hangup")
+    assert any(e["Cause"] == "17" and e.get("TechCause") == "486" for e in busy)
+    dial_ends = [e["DialStatus"] for e in ami.events("DialEnd")]
+    assert dial_ends == ["NOANSWER", "BUSY"]  # CHANUNAVAIL never creates a channel
+    assert sim.stats().answered == 0
+
+
+async def test_abandon_sends_hangup_then_511_and_hangup_cause_0(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    lines: list[str] = []
+    done = asyncio.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        lines.append(await agi_server.command(r, w, "ANSWER"))
+        # Hold the caller with music; the caller's patience (5 s simulated) runs out.
+        lines.append(await agi_server.command(r, w, "EXEC MusicOnHold default"))
+        lines.append((await r.readline()).decode().rstrip("\n"))  # the HANGUP notification
+        lines.append(await agi_server.command(r, w, "STREAM FILE beep \"\""))
+        done.set()
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(patience_s=5)
+    await asyncio.wait_for(done.wait(), 5)
+    await call.wait(5)
+    assert lines == [
+        "200 result=0",
+        "200 result=-1",
+        "HANGUP",
+        "511 Command Not Permitted on a dead channel or intercept routine",
+    ]
+    hangup = await ami.wait_event("Hangup", Channel=call.channel)
+    assert (hangup["Cause"], hangup["Cause-txt"]) == ("0", "Unknown")
+    names = [e["Event"] for e in ami.events() if e.get("Channel") == call.channel]
+    assert names.index("HangupRequest") < names.index("Hangup")
+    st = sim.stats()
+    assert (st.offered, st.answered, st.abandoned) == (1, 0, 1)
+
+
+async def test_abandon_while_agent_rings_cancels_the_dial(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    sim.set_phone("1001", PhoneBehaviour(answers=False))
+    replies: list[str] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        replies.append(await agi_server.command(r, w, "EXEC Dial PJSIP/1001,60"))
+        replies.append((await r.readline()).decode().rstrip("\n"))
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(patience_s=10)
+    await call.wait(5)
+    assert replies == ["200 result=-1", "HANGUP"]
+    ends = ami.events("DialEnd")
+    assert [e["DialStatus"] for e in ends] == ["CANCEL"]
+    agent = [e for e in ami.events("Hangup") if e["Channel"].startswith("PJSIP/1001-")][0]
+    assert agent["Cause"] == "0"
+    assert sim.stats().abandoned == 1
+
+
+async def test_unknown_command_and_agi_helpers(
+    sim: PbxSimulator, agi_server: TinyAgiServer
+) -> None:
+    replies: list[str] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        for cmd in (
+            "FROBNICATE now",
+            "SET VARIABLE CUSTOMER_ID \"42\"",
+            "GET VARIABLE CUSTOMER_ID",
+            "GET VARIABLE NOPE",
+            "STREAM FILE welcome \"\"",
+            "GET DATA menu 2000 2",
+            "WAIT FOR DIGIT 1000",
+            "GET DATA menu 2000 4",
+            "SAY NUMBER 42 \"\"",
+            "SET MUSIC ON default",
+            "SET MUSIC OFF",
+            "EXEC Playback demo-congrats",
+            "EXEC Wait 1",
+            "EXEC NoSuchApp x",
+        ):
+            replies.append(await agi_server.command(r, w, cmd))
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(dtmf="12#3", patience_s=1000)
+    await call.wait(5)
+    assert replies == [
+        "510 Invalid or unknown command",
+        "200 result=1",
+        "200 result=1 (42)",
+        "200 result=0",
+        "200 result=0 endpos=24000",
+        "200 result=12",
+        "200 result=35",  # '#'
+        "200 result=3 (timeout)",
+        "200 result=0",
+        "200 result=0",
+        "200 result=0",
+        "200 result=0",
+        "200 result=0",
+        "200 result=-2",
+    ]
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port: int = s.getsockname()[1]
+    s.close()
+    return port
+
+
+async def test_agi_failure_falls_back_to_builtin_queue() -> None:
+    async with PbxSimulator(fast_config(_closed_port())) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        call = await sim.place_inbound_call(patience_s=1000)
+        await call.wait(5)
+        names = [e["Event"] for e in ami.events()]
+        for n in ("QueueCallerJoin", "AgentCalled", "AgentConnect", "BridgeEnter", "AgentComplete"):
+            assert n in names, n
+        assert ("AGISTATUS", "FAILURE") in {(e["Variable"], e["Value"]) for e in ami.events("VarSet")}
+        gotoif = [e for e in ami.events("Newexten") if e["Application"] == "GotoIf"]
+        assert gotoif[0]["AppData"] == "1?fallback"
+        st = sim.stats()
+        assert (st.agi_failures, st.answered) == (1, 1)
+        await ami.close()
