@@ -184,13 +184,21 @@ class _Pending:
             self.future.set_exception(exc)
 
 
-class _AmiProtocol(asyncio.Protocol):
+# Bytes per read. The selector transport's default (256 KiB, ~650 events) makes every event of a
+# read wait for the framing and parsing of the whole read under load; 64 KiB cuts that latency by
+# four while the per-read cost (one recv, one loop turn) stays negligible next to ~160 events.
+READ_SIZE = 65_536
+
+
+class _AmiProtocol(asyncio.BufferedProtocol):
     """Bytes -> AmiFramer -> client. Owns nothing but the transport and the framer."""
 
     def __init__(self, client: AmiClient, max_message_bytes: int) -> None:
         loop = asyncio.get_running_loop()
         self._client = client
         self._framer = AmiFramer(max_message_bytes)
+        self._rbuf = bytearray(READ_SIZE)
+        self._rview = memoryview(self._rbuf)
         self.transport: asyncio.Transport | None = None
         self.banner: asyncio.Future[str] = loop.create_future()
         self.lost: asyncio.Future[str] = loop.create_future()
@@ -199,6 +207,12 @@ class _AmiProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rview
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._rview[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         t = time.perf_counter()
