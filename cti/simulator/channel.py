@@ -45,6 +45,7 @@ class Channel:
     redirect_to: tuple[str, str, int] | None = None
     dtmf: list[str] = field(default_factory=list)  # the caller's scripted key presses, in order
     dev_counted: bool = False
+    last_cep: tuple[str, str, int] | None = None  # where the last Newexten was emitted
     inbound: bool = False
     # For a Local ;2 half: resolved when it answers, so ;1 can go Up and run the target.
     answered: asyncio.Event = field(default_factory=asyncio.Event)
@@ -90,6 +91,7 @@ class Phone:
     channels: int = 0  # live channels on this device (ringing or talking)
     answered_calls: int = 0
     ring_no_answer: int = 0
+    last_call: float = 0.0
     ring_event: asyncio.Event = field(default_factory=asyncio.Event)  # driver: answer now
 
     @property

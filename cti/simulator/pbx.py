@@ -364,7 +364,12 @@ class PbxSimulator:
         ch.app_data = data
         ch.last_app = app
         ch.last_data = data
-        self.emit(ev.newexten(ch.snap(), app, data))
+        cep = (ch.context, ch.exten, priority)
+        # Asterisk emits Newexten only when context/exten/priority change (the CEP of the
+        # channel snapshot): a Local ;1 whose target is where it already sits shows no Answer.
+        if cep != ch.last_cep:
+            ch.last_cep = cep
+            self.emit(ev.newexten(ch.snap(), app, data))
 
     def set_var(self, ch: Channel, name: str, value: str) -> None:
         ch.vars[name.lstrip("_")] = value
@@ -424,6 +429,7 @@ class PbxSimulator:
             after = phone.device_state()
             if after != before:
                 self.emit(ev.device_state_change(device, after))
+                self._member_status_events(phone)
             return
         before_n = self._dev_counts.get(device, 0)
         after_n = max(0, before_n + delta)
@@ -431,6 +437,16 @@ class PbxSimulator:
         # Local channels report each half (two INUSE, two NOT_INUSE), as the captures show.
         if device.startswith("Local/") or (before_n == 0) != (after_n == 0):
             self.emit(ev.device_state_change(device, "INUSE" if after_n else "NOT_INUSE"))
+
+    def _member_status_events(self, phone: Phone) -> None:
+        for queue, members in self.config.queues.items():
+            if phone.ext in members:
+                self.emit(ev.queue_member_status(ev.MemberSnap(
+                    queue=queue, name=f"Agent {phone.ext}", interface=phone.device,
+                    calls_taken=phone.answered_calls, last_call=int(phone.last_call),
+                    login_time=int(self._ami.started), in_call=phone.channels > 0,
+                    status=int(self._member_status(phone)),
+                )))
 
     def remote_hangup(self, ch: Channel, reason: str = "remote") -> None:
         """The far end hung up (BYE): HangupRequest now, the channel's flow tears down."""
@@ -450,6 +466,9 @@ class PbxSimulator:
             return
         if ch.cdr:
             self._emit_cdr(ch)
+        if ch.answered_at is not None and ch.name.startswith("PJSIP/"):
+            for var, value in ev.RTP_QOS_VARS:
+                self.set_var(ch, var, value)
         self.emit(ev.hangup(ch.snap(), cause, tech_cause))
         self.channels.pop(ch.name, None)
         ch.ended.set()
@@ -605,6 +624,7 @@ class PbxSimulator:
         self.emit(ev.dial_end(caller.snap() if caller else None, dest.snap(), "ANSWER"))
         if phone is not None:
             phone.answered_calls += 1
+            phone.last_call = time.time()
             self._stats.agent_answered[phone.ext] += 1
         return LegResult("ANSWER", dest, outcome)
 
@@ -927,9 +947,11 @@ class PbxSimulator:
             self.answer(ch)
             if exten == "playback":
                 step(2, "Playback", "demo-congrats")
-                if not await self.wait_sim(cfg.playback_s, ch):
-                    return
+                played = await self.wait_sim(cfg.playback_s, ch)
+                # Asterisk sets SUCCESS even when a hangup cut the file short (see captures).
                 self.set_var(ch, "PLAYBACKSTATUS", "SUCCESS")
+                if not played:
+                    return
                 step(3, "Hangup", "")
             elif exten in ("wait", "record-wait"):
                 secs = 30.0 if exten == "wait" else 10.0
