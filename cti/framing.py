@@ -108,6 +108,16 @@ def _decode(raw: bytes) -> AmiMessage:
     # one count() tells whether any LF is not part of a CRLF, so the common case stays one split.
     if text.count("\n") != len(lines) - 1:
         lines = text.replace("\r\n", "\n").split("\n")
+    # Fast path: every line is "Key: value" and no key repeats. dict() over 2-item splits runs
+    # in C; anything unusual (a line without ": ", an empty line, a repeated key) takes the
+    # general loop below.
+    try:
+        fast: AmiMessage = dict(line.split(": ", 1) for line in lines)
+    except ValueError:
+        pass
+    else:
+        if len(fast) == len(lines):
+            return fast
     msg: AmiMessage = {}
     for line in lines:
         if not line:
