@@ -47,11 +47,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from common.bus import Bus
 from common.clock import Clock, MonotonicClock
 from config.cti import AmiSettings
+from cti.commands import AmiAction
 from cti.errors import (
     ActionFailed,
     AmiConnectionError,
@@ -120,12 +120,6 @@ class AmiResponse:
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
-
-
-class AmiActionLike(Protocol):
-    """What `send` accepts: anything that renders itself as ordered AMI header pairs."""
-
-    def fields(self) -> Sequence[tuple[str, str]]: ...
 
 
 @dataclass(slots=True)
@@ -417,24 +411,34 @@ class AmiClient:
 
     # ------------------------------------------------------------------ actions
 
-    async def send(
-        self, action: AmiActionLike, *, timeout_s: float | None = None
-    ) -> AmiResponse:
-        """Send a validated action; see `send_fields`."""
-        return await self.send_fields(action.fields(), timeout_s=timeout_s)
+    def next_action_id(self) -> str:
+        """A fresh ActionID for the `cti.commands` builders (unique within this process)."""
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def send(self, action: AmiAction, *, timeout_s: float | None = None) -> AmiResponse:
+        """Send a validated `cti.commands.AmiAction` under its own ActionID (an Originate's
+        ActionID is how the call tracker matches its OriginateResponse). Raises like
+        `send_fields`, and InvalidValue if an action with the same ActionID is in flight."""
+        if self._state not in (AmiState.SYNCING, AmiState.CONNECTED):
+            raise AmiConnectionError(f"AMI not connected (state {self._state.value})")
+        return await self._request(
+            action.headers(), timeout_s=timeout_s, action_id=action.action_id
+        )
 
     async def send_fields(
         self, fields: Sequence[tuple[str, str]], *, timeout_s: float | None = None
     ) -> AmiResponse:
         """Send header pairs (an `Action` header first or anywhere; any ActionID is replaced
-        with ours). Raises InvalidValue before sending anything unsafe, AmiConnectionError when
-        not logged in or the connection drops, ActionTimeout after `timeout_s` (default
-        action_timeout_s), ActionFailed on Response: Error."""
+        with a fresh one of ours). Raises InvalidValue before sending anything unsafe,
+        AmiConnectionError when not logged in or the connection drops, ActionTimeout after
+        `timeout_s` (default action_timeout_s), ActionFailed on Response: Error."""
         if self._state not in (AmiState.SYNCING, AmiState.CONNECTED):
             raise AmiConnectionError(f"AMI not connected (state {self._state.value})")
         return await self._request(fields, timeout_s=timeout_s)
 
-    def _submit(self, fields: Sequence[tuple[str, str]], *, internal: bool) -> _Pending:
+    def _submit(
+        self, fields: Sequence[tuple[str, str]], *, internal: bool, action_id: str | None = None
+    ) -> _Pending:
         proto = self._protocol
         if proto is None:
             raise AmiConnectionError("AMI not connected")
@@ -442,7 +446,10 @@ class AmiClient:
         name = next((v for k, v in clean if k.lower() == "action"), None)
         if not name:
             raise InvalidValue("Action", fields, "an AMI action needs an Action header")
-        action_id = f"{self._prefix}-{next(self._ids)}"
+        if action_id is None:
+            action_id = self.next_action_id()
+        elif not action_id or action_id in self._pending:
+            raise InvalidValue("ActionID", action_id, "empty, or an action with it is in flight")
         data = encode_action([*clean, ("ActionID", action_id)])
         channel_id = next((v for k, v in clean if k.lower() == "channelid"), None)
         fut: asyncio.Future[AmiResponse] = asyncio.get_running_loop().create_future()
@@ -454,9 +461,9 @@ class AmiClient:
 
     async def _request(
         self, fields: Sequence[tuple[str, str]], *, timeout_s: float | None = None,
-        internal: bool = False,
+        internal: bool = False, action_id: str | None = None,
     ) -> AmiResponse:
-        p = self._submit(fields, internal=internal)
+        p = self._submit(fields, internal=internal, action_id=action_id)
         limit = self._settings.action_timeout_s if timeout_s is None else timeout_s
         try:
             async with asyncio.timeout(limit):

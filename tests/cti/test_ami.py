@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from common.bus import Bus
 from config.cti import AmiSettings
+from cti import commands
 from cti.ami import (
     ActionTimeout,
     AmiClient,
@@ -326,18 +327,25 @@ async def test_invalid_value_sends_nothing(server: ReplayAmiServer, rec: Recorde
         await client.close()
 
 
-async def test_send_accepts_objects_rendering_fields(
+async def test_send_keeps_the_actions_own_action_id(
     server: ReplayAmiServer, rec: Recorder
 ) -> None:
-    class Status:
-        def fields(self) -> list[tuple[str, str]]:
-            return [("Action", "CoreSettings"), ("ActionID", "theirs")]
-
     client = await _connected(server, rec)
     try:
-        resp = await client.send(Status())
-        assert resp["AsteriskVersion"] == "22.10.1"
-        assert server.connections[0].actions[-1]["ActionID"] != "theirs"
+        aid = client.next_action_id()
+        resp = await client.send(commands.getvar("PJSIP/1001-00000001", "CHANNEL(state)",
+                                                 action_id=aid))
+        assert resp["ActionID"] == aid
+        sent = server.connections[0].actions[-1]
+        assert (sent["Action"], sent["ActionID"], sent["Variable"]) == (
+            "Getvar", aid, "CHANNEL(state)"
+        )
+        server.hold.add("ping")
+        first = asyncio.create_task(client.send(commands.ping(action_id="dup-1")))
+        await server.wait_action("ping", 1)
+        with pytest.raises(InvalidValue, match="in flight"):
+            await client.send(commands.ping(action_id="dup-1"))
+        first.cancel()
     finally:
         await client.close()
 
