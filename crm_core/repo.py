@@ -249,6 +249,9 @@ class Repo(Generic[T]):
             raise ValidationError("order_by", f"not a column of {self.spec.entity}", order)
         order_sql = f"{order} {'DESC' if descending else 'ASC'}, id"
         where, params = self._filters(filters)
+        if q and "\x00" in q:
+            # SQLite's LIKE stops reading a pattern at NUL: "a\0" would match everything.
+            raise ValidationError("q", "NUL character in search text", q)
         if q:
             w, p = self._search_clause(q)
             where.append(w)
@@ -314,9 +317,10 @@ class Repo(Generic[T]):
         if "updated_at" in cols:
             vals.setdefault("updated_at", now)
         vals = self._prepare(conn, vals, now, None)
+        accepted = _accepted_types(self.spec.model)
         missing = [
             f.name for f in dataclasses.fields(self.spec.model)  # type: ignore[arg-type]
-            if f.name != "id" and f.name not in vals
+            if f.name != "id" and f.name not in vals and type(None) not in accepted[f.name]
             and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         ]
         if missing:
