@@ -42,6 +42,7 @@ from cti.events import (
     AgentComplete,
     AgentConnect,
     AgentRingNoAnswer,
+    AmiResynced,
     AttendedTransfer,
     BlindTransfer,
     BridgeEntered,
@@ -57,6 +58,8 @@ from cti.events import (
     DialBegin,
     DialEnd,
     Hold,
+    MusicOnHoldStarted,
+    MusicOnHoldStopped,
     OriginateResult,
     QueueCallerAbandon,
     QueueCallerJoin,
@@ -480,6 +483,9 @@ class CallTracker:
             BridgeLeft: self._on_bridge_leave,
             Hold: self._on_hold,
             Unhold: self._on_unhold,
+            MusicOnHoldStarted: self._on_moh_start,
+            MusicOnHoldStopped: self._on_moh_stop,
+            AmiResynced: self._on_resynced,
             OriginateResult: self._on_originate,
             QueueCallerJoin: self._on_queue_join,
             QueueCallerAbandon: self._on_queue_abandon,
@@ -881,19 +887,45 @@ class CallTracker:
         if leg.bridge_id == e.bridge_id:
             leg.bridge_id = ""
 
+    def _set_hold(self, call: _Call, leg: _Leg, on: bool, out: list[CallUpdate]) -> None:
+        # Hold is reported per call: a phone's hold gives Hold on one leg and MusicOnHoldStart on
+        # the other; that is one hold, not two.
+        was_held = any(x.on_hold for x in call.legs.values() if x.ended_at is None)
+        leg.on_hold = on
+        held = any(x.on_hold for x in call.legs.values() if x.ended_at is None)
+        if held and not was_held:
+            out.append(CallHeld(call.view(), leg.uniqueid))
+        elif was_held and not held:
+            out.append(CallUnheld(call.view(), leg.uniqueid))
+
     def _on_hold(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, Hold)
         got = self._leg(e.chan, now, out, create=True)
-        if got is not None and not got[1].on_hold:
-            got[1].on_hold = True
-            out.append(CallHeld(got[0].view(), got[1].uniqueid))
+        if got is not None:
+            self._set_hold(got[0], got[1], True, out)
 
     def _on_unhold(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, Unhold)
         got = self._leg(e.chan, now, out, create=False)
+        if got is not None:
+            self._set_hold(got[0], got[1], False, out)
+
+    def _on_moh_start(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, MusicOnHoldStarted)
+        got = self._leg(e.chan, now, out, create=True)
+        # Before the answer, music is the queue's waiting music, not a hold.
+        if got is not None and got[0].answered_at is not None:
+            self._set_hold(got[0], got[1], True, out)
+
+    def _on_moh_stop(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, MusicOnHoldStopped)
+        got = self._leg(e.chan, now, out, create=False)
         if got is not None and got[1].on_hold:
-            got[1].on_hold = False
-            out.append(CallUnheld(got[0].view(), got[1].uniqueid))
+            self._set_hold(got[0], got[1], False, out)
+
+    def _on_resynced(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, AmiResynced)
+        out.extend(self.reconcile(e.channels, now))
 
     def _on_originate(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, OriginateResult)

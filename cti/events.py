@@ -145,6 +145,19 @@ class Unhold:
 
 
 @dataclass(frozen=True, slots=True)
+class MusicOnHoldStarted:
+    """MusicOnHoldStart: queue waiting music, or a party put on hold (Redirect hold, SIP hold)."""
+
+    chan: ChannelInfo
+    music_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class MusicOnHoldStopped:
+    chan: ChannelInfo
+
+
+@dataclass(frozen=True, slots=True)
 class DtmfBegin:
     chan: ChannelInfo
     digit: str
@@ -394,6 +407,8 @@ CtiEvent = (
     | BridgeLeft
     | Hold
     | Unhold
+    | MusicOnHoldStarted
+    | MusicOnHoldStopped
     | DtmfBegin
     | DtmfEnd
     | OriginateResult

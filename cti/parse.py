@@ -35,6 +35,8 @@ from cti.events import (
     DtmfEnd,
     ExtensionStateChanged,
     Hold,
+    MusicOnHoldStarted,
+    MusicOnHoldStopped,
     OriginateResult,
     QueueCallerAbandon,
     QueueCallerJoin,
@@ -184,6 +186,16 @@ def _hold(m: AmiMessage) -> CtiEvent | None:
 def _unhold(m: AmiMessage) -> CtiEvent | None:
     c = _chan(m, _PLAIN)
     return Unhold(c) if c else None
+
+
+def _moh_start(m: AmiMessage) -> CtiEvent | None:
+    c = _chan(m, _PLAIN)
+    return MusicOnHoldStarted(c, m.get("Class", "")) if c else None
+
+
+def _moh_stop(m: AmiMessage) -> CtiEvent | None:
+    c = _chan(m, _PLAIN)
+    return MusicOnHoldStopped(c) if c else None
 
 
 def _dtmfbegin(m: AmiMessage) -> CtiEvent | None:
@@ -429,6 +441,8 @@ _DISPATCH: dict[str, Callable[[AmiMessage], CtiEvent | None]] = {
     "BridgeLeave": _bridgeleave,
     "Hold": _hold,
     "Unhold": _unhold,
+    "MusicOnHoldStart": _moh_start,
+    "MusicOnHoldStop": _moh_stop,
     "DTMFBegin": _dtmfbegin,
     "DTMFEnd": _dtmfend,
     "OriginateResponse": _originate,

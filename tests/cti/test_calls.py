@@ -327,6 +327,41 @@ def test_hold_and_unhold() -> None:
     assert t.apply(ev.Unhold(caller), 3.1) == []
 
 
+def test_redirect_hold_via_music_counts_once_per_call() -> None:
+    t = c.CallTracker()
+    caller = _chan("9.0", "9.0", "PJSIP/carrier-00000003")
+    agent = _chan("9.1", "9.0", "PJSIP/1001-00000004")
+    t.apply(ev.ChannelCreated(caller), 1.0)
+    t.apply(ev.ChannelCreated(agent), 1.0)
+    # Queue music before the answer is not a hold.
+    assert t.apply(ev.MusicOnHoldStarted(caller, "default"), 1.5) == []
+    assert t.apply(ev.MusicOnHoldStopped(caller), 1.9) == []
+    t.apply(ev.BridgeEntered("b", "basic", 1, caller), 2.0)
+    t.apply(ev.BridgeEntered("b", "basic", 2, agent), 2.0)
+    # A phone hold: Hold on the agent's leg, music on the customer's: one CallHeld.
+    ups = t.apply(ev.Hold(agent, ""), 3.0) + t.apply(ev.MusicOnHoldStarted(caller, "default"), 3.0)
+    assert [type(u) for u in ups] == [c.CallHeld]
+    ups = t.apply(ev.MusicOnHoldStopped(caller), 4.0)
+    assert ups == []  # the agent's leg is still on hold
+    (unheld,) = t.apply(ev.Unhold(agent), 4.0)
+    assert isinstance(unheld, c.CallUnheld)
+
+
+def test_no_capture_contains_a_hold() -> None:
+    for name in ALL:
+        _, ups = _run(name)
+        assert not _of(ups, c.CallHeld) and not _of(ups, c.CallUnheld), name
+
+
+def test_resynced_event_reconciles() -> None:
+    t = c.CallTracker()
+    snaps = tuple(e for e in tx.events("actions") if isinstance(e, ev.ChannelSnapshot))
+    ups = t.apply(ev.AmiResynced(snaps), 10.0)
+    assert [u.call.call_id for u in _of(ups, c.CallStarted)] == ["1795462423.0"]
+    (end,) = t.apply(ev.AmiResynced(()), 20.0)
+    assert isinstance(end, c.CallEnded) and end.reason == c.END_LOST
+
+
 def test_blind_transfer_is_recorded_and_next_bridge_names_new_agent() -> None:
     t = c.CallTracker()
     caller = _chan("9.0", "9.0", "PJSIP/carrier-00000003")

@@ -258,6 +258,17 @@ def test_hold_unhold() -> None:
     assert isinstance(u, ev.Unhold) and u.chan.linkedid == "9.0"
 
 
+def test_music_on_hold() -> None:
+    moh = [
+        e
+        for e in tx.events("inbound_queue_answered")
+        if isinstance(e, (ev.MusicOnHoldStarted, ev.MusicOnHoldStopped))
+    ]
+    assert [type(e).__name__ for e in moh] == ["MusicOnHoldStarted", "MusicOnHoldStopped"]
+    assert isinstance(moh[0], ev.MusicOnHoldStarted) and moh[0].music_class == "default"
+    assert moh[0].chan.channel == "PJSIP/carrier-00000003"
+
+
 def test_blind_transfer() -> None:
     m = {
         "Event": "BlindTransfer",
