@@ -252,6 +252,10 @@ EventSink = Callable[[CtiEvent], None]
 
 
 def _sink_for(on_event: EventSink | Bus) -> EventSink:
+    if asyncio.iscoroutinefunction(on_event):
+        # The panoramisk defect this client exists to avoid: coroutine callbacks get scheduled
+        # independently, run out of order and lose their exceptions.
+        raise TypeError("on_event must be a plain function (or a Bus), not a coroutine function")
     if isinstance(on_event, Bus):
         bus = on_event
 
@@ -356,6 +360,7 @@ class AmiClient:
         if self._supervisor is not None:
             return
         self._closing = False
+        self._fatal = None
         self._consumer = asyncio.create_task(self._consume(), name="ami-consumer")
         self._supervisor = asyncio.create_task(self._run(), name="ami-supervisor")
 

@@ -149,6 +149,13 @@ async def test_login_refused_is_terminal(
     await client.close()
 
 
+def test_coroutine_callback_is_refused() -> None:
+    async def on_event(ev: CtiEvent) -> None: ...
+
+    with pytest.raises(TypeError, match="coroutine"):
+        AmiClient(_settings(1), on_event=on_event)  # type: ignore[arg-type]
+
+
 async def test_send_before_connect_fails_fast(rec: Recorder) -> None:
     client = AmiClient(_settings(1), on_event=rec)
     with pytest.raises(AmiConnectionError, match="not connected"):
@@ -502,3 +509,58 @@ def test_backoff_stays_in_bounds_and_its_ceiling_grows(
     assert ceiling / 2 - eps <= d <= max(lo, ceiling) + eps
     # Same random draw, one more failure: never a shorter wait.
     assert backoff_delay(attempt + 1, lo, hi, random.Random(seed)) >= d
+
+
+# ---------------------------------------------------------------- against the PBX simulator
+
+
+async def test_inbound_call_through_simulator_fastagi_and_tracker() -> None:
+    """End to end: simulator AMI -> AmiClient -> CallTracker, simulator AGI -> FastAgiServer."""
+    pbx = pytest.importorskip("cti.simulator.pbx")
+    sim_config = pytest.importorskip("cti.simulator.config")
+    from config.cti import FastAgiSettings
+    from cti.calls import CallAnswered, CallEnded, CallQueued, CallStarted, CallTracker
+    from cti.fastagi import AgiSession, FastAgiServer
+
+    seen: dict[str, object] = {}
+
+    async def ivr(s: AgiSession) -> None:
+        await s.answer()
+        seen["did"] = await s.get_variable("INBOUND_DID")
+        seen["pressed"] = await s.stream_file("demo-congrats", "0123456789*#")
+        await s.set_variable("IVR_QUEUE", "sales" if seen["pressed"] == "2" else "support")
+
+    agi = FastAgiServer(FastAgiSettings(host="127.0.0.1", port=0))
+    agi.route("ivr", ivr)
+    await agi.start()
+    sim = pbx.PbxSimulator(sim_config.SimulatorConfig(agi_port=agi.port, time_scale=0.01, seed=3))
+    await sim.start()
+    tracker = CallTracker()
+    updates: list[object] = []
+    clock = asyncio.get_running_loop().time
+
+    def on_event(ev: CtiEvent) -> None:
+        if isinstance(ev, AmiResynced):
+            updates.extend(tracker.reconcile(ev.channels, clock()))
+        else:
+            updates.extend(tracker.apply(ev, clock()))
+
+    client = AmiClient(_settings(sim.ami_port), on_event=on_event)
+    try:
+        async with asyncio.timeout(5):
+            await client.connect()
+        await sim.place_inbound_call(dtmf="2", patience_s=None)
+        await sim.wait_calls_done(20)
+        rec = Recorder()
+        await rec.until(lambda: any(isinstance(u, CallEnded) for u in updates))
+        kinds = [type(u) for u in updates]
+        for kind in (CallStarted, CallQueued, CallAnswered, CallEnded):
+            assert kind in kinds
+        assert kinds.index(CallStarted) < kinds.index(CallAnswered) < kinds.index(CallEnded)
+        assert seen == {"did": "15551230000", "pressed": "2"}
+        assert agi.stats.sessions_total == 1 and agi.stats.handler_errors == 0
+        assert client.stats.consumer_errors == 0
+    finally:
+        await client.close()
+        await sim.stop()
+        await agi.stop()
