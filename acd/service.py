@@ -1,0 +1,494 @@
+"""The ACD's asyncio adapter: it moves calls between Asterisk and the pure routing engine.
+
+    FastAGI session (caller)  --enqueue-->  AcdEngine  --Offer-->  this module: AGI EXEC Dial(agent)
+    AMI DialEnd ANSWER        --offer_answered-->                  (the caller's session is blocked
+    Dial returns               --call_ended / offer_failed-->        in Dial until the call ends)
+    caller hangs up            --abandon-->
+    AMI DeviceStateChange      --device_state-->
+    REST / demo                --agent_login / pause / available ...-->
+
+Every engine input goes through `_feed()`, which runs the engine method with `now` and executes
+the commands it returns, so command handling is in one place. Commands for a waiting caller
+(Offer, Announce, OfferCallback, Overflowed) are put in that caller's inbox; its AGI handler, which
+polls with WAIT FOR DIGIT while music plays, picks them up. Polling (not an idle read) is what
+lets the handler hear a DTMF "1" (callback) and notice a hangup without a second reader on the
+socket: Asterisk only reports a hangup to a FastAGI script in reply to a command.
+
+Answer detection: AMI tells us first (DialEnd with DialStatus ANSWER on the caller's channel);
+without AMI (or if the event was missed), DIALSTATUS=ANSWER after Dial returns counts too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from acd.engine import AcdEngine
+from acd.errors import AcdError
+from acd.model import (
+    AgentLogin,
+    AgentStateChanged,
+    Announce,
+    CallRemoved,
+    Command,
+    NewCall,
+    Offer,
+    OfferCallback,
+    OfferRetracted,
+    Overflowed,
+    PlaceCallback,
+)
+from acd.stats import QueueReport
+from common.bus import Bus
+from common.clock import Clock, MonotonicClock, WallClock
+from config.settings import Settings
+from cti import commands as ami_commands
+from cti.errors import AgiError, AgiHangup, CtiError
+from cti.events import ChannelHungUp, CtiEvent, DeviceStateChanged, DialEnd, OriginateResult
+from cti.fastagi import AgiSession
+
+log = structlog.get_logger("acd.service")
+
+# Stock Asterisk prompts; a deployment replaces them with its own recordings of the same names.
+PROMPT_MENU = "beep"
+PROMPT_NEXT = "queue-youarenext"
+PROMPT_THERE_ARE = "queue-thereare"
+PROMPT_CALLS_WAITING = "queue-callswaiting"
+PROMPT_CALLBACK_OFFER = "cti-press-1-for-callback"
+PROMPT_CALLBACK_OK = "cti-callback-confirmed"
+PROMPT_GOODBYE = "vm-goodbye"
+
+
+@dataclass(eq=False, slots=True)
+class _Caller:
+    """One caller held in the ACD by its FastAGI session."""
+
+    call_id: str
+    channel: str
+    number: str
+    queue: str
+    tier: str
+    offered_wall: float
+    inbox: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
+    agent_id: str | None = None
+    answered: bool = False
+    answered_wall: float | None = None
+    callback: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class _Callback:
+    call_id: str
+    agent_id: str
+    number: str
+    queue: str
+    channel: str = ""
+    answered: bool = False
+
+
+class AcdService:
+    def __init__(
+        self,
+        engine: AcdEngine,
+        *,
+        settings: Settings,
+        bus: Bus,
+        crm: Any = None,
+        ami: Any = None,
+        clock: Clock | None = None,
+        wall: Clock | None = None,
+        poll_ms: int = 250,
+        tick_s: float = 0.25,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.bus = bus
+        self.crm = crm
+        self.ami = ami
+        self.clock = clock or MonotonicClock()
+        self.wall = wall or WallClock()
+        self.poll_ms = poll_ms
+        self.tick_s = tick_s
+        self._callers: dict[str, _Caller] = {}
+        self._by_channel: dict[str, _Caller] = {}
+        self._callbacks: dict[str, _Callback] = {}  # by our originate action id
+        self._user_ids: dict[str, int | None] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.commands_executed = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                self._feed(self.engine.tick)
+            except Exception:  # a bug here must not stop routing for everyone
+                log.exception("acd_tick_failed")
+
+    # ------------------------------------------------------------------ engine plumbing
+
+    def _feed(self, method: Callable[..., list[Command]], *args: Any) -> list[Command]:
+        """Call an engine input with the current time and execute what it returns."""
+        cmds = method(*args, self.clock.now())
+        for cmd in cmds:
+            self._execute(cmd)
+        return cmds
+
+    def _execute(self, cmd: Command) -> None:
+        self.commands_executed += 1
+        if isinstance(cmd, Offer | Announce | OfferCallback | Overflowed):
+            caller = self._callers.get(cmd.call_id)
+            if caller is not None:
+                caller.inbox.put_nowait(cmd)
+            if isinstance(cmd, Offer):
+                self.bus.publish("call.offered", {
+                    "call_id": cmd.call_id, "agent_id": cmd.agent_id, "queue": cmd.queue,
+                    "number": caller.number if caller else "",
+                    "tier": caller.tier if caller else "",
+                })
+            elif isinstance(cmd, Overflowed):
+                if caller is not None:
+                    caller.queue = cmd.to_queue
+                self.bus.publish("call.overflowed", {"call_id": cmd.call_id,
+                                                     "from": cmd.from_queue, "to": cmd.to_queue})
+        elif isinstance(cmd, PlaceCallback):
+            self._spawn(self._place_callback(cmd))
+        elif isinstance(cmd, OfferRetracted):
+            # The caller's Dial ends with the caller's channel, which cancels the agent leg.
+            log.info("offer_retracted", call_id=cmd.call_id, agent=cmd.agent_id)
+        elif isinstance(cmd, CallRemoved):
+            self.bus.publish("call.removed", {
+                "call_id": cmd.call_id, "queue": cmd.queue, "reason": cmd.reason,
+                "agent_id": cmd.agent_id, "waited_s": round(cmd.waited_s, 3),
+            })
+        elif isinstance(cmd, AgentStateChanged):
+            self.bus.publish("agent.state", {
+                "agent_id": cmd.agent_id, "old": str(cmd.old), "new": str(cmd.new),
+                "reason": cmd.reason,
+            })
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ FastAGI: callers
+
+    async def handle_ivr(self, session: AgiSession) -> None:
+        """Built-in identify-and-queue flow until ivr/ menus exist: answer, look the caller up in
+        the CRM (tier = priority), menu digit 1 = first queue, 2 = second, ..., then queue."""
+        await session.answer()
+        number = session.env.get("agi_callerid", "")
+        queues = [q.name for q in self.settings.acd.queues]
+        digit = await session.get_data(PROMPT_MENU, 5000, 1)
+        queue = queues[int(digit) - 1] if digit.isdigit() and 0 < int(digit) <= len(queues) \
+            else queues[0]
+        await session.set_variable("IVR_QUEUE", queue)
+        await self.queue_call(session, queue=queue, number=number)
+
+    async def handle_queue(self, session: AgiSession) -> None:
+        """agi://host:port/queue?queue=NAME&skills=a,b : an IVR elsewhere already chose."""
+        queue = session.args.get("queue", "") or self.settings.acd.queues[0].name
+        skills = frozenset(s for s in session.args.get("skills", "").split(",") if s)
+        await session.answer()
+        await self.queue_call(session, queue=queue, number=session.env.get("agi_callerid", ""),
+                              skills=skills)
+
+    async def queue_call(self, session: AgiSession, *, queue: str, number: str,
+                         skills: frozenset[str] = frozenset()) -> None:
+        call_id = session.uniqueid or f"agi-{id(session)}"
+        tier = await self._tier(number)
+        caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
+                         tier=tier, offered_wall=self.wall.now())
+        # Registered before enqueue: the engine may route the call at once, and the Offer must
+        # find the caller's inbox.
+        self._callers[call_id] = caller
+        self._by_channel[caller.channel] = caller
+        try:
+            self._feed(self.engine.enqueue,
+                       NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills,
+                               number=number))
+        except AcdError as exc:
+            self._callers.pop(call_id, None)
+            self._by_channel.pop(caller.channel, None)
+            log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
+            await session.set_variable("CTI_RESULT", "refused")
+            return
+        self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
+                                         "number": number})
+        try:
+            await self._hold_until_connected(session, caller)
+        except AgiHangup:
+            self._caller_gone(caller)
+        except AgiError as exc:
+            log.warning("agi_session_failed", call_id=call_id, error=str(exc))
+            self._caller_gone(caller)
+        finally:
+            self._callers.pop(call_id, None)
+            self._by_channel.pop(caller.channel, None)
+        await self._log_call(caller)
+
+    async def _hold_until_connected(self, session: AgiSession, caller: _Caller) -> None:
+        music = False
+        while True:
+            try:
+                cmd = caller.inbox.get_nowait()
+            except asyncio.QueueEmpty:
+                cmd = None
+            if cmd is None:
+                if not music:
+                    await session.set_music(True)
+                    music = True
+                digit = await session.wait_for_digit(self.poll_ms)
+                if digit == "1":
+                    if await self._take_callback(session, caller):
+                        return
+                continue
+            if isinstance(cmd, Offer):
+                if music:
+                    await session.set_music(False)
+                    music = False
+                if await self._dial(session, caller, cmd):
+                    return
+            elif isinstance(cmd, Announce):
+                await self._announce(session, cmd)
+                music = False
+            elif isinstance(cmd, OfferCallback):
+                await session.set_music(False)
+                music = False
+                digit = await session.stream_file(PROMPT_CALLBACK_OFFER, "1")
+                if digit == "1" and await self._take_callback(session, caller):
+                    return
+
+    async def _announce(self, session: AgiSession, cmd: Announce) -> None:
+        await session.set_music(False)
+        if cmd.position <= 1:
+            await session.stream_file(PROMPT_NEXT)
+        else:
+            await session.stream_file(PROMPT_THERE_ARE)
+            await session.exec("SayNumber", str(cmd.position - 1))
+            await session.stream_file(PROMPT_CALLS_WAITING)
+
+    async def _take_callback(self, session: AgiSession, caller: _Caller) -> bool:
+        if not caller.number:
+            return False
+        try:
+            self._feed(self.engine.request_callback, caller.call_id, caller.number)
+        except AcdError as exc:
+            log.info("callback_refused", call_id=caller.call_id, error=str(exc))
+            return False
+        caller.callback = True
+        await session.set_music(False)
+        await session.stream_file(PROMPT_CALLBACK_OK)
+        await session.hangup()
+        return True
+
+    async def _dial(self, session: AgiSession, caller: _Caller, offer: Offer) -> bool:
+        """Ring the offered agent from the caller's session; True when the call is over."""
+        caller.agent_id = offer.agent_id
+        ring = max(1, int(round(offer.ring_timeout_s)))
+        await session.exec("Dial", offer.device, str(ring))
+        status = (await session.get_variable("DIALSTATUS") or "").upper()
+        if status == "ANSWER" or caller.answered:
+            if not caller.answered:
+                self._answered(caller)
+            self._ended(caller)
+            return True
+        caller.agent_id = None
+        reason = {"NOANSWER": "no_answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable",
+                  "CONGESTION": "unavailable"}.get(status, status.lower() or "no_answer")
+        with contextlib.suppress(AcdError):
+            self._feed(self.engine.offer_failed, caller.call_id, reason)
+        return False
+
+    def _answered(self, caller: _Caller) -> None:
+        caller.answered = True
+        caller.answered_wall = self.wall.now()
+        try:
+            self._feed(self.engine.offer_answered, caller.call_id)
+        except AcdError as exc:
+            log.warning("answer_not_applied", call_id=caller.call_id, error=str(exc))
+        self.bus.publish("call.answered", {"call_id": caller.call_id, "agent_id": caller.agent_id,
+                                           "queue": caller.queue, "number": caller.number})
+
+    def _ended(self, caller: _Caller) -> None:
+        with contextlib.suppress(AcdError):
+            self._feed(self.engine.call_ended, caller.call_id)
+        self.bus.publish("call.ended", {"call_id": caller.call_id, "agent_id": caller.agent_id})
+
+    def _caller_gone(self, caller: _Caller) -> None:
+        """The caller's session ended early: talking -> ended, waiting -> abandoned."""
+        if caller.callback:
+            return
+        if caller.answered:
+            self._ended(caller)
+            return
+        try:
+            self._feed(self.engine.abandon, caller.call_id)
+        except AcdError:
+            return
+        self.bus.publish("call.abandoned", {"call_id": caller.call_id, "queue": caller.queue})
+
+    # ------------------------------------------------------------------ callbacks (outbound)
+
+    async def _place_callback(self, cmd: PlaceCallback) -> None:
+        extension = cmd.device.split("/", 1)[-1]
+        cb_id = f"cb-{cmd.call_id}"
+        try:
+            action = ami_commands.originate_click_to_dial(
+                cti_call_id=cb_id, agent_extension=extension, number=cmd.number,
+                settings=self.settings.dialing, caller_id_num=cmd.number,
+            )
+        except CtiError as exc:
+            log.warning("callback_invalid", call_id=cmd.call_id, error=str(exc))
+            self._callback_failed(cmd.call_id, abandon=True)
+            return
+        if self.ami is None:
+            log.warning("callback_without_ami", call_id=cmd.call_id)
+            self._callback_failed(cmd.call_id, abandon=True)
+            return
+        self._callbacks[action.action_id] = _Callback(cmd.call_id, cmd.agent_id, cmd.number,
+                                                      cmd.queue)
+        try:
+            await self.ami.send(action)
+        except CtiError as exc:
+            self._callbacks.pop(action.action_id, None)
+            log.warning("callback_originate_failed", call_id=cmd.call_id, error=str(exc))
+            self._callback_failed(cmd.call_id, abandon=False)
+
+    def _callback_failed(self, call_id: str, *, abandon: bool) -> None:
+        with contextlib.suppress(AcdError):
+            if abandon:
+                self._feed(self.engine.abandon, call_id)
+            else:
+                self._feed(self.engine.offer_failed, call_id, "unavailable")
+
+    # ------------------------------------------------------------------ AMI events
+
+    def on_cti_event(self, ev: CtiEvent) -> None:
+        """Synchronous sink for the AMI client's ordered event stream."""
+        try:
+            if isinstance(ev, DialEnd):
+                if ev.caller is not None and ev.dial_status == "ANSWER":
+                    caller = self._by_channel.get(ev.caller.channel)
+                    if caller is not None and not caller.answered:
+                        self._answered(caller)
+            elif isinstance(ev, DeviceStateChanged):
+                self._feed(self.engine.device_state, ev.device, ev.state)
+            elif isinstance(ev, OriginateResult):
+                self._originate_result(ev)
+            elif isinstance(ev, ChannelHungUp):
+                self._callback_hangup(ev)
+        except AcdError as exc:
+            log.debug("ami_event_not_applied", event=type(ev).__name__, error=str(exc))
+
+    def _originate_result(self, ev: OriginateResult) -> None:
+        cb = self._callbacks.get(ev.action_id)
+        if cb is None:
+            return
+        if ev.success:
+            cb.answered = True
+            cb.channel = ev.channel
+            self._feed(self.engine.offer_answered, cb.call_id)
+        else:
+            self._callbacks.pop(ev.action_id, None)
+            self._feed(self.engine.offer_failed, cb.call_id, "no_answer")
+
+    def _callback_hangup(self, ev: ChannelHungUp) -> None:
+        for key, cb in list(self._callbacks.items()):
+            if cb.answered and cb.channel and ev.chan.channel == cb.channel:
+                self._callbacks.pop(key, None)
+                self._feed(self.engine.call_ended, cb.call_id)
+
+    # ------------------------------------------------------------------ agents (REST, demo)
+
+    def agent_login(self, agent_id: str, extension: str, *, queues: frozenset[str] | None = None,
+                    skills: Mapping[str, int] | None = None,
+                    pause_reason: str | None = None) -> None:
+        device = self.settings.dialing.agent_device_template.format(extension=extension)
+        all_queues = frozenset(q.name for q in self.settings.acd.queues)
+        self._feed(self.engine.agent_login, AgentLogin(
+            agent_id=agent_id, device=device, queues=queues if queues is not None else all_queues,
+            skills=dict(skills or {}), pause_reason=pause_reason,
+        ))
+
+    def agent_logout(self, agent_id: str) -> None:
+        self._feed(self.engine.agent_logout, agent_id)
+
+    def agent_available(self, agent_id: str) -> None:
+        self._feed(self.engine.agent_available, agent_id)
+
+    def agent_pause(self, agent_id: str, reason: str) -> None:
+        self._feed(self.engine.agent_pause, agent_id, reason)
+
+    def agent_end_wrapup(self, agent_id: str) -> None:
+        self._feed(self.engine.agent_end_wrapup, agent_id)
+
+    def agent_set_skills(self, agent_id: str, skills: Mapping[str, int]) -> None:
+        self._feed(self.engine.agent_set_skills, agent_id, dict(skills))
+
+    # ------------------------------------------------------------------ statistics
+
+    def report(self) -> tuple[QueueReport, ...]:
+        now = self.clock.now()
+        wall = self.wall.now()
+        lt = time.localtime(wall)
+        since_midnight = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec
+        return self.engine.report(now, now - since_midnight)
+
+    # ------------------------------------------------------------------ CRM
+
+    async def _tier(self, number: str) -> str:
+        if self.crm is None or not number:
+            return "unknown"
+        try:
+            return str(await self.crm.tier_for_phone(number))
+        except Exception:  # the caller must still be queued if the CRM hiccups
+            log.exception("tier_lookup_failed", number=number)
+            return "unknown"
+
+    async def _user_id(self, username: str | None) -> int | None:
+        if username is None or self.crm is None:
+            return None
+        if username not in self._user_ids:
+            try:
+                self._user_ids[username] = (await self.crm.users.by_username(username)).id
+            except Exception:
+                self._user_ids[username] = None
+        return self._user_ids[username]
+
+    async def _log_call(self, caller: _Caller) -> None:
+        if self.crm is None:
+            return
+        try:
+            await self.crm.log_call(
+                caller.call_id, direction="inbound", phone=caller.number or None,
+                queue=caller.queue, agent_user_id=await self._user_id(caller.agent_id),
+                offered_at=caller.offered_wall, answered_at=caller.answered_wall,
+                ended_at=self.wall.now(),
+                disposition=None if caller.answered else
+                ("callback requested" if caller.callback else "abandoned"),
+            )
+        except Exception:  # the call happened; a logging failure must not hurt the caller
+            log.exception("crm_log_call_failed", call_id=caller.call_id)
