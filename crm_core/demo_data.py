@@ -69,6 +69,22 @@ AREA_CODES = {
     "America/Los_Angeles": (206, 213, 253, 310, 415, 503, 509, 510, 619, 702, 707, 714, 818),
 }
 _NUMBERS_PER_AREA = 10_000
+_TZ_BY_FIRST_DIGIT = {2: "America/New_York", 3: "America/New_York", 4: "America/Chicago",
+                      5: "America/Chicago", 6: "America/Denver", 7: "America/Denver",
+                      8: "America/Los_Angeles", 9: "America/Los_Angeles"}
+
+
+def _areas() -> list[tuple[int, str]]:
+    """Real area codes (with their zone) first, then every other NANP-shaped code (zone by
+    first digit): enough 555 numbers for the million-customer benchmark."""
+    named = [(a, tz) for tz, codes in AREA_CODES.items() for a in codes]
+    seen = {a for a, _ in named}
+    extra = [(a, _TZ_BY_FIRST_DIGIT[a // 100]) for a in range(200, 1000)
+             if a not in seen and (a // 10) % 10 != 9 and a % 100 != 11 and a % 111 != 0]
+    return named + extra
+
+
+_AREAS = _areas()
 _DAY = 86400.0
 _YEAR = 365 * _DAY
 
@@ -106,15 +122,14 @@ def demo_agents(n: int = 8) -> tuple[DemoAgent, ...]:
 
 def phone_for_index(i: int) -> tuple[str, str]:
     """The i-th demo number (unique for i < len(area codes) x 10,000) and its time zone."""
-    areas = [(a, tz) for tz, codes in AREA_CODES.items() for a in codes]
-    area, tz = areas[(i // _NUMBERS_PER_AREA) % len(areas)]
-    if i >= len(areas) * _NUMBERS_PER_AREA:
-        raise ValueError(f"demo numbering has room for {len(areas) * _NUMBERS_PER_AREA} numbers")
+    if not 0 <= i < len(_AREAS) * _NUMBERS_PER_AREA:
+        raise ValueError(f"demo numbering has room for {max_demo_phones()} numbers")
+    area, tz = _AREAS[i // _NUMBERS_PER_AREA]
     return f"+1{area}555{i % _NUMBERS_PER_AREA:04d}", tz
 
 
 def max_demo_phones() -> int:
-    return sum(len(c) for c in AREA_CODES.values()) * _NUMBERS_PER_AREA
+    return len(_AREAS) * _NUMBERS_PER_AREA
 
 
 def build_demo_database(

@@ -301,10 +301,12 @@ class CustomerView:
 
 @dataclass(frozen=True, slots=True)
 class ValueRecompute:
+    """Result of a full recompute; a tier's minimum score is None when the tier is empty."""
+
     customers: int
-    platinum_min: float
-    gold_min: float
-    silver_min: float
+    platinum_min: float | None
+    gold_min: float | None
+    silver_min: float | None
     computed_at: float
 
 

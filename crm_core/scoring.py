@@ -62,7 +62,8 @@ def recompute_all(conn: sqlite3.Connection, settings: CrmSettings, now: float) -
         (now, len(scores), scales.revenue, scales.orders, scales.tenure, scales.pipeline,
          _finite(cut.platinum), _finite(cut.gold), _finite(cut.silver)),
     )
-    return ValueRecompute(len(scores), cut.platinum, cut.gold, cut.silver, now)
+    return ValueRecompute(len(scores), _none_if_inf(cut.platinum), _none_if_inf(cut.gold),
+                          _none_if_inf(cut.silver), now)
 
 
 def load_state(conn: sqlite3.Connection) -> tuple[value.Scales, value.Cutoffs] | None:
@@ -105,6 +106,10 @@ _INF_SENTINEL = 1e308
 
 def _finite(x: float) -> float:
     return _INF_SENTINEL if x == float("inf") else x
+
+
+def _none_if_inf(x: float) -> float | None:
+    return None if x == float("inf") else x
 
 
 def _infinite(x: float) -> float:

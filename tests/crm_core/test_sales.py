@@ -93,6 +93,10 @@ async def test_order_change_rescores_only_that_customer(crm: Crm, clock: ManualC
 async def test_rescore_without_full_recompute_runs_one(crm: Crm) -> None:
     c = await crm.customers.create(kind="person", name="Solo")
     d = await crm.customers.create(kind="person", name="Other")
+    full = await crm.recompute_values()
+    await crm.db.call(lambda conn: conn.execute("DELETE FROM value_state"))
+    assert (full.customers, full.platinum_min, full.gold_min) == (2, None, None)  # empty tiers
+    assert full.silver_min == 0.0
     rescored = await crm.rescore_customer(c.id)
     # Equal scores: the tie goes to the lower id; two customers -> top 50% is one silver.
     assert rescored.tier == "silver"
