@@ -596,3 +596,138 @@ def test_disconnect_at_any_point_then_reconcile_leaves_no_open_calls(
     started = Counter(u.call.call_id for u in out if isinstance(u, c.CallStarted))
     assert set(ended) == set(started)
     assert all(n == 1 for n in ended.values())
+
+
+# Synthetic event soup: a handful of ids, every event type the tracker handles, in any order.
+_UIDS = st.sampled_from(["1.0", "1.1", "1.2", "2.0", "2.1", "3.0"])
+
+
+@st.composite
+def _chans(draw: st.DrawFn) -> ev.ChannelInfo:
+    uid = draw(_UIDS)
+    linked = draw(st.sampled_from([uid.split(".")[0] + ".0", "2.0"]))
+    state = draw(st.sampled_from([0, 4, 5, 6]))
+    return _chan(uid, linked, f"PJSIP/x-{uid}", state)
+
+
+_EVENTS = st.one_of(
+    st.builds(ev.ChannelCreated, _chans()),
+    st.builds(ev.ChannelStateChanged, _chans()),
+    st.builds(ev.ChannelHungUp, _chans(), st.sampled_from([0, 16, 17, 19]), st.just("")),
+    st.builds(ev.DialBegin, st.none() | _chans(), _chans(), st.just("")),
+    st.builds(ev.DialEnd, st.none() | _chans(), _chans(), st.just("ANSWER")),
+    st.builds(ev.BridgeEntered, st.sampled_from(["b1", "b2"]), st.just(""), st.just(1), _chans()),
+    st.builds(ev.BridgeLeft, st.sampled_from(["b1", "b2"]), st.just(""), st.just(0), _chans()),
+    st.builds(ev.Hold, _chans(), st.just("")),
+    st.builds(ev.Unhold, _chans()),
+    st.builds(ev.MusicOnHoldStarted, _chans(), st.just("")),
+    st.builds(ev.MusicOnHoldStopped, _chans()),
+    st.builds(ev.QueueCallerJoin, _chans(), st.just("q"), st.just(1), st.just(1)),
+    st.builds(ev.QueueCallerAbandon, _chans(), st.just("q"), st.just(1), st.just(1), st.just(1.0)),
+    st.builds(ev.AgentCalled, _chans(), _chans(), st.just("q"), st.just("PJSIP/a"), st.just("")),
+    st.builds(
+        ev.AgentConnect,
+        _chans(),
+        _chans(),
+        st.just("q"),
+        st.just("PJSIP/a"),
+        st.just(""),
+        st.just(1.0),
+        st.just(1.0),
+    ),
+    st.builds(
+        ev.AgentRingNoAnswer,
+        _chans(),
+        _chans(),
+        st.just("q"),
+        st.just("PJSIP/a"),
+        st.just(""),
+        st.just(15.0),
+    ),
+    st.builds(
+        ev.BlindTransfer,
+        st.just("Success"),
+        _chans(),
+        st.none() | _chans(),
+        st.just("b1"),
+        st.just(False),
+        st.just("agents"),
+        st.just("1002"),
+    ),
+    st.builds(
+        ev.AttendedTransfer,
+        st.just("Success"),
+        _chans(),
+        st.none() | _chans(),
+        st.none() | _chans(),
+        st.none() | _chans(),
+        st.just("b1"),
+        st.just("b2"),
+        st.just("Bridge"),
+        st.just("b1"),
+        st.just(""),
+    ),
+    st.builds(ev.ChanSpyStarted, _chans(), _chans()),
+    st.builds(ev.ChanSpyStopped, _chans(), st.none() | _chans()),
+    st.builds(
+        ev.VarSet,
+        _chans(),
+        st.sampled_from(["CTI_CALL_ID", "IVR_QUEUE", "AMDSTATUS"]),
+        st.sampled_from(["", "x", "lab-1"]),
+    ),
+    st.builds(
+        ev.OriginateResult,
+        st.sampled_from(["a1", "a2"]),
+        st.booleans(),
+        st.sampled_from([0, 3, 4]),
+        st.just(""),
+        st.sampled_from(["", "1.0", "2.0"]),
+        st.just(""),
+        st.just(""),
+        st.just(""),
+        st.just(""),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(_EVENTS, max_size=40),
+    resync=st.none() | st.lists(_chans(), max_size=3),
+)
+def test_synthetic_event_soup_keeps_the_tracker_consistent(
+    events: list[ev.CtiEvent], resync: list[ev.ChannelInfo] | None
+) -> None:
+    t = c.CallTracker()
+    t.expect_originate("a1", now=0.0, channel_id="1.0")
+    t.expect_originate("a2", now=0.0, cti_call_id="lab-1", kind="click_to_dial")
+    out: list[c.CallUpdate] = []
+    for i, e in enumerate(events):
+        out.extend(t.apply(e, float(i)))
+    if resync is not None:
+        snaps = [ev.ChannelSnapshot(ch, "", "", 1, "", "") for ch in resync]
+        out.extend(t.reconcile(snaps, 100.0))
+    ended: set[str] = set()
+    started: set[str] = set()
+    for u in out:
+        if isinstance(u, c.OriginateFailed):
+            continue
+        cid = u.call.call_id
+        assert cid not in ended, f"{type(u).__name__} after CallEnded for {cid}"
+        if isinstance(u, c.CallStarted):
+            assert cid not in started
+            started.add(cid)
+        else:
+            assert cid in started
+        if isinstance(u, c.CallEnded):
+            ended.add(cid)
+            assert all(leg.ended_at is not None for leg in u.call.legs)
+    active = {v.call_id for v in t.active_calls()}
+    assert active == started - ended
+    for view in t.active_calls():
+        live = [leg for leg in view.legs if leg.ended_at is None]
+        assert live, "an active call without a live leg"
+        for leg in live:
+            assert t.call_id_for(leg.uniqueid) == view.call_id
+    if resync is not None:
+        assert {t.call_id_for(ch.uniqueid) for ch in resync} <= active | {None}

@@ -229,3 +229,29 @@ def test_encode_then_frame_roundtrips(fields: list[tuple[str, str]]) -> None:
     assert wire.count(b"\r\n\r\n") == 1 and wire.endswith(b"\r\n\r\n")
     (msg,) = AmiFramer(1 << 20, expect_banner=False).feed(wire)
     assert list(msg.items()) == fields
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(
+        st.one_of(
+            st.binary(max_size=64),
+            st.sampled_from([b"\r\n", b"\r\n\r\n", b": ", b"\n", b"\r", b"Event: X", b"\x00"]),
+        ),
+        max_size=30,
+    )
+)
+def test_garbage_never_raises_anything_but_protocol_errors(chunks: list[bytes]) -> None:
+    from cti.parse import parse
+
+    f = AmiFramer(256)
+    f.feed(b"Asterisk Call Manager/11.0.0\r\n")
+    try:
+        for chunk in chunks:
+            for m in f.feed(chunk):
+                assert isinstance(m, dict)
+                assert all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+                parse(m)
+    except AmiProtocolError:
+        pass
+    assert f.buffered <= 256
