@@ -15,9 +15,11 @@ nothing built:
 
 Ids: the Originate builders take our own ``cti_call_id`` and derive ActionID, ChannelId (and
 OtherChannelId for Local channels) from it, and set it as the CTI_CALL_ID channel variable.
-Asterisk refuses a second channel with a uniqueid already in use, so re-sending the same
-Originate after a lost response cannot ring the customer twice; and the call the tracker builds
-has the call id ``cti_call_id`` (the linkedid of the first channel).
+Asterisk refuses to create a channel whose uniqueid is already in use, so re-sending the same
+Originate after a lost response cannot ring the customer twice while the first attempt's channel
+is alive (after it ended, whether to retry is the caller's decision, made on the tracker's
+CallEnded/OriginateFailed). The call the tracker builds has the call id ``cti_call_id`` (the
+linkedid of the first channel).
 
 Field layouts follow what Asterisk 22 accepted in the lab captures (``*.sent.raw``).
 """
