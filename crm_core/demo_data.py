@@ -5,6 +5,8 @@ revenue spread, tickets, opportunities, interactions, callbacks, teams, products
 sqlite3 connection: tables first, every row in one transaction, indexes after, then one full
 value recompute (tiers). A million customers take well under two minutes on two cores.
 
+`ensure_demo_database(path, ...)` builds only when the file holds no customers yet.
+
 Users are not created here (the API layer hashes passwords): `demo_agents(n)` says who the demo
 agents are, for the server to create.
 """
@@ -175,6 +177,32 @@ def build_demo_database(
     finally:
         conn.close()
     return DemoStats(seconds=time.perf_counter() - started, **stats)
+
+
+def ensure_demo_database(
+    path: str | Path,
+    *,
+    customers: int = 3000,
+    seed: int = 42,
+    now: float | None = None,
+    settings: CrmSettings | None = None,
+    progress: TextIO | None = sys.stderr,
+) -> DemoStats | None:
+    """Build the demo data unless `path` already holds customers (then return None): what
+    `--demo` calls at start-up, before Crm.open, so a restart keeps the agents' changes."""
+    p = Path(path)
+    if p.exists() and p.stat().st_size > 0:
+        conn = sqlite3.connect(str(p))
+        try:
+            has = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'customers'"
+            ).fetchone() and conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone()
+        finally:
+            conn.close()
+        if has:
+            return None
+    return build_demo_database(p, customers=customers, seed=seed, now=now, settings=settings,
+                               progress=progress)
 
 
 def _reporter(out: TextIO | None, started: float) -> Callable[[str], None]:

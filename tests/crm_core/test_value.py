@@ -135,3 +135,52 @@ def test_demo_data_is_deterministic(tmp_path: Path) -> None:
         conn.close()
     assert dumps[0] == dumps[1]
     assert len(dumps[0][2]) > 0
+
+
+def test_ensure_demo_database_builds_once_and_opens(tmp_path: Path) -> None:
+    from crm_core.demo_data import ensure_demo_database
+
+    path = tmp_path / "demo.sqlite3"
+    first = ensure_demo_database(path, customers=50, seed=1, now=T0, progress=None)
+    assert first is not None and first.customers == 50
+    assert ensure_demo_database(path, customers=50, seed=1, now=T0, progress=None) is None
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM customers").fetchone() == (50,)
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] >= 2
+    conn.close()
+
+
+def test_demo_agents_are_well_formed() -> None:
+    from crm_core.demo_data import demo_agents
+
+    agents = demo_agents(12)
+    assert agents == demo_agents(12)
+    assert len({a.username for a in agents}) == len({a.extension for a in agents}) == 12
+    assert {a.team for a in agents} == {"Support", "Sales", "Billing"}
+    for a in agents:
+        assert a.skills and all(1 <= lvl <= 5 for _, lvl in a.skills)
+        assert a.role == "agent" and a.display_name
+
+
+async def test_screen_pop_over_demo_data(demo_db: Path) -> None:
+    from common.clock import ManualClock
+    from crm_core.demo_data import phone_for_index
+    from crm_core.service import Crm
+
+    crm = await Crm.open(demo_db, CrmSettings(), clock=ManualClock(T0))
+    try:
+        e164, _ = phone_for_index(0)
+        national = e164[2:]
+        v = await crm.lookup_by_phone(f"({national[:3]}) {national[3:6]}-{national[6:]}")
+        assert v is not None and v.customer.id == 1
+        assert await crm.tier_for_phone(e164) == v.customer.tier
+        busiest = await crm.db.call(lambda c: c.execute(
+            "SELECT customer_id FROM interactions GROUP BY customer_id"
+            " ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0])
+        view = await crm.customer_view(busiest)
+        assert len(view.last_interactions) == min(10, len(view.last_interactions))
+        times = [i.created_at for i in view.last_interactions]
+        assert times == sorted(times, reverse=True) and len(times) >= 5
+        assert sum(d.total_cents for d in view.purchases_by_department) >= 0
+    finally:
+        await crm.close()
