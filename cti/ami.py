@@ -367,18 +367,21 @@ class AmiClient:
     async def wait_ready(self) -> None:
         """Until logged in and resynced (bound it with `asyncio.timeout`). Raises
         AuthenticationFailed if the login was refused, AmiConnectionError if the client closed."""
-        if self._supervisor is None:
-            raise AmiConnectionError("AMI client not started")
-        ready = asyncio.ensure_future(self._ready.wait())
-        try:
-            await asyncio.wait({ready, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ready.cancel()
-        if self._state is AmiState.CONNECTED:
-            return
-        if self._fatal is not None:
-            raise self._fatal
-        raise AmiConnectionError("AMI client closed")
+        while True:
+            supervisor = self._supervisor
+            if supervisor is None:
+                raise AmiConnectionError("AMI client not started")
+            if self._state is AmiState.CONNECTED:
+                return
+            if supervisor.done():
+                if self._fatal is not None:
+                    raise self._fatal
+                raise AmiConnectionError("AMI client closed")
+            ready = asyncio.ensure_future(self._ready.wait())
+            try:
+                await asyncio.wait({ready, supervisor}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
 
     async def connect(self) -> None:
         await self.start()
@@ -524,7 +527,9 @@ class AmiClient:
             return True
         if "Event" not in m:
             return False
-        if m.get("EventList", "").lower() == "complete":
+        # Every Asterisk 22 list ends with "EventList: Complete"; older ones only with an event
+        # named "...Complete".
+        if m.get("EventList", "").lower() == "complete" or m["Event"].endswith("Complete"):
             self._pending.pop(p.action_id, None)
             p.resolve(m)
         else:
