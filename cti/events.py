@@ -293,6 +293,26 @@ class AgentComplete:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class QueueMemberChanged:
+    """QueueMemberStatus/Pause/Penalty/Added/Removed, one shape: ``change`` says which.
+
+    ``status`` is app_queue's device status (1 not in use, 2 in use, 3 busy, 5 unavailable,
+    6 ringing ...). Useful when app_queue is the fallback router (the CTI was down).
+    """
+
+    change: str
+    queue: str
+    interface: str
+    member_name: str
+    status: int
+    paused: bool
+    paused_reason: str
+    in_call: bool
+    calls_taken: int
+    penalty: int
+
+
 # --------------------------------------------------------------------------- transfers, spying
 
 
@@ -421,6 +441,7 @@ CtiEvent = (
     | AgentConnect
     | AgentRingNoAnswer
     | AgentComplete
+    | QueueMemberChanged
     | BlindTransfer
     | AttendedTransfer
     | ChanSpyStarted

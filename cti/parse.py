@@ -41,6 +41,7 @@ from cti.events import (
     QueueCallerAbandon,
     QueueCallerJoin,
     QueueCallerLeave,
+    QueueMemberChanged,
     Unhold,
     VarSet,
 )
@@ -340,6 +341,34 @@ def _agent_complete(m: AmiMessage) -> CtiEvent | None:
     )
 
 
+_MEMBER_CHANGES = {
+    "QueueMemberStatus": "status",
+    "QueueMemberPause": "pause",
+    "QueueMemberPenalty": "penalty",
+    "QueueMemberAdded": "added",
+    "QueueMemberRemoved": "removed",
+}
+
+
+def _queue_member(m: AmiMessage) -> CtiEvent | None:
+    queue = m.get("Queue")
+    interface = m.get("Interface")
+    if not queue or not interface:
+        return None
+    return QueueMemberChanged(
+        change=_MEMBER_CHANGES.get(m.get("Event", ""), ""),
+        queue=queue,
+        interface=interface,
+        member_name=m.get("MemberName", ""),
+        status=_int(m.get("Status"), -1),
+        paused=m.get("Paused") == "1",
+        paused_reason=m.get("PausedReason", ""),
+        in_call=m.get("InCall") == "1",
+        calls_taken=_int(m.get("CallsTaken")),
+        penalty=_int(m.get("Penalty")),
+    )
+
+
 def _blind_transfer(m: AmiMessage) -> CtiEvent | None:
     transferer = _chan(m, _TRANSFERER)
     if transferer is None:
@@ -455,6 +484,11 @@ _DISPATCH: dict[str, Callable[[AmiMessage], CtiEvent | None]] = {
     "AgentConnect": _agent_connect,
     "AgentRingNoAnswer": _agent_ringnoanswer,
     "AgentComplete": _agent_complete,
+    "QueueMemberStatus": _queue_member,
+    "QueueMemberPause": _queue_member,
+    "QueueMemberPenalty": _queue_member,
+    "QueueMemberAdded": _queue_member,
+    "QueueMemberRemoved": _queue_member,
     "BlindTransfer": _blind_transfer,
     "AttendedTransfer": _attended_transfer,
     "ChanSpyStart": _chanspy_start,

@@ -200,6 +200,24 @@ def test_varset_whitelist() -> None:
     assert "BRIDGEPEER" not in all_vars
 
 
+def test_queue_member_changes() -> None:
+    qm = [e for e in tx.events("actions") if isinstance(e, ev.QueueMemberChanged)]
+    assert [(q.change, q.interface, q.paused, q.paused_reason, q.penalty) for q in qm] == [
+        ("added", "PJSIP/1003", False, "", 0),
+        ("pause", "PJSIP/1003", True, "lunch", 0),
+        ("pause", "PJSIP/1003", False, "", 0),
+        ("pause", "PJSIP/1001", True, "break", 0),
+        ("pause", "PJSIP/1001", False, "", 0),
+        ("penalty", "PJSIP/1003", False, "", 2),
+        ("removed", "PJSIP/1003", False, "", 2),
+    ]
+    ring = [e for e in tx.events("inbound_queue_answered") if isinstance(e, ev.QueueMemberChanged)]
+    assert [(q.change, q.interface, q.status, q.calls_taken) for q in ring] == [
+        ("status", "PJSIP/1001", 3, 0),
+        ("status", "PJSIP/1001", 1, 1),
+    ]
+
+
 def test_device_state() -> None:
     ds = [e for e in tx.events("inbound_queue_answered") if isinstance(e, ev.DeviceStateChanged)]
     assert ev.DeviceStateChanged("PJSIP/1001", "BUSY") in ds
