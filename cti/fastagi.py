@@ -203,7 +203,12 @@ class AgiSession:
             except (ConnectionError, OSError) as exc:
                 self.hung_up = True
                 raise AgiHangup(f"socket closed while sending: {exc}") from exc
-            reply = await self._read_reply(line)
+            try:
+                reply = await self._read_reply(line)
+            except asyncio.CancelledError:
+                # Its reply is still coming and would be read as the next command's.
+                self._broken = f"{line.split(' ')[0]} was cancelled while awaiting its reply"
+                raise
         if reply.code == 200:
             return reply
         if reply.code == 511:

@@ -314,6 +314,25 @@ async def test_garbage_reply_breaks_session_with_agierror(server: FastAgiServer)
     assert server.stats.handler_errors == 1
 
 
+async def test_cancelled_command_makes_session_refuse_more(server: FastAgiServer) -> None:
+    after: list[BaseException] = []
+
+    async def body(s: AgiSession) -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await s.wait_for_digit(10_000)
+        try:
+            await s.answer()
+        except AgiError as exc:
+            after.append(exc)
+
+    ast, outcome = await _one_session(server, body)
+    assert await ast.command() == b"WAIT FOR DIGIT 10000\n"
+    assert await asyncio.wait_for(outcome, 5) is None
+    assert await ast.rest_until_eof() == b""  # ANSWER never sent: its reply would be misread
+    assert len(after) == 1 and "cancelled" in str(after[0])
+
+
 async def test_100_trying_is_skipped_and_minus_one_fails(server: FastAgiServer) -> None:
     async def body(s: AgiSession) -> None:
         await s.answer()
