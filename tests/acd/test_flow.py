@@ -326,3 +326,14 @@ def test_commands_from_catching_up_survive_a_refused_input() -> None:
         e.agent_logout("a1", 12)
     [o] = of(e.tick(12), Offer)
     assert (o.call_id, o.agent_id) == ("c2", "a1")
+
+
+def test_ring_no_answer_on_callback_keeps_it_a_callback() -> None:
+    e = engine()
+    call(e, "c1", 0)
+    e.request_callback("c1", "5551230000", 1)
+    login(e, "a1", 2)
+    e.offer_failed("c1", "no-answer", 20)
+    assert e.call("c1").state is CallState.CALLBACK_WAITING
+    [p] = of(login(e, "a2", 21), PlaceCallback)
+    assert (p.call_id, p.agent_id, p.number) == ("c1", "a2", "5551230000")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from acd.model import AgentState, Offer
+from acd.model import TIERS, AgentState, Offer
 from config.acd import EscalationStep
 from tests.acd.helpers import call, engine, login, of, queue
 
@@ -159,11 +161,13 @@ def test_agent_not_in_queue_never_offered() -> None:
 @pytest.mark.parametrize("skills", [(), ("support",), ("support", "french")])
 def test_fast_pick_matches_reference(selection: str, tier: str, thr: int, skills: tuple) -> None:
     e = engine(queue("support", selection=selection,
-                     escalation=[EscalationStep(after_s=0, min_skill_level=thr)]))
-    levels = [(1, 1), (2, 3), (3, 1), (4, 5), (5, 2), (2, 2), (3, 4)]
+                     escalation=[EscalationStep(after_s=0, min_skill_level=thr)]), queue("sales"))
+    levels = [(1, 1), (2, 3), (3, 1), (4, 5), (5, 2), (2, 2), (3, 4), (5, 4), (5, 5)]
     for i, (s, f) in enumerate(levels):
         sk = {"support": s, "french": f} if i % 3 else {"support": s}
         login(e, f"a{i}", float(i), skills=sk)
+    # Top skills, but not a member of the queue: must never be picked.
+    login(e, "outsider", -1.0, queues=("sales",), skills={"support": 5, "french": 5, "sales": 5})
     # Give a few agents a call so fewest_calls / longest_idle / rr have something to chew on.
     for j in range(3):
         [o] = of(call(e, f"w{j}", 10.0 + j), Offer)
@@ -174,4 +178,47 @@ def test_fast_pick_matches_reference(selection: str, tier: str, thr: int, skills
     nc = NewCall("probe", "support", tier, frozenset(skills))
     ref = e.reference_pick_agent(nc, 101)
     got = [o.agent_id for o in of(e.enqueue(nc, 101), Offer)]
+    assert got == ([ref] if ref is not None else [])
+
+
+def test_agent_freed_at_tick_takes_best_call_not_the_one_that_just_escalated() -> None:
+    # At t=30 two things happen at once: a1's wrap-up ends, and "low" (bronze) escalates to a
+    # level a1 has. "high" (gold, waiting all along in vip) must still go first.
+    e = engine(
+        queue("support", skills=["support"], wrapup_s=25,
+              escalation=[EscalationStep(after_s=0, min_skill_level=4),
+                          EscalationStep(after_s=30, min_skill_level=1)]),
+        queue("vip", skills=["support"]),
+    )
+    login(e, "a1", 0, queues=("support", "vip"), skills={"support": 2})
+    call(e, "warm", 0, queue="vip")
+    e.offer_answered("warm", 1)
+    e.call_ended("warm", 5)  # wrap-up until 30
+    call(e, "low", 0, tier="bronze")
+    call(e, "high", 10, queue="vip", tier="gold")
+    assert offered(e.tick(30)) == [("high", "a1")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(["support", "sales"]), st.sampled_from(list(TIERS)),
+                  st.sets(st.sampled_from(["support", "sales", "french"]), max_size=2),
+                  st.integers(0, 100)),
+        max_size=25),
+    levels=st.lists(st.integers(0, 5), min_size=3, max_size=3),
+    queues=st.sets(st.sampled_from(["support", "sales"]), min_size=1),
+    now=st.integers(100, 200),
+)
+def test_agent_available_pick_matches_reference(calls, levels, queues, now) -> None:
+    steps = [EscalationStep(after_s=0, min_skill_level=4),
+             EscalationStep(after_s=60, min_skill_level=2),
+             EscalationStep(after_s=150, min_skill_level=0)]
+    e = engine(queue("support", escalation=steps), queue("sales", escalation=steps[:2]))
+    for i, (q, tier, skills, t) in enumerate(sorted(calls, key=lambda c: c[3])):
+        call(e, f"c{i}", float(t), queue=q, tier=tier, skills=skills)
+    skills = {s: lvl for s, lvl in zip(["support", "sales", "french"], levels) if lvl}
+    login(e, "a1", float(now), queues=queues, skills=skills, pause="break")
+    ref = e.reference_pick_call("a1", float(now))
+    got = [o.call_id for o in of(e.agent_available("a1", float(now)), Offer)]
     assert got == ([ref] if ref is not None else [])

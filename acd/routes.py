@@ -1,0 +1,192 @@
+"""REST endpoints that operate the ACD (agents' own state; supervisors' queue and agent views).
+
+The agent id in the ACD is the user's username; the device comes from the user's extension.
+Supervisors may act on agents of their own team only; admins on everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from aiohttp import web
+
+from acd.errors import AcdError, IllegalTransition, InvalidRequest, UnknownAgent
+from acd.model import AgentSnapshot
+from acd.service import AcdService
+from acd.stats import QueueReport
+from agent_desktop.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from agent_desktop.jsonio import json_response
+from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
+
+AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
+SUPERVISORS = frozenset({"supervisor", "admin"})
+_EXTENSION = r"^[0-9]{2,6}$"
+
+
+class LoginBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    extension: str | None = pydantic.Field(default=None, pattern=_EXTENSION)
+    queues: list[str] | None = None
+    paused_reason: str | None = None
+
+
+class PauseBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    reason: str = pydantic.Field(min_length=1, max_length=40)
+
+
+class SkillsBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    skills: dict[str, int]
+
+    @pydantic.field_validator("skills")
+    @classmethod
+    def _levels(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, level in v.items():
+            if not 1 <= level <= 5:
+                raise ValueError(f"skill {name!r}: level must be 1..5")
+        return v
+
+
+def _api_error(exc: AcdError) -> ApiError:
+    if isinstance(exc, UnknownAgent):
+        return NotFound(str(exc))
+    if isinstance(exc, IllegalTransition):
+        return Conflict(str(exc), {"state": exc.state, "event": exc.event})
+    if isinstance(exc, InvalidRequest):
+        return BadRequest(str(exc))
+    return Conflict(str(exc))
+
+
+def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
+    routes = RouteRegistry()
+    queue_names = {q.name for q in service.settings.acd.queues}
+
+    async def user_record(username: str) -> Any:
+        try:
+            return await crm.users.by_username(username)
+        except Exception:
+            raise NotFound(f"no user {username!r}") from None
+
+    async def check_team(request: web.Request, agent_id: str) -> None:
+        me = principal_of(request)
+        if me.role == "admin" or me.username == agent_id:
+            return
+        target = await user_record(agent_id)
+        if me.role != "supervisor" or target.team_id is None or target.team_id != me.team_id:
+            raise Forbidden(f"agent {agent_id!r} is not in your team")
+
+    def run(fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except AcdError as exc:
+            raise _api_error(exc) from None
+
+    def agent_json(agent_id: str) -> web.Response:
+        try:
+            return json_response(service.engine.agent(agent_id))
+        except AcdError as exc:
+            raise _api_error(exc) from None
+
+    @routes.post("/api/acd/me/login", roles=AGENT_ROLES, request_model=LoginBody,
+                 summary="Log in to the ACD on a device (extension); skills come from the CRM",
+                 response=AgentSnapshot, tags=("acd",))
+    async def acd_login(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request)
+        body = body_of(request, LoginBody)
+        user = await user_record(me.username)
+        extension = body.extension or user.extension
+        if not extension:
+            raise BadRequest("no extension: give one, or set the user's extension")
+        queues = frozenset(body.queues) if body.queues is not None else None
+        if queues is not None and not queues <= queue_names:
+            raise BadRequest("unknown queue", {"unknown": sorted(queues - queue_names)})
+        skills = {s.skill: s.level for s in await crm.skills.for_user(user.id)}
+        try:
+            service.agent_login(me.username, extension, queues=queues, skills=skills,
+                                pause_reason=body.paused_reason)
+        except AcdError as exc:
+            raise _api_error(exc) from None
+        return agent_json(me.username)
+
+    @routes.post("/api/acd/me/logout", roles=AGENT_ROLES, summary="Log out of the ACD",
+                 tags=("acd",))
+    async def acd_logout(request: web.Request) -> web.StreamResponse:
+        run(service.agent_logout, principal_of(request).username)
+        return json_response({"status": "logged_out"})
+
+    @routes.post("/api/acd/me/available", roles=AGENT_ROLES, response=AgentSnapshot,
+                 summary="Become available for calls", tags=("acd",))
+    async def acd_available(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request).username
+        run(service.agent_available, me)
+        return agent_json(me)
+
+    @routes.post("/api/acd/me/pause", roles=AGENT_ROLES, request_model=PauseBody,
+                 response=AgentSnapshot, summary="Pause with a configured reason code",
+                 tags=("acd",))
+    async def acd_pause(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request).username
+        run(service.agent_pause, me, body_of(request, PauseBody).reason)
+        return agent_json(me)
+
+    @routes.post("/api/acd/me/end-wrapup", roles=AGENT_ROLES, response=AgentSnapshot,
+                 summary="End after-call work now", tags=("acd",))
+    async def acd_end_wrapup(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request).username
+        run(service.agent_end_wrapup, me)
+        return agent_json(me)
+
+    @routes.get("/api/acd/me", roles=AGENT_ROLES, response=AgentSnapshot,
+                summary="My ACD state", tags=("acd",))
+    async def acd_me(request: web.Request) -> web.StreamResponse:
+        return agent_json(principal_of(request).username)
+
+    @routes.get("/api/queues", roles=SUPERVISORS, response=list[QueueReport],
+                summary="Live statistics per queue (and overall, queue \"\")", tags=("acd",))
+    async def queues(request: web.Request) -> web.StreamResponse:
+        return json_response(list(service.report()))
+
+    @routes.get("/api/agents", roles=SUPERVISORS, response=list[AgentSnapshot],
+                summary="Every logged-in agent's state", tags=("acd",))
+    async def agents(request: web.Request) -> web.StreamResponse:
+        return json_response(list(service.engine.agents()))
+
+    agent_param = (Param("agent_id", "path", required=True, description="username"),)
+
+    @routes.post("/api/agents/{agent_id}/pause", roles=SUPERVISORS, request_model=PauseBody,
+                 params=agent_param, response=AgentSnapshot,
+                 summary="Force an agent into pause", tags=("acd",))
+    async def force_pause(request: web.Request) -> web.StreamResponse:
+        agent_id = request.match_info["agent_id"]
+        await check_team(request, agent_id)
+        run(service.agent_pause, agent_id, body_of(request, PauseBody).reason)
+        return agent_json(agent_id)
+
+    @routes.post("/api/agents/{agent_id}/logout", roles=SUPERVISORS, params=agent_param,
+                 summary="Force an agent out of the ACD", tags=("acd",))
+    async def force_logout(request: web.Request) -> web.StreamResponse:
+        agent_id = request.match_info["agent_id"]
+        await check_team(request, agent_id)
+        run(service.agent_logout, agent_id)
+        return json_response({"status": "logged_out", "agent_id": agent_id})
+
+    @routes.put("/api/agents/{agent_id}/skills", roles=SUPERVISORS, request_model=SkillsBody,
+                params=agent_param, summary="Change an agent's skills (CRM and live routing)",
+                tags=("acd",))
+    async def set_skills(request: web.Request) -> web.StreamResponse:
+        agent_id = request.match_info["agent_id"]
+        await check_team(request, agent_id)
+        skills = body_of(request, SkillsBody).skills
+        user = await user_record(agent_id)
+        await crm.skills.set_skills(user.id, skills)
+        try:
+            service.agent_set_skills(agent_id, skills)
+        except UnknownAgent:
+            pass  # not logged in: the CRM change applies at the next login
+        except AcdError as exc:
+            raise _api_error(exc) from None
+        return json_response({"agent_id": agent_id, "skills": skills})
+
+    return routes

@@ -1,0 +1,241 @@
+"""Random event sequences against the engine, checking the invariants after every step.
+
+- an agent never holds two calls, and agent/call links agree both ways;
+- a call is never offered to two agents at once;
+- no call disappears without a CallRemoved (completed after an answer, or abandoned);
+- the engine is stable: no waiting call has an eligible routable agent left idle;
+- a higher-priority waiting call is never passed over for an agent that could take it;
+- a refused input changes nothing.
+
+Eligibility, thresholds and priorities are recomputed here from the settings, independently of
+the engine's indexes.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from acd.engine import AcdEngine
+from acd.errors import AcdError
+from acd.model import (
+    AgentLogin,
+    AgentSnapshot,
+    AgentState,
+    AgentStateChanged,
+    CallRemoved,
+    CallSnapshot,
+    CallState,
+    Command,
+    DeviceState,
+    NewCall,
+    Offer,
+    OfferRetracted,
+    PlaceCallback,
+)
+from config.acd import AcdSettings, EscalationStep, QueueSettings
+
+STEPS = [
+    EscalationStep(after_s=0, min_skill_level=3),
+    EscalationStep(after_s=20, min_skill_level=1),
+    EscalationStep(after_s=40, min_skill_level=0),
+]
+SETTINGS = AcdSettings(
+    queues=[
+        QueueSettings(name="support", skills=["support"], escalation=STEPS, max_wait_s=60,
+                      overflow_to="sales", wrapup_s=5, announce_every_s=15,
+                      selection="longest_idle"),
+        QueueSettings(name="sales", skills=["sales"], escalation=STEPS[:2], max_wait_s=45,
+                      wrapup_s=0, selection="round_robin"),
+        QueueSettings(name="vip", skills=["support"], escalation=STEPS[:1], max_wait_s=30,
+                      overflow_to="support", selection="best_skill"),
+    ]
+)
+QUEUES = [q.name for q in SETTINGS.queues]
+AGENTS = [f"a{i}" for i in range(5)]
+SKILLS = ["support", "sales", "french"]
+TIERS = ["platinum", "gold", "silver", "bronze", "unknown"]
+WAITING = (CallState.WAITING, CallState.CALLBACK_WAITING)
+
+
+def threshold(c: CallSnapshot, now: float) -> int:
+    q = next(q for q in SETTINGS.queues if q.name == c.queue)
+    thr = 1
+    for s in q.escalation:
+        if s.after_s <= now - c.queue_since and s.action == "route":
+            thr = s.min_skill_level
+    return thr
+
+
+def eligible(a: AgentSnapshot, c: CallSnapshot, now: float) -> bool:
+    if c.queue not in a.queues:
+        return False
+    thr = threshold(c, now)
+    return thr == 0 or all(a.skills.get(s, 0) >= thr for s in c.skills)
+
+
+def key(c: CallSnapshot) -> tuple[float, float]:
+    return (SETTINGS.aging_per_s * c.enqueued_at - SETTINGS.tier_weights[c.tier], c.enqueued_at)
+
+
+class AcdMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.e = AcdEngine(SETTINGS)
+        self.now = 0.0
+        self.n = 0
+        self.live: set[str] = set()
+        self.outstanding: dict[str, str] = {}  # call -> agent with an offer out
+        self.connected: set[str] = set()
+        self.last: list[Command] = []
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def run(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        self.e.tick(self.now)  # catch up first, so a refusal below is judged on its own
+        self.absorb(self.e.tick(self.now))
+        before = (self.e.agents(), self.e.calls())
+        try:
+            cmds = fn(*args, self.now)
+        except AcdError:
+            assert (self.e.agents(), self.e.calls()) == before, "refused input changed state"
+            self.last = []
+            return
+        self.absorb(cmds)
+
+    def absorb(self, cmds: list[Command]) -> None:
+        self.last = cmds
+        for c in cmds:
+            if isinstance(c, AgentStateChanged) and c.old is AgentState.RESERVED:
+                # The agent's offer is over: answered, not answered, or retracted.
+                [cid] = [k for k, v in self.outstanding.items() if v == c.agent_id]
+                del self.outstanding[cid]
+                if c.new is AgentState.ON_CALL:
+                    self.connected.add(cid)
+            elif isinstance(c, Offer | PlaceCallback):
+                assert c.call_id not in self.outstanding, "call offered twice at once"
+                assert c.agent_id not in self.outstanding.values(), "agent offered two calls"
+                self.outstanding[c.call_id] = c.agent_id
+            elif isinstance(c, OfferRetracted):
+                assert c.call_id not in self.outstanding
+            elif isinstance(c, CallRemoved):
+                assert c.call_id in self.live
+                assert c.call_id not in self.outstanding
+                if c.reason == "completed":
+                    assert c.call_id in self.connected
+                self.live.discard(c.call_id)
+                self.connected.discard(c.call_id)
+
+    def ids(self, *states: CallState) -> list[str]:
+        return sorted(c.call_id for c in self.e.calls() if c.state in states)
+
+    # --------------------------------------------------------------------------------- rules
+
+    @rule(dt=st.sampled_from([0.0, 1.0, 5.0, 17.0, 30.0]))
+    def advance(self, dt: float) -> None:
+        self.now += dt
+        self.absorb(self.e.tick(self.now))
+
+    @rule(q=st.sampled_from(QUEUES), tier=st.sampled_from(TIERS),
+          skills=st.sets(st.sampled_from(SKILLS), max_size=2))
+    def enqueue(self, q: str, tier: str, skills: set[str]) -> None:
+        self.n += 1
+        cid = f"c{self.n}"
+        self.live.add(cid)
+        self.run(self.e.enqueue, NewCall(cid, q, tier, frozenset(skills)))
+
+    @rule(agent=st.sampled_from(AGENTS), queues=st.sets(st.sampled_from(QUEUES), min_size=1),
+          levels=st.lists(st.integers(0, 5), min_size=3, max_size=3),
+          paused=st.booleans())
+    def login(self, agent: str, queues: set[str], levels: list[int], paused: bool) -> None:
+        skills = {s: lvl for s, lvl in zip(SKILLS, levels, strict=True) if lvl}
+        self.run(self.e.agent_login, AgentLogin(agent, f"PJSIP/{agent}", frozenset(queues),
+                                                skills, "break" if paused else None))
+
+    @rule(agent=st.sampled_from(AGENTS),
+          op=st.sampled_from(["logout", "available", "pause", "end_wrapup", "bad_pause"]))
+    def agent_op(self, agent: str, op: str) -> None:
+        fn = {
+            "logout": self.e.agent_logout,
+            "available": self.e.agent_available,
+            "end_wrapup": self.e.agent_end_wrapup,
+        }.get(op)
+        if fn is not None:
+            self.run(fn, agent)
+        else:
+            reason = "lunch" if op == "pause" else "nap"
+            self.run(lambda aid, now: self.e.agent_pause(aid, reason, now), agent)
+
+    @rule(agent=st.sampled_from(AGENTS), levels=st.lists(st.integers(0, 5), min_size=3,
+                                                          max_size=3))
+    def set_skills(self, agent: str, levels: list[int]) -> None:
+        skills = {s: lvl for s, lvl in zip(SKILLS, levels, strict=True) if lvl}
+        self.run(lambda aid, now: self.e.agent_set_skills(aid, skills, now), agent)
+
+    @rule(agent=st.sampled_from(AGENTS),
+          state=st.sampled_from([DeviceState.UNAVAILABLE, DeviceState.NOT_INUSE]))
+    def device(self, agent: str, state: DeviceState) -> None:
+        self.run(lambda now: self.e.device_state(f"PJSIP/{agent}", state, now))
+
+    @rule(data=st.data(), what=st.sampled_from(["answer", "fail", "end", "abandon", "callback"]))
+    def call_op(self, data: st.DataObject, what: str) -> None:
+        ids = self.ids(*CallState) or ["nope"]
+        cid = data.draw(st.sampled_from(ids))
+        if what == "answer":
+            self.run(self.e.offer_answered, cid)
+        elif what == "fail":
+            self.run(lambda c, now: self.e.offer_failed(c, "no-answer", now), cid)
+        elif what == "end":
+            self.run(self.e.call_ended, cid)
+        elif what == "abandon":
+            self.run(self.e.abandon, cid)
+        else:
+            self.run(lambda c, now: self.e.request_callback(c, "5551234567", now), cid)
+
+    # ---------------------------------------------------------------------------- invariants
+
+    @invariant()
+    def links_agree(self) -> None:
+        calls = {c.call_id: c for c in self.e.calls()}
+        holders: dict[str, str] = {}
+        for a in self.e.agents():
+            if a.state in (AgentState.RESERVED, AgentState.ON_CALL):
+                assert a.call_id is not None and calls[a.call_id].agent_id == a.agent_id
+                assert a.call_id not in holders, "two agents hold one call"
+                holders[a.call_id] = a.agent_id
+            else:
+                assert a.call_id is None
+        for c in calls.values():
+            if c.state in (CallState.OFFERED, CallState.CONNECTED):
+                assert holders.get(c.call_id) == c.agent_id
+            else:
+                assert c.agent_id is None and c.call_id not in holders
+
+    @invariant()
+    def nothing_disappears(self) -> None:
+        assert {c.call_id for c in self.e.calls()} == self.live
+
+    @invariant()
+    def stable_and_fair(self) -> None:
+        now = self.now
+        waiting = [c for c in self.e.calls() if c.state in WAITING]
+        agents = self.e.agents()
+        for a in agents:
+            if a.routable:
+                assert not any(eligible(a, c, now) for c in waiting), "idle agent, waiting call"
+        by_id = {a.agent_id: a for a in agents}
+        for cmd in self.last:
+            if isinstance(cmd, Offer | PlaceCallback):
+                got = next(c for c in self.e.calls() if c.call_id == cmd.call_id)
+                a = by_id[cmd.agent_id]
+                for c in waiting:
+                    assert not (key(c) < key(got) and eligible(a, c, now)), (
+                        f"{c.call_id} passed over by {got.call_id} for {a.agent_id}")
+
+
+AcdMachine.TestCase.settings = settings(
+    max_examples=120, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestAcdStateful = AcdMachine.TestCase
