@@ -564,3 +564,20 @@ async def test_inbound_call_through_simulator_fastagi_and_tracker() -> None:
         await client.close()
         await sim.stop()
         await agi.stop()
+
+
+def test_benchmark_repetitions_are_distinct_calls() -> None:
+    """The ingest benchmark's stream: each repetition must be new calls, not the same ones."""
+    import re
+
+    from benchmarks.ami_ingest import capture_events, repetition
+
+    block = b"".join(capture_events())
+    r0, r1 = repetition(block, 0), repetition(block, 1)
+    ids = re.compile(rb"(?:Uniqueid|Linkedid|BridgeUniqueid): ([^<\s]\S*)")
+    ids0, ids1 = set(ids.findall(r0)), set(ids.findall(r1))
+    assert ids0 and ids1 and not ids0 & ids1
+    framer = AmiFramer(1 << 20, expect_banner=False)
+    m0, m1 = framer.feed(r0), framer.feed(r1)
+    assert [m["Event"] for m in m0] == [m["Event"] for m in m1]
+    assert "VarSet" in {m["Event"] for m in m0}
