@@ -238,6 +238,16 @@ class PbxSimulator:
         task = self._spawn(self._inbound(ch, call), call=True)
         return CallHandle(ch.name, ch.uniqueid, task)
 
+    def hangup_caller(self, channel: str) -> None:
+        """Driver: the party on `channel` hangs up now (an inbound caller abandons if not
+        yet connected to an agent)."""
+        ch = self.channels.get(channel)
+        if ch is None:
+            raise InvalidValue("channel", channel, "no such live channel")
+        if ch.inbound and not ch.connected and not ch.gone.is_set():
+            self._stats.abandoned += 1
+        self.remote_hangup(ch, "caller")
+
     def start_traffic(self, traffic: TrafficConfig) -> None:
         if self._traffic_task is not None and not self._traffic_task.done():
             raise InvalidValue("traffic", traffic, "traffic is already running")

@@ -93,6 +93,13 @@ class AmiTestClient:
 
         return dict(await self.wait_for(pred, within))
 
+    async def barrier(self) -> None:
+        """Ping and wait for the Pong: every event the simulator wrote before is now here."""
+        self._barrier_n = getattr(self, "_barrier_n", 0) + 1
+        aid = f"barrier-{self._barrier_n}"
+        self.send(("Action", "Ping"), ("ActionID", aid))
+        await self.wait_for(lambda m: dict(m).get("ActionID") == aid)
+
     def events(self, name: str | None = None) -> list[dict[str, str]]:
         out = [dict(m) for m in self.messages if m and m[0][0] == "Event"]
         return [e for e in out if name is None or e["Event"] == name]

@@ -73,6 +73,7 @@ async def test_exec_dial_answered_bridges_then_agent_hangs_up(
     await _dial_script(agi_server, "PJSIP/1001,15", results)
     call = await sim.place_inbound_call(patience_s=1000)
     await call.wait(5)
+    await ami.barrier()
     assert results[:3] == ["200 result=0", "200 result=0", "200 result=1 (ANSWER)"]
     assert results[3] == "200 result=1"
     names = [e["Event"] for e in ami.events()]
@@ -106,6 +107,7 @@ async def test_exec_dial_no_answer_busy_unavailable(
         await _dial_script(agi_server, f"PJSIP/{ext},15", results)
         call = await sim.place_inbound_call(patience_s=1000)
         await call.wait(5)
+        await ami.barrier()
         assert results[1:3] == ["200 result=0", f"200 result=1 ({status})"], ext
     busy = ami.events("Hangup")
     assert any(e["Cause"] == "17" and e.get("TechCause") == "486" for e in busy)
@@ -129,7 +131,8 @@ async def test_abandon_sends_hangup_then_511_and_hangup_cause_0(
         done.set()
 
     agi_server.script = script
-    call = await sim.place_inbound_call(patience_s=5)
+    # Patience 300 simulated s = 0.3 s real: ample for ANSWER, then the caller gives up on hold.
+    call = await sim.place_inbound_call(patience_s=300)
     await asyncio.wait_for(done.wait(), 5)
     await call.wait(5)
     assert lines == [
@@ -157,8 +160,11 @@ async def test_abandon_while_agent_rings_cancels_the_dial(
         replies.append((await r.readline()).decode().rstrip("\n"))
 
     agi_server.script = script
-    call = await sim.place_inbound_call(patience_s=10)
+    call = await sim.place_inbound_call(patience_s=None)
+    await ami.wait_event("DialState", DialStatus="RINGING")
+    sim.hangup_caller(call.channel)
     await call.wait(5)
+    await ami.barrier()
     assert replies == ["200 result=-1", "HANGUP"]
     ends = ami.events("DialEnd")
     assert [e["DialStatus"] for e in ends] == ["CANCEL"]
@@ -226,10 +232,12 @@ async def test_agi_failure_falls_back_to_builtin_queue() -> None:
         await ami.login()
         call = await sim.place_inbound_call(patience_s=1000)
         await call.wait(5)
+        await ami.barrier()
         names = [e["Event"] for e in ami.events()]
         for n in ("QueueCallerJoin", "AgentCalled", "AgentConnect", "BridgeEnter", "AgentComplete"):
             assert n in names, n
-        assert ("AGISTATUS", "FAILURE") in {(e["Variable"], e["Value"]) for e in ami.events("VarSet")}
+        varsets = {(e["Variable"], e["Value"]) for e in ami.events("VarSet")}
+        assert ("AGISTATUS", "FAILURE") in varsets
         gotoif = [e for e in ami.events("Newexten") if e["Application"] == "GotoIf"]
         assert gotoif[0]["AppData"] == "1?fallback"
         st = sim.stats()

@@ -37,7 +37,8 @@ def capture_sent(name: str) -> list[list[tuple[str, str]]]:
 
 
 def shape(events: list[dict[str, str]]) -> tuple[list[str], Counter[str], list[tuple[str, str]]]:
-    names = [e["Event"] for e in events if e["Event"] not in ASYNC_EVENTS and e["Event"] != "VarSet"]
+    skip = ASYNC_EVENTS | {"VarSet"}
+    names = [e["Event"] for e in events if e["Event"] not in skip]
     varsets = Counter(e["Variable"] for e in events if e["Event"] == "VarSet")
     devices = [(e["Device"], e["State"]) for e in events if e["Event"] == "DeviceStateChange"]
     return names, varsets, devices
@@ -57,7 +58,7 @@ async def run_capture_originate(sim: PbxSimulator, name: str) -> list[dict[str, 
         ami.send(("Action", "Hangup"), ("Channel", resp["Channel"]), ("Cause", "16"),
                  ("ActionID", "h1"))
     await sim.wait_calls_done(5)
-    await asyncio.sleep(0.02)
+    await ami.barrier()
     events = [dict(m) for m in ami.messages[before:] if m and m[0][0] == "Event"]
     await ami.close()
     return events
@@ -119,6 +120,7 @@ async def test_originate_local_matches_actions_capture_start(agi_server: TinyAgi
                  ("CallerID", '"Lab Actions" <5550005>'), ("ActionID", "o1"))
         await ami.wait_event("OriginateResponse")
         await sim.wait_calls_done(5)
+        await ami.barrier()
         got = [e for e in ami.events() if e["Event"] not in ("FullyBooted", "SuccessfulAuth")]
         await ami.close()
     want = capture_events("actions")
@@ -142,6 +144,7 @@ async def test_click_to_dial_rings_agent_then_external(agi_server: TinyAgiServer
                  ("CallerID", '"Customer" <+15551112222>'), ("ActionID", "c2d"))
         await ami.wait_for(lambda m: dict(m).get("ActionID") == "c2d")
         await sim.wait_calls_done(5)
+        await ami.barrier()
         begins = ami.events("DialBegin")
         assert [b["DestChannel"].split("-")[0] for b in begins] == ["PJSIP/1001", "PJSIP/carrier"]
         assert begins[1]["DialString"] == "+15551112222@carrier"
@@ -173,6 +176,7 @@ async def test_dialer_originate_runs_amd_then_agi(agi_server: TinyAgiServer) -> 
                      ("Async", "true"), ("ActionID", f"d{i}"))
         await ami.wait_for(lambda m: dict(m).get("ActionID") == "d4")
         await sim.wait_calls_done(5)
+        await ami.barrier()
         results = {e["ActionID"]: (e["Response"], e["Reason"])
                    for e in ami.events("OriginateResponse")}
         assert results == {"d1": ("Success", "4"), "d2": ("Success", "4"),
