@@ -122,6 +122,23 @@ class AmiResponse:
         return self.headers.get(key, default)
 
 
+@dataclass(frozen=True, slots=True)
+class AmiStatus:
+    """A snapshot for status pages and metrics."""
+
+    state: str
+    since: float  # clock time of the last state change
+    banner: str | None
+    connects: int
+    disconnects: int
+    events: int
+    pending_actions: int
+    backlog: int
+    ping_timeouts: int
+    oversized_drops: int
+    consumer_errors: int
+
+
 @dataclass(slots=True)
 class AmiStats:
     connects: int = 0
@@ -345,6 +362,16 @@ class AmiClient:
         """`time.perf_counter()` when the bytes of the event being delivered arrived: lets a
         consumer measure ingest latency without a timestamp on every event."""
         return self._arrival
+
+    def status(self) -> AmiStatus:
+        st = self.stats
+        return AmiStatus(
+            state=self._state.value, since=self._state_since, banner=self.banner,
+            connects=st.connects, disconnects=st.disconnects, events=st.events,
+            pending_actions=len(self._pending), backlog=self._queue.qsize(),
+            ping_timeouts=st.ping_timeouts, oversized_drops=st.oversized_drops,
+            consumer_errors=st.consumer_errors,
+        )
 
     def _set_state(self, state: AmiState) -> None:
         if state is not self._state:

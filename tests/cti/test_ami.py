@@ -127,6 +127,10 @@ async def test_login_and_resync_use_real_banner_and_channels(
             "Local/wait@lab-00000000;2",
         ]
         assert all(isinstance(c, ChannelSnapshot) for c in resynced.channels)
+        status = client.status()
+        assert (status.state, status.connects, status.banner) == (
+            "connected", 1, "Asterisk Call Manager/11.0.0"
+        )
     finally:
         await client.close()
     assert client.state is AmiState.CLOSED
