@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -114,6 +115,15 @@ def _measure_sqlite(path: Path, phones: int, n: int, rng: random.Random) -> dict
     return _summary("sqlite", out)
 
 
+def _counts(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(str(path))
+    try:
+        return {t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                for t in ("customers", "phones", "orders", "interactions")}
+    finally:
+        conn.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--json", action="store_true", help="print one JSON object (always on)")
@@ -121,26 +131,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--customers", type=int, help="override the number of customers")
     p.add_argument("--lookups", type=int, default=3000)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--db", type=Path,
+                   help="keep the built file here and reuse it on later runs (skips the build)")
     args = p.parse_args(argv)
     customers = args.customers or (100_000 if args.quick else 1_000_000)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
-        path = Path(tmp) / "crm.sqlite3"
+        path = args.db or Path(tmp) / "crm.sqlite3"
         t0 = time.perf_counter()
-        stats = build_demo_database(path, customers=customers, seed=args.seed,
-                                    progress=sys.stderr)
+        reused = path.exists()
+        if reused:
+            counts = _counts(path)
+            if counts["customers"] != customers:
+                raise SystemExit(f"{path} holds {counts['customers']} customers, not {customers}")
+        else:
+            stats = build_demo_database(path, customers=customers, seed=args.seed,
+                                        progress=sys.stderr)
+            counts = {"customers": stats.customers, "phones": stats.phones,
+                      "orders": stats.orders, "interactions": stats.interactions}
         build_s = time.perf_counter() - t0
-        measured = asyncio.run(_measure(path, customers, stats.phones, args.lookups, rng))
-        baseline = _measure_sqlite(path, stats.phones, args.lookups, rng)
+        measured = asyncio.run(_measure(path, customers, counts["phones"], args.lookups, rng))
+        baseline = _measure_sqlite(path, counts["phones"], args.lookups, rng)
         size_mb = round(path.stat().st_size / 1e6, 1)
     result: dict[str, object] = {
         "benchmark": "crm_lookup",
-        "customers": customers,
-        "phones": stats.phones,
-        "orders": stats.orders,
-        "interactions": stats.interactions,
+        **counts,
         "db_mb": size_mb,
-        "build_s": round(build_s, 2),
+        "build_s": None if reused else round(build_s, 2),
+        "reused_db": reused,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "lookups": args.lookups,
         **measured,
         **baseline,
