@@ -122,6 +122,7 @@ class AcdService:
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.commands_executed = 0
+        self.ivr_hangups = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,13 +199,19 @@ class AcdService:
     async def handle_ivr(self, session: AgiSession) -> None:
         """Built-in identify-and-queue flow until ivr/ menus exist: answer, look the caller up in
         the CRM (tier = priority), menu digit 1 = first queue, 2 = second, ..., then queue."""
-        await session.answer()
         number = session.env.get("agi_callerid", "")
         queues = [q.name for q in self.settings.acd.queues]
-        digit = await session.get_data(PROMPT_MENU, 5000, 1)
-        queue = queues[int(digit) - 1] if digit.isdigit() and 0 < int(digit) <= len(queues) \
-            else queues[0]
-        await session.set_variable("IVR_QUEUE", queue)
+        try:
+            await session.answer()
+            digit = await session.get_data(PROMPT_MENU, 5000, 1)
+            queue = queues[int(digit) - 1] \
+                if digit.isdigit() and 0 < int(digit) <= len(queues) else queues[0]
+            await session.set_variable("IVR_QUEUE", queue)
+        except AgiError as exc:
+            # result=-1 from a prompt means the caller left during the menu: not an ACD abandon.
+            self.ivr_hangups += 1
+            log.info("ivr_caller_left", channel=session.channel, error=str(exc))
+            return
         await self.queue_call(session, queue=queue, number=number)
 
     async def handle_queue(self, session: AgiSession) -> None:

@@ -1,0 +1,285 @@
+"""Assembles the server from its parts and runs it until SIGINT/SIGTERM.
+
+Start-up order (shutdown is the reverse, through one AsyncExitStack):
+
+    data dir -> CRM (SQLite; demo data on first --demo) -> users -> bus
+    -> routing engine + ACD service -> FastAGI server (Asterisk hands calls here)
+    -> [demo: PBX simulator] -> AMI client (events -> call tracker -> bus, ACD)
+    -> HTTP API -> [demo: agents log in, traffic starts] -> live summary in the log
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from acd.engine import AcdEngine
+from acd.routes import acd_routes
+from acd.service import AcdService
+from acd.stats import QueueReport
+from agent_desktop.app import create_app
+from agent_desktop.passwords import hash_password
+from common.bus import Bus
+from common.clock import MonotonicClock
+from common.logging import configure_logging
+from config.settings import Settings
+from crm_core.demo_data import build_demo_database, demo_agents, iter_demo_numbers
+from crm_core.errors import NotFound
+from crm_core.service import Crm
+from cti.ami import AmiClient
+from cti.calls import CallTracker
+from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
+from cti.fastagi import FastAgiServer
+
+log = structlog.get_logger("server")
+
+DEMO_PASSWORD = "demo"  # noqa: S105 (documented demo credential, --demo only)
+
+
+def run(settings: Settings, *, demo: bool = False) -> int:
+    configure_logging(settings.server.log_level, settings.server.log_format)
+    try:
+        asyncio.run(serve(settings, demo=demo))
+    except KeyboardInterrupt:
+        pass
+    except StartupError as exc:
+        log.error("startup_failed", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class StartupError(Exception):
+    pass
+
+
+async def serve(settings: Settings, *, demo: bool = False,
+                ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None,
+                handles: dict[str, Any] | None = None) -> None:
+    """Run until `stop` is set (or a signal arrives). `ready` and `handles` are for tests."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    handles = handles if handles is not None else {}
+
+    async with contextlib.AsyncExitStack() as stack:
+        db_path, fresh = _prepare_data_dir(settings)
+        if demo and fresh:
+            log.info("demo_data_building", customers=settings.demo.customers, path=str(db_path))
+            stats = await asyncio.to_thread(
+                build_demo_database, db_path, customers=settings.demo.customers,
+                seed=settings.demo.seed, settings=settings.crm, progress=None)
+            log.info("demo_data_built", customers=stats.customers, orders=stats.orders,
+                     seconds=round(stats.seconds, 1))
+        crm = await Crm.open(db_path, settings.crm)
+        stack.push_async_callback(crm.close)
+        await _ensure_users(crm, settings, demo)
+
+        bus = Bus()
+        clock = MonotonicClock()
+        engine = AcdEngine(settings.acd)
+        tracker = CallTracker()
+
+        fastagi = FastAgiServer(settings.fastagi)
+        ami_settings = settings.ami
+        sim = None
+        if demo:
+            from cti.simulator import PbxSimulator, SimulatorConfig
+
+            # FastAGI first (port 0 in tests), so the simulator knows where to send callers.
+            await fastagi.start()
+            stack.push_async_callback(fastagi.stop)
+            agents = demo_agents(settings.demo.agents)
+            sim = PbxSimulator(SimulatorConfig(
+                ami_port=settings.demo.ami_port, ami_username=ami_settings.username,
+                ami_secret=ami_settings.secret, agi_host=settings.fastagi.host,
+                agi_port=fastagi.port, agents=tuple(a.extension for a in agents),
+                seed=settings.demo.seed, dialplan_events=False,
+                phone=_demo_phone(settings),
+            ))
+            await sim.start()
+            stack.push_async_callback(sim.stop)
+            ami_settings = ami_settings.model_copy(update={"host": "127.0.0.1",
+                                                           "port": sim.ami_port})
+
+        acd: AcdService | None = None
+
+        def on_event(ev: CtiEvent) -> None:
+            now = clock.now()
+            if isinstance(ev, AmiResynced):
+                updates = tracker.reconcile(ev.channels, now)
+            else:
+                updates = tracker.apply(ev, now)
+            for u in updates:
+                bus.publish("call." + type(u).__name__, u)
+            if isinstance(ev, AmiConnected | AmiLost | AmiResynced):
+                bus.publish("ami.connection", {"event": type(ev).__name__})
+                log.info("ami_" + type(ev).__name__.removeprefix("Ami").lower())
+            if acd is not None:
+                acd.on_cti_event(ev)
+
+        ami = AmiClient(ami_settings, on_event=on_event, clock=clock)
+        acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock)
+        fastagi.route("ivr", acd.handle_ivr)
+        fastagi.route("queue", acd.handle_queue)
+        if not demo:
+            await fastagi.start()
+            stack.push_async_callback(fastagi.stop)
+        await acd.start()
+        stack.push_async_callback(acd.stop)
+        await ami.start()
+        stack.push_async_callback(ami.close)
+
+        app = create_app(settings, crm, bus, extra_routes=acd_routes(acd, crm))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {settings.server.host}:"
+                               f"{settings.server.port}: {exc.strerror}") from exc
+        http_port = _bound_port(runner)
+        log.info("listening", http=f"http://{settings.server.host}:{http_port}",
+                 fastagi=f"{settings.fastagi.host}:{fastagi.port}",
+                 ami=f"{ami_settings.host}:{ami_settings.port}", demo=demo)
+
+        if demo and sim is not None:
+            await _start_demo(settings, sim, acd, crm, stack)
+        summary = asyncio.create_task(_summaries(acd, settings.server.summary_interval_s))
+        stack.callback(summary.cancel)
+
+        handles.update(crm=crm, bus=bus, engine=engine, acd=acd, ami=ami, fastagi=fastagi,
+                       tracker=tracker, sim=sim, http_port=http_port, app=app)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("shutting_down")
+
+
+def _prepare_data_dir(settings: Settings) -> tuple[Path, bool]:
+    """The database path, and whether it is new. Fails early with a clear message."""
+    data_dir = Path(settings.server.data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from exc
+    db_path = data_dir / settings.crm.database
+    return db_path, not db_path.exists()
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for addr in runner.addresses:
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            return int(addr[1])
+    return 0
+
+
+async def _ensure_users(crm: Crm, settings: Settings, demo: bool) -> None:
+    """First-run users: the configured bootstrap admin; in the demo, agents and a supervisor."""
+    async def ensure(username: str, password: str, role: str, **fields: Any) -> Any:
+        try:
+            return await crm.users.by_username(username)
+        except NotFound:
+            return await crm.users.create(username=username, password_hash=hash_password(password),
+                                          role=role, **fields)
+
+    auth = settings.auth
+    if auth.bootstrap_admin_password:
+        await ensure(auth.bootstrap_admin_user, auth.bootstrap_admin_password, "admin",
+                     display_name="Administrator")
+    if not demo:
+        return
+    await ensure("admin", DEMO_PASSWORD, "admin", display_name="Demo Admin")
+    teams: dict[str, int] = {}
+    for agent in demo_agents(settings.demo.agents):
+        if agent.team not in teams:
+            found = await crm.teams.search(name=agent.team, limit=1)
+            if found.items:
+                teams[agent.team] = found.items[0].id
+            else:
+                teams[agent.team] = (await crm.teams.create(name=agent.team)).id
+        user = await ensure(agent.username, DEMO_PASSWORD, "agent",
+                            display_name=agent.display_name, extension=agent.extension,
+                            team_id=teams[agent.team])
+        await crm.skills.set_skills(user.id, dict(agent.skills))
+    first_team = next(iter(teams.values()), None)
+    await ensure("supervisor", DEMO_PASSWORD, "supervisor", display_name="Demo Supervisor",
+                 team_id=first_team)
+
+
+def _demo_phone(settings: Settings) -> Any:
+    from cti.simulator import PhoneBehaviour
+
+    return PhoneBehaviour(answer_delay_s=2.0, handle_time_s=settings.demo.mean_handle_s)
+
+
+async def _start_demo(settings: Settings, sim: Any, acd: AcdService, crm: Crm,
+                      stack: contextlib.AsyncExitStack) -> None:
+    from cti.simulator import PhoneBehaviour, TrafficConfig
+
+    agents = demo_agents(settings.demo.agents)
+    for agent in agents:
+        acd.agent_login(agent.username, agent.extension, skills=dict(agent.skills))
+    # One agent's phone rings unanswered now and then, so ring-no-answer shows in the demo.
+    if len(agents) > 2:
+        sim.set_phone(agents[-1].extension, PhoneBehaviour(
+            answers=False, handle_time_s=settings.demo.mean_handle_s))
+    rng = random.Random(settings.demo.seed)
+    known = list(iter_demo_numbers(min(settings.demo.customers, 2000)))
+    callers = tuple(rng.sample(known, min(len(known), 400))) + tuple(
+        f"+1202555{9000 + i:04d}" for i in range(20))  # a few callers the CRM does not know
+    sim.start_traffic(TrafficConfig(
+        rate_per_minute=settings.demo.calls_per_minute, callers=callers,
+        dtmf_choices=("1", "1", "2"), mean_patience_s=settings.demo.mean_patience_s,
+    ))
+    stack.push_async_callback(sim.stop_traffic)
+    # Simulated people: an agent paused for a missed call comes back after a short while.
+    task = asyncio.create_task(_demo_agents_return(acd))
+    stack.callback(task.cancel)
+    log.info("demo_started", agents=len(agents), calls_per_minute=settings.demo.calls_per_minute,
+             login="agent1..agentN / supervisor / admin, password 'demo'")
+
+
+async def _demo_agents_return(acd: AcdService, after_s: float = 45.0) -> None:
+    while True:
+        await asyncio.sleep(2.0)
+        now = acd.clock.now()
+        for a in acd.engine.agents():
+            if a.state == "paused" and a.pause_reason == "missed-call" \
+                    and now - a.state_since >= after_s:
+                with contextlib.suppress(Exception):
+                    acd.agent_available(a.agent_id)
+
+
+def format_summary(r: QueueReport) -> str:
+    w = r.window
+    sl = f"{w.service_level:.0%}" if w.service_level is not None else "-"
+    ab = f"{w.abandon_rate:.0%}" if w.abandon_rate is not None else "-"
+    states = " ".join(f"{s.state}={s.count}" for s in r.agents if s.count)
+    needed = r.agents_needed if r.agents_needed is not None else "-"
+    return (f"queue={r.queue or 'ALL'} waiting={r.waiting} longest={r.longest_wait_s:.0f}s "
+            f"offered={w.entered} answered={w.answered} abandoned={w.abandoned} SL={sl} "
+            f"abandon={ab} agents[{states or 'none'}] needed={needed}")
+
+
+async def _summaries(acd: AcdService, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        started = time.perf_counter()
+        for r in acd.report():
+            log.info("queue_summary", line=format_summary(r))
+        log.debug("summary_took_ms", ms=round((time.perf_counter() - started) * 1000, 2))
