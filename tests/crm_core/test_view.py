@@ -136,3 +136,24 @@ async def test_log_call_rejects_bad_input_and_writes_nothing(crm: Crm) -> None:
     with pytest.raises(Conflict):
         await crm.log_call("c1", direction="inbound", agent_user_id=777)
     assert (await crm.interactions.search()).total == 0
+
+
+async def test_screen_pop_is_one_thread_hop(crm: Crm, clock: ManualClock,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ann_id = await _rich_customer(crm, clock)
+    raw = crm.db._conn
+    hops = 0
+    real = raw._execute
+
+    async def counting(fn, *a, **kw):  # type: ignore[no-untyped-def]
+        nonlocal hops
+        hops += 1
+        return await real(fn, *a, **kw)
+
+    monkeypatch.setattr(raw, "_execute", counting)
+    await crm.customer_view(ann_id)
+    assert hops == 1
+    await crm.lookup_by_phone("212 555 0100")
+    assert hops == 2
+    await crm.tier_for_phone("212 555 0100")
+    assert hops == 3
