@@ -1,0 +1,211 @@
+"""End to end through real sockets: PBX simulator (AMI + FastAGI client) -> FastAGI server ->
+AcdService -> AcdEngine -> AGI EXEC Dial -> simulated agent phone; AMI events back; CRM rows.
+
+The simulator runs at time_scale 0.01 (a simulated second lasts 10 ms), so ring timeouts and talk
+times are short in real time while the numbers in the AGI/AMI traffic stay realistic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acd.engine import AcdEngine
+from acd.service import AcdService
+from common.bus import Bus
+from config.acd import AcdSettings, EscalationStep, QueueSettings
+from config.cti import FastAgiSettings
+from config.settings import Settings
+from crm_core.service import Crm
+from cti.ami import AmiClient
+from cti.fastagi import FastAgiServer
+from cti.simulator import PbxSimulator, PhoneBehaviour, SimulatorConfig
+
+SCALE = 0.01
+
+
+def settings_for_test() -> Settings:
+    def queue(name: str) -> QueueSettings:
+        return QueueSettings(name=name, skills=[name], wrapup_s=0.0, ring_timeout_s=15.0,
+                             announce_every_s=0.0,
+                             escalation=[EscalationStep(after_s=0, min_skill_level=1)])
+
+    return Settings(
+        acd=AcdSettings(queues=[queue("support"), queue("sales")]),
+        fastagi=FastAgiSettings(port=0),
+    )
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    crm: Crm
+    bus: Bus
+    engine: AcdEngine
+    acd: AcdService
+    sim: PbxSimulator
+    ami: AmiClient
+
+    def login(self, agent: str, ext: str, skills: dict[str, int] | None = None) -> None:
+        self.acd.agent_login(agent, ext, skills=skills or {"support": 3, "sales": 3})
+
+
+@contextlib.asynccontextmanager
+async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1002"),
+                        phone: PhoneBehaviour | None = None) -> AsyncIterator[Stack]:
+    settings = settings_for_test()
+    crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm)
+    bus = Bus()
+    engine = AcdEngine(settings.acd)
+    fastagi = FastAgiServer(settings.fastagi)
+    await fastagi.start()
+    sim = PbxSimulator(SimulatorConfig(
+        agi_port=fastagi.port, time_scale=SCALE, agents=agents, seed=3,
+        phone=phone or PhoneBehaviour(answer_delay_s=1.0, handle_time_s=5.0),
+        dialplan_events=False, cdr_events=False,
+    ))
+    await sim.start()
+    holder: dict[str, AcdService] = {}
+    ami = AmiClient(settings.ami.model_copy(update={"port": sim.ami_port}),
+                    on_event=lambda ev: holder["acd"].on_cti_event(ev))
+    acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami,
+                     poll_ms=20, tick_s=0.02)
+    holder["acd"] = acd
+    fastagi.route("ivr", acd.handle_ivr)
+    await acd.start()
+    await ami.start()
+    await asyncio.wait_for(ami.wait_ready(), 5)
+    try:
+        yield Stack(settings, crm, bus, engine, acd, sim, ami)
+    finally:
+        await sim.stop()
+        await ami.close()
+        await acd.stop()
+        await fastagi.stop()
+        await crm.close()
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def overall(stack: Stack, queue: str = "") -> Any:
+    return next(r for r in stack.acd.report() if r.queue == queue)
+
+
+async def test_calls_are_answered_by_agents_and_statistics_match(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        s.login("alice", "1001")
+        s.login("bob", "1002")
+        handles = [await s.sim.place_inbound_call(f"+1202555000{i}", dtmf="1") for i in range(4)]
+        for h in handles:
+            await h.wait(within=20)
+        await wait_for(lambda: overall(s).window.answered == 4)
+
+        truth = s.sim.stats()
+        assert (truth.offered, truth.answered, truth.abandoned) == (4, 4, 0)
+        support = overall(s, "support").window
+        assert (support.entered, support.answered, support.abandoned) == (4, 4, 0)
+        assert sum(truth.agent_answered.values()) == 4
+        assert set(truth.agent_answered) <= {"1001", "1002"}
+        # Nobody is left holding a call.
+        await wait_for(lambda: all(a.call_id is None for a in s.engine.agents()))
+
+        # Every call is in the CRM as an answered inbound interaction of queue support.
+        await wait_for(lambda: s.acd._callers == {})
+        page = await s.crm.interactions.search(limit=50)
+        rows = [i for i in page.items if i.call_id in {h.uniqueid for h in handles}]
+        assert len(rows) == 4
+        assert {r.queue for r in rows} == {"support"}
+        assert all(r.answered_at is not None and r.direction == "inbound" for r in rows)
+
+
+async def test_menu_digit_chooses_the_queue(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        s.login("alice", "1001", {"sales": 2})
+        h = await s.sim.place_inbound_call("+12025550100", dtmf="2")
+        await h.wait(within=20)
+        await wait_for(lambda: overall(s, "sales").window.answered == 1)
+        assert overall(s, "support").window.entered == 0
+
+
+async def test_caller_who_gives_up_is_counted_as_abandoned(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        # No agent logged in: the caller waits, then hangs up after 3 simulated seconds.
+        h = await s.sim.place_inbound_call("+12025550101", dtmf="1", patience_s=3.0)
+        await h.wait(within=20)
+        await wait_for(lambda: overall(s).window.abandoned == 1)
+        assert s.sim.stats().abandoned == 1
+        assert overall(s).window.answered == 0
+        assert s.engine.calls() == ()
+        await wait_for(lambda: s.acd._callers == {})
+        page = await s.crm.interactions.search(limit=10)
+        row = next(i for i in page.items if i.call_id == h.uniqueid)
+        assert row.answered_at is None
+        assert row.disposition == "abandoned"
+
+
+async def test_ring_no_answer_pauses_the_agent_and_reoffers_the_call(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        s.sim.set_phone("1001", PhoneBehaviour(answers=False))
+        s.login("alice", "1001")  # logged in first: longest idle, offered first
+        s.login("bob", "1002")
+        h = await s.sim.place_inbound_call("+12025550102", dtmf="1")
+        await h.wait(within=20)
+        await wait_for(lambda: overall(s).window.answered == 1)
+        alice = s.engine.agent("alice")
+        assert (str(alice.state), alice.pause_reason) == ("paused", "missed-call")
+        assert s.sim.stats().agent_ring_no_answer.get("1001", 0) >= 1
+        assert s.sim.stats().agent_answered == {"1002": 1}
+
+
+async def test_valuable_caller_is_served_before_an_earlier_ordinary_one(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, agents=("1001",)) as s:
+        vip = await s.crm.customers.create(kind="person", name="Vera Important", tier="platinum")
+        await s.crm.phones.create(customer_id=vip.id, e164="+12025550199")
+        offers = s.bus.subscribe("call.offered")
+        queued = s.bus.subscribe("call.queued")
+        first = await s.sim.place_inbound_call("+12025550103", dtmf="1")   # unknown caller
+        await wait_for(lambda: len(s.engine.calls()) == 1)
+        second = await s.sim.place_inbound_call("+12025550199", dtmf="1")  # platinum customer
+        await wait_for(lambda: len(s.engine.calls()) == 2)
+        tiers = {e.message["call_id"]: e.message["tier"]
+                 for e in [queued.get_nowait(), queued.get_nowait()]}
+        assert tiers == {first.uniqueid: "unknown", second.uniqueid: "platinum"}
+
+        s.login("alice", "1001")
+        await wait_for(lambda: not offers.queue.empty())
+        assert offers.get_nowait().message["call_id"] == second.uniqueid
+        for h in (first, second):
+            await h.wait(within=20)
+        assert s.sim.stats().answered == 2
+
+
+async def test_unregistered_phone_makes_the_agent_unroutable(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        s.login("alice", "1001")
+        s.sim.register_phone("1001", registered=False)
+        await wait_for(lambda: not s.engine.agent("alice").routable)
+        h = await s.sim.place_inbound_call("+12025550104", dtmf="1", patience_s=2.0)
+        await h.wait(within=20)
+        assert s.sim.stats().agent_answered == {}
+        s.sim.register_phone("1001", registered=True)
+        await wait_for(lambda: s.engine.agent("alice").routable)
+
+
+@pytest.mark.parametrize("digit", ["9", ""])
+async def test_invalid_or_no_menu_choice_goes_to_the_first_queue(tmp_path: Path,
+                                                                 digit: str) -> None:
+    async with running_stack(tmp_path) as s:
+        s.login("alice", "1001")
+        h = await s.sim.place_inbound_call("+12025550105", dtmf=digit)
+        await h.wait(within=30)
+        await wait_for(lambda: overall(s, "support").window.answered == 1)
