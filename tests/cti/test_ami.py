@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from common.bus import Bus
@@ -18,8 +19,10 @@ from cti import commands
 from cti.ami import (
     ActionTimeout,
     AmiClient,
+    AmiResponse,
     AmiState,
     OriginateOutcomeUnknown,
+    _AmiProtocol,
     backoff_delay,
 )
 from cti.errors import (
@@ -45,7 +48,9 @@ from tests.cti.replay_server import (
     channel_row,
     event_messages,
     read_transcript,
+    reply_for,
     split_messages,
+    with_action_id,
 )
 
 
@@ -585,3 +590,65 @@ def test_benchmark_repetitions_are_distinct_calls() -> None:
     m0, m1 = framer.feed(r0), framer.feed(r1)
     assert [m["Event"] for m in m0] == [m["Event"] for m in m1]
     assert "VarSet" in {m["Event"] for m in m0}
+
+
+# ---------------------------------------------------------------- read path, without sockets
+
+
+class _FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+_LIVE = b"".join(m + TERM for m in event_messages("agi_session"))
+_EXPECTED_LIVE = _transcript_events("agi_session")
+
+
+@hyp_settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=len(_LIVE) - 1), max_size=40),
+    st.integers(0, 40),
+)
+def test_any_chunking_gives_the_same_events_and_replies(cuts: list[int], at: int) -> None:
+    """Reads split anywhere, a list reply spliced between two live events: the consumer still
+    sees exactly the capture's events in order, and the reply goes to its action only."""
+
+    async def run() -> tuple[list[CtiEvent], AmiResponse, bool]:
+        got: list[CtiEvent] = []
+        client = AmiClient(_settings(1), on_event=got.append)
+        proto = _AmiProtocol(client, 1 << 20)
+        transport = _FakeTransport()
+        proto.connection_made(transport)
+        client._protocol = proto
+        consumer = asyncio.create_task(client._consume())
+        pending = client._submit([("Action", "QueueSummary")], internal=False)
+        reply = b"".join(
+            with_action_id(m, pending.action_id) + TERM
+            for m in reply_for("login_events_off", "login_events_off-5")
+        )
+        msgs = _LIVE.split(TERM)[:-1]
+        k = min(at, len(msgs))
+        stream = (
+            b"Asterisk Call Manager/11.0.0\r\n"
+            + b"".join(m + TERM for m in msgs[:k]) + reply + b"".join(m + TERM for m in msgs[k:])
+        )
+        bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            proto.data_received(stream[a:b])
+        response = await asyncio.wait_for(pending.future, 1)
+        client._queue.put_nowait(None)
+        await consumer
+        return got, response, transport.aborted
+
+    got, response, aborted = asyncio.run(run())
+    assert got == _EXPECTED_LIVE
+    assert [e["Queue"] for e in response.events] == ["support", "sales"]
+    assert response.complete is not None and not aborted
