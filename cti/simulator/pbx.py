@@ -260,6 +260,11 @@ class PbxSimulator:
                 await self._traffic_task
             self._traffic_task = None
 
+    async def wait_traffic_done(self, within: float | None = None) -> None:
+        """Wait until the traffic plan has placed its last call (needs max_calls)."""
+        if self._traffic_task is not None:
+            await asyncio.wait_for(asyncio.shield(self._traffic_task), within)
+
     async def wait_calls_done(self, within: float | None = None) -> None:
         """Wait until every call flow (inbound, originate) has finished."""
 
