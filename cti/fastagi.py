@@ -502,6 +502,11 @@ class FastAgiServer:
             log.info("FastAGI %s on %s: caller hung up (%s)", session.script, session.channel, exc)
         except asyncio.CancelledError:
             raise
+        except AgiError as exc:
+            # Asterisk refused a command or the session broke: an operational problem worth a
+            # warning, not a stack trace.
+            self.stats.handler_errors += 1
+            log.warning("FastAGI %s on %s ended: %s", session.script, session.channel, exc)
         except Exception:
             self.stats.handler_errors += 1
             log.exception("FastAGI handler %r failed on %s", session.script, session.channel)
