@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 import pydantic
@@ -29,6 +30,8 @@ from common.clock import Clock
 from config.api import AuthSettings
 
 log = structlog.get_logger("agent_desktop.auth")
+
+PASSWORD_CONCURRENCY = 2
 
 
 class AuthUser(Protocol):
@@ -86,6 +89,7 @@ class AuthService:
         self.by_user = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
         self.by_addr = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
         self._login_counter = metrics_login
+        self._password_slots = asyncio.Semaphore(PASSWORD_CONCURRENCY)
 
     async def authenticate(self, request: web.Request) -> Principal:
         header = request.headers.get("Authorization", "")
@@ -115,7 +119,8 @@ class AuthService:
             self._count("throttled")
             raise TooManyRequests("too many failed logins; try again later", wait)
         user = await self.users.user_by_username(username)
-        ok = verify_password(user.password_hash if user is not None else None, password)
+        ok = await self.check_password(user.password_hash if user is not None else None,
+                                       password)
         if user is None or not ok or not user.active or user.role not in ROLES:
             self.by_user.record(user_key, now)
             self.by_addr.record(addr, now)
@@ -126,6 +131,12 @@ class AuthService:
         self._count("ok")
         log.info("login_ok", username=username, user_id=user.id, addr=addr)
         return self.tokens.issue_pair(str(user.id), user.role, now)
+
+    async def check_password(self, password_hash: str | None, password: str) -> bool:
+        # argon2 takes ~0.1-0.5 s of CPU by design: off the event loop (AMI and websockets must
+        # keep flowing), and few at a time so a login flood cannot take every core.
+        async with self._password_slots:
+            return await asyncio.to_thread(verify_password, password_hash, password)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         now = self.clock.now()

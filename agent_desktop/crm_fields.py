@@ -53,11 +53,14 @@ def body_model(name: str, model: type[Any], *, exclude: Iterable[str],
         if f.name in skip:
             continue
         tp = _constrained(hints[f.name], choices.get(f.name))
-        has_default = (f.default is not dataclasses.MISSING
-                       or f.default_factory is not dataclasses.MISSING)
-        if partial or has_default:
-            # Unset fields are not sent to the CRM at all (exclude_unset), so its defaults apply.
-            fields[f.name] = (tp | None if partial else tp, None)
+        # Unset fields are not sent to the CRM at all (exclude_unset), so its defaults apply;
+        # the defaults given here only document them.
+        if partial:
+            fields[f.name] = (tp | None, None)
+        elif f.default is not dataclasses.MISSING:
+            fields[f.name] = (tp, f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (tp, pydantic.Field(default_factory=f.default_factory))
         else:
             fields[f.name] = (tp, ...)
     for key, spec in (extra_fields or {}).items():

@@ -16,6 +16,7 @@ rule that nobody grants a role above what they may assign.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -49,7 +50,7 @@ from crm_core.errors import NotFound as CrmNotFound
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-ID = r"{id:\d{1,19}}"
+ID = r"{id:\d+}"  # no braces inside: OpenAPI path templates cannot nest them
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -130,7 +131,8 @@ def paging(request: web.Request) -> dict[str, Any]:
 
 
 def path_id(request: web.Request) -> int:
-    v = int(request.match_info["id"])
+    raw = request.match_info["id"]
+    v = int(raw) if len(raw) <= 19 else MAX_ID + 1
     if v > MAX_ID:
         raise NotFound("no such row")
     return v
@@ -332,7 +334,7 @@ def user_routes(crm: Any) -> list[RouteSpec]:
         check_assign_role(p, body.role)
         check_row(p, "users", "create", team_id=body.team_id)
         values = body.model_dump(exclude={"password"})
-        values["password_hash"] = hash_password(body.password)
+        values["password_hash"] = await asyncio.to_thread(hash_password, body.password)
         return json_response(await users.create(**values), status=201)
 
     async def update_user(request: web.Request) -> web.StreamResponse:
@@ -341,7 +343,7 @@ def user_routes(crm: Any) -> list[RouteSpec]:
         body = body_of(request, UserUpdate)
         changes = body.model_dump(exclude_unset=True, exclude={"password"})
         if body.password is not None:
-            changes["password_hash"] = hash_password(body.password)
+            changes["password_hash"] = await asyncio.to_thread(hash_password, body.password)
         if not changes:
             raise ValidationFailed("no fields to change")
         old = await load_user(p, user_id, "update")

@@ -75,7 +75,9 @@ async def test_unauthenticated(bare_client: TestClient) -> None:
 
 
 async def test_bad_tokens(bare_client: TestClient) -> None:
-    alg_none = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'sub': '3', 'role': 'admin', 'typ': 'access', 'iat': int(T0), 'exp': int(T0) + 900, 'iss': ISSUER})}."
+    admin_claims = {"sub": "3", "role": "admin", "typ": "access", "iat": int(T0),
+                    "exp": int(T0) + 900, "iss": ISSUER}
+    alg_none = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(admin_claims)}."
     cases = {
         "alg none": alg_none,
         "wrong signature": forged() [:-4] + "AAAA",
