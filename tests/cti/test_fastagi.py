@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -21,8 +20,7 @@ from cti.fastagi import (
     quote,
     split_script,
 )
-
-TRANSCRIPTS = Path("/work/shared/ami-transcripts")
+from tests.cti.replay_server import TRANSCRIPTS
 
 
 def _env_block(script: str = "ivr", **extra: str) -> bytes:
