@@ -259,7 +259,12 @@ class AgiSession:
                 continue
             return reply
 
-    def _fail_if_minus_one(self, command: str, reply: AgiReply) -> int:
+    async def _checked(self, command: str, reply: AgiReply) -> int:
+        """The numeric result of a channel I/O command. On -1, tell a hangup from a failure:
+        res_agi answers the interrupted command with -1 first and sends `HANGUP` only on its
+        next loop turn, before it reads another command. So a NOOP probe reads that `HANGUP`
+        (AgiHangup) when the caller is gone, and `200 result=0` when the channel is alive and
+        the command itself failed (a missing sound file)."""
         if reply.data == "hangup":
             self.hung_up = True
             raise AgiHangup(f"caller hung up during {command.split(' ')[0]}")
@@ -267,14 +272,15 @@ class AgiSession:
         if value is None:
             raise AgiCommandError(command, reply, "result is not a number")
         if value == -1:
-            raise AgiCommandError(command, reply, "failed (result=-1: channel gone or bad file)")
+            await self.command("NOOP")  # raises AgiHangup if that is what happened
+            raise AgiCommandError(command, reply, "failed (result=-1) on a live channel")
         return value
 
     # -- typed commands ---------------------------------------------------
 
     async def answer(self) -> None:
         cmd = "ANSWER"
-        self._fail_if_minus_one(cmd, await self.command(cmd))
+        await self._checked(cmd, await self.command(cmd))
 
     async def hangup(self) -> None:
         cmd = "HANGUP"
@@ -295,7 +301,7 @@ class AgiSession:
         if bad:
             raise InvalidValue("escape_digits", escape_digits, "only 0-9 * # A-D")
         cmd = f"STREAM FILE {file} {quote('escape_digits', escape_digits)}"
-        return digit_of(self._fail_if_minus_one(cmd, await self.command(cmd)))
+        return digit_of(await self._checked(cmd, await self.command(cmd)))
 
     async def get_data(self, file: str, timeout_ms: int = 5000, max_digits: int = 1) -> str:
         """Play `file` and collect up to `max_digits` keys; "" when the caller pressed nothing."""
@@ -307,7 +313,7 @@ class AgiSession:
         cmd = f"GET DATA {file} {timeout_ms} {max_digits}"
         reply = await self.command(cmd)
         if reply.result == "-1":
-            self._fail_if_minus_one(cmd, reply)
+            await self._checked(cmd, reply)
         if reply.data == "hangup":
             self.hung_up = True
             raise AgiHangup("caller hung up during GET DATA")
@@ -319,7 +325,7 @@ class AgiSession:
         if timeout_ms < -1:
             raise InvalidValue("timeout_ms", timeout_ms, "must be >= -1 (-1 waits forever)")
         cmd = f"WAIT FOR DIGIT {timeout_ms}"
-        return digit_of(self._fail_if_minus_one(cmd, await self.command(cmd)))
+        return digit_of(await self._checked(cmd, await self.command(cmd)))
 
     async def set_variable(self, name: str, value: str) -> None:
         check_token("name", name)

@@ -341,8 +341,44 @@ async def test_100_trying_is_skipped_and_minus_one_fails(server: FastAgiServer) 
     await ast.send(b"100 result=0 Trying...\n200 result=0\n")
     await ast.command()
     await ast.send(b"200 result=-1 endpos=0\n")
+    assert await ast.command() == b"NOOP\n"  # is the channel still there?
+    await ast.send(b"200 result=0\n")  # yes: the file was missing
     exc = await asyncio.wait_for(outcome, 5)
     assert isinstance(exc, AgiCommandError) and exc.reply.result == "-1"
+    assert "live channel" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("stream", b"200 result=-1 endpos=12000\n"),
+        ("data", b"200 result=-1\n"),
+        ("digit", b"200 result=-1\n"),
+    ],
+)
+async def test_minus_one_then_hangup_line_is_a_hangup(
+    server: FastAgiServer, caplog: pytest.LogCaptureFixture, command: str, reply: bytes
+) -> None:
+    """res_agi's order when the caller hangs up mid-prompt: the -1 reply, then HANGUP."""
+
+    async def body(s: AgiSession) -> None:
+        if command == "stream":
+            await s.stream_file("welcome", "12")
+        elif command == "data":
+            await s.get_data("menu", 5000, 1)
+        else:
+            await s.wait_for_digit(5000)
+
+    caplog.set_level(logging.INFO, logger="cti.fastagi")
+    ast, outcome = await _one_session(server, body)
+    await ast.command()
+    await ast.send(reply)
+    assert await ast.command() == b"NOOP\n"
+    await ast.send(b"HANGUP\n200 result=0\n")
+    assert isinstance(await asyncio.wait_for(outcome, 5), AgiHangup)
+    await ast.rest_until_eof()
+    assert server.stats.hangups == 1 and server.stats.handler_errors == 0
+    assert not any(r.levelno >= logging.WARNING for r in caplog.records if r.name == "cti.fastagi")
 
 
 async def test_get_data_timeout_exec_music_and_args(server: FastAgiServer) -> None:
