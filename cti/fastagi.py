@@ -264,7 +264,8 @@ class AgiSession:
         res_agi answers the interrupted command with -1 first and sends `HANGUP` only on its
         next loop turn, before it reads another command. So a NOOP probe reads that `HANGUP`
         (AgiHangup) when the caller is gone, and `200 result=0` when the channel is alive and
-        the command itself failed (a missing sound file)."""
+        the command itself failed (a missing sound file). With AGISIGHUP=no in the dialplan no
+        HANGUP comes; the next command then gets `511` instead."""
         if reply.data == "hangup":
             self.hung_up = True
             raise AgiHangup(f"caller hung up during {command.split(' ')[0]}")
@@ -273,7 +274,7 @@ class AgiSession:
             raise AgiCommandError(command, reply, "result is not a number")
         if value == -1:
             await self.command("NOOP")  # raises AgiHangup if that is what happened
-            raise AgiCommandError(command, reply, "failed (result=-1) on a live channel")
+            raise AgiCommandError(command, reply, "failed (result=-1) and no hangup followed")
         return value
 
     # -- typed commands ---------------------------------------------------
