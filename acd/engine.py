@@ -142,9 +142,21 @@ class _Call:
 _Entry = tuple[float, float, int, int, _Call]
 
 
+class _Group:
+    """The waiting calls of one queue that need one skill set: a heap per current threshold
+    (only thresholds that hold calls), smallest priority key on top."""
+
+    __slots__ = ("skill_list", "heaps", "live")
+
+    def __init__(self, skills: frozenset[str]) -> None:
+        self.skill_list = tuple(skills)
+        self.heaps: dict[int, list[_Entry]] = {}
+        self.live: dict[int, int] = {}
+
+
 class _Queue:
     __slots__ = (
-        "s", "skills", "steps", "order", "groups", "live", "avail_all", "avail_skill",
+        "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
         "rr_last", "staffed",
     )
 
@@ -153,9 +165,8 @@ class _Queue:
         self.skills = frozenset(s.skills)
         self.steps: tuple[EscalationStep, ...] = tuple(s.escalation)
         self.order: list[tuple[float, float, int]] = []  # keys of waiting calls: positions
-        # skill set -> one heap per threshold 0..5
-        self.groups: dict[frozenset[str], list[list[_Entry]]] = {}
-        self.live: dict[frozenset[str], int] = {}
+        # skill set -> its waiting calls, by threshold
+        self.groups: dict[frozenset[str], _Group] = {}
         self.avail_all: list[AgentKey] = []
         # skill -> one sorted list per level 0..5 (0 unused)
         self.avail_skill: dict[str, list[list[AgentKey]]] = {}
@@ -573,11 +584,12 @@ class AcdEngine:
         self._sync_agent(a)
 
     def _sync_agent(self, a: Agent) -> None:
-        indexed = a.agent_id in self._agent_index
-        if a.routable and not indexed:
-            self._index_agent(a)
-            self._dirty_agents[a.agent_id] = a
-        elif not a.routable and indexed:
+        """Keep the availability index in step with routability. Indexing is deferred to _match:
+        an agent that takes a call at once is never indexed at all."""
+        if a.routable:
+            if a.agent_id not in self._agent_index:
+                self._dirty_agents[a.agent_id] = a
+        elif a.agent_id in self._agent_index:
             self._unindex_agent(a)
 
     def _index_agent(self, a: Agent) -> None:
@@ -648,23 +660,29 @@ class AcdEngine:
 
     def _index_call(self, c: _Call) -> None:
         qi = self._queues[c.queue]
-        heaps = qi.groups.get(c.skills)
-        if heaps is None:
-            heaps = qi.groups[c.skills] = [[] for _ in range(MAX_SKILL_LEVEL + 1)]
-            qi.live[c.skills] = 0
-        qi.live[c.skills] += 1
+        g = qi.groups.get(c.skills)
+        if g is None:
+            g = qi.groups[c.skills] = _Group(c.skills)
+        h = g.heaps.get(c.thr)
+        if h is None:
+            h = g.heaps[c.thr] = []
+            g.live[c.thr] = 0
+        g.live[c.thr] += 1
         c.epoch += 1
-        heapq.heappush(heaps[c.thr], (c.k0, c.enqueued_at, c.seq, c.epoch, c))
+        heapq.heappush(h, (c.k0, c.enqueued_at, c.seq, c.epoch, c))
 
     def _unindex_call(self, c: _Call) -> None:
         qi = self._queues[c.queue]
         c.epoch += 1
-        n = qi.live[c.skills] - 1
+        g = qi.groups[c.skills]
+        n = g.live[c.thr] - 1
         if n:
-            qi.live[c.skills] = n
-        else:
-            # Dropping the group also drops its stale heap entries.
-            del qi.live[c.skills]
+            g.live[c.thr] = n
+            return
+        # Dropping an empty heap also drops its stale entries, and keeps the scans short.
+        del g.live[c.thr]
+        del g.heaps[c.thr]
+        if not g.heaps:
             del qi.groups[c.skills]
 
     def _apply_due_steps(self, c: _Call, now: float) -> None:
@@ -760,6 +778,23 @@ class AcdEngine:
         dagents, dcalls = self._dirty_agents, self._dirty_calls
         if not dagents and not dcalls:
             return
+        if len(dagents) == 1 and not dcalls:
+            # The hot path: one agent freed up, nothing else changed. The engine was stable, so
+            # no other available agent is eligible for any waiting call: the agent's best call
+            # is theirs, no agent selection needed.
+            (a,) = dagents.values()
+            dagents.clear()
+            if not a.routable:
+                return
+            e = self._best_call_for(a)
+            if e is not None:
+                self._offer(e[4], a)
+            elif a.agent_id not in self._agent_index:
+                self._index_agent(a)
+            return
+        for a in dagents.values():
+            if a.routable and a.agent_id not in self._agent_index:
+                self._index_agent(a)
         pending = sorted(
             (c for c in dcalls.values() if c.state in _WAITING), key=lambda c: c.key
         )
@@ -802,16 +837,15 @@ class AcdEngine:
         best: _Entry | None = None
         askills = a.skills
         for qn in a.queues:
-            for skills, heaps in self._queues[qn].groups.items():
-                if not skills:
-                    m = MAX_SKILL_LEVEL
-                elif len(skills) == 1:
-                    (s,) = skills
-                    m = askills.get(s, 0)
-                else:
-                    m = min(askills.get(s, 0) for s in skills)
-                for thr in range(m + 1):
-                    h = heaps[thr]
+            for g in self._queues[qn].groups.values():
+                m = MAX_SKILL_LEVEL
+                for s in g.skill_list:
+                    v = askills.get(s, 0)
+                    if v < m:
+                        m = v
+                for thr, h in g.heaps.items():
+                    if thr > m:
+                        continue
                     while h:
                         e = h[0]
                         if e[3] == e[4].epoch:
@@ -873,21 +907,80 @@ class AcdEngine:
         return lst[0]
 
     def _pick_generic(self, c: _Call, qi: _Queue) -> Agent | None:
-        """Multi-skill calls: candidates from the most selective skill, then the plain policy."""
-        pool: list[AgentKey] = qi.avail_all
-        if c.thr > 0:
-            best_n = -1
-            for s in c.skills:
-                buckets = qi.avail_skill.get(s)
-                if buckets is None:
-                    return None
-                n = sum(len(buckets[lvl]) for lvl in range(c.thr, MAX_SKILL_LEVEL + 1))
-                if best_n < 0 or n < best_n:
-                    best_n = n
-                    pool = [k for lvl in range(c.thr, MAX_SKILL_LEVEL + 1) for k in buckets[lvl]]
-        cands = [self._agents[k[2]] for k in pool]
-        cands = [a for a in cands if is_eligible(a, c.queue, c.skills, c.thr)]
-        return select_agent(cands, c.skills, c.tier, qi.s, qi.rr_last)
+        """Multi-skill calls, in the order select_agent() spells out, without scoring everyone.
+
+        Candidates come from the most selective skill's buckets. Plain policies walk them in key
+        order and stop at the first agent with the other skills. Top-first walks that skill's
+        levels downwards and stops once a level cannot reach the best score found (an agent's
+        score is at most its level in any one of the skills).
+        """
+        skills, thr = c.skills, c.thr
+        policy = qi.s.selection
+        top_first = policy == "best_skill" or (
+            qi.s.vip_tiers_best_agents_first and c.tier in VIP_TIERS
+        )
+        rr = qi.rr_last if policy == "round_robin" else None
+        agents = self._agents
+        if thr == 0:
+            if not top_first:
+                return agents[self._first(qi.avail_all, policy, qi.rr_last)[2]]
+            return self._best_scored(qi.avail_all, skills, 0, rr)
+        star: list[list[AgentKey]] | None = None
+        star_skill = ""
+        best_n = -1
+        for s in skills:
+            buckets = qi.avail_skill.get(s)
+            if buckets is None:
+                return None
+            n = sum(len(buckets[lvl]) for lvl in range(thr, MAX_SKILL_LEVEL + 1))
+            if best_n < 0 or n < best_n:
+                best_n, star, star_skill = n, buckets, s
+        assert star is not None
+        others = [s for s in skills if s != star_skill]
+        if top_first:
+            best: tuple[int, bool, AgentKey] | None = None
+            for lvl in range(MAX_SKILL_LEVEL, thr - 1, -1):
+                if best is not None and lvl < -best[0]:
+                    break
+                for k in star[lvl]:
+                    a_skills = agents[k[2]].skills
+                    sc = lvl
+                    for s in others:
+                        v = a_skills.get(s, 0)
+                        if v < sc:
+                            sc = v
+                    if sc < thr:
+                        continue
+                    cand = (-sc, rr is not None and k[2] <= rr, k)
+                    if best is None or cand < best:
+                        best = cand
+            return agents[best[2][2]] if best is not None else None
+        pool = sorted(k for lvl in range(thr, MAX_SKILL_LEVEL + 1) for k in star[lvl])
+        start = bisect_right(pool, (0.0, 0.0, rr)) if rr is not None else 0
+        # Round robin: ids after the pointer first, then wrap around.
+        for k in (*pool[start:], *pool[:start]):
+            a_skills = agents[k[2]].skills
+            for s in others:
+                if a_skills.get(s, 0) < thr:
+                    break
+            else:
+                return agents[k[2]]
+        return None
+
+    def _best_scored(
+        self, pool: list[AgentKey], skills: frozenset[str], thr: int, rr: str | None
+    ) -> Agent | None:
+        agents = self._agents
+        best: tuple[int, bool, AgentKey] | None = None
+        for k in pool:
+            a_skills = agents[k[2]].skills
+            sc = min(a_skills.get(s, 0) for s in skills)
+            if sc < thr:
+                continue
+            cand = (-sc, rr is not None and k[2] <= rr, k)
+            if best is None or cand < best:
+                best = cand
+        return agents[best[2][2]] if best is not None else None
 
     def _offer(self, c: _Call, a: Agent) -> None:
         now = self._now

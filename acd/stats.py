@@ -36,6 +36,8 @@ ALL = ""  # the "overall" key in reports
 _ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
 _OVERFLOWED, _WAIT_ANS, _WAIT_ABN, _HANDLED, _HANDLE_SUM, _CALLBACKS = 5, 6, 7, 8, 9, 10
 _WIDTH = 11
+# An outcome: its non-zero fields only, as (index, value).
+_Vec = tuple[tuple[int, float], ...]
 # Outcomes older than this are dropped from the "today" totals even if no report moved the day.
 _MAX_DAY_S = 48 * 3600.0
 
@@ -89,17 +91,18 @@ class _Rolling:
     __slots__ = ("_events", "_sums", "_counts")
 
     def __init__(self) -> None:
-        self._events: deque[tuple[float, str, tuple[float, ...]]] = deque()
+        self._events: deque[tuple[float, str, _Vec]] = deque()
         self._sums: dict[str, list[float]] = {}
         self._counts: dict[str, int] = {}
 
-    def add(self, t: float, queue: str, vec: tuple[float, ...]) -> None:
+    def add(self, t: float, queue: str, vec: _Vec) -> None:
         self._events.append((t, queue, vec))
         for key in (queue, ALL):
-            sums = self._sums.setdefault(key, [0.0] * _WIDTH)
-            for i, v in enumerate(vec):
-                if v:
-                    sums[i] += v
+            sums = self._sums.get(key)
+            if sums is None:
+                sums = self._sums[key] = [0.0] * _WIDTH
+            for i, v in vec:
+                sums[i] += v
             self._counts[key] = self._counts.get(key, 0) + 1
 
     def evict(self, cutoff: float) -> None:
@@ -113,9 +116,8 @@ class _Rolling:
                     self._sums[key] = [0.0] * _WIDTH
                     continue
                 sums = self._sums[key]
-                for i, v in enumerate(vec):
-                    if v:
-                        sums[i] -= v
+                for i, v in vec:
+                    sums[i] -= v
 
     def sums(self, key: str) -> list[float]:
         return self._sums.get(key, [0.0] * _WIDTH)
@@ -143,11 +145,8 @@ def _period(s: Sequence[float]) -> PeriodStats:
     )
 
 
-def _vec(**fields: float) -> tuple[float, ...]:
-    out = [0.0] * _WIDTH
-    for name, v in fields.items():
-        out[_FIELDS[name]] = v
-    return tuple(out)
+def _vec(**fields: float) -> _Vec:
+    return tuple((_FIELDS[name], v) for name, v in fields.items() if v)
 
 
 _FIELDS = {
@@ -187,7 +186,7 @@ class QueueStats:
             raise UnknownQueue(f"no queue {queue!r}")
         return q
 
-    def _add(self, now: float, queue: str, vec: tuple[float, ...]) -> None:
+    def _add(self, now: float, queue: str, vec: _Vec) -> None:
         self._window.add(now, queue, vec)
         self._today.add(now, queue, vec)
         self._window.evict(now - self.window_s)
