@@ -107,7 +107,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                 ami_secret=ami_settings.secret, agi_host=settings.fastagi.host,
                 agi_port=fastagi.port, agents=tuple(a.extension for a in agents),
                 seed=settings.demo.seed, dialplan_events=False,
-                phone=_demo_phone(settings),
+                phone=_demo_phone(settings), time_scale=settings.demo.time_scale,
             ))
             await sim.start()
             stack.push_async_callback(sim.stop)
@@ -248,15 +248,15 @@ async def _start_demo(settings: Settings, sim: Any, acd: AcdService, crm: Crm,
     ))
     stack.push_async_callback(sim.stop_traffic)
     # Simulated people: an agent paused for a missed call comes back after a short while.
-    task = asyncio.create_task(_demo_agents_return(acd))
+    task = asyncio.create_task(_demo_agents_return(acd, settings.demo.agent_return_s))
     stack.callback(task.cancel)
     log.info("demo_started", agents=len(agents), calls_per_minute=settings.demo.calls_per_minute,
              login="agent1..agentN / supervisor / admin, password 'demo'")
 
 
-async def _demo_agents_return(acd: AcdService, after_s: float = 45.0) -> None:
+async def _demo_agents_return(acd: AcdService, after_s: float) -> None:
     while True:
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(min(2.0, max(after_s, 0.05)))
         now = acd.clock.now()
         for a in acd.engine.agents():
             if a.state == "paused" and a.pause_reason == "missed-call" \

@@ -149,7 +149,8 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         return json_response(list(service.report()))
 
     @routes.get("/api/agents", roles=SUPERVISORS, response=list[AgentSnapshot],
-                summary="Every logged-in agent's state", tags=("acd",))
+                summary="Every agent the ACD knows (logged out ones included) and its state",
+                tags=("acd",))
     async def agents(request: web.Request) -> web.StreamResponse:
         return json_response(list(service.engine.agents()))
 

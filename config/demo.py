@@ -15,3 +15,7 @@ class DemoSettings(Section):
     mean_handle_s: float = Field(default=20.0, gt=0)
     mean_patience_s: float = Field(default=60.0, gt=0)
     ami_port: int = Field(default=0, ge=0, le=65535)  # 0 = pick a free port
+    # Simulated seconds -> real seconds for the simulator (tests use e.g. 0.02 to run fast).
+    time_scale: float = Field(default=1.0, gt=0, le=1)
+    # A simulated agent paused for a missed call becomes available again after this long.
+    agent_return_s: float = Field(default=45.0, ge=0)

@@ -1,0 +1,140 @@
+"""The whole server as `--demo` runs it (simulator time-scaled), driven over HTTP like a user.
+
+Covers: start-up order and clean shutdown, demo users, live traffic reaching agents, the ACD REST
+routes (agent self-service, supervisor views and team scoping), and the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from config.settings import Settings
+from server import serve
+
+
+def demo_settings(tmp_path: Path) -> Settings:
+    return Settings.model_validate({
+        "server": {"port": 0, "data_dir": str(tmp_path), "summary_interval_s": 0.2},
+        "fastagi": {"port": 0},
+        "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
+        "demo": {"customers": 300, "agents": 4, "calls_per_minute": 20.0,
+                 "mean_handle_s": 5.0, "time_scale": 0.02, "agent_return_s": 0.5},
+    })
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    ready, stop = asyncio.Event(), asyncio.Event()
+    handles: dict[str, Any] = {}
+    task = asyncio.create_task(serve(demo_settings(tmp_path), demo=True, ready=ready, stop=stop,
+                                     handles=handles))
+    await asyncio.wait_for(ready.wait(), 60)
+    handles["base"] = f"http://127.0.0.1:{handles['http_port']}"
+    async with aiohttp.ClientSession() as http:
+        handles["http"] = http
+        yield handles
+    stop.set()
+    await asyncio.wait_for(task, 30)  # a clean shutdown returns, it does not hang or raise
+
+
+async def login(h: dict[str, Any], user: str) -> dict[str, str]:
+    async with h["http"].post(h["base"] + "/api/auth/login",
+                              json={"username": user, "password": "demo"}) as r:
+        assert r.status == 200, await r.text()
+        token = (await r.json())["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def get(h: dict[str, Any], path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    async with h["http"].get(h["base"] + path, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def post(h: dict[str, Any], path: str, headers: dict[str, str],
+               body: Any = None) -> tuple[int, Any]:
+    async with h["http"].post(h["base"] + path, headers=headers, json=body) as r:
+        return r.status, await r.json()
+
+
+async def test_demo_traffic_reaches_agents_and_supervisor_sees_it(demo: dict[str, Any]) -> None:
+    sup = await login(demo, "supervisor")
+    answered = 0
+    async with asyncio.timeout(60):
+        while answered < 3:
+            await asyncio.sleep(0.2)
+            status, queues = await get(demo, "/api/queues", sup)
+            assert status == 200
+            overall = next(q for q in queues if q["queue"] == "")
+            answered = overall["window"]["answered"]
+    assert {q["queue"] for q in queues} == {"", "support", "sales"}
+    status, agents = await get(demo, "/api/agents", sup)
+    assert status == 200
+    assert {a["agent_id"] for a in agents} == {"agent1", "agent2", "agent3", "agent4"}
+    # Calls were logged in the CRM as interactions.
+    rows = await demo["crm"].interactions.search(limit=5, direction="inbound")
+    assert rows.total >= 1
+
+
+async def test_agent_pause_and_return_through_the_api(demo: dict[str, Any]) -> None:
+    agent = await login(demo, "agent1")
+    status, me = await post(demo, "/api/acd/me/pause", agent, {"reason": "lunch"})
+    assert status == 200, me
+    assert (me["state"], me["pause_reason"]) == ("paused", "lunch")
+    status, err = await post(demo, "/api/acd/me/pause", agent, {"reason": "nap"})
+    assert status == 400
+    assert set(err) == {"error_id", "message", "details"}
+    status, me = await post(demo, "/api/acd/me/available", agent)
+    assert status in (200, 409)  # 409 if a call reached the agent in between; never a 500
+    assert demo["engine"].agent("agent1").pause_reason != "lunch"
+
+
+async def test_agents_may_not_read_supervisor_views(demo: dict[str, Any]) -> None:
+    agent = await login(demo, "agent2")
+    status, err = await get(demo, "/api/queues", agent)
+    assert status == 403
+    assert err["error_id"] == "forbidden"
+    async with demo["http"].get(demo["base"] + "/api/agents") as r:
+        assert r.status == 401
+
+
+async def test_supervisor_acts_only_on_own_team_admin_on_all(demo: dict[str, Any]) -> None:
+    sup = await login(demo, "supervisor")  # the demo supervisor leads agent1's team
+    status, _ = await post(demo, "/api/agents/agent1/pause", sup, {"reason": "training"})
+    assert status in (200, 409)
+    status, err = await post(demo, "/api/agents/agent2/pause", sup, {"reason": "training"})
+    assert status == 403, err
+    admin = await login(demo, "admin")
+    status, snap = await post(demo, "/api/agents/agent2/logout", admin)
+    assert status == 200
+    assert demo["engine"].agent("agent2").state == "logged_out"
+    status, err = await post(demo, "/api/agents/nobody/logout", admin)
+    assert status == 404
+
+
+async def test_supervisor_changes_skills_live_and_in_crm(demo: dict[str, Any]) -> None:
+    sup = await login(demo, "supervisor")
+    async with demo["http"].put(demo["base"] + "/api/agents/agent1/skills", headers=sup,
+                                json={"skills": {"support": 5, "sales": 1}}) as r:
+        assert r.status == 200, await r.text()
+    assert dict(demo["engine"].agent("agent1").skills) == {"support": 5, "sales": 1}
+    user = await demo["crm"].users.by_username("agent1")
+    stored = {s.skill: s.level for s in await demo["crm"].skills.for_user(user.id)}
+    assert stored == {"support": 5, "sales": 1}
+    async with demo["http"].put(demo["base"] + "/api/agents/agent1/skills", headers=sup,
+                                json={"skills": {"support": 9}}) as r:
+        assert r.status == 422
+
+
+async def test_openapi_documents_the_acd_routes(demo: dict[str, Any]) -> None:
+    async with demo["http"].get(demo["base"] + "/api/openapi.json") as r:
+        assert r.status == 200
+        doc = await r.json()
+    for path in ("/api/queues", "/api/agents", "/api/acd/me/login", "/api/acd/me/pause",
+                 "/api/agents/{agent_id}/skills"):
+        assert path in doc["paths"], path
