@@ -334,7 +334,9 @@ class PbxSimulator:
         finally:
             for w in waiters:
                 w.cancel()
-        return not done
+        # Re-check on resumption: another task may have hung the channel up between the
+        # timer firing and this coroutine running again.
+        return not done and not any(e.is_set() for e in watch)
 
     def _uniqueid(self) -> str:
         uid = f"{int(time.time())}.{self._uid_seq}"

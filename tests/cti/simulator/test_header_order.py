@@ -51,7 +51,9 @@ async def _scenarios(sim: PbxSimulator, agi: TinyAgiServer, ami: AmiTestClient) 
     # Abandon while ringing; busy; unavailable.
     sim.set_phone("1002", PhoneBehaviour(answers=False))
 
-    async def ring_1002(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+    async def ring_1002(
+        r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]
+    ) -> None:
         await agi.command(r, w, "EXEC Dial PJSIP/1002,60")
 
     agi.script = ring_1002
