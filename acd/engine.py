@@ -491,6 +491,33 @@ class AcdEngine:
                 waits.setdefault(c.queue, []).append(now - c.enqueued_at)
         return self.stats.report(now, day_start, waits, self.agents())
 
+    def pick_agent(self, call: NewCall | str, now: float) -> str | None:
+        """Dry run through the indexes: whom a new call (or a waiting one) would go to now.
+        Changes nothing; `now` must not be behind the engine (call tick(now) first)."""
+        c = self._probe(call, now)
+        a = self._pick_agent(c)
+        return a.agent_id if a is not None else None
+
+    def pick_call(self, agent_id: str) -> str | None:
+        """Dry run through the indexes: the call this agent would get if it were available now
+        (its current state is ignored). Changes nothing."""
+        e = self._best_call_for(self._agent(agent_id))
+        return e[4].call_id if e is not None else None
+
+    def _probe(self, call: NewCall | str, now: float) -> _Call:
+        if isinstance(call, str):
+            return self._call(call)
+        qi = self._queue(call.queue)
+        weight = self.settings.tier_weights.get(call.tier)
+        if weight is None:
+            raise InvalidRequest(f"unknown tier {call.tier!r}")
+        c = _Call(call_id=call.call_id, queue=qi.s.name, tier=call.tier,
+                  skills=call.skills or qi.skills, number=call.number, enqueued_at=now,
+                  k0=self.settings.aging_per_s * now - weight, seq=self._seq + 1,
+                  queue_since=now)
+        c.thr = self._threshold_at(qi, 0.0)
+        return c
+
     def reference_pick_agent(self, call: NewCall | str, now: float) -> str | None:
         """Naive scan of every agent: whom the policy gives this call (a new one, or a waiting one)
         now. For tests and the benchmark; the engine itself uses its indexes."""

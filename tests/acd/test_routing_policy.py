@@ -176,7 +176,9 @@ def test_fast_pick_matches_reference(selection: str, tier: str, thr: int, skills
     e.tick(100)
     from acd.model import NewCall
     nc = NewCall("probe", "support", tier, frozenset(skills))
+    e.tick(101)
     ref = e.reference_pick_agent(nc, 101)
+    assert e.pick_agent(nc, 101) == ref
     got = [o.agent_id for o in of(e.enqueue(nc, 101), Offer)]
     assert got == ([ref] if ref is not None else [])
 
@@ -220,5 +222,6 @@ def test_agent_available_pick_matches_reference(calls, levels, queues, now) -> N
     skills = {s: lvl for s, lvl in zip(["support", "sales", "french"], levels) if lvl}
     login(e, "a1", float(now), queues=queues, skills=skills, pause="break")
     ref = e.reference_pick_call("a1", float(now))
+    assert e.pick_call("a1") == ref
     got = [o.call_id for o in of(e.agent_available("a1", float(now)), Offer)]
     assert got == ([ref] if ref is not None else [])
