@@ -36,7 +36,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-TRANSCRIPTS = Path(os.environ.get("CTI_TRANSCRIPTS_DIR", "/work/shared/ami-transcripts"))
+TRANSCRIPTS = Path(os.environ.get(
+    "CTI_TRANSCRIPTS_DIR",
+    str(Path(__file__).resolve().parents[1] / "tests" / "data" / "ami-transcripts"),
+))
 TERM = b"\r\n\r\n"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 SKIP = ("login_failed", "login_failed_unknown_user", "login_events_off")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -141,7 +142,9 @@ def test_supervise_uses_the_lab_chanspy_options(mode: str, opts: str) -> None:
 
 
 def test_supervise_options_match_the_lab_dialplan() -> None:
-    conf = open("/work/shared/asterisk-lab-config/extensions.conf").read()
+    conf = (
+        Path(__file__).resolve().parents[1] / "data" / "asterisk-lab-config" / "extensions.conf"
+    ).read_text()
     in_conf = set(re.findall(r"ChanSpy\(PJSIP/\$\{EXTEN:\d\},(\w+)\)", conf))
     assert in_conf == {"qE", "qwE", "qBE"}
     assert {

@@ -1,7 +1,7 @@
 """Load the real Asterisk 22 captures in the shared transcripts directory.
 
 Other packages' tests import this: keep it small and dependency-free (beyond cti's pure modules).
-The directory defaults to /work/shared/ami-transcripts and can be moved with CTI_TRANSCRIPTS_DIR.
+Defaults to tests/data/ami-transcripts (vendored copies); CTI_TRANSCRIPTS_DIR moves it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ from cti.events import CtiEvent
 from cti.framing import AmiFramer, AmiMessage
 from cti.parse import parse
 
-TRANSCRIPTS_DIR = Path(os.environ.get("CTI_TRANSCRIPTS_DIR", "/work/shared/ami-transcripts"))
+TRANSCRIPTS_DIR = Path(
+    os.environ.get(
+        "CTI_TRANSCRIPTS_DIR", str(Path(__file__).resolve().parents[1] / "data" / "ami-transcripts")
+    )
+)
 BANNER = "Asterisk Call Manager/11.0.0"
 # Large enough for the biggest real message (ListCommands, ~8 KB) with room to spare.
 MAX_MESSAGE_BYTES = 1 << 20
