@@ -48,6 +48,8 @@ Facade methods:
     await crm.rescore_customer(customer_id) -> Customer
     await crm.schema_version() -> int
 
+Settings: CrmSettings.inline_reads runs reads on the loop thread (see crm_core.db).
+
 Errors: crm_core.errors (CrmError -> NotFound, Conflict, ValidationError -> InvalidPhoneNumber).
 A failed call writes nothing.
 """
@@ -103,7 +105,7 @@ class Crm:
     ) -> Crm:
         """Open (creating and migrating if needed) the database file at `path`."""
         clk: Clock = clock if clock is not None else WallClock()
-        db = await Database.open(path, clk.now())
+        db = await Database.open(path, clk.now(), inline_reads=settings.inline_reads)
         return cls(db, settings, clk)
 
     async def close(self) -> None:
@@ -125,7 +127,7 @@ class Crm:
         parsed = try_normalize(number, self.settings.default_region)
         if parsed is None:
             return "unknown"
-        return await self.db.call(view.tier_for_phone_sync, parsed.e164, parsed.extension)
+        return await self.db.read(view.tier_for_phone_sync, parsed.e164, parsed.extension)
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ def clock() -> ManualClock:
     return ManualClock(T0)
 
 
-@pytest.fixture
-def settings() -> CrmSettings:
-    return CrmSettings()
+@pytest.fixture(params=[False, True], ids=["hop", "inline"])
+def settings(request: pytest.FixtureRequest) -> CrmSettings:
+    """Every facade test runs with reads on the worker thread and with inline reads."""
+    return CrmSettings(inline_reads=request.param)
 
 
 @pytest.fixture
