@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any, Protocol
 
 import pydantic
@@ -25,7 +26,7 @@ from agent_desktop.passwords import verify_password
 from agent_desktop.policy import ROLES, Principal
 from agent_desktop.ratelimit import SlidingWindowLimiter
 from agent_desktop.routing import RouteSpec, body_of, principal_of
-from agent_desktop.tokens import TokenPair, TokenService, random_secret
+from agent_desktop.tokens import Claims, TokenPair, TokenService, random_secret
 from common.clock import Clock
 from config.api import AuthSettings
 
@@ -58,7 +59,8 @@ class UserStore(Protocol):
 
 class LoginRequest(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
-    username: str = pydantic.Field(min_length=1, max_length=128)
+    # No control characters: the username is logged on failure and must not forge log lines.
+    username: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: str = pydantic.Field(min_length=1, max_length=1024)
 
 
@@ -97,11 +99,11 @@ class AuthService:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer access token is required")
         claims = self.tokens.verify(token.strip(), "access", self.clock.now())
-        return await self._principal(claims.sub)
+        return self._principal(await self._current_user(claims))
 
-    async def _principal(self, sub: str) -> Principal:
+    async def _current_user(self, claims: Claims) -> AuthUser:
         try:
-            user_id = int(sub)
+            user_id = int(claims.sub)
         except ValueError:
             raise Unauthorized("invalid token", {"reason": "bad sub"}) from None
         user = await self.users.user_by_id(user_id)
@@ -109,7 +111,19 @@ class AuthService:
             raise Unauthorized("user unknown or inactive")
         if user.role not in ROLES:
             raise Unauthorized("user has no valid role")
+        if not hmac.compare_digest(claims.ver, self.tokens.fingerprint(user.password_hash)):
+            raise Unauthorized("session ended by a password change; log in again",
+                               {"reason": "stale"})
+        return user
+
+    @staticmethod
+    def _principal(user: AuthUser) -> Principal:
         return Principal(user.id, user.username, user.role, user.team_id)  # type: ignore[arg-type]
+
+    def issue_for(self, user: AuthUser) -> TokenPair:
+        """A token pair for `user` now (login, refresh; tests use it to skip argon2)."""
+        return self.tokens.issue_pair(str(user.id), user.role, self.clock.now(),
+                                      self.tokens.fingerprint(user.password_hash))
 
     async def login(self, username: str, password: str, addr: str) -> TokenPair:
         now = self.clock.now()
@@ -130,7 +144,7 @@ class AuthService:
         self.by_user.reset(user_key)
         self._count("ok")
         log.info("login_ok", username=username, user_id=user.id, addr=addr)
-        return self.tokens.issue_pair(str(user.id), user.role, now)
+        return self.issue_for(user)
 
     async def check_password(self, password_hash: str | None, password: str) -> bool:
         # argon2 takes ~0.1-0.5 s of CPU by design: off the event loop (AMI and websockets must
@@ -139,10 +153,9 @@ class AuthService:
             return await asyncio.to_thread(verify_password, password_hash, password)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
-        now = self.clock.now()
-        claims = self.tokens.verify(refresh_token, "refresh", now)
-        principal = await self._principal(claims.sub)
-        return self.tokens.issue_pair(str(principal.user_id), principal.role, now)
+        claims = self.tokens.verify(refresh_token, "refresh", self.clock.now())
+        # The stored role is re-read: a demoted user's refreshed tokens carry the new role.
+        return self.issue_for(await self._current_user(claims))
 
     def _count(self, outcome: str) -> None:
         if self._login_counter is not None:

@@ -6,12 +6,16 @@ Decisions that matter for security:
 - exp, iat, sub, role, typ and iss are required; a token missing any of them is invalid.
 - typ separates access from refresh tokens: a refresh token is never accepted as an access token
   (it lives 30x longer, so accepting it would make the short access TTL meaningless).
+- ver binds a token to the user's current password hash (an HMAC of it, so the token reveals
+  nothing about the hash): changing a password ends every session issued before, at once.
 - Expiry is checked against the injected `now`, not the machine clock, so it is testable and the
   same rule applies everywhere; pyjwt's own time checks are switched off for that reason only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ class Claims:
     iat: int
     exp: int
     jti: str
+    ver: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +65,25 @@ class TokenService:
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
 
-    def issue(self, sub: str, role: str, typ: TokenType, now: float) -> str:
+    def fingerprint(self, password_hash: str) -> str:
+        return hmac.new(self._secret.encode(), password_hash.encode(), hashlib.sha256
+                        ).hexdigest()[:32]
+
+    def issue(self, sub: str, role: str, typ: TokenType, now: float, ver: str = "") -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         ttl = self.access_ttl_s if typ == "access" else self.refresh_ttl_s
         iat = int(now)
         payload = {
             "sub": sub, "role": role, "typ": typ, "iat": iat, "exp": iat + ttl, "iss": ISSUER,
-            "jti": uuid.uuid4().hex,
+            "jti": uuid.uuid4().hex, "ver": ver,
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
-    def issue_pair(self, sub: str, role: str, now: float) -> TokenPair:
+    def issue_pair(self, sub: str, role: str, now: float, ver: str = "") -> TokenPair:
         return TokenPair(
-            access_token=self.issue(sub, role, "access", now),
-            refresh_token=self.issue(sub, role, "refresh", now),
+            access_token=self.issue(sub, role, "access", now, ver),
+            refresh_token=self.issue(sub, role, "refresh", now, ver),
             expires_in=self.access_ttl_s,
             role=role,
         )
@@ -112,9 +121,10 @@ class TokenService:
         role, sub = payload["role"], payload["sub"]
         if role not in ROLES or not isinstance(sub, str) or not sub:
             raise Unauthorized("invalid token", {"reason": "bad sub or role"})
-        jti = payload.get("jti")
+        jti, ver = payload.get("jti"), payload.get("ver")
         return Claims(sub=sub, role=role, typ=typ, iat=iat, exp=exp,
-                      jti=jti if isinstance(jti, str) else "")
+                      jti=jti if isinstance(jti, str) else "",
+                      ver=ver if isinstance(ver, str) else "")
 
 
 def _is_int(v: object) -> bool:

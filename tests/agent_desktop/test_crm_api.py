@@ -56,11 +56,9 @@ async def world(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
                                        team_id=team)
             ids[name] = u.id
         app = create_app(settings, crm, Bus(), clock=clock)
-        tokens = app[AUTH_KEY].tokens
         headers = {}
         for name in ("alice", "bob", "sam", "root"):
-            u = await crm.users.get(ids[name])
-            pair = tokens.issue_pair(str(u.id), u.role, clock.now())
+            pair = app[AUTH_KEY].issue_for(await crm.users.get(ids[name]))
             headers[name] = bearer(pair.access_token)
         headers["anon"] = {}
         client = await make_client(app)
@@ -379,3 +377,27 @@ async def test_openapi_document_with_the_crm(world: World) -> None:
     assert "password_hash" not in user_schema["properties"]
     delete = paths["/api/customers/{id}"]["delete"]  # type: ignore[index]
     assert delete["x-roles"] == ["admin", "supervisor"]
+
+
+async def test_password_change_ends_sessions_and_refresh_rereads_role(world: World) -> None:
+    ids = world.ids
+    resp = await world.client.post("/api/auth/login",
+                                   json={"username": "alice", "password": "correct horse battery"})
+    tokens = await resp.json()
+    assert (await world.get("alice", "/api/me")).status == 200
+    assert (await world.patch("sam", f"/api/users/{ids['alice']}",
+                              {"password": "a-new-password"})).status == 200
+    await assert_error(await world.get("alice", "/api/me"), 401, "unauthorized")
+    resp = await world.client.post("/api/auth/refresh",
+                                   json={"refresh_token": tokens["refresh_token"]})
+    await assert_error(resp, 401, "unauthorized")
+    # Role changes: a refresh issues tokens with the stored role, not the old claim.
+    resp = await world.client.post("/api/auth/login",
+                                   json={"username": "alice", "password": "a-new-password"})
+    tokens = await resp.json()
+    assert tokens["role"] == "agent"
+    assert (await world.patch("root", f"/api/users/{ids['alice']}",
+                              {"role": "supervisor"})).status == 200
+    resp = await world.client.post("/api/auth/refresh",
+                                   json={"refresh_token": tokens["refresh_token"]})
+    assert (await resp.json())["role"] == "supervisor"

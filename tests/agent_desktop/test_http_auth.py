@@ -8,9 +8,11 @@ import json
 import jwt
 from aiohttp.test_utils import TestClient
 
-from agent_desktop.tokens import ISSUER
+from agent_desktop.tokens import ISSUER, TokenService
 from common.clock import ManualClock
-from tests.agent_desktop.conftest import PASSWORD, SECRET, T0, bearer, login
+from tests.agent_desktop.conftest import PASSWORD, PASSWORD_HASH, SECRET, T0, bearer, login
+
+VER = TokenService(SECRET, 900, 3600).fingerprint(PASSWORD_HASH)
 
 
 def b64(data: dict[str, object]) -> str:
@@ -19,7 +21,7 @@ def b64(data: dict[str, object]) -> str:
 
 def forged(secret: str = SECRET, **over: object) -> str:
     c: dict[str, object] = {"sub": "1", "role": "agent", "typ": "access", "iat": int(T0),
-                            "exp": int(T0) + 900, "iss": ISSUER}
+                            "exp": int(T0) + 900, "iss": ISSUER, "ver": VER}
     c.update(over)
     return jwt.encode({k: v for k, v in c.items() if v is not None}, secret, algorithm="HS256")
 
@@ -85,6 +87,8 @@ async def test_bad_tokens(bare_client: TestClient) -> None:
         "expired": forged(iat=int(T0) - 1000, exp=int(T0) - 100),
         "refresh as access": forged(typ="refresh"),
         "forged admin, wrong key": forged(secret="k" * 48, sub="3", role="admin"),
+        "no password fingerprint": forged(ver=None),
+        "stale password fingerprint": forged(ver="0" * 32),
     }
     assert (await bare_client.get("/api/me", headers=bearer(forged()))).status == 200  # control
     for name, token in cases.items():
@@ -225,3 +229,9 @@ async def test_security_headers(bare_client: TestClient) -> None:
     resp = await bare_client.get("/api/me")
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_control_characters_in_username_are_refused(bare_client: TestClient) -> None:
+    resp = await bare_client.post("/api/auth/login",
+                                  json={"username": "alice\nlogin_ok user=root", "password": "x"})
+    await assert_error(resp, 422, "validation_failed")
