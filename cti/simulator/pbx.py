@@ -458,12 +458,20 @@ class PbxSimulator:
     def _member_status_events(self, phone: Phone) -> None:
         for queue, members in self.config.queues.items():
             if phone.ext in members:
-                self.emit(ev.queue_member_status(ev.MemberSnap(
-                    queue=queue, name=f"Agent {phone.ext}", interface=phone.device,
-                    calls_taken=phone.answered_calls, last_call=int(phone.last_call),
-                    login_time=int(self._ami.started), in_call=phone.channels > 0,
-                    status=int(self._member_status(phone)),
-                )))
+                self.emit(
+                    ev.queue_member_status(
+                        ev.MemberSnap(
+                            queue=queue,
+                            name=f"Agent {phone.ext}",
+                            interface=phone.device,
+                            calls_taken=phone.answered_calls,
+                            last_call=int(phone.last_call),
+                            login_time=int(self._ami.started),
+                            in_call=phone.channels > 0,
+                            status=int(self._member_status(phone)),
+                        )
+                    )
+                )
 
     def remote_hangup(self, ch: Channel, reason: str = "remote") -> None:
         """The far end hung up (BYE): HangupRequest now, the channel's flow tears down."""
@@ -809,6 +817,16 @@ class PbxSimulator:
     async def app_queue(self, ch: Channel, queue: str) -> int:
         """A minimal app_queue for degraded mode: one caller position, members rung in turn."""
         joined = time.time()
+        for var in (
+            "ANSWEREDTIME",
+            "ANSWEREDTIME_MS",
+            "DIALEDTIME",
+            "DIALEDTIME_MS",
+            "QUEUEWAIT",
+            "QUEUEWAIT_MS",
+        ):
+            self.set_var(ch, var, "")
+        self.emit(ev.device_state_change(f"Queue:{queue}", "RINGING"))
         self.emit(ev.queue_caller_join(ch.snap(), queue, 1, 1))
         self.emit(ev.moh_start(ch.snap()))
         pending: Channel | None = None
@@ -836,6 +854,7 @@ class PbxSimulator:
             if res.status == "ANSWER" and dest is not None:
                 hold = int(time.time() - joined)
                 self.emit(ev.moh_stop(ch.snap()))
+                self.emit(ev.device_state_change(f"Queue:{queue}", "NOT_INUSE"))
                 self.emit(ev.queue_caller_leave(ch.snap(), queue, 1, 0))
                 self.emit(
                     ev.agent_connect(
@@ -885,6 +904,7 @@ class PbxSimulator:
         if pending is not None:
             self.emit(ev.dial_end(ch.snap(), pending.snap(), "CANCEL"))
         self.emit(ev.queue_caller_abandon(ch.snap(), queue, 1, int(time.time() - joined)))
+        self.emit(ev.device_state_change(f"Queue:{queue}", "NOT_INUSE"))
         self.emit(ev.queue_caller_leave(ch.snap(), queue, 1, 0))
         if pending is not None:
             self.hangup(pending, 0)

@@ -243,3 +243,37 @@ async def test_agi_failure_falls_back_to_builtin_queue() -> None:
         st = sim.stats()
         assert (st.agi_failures, st.answered) == (1, 1)
         await ami.close()
+
+
+def _capture_event_names(name: str, until_app: str) -> list[str]:
+    raw = (TRANSCRIPTS / f"{name}.ami.raw").read_bytes().decode()
+    names = []
+    for msg in raw.split("\r\n\r\n"):
+        d = dict(ln.split(": ", 1) for ln in msg.split("\r\n") if ": " in ln)
+        if "Event" not in d or d["Event"] in ("FullyBooted", "SuccessfulAuth", "RTCPSent"):
+            continue
+        names.append(d["Event"])
+        if d["Event"] == "QueueCallerJoin":
+            break
+    return names
+
+
+async def test_inbound_event_sequence_matches_agi_session_capture(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        for cmd in CAPTURED_COMMANDS:
+            await agi_server.command(r, w, cmd)
+
+    agi_server.script = script
+    sim.set_phone("1001", PhoneBehaviour(registered=False))
+    sim.set_phone("1002", PhoneBehaviour(registered=False))
+    call = await sim.place_inbound_call(dtmf="11", patience_s=None)
+    await ami.wait_event("QueueCallerJoin", Channel=call.channel)
+    got = [e["Event"] for e in ami.events()
+           if e["Event"] not in ("FullyBooted", "SuccessfulAuth")
+           and not (e["Event"] == "DeviceStateChange" and e["Device"].startswith("PJSIP/100"))]
+    assert got[: got.index("QueueCallerJoin") + 1] == _capture_event_names(
+        "agi_session", "Queue")
+    sim.hangup_caller(call.channel)
+    await call.wait(5)
