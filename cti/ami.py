@@ -54,10 +54,12 @@ from config.cti import AmiSettings
 from cti.commands import AmiAction
 from cti.errors import (
     ActionFailed,
+    ActionTimeout,
     AmiConnectionError,
     AmiProtocolError,
     AuthenticationFailed,
     InvalidValue,
+    OriginateOutcomeUnknown,
 )
 from cti.events import AmiConnected, AmiLost, AmiResynced, ChannelSnapshot, CtiEvent
 from cti.framing import AmiFramer, AmiMessage, encode_action
@@ -86,23 +88,6 @@ class AmiState(enum.Enum):
     SYNCING = "syncing"  # logged in; CoreShowChannels not finished, live events held back
     CONNECTED = "connected"
     CLOSED = "closed"
-
-
-class ActionTimeout(AmiConnectionError):
-    """No response within the action's timeout. The action may still run on the PBX."""
-
-
-class OriginateOutcomeUnknown(AmiConnectionError):
-    """The connection dropped before Asterisk answered an Originate: the call may or may not
-    exist. It is deliberately not re-sent; look for `channel_id` after the resync."""
-
-    def __init__(self, action_id: str, channel_id: str | None) -> None:
-        self.action_id = action_id
-        self.channel_id = channel_id
-        super().__init__(
-            f"AMI connection lost before Originate {action_id} was answered: outcome unknown, "
-            f"not re-sent; reconciliation will find ChannelId {channel_id or '(none given)'}"
-        )
 
 
 @dataclass(frozen=True, slots=True)

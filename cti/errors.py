@@ -6,14 +6,22 @@ CtiError
 ├── ActionFailed          Asterisk answered an action with Response: Error/Failure
 ├── AmiProtocolError      the peer sent something that is not AMI (bad banner, oversized message)
 ├── AmiConnectionError    not connected, login refused, connection lost mid-action
-│   └── AuthenticationFailed
+│   ├── AuthenticationFailed     terminal: the client does not retry a wrong secret
+│   ├── ActionTimeout            no response in time; the action may still run on the PBX
+│   └── OriginateOutcomeUnknown  connection lost before Asterisk answered an Originate; never
+│                                re-sent, reconciliation looks for its ChannelId
 └── AgiError              a FastAGI session failed (peer closed, 5xx reply)
-    └── AgiHangup         the caller hung up: handlers end cleanly on this
+    ├── AgiHangup         the caller hung up: handlers end cleanly on this
+    └── AgiCommandError   Asterisk rejected or failed one command (510, 520, result=-1)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cti.fastagi import AgiReply
 
 
 class CtiError(Exception):
@@ -48,9 +56,37 @@ class AuthenticationFailed(AmiConnectionError):
     pass
 
 
+class ActionTimeout(AmiConnectionError):
+    """No response within the action's timeout. The action may still run on the PBX."""
+
+
+class OriginateOutcomeUnknown(AmiConnectionError):
+    """The connection dropped before Asterisk answered an Originate: the call may or may not
+    exist. It is deliberately not re-sent; look for `channel_id` after the resync."""
+
+    def __init__(self, action_id: str, channel_id: str | None) -> None:
+        self.action_id = action_id
+        self.channel_id = channel_id
+        super().__init__(
+            f"AMI connection lost before Originate {action_id} was answered: outcome unknown, "
+            f"not re-sent; reconciliation will find ChannelId {channel_id or '(none given)'}"
+        )
+
+
 class AgiError(CtiError):
     pass
 
 
 class AgiHangup(AgiError):
     pass
+
+
+class AgiCommandError(AgiError):
+    """Asterisk rejected or failed one command (510, 520 usage, result=-1, an unexpected code).
+    The session is still usable unless `hung_up` is set."""
+
+    def __init__(self, command: str, reply: AgiReply, reason: str) -> None:
+        self.command = command
+        self.reply = reply
+        self.reason = reason
+        super().__init__(f"AGI {command.split(' ', 1)[0]}: {reason} ({reply.text!r})")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from config.cti import FastAgiSettings
-from cti.errors import AgiError, AgiHangup, InvalidValue
+from cti.errors import AgiCommandError, AgiError, AgiHangup, InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,6 @@ _DTMF = frozenset("0123456789*#ABCD")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-./:()@+,=*#\[\]${}]+$")
 _MAX_ENV_LINES = 256
 _MAX_USAGE_LINES = 200
-
-
-class AgiCommandError(AgiError):
-    """Asterisk rejected or failed one command (510, 520 usage, result=-1, an unexpected code).
-    The session is still usable unless `hung_up` is set."""
-
-    def __init__(self, command: str, reply: AgiReply, reason: str) -> None:
-        self.command = command
-        self.reply = reply
-        self.reason = reason
-        super().__init__(f"AGI {command.split(' ', 1)[0]}: {reason} ({reply.text!r})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,9 +422,13 @@ class FastAgiServer:
         )
         log.info("FastAGI listening on %s:%d", self._settings.host, self.port)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Stop accepting; give running sessions `grace_s` to finish (their callers are usually
+        being hung up at the same time), then cancel what is left."""
         if self._server is not None:
             self._server.close()
+        if self._sessions and grace_s > 0:
+            await asyncio.wait(list(self._sessions), timeout=grace_s)
         for task in list(self._sessions):
             task.cancel()
         if self._sessions:
@@ -459,6 +452,11 @@ class FastAgiServer:
         self._sessions.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # Cancelled by stop(): end quietly. asyncio's stream callback would otherwise log
+            # the cancellation of this connection task as an unhandled exception.
+            log.info("FastAGI session from %s cancelled at shutdown",
+                     writer.get_extra_info("peername"))
         finally:
             self._sessions.discard(task)
             writer.close()
