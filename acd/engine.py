@@ -31,6 +31,16 @@ Inputs:
     tick(now)                          escalation, overflow, wrap-up expiry, announcements; call it
                                        about once a second (every other input also catches up)
 
+Queries (no state change): agent(id) / agents() / call(id) / calls() -> frozen snapshots;
+waiting(queue) in service order; position(call_id); report(now, day_start) -> QueueReport per
+queue plus the overall one (acd.stats); pick_agent(NewCall | call_id, now) and pick_call(agent_id)
+are dry runs of the routing decision through the indexes; reference_pick_agent/_call are the same
+decisions by naive scan (tests and benchmarks compare the two). `engine.stats` is the QueueStats
+the engine feeds.
+
+Time: `now` is seconds on a monotonic clock; an input with a `now` older than the engine's last
+is treated as happening at the last `now` (time never runs backwards inside the engine).
+
 Every input first catches up with `now` (fires due timers and routes), then applies itself, then
 routes again, so the engine is always *stable*: no waiting call has an eligible available agent.
 A refused input raises an AcdError before changing anything; commands produced while catching up

@@ -193,7 +193,24 @@ class AcdMachine(RuleBasedStateMachine):
         else:
             self.run(lambda c, now: self.e.request_callback(c, "5551234567", now), cid)
 
+    @rule()
+    def new_day(self) -> None:
+        self.run(self.e.new_day)
+
     # ---------------------------------------------------------------------------- invariants
+
+    @invariant()
+    def indexed_picks_match_reference(self) -> None:
+        for a in AGENTS:
+            try:
+                self.e.agent(a)
+            except AcdError:
+                continue
+            assert self.e.pick_call(a) == self.e.reference_pick_call(a, self.now)
+        for c in self.e.calls():
+            if c.state in WAITING:
+                assert self.e.pick_agent(c.call_id, self.now) == self.e.reference_pick_agent(
+                    c.call_id, self.now)
 
     @invariant()
     def links_agree(self) -> None:
