@@ -41,9 +41,10 @@ class CrmSettings(Section):
         default_factory=lambda: {"platinum": 4, "gold": 8, "silver": 24, "bronze": 48}
     )
     escalate_after_complaints: int = Field(default=3, ge=1)
-    # Run CRM reads (screen-pop, lookups, searches) on the event-loop thread over a second
-    # connection instead of aiosqlite's worker thread: no thread wake-ups, so a much shorter
-    # latency tail on a busy machine, but a read that misses the OS page cache blocks the loop.
+    # Run the CRM's point reads (screen-pop, caller-ID lookup, tier, a row by id) on the
+    # event-loop thread over a second connection instead of aiosqlite's worker thread: no thread
+    # wake-ups, so a shorter latency tail on a busy machine, but a read that misses the OS page
+    # cache blocks the loop. Searches and writes always run on the worker thread.
     inline_reads: bool = False
 
     @model_validator(mode="after")

@@ -105,7 +105,7 @@ class DncRepo(Repo[DncEntry]):
     async def contains(self, phone: str) -> bool:
         """Whether the number is on the list now (an unparsable number is an error)."""
         e164 = normalize_e164(phone, self._region).e164
-        return await self._db.read(_dnc_contains, e164, self._clock.now())
+        return await self._db.point_read(_dnc_contains, e164, self._clock.now())
 
 
 def _dnc_contains(conn: sqlite3.Connection, e164: str, now: float) -> bool:

@@ -3,6 +3,8 @@
 Each aiosqlite call is a hop to its worker thread and back (tens of microseconds). A screen-pop
 needs seven queries, so instead of seven hops we ship one synchronous function to the worker
 thread and run all of it there: `await db.read(fn, *args)` / `await db.write(fn, *args)`.
+`point_read` is read for bounded indexed lookups, which CrmSettings.inline_reads may run on the
+loop thread instead.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Database:
     @classmethod
     async def open(cls, path: str | Path, now: float, *, inline_reads: bool = False
                    ) -> Database:
-        """inline_reads: run read() on the event-loop thread over a second, query-only
+        """inline_reads: run point_read() on the event-loop thread over a second, query-only
         connection instead of hopping to the worker thread. A cached screen-pop costs ~100 us
         of CPU, less than the two thread wake-ups of a hop, whose tail on a loaded machine is
         milliseconds; the price is that a read from a cold disk blocks the loop."""
@@ -69,6 +71,16 @@ class Database:
         **kwargs: P.kwargs,
     ) -> R:
         """Run fn in one read transaction: every query in it sees the same WAL snapshot."""
+        return await self._hop("BEGIN", fn, *args, **kwargs)
+
+    async def point_read(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Like read(), for a bounded set of indexed lookups (a screen-pop, a row by id): with
+        inline_reads it runs right here on the loop thread. Never use it for scans."""
         if self._reader is not None:
             return _in_tx(self._reader, "BEGIN", lambda c: fn(c, *args, **kwargs))
         return await self._hop("BEGIN", fn, *args, **kwargs)

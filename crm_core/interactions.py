@@ -23,7 +23,7 @@ class InteractionRepo(Repo[Interaction]):
         super().__init__(db, INTERACTIONS, clock, region)
 
     async def by_call_id(self, call_id: str) -> Interaction | None:
-        return await self._db.read(find_by_call_id, call_id)
+        return await self._db.point_read(find_by_call_id, call_id)
 
 
 def find_by_call_id(conn: sqlite3.Connection, call_id: str) -> Interaction | None:

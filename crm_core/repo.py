@@ -215,7 +215,7 @@ class Repo(Generic[T]):
         self._region = region
 
     async def get(self, row_id: int) -> T:
-        return await self._db.read(get_row, self.spec, row_id)
+        return await self._db.point_read(get_row, self.spec, row_id)
 
     async def create(self, **values: object) -> T:
         """Insert a row; `id` is assigned; created_at/updated_at default to now."""

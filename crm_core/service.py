@@ -48,7 +48,8 @@ Facade methods:
     await crm.rescore_customer(customer_id) -> Customer
     await crm.schema_version() -> int
 
-Settings: CrmSettings.inline_reads runs reads on the loop thread (see crm_core.db).
+Settings: CrmSettings.inline_reads runs the screen-pop reads and get(id) on the loop thread
+(see crm_core.db.Database.point_read); searches and writes always use the worker thread.
 
 Errors: crm_core.errors (CrmError -> NotFound, Conflict, ValidationError -> InvalidPhoneNumber).
 A failed call writes nothing.
@@ -117,17 +118,17 @@ class Crm:
     # -- screen-pop -------------------------------------------------------------------------
 
     async def customer_view(self, customer_id: int) -> CustomerView:
-        return await self.db.read(view.customer_view_sync, customer_id)
+        return await self.db.point_read(view.customer_view_sync, customer_id)
 
     async def lookup_by_phone(self, number: str) -> CustomerView | None:
         parsed = normalize_e164(number, self.settings.default_region)
-        return await self.db.read(view.lookup_by_phone_sync, parsed.e164, parsed.extension)
+        return await self.db.point_read(view.lookup_by_phone_sync, parsed.e164, parsed.extension)
 
     async def tier_for_phone(self, number: str) -> str:
         parsed = try_normalize(number, self.settings.default_region)
         if parsed is None:
             return "unknown"
-        return await self.db.read(view.tier_for_phone_sync, parsed.e164, parsed.extension)
+        return await self.db.point_read(view.tier_for_phone_sync, parsed.e164, parsed.extension)
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ class UserRepo(Repo[User]):
         super().__init__(db, USERS, clock, region)
 
     async def by_username(self, username: str) -> User:
-        return await self._db.read(_by_username, username)
+        return await self._db.point_read(_by_username, username)
 
     def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
                  old: User | None) -> dict[str, object]:
