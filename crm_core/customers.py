@@ -59,12 +59,11 @@ class CustomerRepo(Repo[Customer]):
                  old: Customer | None) -> dict[str, object]:
         if "name" in values and not str(values["name"]).strip():
             raise ValidationError("name", "must not be empty", values["name"])
+        kind = values.get("kind", old.kind if old else None)
+        employer = values.get("company_id", old.company_id if old else None)
+        if kind == "company" and employer is not None:
+            raise ValidationError("company_id", "a company has no employer", employer)
         if "company_id" in values:
-            if values["company_id"] is not None and (
-                values.get("kind", old.kind if old else None) == "company"
-            ):
-                raise ValidationError("company_id", "a company has no employer",
-                                      values["company_id"])
             if old is not None and values["company_id"] == old.id:
                 raise ValidationError("company_id", "a customer cannot employ itself", old.id)
             _require_company(conn, "company_id", values["company_id"])
@@ -79,6 +78,11 @@ class ContactRepo(Repo[Contact]):
                  old: Contact | None) -> dict[str, object]:
         if "company_id" in values:
             _require_company(conn, "company_id", values["company_id"])
+        person = values.get("person_id")
+        if person is not None:
+            row = conn.execute("SELECT kind FROM customers WHERE id = ?", (person,)).fetchone()
+            if row is None or row[0] != "person":
+                raise ValidationError("person_id", "must be a person customer", person)
         return values
 
 

@@ -17,6 +17,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import aiosqlite
 
 from crm_core import schema
+from crm_core.errors import Conflict, StorageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +36,11 @@ class Database:
         connection instead of hopping to the worker thread. A cached screen-pop costs ~100 us
         of CPU, less than the two thread wake-ups of a hop, whose tail on a loaded machine is
         milliseconds; the price is that a read from a cold disk blocks the loop."""
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the CRM database {str(path)!r}: {exc}",
+                               {"path": str(path)}) from exc
         db = cls(conn)
         try:
             await db.call(_setup, now)
@@ -121,13 +126,20 @@ def _setup(conn: sqlite3.Connection, now: float) -> None:
 
 
 def _in_tx(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], R]) -> R:
-    conn.execute(begin)
     try:
-        result = fn(conn)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute(begin)
+        try:
+            result = fn(conn)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.IntegrityError as exc:
+        # Repositories map the constraint errors they expect; this is the backstop.
+        raise Conflict(f"constraint failed: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StorageError(f"database error: {exc}") from exc
     return result
 
 

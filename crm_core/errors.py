@@ -5,7 +5,9 @@ CrmError
 ├── Conflict             a uniqueness or foreign-key rule refused the change; nothing was written
 ├── ValidationError      a value has the wrong type, is out of range or names an unknown field
 │   └── InvalidPhoneNumber   a phone number that phonenumbers cannot parse or that is not valid
-└── SchemaError          the database file was written by a newer schema than this code knows
+├── SchemaError          the database file was written by a newer schema than this code knows
+└── StorageError         SQLite could not do it (file cannot be opened, disk full, locked
+                         longer than busy_timeout); the transaction was rolled back
 
 Every error carries `details` (a plain dict, safe to serialise) so the API can report it as is.
 """
@@ -50,4 +52,8 @@ class InvalidPhoneNumber(ValidationError):
 
 
 class SchemaError(CrmError):
+    pass
+
+
+class StorageError(CrmError):
     pass

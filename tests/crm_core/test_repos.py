@@ -135,3 +135,18 @@ async def test_product_sku_unique_and_order_restricts_product_delete(crm: Crm) -
     with pytest.raises(Conflict):
         await crm.products.delete(p.id)
     assert (await crm.products.get(p.id)).sku == "X1"
+
+
+async def test_company_and_person_rules_on_update(crm: Crm) -> None:
+    co = await crm.customers.create(kind="company", name="Co")
+    p = await crm.customers.create(kind="person", name="P", company_id=co.id)
+    with pytest.raises(ValidationError):
+        await crm.customers.update(p.id, kind="company")  # would be a company with an employer
+    with pytest.raises(ValidationError):
+        await crm.customers.update(co.id, company_id=co.id)
+    with pytest.raises(ValidationError):
+        await crm.contacts.create(company_id=co.id, name="x", person_id=co.id)
+    k = await crm.contacts.create(company_id=co.id, name="P", person_id=p.id, role="Buyer")
+    assert k.person_id == p.id
+    moved = await crm.customers.update(p.id, company_id=None, kind="person")
+    assert moved.company_id is None

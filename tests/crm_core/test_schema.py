@@ -82,3 +82,11 @@ async def test_foreign_keys_are_enforced(crm: Crm) -> None:
     assert (await crm.phones.search(customer_id=d.id)).total == 0
     fk = await crm.db.call(lambda conn: conn.execute("PRAGMA foreign_keys").fetchone()[0])
     assert fk == 1
+
+
+async def test_unopenable_path_is_a_storage_error(tmp_path: Path) -> None:
+    from crm_core.errors import StorageError
+
+    with pytest.raises(StorageError) as exc:
+        await Crm.open(tmp_path / "no" / "such" / "dir" / "crm.sqlite3", CrmSettings())
+    assert "no/such/dir" in str(exc.value)
