@@ -27,16 +27,18 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.tickets.update(id, by_user_id=None, **changes)   each change recorded in history
     crm.tickets.history(id) -> tuple[TicketChange, ...]
     crm.tickets.escalate_overdue() -> tuple[Ticket, ...]  escalates open tickets past due
+      (call it periodically; the Nth open complaint of a customer escalates on create/update)
     crm.orders.create_with_lines(customer_id=, department=, lines=[(product_id, qty)], ...)
     crm.orders.add_line(order_id, product_id, quantity) ; crm.orders.lines(order_id)
-      (any order change rescores its customer's value in the same transaction)
+      (any order or opportunity change rescores its customer in the same transaction)
     crm.opportunities.forecast(since=None, until=None) -> tuple[ForecastMonth, ...]
     crm.dnc.contains(phone) -> bool
     crm.leads.due(campaign_id, limit) -> tuple[Lead, ...]    next leads for the dialer
-    crm.leads.record_attempt(lead_id, result, next_attempt=None) -> Lead
+    crm.leads.record_attempt(lead_id, result, *, status=None, next_attempt=None) -> Lead
     crm.callbacks.due(until, assigned_user_id=None) -> tuple[Callback, ...]
     crm.users.by_username(name) -> User ; crm.skills.for_user(user_id) -> tuple[Skill, ...]
     crm.skills.set_skills(user_id, {"billing": 3, ...}) -> tuple[Skill, ...]
+    crm.interactions.by_call_id(call_id) -> Interaction | None
 
 Facade methods:
     await crm.customer_view(customer_id) -> CustomerView           NotFound
@@ -51,8 +53,11 @@ Facade methods:
 Settings: CrmSettings.inline_reads runs the screen-pop reads and get(id) on the loop thread
 (see crm_core.db.Database.point_read); searches and writes always use the worker thread.
 
-Errors: crm_core.errors (CrmError -> NotFound, Conflict, ValidationError -> InvalidPhoneNumber).
-A failed call writes nothing.
+Errors: crm_core.errors (CrmError -> NotFound, Conflict, ValidationError -> InvalidPhoneNumber,
+SchemaError, StorageError), each with .details. A failed call writes nothing.
+
+Demo data (synchronous, before Crm.open): crm_core.demo_data.build_demo_database /
+ensure_demo_database, demo_agents(n) for the users the server creates.
 """
 
 from __future__ import annotations
