@@ -772,6 +772,9 @@ class PbxSimulator:
         status = res.status
         dest = res.channel
         if status == "ANSWER" and dest is not None:
+            # Dial answers the calling channel once the callee answers (a Local ;2 goes Up
+            # here, which lets the Originate's ;1 half run its target).
+            self.answer(ch)
             answered = time.time()
             if ch.device.startswith("PJSIP/") and ch.device[6:] in self.phones:
                 # Click-to-dial: the agent's phone placed the call; the agent ends it.

@@ -244,3 +244,26 @@ async def test_hangup_and_redirect_actions(agi_server: TinyAgiServer) -> None:
         await sim.wait_calls_done(5)
         assert sim.channel_snapshots() == []
         await ami.close()
+
+
+async def test_local_originate_to_external_number(agi_server: TinyAgiServer) -> None:
+    profile = OutboundProfile(forced={"+15550000011": "human", "+15550000012": "busy"})
+    async with PbxSimulator(fast_config(agi_server.port, outbound=profile)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        for i, number in enumerate(("+15550000011", "+15550000012")):
+            ami.send(("Action", "Originate"), ("Channel", f"Local/{number}@from-cti"),
+                     ("Context", "lab"), ("Exten", "wait"), ("Priority", "1"),
+                     ("Timeout", "30000"), ("ActionID", f"l{i}"))
+            await ami.wait_for(lambda m, i=i: dict(m).get("ActionID") == f"l{i}")
+        await sim.wait_calls_done(5)
+        await ami.barrier()
+        results = {e["ActionID"]: (e["Response"], e["Reason"])
+                   for e in ami.events("OriginateResponse")}
+        assert results == {"l0": ("Success", "4"), "l1": ("Failure", "0")}
+        trunk = [e for e in ami.events("DialBegin") if e["DestChannel"].startswith("PJSIP/carrier")]
+        assert [e["DialString"] for e in trunk] == ["+15550000011@carrier", "+15550000012@carrier"]
+        assert all(e["Channel"].startswith("Local/") and e["Channel"].endswith(";2")
+                   for e in trunk)
+        assert sim.channel_snapshots() == []
+        await ami.close()
