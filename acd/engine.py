@@ -992,17 +992,38 @@ class AcdEngine:
                     if best is None or cand < best:
                         best = cand
             return agents[best[2][2]] if best is not None else None
-        pool = sorted(k for lvl in range(thr, MAX_SKILL_LEVEL + 1) for k in star[lvl])
-        start = bisect_right(pool, (0.0, 0.0, rr)) if rr is not None else 0
-        # Round robin: ids after the pointer first, then wrap around.
-        for k in (*pool[start:], *pool[:start]):
-            a_skills = agents[k[2]].skills
-            for s in others:
-                if a_skills.get(s, 0) < thr:
-                    break
-            else:
-                return agents[k[2]]
-        return None
+        # Each level's list is in policy order: its first agent with the other skills is its
+        # best; the answer is the best of those (round robin: of those after the pointer, else
+        # of those before it).
+        probe = (0.0, 0.0, rr) if rr is not None else None
+        after: AgentKey | None = None
+        wrapped: AgentKey | None = None
+        for lvl in range(thr, MAX_SKILL_LEVEL + 1):
+            lst = star[lvl]
+            if not lst:
+                continue
+            cut = bisect_right(lst, probe) if probe is not None else 0
+            for lo, hi, is_after in ((cut, len(lst), True), (0, cut, False)):
+                if not is_after and after is not None:
+                    break  # something after the pointer exists: wrapped ones cannot win
+                for i in range(lo, hi):
+                    k = lst[i]
+                    if is_after and after is not None and k >= after:
+                        break
+                    if not is_after and wrapped is not None and k >= wrapped:
+                        break
+                    a_skills = agents[k[2]].skills
+                    for s in others:
+                        if a_skills.get(s, 0) < thr:
+                            break
+                    else:
+                        if is_after:
+                            after = k
+                        else:
+                            wrapped = k
+                        break
+        found = after if after is not None else wrapped
+        return agents[found[2]] if found is not None else None
 
     def _best_scored(
         self, pool: list[AgentKey], skills: frozenset[str], thr: int, rr: str | None

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.model import TIERS, AgentState, Offer
+from acd.model import TIERS, AgentState, NewCall, Offer
 from config.acd import EscalationStep
 from tests.acd.helpers import call, engine, login, of, queue
 
@@ -225,3 +225,38 @@ def test_agent_available_pick_matches_reference(calls, levels, queues, now) -> N
     assert e.pick_call("a1") == ref
     got = [o.call_id for o in of(e.agent_available("a1", float(now)), Offer)]
     assert got == ([ref] if ref is not None else [])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    selection=st.sampled_from(["longest_idle", "best_skill", "fewest_calls", "round_robin"]),
+    thr=st.integers(0, 5),
+    agents=st.lists(
+        st.tuples(st.lists(st.integers(0, 5), min_size=3, max_size=3), st.integers(0, 50),
+                  st.booleans()),
+        min_size=1, max_size=12),
+    warmups=st.integers(0, 4),
+    tier=st.sampled_from(list(TIERS)),
+    skills=st.sets(st.sampled_from(["support", "french", "billing"]), max_size=3),
+)
+def test_agent_pick_matches_reference_on_random_populations(
+    selection, thr, agents, warmups, tier, skills
+) -> None:
+    e = engine(queue("support", selection=selection, wrapup_s=0,
+                     escalation=[EscalationStep(after_s=0, min_skill_level=thr)]))
+    for i, (levels, t, busy) in enumerate(agents):
+        sk = {s: lvl for s, lvl in zip(["support", "french", "billing"], levels) if lvl}
+        login(e, f"a{i:02d}", float(t), skills=sk, pause="break" if busy else None)
+    # Warm-up calls move the round-robin pointer and the calls-today / idle clocks.
+    for j in range(warmups):
+        offers = of(call(e, f"w{j}", 60.0 + j), Offer)
+        if not offers:
+            e.abandon(f"w{j}", 60.0 + j)
+            continue
+        e.offer_answered(offers[0].call_id, 60.5 + j)
+        e.call_ended(offers[0].call_id, 61.0 + j)
+    e.tick(100)
+    nc = NewCall("probe", "support", tier, frozenset(skills))
+    ref = e.reference_pick_agent(nc, 100)
+    assert e.pick_agent(nc, 100) == ref
+    assert [o.agent_id for o in of(e.enqueue(nc, 100), Offer)] == ([ref] if ref else [])
