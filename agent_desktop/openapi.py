@@ -15,6 +15,7 @@ import pydantic
 from agent_desktop.routing import PageOf, RouteSpec
 
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
+_PATH_PARAM_PATTERN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -101,8 +102,10 @@ def build_openapi(specs: Iterable[RouteSpec], *, title: str = "Call-center CTI A
             "x-roles": sorted(spec.roles),
         }
         params: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _PATH_PARAM.findall(spec.path)
+            {"name": name, "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 0} if pattern == r"\d+"
+             else {"type": "string"}}
+            for name, pattern in _PATH_PARAM_PATTERN.findall(spec.path)
         ]
         declared_path = {p["name"] for p in params}
         for p in spec.params:

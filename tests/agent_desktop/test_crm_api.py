@@ -401,3 +401,12 @@ async def test_password_change_ends_sessions_and_refresh_rereads_role(world: Wor
     resp = await world.client.post("/api/auth/refresh",
                                    json={"refresh_token": tokens["refresh_token"]})
     assert (await resp.json())["role"] == "supervisor"
+
+
+async def test_openapi_id_parameters_are_integers(world: World) -> None:
+    doc = await (await world.client.get("/api/openapi.json")).json()
+    params = doc["paths"]["/api/customers/{id}"]["get"]["parameters"]
+    assert params == [{"name": "id", "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 0}}]
+    listing = {p["name"] for p in doc["paths"]["/api/customers"]["get"]["parameters"]}
+    assert {"q", "limit", "offset", "stage", "tier"} <= listing

@@ -47,3 +47,8 @@ async def test_openapi_document_without_crm(bare_client: TestClient) -> None:
     body = login["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/LoginRequest"}
     assert "/api/test/echo" in doc["paths"]  # type: ignore[operator]
+
+
+def test_path_templates() -> None:
+    assert openapi_path(r"/api/customers/{id:\d+}/view") == "/api/customers/{id}/view"
+    assert openapi_path("/api/agents/{agent_id}") == "/api/agents/{agent_id}"
