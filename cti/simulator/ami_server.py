@@ -46,6 +46,7 @@ class AmiSession:
         self.writer = writer
         self.authenticated = False
         self.events_on = True
+        self.event_classes: frozenset[str] | None = None  # None: every class
         self.closed = False
         self.started = time.time()
         self.session_id = f"0x{id(self):x}"
@@ -187,7 +188,7 @@ class AmiSession:
         self.authenticated = True
         self.username = user
         events = (action.get("Events", "on") or "on").strip().lower()
-        self.events_on = events not in ("off", "no", "false", "0")
+        self._set_mask(events)
         self.started = time.time()
         self.respond(action, "Success", ("Message", "Authentication accepted"))
         if self.events_on:
@@ -215,8 +216,25 @@ class AmiSession:
 
     def _events(self, action: Action) -> None:
         mask = (action.get("EventMask", "on") or "on").strip().lower()
-        self.events_on = mask not in ("off", "no", "false", "0", "")
+        self._set_mask(mask)
         self.respond(action, "Success", ("Events", "On" if self.events_on else "Off"))
+
+    def _set_mask(self, mask: str) -> None:
+        """`on`/`all`/`yes` = everything, `off`/`no` = nothing, else a class list like
+        `call,agent` (Asterisk's read classes)."""
+        mask = mask.strip().lower()
+        if mask in ("off", "no", "false", "0", ""):
+            self.events_on, self.event_classes = False, None
+        elif mask in ("on", "all", "yes", "true", "1"):
+            self.events_on, self.event_classes = True, None
+        else:
+            self.events_on = True
+            self.event_classes = frozenset(c.strip() for c in mask.split(",") if c.strip())
+
+    def wants(self, klass: str) -> bool:
+        if not self.authenticated or not self.events_on or self.closed:
+            return False
+        return self.event_classes is None or klass in self.event_classes
 
     def _command(self, action: Action) -> None:
         cmd = (action.get("Command", "") or "").strip()
@@ -299,6 +317,7 @@ class AmiServer:
         self.max_message_bytes = max_message_bytes
         self.channel_count_source = channel_count_source
         self.sessions: set[AmiSession] = set()
+        self.max_backlog_bytes = 16 * 1024 * 1024
         self.started = time.time()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -339,12 +358,21 @@ class AmiServer:
     def broadcast(self, headers: Sequence[Header]) -> None:
         """Send one event to every logged-in session that has events on."""
         data = encode_message(headers)
+        klass = ev.event_class(list(headers))
         for s in list(self.sessions):
-            if s.authenticated and s.events_on and not s.closed:
-                try:
-                    s.writer.write(data)
-                except (ConnectionError, RuntimeError):
+            if not s.wants(klass):
+                continue
+            try:
+                if s.writer.transport.get_write_buffer_size() > self.max_backlog_bytes:
+                    # Asterisk drops a client that reads too slowly (writetimeout); so do we,
+                    # rather than buffer without bound.
+                    log.warning("AMI client %s too slow, disconnecting", s.remote)
                     s.closed = True
+                    s.writer.transport.abort()
+                    continue
+                s.writer.write(data)
+            except (ConnectionError, RuntimeError):
+                s.closed = True
 
 
 class ChannelSource(Protocol):

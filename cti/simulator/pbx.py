@@ -198,6 +198,7 @@ class PbxSimulator:
         now = phone.device_state()
         if now != was:
             self.emit(ev.device_state_change(phone.device, now))
+            self._member_status_events(phone)
 
     def register_phone(self, ext: str, registered: bool = True) -> None:
         b = self._phone(ext).behaviour

@@ -140,3 +140,15 @@ async def test_oversized_request_drops_only_that_client(agi_server: object) -> N
         good = await AmiTestClient.connect(sim.ami_port)
         await good.login()
         await good.close()
+
+
+async def test_event_mask_filters_by_class(sim: PbxSimulator) -> None:
+    client = await AmiTestClient.connect(sim.ami_port)
+    await client.login(events="off")
+    client.send(("Action", "Events"), ("EventMask", "agent"), ("ActionID", "m"))
+    resp = dict(await client.wait_for(lambda m: dict(m).get("ActionID") == "m"))
+    assert resp == {"Response": "Success", "ActionID": "m", "Events": "On"}
+    sim.register_phone("1001", False)  # DeviceStateChange (call) + QueueMemberStatus (agent)
+    await client.barrier()
+    assert [e["Event"] for e in client.events()] == ["QueueMemberStatus"]
+    await client.close()
