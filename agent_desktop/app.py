@@ -68,7 +68,12 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
             document.update(build_openapi(registry))
         return document
 
-    registry.extend(system_routes(metrics_registry, openapi, lambda: len(registry)))
+    checks = {}
+    if crm is not None and hasattr(crm, "schema_version"):
+        async def crm_check() -> str:
+            return f"ok (schema {await crm.schema_version()})"
+        checks["crm"] = crm_check
+    registry.extend(system_routes(metrics_registry, openapi, lambda: len(registry), checks))
     registry.extend(auth_routes(auth))
     if crm is not None:
         from agent_desktop.crm_routes import crm_routes

@@ -175,6 +175,7 @@ def resource_routes(crm: Any, res: Resource) -> list[RouteSpec]:
     update_model = body_model(f"{title}Update", res.model, exclude=res.server_fields,
                               choices=choices, partial=True)
     filters = filter_params(res.model, res.filters)
+    searchable = res.searchable or bool(getattr(getattr(repo, "spec", None), "search_columns", ()))
     base = f"/api/{res.name}"
     tags = (res.name,)
 
@@ -182,7 +183,7 @@ def resource_routes(crm: Any, res: Resource) -> list[RouteSpec]:
         return getattr(row, res.owner_field) if res.owner_field else None
 
     async def list_rows(request: web.Request) -> web.StreamResponse:
-        q = request.query.get("q") if res.searchable else None
+        q = request.query.get("q") if searchable else None
         page = await repo.search(q or None, **paging(request), **_filters_from(request, filters))
         return json_response(page_body(page))
 
@@ -226,7 +227,7 @@ def resource_routes(crm: Any, res: Resource) -> list[RouteSpec]:
 
     specs = [
         _spec("GET", base, list_rows, res.policy, "read", f"Search {res.name}",
-              response=PageOf(res.model), params=_query_params(filters, res.searchable),
+              response=PageOf(res.model), params=_query_params(filters, searchable),
               tags=tags),
         _spec("GET", f"{base}/{ID}", get_row, res.policy, "read", f"One of {res.name}",
               response=res.model, tags=tags),

@@ -410,3 +410,27 @@ async def test_openapi_id_parameters_are_integers(world: World) -> None:
                        "schema": {"type": "integer", "minimum": 0}}]
     listing = {p["name"] for p in doc["paths"]["/api/customers"]["get"]["parameters"]}
     assert {"q", "limit", "offset", "stage", "tier"} <= listing
+
+
+async def test_healthz_checks_the_crm(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    resp = await world.get("anon", "/healthz")
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "ok"
+    assert body["checks"]["crm"].startswith("ok (schema ")
+
+    async def broken() -> int:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(world.crm, "schema_version", broken)
+    resp = await world.get("anon", "/healthz")
+    body = await resp.json()
+    assert resp.status == 503 and body["status"] == "degraded"
+    assert body["checks"]["crm"] == "failed: OSError"
+
+
+async def test_text_search_on_other_entities(world: World) -> None:
+    c = await new_customer(world, "Searcher")
+    for subject in ("Printer on fire", "Login broken"):
+        await world.post("alice", "/api/tickets", {"customer_id": c["id"], "subject": subject})
+    body = await (await world.get("alice", "/api/tickets", params={"q": "fire"})).json()
+    assert [t["subject"] for t in body["items"]] == ["Printer on fire"] and body["total"] == 1
