@@ -142,6 +142,7 @@ class _Call:
     tepoch: int = 0  # bumps when its timers must be forgotten (left waiting, changed queue)
     callback_offered: bool = False
     is_callback: bool = False  # the caller left the line; an agent will call them back
+    own_skills: bool = False  # skills set by the IVR; otherwise they follow the current queue
     visited: set[str] = field(default_factory=set)
 
     @property
@@ -276,6 +277,7 @@ class AcdEngine:
             k0=self.settings.aging_per_s * now - weight, seq=self._seq, queue_since=now,
         )
         c.visited.add(qi.s.name)
+        c.own_skills = bool(call.skills)
         self._calls[c.call_id] = c
         self.stats.call_entered(qi.s.name, now)
         self._enter_waiting(c, now)
@@ -759,6 +761,8 @@ class AcdEngine:
         self.stats.call_overflowed(src, now)
         self._out.append(Overflowed(c.call_id, src, target))
         c.queue = target
+        if not c.own_skills:
+            c.skills = self._queues[target].skills
         c.visited.add(target)
         c.queue_since = now
         c.step_idx = 0
@@ -779,23 +783,25 @@ class AcdEngine:
             now = self._now  # time never runs backwards inside the engine
         self._now = now
         timers = self._timers
+        # Timers act at their due time, not at `now`: a late tick must not shift when a call
+        # entered its overflow queue or when an agent's wrap-up ended.
         while timers and timers[0][0] <= now:
-            _, _, kind, obj, token = heapq.heappop(timers)
+            due, _, kind, obj, token = heapq.heappop(timers)
             if kind == _T_WRAPUP:
                 assert isinstance(obj, Agent)
                 w = self._wrap.get(obj.agent_id)
                 if w is not None and w[3] == token and obj.state is AgentState.WRAP_UP:
-                    self._end_wrapup(obj, now)
+                    self._end_wrapup(obj, due)
                 continue
             assert isinstance(obj, _Call)
             c = obj
             if c.tepoch != token or c.state not in _WAITING or c.call_id not in self._calls:
                 continue
             if kind == _T_STEP:
-                self._apply_due_steps(c, now)
+                self._apply_due_steps(c, due)
             elif kind == _T_MAXWAIT:
                 qi = self._queues[c.queue]
-                self._overflow(c, qi.s.overflow_to, now)
+                self._overflow(c, qi.s.overflow_to, due)
             else:
                 self._announce(c, now)
         self._match(now)
@@ -806,7 +812,10 @@ class AcdEngine:
             pos = bisect_left(qi.order, c.key) + 1
             ewt = self.stats.estimated_wait(c.queue, pos, qi.staffed, now)
             self._out.append(Announce(c.call_id, c.queue, pos, ewt))
-        self._push_timer(now + qi.s.announce_every_s, _T_ANNOUNCE, c, c.tepoch)
+        # Next slot strictly after now: a late catch-up announces once, not once per missed slot.
+        every = qi.s.announce_every_s
+        n = int((now - c.queue_since) // every) + 1
+        self._push_timer(c.queue_since + n * every, _T_ANNOUNCE, c, c.tepoch)
 
     # ----------------------------------------------------------------------------- routing
 

@@ -273,6 +273,7 @@ def run(quick: bool, seed: int, rounds: int | None, ref_every: int) -> dict[str,
         "measured": "decisions_per_s, p50_us, p99_us: whole engine inputs (agent_end_wrapup, "
                     "enqueue); reference_* and indexed_pick_*: the pick alone",
         "announcements": "off",
+        "gc": "enabled, default thresholds (max_us includes collections)",
         "python": platform.python_version(),
     }
 
@@ -283,7 +284,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer rounds, under a minute")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--ref-every", type=int, default=1,
+    ap.add_argument("--ref-every", type=int, default=4,
                     help="run the reference on every Nth round (1 = all)")
     args = ap.parse_args()
     result = run(args.quick, args.seed, args.rounds, max(1, args.ref_every))

@@ -337,3 +337,23 @@ def test_ring_no_answer_on_callback_keeps_it_a_callback() -> None:
     assert e.call("c1").state is CallState.CALLBACK_WAITING
     [p] = of(login(e, "a2", 21), PlaceCallback)
     assert (p.call_id, p.agent_id, p.number) == ("c1", "a2", "5551230000")
+
+
+def test_late_catch_up_acts_at_due_times() -> None:
+    # No tick between 0 and 500: the overflow happened at 100 (not 500), so the call is already
+    # past backup's 60 s escalation step; announcements are not replayed per missed slot. The
+    # call had no skills of its own, so it now needs backup's.
+    e = engine(
+        queue("support", max_wait_s=100, overflow_to="backup", announce_every_s=30),
+        queue("backup", escalation=[EscalationStep(after_s=0, min_skill_level=5),
+                                    EscalationStep(after_s=60, min_skill_level=1)],
+              announce_every_s=30),
+    )
+    call(e, "c1", 0)
+    cmds = e.tick(500)
+    assert of(cmds, Overflowed) == [Overflowed("c1", "support", "backup")]
+    snap = e.call("c1")
+    assert (snap.queue_since, snap.min_skill_level, snap.skills) == (100.0, 1, {"backup"})
+    assert len(of(cmds, Announce)) <= 2  # one per queue at most, not one per missed slot
+    [o] = of(login(e, "a1", 501, queues=("backup",), skills={"backup": 1}), Offer)
+    assert o.call_id == "c1"
