@@ -51,6 +51,8 @@ The policy (what `reference_pick_*` spell out naively; the fast paths must agree
 - Call priority: effective = tier weight + aging_per_s x wait. Ordering by it is the same at every
   instant as ordering by the time-invariant key (aging x enqueued_at - weight, enqueued_at, seq),
   smallest first; so waiting calls sit in heaps that never need re-sorting.
+- Required skills: the IVR's (NewCall.skills), or else the current queue's skills (so a call
+  without skills of its own needs the overflow queue's skills once it overflows).
 - Eligibility threshold: the queue's escalation steps, timed from when the call entered its
   current queue. Before the first step the call needs level 1 in each of its skills; a route step
   sets the level (0 = any agent of the queue). Thresholds only go down while a call waits in a

@@ -17,8 +17,12 @@ SelectionPolicy = Literal["longest_idle", "best_skill", "fewest_calls", "round_r
 class EscalationStep(Section):
     """From `after_s` seconds of waiting on, agents need `min_skill_level` in the call's skills.
 
-    `min_skill_level = 0` means any agent of the queue. `action` other than "route" ends the wait:
-    overflow to `target` queue, or offer a callback.
+    Waiting counts from when the call entered this queue (overflow restarts the steps; the call's
+    priority still counts from its original enqueue). Before the first step, level 1 is needed.
+    `min_skill_level = 0` means any agent of the queue. The other actions do not change the level:
+    "overflow" moves the call to `target` (or the queue's overflow_to; with neither, or into a
+    queue the call already visited, a callback is offered instead); "callback" offers a callback
+    once, and the caller keeps waiting unless they accept it.
     """
 
     after_s: float = Field(ge=0)
