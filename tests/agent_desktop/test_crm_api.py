@@ -434,3 +434,16 @@ async def test_text_search_on_other_entities(world: World) -> None:
         await world.post("alice", "/api/tickets", {"customer_id": c["id"], "subject": subject})
     body = await (await world.get("alice", "/api/tickets", params={"q": "fire"})).json()
     assert [t["subject"] for t in body["items"]] == ["Printer on fire"] and body["total"] == 1
+
+
+async def test_every_route_is_guarded_by_known_roles(world: World) -> None:
+    from agent_desktop.app import ROUTES_KEY
+    from agent_desktop.policy import ROLES
+
+    public = set()
+    for spec in world.client.app[ROUTES_KEY]:
+        assert spec.roles <= set(ROLES), spec.path
+        if spec.public:
+            public.add((spec.method, spec.path))
+    assert public == {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/openapi.json"),
+                      ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}
