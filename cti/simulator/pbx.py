@@ -85,20 +85,20 @@ class OriginateRequest:
     action_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
 class CallHandle:
-    """An inbound call placed by the driver; await `wait()` for it to end."""
+    """An inbound call placed by the driver; await `wait()` for its flow to end."""
 
-    def __init__(self, channel: str, uniqueid: str, task: asyncio.Task[None]) -> None:
-        self.channel = channel
-        self.uniqueid = uniqueid
-        self._task = task
+    channel: str
+    uniqueid: str
+    task: asyncio.Task[None]
 
     async def wait(self, within: float | None = None) -> None:
-        await asyncio.wait_for(asyncio.shield(self._task), within)
+        await asyncio.wait_for(asyncio.shield(self.task), within)
 
     @property
     def done(self) -> bool:
-        return self._task.done()
+        return self.task.done()
 
 
 def parse_callerid(text: str) -> tuple[str, str]:

@@ -209,6 +209,11 @@ async def test_chanspy_originate_emits_start_and_stop(agi_server: TinyAgiServer)
                  ("Exten", "whisper1001"), ("Priority", "1"), ("Async", "true"),
                  ("CallerID", '"Supervisor" <5559000>'), ("ActionID", "spy"))
         start = await ami.wait_event("ChanSpyStart")
+        # And a supervisor phone originated straight into the ChanSpy application.
+        ami.send(("Action", "Originate"), ("Channel", "PJSIP/1009"), ("Application", "ChanSpy"),
+                 ("Data", "PJSIP/1001,qE"), ("ActionID", "spy2"))
+        await ami.wait_for(lambda m: dict(m).get("Event") == "ChanSpyStart"
+                           and dict(m).get("SpyerChannel", "").startswith("PJSIP/1009-"))
         assert start["SpyeeChannel"].startswith("PJSIP/1001-")
         assert start["SpyerChannel"].startswith("Local/wait@lab-") and start[
             "SpyerChannel"].endswith(";1")
@@ -216,6 +221,10 @@ async def test_chanspy_originate_emits_start_and_stop(agi_server: TinyAgiServer)
         stop = await ami.wait_event("ChanSpyStop")
         assert stop["SpyeeChannel"] == start["SpyeeChannel"]
         await sim.wait_calls_done(5)
+        await ami.barrier()
+        spyers = sorted(e["SpyerChannel"].split("-")[0] for e in ami.events("ChanSpyStop"))
+        assert spyers == ["Local/wait@lab", "PJSIP/1009"]
+        assert sim.channel_snapshots() == []
         await ami.close()
 
 
