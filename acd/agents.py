@@ -76,7 +76,8 @@ MISSED_CALL_REASON: Final = "missed-call"
 def validate_skills(agent_id: str, skills: Mapping[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, level in skills.items():
-        if not name or not isinstance(level, int) or not 1 <= level <= MAX_SKILL_LEVEL:
+        ok = isinstance(level, int) and not isinstance(level, bool)
+        if not name or not ok or not 1 <= level <= MAX_SKILL_LEVEL:
             raise InvalidSkills(
                 f"agent {agent_id}: skill {name!r} level {level!r} must be an int in 1..5"
             )

@@ -4,8 +4,9 @@
 
 Workload: 50 skills over 10 queues (5 premium: skill level >= 3 needed for the whole run;
 5 general: level >= 1), 2,000 agents (60% senior, levels 3-5; 40% junior, levels 1-2, each in 2
-queues), 10,000 callers waiting in the premium queues with mixed tiers, all seniors on calls, the
-juniors available (not eligible for any waiting call). Selection policies rotate over the queues.
+queues), 10,000 callers waiting in the premium queues with mixed tiers, every senior whose skills
+fit a waiting call on a call, the juniors available (not eligible for any waiting call: the engine
+is stable). Selection policies rotate over the queues.
 
 Each round times, as full engine inputs (index upkeep and command building included):
   (b) agent becomes available: a senior's wrap-up ends -> it must get the best of ~10,000 calls;

@@ -92,7 +92,7 @@ def test_time_never_runs_backwards() -> None:
     assert a.state_since == 10.0
 
 
-@pytest.mark.parametrize("bad", [{"x": 0}, {"x": 6}, {"": 3}, {"x": 2.5}])
+@pytest.mark.parametrize("bad", [{"x": 0}, {"x": 6}, {"": 3}, {"x": 2.5}, {"x": True}])
 def test_skill_levels_validated(bad: dict[str, int]) -> None:
     with pytest.raises(InvalidSkills):
         validate_skills("a1", bad)
