@@ -120,3 +120,18 @@ def test_engine_report_live_picture() -> None:
     assert (overall.waiting, overall.longest_wait_s) == (2, 70.0)
     assert overall.today.entered == 3
     assert overall.arrival_rate_per_h == pytest.approx(3 * 3600 / 900)
+
+
+def test_engine_feeds_asa_aht_with_wrapup_and_service_level() -> None:
+    e = engine(queue("support", wrapup_s=60, service_level_s=20))
+    login(e, "a1", 0)
+    call(e, "c1", 0)
+    e.offer_answered("c1", 10)  # waited 10 s: within 20 s
+    e.call_ended("c1", 40)  # talk 30 s
+    e.agent_end_wrapup("a1", 45)  # wrap-up 5 s
+    call(e, "c2", 50)
+    e.offer_answered("c2", 80)  # waited 30 s: late
+    sup = next(r for r in e.report(100, 0) if r.queue == "support")
+    w = sup.window
+    assert (w.answered, w.answered_within_sl, w.handled) == (2, 1, 1)
+    assert (w.asa_s, w.aht_s, w.service_level) == (20.0, 35.0, 0.5)
