@@ -1,5 +1,20 @@
 """PBX simulator: an AMI server and FastAGI client that behave like Asterisk 22.
 
+Three ways to use it:
+
+* library::
+
+      async with PbxSimulator(SimulatorConfig(agi_port=4573, time_scale=0.01, seed=3)) as sim:
+          call = await sim.place_inbound_call("+15557654321", dtmf="1", patience_s=30)
+          await call.wait()
+          print(sim.stats())
+
+* inside the server's --demo: start it with agents, FastAGI target and seed, then
+  ``sim.start_traffic(TrafficConfig(rate_per_minute=..., callers=..., mean_patience_s=...))``;
+* command line: ``python -m cti.simulator --ami-port 5038 --agi-port 4573 --rate 10``.
+
+All durations in the configs are simulated seconds; ``time_scale`` maps them to real time.
+
 Public API:
     PbxSimulator, SimulatorConfig, PhoneBehaviour, OutboundProfile, TrafficConfig, SimStats,
     CallHandle, poisson_arrivals, PlannedCall.

@@ -1273,17 +1273,11 @@ class PbxSimulator:
         seq = self._next_seq()
         base = f"Local/{exten}@{context}-{seq}"
         device = f"Local/{exten}@{context}"
-        one = self._new_channel(
-            base + ";1",
-            device=device,
-            context=req.context or context,
-            exten=req.exten or exten,
-            state=0,
-        )
+        # Both halves sit at the Local spec's exten@context; ;1 moves to the target on answer.
+        one = self._new_channel(base + ";1", device=device, context=context, exten=exten, state=0)
         two = self._new_channel(
             base + ";2", device=device, context=context, exten=exten, state=4, linkedid=one.uniqueid
         )
-        one.context, one.exten = context, exten
         one.peer, two.peer = two, one
         self.emit(ev.newchannel(one.snap()))
         self.emit(ev.newchannel(two.snap()))
@@ -1299,7 +1293,7 @@ class PbxSimulator:
         self.emit(ev.local_bridge(one.snap(), two.snap(), context, exten))
         self.emit(ev.dial_begin(None, one.snap(), f"{exten}@{context}"))
         two_task = self._spawn(self._drive(two, context, exten))
-        answered = await self.wait_sim(req.timeout_s, one, events=[two.answered, two.ended])
+        await self.wait_sim(req.timeout_s, one, events=[two.answered, two.ended])
         if two.answered.is_set():
             self._stats.originate_results["ANSWER"] += 1
             self._device_add(one)
@@ -1310,7 +1304,8 @@ class PbxSimulator:
             await self._run_target(one, req, started)
             await asyncio.gather(two_task, return_exceptions=True)
             return
-        status = two.vars.get("DIALSTATUS", "NOANSWER" if answered else "NOANSWER")
+        # ;2 gave up (its Dial's DIALSTATUS says why) or the Originate Timeout ran out.
+        status = two.vars.get("DIALSTATUS", "NOANSWER")
         self._stats.originate_results[status] += 1
         self._originate_response(req, False, 0 if status == "BUSY" else 3, None)
         if not two.ended.is_set():
