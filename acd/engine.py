@@ -254,7 +254,7 @@ class AcdEngine:
     # ================================================================================== inputs
 
     def tick(self, now: float) -> list[Command]:
-        self._catch_up(now)
+        now = self._catch_up(now)
         return self._flush()
 
     def enqueue(self, call: NewCall, now: float) -> list[Command]:
@@ -271,7 +271,7 @@ class AcdEngine:
             )
         if any(not s for s in call.skills):
             raise InvalidSkills(f"call {call.call_id}: empty skill name")
-        self._catch_up(now)
+        now = self._catch_up(now)
         self._seq += 1
         c = _Call(
             call_id=call.call_id, queue=qi.s.name, tier=call.tier,
@@ -289,7 +289,7 @@ class AcdEngine:
         c = self._call(call_id)
         if c.state is not CallState.OFFERED or c.agent_id is None:
             raise InvalidRequest(f"call {call_id} is {c.state.value}, not offered")
-        self._catch_up(now)
+        now = self._catch_up(now)
         a = self._agents[c.agent_id]
         self._transition(a, E.ANSWER, now)
         c.state = CallState.CONNECTED
@@ -302,7 +302,7 @@ class AcdEngine:
         c = self._call(call_id)
         if c.state is not CallState.OFFERED or c.agent_id is None:
             raise InvalidRequest(f"call {call_id} is {c.state.value}, not offered")
-        self._catch_up(now)
+        now = self._catch_up(now)
         a = self._agents[c.agent_id]
         a.call_id = None
         self._transition(a, E.NO_ANSWER, now)
@@ -315,7 +315,7 @@ class AcdEngine:
         c = self._call(call_id)
         if c.state is not CallState.CONNECTED or c.agent_id is None:
             raise InvalidRequest(f"call {call_id} is {c.state.value}, not connected")
-        self._catch_up(now)
+        now = self._catch_up(now)
         a = self._agents[c.agent_id]
         a.call_id = None
         self._transition(a, E.HANGUP, now)
@@ -336,7 +336,7 @@ class AcdEngine:
         c = self._call(call_id)
         if c.state is CallState.CONNECTED:
             raise InvalidRequest(f"call {call_id} is connected: report call_ended, not abandon")
-        self._catch_up(now)
+        now = self._catch_up(now)
         if c.state is CallState.OFFERED and c.agent_id is not None:
             a = self._agents[c.agent_id]
             a.call_id = None
@@ -357,7 +357,10 @@ class AcdEngine:
             raise InvalidRequest(f"call {call_id} is {c.state.value}: callback not possible")
         if not _NUMBER.match(number):
             raise InvalidRequest(f"call {call_id}: callback number {number!r} is not a number")
-        self._catch_up(now)
+        now = self._catch_up(now)
+        if c.state is not CallState.WAITING:
+            # Catching up with time routed it meanwhile; the offer is in the buffered commands.
+            raise InvalidRequest(f"call {call_id} is {c.state.value}: callback not possible")
         # The heap entry and queue position stay as they are: the caller keeps their place.
         c.state = CallState.CALLBACK_WAITING
         c.is_callback = True
@@ -379,7 +382,7 @@ class AcdEngine:
         owner = self._device_owner.get(login.device)
         if owner is not None and owner != login.agent_id:
             raise InvalidRequest(f"device {login.device} is in use by agent {owner}")
-        self._catch_up(now)
+        now = self._catch_up(now)
         if a is None:
             a = Agent(login.agent_id, login.device, frozenset(login.queues), skills,
                       state_since=now)
@@ -397,7 +400,7 @@ class AcdEngine:
     def agent_logout(self, agent_id: str, now: float) -> list[Command]:
         a = self._agent(agent_id)
         self._require(a, E.LOGOUT)
-        self._catch_up(now)
+        now = self._catch_up(now)
         self._require(a, E.LOGOUT)  # catching up cannot leave reserved/on_call, but be sure
         self._close_wrap(a, now)
         self._transition(a, E.LOGOUT, now)
@@ -408,7 +411,7 @@ class AcdEngine:
         """Paused -> available (the "ready" button)."""
         a = self._agent(agent_id)
         self._require(a, E.READY)
-        self._catch_up(now)
+        now = self._catch_up(now)
         self._transition(a, E.READY, now)
         return self._settle(now)
 
@@ -416,7 +419,7 @@ class AcdEngine:
         a = self._agent(agent_id)
         self._check_reason(reason)
         self._require(a, E.PAUSE)
-        self._catch_up(now)
+        now = self._catch_up(now)
         self._close_wrap(a, now)
         self._transition(a, E.PAUSE, now, reason)
         return self._settle(now)
@@ -424,7 +427,7 @@ class AcdEngine:
     def agent_end_wrapup(self, agent_id: str, now: float) -> list[Command]:
         a = self._agent(agent_id)
         self._require(a, E.END_WRAPUP)
-        self._catch_up(now)
+        now = self._catch_up(now)
         if a.state is AgentState.WRAP_UP:  # the wrap-up timer may have ended it while catching up
             self._end_wrapup(a, now)
         return self._settle(now)
@@ -440,7 +443,7 @@ class AcdEngine:
             new_queues = frozenset(queues)
             for q in new_queues:
                 self._queue(q)
-        self._catch_up(now)
+        now = self._catch_up(now)
         self._unindex_agent(a)
         for q in a.queues:
             if self._staffed(a):
@@ -454,7 +457,7 @@ class AcdEngine:
 
     def device_state(self, device: str, state: DeviceState | str, now: float) -> list[Command]:
         st = state if isinstance(state, DeviceState) else DeviceState.from_ami(state)
-        self._catch_up(now)
+        now = self._catch_up(now)
         self._devices[device] = st
         owner = self._device_owner.get(device)
         if owner is not None:
@@ -464,7 +467,7 @@ class AcdEngine:
         return self._settle(now)
 
     def new_day(self, now: float) -> list[Command]:
-        self._catch_up(now)
+        now = self._catch_up(now)
         for a in self._agents.values():
             self._unindex_agent(a)
             a.calls_today = 0
@@ -603,7 +606,7 @@ class AcdEngine:
         return out
 
     def _settle(self, now: float) -> list[Command]:
-        self._catch_up(now)
+        now = self._catch_up(now)
         return self._flush()
 
     # ------------------------------------------------------------------------------ agents
@@ -779,8 +782,9 @@ class AcdEngine:
         self._seq += 1
         heapq.heappush(self._timers, (due, self._seq, kind, obj, token))
 
-    def _catch_up(self, now: float) -> None:
-        """Fire every timer due at `now`, then route whatever became matchable."""
+    def _catch_up(self, now: float) -> float:
+        """Fire every timer due at `now`, then route whatever became matchable. Returns the
+        effective now (never behind the last one)."""
         if now < self._now:
             now = self._now  # time never runs backwards inside the engine
         self._now = now
@@ -807,6 +811,7 @@ class AcdEngine:
             else:
                 self._announce(c, now)
         self._match(now)
+        return now
 
     def _announce(self, c: _Call, now: float) -> None:
         qi = self._queues[c.queue]

@@ -357,3 +357,23 @@ def test_late_catch_up_acts_at_due_times() -> None:
     assert len(of(cmds, Announce)) <= 2  # one per queue at most, not one per missed slot
     [o] = of(login(e, "a1", 501, queues=("backup",), skills={"backup": 1}), Offer)
     assert o.call_id == "c1"
+
+
+def test_time_never_runs_backwards() -> None:
+    e = engine()
+    e.tick(100)
+    call(e, "c1", 90)  # a late-delivered event: treated as happening at 100
+    assert e.call("c1").enqueued_at == 100.0
+
+
+def test_callback_request_refused_if_catching_up_routed_the_call() -> None:
+    e = engine(queue("support", wrapup_s=10))
+    login(e, "a1", 0)
+    call(e, "c0", 0)
+    e.offer_answered("c0", 1)
+    e.call_ended("c0", 2)  # wrap-up ends at 12
+    call(e, "c1", 3)
+    with pytest.raises(InvalidRequest):
+        e.request_callback("c1", "5551230000", 12)
+    assert e.call("c1").state is CallState.OFFERED
+    assert [o.call_id for o in of(e.tick(12), Offer)] == ["c1"]
