@@ -43,3 +43,42 @@ def test_command_line_overrides_are_validated() -> None:
     r = run("--port", "99999", "--check-config")
     assert r.returncode == 2
     assert "--port" in r.stderr
+
+
+def test_demo_process_shuts_down_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(
+        '[server]\nport = 0\nlog_format = "json"\n[fastagi]\nport = 0\n'
+        '[auth]\njwt_secret = "0123456789abcdef0123456789abcdef"\n'
+        "[demo]\ncustomers = 200\nagents = 3\ncalls_per_minute = 60.0\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_server.py"), "--config", str(cfg), "--demo",
+         "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if '"demo_started"' in line:
+                break
+        assert any('"demo_started"' in ln for ln in lines), "".join(lines)
+        time.sleep(1.0)  # let a few calls start, so shutdown has live sessions to end
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert '"shutting_down"' in out
+    assert "Traceback" not in out
+    assert (tmp_path / "data" / "crm.sqlite3").exists()
