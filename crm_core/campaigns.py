@@ -57,7 +57,7 @@ class LeadRepo(Repo[Lead]):
         list left out; never-tried leads first, then by due time."""
         if not 1 <= limit <= 10_000:
             raise ValidationError("limit", "must be 1..10000", limit)
-        return await self._db.read(_due_leads, campaign_id, limit, self._clock.now())
+        return await self._db.scan(_due_leads, campaign_id, limit, self._clock.now())
 
     async def record_attempt(self, lead_id: int, result: str, *, status: str | None = None,
                              next_attempt: float | None = None) -> Lead:
@@ -127,7 +127,7 @@ class CallbackRepo(Repo[Callback]):
     async def due(self, until: float, assigned_user_id: int | None = None
                   ) -> tuple[Callback, ...]:
         """Pending callbacks/tasks due by `until`, soonest first (optionally one user's)."""
-        return await self._db.read(_due_callbacks, until, assigned_user_id)
+        return await self._db.scan(_due_callbacks, until, assigned_user_id)
 
 
 def _due_callbacks(conn: sqlite3.Connection, until: float, user_id: int | None

@@ -10,7 +10,7 @@ from common.clock import Clock
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.models import CUSTOMER_KINDS, STAGES, TIERS, Contact, Customer, Email, Phone
-from crm_core.phones import normalize_e164
+from crm_core.phones import normalize_e164, try_normalize
 from crm_core.repo import Repo, TableSpec, find_row, like_pattern
 
 CUSTOMERS = TableSpec(
@@ -50,7 +50,12 @@ class CustomerRepo(Repo[Customer]):
         ]
         params: list[object] = [p, p, p]
         digits = "".join(ch for ch in q if ch.isdigit())
-        if len(digits) >= 3:
+        whole = try_normalize(q, self._region) if len(digits) >= 7 else None
+        if whole is not None:
+            # A whole number: the caller-ID index, not a scan of every phone row.
+            parts.append("id IN (SELECT customer_id FROM phones WHERE e164 = ?)")
+            params.append(whole.e164)
+        elif len(digits) >= 3:
             parts.append("id IN (SELECT customer_id FROM phones WHERE e164 LIKE ?)")
             params.append(f"%{digits}%")
         return "(" + " OR ".join(parts) + ")", params

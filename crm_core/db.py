@@ -1,10 +1,14 @@
-"""The one aiosqlite connection, and how work reaches its thread.
+"""The CRM's SQLite connections, and how work reaches their threads.
 
 Each aiosqlite call is a hop to its worker thread and back (tens of microseconds). A screen-pop
-needs seven queries, so instead of seven hops we ship one synchronous function to the worker
-thread and run all of it there: `await db.read(fn, *args)` / `await db.write(fn, *args)`.
-`point_read` is read for bounded indexed lookups, which CrmSettings.inline_reads may run on the
-loop thread instead.
+needs ten queries, so instead of ten hops we ship one synchronous function to the worker thread
+and run all of it there: `await db.read(fn, *args)` / `await db.write(fn, *args)`.
+
+Two aiosqlite connections (WAL lets readers run beside the writer): the main one for writes and
+short reads, and a query-only one for `scan` (searches, listings), so a search that has to read
+a million rows never sits in front of a screen-pop or a call log in the main queue.
+`point_read` is for bounded indexed lookups, which CrmSettings.inline_reads may run on the loop
+thread over a third, plain sqlite3 connection.
 """
 
 from __future__ import annotations
@@ -17,17 +21,17 @@ from typing import Concatenate, ParamSpec, TypeVar
 import aiosqlite
 
 from crm_core import schema
-from crm_core.errors import Conflict, StorageError
+from crm_core.errors import Conflict, StorageError, ValidationError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 class Database:
-    def __init__(self, conn: aiosqlite.Connection, reader: sqlite3.Connection | None = None
-                 ) -> None:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._reader = reader
+        self._scan: aiosqlite.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: str | Path, now: float, *, inline_reads: bool = False
@@ -44,13 +48,15 @@ class Database:
         db = cls(conn)
         try:
             await db.call(_setup, now)
+            scan = await aiosqlite.connect(str(path), isolation_level=None)
+            db._scan = scan
+            await db._hop_on(scan, None, _setup_reader)
             if inline_reads:
                 reader = sqlite3.connect(str(path), isolation_level=None)
-                schema.configure(reader)
-                reader.execute("PRAGMA query_only = ON")
+                _setup_reader(reader)
                 db._reader = reader
         except BaseException:
-            await conn.close()
+            await db.close()
             raise
         return db
 
@@ -58,6 +64,9 @@ class Database:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._scan is not None:
+            await self._scan.close()
+            self._scan = None
         await self._conn.close()
 
     async def call(
@@ -99,6 +108,16 @@ class Database:
         """Run fn in one write transaction; any exception rolls all of it back."""
         return await self._hop("BEGIN IMMEDIATE", fn, *args, **kwargs)
 
+    async def scan(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Like read(), on the query-only scan connection: for searches and listings."""
+        conn = self._scan if self._scan is not None else self._conn
+        return await self._hop_on(conn, "BEGIN", fn, *args, **kwargs)
+
     async def _hop(
         self,
         begin: str | None,
@@ -106,7 +125,16 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
-        raw = self._conn
+        return await self._hop_on(self._conn, begin, fn, *args, **kwargs)
+
+    @staticmethod
+    async def _hop_on(
+        raw: aiosqlite.Connection,
+        begin: str | None,
+        fn: Callable[Concatenate[sqlite3.Connection, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
 
         def job() -> R:
             # aiosqlite has no public "run this on your thread"; _execute/_conn are the
@@ -125,6 +153,11 @@ def _setup(conn: sqlite3.Connection, now: float) -> None:
     schema.migrate(conn, now)
 
 
+def _setup_reader(conn: sqlite3.Connection) -> None:
+    schema.configure(conn)
+    conn.execute("PRAGMA query_only = ON")
+
+
 def _in_tx(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], R]) -> R:
     try:
         conn.execute(begin)
@@ -138,6 +171,10 @@ def _in_tx(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connectio
     except sqlite3.IntegrityError as exc:
         # Repositories map the constraint errors they expect; this is the backstop.
         raise Conflict(f"constraint failed: {exc}") from exc
+    except UnicodeEncodeError as exc:
+        # A lone surrogate (JSON "\ud800") in any bound text: UTF-8 cannot carry it.
+        raise ValidationError("text", "not valid Unicode text (lone surrogate)",
+                              exc.object[max(0, exc.start - 10):exc.end + 10]) from exc
     except sqlite3.Error as exc:
         raise StorageError(f"database error: {exc}") from exc
     return result

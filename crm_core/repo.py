@@ -75,6 +75,14 @@ def _accepted_types(model: type[Any]) -> dict[str, tuple[type, ...]]:
     return out
 
 
+def check_text(field: str, value: str) -> None:
+    """Text SQLite can store: JSON can carry lone UTF-16 surrogates, which UTF-8 cannot."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, "not valid Unicode text (lone surrogate)", value) from None
+
+
 def check_value(spec: TableSpec[Any], field: str, value: object) -> None:
     accepted = _accepted_types(spec.model).get(field)
     if accepted is None:
@@ -84,6 +92,8 @@ def check_value(spec: TableSpec[Any], field: str, value: object) -> None:
         raise ValidationError(field, f"expected {_names(accepted)}", value)
     if not isinstance(value, accepted):
         raise ValidationError(field, f"expected {_names(accepted)}", value)
+    if isinstance(value, str):
+        check_text(field, value)
     allowed = spec.choices.get(field)
     if allowed is not None and value is not None and value not in allowed:
         raise ValidationError(field, f"must be one of {', '.join(allowed)}", value)
@@ -249,6 +259,8 @@ class Repo(Generic[T]):
             raise ValidationError("order_by", f"not a column of {self.spec.entity}", order)
         order_sql = f"{order} {'DESC' if descending else 'ASC'}, id"
         where, params = self._filters(filters)
+        if q:
+            check_text("q", q)
         if q and "\x00" in q:
             # SQLite's LIKE stops reading a pattern at NUL: "a\0" would match everything.
             raise ValidationError("q", "NUL character in search text", q)
@@ -256,7 +268,7 @@ class Repo(Generic[T]):
             w, p = self._search_clause(q)
             where.append(w)
             params.extend(p)
-        return await self._db.read(
+        return await self._db.scan(
             search_rows, self.spec, where, params, limit, offset, order_sql
         )
 

@@ -157,7 +157,7 @@ class OpportunityRepo(_Rescoring, Repo[Opportunity]):
                        ) -> tuple[ForecastMonth, ...]:
         """Open opportunities' sum of amount x probability per month (UTC) of expected close,
         for expected_close in [since, until)."""
-        return await self._db.read(forecast_sync, since, until)
+        return await self._db.scan(forecast_sync, since, until)
 
     def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
                  old: Opportunity | None) -> dict[str, object]:

@@ -78,7 +78,16 @@ async def test_nul_in_search_text_is_refused(crm: Crm) -> None:
         await crm.customers.search("a\x00")
 
 
-@given(st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=20))
+async def test_lone_surrogates_are_validation_errors(crm: Crm) -> None:
+    with pytest.raises(ValidationError):
+        await crm.customers.search("a\ud800")
+    with pytest.raises(ValidationError):
+        await crm.customers.create(kind="person", name="b\udfff")
+    assert (await crm.customers.search()).total == 0
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+               min_size=1, max_size=20))
 @settings(max_examples=50, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_like_pattern_matches_itself_literally(term: str) -> None:
@@ -92,3 +101,17 @@ def test_like_pattern_matches_itself_literally(term: str) -> None:
     miss = conn.execute("SELECT ? LIKE ? ESCAPE '\\'", (other, like_pattern(term))).fetchone()
     assert miss[0] == (other.lower() == term.lower())
     conn.close()
+
+
+async def test_lone_surrogates_anywhere_are_validation_errors(crm: Crm) -> None:
+    with pytest.raises(ValidationError):
+        await crm.log_call("c\ud800", direction="inbound")
+    with pytest.raises(ValidationError):
+        await crm.log_call("c1", direction="inbound", phone="\udc00", notes="x")
+    from crm_core.errors import NotFound
+
+    with pytest.raises(ValidationError):
+        await crm.users.by_username("\ud800")
+    with pytest.raises(NotFound):
+        await crm.users.by_username("nobody")
+    assert (await crm.interactions.search()).total == 0

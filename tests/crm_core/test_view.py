@@ -160,3 +160,30 @@ async def test_screen_pop_is_one_thread_hop(crm: Crm, clock: ManualClock,
     assert hops == 3 * per_read
     await crm.customers.update(ann_id, notes="x")  # writes always go to the worker thread
     assert hops == 3 * per_read + 1
+
+
+async def test_a_long_scan_does_not_hold_up_writes_or_screen_pops(crm: Crm) -> None:
+    import asyncio
+    import threading
+
+    ann = await crm.customers.create(kind="person", name="Ann")
+    gate = threading.Event()
+    started = threading.Event()
+
+    def slow_scan(conn):  # type: ignore[no-untyped-def]
+        started.set()
+        gate.wait(30)  # stands in for a search reading a million rows
+        return conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+
+    scan = asyncio.ensure_future(crm.db.scan(slow_scan))
+    try:
+        await asyncio.to_thread(started.wait, 30)
+        # Both finish while the scan is still parked; a shared queue would wait for the gate.
+        logged = await asyncio.wait_for(
+            crm.log_call("l1", direction="inbound", customer_id=ann.id), 20)
+        view = await asyncio.wait_for(crm.customer_view(ann.id), 20)
+        assert not scan.done()
+        assert view.last_interactions[0].id == logged.id
+    finally:
+        gate.set()
+    assert await scan == 1
