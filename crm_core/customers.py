@@ -41,14 +41,29 @@ class CustomerRepo(Repo[Customer]):
 
     def _search_clause(self, q: str) -> tuple[str, list[object]]:
         """Name, any e-mail address, any phone number (by its digits) or employer's name."""
-        p = like_pattern(q.strip())
-        parts = [
-            "name LIKE ? ESCAPE '\\'",
-            "id IN (SELECT customer_id FROM emails WHERE address LIKE ? ESCAPE '\\')",
-            "company_id IN (SELECT id FROM customers WHERE kind = 'company'"
-            " AND name LIKE ? ESCAPE '\\')",
-        ]
-        params: list[object] = [p, p, p]
+        term = q.strip()
+        if len(term) >= 3:
+            # Trigram index: a quoted FTS5 phrase is a case-insensitive substring match, and
+            # every character in it (%, _, quotes, operators) is literal.
+            phrase = '"' + term.replace('"', '""') + '"'
+            parts = [
+                "id IN (SELECT rowid FROM customer_name_fts WHERE customer_name_fts MATCH ?)",
+                "id IN (SELECT customer_id FROM emails WHERE id IN"
+                " (SELECT rowid FROM email_fts WHERE email_fts MATCH ?))",
+                "company_id IN (SELECT rowid FROM customer_name_fts"
+                " WHERE customer_name_fts MATCH ?)",
+            ]
+            params: list[object] = [phrase, phrase, phrase]
+        else:
+            # Under three characters a trigram index cannot help: scan.
+            p = like_pattern(term)
+            parts = [
+                "name LIKE ? ESCAPE '\\'",
+                "id IN (SELECT customer_id FROM emails WHERE address LIKE ? ESCAPE '\\')",
+                "company_id IN (SELECT id FROM customers WHERE kind = 'company'"
+                " AND name LIKE ? ESCAPE '\\')",
+            ]
+            params = [p, p, p]
         digits = "".join(ch for ch in q if ch.isdigit())
         whole = try_normalize(q, self._region) if len(digits) >= 7 else None
         if whole is not None:

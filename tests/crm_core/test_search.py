@@ -115,3 +115,28 @@ async def test_lone_surrogates_anywhere_are_validation_errors(crm: Crm) -> None:
     with pytest.raises(NotFound):
         await crm.users.by_username("nobody")
     assert (await crm.interactions.search()).total == 0
+
+
+async def test_search_index_follows_inserts_updates_and_deletes(crm: Crm) -> None:
+    a = await crm.customers.create(kind="person", name="Quentin Blake")
+    e = await crm.emails.create(customer_id=a.id, address="qb@illustrators.example")
+    assert await _names(crm, "entin") == {"Quentin Blake"}
+    assert await _names(crm, "ILLUSTRATORS") == {"Quentin Blake"}
+    await crm.customers.update(a.id, name="Roald Dahl")
+    assert await _names(crm, "entin") == set()
+    assert await _names(crm, "oald") == {"Roald Dahl"}
+    await crm.emails.update(e.id, address="rd@chocolate.example")
+    assert await _names(crm, "illustrators") == set()
+    assert await _names(crm, "chocolate") == {"Roald Dahl"}
+    await crm.customers.delete(a.id)
+    assert await _names(crm, "oald") == set()
+    assert await _names(crm, "chocolate") == set()
+
+
+async def test_fts_operators_in_search_text_are_literal(crm: Crm) -> None:
+    await crm.customers.create(kind="person", name='Ann "AND" OR NOT* Smith')
+    await crm.customers.create(kind="person", name="Bob")
+    for q in ['"AND"', "OR NOT*", 'NOT* Smith', "NEAR(", "^ann", "a:b"]:
+        names = await _names(crm, q)
+        assert names <= {'Ann "AND" OR NOT* Smith'}, q
+    assert await _names(crm, '"AND" OR') == {'Ann "AND" OR NOT* Smith'}
