@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from acd.engine import AcdEngine
 from acd.errors import AcdError
@@ -178,10 +178,19 @@ class AcdMachine(RuleBasedStateMachine):
     def device(self, agent: str, state: DeviceState) -> None:
         self.run(lambda now: self.e.device_state(f"PJSIP/{agent}", state, now))
 
-    @rule(data=st.data(), what=st.sampled_from(["answer", "fail", "end", "abandon", "callback"]))
-    def call_op(self, data: st.DataObject, what: str) -> None:
-        ids = self.ids(*CallState) or ["nope"]
-        cid = data.draw(st.sampled_from(ids))
+    @rule(data=st.data(), what=st.sampled_from(["answer", "fail", "end", "abandon", "callback"]),
+          any_call=st.booleans())
+    def call_op(self, data: st.DataObject, what: str, any_call: bool) -> None:
+        fitting = {
+            "answer": (CallState.OFFERED,),
+            "fail": (CallState.OFFERED,),
+            "end": (CallState.CONNECTED,),
+            "abandon": (*WAITING, CallState.OFFERED),
+            "callback": (CallState.WAITING,),
+        }[what]
+        # Mostly calls the operation fits; sometimes any call, to exercise refusals.
+        ids = self.ids(*CallState) if any_call else self.ids(*fitting)
+        cid = data.draw(st.sampled_from(ids or ["nope"]))
         if what == "answer":
             self.run(self.e.offer_answered, cid)
         elif what == "fail":
@@ -192,6 +201,18 @@ class AcdMachine(RuleBasedStateMachine):
             self.run(self.e.abandon, cid)
         else:
             self.run(lambda c, now: self.e.request_callback(c, "5551234567", now), cid)
+
+    # The happy path gets its own rules, enabled only when they apply, so that sequences reach
+    # answered, ended and wrapped-up calls often.
+    @precondition(lambda self: bool(self.ids(CallState.OFFERED)))
+    @rule(data=st.data())
+    def answer_offer(self, data: st.DataObject) -> None:
+        self.run(self.e.offer_answered, data.draw(st.sampled_from(self.ids(CallState.OFFERED))))
+
+    @precondition(lambda self: bool(self.ids(CallState.CONNECTED)))
+    @rule(data=st.data())
+    def end_call(self, data: st.DataObject) -> None:
+        self.run(self.e.call_ended, data.draw(st.sampled_from(self.ids(CallState.CONNECTED))))
 
     @rule()
     def new_day(self) -> None:
