@@ -209,3 +209,22 @@ async def test_invalid_or_no_menu_choice_goes_to_the_first_queue(tmp_path: Path,
         h = await s.sim.place_inbound_call("+12025550105", dtmf=digit)
         await h.wait(within=30)
         await wait_for(lambda: overall(s, "support").window.answered == 1)
+
+
+async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        removed = s.bus.subscribe("call.removed")
+        # Menu digit 1 (support), then 1 again while waiting: "call me back".
+        h = await s.sim.place_inbound_call("+12025550106", dtmf="11")
+        await h.wait(within=20)  # the caller's line is closed once the callback is taken
+        await wait_for(lambda: s.engine.calls() != () and
+                       str(s.engine.calls()[0].state) == "callback_waiting")
+        assert s.engine.calls()[0].number == "+12025550106"
+        s.login("alice", "1001")  # an agent frees up: the engine dials the customer back
+        await wait_for(lambda: s.sim.stats().originates >= 1)
+        await wait_for(lambda: not removed.queue.empty(), timeout=20)
+        env = removed.get_nowait().message
+        assert env["call_id"] == h.uniqueid
+        assert env["agent_id"] == "alice"
+        await wait_for(lambda: s.engine.agent("alice").call_id is None, timeout=20)
+        assert overall(s).window.callbacks_requested == 1
