@@ -42,10 +42,12 @@ class CrmSettings(Section):
     )
     escalate_after_complaints: int = Field(default=3, ge=1)
     # Run the CRM's point reads (screen-pop, caller-ID lookup, tier, a row by id) on the
-    # event-loop thread over a second connection instead of aiosqlite's worker thread: no thread
-    # wake-ups, so a shorter latency tail on a busy machine, but a read that misses the OS page
-    # cache blocks the loop. Searches and writes always run on the worker thread.
-    inline_reads: bool = False
+    # event-loop thread over their own connection instead of aiosqlite's worker thread. They
+    # cost ~50-150 us of CPU; a thread hop costs two wake-ups, and on a loaded 2-core box its
+    # p99 is milliseconds (benchmarks/crm_lookup.py measures both). The price: a read that
+    # misses the OS page cache blocks the loop for the disk read. WAL readers never wait for
+    # locks. Searches and writes always run on worker threads.
+    inline_reads: bool = True
 
     @model_validator(mode="after")
     def _sla_for_every_tier(self) -> CrmSettings:
