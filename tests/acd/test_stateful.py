@@ -251,6 +251,13 @@ class AcdMachine(RuleBasedStateMachine):
                 assert c.agent_id is None and c.call_id not in holders
 
     @invariant()
+    def wrap_up_ends_on_time(self) -> None:
+        longest = max(q.wrapup_s for q in SETTINGS.queues)
+        for a in self.e.agents():
+            if a.state is AgentState.WRAP_UP:
+                assert self.now - a.state_since < longest
+
+    @invariant()
     def nothing_disappears(self) -> None:
         assert {c.call_id for c in self.e.calls()} == self.live
 
