@@ -145,23 +145,9 @@ def _period(s: Sequence[float]) -> PeriodStats:
     )
 
 
-def _vec(**fields: float) -> _Vec:
-    return tuple((_FIELDS[name], v) for name, v in fields.items() if v)
-
-
-_FIELDS = {
-    "entered": _ENTERED,
-    "answered": _ANSWERED,
-    "answered_sl": _ANSWERED_SL,
-    "abandoned": _ABANDONED,
-    "abandoned_short": _ABANDONED_SHORT,
-    "overflowed": _OVERFLOWED,
-    "wait_ans": _WAIT_ANS,
-    "wait_abn": _WAIT_ABN,
-    "handled": _HANDLED,
-    "handle_sum": _HANDLE_SUM,
-    "callbacks": _CALLBACKS,
-}
+_ONE_ENTERED: _Vec = ((_ENTERED, 1.0),)
+_ONE_OVERFLOWED: _Vec = ((_OVERFLOWED, 1.0),)
+_ONE_CALLBACK: _Vec = ((_CALLBACKS, 1.0),)
 
 
 class QueueStats:
@@ -196,29 +182,35 @@ class QueueStats:
 
     def call_entered(self, queue: str, now: float) -> None:
         self._q(queue)
-        self._add(now, queue, _vec(entered=1))
+        self._add(now, queue, _ONE_ENTERED)
 
     def call_answered(self, queue: str, waited_s: float, now: float) -> None:
         q = self._q(queue)
-        in_sl = 1.0 if waited_s <= q.service_level_s else 0.0
-        self._add(now, queue, _vec(answered=1, answered_sl=in_sl, wait_ans=waited_s))
+        if waited_s <= q.service_level_s:
+            vec: _Vec = ((_ANSWERED, 1.0), (_ANSWERED_SL, 1.0), (_WAIT_ANS, waited_s))
+        else:
+            vec = ((_ANSWERED, 1.0), (_WAIT_ANS, waited_s))
+        self._add(now, queue, vec)
 
     def call_abandoned(self, queue: str, waited_s: float, now: float) -> None:
         q = self._q(queue)
-        short = 1.0 if waited_s < q.short_abandon_s else 0.0
-        self._add(now, queue, _vec(abandoned=1, abandoned_short=short, wait_abn=waited_s))
+        if waited_s < q.short_abandon_s:
+            vec: _Vec = ((_ABANDONED, 1.0), (_ABANDONED_SHORT, 1.0), (_WAIT_ABN, waited_s))
+        else:
+            vec = ((_ABANDONED, 1.0), (_WAIT_ABN, waited_s))
+        self._add(now, queue, vec)
 
     def call_overflowed(self, from_queue: str, now: float) -> None:
         self._q(from_queue)
-        self._add(now, from_queue, _vec(overflowed=1))
+        self._add(now, from_queue, _ONE_OVERFLOWED)
 
     def call_handled(self, queue: str, handle_s: float, now: float) -> None:
         self._q(queue)
-        self._add(now, queue, _vec(handled=1, handle_sum=max(0.0, handle_s)))
+        self._add(now, queue, ((_HANDLED, 1.0), (_HANDLE_SUM, max(0.0, handle_s))))
 
     def callback_requested(self, queue: str, now: float) -> None:
         self._q(queue)
-        self._add(now, queue, _vec(callbacks=1))
+        self._add(now, queue, _ONE_CALLBACK)
 
     # -------------------------------------------------------------------------------- reading
 
