@@ -39,6 +39,7 @@ from cti.ami import AmiClient
 from cti.calls import CallTracker
 from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
+from cti.routes import cti_routes
 
 log = structlog.get_logger("server")
 
@@ -142,7 +143,9 @@ async def serve(settings: Settings, *, demo: bool = False,
         await ami.start()
         stack.push_async_callback(ami.close)
 
-        app = create_app(settings, crm, bus, extra_routes=acd_routes(acd, crm))
+        routes = [*acd_routes(acd, crm),
+                  *cti_routes(settings, crm, ami, tracker, fastagi, clock)]
+        app = create_app(settings, crm, bus, extra_routes=routes)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

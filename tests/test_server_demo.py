@@ -145,3 +145,67 @@ async def test_openapi_documents_the_acd_routes(demo: dict[str, Any]) -> None:
     for path in ("/api/queues", "/api/agents", "/api/acd/me/login", "/api/acd/me/pause",
                  "/api/agents/{agent_id}/skills"):
         assert path in doc["paths"], path
+
+
+async def test_click_to_dial_rings_the_agent_then_the_number(demo: dict[str, Any]) -> None:
+    agent = await login(demo, "agent3")
+    before = demo["sim"].stats().originates
+    status, body = await post(demo, "/api/calls/dial", agent, {"number": "+12025550123"})
+    assert status == 202, body
+    assert body["status"] == "dialing"
+    async with asyncio.timeout(10):
+        while demo["sim"].stats().originates == before:
+            await asyncio.sleep(0.05)
+    # The tracker knows the call is ours (outbound) under the id we gave it.
+    async with asyncio.timeout(10):
+        while demo["tracker"].get(body["call_id"]) is None:
+            await asyncio.sleep(0.05)
+    assert demo["tracker"].get(body["call_id"]).direction == "outbound"
+
+
+@pytest.mark.parametrize("number", [
+    "+12025550123\r\nAction: Originate",   # header injection
+    "+19005550123",                          # premium rate (denied prefix)
+    "+8821234567",                           # satellite
+    "+1202555&PJSIP/999",                    # dial-string injection
+    "123; DROP TABLE users",
+])
+async def test_click_to_dial_refuses_hostile_numbers_and_sends_nothing(
+        demo: dict[str, Any], number: str) -> None:
+    agent = await login(demo, "agent3")
+    before = demo["sim"].stats().originates
+    status, body = await post(demo, "/api/calls/dial", agent, {"number": number})
+    assert status == 422, body
+    assert body["error_id"] == "validation_failed"
+    await asyncio.sleep(0.2)
+    assert demo["sim"].stats().originates == before
+
+
+async def test_status_and_live_calls_for_supervisors(demo: dict[str, Any]) -> None:
+    sup = await login(demo, "supervisor")
+    status, st = await get(demo, "/api/status", sup)
+    assert status == 200
+    assert st["ami"]["state"] == "connected"
+    assert st["ami"]["banner"].startswith("Asterisk Call Manager/")
+    status, calls = await get(demo, "/api/calls", sup)
+    assert status == 200 and isinstance(calls, list)
+    agent = await login(demo, "agent1")
+    status, _ = await get(demo, "/api/status", agent)
+    assert status == 403
+
+
+async def test_supervisor_whispers_to_own_team_agent(demo: dict[str, Any]) -> None:
+    # The demo supervisor has no phone: give it one.
+    user = await demo["crm"].users.by_username("supervisor")
+    await demo["crm"].users.update(user.id, extension="1009")
+    sup = await login(demo, "supervisor")
+    before = demo["sim"].stats().originates
+    status, body = await post(demo, "/api/agents/agent1/monitor", sup, {"mode": "whisper"})
+    assert status == 202, body
+    async with asyncio.timeout(10):
+        while demo["sim"].stats().originates == before:
+            await asyncio.sleep(0.05)
+    status, body = await post(demo, "/api/agents/agent1/monitor", sup, {"mode": "steal"})
+    assert status == 422
+    status, body = await post(demo, "/api/agents/agent2/monitor", sup, {"mode": "listen"})
+    assert status == 403

@@ -1,0 +1,139 @@
+"""REST endpoints for the telephony side: live calls, connection status, click-to-dial and
+supervisor monitoring (listen / whisper / barge through ChanSpy).
+
+Every number and extension goes through cti.commands' validation (dial pattern, allow/deny
+prefixes, no CR/LF/NUL or dial-string specials) before anything reaches AMI; a refused value is a
+422 that names the field, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Any, Literal
+
+import pydantic
+from aiohttp import web
+
+from agent_desktop.errors import BadRequest, ValidationFailed
+from agent_desktop.jsonio import json_response
+from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
+from common.clock import Clock, MonotonicClock
+from config.settings import Settings
+from cti import commands
+from cti.ami import AmiClient
+from cti.calls import CallTracker, CallView
+from cti.errors import ActionFailed, AmiConnectionError, InvalidValue
+from cti.fastagi import FastAgiServer
+
+AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
+SUPERVISORS = frozenset({"supervisor", "admin"})
+
+
+class DialBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    number: str = pydantic.Field(min_length=2, max_length=32)
+
+
+class MonitorBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    mode: Literal["listen", "whisper", "barge"]
+
+
+class CallStatus(pydantic.BaseModel):
+    call_id: str
+    action_id: str
+    status: str
+
+
+def _invalid(exc: InvalidValue) -> ValidationFailed:
+    return ValidationFailed(f"{exc.field}: {exc.reason}", {"field": exc.field})
+
+
+def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracker,
+               fastagi: FastAgiServer, clock: Clock | None = None) -> RouteRegistry:
+    routes = RouteRegistry()
+    clock = clock or MonotonicClock()
+
+    async def extension_of(username: str) -> str:
+        user = await crm.users.by_username(username)
+        if not user.extension:
+            raise BadRequest("your user has no extension; an admin must set one")
+        return str(user.extension)
+
+    async def originate(action: commands.AmiAction, **expect: Any) -> None:
+        tracker.expect_originate(action.action_id, now=clock.now(), **expect)
+        try:
+            await ami.send(action)
+        except ActionFailed as exc:
+            raise BadRequest(f"Asterisk refused the call: {exc.response.get('Message', '')}",
+                             {"action": exc.action}) from None
+        except AmiConnectionError as exc:
+            raise BadRequest(f"not connected to Asterisk: {exc}") from None
+
+    @routes.get("/api/calls", roles=SUPERVISORS, response=list[CallView],
+                summary="Live calls as the call tracker sees them", tags=("cti",))
+    async def list_calls(request: web.Request) -> web.StreamResponse:
+        return json_response(tracker.active_calls())
+
+    @routes.get("/api/status", roles=SUPERVISORS, summary="Telephony connection status",
+                tags=("cti",))
+    async def status(request: web.Request) -> web.StreamResponse:
+        st = ami.status()
+        return json_response({
+            "ami": {**asdict(st), "age_s": round(clock.now() - st.since, 3)},
+            "fastagi": {"active_sessions": fastagi.active_sessions, **asdict(fastagi.stats)},
+            "calls": {"active": len(tracker.active_calls()), **tracker.stats},
+        })
+
+    @routes.post("/api/calls/dial", roles=AGENT_ROLES, request_model=DialBody,
+                 response=CallStatus, status=202,
+                 summary="Click-to-dial: ring my phone, then dial the number", tags=("cti",))
+    async def dial(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request)
+        body = body_of(request, DialBody)
+        extension = await extension_of(me.username)
+        call_id = f"c2d-{uuid.uuid4().hex[:16]}"
+        try:
+            action = commands.originate_click_to_dial(
+                cti_call_id=call_id, agent_extension=extension, number=body.number,
+                settings=settings.dialing, caller_id_num=extension,
+            )
+        except InvalidValue as exc:
+            raise _invalid(exc) from None
+        await originate(action, channel_id=call_id, cti_call_id=call_id, kind="click_to_dial",
+                        dialled=body.number, agent=extension)
+        return json_response({"call_id": call_id, "action_id": action.action_id,
+                              "status": "dialing"}, status=202)
+
+    @routes.post("/api/agents/{agent_id}/monitor", roles=SUPERVISORS, request_model=MonitorBody,
+                 params=(Param("agent_id", "path", required=True, description="username"),),
+                 response=CallStatus, status=202,
+                 summary="Listen to, whisper to or barge into an agent's call (ChanSpy)",
+                 tags=("cti",))
+    async def monitor(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request)
+        agent_id = request.match_info["agent_id"]
+        target = await crm.users.by_username(agent_id)
+        if me.role == "supervisor" and (target.team_id is None or target.team_id != me.team_id):
+            from agent_desktop.errors import Forbidden
+
+            raise Forbidden(f"agent {agent_id!r} is not in your team")
+        if not target.extension:
+            raise BadRequest(f"agent {agent_id!r} has no extension")
+        mine = await extension_of(me.username)
+        call_id = f"spy-{uuid.uuid4().hex[:16]}"
+        try:
+            action = commands.supervise(
+                cti_call_id=call_id, mode=body_of(request, MonitorBody).mode,
+                supervisor_extension=mine, agent_extension=str(target.extension),
+                settings=settings.dialing, caller_id_num=mine,
+            )
+        except InvalidValue as exc:
+            raise _invalid(exc) from None
+        await originate(action, channel_id=call_id, cti_call_id=call_id, kind="supervisor",
+                        agent=str(target.extension))
+        return json_response({"call_id": call_id, "action_id": action.action_id,
+                              "status": "dialing"}, status=202)
+
+    return routes
