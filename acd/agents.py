@@ -155,9 +155,11 @@ class Agent:
             device_state=self.device_state,
             routable=self.routable,
             queues=self.queues,
-            skills=MappingProxyType(dict(self.skills)),
+            # Plain copies (not MappingProxyType): the engine's own dicts stay private, and
+            # dataclasses.asdict() / deepcopy keep working on snapshots.
+            skills=dict(self.skills),
             call_id=self.call_id,
             calls_today=self.calls_today,
             last_call_end=self.last_call_end,
-            time_in_state=MappingProxyType(dict(self.time_in_state)),
+            time_in_state=dict(self.time_in_state),
         )
