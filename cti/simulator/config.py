@@ -100,6 +100,10 @@ class SimulatorConfig:
     dialer_context: str = "cti-dialer"
     # The dialer context runs AGI on MACHINE too, so the server decides what to do with it.
     dialer_agi_on_machine: bool = True
+    # [from-carrier] after AGI(): "lab" = the capture lab's extensions.conf (Queue(${IVR_QUEUE})
+    # when the AGI ended without the call having been bridged), "cti" = docs/asterisk.md (hang
+    # up; Queue only on AGISTATUS=FAILURE).
+    inbound_dialplan: str = "lab"
     # Degraded mode when FastAGI cannot be reached: "queue" (minimal built-in Queue(support))
     # or "hangup".
     agi_failure_mode: str = "queue"
@@ -112,6 +116,8 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise InvalidValue("time_scale", self.time_scale, "must be > 0")
+        if self.inbound_dialplan not in ("cti", "lab"):
+            raise InvalidValue("inbound_dialplan", self.inbound_dialplan, "cti or lab")
         if self.agi_failure_mode not in ("queue", "hangup"):
             raise InvalidValue("agi_failure_mode", self.agi_failure_mode, "queue or hangup")
         for ext in self.agents:

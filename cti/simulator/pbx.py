@@ -83,6 +83,9 @@ class OriginateRequest:
     cid_name: str | None
     variables: tuple[tuple[str, str], ...]
     action_id: str | None
+    is_async: bool = True
+    channel_id: str | None = None  # Originate ChannelId: the new channel's Uniqueid
+    other_channel_id: str | None = None  # OtherChannelId: the ;2 half of a Local channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,7 @@ class PbxSimulator:
         self._traffic_task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[list[Header]], None]] = []
         self._queue_rr: dict[str, int] = {}
+        self._sync_originates: dict[int, asyncio.Future[bool]] = {}
         self._ami = AmiServer(
             self,
             host=self.config.ami_host,
@@ -359,8 +363,9 @@ class PbxSimulator:
         state: int,
         cid: tuple[str, str] = ("<unknown>", "<unknown>"),
         linkedid: str | None = None,
+        uniqueid: str | None = None,
     ) -> Channel:
-        uid = self._uniqueid()
+        uid = uniqueid or self._uniqueid()
         ch = Channel(
             name=name,
             uniqueid=uid,
@@ -547,6 +552,7 @@ class PbxSimulator:
         variables: Sequence[tuple[str, str]] = (),
         outgoing_app: str = "AppDial",
         before_dial_begin: Callable[[Channel], None] | None = None,
+        uniqueid: str | None = None,
     ) -> LegResult:
         """Create and ring one outgoing leg. Emits DialEnd only for ANSWER and BUSY: on NOANSWER
         and CANCEL the leg is still ringing and the caller decides the teardown order."""
@@ -564,6 +570,7 @@ class PbxSimulator:
                 state=0,
                 cid=(target.resource, f"Agent {target.resource}"),
                 linkedid=caller.linkedid if caller else None,
+                uniqueid=uniqueid,
             )
         else:
             phone = None
@@ -577,6 +584,7 @@ class PbxSimulator:
                 exten="s",
                 state=0,
                 linkedid=caller.linkedid if caller else None,
+                uniqueid=uniqueid,
             )
             dest.vars["SIM_OUTCOME"] = outcome
         self.emit(ev.newchannel(dest.snap()))
@@ -1030,18 +1038,21 @@ class PbxSimulator:
                 step(3, "Hangup", "")
             return
         if context == cfg.dialer_context:
-            step(1, "Answer", "")
+            # docs/asterisk.md [cti-dialer]: AMD(), AGI(.../dialer?campaign=..&lead=..), Hangup.
             self.answer(ch)
-            step(2, "AMD", "")
-            status, cause = await self._amd(ch)
+            step(1, "AMD", "")
+            status, _cause = await self._amd(ch)
             if ch.gone.is_set():
                 return
             if status == "HUMAN" or cfg.dialer_agi_on_machine:
-                url = ch.vars.get("CTI_AGI_URL") or f"agi://{cfg.agi_host}:{cfg.agi_port}/dialer"
-                step(3, "AGI", url)
+                url = ch.vars.get("CTI_AGI_URL") or (
+                    f"agi://{cfg.agi_host}:{cfg.agi_port}/dialer"
+                    f"?campaign={ch.vars.get('CAMPAIGN_ID', '')}&lead={ch.vars.get('LEAD_ID', '')}"
+                )
+                step(2, "AGI", url)
                 await self.app_agi(ch, url)
             if not ch.gone.is_set():
-                step(4, "Hangup", "")
+                step(3, "Hangup", "")
             return
         if exten in self.phones or re.fullmatch(r"\+?\d{3,15}", exten):
             # from-cti / agents / anything dialable: Dial the agent or the trunk.
@@ -1146,24 +1157,7 @@ class PbxSimulator:
                 await self._drive(ch, ch.redirect_to[0], ch.redirect_to[1])
                 return
             if not ch.gone.is_set():
-                queue = ch.vars.get("IVR_QUEUE", "")
-                self.step(ch, 5, "NoOp", f"AGISTATUS={status} IVR_QUEUE={queue}")
-                failed = status == "FAILURE"
-                self.step(ch, 6, "GotoIf", f"{1 if failed else 0}?fallback")
-                if failed and cfg.agi_failure_mode == "hangup":
-                    log.warning(
-                        "FastAGI unreachable: hanging up %s (agi_failure_mode=hangup)", ch.name
-                    )
-                    self.step(ch, 10, "Hangup", "")
-                elif failed:
-                    self.step(ch, 9, "Queue", "support")
-                    await self.app_queue(ch, "support")
-                elif ch.connected:
-                    # The server's ACD already bridged the call inside the AGI: done.
-                    self.step(ch, 8, "Hangup", "")
-                else:
-                    self.step(ch, 7, "Queue", queue or "support")
-                    await self.app_queue(ch, queue or "support")
+                await self._after_agi(ch, status)
             self._finish(ch)
         finally:
             if patience is not None:
@@ -1171,6 +1165,34 @@ class PbxSimulator:
             if not ch.ended.is_set():
                 self.hangup(ch, 16)
             self._stats.completed += 1
+
+    async def _after_agi(self, ch: Channel, status: str) -> None:
+        """The rest of [from-carrier] once AGI() returns, in the configured dialplan flavour."""
+        cfg = self.config
+        failed = status == "FAILURE"
+        if cfg.inbound_dialplan == "lab":
+            # ../shared/asterisk-lab-config/extensions.conf: Queue(${IVR_QUEUE}) after the AGI.
+            queue = ch.vars.get("IVR_QUEUE", "")
+            self.step(ch, 5, "NoOp", f"AGISTATUS={status} IVR_QUEUE={queue}")
+            self.step(ch, 6, "GotoIf", f"{1 if failed else 0}?fallback")
+            ok_next, fallback = 7, 9
+        else:
+            # docs/asterisk.md: the server owns the call; the dialplan only falls back.
+            queue = ""
+            self.step(ch, 5, "GotoIf", f"{1 if failed else 0}?fallback")
+            ok_next, fallback = 6, 7
+        if failed and cfg.agi_failure_mode == "hangup":
+            log.warning("FastAGI unreachable: hanging up %s (agi_failure_mode=hangup)", ch.name)
+            self.step(ch, fallback + 1, "Hangup", "")
+        elif failed:
+            self.step(ch, fallback, "Queue", "support")
+            await self.app_queue(ch, "support")
+        elif ch.connected or cfg.inbound_dialplan != "lab":
+            # The server's ACD bridged the call inside the AGI (or owns it): hang up.
+            self.step(ch, ok_next if cfg.inbound_dialplan != "lab" else fallback - 1, "Hangup", "")
+        else:
+            self.step(ch, ok_next, "Queue", queue or "support")
+            await self.app_queue(ch, queue or "support")
 
     # ================================================================== originate
 
@@ -1206,12 +1228,21 @@ class PbxSimulator:
             cid_name=cid_name,
             variables=tuple(variables),
             action_id=a.action_id,
+            is_async=(a.get("Async") or "false").strip().lower() in ("true", "yes", "1", "on"),
+            channel_id=a.get("ChannelId") or None,
+            other_channel_id=a.get("OtherChannelId") or None,
         )
 
     def _originate_response(
         self, req: OriginateRequest, ok: bool, reason: int, ch: Channel | None
     ) -> None:
         self._stats.originates += 1
+        waiter = self._sync_originates.pop(id(req), None)
+        if waiter is not None:
+            # A synchronous Originate gets its answer as the action's Response, no event.
+            if not waiter.done():
+                waiter.set_result(ok)
+            return
         self.emit(
             ev.originate_response(
                 action_id=req.action_id,
@@ -1238,6 +1269,14 @@ class PbxSimulator:
 
     async def _originate(self, req: OriginateRequest) -> None:
         cid = (req.cid_num, req.cid_name or "") if req.cid_num is not None else None
+        in_use = {c.uniqueid for c in self.channels.values()}
+        if {req.channel_id, req.other_channel_id} & in_use - {None}:
+            # Asterisk refuses to allocate a channel whose assigned uniqueid is taken: this is
+            # what makes a re-sent Originate with the same ChannelId harmless.
+            log.warning("Originate %s: ChannelId already in use", req.channel_id)
+            self._stats.originate_results["CHANUNAVAIL"] += 1
+            self._originate_response(req, False, 0, None)
+            return
         if req.channel.lower().startswith("local/"):
             await self._originate_local(req, cid)
             return
@@ -1247,7 +1286,13 @@ class PbxSimulator:
             self._originate_response(req, False, 0, None)
             return
         res = await self.dial_leg(
-            None, target, req.timeout_s, cid=cid, variables=req.variables, outgoing_app="AppDial2"
+            None,
+            target,
+            req.timeout_s,
+            cid=cid,
+            variables=req.variables,
+            outgoing_app="AppDial2",
+            uniqueid=req.channel_id,
         )
         self._stats.originate_results[res.status] += 1
         dest = res.channel
@@ -1274,9 +1319,22 @@ class PbxSimulator:
         base = f"Local/{exten}@{context}-{seq}"
         device = f"Local/{exten}@{context}"
         # Both halves sit at the Local spec's exten@context; ;1 moves to the target on answer.
-        one = self._new_channel(base + ";1", device=device, context=context, exten=exten, state=0)
+        one = self._new_channel(
+            base + ";1",
+            device=device,
+            context=context,
+            exten=exten,
+            state=0,
+            uniqueid=req.channel_id,
+        )
         two = self._new_channel(
-            base + ";2", device=device, context=context, exten=exten, state=4, linkedid=one.uniqueid
+            base + ";2",
+            device=device,
+            context=context,
+            exten=exten,
+            state=4,
+            linkedid=one.uniqueid,
+            uniqueid=req.other_channel_id,
         )
         one.peer, two.peer = two, one
         self.emit(ev.newchannel(one.snap()))
@@ -1336,8 +1394,22 @@ class PbxSimulator:
             s.error(a, "Exten not specified")
             return
         req = self._parse_originate(a)
-        s.respond(a, "Success", ("Message", "Originate successfully queued"))
+        if req.is_async:
+            s.respond(a, "Success", ("Message", "Originate successfully queued"))
+            self._spawn(self._originate(req), call=True)
+            return
+        # Synchronous: Asterisk answers only once the call is up or has failed.
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._sync_originates[id(req)] = waiter
         self._spawn(self._originate(req), call=True)
+
+        def reply(f: asyncio.Future[bool]) -> None:
+            if not f.cancelled() and f.result():
+                s.respond(a, "Success", ("Message", "Originate successfully queued"))
+            else:
+                s.error(a, "Originate failed")
+
+        waiter.add_done_callback(reply)
 
     def _act_hangup(self, s: AmiSession, a: Action) -> None:
         ch = self._find(a.get("Channel"))

@@ -184,9 +184,19 @@ async def agi_server() -> AsyncIterator[TinyAgiServer]:
     await srv.stop()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cti_dialplan: the `sim` fixture runs docs/asterisk.md's [from-carrier]"
+    )
+
+
 @pytest.fixture
-async def sim(agi_server: TinyAgiServer) -> AsyncIterator[PbxSimulator]:
-    async with PbxSimulator(fast_config(agi_server.port)) as s:
+async def sim(
+    agi_server: TinyAgiServer, request: pytest.FixtureRequest
+) -> AsyncIterator[PbxSimulator]:
+    cti = request.node.get_closest_marker("cti_dialplan") is not None
+    cfg = fast_config(agi_server.port, inbound_dialplan="cti" if cti else "lab")
+    async with PbxSimulator(cfg) as s:
         yield s
 
 

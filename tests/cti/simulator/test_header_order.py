@@ -73,7 +73,8 @@ async def _scenarios(sim: PbxSimulator, agi: TinyAgiServer, ami: AmiTestClient) 
     ]):
         ami.send(("Action", "Originate"), ("Channel", chan), ("Context", ctx), ("Exten", exten),
                  ("Priority", "1"), ("Timeout", "8000"), ("CallerID", '"Lab" <5550002>'),
-                 ("Variable", "CTI_CALL_ID=lab-1"), ("ActionID", f"o{i}"))
+                 ("Variable", "CTI_CALL_ID=lab-1"), ("Async", "true"),
+                 ("ActionID", f"o{i}"))
         await ami.wait_for(lambda m, i=i: dict(m).get("ActionID") == f"o{i}")
     await sim.wait_calls_done(10)
     # ChanSpy on a talking agent.
@@ -86,7 +87,8 @@ async def _scenarios(sim: PbxSimulator, agi: TinyAgiServer, ami: AmiTestClient) 
     call = await sim.place_inbound_call(patience_s=None)
     await ami.wait_event("BridgeEnter", Channel=call.channel)
     ami.send(("Action", "Originate"), ("Channel", "Local/wait@lab"), ("Context", "lab"),
-             ("Exten", "whisper1001"), ("Priority", "1"), ("ActionID", "spy"))
+             ("Exten", "whisper1001"), ("Priority", "1"), ("Async", "true"),
+             ("ActionID", "spy"))
     await ami.wait_event("ChanSpyStart")
     await sim.wait_calls_done(10)
     await ami.barrier()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+
 from cti.simulator import PbxSimulator, PhoneBehaviour
 
 from .conftest import TRANSCRIPTS, AmiTestClient, TinyAgiServer, fast_config
@@ -276,3 +278,22 @@ async def test_inbound_event_sequence_matches_agi_session_capture(
     assert got[: got.index("QueueCallerJoin") + 1] == _capture_event_names("agi_session")
     sim.hangup_caller(call.channel)
     await call.wait(5)
+
+
+@pytest.mark.cti_dialplan
+async def test_cti_dialplan_hangs_up_when_the_agi_ends(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        await agi_server.command(r, w, 'SET VARIABLE IVR_QUEUE "support"')
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(patience_s=None)
+    await call.wait(5)
+    await ami.barrier()
+    steps = [(e["Priority"], e["Application"]) for e in ami.events("Newexten")
+             if e["Channel"] == call.channel]
+    assert steps[-2:] == [("5", "GotoIf"), ("6", "Hangup")]
+    assert ami.events("QueueCallerJoin") == []
+    hangup = ami.events("Hangup")[-1]
+    assert (hangup["Channel"], hangup["Cause"]) == (call.channel, "16")

@@ -211,7 +211,7 @@ async def test_chanspy_originate_emits_start_and_stop(agi_server: TinyAgiServer)
         start = await ami.wait_event("ChanSpyStart")
         # And a supervisor phone originated straight into the ChanSpy application.
         ami.send(("Action", "Originate"), ("Channel", "PJSIP/1009"), ("Application", "ChanSpy"),
-                 ("Data", "PJSIP/1001,qE"), ("ActionID", "spy2"))
+                 ("Data", "PJSIP/1001,qE"), ("Async", "true"), ("ActionID", "spy2"))
         await ami.wait_for(lambda m: dict(m).get("Event") == "ChanSpyStart"
                            and dict(m).get("SpyerChannel", "").startswith("PJSIP/1009-"))
         assert start["SpyeeChannel"].startswith("PJSIP/1001-")
@@ -233,7 +233,7 @@ async def test_hangup_and_redirect_actions(agi_server: TinyAgiServer) -> None:
         ami = await AmiTestClient.connect(sim.ami_port)
         await ami.login()
         ami.send(("Action", "Originate"), ("Channel", "PJSIP/1002"), ("Context", "lab"),
-                 ("Exten", "playback"), ("Priority", "1"), ("ActionID", "o"))
+                 ("Exten", "playback"), ("Priority", "1"), ("Async", "true"), ("ActionID", "o"))
         resp = await ami.wait_event("OriginateResponse")
         chan = resp["Channel"]
         ami.send(("Action", "Redirect"), ("Channel", chan), ("Context", "lab"),
@@ -263,7 +263,7 @@ async def test_local_originate_to_external_number(agi_server: TinyAgiServer) -> 
         for i, number in enumerate(("+15550000011", "+15550000012")):
             ami.send(("Action", "Originate"), ("Channel", f"Local/{number}@from-cti"),
                      ("Context", "lab"), ("Exten", "wait"), ("Priority", "1"),
-                     ("Timeout", "30000"), ("ActionID", f"l{i}"))
+                     ("Timeout", "30000"), ("Async", "true"), ("ActionID", f"l{i}"))
             await ami.wait_for(lambda m, i=i: dict(m).get("ActionID") == f"l{i}")
         await sim.wait_calls_done(5)
         await ami.barrier()
@@ -275,4 +275,35 @@ async def test_local_originate_to_external_number(agi_server: TinyAgiServer) -> 
         assert all(e["Channel"].startswith("Local/") and e["Channel"].endswith(";2")
                    for e in trunk)
         assert sim.channel_snapshots() == []
+        await ami.close()
+
+
+async def test_sync_originate_answers_after_the_call_and_channel_id_sets_uniqueid(
+    agi_server: TinyAgiServer,
+) -> None:
+    async with PbxSimulator(fast_config(agi_server.port)) as sim:
+        sim.set_phone("1003", PhoneBehaviour(busy=True))
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        ami.send(("Action", "Originate"), ("Channel", "PJSIP/1001"), ("Context", "lab"),
+                 ("Exten", "wait"), ("Priority", "1"), ("ChannelId", "cti-42"),
+                 ("ActionID", "s1"))
+        ok = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "s1"))
+        assert ok == {"Response": "Success", "ActionID": "s1",
+                      "Message": "Originate successfully queued"}
+        new = ami.events("Newchannel")[0]
+        assert (new["Uniqueid"], new["Linkedid"]) == ("cti-42", "cti-42")
+        # A re-sent Originate with the same ChannelId cannot ring anyone twice.
+        ami.send(("Action", "Originate"), ("Channel", "PJSIP/1002"), ("Context", "lab"),
+                 ("Exten", "wait"), ("Priority", "1"), ("ChannelId", "cti-42"),
+                 ("Async", "true"), ("ActionID", "s2"))
+        dup = await ami.wait_event("OriginateResponse", ActionID="s2")
+        assert (dup["Response"], dup["Reason"]) == ("Failure", "0")
+        assert len(ami.events("Newchannel")) == 1
+        ami.send(("Action", "Originate"), ("Channel", "PJSIP/1003"), ("Context", "lab"),
+                 ("Exten", "wait"), ("Priority", "1"), ("ActionID", "s3"))
+        err = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "s3"))
+        assert err == {"Response": "Error", "ActionID": "s3", "Message": "Originate failed"}
+        await ami.barrier()
+        assert [e["ActionID"] for e in ami.events("OriginateResponse")] == ["s2"]
         await ami.close()
