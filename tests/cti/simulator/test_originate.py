@@ -170,9 +170,11 @@ async def test_dialer_originate_runs_amd_then_agi(agi_server: TinyAgiServer) -> 
         await ami.login()
         for i in range(1, 5):
             url = f"agi://127.0.0.1:{agi_server.port}/dialer?campaign=7&lead={i}"
+            # Lead 1 relies on the [cti-dialer] default URL built from CAMPAIGN_ID / LEAD_ID.
+            var = "CAMPAIGN_ID=7,LEAD_ID=1" if i == 1 else f"CTI_AGI_URL={url}"
             ami.send(("Action", "Originate"), ("Channel", f"PJSIP/+1555000000{i}@carrier"),
-                     ("Context", "cti-dialer"), ("Exten", "s"), ("Priority", "1"),
-                     ("Timeout", "30000"), ("Variable", f"CTI_AGI_URL={url}"),
+                     ("Context", "cti-dialer"), ("Exten", f"1555000000{i}"), ("Priority", "1"),
+                     ("Timeout", "30000"), ("Variable", var),
                      ("Async", "true"), ("ActionID", f"d{i}"))
         await ami.wait_for(lambda m: dict(m).get("ActionID") == "d4")
         await sim.wait_calls_done(5)
