@@ -60,6 +60,8 @@ PROMPT_MENU = "beep"
 PROMPT_NEXT = "queue-youarenext"
 PROMPT_THERE_ARE = "queue-thereare"
 PROMPT_CALLS_WAITING = "queue-callswaiting"
+PROMPT_HOLDTIME = "queue-holdtime"
+PROMPT_MINUTES = "queue-minutes"
 PROMPT_CALLBACK_OFFER = "cti-press-1-for-callback"
 PROMPT_CALLBACK_OK = "cti-callback-confirmed"
 PROMPT_GOODBYE = "vm-goodbye"
@@ -279,7 +281,8 @@ class AcdService:
                 if await self._dial(session, caller, cmd):
                     return
             elif isinstance(cmd, Announce):
-                await self._announce(session, cmd)
+                if await self._announce(session, caller, cmd):
+                    return
                 music = False
             elif isinstance(cmd, OfferCallback):
                 await session.set_music(False)
@@ -288,7 +291,9 @@ class AcdService:
                 if digit == "1" and await self._take_callback(session, caller):
                     return
 
-    async def _announce(self, session: AgiSession, cmd: Announce) -> None:
+    async def _announce(self, session: AgiSession, caller: _Caller, cmd: Announce) -> bool:
+        """Position, estimated wait (whole minutes, when a minute or more), and the callback
+        offer. True when the caller took the callback while listening."""
         await session.set_music(False)
         if cmd.position <= 1:
             await session.stream_file(PROMPT_NEXT)
@@ -296,6 +301,16 @@ class AcdService:
             await session.stream_file(PROMPT_THERE_ARE)
             await session.exec("SayNumber", str(cmd.position - 1))
             await session.stream_file(PROMPT_CALLS_WAITING)
+        minutes = int(cmd.estimated_wait_s // 60)
+        if minutes >= 1:
+            await session.stream_file(PROMPT_HOLDTIME)
+            await session.exec("SayNumber", str(minutes))
+            await session.stream_file(PROMPT_MINUTES)
+        if caller.number:
+            digit = await session.stream_file(PROMPT_CALLBACK_OFFER, "1")
+            if digit == "1":
+                return await self._take_callback(session, caller)
+        return False
 
     async def _take_callback(self, session: AgiSession, caller: _Caller) -> bool:
         if not caller.number:

@@ -58,8 +58,9 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1002"),
-                        phone: PhoneBehaviour | None = None) -> AsyncIterator[Stack]:
-    settings = settings_for_test()
+                        phone: PhoneBehaviour | None = None,
+                        settings: Settings | None = None) -> AsyncIterator[Stack]:
+    settings = settings or settings_for_test()
     crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm)
     bus = Bus()
     engine = AcdEngine(settings.acd)
@@ -228,3 +229,20 @@ async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Pa
         assert env["agent_id"] == "alice"
         await wait_for(lambda: s.engine.agent("alice").call_id is None, timeout=20)
         assert overall(s).window.callbacks_requested == 1
+
+
+async def test_waiting_caller_hears_position_and_may_take_a_callback(tmp_path: Path) -> None:
+    base = settings_for_test()
+    queues = [q.model_copy(update={"announce_every_s": 0.3}) for q in base.acd.queues]
+    settings = base.model_copy(update={"acd": base.acd.model_copy(update={"queues": queues})})
+    async with running_stack(tmp_path, settings=settings) as s:
+        agi_commands: list[str] = []
+        s.sim.add_listener(lambda headers: agi_commands.extend(
+            v for k, v in headers if k == "Command" and ("Event", "AGIExecStart") in headers))
+        h = await s.sim.place_inbound_call("+12025550107", dtmf="1")  # no agent logged in
+        await wait_for(lambda: any("cti-press-1-for-callback" in c for c in agi_commands))
+        assert any("queue-youarenext" in c for c in agi_commands)
+        assert any(c.startswith("SET MUSIC") for c in agi_commands)
+        s.sim.hangup_caller(h.channel)
+        await h.wait(within=20)
+        await wait_for(lambda: overall(s).window.abandoned == 1)
