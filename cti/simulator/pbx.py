@@ -655,6 +655,8 @@ class PbxSimulator:
                 self._stats.agent_ring_no_answer[phone.ext] += 1
             return LegResult("NOANSWER", dest, outcome)
         self.set_state(dest, 6)
+        if caller is not None:
+            dest.cdr = False  # the caller's CDR records this leg (DestinationChannel)
         self.emit(ev.dial_end(caller.snap() if caller else None, dest.snap(), "ANSWER"))
         if phone is not None:
             phone.answered_calls += 1

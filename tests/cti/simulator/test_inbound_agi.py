@@ -90,6 +90,9 @@ async def test_exec_dial_answered_bridges_then_agent_hangs_up(
     agent_hangup = ami.events("Hangup")[0]
     assert agent_hangup["Channel"].startswith("PJSIP/1001-") and agent_hangup["Cause"] == "16"
     await ami.wait_event("Hangup", Channel=call.channel)
+    cdrs = ami.events("Cdr")  # one CDR, the caller's, naming the agent leg (as in the capture)
+    assert [(c["Channel"], c["DestinationChannel"]) for c in cdrs] == [
+        (call.channel, begin["DestChannel"])]
     states = [(e["Device"], e["State"]) for e in ami.events("DeviceStateChange")]
     agent_states = [st for dev, st in states if dev == "PJSIP/1001"]
     assert agent_states == ["BUSY", "NOT_INUSE"]
