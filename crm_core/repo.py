@@ -75,6 +75,18 @@ def _accepted_types(model: type[Any]) -> dict[str, tuple[type, ...]]:
     return out
 
 
+_I64 = -(2**63)
+
+
+def check_id(entity: str, row_id: object) -> int:
+    """Row ids as SQLite stores them; anything else cannot name a row."""
+    if isinstance(row_id, bool) or not isinstance(row_id, int):
+        raise ValidationError("id", "must be an integer", row_id)
+    if not 0 < row_id < 2**63:
+        raise NotFound(entity, row_id)
+    return row_id
+
+
 def check_text(field: str, value: str) -> None:
     """Text SQLite can store: JSON can carry lone UTF-16 surrogates, which UTF-8 cannot."""
     try:
@@ -94,6 +106,8 @@ def check_value(spec: TableSpec[Any], field: str, value: object) -> None:
         raise ValidationError(field, f"expected {_names(accepted)}", value)
     if isinstance(value, str):
         check_text(field, value)
+    if isinstance(value, int) and not isinstance(value, bool) and not _I64 <= value < -_I64:
+        raise ValidationError(field, "integer out of range", value)
     allowed = spec.choices.get(field)
     if allowed is not None and value is not None and value not in allowed:
         raise ValidationError(field, f"must be one of {', '.join(allowed)}", value)
@@ -225,6 +239,7 @@ class Repo(Generic[T]):
         self._region = region
 
     async def get(self, row_id: int) -> T:
+        check_id(self.spec.entity, row_id)
         return await self._db.point_read(get_row, self.spec, row_id)
 
     async def create(self, **values: object) -> T:
@@ -233,9 +248,11 @@ class Repo(Generic[T]):
 
     async def update(self, row_id: int, **changes: object) -> T:
         """Change the given fields; returns the row as stored. Unknown fields are an error."""
+        check_id(self.spec.entity, row_id)
         return await self._db.write(self._update_sync, row_id, dict(changes), self._clock.now())
 
     async def delete(self, row_id: int) -> None:
+        check_id(self.spec.entity, row_id)
         await self._db.write(self._delete_sync, row_id, self._clock.now())
 
     async def search(

@@ -73,6 +73,7 @@ from crm_core.db import Database
 from crm_core.interactions import InteractionRepo, log_call_sync
 from crm_core.models import Customer, CustomerView, Interaction, ValueRecompute
 from crm_core.phones import normalize_e164, try_normalize
+from crm_core.repo import check_id
 from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
 from crm_core.schema import current_version
 from crm_core.staff import SkillRepo, TeamRepo, UserRepo
@@ -123,6 +124,7 @@ class Crm:
     # -- screen-pop -------------------------------------------------------------------------
 
     async def customer_view(self, customer_id: int) -> CustomerView:
+        check_id("customer", customer_id)
         return await self.db.point_read(view.customer_view_sync, customer_id)
 
     async def lookup_by_phone(self, number: str) -> CustomerView | None:

@@ -16,7 +16,7 @@ from crm_core.models import (
     Ticket,
     TicketChange,
 )
-from crm_core.repo import Repo, TableSpec, get_row, update_row
+from crm_core.repo import Repo, TableSpec, check_id, get_row, update_row
 
 TICKETS = TableSpec(
     "tickets", Ticket, ("subject", "category"),
@@ -36,6 +36,7 @@ class TicketRepo(Repo[Ticket]):
     async def update(self, row_id: int, by_user_id: int | None = None,  # type: ignore[override]
                      **changes: object) -> Ticket:
         """Change fields; each change is written to the ticket's history as by_user_id."""
+        check_id("ticket", row_id)
         return await self._db.write(self._update_by, row_id, dict(changes), self._clock.now(),
                                     by_user_id)
 

@@ -150,3 +150,18 @@ async def test_company_and_person_rules_on_update(crm: Crm) -> None:
     assert k.person_id == p.id
     moved = await crm.customers.update(p.id, company_id=None, kind="person")
     assert moved.company_id is None
+
+
+async def test_ids_and_integers_out_of_sqlite_range(crm: Crm) -> None:
+    with pytest.raises(NotFound):
+        await crm.customers.get(2**70)
+    with pytest.raises(NotFound):
+        await crm.customer_view(0)
+    with pytest.raises(ValidationError):
+        await crm.customers.get("1")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        await crm.products.create(sku="B", name="Big", department="hw", price_cents=2**64)
+    with pytest.raises(ValidationError):
+        await crm.customers.search(company_id=-(2**63) - 1)
+    with pytest.raises(NotFound):
+        await crm.tickets.update(2**63, status="closed")
