@@ -50,8 +50,9 @@ Facade methods:
     await crm.rescore_customer(customer_id) -> Customer
     await crm.schema_version() -> int
 
-Settings: CrmSettings.inline_reads runs the screen-pop reads and get(id) on the loop thread
-(see crm_core.db.Database.point_read); searches and writes always use the worker thread.
+Threads: CrmSettings.inline_reads (default on) runs point reads (screen-pop, lookup, tier,
+get(id), dnc.contains, users.by_username) on the loop thread; writes go to one aiosqlite worker
+thread, searches and listings to a second one, so a slow search never delays a screen-pop.
 
 Errors: crm_core.errors (CrmError -> NotFound, Conflict, ValidationError -> InvalidPhoneNumber,
 SchemaError, StorageError), each with .details. A failed call writes nothing.
