@@ -49,7 +49,7 @@ from common.bus import Bus
 from common.clock import Clock, MonotonicClock, WallClock
 from config.settings import Settings
 from cti import commands as ami_commands
-from cti.errors import AgiError, AgiHangup, CtiError
+from cti.errors import AgiCommandError, AgiError, AgiHangup, CtiError
 from cti.events import ChannelHungUp, CtiEvent, DeviceStateChanged, DialEnd, OriginateResult
 from cti.fastagi import AgiSession
 
@@ -281,9 +281,13 @@ class AcdService:
                 if await self._dial(session, caller, cmd):
                     return
             elif isinstance(cmd, Announce):
-                if await self._announce(session, caller, cmd):
-                    return
                 music = False
+                try:
+                    if await self._announce(session, caller, cmd):
+                        return
+                except AgiCommandError as exc:
+                    # A missing prompt must not cost the caller their place in the queue.
+                    log.warning("announcement_failed", call_id=caller.call_id, error=str(exc))
             elif isinstance(cmd, OfferCallback):
                 await session.set_music(False)
                 music = False
@@ -299,18 +303,22 @@ class AcdService:
             await session.stream_file(PROMPT_NEXT)
         else:
             await session.stream_file(PROMPT_THERE_ARE)
-            await session.exec("SayNumber", str(cmd.position - 1))
+            await self._say_number(session, cmd.position - 1)
             await session.stream_file(PROMPT_CALLS_WAITING)
         minutes = int(cmd.estimated_wait_s // 60)
         if minutes >= 1:
             await session.stream_file(PROMPT_HOLDTIME)
-            await session.exec("SayNumber", str(minutes))
+            await self._say_number(session, minutes)
             await session.stream_file(PROMPT_MINUTES)
         if caller.number:
             digit = await session.stream_file(PROMPT_CALLBACK_OFFER, "1")
             if digit == "1":
                 return await self._take_callback(session, caller)
         return False
+
+    @staticmethod
+    async def _say_number(session: AgiSession, n: int) -> None:
+        await session.command(f'SAY NUMBER {int(n)} ""')
 
     async def _take_callback(self, session: AgiSession, caller: _Caller) -> bool:
         if not caller.number:

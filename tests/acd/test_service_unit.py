@@ -1,0 +1,135 @@
+"""AcdService against a scripted fake AGI session: the adapter's own decisions, without sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from acd.engine import AcdEngine
+from acd.service import AcdService
+from common.bus import Bus
+from common.clock import ManualClock
+from config.acd import AcdSettings, EscalationStep, QueueSettings
+from config.settings import Settings
+from cti.errors import AgiCommandError, AgiHangup
+from cti.fastagi import AgiReply
+
+
+class FakeSession:
+    """Records commands; prompts can be made to fail; Dial answers with a scripted status."""
+
+    def __init__(self, uniqueid: str, *, dial_status: str = "ANSWER",
+                 broken_prompts: frozenset[str] = frozenset()) -> None:
+        self.env = {"agi_callerid": "+12025550000", "agi_uniqueid": uniqueid}
+        self.args: dict[str, str] = {}
+        self.channel = f"PJSIP/carrier-{uniqueid}"
+        self.uniqueid = uniqueid
+        self.commands: list[str] = []
+        self.dial_status = dial_status
+        self.broken = broken_prompts
+        self.hang_up_now = False
+
+    def _check(self) -> None:
+        if self.hang_up_now:
+            raise AgiHangup("caller hung up")
+
+    async def answer(self) -> None:
+        self.commands.append("ANSWER")
+
+    async def set_music(self, on: bool, class_: str = "default") -> None:
+        self._check()
+        self.commands.append(f"MUSIC {on}")
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        self._check()
+        await asyncio.sleep(0.001)
+        return None
+
+    async def stream_file(self, file: str, escape_digits: str = "") -> str | None:
+        self._check()
+        self.commands.append(f"STREAM {file}")
+        if file in self.broken:
+            raise AgiCommandError(f"STREAM FILE {file}", AgiReply(200, "-1", text="200 result=-1"),
+                                  "failed")
+        return None
+
+    async def command(self, line: str) -> AgiReply:
+        self._check()
+        self.commands.append(line)
+        return AgiReply(200, "0", text="200 result=0")
+
+    async def exec(self, app: str, *args: str) -> int:
+        self._check()
+        self.commands.append(f"EXEC {app} {','.join(args)}")
+        return 0
+
+    async def get_variable(self, name: str) -> str | None:
+        return self.dial_status if name == "DIALSTATUS" else None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self.commands.append(f"SET {name}={value}")
+
+    async def hangup(self) -> None:
+        self.commands.append("HANGUP")
+
+
+def make(announce_every_s: float = 0.0) -> tuple[AcdService, ManualClock]:
+    q = QueueSettings(name="support", skills=["support"], wrapup_s=0.0,
+                      announce_every_s=announce_every_s,
+                      escalation=[EscalationStep(after_s=0, min_skill_level=1)])
+    settings = Settings(acd=AcdSettings(queues=[q]))
+    clock = ManualClock(100.0)
+    svc = AcdService(AcdEngine(settings.acd), settings=settings, bus=Bus(), clock=clock,
+                     wall=ManualClock(1.7e9), poll_ms=1)
+    return svc, clock
+
+
+async def until(pred: Any) -> None:
+    async with asyncio.timeout(5):
+        while not pred():
+            await asyncio.sleep(0.001)
+
+
+async def test_failed_announcement_keeps_the_caller_queued() -> None:
+    svc, clock = make(announce_every_s=1.0)
+    s = FakeSession("1.1", broken_prompts=frozenset({"queue-youarenext"}))
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    clock.advance(1.5)
+    svc._feed(svc.engine.tick)
+    await until(lambda: "STREAM queue-youarenext" in s.commands)
+    await asyncio.sleep(0.01)
+    assert len(svc.engine.calls()) == 1, "the caller must still be waiting"
+    svc.agent_login("alice", "1001", skills={"support": 1})
+    await asyncio.wait_for(task, 5)
+    assert "EXEC Dial PJSIP/1001,15" in s.commands
+    report = {r.queue: r for r in svc.report()}
+    assert (report["support"].today.answered, report["support"].today.abandoned) == (1, 0)
+
+
+async def test_no_answer_reoffers_and_pauses_the_agent() -> None:
+    svc, clock = make()
+    s = FakeSession("1.2", dial_status="NOANSWER")
+    svc.agent_login("alice", "1001", skills={"support": 1})
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: any(c.startswith("EXEC Dial") for c in s.commands))
+    await until(lambda: str(svc.engine.agent("alice").state) == "paused")
+    assert svc.engine.agent("alice").pause_reason == "missed-call"
+    assert str(svc.engine.calls()[0].state) == "waiting"
+    s.dial_status = "ANSWER"
+    svc.agent_login("bob", "1002", skills={"support": 1})
+    await asyncio.wait_for(task, 5)
+    assert "EXEC Dial PJSIP/1002,15" in s.commands
+
+
+async def test_hangup_while_waiting_is_an_abandon_not_an_answer() -> None:
+    svc, clock = make()
+    s = FakeSession("1.3")
+    abandoned = svc.bus.subscribe("call.abandoned")
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    s.hang_up_now = True
+    await asyncio.wait_for(task, 5)
+    assert abandoned.get_nowait().message["call_id"] == "1.3"
+    assert svc.engine.calls() == ()
+    assert {r.queue: r for r in svc.report()}["support"].today.abandoned == 1
