@@ -139,7 +139,8 @@ async def test_queue_fallback_and_session_events_have_captured_orders() -> None:
         await ami.login()
         sim.set_phone("1001", PhoneBehaviour(answers=False))
         sim.set_phone("1002", PhoneBehaviour(answers=False))
-        call = await sim.place_inbound_call(patience_s=40)
+        # Patience (0.2 s real) outlasts a 15 s (15 ms) ring even on a loaded machine.
+        call = await sim.place_inbound_call(patience_s=200)
         await call.wait(5)
         sim.set_phone("1001", PhoneBehaviour())
         call = await sim.place_inbound_call(patience_s=None)

@@ -136,8 +136,8 @@ async def test_abandon_sends_hangup_then_511_and_hangup_cause_0(
         done.set()
 
     agi_server.script = script
-    # Patience 300 simulated s = 0.3 s real: ample for ANSWER, then the caller gives up on hold.
-    call = await sim.place_inbound_call(patience_s=300)
+    # Patience 1000 simulated s = 1 s real: ample for ANSWER, then the caller gives up on hold.
+    call = await sim.place_inbound_call(patience_s=1000)
     await asyncio.wait_for(done.wait(), 5)
     await call.wait(5)
     assert lines == [

@@ -64,7 +64,7 @@ async def _run_traffic(agi_server: TinyAgiServer, seed: int) -> tuple[list[str],
     async with PbxSimulator(cfg) as sim:
         # 600 calls/min simulated = 10 per simulated second: at time_scale 0.001 they all
         # arrive within a few real milliseconds, so 1001 is busy for most and some abandon.
-        sim.start_traffic(TrafficConfig(rate_per_minute=600.0, max_calls=8, mean_patience_s=30.0,
+        sim.start_traffic(TrafficConfig(rate_per_minute=600.0, max_calls=8, mean_patience_s=300.0,
                                         callers=("+1555000001", "+1555000002", "+1555000003"),
                                         dtmf_choices=("1", "2")))
         await sim.wait_traffic_done(10)
