@@ -171,6 +171,11 @@ def build_demo_database(
         say("scoring customer value")
         conn.execute("BEGIN IMMEDIATE")
         scoring.recompute_all(conn, settings, now)
+        # Tiers exist only now; give the generated tickets the SLA of their customer's tier.
+        conn.executemany(
+            "UPDATE tickets SET due_at = created_at + ? WHERE customer_id IN"
+            " (SELECT id FROM customers WHERE tier = ?)",
+            [(hours * 3600.0, tier) for tier, hours in settings.sla_hours.items()])
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         say("done")

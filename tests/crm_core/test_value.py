@@ -121,6 +121,18 @@ def test_demo_top_20_percent_by_value_are_gold_or_better(demo_db: Path) -> None:
     assert len({s for _, s, _ in rows}) > n // 2
 
 
+def test_demo_tickets_follow_their_customers_sla(demo_db: Path) -> None:
+    conn = sqlite3.connect(demo_db)
+    rows = conn.execute("SELECT c.tier, t.due_at - t.created_at FROM tickets t"
+                        " JOIN customers c ON c.id = t.customer_id").fetchall()
+    conn.close()
+    hours = CrmSettings().sla_hours
+    assert len(rows) > 50
+    assert {tier for tier, _ in rows} >= {"gold", "silver", "bronze"}
+    for tier, span in rows:
+        assert span == pytest.approx(hours[tier] * 3600.0)
+
+
 def test_demo_data_is_deterministic(tmp_path: Path) -> None:
     dumps = []
     for name in ("a", "b"):
