@@ -158,4 +158,9 @@ def encode_action(fields: Sequence[tuple[str, str]]) -> bytes:
                 raise InvalidValue(key, value, f"value contains {bad!r}")
         parts.append(f"{key}: {value}\r\n")
     parts.append("\r\n")
-    return "".join(parts).encode("utf-8")
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone surrogate (e.g. from a badly decoded client string) has no UTF-8 form.
+        raise InvalidValue("fields", exc.object[exc.start:exc.end], "not encodable as UTF-8") \
+            from None

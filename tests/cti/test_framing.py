@@ -217,7 +217,8 @@ def test_encode_action_refuses_empty() -> None:
                 alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
                 min_size=1,
             ),
-            st.text(alphabet=st.characters(blacklist_characters="\r\n\x00")),
+            st.text(alphabet=st.characters(blacklist_characters="\r\n\x00",
+                                           blacklist_categories=("Cs",))),
         ),
         min_size=1,
         max_size=6,
@@ -255,3 +256,8 @@ def test_garbage_never_raises_anything_but_protocol_errors(chunks: list[bytes]) 
     except AmiProtocolError:
         pass
     assert f.buffered <= 256
+
+
+def test_encode_refuses_unencodable_text_cleanly() -> None:
+    with pytest.raises(InvalidValue, match="UTF-8"):
+        encode_action([("Action", "Ping"), ("X", "a\ud800b")])
