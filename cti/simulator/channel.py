@@ -43,6 +43,9 @@ class Channel:
     # Set once Hangup has been emitted.
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     redirect_to: tuple[str, str, int] | None = None
+    # AMI Bridge: (the other channel, whether this one leads the bridge)
+    bridge_to: tuple[Channel, bool] | None = None
+    driven: bool = False  # a _drive() flow owns this channel's dialplan right now
     dtmf: list[str] = field(default_factory=list)  # the caller's scripted key presses, in order
     dev_counted: bool = False
     last_cep: tuple[str, str, int] | None = None  # where the last Newexten was emitted

@@ -48,6 +48,7 @@ _HANDLED = {
     "queuestatus",
     "queuesummary",
     "devicestatelist",
+    "bridge",
 }
 _VAR_REF = re.compile(r"\$\{([^{}]+)\}")
 
@@ -712,7 +713,13 @@ class PbxSimulator:
         self.emit(ev.bridge_leave(ev.BridgeSnap(bridge.uniqueid, 1, "native_rtp"), first.snap()))
         self.emit(ev.bridge_leave(ev.BridgeSnap(bridge.uniqueid, 0, "native_rtp"), second.snap()))
         self.emit(ev.bridge_destroy(ev.BridgeSnap(bridge.uniqueid, 0, "native_rtp")))
-        self.hangup(b, 16)
+        if b.redirect_to is not None or b.bridge_to is not None:
+            # Redirected (e.g. hold via Redirect+ExtraChannel) or re-bridged: b lives on in
+            # its own dialplan flow instead of being hung up with the Dial.
+            if not b.driven:
+                self._spawn(self._drive(b))
+        else:
+            self.hangup(b, 16)
         return first
 
     def _mark_connected(self, ch: Channel) -> None:
@@ -1039,6 +1046,20 @@ class PbxSimulator:
             if not ch.gone.is_set():
                 step(3, "Hangup", "")
             return
+        if context == "cti-hold" and exten in ("customer", "agent"):
+            # cti/commands.py hold(): the customer hears music, the agent's phone stays up.
+            step(1, "Answer", "")
+            self.answer(ch)
+            if exten == "customer":
+                step(2, "MusicOnHold", "")
+                self.emit(ev.moh_start(ch.snap()))
+                await self.wait_sim(None, ch)
+                self.emit(ev.moh_stop(ch.snap()))
+            else:
+                step(2, "Wait", "3600")
+                if await self.wait_sim(3600.0, ch):
+                    step(3, "Hangup", "")
+            return
         if context == cfg.dialer_context:
             # docs/asterisk.md [cti-dialer]: AMD(), AGI(.../dialer?campaign=..&lead=..), Hangup.
             self.answer(ch)
@@ -1095,17 +1116,57 @@ class PbxSimulator:
         return status, cause
 
     async def _drive(
-        self, ch: Channel, context: str, exten: str, after_first: Callable[[], None] | None = None
+        self,
+        ch: Channel,
+        context: str | None = None,
+        exten: str | None = None,
+        after_first: Callable[[], None] | None = None,
     ) -> None:
-        """Run the dialplan, follow AMI Redirects, then hang the channel up."""
-        await self.run_dialplan(ch, context, exten, after_first)
-        while ch.redirect_to is not None and not ch.ended.is_set():
-            ctx, ext, _prio = ch.redirect_to
-            ch.redirect_to = None
+        """Run the dialplan, follow AMI Redirects and Bridges, then hang the channel up."""
+        ch.driven = True
+        try:
+            if context is not None and exten is not None:
+                await self.run_dialplan(ch, context, exten, after_first)
+            while not ch.ended.is_set():
+                if ch.redirect_to is not None:
+                    ctx, ext, _prio = ch.redirect_to
+                    self._revive(ch)
+                    await self.run_dialplan(ch, ctx, ext)
+                elif ch.bridge_to is not None:
+                    await self._bridged_by_ami(ch)
+                else:
+                    break
+            self._finish(ch)
+        finally:
+            ch.driven = False
+
+    def _revive(self, ch: Channel) -> None:
+        """An async goto (Redirect/Bridge) interrupted the channel: it is not hung up."""
+        ch.redirect_to = None
+        if ch.bridge_to is None:  # a pending AMI Bridge must still interrupt what runs next
             ch.gone.clear()
             ch.gone_reason = ""
-            await self.run_dialplan(ch, ctx, ext)
-        self._finish(ch)
+
+    async def _bridged_by_ami(self, ch: Channel) -> None:
+        """AMI Bridge: Channel1's flow runs the bridge; Channel2's flow waits for its end."""
+        other, leader = ch.bridge_to if ch.bridge_to is not None else (ch, False)
+        ch.bridge_to = None
+        self._revive(ch)
+        if not leader:
+            await self.wait_sim(None, ch, events=[ch.ended])
+            return
+        # Let Channel2 leave its dialplan (MusicOnHold/Wait) before both enter the bridge.
+        await asyncio.sleep(0)
+        if other.ended.is_set():
+            return
+        agent = ch if ch.device[6:] in self.phones else other
+        phone = self.phones.get(agent.device[6:])
+        talk = (
+            self.sampler.handle_time(phone.behaviour)
+            if phone is not None
+            else self.config.outbound.talk_time_s
+        )
+        await self.bridge_talk(ch, other, talk, agent)
 
     def _finish(self, ch: Channel) -> None:
         if ch.ended.is_set():
@@ -1155,8 +1216,8 @@ class PbxSimulator:
             url = f"agi://{cfg.agi_host}:{cfg.agi_port}/{cfg.agi_script}"
             self.step(ch, 4, "AGI", url)
             status = await self.app_agi(ch, url)
-            if ch.redirect_to is not None:
-                await self._drive(ch, ch.redirect_to[0], ch.redirect_to[1])
+            if ch.redirect_to is not None or ch.bridge_to is not None:
+                await self._drive(ch)
                 return
             if not ch.gone.is_set():
                 await self._after_agi(ch, status)
@@ -1440,9 +1501,42 @@ class PbxSimulator:
             prio = int(a.get("Priority") or "1")
         except ValueError:
             prio = 1
-        s.respond(a, "Success", ("Message", "Redirect successful"))
+        extra_name = a.get("ExtraChannel")
+        extra = self._find(extra_name) if extra_name else None
+        if extra_name and extra is None:
+            s.error(a, f"ExtraChannel does not exist: {extra_name}")
+            return
+        message = "Dual Redirect successful" if extra is not None else "Redirect successful"
+        s.respond(a, "Success", ("Message", message))
+        if extra is not None:
+            try:
+                extra_prio = int(a.get("ExtraPriority") or "1")
+            except ValueError:
+                extra_prio = 1
+            extra.redirect_to = (
+                a.get("ExtraContext") or context,
+                a.get("ExtraExten") or exten,
+                extra_prio,
+            )
+            extra.request_hangup("redirect")
         ch.redirect_to = (context, exten, prio)
         ch.request_hangup("redirect")
+
+    def _act_bridge(self, s: AmiSession, a: Action) -> None:
+        one = self._find(a.get("Channel1"))
+        two = self._find(a.get("Channel2"))
+        if one is None or two is None:
+            which = "1" if one is None else "2"
+            s.error(a, f"Channel{which} does not exist: {a.get('Channel' + which)}")
+            return
+        if one is two:
+            s.error(a, "Unable to bridge a channel to itself")
+            return
+        s.respond(a, "Success", ("Message", "Channels have been bridged"))
+        one.bridge_to = (two, True)
+        two.bridge_to = (one, False)
+        one.request_hangup("bridge")
+        two.request_hangup("bridge")
 
     def _act_atxfer(self, s: AmiSession, a: Action) -> None:
         ch = self._find(a.get("Channel"))

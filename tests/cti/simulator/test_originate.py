@@ -309,3 +309,71 @@ async def test_sync_originate_answers_after_the_call_and_channel_id_sets_uniquei
         await ami.barrier()
         assert [e["ActionID"] for e in ami.events("OriginateResponse")] == ["s2"]
         await ami.close()
+
+
+async def _bridged_inbound(sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient,
+                           replies: list[str]) -> tuple[str, str]:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        replies.append(await agi_server.command(r, w, "EXEC Dial PJSIP/1001,15"))
+        replies.append((await r.readline()).decode().rstrip("\n"))
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(patience_s=None)
+    enter = await ami.wait_event("BridgeEnter", Channel=call.channel)
+    agent = next(e["Channel"] for e in ami.events("BridgeEnter")
+                 if e["BridgeUniqueid"] == enter["BridgeUniqueid"] and e["Channel"] != call.channel)
+    return call.channel, agent
+
+
+async def test_hold_by_dual_redirect_then_unhold_by_bridge(agi_server: TinyAgiServer) -> None:
+    phone = PhoneBehaviour(answer_delay_s=1.0, handle_time_s=400.0)  # 0.4 s real talk
+    async with PbxSimulator(fast_config(agi_server.port, phone=phone)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        replies: list[str] = []
+        customer, agent = await _bridged_inbound(sim, agi_server, ami, replies)
+        ami.send(("Action", "Redirect"), ("Channel", customer), ("ExtraChannel", agent),
+                 ("Context", "cti-hold"), ("Exten", "customer"), ("Priority", "1"),
+                 ("ExtraContext", "cti-hold"), ("ExtraExten", "agent"), ("ExtraPriority", "1"),
+                 ("ActionID", "hold"))
+        r = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "hold"))
+        assert r["Response"] == "Success"
+        await ami.wait_event("MusicOnHoldStart", Channel=customer)
+        await ami.wait_event("Newexten", Channel=agent, Application="Wait")
+        assert replies == ["200 result=-1", "HANGUP"]  # the AGI learns the call left it
+        assert sim.phone_state("1001") == "BUSY"  # the agent's phone stays up on hold
+        ami.send(("Action", "Bridge"), ("Channel1", customer), ("Channel2", agent),
+                 ("Tone", "no"), ("ActionID", "unhold"))
+        r = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "unhold"))
+        assert r["Message"] == "Channels have been bridged"
+        await ami.wait_event("MusicOnHoldStop", Channel=customer)
+        await sim.wait_calls_done(5)
+        await ami.barrier()
+        creates = ami.events("BridgeCreate")
+        assert len(creates) == 2 and len(ami.events("BridgeDestroy")) == 2
+        second = [e["Channel"] for e in ami.events("BridgeEnter")
+                  if e["BridgeUniqueid"] == creates[1]["BridgeUniqueid"]]
+        assert sorted(second) == sorted([customer, agent])
+        hangups = [e["Channel"] for e in ami.events("Hangup")]
+        assert sorted(hangups) == sorted([customer, agent])  # each exactly once
+        assert sim.channel_snapshots() == [] and sim.stats().answered == 1
+        await ami.close()
+
+
+async def test_blind_transfer_by_redirect_rings_the_new_agent(agi_server: TinyAgiServer) -> None:
+    phone = PhoneBehaviour(answer_delay_s=1.0, handle_time_s=400.0)
+    async with PbxSimulator(fast_config(agi_server.port, phone=phone)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        replies: list[str] = []
+        customer, agent = await _bridged_inbound(sim, agi_server, ami, replies)
+        ami.send(("Action", "Redirect"), ("Channel", customer), ("Context", "agents"),
+                 ("Exten", "1002"), ("Priority", "1"), ("ActionID", "xfer"))
+        await ami.wait_event("Hangup", Channel=agent)
+        begin = await ami.wait_event("DialBegin", Channel=customer, DialString="1002")
+        assert begin["DestChannel"].startswith("PJSIP/1002-")
+        await sim.wait_calls_done(5)
+        await ami.barrier()
+        assert sim.stats().agent_answered == {"1001": 1, "1002": 1}
+        assert sim.channel_snapshots() == []
+        await ami.close()
