@@ -45,6 +45,8 @@ class Channel:
     redirect_to: tuple[str, str, int] | None = None
     # AMI Bridge: (the other channel, whether this one leads the bridge)
     bridge_to: tuple[Channel, bool] | None = None
+    atxfer_to: tuple[str, str] | None = None  # AMI Atxfer: (context, exten) to consult
+    called_side: bool = False  # in a bridge as the dialled party (Dial's outgoing leg)
     driven: bool = False  # a _drive() flow owns this channel's dialplan right now
     dtmf: list[str] = field(default_factory=list)  # the caller's scripted key presses, in order
     dev_counted: bool = False

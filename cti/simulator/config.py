@@ -95,6 +95,7 @@ class SimulatorConfig:
     prompt_s: float = 3.0
     dtmf_delay_s: float = 1.0
     playback_s: float = 3.0
+    consult_s: float = 5.0  # attended transfer: agent and target talk before the agent drops
     # Contexts the server's settings use (config/cti.py DialingSettings).
     originate_context: str = "from-cti"
     dialer_context: str = "cti-dialer"

@@ -696,7 +696,11 @@ class PbxSimulator:
         self._bridge_vars(a, b, 2)
         for ch in (a, b):
             self._mark_connected(ch)
+        a.called_side, b.called_side = False, True
         await self.wait_sim(talk_s, a, b)
+        while b.atxfer_to is not None and not a.gone.is_set() and not b.ended.is_set():
+            b, talk_s, ender = await self._attended_transfer(bridge, a, b, talk_s, ender)
+            await self.wait_sim(talk_s, a, b)
         if a.gone.is_set():
             first, second = a, b
         elif b.gone.is_set():
@@ -721,6 +725,55 @@ class PbxSimulator:
         else:
             self.hangup(b, 16)
         return first
+
+    async def _attended_transfer(
+        self, bridge: Bridge, a: Channel, b: Channel, talk_s: float, ender: Channel
+    ) -> tuple[Channel, float, Channel]:
+        """AMI Atxfer on b (the agent): a waits on hold in the bridge while b consults the
+        target; when the target answers, b hangs up (completing the transfer) and the target
+        takes b's place. Returns the new (b, talk time, ender)."""
+        assert b.atxfer_to is not None
+        context, exten = b.atxfer_to
+        b.atxfer_to = None
+        b.gone.clear()
+        b.gone_reason = ""
+        bridge.members.remove(b)
+        b.bridge = None
+        self.emit(ev.bridge_leave(bridge.snap(), b.snap()))
+        self.emit(ev.moh_start(a.snap()))
+        target = (
+            DialTarget("phone", exten)
+            if exten in self.phones
+            else DialTarget("trunk", exten.lstrip("+") if context == "" else exten)
+        )
+        res = await self.dial_leg(b, target, 30.0)
+        new = res.channel
+        if res.status == "ANSWER" and new is not None:
+            # Consult for a moment, then the agent hangs up: the transfer completes.
+            await self.wait_sim(self.config.consult_s, b, new)
+            self.remote_hangup(b, "atxfer-complete")
+            self.hangup(b, 16)
+            self.emit(ev.moh_stop(a.snap()))
+            bridge.members.append(new)
+            new.bridge = bridge
+            self.emit(ev.bridge_enter(bridge.snap(), new.snap()))
+            new.called_side = True
+            self._bridge_vars(a, new, 1)
+            phone = self.phones.get(new.device[6:])
+            talk = (
+                self.sampler.handle_time(phone.behaviour)
+                if phone is not None
+                else self.config.outbound.talk_time_s
+            )
+            return new, talk, new
+        # Target busy / no answer: the agent returns to the customer.
+        if new is not None and not new.ended.is_set():
+            self.end_unanswered(b, new, res.status if res.status != "CANCEL" else "CANCEL", 0)
+        self.emit(ev.moh_stop(a.snap()))
+        bridge.members.append(b)
+        b.bridge = bridge
+        self.emit(ev.bridge_enter(bridge.snap(), b.snap()))
+        return b, talk_s, ender
 
     def _mark_connected(self, ch: Channel) -> None:
         if ch.inbound and not ch.connected:
@@ -1546,8 +1599,16 @@ class PbxSimulator:
         if not a.get("Exten"):
             s.error(a, "No extension specified")
             return
-        # Acknowledged only: the simulator does not run the attended-transfer call.
+        if ch.bridge is None:
+            s.error(a, "Channel is not in a bridge")
+            return
+        if not ch.called_side:
+            # Only the dialled side (the agent of an inbound or dialer call) can transfer here.
+            s.error(a, "Atxfer from the calling side is not simulated")
+            return
         s.respond(a, "Success", ("Message", "Atxfer successfully queued"))
+        ch.atxfer_to = (a.get("Context") or "", a.get("Exten") or "")
+        ch.request_hangup("atxfer")
 
     def _act_coreshowchannels(self, s: AmiSession, a: Action) -> None:
         items: list[list[Header]] = []

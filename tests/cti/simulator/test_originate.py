@@ -315,7 +315,8 @@ async def _bridged_inbound(sim: PbxSimulator, agi_server: TinyAgiServer, ami: Am
                            replies: list[str]) -> tuple[str, str]:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
         replies.append(await agi_server.command(r, w, "EXEC Dial PJSIP/1001,15"))
-        replies.append((await r.readline()).decode().rstrip("\n"))
+        if replies[-1] == "200 result=-1":  # the call left the AGI: Asterisk says HANGUP
+            replies.append((await r.readline()).decode().rstrip("\n"))
 
     agi_server.script = script
     call = await sim.place_inbound_call(patience_s=None)
@@ -375,5 +376,36 @@ async def test_blind_transfer_by_redirect_rings_the_new_agent(agi_server: TinyAg
         await sim.wait_calls_done(5)
         await ami.barrier()
         assert sim.stats().agent_answered == {"1001": 1, "1002": 1}
+        assert sim.channel_snapshots() == []
+        await ami.close()
+
+
+async def test_attended_transfer_hands_the_customer_to_the_target(
+    agi_server: TinyAgiServer,
+) -> None:
+    phone = PhoneBehaviour(answer_delay_s=1.0, handle_time_s=400.0)
+    async with PbxSimulator(fast_config(agi_server.port, phone=phone)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        replies: list[str] = []
+        customer, agent = await _bridged_inbound(sim, agi_server, ami, replies)
+        ami.send(("Action", "Atxfer"), ("Channel", customer), ("Exten", "1003"),
+                 ("Context", "agents"), ("ActionID", "bad"))
+        bad = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "bad"))
+        assert bad["Response"] == "Error"
+        ami.send(("Action", "Atxfer"), ("Channel", agent), ("Exten", "1003"),
+                 ("Context", "agents"), ("ActionID", "atx"))
+        ok = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "atx"))
+        assert ok["Message"] == "Atxfer successfully queued"
+        await ami.wait_event("MusicOnHoldStart", Channel=customer)
+        begin = await ami.wait_event("DialBegin", Channel=agent)
+        assert begin["DestChannel"].startswith("PJSIP/1003-")
+        await ami.wait_event("Hangup", Channel=agent)
+        enter = await ami.wait_event("BridgeEnter", Channel=begin["DestChannel"])
+        first = ami.events("BridgeCreate")[0]["BridgeUniqueid"]
+        assert enter["BridgeUniqueid"] == first  # the target joins the customer's bridge
+        await sim.wait_calls_done(5)
+        await ami.barrier()
+        assert sim.stats().agent_answered == {"1001": 1, "1003": 1}
         assert sim.channel_snapshots() == []
         await ami.close()
