@@ -50,6 +50,7 @@ class Channel:
     driven: bool = False  # a _drive() flow owns this channel's dialplan right now
     dtmf: list[str] = field(default_factory=list)  # the caller's scripted key presses, in order
     dev_counted: bool = False
+    dev_ringing: bool = False  # counted as a ringing channel of its phone
     last_cep: tuple[str, str, int] | None = None  # where the last Newexten was emitted
     inbound: bool = False
     # For a Local ;2 half: resolved when it answers, so ;1 can go Up and run the target.
@@ -94,10 +95,11 @@ class Phone:
     ext: str
     behaviour: PhoneBehaviour
     channels: int = 0  # live channels on this device (ringing or talking)
+    ringing: int = 0  # of which still ringing
+    busy_at: int = 1  # pjsip.conf device_state_busy_at (0: never BUSY)
     answered_calls: int = 0
     ring_no_answer: int = 0
     last_call: float = 0.0
-    ring_event: asyncio.Event = field(default_factory=asyncio.Event)  # driver: answer now
 
     @property
     def device(self) -> str:
@@ -106,5 +108,12 @@ class Phone:
     def device_state(self) -> str:
         if not self.behaviour.registered:
             return "UNAVAILABLE"
-        # device_state_busy_at=1 in pjsip.conf: one channel (ringing or up) reads BUSY.
-        return "BUSY" if self.channels > 0 else "NOT_INUSE"
+        if self.channels == 0:
+            return "NOT_INUSE"
+        # The lab's pjsip.conf has device_state_busy_at=1: one channel, ringing or up, is BUSY
+        # (that is what the captures show); without it Asterisk reports RINGING / INUSE.
+        if self.busy_at > 0 and self.channels >= self.busy_at:
+            return "BUSY"
+        if self.ringing == self.channels:
+            return "RINGING"
+        return "RINGINUSE" if self.ringing else "INUSE"

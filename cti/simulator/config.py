@@ -95,7 +95,10 @@ class SimulatorConfig:
     prompt_s: float = 3.0
     dtmf_delay_s: float = 1.0
     playback_s: float = 3.0
-    consult_s: float = 5.0  # attended transfer: agent and target talk before the agent drops
+    consult_s: float = 5.0
+    # pjsip.conf device_state_busy_at for the agent phones: 1 (the lab, and the captures) makes
+    # a ringing or talking phone BUSY; 0 gives Asterisk's RINGING / INUSE instead.
+    device_state_busy_at: int = 1  # attended transfer: agent and target talk before the agent drops
     # Contexts the server's settings use (config/cti.py DialingSettings).
     originate_context: str = "from-cti"
     dialer_context: str = "cti-dialer"

@@ -128,7 +128,10 @@ class PbxSimulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.sampler = Sampler(self.config.seed)
-        self.phones = {ext: Phone(ext, self.config.phone) for ext in self.config.agents}
+        self.phones = {
+            ext: Phone(ext, self.config.phone, busy_at=self.config.device_state_busy_at)
+            for ext in self.config.agents
+        }
         self.channels: dict[str, Channel] = {}
         self.globals: dict[str, str] = {}
         self._stats = StatsRecorder()
@@ -427,6 +430,9 @@ class PbxSimulator:
             ch.answered_at = time.time()
             ch.cdr = True
         self.emit(ev.newstate(ch.snap()))
+        if state == 6 and ch.dev_ringing:
+            ch.dev_ringing = False
+            self._device_change(ch.device, 0, ringing=-1)
 
     def answer(self, ch: Channel) -> None:
         if ch.state == 6:
@@ -443,13 +449,15 @@ class PbxSimulator:
         if ch.dev_counted:
             return
         ch.dev_counted = True
-        self._device_change(ch.device, +1)
+        ch.dev_ringing = ch.state == 5 and ch.device[6:] in self.phones
+        self._device_change(ch.device, +1, ringing=1 if ch.dev_ringing else 0)
 
-    def _device_change(self, device: str, delta: int) -> None:
+    def _device_change(self, device: str, delta: int, ringing: int = 0) -> None:
         if device.startswith("PJSIP/") and device[6:] in self.phones:
             phone = self.phones[device[6:]]
             before = phone.device_state()
             phone.channels = max(0, phone.channels + delta)
+            phone.ringing = max(0, phone.ringing + ringing)
             after = phone.device_state()
             if after != before:
                 self.emit(ev.device_state_change(device, after))
@@ -507,7 +515,8 @@ class PbxSimulator:
         ch.gone.set()
         if ch.dev_counted:
             ch.dev_counted = False
-            self._device_change(ch.device, -1)
+            self._device_change(ch.device, -1, ringing=-1 if ch.dev_ringing else 0)
+            ch.dev_ringing = False
         peer = ch.peer
         if peer is not None and not peer.ended.is_set() and not peer.gone.is_set():
             self.emit(ev.hangup_request(peer.snap(), 16))

@@ -163,8 +163,10 @@ async def test_dialer_originate_runs_amd_then_agi(agi_server: TinyAgiServer) -> 
         seen.append((env["agi_network_script"], amd))
 
     agi_server.script = script
+    # talk_time_s: the answered party waits up to 1 s (real) for the AGI, ample under load.
     profile = OutboundProfile(forced={"+15550000001": "human", "+15550000002": "machine",
-                                      "+15550000003": "busy", "+15550000004": "no_answer"})
+                                      "+15550000003": "busy", "+15550000004": "no_answer"},
+                              talk_time_s=1000.0)
     async with PbxSimulator(fast_config(agi_server.port, outbound=profile)) as sim:
         ami = await AmiTestClient.connect(sim.ami_port)
         await ami.login()

@@ -173,3 +173,18 @@ def test_cli_builds_the_configs() -> None:
     assert traffic is not None and traffic.callers == ("+1555000001", "+1555000002")
     _, none = config_from_args(build_parser().parse_args([]))
     assert none is None
+
+
+async def test_device_states_without_busy_at(agi_server: TinyAgiServer) -> None:
+    async with PbxSimulator(fast_config(agi_server.port, device_state_busy_at=0)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        ami.send(("Action", "Originate"), ("Channel", "PJSIP/1007"), ("Context", "lab"),
+                 ("Exten", "playback"), ("Priority", "1"), ("Async", "true"), ("ActionID", "o"))
+        await ami.wait_event("OriginateResponse")
+        await sim.wait_calls_done(5)
+        await ami.barrier()
+        states = [e["State"] for e in ami.events("DeviceStateChange")
+                  if e["Device"] == "PJSIP/1007"]
+        assert states == ["RINGING", "INUSE", "NOT_INUSE"]
+        await ami.close()
