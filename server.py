@@ -32,7 +32,7 @@ from common.bus import Bus
 from common.clock import MonotonicClock
 from common.logging import configure_logging
 from config.settings import Settings
-from crm_core.demo_data import build_demo_database, demo_agents, iter_demo_numbers
+from crm_core.demo_data import demo_agents, ensure_demo_database, iter_demo_numbers
 from crm_core.errors import NotFound
 from crm_core.service import Crm
 from cti.ami import AmiClient
@@ -76,14 +76,15 @@ async def serve(settings: Settings, *, demo: bool = False,
     handles = handles if handles is not None else {}
 
     async with contextlib.AsyncExitStack() as stack:
-        db_path, fresh = _prepare_data_dir(settings)
-        if demo and fresh:
-            log.info("demo_data_building", customers=settings.demo.customers, path=str(db_path))
+        db_path = _prepare_data_dir(settings)
+        if demo:
+            # Built once; a restart keeps what the demo users changed.
             stats = await asyncio.to_thread(
-                build_demo_database, db_path, customers=settings.demo.customers,
+                ensure_demo_database, db_path, customers=settings.demo.customers,
                 seed=settings.demo.seed, settings=settings.crm, progress=None)
-            log.info("demo_data_built", customers=stats.customers, orders=stats.orders,
-                     seconds=round(stats.seconds, 1))
+            if stats is not None:
+                log.info("demo_data_built", customers=stats.customers, orders=stats.orders,
+                         seconds=round(stats.seconds, 1))
         crm = await Crm.open(db_path, settings.crm)
         stack.push_async_callback(crm.close)
         await _ensure_users(crm, settings, demo)
@@ -164,6 +165,8 @@ async def serve(settings: Settings, *, demo: bool = False,
             await _start_demo(settings, sim, acd, crm, stack)
         summary = asyncio.create_task(_summaries(acd, settings.server.summary_interval_s))
         stack.callback(summary.cancel)
+        escalations = asyncio.create_task(_escalate_tickets(crm, bus))
+        stack.callback(escalations.cancel)
 
         handles.update(crm=crm, bus=bus, engine=engine, acd=acd, ami=ami, fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app)
@@ -173,15 +176,14 @@ async def serve(settings: Settings, *, demo: bool = False,
         log.info("shutting_down")
 
 
-def _prepare_data_dir(settings: Settings) -> tuple[Path, bool]:
-    """The database path, and whether it is new. Fails early with a clear message."""
+def _prepare_data_dir(settings: Settings) -> Path:
+    """The database path; the directory is created. Fails early with a clear message."""
     data_dir = Path(settings.server.data_dir)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StartupError(f"cannot create data directory {data_dir}: {exc.strerror}") from exc
-    db_path = data_dir / settings.crm.database
-    return db_path, not db_path.exists()
+    return data_dir / settings.crm.database
 
 
 def _bound_port(runner: web.AppRunner) -> int:
@@ -266,6 +268,19 @@ async def _demo_agents_return(acd: AcdService, after_s: float) -> None:
                     and now - a.state_since >= after_s:
                 with contextlib.suppress(Exception):
                     acd.agent_available(a.agent_id)
+
+
+async def _escalate_tickets(crm: Crm, bus: Bus, every_s: float = 60.0) -> None:
+    """Tickets past their SLA due time are escalated once a minute (and announced)."""
+    while True:
+        try:
+            for ticket in await crm.tickets.escalate_overdue():
+                bus.publish("ticket.escalated", {"ticket_id": ticket.id,
+                                                 "customer_id": ticket.customer_id})
+                log.info("ticket_escalated", ticket_id=ticket.id)
+        except Exception:  # the next round retries; a CRM hiccup must not stop the server
+            log.exception("ticket_escalation_failed")
+        await asyncio.sleep(every_s)
 
 
 def format_summary(r: QueueReport) -> str:

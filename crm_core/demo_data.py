@@ -110,7 +110,9 @@ def demo_agents(n: int = 8) -> tuple[DemoAgent, ...]:
     for i in range(n):
         team = TEAMS[i % len(TEAMS)]
         main = {"Support": "support", "Sales": "sales", "Billing": "billing"}[team]
-        skills = {main: 3 + (i % 3)}
+        # Levels vary within a team (3, 4, 5, ...), so every queue has agents who meet the
+        # default first escalation step (level 4) and some who only qualify later.
+        skills = {main: 3 + (i // len(TEAMS) + 1) % 3}
         for other in ("support", "sales", "billing"):
             if other != main and rng.random() < 0.5:
                 skills[other] = rng.randint(1, 3)

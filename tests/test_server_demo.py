@@ -62,6 +62,19 @@ async def post(h: dict[str, Any], path: str, headers: dict[str, str],
         return r.status, await r.json()
 
 
+async def post_when_free(h: dict[str, Any], path: str, headers: dict[str, str],
+                         body: Any = None) -> tuple[int, Any]:
+    """Live calls keep the demo agents busy: an agent ringing or on a call refuses state changes
+    with 409 (by design). Retry until the agent is between calls."""
+    async with asyncio.timeout(30):
+        while True:
+            status, reply = await post(h, path, headers, body)
+            if status != 409:
+                return status, reply
+            assert reply["error_id"] == "conflict"
+            await asyncio.sleep(0.05)
+
+
 async def test_demo_traffic_reaches_agents_and_supervisor_sees_it(demo: dict[str, Any]) -> None:
     sup = await login(demo, "supervisor")
     answered = 0
@@ -83,7 +96,7 @@ async def test_demo_traffic_reaches_agents_and_supervisor_sees_it(demo: dict[str
 
 async def test_agent_pause_and_return_through_the_api(demo: dict[str, Any]) -> None:
     agent = await login(demo, "agent1")
-    status, me = await post(demo, "/api/acd/me/pause", agent, {"reason": "lunch"})
+    status, me = await post_when_free(demo, "/api/acd/me/pause", agent, {"reason": "lunch"})
     assert status == 200, me
     assert (me["state"], me["pause_reason"]) == ("paused", "lunch")
     status, err = await post(demo, "/api/acd/me/pause", agent, {"reason": "nap"})
@@ -110,14 +123,7 @@ async def test_supervisor_acts_only_on_own_team_admin_on_all(demo: dict[str, Any
     status, err = await post(demo, "/api/agents/agent2/pause", sup, {"reason": "training"})
     assert status == 403, err
     admin = await login(demo, "admin")
-    # An agent on a call cannot be logged out (409, by design): retry until between calls.
-    async with asyncio.timeout(30):
-        while True:
-            status, body = await post(demo, "/api/agents/agent2/logout", admin)
-            if status != 409:
-                break
-            assert body["error_id"] == "conflict"
-            await asyncio.sleep(0.05)
+    status, body = await post_when_free(demo, "/api/agents/agent2/logout", admin)
     assert status == 200, body
     assert demo["engine"].agent("agent2").state == "logged_out"
     status, err = await post(demo, "/api/agents/nobody/logout", admin)

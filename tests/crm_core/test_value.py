@@ -196,3 +196,14 @@ async def test_screen_pop_over_demo_data(demo_db: Path) -> None:
         assert sum(d.total_cents for d in view.purchases_by_department) >= 0
     finally:
         await crm.close()
+
+
+def test_every_demo_team_has_an_agent_for_the_first_escalation_step() -> None:
+    from config.acd import AcdSettings
+    from crm_core.demo_data import demo_agents
+
+    first_step = AcdSettings().queues[0].escalation[0].min_skill_level
+    agents = demo_agents(8)
+    for queue in ("support", "sales"):
+        levels = [dict(a.skills).get(queue, 0) for a in agents]
+        assert max(levels) >= first_step, (queue, levels)
