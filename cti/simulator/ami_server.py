@@ -20,9 +20,6 @@ from cti.simulator.wire import BANNER, Action, ActionFramer, Header, encode_mess
 
 log = logging.getLogger("cti.simulator.ami")
 
-# Actions Asterisk answers before authentication; everything else is "Permission denied".
-_PRE_AUTH = {"login", "challenge", "logoff"}
-
 
 def _tv(t: float) -> str:
     dt = datetime.fromtimestamp(t, UTC)
