@@ -108,7 +108,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                 ami_port=settings.demo.ami_port, ami_username=ami_settings.username,
                 ami_secret=ami_settings.secret, agi_host=settings.fastagi.host,
                 agi_port=fastagi.port, agents=tuple(a.extension for a in agents),
-                seed=settings.demo.seed, dialplan_events=False,
+                seed=settings.demo.seed, dialplan_events=False, inbound_dialplan="cti",
                 phone=_demo_phone(settings), time_scale=settings.demo.time_scale,
             ))
             await sim.start()

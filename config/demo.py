@@ -11,7 +11,7 @@ class DemoSettings(Section):
     customers: int = Field(default=3000, ge=10)
     seed: int = 42
     agents: int = Field(default=8, ge=1, le=500)
-    calls_per_minute: float = Field(default=30.0, gt=0)
+    calls_per_minute: float = Field(default=12.0, gt=0)
     mean_handle_s: float = Field(default=20.0, gt=0)
     mean_patience_s: float = Field(default=60.0, gt=0)
     ami_port: int = Field(default=0, ge=0, le=65535)  # 0 = pick a free port

@@ -69,7 +69,7 @@ async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1
     sim = PbxSimulator(SimulatorConfig(
         agi_port=fastagi.port, time_scale=SCALE, agents=agents, seed=3,
         phone=phone or PhoneBehaviour(answer_delay_s=1.0, handle_time_s=5.0),
-        dialplan_events=False, cdr_events=False,
+        dialplan_events=False, cdr_events=False, inbound_dialplan="cti",
     ))
     await sim.start()
     holder: dict[str, AcdService] = {}
