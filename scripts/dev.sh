@@ -52,9 +52,8 @@ case "$cmd" in
         py_install test
         say "ruff (whole tree)"
         "$VENV/bin/ruff" check .
-        say "mypy (pure packages)"
-        "$VENV/bin/mypy" config common cti/events.py cti/parse.py cti/calls.py cti/commands.py \
-            acd/engine.py acd/agents.py acd/stats.py
+        say "mypy --strict (every package)"
+        "$VENV/bin/mypy" config common cti acd crm_core agent_desktop server.py run_server.py
         say "pytest"
         exec "$PY" -m pytest "$@"
         ;;
