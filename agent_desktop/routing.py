@@ -32,8 +32,8 @@ from agent_desktop.policy import Principal
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-PRINCIPAL_KEY = "cti.principal"
-BODY_KEY = "cti.body"
+PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("cti.principal", Principal)
+BODY_KEY: web.RequestKey[pydantic.BaseModel] = web.RequestKey("cti.body", pydantic.BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
