@@ -3,8 +3,8 @@
 Topics are dotted strings ("call.offered", "agent.state", "ami.connection"). A subscription names a
 prefix ("call." gets every call message; "" gets everything). Each subscription has its own bounded
 queue, so one slow consumer (a stalled websocket) cannot stall the publisher: when its queue is
-full the oldest message is dropped and counted. A Redis-backed bus (scale-out) will implement the
-same interface.
+full the oldest message is dropped and counted. Scale-out across processes (a Redis-backed bus with
+the same interface) is not built yet.
 """
 
 from __future__ import annotations

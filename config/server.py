@@ -18,10 +18,3 @@ class ServerSettings(Section):
     log_format: Literal["console", "json"] = "console"
     # Seconds between the one-line live summaries the server logs per queue.
     summary_interval_s: float = Field(default=5.0, gt=0)
-
-
-class RedisSettings(Section):
-    """[redis]: scale-out bus. Empty url = in-process bus only."""
-
-    url: str = ""
-    channel_prefix: str = "cti"

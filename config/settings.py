@@ -8,7 +8,7 @@ from config.base import Section
 from config.crm import CrmSettings
 from config.cti import AmiSettings, DialingSettings, FastAgiSettings
 from config.demo import DemoSettings
-from config.server import RedisSettings, ServerSettings
+from config.server import ServerSettings
 
 
 class Settings(Section):
@@ -19,5 +19,4 @@ class Settings(Section):
     crm: CrmSettings = CrmSettings()
     auth: AuthSettings = AuthSettings()
     acd: AcdSettings = AcdSettings()
-    redis: RedisSettings = RedisSettings()
     demo: DemoSettings = DemoSettings()
