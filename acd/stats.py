@@ -2,9 +2,10 @@
 
 Pure: the engine records outcomes as they happen (`call_entered`, `call_answered`, ...), each with
 its `now`; `report()` combines those running totals with the live picture (waiting calls, agents)
-the caller passes in. Totals are kept incrementally (a deque of outcomes plus running sums that
-are decremented as outcomes age out), so a wallboard refresh costs O(queues + agents), not
-O(calls today).
+the caller passes in. Recording is O(1) (one tuple appended to a log: it sits on the routing
+engine's hot path); totals are kept incrementally (reads fold new outcomes into running sums that
+are decremented as outcomes age out), so a wallboard refresh costs O(queues + agents + outcomes
+since the last read), not O(calls today).
 
 Definitions (all waits run from the call's ORIGINAL enqueue time, i.e. what the caller lived):
 - service level = answered within service_level_s / (answered + abandoned), in the queue where the
@@ -21,7 +22,6 @@ Definitions (all waits run from the call's ORIGINAL enqueue time, i.e. what the 
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +38,8 @@ _OVERFLOWED, _WAIT_ANS, _WAIT_ABN, _HANDLED, _HANDLE_SUM, _CALLBACKS = 5, 6, 7, 
 _WIDTH = 11
 # An outcome: its non-zero fields only, as (index, value).
 _Vec = tuple[tuple[int, float], ...]
+# A recorded outcome: (time, queue, kind, value); see _KINDS.
+_Event = tuple[float, str, int, float]
 # Outcomes older than this are dropped from the "today" totals even if no report moved the day.
 _MAX_DAY_S = 48 * 3600.0
 
@@ -86,29 +88,35 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 class _Rolling:
-    """Running sums of outcomes newer than a moving cutoff."""
+    """Running sums of the outcomes in one shared log that are newer than a moving cutoff.
 
-    __slots__ = ("_events", "_sums", "_counts")
+    The log is shared with the other period (window and today read the same outcomes); this
+    object only keeps its own head (the oldest outcome still counted) and sums.
+    """
+
+    __slots__ = ("head", "_sums", "_counts")
 
     def __init__(self) -> None:
-        self._events: deque[tuple[float, str, _Vec]] = deque()
+        self.head = 0
         self._sums: dict[str, list[float]] = {}
         self._counts: dict[str, int] = {}
 
-    def add(self, t: float, queue: str, vec: _Vec) -> None:
-        self._events.append((t, queue, vec))
+    def add(self, queue: str, vec: _Vec, value: float) -> None:
         for key in (queue, ALL):
             sums = self._sums.get(key)
             if sums is None:
                 sums = self._sums[key] = [0.0] * _WIDTH
             for i, v in vec:
-                sums[i] += v
+                sums[i] += value if v < 0 else v
             self._counts[key] = self._counts.get(key, 0) + 1
 
-    def evict(self, cutoff: float) -> None:
-        ev = self._events
-        while ev and ev[0][0] < cutoff:
-            _, queue, vec = ev.popleft()
+    def evict(self, log: list[_Event], upto: int, cutoff: float) -> None:
+        """Drop outcomes older than `cutoff` among log[head:upto] (the folded ones)."""
+        i = self.head
+        while i < upto and log[i][0] < cutoff:
+            _, queue, kind, value = log[i]
+            vec = _KINDS[kind]
+            i += 1
             for key in (queue, ALL):
                 self._counts[key] -= 1
                 if self._counts[key] == 0:
@@ -116,8 +124,9 @@ class _Rolling:
                     self._sums[key] = [0.0] * _WIDTH
                     continue
                 sums = self._sums[key]
-                for i, v in vec:
-                    sums[i] -= v
+                for j, v in vec:
+                    sums[j] -= value if v < 0 else v
+        self.head = i
 
     def sums(self, key: str) -> list[float]:
         return self._sums.get(key, [0.0] * _WIDTH)
@@ -145,12 +154,29 @@ def _period(s: Sequence[float]) -> PeriodStats:
     )
 
 
-_ONE_ENTERED: _Vec = ((_ENTERED, 1.0),)
-_ONE_OVERFLOWED: _Vec = ((_OVERFLOWED, 1.0),)
-_ONE_CALLBACK: _Vec = ((_CALLBACKS, 1.0),)
+# Outcome kinds: each is a vector template; a field of _VALUE takes the outcome's value.
+_VALUE = -1.0
+_K_ENTERED, _K_ANSWERED, _K_ANSWERED_SL, _K_ABANDONED, _K_ABANDONED_SHORT = 0, 1, 2, 3, 4
+_K_OVERFLOWED, _K_HANDLED, _K_CALLBACK = 5, 6, 7
+_KINDS: tuple[_Vec, ...] = (
+    ((_ENTERED, 1.0),),
+    ((_ANSWERED, 1.0), (_WAIT_ANS, _VALUE)),
+    ((_ANSWERED, 1.0), (_ANSWERED_SL, 1.0), (_WAIT_ANS, _VALUE)),
+    ((_ABANDONED, 1.0), (_WAIT_ABN, _VALUE)),
+    ((_ABANDONED, 1.0), (_ABANDONED_SHORT, 1.0), (_WAIT_ABN, _VALUE)),
+    ((_OVERFLOWED, 1.0),),
+    ((_HANDLED, 1.0), (_HANDLE_SUM, _VALUE)),
+    ((_CALLBACKS, 1.0),),
+)
+# Unfolded outcomes allowed to pile up before recording folds them in itself (bounds memory
+# when nobody reads; a read folds everything at once).
+_FOLD_EVERY = 512
 
 
 class QueueStats:
+    """Recording appends one tuple to a log (the engine's hot path pays nothing more); reads
+    fold the new outcomes into the running sums and age old ones out."""
+
     def __init__(
         self,
         queues: Iterable[QueueSettings],
@@ -160,8 +186,15 @@ class QueueStats:
         if window_s <= 0 or default_aht_s <= 0:
             raise InvalidRequest("window_s and default_aht_s must be > 0")
         self._queues = {q.name: q for q in queues}
+        # queue -> (service_level_s, short_abandon_s), the thresholds recording needs.
+        self._limits = {
+            q.name: (q.service_level_s, q.short_abandon_s) for q in self._queues.values()
+        }
         self.window_s = window_s
         self.default_aht_s = default_aht_s
+        self._log: list[_Event] = []
+        self._folded = 0  # log[:_folded] is in both periods' sums (or aged out of them)
+        self._latest = float("-inf")  # the newest outcome time folded so far
         self._window = _Rolling()
         self._today = _Rolling()
         self._day_start = float("-inf")
@@ -172,50 +205,81 @@ class QueueStats:
             raise UnknownQueue(f"no queue {queue!r}")
         return q
 
-    def _add(self, now: float, queue: str, vec: _Vec) -> None:
-        self._window.add(now, queue, vec)
-        self._today.add(now, queue, vec)
-        self._window.evict(now - self.window_s)
-        self._today.evict(max(self._day_start, now - _MAX_DAY_S))
+    def _fold(self) -> None:
+        """Bring both periods up to date with the log, then age out what recording's own
+        clock says is too old (as if each outcome had been added and aged at once)."""
+        log = self._log
+        n = len(log)
+        latest = self._latest
+        win, day = self._window, self._today
+        for i in range(self._folded, n):
+            t, queue, kind, value = log[i]
+            vec = _KINDS[kind]
+            win.add(queue, vec, value)
+            day.add(queue, vec, value)
+            if t > latest:
+                latest = t
+        self._folded = n
+        self._latest = latest
+        win.evict(log, n, latest - self.window_s)
+        day.evict(log, n, max(self._day_start, latest - _MAX_DAY_S))
+        self._compact()
+
+    def _compact(self) -> None:
+        drop = min(self._window.head, self._today.head)
+        if drop > 1024 and drop * 2 > len(self._log):
+            del self._log[:drop]
+            self._folded -= drop
+            self._window.head -= drop
+            self._today.head -= drop
+
+    def _record(self, now: float, queue: str, kind: int, value: float) -> None:
+        log = self._log
+        log.append((now, queue, kind, value))
+        if len(log) - self._folded > _FOLD_EVERY:
+            self._fold()
 
     # -------------------------------------------------------------------------------- recording
 
     def call_entered(self, queue: str, now: float) -> None:
-        self._q(queue)
-        self._add(now, queue, _ONE_ENTERED)
+        if queue not in self._limits:
+            raise UnknownQueue(f"no queue {queue!r}")
+        self._record(now, queue, _K_ENTERED, 0.0)
 
     def call_answered(self, queue: str, waited_s: float, now: float) -> None:
-        q = self._q(queue)
-        if waited_s <= q.service_level_s:
-            vec: _Vec = ((_ANSWERED, 1.0), (_ANSWERED_SL, 1.0), (_WAIT_ANS, waited_s))
-        else:
-            vec = ((_ANSWERED, 1.0), (_WAIT_ANS, waited_s))
-        self._add(now, queue, vec)
+        lim = self._limits.get(queue)
+        if lim is None:
+            raise UnknownQueue(f"no queue {queue!r}")
+        kind = _K_ANSWERED_SL if waited_s <= lim[0] else _K_ANSWERED
+        self._record(now, queue, kind, waited_s)
 
     def call_abandoned(self, queue: str, waited_s: float, now: float) -> None:
-        q = self._q(queue)
-        if waited_s < q.short_abandon_s:
-            vec: _Vec = ((_ABANDONED, 1.0), (_ABANDONED_SHORT, 1.0), (_WAIT_ABN, waited_s))
-        else:
-            vec = ((_ABANDONED, 1.0), (_WAIT_ABN, waited_s))
-        self._add(now, queue, vec)
+        lim = self._limits.get(queue)
+        if lim is None:
+            raise UnknownQueue(f"no queue {queue!r}")
+        kind = _K_ABANDONED_SHORT if waited_s < lim[1] else _K_ABANDONED
+        self._record(now, queue, kind, waited_s)
 
     def call_overflowed(self, from_queue: str, now: float) -> None:
-        self._q(from_queue)
-        self._add(now, from_queue, _ONE_OVERFLOWED)
+        if from_queue not in self._limits:
+            raise UnknownQueue(f"no queue {from_queue!r}")
+        self._record(now, from_queue, _K_OVERFLOWED, 0.0)
 
     def call_handled(self, queue: str, handle_s: float, now: float) -> None:
-        self._q(queue)
-        self._add(now, queue, ((_HANDLED, 1.0), (_HANDLE_SUM, max(0.0, handle_s))))
+        if queue not in self._limits:
+            raise UnknownQueue(f"no queue {queue!r}")
+        self._record(now, queue, _K_HANDLED, handle_s if handle_s > 0.0 else 0.0)
 
     def callback_requested(self, queue: str, now: float) -> None:
-        self._q(queue)
-        self._add(now, queue, _ONE_CALLBACK)
+        if queue not in self._limits:
+            raise UnknownQueue(f"no queue {queue!r}")
+        self._record(now, queue, _K_CALLBACK, 0.0)
 
     # -------------------------------------------------------------------------------- reading
 
     def window(self, queue: str, now: float) -> PeriodStats:
-        self._window.evict(now - self.window_s)
+        self._fold()
+        self._window.evict(self._log, self._folded, now - self.window_s)
         return _period(self._window.sums(queue))
 
     def today(self, queue: str, now: float, day_start: float) -> PeriodStats:
@@ -223,8 +287,10 @@ class QueueStats:
         return _period(self._today.sums(queue))
 
     def _set_day(self, day_start: float, now: float) -> None:
+        self._fold()
         self._day_start = day_start
-        self._today.evict(max(day_start, now - _MAX_DAY_S))
+        self._today.evict(self._log, self._folded, max(day_start, now - _MAX_DAY_S))
+        self._compact()
 
     def aht(self, queue: str, now: float) -> float:
         p = self.window(queue, now)
@@ -235,6 +301,7 @@ class QueueStats:
 
     def agents_needed(self, queue: str, now: float) -> int | None:
         q = self._q(queue)
+        self._fold()
         sums = self._window.sums(queue)
         rate = sums[_ENTERED] / self.window_s
         handled = sums[_HANDLED]
@@ -257,7 +324,8 @@ class QueueStats:
         `waiting` maps a queue to the current waits (seconds) of its callers; `agents` is every
         agent's snapshot (an agent counts in each queue it serves).
         """
-        self._window.evict(now - self.window_s)
+        self._fold()
+        self._window.evict(self._log, self._folded, now - self.window_s)
         self._set_day(day_start, now)
         out: list[QueueReport] = []
         needed_total: int | None = None

@@ -135,3 +135,24 @@ def test_engine_feeds_asa_aht_with_wrapup_and_service_level() -> None:
     w = sup.window
     assert (w.answered, w.answered_within_sl, w.handled) == (2, 1, 1)
     assert (w.asa_s, w.aht_s, w.service_level) == (20.0, 35.0, 0.5)
+
+
+def test_long_run_folds_and_compacts_without_losing_counts() -> None:
+    # Thousands of outcomes with no read in between: recording folds and compacts its log on its
+    # own; the window and today must still equal a recount.
+    s = qstats(window_s=600)
+    n = 5000
+    for i in range(n):
+        t = float(i)
+        s.call_entered("support" if i % 3 else "sales", t)
+        s.call_answered("support", float(i % 40), t)
+    now = float(n - 1)
+    w = s.window("support", now)
+    recent = [i for i in range(n) if i >= now - 600]
+    assert w.answered == len(recent)
+    assert w.answered_within_sl == sum(1 for i in recent if i % 40 <= 20)
+    assert w.entered == sum(1 for i in recent if i % 3)
+    assert s.window(ALL, now).entered == len(recent)
+    t = s.today("support", now, day_start=1000)
+    assert t.answered == n - 1000
+    assert len(s._log) < n  # compacted: aged-out outcomes are not kept forever
