@@ -153,6 +153,7 @@ def test_long_run_folds_and_compacts_without_losing_counts() -> None:
     assert w.answered_within_sl == sum(1 for i in recent if i % 40 <= 20)
     assert w.entered == sum(1 for i in recent if i % 3)
     assert s.window(ALL, now).entered == len(recent)
-    t = s.today("support", now, day_start=1000)
-    assert t.answered == n - 1000
-    assert len(s._log) < n  # compacted: aged-out outcomes are not kept forever
+    assert s.today("support", now, day_start=1000).answered == n - 1000
+    assert s.today("support", now, day_start=4000).answered == n - 4000
+    # Compacted: outcomes that aged out of both periods are not kept.
+    assert len(s._log) == 2 * (n - 4000)
