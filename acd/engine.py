@@ -76,7 +76,7 @@ import heapq
 import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from acd.agents import Agent, AgentEvent, validate_skills
@@ -145,11 +145,13 @@ class _Call:
     callback_offered: bool = False
     is_callback: bool = False  # the caller left the line; an agent will call them back
     own_skills: bool = False  # skills set by the IVR; otherwise they follow the current queue
-    visited: set[str] = field(default_factory=set)
+    visited: tuple[str, ...] = ()  # queues it has waited in (overflow never loops back)
+    # The priority key, fixed for the call's life (its parts never change): built once, so the
+    # position list and comparisons never allocate one.
+    key: tuple[float, float, int] = (0.0, 0.0, 0)
 
-    @property
-    def key(self) -> tuple[float, float, int]:
-        return (self.k0, self.enqueued_at, self.seq)
+    def __post_init__(self) -> None:
+        self.key = (self.k0, self.enqueued_at, self.seq)
 
 
 _Entry = tuple[float, float, int, int, _Call]
@@ -170,7 +172,7 @@ class _Group:
 class _Queue:
     __slots__ = (
         "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
-        "rr_last", "staffed",
+        "rr_last", "staffed", "thr_live",
     )
 
     def __init__(self, s: QueueSettings) -> None:
@@ -181,8 +183,15 @@ class _Queue:
         # skill set -> its waiting calls, by threshold
         self.groups: dict[frozenset[str], _Group] = {}
         self.avail_all: list[AgentKey] = []
-        # skill -> one sorted list per level 0..5 (0 unused)
-        self.avail_skill: dict[str, list[list[AgentKey]]] = {}
+        # skill -> one sorted list per level 0..5 (0 unused). Only skills the queue's calls can
+        # need are kept (its own, and any a call brought into it: see AcdEngine._need_skills):
+        # an agent's other skills cost nothing when it is indexed.
+        self.avail_skill: dict[str, list[list[AgentKey]]] = {
+            sk: [[] for _ in range(MAX_SKILL_LEVEL + 1)] for sk in self.skills
+        }
+        # waiting calls indexed at each threshold 0..5: lets an agent skip a queue at once when
+        # every waiting call there needs more than its best skill level
+        self.thr_live = [0] * (MAX_SKILL_LEVEL + 1)
         self.rr_last: str | None = None
         self.staffed = 0
 
@@ -277,9 +286,8 @@ class AcdEngine:
             call_id=call.call_id, queue=qi.s.name, tier=call.tier,
             skills=call.skills or qi.skills, number=call.number, enqueued_at=now,
             k0=self.settings.aging_per_s * now - weight, seq=self._seq, queue_since=now,
+            own_skills=bool(call.skills), visited=(qi.s.name,),
         )
-        c.visited.add(qi.s.name)
-        c.own_skills = bool(call.skills)
         self._calls[c.call_id] = c
         self.stats.call_entered(qi.s.name, now)
         self._enter_waiting(c, now)
@@ -533,6 +541,7 @@ class AcdEngine:
                   k0=self.settings.aging_per_s * now - weight, seq=self._seq + 1,
                   queue_since=now)
         c.thr = self._threshold_at(qi, 0.0)
+        self._need_skills(qi, c.skills)  # index upkeep only: routing state is unchanged
         return c
 
     def reference_pick_agent(self, call: NewCall | str, now: float) -> str | None:
@@ -644,11 +653,11 @@ class AcdEngine:
             k = _agent_key(qi.s.selection, a)
             keys[q] = k
             insort(qi.avail_all, k)
+            avail = qi.avail_skill
             for s, lvl in skills:
-                buckets = qi.avail_skill.get(s)
-                if buckets is None:
-                    buckets = qi.avail_skill[s] = [[] for _ in range(MAX_SKILL_LEVEL + 1)]
-                insort(buckets[lvl], k)
+                buckets = avail.get(s)
+                if buckets is not None:
+                    insort(buckets[lvl], k)
         self._agent_index[a.agent_id] = (keys, skills)
 
     def _unindex_agent(self, a: Agent) -> None:
@@ -659,8 +668,11 @@ class AcdEngine:
         for q, k in keys.items():
             qi = self._queues[q]
             _remove_sorted(qi.avail_all, k)
+            avail = qi.avail_skill
             for s, lvl in skills:
-                _remove_sorted(qi.avail_skill[s][lvl], k)
+                buckets = avail.get(s)
+                if buckets is not None:
+                    _remove_sorted(buckets[lvl], k)
 
     def _close_wrap(self, a: Agent, now: float) -> None:
         w = self._wrap.pop(a.agent_id, None)
@@ -683,10 +695,35 @@ class AcdEngine:
                 thr = st.min_skill_level
         return thr
 
+    def _need_skills(self, qi: _Queue, skills: frozenset[str]) -> None:
+        """Make sure `qi` keeps availability buckets for every skill in `skills`: a skill the
+        queue has not needed before gets them built from the agents available there now."""
+        avail = qi.avail_skill
+        for s in skills:
+            if s in avail:
+                continue
+            buckets: list[list[AgentKey]] = [[] for _ in range(MAX_SKILL_LEVEL + 1)]
+            for k in qi.avail_all:
+                lvl = self._agents[k[2]].skills.get(s, 0)
+                if lvl:
+                    buckets[lvl].append(k)  # avail_all is sorted: so is each bucket
+            avail[s] = buckets
+
     def _enter_waiting(self, c: _Call, now: float) -> None:
         qi = self._queues[c.queue]
         c.tepoch += 1
+        if c.skills is not qi.skills:
+            self._need_skills(qi, c.skills)
         insort(qi.order, c.key)
+        # Route steps already due set the threshold before the call is indexed (a new call's
+        # first step is usually due at once): no index-then-move churn.
+        steps = qi.steps
+        while c.step_idx < len(steps):
+            st = steps[c.step_idx]
+            if st.action != "route" or c.queue_since + st.after_s > now:
+                break
+            c.thr = st.min_skill_level
+            c.step_idx += 1
         self._index_call(c)
         if qi.s.announce_every_s > 0:
             wait = now - c.queue_since
@@ -712,12 +749,14 @@ class AcdEngine:
             h = g.heaps[c.thr] = []
             g.live[c.thr] = 0
         g.live[c.thr] += 1
+        qi.thr_live[c.thr] += 1
         c.epoch += 1
         heapq.heappush(h, (c.k0, c.enqueued_at, c.seq, c.epoch, c))
 
     def _unindex_call(self, c: _Call) -> None:
         qi = self._queues[c.queue]
         c.epoch += 1
+        qi.thr_live[c.thr] -= 1
         g = qi.groups[c.skills]
         n = g.live[c.thr] - 1
         if n:
@@ -768,7 +807,7 @@ class AcdEngine:
         c.queue = target
         if not c.own_skills:
             c.skills = self._queues[target].skills
-        c.visited.add(target)
+        c.visited += (target,)
         c.queue_since = now
         c.step_idx = 0
         c.callback_offered = False
@@ -845,6 +884,16 @@ class AcdEngine:
             elif a.agent_id not in self._agent_index:
                 self._index_agent(a)
             return
+        if len(dcalls) == 1 and not dagents:
+            # The other hot path: one call entered waiting, nothing else changed. The engine was
+            # stable, so only this call can match: the policy's agent for it, if any.
+            (c,) = dcalls.values()
+            dcalls.clear()
+            if c.state in _WAITING:
+                agent = self._pick_agent(c)
+                if agent is not None:
+                    self._offer(c, agent)
+            return
         for a in dagents.values():
             if a.routable and a.agent_id not in self._agent_index:
                 self._index_agent(a)
@@ -889,8 +938,17 @@ class AcdEngine:
     def _best_call_for(self, a: Agent) -> _Entry | None:
         best: _Entry | None = None
         askills = a.skills
+        top = max(askills.values(), default=0)
+        queues = self._queues
         for qn in a.queues:
-            for g in self._queues[qn].groups.values():
+            qi = queues[qn]
+            live = qi.thr_live
+            for t in range(top + 1):
+                if live[t]:
+                    break
+            else:
+                continue  # every call waiting there needs more than the agent's best level
+            for g in qi.groups.values():
                 m = MAX_SKILL_LEVEL
                 for s in g.skill_list:
                     v = askills.get(s, 0)
