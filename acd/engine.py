@@ -141,7 +141,9 @@ class _Call:
     agent_id: str | None = None
     answered_at: float | None = None
     epoch: int = 0  # bumps whenever the call's heap entry changes; older entries are stale
-    tepoch: int = 0  # bumps when its timers must be forgotten (left waiting, changed queue)
+    # Renewed (from the engine's global sequence, so never reused even by a later call with the
+    # same id) whenever its timers must be forgotten (left waiting, changed queue).
+    tepoch: int = 0
     callback_offered: bool = False
     is_callback: bool = False  # the caller left the line; an agent will call them back
     own_skills: bool = False  # skills set by the IVR; otherwise they follow the current queue
@@ -161,9 +163,10 @@ class _Group:
     """The waiting calls of one queue that need one skill set: a heap per current threshold
     (only thresholds that hold calls), smallest priority key on top."""
 
-    __slots__ = ("skill_list", "heaps", "live")
+    __slots__ = ("skills", "skill_list", "heaps", "live")
 
     def __init__(self, skills: frozenset[str]) -> None:
+        self.skills = skills
         self.skill_list = tuple(skills)
         self.heaps: dict[int, list[_Entry]] = {}
         self.live: dict[int, int] = {}
@@ -172,7 +175,7 @@ class _Group:
 class _Queue:
     __slots__ = (
         "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
-        "rr_last", "staffed", "thr_live",
+        "rr_last", "staffed", "thr_live", "flat",
     )
 
     def __init__(self, s: QueueSettings) -> None:
@@ -192,6 +195,10 @@ class _Queue:
         # waiting calls indexed at each threshold 0..5: lets an agent skip a queue at once when
         # every waiting call there needs more than its best skill level
         self.thr_live = [0] * (MAX_SKILL_LEVEL + 1)
+        # Every live heap as (skills, threshold, heap), for the per-agent scan; None when a heap
+        # came or went since it was built (the set of heaps changes far less often than it is
+        # scanned: it is shared by every agent of the queue).
+        self.flat: list[tuple[tuple[str, ...], int, list[_Entry]]] | None = None
         self.rr_last: str | None = None
         self.staffed = 0
 
@@ -252,7 +259,10 @@ class AcdEngine:
         self._agent_index: dict[str, tuple[dict[str, AgentKey], tuple[tuple[str, int], ...]]] = {}
         # agent -> (queue, talk seconds, wrap-up start, timer token)
         self._wrap: dict[str, tuple[str, float, float, int]] = {}
-        self._timers: list[tuple[float, int, int, object, int]] = []
+        # (due, seq, kind, call or agent id, token). Ids, not records: a tuple of plain values is
+        # not tracked by the garbage collector, and tens of thousands of pending timers would
+        # otherwise make every full collection slower.
+        self._timers: list[tuple[float, int, int, str, int]] = []
         self._seq = 0
         self._out: list[Command] = []
         self._dirty_agents: dict[str, Agent] = {}
@@ -337,7 +347,7 @@ class AcdEngine:
         if qi.s.wrapup_s <= 0:
             self._end_wrapup(a, now)
         else:
-            self._push_timer(now + qi.s.wrapup_s, _T_WRAPUP, a, self._seq)
+            self._push_timer(now + qi.s.wrapup_s, _T_WRAPUP, a.agent_id, self._seq)
         return self._settle(now)
 
     def abandon(self, call_id: str, now: float) -> list[Command]:
@@ -352,7 +362,7 @@ class AcdEngine:
             self._out.append(OfferRetracted(call_id, a.agent_id, a.device))
         else:
             self._leave_waiting(c)
-        c.tepoch += 1
+        c.tepoch = self._token()
         del self._calls[call_id]
         waited = now - c.enqueued_at
         self.stats.call_abandoned(c.queue, waited, now)
@@ -711,7 +721,7 @@ class AcdEngine:
 
     def _enter_waiting(self, c: _Call, now: float) -> None:
         qi = self._queues[c.queue]
-        c.tepoch += 1
+        c.tepoch = self._token()
         if c.skills is not qi.skills:
             self._need_skills(qi, c.skills)
         insort(qi.order, c.key)
@@ -728,8 +738,10 @@ class AcdEngine:
         if qi.s.announce_every_s > 0:
             wait = now - c.queue_since
             n = int(wait // qi.s.announce_every_s) + 1
-            self._push_timer(c.queue_since + n * qi.s.announce_every_s, _T_ANNOUNCE, c, c.tepoch)
-        self._push_timer(c.queue_since + qi.s.max_wait_s, _T_MAXWAIT, c, c.tepoch)
+            self._push_timer(
+                c.queue_since + n * qi.s.announce_every_s, _T_ANNOUNCE, c.call_id, c.tepoch
+            )
+        self._push_timer(c.queue_since + qi.s.max_wait_s, _T_MAXWAIT, c.call_id, c.tepoch)
         self._apply_due_steps(c, now)
         self._dirty_calls[c.call_id] = c
 
@@ -737,16 +749,20 @@ class AcdEngine:
         qi = self._queues[c.queue]
         _remove_sorted(qi.order, c.key)
         self._unindex_call(c)
-        c.tepoch += 1
+        c.tepoch = self._token()
 
     def _index_call(self, c: _Call) -> None:
         qi = self._queues[c.queue]
         g = qi.groups.get(c.skills)
         if g is None:
             g = qi.groups[c.skills] = _Group(c.skills)
+        else:
+            # Share the group's set: the caller's equal copy can go (fewer objects to collect).
+            c.skills = g.skills
         h = g.heaps.get(c.thr)
         if h is None:
             h = g.heaps[c.thr] = []
+            qi.flat = None
             g.live[c.thr] = 0
         g.live[c.thr] += 1
         qi.thr_live[c.thr] += 1
@@ -765,6 +781,7 @@ class AcdEngine:
         # Dropping an empty heap also drops its stale entries, and keeps the scans short.
         del g.live[c.thr]
         del g.heaps[c.thr]
+        qi.flat = None
         if not g.heaps:
             del qi.groups[c.skills]
 
@@ -775,7 +792,7 @@ class AcdEngine:
             st = qi.steps[c.step_idx]
             due = c.queue_since + st.after_s
             if due > now:
-                self._push_timer(due, _T_STEP, c, c.tepoch)
+                self._push_timer(due, _T_STEP, c.call_id, c.tepoch)
                 return
             c.step_idx += 1
             if st.action == "route":
@@ -817,9 +834,13 @@ class AcdEngine:
 
     # ------------------------------------------------------------------------------ timers
 
-    def _push_timer(self, due: float, kind: int, obj: object, token: int) -> None:
+    def _token(self) -> int:
         self._seq += 1
-        heapq.heappush(self._timers, (due, self._seq, kind, obj, token))
+        return self._seq
+
+    def _push_timer(self, due: float, kind: int, key: str, token: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._timers, (due, self._seq, kind, key, token))
 
     def _catch_up(self, now: float) -> float:
         """Fire every timer due at `now`, then route whatever became matchable. Returns the
@@ -831,16 +852,16 @@ class AcdEngine:
         # Timers act at their due time, not at `now`: a late tick must not shift when a call
         # entered its overflow queue or when an agent's wrap-up ended.
         while timers and timers[0][0] <= now:
-            due, _, kind, obj, token = heapq.heappop(timers)
+            due, _, kind, key, token = heapq.heappop(timers)
             if kind == _T_WRAPUP:
-                assert isinstance(obj, Agent)
-                w = self._wrap.get(obj.agent_id)
-                if w is not None and w[3] == token and obj.state is AgentState.WRAP_UP:
-                    self._end_wrapup(obj, due)
+                w = self._wrap.get(key)
+                if w is not None and w[3] == token:
+                    a = self._agents[key]
+                    if a.state is AgentState.WRAP_UP:
+                        self._end_wrapup(a, due)
                 continue
-            assert isinstance(obj, _Call)
-            c = obj
-            if c.tepoch != token or c.state not in _WAITING or c.call_id not in self._calls:
+            c = self._calls.get(key)
+            if c is None or c.tepoch != token or c.state not in _WAITING:
                 continue
             if kind == _T_STEP:
                 self._apply_due_steps(c, due)
@@ -861,7 +882,7 @@ class AcdEngine:
         # Next slot strictly after now: a late catch-up announces once, not once per missed slot.
         every = qi.s.announce_every_s
         n = int((now - c.queue_since) // every) + 1
-        self._push_timer(c.queue_since + n * every, _T_ANNOUNCE, c, c.tepoch)
+        self._push_timer(c.queue_since + n * every, _T_ANNOUNCE, c.call_id, c.tepoch)
 
     # ----------------------------------------------------------------------------- routing
 
@@ -938,6 +959,7 @@ class AcdEngine:
     def _best_call_for(self, a: Agent) -> _Entry | None:
         best: _Entry | None = None
         askills = a.skills
+        get = askills.get
         top = max(askills.values(), default=0)
         queues = self._queues
         for qn in a.queues:
@@ -948,22 +970,31 @@ class AcdEngine:
                     break
             else:
                 continue  # every call waiting there needs more than the agent's best level
-            for g in qi.groups.values():
-                m = MAX_SKILL_LEVEL
-                for s in g.skill_list:
-                    v = askills.get(s, 0)
-                    if v < m:
-                        m = v
-                for thr, h in g.heaps.items():
-                    if thr > m:
-                        continue
-                    while h:
-                        e = h[0]
-                        if e[3] == e[4].epoch:
-                            if best is None or e < best:
-                                best = e
+            flat = qi.flat
+            if flat is None:
+                flat = qi.flat = [
+                    (g.skill_list, thr, h) for g in qi.groups.values() for thr, h in g.heaps.items()
+                ]
+            for skill_list, thr, h in flat:
+                # A top no better than the best so far: nothing below it can be (even if the top
+                # itself is stale), so skip before checking skills.
+                if best is not None and h[0] >= best:
+                    continue
+                if thr:
+                    for s in skill_list:
+                        if get(s, 0) < thr:
                             break
-                        heapq.heappop(h)
+                    else:
+                        thr = 0
+                    if thr:
+                        continue
+                while h:
+                    e = h[0]
+                    if e[3] == e[4].epoch:
+                        if best is None or e < best:
+                            best = e
+                        break
+                    heapq.heappop(h)
         return best
 
     def _pick_agent(self, c: _Call) -> Agent | None:
