@@ -68,6 +68,9 @@ TRANSITIONS: Final[Mapping[tuple[AgentState, AgentEvent], AgentState]] = Mapping
     }
 )
 
+# The same table as a plain dict: the lookup runs on every engine input.
+_TABLE: Final[dict[tuple[AgentState, AgentEvent], AgentState]] = dict(TRANSITIONS)
+
 # Events whose target state carries a pause reason.
 _PAUSING: Final = frozenset({E.LOGIN_PAUSED, E.PAUSE, E.NO_ANSWER})
 MISSED_CALL_REASON: Final = "missed-call"
@@ -124,15 +127,18 @@ class Agent:
 
     def apply(self, event: AgentEvent, now: float, reason: str | None = None) -> AgentState:
         """Move along the table; return the old state. IllegalTransition changes nothing."""
-        new = TRANSITIONS.get((self.state, event))
-        if new is None:
-            raise IllegalTransition(self.agent_id, self.state.value, event.value)
         old = self.state
+        new = _TABLE.get((old, event))
+        if new is None:
+            raise IllegalTransition(self.agent_id, old.value, event.value)
+        since = self.state_since
         # Clamp: an out-of-order `now` must not make time-in-state negative.
-        spent = max(0.0, now - self.state_since)
-        self.time_in_state[old] = self.time_in_state.get(old, 0.0) + spent
+        spent = now - since if now > since else 0.0
+        tis = self.time_in_state
+        tis[old] = tis.get(old, 0.0) + spent
         self.state = new
-        self.state_since = max(now, self.state_since)
+        if now > since:
+            self.state_since = now
         if event in _PAUSING:
             self.pause_reason = MISSED_CALL_REASON if event is E.NO_ANSWER else reason
         else:

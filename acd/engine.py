@@ -91,6 +91,7 @@ from acd.errors import (
 )
 from acd.model import (
     MAX_SKILL_LEVEL,
+    UNROUTABLE_DEVICE_STATES,
     VIP_TIERS,
     AgentLogin,
     AgentSnapshot,
@@ -120,6 +121,7 @@ DEFAULT_MIN_LEVEL = 1
 
 # Timer kinds.
 _T_STEP, _T_MAXWAIT, _T_ANNOUNCE, _T_WRAPUP = 0, 1, 2, 3
+_AVAILABLE, _LOGGED_OUT, _PAUSED = AgentState.AVAILABLE, AgentState.LOGGED_OUT, AgentState.PAUSED
 
 AgentKey = tuple[float, float, str]
 
@@ -150,10 +152,7 @@ class _Call:
     visited: tuple[str, ...] = ()  # queues it has waited in (overflow never loops back)
     # The priority key, fixed for the call's life (its parts never change): built once, so the
     # position list and comparisons never allocate one.
-    key: tuple[float, float, int] = (0.0, 0.0, 0)
-
-    def __post_init__(self) -> None:
-        self.key = (self.k0, self.enqueued_at, self.seq)
+    key: tuple[float, float, int] = (0.0, 0.0, 0)  # (k0, enqueued_at, seq): pass it in
 
 
 _Entry = tuple[float, float, int, int, _Call]
@@ -256,7 +255,8 @@ class AcdEngine:
         self._calls: dict[str, _Call] = {}
         self._devices: dict[str, DeviceState] = {}
         self._device_owner: dict[str, str] = {}  # device -> logged-in agent
-        self._agent_index: dict[str, tuple[dict[str, AgentKey], tuple[tuple[str, int], ...]]] = {}
+        # agent -> every (sorted list, key) it sits in: unindexing is a walk, no lookups
+        self._agent_index: dict[str, list[tuple[list[AgentKey], AgentKey]]] = {}
         # agent -> (queue, talk seconds, wrap-up start, timer token)
         self._wrap: dict[str, tuple[str, float, float, int]] = {}
         # (due, seq, kind, call or agent id, token). Ids, not records: a tuple of plain values is
@@ -288,15 +288,16 @@ class AcdEngine:
                 f"call {call.call_id}: unknown tier {call.tier!r}; "
                 f"expected one of {sorted(self.settings.tier_weights)}"
             )
-        if any(not s for s in call.skills):
+        if "" in call.skills:
             raise InvalidSkills(f"call {call.call_id}: empty skill name")
         now = self._catch_up(now)
-        self._seq += 1
+        self._seq = seq = self._seq + 1
+        k0 = self.settings.aging_per_s * now - weight
         c = _Call(
             call_id=call.call_id, queue=qi.s.name, tier=call.tier,
             skills=call.skills or qi.skills, number=call.number, enqueued_at=now,
-            k0=self.settings.aging_per_s * now - weight, seq=self._seq, queue_since=now,
-            own_skills=bool(call.skills), visited=(qi.s.name,),
+            k0=k0, seq=seq, queue_since=now, own_skills=bool(call.skills),
+            visited=(qi.s.name,), key=(k0, now, seq),
         )
         self._calls[c.call_id] = c
         self.stats.call_entered(qi.s.name, now)
@@ -546,10 +547,10 @@ class AcdEngine:
         weight = self.settings.tier_weights.get(call.tier)
         if weight is None:
             raise InvalidRequest(f"unknown tier {call.tier!r}")
+        k0, seq = self.settings.aging_per_s * now - weight, self._seq + 1
         c = _Call(call_id=call.call_id, queue=qi.s.name, tier=call.tier,
                   skills=call.skills or qi.skills, number=call.number, enqueued_at=now,
-                  k0=self.settings.aging_per_s * now - weight, seq=self._seq + 1,
-                  queue_since=now)
+                  k0=k0, seq=seq, queue_since=now, key=(k0, now, seq))
         c.thr = self._threshold_at(qi, 0.0)
         self._need_skills(qi, c.skills)  # index upkeep only: routing state is unchanged
         return c
@@ -625,8 +626,15 @@ class AcdEngine:
         return out
 
     def _settle(self, now: float) -> list[Command]:
-        now = self._catch_up(now)
-        return self._flush()
+        """Route what the input changed (and any timer it made due), hand out the commands.
+        `now` is already the effective now (the input caught up with it)."""
+        timers = self._timers
+        if timers and timers[0][0] <= now:
+            self._fire_timers(now)
+        if self._dirty_agents or self._dirty_calls:
+            self._match(now)
+        out, self._out = self._out, []
+        return out
 
     # ------------------------------------------------------------------------------ agents
 
@@ -637,14 +645,21 @@ class AcdEngine:
     def _transition(
         self, a: Agent, event: AgentEvent, now: float, reason: str | None = None
     ) -> None:
-        was = self._staffed(a)
         old = a.apply(event, now, reason)
-        now_staffed = self._staffed(a)
-        if was != now_staffed:
+        new = a.state
+        was = old is not _LOGGED_OUT and old is not _PAUSED
+        is_ = new is not _LOGGED_OUT and new is not _PAUSED
+        if was is not is_:
             for q in a.queues:
-                self._queues[q].staffed += 1 if now_staffed else -1
-        self._out.append(AgentStateChanged(a.agent_id, old, a.state, a.pause_reason, now))
-        self._sync_agent(a)
+                self._queues[q].staffed += 1 if is_ else -1
+        aid = a.agent_id
+        self._out.append(AgentStateChanged(aid, old, new, a.pause_reason, now))
+        # _sync_agent, inlined: this runs on every input
+        if new is _AVAILABLE and a.device_state not in UNROUTABLE_DEVICE_STATES:
+            if aid not in self._agent_index:
+                self._dirty_agents[aid] = a
+        elif aid in self._agent_index:
+            self._unindex_agent(a)
 
     def _sync_agent(self, a: Agent) -> None:
         """Keep the availability index in step with routability. Indexing is deferred to _match:
@@ -656,33 +671,33 @@ class AcdEngine:
             self._unindex_agent(a)
 
     def _index_agent(self, a: Agent) -> None:
-        keys: dict[str, AgentKey] = {}
-        skills = tuple(a.skills.items())
+        entries: list[tuple[list[AgentKey], AgentKey]] = []
+        skills = a.skills.items()
+        queues = self._queues
         for q in a.queues:
-            qi = self._queues[q]
+            qi = queues[q]
             k = _agent_key(qi.s.selection, a)
-            keys[q] = k
-            insort(qi.avail_all, k)
+            lst = qi.avail_all
+            insort(lst, k)
+            entries.append((lst, k))
             avail = qi.avail_skill
             for s, lvl in skills:
                 buckets = avail.get(s)
                 if buckets is not None:
-                    insort(buckets[lvl], k)
-        self._agent_index[a.agent_id] = (keys, skills)
+                    lst = buckets[lvl]
+                    insort(lst, k)
+                    entries.append((lst, k))
+        self._agent_index[a.agent_id] = entries
 
     def _unindex_agent(self, a: Agent) -> None:
-        entry = self._agent_index.pop(a.agent_id, None)
-        if entry is None:
+        entries = self._agent_index.pop(a.agent_id, None)
+        if entries is None:
             return
-        keys, skills = entry
-        for q, k in keys.items():
-            qi = self._queues[q]
-            _remove_sorted(qi.avail_all, k)
-            avail = qi.avail_skill
-            for s, lvl in skills:
-                buckets = avail.get(s)
-                if buckets is not None:
-                    _remove_sorted(buckets[lvl], k)
+        for lst, k in entries:
+            i = bisect_left(lst, k)
+            if lst[i] is not k:
+                raise AssertionError(f"availability index lost agent {a.agent_id}")
+            del lst[i]
 
     def _close_wrap(self, a: Agent, now: float) -> None:
         w = self._wrap.pop(a.agent_id, None)
@@ -717,6 +732,7 @@ class AcdEngine:
                 lvl = self._agents[k[2]].skills.get(s, 0)
                 if lvl:
                     buckets[lvl].append(k)  # avail_all is sorted: so is each bucket
+                    self._agent_index[k[2]].append((buckets[lvl], k))
             avail[s] = buckets
 
     def _enter_waiting(self, c: _Call, now: float) -> None:
@@ -849,6 +865,14 @@ class AcdEngine:
             now = self._now  # time never runs backwards inside the engine
         self._now = now
         timers = self._timers
+        if timers and timers[0][0] <= now:
+            self._fire_timers(now)
+        if self._dirty_agents or self._dirty_calls:
+            self._match(now)
+        return now
+
+    def _fire_timers(self, now: float) -> None:
+        timers = self._timers
         # Timers act at their due time, not at `now`: a late tick must not shift when a call
         # entered its overflow queue or when an agent's wrap-up ended.
         while timers and timers[0][0] <= now:
@@ -870,8 +894,6 @@ class AcdEngine:
                 self._overflow(c, qi.s.overflow_to, due)
             else:
                 self._announce(c, now)
-        self._match(now)
-        return now
 
     def _announce(self, c: _Call, now: float) -> None:
         qi = self._queues[c.queue]
