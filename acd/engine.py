@@ -174,14 +174,19 @@ class _Group:
 class _Queue:
     __slots__ = (
         "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
-        "rr_last", "staffed", "thr_live", "flat",
+        "rr_last", "staffed", "thr_live", "flat", "order_pending",
     )
 
     def __init__(self, s: QueueSettings) -> None:
         self.s = s
         self.skills = frozenset(s.skills)
         self.steps: tuple[EscalationStep, ...] = tuple(s.escalation)
-        self.order: list[tuple[float, float, int]] = []  # keys of waiting calls: positions
+        # Keys of waiting calls, sorted: positions. Routing inputs only note their change in
+        # order_pending (key -> +1 entered / -1 left); a position query applies them. Inserting
+        # into the sorted list on every input would be a bisect plus an O(n) memmove on the hot
+        # path, for positions only announcements read.
+        self.order: list[tuple[float, float, int]] = []
+        self.order_pending: dict[tuple[float, float, int], int] = {}
         # skill set -> its waiting calls, by threshold
         self.groups: dict[frozenset[str], _Group] = {}
         self.avail_all: list[AgentKey] = []
@@ -518,7 +523,9 @@ class AcdEngine:
         c = self._call(call_id)
         if c.state not in _WAITING:
             raise InvalidRequest(f"call {call_id} is not waiting")
-        return bisect_left(self._queues[c.queue].order, c.key) + 1
+        qi = self._queues[c.queue]
+        _order_apply(qi)
+        return bisect_left(qi.order, c.key) + 1
 
     def report(self, now: float, day_start: float) -> tuple[QueueReport, ...]:
         waits: dict[str, list[float]] = {}
@@ -740,7 +747,7 @@ class AcdEngine:
         c.tepoch = self._token()
         if c.skills is not qi.skills:
             self._need_skills(qi, c.skills)
-        insort(qi.order, c.key)
+        _order_note(qi, c.key, 1)
         # Route steps already due set the threshold before the call is indexed (a new call's
         # first step is usually due at once): no index-then-move churn.
         steps = qi.steps
@@ -763,7 +770,7 @@ class AcdEngine:
 
     def _leave_waiting(self, c: _Call) -> None:
         qi = self._queues[c.queue]
-        _remove_sorted(qi.order, c.key)
+        _order_note(qi, c.key, -1)
         self._unindex_call(c)
         c.tepoch = self._token()
 
@@ -898,6 +905,7 @@ class AcdEngine:
     def _announce(self, c: _Call, now: float) -> None:
         qi = self._queues[c.queue]
         if c.state is CallState.WAITING:
+            _order_apply(qi)
             pos = bisect_left(qi.order, c.key) + 1
             ewt = self.stats.estimated_wait(c.queue, pos, qi.staffed, now)
             self._out.append(Announce(c.call_id, c.queue, pos, ewt))
@@ -1181,6 +1189,37 @@ class AcdEngine:
             self._out.append(PlaceCallback(c.call_id, a.agent_id, a.device, c.queue, c.number))
         else:
             self._out.append(Offer(c.call_id, a.agent_id, a.device, c.queue, qi.s.ring_timeout_s))
+
+
+def _order_note(qi: _Queue, key: tuple[float, float, int], delta: int) -> None:
+    p = qi.order_pending
+    d = p.get(key, 0) + delta
+    if d:
+        p[key] = d
+    else:
+        del p[key]  # left and came back (or the reverse) before anyone asked: no change
+    if len(p) > 64 + (len(qi.order) >> 2):
+        _order_apply(qi)  # bounded memory; amortised O(1) per change
+
+
+def _order_apply(qi: _Queue) -> None:
+    p = qi.order_pending
+    if not p:
+        return
+    order = qi.order
+    if len(p) <= 8:
+        for k, d in p.items():
+            if d > 0:
+                insort(order, k)
+            else:
+                _remove_sorted(order, k)
+    else:
+        gone = {k for k, d in p.items() if d < 0}
+        fresh = [k for k in order if k not in gone] if gone else order
+        fresh.extend(k for k, d in p.items() if d > 0)
+        fresh.sort()
+        qi.order = fresh
+    p.clear()
 
 
 def _remove_sorted(lst: list[Any], key: Any) -> None:

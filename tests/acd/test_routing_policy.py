@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -260,3 +262,24 @@ def test_agent_pick_matches_reference_on_random_populations(
     ref = e.reference_pick_agent(nc, 100)
     assert e.pick_agent(nc, 100) == ref
     assert [o.agent_id for o in of(e.enqueue(nc, 100), Offer)] == ([ref] if ref else [])
+
+
+def test_positions_stay_exact_through_many_arrivals_and_departures() -> None:
+    # Positions are kept lazily (changes are noted, applied when asked): exercise the one-by-one
+    # path, the bulk rebuild, and the automatic apply when too many changes pile up.
+    rng = random.Random(5)
+    e = engine(queue("support"))
+    tiers = ["platinum", "gold", "silver", "bronze", "unknown"]
+    live: list[str] = []
+    t = 0.0
+    for i in range(900):
+        t += 0.5
+        if live and rng.random() < 0.35:
+            e.abandon(live.pop(rng.randrange(len(live))), t)
+        else:
+            call(e, f"c{i}", t, tier=rng.choice(tiers))
+            live.append(f"c{i}")
+        if i % 97 == 0 or i > 880:
+            order = [c.call_id for c in e.waiting("support")]
+            assert sorted(order) == sorted(live)
+            assert [e.position(cid) for cid in order] == list(range(1, len(order) + 1))

@@ -258,6 +258,12 @@ class AcdMachine(RuleBasedStateMachine):
                 assert self.now - a.state_since < longest
 
     @invariant()
+    def positions_follow_service_order(self) -> None:
+        for q in QUEUES:
+            ids = [c.call_id for c in self.e.waiting(q)]
+            assert [self.e.position(cid) for cid in ids] == list(range(1, len(ids) + 1))
+
+    @invariant()
     def nothing_disappears(self) -> None:
         assert {c.call_id for c in self.e.calls()} == self.live
 
