@@ -14,6 +14,11 @@ polls with WAIT FOR DIGIT while music plays, picks them up. Polling (not an idle
 lets the handler hear a DTMF "1" (callback) and notice a hangup without a second reader on the
 socket: Asterisk only reports a hangup to a FastAGI script in reply to a command.
 
+Handing a caller back to Asterisk: when the ACD cannot keep a caller (the server is stopping,
+the engine refused the call, or an unexpected error), the handler sets CTI_RESULT=fallback and
+ends the AGI, and the documented dialplan sends the call to Asterisk's own Queue(): a caller is
+never simply hung up on (docs/asterisk.md).
+
 Answer detection: AMI tells us first (DialEnd with DialStatus ANSWER on the caller's channel);
 without AMI (or if the event was missed), DIALSTATUS=ANSWER after Dial returns counts too.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,8 +54,9 @@ from acd.stats import QueueReport
 from common.bus import Bus
 from common.clock import Clock, MonotonicClock, WallClock
 from config.settings import Settings
+from crm_core.phones import try_normalize
 from cti import commands as ami_commands
-from cti.errors import AgiCommandError, AgiError, AgiHangup, CtiError
+from cti.errors import AgiCommandError, AgiHangup, CtiError, InvalidValue
 from cti.events import ChannelHungUp, CtiEvent, DeviceStateChanged, DialEnd, OriginateResult
 from cti.fastagi import AgiSession
 
@@ -77,7 +84,7 @@ class _Caller:
     queue: str
     tier: str
     offered_wall: float
-    inbox: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
+    inbox: deque[Command] = field(default_factory=deque)
     agent_id: str | None = None
     answered: bool = False
     answered_wall: float | None = None
@@ -125,13 +132,24 @@ class AcdService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.commands_executed = 0
         self.ivr_hangups = 0
+        self.fallbacks = 0
+        self._draining = False
+        self._day = time.localtime(self.wall.now()).tm_yday
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 3.0) -> None:
+        """Hand every caller still waiting back to Asterisk (CTI_RESULT=fallback, so the dialplan
+        queues them with Queue()), wait up to `grace_s` for their sessions to end, then stop."""
+        self._draining = True
+        if self._callers:
+            async with asyncio.timeout(grace_s):
+                with contextlib.suppress(TimeoutError):
+                    while self._callers:  # noqa: ASYNC110 (sessions end on their own schedule)
+                        await asyncio.sleep(0.02)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -145,6 +163,10 @@ class AcdService:
         while True:
             await asyncio.sleep(self.tick_s)
             try:
+                day = time.localtime(self.wall.now()).tm_yday
+                if day != self._day:
+                    self._day = day
+                    self._feed(self.engine.new_day)  # resets calls-today (fewest_calls policy)
                 self._feed(self.engine.tick)
             except Exception:  # a bug here must not stop routing for everyone
                 log.exception("acd_tick_failed")
@@ -163,7 +185,7 @@ class AcdService:
         if isinstance(cmd, Offer | Announce | OfferCallback | Overflowed):
             caller = self._callers.get(cmd.call_id)
             if caller is not None:
-                caller.inbox.put_nowait(cmd)
+                caller.inbox.append(cmd)
             if isinstance(cmd, Offer):
                 self.bus.publish("call.offered", {
                     "call_id": cmd.call_id, "agent_id": cmd.agent_id, "queue": cmd.queue,
@@ -205,12 +227,17 @@ class AcdService:
         queues = [q.name for q in self.settings.acd.queues]
         try:
             await session.answer()
-            digit = await session.get_data(PROMPT_MENU, 5000, 1)
+            try:
+                digit = await session.get_data(PROMPT_MENU, 5000, 1)
+            except AgiCommandError as exc:
+                # A missing or broken prompt: route to the first queue rather than drop the call.
+                log.warning("ivr_menu_failed", channel=session.channel, error=str(exc))
+                digit = ""
             queue = queues[int(digit) - 1] \
                 if digit.isdigit() and 0 < int(digit) <= len(queues) else queues[0]
             await session.set_variable("IVR_QUEUE", queue)
-        except AgiError as exc:
-            # result=-1 from a prompt means the caller left during the menu: not an ACD abandon.
+        except AgiHangup as exc:
+            # The caller left during the menu: not an ACD abandon.
             self.ivr_hangups += 1
             log.info("ivr_caller_left", channel=session.channel, error=str(exc))
             return
@@ -227,6 +254,9 @@ class AcdService:
     async def queue_call(self, session: AgiSession, *, queue: str, number: str,
                          skills: frozenset[str] = frozenset()) -> None:
         call_id = session.uniqueid or f"agi-{id(session)}"
+        if self._draining:
+            await self._fallback(session, call_id, "server stopping")
+            return
         tier = await self._tier(number)
         caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
                          tier=tier, offered_wall=self.wall.now())
@@ -242,7 +272,7 @@ class AcdService:
             self._callers.pop(call_id, None)
             self._by_channel.pop(caller.channel, None)
             log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
-            await session.set_variable("CTI_RESULT", "refused")
+            await self._fallback(session, call_id, f"refused: {exc}")
             return
         self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
                                          "number": number})
@@ -250,21 +280,34 @@ class AcdService:
             await self._hold_until_connected(session, caller)
         except AgiHangup:
             self._caller_gone(caller)
-        except AgiError as exc:
-            log.warning("agi_session_failed", call_id=call_id, error=str(exc))
+        except Exception as exc:  # never leave the call (and its agent) stuck in the engine
+            log.exception("acd_session_failed", call_id=call_id, error=str(exc))
             self._caller_gone(caller)
+            if not session.hung_up:
+                with contextlib.suppress(Exception):
+                    await self._fallback(session, call_id, "session error")
         finally:
             self._callers.pop(call_id, None)
             self._by_channel.pop(caller.channel, None)
         await self._log_call(caller)
 
+    async def _fallback(self, session: AgiSession, call_id: str, why: str) -> None:
+        """Give the call back to the dialplan, which queues it with Asterisk's Queue()."""
+        self.fallbacks += 1
+        log.warning("caller_handed_to_dialplan", call_id=call_id, reason=why)
+        with contextlib.suppress(AgiHangup):
+            await session.set_variable("CTI_RESULT", "fallback")
+
     async def _hold_until_connected(self, session: AgiSession, caller: _Caller) -> None:
         music = False
         while True:
-            try:
-                cmd = caller.inbox.get_nowait()
-            except asyncio.QueueEmpty:
-                cmd = None
+            if self._draining and not caller.answered:
+                if music:
+                    await session.set_music(False)
+                self._leave_engine(caller, "server stopping")
+                await self._fallback(session, caller.call_id, "server stopping")
+                return
+            cmd = caller.inbox.popleft() if caller.inbox else None
             if cmd is None:
                 if not music:
                     await session.set_music(True)
@@ -280,57 +323,80 @@ class AcdService:
                     music = False
                 if await self._dial(session, caller, cmd):
                     return
-            elif isinstance(cmd, Announce):
+            elif isinstance(cmd, Announce | OfferCallback):
                 music = False
                 try:
-                    if await self._announce(session, caller, cmd):
+                    await session.set_music(False)
+                    if isinstance(cmd, Announce):
+                        taken = await self._announce(session, caller, cmd)
+                    else:
+                        taken = await self._offer_callback(session, caller)
+                    if taken:
                         return
                 except AgiCommandError as exc:
                     # A missing prompt must not cost the caller their place in the queue.
-                    log.warning("announcement_failed", call_id=caller.call_id, error=str(exc))
-            elif isinstance(cmd, OfferCallback):
-                await session.set_music(False)
-                music = False
-                digit = await session.stream_file(PROMPT_CALLBACK_OFFER, "1")
-                if digit == "1" and await self._take_callback(session, caller):
-                    return
+                    log.warning("prompt_failed", call_id=caller.call_id, error=str(exc))
+
+    @staticmethod
+    def _offer_waiting(caller: _Caller) -> bool:
+        """An Offer arrived: stop talking to the caller and ring the agent now."""
+        return any(isinstance(c, Offer) for c in caller.inbox)
+
+    async def _offer_callback(self, session: AgiSession, caller: _Caller) -> bool:
+        if self._callback_number(caller) is None:
+            return False
+        digit = await session.stream_file(PROMPT_CALLBACK_OFFER, "1")
+        return digit == "1" and await self._take_callback(session, caller)
 
     async def _announce(self, session: AgiSession, caller: _Caller, cmd: Announce) -> bool:
         """Position, estimated wait (whole minutes, when a minute or more), and the callback
-        offer. True when the caller took the callback while listening."""
-        await session.set_music(False)
+        offer. Stops as soon as an Offer arrives. True when the caller took the callback."""
         if cmd.position <= 1:
             await session.stream_file(PROMPT_NEXT)
         else:
             await session.stream_file(PROMPT_THERE_ARE)
             await self._say_number(session, cmd.position - 1)
             await session.stream_file(PROMPT_CALLS_WAITING)
+        if self._offer_waiting(caller):
+            return False
         minutes = int(cmd.estimated_wait_s // 60)
         if minutes >= 1:
             await session.stream_file(PROMPT_HOLDTIME)
             await self._say_number(session, minutes)
             await session.stream_file(PROMPT_MINUTES)
-        if caller.number:
-            digit = await session.stream_file(PROMPT_CALLBACK_OFFER, "1")
-            if digit == "1":
-                return await self._take_callback(session, caller)
-        return False
+        if self._offer_waiting(caller):
+            return False
+        return await self._offer_callback(session, caller)
 
     @staticmethod
     async def _say_number(session: AgiSession, n: int) -> None:
         await session.command(f'SAY NUMBER {int(n)} ""')
 
+    def _callback_number(self, caller: _Caller) -> str | None:
+        """The caller's number as E.164 if we may dial it back, else None (then no callback is
+        offered or accepted: confirming one we cannot place would lose the caller)."""
+        parsed = try_normalize(caller.number, self.settings.dialing.default_region) \
+            if caller.number else None
+        if parsed is None:
+            return None
+        try:
+            return ami_commands.check_number(parsed.e164, self.settings.dialing)
+        except InvalidValue:
+            return None
+
     async def _take_callback(self, session: AgiSession, caller: _Caller) -> bool:
-        if not caller.number:
+        number = self._callback_number(caller)
+        if number is None:
             return False
         try:
-            self._feed(self.engine.request_callback, caller.call_id, caller.number)
+            self._feed(self.engine.request_callback, caller.call_id, number)
         except AcdError as exc:
             log.info("callback_refused", call_id=caller.call_id, error=str(exc))
             return False
         caller.callback = True
         await session.set_music(False)
-        await session.stream_file(PROMPT_CALLBACK_OK)
+        with contextlib.suppress(AgiCommandError):
+            await session.stream_file(PROMPT_CALLBACK_OK)
         await session.hangup()
         return True
 
@@ -367,6 +433,13 @@ class AcdService:
             self._feed(self.engine.call_ended, caller.call_id)
         self.bus.publish("call.ended", {"call_id": caller.call_id, "agent_id": caller.agent_id})
 
+    def _leave_engine(self, caller: _Caller, why: str) -> None:
+        """The call leaves the ACD without an answer, for a reason other than the caller (the
+        engine counts it with the abandons: it has no separate outcome for this)."""
+        with contextlib.suppress(AcdError):
+            self._feed(self.engine.abandon, caller.call_id)
+        self.bus.publish("call.handed_back", {"call_id": caller.call_id, "reason": why})
+
     def _caller_gone(self, caller: _Caller) -> None:
         """The caller's session ended early: talking -> ended, waiting -> abandoned."""
         if caller.callback:
@@ -391,12 +464,10 @@ class AcdService:
                 settings=self.settings.dialing, caller_id_num=cmd.number,
             )
         except CtiError as exc:
-            log.warning("callback_invalid", call_id=cmd.call_id, error=str(exc))
-            self._callback_failed(cmd.call_id, abandon=True)
+            await self._callback_not_placed(cmd, f"invalid: {exc}")
             return
         if self.ami is None:
-            log.warning("callback_without_ami", call_id=cmd.call_id)
-            self._callback_failed(cmd.call_id, abandon=True)
+            await self._callback_not_placed(cmd, "no AMI connection configured")
             return
         self._callbacks[action.action_id] = _Callback(cmd.call_id, cmd.agent_id, cmd.number,
                                                       cmd.queue)
@@ -404,15 +475,25 @@ class AcdService:
             await self.ami.send(action)
         except CtiError as exc:
             self._callbacks.pop(action.action_id, None)
-            log.warning("callback_originate_failed", call_id=cmd.call_id, error=str(exc))
-            self._callback_failed(cmd.call_id, abandon=False)
+            await self._callback_not_placed(cmd, f"originate failed: {exc}")
 
-    def _callback_failed(self, call_id: str, *, abandon: bool) -> None:
+    async def _callback_not_placed(self, cmd: PlaceCallback, why: str) -> None:
+        """The PBX could not be asked to place the callback (AMI down, refused). This is not the
+        agent's fault, so no missed-call pause (that would cascade over every agent while AMI is
+        down); the callback leaves the ACD and is kept as a pending CRM callback task, due now,
+        for a person to place: it is never silently lost."""
+        log.error("callback_not_placed", call_id=cmd.call_id, number=cmd.number, reason=why)
         with contextlib.suppress(AcdError):
-            if abandon:
-                self._feed(self.engine.abandon, call_id)
-            else:
-                self._feed(self.engine.offer_failed, call_id, "unavailable")
+            self._feed(self.engine.abandon, cmd.call_id)
+        self.bus.publish("callback.failed", {"call_id": cmd.call_id, "number": cmd.number,
+                                             "reason": why})
+        if self.crm is not None:
+            try:
+                await self.crm.callbacks.create(
+                    customer_id=None, phone=cmd.number, due_at=self.wall.now(),
+                    notes=f"ACD callback for call {cmd.call_id} could not be placed: {why}")
+            except Exception:
+                log.exception("callback_task_not_saved", call_id=cmd.call_id)
 
     # ------------------------------------------------------------------ AMI events
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus
@@ -28,6 +30,9 @@ class FakeSession:
         self.dial_status = dial_status
         self.broken = broken_prompts
         self.hang_up_now = False
+        self.hung_up = False
+        self.on_stream: dict[str, Any] = {}
+        self.press: str | None = None  # the next WAIT FOR DIGIT returns this digit
 
     def _check(self) -> None:
         if self.hang_up_now:
@@ -43,11 +48,14 @@ class FakeSession:
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
         self._check()
         await asyncio.sleep(0.001)
-        return None
+        digit, self.press = self.press, None
+        return digit
 
     async def stream_file(self, file: str, escape_digits: str = "") -> str | None:
         self._check()
         self.commands.append(f"STREAM {file}")
+        if file in self.on_stream:
+            self.on_stream.pop(file)()
         if file in self.broken:
             raise AgiCommandError(f"STREAM FILE {file}", AgiReply(200, "-1", text="200 result=-1"),
                                   "failed")
@@ -73,14 +81,15 @@ class FakeSession:
         self.commands.append("HANGUP")
 
 
-def make(announce_every_s: float = 0.0) -> tuple[AcdService, ManualClock]:
+def make(announce_every_s: float = 0.0, max_wait_s: float = 300.0, crm: Any = None,
+         ami: Any = None) -> tuple[AcdService, ManualClock]:
     q = QueueSettings(name="support", skills=["support"], wrapup_s=0.0,
-                      announce_every_s=announce_every_s,
+                      announce_every_s=announce_every_s, max_wait_s=max_wait_s,
                       escalation=[EscalationStep(after_s=0, min_skill_level=1)])
     settings = Settings(acd=AcdSettings(queues=[q]))
     clock = ManualClock(100.0)
     svc = AcdService(AcdEngine(settings.acd), settings=settings, bus=Bus(), clock=clock,
-                     wall=ManualClock(1.7e9), poll_ms=1)
+                     wall=ManualClock(1.7e9), poll_ms=1, crm=crm, ami=ami)
     return svc, clock
 
 
@@ -133,3 +142,129 @@ async def test_hangup_while_waiting_is_an_abandon_not_an_answer() -> None:
     assert abandoned.get_nowait().message["call_id"] == "1.3"
     assert svc.engine.calls() == ()
     assert {r.queue: r for r in svc.report()}["support"].today.abandoned == 1
+
+
+async def test_stopping_hands_waiting_callers_back_to_the_dialplan() -> None:
+    svc, clock = make()
+    s = FakeSession("1.4")
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    await svc.stop(grace_s=5)
+    await asyncio.wait_for(task, 5)
+    assert "SET CTI_RESULT=fallback" in s.commands
+    assert "HANGUP" not in s.commands
+    assert svc.engine.calls() == ()
+    # A call arriving while stopping goes straight back to the dialplan too.
+    late = FakeSession("1.5")
+    await svc.queue_call(late, queue="support", number="+12025550000")  # type: ignore[arg-type]
+    assert late.commands == ["SET CTI_RESULT=fallback"]
+
+
+async def test_refused_enqueue_falls_back_instead_of_hanging_up() -> None:
+    svc, clock = make()
+    s = FakeSession("1.6")
+    await svc.queue_call(s, queue="no-such-queue", number="+12025550000")  # type: ignore[arg-type]
+    assert s.commands == ["SET CTI_RESULT=fallback"]
+    assert svc.fallbacks == 1
+
+
+async def test_broken_callback_prompt_at_max_wait_keeps_the_caller() -> None:
+    svc, clock = make(max_wait_s=10.0)
+    s = FakeSession("1.7", broken_prompts=frozenset({"cti-press-1-for-callback"}))
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    clock.advance(11)
+    svc._feed(svc.engine.tick)
+    await until(lambda: "STREAM cti-press-1-for-callback" in s.commands)
+    await asyncio.sleep(0.01)
+    assert len(svc.engine.calls()) == 1
+    svc.agent_login("alice", "1001", skills={"support": 1})
+    await asyncio.wait_for(task, 5)
+    assert "EXEC Dial PJSIP/1001,15" in s.commands
+
+
+@pytest.mark.parametrize("number", ["", "12345", "+19005550123", "not a number"])
+async def test_no_callback_for_a_number_we_could_not_dial(number: str) -> None:
+    svc, clock = make()
+    s = FakeSession("1.8")
+    caller = _caller(svc, "1.8", number)
+    assert await svc._take_callback(s, caller) is False  # type: ignore[arg-type]
+    assert "HANGUP" not in s.commands
+
+
+async def test_national_caller_id_is_called_back_in_e164() -> None:
+    svc, clock = make()
+    s = FakeSession("1.9")
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="2025550199"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    s.press = "1"
+    await asyncio.wait_for(task, 5)
+    assert "HANGUP" in s.commands
+    assert svc.engine.calls()[0].number == "+12025550199"
+
+
+class DownAmi:
+    async def send(self, action: Any) -> Any:
+        from cti.errors import AmiConnectionError
+
+        raise AmiConnectionError("not connected")
+
+
+class RecordingCallbacks:
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+
+    async def create(self, **fields: Any) -> None:
+        self.created.append(fields)
+
+
+class FakeCrm:
+    def __init__(self) -> None:
+        self.callbacks = RecordingCallbacks()
+
+    async def tier_for_phone(self, number: str) -> str:
+        return "unknown"
+
+    async def log_call(self, call_id: str, **fields: Any) -> None:
+        pass
+
+
+async def test_callback_that_cannot_be_placed_becomes_a_crm_task_and_pauses_nobody() -> None:
+    crm = FakeCrm()
+    svc, clock = make(crm=crm, ami=DownAmi())
+    s = FakeSession("2.0")
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550177"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    s.press = "1"
+    await asyncio.wait_for(task, 5)
+    for name, ext in (("alice", "1001"), ("bob", "1002")):
+        svc.agent_login(name, ext, skills={"support": 1})
+    await until(lambda: crm.callbacks.created != [])
+    assert crm.callbacks.created[0]["phone"] == "+12025550177"
+    await asyncio.sleep(0.02)
+    states = {a.agent_id: str(a.state) for a in svc.engine.agents()}
+    assert states == {"alice": "available", "bob": "available"}
+    assert svc.engine.calls() == ()
+
+
+async def test_an_offer_interrupts_the_announcement() -> None:
+    svc, clock = make(announce_every_s=1.0)
+    s = FakeSession("2.1")
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    # While the first prompt plays, an agent logs in: the Offer arrives mid-announcement.
+    s.on_stream["queue-youarenext"] = lambda: svc.agent_login("alice", "1001",
+                                                               skills={"support": 1})
+    clock.advance(1.5)
+    svc._feed(svc.engine.tick)
+    await asyncio.wait_for(task, 5)
+    after = s.commands[s.commands.index("STREAM queue-youarenext"):]
+    assert "STREAM cti-press-1-for-callback" not in after
+    assert "EXEC Dial PJSIP/1001,15" in after
+
+
+def _caller(svc: AcdService, call_id: str, number: str) -> Any:
+    from acd.service import _Caller
+
+    return _Caller(call_id=call_id, channel="PJSIP/x", number=number, queue="support",
+                   tier="unknown", offered_wall=0.0)
