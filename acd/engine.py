@@ -142,7 +142,7 @@ class _Call:
     step_idx: int = 0  # next escalation step of the current queue not yet applied
     agent_id: str | None = None
     answered_at: float | None = None
-    epoch: int = 0  # bumps whenever the call's heap entry changes; older entries are stale
+    epoch: int = 0  # renewed (unique engine-wide) when its heap entry changes: older are stale
     # Renewed (from the engine's global sequence, so never reused even by a later call with the
     # same id) whenever its timers must be forgotten (left waiting, changed queue).
     tepoch: int = 0
@@ -155,7 +155,10 @@ class _Call:
     key: tuple[float, float, int] = (0.0, 0.0, 0)  # (k0, enqueued_at, seq): pass it in
 
 
-_Entry = tuple[float, float, int, int, _Call]
+# (k0, enqueued_at, seq, epoch, call_id): plain values, so the garbage collector does not track
+# it, and a stale entry does not keep a finished call's record alive. Valid while the call's
+# epoch (unique engine-wide) is still `epoch`.
+_Entry = tuple[float, float, int, int, str]
 
 
 class _Group:
@@ -260,8 +263,9 @@ class AcdEngine:
         self._calls: dict[str, _Call] = {}
         self._devices: dict[str, DeviceState] = {}
         self._device_owner: dict[str, str] = {}  # device -> logged-in agent
-        # agent -> every (sorted list, key) it sits in: unindexing is a walk, no lookups
-        self._agent_index: dict[str, list[tuple[list[AgentKey], AgentKey]]] = {}
+        # agent -> (list, key, list, key, ...): every sorted list it sits in, with its key there.
+        # Unindexing is a walk, no lookups; one tuple per agent keeps the GC's load low.
+        self._agent_index: dict[str, tuple[Any, ...]] = {}
         # agent -> (queue, talk seconds, wrap-up start, timer token)
         self._wrap: dict[str, tuple[str, float, float, int]] = {}
         # (due, seq, kind, call or agent id, token). Ids, not records: a tuple of plain values is
@@ -545,7 +549,7 @@ class AcdEngine:
         """Dry run through the indexes: the call this agent would get if it were available now
         (its current state is ignored). Changes nothing."""
         e = self._best_call_for(self._agent(agent_id))
-        return e[4].call_id if e is not None else None
+        return e[4] if e is not None else None
 
     def _probe(self, call: NewCall | str, now: float) -> _Call:
         if isinstance(call, str):
@@ -678,7 +682,7 @@ class AcdEngine:
             self._unindex_agent(a)
 
     def _index_agent(self, a: Agent) -> None:
-        entries: list[tuple[list[AgentKey], AgentKey]] = []
+        entries: list[Any] = []
         skills = a.skills.items()
         queues = self._queues
         for q in a.queues:
@@ -686,21 +690,22 @@ class AcdEngine:
             k = _agent_key(qi.s.selection, a)
             lst = qi.avail_all
             insort(lst, k)
-            entries.append((lst, k))
+            entries += (lst, k)
             avail = qi.avail_skill
             for s, lvl in skills:
                 buckets = avail.get(s)
                 if buckets is not None:
                     lst = buckets[lvl]
                     insort(lst, k)
-                    entries.append((lst, k))
-        self._agent_index[a.agent_id] = entries
+                    entries += (lst, k)
+        self._agent_index[a.agent_id] = tuple(entries)
 
     def _unindex_agent(self, a: Agent) -> None:
         entries = self._agent_index.pop(a.agent_id, None)
         if entries is None:
             return
-        for lst, k in entries:
+        it = iter(entries)
+        for lst, k in zip(it, it, strict=True):
             i = bisect_left(lst, k)
             if lst[i] is not k:
                 raise AssertionError(f"availability index lost agent {a.agent_id}")
@@ -739,7 +744,7 @@ class AcdEngine:
                 lvl = self._agents[k[2]].skills.get(s, 0)
                 if lvl:
                     buckets[lvl].append(k)  # avail_all is sorted: so is each bucket
-                    self._agent_index[k[2]].append((buckets[lvl], k))
+                    self._agent_index[k[2]] += (buckets[lvl], k)
             avail[s] = buckets
 
     def _enter_waiting(self, c: _Call, now: float) -> None:
@@ -789,12 +794,12 @@ class AcdEngine:
             g.live[c.thr] = 0
         g.live[c.thr] += 1
         qi.thr_live[c.thr] += 1
-        c.epoch += 1
-        heapq.heappush(h, (c.k0, c.enqueued_at, c.seq, c.epoch, c))
+        c.epoch = self._token()
+        heapq.heappush(h, (c.k0, c.enqueued_at, c.seq, c.epoch, c.call_id))
 
     def _unindex_call(self, c: _Call) -> None:
         qi = self._queues[c.queue]
-        c.epoch += 1
+        c.epoch = self._token()
         qi.thr_live[c.thr] -= 1
         g = qi.groups[c.skills]
         n = g.live[c.thr] - 1
@@ -931,7 +936,7 @@ class AcdEngine:
                 return
             e = self._best_call_for(a)
             if e is not None:
-                self._offer(e[4], a)
+                self._offer(self._calls[e[4]], a)
             elif a.agent_id not in self._agent_index:
                 self._index_agent(a)
             return
@@ -972,7 +977,7 @@ class AcdEngine:
             if i < len(pending) and (best is None or pending[i].key < best[:3]):
                 call, from_pending = pending[i], True
             elif best is not None:
-                call = best[4]
+                call = self._calls[best[4]]
             if call is None:
                 break
             agent = self._pick_agent(call)
@@ -992,6 +997,7 @@ class AcdEngine:
         get = askills.get
         top = max(askills.values(), default=0)
         queues = self._queues
+        calls = self._calls
         for qn in a.queues:
             qi = queues[qn]
             live = qi.thr_live
@@ -1020,7 +1026,8 @@ class AcdEngine:
                         continue
                 while h:
                     e = h[0]
-                    if e[3] == e[4].epoch:
+                    c = calls.get(e[4])
+                    if c is not None and c.epoch == e[3]:
                         if best is None or e < best:
                             best = e
                         break
