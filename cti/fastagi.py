@@ -37,6 +37,9 @@ _DTMF = frozenset("0123456789*#ABCD")
 # application names. Whitespace or quotes there would shift every following argument.
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-./:()@+,=*#\[\]${}]+$")
 _MAX_ENV_LINES = 256
+# What the dialplan tests after AGI() to send a call we could not serve to its fallback.
+FALLBACK_VARIABLE = "CTI_RESULT"
+FALLBACK_VALUE = "fallback"
 _MAX_USAGE_LINES = 200
 
 
@@ -494,9 +497,10 @@ class FastAgiServer:
         if handler is None:
             self.stats.unknown_scripts += 1
             log.warning(
-                "FastAGI from %s: no handler for script %r (channel %s); closing so the dialplan "
-                "continues", peer, session.script, session.channel,
+                "FastAGI from %s: no handler for script %r (channel %s); handing the call back "
+                "to the dialplan (CTI_RESULT=fallback)", peer, session.script, session.channel,
             )
+            await self._hand_back(session)
             return
         self.stats.sessions_total += 1
         log.debug("FastAGI %s on %s", session.script, session.channel)
@@ -515,3 +519,13 @@ class FastAgiServer:
         except Exception:
             self.stats.handler_errors += 1
             log.exception("FastAGI handler %r failed on %s", session.script, session.channel)
+            await self._hand_back(session)
+
+    async def _hand_back(self, session: AgiSession) -> None:
+        """Tell the dialplan we could not serve this call, so it can fall back (e.g. to Queue())
+        instead of hanging up: the documented dialplan tests CTI_RESULT after AGI()."""
+        if session.hung_up:
+            return
+        with contextlib.suppress(AgiError, TimeoutError, OSError):
+            async with asyncio.timeout(2.0):
+                await session.set_variable(FALLBACK_VARIABLE, FALLBACK_VALUE)

@@ -37,6 +37,8 @@ def _env_block(script: str = "ivr", **extra: str) -> bytes:
     return b"".join(f"{k}: {v}\n".encode() for k, v in env.items()) + b"\n"
 
 
+FALLBACK_COMMAND = b'SET VARIABLE CTI_RESULT "fallback"\n'
+
 class FakeAsterisk:
     """The Asterisk side of one FastAGI connection, driven step by step by the test."""
 
@@ -226,6 +228,8 @@ async def test_unknown_script_closes_cleanly(
     server.route("ivr", _lab_ivr({}))
     ast = await FakeAsterisk.connect(server.port)
     await ast.send(_env_block("nosuch?x=1"))
+    assert await ast.command() == FALLBACK_COMMAND
+    await ast.send(b"200 result=1\n")
     assert await ast.rest_until_eof() == b""
     assert server.stats.unknown_scripts == 1
     assert server.stats.sessions_total == 0
@@ -432,6 +436,9 @@ async def test_invalid_values_send_nothing(server: FastAgiServer, call) -> None:
 
     ast, outcome = await _one_session(server, body)
     assert isinstance(await asyncio.wait_for(outcome, 5), InvalidValue)
+    # Nothing of the bad command went out; the failed call is handed back to the dialplan.
+    assert await ast.command() == FALLBACK_COMMAND
+    await ast.send(b"200 result=1\n")
     assert await ast.rest_until_eof() == b""
     assert server.stats.handler_errors == 1
 
@@ -454,6 +461,8 @@ async def test_handler_crash_does_not_kill_server_and_sessions_are_counted(
     server.route("slow", slow)
     a = await FakeAsterisk.connect(server.port)
     await a.send(_env_block("boom"))
+    assert await a.command() == FALLBACK_COMMAND
+    await a.send(b"200 result=1\n")
     assert await a.rest_until_eof() == b""
     b = await FakeAsterisk.connect(server.port)
     await b.send(_env_block("slow"))
