@@ -1283,6 +1283,9 @@ class PbxSimulator:
         """The rest of [from-carrier] once AGI() returns, in the configured dialplan flavour."""
         cfg = self.config
         failed = status == "FAILURE"
+        if cfg.inbound_dialplan == "cti" and ch.vars.get("CTI_RESULT") == "fallback":
+            # docs/asterisk.md: the server handed the call back (stopping, refused, error).
+            failed = True
         if cfg.inbound_dialplan == "lab":
             # ../shared/asterisk-lab-config/extensions.conf: Queue(${IVR_QUEUE}) after the AGI.
             queue = ch.vars.get("IVR_QUEUE", "")

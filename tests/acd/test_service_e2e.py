@@ -246,3 +246,15 @@ async def test_waiting_caller_hears_position_and_may_take_a_callback(tmp_path: P
         s.sim.hangup_caller(h.channel)
         await h.wait(within=20)
         await wait_for(lambda: overall(s).window.abandoned == 1)
+
+
+async def test_callers_waiting_at_shutdown_go_to_the_dialplan_queue(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as s:
+        h = await s.sim.place_inbound_call("+12025550108", dtmf="1")  # nobody logged in
+        await wait_for(lambda: len(s.engine.calls()) == 1)
+        await s.acd.stop()
+        # The documented dialplan sends the handed-back caller to Asterisk's Queue(): the
+        # simulator's built-in queue rings its members instead of hanging the caller up.
+        await wait_for(lambda: s.sim.stats().agent_answered != {}, timeout=20)
+        await h.wait(within=20)
+        assert s.sim.stats().abandoned == 0
