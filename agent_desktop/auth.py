@@ -2,9 +2,11 @@
 
 - Every authenticated request re-reads the user: a deactivated user or a changed role takes
   effect at once, and the role used is the stored one, never only the token's claim.
-- Login failures are counted per username and per client address (ratelimit.py); once either is
-  over the limit the request is refused with 429 before the password is checked, so a blocked
-  attacker learns nothing. A success clears the username's counter.
+- Login failures are counted per username (login_max_attempts) and per client address
+  (login_max_attempts_per_address, higher: a call-center floor often shares one NAT address)
+  in ratelimit.py; once either is over its limit the request is refused with 429 before the
+  password is checked, so a blocked attacker learns nothing. A success clears the username's
+  counter.
 - Unknown user, wrong password and inactive user give the same 401, and an unknown user still
   costs one argon2 verification (passwords.verify_password), so responses do not reveal usernames.
 - Client address is the TCP peer (request.remote); X-Forwarded-For is not trusted.
@@ -89,7 +91,9 @@ class AuthService:
         self.users = users
         self.clock = clock
         self.by_user = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
-        self.by_addr = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
+        # Per address the limit is higher: agents behind one NAT share an address.
+        self.by_addr = SlidingWindowLimiter(settings.login_max_attempts_per_address,
+                                            settings.login_window_s)
         self._login_counter = metrics_login
         self._password_slots = asyncio.Semaphore(PASSWORD_CONCURRENCY)
 

@@ -65,7 +65,7 @@ def body_model(name: str, model: type[Any], *, exclude: Iterable[str],
             fields[f.name] = (tp, ...)
     for key, spec in (extra_fields or {}).items():
         fields[key] = spec
-    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
+    return pydantic.create_model(
         name, __config__=pydantic.ConfigDict(extra="forbid", strict=False), **fields)
 
 

@@ -354,7 +354,7 @@ def user_routes(crm: Any) -> list[RouteSpec]:
                 raise ValidationFailed("role cannot be null")
             check_assign_role(p, str(changes["role"]))
         if "team_id" in changes:
-            check_row(p, "users", "update", team_id=changes["team_id"])  # type: ignore[arg-type]
+            check_row(p, "users", "update", team_id=changes["team_id"])
         return json_response(await users.update(user_id, **changes))
 
     async def delete_user(request: web.Request) -> web.StreamResponse:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from config.base import Section
+from config.base import Section, invalid
 
 SelectionPolicy = Literal["longest_idle", "best_skill", "fewest_calls", "round_robin"]
 
@@ -78,20 +78,52 @@ class AcdSettings(Section):
         ]
     )
 
-    @model_validator(mode="after")
-    def _queue_refs(self) -> AcdSettings:
-        missing = {"platinum", "gold", "silver", "bronze", "unknown"} - set(self.tier_weights)
+    @field_validator("tier_weights")
+    @classmethod
+    def _every_tier_weighted(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = {"platinum", "gold", "silver", "bronze", "unknown"} - set(v)
         if missing:
-            raise ValueError(f"tier_weights lacks tiers {sorted(missing)}")
-        if "missed-call" not in self.pause_codes:
+            raise invalid(f"tier_weights lacks tiers {sorted(missing)}",
+                          "give every tier a weight (platinum, gold, silver, bronze, unknown)")
+        return v
+
+    @field_validator("pause_codes")
+    @classmethod
+    def _pause_codes_usable(cls, v: list[str]) -> list[str]:
+        if "missed-call" not in v:
             # Ring-no-answer pauses the agent with this code; the engine cannot do without it.
-            raise ValueError("pause_codes must include 'missed-call'")
-        names = [q.name for q in self.queues]
-        if len(set(names)) != len(names):
-            raise ValueError("queue names must be unique")
-        for q in self.queues:
-            targets = [q.overflow_to] + [s.target for s in q.escalation if s.action == "overflow"]
-            for t in targets:
+            raise invalid("pause_codes must include 'missed-call'",
+                          "add \"missed-call\" to acd.pause_codes (ring-no-answer uses it)")
+        seen: set[str] = set()
+        for i, code in enumerate(v):
+            if code in seen:
+                # The desktop offers one button per code; a duplicate is a copy-paste slip
+                # that would show twice and hide whichever code was meant.
+                raise invalid(f"pause code {code!r} is listed twice",
+                              "list every pause code once", at=str(i))
+            seen.add(code)
+        return v
+
+    @field_validator("queues")
+    @classmethod
+    def _queues_usable(cls, v: list[QueueSettings]) -> list[QueueSettings]:
+        if not v:
+            # With no queue the IVR has nowhere to send a caller: every inbound call would fail.
+            raise invalid("at least one queue is required",
+                          "add an [[acd.queues]] table with a name, or remove `queues = []` "
+                          "to get the default support and sales queues")
+        names = [q.name for q in v]
+        for i, q in enumerate(v):
+            if q.name in names[:i]:
+                raise invalid(f"queue name {q.name!r} is used twice",
+                              "give every queue a unique name", at=f"{i}.name")
+        for i, q in enumerate(v):
+            targets = [(f"{i}.overflow_to", q.overflow_to)] + [
+                (f"{i}.escalation.{j}.target", s.target)
+                for j, s in enumerate(q.escalation) if s.action == "overflow"]
+            for at, t in targets:
                 if t and t not in names:
-                    raise ValueError(f"queue {q.name!r} overflows to unknown queue {t!r}")
-        return self
+                    raise invalid(f"queue {q.name!r} overflows to unknown queue {t!r}",
+                                  f"use one of the queue names {names}, or \"\" for none",
+                                  at=at)
+        return v

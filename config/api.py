@@ -12,9 +12,14 @@ class AuthSettings(Section):
     jwt_secret: str = ""
     access_ttl_s: int = Field(default=900, ge=30)
     refresh_ttl_s: int = Field(default=8 * 3600, ge=60)
+    # Failed logins per username in login_window_s before that username gets 429.
     login_max_attempts: int = Field(default=5, ge=1)
+    # Failed logins per client address in the same window: higher, because a whole floor of
+    # agents can share one NAT address and one person's typos must not lock out the rest.
+    login_max_attempts_per_address: int = Field(default=50, ge=1)
     login_window_s: float = Field(default=60.0, gt=0)
-    # Users created on first start of an empty database (demo and first-run convenience).
+    # If the password is set, this admin is created at start-up whenever no user of that name
+    # exists (an existing user is never changed; demo and first-run convenience).
     bootstrap_admin_user: str = "admin"
     bootstrap_admin_password: str = ""
 

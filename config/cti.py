@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
-from config.base import Section
+from config.base import Problem, Section
+
+# The shape cti/commands.py (_DEVICE) enforces on every device/dial string it builds; a template
+# whose output cannot pass it would fail every call, so the loader tries it first.
+_DEVICE_SHAPE = re.compile(r"[A-Za-z0-9]+/[A-Za-z0-9_.@+/-]+")
+# Sample values the trial format uses: the longest E.164 number and a typical extension.
+_SAMPLES = {"trunk_template": ("number", "+123456789012345"),
+            "agent_device_template": ("extension", "1001")}
 
 
 class AmiSettings(Section):
@@ -45,3 +54,44 @@ class DialingSettings(Section):
     agent_device_template: str = "PJSIP/{extension}"
     originate_context: str = "from-cti"
     dialer_context: str = "cti-dialer"
+
+
+def dialing_problems(d: DialingSettings) -> list[Problem]:
+    """What in [dialing] would make every dial fail at run time; checked when a file is loaded.
+
+    Not model validators: cti's own run-time guards are tested with settings built in code that
+    break these rules on purpose, and the model must still accept them there.
+    """
+    out: list[Problem] = []
+    try:
+        re.compile(d.dial_pattern)
+    except re.error as exc:
+        out.append(Problem("dialing.dial_pattern", f"is not a valid regular expression ({exc})",
+                           "correct the regex; the default is "
+                           + repr(DialingSettings.model_fields["dial_pattern"].default)))
+    for key, (placeholder, sample) in _SAMPLES.items():
+        template: str = getattr(d, key)
+        example = DialingSettings.model_fields[key].default
+        fix = (f"use {{{placeholder}}} as the only placeholder, e.g. {example!r}; write a "
+               "literal brace as {{ }}")
+        try:
+            device = template.format_map({placeholder: sample})
+        except KeyError as exc:
+            out.append(Problem(f"dialing.{key}", f"has an unknown placeholder {{{exc.args[0]}}} "
+                                                 f"(got {template!r})", fix))
+            continue
+        except (IndexError, ValueError, AttributeError, TypeError) as exc:
+            out.append(Problem(f"dialing.{key}", f"is not a valid template: {exc} "
+                                                 f"(got {template!r})", fix))
+            continue
+        if sample not in device:
+            out.append(Problem(f"dialing.{key}", f"never uses {{{placeholder}}}, so every call "
+                                                 f"would dial the same device (got {template!r})",
+                               fix))
+        elif not _DEVICE_SHAPE.fullmatch(device):
+            out.append(Problem(f"dialing.{key}",
+                               f"gives {device!r}, which is not a device string "
+                               "(TECH/resource; letters, digits and _ . @ + / - only)",
+                               f"write TECH/resource, e.g. {example!r}; no &, comma, | or ${{ "
+                               "(one dial must reach one device)"))
+    return out

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from config.base import INVALID_SETTING
+from config.cti import dialing_problems
 from config.errors import ConfigError
 from config.settings import Settings
 
@@ -49,9 +51,21 @@ def load_settings(
                               "correct the syntax at the line and column named") from None
     env_keys = _apply_env(data, env)
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise _to_config_error(exc, source, env_keys) from None
+    # Values the models accept but that would fail at run time (e.g. every dial): refused here,
+    # so --check-config finds them before a call does.
+    problems = dialing_problems(settings.dialing)
+    if problems:
+        first = problems[0]
+        raise ConfigError(_source_of(first.key, source, env_keys), first.key, first.problem,
+                          first.fix)
+    return settings
+
+
+def _source_of(key: str, source: str, env_keys: dict[str, str]) -> str:
+    return f"environment variable {env_keys[key]}" if key in env_keys else source
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
@@ -83,9 +97,14 @@ def _parse_scalar(value: str) -> Any:
 def _to_config_error(exc: ValidationError, source: str, env_keys: dict[str, str]) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
-    if key in env_keys:
-        source = f"environment variable {env_keys[key]}"
+    source = _source_of(key, source, env_keys)
     kind = err["type"]
+    if kind == INVALID_SETTING:
+        ctx = err.get("ctx") or {}
+        if ctx.get("at"):
+            key = f"{key}.{ctx['at']}"
+        return ConfigError(source, key, str(ctx.get("problem", err["msg"])),
+                           str(ctx.get("fix", "see config/example.toml")))
     if kind == "extra_forbidden":
         parent_loc = err["loc"][:-1]
         valid = _valid_keys(parent_loc)

@@ -42,7 +42,8 @@ class FakeUsers:
 
 
 def make_settings(**auth: object) -> Settings:
-    base = {"jwt_secret": SECRET, "login_max_attempts": 3, "login_window_s": 60.0}
+    base = {"jwt_secret": SECRET, "login_max_attempts": 3,
+            "login_max_attempts_per_address": 5, "login_window_s": 60.0}
     base.update(auth)
     return Settings.model_validate({"auth": base})
 

@@ -151,21 +151,38 @@ async def test_login_rate_limited_per_username(bare_client: TestClient, clock: M
     await login(bare_client, "alice")
 
 
-async def test_login_rate_limited_per_client_address(bare_client: TestClient) -> None:
-    for name in ("u1", "u2", "u3"):  # different usernames, same address
+async def test_one_users_typos_do_not_lock_out_the_same_address(bare_client: TestClient,
+                                                                clock: ManualClock) -> None:
+    # Per user 3, per address 5 (test settings): agents behind one NAT share the address.
+    for _ in range(3):
+        resp = await bare_client.post("/api/auth/login",
+                                      json={"username": "alice", "password": "nope"})
+        assert resp.status == 401
+    resp = await bare_client.post("/api/auth/login",
+                                  json={"username": "alice", "password": PASSWORD})
+    await assert_error(resp, 429, "too_many_requests")
+    await login(bare_client, "sam")  # same address, other user: still allowed
+
+
+async def test_login_rate_limited_per_client_address(bare_client: TestClient,
+                                                     clock: ManualClock) -> None:
+    for name in ("u1", "u2", "u3", "u4", "u5"):  # different usernames, same address
         resp = await bare_client.post("/api/auth/login",
                                       json={"username": name, "password": "nope"})
         assert resp.status == 401
     resp = await bare_client.post("/api/auth/login",
                                   json={"username": "sam", "password": PASSWORD})
-    await assert_error(resp, 429, "too_many_requests")
+    body = await assert_error(resp, 429, "too_many_requests")
+    assert body["details"] == {"retry_after_s": 60}
+    clock.advance(60)
+    await login(bare_client, "sam")
 
 
 async def test_success_resets_the_username_counter(bare_client: TestClient) -> None:
     for _ in range(2):
         await bare_client.post("/api/auth/login", json={"username": "sam", "password": "x"})
     await login(bare_client, "sam")
-    # Address counter is at 2 of 3; the username's is cleared, so one more failure is a 401.
+    # Address counter is at 2 of 5; the username's is cleared, so one more failure is a 401.
     resp = await bare_client.post("/api/auth/login", json={"username": "sam", "password": "x"})
     assert resp.status == 401
 

@@ -109,3 +109,104 @@ def test_overflow_to_unknown_queue_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as ei:
         load_settings(p, environ={})
     assert "nowhere" in ei.value.problem
+
+
+# ---- values that load but would crash or misbehave at run time --------------------------------
+
+def load_error(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> ConfigError:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as ei:
+        load_settings(p, environ=environ or {})
+    e = ei.value
+    assert e.file == str(p) or e.file.startswith("environment variable ")
+    assert e.problem and e.fix
+    return e
+
+
+def test_empty_queue_list_is_rejected(tmp_path: Path) -> None:
+    e = load_error(tmp_path, "[acd]\nqueues = []\n")
+    assert e.key == "acd.queues"
+    assert "at least one queue" in e.problem
+    assert "[[acd.queues]]" in e.fix
+
+
+def test_overflow_error_names_the_exact_entry(tmp_path: Path) -> None:
+    e = load_error(tmp_path, '[[acd.queues]]\nname = "support"\noverflow_to = "nowhere"\n')
+    assert e.key == "acd.queues.0.overflow_to"
+    assert "'support'" in e.fix
+    e = load_error(tmp_path, '[[acd.queues]]\nname = "a"\n[[acd.queues]]\nname = "b"\n'
+                             'escalation = [{after_s = 0}, {after_s = 9, action = "overflow", '
+                             'target = "c"}]\n')
+    assert e.key == "acd.queues.1.escalation.1.target"
+    assert "'c'" in e.problem
+
+
+def test_duplicate_queue_names_are_rejected(tmp_path: Path) -> None:
+    e = load_error(tmp_path, '[[acd.queues]]\nname = "a"\n[[acd.queues]]\nname = "a"\n')
+    assert e.key == "acd.queues.1.name"
+
+
+def test_duplicate_pause_codes_are_rejected(tmp_path: Path) -> None:
+    e = load_error(tmp_path, '[acd]\npause_codes = ["break", "lunch", "break", "missed-call"]\n')
+    assert e.key == "acd.pause_codes.2"
+    assert "'break'" in e.problem and "twice" in e.problem
+
+
+def test_pause_codes_without_missed_call_name_the_fix(tmp_path: Path) -> None:
+    e = load_error(tmp_path, '[acd]\npause_codes = ["break"]\n')
+    assert e.key == "acd.pause_codes"
+    assert "missed-call" in e.fix
+
+
+@pytest.mark.parametrize(("key", "template", "words"), [
+    ("agent_device_template", "PJSIP/{ext}", "unknown placeholder {ext}"),
+    ("agent_device_template", "PJSIP/{number}", "unknown placeholder {number}"),
+    ("trunk_template", "PJSIP/{extension}@carrier", "unknown placeholder {extension}"),
+    ("trunk_template", "PJSIP/{number}@{carrier}", "unknown placeholder {carrier}"),
+    ("trunk_template", "PJSIP/{}@carrier", "not a valid template"),
+    ("trunk_template", "PJSIP/{number@carrier", "not a valid template"),
+    ("trunk_template", "PJSIP/{number.real}", "not a valid template"),
+    ("trunk_template", "PJSIP/{number:d}", "not a valid template"),
+    ("trunk_template", "PJSIP/carrier", "never uses {number}"),
+    ("agent_device_template", "PJSIP/{{extension}}", "never uses {extension}"),
+    ("trunk_template", "PJSIP/{number}@carrier&PJSIP/9999", "not a device string"),
+    ("agent_device_template", "{extension}", "not a device string"),
+])
+def test_dial_templates_are_trial_formatted(tmp_path: Path, key: str, template: str,
+                                            words: str) -> None:
+    e = load_error(tmp_path, f"[dialing]\n{key} = '{template}'\n")
+    assert e.key == f"dialing.{key}"
+    assert words in e.problem
+    assert repr(template) in e.problem or words == "not a device string"
+
+
+def test_templates_the_code_can_use_load(tmp_path: Path) -> None:
+    p = write(tmp_path, "[dialing]\ntrunk_template = 'Local/{number}@outbound'\n"
+                        "agent_device_template = 'PJSIP/agent-{extension}'\n")
+    s = load_settings(p, environ={})
+    assert s.dialing.trunk_template.format(number="+15551234567") == "Local/+15551234567@outbound"
+
+
+def test_invalid_dial_pattern_is_rejected_at_load(tmp_path: Path) -> None:
+    e = load_error(tmp_path, "[dialing]\ndial_pattern = '^([0-9]+$'\n")
+    assert e.key == "dialing.dial_pattern"
+    assert "regular expression" in e.problem
+
+
+def test_load_time_check_from_environment_names_the_variable(tmp_path: Path) -> None:
+    e = load_error(tmp_path, "", environ={"CTI_DIALING__TRUNK_TEMPLATE": "SIP/{num}"})
+    assert e.file == "environment variable CTI_DIALING__TRUNK_TEMPLATE"
+    assert e.key == "dialing.trunk_template"
+
+
+def test_per_address_login_limit_has_its_own_default(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, "[auth]\nlogin_max_attempts_per_address = 7\n"), environ={})
+    assert (s.auth.login_max_attempts, s.auth.login_max_attempts_per_address) == (5, 7)
+    assert Settings().auth.login_max_attempts_per_address == 50
+
+
+def test_example_documents_bootstrap_admin_as_created_when_the_name_is_missing() -> None:
+    text = (ROOT / "config" / "example.toml").read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("bootstrap_admin_password"))
+    assert "table is empty" not in line
+    assert "no user of" in text and "login_max_attempts_per_address" in text
