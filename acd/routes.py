@@ -6,11 +6,13 @@ Supervisors may act on agents of their own team only; admins on everyone.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pydantic
 from aiohttp import web
 
+from acd.agents import validate_skills
 from acd.errors import AcdError, IllegalTransition, InvalidRequest, UnknownAgent
 from acd.model import AgentSnapshot
 from acd.service import AcdService
@@ -18,10 +20,12 @@ from acd.stats import QueueReport
 from agent_desktop.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from agent_desktop.jsonio import json_response
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
+from crm_core.errors import NotFound as CrmNotFound
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
 _EXTENSION = r"^[0-9]{2,6}$"
+_SKILL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class LoginBody(pydantic.BaseModel):
@@ -38,12 +42,14 @@ class PauseBody(pydantic.BaseModel):
 
 class SkillsBody(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
-    skills: dict[str, int]
+    skills: dict[str, int] = pydantic.Field(max_length=50)
 
     @pydantic.field_validator("skills")
     @classmethod
     def _levels(cls, v: dict[str, int]) -> dict[str, int]:
         for name, level in v.items():
+            if not _SKILL_NAME.fullmatch(name):
+                raise ValueError(f"skill {name[:40]!r}: 1-32 letters, digits, '_' or '-'")
             if not 1 <= level <= 5:
                 raise ValueError(f"skill {name!r}: level must be 1..5")
         return v
@@ -66,7 +72,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
     async def user_record(username: str) -> Any:
         try:
             return await crm.users.by_username(username)
-        except Exception:
+        except CrmNotFound:
             raise NotFound(f"no user {username!r}") from None
 
     async def check_team(request: web.Request, agent_id: str) -> None:
@@ -99,6 +105,9 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         extension = body.extension or user.extension
         if not extension:
             raise BadRequest("no extension: give one, or set the user's extension")
+        if me.role != "admin" and user.extension and extension != user.extension:
+            # Calls to this agent would ring someone else's phone.
+            raise Forbidden(f"extension {extension} is not yours (yours: {user.extension})")
         queues = frozenset(body.queues) if body.queues is not None else None
         if queues is not None and not queues <= queue_names:
             raise BadRequest("unknown queue", {"unknown": sorted(queues - queue_names)})
@@ -181,6 +190,10 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         await check_team(request, agent_id)
         skills = body_of(request, SkillsBody).skills
         user = await user_record(agent_id)
+        try:
+            validate_skills(agent_id, skills)  # before the CRM write: all or nothing
+        except AcdError as exc:
+            raise _api_error(exc) from None
         await crm.skills.set_skills(user.id, skills)
         try:
             service.agent_set_skills(agent_id, skills)

@@ -215,3 +215,23 @@ async def test_supervisor_whispers_to_own_team_agent(demo: dict[str, Any]) -> No
     assert status == 422
     status, body = await post(demo, "/api/agents/agent2/monitor", sup, {"mode": "listen"})
     assert status == 403
+
+
+async def test_agent_cannot_log_in_on_someone_elses_phone(demo: dict[str, Any]) -> None:
+    agent = await login(demo, "agent2")  # extension 1002
+    status, err = await post(demo, "/api/acd/me/login", agent, {"extension": "1001"})
+    assert status == 403, err
+    assert "1002" in err["message"]
+
+
+async def test_skill_names_are_bounded_and_validated_before_any_write(
+        demo: dict[str, Any]) -> None:
+    sup = await login(demo, "supervisor")
+    user = await demo["crm"].users.by_username("agent1")
+    before = {s.skill: s.level for s in await demo["crm"].skills.for_user(user.id)}
+    for skills in ({"x" * 5000: 3}, {"support": 3, "bad name!": 2}):
+        async with demo["http"].put(demo["base"] + "/api/agents/agent1/skills", headers=sup,
+                                    json={"skills": skills}) as r:
+            assert r.status == 422
+    after = {s.skill: s.level for s in await demo["crm"].skills.for_user(user.id)}
+    assert after == before
