@@ -33,7 +33,7 @@ from common.clock import MonotonicClock
 from common.logging import configure_logging
 from config.settings import Settings
 from crm_core.demo_data import demo_agents, ensure_demo_database, iter_demo_numbers
-from crm_core.errors import NotFound
+from crm_core.errors import CrmError, NotFound
 from crm_core.service import Crm
 from cti.ami import AmiClient
 from cti.calls import CallTracker
@@ -44,6 +44,7 @@ from cti.routes import cti_routes
 log = structlog.get_logger("server")
 
 DEMO_PASSWORD = "demo"  # noqa: S105 (documented demo credential, --demo only)
+DEMO_SUPERVISOR_EXTENSION = "1099"
 
 
 def run(settings: Settings, *, demo: bool = False) -> int:
@@ -85,7 +86,11 @@ async def serve(settings: Settings, *, demo: bool = False,
             if stats is not None:
                 log.info("demo_data_built", customers=stats.customers, orders=stats.orders,
                          seconds=round(stats.seconds, 1))
-        crm = await Crm.open(db_path, settings.crm)
+        try:
+            crm = await Crm.open(db_path, settings.crm)
+        except CrmError as exc:
+            raise StartupError(f"{exc}. Fix: check the file (restore a backup) or point "
+                               f"--data-dir elsewhere") from exc
         stack.push_async_callback(crm.close)
         await _ensure_users(crm, settings, demo)
 
@@ -101,14 +106,16 @@ async def serve(settings: Settings, *, demo: bool = False,
             from cti.simulator import PbxSimulator, SimulatorConfig
 
             # FastAGI first (port 0 in tests), so the simulator knows where to send callers.
-            await fastagi.start()
+            await _start_fastagi(fastagi, settings)
             stack.push_async_callback(fastagi.stop)
             agents = demo_agents(settings.demo.agents)
             sim = PbxSimulator(SimulatorConfig(
                 ami_port=settings.demo.ami_port, ami_username=ami_settings.username,
                 ami_secret=ami_settings.secret, agi_host=settings.fastagi.host,
-                agi_port=fastagi.port, agents=tuple(a.extension for a in agents),
+                agi_port=fastagi.port,
+                agents=(*(a.extension for a in agents), DEMO_SUPERVISOR_EXTENSION),
                 seed=settings.demo.seed, dialplan_events=False, inbound_dialplan="cti",
+                # The demo supervisor's phone, for listen/whisper/barge and click-to-dial.
                 phone=_demo_phone(settings), time_scale=settings.demo.time_scale,
             ))
             await sim.start()
@@ -137,7 +144,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         fastagi.route("ivr", acd.handle_ivr)
         fastagi.route("queue", acd.handle_queue)
         if not demo:
-            await fastagi.start()
+            await _start_fastagi(fastagi, settings)
             stack.push_async_callback(fastagi.stop)
         await acd.start()
         stack.push_async_callback(acd.stop)
@@ -154,8 +161,9 @@ async def serve(settings: Settings, *, demo: bool = False,
         try:
             await site.start()
         except OSError as exc:
-            raise StartupError(f"cannot listen on {settings.server.host}:"
-                               f"{settings.server.port}: {exc.strerror}") from exc
+            raise StartupError(f"cannot listen for HTTP on {settings.server.host}:"
+                               f"{settings.server.port}: {exc.strerror}. Fix: stop what uses "
+                               f"the port, or use --port") from exc
         http_port = _bound_port(runner)
         log.info("listening", http=f"http://{settings.server.host}:{http_port}",
                  fastagi=f"{settings.fastagi.host}:{fastagi.port}",
@@ -174,6 +182,16 @@ async def serve(settings: Settings, *, demo: bool = False,
             ready.set()
         await stop.wait()
         log.info("shutting_down")
+
+
+async def _start_fastagi(fastagi: FastAgiServer, settings: Settings) -> None:
+    try:
+        await fastagi.start()
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen for FastAGI on {settings.fastagi.host}:{settings.fastagi.port}: "
+            f"{exc.strerror}. Fix: stop what uses the port, or set [fastagi].port "
+            f"(CTI_FASTAGI__PORT)") from exc
 
 
 def _prepare_data_dir(settings: Settings) -> Path:
@@ -223,7 +241,7 @@ async def _ensure_users(crm: Crm, settings: Settings, demo: bool) -> None:
         await crm.skills.set_skills(user.id, dict(agent.skills))
     first_team = next(iter(teams.values()), None)
     await ensure("supervisor", DEMO_PASSWORD, "supervisor", display_name="Demo Supervisor",
-                 team_id=first_team)
+                 team_id=first_team, extension=DEMO_SUPERVISOR_EXTENSION)
 
 
 def _demo_phone(settings: Settings) -> Any:
@@ -274,10 +292,13 @@ async def _escalate_tickets(crm: Crm, bus: Bus, every_s: float = 60.0) -> None:
     """Tickets past their SLA due time are escalated once a minute (and announced)."""
     while True:
         try:
-            for ticket in await crm.tickets.escalate_overdue():
+            escalated = await crm.tickets.escalate_overdue()
+            for ticket in escalated:
                 bus.publish("ticket.escalated", {"ticket_id": ticket.id,
                                                  "customer_id": ticket.customer_id})
-                log.info("ticket_escalated", ticket_id=ticket.id)
+            if escalated:
+                log.info("tickets_escalated", count=len(escalated),
+                         ids=[t.id for t in escalated[:20]])
         except Exception:  # the next round retries; a CRM hiccup must not stop the server
             log.exception("ticket_escalation_failed")
         await asyncio.sleep(every_s)

@@ -55,6 +55,10 @@ class Database:
                 reader = sqlite3.connect(str(path), isolation_level=None)
                 _setup_reader(reader)
                 db._reader = reader
+        except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+            await db.close()
+            raise StorageError(f"cannot open the CRM database {str(path)!r}: {exc}",
+                               {"path": str(path)}) from exc
         except BaseException:
             await db.close()
             raise

@@ -82,3 +82,28 @@ def test_demo_process_shuts_down_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert '"shutting_down"' in out
     assert "Traceback" not in out
     assert (tmp_path / "data" / "crm.sqlite3").exists()
+
+
+def test_unusable_database_stops_start_up_with_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "crm.sqlite3").write_bytes(b"this is not a database" * 100)
+    r = run("--data-dir", str(tmp_path), "--port", "0")
+    assert r.returncode == 1
+    assert "cannot open the CRM database" in r.stderr
+    assert "Fix:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_fastagi_port_in_use_stops_start_up_with_a_hint(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "s.toml"
+        cfg.write_text(f"[fastagi]\nport = {port}\n[server]\nport = 0\n")
+        r = run("--config", str(cfg), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 1
+    assert "cannot listen for FastAGI" in r.stderr
+    assert "CTI_FASTAGI__PORT" in r.stderr
+    assert "Traceback" not in r.stderr
