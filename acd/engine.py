@@ -310,8 +310,12 @@ class AcdEngine:
         )
         self._calls[c.call_id] = c
         self.stats.call_entered(qi.s.name, now)
-        self._enter_waiting(c, now)
-        return self._settle(now)
+        self._enter_waiting(c, now, arm=False)
+        token = c.tepoch
+        out = self._settle(now)
+        if c.tepoch == token:  # still waiting where it entered: it needs its timers
+            self._arm_deferred(c, now)
+        return out
 
     def offer_answered(self, call_id: str, now: float) -> list[Command]:
         c = self._call(call_id)
@@ -747,7 +751,10 @@ class AcdEngine:
                     self._agent_index[k[2]] += (buckets[lvl], k)
             avail[s] = buckets
 
-    def _enter_waiting(self, c: _Call, now: float) -> None:
+    def _enter_waiting(self, c: _Call, now: float, arm: bool = True) -> None:
+        """`arm=False` leaves the call's timers to the caller (enqueue arms them only if the call
+        is still waiting once routed: a call that goes straight to an agent never needs them).
+        """
         qi = self._queues[c.queue]
         c.tepoch = self._token()
         if c.skills is not qi.skills:
@@ -763,15 +770,25 @@ class AcdEngine:
             c.thr = st.min_skill_level
             c.step_idx += 1
         self._index_call(c)
-        if qi.s.announce_every_s > 0:
-            wait = now - c.queue_since
-            n = int(wait // qi.s.announce_every_s) + 1
-            self._push_timer(
-                c.queue_since + n * qi.s.announce_every_s, _T_ANNOUNCE, c.call_id, c.tepoch
-            )
-        self._push_timer(c.queue_since + qi.s.max_wait_s, _T_MAXWAIT, c.call_id, c.tepoch)
-        self._apply_due_steps(c, now)
+        if arm:
+            self._push_entry_timers(qi, c, now)
+        self._apply_due_steps(c, now, arm)
         self._dirty_calls[c.call_id] = c
+
+    def _push_entry_timers(self, qi: _Queue, c: _Call, now: float) -> None:
+        every = qi.s.announce_every_s
+        if every > 0:
+            n = int((now - c.queue_since) // every) + 1
+            self._push_timer(c.queue_since + n * every, _T_ANNOUNCE, c.call_id, c.tepoch)
+        self._push_timer(c.queue_since + qi.s.max_wait_s, _T_MAXWAIT, c.call_id, c.tepoch)
+
+    def _arm_deferred(self, c: _Call, now: float) -> None:
+        """The timers _enter_waiting(arm=False) left out, pushed in the order it would have."""
+        qi = self._queues[c.queue]
+        self._push_entry_timers(qi, c, now)
+        if c.step_idx < len(qi.steps):
+            due = c.queue_since + qi.steps[c.step_idx].after_s
+            self._push_timer(due, _T_STEP, c.call_id, c.tepoch)
 
     def _leave_waiting(self, c: _Call) -> None:
         qi = self._queues[c.queue]
@@ -806,21 +823,22 @@ class AcdEngine:
         if n:
             g.live[c.thr] = n
             return
-        # Dropping an empty heap also drops its stale entries, and keeps the scans short.
-        del g.live[c.thr]
-        del g.heaps[c.thr]
-        qi.flat = None
-        if not g.heaps:
-            del qi.groups[c.skills]
+        # Nothing valid is left in that heap: drop its stale entries, but keep the heap (and its
+        # group) for the next call of the kind, so the scan list stays valid and a call that
+        # arrives and is routed at once allocates no index structures.
+        g.live[c.thr] = 0
+        g.heaps[c.thr].clear()
 
-    def _apply_due_steps(self, c: _Call, now: float) -> None:
-        """Apply every escalation step whose time has come, then arm the next one."""
+    def _apply_due_steps(self, c: _Call, now: float, arm: bool = True) -> None:
+        """Apply every escalation step whose time has come, then arm the next one (unless
+        `arm` is False: see _enter_waiting)."""
         qi = self._queues[c.queue]
         while c.step_idx < len(qi.steps):
             st = qi.steps[c.step_idx]
             due = c.queue_since + st.after_s
             if due > now:
-                self._push_timer(due, _T_STEP, c.call_id, c.tepoch)
+                if arm:
+                    self._push_timer(due, _T_STEP, c.call_id, c.tepoch)
                 return
             c.step_idx += 1
             if st.action == "route":
@@ -1012,6 +1030,8 @@ class AcdEngine:
                     (g.skill_list, thr, h) for g in qi.groups.values() for thr, h in g.heaps.items()
                 ]
             for skill_list, thr, h in flat:
+                if not h:
+                    continue
                 # A top no better than the best so far: nothing below it can be (even if the top
                 # itself is stale), so skip before checking skills.
                 if best is not None and h[0] >= best:
