@@ -177,7 +177,7 @@ class _Group:
 class _Queue:
     __slots__ = (
         "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
-        "rr_last", "staffed", "thr_live", "flat", "order_pending",
+        "rr_last", "staffed", "thr_live", "flat", "order_in", "order_out",
     )
 
     def __init__(self, s: QueueSettings) -> None:
@@ -185,11 +185,13 @@ class _Queue:
         self.skills = frozenset(s.skills)
         self.steps: tuple[EscalationStep, ...] = tuple(s.escalation)
         # Keys of waiting calls, sorted: positions. Routing inputs only note their change in
-        # order_pending (key -> +1 entered / -1 left); a position query applies them. Inserting
+        # order_in / order_out (call id -> key; ids hash faster than keys, their hash is cached);
+        # a position query applies them. Inserting
         # into the sorted list on every input would be a bisect plus an O(n) memmove on the hot
         # path, for positions only announcements read.
         self.order: list[tuple[float, float, int]] = []
-        self.order_pending: dict[tuple[float, float, int], int] = {}
+        self.order_in: dict[str, tuple[float, float, int]] = {}
+        self.order_out: dict[str, tuple[float, float, int]] = {}
         # skill set -> its waiting calls, by threshold
         self.groups: dict[frozenset[str], _Group] = {}
         self.avail_all: list[AgentKey] = []
@@ -759,7 +761,10 @@ class AcdEngine:
         c.tepoch = self._token()
         if c.skills is not qi.skills:
             self._need_skills(qi, c.skills)
-        _order_note(qi, c.key, 1)
+        if qi.order_out.pop(c.call_id, None) is None:  # else: left and came back, no change
+            qi.order_in[c.call_id] = c.key
+            if len(qi.order_in) > 64 + (len(qi.order) >> 2):
+                _order_apply(qi)  # bounded memory; amortised O(1) per change
         # Route steps already due set the threshold before the call is indexed (a new call's
         # first step is usually due at once): no index-then-move churn.
         steps = qi.steps
@@ -792,7 +797,10 @@ class AcdEngine:
 
     def _leave_waiting(self, c: _Call) -> None:
         qi = self._queues[c.queue]
-        _order_note(qi, c.key, -1)
+        if qi.order_in.pop(c.call_id, None) is None:  # else: came and went, no change
+            qi.order_out[c.call_id] = c.key
+            if len(qi.order_out) > 64 + (len(qi.order) >> 2):
+                _order_apply(qi)
         self._unindex_call(c)
         c.tepoch = self._token()
 
@@ -950,7 +958,7 @@ class AcdEngine:
             # is theirs, no agent selection needed.
             (a,) = dagents.values()
             dagents.clear()
-            if not a.routable:
+            if a.state is not _AVAILABLE or a.device_state in UNROUTABLE_DEVICE_STATES:
                 return
             e = self._best_call_for(a)
             if e is not None:
@@ -1218,35 +1226,25 @@ class AcdEngine:
             self._out.append(Offer(c.call_id, a.agent_id, a.device, c.queue, qi.s.ring_timeout_s))
 
 
-def _order_note(qi: _Queue, key: tuple[float, float, int], delta: int) -> None:
-    p = qi.order_pending
-    d = p.get(key, 0) + delta
-    if d:
-        p[key] = d
-    else:
-        del p[key]  # left and came back (or the reverse) before anyone asked: no change
-    if len(p) > 64 + (len(qi.order) >> 2):
-        _order_apply(qi)  # bounded memory; amortised O(1) per change
-
-
 def _order_apply(qi: _Queue) -> None:
-    p = qi.order_pending
-    if not p:
+    added, gone = qi.order_in, qi.order_out
+    if not added and not gone:
         return
     order = qi.order
-    if len(p) <= 8:
-        for k, d in p.items():
-            if d > 0:
-                insort(order, k)
-            else:
-                _remove_sorted(order, k)
+    if len(added) + len(gone) <= 8:
+        for k in gone.values():
+            _remove_sorted(order, k)
+        for k in added.values():
+            insort(order, k)
     else:
-        gone = {k for k, d in p.items() if d < 0}
-        fresh = [k for k in order if k not in gone] if gone else order
-        fresh.extend(k for k, d in p.items() if d > 0)
-        fresh.sort()
-        qi.order = fresh
-    p.clear()
+        if gone:
+            drop = set(gone.values())
+            order = [k for k in order if k not in drop]
+        order.extend(added.values())
+        order.sort()
+        qi.order = order
+    added.clear()
+    gone.clear()
 
 
 def _remove_sorted(lst: list[Any], key: Any) -> None:
