@@ -8,6 +8,7 @@ prefixes, no CR/LF/NUL or dial-string specials) before anything reaches AMI; a r
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import asdict
 from typing import Any, Literal
@@ -15,18 +16,34 @@ from typing import Any, Literal
 import pydantic
 from aiohttp import web
 
-from agent_desktop.errors import BadRequest, ValidationFailed
+from agent_desktop.errors import (
+    BadGateway,
+    BadRequest,
+    Forbidden,
+    GatewayTimeout,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from agent_desktop.jsonio import json_response
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from common.clock import Clock, MonotonicClock
 from config.settings import Settings
+from crm_core.phones import try_normalize
 from cti import commands
-from cti.ami import AmiClient
+from cti.ami import AmiClient, AmiState
 from cti.calls import CallTracker, CallView
-from cti.errors import ActionFailed, AmiConnectionError, InvalidValue
+from cti.errors import (
+    ActionFailed,
+    ActionTimeout,
+    AmiConnectionError,
+    InvalidValue,
+    OriginateOutcomeUnknown,
+)
 from cti.fastagi import FastAgiServer
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
+# How people write phone numbers; only these are normalised (never hostile input).
+_HUMAN_NUMBER = re.compile(r"^\+?[0-9(][0-9 ().-]{3,30}$")
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
 
@@ -46,6 +63,15 @@ class CallStatus(pydantic.BaseModel):
     status: str
 
 
+def _dialable(raw: str, settings: Settings) -> str:
+    """People type numbers as they see them ("(415) 555-0123"): an extension stays as typed,
+    anything else becomes E.164 in the default region; the result is validated by the caller."""
+    if (raw.isdigit() and len(raw) <= 6) or not _HUMAN_NUMBER.fullmatch(raw):
+        return raw  # extensions as typed; anything odd is left for validation to refuse
+    parsed = try_normalize(raw, settings.dialing.default_region)
+    return parsed.e164 if parsed is not None and not parsed.extension else raw
+
+
 def _invalid(exc: InvalidValue) -> ValidationFailed:
     return ValidationFailed(f"{exc.field}: {exc.reason}", {"field": exc.field})
 
@@ -62,14 +88,21 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         return str(user.extension)
 
     async def originate(action: commands.AmiAction, **expect: Any) -> None:
+        if ami.state is not AmiState.CONNECTED:
+            raise ServiceUnavailable("not connected to Asterisk; try again shortly",
+                                     {"ami_state": ami.state.value})
         tracker.expect_originate(action.action_id, now=clock.now(), **expect)
         try:
             await ami.send(action)
         except ActionFailed as exc:
-            raise BadRequest(f"Asterisk refused the call: {exc.response.get('Message', '')}",
+            raise BadGateway(f"Asterisk refused the call: {exc.response.get('Message', '')}",
                              {"action": exc.action}) from None
+        except (ActionTimeout, OriginateOutcomeUnknown) as exc:
+            # The call may still be placed: a retry could ring twice. Say so.
+            raise GatewayTimeout(f"outcome unknown, do not retry blindly: {exc}",
+                                 {"action_id": action.action_id}) from None
         except AmiConnectionError as exc:
-            raise BadRequest(f"not connected to Asterisk: {exc}") from None
+            raise ServiceUnavailable(f"not connected to Asterisk: {exc}") from None
 
     @routes.get("/api/calls", roles=SUPERVISORS, response=list[CallView],
                 summary="Live calls as the call tracker sees them", tags=("cti",))
@@ -94,15 +127,16 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         body = body_of(request, DialBody)
         extension = await extension_of(me.username)
         call_id = f"c2d-{uuid.uuid4().hex[:16]}"
+        number = _dialable(body.number, settings)
         try:
             action = commands.originate_click_to_dial(
-                cti_call_id=call_id, agent_extension=extension, number=body.number,
+                cti_call_id=call_id, agent_extension=extension, number=number,
                 settings=settings.dialing, caller_id_num=extension,
             )
         except InvalidValue as exc:
             raise _invalid(exc) from None
         await originate(action, channel_id=call_id, cti_call_id=call_id, kind="click_to_dial",
-                        dialled=body.number, agent=extension)
+                        dialled=number, agent=extension)
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)
 
@@ -116,8 +150,6 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         agent_id = request.match_info["agent_id"]
         target = await crm.users.by_username(agent_id)
         if me.role == "supervisor" and (target.team_id is None or target.team_id != me.team_id):
-            from agent_desktop.errors import Forbidden
-
             raise Forbidden(f"agent {agent_id!r} is not in your team")
         if not target.extension:
             raise BadRequest(f"agent {agent_id!r} has no extension")

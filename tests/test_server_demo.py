@@ -235,3 +235,23 @@ async def test_skill_names_are_bounded_and_validated_before_any_write(
             assert r.status == 422
     after = {s.skill: s.level for s in await demo["crm"].skills.for_user(user.id)}
     assert after == before
+
+
+@pytest.mark.parametrize("typed", ["(202) 555-0124", "202.555.0124", "2025550124"])
+async def test_click_to_dial_accepts_numbers_as_people_type_them(demo: dict[str, Any],
+                                                                 typed: str) -> None:
+    agent = await login(demo, "agent3")
+    status, body = await post(demo, "/api/calls/dial", agent, {"number": typed})
+    assert status == 202, body
+    async with asyncio.timeout(10):
+        while demo["tracker"].get(body["call_id"]) is None:
+            await asyncio.sleep(0.05)
+    assert demo["tracker"].get(body["call_id"]).dialled == "+12025550124"
+
+
+async def test_click_to_dial_when_asterisk_is_unreachable_is_503(demo: dict[str, Any]) -> None:
+    agent = await login(demo, "agent3")
+    await demo["ami"].close()
+    status, body = await post(demo, "/api/calls/dial", agent, {"number": "+12025550125"})
+    assert status == 503, body
+    assert body["error_id"] == "service_unavailable"
