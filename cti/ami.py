@@ -625,7 +625,9 @@ class AmiClient:
             )
         except ActionFailed as exc:
             raise AuthenticationFailed(
-                f"AMI login as {s.username!r} refused: {exc.response.get('Message', '')}"
+                f"AMI login as {s.username!r} refused: {exc.response.get('Message', '')}. "
+                f"Fix: make [ami].username/secret (CTI_AMI__SECRET) match a user in Asterisk's "
+                f"manager.conf whose permit= allows this host, then restart"
             ) from None
         self.stats.connects += 1
         self._announced = True
