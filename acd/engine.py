@@ -759,8 +759,8 @@ class AcdEngine:
         """
         qi = self._queues[c.queue]
         c.tepoch = self._token()
-        if c.skills is not qi.skills:
-            self._need_skills(qi, c.skills)
+        if c.skills is not qi.skills and c.skills not in qi.groups:
+            self._need_skills(qi, c.skills)  # (a known group's skills are known)
         if qi.order_out.pop(c.call_id, None) is None:  # else: left and came back, no change
             qi.order_in[c.call_id] = c.key
             if len(qi.order_in) > 64 + (len(qi.order) >> 2):

@@ -22,6 +22,7 @@ One JSON object on stdout; progress on stderr.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -147,6 +148,25 @@ def run(quick: bool, seed: int, rounds: int | None, ref_every: int) -> dict[str,
     offers_made = 0
 
     fast_lat: list[float] = []
+    # Whole-input latencies split by whether the reference scan ran right before (it walks every
+    # call and agent, so the engine's data is no longer in the CPU caches) or not.
+    after_ref: list[float] = []
+    no_ref: list[float] = []
+    # Garbage collections that ran inside a timed input: (count, seconds) per generation.
+    gc_in: list[list[float]] = [[0, 0.0], [0, 0.0], [0, 0.0]]
+    gc_state = {"timing": False, "t0": 0.0}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if not gc_state["timing"]:
+            return
+        if phase == "start":
+            gc_state["t0"] = time.perf_counter()
+        else:
+            g = gc_in[info["generation"]]
+            g[0] += 1
+            g[1] += time.perf_counter() - gc_state["t0"]
+
+    gc.callbacks.append(on_gc)
 
     def decide(path: str, do: Callable[[], list[Command]],
                ref: Callable[[], str | None] | None, fast: Callable[[], str | None],
@@ -165,11 +185,15 @@ def run(quick: bool, seed: int, rounds: int | None, ref_every: int) -> dict[str,
             ref_lat.append((time.thread_time_ns() - r0) / 1000)
         # CPU time of this thread: on a shared box, time spent preempted by other processes is
         # not the engine's. Wall-clock percentiles are reported beside it.
+        gc_state["timing"] = True
         w0 = time.perf_counter_ns()
         s0 = time.thread_time_ns()
         cmds = do()
-        lat[path].append((time.thread_time_ns() - s0) / 1000)
+        took = (time.thread_time_ns() - s0) / 1000
         wall.append((time.perf_counter_ns() - w0) / 1000)
+        gc_state["timing"] = False
+        lat[path].append(took)
+        (after_ref if ref is not None else no_ref).append(took)
         decisions += 1
         offers = [c for c in cmds if isinstance(c, Offer)]
         offer = offers[0] if offers else None
@@ -222,6 +246,7 @@ def run(quick: bool, seed: int, rounds: int | None, ref_every: int) -> dict[str,
         if r % 500 == 0:
             log(f"round {r}/{rounds}")
 
+    gc.callbacks.remove(on_gc)
     all_lat = lat["agent_available"] + lat["call_arrival"]
     total_s = sum(all_lat) / 1e6
     ref_total_s = sum(ref_lat) / 1e6
@@ -251,6 +276,11 @@ def run(quick: bool, seed: int, rounds: int | None, ref_every: int) -> dict[str,
         "p99_us": round(percentile(all_lat, 99), 2),
         "max_us": round(max(all_lat), 2),
         "per_path": {k: summary(v) for k, v in lat.items()},
+        # The same whole inputs, split by whether the reference scan ran right before them.
+        "whole_input_after_reference": summary(after_ref) if after_ref else None,
+        "whole_input_other_rounds": summary(no_ref) if no_ref else None,
+        "gc_in_timed_inputs": {f"gen{i}": {"n": int(n), "ms": round(t * 1000, 2)}
+                               for i, (n, t) in enumerate(gc_in)},
         "latency_clock": "thread CPU time (time.thread_time_ns)",
         "wall_p50_us": round(percentile(wall, 50), 2),
         "wall_p99_us": round(percentile(wall, 99), 2),
