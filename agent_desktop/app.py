@@ -7,7 +7,7 @@ that need shared objects read them from the app with the AppKeys below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +17,7 @@ from agent_desktop.auth import AuthService, UserStore, auth_routes
 from agent_desktop.middleware import HttpMetrics, error_middleware, security_headers
 from agent_desktop.openapi import build_openapi
 from agent_desktop.routing import RouteRegistry, RouteSpec
-from agent_desktop.system_routes import system_routes
+from agent_desktop.system_routes import HealthCheck, StatusCheck, system_routes
 from common.bus import Bus
 from common.clock import Clock, WallClock
 from config.settings import Settings
@@ -37,11 +37,17 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
                extra_routes: Iterable[RouteSpec] = (),
                clock: Clock | None = None,
                users: UserStore | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
+               max_body_bytes: int = MAX_BODY_BYTES,
+               health_checks: Mapping[str, StatusCheck] | None = None) -> web.Application:
     """Build the API application.
 
     `crm` is a crm_core.service.Crm (or None: only auth/system routes, which then need `users`).
     `clock` is the wall clock tokens and login throttling read (tests pass a ManualClock).
+    `health_checks`: name -> `() -> (ok, detail)`, called on every GET /healthz on the event loop
+    (so it must not block), e.g. {"ami": lambda: (ami.connected, "connected")}. All passing:
+    200 {"status": "ok", "checks": {name: detail}}; any failing or raising: 503 {"status":
+    "degraded", "checks": {name: "failed: detail"}}. The name "crm" is taken by the built-in
+    CRM check.
     """
     clock = clock or WallClock()
     metrics_registry = CollectorRegistry()
@@ -68,12 +74,13 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
             document.update(build_openapi(registry))
         return document
 
-    checks = {}
+    checks: dict[str, HealthCheck] = {}
     if crm is not None and hasattr(crm, "schema_version"):
         async def crm_check() -> str:
             return f"ok (schema {await crm.schema_version()})"
         checks["crm"] = crm_check
-    registry.extend(system_routes(metrics_registry, openapi, lambda: len(registry), checks))
+    registry.extend(system_routes(metrics_registry, openapi, lambda: len(registry), checks,
+                                  health_checks))
     registry.extend(auth_routes(auth))
     if crm is not None:
         from agent_desktop.crm_routes import crm_routes

@@ -10,7 +10,10 @@ ApiError (status, error_id, message, details) -> JSON {"error_id", "message", "d
 ├── Conflict            409 conflict            duplicate key, still referenced, stale state
 ├── PayloadTooLarge     413 payload_too_large
 ├── TooManyRequests     429 too_many_requests   carries retry_after_s (sent as Retry-After)
-└── InternalError       500 internal_error      unexpected exception; details has the incident id
+├── InternalError       500 internal_error      unexpected exception; details has the incident id
+├── BadGateway          502 bad_gateway         an upstream (Asterisk/AMI) answered with an error
+├── ServiceUnavailable  503 service_unavailable an upstream is not connected; try again later
+└── GatewayTimeout      504 gateway_timeout     an upstream did not answer in time
 
 Handlers raise these; the error middleware renders them and is the only place that does.
 """
@@ -103,3 +106,18 @@ class TooManyRequests(ApiError):
 class InternalError(ApiError):
     status = 500
     error_id = "internal_error"
+
+
+class BadGateway(ApiError):
+    status = 502
+    error_id = "bad_gateway"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    error_id = "service_unavailable"
+
+
+class GatewayTimeout(ApiError):
+    status = 504
+    error_id = "gateway_timeout"

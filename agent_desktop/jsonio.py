@@ -1,7 +1,12 @@
-"""JSON out: dataclasses (the CRM's rows), pydantic models, enums and containers to JSON.
+"""JSON in and out.
 
-Fields named in NEVER_SERIALISED are dropped wherever they appear, so a password hash cannot leak
-through a new endpoint that forgets to strip it.
+In: `parse_json` is the one way a request's JSON is read: anything that is not JSON, or is nested
+deeper than MAX_JSON_DEPTH, is a BadRequest (400), never a RecursionError (500) from deep inside
+the decoder or a later recursive walk.
+
+Out: dataclasses (the CRM's rows), pydantic models, enums and containers to JSON. Fields named in
+NEVER_SERIALISED are dropped wherever they appear, so a password hash cannot leak through a new
+endpoint that forgets to strip it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,40 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
+from agent_desktop.errors import BadRequest
+
 NEVER_SERIALISED = frozenset({"password_hash", "password"})
+# No request body of this API nests deeper than a few levels; the cap keeps a legal but absurd
+# body (hundreds of levels) from reaching recursive code after the decoder (pydantic, to_jsonable).
+MAX_JSON_DEPTH = 32
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """The decoded JSON document, or BadRequest when it is not JSON or is nested too deeply."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        # The C decoder recurses per nesting level: "[" * 100000 exhausts the interpreter stack.
+        raise BadRequest("the body is nested too deeply",
+                         {"max_depth": MAX_JSON_DEPTH}) from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON") from None
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise BadRequest("the body is nested too deeply", {"max_depth": MAX_JSON_DEPTH})
+    return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    # Iterative on purpose: a recursive walk would hit the very limit it is guarding.
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def to_jsonable(obj: Any) -> Any:

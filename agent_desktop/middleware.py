@@ -25,7 +25,8 @@ log = structlog.get_logger("agent_desktop")
 _HTTP_ERROR_IDS = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media",
-    422: "validation_failed", 429: "too_many_requests",
+    422: "validation_failed", 429: "too_many_requests", 502: "bad_gateway",
+    503: "service_unavailable", 504: "gateway_timeout",
 }
 
 

@@ -14,11 +14,14 @@ it to create_app(..., extra_routes=...). Example:
 `roles` empty means public (no token). Otherwise the guard authenticates the bearer token, refuses
 other roles with 403, and validates the JSON body against `request_model` (422 with field details)
 before the handler runs; handlers read them with `principal_of(request)` / `body_of(request, M)`.
+
+A route that declares query parameters (`params` with location "query") refuses any other query
+parameter with 422 naming it, as unknown body fields are refused: a misspelt filter must not
+silently return everything. A route that declares none is left alone.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
@@ -27,6 +30,7 @@ import pydantic
 from aiohttp import web
 
 from agent_desktop.errors import BadRequest, Forbidden, ValidationFailed
+from agent_desktop.jsonio import parse_json
 from agent_desktop.policy import Principal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -143,6 +147,8 @@ class RouteRegistry:
 
 
 def guarded(spec: RouteSpec, authenticator: Authenticator) -> Handler:
+    allowed_query = frozenset(p.name for p in spec.params if p.location == "query")
+
     async def handler(request: web.Request) -> web.StreamResponse:
         if spec.roles:
             principal = await authenticator.authenticate(request)
@@ -150,6 +156,8 @@ def guarded(spec: RouteSpec, authenticator: Authenticator) -> Handler:
                 raise Forbidden(f"role {principal.role!r} may not use {spec.method} {spec.path}",
                                 {"allowed_roles": sorted(spec.roles)})
             request[PRINCIPAL_KEY] = principal
+        if allowed_query:
+            check_query(request, allowed_query)
         if spec.request_model is not None:
             request[BODY_KEY] = await parse_body(request, spec.request_model)
         return await spec.handler(request)
@@ -158,15 +166,25 @@ def guarded(spec: RouteSpec, authenticator: Authenticator) -> Handler:
     return handler
 
 
+def check_query(request: web.Request, allowed: frozenset[str]) -> None:
+    """422 naming every query parameter of the request that is not in `allowed`."""
+    # Names are cut short: they are echoed back and a client controls their length.
+    unknown = sorted({n[:64] for n in request.query if n not in allowed})
+    if unknown:
+        raise ValidationFailed(
+            f"unknown query parameter {unknown[0]!r}" if len(unknown) == 1
+            else f"unknown query parameters {', '.join(map(repr, unknown))}",
+            {"fields": [{"loc": ["query", n], "msg": "unknown query parameter",
+                         "type": "extra_forbidden"} for n in unknown],
+             "allowed": sorted(allowed)})
+
+
 async def parse_body(request: web.Request, model: type[M]) -> M:
     # Over client_max_size, aiohttp raises HTTPRequestEntityTooLarge: the middleware makes it 413.
     raw = await request.read()
     if not raw:
         raise BadRequest("a JSON body is required")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not valid JSON") from None
+    data = parse_json(raw)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:

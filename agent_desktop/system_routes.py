@@ -26,14 +26,27 @@ class Health(pydantic.BaseModel):
 
 
 HealthCheck = Callable[[], Awaitable[str]]
+# A synchronous check another component supplies (e.g. "is AMI connected"): (healthy, detail).
+# It must not block: /healthz calls it on the event loop.
+StatusCheck = Callable[[], tuple[bool, str]]
 
 
 def system_routes(metrics: CollectorRegistry, openapi: Callable[[], dict[str, Any]],
                   route_count: Callable[[], int],
-                  checks: Mapping[str, HealthCheck] | None = None) -> list[RouteSpec]:
-    """`checks`: name -> coroutine returning a short status; raising marks the process degraded."""
+                  checks: Mapping[str, HealthCheck] | None = None,
+                  status_checks: Mapping[str, StatusCheck] | None = None) -> list[RouteSpec]:
+    """Health, metrics and OpenAPI routes.
+
+    `checks`: name -> coroutine returning a short status; raising marks the process degraded.
+    `status_checks`: name -> function returning (ok, detail); (False, ...) or raising marks the
+    process degraded. A passing check reports its detail, a failing one "failed: <detail>".
+    """
     started = time.monotonic()
     probes = dict(checks or {})
+    statuses = dict(status_checks or {})
+    clash = set(probes) & set(statuses)
+    if clash:
+        raise ValueError(f"health check names used twice: {sorted(clash)}")
 
     async def healthz(request: web.Request) -> web.StreamResponse:
         results: dict[str, str] = {}
@@ -45,6 +58,19 @@ def system_routes(metrics: CollectorRegistry, openapi: Callable[[], dict[str, An
                 ok = False
                 results[name] = f"failed: {type(exc).__name__}"
                 log.warning("health_check_failed", check=name, error=repr(exc))
+        for name, status in statuses.items():
+            try:
+                healthy, detail = status()
+            except Exception as exc:  # same rule: a broken check is a failed check, not a 500
+                healthy, detail = False, type(exc).__name__
+                log.warning("health_check_failed", check=name, error=repr(exc))
+            healthy = bool(healthy)
+            ok = ok and healthy
+            detail = str(detail)
+            if healthy:
+                results[name] = detail or "ok"
+            else:
+                results[name] = f"failed: {detail}" if detail else "failed"
         body = Health(status="ok" if ok else "degraded",
                       uptime_s=round(time.monotonic() - started, 3), routes=route_count(),
                       checks=results)
@@ -59,8 +85,9 @@ def system_routes(metrics: CollectorRegistry, openapi: Callable[[], dict[str, An
 
     none = frozenset[str]()
     return [
-        RouteSpec("GET", "/healthz", healthz, none, "Liveness: the process serves HTTP",
-                  response=Health, tags=("system",), operation_id="healthz"),
+        RouteSpec("GET", "/healthz", healthz, none,
+                  "Health: 200 when every dependency check passes, else 503", response=Health,
+                  tags=("system",), operation_id="healthz"),
         RouteSpec("GET", "/metrics", prometheus_metrics, none,
                   "Prometheus metrics (text exposition format)", response={"type": "string"},
                   content_type="text/plain", tags=("system",), operation_id="metrics"),

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pydantic
 from aiohttp import web
 
+from agent_desktop.errors import ApiError, BadGateway, GatewayTimeout, ServiceUnavailable
 from agent_desktop.jsonio import json_response
 from agent_desktop.routing import RouteRegistry, body_of, principal_of
+
+UPSTREAM_ERRORS: dict[str, type[ApiError]] = {
+    "bad-gateway": BadGateway, "unavailable": ServiceUnavailable, "timeout": GatewayTimeout,
+}
 
 
 class Echo(pydantic.BaseModel):
@@ -31,5 +36,10 @@ def sample_routes() -> RouteRegistry:
                 summary="Supervisor-only", response={"type": "object"})
     async def supervisors_only(request: web.Request) -> web.StreamResponse:
         return json_response({"user": principal_of(request).username})
+
+    @routes.get("/api/test/upstream/{kind}", roles=set(), summary="Raises an upstream error")
+    async def upstream(request: web.Request) -> web.StreamResponse:
+        raise UPSTREAM_ERRORS[request.match_info["kind"]]("the PBX did not cooperate",
+                                                          {"upstream": "ami"})
 
     return routes

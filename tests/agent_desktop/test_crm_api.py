@@ -447,3 +447,34 @@ async def test_every_route_is_guarded_by_known_roles(world: World) -> None:
             public.add((spec.method, spec.path))
     assert public == {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/openapi.json"),
                       ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}
+
+
+async def test_unknown_query_parameters_are_422_and_named(world: World) -> None:
+    await new_customer(world, "Query Person", stage="lead")
+    for path, bad in (("/api/customers", "bogus"), ("/api/customers", "limt"),
+                      ("/api/tickets", "owner"),
+                      ("/api/users", "password_hash"), ("/api/skills", "usr_id"),
+                      ("/api/lookup?phone=5550100", "extra"), ("/api/forecast", "sinse")):
+        sep = "&" if "?" in path else "?"
+        resp = await world.get("root", f"{path}{sep}{bad}=1")
+        body = await assert_error(resp, 422, "validation_failed")
+        assert repr(bad) in str(body["message"]), path
+        assert body["details"]["fields"] == [  # type: ignore[index]
+            {"loc": ["query", bad], "msg": "unknown query parameter", "type": "extra_forbidden"}]
+    resp = await world.get("alice", "/api/customers?zeta=1&alpha=2&limit=5")
+    body = await assert_error(resp, 422, "validation_failed")
+    fields = body["details"]["fields"]  # type: ignore[index]
+    assert [f["loc"][1] for f in fields] == ["alpha", "zeta"]
+    assert "limit" in body["details"]["allowed"]  # type: ignore[index]
+    # Unauthenticated callers learn nothing about the parameters: 401 comes first.
+    await assert_error(await world.get("anon", "/api/customers?bogus=1"), 401, "unauthorized")
+    # Every documented parameter still works.
+    resp = await world.get("alice", "/api/customers?q=Query&stage=lead&kind=person&limit=5"
+                                    "&offset=0&order_by=name&desc=true")
+    page = await resp.json()
+    assert resp.status == 200 and [c["name"] for c in page["items"]] == ["Query Person"]
+    resp = await world.get("sam", f"/api/users?q=alice&role=agent&team_id={world.ids['north']}"
+                                  "&active=true&limit=5")
+    assert resp.status == 200 and (await resp.json())["total"] == 1
+    resp = await world.get("root", "/api/skills?user_id=1&skill=x&level=1&limit=5&desc=false")
+    assert resp.status == 200
