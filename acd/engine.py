@@ -46,6 +46,21 @@ routes again, so the engine is always *stable*: no waiting call has an eligible 
 A refused input raises an AcdError before changing anything; commands produced while catching up
 with time are kept and delivered by the next call that succeeds.
 
+Hot path (what keeps a whole input cheap; see benchmarks/acd_routing.py)
+-------------------------------------------------------------------------
+- One agent freed / one call arrived (the common inputs) are routed without the general matching
+  loop: the engine was stable, so only that agent or that call can match.
+- Waiting calls sit in per-(queue, skill set, threshold) heaps with lazy deletion (an entry is
+  valid while its call's epoch matches); the heaps of a queue are scanned through one shared list,
+  and a queue whose waiting calls all need more than an agent's best level is skipped at once.
+- Available agents sit in sorted lists per queue, and per (queue, skill, level) only for skills
+  the queue's calls can need (built on first need).
+- Queue positions are kept lazily: inputs note changes, a position query (announcement) applies
+  them. A new call's timers are armed only if it still waits once routed.
+- Index records are tuples of plain values where possible (timers, heap entries): the garbage
+  collector does not track them, so collections stay short with tens of thousands of calls.
+- Statistics recording appends one tuple (acd.stats).
+
 The policy (what `reference_pick_*` spell out naively; the fast paths must agree with them)
 -----------------------------------------------------------------------------------------
 - Call priority: effective = tier weight + aging_per_s x wait. Ordering by it is the same at every
