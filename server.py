@@ -35,7 +35,7 @@ from config.settings import Settings
 from crm_core.demo_data import demo_agents, ensure_demo_database, iter_demo_numbers
 from crm_core.errors import CrmError, NotFound
 from crm_core.service import Crm
-from cti.ami import AmiClient
+from cti.ami import AmiClient, AmiState
 from cti.calls import CallTracker
 from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
@@ -153,7 +153,12 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         routes = [*acd_routes(acd, crm),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock)]
-        app = create_app(settings, crm, bus, extra_routes=routes)
+        def ami_health() -> tuple[bool, str]:
+            state = ami.state
+            return state is AmiState.CONNECTED, state.value
+
+        app = create_app(settings, crm, bus, extra_routes=routes,
+                         health_checks={"ami": ami_health})
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -47,9 +47,11 @@ class QueueSettings(Section):
     vip_tiers_best_agents_first: bool = True
     escalation: list[EscalationStep] = Field(
         default_factory=lambda: [
+            # Best-skilled first, widening inside the 20 s service-level target so the target
+            # stays reachable; longer ladders (e.g. 30/60 s) suit queues with a longer target.
             EscalationStep(after_s=0, min_skill_level=4),
-            EscalationStep(after_s=30, min_skill_level=2),
-            EscalationStep(after_s=60, min_skill_level=0),
+            EscalationStep(after_s=10, min_skill_level=2),
+            EscalationStep(after_s=20, min_skill_level=0),
         ]
     )
 

@@ -255,3 +255,15 @@ async def test_click_to_dial_when_asterisk_is_unreachable_is_503(demo: dict[str,
     status, body = await post(demo, "/api/calls/dial", agent, {"number": "+12025550125"})
     assert status == 503, body
     assert body["error_id"] == "service_unavailable"
+
+
+async def test_healthz_reports_the_ami_connection(demo: dict[str, Any]) -> None:
+    async with demo["http"].get(demo["base"] + "/healthz") as r:
+        assert r.status == 200
+        assert (await r.json())["checks"]["ami"] == "connected"
+    await demo["ami"].close()
+    async with demo["http"].get(demo["base"] + "/healthz") as r:
+        assert r.status == 503
+        body = await r.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["ami"].startswith("failed")
