@@ -710,14 +710,21 @@ class AcdEngine:
             qi = queues[q]
             k = _agent_key(qi.s.selection, a)
             lst = qi.avail_all
-            insort(lst, k)
+            # Newest idle goes last under longest_idle / best_skill: one comparison, no search.
+            if not lst or lst[-1] < k:
+                lst.append(k)
+            else:
+                insort(lst, k)
             entries += (lst, k)
             avail = qi.avail_skill
             for s, lvl in skills:
                 buckets = avail.get(s)
                 if buckets is not None:
                     lst = buckets[lvl]
-                    insort(lst, k)
+                    if not lst or lst[-1] < k:
+                        lst.append(k)
+                    else:
+                        insort(lst, k)
                     entries += (lst, k)
         self._agent_index[a.agent_id] = tuple(entries)
 
@@ -727,6 +734,11 @@ class AcdEngine:
             return
         it = iter(entries)
         for lst, k in zip(it, it, strict=True):
+            # The agent a pick just took is often first (it was the policy's best): an identity
+            # check needs no key comparison.
+            if lst[0] is k:
+                del lst[0]
+                continue
             i = bisect_left(lst, k)
             if lst[i] is not k:
                 raise AssertionError(f"availability index lost agent {a.agent_id}")
