@@ -192,7 +192,7 @@ class _Group:
 class _Queue:
     __slots__ = (
         "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
-        "rr_last", "staffed", "thr_live", "flat", "order_in", "order_out",
+        "rr_last", "staffed", "thr_live", "n_live", "flat", "order_in", "order_out",
     )
 
     def __init__(self, s: QueueSettings) -> None:
@@ -219,6 +219,7 @@ class _Queue:
         # waiting calls indexed at each threshold 0..5: lets an agent skip a queue at once when
         # every waiting call there needs more than its best skill level
         self.thr_live = [0] * (MAX_SKILL_LEVEL + 1)
+        self.n_live = 0  # their sum
         # Every live heap as (skills, threshold, heap), for the per-agent scan; None when a heap
         # came or went since it was built (the set of heaps changes far less often than it is
         # scanned: it is shared by every agent of the queue).
@@ -846,6 +847,7 @@ class AcdEngine:
             g.live[c.thr] = 0
         g.live[c.thr] += 1
         qi.thr_live[c.thr] += 1
+        qi.n_live += 1
         c.epoch = self._token()
         heapq.heappush(h, (c.k0, c.enqueued_at, c.seq, c.epoch, c.call_id))
 
@@ -853,6 +855,7 @@ class AcdEngine:
         qi = self._queues[c.queue]
         c.epoch = self._token()
         qi.thr_live[c.thr] -= 1
+        qi.n_live -= 1
         g = qi.groups[c.skills]
         n = g.live[c.thr] - 1
         if n:
@@ -1053,6 +1056,8 @@ class AcdEngine:
         calls = self._calls
         for qn in a.queues:
             qi = queues[qn]
+            if not qi.n_live:
+                continue
             live = qi.thr_live
             for t in range(top + 1):
                 if live[t]:
