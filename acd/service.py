@@ -145,11 +145,11 @@ class AcdService:
         """Hand every caller still waiting back to Asterisk (CTI_RESULT=fallback, so the dialplan
         queues them with Queue()), wait up to `grace_s` for their sessions to end, then stop."""
         self._draining = True
-        if self._callers:
+        # Callers talking to an agent stay until their call ends or the grace period is over.
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
-                with contextlib.suppress(TimeoutError):
-                    while self._callers:  # noqa: ASYNC110 (sessions end on their own schedule)
-                        await asyncio.sleep(0.02)
+                while self._callers:  # noqa: ASYNC110 (sessions end on their own schedule)
+                    await asyncio.sleep(0.02)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -268,3 +268,24 @@ def _caller(svc: AcdService, call_id: str, number: str) -> Any:
 
     return _Caller(call_id=call_id, channel="PJSIP/x", number=number, queue="support",
                    tier="unknown", offered_wall=0.0)
+
+
+async def test_stop_returns_after_the_grace_period_while_a_call_is_still_talking() -> None:
+    svc, clock = make()
+    s = FakeSession("2.2")
+    dial_started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def long_dial(app: str, *args: str) -> int:
+        s.commands.append(f"EXEC {app} {','.join(args)}")
+        dial_started.set()
+        await release.wait()  # the customer and the agent are still talking
+        return 0
+
+    s.exec = long_dial  # type: ignore[method-assign]
+    svc.agent_login("alice", "1001", skills={"support": 1})
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await asyncio.wait_for(dial_started.wait(), 5)
+    await asyncio.wait_for(svc.stop(grace_s=0.05), 5)  # returns, does not raise TimeoutError
+    release.set()
+    await asyncio.wait_for(task, 5)
