@@ -328,6 +328,25 @@ class AcdEngine:
         )
         self._calls[c.call_id] = c
         self.stats.call_entered(qi.s.name, now)
+        # Route steps due at once set the threshold (as _enter_waiting would).
+        steps = qi.steps
+        i, n = 0, len(steps)
+        while i < n and steps[i].action == "route" and not now + steps[i].after_s > now:
+            c.thr = steps[i].min_skill_level
+            i += 1
+        c.step_idx = i
+        if (i == n or now + steps[i].after_s > now) and not (
+            self._dirty_agents or self._dirty_calls
+        ):
+            # The engine is stable and nothing else is pending: if an agent can take the call
+            # now, it goes straight to them, without entering (and at once leaving) the waiting
+            # structures. Same outcome as waiting + the single-call match below.
+            if c.skills is not qi.skills and c.skills not in qi.groups:
+                self._need_skills(qi, c.skills)
+            agent = self._pick_agent(c)
+            if agent is not None:
+                self._offer(c, agent, waiting=False)
+                return self._settle(now)
         self._enter_waiting(c, now, arm=False)
         token = c.tepoch
         out = self._settle(now)
@@ -1242,9 +1261,12 @@ class AcdEngine:
                 best = cand
         return agents[best[2][2]] if best is not None else None
 
-    def _offer(self, c: _Call, a: Agent) -> None:
+    def _offer(self, c: _Call, a: Agent, waiting: bool = True) -> None:
+        """Reserve `a` for `c`. `waiting=False`: a new call that never entered the waiting
+        structures (see enqueue)."""
         now = self._now
-        self._leave_waiting(c)
+        if waiting:
+            self._leave_waiting(c)
         qi = self._queues[c.queue]
         qi.rr_last = a.agent_id
         callback = c.state is CallState.CALLBACK_WAITING
