@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from acd.erlang import agents_needed
 from acd.errors import InvalidRequest, UnknownQueue
@@ -101,14 +102,21 @@ class _Rolling:
         self._sums: dict[str, list[float]] = {}
         self._counts: dict[str, int] = {}
 
-    def add(self, queue: str, vec: _Vec, value: float) -> None:
-        for key in (queue, ALL):
-            sums = self._sums.get(key)
-            if sums is None:
-                sums = self._sums[key] = [0.0] * _WIDTH
-            for i, v in vec:
-                sums[i] += value if v < 0 else v
-            self._counts[key] = self._counts.get(key, 0) + 1
+    def add(self, events: list[_Event]) -> None:
+        sums, counts = self._sums, self._counts
+        s_all = sums.get(ALL)
+        if s_all is None:
+            s_all = sums[ALL] = [0.0] * _WIDTH
+        for _, queue, kind, value in events:
+            sq = sums.get(queue)
+            if sq is None:
+                sq = sums[queue] = [0.0] * _WIDTH
+            for i, v in _KINDS[kind]:
+                x = value if v < 0 else v
+                sq[i] += x
+                s_all[i] += x
+            counts[queue] = counts.get(queue, 0) + 1
+        counts[ALL] = counts.get(ALL, 0) + len(events)
 
     def evict(self, log: list[_Event], upto: int, cutoff: float) -> None:
         """Drop outcomes older than `cutoff` among log[head:upto] (the folded ones)."""
@@ -170,7 +178,7 @@ _KINDS: tuple[_Vec, ...] = (
 )
 # Unfolded outcomes allowed to pile up before recording folds them in itself (bounds memory
 # when nobody reads; a read folds everything at once).
-_FOLD_EVERY = 512
+_FOLD_EVERY = 64
 
 
 class QueueStats:
@@ -210,17 +218,14 @@ class QueueStats:
         clock says is too old (as if each outcome had been added and aged at once)."""
         log = self._log
         n = len(log)
-        latest = self._latest
         win, day = self._window, self._today
-        for i in range(self._folded, n):
-            t, queue, kind, value = log[i]
-            vec = _KINDS[kind]
-            win.add(queue, vec, value)
-            day.add(queue, vec, value)
-            if t > latest:
-                latest = t
-        self._folded = n
-        self._latest = latest
+        if self._folded < n:
+            new = log[self._folded:n]
+            win.add(new)
+            day.add(new)
+            self._latest = max(self._latest, max(map(itemgetter(0), new)))
+            self._folded = n
+        latest = self._latest
         win.evict(log, n, latest - self.window_s)
         day.evict(log, n, max(self._day_start, latest - _MAX_DAY_S))
         self._compact()
