@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,7 @@ DEFAULT_MIN_LEVEL = 1
 
 # Timer kinds.
 _T_STEP, _T_MAXWAIT, _T_ANNOUNCE, _T_WRAPUP = 0, 1, 2, 3
+_INF = float("inf")
 _AVAILABLE, _LOGGED_OUT, _PAUSED = AgentState.AVAILABLE, AgentState.LOGGED_OUT, AgentState.PAUSED
 
 AgentKey = tuple[float, float, str]
@@ -180,19 +182,20 @@ class _Group:
     """The waiting calls of one queue that need one skill set: a heap per current threshold
     (only thresholds that hold calls), smallest priority key on top."""
 
-    __slots__ = ("skills", "skill_list", "heaps", "live")
+    __slots__ = ("skills", "skill_list", "heaps", "live", "pos")
 
     def __init__(self, skills: frozenset[str]) -> None:
         self.skills = skills
         self.skill_list = tuple(skills)
         self.heaps: dict[int, list[_Entry]] = {}
         self.live: dict[int, int] = {}
+        self.pos: dict[int, int] = {}  # threshold -> its heap's index in the queue's scan list
 
 
 class _Queue:
     __slots__ = (
         "s", "skills", "steps", "order", "groups", "avail_all", "avail_skill",
-        "rr_last", "staffed", "thr_live", "n_live", "flat", "order_in", "order_out",
+        "rr_last", "staffed", "thr_live", "n_live", "flat", "tops", "order_in", "order_out",
     )
 
     def __init__(self, s: QueueSettings) -> None:
@@ -224,6 +227,9 @@ class _Queue:
         # came or went since it was built (the set of heaps changes far less often than it is
         # scanned: it is shared by every agent of the queue).
         self.flat: list[tuple[tuple[str, ...], int, list[_Entry]]] | None = None
+        # Beside it, a lower bound of each heap's best valid k0 (inf: empty), in one contiguous
+        # array: most heaps are ruled out by it without touching the heap at all.
+        self.tops = array("d")
         self.rr_last: str | None = None
         self.staffed = 0
 
@@ -869,6 +875,10 @@ class AcdEngine:
         qi.n_live += 1
         c.epoch = self._token()
         heapq.heappush(h, (c.k0, c.enqueued_at, c.seq, c.epoch, c.call_id))
+        if qi.flat is not None:
+            i = g.pos[c.thr]
+            if c.k0 < qi.tops[i]:
+                qi.tops[i] = c.k0
 
     def _unindex_call(self, c: _Call) -> None:
         qi = self._queues[c.queue]
@@ -885,6 +895,8 @@ class AcdEngine:
         # arrives and is routed at once allocates no index structures.
         g.live[c.thr] = 0
         g.heaps[c.thr].clear()
+        if qi.flat is not None:
+            qi.tops[g.pos[c.thr]] = _INF
 
     def _apply_due_steps(self, c: _Call, now: float, arm: bool = True) -> None:
         """Apply every escalation step whose time has come, then arm the next one (unless
@@ -1085,14 +1097,16 @@ class AcdEngine:
                 continue  # every call waiting there needs more than the agent's best level
             flat = qi.flat
             if flat is None:
-                flat = qi.flat = [
-                    (g.skill_list, thr, h) for g in qi.groups.values() for thr, h in g.heaps.items()
-                ]
-            for skill_list, thr, h in flat:
+                flat = self._build_scan(qi)
+            tops = qi.tops
+            for i, lb in enumerate(tops):
+                # No better than the best so far: nothing in that heap can be (lb is a lower
+                # bound of its valid entries' k0), so skip it untouched.
+                if best is not None and lb > best[0]:
+                    continue
+                skill_list, thr, h = flat[i]
                 if not h:
                     continue
-                # A top no better than the best so far: nothing below it can be (even if the top
-                # itself is stale), so skip before checking skills.
                 if best is not None and h[0] >= best:
                     continue
                 if thr:
@@ -1107,11 +1121,25 @@ class AcdEngine:
                     e = h[0]
                     c = calls.get(e[4])
                     if c is not None and c.epoch == e[3]:
+                        tops[i] = e[0]  # now exact
                         if best is None or e < best:
                             best = e
                         break
                     heapq.heappop(h)
         return best
+
+    @staticmethod
+    def _build_scan(qi: _Queue) -> list[tuple[tuple[str, ...], int, list[_Entry]]]:
+        flat: list[tuple[tuple[str, ...], int, list[_Entry]]] = []
+        tops = array("d")
+        for g in qi.groups.values():
+            for thr, h in g.heaps.items():
+                g.pos[thr] = len(flat)
+                flat.append((g.skill_list, thr, h))
+                # A heap's top, stale or not, is no worse than its best valid entry.
+                tops.append(h[0][0] if h else _INF)
+        qi.flat, qi.tops = flat, tops
+        return flat
 
     def _pick_agent(self, c: _Call) -> Agent | None:
         qi = self._queues[c.queue]
