@@ -765,6 +765,13 @@ class AcdEngine:
             if lst[0] is k:
                 del lst[0]
                 continue
+            if len(lst) > 2:  # next most likely: just behind the front (no key comparisons)
+                if lst[1] is k:
+                    del lst[1]
+                    continue
+                if lst[2] is k:
+                    del lst[2]
+                    continue
             i = bisect_left(lst, k)
             if lst[i] is not k:
                 raise AssertionError(f"availability index lost agent {a.agent_id}")
@@ -1218,7 +1225,9 @@ class AcdEngine:
             buckets = qi.avail_skill.get(s)
             if buckets is None:
                 return None
-            n = sum(len(buckets[lvl]) for lvl in range(thr, MAX_SKILL_LEVEL + 1))
+            n = 0
+            for lvl in range(thr, MAX_SKILL_LEVEL + 1):
+                n += len(buckets[lvl])
             if best_n < 0 or n < best_n:
                 best_n, star, star_skill = n, buckets, s
         assert star is not None
