@@ -241,10 +241,9 @@ async def test_callback_that_cannot_be_placed_becomes_a_crm_task_and_pauses_nobo
         svc.agent_login(name, ext, skills={"support": 1})
     await until(lambda: crm.callbacks.created != [])
     assert crm.callbacks.created[0]["phone"] == "+12025550177"
-    await asyncio.sleep(0.02)
-    states = {a.agent_id: str(a.state) for a in svc.engine.agents()}
-    assert states == {"alice": "available", "bob": "available"}
-    assert svc.engine.calls() == ()
+    await until(lambda: svc.engine.calls() == ())
+    states = {a.agent_id: (str(a.state), a.pause_reason) for a in svc.engine.agents()}
+    assert states == {"alice": ("available", None), "bob": ("available", None)}
 
 
 async def test_an_offer_interrupts_the_announcement() -> None:
