@@ -254,20 +254,23 @@ def _extensionstatus(m: AmiMessage) -> CtiEvent | None:
     )
 
 
-def _queue_join(m: AmiMessage) -> CtiEvent | None:
-    c = _chan(m, _PLAIN)
-    queue = m.get("Queue")
-    if c is None or not queue:
-        return None
-    return QueueCallerJoin(c, queue, _int(m.get("Position")), _int(m.get("Count")))
+def _queue_position(
+    cls: type[QueueCallerJoin] | type[QueueCallerLeave],
+) -> Callable[[AmiMessage], CtiEvent | None]:
+    """QueueCallerJoin and QueueCallerLeave carry the same fields."""
+
+    def parse_it(m: AmiMessage) -> CtiEvent | None:
+        c = _chan(m, _PLAIN)
+        queue = m.get("Queue")
+        if c is None or not queue:
+            return None
+        return cls(c, queue, _int(m.get("Position")), _int(m.get("Count")))
+
+    return parse_it
 
 
-def _queue_leave(m: AmiMessage) -> CtiEvent | None:
-    c = _chan(m, _PLAIN)
-    queue = m.get("Queue")
-    if c is None or not queue:
-        return None
-    return QueueCallerLeave(c, queue, _int(m.get("Position")), _int(m.get("Count")))
+_queue_join = _queue_position(QueueCallerJoin)
+_queue_leave = _queue_position(QueueCallerLeave)
 
 
 def _queue_abandon(m: AmiMessage) -> CtiEvent | None:
