@@ -101,6 +101,7 @@ from acd.errors import (
     IllegalTransition,
     InvalidRequest,
     InvalidSkills,
+    StateConflict,
     UnknownAgent,
     UnknownCall,
     UnknownQueue,
@@ -446,7 +447,7 @@ class AcdEngine:
     def agent_login(self, login: AgentLogin, now: float) -> list[Command]:
         a = self._agents.get(login.agent_id)
         if a is not None and a.state is not AgentState.LOGGED_OUT:
-            raise InvalidRequest(f"agent {login.agent_id} is already logged in")
+            raise StateConflict(f"agent {login.agent_id} is already logged in")
         if not login.agent_id or not login.device:
             raise InvalidRequest("agent_id and device must not be empty")
         for q in login.queues:
@@ -456,7 +457,7 @@ class AcdEngine:
             self._check_reason(login.pause_reason)
         owner = self._device_owner.get(login.device)
         if owner is not None and owner != login.agent_id:
-            raise InvalidRequest(f"device {login.device} is in use by agent {owner}")
+            raise StateConflict(f"device {login.device} is in use by agent {owner}")
         now = self._catch_up(now)
         if a is None:
             a = Agent(login.agent_id, login.device, frozenset(login.queues), skills,

@@ -5,7 +5,8 @@ AcdError
 ├── UnknownAgent / UnknownCall / UnknownQueue
 └── InvalidRequest      a well-formed request the engine refuses (e.g. unknown pause code)
     ├── DuplicateCall   enqueue of a call id the engine already holds
-    └── InvalidSkills   a skill level outside 1..5, or a tier/queue value the settings do not know
+    ├── InvalidSkills   a skill level outside 1..5, or a tier/queue value the settings do not know
+    └── StateConflict   clashes with current state (already logged in, device in use): 409
 
 Every raise happens before any state is touched: a refused input changes nothing.
 """
@@ -47,3 +48,8 @@ class DuplicateCall(InvalidRequest):
 
 class InvalidSkills(InvalidRequest):
     pass
+
+
+class StateConflict(InvalidRequest):
+    """The request is valid but clashes with current state (already logged in, device in use):
+    retrying later may succeed. The API answers 409 for these, 400 for other InvalidRequests."""

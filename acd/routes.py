@@ -13,7 +13,7 @@ import pydantic
 from aiohttp import web
 
 from acd.agents import validate_skills
-from acd.errors import AcdError, IllegalTransition, InvalidRequest, UnknownAgent
+from acd.errors import AcdError, IllegalTransition, InvalidRequest, StateConflict, UnknownAgent
 from acd.model import AgentSnapshot
 from acd.service import AcdService
 from acd.stats import QueueReport
@@ -58,6 +58,8 @@ class SkillsBody(pydantic.BaseModel):
 def _api_error(exc: AcdError) -> ApiError:
     if isinstance(exc, UnknownAgent):
         return NotFound(str(exc))
+    if isinstance(exc, StateConflict):
+        return Conflict(str(exc))
     if isinstance(exc, IllegalTransition):
         return Conflict(str(exc), {"state": exc.state, "event": exc.event})
     if isinstance(exc, InvalidRequest):

@@ -267,3 +267,14 @@ async def test_healthz_reports_the_ami_connection(demo: dict[str, Any]) -> None:
         body = await r.json()
     assert body["status"] == "degraded"
     assert body["checks"]["ami"].startswith("failed")
+
+
+async def test_logging_in_twice_or_on_a_busy_device_is_a_conflict(demo: dict[str, Any]) -> None:
+    agent = await login(demo, "agent1")  # logged in to the ACD by the demo already
+    status, err = await post(demo, "/api/acd/me/login", agent, {})
+    assert status == 409, err
+    assert "already logged in" in err["message"]
+    admin = await login(demo, "admin")  # admins may pick any device: 1002 belongs to agent2
+    status, err = await post(demo, "/api/acd/me/login", admin, {"extension": "1002"})
+    assert status == 409, err
+    assert "in use" in err["message"]
