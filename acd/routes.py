@@ -1,11 +1,13 @@
 """REST endpoints that operate the ACD (agents' own state; supervisors' queue and agent views).
 
 The agent id in the ACD is the user's username; the device comes from the user's extension.
+Times in responses (state_since, last_call_end) are Unix timestamps.
 Supervisors may act on agents of their own team only; admins on everyone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -91,9 +93,16 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         except AcdError as exc:
             raise _api_error(exc) from None
 
+    def wall_view(snap: AgentSnapshot) -> AgentSnapshot:
+        """The engine keeps monotonic time; clients get Unix timestamps."""
+        offset = service.wall.now() - service.clock.now()
+        return dataclasses.replace(
+            snap, state_since=snap.state_since + offset,
+            last_call_end=None if snap.last_call_end is None else snap.last_call_end + offset)
+
     def agent_json(agent_id: str) -> web.Response:
         try:
-            return json_response(service.engine.agent(agent_id))
+            return json_response(wall_view(service.engine.agent(agent_id)))
         except AcdError as exc:
             raise _api_error(exc) from None
 
@@ -163,7 +172,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
                 summary="Every agent the ACD knows (logged out ones included) and its state",
                 tags=("acd",))
     async def agents(request: web.Request) -> web.StreamResponse:
-        return json_response(list(service.engine.agents()))
+        return json_response([wall_view(a) for a in service.engine.agents()])
 
     agent_param = (Param("agent_id", "path", required=True, description="username"),)
 

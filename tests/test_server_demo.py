@@ -278,3 +278,14 @@ async def test_logging_in_twice_or_on_a_busy_device_is_a_conflict(demo: dict[str
     status, err = await post(demo, "/api/acd/me/login", admin, {"extension": "1002"})
     assert status == 409, err
     assert "in use" in err["message"]
+
+
+async def test_agent_times_are_unix_timestamps(demo: dict[str, Any]) -> None:
+    import time
+
+    sup = await login(demo, "supervisor")
+    status, agents = await get(demo, "/api/agents", sup)
+    assert status == 200
+    now = time.time()
+    for a in agents:
+        assert now - 3600 < a["state_since"] <= now + 1, a
