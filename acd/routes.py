@@ -186,12 +186,18 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         return agent_json(agent_id)
 
     @routes.post("/api/agents/{agent_id}/logout", roles=SUPERVISORS, params=agent_param,
-                 summary="Force an agent out of the ACD", tags=("acd",))
+                 summary="Force an agent out of the ACD: now (200), or right after the current "
+                         "call (202, no new calls meanwhile)", tags=("acd",))
     async def force_logout(request: web.Request) -> web.StreamResponse:
         agent_id = request.match_info["agent_id"]
         await check_team(request, agent_id)
-        run(service.agent_logout, agent_id)
-        return json_response({"status": "logged_out", "agent_id": agent_id})
+        try:
+            service.engine.agent(agent_id)
+        except AcdError as exc:
+            raise _api_error(exc) from None
+        if service.request_logout(agent_id):
+            return json_response({"status": "logged_out", "agent_id": agent_id})
+        return json_response({"status": "logout_pending", "agent_id": agent_id}, status=202)
 
     @routes.put("/api/agents/{agent_id}/skills", roles=SUPERVISORS, request_model=SkillsBody,
                 params=agent_param, summary="Change an agent's skills (CRM and live routing)",

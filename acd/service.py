@@ -36,7 +36,7 @@ from typing import Any
 import structlog
 
 from acd.engine import AcdEngine
-from acd.errors import AcdError
+from acd.errors import AcdError, IllegalTransition, UnknownAgent
 from acd.model import (
     AgentLogin,
     AgentStateChanged,
@@ -134,12 +134,16 @@ class AcdService:
         self.ivr_hangups = 0
         self.fallbacks = 0
         self._draining = False
+        self._pending_logout: set[str] = set()
+        self._user_events: asyncio.Task[None] | None = None
         self._day = time.localtime(self.wall.now()).tm_yday
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
+        self._user_events = asyncio.create_task(self._follow_users(self.bus.subscribe("user.")),
+                                                name="acd-users")
 
     async def stop(self, grace_s: float = 3.0) -> None:
         """Hand every caller still waiting back to Asterisk (CTI_RESULT=fallback, so the dialplan
@@ -150,10 +154,11 @@ class AcdService:
             async with asyncio.timeout(grace_s):
                 while self._callers:  # noqa: ASYNC110 (sessions end on their own schedule)
                     await asyncio.sleep(0.02)
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._user_events):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for t in list(self._tasks):
             t.cancel()
         if self._tasks:
@@ -168,6 +173,8 @@ class AcdService:
                     self._day = day
                     self._feed(self.engine.new_day)  # resets calls-today (fewest_calls policy)
                 self._feed(self.engine.tick)
+                for agent_id in list(self._pending_logout):
+                    self.request_logout(agent_id)
             except Exception:  # a bug here must not stop routing for everyone
                 log.exception("acd_tick_failed")
 
@@ -546,6 +553,38 @@ class AcdService:
 
     def agent_logout(self, agent_id: str) -> None:
         self._feed(self.engine.agent_logout, agent_id)
+
+    def request_logout(self, agent_id: str) -> bool:
+        """Log the agent out now if they are between calls (True); otherwise pause them so no
+        new call is offered and log them out as soon as the current call is over (False)."""
+        try:
+            if str(self.engine.agent(agent_id).state) == "logged_out":
+                self._pending_logout.discard(agent_id)
+                return True
+            self._feed(self.engine.agent_logout, agent_id)
+        except UnknownAgent:
+            self._pending_logout.discard(agent_id)
+            return True
+        except IllegalTransition:
+            if agent_id not in self._pending_logout:
+                self._pending_logout.add(agent_id)
+                log.info("logout_after_call", agent=agent_id)
+                # Where the state table allows it (e.g. wrap-up), pause: no new offers meanwhile.
+                with contextlib.suppress(AcdError):
+                    self._feed(self.engine.agent_pause, agent_id, "after-call-work")
+            return False
+        self._pending_logout.discard(agent_id)
+        return True
+
+    async def _follow_users(self, sub: Any) -> None:
+        """A deactivated or deleted user stops taking calls (after the current one)."""
+        while True:
+            env = await sub.get()
+            msg = env.message
+            if env.topic == "user.deleted" or not msg.get("active", True):
+                username = str(msg.get("username", ""))
+                if username and username in {a.agent_id for a in self.engine.agents()}:
+                    self.request_logout(username)
 
     def agent_available(self, agent_id: str) -> None:
         self._feed(self.engine.agent_available, agent_id)

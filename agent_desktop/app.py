@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from agent_desktop.app_keys import BUS_KEY
 from agent_desktop.auth import AuthService, UserStore, auth_routes
 from agent_desktop.middleware import HttpMetrics, error_middleware, security_headers
 from agent_desktop.openapi import build_openapi
@@ -27,7 +28,6 @@ MAX_BODY_BYTES = 1024 * 1024
 
 SETTINGS_KEY = web.AppKey("cti.settings", Settings)
 CRM_KEY = web.AppKey("cti.crm", object)
-BUS_KEY = web.AppKey("cti.bus", Bus)
 AUTH_KEY = web.AppKey("cti.auth", AuthService)
 ROUTES_KEY = web.AppKey("cti.routes", RouteRegistry)
 METRICS_KEY = web.AppKey("cti.metrics", CollectorRegistry)

@@ -24,6 +24,7 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
+from agent_desktop.app_keys import BUS_KEY
 from agent_desktop.crm_fields import (
     MAX_ID,
     body_model,
@@ -355,7 +356,12 @@ def user_routes(crm: Any) -> list[RouteSpec]:
             check_assign_role(p, str(changes["role"]))
         if "team_id" in changes:
             check_row(p, "users", "update", team_id=changes["team_id"])
-        return json_response(await users.update(user_id, **changes))
+        updated = await users.update(user_id, **changes)
+        # The ACD listens: a deactivated agent stops taking calls.
+        request.app[BUS_KEY].publish("user.updated", {
+            "user_id": updated.id, "username": updated.username, "active": updated.active,
+            "role": updated.role})
+        return json_response(updated)
 
     async def delete_user(request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
@@ -365,6 +371,8 @@ def user_routes(crm: Any) -> list[RouteSpec]:
         old = await load_user(p, user_id, "delete")
         check_assign_role(p, old.role)
         await users.delete(user_id)
+        request.app[BUS_KEY].publish("user.deleted", {"user_id": old.id,
+                                                      "username": old.username})
         return web.Response(status=204)
 
     async def user_skills(request: web.Request) -> web.StreamResponse:

@@ -123,8 +123,11 @@ async def test_supervisor_acts_only_on_own_team_admin_on_all(demo: dict[str, Any
     status, err = await post(demo, "/api/agents/agent2/pause", sup, {"reason": "training"})
     assert status == 403, err
     admin = await login(demo, "admin")
-    status, body = await post_when_free(demo, "/api/agents/agent2/logout", admin)
-    assert status == 200, body
+    status, body = await post(demo, "/api/agents/agent2/logout", admin)
+    assert status in (200, 202), body  # 202: right after the current call
+    async with asyncio.timeout(60):
+        while demo["engine"].agent("agent2").state != "logged_out":
+            await asyncio.sleep(0.05)
     assert demo["engine"].agent("agent2").state == "logged_out"
     status, err = await post(demo, "/api/agents/nobody/logout", admin)
     assert status == 404
@@ -289,3 +292,14 @@ async def test_agent_times_are_unix_timestamps(demo: dict[str, Any]) -> None:
     now = time.time()
     for a in agents:
         assert now - 3600 < a["state_since"] <= now + 1, a
+
+
+async def test_deactivated_agent_stops_taking_calls(demo: dict[str, Any]) -> None:
+    admin = await login(demo, "admin")
+    user = await demo["crm"].users.by_username("agent3")
+    async with demo["http"].patch(demo["base"] + f"/api/users/{user.id}", headers=admin,
+                                  json={"active": False}) as r:
+        assert r.status == 200, await r.text()
+    async with asyncio.timeout(60):  # now, or right after the call in progress
+        while demo["engine"].agent("agent3").state != "logged_out":
+            await asyncio.sleep(0.05)

@@ -288,3 +288,31 @@ async def test_stop_returns_after_the_grace_period_while_a_call_is_still_talking
     await asyncio.wait_for(svc.stop(grace_s=0.05), 5)  # returns, does not raise TimeoutError
     release.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_logout_of_a_talking_agent_happens_right_after_the_call() -> None:
+    svc, clock = make()
+    await svc.start()
+    try:
+        s = FakeSession("2.3")
+        talking = asyncio.Event()
+        release = asyncio.Event()
+
+        async def long_dial(app: str, *args: str) -> int:
+            s.commands.append(f"EXEC {app} {','.join(args)}")
+            svc._answered(svc._callers["2.3"])  # AMI: the agent answered
+            talking.set()
+            await release.wait()
+            return 0
+
+        s.exec = long_dial  # type: ignore[method-assign]
+        svc.agent_login("alice", "1001", skills={"support": 1})
+        task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+        await asyncio.wait_for(talking.wait(), 5)
+        assert svc.request_logout("alice") is False  # on a call: after it
+        assert str(svc.engine.agent("alice").state) == "on_call"
+        release.set()
+        await asyncio.wait_for(task, 5)
+        await until(lambda: str(svc.engine.agent("alice").state) == "logged_out")
+    finally:
+        await svc.stop(grace_s=0)
