@@ -19,8 +19,10 @@ from aiohttp import web
 from agent_desktop.errors import (
     BadGateway,
     BadRequest,
+    Conflict,
     Forbidden,
     GatewayTimeout,
+    NotFound,
     ServiceUnavailable,
     ValidationFailed,
 )
@@ -55,6 +57,11 @@ class DialBody(pydantic.BaseModel):
 class MonitorBody(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     mode: Literal["listen", "whisper", "barge"]
+
+
+class TransferBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    number: str = pydantic.Field(min_length=2, max_length=32)
 
 
 class CallStatus(pydantic.BaseModel):
@@ -92,6 +99,12 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
             raise ServiceUnavailable("not connected to Asterisk; try again shortly",
                                      {"ami_state": ami.state.value})
         tracker.expect_originate(action.action_id, now=clock.now(), **expect)
+        await send(action)
+
+    async def send(action: commands.AmiAction) -> None:
+        if ami.state is not AmiState.CONNECTED:
+            raise ServiceUnavailable("not connected to Asterisk; try again shortly",
+                                     {"ami_state": ami.state.value})
         try:
             await ami.send(action)
         except ActionFailed as exc:
@@ -167,5 +180,53 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
                         agent=str(target.extension))
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)
+
+    call_param = (Param("call_id", "path", required=True,
+                        description="the call's id (Asterisk Linkedid), from GET /api/calls"),)
+
+    async def controlled_call(request: web.Request) -> tuple[CallView, str]:
+        """The live call and its customer channel, if the caller may control it: its agent,
+        or a supervisor/admin."""
+        call = tracker.get(request.match_info["call_id"])
+        if call is None or not call.active:
+            raise NotFound("no such live call")
+        me = principal_of(request)
+        if me.role == "agent":
+            device = settings.dialing.agent_device_template.format(
+                extension=await extension_of(me.username))
+            if not call.agent_channel.startswith(device + "-"):
+                raise Forbidden("this is not your call")
+        customer = next((leg.channel for leg in call.legs if leg.ended_at is None
+                         and leg.channel != call.agent_channel
+                         and leg.channel not in call.supervisors), "")
+        if not customer:
+            raise Conflict("the call has no live customer leg")
+        return call, customer
+
+    @routes.post("/api/calls/{call_id}/hangup", roles=AGENT_ROLES, params=call_param,
+                 response=CallStatus, summary="Hang up a live call (its agent, or a supervisor)",
+                 tags=("cti",))
+    async def hangup_call(request: web.Request) -> web.StreamResponse:
+        call, customer = await controlled_call(request)
+        action = commands.hangup(customer, action_id=f"hup-{uuid.uuid4().hex[:16]}")
+        await send(action)
+        return json_response({"call_id": call.call_id, "action_id": action.action_id,
+                              "status": "hanging_up"})
+
+    @routes.post("/api/calls/{call_id}/transfer", roles=AGENT_ROLES, params=call_param,
+                 request_model=TransferBody, response=CallStatus,
+                 summary="Blind-transfer the customer to a number or extension", tags=("cti",))
+    async def transfer_call(request: web.Request) -> web.StreamResponse:
+        call, customer = await controlled_call(request)
+        number = _dialable(body_of(request, TransferBody).number, settings)
+        try:
+            action = commands.blind_transfer(
+                customer, target=number, context=settings.dialing.originate_context,
+                settings=settings.dialing, action_id=f"xfer-{uuid.uuid4().hex[:16]}")
+        except InvalidValue as exc:
+            raise _invalid(exc) from None
+        await send(action)
+        return json_response({"call_id": call.call_id, "action_id": action.action_id,
+                              "status": "transferring"})
 
     return routes

@@ -18,21 +18,33 @@ from config.settings import Settings
 from server import serve
 
 
-def demo_settings(tmp_path: Path) -> Settings:
+def demo_settings(tmp_path: Path, **demo: Any) -> Settings:
     return Settings.model_validate({
         "server": {"port": 0, "data_dir": str(tmp_path), "summary_interval_s": 0.2},
         "fastagi": {"port": 0},
         "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
         "demo": {"customers": 300, "agents": 4, "calls_per_minute": 20.0,
-                 "mean_handle_s": 5.0, "time_scale": 0.02, "agent_return_s": 0.5},
+                 "mean_handle_s": 5.0, "time_scale": 0.02, "agent_return_s": 0.5, **demo},
     })
 
 
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    async for handles in running_demo(demo_settings(tmp_path)):
+        yield handles
+
+
+@pytest.fixture
+async def demo_long_calls(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """Conversations last ~60 s real time, so a test can act on a live call."""
+    async for handles in running_demo(demo_settings(tmp_path, mean_handle_s=3000.0)):
+        yield handles
+
+
+async def running_demo(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     ready, stop = asyncio.Event(), asyncio.Event()
     handles: dict[str, Any] = {}
-    task = asyncio.create_task(serve(demo_settings(tmp_path), demo=True, ready=ready, stop=stop,
+    task = asyncio.create_task(serve(settings, demo=True, ready=ready, stop=stop,
                                      handles=handles))
     await asyncio.wait_for(ready.wait(), 60)
     handles["base"] = f"http://127.0.0.1:{handles['http_port']}"
@@ -303,3 +315,48 @@ async def test_deactivated_agent_stops_taking_calls(demo: dict[str, Any]) -> Non
     async with asyncio.timeout(60):  # now, or right after the call in progress
         while demo["engine"].agent("agent3").state != "logged_out":
             await asyncio.sleep(0.05)
+
+
+async def wait_live_answered_call(demo: dict[str, Any]) -> Any:
+    async with asyncio.timeout(60):
+        while True:
+            for call in demo["tracker"].active_calls():
+                if call.answered_at is not None and call.agent_channel and \
+                        call.direction == "inbound":
+                    return call
+            await asyncio.sleep(0.05)
+
+
+async def test_supervisor_hangs_up_a_live_call(demo_long_calls: dict[str, Any]) -> None:
+    demo = demo_long_calls
+    call = await wait_live_answered_call(demo)
+    sup = await login(demo, "admin")
+    status, body = await post(demo, f"/api/calls/{call.call_id}/hangup", sup)
+    assert status == 200, body
+    async with asyncio.timeout(10):
+        while (c := demo["tracker"].get(call.call_id)) is not None and c.active:
+            await asyncio.sleep(0.05)
+
+
+async def test_agent_transfers_own_call_but_not_others(demo_long_calls: dict[str, Any]) -> None:
+    demo = demo_long_calls
+    call = await wait_live_answered_call(demo)
+    ext = call.agent_channel.split("/", 1)[1].split("-", 1)[0]
+    owner = f"agent{int(ext) - 1000}"
+    other = "agent1" if owner != "agent1" else "agent2"
+    mine, theirs = await login(demo, owner), await login(demo, other)
+    status, err = await post(demo, f"/api/calls/{call.call_id}/transfer", theirs,
+                             {"number": "+12025550166"})
+    assert status == 403, err
+    status, err = await post(demo, f"/api/calls/{call.call_id}/transfer", mine,
+                             {"number": "+12025550166\r\nAction: Hangup"})
+    assert status == 422, err
+    status, body = await post(demo, f"/api/calls/{call.call_id}/transfer", mine,
+                              {"number": "+12025550166"})
+    assert status == 200, body
+    async with asyncio.timeout(10):  # the agent's part is over: the caller left the agent
+        while (c := demo["tracker"].get(call.call_id)) is not None and \
+                c.agent_channel == call.agent_channel and c.active and not c.transfers:
+            await asyncio.sleep(0.05)
+    status, err = await post(demo, "/api/calls/no-such-call/hangup", mine)
+    assert status == 404
