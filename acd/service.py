@@ -487,20 +487,27 @@ class AcdService:
     async def _callback_not_placed(self, cmd: PlaceCallback, why: str) -> None:
         """The PBX could not be asked to place the callback (AMI down, refused). This is not the
         agent's fault, so no missed-call pause (that would cascade over every agent while AMI is
-        down); the callback leaves the ACD and is kept as a pending CRM callback task, due now,
-        for a person to place: it is never silently lost."""
-        log.error("callback_not_placed", call_id=cmd.call_id, number=cmd.number, reason=why)
+        down)."""
+        self._give_up_callback(cmd.call_id, cmd.number, why)
+
+    def _give_up_callback(self, call_id: str, number: str, why: str) -> None:
+        """The callback leaves the ACD (counted with the abandons) and is kept as a pending CRM
+        callback task, due now, for a person to place: it is never silently lost."""
+        log.warning("callback_given_up", call_id=call_id, number=number, reason=why)
         with contextlib.suppress(AcdError):
-            self._feed(self.engine.abandon, cmd.call_id)
-        self.bus.publish("callback.failed", {"call_id": cmd.call_id, "number": cmd.number,
+            self._feed(self.engine.abandon, call_id)
+        self.bus.publish("callback.failed", {"call_id": call_id, "number": number,
                                              "reason": why})
         if self.crm is not None:
-            try:
-                await self.crm.callbacks.create(
-                    customer_id=None, phone=cmd.number, due_at=self.wall.now(),
-                    notes=f"ACD callback for call {cmd.call_id} could not be placed: {why}")
-            except Exception:
-                log.exception("callback_task_not_saved", call_id=cmd.call_id)
+            self._spawn(self._save_callback_task(call_id, number, why))
+
+    async def _save_callback_task(self, call_id: str, number: str, why: str) -> None:
+        try:
+            await self.crm.callbacks.create(
+                customer_id=None, phone=number, due_at=self.wall.now(),
+                notes=f"ACD callback for call {call_id} did not connect: {why}")
+        except Exception:
+            log.exception("callback_task_not_saved", call_id=call_id)
 
     # ------------------------------------------------------------------ AMI events
 
@@ -512,6 +519,8 @@ class AcdService:
                     caller = self._by_channel.get(ev.caller.channel)
                     if caller is not None and not caller.answered:
                         self._answered(caller)
+                if ev.caller is not None:
+                    self._callback_customer_leg(ev.caller.channel, ev.dial_status)
             elif isinstance(ev, DeviceStateChanged):
                 self._feed(self.engine.device_state, ev.device, ev.state)
             elif isinstance(ev, OriginateResult):
@@ -522,22 +531,38 @@ class AcdService:
             log.debug("ami_event_not_applied", event=type(ev).__name__, error=str(exc))
 
     def _originate_result(self, ev: OriginateResult) -> None:
+        """The agent's leg of a callback: answered means the dialplan now dials the customer;
+        the callback is connected only when the customer answers (see DialEnd)."""
         cb = self._callbacks.get(ev.action_id)
         if cb is None:
             return
         if ev.success:
-            cb.answered = True
             cb.channel = ev.channel
-            self._feed(self.engine.offer_answered, cb.call_id)
         else:
             self._callbacks.pop(ev.action_id, None)
             self._feed(self.engine.offer_failed, cb.call_id, "no_answer")
 
+    def _callback_customer_leg(self, agent_channel: str, dial_status: str) -> None:
+        for key, cb in list(self._callbacks.items()):
+            if cb.channel != agent_channel or cb.answered:
+                continue
+            if dial_status == "ANSWER":
+                cb.answered = True
+                self._feed(self.engine.offer_answered, cb.call_id)
+            else:
+                self._callbacks.pop(key, None)
+                self._give_up_callback(cb.call_id, cb.number,
+                                       f"customer did not answer ({dial_status or 'unknown'})")
+
     def _callback_hangup(self, ev: ChannelHungUp) -> None:
         for key, cb in list(self._callbacks.items()):
-            if cb.answered and cb.channel and ev.chan.channel == cb.channel:
-                self._callbacks.pop(key, None)
+            if not cb.channel or ev.chan.channel != cb.channel:
+                continue
+            self._callbacks.pop(key, None)
+            if cb.answered:
                 self._feed(self.engine.call_ended, cb.call_id)
+            else:  # the agent hung up before the customer answered
+                self._give_up_callback(cb.call_id, cb.number, "agent hung up before the answer")
 
     # ------------------------------------------------------------------ agents (REST, demo)
 

@@ -25,7 +25,7 @@ from config.settings import Settings
 from crm_core.service import Crm
 from cti.ami import AmiClient
 from cti.fastagi import FastAgiServer
-from cti.simulator import PbxSimulator, PhoneBehaviour, SimulatorConfig
+from cti.simulator import OutboundProfile, PbxSimulator, PhoneBehaviour, SimulatorConfig
 
 SCALE = 0.01
 
@@ -59,7 +59,8 @@ class Stack:
 @contextlib.asynccontextmanager
 async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1002"),
                         phone: PhoneBehaviour | None = None,
-                        settings: Settings | None = None) -> AsyncIterator[Stack]:
+                        settings: Settings | None = None,
+                        outbound: OutboundProfile | None = None) -> AsyncIterator[Stack]:
     settings = settings or settings_for_test()
     crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm)
     bus = Bus()
@@ -70,6 +71,7 @@ async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1
         agi_port=fastagi.port, time_scale=SCALE, agents=agents, seed=3,
         phone=phone or PhoneBehaviour(answer_delay_s=1.0, handle_time_s=5.0),
         dialplan_events=False, cdr_events=False, inbound_dialplan="cti",
+        outbound=outbound or OutboundProfile(),
     ))
     await sim.start()
     holder: dict[str, AcdService] = {}
@@ -213,7 +215,8 @@ async def test_invalid_or_no_menu_choice_goes_to_the_first_queue(tmp_path: Path,
 
 
 async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Path) -> None:
-    async with running_stack(tmp_path) as s:
+    human = OutboundProfile(forced={"+12025550106": "human"})
+    async with running_stack(tmp_path, outbound=human) as s:
         removed = s.bus.subscribe("call.removed")
         # Menu digit 1 (support), then 1 again while waiting: "call me back".
         h = await s.sim.place_inbound_call("+12025550106", dtmf="11")
@@ -227,6 +230,7 @@ async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Pa
         env = removed.get_nowait().message
         assert env["call_id"] == h.uniqueid
         assert env["agent_id"] == "alice"
+        assert env["reason"] == "completed"
         await wait_for(lambda: s.engine.agent("alice").call_id is None, timeout=20)
         assert overall(s).window.callbacks_requested == 1
 
@@ -258,3 +262,23 @@ async def test_callers_waiting_at_shutdown_go_to_the_dialplan_queue(tmp_path: Pa
         await wait_for(lambda: s.sim.stats().agent_answered != {}, timeout=20)
         await h.wait(within=20)
         assert s.sim.stats().abandoned == 0
+
+
+async def test_callback_the_customer_does_not_answer_is_kept_as_a_crm_task(
+        tmp_path: Path) -> None:
+    nobody = OutboundProfile(forced={"+12025550109": "no_answer"})
+    async with running_stack(tmp_path, outbound=nobody) as s:
+        removed = s.bus.subscribe("call.removed")
+        h = await s.sim.place_inbound_call("+12025550109", dtmf="11")
+        await h.wait(within=20)
+        await wait_for(lambda: s.engine.calls() != ())
+        s.login("alice", "1001")
+        await wait_for(lambda: not removed.queue.empty(), timeout=30)
+        assert removed.get_nowait().message["reason"] == "abandoned"
+        async with asyncio.timeout(10):  # the task is written just after the removal
+            while not (tasks := [c for c in (await s.crm.callbacks.search(limit=10)).items
+                                 if c.phone == "+12025550109"]):
+                await asyncio.sleep(0.02)
+        assert len(tasks) == 1 and tasks[0].status == "pending"
+        assert "did not answer" in tasks[0].notes
+        await wait_for(lambda: s.engine.agent("alice").call_id is None, timeout=20)
