@@ -21,6 +21,7 @@ from acd.service import AcdService
 from acd.stats import QueueReport
 from agent_desktop.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from agent_desktop.jsonio import json_response
+from agent_desktop.policy import check_row
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from crm_core.errors import NotFound as CrmNotFound
 
@@ -81,11 +82,11 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
 
     async def check_team(request: web.Request, agent_id: str) -> None:
         me = principal_of(request)
-        if me.role == "admin" or me.username == agent_id:
+        if me.username == agent_id:
             return
         target = await user_record(agent_id)
-        if me.role != "supervisor" or target.team_id is None or target.team_id != me.team_id:
-            raise Forbidden(f"agent {agent_id!r} is not in your team")
+        # The users policy: supervisors their own team, admins everyone.
+        check_row(me, "users", "update", team_id=target.team_id)
 
     def run(fn: Any, *args: Any) -> None:
         try:

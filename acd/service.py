@@ -130,8 +130,6 @@ class AcdService:
         self._user_ids: dict[str, int | None] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.commands_executed = 0
-        self.ivr_hangups = 0
         self.fallbacks = 0
         self._draining = False
         self._pending_logout: set[str] = set()
@@ -180,15 +178,12 @@ class AcdService:
 
     # ------------------------------------------------------------------ engine plumbing
 
-    def _feed(self, method: Callable[..., list[Command]], *args: Any) -> list[Command]:
+    def _feed(self, method: Callable[..., list[Command]], *args: Any) -> None:
         """Call an engine input with the current time and execute what it returns."""
-        cmds = method(*args, self.clock.now())
-        for cmd in cmds:
+        for cmd in method(*args, self.clock.now()):
             self._execute(cmd)
-        return cmds
 
     def _execute(self, cmd: Command) -> None:
-        self.commands_executed += 1
         if isinstance(cmd, Offer | Announce | OfferCallback | Overflowed):
             caller = self._callers.get(cmd.call_id)
             if caller is not None:
@@ -245,7 +240,6 @@ class AcdService:
             await session.set_variable("IVR_QUEUE", queue)
         except AgiHangup as exc:
             # The caller left during the menu: not an ACD abandon.
-            self.ivr_hangups += 1
             log.info("ivr_caller_left", channel=session.channel, error=str(exc))
             return
         await self.queue_call(session, queue=queue, number=number)
@@ -272,18 +266,16 @@ class AcdService:
         self._callers[call_id] = caller
         self._by_channel[caller.channel] = caller
         try:
-            self._feed(self.engine.enqueue,
-                       NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills,
-                               number=number))
-        except AcdError as exc:
-            self._callers.pop(call_id, None)
-            self._by_channel.pop(caller.channel, None)
-            log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
-            await self._fallback(session, call_id, f"refused: {exc}")
-            return
-        self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
-                                         "number": number})
-        try:
+            try:
+                self._feed(self.engine.enqueue,
+                           NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills,
+                                   number=number))
+            except AcdError as exc:
+                log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
+                await self._fallback(session, call_id, f"refused: {exc}")
+                return
+            self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
+                                             "number": number})
             await self._hold_until_connected(session, caller)
         except AgiHangup:
             self._caller_gone(caller)

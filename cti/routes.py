@@ -27,6 +27,7 @@ from agent_desktop.errors import (
     ValidationFailed,
 )
 from agent_desktop.jsonio import json_response
+from agent_desktop.policy import check_row
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from common.clock import Clock, MonotonicClock
 from config.settings import Settings
@@ -94,17 +95,18 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
             raise BadRequest("your user has no extension; an admin must set one")
         return str(user.extension)
 
-    async def originate(action: commands.AmiAction, **expect: Any) -> None:
+    def require_connected() -> None:
         if ami.state is not AmiState.CONNECTED:
             raise ServiceUnavailable("not connected to Asterisk; try again shortly",
                                      {"ami_state": ami.state.value})
+
+    async def originate(action: commands.AmiAction, **expect: Any) -> None:
+        require_connected()  # before the tracker is told to expect a call that cannot come
         tracker.expect_originate(action.action_id, now=clock.now(), **expect)
         await send(action)
 
     async def send(action: commands.AmiAction) -> None:
-        if ami.state is not AmiState.CONNECTED:
-            raise ServiceUnavailable("not connected to Asterisk; try again shortly",
-                                     {"ami_state": ami.state.value})
+        require_connected()
         try:
             await ami.send(action)
         except ActionFailed as exc:
@@ -162,8 +164,7 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         me = principal_of(request)
         agent_id = request.match_info["agent_id"]
         target = await crm.users.by_username(agent_id)
-        if me.role == "supervisor" and (target.team_id is None or target.team_id != me.team_id):
-            raise Forbidden(f"agent {agent_id!r} is not in your team")
+        check_row(me, "users", "update", team_id=target.team_id)  # own team; admins all
         if not target.extension:
             raise BadRequest(f"agent {agent_id!r} has no extension")
         mine = await extension_of(me.username)
