@@ -104,7 +104,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         ami_settings = settings.ami
         sim = None
         if demo:
-            from cti.simulator import PbxSimulator, SimulatorConfig
+            from cti.simulator import PbxSimulator, PhoneBehaviour, SimulatorConfig
 
             # FastAGI first (port 0 in tests), so the simulator knows where to send callers.
             await _start_fastagi(fastagi, settings)
@@ -114,10 +114,12 @@ async def serve(settings: Settings, *, demo: bool = False,
                 ami_port=settings.demo.ami_port, ami_username=ami_settings.username,
                 ami_secret=ami_settings.secret, agi_host=settings.fastagi.host,
                 agi_port=fastagi.port,
+                # The agents' phones, and the supervisor's (listen/whisper/barge, click-to-dial).
                 agents=(*(a.extension for a in agents), DEMO_SUPERVISOR_EXTENSION),
                 seed=settings.demo.seed, dialplan_events=False, inbound_dialplan="cti",
-                # The demo supervisor's phone, for listen/whisper/barge and click-to-dial.
-                phone=_demo_phone(settings), time_scale=settings.demo.time_scale,
+                phone=PhoneBehaviour(answer_delay_s=2.0,
+                                     handle_time_s=settings.demo.mean_handle_s),
+                time_scale=settings.demo.time_scale,
             ))
             await sim.start()
             stack.push_async_callback(sim.stop)
@@ -154,6 +156,7 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         routes = [*acd_routes(acd, crm),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock)]
+
         def ami_health() -> tuple[bool, str]:
             state = ami.state
             return state is AmiState.CONNECTED, state.value
@@ -251,12 +254,6 @@ async def _ensure_users(crm: Crm, settings: Settings, demo: bool) -> None:
     first_team = next(iter(teams.values()), None)
     await ensure("supervisor", DEMO_PASSWORD, "supervisor", display_name="Demo Supervisor",
                  team_id=first_team, extension=DEMO_SUPERVISOR_EXTENSION)
-
-
-def _demo_phone(settings: Settings) -> Any:
-    from cti.simulator import PhoneBehaviour
-
-    return PhoneBehaviour(answer_delay_s=2.0, handle_time_s=settings.demo.mean_handle_s)
 
 
 async def _start_demo(settings: Settings, sim: Any, acd: AcdService, crm: Crm,
