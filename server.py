@@ -27,7 +27,8 @@ from acd.engine import AcdEngine
 from acd.routes import acd_routes
 from acd.service import AcdService
 from acd.stats import QueueReport
-from agent_desktop.app import create_app
+from agent_desktop.app import METRICS_KEY, create_app
+from agent_desktop.callcenter_metrics import CallCenterCollector, routing_latency_histogram
 from agent_desktop.passwords import hash_password
 from common.bus import Bus
 from common.clock import MonotonicClock
@@ -163,6 +164,11 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         app = create_app(settings, crm, bus, extra_routes=routes,
                          health_checks={"ami": ami_health})
+        registry = app[METRICS_KEY]
+        acd.observe_routing = routing_latency_histogram(registry).observe
+        registry.register(CallCenterCollector(
+            acd.report, ami_stats=lambda: ami.stats,
+            ami_connected=lambda: ami.state is AmiState.CONNECTED))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -135,6 +135,8 @@ class AcdService:
         self._pending_logout: set[str] = set()
         self._user_events: asyncio.Task[None] | None = None
         self._day = time.localtime(self.wall.now()).tm_yday
+        # Seconds per engine input, for the routing latency histogram on /metrics.
+        self.observe_routing: Callable[[float], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,7 +182,11 @@ class AcdService:
 
     def _feed(self, method: Callable[..., list[Command]], *args: Any) -> None:
         """Call an engine input with the current time and execute what it returns."""
-        for cmd in method(*args, self.clock.now()):
+        started = time.perf_counter()
+        cmds = method(*args, self.clock.now())
+        if self.observe_routing is not None:
+            self.observe_routing(time.perf_counter() - started)
+        for cmd in cmds:
             self._execute(cmd)
 
     def _execute(self, cmd: Command) -> None:
