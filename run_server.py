@@ -57,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         settings = settings.model_copy(update={"server": server})
+    from ivr.errors import MenuConfigError
+    from ivr.registry import load_configured
+
+    try:  # the IVR menus are part of the configuration: a broken one stops the start
+        load_configured(settings)
+    except MenuConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.check_config:
         print(f"configuration OK: {args.config or '<defaults>'}")
         return 0

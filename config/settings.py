@@ -8,6 +8,7 @@ from config.base import Section
 from config.crm import CrmSettings
 from config.cti import AmiSettings, DialingSettings, FastAgiSettings
 from config.demo import DemoSettings
+from config.menus import IvrSettings
 from config.server import ServerSettings
 
 
@@ -20,3 +21,4 @@ class Settings(Section):
     auth: AuthSettings = AuthSettings()
     acd: AcdSettings = AcdSettings()
     demo: DemoSettings = DemoSettings()
+    ivr: IvrSettings = IvrSettings()

@@ -94,7 +94,7 @@ def _items(*names: str) -> list[_Item]:
 
 class _Input(_M):
     prompts: list[_Item] = Field(default_factory=list)
-    timeout_s: float = Field(default=5.0, gt=0, le=60, strict=False)
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
     retries: int = Field(default=3, ge=1, le=10)
     invalid_prompts: list[_Item] = Field(default_factory=lambda: _items("invalid"))
     timeout_prompts: list[_Item] = Field(default_factory=list)
@@ -141,7 +141,7 @@ class _Condition(_M):
     tiers: list[str] = Field(default_factory=list)
     language: str = ""
     queue: str = ""
-    seconds: float = Field(default=0.0, ge=0, strict=False)
+    seconds: float = Field(default=0.0, ge=0)
     var: str = ""
     equals: str = ""
 
