@@ -295,11 +295,21 @@ CREATE TRIGGER emails_fts_update AFTER UPDATE OF address ON emails BEGIN
 END;
 """
 
+# The IVR's per-customer facts (crm_core/selfservice.py): preferred language, hashed PIN.
+_SELF_SERVICE = """
+CREATE TABLE customer_selfservice (
+    customer_id INTEGER PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+    language TEXT NOT NULL DEFAULT '',
+    pin_hash TEXT NOT NULL DEFAULT ''
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
     Migration(3, "indexes for the default list orders", _LIST_ORDER_INDEXES),
     Migration(4, "trigram search indexes for names and e-mail addresses", _SEARCH_INDEXES),
+    Migration(5, "IVR self-service: customer language and telephone PIN", _SELF_SERVICE),
 )
 LATEST = MIGRATIONS[-1].version
 

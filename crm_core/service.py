@@ -39,6 +39,8 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.users.by_username(name) -> User ; crm.skills.for_user(user_id) -> tuple[Skill, ...]
     crm.skills.set_skills(user_id, {"billing": 3, ...}) -> tuple[Skill, ...]
     crm.interactions.by_call_id(call_id) -> Interaction | None
+    crm.selfservice.facts(customer_id) / check_pin / set_pin / set_language   (the IVR's;
+      account numbers: crm_core.selfservice.account_number / customer_id_of_account)
 
 Facade methods:
     await crm.customer_view(customer_id) -> CustomerView           NotFound
@@ -77,6 +79,7 @@ from crm_core.phones import normalize_e164, try_normalize
 from crm_core.repo import check_id
 from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
 from crm_core.schema import current_version
+from crm_core.selfservice import SelfServiceRepo
 from crm_core.staff import SkillRepo, TeamRepo, UserRepo
 from crm_core.tickets import TicketRepo
 
@@ -106,6 +109,7 @@ class Crm:
         self.users = UserRepo(db, clock, region)
         self.teams = TeamRepo(db, clock, region)
         self.skills = SkillRepo(db, clock, region)
+        self.selfservice = SelfServiceRepo(db)
 
     @classmethod
     async def open(

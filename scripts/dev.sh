@@ -48,7 +48,7 @@ case "$cmd" in
         exec "$PY" run_server.py --demo "$@"
         ;;
     test)
-        apt_install redis-server chromium fonts-dejavu-core
+        apt_install redis-server chromium fonts-dejavu-core graphviz
         py_install test
         say "ruff (whole tree)"
         "$VENV/bin/ruff" check .
