@@ -24,6 +24,8 @@ import structlog
 from aiohttp import web
 
 from acd.engine import AcdEngine
+from acd.history import HistoryDeriver
+from acd.history_writer import HistoryWriter, queue_limits
 from acd.routes import acd_routes
 from acd.service import AcdService
 from acd.stats import QueueReport
@@ -150,6 +152,13 @@ async def serve(settings: Settings, *, demo: bool = False,
         if not demo:
             await _start_fastagi(fastagi, settings)
             stack.push_async_callback(fastagi.stop)
+        wall = acd.wall
+        history = HistoryWriter(
+            crm.history, HistoryDeriver(lambda t: t + (wall.now() - clock.now())),
+            limits=queue_limits(settings.acd), settings=settings.reports, now=clock.now)
+        acd.observe_commands = history.deriver.observe
+        await history.start()
+        stack.push_async_callback(history.stop)  # after acd.stop: its last events are flushed
         await acd.start()
         stack.push_async_callback(acd.stop)
         await ami.start()
@@ -194,7 +203,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         # Everything built so far lives as long as the process: moving it out of the garbage
         # collector's reach keeps full collections (tens of ms) out of routing decisions.
         gc.freeze()
-        handles.update(crm=crm, bus=bus, engine=engine, acd=acd, ami=ami, fastagi=fastagi,
+        handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ami=ami,
+                       fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app)
         if ready is not None:
             ready.set()

@@ -137,6 +137,10 @@ class AcdService:
         self._day = time.localtime(self.wall.now()).tm_yday
         # Seconds per engine input, for the routing latency histogram on /metrics.
         self.observe_routing: Callable[[float], None] | None = None
+        # Every engine input (its name, arguments and `now`) with the commands it returned, for
+        # the event log (acd/history.py); must not raise.
+        self.observe_commands: Callable[[str, tuple[Any, ...], float, list[Command]], None] \
+            | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,9 +187,12 @@ class AcdService:
     def _feed(self, method: Callable[..., list[Command]], *args: Any) -> None:
         """Call an engine input with the current time and execute what it returns."""
         started = time.perf_counter()
-        cmds = method(*args, self.clock.now())
+        now = self.clock.now()
+        cmds = method(*args, now)
         if self.observe_routing is not None:
             self.observe_routing(time.perf_counter() - started)
+        if self.observe_commands is not None:
+            self.observe_commands(method.__name__, args, now, cmds)
         for cmd in cmds:
             self._execute(cmd)
 

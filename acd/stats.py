@@ -7,13 +7,9 @@ engine's hot path); totals are kept incrementally (reads fold new outcomes into 
 are decremented as outcomes age out), so a wallboard refresh costs O(queues + agents + outcomes
 since the last read), not O(calls today).
 
-Definitions (all waits run from the call's ORIGINAL enqueue time, i.e. what the caller lived):
-- service level = answered within service_level_s / (answered + abandoned), in the queue where the
-  call ended; overflowed-out calls count in the queue they went to.
-- service level excluding short abandons: the same with abandons quicker than short_abandon_s
-  dropped from the denominator (callers who hung up at once were never really "offered").
-- ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of handled calls;
-  abandon rate = abandoned / (answered + abandoned).
+Definitions: acd/metrics.py holds the one definition of each metric (service level with and
+without short abandons, ASA, AHT, abandon rate...), shared with the historical reports. Here:
+- an overflowed-out call counts in the queue it went to (it ends there).
 - estimated wait (announcements) = position x AHT / staffed agents of the queue, with AHT from the
   window, or `default_aht_s` before any call has been handled.
 - agents needed = Erlang C staffing for the window's arrival rate and AHT against the queue's
@@ -26,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+from acd import metrics
 from acd.erlang import agents_needed
 from acd.errors import InvalidRequest, UnknownQueue
 from acd.model import AgentSnapshot, AgentState
@@ -84,10 +81,6 @@ class QueueReport:
     agents_needed: int | None  # None without enough data (no arrivals or no AHT yet)
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den > 0 else None
-
-
 class _Rolling:
     """Running sums of the outcomes in one shared log that are newer than a moving cutoff.
 
@@ -144,6 +137,11 @@ def _period(s: Sequence[float]) -> PeriodStats:
     answered, abandoned = round(s[_ANSWERED]), round(s[_ABANDONED])
     short = round(s[_ABANDONED_SHORT])
     handled = round(s[_HANDLED])
+    f = metrics.queue_figures(
+        answered=answered, answered_within_sl=s[_ANSWERED_SL], abandoned=abandoned,
+        abandoned_short=short, handled=handled, wait_answered_s=s[_WAIT_ANS],
+        wait_abandoned_s=s[_WAIT_ABN], handle_s=s[_HANDLE_SUM],
+    )
     return PeriodStats(
         entered=round(s[_ENTERED]),
         answered=answered,
@@ -153,12 +151,12 @@ def _period(s: Sequence[float]) -> PeriodStats:
         overflowed_out=round(s[_OVERFLOWED]),
         handled=handled,
         callbacks_requested=round(s[_CALLBACKS]),
-        service_level=_ratio(s[_ANSWERED_SL], answered + abandoned),
-        service_level_excl_short=_ratio(s[_ANSWERED_SL], answered + abandoned - short),
-        asa_s=_ratio(s[_WAIT_ANS], answered),
-        aht_s=_ratio(s[_HANDLE_SUM], handled),
-        abandon_rate=_ratio(abandoned, answered + abandoned),
-        avg_time_to_abandon_s=_ratio(s[_WAIT_ABN], abandoned),
+        service_level=f.service_level,
+        service_level_excl_short=f.service_level_excl_short,
+        asa_s=f.asa_s,
+        aht_s=f.aht_s,
+        abandon_rate=f.abandon_rate,
+        avg_time_to_abandon_s=f.avg_time_to_abandon_s,
     )
 
 
@@ -255,14 +253,14 @@ class QueueStats:
         lim = self._limits.get(queue)
         if lim is None:
             raise UnknownQueue(f"no queue {queue!r}")
-        kind = _K_ANSWERED_SL if waited_s <= lim[0] else _K_ANSWERED
+        kind = _K_ANSWERED_SL if metrics.within_service_level(waited_s, lim[0]) else _K_ANSWERED
         self._record(now, queue, kind, waited_s)
 
     def call_abandoned(self, queue: str, waited_s: float, now: float) -> None:
         lim = self._limits.get(queue)
         if lim is None:
             raise UnknownQueue(f"no queue {queue!r}")
-        kind = _K_ABANDONED_SHORT if waited_s < lim[1] else _K_ABANDONED
+        kind = _K_ABANDONED_SHORT if metrics.is_short_abandon(waited_s, lim[1]) else _K_ABANDONED
         self._record(now, queue, kind, waited_s)
 
     def call_overflowed(self, from_queue: str, now: float) -> None:

@@ -9,6 +9,7 @@ from config.crm import CrmSettings
 from config.cti import AmiSettings, DialingSettings, FastAgiSettings
 from config.demo import DemoSettings
 from config.menus import IvrSettings
+from config.reports import ReportsSettings
 from config.server import ServerSettings
 
 
@@ -22,3 +23,4 @@ class Settings(Section):
     acd: AcdSettings = AcdSettings()
     demo: DemoSettings = DemoSettings()
     ivr: IvrSettings = IvrSettings()
+    reports: ReportsSettings = ReportsSettings()

@@ -304,12 +304,93 @@ CREATE TABLE customer_selfservice (
 );
 """
 
+# The call-center event log (issue 13): one row per agent state change or call event, appended in
+# batches by acd/history_writer.py; the interval tables are kept up to date in the same
+# transaction so a month of reports reads a few thousand rows, not millions. Kinds: see
+# crm_core/history.py.
+_CC_HISTORY = """
+CREATE TABLE cc_events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    queue TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL DEFAULT '',
+    call_id TEXT NOT NULL DEFAULT '',
+    number TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    prev_state TEXT NOT NULL DEFAULT '',
+    prev_reason TEXT NOT NULL DEFAULT '',
+    wait_s REAL,
+    talk_s REAL,
+    handle_s REAL,
+    dur_s REAL,
+    detail TEXT NOT NULL DEFAULT '',
+    repeated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX cc_events_at ON cc_events (at);
+CREATE INDEX cc_events_call ON cc_events (call_id) WHERE call_id != '';
+CREATE INDEX cc_events_answered_number ON cc_events (number, at) WHERE kind = 'answered';
+CREATE TABLE cc_queue_intervals (
+    start REAL NOT NULL,
+    queue TEXT NOT NULL,
+    entered INTEGER NOT NULL DEFAULT 0,
+    offered INTEGER NOT NULL DEFAULT 0,
+    answered INTEGER NOT NULL DEFAULT 0,
+    answered_sl INTEGER NOT NULL DEFAULT 0,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    abandoned_short INTEGER NOT NULL DEFAULT 0,
+    overflowed_out INTEGER NOT NULL DEFAULT 0,
+    handled INTEGER NOT NULL DEFAULT 0,
+    callbacks INTEGER NOT NULL DEFAULT 0,
+    rona INTEGER NOT NULL DEFAULT 0,
+    transferred INTEGER NOT NULL DEFAULT 0,
+    repeated INTEGER NOT NULL DEFAULT 0,
+    wait_answered_s REAL NOT NULL DEFAULT 0,
+    wait_abandoned_s REAL NOT NULL DEFAULT 0,
+    talk_s REAL NOT NULL DEFAULT 0,
+    handle_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, queue)
+) WITHOUT ROWID;
+CREATE TABLE cc_agent_intervals (
+    start REAL NOT NULL,
+    agent TEXT NOT NULL,
+    offered INTEGER NOT NULL DEFAULT 0,
+    answered INTEGER NOT NULL DEFAULT 0,
+    missed INTEGER NOT NULL DEFAULT 0,
+    handled INTEGER NOT NULL DEFAULT 0,
+    transferred INTEGER NOT NULL DEFAULT 0,
+    repeated INTEGER NOT NULL DEFAULT 0,
+    wait_answered_s REAL NOT NULL DEFAULT 0,
+    talk_s REAL NOT NULL DEFAULT 0,
+    handle_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, agent)
+) WITHOUT ROWID;
+CREATE TABLE cc_agent_state_intervals (
+    start REAL NOT NULL,
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, agent, state, reason)
+) WITHOUT ROWID;
+CREATE TABLE cc_queue_histograms (
+    start REAL NOT NULL,
+    queue TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    bin INTEGER NOT NULL,
+    n INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, queue, metric, bin)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
     Migration(3, "indexes for the default list orders", _LIST_ORDER_INDEXES),
     Migration(4, "trigram search indexes for names and e-mail addresses", _SEARCH_INDEXES),
     Migration(5, "IVR self-service: customer language and telephone PIN", _SELF_SERVICE),
+    Migration(6, "call-center event log and its 15-minute aggregates", _CC_HISTORY),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -41,6 +41,7 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.interactions.by_call_id(call_id) -> Interaction | None
     crm.selfservice.facts(customer_id) / check_pin / set_pin / set_language   (the IVR's;
       account numbers: crm_core.selfservice.account_number / customer_id_of_account)
+    crm.history: the call-center event log and its 15-minute aggregates (crm_core/history.py)
 
 Facade methods:
     await crm.customer_view(customer_id) -> CustomerView           NotFound
@@ -73,6 +74,7 @@ from crm_core import scoring, view
 from crm_core.campaigns import CallbackRepo, CampaignRepo, DncRepo, LeadListRepo, LeadRepo
 from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
 from crm_core.db import Database
+from crm_core.history import HistoryRepo
 from crm_core.interactions import InteractionRepo, log_call_sync
 from crm_core.models import Customer, CustomerView, Interaction, ValueRecompute
 from crm_core.phones import normalize_e164, try_normalize
@@ -110,6 +112,7 @@ class Crm:
         self.teams = TeamRepo(db, clock, region)
         self.skills = SkillRepo(db, clock, region)
         self.selfservice = SelfServiceRepo(db)
+        self.history = HistoryRepo(db)
 
     @classmethod
     async def open(

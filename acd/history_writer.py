@@ -1,0 +1,90 @@
+"""Moves event-log rows from the ACD to the CRM database in batches (the asyncio side of
+acd/history.py).
+
+Routing never waits for the database: the engine's traffic only appends rows to the deriver's
+list (AcdService.observe_commands); a task drains it every `flush_interval_s` and writes the
+batch, with its 15-minute aggregate deltas, in one transaction on the CRM's writer thread. If a
+write fails the batch is kept and retried on the next flush; beyond `max_pending_events` the
+oldest rows are dropped with a log line (memory stays bounded while the disk is full). `stop()`
+closes the agents' open states and flushes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+
+from acd.history import HistoryDeriver, Limits, interval_deltas
+from config.acd import AcdSettings
+from config.reports import ReportsSettings
+from crm_core.history import HistoryEvent, HistoryRepo
+
+log = structlog.get_logger("acd.history")
+
+
+def queue_limits(acd: AcdSettings) -> Limits:
+    return {q.name: (q.service_level_s, q.short_abandon_s) for q in acd.queues}
+
+
+class HistoryWriter:
+    def __init__(self, repo: HistoryRepo, deriver: HistoryDeriver, *, limits: Limits,
+                 settings: ReportsSettings, now: Callable[[], float]) -> None:
+        self.repo = repo
+        self.deriver = deriver
+        self.limits = limits
+        self.settings = settings
+        self._now = now  # the engine's clock (monotonic), for closing open agent states
+        self._pending: list[HistoryEvent] = []
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="history-writer")
+
+    async def stop(self) -> None:
+        # Not cancelled mid-write: a cancelled await could leave a committed batch looking
+        # unwritten, and the last flush would write it twice.
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        self.deriver.close(self._now())
+        await self.flush()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.flush_interval_s)
+            if not self._stopping.is_set():
+                await self.flush()
+
+    async def flush(self) -> int:
+        """Write what has accumulated; returns the rows written (0 on failure: kept)."""
+        async with self._lock:
+            self._pending.extend(self.deriver.drain())
+            if not self._pending:
+                return 0
+            batch = self._pending
+            excess = len(batch) - self.settings.max_pending_events
+            if excess > 0:
+                del batch[:excess]
+                self.dropped += excess
+                log.error("history_rows_dropped", dropped=excess, total_dropped=self.dropped)
+            try:
+                deltas = interval_deltas(batch, self.limits)
+                n = await self.repo.append(batch, deltas,
+                                           self.settings.repeat_window_days * 86400.0)
+            except Exception as exc:  # the disk may come back: keep the rows, retry later
+                self.failures += 1
+                log.warning("history_write_failed", rows=len(batch), error=str(exc))
+                return 0
+            self._pending = []
+            self.written += n
+            return n

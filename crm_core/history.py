@@ -1,0 +1,285 @@
+"""The call-center event log and its 15-minute aggregates (tables in schema migration 6).
+
+Event rows (cc_events), one per fact, `at` = wall-clock Unix seconds:
+
+    kind              queue   agent  call_id  other columns
+    agent_state       -       yes    -        state/reason = the new state and pause reason;
+                                              prev_state/prev_reason/dur_s = the state left and
+                                              the seconds spent in it
+    entered           yes     -      yes      number; detail = "overflow" when it came from
+                                              another queue (then it is not a new call)
+    offered           yes     yes    yes      detail = "callback" for a callback being placed
+    rona              yes     yes    yes      reason = no_answer / busy / unavailable ...
+    answered          yes     yes    yes      number, wait_s (from the original enqueue)
+    abandoned         yes     -      yes      number, wait_s
+    callback          yes     -      yes      number (the caller left the line, keeps the place)
+    callback_offered  yes     -      yes      (the caller was offered a callback)
+    overflow          yes     -      yes      queue = from, reason = to
+    ended             yes     yes    yes      wait_s, talk_s (the connected call hung up)
+    handled           yes     yes    yes      talk_s, handle_s (= talk + wrap-up; at wrap-up end)
+    transferred       yes     yes    yes      reason = the transfer target
+
+Kinds other components append later use the same columns: the dialer `dialer_attempt` (queue =
+campaign, reason = result: answered/no_answer/busy/machine/abandoned, number, wait_s = time to a
+live agent), the IVR `ivr_outcome` (queue = menu, reason = exit node: self_service / to_queue /
+hangup, detail = node path). Unknown kinds are stored and ignored by the aggregates.
+
+The interval tables (cc_queue_intervals, cc_agent_intervals, cc_agent_state_intervals,
+cc_queue_histograms) hold sums per 15 minutes (`start` = a multiple of 900 s) per queue and per
+agent. They are written with the events in one transaction from deltas computed by
+acd/history.py (where the metric thresholds live): crm_core only adds numbers.
+
+First-call resolution: when a new call (an `entered` row that is not an overflow) comes from a
+number, every answered call of that number in the previous `repeat_window_s` not yet marked is
+marked `repeated` (and counted in its own interval's `repeated`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import astuple, dataclass, field, fields
+from typing import Any
+
+from crm_core.db import Database
+
+INTERVAL_S = 900.0
+
+QUEUE_COUNTERS: tuple[str, ...] = (
+    "entered", "offered", "answered", "answered_sl", "abandoned", "abandoned_short",
+    "overflowed_out", "handled", "callbacks", "rona", "transferred", "repeated",
+    "wait_answered_s", "wait_abandoned_s", "talk_s", "handle_s",
+)
+AGENT_COUNTERS: tuple[str, ...] = (
+    "offered", "answered", "missed", "handled", "transferred", "repeated",
+    "wait_answered_s", "talk_s", "handle_s",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    at: float
+    kind: str
+    queue: str = ""
+    agent: str = ""
+    call_id: str = ""
+    number: str = ""
+    state: str = ""
+    reason: str = ""
+    prev_state: str = ""
+    prev_reason: str = ""
+    wait_s: float | None = None
+    talk_s: float | None = None
+    handle_s: float | None = None
+    dur_s: float | None = None
+    detail: str = ""
+
+
+_EVENT_COLUMNS = tuple(f.name for f in fields(HistoryEvent))
+
+
+@dataclass(slots=True)
+class IntervalDeltas:
+    """What one batch of events adds to the interval tables."""
+
+    queue: dict[tuple[float, str], dict[str, float]] = field(default_factory=dict)
+    agent: dict[tuple[float, str], dict[str, float]] = field(default_factory=dict)
+    state: dict[tuple[float, str, str, str], float] = field(default_factory=dict)
+    histogram: dict[tuple[float, str, str, int], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInterval:
+    start: float
+    queue: str
+    counters: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInterval:
+    start: float
+    agent: str
+    counters: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StateInterval:
+    start: float
+    agent: str
+    state: str
+    reason: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramBin:
+    start: float
+    queue: str
+    metric: str
+    bin: int
+    n: int
+
+
+def bucket(at: float) -> float:
+    return float(int(at // INTERVAL_S)) * INTERVAL_S
+
+
+def _upsert(conn: sqlite3.Connection, table: str, keys: Sequence[str], allowed: Sequence[str],
+            rows: Mapping[tuple[Any, ...], Mapping[str, float]]) -> None:
+    # Column names come from code, never from data; still refuse anything not in the table.
+    by_cols: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for key, counters in rows.items():
+        cols = tuple(sorted(c for c, v in counters.items() if v))
+        bad = set(cols) - set(allowed)
+        if bad:
+            raise ValueError(f"{table}: unknown counters {sorted(bad)}")
+        if cols:
+            by_cols.setdefault(cols, []).append((*key, *(counters[c] for c in cols)))
+    for cols, values in by_cols.items():
+        names = (*keys, *cols)
+        sql = (f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608 (names from code)
+               f"VALUES ({', '.join('?' * len(names))}) "
+               f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+               + ", ".join(f"{c} = {c} + excluded.{c}" for c in cols))
+        conn.executemany(sql, values)
+
+
+def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
+                deltas: IntervalDeltas, repeat_window_s: float) -> int:
+    """Append the events and their interval deltas; mark repeated calls. Returns rows written."""
+    conn.executemany(
+        f"INSERT INTO cc_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608 (names from code)
+        f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})",
+        [astuple(e) for e in events],
+    )
+    _upsert(conn, "cc_queue_intervals", ("start", "queue"), QUEUE_COUNTERS, deltas.queue)
+    _upsert(conn, "cc_agent_intervals", ("start", "agent"), AGENT_COUNTERS, deltas.agent)
+    if deltas.state:
+        conn.executemany(
+            "INSERT INTO cc_agent_state_intervals (start, agent, state, reason, seconds) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (start, agent, state, reason) "
+            "DO UPDATE SET seconds = seconds + excluded.seconds",
+            [(*k, v) for k, v in deltas.state.items()],
+        )
+    if deltas.histogram:
+        conn.executemany(
+            "INSERT INTO cc_queue_histograms (start, queue, metric, bin, n) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (start, queue, metric, bin) DO UPDATE SET n = n + excluded.n",
+            [(*k, v) for k, v in deltas.histogram.items()],
+        )
+    if repeat_window_s > 0:
+        _mark_repeats(conn, events, repeat_window_s)
+    return len(events)
+
+
+def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
+                  window_s: float) -> None:
+    qrep: dict[tuple[float, str], dict[str, float]] = {}
+    arep: dict[tuple[float, str], dict[str, float]] = {}
+    for e in events:
+        if e.kind != "entered" or not e.number or e.detail == "overflow":
+            continue
+        marked = conn.execute(
+            "UPDATE cc_events SET repeated = 1 WHERE kind = 'answered' AND number = ? "
+            "AND at >= ? AND at < ? AND repeated = 0 RETURNING at, queue, agent",
+            (e.number, e.at - window_s, e.at),
+        ).fetchall()
+        for at, queue, agent in marked:
+            b = bucket(at)
+            q = qrep.setdefault((b, queue), {"repeated": 0.0})
+            q["repeated"] += 1
+            if agent:
+                a = arep.setdefault((b, agent), {"repeated": 0.0})
+                a["repeated"] += 1
+    _upsert(conn, "cc_queue_intervals", ("start", "queue"), QUEUE_COUNTERS, qrep)
+    _upsert(conn, "cc_agent_intervals", ("start", "agent"), AGENT_COUNTERS, arep)
+
+
+# ----------------------------------------------------------------------------------- reads
+
+
+def queue_intervals_sync(conn: sqlite3.Connection, start: float, end: float
+                         ) -> list[QueueInterval]:
+    cur = conn.execute(
+        f"SELECT start, queue, {', '.join(QUEUE_COUNTERS)} FROM cc_queue_intervals "  # noqa: S608
+        "WHERE start >= ? AND start < ? ORDER BY start, queue", (bucket(start), end))
+    return [QueueInterval(r[0], r[1], dict(zip(QUEUE_COUNTERS, r[2:], strict=True)))
+            for r in cur]
+
+
+def agent_intervals_sync(conn: sqlite3.Connection, start: float, end: float
+                         ) -> list[AgentInterval]:
+    cur = conn.execute(
+        f"SELECT start, agent, {', '.join(AGENT_COUNTERS)} FROM cc_agent_intervals "  # noqa: S608
+        "WHERE start >= ? AND start < ? ORDER BY start, agent", (bucket(start), end))
+    return [AgentInterval(r[0], r[1], dict(zip(AGENT_COUNTERS, r[2:], strict=True)))
+            for r in cur]
+
+
+def state_intervals_sync(conn: sqlite3.Connection, start: float, end: float
+                         ) -> list[StateInterval]:
+    cur = conn.execute(
+        "SELECT start, agent, state, reason, seconds FROM cc_agent_state_intervals "
+        "WHERE start >= ? AND start < ? ORDER BY start, agent", (bucket(start), end))
+    return [StateInterval(*r) for r in cur]
+
+
+def histograms_sync(conn: sqlite3.Connection, start: float, end: float) -> list[HistogramBin]:
+    cur = conn.execute(
+        "SELECT start, queue, metric, bin, n FROM cc_queue_histograms "
+        "WHERE start >= ? AND start < ? ORDER BY start, queue, metric, bin",
+        (bucket(start), end))
+    return [HistogramBin(*r) for r in cur]
+
+
+def events_sync(conn: sqlite3.Connection, start: float, end: float,
+                kinds: Sequence[str] | None = None) -> list[HistoryEvent]:
+    cols = ", ".join(_EVENT_COLUMNS)
+    if kinds:
+        cur = conn.execute(
+            f"SELECT {cols} FROM cc_events WHERE at >= ? AND at < ? "  # noqa: S608
+            f"AND kind IN ({', '.join('?' * len(kinds))}) ORDER BY at, id",
+            (start, end, *kinds))
+    else:
+        cur = conn.execute(
+            f"SELECT {cols} FROM cc_events WHERE at >= ? AND at < ? ORDER BY at, id",  # noqa: S608
+            (start, end))
+    return [HistoryEvent(*r) for r in cur]
+
+
+def repeated_calls_sync(conn: sqlite3.Connection, start: float, end: float) -> set[str]:
+    """Call ids of answered calls in [start, end) that a later call from the number repeated."""
+    cur = conn.execute(
+        "SELECT call_id FROM cc_events WHERE kind = 'answered' AND repeated = 1 "
+        "AND at >= ? AND at < ?", (start, end))
+    return {r[0] for r in cur}
+
+
+class HistoryRepo:
+    """Async face of the event log (`crm.history`)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(self, events: Sequence[HistoryEvent], deltas: IntervalDeltas,
+                     repeat_window_s: float) -> int:
+        return await self._db.write(append_sync, events, deltas, repeat_window_s)
+
+    async def queue_intervals(self, start: float, end: float) -> list[QueueInterval]:
+        return await self._db.scan(queue_intervals_sync, start, end)
+
+    async def agent_intervals(self, start: float, end: float) -> list[AgentInterval]:
+        return await self._db.scan(agent_intervals_sync, start, end)
+
+    async def state_intervals(self, start: float, end: float) -> list[StateInterval]:
+        return await self._db.scan(state_intervals_sync, start, end)
+
+    async def histograms(self, start: float, end: float) -> list[HistogramBin]:
+        return await self._db.scan(histograms_sync, start, end)
+
+    async def events(self, start: float, end: float,
+                     kinds: Sequence[str] | None = None) -> list[HistoryEvent]:
+        return await self._db.scan(events_sync, start, end, kinds)
+
+    async def repeated_calls(self, start: float, end: float) -> set[str]:
+        return await self._db.scan(repeated_calls_sync, start, end)
