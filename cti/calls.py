@@ -47,6 +47,7 @@ from cti.events import (
     BlindTransfer,
     BridgeEntered,
     BridgeLeft,
+    CallerIdChanged,
     ChannelCreated,
     ChannelHungUp,
     ChannelInfo,
@@ -67,9 +68,13 @@ from cti.events import (
     VarSet,
     channel_device,
 )
+from cti.ownership import AgentRef, AgentSegment, SegmentEnd
 
 Direction = Literal["inbound", "outbound"]
-OriginKind = Literal["", "click_to_dial", "dialer", "supervisor", "originate"]
+# "originate": another AMI client's Originate; "phone": placed from a user's desk phone.
+OriginKind = Literal[
+    "", "click_to_dial", "callback", "dialer", "supervisor", "originate", "phone"
+]
 
 # CallEnded.reason values.
 END_COMPLETED = "completed"
@@ -83,6 +88,13 @@ END_FAILED = "failed"
 END_LOST = "lost during disconnect"
 
 _CONGESTION_CAUSES = frozenset({34, 38, 41, 42, 44})
+# How the far party's Dial ended, for a call an agent placed that was never answered.
+_FAR_STATUS = {
+    "BUSY": END_BUSY,
+    "NOANSWER": END_NO_ANSWER,
+    "CONGESTION": END_CONGESTION,
+    "CHANUNAVAIL": END_FAILED,
+}
 
 
 # --------------------------------------------------------------------------- read-only views
@@ -107,11 +119,15 @@ class LegView:
 
 @dataclass(frozen=True, slots=True)
 class TransferView:
+    """``from_agent`` is the transferring agent's username (its device when no user owns it);
+    ``by`` the user who asked for it over the API ("" when done from the phone)."""
+
     kind: Literal["blind", "attended"]
     at: float
     from_agent: str
     target: str
     result: str
+    by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +152,9 @@ class CallView:
     caller_name: str
     dialled: str
     queue: str
-    agent: str
-    agent_name: str
-    agent_channel: str
+    agent: AgentRef | None
+    segments: tuple[AgentSegment, ...]
+    far_status: str
     offered_at: float
     queued_at: float | None
     answered_at: float | None
@@ -269,11 +285,18 @@ class CallEnded:
 
 @dataclass(frozen=True, slots=True)
 class OriginateFailed:
-    """An Originate we announced failed. ``call`` is None when no channel ever came up."""
+    """An Originate we announced failed. ``call`` is None when no channel ever came up; the
+    announcement's kind, number and agent say what was attempted (a call record needs them)."""
 
     action_id: str
     reason: int
     call: CallView | None
+    kind: OriginKind = "originate"
+    cti_call_id: str = ""
+    dialled: str = ""
+    user: str = ""
+    device: str = ""
+    at: float = 0.0
 
 
 CallUpdate = (
@@ -305,7 +328,8 @@ class _Expected:
     cti_call_id: str
     kind: OriginKind
     dialled: str
-    agent: str
+    device: str
+    user: str
     created_at: float
     call_id: str = ""
 
@@ -320,6 +344,7 @@ class _Leg:
     caller_id_name: str
     exten: str
     created_at: float
+    originated: bool = False
     answered_at: float | None = None
     ended_at: float | None = None
     hangup_cause: int | None = None
@@ -356,14 +381,15 @@ class _Call:
     originate_action_id: str = ""
     originate_reason: int | None = None
     originated_uniqueid: str = ""
+    agent_left: bool = False  # the agent's leg hung up; their segment is closed
     caller_num: str = ""
     caller_name: str = ""
     caller_from_primary: bool = False
     dialled: str = ""
     queue: str = ""
-    agent: str = ""
-    agent_name: str = ""
-    agent_channel: str = ""
+    agent: AgentRef | None = None
+    segments: list[AgentSegment] = field(default_factory=list)
+    far_status: str = ""
     queued_at: float | None = None
     answered_at: float | None = None
     ended_at: float | None = None
@@ -391,6 +417,13 @@ class _Call:
             return leg
         return None
 
+    def all_segments(self) -> tuple[AgentSegment, ...]:
+        """The closed segments, and the current agent's (open: no end yet)."""
+        if self.agent is None or self.ended_at is not None or self.agent_left:
+            return tuple(self.segments)
+        a = self.agent
+        return (*self.segments, AgentSegment(a.user, a.device, a.channel, a.since, None, 0.0, ""))
+
     def view(self) -> CallView:
         return CallView(
             call_id=self.call_id,
@@ -404,8 +437,8 @@ class _Call:
             dialled=self.dialled,
             queue=self.queue,
             agent=self.agent,
-            agent_name=self.agent_name,
-            agent_channel=self.agent_channel,
+            segments=self.all_segments(),
+            far_status=self.far_status,
             offered_at=self.offered_at,
             queued_at=self.queued_at,
             answered_at=self.answered_at,
@@ -458,7 +491,10 @@ class CallTracker:
         max_ended: int = 2000,
         max_tombstones: int = 50_000,
         originate_ttl_s: float = 300.0,
+        user_for: Callable[[str], str] | None = None,
     ) -> None:
+        # device -> username ("" for none); see cti.ownership.DeviceDirectory.
+        self._user_for = user_for
         self._ended_retention_s = ended_retention_s
         self._max_ended = max_ended
         self._originate_ttl_s = originate_ttl_s
@@ -476,6 +512,7 @@ class CallTracker:
         self._handlers: dict[type, Callable[[CtiEvent, float, list[CallUpdate]], None]] = {
             ChannelCreated: self._on_created,
             ChannelStateChanged: self._on_state,
+            CallerIdChanged: self._on_callerid,
             ChannelHungUp: self._on_hangup,
             DialBegin: self._on_dial_begin,
             DialEnd: self._on_dial_end,
@@ -511,15 +548,18 @@ class CallTracker:
         cti_call_id: str = "",
         kind: OriginKind = "originate",
         dialled: str = "",
-        agent: str = "",
+        device: str = "",
+        user: str = "",
     ) -> list[CallUpdate]:
         """Announce an Originate we are about to send, so the call it makes is outbound.
 
         ``channel_id`` is the Originate's ChannelId (it becomes the call's id), ``cti_call_id``
         the CTI_CALL_ID variable it sets; either lets the call be recognised at Newchannel.
-        ``dialled`` is the customer's number, ``agent`` the agent device (click-to-dial).
+        ``dialled`` is the customer's number; ``device`` the phone the Originate rings first and
+        ``user`` its user (click-to-dial, callback, a supervisor's phone): they become the
+        call's agent.
         """
-        exp = _Expected(action_id, channel_id, cti_call_id, kind, dialled, agent, now)
+        exp = _Expected(action_id, channel_id, cti_call_id, kind, dialled, device, user, now)
         if action_id:
             self._exp_by_action[action_id] = exp
         if channel_id:
@@ -583,6 +623,35 @@ class CallTracker:
         for members in list(self._bridges.values()):
             self._check_bridge(members, now, out)
         return out
+
+    def note_transfer(
+        self, call_id: str, *, kind: Literal["blind", "attended"], target: str, by: str,
+        now: float,
+    ) -> list[CallUpdate]:
+        """A transfer the server made without Asterisk reporting one (a Redirect of the
+        customer's channel emits no BlindTransfer): the agent's part ends now."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return []
+        a = call.agent
+        t = TransferView(kind, now, (a.user or a.device) if a else "", target, "Success", by)
+        out: list[CallUpdate] = []
+        self._record_transfer(call, t, now, out)
+        return out
+
+    def busy_call_for(self, user: str) -> str | None:
+        """The call ``user`` is on, or an Originate for them still under way, if any."""
+        if not user:
+            return None
+        for call in self._calls.values():
+            if call.agent is not None and call.agent.user == user:
+                return call.call_id
+        for exp in self._exp_by_action.values():
+            if exp.user != user:
+                continue
+            if not exp.call_id or exp.call_id in self._calls:
+                return exp.call_id or exp.cti_call_id or exp.action_id
+        return None
 
     def active_calls(self) -> list[CallView]:
         return [c.view() for c in self._calls.values()]
@@ -662,6 +731,9 @@ class CallTracker:
         )
         call.legs[c.uniqueid] = leg
         self._leg_to_call[c.uniqueid] = call.call_id
+        if call.agent is not None and not call.agent.channel and \
+                c.uniqueid == call.originated_uniqueid:
+            self._set_agent(call, c.channel, now)
         if c.state == STATE_UP:
             leg.answered_at = now - age_s
         if started or (c.uniqueid == call.call_id and not call.caller_from_primary):
@@ -693,10 +765,12 @@ class CallTracker:
             call.cti_call_id = exp.cti_call_id
         if exp.dialled:
             call.dialled = exp.dialled
-        if exp.agent and not call.agent:
-            call.agent = exp.agent
         if not call.originated_uniqueid:
             call.originated_uniqueid = exp.channel_id or call.call_id
+        if exp.device:
+            leg = call.legs.get(call.originated_uniqueid)
+            channel = leg.channel if leg is not None else ""
+            self._set_agent(call, channel, exp.created_at, device=exp.device, user=exp.user)
         if changed:
             out.append(CallDirectionChanged(call.view()))
         # An originated channel that is already up counts as answered for kinds that answer that
@@ -718,18 +792,85 @@ class CallTracker:
             leg.answered_at = now
             self._maybe_answer_outbound(call, leg, out)
 
+    @staticmethod
+    def _agent_placed(call: _Call) -> bool:
+        """A call placed by or for an agent's phone: it is answered when the far party answers
+        (the agent's own phone picking up is not the answer)."""
+        return call.origin in ("click_to_dial", "callback", "phone") or (
+            call.origin == "originate" and call.agent is not None
+        )
+
     def _maybe_answer_outbound(self, call: _Call, leg: _Leg | None, out: list[CallUpdate]) -> None:
         if (
             leg is None
             or call.direction != "outbound"
-            or call.origin == "click_to_dial"
             or call.answered_at is not None
             or leg.answered_at is None
-            or leg.uniqueid != call.originated_uniqueid
         ):
+            return
+        if self._agent_placed(call):
+            # The originated (or calling) leg is the agent's own phone, not the far party.
+            if leg.uniqueid in (call.originated_uniqueid, call.call_id) or (
+                call.agent is not None and channel_device(leg.channel) == call.agent.device
+            ):
+                return
+        elif leg.uniqueid != call.originated_uniqueid:
             return
         call.answered_at = leg.answered_at
         out.append(CallAnswered(call.view()))
+
+    # ----------------------------------------------------------------- ownership
+
+    def _user(self, device: str) -> str:
+        return self._user_for(device) if self._user_for is not None and device else ""
+
+    def _set_agent(
+        self,
+        call: _Call,
+        channel: str,
+        now: float,
+        *,
+        device: str = "",
+        user: str = "",
+        name: str = "",
+    ) -> None:
+        """Make the party on ``channel`` (or ``device``) the call's agent. The same device only
+        fills in what was missing; another one closes the current segment (a transfer)."""
+        device = device or channel_device(channel)
+        user = user or self._user(device)
+        cur = call.agent
+        if cur is not None and cur.device == device and not call.agent_left:
+            new = AgentRef(user or cur.user, device, channel or cur.channel, name or cur.name,
+                           cur.since)
+            if new != cur:
+                call.agent = new
+            return
+        self._close_segment(call, now, "transfer")
+        call.agent_left = False
+        call.agent = AgentRef(user, device, channel, name, now)
+
+    def _close_segment(
+        self, call: _Call, now: float, ended_by: SegmentEnd, *, keep: bool = False
+    ) -> None:
+        """End the current agent's segment; ``keep`` leaves them named as the call's (last)
+        agent, for a call that ends with them."""
+        a = call.agent
+        if a is None:
+            return
+        if not keep:
+            call.agent = None
+        if call.agent_left:
+            return  # closed when the agent's leg hung up
+        talk = 0.0
+        if call.answered_at is not None:
+            talk = max(0.0, now - max(a.since, call.answered_at))
+        call.segments.append(AgentSegment(a.user, a.device, a.channel, a.since, now, talk,
+                                          ended_by))
+
+    def _is_agent_leg(self, call: _Call, leg: _Leg) -> bool:
+        a = call.agent
+        return a is not None and (leg.channel == a.channel or (
+            not a.channel and channel_device(leg.channel) == a.device))
 
     def _answer(self, call: _Call, now: float, out: list[CallUpdate]) -> None:
         if call.answered_at is None:
@@ -762,6 +903,7 @@ class CallTracker:
         for leg in call.live_legs():
             self._end_leg(call, leg, None, "", now)
         call.ended_at = now
+        self._close_segment(call, now, "hangup", keep=True)
         primary = call.primary()
         if primary is not None and primary.hangup_cause is not None:
             call.hangup_cause = primary.hangup_cause
@@ -780,6 +922,9 @@ class CallTracker:
             return END_ABANDONED
         if call.direction == "inbound":
             return END_ABANDONED if call.queue else END_NOT_ANSWERED
+        far = _FAR_STATUS.get(call.far_status) if CallTracker._agent_placed(call) else None
+        if far is not None:
+            return far
         cause = call.hangup_cause
         reason = call.originate_reason
         if cause == CAUSE_USER_BUSY or reason == ORIGINATE_REASON_BUSY:
@@ -803,20 +948,36 @@ class CallTracker:
             if len(uids) < 2:
                 continue
             call = self._calls[cid]
+            legs = [call.legs[u] for u in sorted(uids)]
             primary = call.primary()
-            if not call.agent and call.origin == "click_to_dial" and primary is not None:
-                # The originated leg is the agent's phone; the other one is the customer.
-                call.agent = channel_device(primary.channel)
-                call.agent_channel = primary.channel
-            elif not call.agent:
-                others = [
-                    call.legs[u] for u in sorted(uids) if primary is None or u != primary.uniqueid
-                ]
-                if others:
-                    call.agent = channel_device(others[0].channel)
-                    call.agent_channel = others[0].channel
-            if call.direction == "inbound" or call.origin == "click_to_dial":
+            if not any(self._is_agent_leg(call, leg) for leg in legs):
+                self._bridge_agent(call, legs, primary, now)
+            elif call.agent is not None and not call.agent.channel:
+                mine = next(leg for leg in legs if self._is_agent_leg(call, leg))
+                self._set_agent(call, mine.channel, now)
+            if call.direction == "inbound" or self._agent_placed(call):
                 self._answer(call, now, out)
+
+    def _bridge_agent(
+        self, call: _Call, legs: list[_Leg], primary: _Leg | None, now: float
+    ) -> None:
+        """The current agent is not in this bridge: a user's phone that is becomes the agent
+        (after a transfer, the target). Without a directory entry, the first bridge of a call
+        names the leg that is not the caller's (as before users were known)."""
+        known = [leg for leg in legs if self._user(channel_device(leg.channel))]
+        if known:
+            pick = next((leg for leg in known if leg is not primary), known[0])
+            self._set_agent(call, pick.channel, now)
+            return
+        if self._user_for is None or (
+            call.agent is None and not call.segments and not call.transfers
+        ):
+            if call.origin in ("click_to_dial", "callback") and primary in legs:
+                others = [primary]  # the Originate rang the agent's phone first
+            else:
+                others = [leg for leg in legs if primary is None or leg is not primary]
+            if others:
+                self._set_agent(call, others[0].channel, now)
 
     # ----------------------------------------------------------------- event handlers
 
@@ -843,18 +1004,66 @@ class CallTracker:
         self._end_leg(call, leg, e.cause, e.cause_txt, now)
         if not call.live_legs():
             self._end_call(call, now, out)
+        elif call.agent is not None and call.agent.channel == leg.channel:
+            # The agent hung up and the call goes on (a transfer, the customer in an IVR):
+            # whoever has the call now is named by the next bridge or transfer event. The
+            # agent stays named until then (the caller's leg may just be finishing).
+            self._close_segment(call, now, "hangup", keep=True)
+            call.agent_left = True
 
     def _on_dial_begin(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, DialBegin)
-        if e.caller is not None:
-            self._leg(e.caller, now, out, create=True)
-        self._leg(e.dest, now, out, create=True)
+        caller = self._leg(e.caller, now, out, create=True) if e.caller is not None else None
+        dest = self._leg(e.dest, now, out, create=True)
+        if e.caller is None and dest is not None:
+            # Asterisk dials on its own: an Originate (ours or another AMI client's).
+            call, leg = dest
+            leg.originated = True
+            if call.origin == "" and leg.uniqueid == call.call_id:
+                call.direction = "outbound"
+                call.origin = "originate"
+                call.originated_uniqueid = leg.uniqueid
+                if self._user(channel_device(leg.channel)):
+                    self._set_agent(call, leg.channel, now)
+                out.append(CallDirectionChanged(call.view()))
+        elif caller is not None:
+            call, leg = caller
+            if (
+                call.origin == ""
+                and call.direction == "inbound"
+                and leg.uniqueid == call.call_id
+                and not leg.originated
+                and not call.queue
+                and self._user(channel_device(leg.channel))
+            ):
+                # A user's desk phone placed this call.
+                call.direction = "outbound"
+                call.origin = "phone"
+                self._set_agent(call, leg.channel, now)
+                out.append(CallDirectionChanged(call.view()))
 
     def _on_dial_end(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, DialEnd)
         got = self._leg(e.dest, now, out, create=False)
         if got is not None:
-            self._update_leg(got[0], got[1], e.dest, now, out)
+            call, leg = got
+            if e.dial_status and not self._is_agent_leg(call, leg):
+                call.far_status = e.dial_status
+            self._update_leg(call, leg, e.dest, now, out)
+
+    def _on_callerid(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
+        assert isinstance(e, CallerIdChanged)
+        got = self._leg(e.chan, now, out, create=True)
+        if got is None:
+            return
+        call, leg = got
+        leg.caller_id_num = e.chan.caller_id_num
+        leg.caller_id_name = e.chan.caller_id_name
+        if leg.uniqueid == call.call_id:
+            # The caller ID an Originate (or the dialplan) sets replaces the device's own.
+            call.caller_num = e.chan.caller_id_num
+            call.caller_name = e.chan.caller_id_name
+            call.caller_from_primary = True
 
     def _on_bridge_enter(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, BridgeEntered)
@@ -948,7 +1157,9 @@ class CallTracker:
                     call.originated_uniqueid = e.uniqueid
                 self._classify(call, exp, out)
         if not e.success:
-            out.append(OriginateFailed(e.action_id, e.reason, call.view() if call else None))
+            out.append(OriginateFailed(e.action_id, e.reason, call.view() if call else None,
+                                       exp.kind, exp.cti_call_id, exp.dialled, exp.user,
+                                       exp.device, now))
 
     def _on_queue_join(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, QueueCallerJoin)
@@ -983,9 +1194,8 @@ class CallTracker:
             return
         call = got[0]
         self._leg(e.dest, now, out, create=True)
-        call.agent = e.interface
-        call.agent_name = e.member_name
-        call.agent_channel = e.dest.channel
+        self._set_agent(call, e.dest.channel, now, device=e.interface or "",
+                        name=e.member_name)
         if e.queue and not call.queue:
             call.queue = e.queue
         self._answer(call, now, out)
@@ -1005,43 +1215,59 @@ class CallTracker:
     def _on_agent_complete(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, AgentComplete)
         got = self._leg(e.chan, now, out, create=False)
-        if got is not None and not got[0].agent:
-            got[0].agent = e.interface
-            got[0].agent_name = e.member_name
+        if got is not None and got[0].agent is None and not got[0].segments:
+            self._set_agent(got[0], e.dest.channel, now, device=e.interface or "",
+                            name=e.member_name)
 
     def _record_transfer(
-        self, call: _Call, t: TransferView, now: float, out: list[CallUpdate]
+        self,
+        call: _Call,
+        t: TransferView,
+        now: float,
+        out: list[CallUpdate],
+        transferer: str = "",
     ) -> None:
-        if t in call.transfers:
-            return
+        if any(x.kind == t.kind and x.at == t.at and x.target == t.target
+               for x in call.transfers):
+            return  # a duplicated event
         call.transfers.append(t)
-        # The next bridge or AgentConnect names whoever has the call now.
-        call.agent = ""
-        call.agent_name = ""
-        call.agent_channel = ""
+        if call.agent is not None and (not transferer or call.agent.channel == transferer):
+            self._close_segment(call, now, "transfer")
+        elif transferer and call.segments and call.segments[-1].channel == transferer:
+            # The transferer's hangup overtook the event: its segment ended by the transfer.
+            last = call.segments[-1]
+            call.segments[-1] = AgentSegment(last.user, last.device, last.channel, last.start,
+                                             last.end, last.talk_s, "transfer")
         out.append(CallTransferred(call.view(), t))
+
+    def _who(self, c: ChannelInfo | None) -> str:
+        if c is None:
+            return ""
+        return self._user(c.device) or c.device
 
     def _on_blind_transfer(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, BlindTransfer)
         if e.result.lower() != "success":
             return
-        anchor = e.transferee or e.transferer
-        got = self._leg(anchor, now, out, create=False) or self._leg(
-            e.transferer, now, out, create=False
-        )
+        got = None
+        for c in (e.transferee, e.transferer):
+            if c is not None:
+                got = self._leg(c, now, out, create=False)
+                if got is not None:
+                    break
         if got is None:
             return
         call = got[0]
         target = f"{e.extension}@{e.context}" if e.context else e.extension
-        t = TransferView("blind", now, call.agent or e.transferer.device, target, e.result)
-        self._record_transfer(call, t, now, out)
+        t = TransferView("blind", now, self._who(e.transferer), target, e.result)
+        self._record_transfer(call, t, now, out, e.transferer.channel)
 
     def _on_attended_transfer(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, AttendedTransfer)
         if e.result.lower() != "success":
             return
         got = None
-        for c in (e.transferee, e.orig_transferer):
+        for c in (e.transferee, e.orig_transferer, e.transfer_target):
             if c is not None:
                 got = self._leg(c, now, out, create=False)
                 if got is not None:
@@ -1053,13 +1279,22 @@ class CallTracker:
             target = e.transfer_target.device
         else:
             target = e.dest_app or e.dest_bridge_id
-        from_agent = call.agent or e.orig_transferer.device
-        self._record_transfer(
-            call, TransferView("attended", now, from_agent, target, e.result), now, out
-        )
-        if e.transfer_target is not None:
-            call.agent = e.transfer_target.device
-            call.agent_channel = e.transfer_target.channel
+        t = TransferView("attended", now, self._who(e.orig_transferer), target, e.result)
+        already = e.transfer_target is not None and call.agent is not None and \
+            call.agent.device == e.transfer_target.device
+        if not already:
+            self._record_transfer(call, t, now, out, e.orig_transferer.channel)
+        else:
+            # The target's bridge came first and already moved the call (and closed the
+            # transferer's segment as a transfer): only the record is missing.
+            if t not in call.transfers:
+                call.transfers.append(t)
+                out.append(CallTransferred(call.view(), t))
+        tt = e.transfer_target
+        if tt is not None and tt.uniqueid in call.legs:
+            self._set_agent(call, tt.channel, now)
+        elif tt is not None:
+            self._set_agent(call, tt.channel, now, device=tt.device)
 
     def _on_spy_start(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, ChanSpyStarted)

@@ -85,6 +85,14 @@ class ChannelStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerIdChanged:
+    """NewCallerid: the channel's caller ID is now ``chan.caller_id_num/name`` (an Originate's
+    CallerID arrives this way, after the Newchannel that still shows the device's own)."""
+
+    chan: ChannelInfo
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelHungUp:
     """Hangup."""
 
@@ -420,6 +428,7 @@ class AmiResynced:
 CtiEvent = (
     ChannelCreated
     | ChannelStateChanged
+    | CallerIdChanged
     | ChannelHungUp
     | DialBegin
     | DialEnd

@@ -20,6 +20,7 @@ from cti.events import (
     BlindTransfer,
     BridgeEntered,
     BridgeLeft,
+    CallerIdChanged,
     ChannelCreated,
     ChannelHungUp,
     ChannelInfo,
@@ -140,6 +141,11 @@ def _newchannel(m: AmiMessage) -> CtiEvent | None:
 def _newstate(m: AmiMessage) -> CtiEvent | None:
     c = _chan(m, _PLAIN)
     return ChannelStateChanged(c) if c else None
+
+
+def _newcallerid(m: AmiMessage) -> CtiEvent | None:
+    c = _chan(m, _PLAIN)
+    return CallerIdChanged(c) if c else None
 
 
 def _hangup(m: AmiMessage) -> CtiEvent | None:
@@ -466,6 +472,7 @@ _DISPATCH: dict[str, Callable[[AmiMessage], CtiEvent | None]] = {
     "VarSet": _varset,
     "Newchannel": _newchannel,
     "Newstate": _newstate,
+    "NewCallerid": _newcallerid,
     "Hangup": _hangup,
     "DialBegin": _dialbegin,
     "DialEnd": _dialend,

@@ -64,7 +64,8 @@ def test_inbound_queue_answered() -> None:
     assert (call.caller_num, call.caller_name) == ("+15557654321", "Carrier Caller")
     assert call.dialled == "15551230000"
     assert call.queue == "support"
-    assert (call.agent, call.agent_name, call.agent_channel) == (
+    assert call.agent is not None
+    assert (call.agent.device, call.agent.name, call.agent.channel) == (
         "PJSIP/1001",
         "Agent 1001",
         "PJSIP/1001-00000004",
@@ -94,7 +95,7 @@ def test_inbound_queue_abandoned() -> None:
     assert ended["1795462495.9"].reason == c.END_ABANDONED
     assert call.abandoned
     assert call.answered_at is None
-    assert call.agent == ""
+    assert call.agent is None
     assert call.queue == "support"
     assert call.hangup_cause == 0  # abandoned legs hang up with cause 0
     assert not _of(ups, c.CallAnswered)
@@ -123,7 +124,7 @@ def test_agi_session_ivr_queue_then_agent() -> None:
     call = ended["1795462540.16"].call
     assert call.queue == "support"
     assert [(u.queue, u.source) for u in _of(ups, c.CallQueued)] == [("support", "ivr")]
-    assert call.agent == "PJSIP/1002"
+    assert call.agent.device == "PJSIP/1002"
     assert call.answered_at is not None
     assert ended["1795462540.16"].reason == c.END_COMPLETED
     assert {(u.name, u.value) for u in _of(ups, c.CallVariable)} >= {
@@ -189,7 +190,7 @@ def test_originate_matched_by_action_id_only_turns_outbound_late() -> None:
     changed = _of(ups, c.CallDirectionChanged)
     assert [u.call.call_id for u in changed] == ["1795462577.24"]
     spied = ended["1795462575.22"].call
-    assert spied.direction == "inbound" and spied.agent == "PJSIP/1001"
+    assert spied.direction == "inbound" and spied.agent.device == "PJSIP/1001"
     (mon,) = _of(ups, c.CallMonitorStarted)
     assert (mon.call.call_id, mon.supervisor_channel, mon.supervisor_call_id) == (
         "1795462575.22",
@@ -221,12 +222,35 @@ def test_local_originate_is_one_call_with_two_legs() -> None:
     assert len(_of(ups, c.CallStarted)) == 1
 
 
-def test_without_expectation_originated_calls_count_as_inbound() -> None:
+def test_another_clients_originate_is_outbound_busy_with_its_caller_id() -> None:
+    """Nobody announced it (another AMI client's Originate): still outbound, busy, and with the
+    caller ID the Originate set (NewCallerid), not the phone's own from Newchannel."""
     _, ups = _run("originate_busy")
     (end,) = _ended(ups).values()
-    assert end.call.direction == "inbound"
-    assert end.reason == c.END_NOT_ANSWERED
-    assert not _of(ups, c.OriginateFailed)
+    assert (end.call.direction, end.call.origin) == ("outbound", "originate")
+    assert end.reason == c.END_BUSY
+    assert (end.call.caller_num, end.call.caller_name) == ("5550002", "Lab Originate")
+    assert not _of(ups, c.OriginateFailed)  # not ours to report
+
+
+@pytest.mark.parametrize(("name", "caller"), [
+    ("originate_agent_answered", "5550003"),
+    ("originate_local_answered", "5550001"),
+])
+def test_another_clients_originate_is_answered_when_its_leg_answers(
+        name: str, caller: str) -> None:
+    _, ups = _run(name)
+    (end,) = _ended(ups).values()
+    assert (end.call.direction, end.call.origin) == ("outbound", "originate")
+    assert end.reason == c.END_COMPLETED and end.call.answered_at is not None
+    assert end.call.caller_num == caller
+    assert len(_of(ups, c.CallDirectionChanged)) == 1
+
+
+def test_another_clients_originate_no_answer() -> None:
+    _, ups = _run("originate_no_answer")
+    (end,) = _ended(ups).values()
+    assert (end.call.direction, end.reason) == ("outbound", c.END_NO_ANSWER)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -267,7 +291,7 @@ def test_click_to_dial_answers_on_bridge_and_names_the_agent() -> None:
     ups = t.apply(ev.BridgeEntered("b", "basic", 2, cust), 4.5)
     (ans,) = ups
     assert isinstance(ans, c.CallAnswered)
-    assert ans.call.agent == "PJSIP/1001"
+    assert ans.call.agent.device == "PJSIP/1001"
     assert ans.call.answered_at == 4.5
 
 
@@ -280,7 +304,9 @@ def test_bridge_names_the_agent_without_app_queue() -> None:
     t.apply(ev.BridgeEntered("b", "basic", 1, caller), 3.0)
     (ans,) = t.apply(ev.BridgeEntered("b", "basic", 2, agent), 3.0)
     assert isinstance(ans, c.CallAnswered)
-    assert (ans.call.agent, ans.call.agent_channel) == ("PJSIP/1005", "PJSIP/1005-00000004")
+    assert ans.call.agent is not None
+    assert (ans.call.agent.device, ans.call.agent.channel) == (
+        "PJSIP/1005", "PJSIP/1005-00000004")
 
 
 def test_bridge_enter_before_newchannel_adopts_the_leg() -> None:
@@ -378,7 +404,7 @@ def test_blind_transfer_is_recorded_and_next_bridge_names_new_agent() -> None:
         "PJSIP/1001",
         "1002@agents",
     )
-    assert tr.call.agent == ""
+    assert tr.call.agent is None
     assert t.apply(bt, 10.0) == []  # duplicate
     t.apply(ev.BridgeLeft("b1", "basic", 1, agent), 10.5)
     t.apply(ev.ChannelHungUp(agent, 16, "Normal Clearing"), 11.0)
@@ -389,7 +415,7 @@ def test_blind_transfer_is_recorded_and_next_bridge_names_new_agent() -> None:
     t.apply(ev.BridgeEntered("b2", "basic", 1, caller), 13.0)
     t.apply(ev.BridgeEntered("b2", "basic", 2, new_agent), 13.0)
     view = t.get("9.0")
-    assert view is not None and view.agent == "PJSIP/1002"
+    assert view is not None and view.agent is not None and view.agent.device == "PJSIP/1002"
     assert len(view.transfers) == 1
     assert [type(u) for u in t.apply(ev.ChannelHungUp(caller, 16, ""), 20.0)] == []
     (end,) = t.apply(ev.ChannelHungUp(new_agent, 16, ""), 20.0)
@@ -418,7 +444,7 @@ def test_attended_transfer_names_the_target_as_agent() -> None:
     assert isinstance(tr, c.CallTransferred)
     assert tr.call.call_id == "9.0"
     assert tr.transfer.kind == "attended" and tr.transfer.target == "PJSIP/1002"
-    assert t.get("9.0").agent == "PJSIP/1002"  # type: ignore[union-attr]
+    assert t.get("9.0").agent.device == "PJSIP/1002"  # type: ignore[union-attr]
 
 
 def test_unknown_originate_response_is_ignored() -> None:
@@ -506,7 +532,7 @@ def test_reconcile_bridged_adopted_call_is_answered() -> None:
     ]
     ups = t.reconcile(snaps, 100.0)
     assert [type(u) for u in ups] == [c.CallStarted, c.CallAnswered]
-    assert ups[1].call.agent == "PJSIP/1001"
+    assert ups[1].call.agent.device == "PJSIP/1001"
 
 
 # --------------------------------------------------------------------------- memory bounds
