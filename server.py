@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from acd.call_log import CallLog
 from acd.engine import AcdEngine
 from acd.history import HistoryDeriver
 from acd.history_writer import HistoryWriter, queue_limits
@@ -40,9 +41,10 @@ from crm_core.demo_data import demo_agents, ensure_demo_database, iter_demo_numb
 from crm_core.errors import CrmError, NotFound
 from crm_core.service import Crm
 from cti.ami import AmiClient, AmiState
-from cti.calls import CallTracker
+from cti.calls import CallTracker, CallUpdate
 from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
+from cti.ownership import DeviceDirectory, follow_users
 from cti.routes import cti_routes
 
 log = structlog.get_logger("server")
@@ -101,7 +103,13 @@ async def serve(settings: Settings, *, demo: bool = False,
         bus = Bus()
         clock = MonotonicClock()
         engine = AcdEngine(settings.acd)
-        tracker = CallTracker()
+        # Who is on each call: the agent logged in on a device, else the user whose extension
+        # it is (kept current from the CRM).
+        directory = DeviceDirectory(logins=engine.agent_on_device)
+        tracker = CallTracker(user_for=directory.user_for)
+        users_task = asyncio.create_task(follow_users(
+            crm, directory, settings.dialing.agent_device_template, bus.subscribe("user.")))
+        stack.callback(users_task.cancel)
 
         fastagi = FastAgiServer(settings.fastagi)
         ami_settings = settings.ami
@@ -147,6 +155,17 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         ami = AmiClient(ami_settings, on_event=on_event, clock=clock)
         acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock)
+
+        def publish(updates: list[CallUpdate]) -> None:
+            for u in updates:
+                bus.publish("call." + type(u).__name__, u)
+
+        acd.before_originate = lambda action_id, **exp: publish(
+            tracker.expect_originate(action_id, now=clock.now(), **exp))
+        call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall)
+        call_log_task = asyncio.create_task(call_log.run(bus.subscribe("call.")),
+                                            name="call-log")
+        stack.callback(call_log_task.cancel)
         fastagi.route("ivr", acd.handle_ivr)
         fastagi.route("queue", acd.handle_queue)
         if not demo:
@@ -165,7 +184,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.push_async_callback(ami.close)
 
         routes = [*acd_routes(acd, crm),
-                  *cti_routes(settings, crm, ami, tracker, fastagi, clock)]
+                  *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
+                              publish=publish, in_acd_session=acd.holds_channel)]
 
         def ami_health() -> tuple[bool, str]:
             state = ami.state
@@ -205,7 +225,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         gc.freeze()
         handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ami=ami,
                        fastagi=fastagi,
-                       tracker=tracker, sim=sim, http_port=http_port, app=app)
+                       tracker=tracker, sim=sim, http_port=http_port, app=app,
+                       call_log=call_log, directory=directory)
         if ready is not None:
             ready.set()
         await stop.wait()

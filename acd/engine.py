@@ -491,6 +491,10 @@ class AcdEngine:
         self._transition(a, E.READY, now)
         return self._settle(now)
 
+    def agent_on_device(self, device: str) -> str:
+        """The agent logged in on ``device``, or ""."""
+        return self._device_owner.get(device, "")
+
     def agent_pause(self, agent_id: str, reason: str, now: float) -> list[Command]:
         a = self._agent(agent_id)
         self._check_reason(reason)

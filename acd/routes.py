@@ -137,6 +137,34 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         run(service.agent_logout, principal_of(request).username)
         return json_response({"status": "logged_out"})
 
+    @routes.post("/api/acd/me/logout-after-call", roles=AGENT_ROLES,
+                 summary="Log out now if between calls (200), else right after the current "
+                         "call (202; no new calls meanwhile)", tags=("acd",))
+    async def acd_logout_after_call(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request).username
+        try:
+            service.engine.agent(me)
+        except AcdError as exc:
+            raise _api_error(exc) from None
+        if service.request_logout(me):
+            return json_response({"status": "logged_out", "agent_id": me})
+        return json_response({"status": "logout_pending", "agent_id": me}, status=202)
+
+    @routes.post("/api/acd/me/pause-after-call", roles=AGENT_ROLES, request_model=PauseBody,
+                 summary="Pause now if between calls (200), else right after the current call "
+                         "(202; no new calls are offered once it ends)", tags=("acd",))
+    async def acd_pause_after_call(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request).username
+        reason = body_of(request, PauseBody).reason
+        try:
+            now = service.request_pause(me, reason)
+        except AcdError as exc:
+            raise _api_error(exc) from None
+        if now:
+            return json_response({"status": "paused", "agent_id": me, "reason": reason})
+        return json_response({"status": "pause_pending", "agent_id": me, "reason": reason},
+                             status=202)
+
     @routes.post("/api/acd/me/available", roles=AGENT_ROLES, response=AgentSnapshot,
                  summary="Become available for calls", tags=("acd",))
     async def acd_available(request: web.Request) -> web.StreamResponse:

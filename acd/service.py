@@ -133,6 +133,10 @@ class AcdService:
         self.fallbacks = 0
         self._draining = False
         self._pending_logout: set[str] = set()
+        self._pending_pause: dict[str, str] = {}  # agent -> reason, after the current call
+        # Told about each callback Originate before it is sent (the call tracker, so the call
+        # is known as a callback with its agent): (action_id, **expectation).
+        self.before_originate: Callable[..., object] | None = None
         self._user_events: asyncio.Task[None] | None = None
         self._day = time.localtime(self.wall.now()).tm_yday
         # Seconds per engine input, for the routing latency histogram on /metrics.
@@ -179,6 +183,9 @@ class AcdService:
                 self._feed(self.engine.tick)
                 for agent_id in list(self._pending_logout):
                     self.request_logout(agent_id)
+                for agent_id, reason in list(self._pending_pause.items()):
+                    with contextlib.suppress(AcdError):
+                        self.request_pause(agent_id, reason)
             except Exception:  # a bug here must not stop routing for everyone
                 log.exception("acd_tick_failed")
 
@@ -483,6 +490,10 @@ class AcdService:
             return
         self._callbacks[action.action_id] = _Callback(cmd.call_id, cmd.agent_id, cmd.number,
                                                       cmd.queue)
+        if self.before_originate is not None:
+            self.before_originate(action.action_id, channel_id=cb_id, cti_call_id=cb_id,
+                                  kind="callback", dialled=cmd.number, device=cmd.device,
+                                  user=cmd.agent_id)
         try:
             await self.ami.send(action)
         except CtiError as exc:
@@ -605,6 +616,30 @@ class AcdService:
             return False
         self._pending_logout.discard(agent_id)
         return True
+
+    def request_pause(self, agent_id: str, reason: str) -> bool:
+        """Pause the agent now if the state table allows it (True); otherwise (ringing, on a
+        call) pause them as soon as it does: right after the current call (False). An unknown
+        reason code is refused at once (InvalidRequest)."""
+        try:
+            self._feed(self.engine.agent_pause, agent_id, reason)
+        except IllegalTransition:
+            if str(self.engine.agent(agent_id).state) == "logged_out":
+                self._pending_pause.pop(agent_id, None)
+                raise
+            if self._pending_pause.get(agent_id) != reason:
+                self._pending_pause[agent_id] = reason
+                log.info("pause_after_call", agent=agent_id, reason=reason)
+            return False
+        except UnknownAgent:
+            self._pending_pause.pop(agent_id, None)
+            raise
+        self._pending_pause.pop(agent_id, None)
+        return True
+
+    def holds_channel(self, channel: str) -> bool:
+        """True while an ACD FastAGI session holds this caller's channel."""
+        return channel in self._by_channel
 
     async def _follow_users(self, sub: Any) -> None:
         """A deactivated or deleted user stops taking calls (after the current one)."""

@@ -33,7 +33,8 @@ ALL = ""  # the "overall" key in reports
 # Outcome vector layout.
 _ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
 _OVERFLOWED, _WAIT_ANS, _WAIT_ABN, _HANDLED, _HANDLE_SUM, _CALLBACKS = 5, 6, 7, 8, 9, 10
-_WIDTH = 11
+_TRANSFERRED = 11
+_WIDTH = 12
 # An outcome: its non-zero fields only, as (index, value).
 _Vec = tuple[tuple[int, float], ...]
 # A recorded outcome: (time, queue, kind, value); see _KINDS.
@@ -52,6 +53,7 @@ class PeriodStats:
     overflowed_out: int
     handled: int
     callbacks_requested: int
+    transferred: int  # transfers (blind or attended) of the queue's calls, each counted
     service_level: float | None
     service_level_excl_short: float | None
     asa_s: float | None
@@ -151,6 +153,7 @@ def _period(s: Sequence[float]) -> PeriodStats:
         overflowed_out=round(s[_OVERFLOWED]),
         handled=handled,
         callbacks_requested=round(s[_CALLBACKS]),
+        transferred=round(s[_TRANSFERRED]),
         service_level=f.service_level,
         service_level_excl_short=f.service_level_excl_short,
         asa_s=f.asa_s,
@@ -163,7 +166,7 @@ def _period(s: Sequence[float]) -> PeriodStats:
 # Outcome kinds: each is a vector template; a field of _VALUE takes the outcome's value.
 _VALUE = -1.0
 _K_ENTERED, _K_ANSWERED, _K_ANSWERED_SL, _K_ABANDONED, _K_ABANDONED_SHORT = 0, 1, 2, 3, 4
-_K_OVERFLOWED, _K_HANDLED, _K_CALLBACK = 5, 6, 7
+_K_OVERFLOWED, _K_HANDLED, _K_CALLBACK, _K_TRANSFERRED = 5, 6, 7, 8
 _KINDS: tuple[_Vec, ...] = (
     ((_ENTERED, 1.0),),
     ((_ANSWERED, 1.0), (_WAIT_ANS, _VALUE)),
@@ -173,6 +176,7 @@ _KINDS: tuple[_Vec, ...] = (
     ((_OVERFLOWED, 1.0),),
     ((_HANDLED, 1.0), (_HANDLE_SUM, _VALUE)),
     ((_CALLBACKS, 1.0),),
+    ((_TRANSFERRED, 1.0),),
 )
 # Unfolded outcomes allowed to pile up before recording folds them in itself (bounds memory
 # when nobody reads; a read folds everything at once).
@@ -277,6 +281,12 @@ class QueueStats:
         if queue not in self._limits:
             raise UnknownQueue(f"no queue {queue!r}")
         self._record(now, queue, _K_CALLBACK, 0.0)
+
+    def call_transferred(self, queue: str, now: float) -> None:
+        """A call of ``queue`` was transferred (by API or from the phone)."""
+        if queue not in self._limits:
+            raise UnknownQueue(f"no queue {queue!r}")
+        self._record(now, queue, _K_TRANSFERRED, 0.0)
 
     # -------------------------------------------------------------------------------- reading
 

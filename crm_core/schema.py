@@ -382,6 +382,25 @@ CREATE TABLE cc_queue_histograms (
     n INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (start, queue, metric, bin)
 ) WITHOUT ROWID;
+# One row per agent stretch of a call (cti.ownership.AgentSegment), keyed by the call's id like
+# interactions.call_id (no foreign key: the ACD and the call log write in either order).
+_CALL_SEGMENTS = """
+CREATE TABLE call_segments (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL,
+    seq INTEGER NOT NULL CHECK (seq >= 0),
+    agent_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    agent TEXT NOT NULL,
+    device TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    talk_s REAL NOT NULL DEFAULT 0 CHECK (talk_s >= 0),
+    ended_by TEXT NOT NULL DEFAULT '',
+    transfer_kind TEXT CHECK (transfer_kind IN ('blind', 'attended')),
+    transfer_target TEXT,
+    UNIQUE (call_id, seq)
+);
+CREATE INDEX ix_call_segments_agent ON call_segments (agent_user_id, started_at DESC);
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -391,6 +410,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "trigram search indexes for names and e-mail addresses", _SEARCH_INDEXES),
     Migration(5, "IVR self-service: customer language and telephone PIN", _SELF_SERVICE),
     Migration(6, "call-center event log and its 15-minute aggregates", _CC_HISTORY),
+    Migration(7, "call segments: each agent's part of a call, and the transfer that ended it",
+              _CALL_SEGMENTS),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -82,6 +82,7 @@ from crm_core.repo import check_id
 from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
 from crm_core.schema import current_version
 from crm_core.selfservice import SelfServiceRepo
+from crm_core.segments import CallSegment, replace_segments_sync, segments_for_call_sync
 from crm_core.staff import SkillRepo, TeamRepo, UserRepo
 from crm_core.tickets import TicketRepo
 
@@ -187,6 +188,13 @@ class Crm:
             notes=notes,
             now=self.clock.now(),
         )
+
+    async def log_call_segments(self, call_id: str, segments: list[CallSegment]) -> int:
+        """Store each agent's part of a call (replacing what was stored for that call)."""
+        return await self.db.write(replace_segments_sync, call_id, segments)
+
+    async def call_segments(self, call_id: str) -> list[CallSegment]:
+        return await self.db.read(segments_for_call_sync, call_id)
 
     # -- customer value -----------------------------------------------------------------------
 

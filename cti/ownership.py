@@ -14,8 +14,15 @@ The tracker is pure, so it does not ask the CRM who owns a device: the server ke
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import structlog
+
+log = structlog.get_logger("cti.ownership")
 
 SegmentEnd = Literal["", "transfer", "hangup"]
 
@@ -49,33 +56,55 @@ class AgentSegment:
 
 
 class DeviceDirectory:
-    """Device ("PJSIP/1001") -> username. The server fills it from the CRM's users (their
-    extensions through ``agent_device_template``) and from ACD logins, which win: an admin
-    logged in on a spare phone owns the calls on it."""
+    """Device ("PJSIP/1001") -> username. Users' extensions (through ``agent_device_template``)
+    are loaded from the CRM (:func:`follow_users`); ``logins`` (the ACD's device -> logged-in
+    agent) wins over them: an admin logged in on a spare phone owns the calls on it."""
 
-    __slots__ = ("_by_extension", "_by_login")
+    __slots__ = ("_by_extension", "_logins")
 
-    def __init__(self) -> None:
+    def __init__(self, logins: Callable[[str], str] | None = None) -> None:
         self._by_extension: dict[str, str] = {}
-        self._by_login: dict[str, str] = {}
+        self._logins = logins
 
-    def set_extension(self, device: str, user: str) -> None:
-        self._by_extension[device] = user
-
-    def forget_user(self, user: str) -> None:
-        for table in (self._by_extension, self._by_login):
-            for device in [d for d, u in table.items() if u == user]:
-                del table[device]
-
-    def set_login(self, device: str, user: str) -> None:
-        self._by_login[device] = user
-
-    def clear_login(self, device: str) -> None:
-        self._by_login.pop(device, None)
+    def replace_extensions(self, devices: Mapping[str, str]) -> None:
+        self._by_extension = dict(devices)
 
     def user_for(self, device: str) -> str:
-        return self._by_login.get(device) or self._by_extension.get(device, "")
+        if self._logins is not None:
+            user = self._logins(device)
+            if user:
+                return user
+        return self._by_extension.get(device, "")
 
     def devices_of(self, user: str) -> frozenset[str]:
-        return frozenset(d for table in (self._by_extension, self._by_login)
-                         for d, u in table.items() if u == user)
+        return frozenset(d for d, u in self._by_extension.items() if u == user)
+
+
+async def load_users(crm: Any, directory: DeviceDirectory, device_template: str) -> int:
+    """(Re)load every active user's extension from the CRM; returns how many have one."""
+    devices: dict[str, str] = {}
+    offset = 0
+    while True:
+        page = await crm.users.search(limit=500, offset=offset)
+        for user in page.items:
+            if user.extension and getattr(user, "active", True):
+                devices[device_template.format(extension=user.extension)] = user.username
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            break
+    directory.replace_extensions(devices)
+    return len(devices)
+
+
+async def follow_users(crm: Any, directory: DeviceDirectory, device_template: str,
+                       sub: Any, refresh_s: float = 30.0) -> None:
+    """Keep the directory current: reload on every user.* bus message, and every
+    ``refresh_s`` anyway (users changed by other means)."""
+    while True:
+        try:
+            await load_users(crm, directory, device_template)
+        except Exception:  # the next round retries; calls are still tracked meanwhile
+            log.exception("device_directory_reload_failed")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(refresh_s):
+                await sub.get()

@@ -1,5 +1,11 @@
-"""REST endpoints for the telephony side: live calls, connection status, click-to-dial and
-supervisor monitoring (listen / whisper / barge through ChanSpy).
+"""REST endpoints for the telephony side: live calls, connection status, click-to-dial,
+call control (hang up, blind and attended transfer, hold) and supervisor monitoring (listen /
+whisper / barge through ChanSpy). Who may act on which call: cti.call_access.
+
+Calls inside an ACD FastAGI session (inbound calls the ACD bridged with Dial from the caller's
+AGI) cannot be held or attended-transferred over REST: the AGI session owns the caller's
+channel, and a Redirect of it would end the session (the ACD would count the call as over).
+They can be hung up and blind-transferred (the caller leaves the ACD for the target).
 
 Every number and extension goes through cti.commands' validation (dial pattern, allow/deny
 prefixes, no CR/LF/NUL or dial-string specials) before anything reaches AMI; a refused value is a
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -20,7 +27,6 @@ from agent_desktop.errors import (
     BadGateway,
     BadRequest,
     Conflict,
-    Forbidden,
     GatewayTimeout,
     NotFound,
     ServiceUnavailable,
@@ -31,10 +37,12 @@ from agent_desktop.policy import check_row
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from common.clock import Clock, MonotonicClock
 from config.settings import Settings
+from crm_core.errors import NotFound as CrmNotFound
 from crm_core.phones import try_normalize
 from cti import commands
 from cti.ami import AmiClient, AmiState
-from cti.calls import CallTracker, CallView
+from cti.call_access import agent_leg, check_call_access, customer_leg
+from cti.calls import CallTracker, CallUpdate, CallView
 from cti.errors import (
     ActionFailed,
     ActionTimeout,
@@ -43,6 +51,7 @@ from cti.errors import (
     OriginateOutcomeUnknown,
 )
 from cti.fastagi import FastAgiServer
+from cti.ownership import DeviceDirectory
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
 # How people write phone numbers; only these are normalised (never hostile input).
@@ -85,9 +94,21 @@ def _invalid(exc: InvalidValue) -> ValidationFailed:
 
 
 def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracker,
-               fastagi: FastAgiServer, clock: Clock | None = None) -> RouteRegistry:
+               fastagi: FastAgiServer, clock: Clock | None = None, *,
+               directory: DeviceDirectory | None = None,
+               publish: Callable[[list[CallUpdate]], None] | None = None,
+               in_acd_session: Callable[[str], bool] | None = None) -> RouteRegistry:
+    """``directory`` names the users of devices; ``publish`` carries the tracker updates a
+    route causes (a REST transfer) to the bus; ``in_acd_session(channel)`` says whether an ACD
+    FastAGI session holds that channel."""
     routes = RouteRegistry()
     clock = clock or MonotonicClock()
+    directory = directory or DeviceDirectory()
+    publish = publish or (lambda updates: None)
+    in_acd_session = in_acd_session or (lambda channel: False)
+
+    def device_of(extension: str) -> str:
+        return settings.dialing.agent_device_template.format(extension=extension)
 
     async def extension_of(username: str) -> str:
         user = await crm.users.by_username(username)
@@ -150,8 +171,14 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
             )
         except InvalidValue as exc:
             raise _invalid(exc) from None
+        # Checked with no await before the tracker is told to expect the call: of several quick
+        # dials, one goes out and the others are refused (they would ring a busy phone).
+        busy = tracker.busy_call_for(me.username)
+        if busy is not None:
+            raise Conflict("you already have a call in progress; end it before dialling again",
+                           {"call_id": busy})
         await originate(action, channel_id=call_id, cti_call_id=call_id, kind="click_to_dial",
-                        dialled=number, agent=extension)
+                        dialled=number, device=device_of(extension), user=me.username)
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)
 
@@ -178,31 +205,60 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         except InvalidValue as exc:
             raise _invalid(exc) from None
         await originate(action, channel_id=call_id, cti_call_id=call_id, kind="supervisor",
-                        agent=str(target.extension))
+                        device=device_of(mine), user=me.username)
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)
 
     call_param = (Param("call_id", "path", required=True,
                         description="the call's id (Asterisk Linkedid), from GET /api/calls"),)
 
+    async def authorized(request: web.Request, call: CallView) -> None:
+        """The one policy every call action checks (cti.call_access)."""
+        me = principal_of(request)
+        mine = directory.devices_of(me.username)
+        if me.role == "agent" and not mine:
+            user = await crm.users.by_username(me.username)
+            mine = frozenset({device_of(str(user.extension))}) if user.extension else mine
+        team = None
+        if me.role == "supervisor" and call.agent is not None and call.agent.user:
+            try:
+                team = (await crm.users.by_username(call.agent.user)).team_id
+            except CrmNotFound:
+                team = None
+        check_call_access(me, call, my_devices=mine, agent_team=team)
+
     async def controlled_call(request: web.Request) -> tuple[CallView, str]:
-        """The live call and its customer channel, if the caller may control it: its agent,
-        or a supervisor/admin."""
+        """The live call and its customer channel, if the caller may control it."""
         call = tracker.get(request.match_info["call_id"])
         if call is None or not call.active:
             raise NotFound("no such live call")
-        me = principal_of(request)
-        if me.role == "agent":
-            device = settings.dialing.agent_device_template.format(
-                extension=await extension_of(me.username))
-            if not call.agent_channel.startswith(device + "-"):
-                raise Forbidden("this is not your call")
-        customer = next((leg.channel for leg in call.legs if leg.ended_at is None
-                         and leg.channel != call.agent_channel
-                         and leg.channel not in call.supervisors), "")
-        if not customer:
-            raise Conflict("the call has no live customer leg")
-        return call, customer
+        await authorized(request, call)
+        customer = customer_leg(call, lambda device: bool(directory.user_for(device)))
+        return call, customer.channel
+
+    def outside_acd(customer: str, what: str) -> None:
+        if in_acd_session(customer):
+            raise Conflict(
+                f"{what} is not available for calls the ACD routed: its FastAGI session owns "
+                "the caller's channel (use the phone's own hold/transfer keys, or a blind "
+                "transfer)", {"reason": "acd_session"})
+
+    @routes.get("/api/calls/{call_id}", roles=AGENT_ROLES, params=(
+        Param("call_id", "path", required=True, description="the call's id"),),
+        response=CallView, summary="One call (agents: their own; supervisors: their team's)",
+        tags=("cti",))
+    async def get_call(request: web.Request) -> web.StreamResponse:
+        call = tracker.get(request.match_info["call_id"])
+        if call is None:
+            raise NotFound("no such call (ended calls are kept for a minute)")
+        if call.active:
+            await authorized(request, call)
+        else:
+            # Ended: the last agent (or their team's supervisor, or an admin) may still read it.
+            me = principal_of(request)
+            if me.role != "admin" and (call.agent is None or call.agent.user != me.username):
+                await authorized(request, call)
+        return json_response(call)
 
     @routes.post("/api/calls/{call_id}/hangup", roles=AGENT_ROLES, params=call_param,
                  response=CallStatus, summary="Hang up a live call (its agent, or a supervisor)",
@@ -227,7 +283,57 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         except InvalidValue as exc:
             raise _invalid(exc) from None
         await send(action)
+        # A Redirect makes no BlindTransfer event: the tracker is told, the agent's part ends.
+        publish(tracker.note_transfer(call.call_id, kind="blind", target=number,
+                                      by=principal_of(request).username, now=clock.now()))
         return json_response({"call_id": call.call_id, "action_id": action.action_id,
                               "status": "transferring"})
+
+    @routes.post("/api/calls/{call_id}/attended-transfer", roles=AGENT_ROLES,
+                 params=call_param, request_model=TransferBody, response=CallStatus,
+                 summary="Attended transfer: the agent consults the target, then hangs up to "
+                         "complete (not for ACD-routed calls)", tags=("cti",))
+    async def attended_transfer_call(request: web.Request) -> web.StreamResponse:
+        call, customer = await controlled_call(request)
+        outside_acd(customer, "attended transfer")
+        agent = agent_leg(call)
+        number = _dialable(body_of(request, TransferBody).number, settings)
+        try:
+            action = commands.atxfer(
+                agent.channel, target=number, context=settings.dialing.originate_context,
+                settings=settings.dialing, action_id=f"atx-{uuid.uuid4().hex[:16]}")
+        except InvalidValue as exc:
+            raise _invalid(exc) from None
+        await send(action)
+        return json_response({"call_id": call.call_id, "action_id": action.action_id,
+                              "status": "consulting"})
+
+    async def hold_or_unhold(request: web.Request, on: bool) -> web.StreamResponse:
+        call, customer = await controlled_call(request)
+        outside_acd(customer, "hold")
+        agent = agent_leg(call)
+        held = any(leg.on_hold for leg in call.legs if leg.ended_at is None)
+        if held == on:
+            raise Conflict("the call is already on hold" if on else "the call is not on hold")
+        action_id = f"{'hold' if on else 'unhold'}-{uuid.uuid4().hex[:16]}"
+        try:
+            action = (commands.hold if on else commands.unhold)(
+                customer, agent.channel, action_id=action_id)
+        except InvalidValue as exc:
+            raise _invalid(exc) from None
+        await send(action)
+        return json_response({"call_id": call.call_id, "action_id": action.action_id,
+                              "status": "holding" if on else "resuming"})
+
+    @routes.post("/api/calls/{call_id}/hold", roles=AGENT_ROLES, params=call_param,
+                 response=CallStatus, summary="Put the customer on hold (music); not for "
+                 "ACD-routed calls", tags=("cti",))
+    async def hold_call(request: web.Request) -> web.StreamResponse:
+        return await hold_or_unhold(request, True)
+
+    @routes.post("/api/calls/{call_id}/unhold", roles=AGENT_ROLES, params=call_param,
+                 response=CallStatus, summary="Take the customer off hold", tags=("cti",))
+    async def unhold_call(request: web.Request) -> web.StreamResponse:
+        return await hold_or_unhold(request, False)
 
     return routes

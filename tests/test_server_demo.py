@@ -321,8 +321,8 @@ async def wait_live_answered_call(demo: dict[str, Any]) -> Any:
     async with asyncio.timeout(60):
         while True:
             for call in demo["tracker"].active_calls():
-                if call.answered_at is not None and call.agent_channel and \
-                        call.direction == "inbound":
+                if call.answered_at is not None and call.agent is not None and \
+                        call.agent.channel and call.direction == "inbound":
                     return call
             await asyncio.sleep(0.05)
 
@@ -341,8 +341,8 @@ async def test_supervisor_hangs_up_a_live_call(demo_long_calls: dict[str, Any]) 
 async def test_agent_transfers_own_call_but_not_others(demo_long_calls: dict[str, Any]) -> None:
     demo = demo_long_calls
     call = await wait_live_answered_call(demo)
-    ext = call.agent_channel.split("/", 1)[1].split("-", 1)[0]
-    owner = f"agent{int(ext) - 1000}"
+    owner = call.agent.user
+    assert owner.startswith("agent"), call.agent
     other = "agent1" if owner != "agent1" else "agent2"
     mine, theirs = await login(demo, owner), await login(demo, other)
     status, err = await post(demo, f"/api/calls/{call.call_id}/transfer", theirs,
@@ -356,7 +356,7 @@ async def test_agent_transfers_own_call_but_not_others(demo_long_calls: dict[str
     assert status == 200, body
     async with asyncio.timeout(10):  # the agent's part is over: the caller left the agent
         while (c := demo["tracker"].get(call.call_id)) is not None and \
-                c.agent_channel == call.agent_channel and c.active and not c.transfers:
+                c.agent == call.agent and c.active and not c.transfers:
             await asyncio.sleep(0.05)
     status, err = await post(demo, "/api/calls/no-such-call/hangup", mine)
     assert status == 404

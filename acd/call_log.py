@@ -1,0 +1,121 @@
+"""What the record says after a call: every call the tracker ends is written to the CRM.
+
+- Calls an agent placed (click-to-dial, callbacks, desk-phone calls, other clients' Originates
+  from an agent's phone) become an interaction: who (the agent), the number dialled, the
+  customer matched by that number (crm_core), the outcome (None when answered, as for ACD
+  calls, whose disposition the agent sets; else "busy", "no answer", ...) and the durations.
+  A click-to-dial the PBX could not place at all (the agent's phone never answered) is one too.
+- Every call with an agent gets its segments (crm_core.segments): each agent's stretch, the talk
+  seconds in it, and the transfer that ended it. Inbound ACD calls keep the interaction the ACD
+  writes (acd.service); their segments are added here under the same call id.
+- Transfers of a queue's calls are counted in the ACD's queue statistics as they happen.
+
+Input: the tracker's updates as the server publishes them on the bus ("call.CallEnded", ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import structlog
+
+from acd.stats import QueueStats
+from common.clock import Clock
+from crm_core.segments import CallSegment
+from cti.calls import CallEnded, CallTransferred, CallView, OriginateFailed
+
+log = structlog.get_logger("acd.call_log")
+
+# Calls written as interactions here (inbound ACD calls are written by the ACD service).
+AGENT_PLACED = frozenset({"click_to_dial", "callback", "phone", "originate"})
+_FAILED_REASONS = {0: "busy", 1: "no answer", 3: "no answer", 5: "busy", 8: "congestion"}
+
+
+class CallLog:
+    def __init__(self, crm: Any, stats: QueueStats | None, *, clock: Clock, wall: Clock) -> None:
+        self.crm = crm
+        self.stats = stats
+        self.clock = clock  # the tracker's (monotonic) time
+        self.wall = wall
+        self._user_ids: dict[str, int | None] = {}
+        self.written = 0
+        self.failed = 0
+
+    async def run(self, sub: Any) -> None:
+        """Consume tracker updates from a bus subscription ("call.") until cancelled."""
+        while True:
+            env = await sub.get()
+            try:
+                await self.handle(env.message)
+            except Exception:  # one bad write must not stop the log for every later call
+                self.failed += 1
+                log.exception("call_log_failed", topic=env.topic)
+
+    async def handle(self, msg: object) -> None:
+        if isinstance(msg, CallTransferred):
+            self._count_transfer(msg.call)
+        elif isinstance(msg, CallEnded):
+            await self._ended(msg.call, msg.reason)
+        elif isinstance(msg, OriginateFailed) and msg.call is None \
+                and msg.kind in ("click_to_dial", "callback") and msg.cti_call_id:
+            await self._not_placed(msg)
+
+    def _count_transfer(self, call: CallView) -> None:
+        if self.stats is None or not call.queue:
+            return
+        with contextlib.suppress(Exception):  # a queue this ACD does not know: not its call
+            self.stats.call_transferred(call.queue, self.clock.now())
+
+    def _wall(self, t: float | None) -> float | None:
+        return None if t is None else t + (self.wall.now() - self.clock.now())
+
+    async def _user_id(self, username: str) -> int | None:
+        if not username:
+            return None
+        if username not in self._user_ids:
+            try:
+                self._user_ids[username] = (await self.crm.users.by_username(username)).id
+            except Exception:
+                return None  # not cached: the user may be created later
+        return self._user_ids[username]
+
+    async def _ended(self, call: CallView, reason: str) -> None:
+        if call.direction == "outbound" and call.origin in AGENT_PLACED and call.agent is not None:
+            await self.crm.log_call(
+                call.call_id, direction="outbound", phone=call.dialled or None,
+                agent_user_id=await self._user_id(call.agent.user),
+                offered_at=self._wall(call.offered_at), answered_at=self._wall(call.answered_at),
+                ended_at=self._wall(call.ended_at),
+                disposition=None if call.answered_at is not None else reason,
+                notes=f"{call.origin.replace('_', '-')} call",
+            )
+            self.written += 1
+        if call.segments:
+            await self.crm.log_call_segments(call.call_id, await self._segments(call))
+
+    async def _segments(self, call: CallView) -> list[CallSegment]:
+        transfers = iter(call.transfers)
+        out = []
+        for seq, s in enumerate(call.segments):
+            t = next(transfers, None) if s.ended_by == "transfer" else None
+            start = self._wall(s.start)
+            out.append(CallSegment(
+                call_id=call.call_id, seq=seq, agent_user_id=await self._user_id(s.user),
+                agent=s.user or s.device, device=s.device,
+                started_at=start if start is not None else 0.0, ended_at=self._wall(s.end),
+                talk_s=round(s.talk_s, 3), ended_by=s.ended_by,
+                transfer_kind=t.kind if t else None, transfer_target=t.target if t else None,
+            ))
+        return out
+
+    async def _not_placed(self, msg: OriginateFailed) -> None:
+        at = self._wall(msg.at)
+        await self.crm.log_call(
+            msg.cti_call_id, direction="outbound", phone=msg.dialled or None,
+            agent_user_id=await self._user_id(msg.user), offered_at=at, ended_at=at,
+            disposition=f"not placed: agent's phone {_FAILED_REASONS.get(msg.reason, 'failed')}",
+            notes=f"{msg.kind.replace('_', '-')} call",
+        )
+        self.written += 1
+
