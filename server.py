@@ -138,6 +138,13 @@ async def serve(settings: Settings, *, demo: bool = False,
                                                            "port": sim.ami_port})
 
         acd: AcdService | None = None
+        call_log: CallLog | None = None
+
+        def publish(updates: list[CallUpdate]) -> None:
+            for u in updates:
+                bus.publish("call." + type(u).__name__, u)
+                if call_log is not None:
+                    call_log.on_update(u)  # at once: the ACD still knows the call's queue
 
         def on_event(ev: CtiEvent) -> None:
             now = clock.now()
@@ -145,8 +152,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                 updates = tracker.reconcile(ev.channels, now)
             else:
                 updates = tracker.apply(ev, now)
-            for u in updates:
-                bus.publish("call." + type(u).__name__, u)
+            publish(updates)
             if isinstance(ev, AmiConnected | AmiLost | AmiResynced):
                 bus.publish("ami.connection", {"event": type(ev).__name__})
                 log.info("ami_" + type(ev).__name__.removeprefix("Ami").lower())
@@ -156,13 +162,9 @@ async def serve(settings: Settings, *, demo: bool = False,
         ami = AmiClient(ami_settings, on_event=on_event, clock=clock)
         acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock)
 
-        def publish(updates: list[CallUpdate]) -> None:
-            for u in updates:
-                bus.publish("call." + type(u).__name__, u)
-
         acd.before_originate = lambda action_id, **exp: publish(
             tracker.expect_originate(action_id, now=clock.now(), **exp))
-        call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall)
+        call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall, queue_of=acd.queue_of)
         call_log_task = asyncio.create_task(call_log.run(bus.subscribe("call.")),
                                             name="call-log")
         stack.callback(call_log_task.cancel)

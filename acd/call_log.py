@@ -10,12 +10,15 @@
   writes (acd.service); their segments are added here under the same call id.
 - Transfers of a queue's calls are counted in the ACD's queue statistics as they happen.
 
-Input: the tracker's updates as the server publishes them on the bus ("call.CallEnded", ...).
+Input: the tracker's updates as the server publishes them on the bus ("call.CallEnded", ...),
+and each update at once through :meth:`CallLog.on_update` (transfers are counted while the ACD
+still knows the call's queue: the tracker only sees a queue app_queue or the IVR reported).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -33,9 +36,11 @@ _FAILED_REASONS = {0: "busy", 1: "no answer", 3: "no answer", 5: "busy", 8: "con
 
 
 class CallLog:
-    def __init__(self, crm: Any, stats: QueueStats | None, *, clock: Clock, wall: Clock) -> None:
+    def __init__(self, crm: Any, stats: QueueStats | None, *, clock: Clock, wall: Clock,
+                 queue_of: Callable[[str], str] | None = None) -> None:
         self.crm = crm
         self.stats = stats
+        self.queue_of = queue_of or (lambda call_id: "")
         self.clock = clock  # the tracker's (monotonic) time
         self.wall = wall
         self._user_ids: dict[str, int | None] = {}
@@ -53,19 +58,20 @@ class CallLog:
                 log.exception("call_log_failed", topic=env.topic)
 
     async def handle(self, msg: object) -> None:
-        if isinstance(msg, CallTransferred):
-            self._count_transfer(msg.call)
-        elif isinstance(msg, CallEnded):
+        if isinstance(msg, CallEnded):
             await self._ended(msg.call, msg.reason)
         elif isinstance(msg, OriginateFailed) and msg.call is None \
                 and msg.kind in ("click_to_dial", "callback") and msg.cti_call_id:
             await self._not_placed(msg)
 
-    def _count_transfer(self, call: CallView) -> None:
-        if self.stats is None or not call.queue:
+    def on_update(self, update: object) -> None:
+        """Synchronous: counts a transfer of a queue's call in the queue statistics."""
+        if not isinstance(update, CallTransferred) or self.stats is None:
             return
-        with contextlib.suppress(Exception):  # a queue this ACD does not know: not its call
-            self.stats.call_transferred(call.queue, self.clock.now())
+        queue = self.queue_of(update.call.call_id) or update.call.queue
+        if queue:
+            with contextlib.suppress(Exception):  # a queue this ACD does not know: not its call
+                self.stats.call_transferred(queue, self.clock.now())
 
     def _wall(self, t: float | None) -> float | None:
         return None if t is None else t + (self.wall.now() - self.clock.now())

@@ -637,6 +637,11 @@ class AcdService:
         self._pending_pause.pop(agent_id, None)
         return True
 
+    def queue_of(self, call_id: str) -> str:
+        """The queue of a caller the ACD holds, or ""."""
+        caller = self._callers.get(call_id)
+        return caller.queue if caller is not None else ""
+
     def holds_channel(self, channel: str) -> bool:
         """True while an ACD FastAGI session holds this caller's channel."""
         return channel in self._by_channel

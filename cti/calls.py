@@ -1041,6 +1041,10 @@ class CallTracker:
                 call.origin = "phone"
                 self._set_agent(call, leg.channel, now)
                 out.append(CallDirectionChanged(call.view()))
+            if not call.dialled and leg.uniqueid == call.call_id and self._agent_placed(call) \
+                    and e.caller is not None and e.caller.exten not in ("", "s"):
+                # Another client's Originate into the dialplan: the extension it dials from.
+                call.dialled = e.caller.exten
 
     def _on_dial_end(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, DialEnd)

@@ -146,10 +146,6 @@ class AmiActions:
         if ch.bridge is None:
             s.error(a, "Channel is not in a bridge")
             return
-        if not ch.called_side:
-            # Only the dialled side (the agent of an inbound or dialer call) can transfer here.
-            s.error(a, "Atxfer from the calling side is not simulated")
-            return
         s.respond(a, "Success", ("Message", "Atxfer successfully queued"))
         ch.atxfer_to = (a.get("Context") or "", a.get("Exten") or "")
         ch.request_hangup("atxfer")

@@ -30,6 +30,8 @@ PRIVILEGE = {
     "AgentComplete": "agent,all",
     "AgentConnect": "agent,all",
     "AgentRingNoAnswer": "agent,all",
+    "AttendedTransfer": "call,all",
+    "BlindTransfer": "call,all",
     "BridgeCreate": "call,all",
     "BridgeDestroy": "call,all",
     "BridgeEnter": "call,all",
@@ -265,6 +267,47 @@ def _bridge_block(b: BridgeSnap) -> list[Header]:
         ("BridgeNumChannels", str(b.num_channels)),
         ("BridgeVideoSourceMode", "none"),
     ]
+
+
+def _prefixed(prefix: str, block: list[Header]) -> list[Header]:
+    return [(prefix + k, v) for k, v in block]
+
+
+def blind_transfer(
+    transferer: ChannelSnap, transferee: ChannelSnap, b: BridgeSnap, context: str, exten: str
+) -> list[Header]:
+    """BlindTransfer as Asterisk 22 publishes it (stasis_bridges.c: transferer and transferee
+    channel blocks with their prefixes, the bridge block, IsExternal, Context, Extension)."""
+    return event(
+        "BlindTransfer",
+        [("Result", "Success")],
+        channel_block(transferer, "Transferer"),
+        channel_block(transferee, "Transferee"),
+        _bridge_block(b),
+        [("IsExternal", "No"), ("Context", context), ("Extension", exten)],
+    )
+
+
+def attended_transfer(
+    transferer: ChannelSnap,
+    orig_bridge: BridgeSnap,
+    transferee: ChannelSnap,
+    target: ChannelSnap,
+) -> list[Header]:
+    """AttendedTransfer completed by the transferer hanging up after the consultation
+    (DestType Bridge: the target joins the transferee's bridge). The consultation runs on the
+    transferer's own channel, so it is also the SecondTransferer."""
+    return event(
+        "AttendedTransfer",
+        [("Result", "Success")],
+        channel_block(transferer, "OrigTransferer"),
+        _prefixed("Orig", _bridge_block(orig_bridge)),
+        channel_block(transferer, "SecondTransferer"),
+        channel_block(transferee, "Transferee"),
+        channel_block(target, "TransferTarget"),
+        [("IsExternal", "No"), ("DestType", "Bridge"),
+         ("DestBridgeUniqueid", orig_bridge.uniqueid)],
+    )
 
 
 def bridge_create(b: BridgeSnap) -> list[Header]:

@@ -235,6 +235,38 @@ class PbxSimulator:
         task = self._spawn(self._inbound(ch, call), call=True)
         return CallHandle(ch.name, ch.uniqueid, task)
 
+    def place_phone_call(self, ext: str, number: str) -> CallHandle:
+        """Driver: the desk phone ``ext`` dials ``number`` (not through the server): a PJSIP
+        channel from the phone in state Ring with the number as its Exten, which the dialplan
+        dials out (another phone, or the trunk)."""
+        phone = self._phone(ext)
+        ch = self._new_channel(
+            f"{phone.device}-{self._next_seq()}",
+            device=phone.device,
+            context="agents",
+            exten=number,
+            state=4,
+            cid=(ext, f"Agent {ext}"),
+        )
+        self.emit(ev.newchannel(ch.snap()))
+        self._device_add(ch)
+        task = self._spawn(self._drive(ch, "agents", number), call=True)
+        return CallHandle(ch.name, ch.uniqueid, task)
+
+    def phone_blind_transfer(self, channel: str, exten: str, context: str = "from-cti") -> None:
+        """Driver: the phone on ``channel`` blind-transfers its bridged peer to ``exten`` (SIP
+        REFER): BlindTransfer, the peer goes to ``exten@context``, the phone hangs up."""
+        ch = self.channels.get(channel)
+        if ch is None or ch.bridge is None:
+            raise InvalidValue("channel", channel, "no such channel in a bridge")
+        peer = next((m for m in ch.bridge.members if m is not ch), None)
+        if peer is None:
+            raise InvalidValue("channel", channel, "nobody to transfer in its bridge")
+        self.emit(ev.blind_transfer(ch.snap(), peer.snap(), ch.bridge.snap(), context, exten))
+        peer.redirect_to = (context, exten, 1)
+        peer.request_hangup("redirect")
+        self.remote_hangup(ch, "transfer")
+
     def hangup_caller(self, channel: str) -> None:
         """Driver: the party on `channel` hangs up now (an inbound caller abandons if not
         yet connected to an agent)."""
@@ -694,9 +726,17 @@ class PbxSimulator:
         for ch in (a, b):
             self._mark_connected(ch)
         a.called_side, b.called_side = False, True
+        first_a = a
         await self.wait_sim(talk_s, a, b)
-        while b.atxfer_to is not None and not a.gone.is_set() and not b.ended.is_set():
-            b, talk_s, ender = await self._attended_transfer(bridge, a, b, talk_s, ender)
+        while True:
+            # Either side may transfer (AMI Atxfer): the agent of an inbound call is the called
+            # side, the agent of a click-to-dial the calling side.
+            if b.atxfer_to is not None and not a.gone.is_set() and not b.ended.is_set():
+                b, talk_s, ender = await self._attended_transfer(bridge, a, b, talk_s, ender)
+            elif a.atxfer_to is not None and not b.gone.is_set() and not a.ended.is_set():
+                a, talk_s, ender = await self._attended_transfer(bridge, b, a, talk_s, ender)
+            else:
+                break
             await self.wait_sim(talk_s, a, b)
         if a.gone.is_set():
             first, second = a, b
@@ -721,6 +761,10 @@ class PbxSimulator:
                 self._spawn(self._drive(b))
         else:
             self.hangup(b, 16)
+        if a is not first_a:
+            # The calling side was transferred away: its flow is over, so the target that took
+            # its place is hung up here.
+            self.hangup(a, 16)
         return first
 
     async def _attended_transfer(
@@ -748,6 +792,7 @@ class PbxSimulator:
         if res.status == "ANSWER" and new is not None:
             # Consult for a moment, then the agent hangs up: the transfer completes.
             await self.wait_sim(self.config.consult_s, b, new)
+            self.emit(ev.attended_transfer(b.snap(), bridge.snap(), a.snap(), new.snap()))
             self.remote_hangup(b, "atxfer-complete")
             self.hangup(b, 16)
             self.emit(ev.moh_stop(a.snap()))

@@ -391,7 +391,7 @@ async def test_attended_transfer_hands_the_customer_to_the_target(
         await ami.login()
         replies: list[str] = []
         customer, agent = await _bridged_inbound(sim, agi_server, ami, replies)
-        ami.send(("Action", "Atxfer"), ("Channel", customer), ("Exten", "1003"),
+        ami.send(("Action", "Atxfer"), ("Channel", "PJSIP/1099-ffffffff"), ("Exten", "1003"),
                  ("Context", "agents"), ("ActionID", "bad"))
         bad = dict(await ami.wait_for(lambda m: dict(m).get("ActionID") == "bad"))
         assert bad["Response"] == "Error"
@@ -402,6 +402,9 @@ async def test_attended_transfer_hands_the_customer_to_the_target(
         await ami.wait_event("MusicOnHoldStart", Channel=customer)
         begin = await ami.wait_event("DialBegin", Channel=agent)
         assert begin["DestChannel"].startswith("PJSIP/1003-")
+        xfer = await ami.wait_event("AttendedTransfer", OrigTransfererChannel=agent)
+        assert (xfer["Result"], xfer["TransfereeChannel"], xfer["TransferTargetChannel"],
+                xfer["DestType"]) == ("Success", customer, begin["DestChannel"], "Bridge")
         await ami.wait_event("Hangup", Channel=agent)
         enter = await ami.wait_event("BridgeEnter", Channel=begin["DestChannel"])
         first = ami.events("BridgeCreate")[0]["BridgeUniqueid"]
