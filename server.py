@@ -178,6 +178,7 @@ async def serve(settings: Settings, *, demo: bool = False,
             crm.history, HistoryDeriver(lambda t: t + (wall.now() - clock.now())),
             limits=queue_limits(settings.acd), settings=settings.reports, now=clock.now)
         acd.observe_commands = history.deriver.observe
+        call_log.on_transfer = history.deriver.transferred
         await history.start()
         stack.push_async_callback(history.stop)  # after acd.stop: its last events are flushed
         await acd.start()

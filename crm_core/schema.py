@@ -382,6 +382,8 @@ CREATE TABLE cc_queue_histograms (
     n INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (start, queue, metric, bin)
 ) WITHOUT ROWID;
+"""
+
 # One row per agent stretch of a call (cti.ownership.AgentSegment), keyed by the call's id like
 # interactions.call_id (no foreign key: the ACD and the call log write in either order).
 _CALL_SEGMENTS = """

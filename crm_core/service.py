@@ -81,8 +81,8 @@ from crm_core.phones import normalize_e164, try_normalize
 from crm_core.repo import check_id
 from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
 from crm_core.schema import current_version
-from crm_core.selfservice import SelfServiceRepo
 from crm_core.segments import CallSegment, replace_segments_sync, segments_for_call_sync
+from crm_core.selfservice import SelfServiceRepo
 from crm_core.staff import SkillRepo, TeamRepo, UserRepo
 from crm_core.tickets import TicketRepo
 
