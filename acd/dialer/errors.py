@@ -1,0 +1,37 @@
+"""The dialer's errors. Everything raised out of acd/dialer/ is a DialerError.
+
+DialerError
+├── InvalidPacing     pacing inputs that cannot describe a campaign (negative counts, rates
+│                     outside 0..1, non-finite numbers); nothing is dialled on them
+├── InvalidWindow     a calling window that cannot be evaluated (bad hours, unknown time zone)
+├── InvalidNumber     a number the dialer must not dial (not E.164, dial specials)
+└── IllegalLeadTransition  a lead status change not in the lead transition table; nothing changed
+
+Every raise happens before any state is touched: a refused input changes nothing.
+"""
+
+from __future__ import annotations
+
+
+class DialerError(Exception):
+    """Base of every error raised by acd/dialer/."""
+
+
+class InvalidPacing(DialerError):
+    pass
+
+
+class InvalidWindow(DialerError):
+    pass
+
+
+class InvalidNumber(DialerError):
+    pass
+
+
+class IllegalLeadTransition(DialerError):
+    def __init__(self, lead_id: int, state: str, event: str) -> None:
+        self.lead_id = lead_id
+        self.state = state
+        self.event = event
+        super().__init__(f"lead {lead_id}: {event!r} is not allowed in state {state!r}")
