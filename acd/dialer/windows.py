@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from phonenumbers import timezone as pn_timezone
 from acd.dialer.errors import InvalidNumber, InvalidWindow
 
 ALL_DAYS = frozenset(range(7))  # Monday = 0
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 @functools.lru_cache(maxsize=512)
@@ -38,6 +40,8 @@ def zone(name: str) -> ZoneInfo:
 
 @functools.lru_cache(maxsize=65_536)
 def _zones_of_number(e164: str) -> tuple[str, ...]:
+    if not E164.fullmatch(e164):
+        raise InvalidNumber(f"not an E.164 number: {e164!r}")
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException as e:
