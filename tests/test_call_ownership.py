@@ -9,6 +9,7 @@ Conversations last minutes (handle time), so every call ends only when a test en
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,18 +17,57 @@ from typing import Any
 import pytest
 
 from crm_core.demo_data import iter_demo_numbers
-from tests.test_server_demo import demo_settings, get, login, post, running_demo
+from server import serve
+from tests.test_server_demo import demo_settings, get, post, running_demo
+from tests.test_server_demo import login as login_once
 
 Handles = dict[str, Any]
 
 
+def quiet_settings(data_dir: Path) -> Any:
+    return demo_settings(data_dir, calls_per_minute=0.001, mean_handle_s=100_000.0)
+
+
+@pytest.fixture(scope="module")
+def prepared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo database with its users, built once: hashing the demo users' passwords is
+    most of a demo start-up."""
+    data = tmp_path_factory.mktemp("demo-data")
+
+    async def build() -> None:
+        ready, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(serve(quiet_settings(data), demo=True, ready=ready,
+                                         stop=stop))
+        await asyncio.wait_for(ready.wait(), 60)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+    asyncio.run(build())
+    return data
+
+
 @pytest.fixture
-async def quiet(tmp_path: Path) -> AsyncIterator[Handles]:
-    settings = demo_settings(tmp_path, calls_per_minute=0.001, mean_handle_s=100_000.0)
+async def quiet(tmp_path: Path, prepared_data: Path) -> AsyncIterator[Handles]:
+    data = tmp_path / "data"
+    shutil.copytree(prepared_data, data)
+    settings = quiet_settings(data)
     async for h in running_demo(settings):
         await h["sim"].stop_traffic()
         h["settings"] = settings
+        h["tokens"] = {}
         yield h
+        # Calls still up end now, so the server's stop need not wait out ACD sessions.
+        for channel in list(h["sim"].channels):
+            h["sim"].hangup_caller(channel)
+        await h["sim"].wait_calls_done(10)
+
+
+async def login(h: Handles, user: str) -> dict[str, str]:
+    """Logged in once per test and user (verifying a password is deliberately slow)."""
+    tokens: dict[str, dict[str, str]] = h["tokens"]
+    if user not in tokens:
+        tokens[user] = await login_once(h, user)
+    return tokens[user]
 
 
 async def until(pred: Callable[[], Any], within: float = 15.0) -> Any:
