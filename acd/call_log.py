@@ -92,9 +92,11 @@ class CallLog:
 
     async def _ended(self, call: CallView, reason: str) -> None:
         if call.direction == "outbound" and call.origin in AGENT_PLACED and call.agent is not None:
+            # Who placed it: the first agent (segments keep whoever had it after transfers).
+            placed_by = call.segments[0].user if call.segments else call.agent.user
             await self.crm.log_call(
                 call.call_id, direction="outbound", phone=call.dialled or None,
-                agent_user_id=await self._user_id(call.agent.user),
+                agent_user_id=await self._user_id(placed_by),
                 offered_at=self._wall(call.offered_at), answered_at=self._wall(call.answered_at),
                 ended_at=self._wall(call.ended_at),
                 disposition=None if call.answered_at is not None else reason,

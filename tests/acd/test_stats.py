@@ -157,3 +157,14 @@ def test_long_run_folds_and_compacts_without_losing_counts() -> None:
     assert s.today("support", now, day_start=4000).answered == n - 4000
     # Compacted: outcomes that aged out of both periods are not kept.
     assert len(s._log) == 2 * (n - 4000)
+
+
+def test_transfers_are_counted_per_queue_and_overall() -> None:
+    s = qstats(window_s=100.0)
+    s.call_transferred("support", 10.0)
+    s.call_transferred("support", 20.0)
+    assert (s.window("support", 20.0).transferred, s.window(ALL, 20.0).transferred) == (2, 2)
+    assert s.window("support", 115.0).transferred == 1  # the first aged out of the window
+    assert s.today("support", 115.0, 0.0).transferred == 2
+    with pytest.raises(UnknownQueue):
+        s.call_transferred("nope", 30.0)

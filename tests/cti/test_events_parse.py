@@ -380,3 +380,10 @@ def test_parse_never_raises_on_arbitrary_fields(m: dict[str, str], name: str) ->
     m["Event"] = name
     e = parse(m)
     assert e is None or dataclasses.is_dataclass(e)
+
+
+def test_newcallerid_carries_the_originates_caller_id() -> None:
+    e = _first("originate_agent_answered", ev.CallerIdChanged)
+    assert isinstance(e, ev.CallerIdChanged)
+    assert (e.chan.channel, e.chan.caller_id_num, e.chan.caller_id_name) == (
+        "PJSIP/1001-00000002", "5550003", "Lab Originate")
