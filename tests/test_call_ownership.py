@@ -416,3 +416,25 @@ async def test_agent_pauses_and_logs_out_after_the_current_call(quiet: Handles) 
     status, body = await post(h, "/api/acd/me/logout-after-call", auth)
     assert status == 200 and body["status"] == "logged_out", body
     assert str(engine.agent(me).state) == "logged_out"
+
+
+async def test_a_callback_is_owned_by_the_agent_it_rings(quiet: Handles) -> None:
+    h = quiet
+    acd = h["acd"]
+    for a in ("agent1", "agent2", "agent3", "agent4"):
+        await until(lambda a=a: str(h["engine"].agent(a).state) in ("available", "paused"))
+        acd.agent_pause(a, "break")
+    number = human(h, "+12025550104")
+    caller = await h["sim"].place_inbound_call(number, dtmf="11")  # menu 1, then "call me back"
+    await caller.wait(15)  # the caller hung up after the confirmation
+    acd.agent_available("agent1")
+    call = await until(lambda: next((c for c in h["tracker"].active_calls()
+                                     if c.origin == "callback" and c.answered_at), None))
+    assert (call.direction, call.dialled) == ("outbound", number)
+    assert (call.agent.user, call.agent.device) == ("agent1", "PJSIP/1001")
+    assert call.agent.channel.startswith("PJSIP/1001-")
+    status, body = await post(h, f"/api/calls/{call.call_id}/hangup", await login(h, "agent1"))
+    assert status == 200, body
+    row = await interaction(h, call.call_id)
+    assert (row.direction, row.phone, row.agent_user_id) == (
+        "outbound", number, await user_id(h, "agent1"))
