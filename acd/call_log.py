@@ -103,7 +103,7 @@ class CallLog:
                 notes=f"{call.origin.replace('_', '-')} call",
             )
             self.written += 1
-        if call.segments:
+        if call.segments and call.origin != "supervisor":  # a listening supervisor's own call
             await self.crm.log_call_segments(call.call_id, await self._segments(call))
 
     async def _segments(self, call: CallView) -> list[CallSegment]:
