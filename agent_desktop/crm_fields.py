@@ -21,6 +21,9 @@ from agent_desktop.errors import ValidationFailed
 MAX_TEXT = 10_000
 # SQLite integers are signed 64-bit; a bigger id can only be a probe and must not reach sqlite3.
 MAX_ID = 2**63 - 1
+# What a query value must be, in words ("must be an integer", not "must be a int").
+_KIND: dict[type, str] = {int: "an integer", float: "a number", bool: "true or false",
+                          str: "text"}
 
 
 def _field_types(model: type[Any]) -> dict[str, Any]:
@@ -97,8 +100,9 @@ def parse_filter(name: str, raw: str, tp: type) -> object:
         if tp is float:
             return float(raw)
     except ValueError:
-        raise ValidationFailed(f"query parameter {name!r} must be a {tp.__name__}",
-                               {"fields": [{"loc": ["query", name], "msg": f"not a {tp.__name__}",
+        kind = _KIND.get(tp, tp.__name__)
+        raise ValidationFailed(f"query parameter {name!r} must be {kind}",
+                               {"fields": [{"loc": ["query", name], "msg": f"not {kind}",
                                             "type": "type_error"}]}) from None
     if len(raw) > MAX_TEXT:
         raise ValidationFailed(f"query parameter {name!r} is too long")

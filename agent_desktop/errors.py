@@ -16,6 +16,11 @@ ApiError (status, error_id, message, details) -> JSON {"error_id", "message", "d
 └── GatewayTimeout      504 gateway_timeout     an upstream did not answer in time
 
 Handlers raise these; the error middleware renders them and is the only place that does.
+
+Everything an error carries is bounded here, whoever built it: messages and details often quote
+the client's input (an unknown pause reason, a bad field value), and a client controls its size.
+A long text keeps its head and its tail (the tail usually says what would have been right) with
+the count of characters cut in between; lists, mappings and nesting are capped too.
 """
 
 from __future__ import annotations
@@ -24,18 +29,57 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+MAX_MESSAGE_CHARS = 600
+MAX_DETAIL_CHARS = 200
+MAX_DETAIL_ITEMS = 50
+MAX_DETAIL_DEPTH = 6
+
+
+def clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """`text` if it fits in `limit` characters, else its head and tail around a note of the cut."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    head = limit - tail
+    return f"{text[:head]}...[{len(text) - head - tail} characters cut]...{text[-tail:]}"
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """A JSON-able detail value with every text clipped and every container capped."""
+    if isinstance(value, str):
+        return clip(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= MAX_DETAIL_DEPTH:
+        return "...[nested too deeply]"
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        out = {clip(str(k), 64): bounded(v, depth + 1) for k, v in items[:MAX_DETAIL_ITEMS]}
+        if len(items) > MAX_DETAIL_ITEMS:
+            out["..."] = f"{len(items) - MAX_DETAIL_ITEMS} more entries cut"
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        seq = list(value)
+        kept = [bounded(v, depth + 1) for v in seq[:MAX_DETAIL_ITEMS]]
+        if len(seq) > MAX_DETAIL_ITEMS:
+            kept.append(f"...[{len(seq) - MAX_DETAIL_ITEMS} more items cut]")
+        return kept
+    return clip(repr(value))
+
 
 class ApiError(Exception):
     status: int = 500
     error_id: str = "internal_error"
 
     def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
-        super().__init__(message)
+        self.message = clip(message, MAX_MESSAGE_CHARS)
+        self.details: dict[str, Any] = bounded(dict(details or {}))
+        super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
+        # Bounded again here: a handler may have changed message or details after raising.
+        return {"error_id": self.error_id, "message": clip(self.message, MAX_MESSAGE_CHARS),
+                "details": bounded(self.details)}
 
     def headers(self) -> dict[str, str]:
         return {}

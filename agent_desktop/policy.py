@@ -109,6 +109,15 @@ POLICY: Final[dict[tuple[str, Action], dict[Role, Scope]]] = {
     ("value", "update"): _ADMIN,  # recompute customer value and tiers
 }
 
+# For messages: "this ticket is not yours", not "this tickets row".
+_SINGULAR: Final[dict[str, str]] = {
+    "customers": "customer", "contacts": "contact", "phones": "phone number",
+    "interactions": "interaction", "tickets": "ticket", "callbacks": "callback",
+    "opportunities": "opportunity", "orders": "order", "products": "product",
+    "campaigns": "campaign", "leads": "lead", "dnc": "do-not-call entry", "users": "user",
+    "skills": "skill", "teams": "team",
+}
+
 # Which roles a role may hand out (create a user with, or promote a user to): no self-escalation.
 ASSIGNABLE_ROLES: Final[dict[Role, frozenset[str]]] = {
     "agent": frozenset(),
@@ -160,7 +169,9 @@ def check_row(principal: Principal, resource: str, action: Action, *,
         return
     if scope is Scope.TEAM and principal.team_id is not None and team_id == principal.team_id:
         return
-    raise Forbidden(f"this {resource} row is outside your {scope.value} scope",
+    noun = _SINGULAR.get(resource, resource)
+    why = "is not yours" if scope is Scope.OWN else "belongs to another team"
+    raise Forbidden(f"this {noun} {why}: your role may {action} only {scope.value} {resource}",
                     {"resource": resource, "action": action, "scope": scope.value})
 
 

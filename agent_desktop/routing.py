@@ -23,6 +23,7 @@ silently return everything. A route that declares none is left alone.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -77,6 +78,18 @@ class RouteSpec:
     @property
     def public(self) -> bool:
         return not self.roles
+
+    @property
+    def template(self) -> str:
+        """The path as people read it: `/api/tickets/{id}`, without aiohttp's `{id:\\d+}`."""
+        return route_template(self.path)
+
+
+_PARAM_REGEX = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):[^}]*\}")
+
+
+def route_template(path: str) -> str:
+    return _PARAM_REGEX.sub(r"{\1}", path)
 
 
 class Authenticator(Protocol):
@@ -142,8 +155,11 @@ class RouteRegistry:
 
     def install(self, app: web.Application, authenticator: Authenticator) -> None:
         for spec in self._specs:
-            app.router.add_route(spec.method, spec.path, guarded(spec, authenticator),
-                                 name=spec.operation_id)
+            handler = guarded(spec, authenticator)
+            app.router.add_route(spec.method, spec.path, handler, name=spec.operation_id)
+            if spec.method == "GET":
+                # HEAD is GET without the body (RFC 9110 9.3.2): monitors probe /healthz so.
+                app.router.add_route("HEAD", spec.path, handler)
 
 
 def guarded(spec: RouteSpec, authenticator: Authenticator) -> Handler:
@@ -153,7 +169,8 @@ def guarded(spec: RouteSpec, authenticator: Authenticator) -> Handler:
         if spec.roles:
             principal = await authenticator.authenticate(request)
             if principal.role not in spec.roles:
-                raise Forbidden(f"role {principal.role!r} may not use {spec.method} {spec.path}",
+                raise Forbidden(f"role {principal.role!r} may not use "
+                                f"{spec.method} {spec.template}",
                                 {"allowed_roles": sorted(spec.roles)})
             request[PRINCIPAL_KEY] = principal
         if allowed_query:

@@ -30,6 +30,7 @@ ISSUER = "cti-agent-desktop"
 ROLES = ("agent", "supervisor", "admin")
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "role", "typ", "iss")
+_ARTICLE: dict[str, str] = {"access": "an", "refresh": "a"}
 # HS256 keys shorter than the hash output weaken it (RFC 7518 3.2).
 MIN_SECRET_BYTES = 32
 
@@ -117,7 +118,7 @@ class TokenService:
         if iat > now + 60:  # a token from the future was not issued by this clock
             raise Unauthorized("invalid token", {"reason": "issued in the future"})
         if payload["typ"] != typ:
-            raise Unauthorized("invalid token", {"reason": f"not an {typ} token"})
+            raise Unauthorized("invalid token", {"reason": f"not {_ARTICLE[typ]} {typ} token"})
         role, sub = payload["role"], payload["sub"]
         if role not in ROLES or not isinstance(sub, str) or not sub:
             raise Unauthorized("invalid token", {"reason": "bad sub or role"})

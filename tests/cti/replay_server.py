@@ -1,7 +1,6 @@
 """A loopback AMI server that answers with bytes taken from the real Asterisk 22 captures.
 
-Every reply it sends is a message cut out of the captures' *.ami.raw ($CTI_TRANSCRIPTS_DIR,
-default tests/data/ami-transcripts) with only its
+Every reply it sends is a message cut out of the captures' *.ami.raw (tests/data/ami-transcripts) with only its
 ActionID rewritten to the client's, so clients are tested against what Asterisk really sends
 (banner without blank line, FullyBooted after login, EventList framing, bare LFs), not against
 our idea of it. Tests steer it through plain attributes:
@@ -21,17 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-# Same override as tests/cti/transcripts.py, for machines where the captures live elsewhere.
-TRANSCRIPTS = Path(
-    os.environ.get(
-        "CTI_TRANSCRIPTS_DIR", str(Path(__file__).resolve().parents[1] / "data" / "ami-transcripts")
-    )
-)
+from tests.cti.transcripts import TRANSCRIPTS_DIR as TRANSCRIPTS
+
 TERM = b"\r\n\r\n"
 
 

@@ -1,12 +1,12 @@
-"""Load the real Asterisk 22 captures in the shared transcripts directory.
+"""Load the real Asterisk 22 captures vendored in tests/data/ami-transcripts.
 
 Other packages' tests import this: keep it small and dependency-free (beyond cti's pure modules).
-Defaults to tests/data/ami-transcripts (vendored copies); CTI_TRANSCRIPTS_DIR moves it.
+The directory is always the repository's own copy: tests read nothing outside the repository,
+so a clone at any path with nothing beside it runs the same suite.
 """
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 
@@ -14,11 +14,7 @@ from cti.events import CtiEvent
 from cti.framing import AmiFramer, AmiMessage
 from cti.parse import parse
 
-TRANSCRIPTS_DIR = Path(
-    os.environ.get(
-        "CTI_TRANSCRIPTS_DIR", str(Path(__file__).resolve().parents[1] / "data" / "ami-transcripts")
-    )
-)
+TRANSCRIPTS_DIR = Path(__file__).resolve().parents[1] / "data" / "ami-transcripts"
 BANNER = "Asterisk Call Manager/11.0.0"
 # Large enough for the biggest real message (ListCommands, ~8 KB) with room to spare.
 MAX_MESSAGE_BYTES = 1 << 20

@@ -9,13 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-
 import pytest
 
 from cti.simulator import PbxSimulator, PhoneBehaviour, SimulatorConfig
-
-TRANSCRIPTS = Path("/work/shared/ami-transcripts")
+from tests.cti.transcripts import TRANSCRIPTS_DIR as TRANSCRIPTS
 CRLF = b"\r\n"
 
 
