@@ -58,7 +58,10 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
         from agent_desktop.crm_routes import CrmUserStore
 
         users = CrmUserStore(crm)
-    auth = AuthService(settings.auth, users, clock, metrics_login=metrics.logins)
+    # Sessions live in the CRM database when there is one (they survive restarts).
+    sessions = getattr(crm, "sessions", None) if crm is not None else None
+    auth = AuthService(settings.auth, users, clock, metrics_login=metrics.logins,
+                       sessions=sessions)
 
     app = web.Application(
         client_max_size=max_body_bytes,

@@ -10,6 +10,11 @@
 - Unknown user, wrong password and inactive user give the same 401, and an unknown user still
   costs one argon2 verification (passwords.verify_password), so responses do not reveal usernames.
 - Client address is the TCP peer (request.remote); X-Forwarded-For is not trusted.
+- Sessions: a login starts a token family (sessions.py). Refresh rotates: the refresh token
+  presented is spent and the answer carries the next one. Presenting a spent refresh token
+  again revokes the family, as does POST /api/auth/logout; a revoked family's access tokens are
+  refused at once too (one indexed lookup per request), not only when they expire. Two clients
+  sharing one refresh token therefore end each other's session: each tab or device logs in.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from agent_desktop.passwords import verify_password
 from agent_desktop.policy import ROLES, Principal
 from agent_desktop.ratelimit import SlidingWindowLimiter
 from agent_desktop.routing import RouteSpec, body_of, principal_of
+from agent_desktop.sessions import MemorySessionStore, SessionStore
 from agent_desktop.tokens import Claims, TokenPair, TokenService, random_secret
 from common.clock import Clock
 from config.api import AuthSettings
@@ -80,7 +86,7 @@ class Me(pydantic.BaseModel):
 
 class AuthService:
     def __init__(self, settings: AuthSettings, users: UserStore, clock: Clock,
-                 metrics_login: Any = None) -> None:
+                 metrics_login: Any = None, sessions: SessionStore | None = None) -> None:
         secret = settings.jwt_secret
         if not secret:
             secret = random_secret()
@@ -90,6 +96,7 @@ class AuthService:
         self.tokens = TokenService(secret, settings.access_ttl_s, settings.refresh_ttl_s)
         self.users = users
         self.clock = clock
+        self.sessions: SessionStore = sessions if sessions is not None else MemorySessionStore()
         self.by_user = SlidingWindowLimiter(settings.login_max_attempts, settings.login_window_s)
         # Per address the limit is higher: agents behind one NAT share an address.
         self.by_addr = SlidingWindowLimiter(settings.login_max_attempts_per_address,
@@ -103,7 +110,11 @@ class AuthService:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer access token is required")
         claims = self.tokens.verify(token.strip(), "access", self.clock.now())
-        return self._principal(await self._current_user(claims))
+        user = await self._current_user(claims)
+        if not await self.sessions.is_active(claims.fam, user.id):
+            raise Unauthorized("this session has ended (logged out or revoked); log in again",
+                               {"reason": "session_ended"})
+        return self._principal(user, claims.fam)
 
     async def _current_user(self, claims: Claims) -> AuthUser:
         try:
@@ -121,13 +132,19 @@ class AuthService:
         return user
 
     @staticmethod
-    def _principal(user: AuthUser) -> Principal:
-        return Principal(user.id, user.username, user.role, user.team_id)  # type: ignore[arg-type]
+    def _principal(user: AuthUser, session: str) -> Principal:
+        return Principal(user.id, user.username, user.role, user.team_id,  # type: ignore[arg-type]
+                         session)
 
-    def issue_for(self, user: AuthUser) -> TokenPair:
-        """A token pair for `user` now (login, refresh; tests use it to skip argon2)."""
-        return self.tokens.issue_pair(str(user.id), user.role, self.clock.now(),
+    async def issue_for(self, user: AuthUser) -> TokenPair:
+        """A new session for `user` now: its first token pair (login; tests use it to skip
+        argon2)."""
+        now = self.clock.now()
+        pair = self.tokens.issue_pair(str(user.id), user.role, now,
                                       self.tokens.fingerprint(user.password_hash))
+        await self.sessions.start(pair.family, user.id, pair.refresh_jti, now,
+                                  pair.refresh_expires_at)
+        return pair
 
     async def login(self, username: str, password: str, addr: str) -> TokenPair:
         now = self.clock.now()
@@ -148,7 +165,7 @@ class AuthService:
         self.by_user.reset(user_key)
         self._count("ok")
         log.info("login_ok", username=username, user_id=user.id, addr=addr)
-        return self.issue_for(user)
+        return await self.issue_for(user)
 
     async def check_password(self, password_hash: str | None, password: str) -> bool:
         # argon2 takes ~0.1-0.5 s of CPU by design: off the event loop (AMI and websockets must
@@ -157,9 +174,31 @@ class AuthService:
             return await asyncio.to_thread(verify_password, password_hash, password)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
-        claims = self.tokens.verify(refresh_token, "refresh", self.clock.now())
+        now = self.clock.now()
+        claims = self.tokens.verify(refresh_token, "refresh", now)
         # The stored role is re-read: a demoted user's refreshed tokens carry the new role.
-        return self.issue_for(await self._current_user(claims))
+        user = await self._current_user(claims)
+        pair = self.tokens.issue_pair(str(user.id), user.role, now,
+                                      self.tokens.fingerprint(user.password_hash), claims.fam)
+        outcome = await self.sessions.rotate(claims.fam, claims.jti, pair.refresh_jti, now,
+                                             pair.refresh_expires_at)
+        if outcome == "rotated":
+            return pair
+        if outcome == "reused":
+            log.warning("refresh_token_reused", user_id=user.id, family=claims.fam)
+            raise Unauthorized("this refresh token was already used: the session is ended on "
+                               "every device; log in again", {"reason": "reused"})
+        if outcome == "revoked":
+            raise Unauthorized("this session has ended (logged out or revoked); log in again",
+                               {"reason": "session_ended"})
+        if outcome == "expired":
+            raise Unauthorized("token expired", {"reason": "expired"})
+        raise Unauthorized("invalid token", {"reason": "unknown session"})
+
+    async def logout(self, principal: Principal) -> None:
+        """End the caller's session: its refresh tokens and access tokens stop working."""
+        await self.sessions.revoke(principal.session, self.clock.now(), "logout")
+        log.info("logout", user_id=principal.user_id)
 
     def _count(self, outcome: str) -> None:
         if self._login_counter is not None:
@@ -189,6 +228,10 @@ def auth_routes(auth: AuthService) -> list[RouteSpec]:
         body = body_of(request, RefreshRequest)
         return json_response(_pair_body(await auth.refresh(body.refresh_token)))
 
+    async def logout(request: web.Request) -> web.StreamResponse:
+        await auth.logout(principal_of(request))
+        return web.Response(status=204)
+
     async def me(request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         return json_response(Me(user_id=p.user_id, username=p.username, role=p.role,
@@ -200,8 +243,12 @@ def auth_routes(auth: AuthService) -> list[RouteSpec]:
                   request_model=LoginRequest, response=TokenResponse, tags=("auth",),
                   operation_id="login"),
         RouteSpec("POST", "/api/auth/refresh", refresh, frozenset(),
-                  "Exchange a refresh token for a new token pair", request_model=RefreshRequest,
+                  "Exchange a refresh token for a new pair; the one presented is spent (reuse "
+                  "ends the session)", request_model=RefreshRequest,
                   response=TokenResponse, tags=("auth",), operation_id="refresh"),
+        RouteSpec("POST", "/api/auth/logout", logout, everyone,
+                  "Log out: end this session (its refresh and access tokens) at once",
+                  status=204, tags=("auth",), operation_id="logout"),
         RouteSpec("GET", "/api/me", me, everyone, "The authenticated user", response=Me,
                   tags=("auth",), operation_id="me"),
     ]

@@ -134,6 +134,7 @@ class Principal:
     username: str
     role: Role
     team_id: int | None
+    session: str = ""  # the login (token family) the request's access token belongs to
 
 
 def roles_for(resource: str, action: Action) -> frozenset[str]:

@@ -10,6 +10,9 @@ Decisions that matter for security:
   nothing about the hash): changing a password ends every session issued before, at once.
 - Expiry is checked against the injected `now`, not the machine clock, so it is testable and the
   same rule applies everywhere; pyjwt's own time checks are switched off for that reason only.
+- fam names the session (one login): every token of it, access and refresh, carries it, so
+  logout and refresh-token reuse can end the whole session (auth.py keeps families in a store).
+  jti names one token; a refresh token's jti is spent when it is exchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ ALGORITHM = "HS256"
 ISSUER = "cti-agent-desktop"
 ROLES = ("agent", "supervisor", "admin")
 TokenType = Literal["access", "refresh"]
-REQUIRED_CLAIMS = ("exp", "iat", "sub", "role", "typ", "iss")
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "role", "typ", "iss", "fam", "jti")
 _ARTICLE: dict[str, str] = {"access": "an", "refresh": "a"}
 # HS256 keys shorter than the hash output weaken it (RFC 7518 3.2).
 MIN_SECRET_BYTES = 32
@@ -44,6 +47,7 @@ class Claims:
     exp: int
     jti: str
     ver: str
+    fam: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,13 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     role: str
+    family: str = ""
+    refresh_jti: str = ""
+    refresh_expires_at: int = 0
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
 
 
 def random_secret() -> str:
@@ -70,23 +81,31 @@ class TokenService:
         return hmac.new(self._secret.encode(), password_hash.encode(), hashlib.sha256
                         ).hexdigest()[:32]
 
-    def issue(self, sub: str, role: str, typ: TokenType, now: float, ver: str = "") -> str:
+    def issue(self, sub: str, role: str, typ: TokenType, now: float, ver: str = "",
+              fam: str = "", jti: str = "") -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         ttl = self.access_ttl_s if typ == "access" else self.refresh_ttl_s
         iat = int(now)
         payload = {
             "sub": sub, "role": role, "typ": typ, "iat": iat, "exp": iat + ttl, "iss": ISSUER,
-            "jti": uuid.uuid4().hex, "ver": ver,
+            "jti": jti or new_id(), "ver": ver, "fam": fam or new_id(),
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
-    def issue_pair(self, sub: str, role: str, now: float, ver: str = "") -> TokenPair:
+    def issue_pair(self, sub: str, role: str, now: float, ver: str = "",
+                   fam: str = "") -> TokenPair:
+        """An access + refresh token of session `fam` (a new session when empty)."""
+        fam = fam or new_id()
+        refresh_jti = new_id()
         return TokenPair(
-            access_token=self.issue(sub, role, "access", now, ver),
-            refresh_token=self.issue(sub, role, "refresh", now, ver),
+            access_token=self.issue(sub, role, "access", now, ver, fam),
+            refresh_token=self.issue(sub, role, "refresh", now, ver, fam, refresh_jti),
             expires_in=self.access_ttl_s,
             role=role,
+            family=fam,
+            refresh_jti=refresh_jti,
+            refresh_expires_at=int(now) + self.refresh_ttl_s,
         )
 
     def verify(self, token: str, typ: TokenType, now: float) -> Claims:
@@ -122,10 +141,11 @@ class TokenService:
         role, sub = payload["role"], payload["sub"]
         if role not in ROLES or not isinstance(sub, str) or not sub:
             raise Unauthorized("invalid token", {"reason": "bad sub or role"})
-        jti, ver = payload.get("jti"), payload.get("ver")
-        return Claims(sub=sub, role=role, typ=typ, iat=iat, exp=exp,
-                      jti=jti if isinstance(jti, str) else "",
-                      ver=ver if isinstance(ver, str) else "")
+        jti, ver, fam = payload["jti"], payload.get("ver"), payload["fam"]
+        if not isinstance(jti, str) or not jti or not isinstance(fam, str) or not fam:
+            raise Unauthorized("invalid token", {"reason": "bad jti or fam"})
+        return Claims(sub=sub, role=role, typ=typ, iat=iat, exp=exp, jti=jti,
+                      ver=ver if isinstance(ver, str) else "", fam=fam)
 
 
 def _is_int(v: object) -> bool:

@@ -405,6 +405,50 @@ CREATE TABLE call_segments (
 CREATE INDEX ix_call_segments_agent ON call_segments (agent_user_id, started_at DESC);
 """
 
+# An extension is one user's phone: two users on one extension means calls for one ring the
+# other. Duplicates already stored keep the extension on one user (active before inactive, then
+# the oldest); the others lose it, and user_extension_conflicts says who lost what, so an admin
+# can give them their own. Refresh tokens are rotated: every refresh spends its token (used_at)
+# and issues the next one in the same family (one login); a spent token presented again revokes
+# the whole family (auth_families.revoked_at), as does logout.
+_EXTENSIONS_AND_SESSIONS = """
+CREATE TABLE user_extension_conflicts (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    extension TEXT NOT NULL,
+    kept_by_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL
+);
+INSERT INTO user_extension_conflicts (user_id, extension, kept_by_user_id)
+    SELECT u.id, u.extension,
+           (SELECT k.id FROM users k WHERE k.extension = u.extension
+             ORDER BY k.active DESC, k.id LIMIT 1)
+    FROM users u
+    WHERE u.extension IS NOT NULL AND u.extension != ''
+      AND u.id != (SELECT k.id FROM users k WHERE k.extension = u.extension
+                    ORDER BY k.active DESC, k.id LIMIT 1);
+UPDATE users SET extension = NULL WHERE id IN (SELECT user_id FROM user_extension_conflicts);
+CREATE UNIQUE INDEX ux_users_extension ON users (extension)
+    WHERE extension IS NOT NULL AND extension != '';
+CREATE TABLE auth_families (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked_at REAL,
+    revoked_reason TEXT
+);
+CREATE TABLE auth_refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    family_id TEXT NOT NULL REFERENCES auth_families(id) ON DELETE CASCADE,
+    issued_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+);
+CREATE INDEX ix_auth_families_user ON auth_families (user_id);
+CREATE INDEX ix_auth_families_expiry ON auth_families (expires_at);
+CREATE INDEX ix_auth_refresh_tokens_family ON auth_refresh_tokens (family_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -414,6 +458,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "call-center event log and its 15-minute aggregates", _CC_HISTORY),
     Migration(7, "call segments: each agent's part of a call, and the transfer that ended it",
               _CALL_SEGMENTS),
+    Migration(8, "one user per extension; refresh-token families", _EXTENSIONS_AND_SESSIONS),
 )
 LATEST = MIGRATIONS[-1].version
 

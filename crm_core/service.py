@@ -42,6 +42,9 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.selfservice.facts(customer_id) / check_pin / set_pin / set_language   (the IVR's;
       account numbers: crm_core.selfservice.account_number / customer_id_of_account)
     crm.history: the call-center event log and its 15-minute aggregates (crm_core/history.py)
+    crm.skills.names() -> frozenset[str]   every skill name some user has
+    crm.users.extension_conflicts()        users whose duplicate extension migration 8 cleared
+    crm.sessions: refresh-token families (start, rotate, revoke, is_active): crm_core/sessions.py
 
 Facade methods:
     await crm.customer_view(customer_id) -> CustomerView           NotFound
@@ -83,6 +86,7 @@ from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
 from crm_core.schema import current_version
 from crm_core.segments import CallSegment, replace_segments_sync, segments_for_call_sync
 from crm_core.selfservice import SelfServiceRepo
+from crm_core.sessions import SessionRepo
 from crm_core.staff import SkillRepo, TeamRepo, UserRepo
 from crm_core.tickets import TicketRepo
 
@@ -114,6 +118,7 @@ class Crm:
         self.skills = SkillRepo(db, clock, region)
         self.selfservice = SelfServiceRepo(db)
         self.history = HistoryRepo(db)
+        self.sessions = SessionRepo(db)
 
     @classmethod
     async def open(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from common.clock import Clock
 from crm_core.db import Database
-from crm_core.errors import NotFound, ValidationError
+from crm_core.errors import Conflict, NotFound, ValidationError
 from crm_core.models import ROLES, Skill, Team, User
 from crm_core.repo import Repo, TableSpec, get_row, row_factory
 
@@ -32,7 +32,28 @@ class UserRepo(Repo[User]):
         for f in ("username", "password_hash"):
             if f in values and not str(values[f]).strip():
                 raise ValidationError(f, "must not be empty")
+        extension = values.get("extension")
+        if extension == "":
+            values["extension"] = None  # "no phone", one way only (the unique index skips both)
+        elif isinstance(extension, str):
+            row = conn.execute("SELECT id FROM users WHERE extension = ? AND id != ?",
+                               (extension, old.id if old is not None else 0)).fetchone()
+            if row is not None:
+                # The unique index would refuse it too; this says which extension and why.
+                raise Conflict(f"extension {extension} already belongs to another user; an "
+                               "extension is one user's phone",
+                               {"field": "extension", "extension": extension})
         return values
+
+    async def extension_conflicts(self) -> tuple[tuple[int, str, int | None], ...]:
+        """(user_id, extension, kept_by_user_id) for each user whose duplicate extension the
+        one-user-per-extension migration cleared."""
+        return await self._db.read(_extension_conflicts)
+
+
+def _extension_conflicts(conn: sqlite3.Connection) -> tuple[tuple[int, str, int | None], ...]:
+    return tuple((int(u), str(e), None if k is None else int(k)) for u, e, k in conn.execute(
+        "SELECT user_id, extension, kept_by_user_id FROM user_extension_conflicts ORDER BY id"))
 
 
 def _by_username(conn: sqlite3.Connection, username: str) -> User:
@@ -53,6 +74,10 @@ class SkillRepo(Repo[Skill]):
 
     async def for_user(self, user_id: int) -> tuple[Skill, ...]:
         return await self._db.read(_for_user, user_id)
+
+    async def names(self) -> frozenset[str]:
+        """Every skill name some user has (read from the skill index, not the rows)."""
+        return await self._db.read(_skill_names)
 
     async def set_skills(self, user_id: int, skills: Mapping[str, int]) -> tuple[Skill, ...]:
         """Replace the user's skills with exactly these (name -> level 1..5)."""
@@ -77,6 +102,10 @@ def _for_user(conn: sqlite3.Connection, user_id: int) -> tuple[Skill, ...]:
     return tuple(make(r) for r in conn.execute(
         "SELECT id, user_id, skill, level FROM skills WHERE user_id = ? ORDER BY skill",
         (user_id,)))
+
+
+def _skill_names(conn: sqlite3.Connection) -> frozenset[str]:
+    return frozenset(r[0] for r in conn.execute("SELECT DISTINCT skill FROM skills"))
 
 
 def _set_skills(conn: sqlite3.Connection, user_id: int, skills: dict[str, int]

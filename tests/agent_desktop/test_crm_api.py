@@ -58,7 +58,7 @@ async def world(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
         app = create_app(settings, crm, Bus(), clock=clock)
         headers = {}
         for name in ("alice", "bob", "sam", "root"):
-            pair = app[AUTH_KEY].issue_for(await crm.users.get(ids[name]))
+            pair = await app[AUTH_KEY].issue_for(await crm.users.get(ids[name]))
             headers[name] = bearer(pair.access_token)
         headers["anon"] = {}
         client = await make_client(app)

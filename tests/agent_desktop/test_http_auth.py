@@ -21,9 +21,17 @@ def b64(data: dict[str, object]) -> str:
 
 def forged(secret: str = SECRET, **over: object) -> str:
     c: dict[str, object] = {"sub": "1", "role": "agent", "typ": "access", "iat": int(T0),
-                            "exp": int(T0) + 900, "iss": ISSUER, "ver": VER}
+                            "exp": int(T0) + 900, "iss": ISSUER, "ver": VER, "jti": "j1",
+                            "fam": "no-such-session"}
     c.update(over)
     return jwt.encode({k: v for k, v in c.items() if v is not None}, secret, algorithm="HS256")
+
+
+async def session_of(client: TestClient, username: str) -> str:
+    """Log in and return the session (token family) id, for tokens forged into it."""
+    tokens = await login(client, username)
+    fam: str = jwt.decode(str(tokens["access_token"]), options={"verify_signature": False})["fam"]
+    return fam
 
 
 async def assert_error(resp: object, status: int, error_id: str) -> dict[str, object]:
@@ -77,20 +85,25 @@ async def test_unauthenticated(bare_client: TestClient) -> None:
 
 
 async def test_bad_tokens(bare_client: TestClient) -> None:
+    fam = await session_of(bare_client, "alice")
     admin_claims = {"sub": "3", "role": "admin", "typ": "access", "iat": int(T0),
                     "exp": int(T0) + 900, "iss": ISSUER}
     alg_none = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(admin_claims)}."
     cases = {
         "alg none": alg_none,
-        "wrong signature": forged() [:-4] + "AAAA",
-        "no exp": forged(exp=None),
-        "expired": forged(iat=int(T0) - 1000, exp=int(T0) - 100),
-        "refresh as access": forged(typ="refresh"),
-        "forged admin, wrong key": forged(secret="k" * 48, sub="3", role="admin"),
-        "no password fingerprint": forged(ver=None),
-        "stale password fingerprint": forged(ver="0" * 32),
+        "wrong signature": forged(fam=fam) [:-4] + "AAAA",
+        "no exp": forged(exp=None, fam=fam),
+        "expired": forged(iat=int(T0) - 1000, exp=int(T0) - 100, fam=fam),
+        "refresh as access": forged(typ="refresh", fam=fam),
+        "forged admin, wrong key": forged(secret="k" * 48, sub="3", role="admin", fam=fam),
+        "no password fingerprint": forged(ver=None, fam=fam),
+        "stale password fingerprint": forged(ver="0" * 32, fam=fam),
+        "no session": forged(fam=None),
+        "a session nobody opened": forged(),
+        "another user's session": forged(sub="2", fam=fam),
     }
-    assert (await bare_client.get("/api/me", headers=bearer(forged()))).status == 200  # control
+    control = await bare_client.get("/api/me", headers=bearer(forged(fam=fam)))
+    assert control.status == 200
     for name, token in cases.items():
         resp = await bare_client.get("/api/test/supervisors", headers=bearer(token))
         assert resp.status == 401, name
@@ -100,7 +113,7 @@ async def test_bad_tokens(bare_client: TestClient) -> None:
 
 async def test_role_claim_is_not_trusted_over_the_stored_role(bare_client: TestClient) -> None:
     # Correctly signed but claiming admin for an agent: the stored role decides.
-    token = forged(sub="1", role="admin")
+    token = forged(sub="1", role="admin", fam=await session_of(bare_client, "alice"))
     resp = await bare_client.get("/api/test/supervisors", headers=bearer(token))
     await assert_error(resp, 403, "forbidden")
 
