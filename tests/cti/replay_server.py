@@ -1,9 +1,9 @@
 """A loopback AMI server that answers with bytes taken from the real Asterisk 22 captures.
 
-Every reply it sends is a message cut out of the captures' *.ami.raw (tests/data/ami-transcripts) with only its
-ActionID rewritten to the client's, so clients are tested against what Asterisk really sends
-(banner without blank line, FullyBooted after login, EventList framing, bare LFs), not against
-our idea of it. Tests steer it through plain attributes:
+Every reply it sends is a message cut out of the captures' *.ami.raw
+(tests/data/ami-transcripts) with only its ActionID rewritten to the client's, so clients are
+tested against what Asterisk really sends (banner without blank line, FullyBooted after login,
+EventList framing, bare LFs), not against our idea of it. Tests steer it through plain attributes:
 
     server = ReplayAmiServer()
     await server.start()                  # listens on 127.0.0.1, ephemeral port: server.port

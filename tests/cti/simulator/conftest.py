@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+
 import pytest
 
 from cti.simulator import PbxSimulator, PhoneBehaviour, SimulatorConfig
-from tests.cti.transcripts import TRANSCRIPTS_DIR as TRANSCRIPTS
+from tests.cti.transcripts import TRANSCRIPTS_DIR
+
+TRANSCRIPTS = TRANSCRIPTS_DIR  # the repository's copy (tests/data): nothing outside is read
 CRLF = b"\r\n"
 
 

@@ -11,7 +11,7 @@ from .conftest import TRANSCRIPTS, AmiTestClient, TinyAgiServer, fast_config
 
 
 def captured_orders() -> dict[str, set[tuple[str, ...]]]:
-    """Event name -> every header-key order seen for it in the captures (tests/data/ami-transcripts)."""
+    """Event name -> every header-key order seen for it in tests/data/ami-transcripts."""
     orders: dict[str, set[tuple[str, ...]]] = {}
     for path in sorted(TRANSCRIPTS.glob("*.ami.raw")):
         raw = path.read_bytes().decode()
