@@ -356,7 +356,7 @@ def format_summary(r: QueueReport) -> str:
     ab = f"{w.abandon_rate:.0%}" if w.abandon_rate is not None else "-"
     states = " ".join(f"{s.state}={s.count}" for s in r.agents if s.count)
     needed = r.agents_needed if r.agents_needed is not None else "-"
-    return (f"queue={r.queue or 'ALL'} waiting={r.waiting} longest={r.longest_wait_s:.0f}s "
+    return (f"queue={r.queue} waiting={r.waiting} longest={r.longest_wait_s:.0f}s "
             f"offered={w.entered} answered={w.answered} abandoned={w.abandoned} SL={sl} "
             f"abandon={ab} agents[{states or 'none'}] needed={needed}")
 

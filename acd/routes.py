@@ -23,6 +23,7 @@ from agent_desktop.errors import ApiError, BadRequest, Conflict, Forbidden, NotF
 from agent_desktop.jsonio import json_response
 from agent_desktop.policy import check_row
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
+from agent_desktop.vocabulary import check_skills
 from crm_core.errors import NotFound as CrmNotFound
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
@@ -35,7 +36,7 @@ class LoginBody(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     extension: str | None = pydantic.Field(default=None, pattern=_EXTENSION)
     queues: list[str] | None = None
-    paused_reason: str | None = None
+    paused_reason: str | None = pydantic.Field(default=None, min_length=1, max_length=40)
 
 
 class PauseBody(pydantic.BaseModel):
@@ -114,11 +115,13 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         me = principal_of(request)
         body = body_of(request, LoginBody)
         user = await user_record(me.username)
+        # Only on one's own phone, whatever the role: calls offered to this agent would ring
+        # someone else's desk, and a phone is one user's (users.extension is unique).
+        if not user.extension:
+            raise Forbidden("you have no extension (phone) of your own; an admin must set "
+                            "one on your user before you can log in to the ACD")
         extension = body.extension or user.extension
-        if not extension:
-            raise BadRequest("no extension: give one, or set the user's extension")
-        if me.role != "admin" and user.extension and extension != user.extension:
-            # Calls to this agent would ring someone else's phone.
+        if extension != user.extension:
             raise Forbidden(f"extension {extension} is not yours (yours: {user.extension})")
         queues = frozenset(body.queues) if body.queues is not None else None
         if queues is not None and not queues <= queue_names:
@@ -193,7 +196,8 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         return agent_json(principal_of(request).username)
 
     @routes.get("/api/queues", roles=SUPERVISORS, response=list[QueueReport],
-                summary="Live statistics per queue (and overall, queue \"\")", tags=("acd",))
+                summary="Live statistics per queue, then the line over all queues "
+                "(queue \"ALL\", overall true)", tags=("acd",))
     async def queues(request: web.Request) -> web.StreamResponse:
         return json_response(list(service.report()))
 
@@ -240,6 +244,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
             validate_skills(agent_id, skills)  # before the CRM write: all or nothing
         except AcdError as exc:
             raise _api_error(exc) from None
+        await check_skills(service.settings, crm, skills)
         await crm.skills.set_skills(user.id, skills)
         try:
             service.agent_set_skills(agent_id, skills)

@@ -28,7 +28,9 @@ from acd.errors import InvalidRequest, UnknownQueue
 from acd.model import AgentSnapshot, AgentState
 from config.acd import QueueSettings
 
-ALL = ""  # the "overall" key in reports
+# The key of the line over every queue. Queue names are lower-case (config), so it cannot be
+# mistaken for a queue; reports also flag that line with overall=True.
+ALL = "ALL"
 
 # Outcome vector layout.
 _ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
@@ -72,7 +74,7 @@ class AgentStateStats:
 
 @dataclass(frozen=True, slots=True)
 class QueueReport:
-    queue: str  # ALL ("") for the overall line
+    queue: str  # ALL ("ALL") for the overall line
     waiting: int
     longest_wait_s: float
     window: PeriodStats
@@ -81,6 +83,7 @@ class QueueReport:
     staffed: int  # logged in and not paused
     arrival_rate_per_h: float  # over the window
     agents_needed: int | None  # None without enough data (no arrivals or no AHT yet)
+    overall: bool = False  # True on the line that sums every queue (queue == ALL)
 
 
 class _Rolling:
@@ -380,4 +383,5 @@ class QueueStats:
             staffed=staffed,
             arrival_rate_per_h=w[_ENTERED] * 3600.0 / self.window_s,
             agents_needed=needed,
+            overall=key == ALL,
         )

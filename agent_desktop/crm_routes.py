@@ -45,6 +45,7 @@ from agent_desktop.policy import (
     roles_for,
 )
 from agent_desktop.routing import PageOf, Param, RouteSpec, body_of, principal_of
+from agent_desktop.vocabulary import check_disposition, check_skills
 from config.settings import Settings
 from crm_core import models as m
 from crm_core.errors import NotFound as CrmNotFound
@@ -167,7 +168,11 @@ def _spec(method: str, path: str, handler: Callable[[web.Request], Awaitable[web
     return RouteSpec(method, path, handler, roles_for(policy, action), summary, **kw)
 
 
-def resource_routes(crm: Any, res: Resource) -> list[RouteSpec]:
+# A check of a row's values before it is written: (values given, stored row or None on create).
+RowCheck = Callable[[Mapping[str, object], Any], None]
+
+
+def resource_routes(crm: Any, res: Resource, check: RowCheck | None = None) -> list[RouteSpec]:
     repo = getattr(crm, res.repo)
     choices = _choices(repo)
     title = "".join(p.capitalize() for p in res.name.split("-"))
@@ -200,6 +205,8 @@ def resource_routes(crm: Any, res: Resource) -> list[RouteSpec]:
             if owner != p.user_id:
                 raise Forbidden(f"you may only create {res.name} owned by yourself",
                                 {"field": res.owner_field})
+        if check is not None:
+            check(values, None)
         return json_response(await repo.create(**values), status=201)
 
     async def update_row(request: web.Request) -> web.StreamResponse:
@@ -210,6 +217,8 @@ def resource_routes(crm: Any, res: Resource) -> list[RouteSpec]:
             raise ValidationFailed("no fields to change")
         old = await repo.get(row_id)
         check_row(p, res.policy, "update", owner_id=owner_of(old))
+        if check is not None:
+            check(changes, old)
         if res.name == "tickets":
             return json_response(await repo.update(row_id, by_user_id=p.user_id, **changes))
         return json_response(await repo.update(row_id, **changes))
@@ -304,7 +313,7 @@ def _team_filter(p: Principal, scope: Scope) -> dict[str, object]:
     return {"team_id": p.team_id}
 
 
-def user_routes(crm: Any) -> list[RouteSpec]:
+def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
     users, skills = crm.users, crm.skills
     user_filters = filter_params(m.User, ("role", "team_id", "active", "extension"))
     tags = ("users",)
@@ -387,6 +396,8 @@ def user_routes(crm: Any) -> list[RouteSpec]:
         user: m.User = await users.get(user_id)
         check_row(p, "skills", "update", team_id=user.team_id)
         body = body_of(request, SkillSet)
+        if settings is not None:
+            await check_skills(settings, crm, body.skills)
         return json_response(list(await skills.set_skills(user_id, body.skills)))
 
     async def list_skills(request: web.Request) -> web.StreamResponse:
@@ -407,6 +418,8 @@ def user_routes(crm: Any) -> list[RouteSpec]:
         body = body_of(request, SkillCreate)
         user: m.User = await users.get(body.user_id)
         check_row(p, "skills", "create", team_id=user.team_id)
+        if settings is not None:
+            await check_skills(settings, crm, (body.skill,))
         return json_response(await skills.create(**body.model_dump()), status=201)
 
     async def skill_and_user(p: Principal, skill_id: int, action: Action) -> m.Skill:
@@ -491,7 +504,7 @@ def view_routes(crm: Any) -> list[RouteSpec]:
             raise BadRequest("the phone query parameter is required", {"param": "phone"})
         if len(phone) > 64:
             raise ValidationFailed("phone is too long", {"param": "phone"})
-        found = await crm.lookup_by_phone(phone)
+        found = await crm.lookup_phone(phone)
         if found is None:
             raise NotFound("no customer has this phone number", {"phone": phone})
         return json_response(found)
@@ -525,8 +538,9 @@ def view_routes(crm: Any) -> list[RouteSpec]:
 
     return [
         _spec("GET", "/api/lookup", lookup, "customers", "read",
-              "Screen-pop by phone number (any spelling; extension allowed)",
-              response=m.CustomerView, tags=("customers",),
+              "Screen-pop by phone number (any spelling; extension allowed): the best "
+              "match's view, every customer with the number in matches, ambiguous if several",
+              response=m.PhoneLookup, tags=("customers",),
               params=(Param("phone", required=True),)),
         _spec("GET", f"/api/customers/{ID}/view", customer_view, "customers", "read",
               "Screen-pop view of a customer", response=m.CustomerView, tags=("customers",)),
@@ -550,12 +564,25 @@ def view_routes(crm: Any) -> list[RouteSpec]:
 
 
 def crm_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
+    checks: dict[str, RowCheck] = {}
+    if settings is not None:
+        checks["interactions"] = _disposition_check(settings)
     specs: list[RouteSpec] = []
     for res in RESOURCES:
-        specs.extend(resource_routes(crm, res))
-    specs.extend(user_routes(crm))
+        specs.extend(resource_routes(crm, res, checks.get(res.name)))
+    specs.extend(user_routes(crm, settings))
     specs.extend(view_routes(crm))
     return specs
+
+
+def _disposition_check(settings: Settings) -> RowCheck:
+    """Agents record a call's outcome as one of the configured codes (its queue's, if any)."""
+    def check(values: Mapping[str, object], old: Any) -> None:
+        if values.get("disposition") is not None:
+            queue = values["queue"] if "queue" in values else getattr(old, "queue", None)
+            check_disposition(settings, queue if isinstance(queue, str) else None,
+                              values["disposition"])
+    return check
 
 
 class CrmUserStore:

@@ -1,15 +1,47 @@
-"""[acd]: queues, escalation steps, tier priorities and pause codes.
+"""[acd]: queues, escalation steps, tier priorities, pause codes, skills and dispositions.
 
 The ACD helper owns this module; the shapes here are the contract run_server and the API read.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from config.base import Section, invalid
+
+# A disposition is what an agent records as a call's outcome; codes are short and stable so
+# reports can count them (free text belongs in the interaction's notes).
+DISPOSITION_CODE = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+DEFAULT_DISPOSITION_CODES = (
+    "resolved", "follow-up", "escalated", "callback-scheduled", "sale", "no-sale",
+    "not-interested", "wrong-number", "voicemail", "no-answer", "busy", "other",
+)
+
+
+SKILL_NAME = r"[A-Za-z0-9_-]{1,32}"
+
+
+def _check_dispositions(v: list[str]) -> list[str]:
+    for i, code in enumerate(v):
+        if not re.fullmatch(DISPOSITION_CODE, code):
+            raise invalid(f"disposition code {code[:40]!r} is not usable",
+                          "use 1-40 lower-case letters, digits, '_' or '-', starting with a "
+                          "letter or digit", at=str(i))
+    return _codes_usable(v, "disposition code")
+
+
+def _codes_usable(v: list[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    for i, code in enumerate(v):
+        if code in seen:
+            raise invalid(f"{what} {code!r} is listed twice", f"list every {what} once",
+                          at=str(i))
+        seen.add(code)
+    return v
+
 
 SelectionPolicy = Literal["longest_idle", "best_skill", "fewest_calls", "round_robin"]
 
@@ -45,6 +77,8 @@ class QueueSettings(Section):
     announce_every_s: float = Field(default=30.0, ge=0)
     selection: SelectionPolicy = "longest_idle"
     vip_tiers_best_agents_first: bool = True
+    # The dispositions agents may record for this queue's calls; empty = acd.disposition_codes.
+    disposition_codes: list[str] = Field(default_factory=list)
     escalation: list[EscalationStep] = Field(
         default_factory=lambda: [
             # Best-skilled first, widening inside the 20 s service-level target so the target
@@ -54,6 +88,11 @@ class QueueSettings(Section):
             EscalationStep(after_s=20, min_skill_level=0),
         ]
     )
+
+    @field_validator("disposition_codes")
+    @classmethod
+    def _dispositions_usable(cls, v: list[str]) -> list[str]:
+        return _check_dispositions(v)
 
     @model_validator(mode="after")
     def _steps_sorted(self) -> QueueSettings:
@@ -79,6 +118,38 @@ class AcdSettings(Section):
             QueueSettings(name="sales", skills=["sales"]),
         ]
     )
+    # Skills an agent may be given besides those the queues name (e.g. languages a dialplan
+    # passes as skills=...); any other name is refused as a typo. Skills users already hold in
+    # the CRM count as known too.
+    extra_skills: list[str] = Field(default_factory=list)
+    # The dispositions agents may record on a call (a queue's own list replaces this one).
+    disposition_codes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DISPOSITION_CODES), min_length=1)
+
+    def known_skills(self) -> frozenset[str]:
+        """Skill names the configuration knows: the queues' and extra_skills."""
+        return frozenset(self.extra_skills).union(*(q.skills for q in self.queues))
+
+    def dispositions_for(self, queue: str | None) -> tuple[str, ...]:
+        """The disposition codes allowed on a call of `queue` (None or unknown: the global)."""
+        for q in self.queues:
+            if q.name == queue and q.disposition_codes:
+                return tuple(q.disposition_codes)
+        return tuple(self.disposition_codes)
+
+    @field_validator("disposition_codes")
+    @classmethod
+    def _dispositions_usable(cls, v: list[str]) -> list[str]:
+        return _check_dispositions(v)
+
+    @field_validator("extra_skills")
+    @classmethod
+    def _extra_skills_usable(cls, v: list[str]) -> list[str]:
+        for i, name in enumerate(v):
+            if not re.fullmatch(SKILL_NAME, name):
+                raise invalid(f"skill name {name[:40]!r} is not usable",
+                              "use 1-32 letters, digits, '_' or '-'", at=str(i))
+        return _codes_usable(v, "skill")
 
     @field_validator("tier_weights")
     @classmethod

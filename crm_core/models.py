@@ -300,6 +300,28 @@ class CustomerView:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneMatch:
+    """One customer a looked-up number belongs to (for the desktop's chooser)."""
+
+    customer_id: int
+    name: str
+    kind: str
+    tier: str
+    phone: Phone  # the matching phone row (its extension and label tell them apart)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneLookup(CustomerView):
+    """A screen-pop by number: the best match's whole view (the CustomerView fields, as before)
+    plus every customer the number belongs to. A shared number (a switchboard, a family line)
+    is `ambiguous`: the desktop should let the agent choose rather than trust the first."""
+
+    ambiguous: bool = False
+    matches: tuple[PhoneMatch, ...] = ()  # best first, at most MAX_PHONE_MATCHES
+    matches_total: int = 0  # all customers with the number, even beyond the list
+
+
+@dataclass(frozen=True, slots=True)
 class ValueRecompute:
     """Result of a full recompute; a tier's minimum score is None when the tier is empty."""
 

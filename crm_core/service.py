@@ -49,6 +49,8 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
 Facade methods:
     await crm.customer_view(customer_id) -> CustomerView           NotFound
     await crm.lookup_by_phone(number) -> CustomerView | None       InvalidPhoneNumber
+    await crm.lookup_phone(number) -> PhoneLookup | None   the same + every customer with the
+                                              number (matches, ambiguous)
     await crm.tier_for_phone(number) -> str   "platinum".."bronze" or "unknown" (never raises
                                               on a bad number: the ACD calls it per call)
     await crm.log_call(call_id, ...) -> Interaction   upsert by Asterisk Linkedid
@@ -79,7 +81,7 @@ from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
 from crm_core.db import Database
 from crm_core.history import HistoryRepo
 from crm_core.interactions import InteractionRepo, log_call_sync
-from crm_core.models import Customer, CustomerView, Interaction, ValueRecompute
+from crm_core.models import Customer, CustomerView, Interaction, PhoneLookup, ValueRecompute
 from crm_core.phones import normalize_e164, try_normalize
 from crm_core.repo import check_id
 from crm_core.sales import OpportunityRepo, OrderRepo, ProductRepo
@@ -144,6 +146,12 @@ class Crm:
     async def lookup_by_phone(self, number: str) -> CustomerView | None:
         parsed = normalize_e164(number, self.settings.default_region)
         return await self.db.point_read(view.lookup_by_phone_sync, parsed.e164, parsed.extension)
+
+    async def lookup_phone(self, number: str) -> PhoneLookup | None:
+        """Like lookup_by_phone, plus every customer the number belongs to (`matches`) and
+        whether there is more than one (`ambiguous`)."""
+        parsed = normalize_e164(number, self.settings.default_region)
+        return await self.db.point_read(view.lookup_all_sync, parsed.e164, parsed.extension)
 
     async def tier_for_phone(self, number: str) -> str:
         parsed = try_normalize(number, self.settings.default_region)

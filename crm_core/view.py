@@ -13,12 +13,20 @@ from crm_core.campaigns import CALLBACKS
 from crm_core.customers import CONTACTS, CUSTOMERS, EMAILS, PHONES
 from crm_core.errors import NotFound
 from crm_core.interactions import INTERACTIONS
-from crm_core.models import Customer, CustomerView, DepartmentTotal, Phone
+from crm_core.models import (
+    Customer,
+    CustomerView,
+    DepartmentTotal,
+    Phone,
+    PhoneLookup,
+    PhoneMatch,
+)
 from crm_core.repo import TableSpec, row_factory
 from crm_core.sales import OPPORTUNITIES
 from crm_core.tickets import TICKETS
 
 LAST_INTERACTIONS = 10
+MAX_PHONE_MATCHES = 20
 
 
 def _select(spec: TableSpec[Any], where: str) -> str:
@@ -98,6 +106,43 @@ def lookup_by_phone_sync(conn: sqlite3.Connection, e164: str, extension: str = "
     if phone is None:
         return None
     return customer_view_sync(conn, phone.customer_id, phone)
+
+
+_ALL_MATCHES = (
+    f"SELECT {', '.join('p.' + c for c in PHONES.columns)}, c.name, c.kind, c.tier"
+    " FROM phones p JOIN customers c ON c.id = p.customer_id WHERE p.e164 = ?"
+    " ORDER BY p.extension != ?, p.extension != '', p.id LIMIT ?"
+)
+
+
+def lookup_all_sync(conn: sqlite3.Connection, e164: str, extension: str = ""
+                    ) -> PhoneLookup | None:
+    """Every customer with this number, best first (as match_phone orders them), and the best
+    one's view. A caller ID with an extension that some rows carry narrows the match to them."""
+    width = len(PHONES.columns)
+    rows = conn.execute(_ALL_MATCHES, (e164, extension, 1000)).fetchall()
+    if extension and any(r[PHONES.columns.index("extension")] == extension for r in rows):
+        rows = [r for r in rows if r[PHONES.columns.index("extension")] == extension]
+    matches: dict[int, PhoneMatch] = {}
+    for r in rows:
+        phone = _phone(r[:width])
+        if phone.customer_id not in matches:
+            matches[phone.customer_id] = PhoneMatch(phone.customer_id, r[width], r[width + 1],
+                                                    r[width + 2], phone)
+    if not matches:
+        return None
+    total = len(matches)
+    if len(rows) == 1000:  # the cap cut the rows: count the customers in SQL
+        total = int(conn.execute("SELECT COUNT(DISTINCT customer_id) FROM phones"
+                                 " WHERE e164 = ?", (e164,)).fetchone()[0])
+    listed = tuple(matches.values())[:MAX_PHONE_MATCHES]
+    best = listed[0]
+    view = customer_view_sync(conn, best.customer_id, best.phone)
+    return PhoneLookup(**{f: getattr(view, f) for f in _VIEW_FIELDS},
+                       ambiguous=total > 1, matches=listed, matches_total=total)
+
+
+_VIEW_FIELDS = tuple(CustomerView.__dataclass_fields__)
 
 
 def tier_for_phone_sync(conn: sqlite3.Connection, e164: str, extension: str = "") -> str:

@@ -95,9 +95,10 @@ async def test_demo_traffic_reaches_agents_and_supervisor_sees_it(demo: dict[str
             await asyncio.sleep(0.2)
             status, queues = await get(demo, "/api/queues", sup)
             assert status == 200
-            overall = next(q for q in queues if q["queue"] == "")
+            overall = next(q for q in queues if q["overall"])
             answered = overall["window"]["answered"]
-    assert {q["queue"] for q in queues} == {"", "support", "sales"}
+    assert {q["queue"] for q in queues} == {"ALL", "support", "sales"}
+    assert [q["queue"] for q in queues if q["overall"]] == ["ALL"]
     status, agents = await get(demo, "/api/agents", sup)
     assert status == 200
     assert {a["agent_id"] for a in agents} == {"agent1", "agent2", "agent3", "agent4"}

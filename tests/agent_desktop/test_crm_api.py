@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from agent_desktop.app import AUTH_KEY, create_app
 from common.bus import Bus
 from common.clock import ManualClock
+from config.acd import AcdSettings
 from crm_core.service import Crm
 from tests.agent_desktop.conftest import PASSWORD_HASH, bearer, make_client, make_settings
 from tests.agent_desktop.test_http_auth import assert_error
@@ -44,7 +45,9 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
-    settings = make_settings()
+    # "billing" is a skill no default queue routes by: known only through extra_skills.
+    settings = make_settings().model_copy(
+        update={"acd": AcdSettings(extra_skills=["billing"])})
     crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm, clock=clock)
     try:
         north = await crm.teams.create(name="north")
