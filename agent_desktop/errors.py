@@ -31,6 +31,7 @@ from typing import Any
 
 MAX_MESSAGE_CHARS = 600
 MAX_DETAIL_CHARS = 200
+MAX_DETAILS_CHARS = 4000
 MAX_DETAIL_ITEMS = 50
 MAX_DETAIL_DEPTH = 6
 
@@ -44,27 +45,36 @@ def clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
     return f"{text[:head]}...[{len(text) - head - tail} characters cut]...{text[-tail:]}"
 
 
-def bounded(value: Any, depth: int = 0) -> Any:
-    """A JSON-able detail value with every text clipped and every container capped."""
+def bounded(value: Any) -> Any:
+    """A JSON-able detail value with every text clipped, every container capped, and all of it
+    within MAX_DETAILS_CHARS of text in total (later texts shrink to a marker)."""
+    return _bounded(value, 0, [MAX_DETAILS_CHARS])
+
+
+def _bounded(value: Any, depth: int, budget: list[int]) -> Any:
     if isinstance(value, str):
-        return clip(value)
+        limit = min(MAX_DETAIL_CHARS, max(budget[0], 24))
+        out = clip(value, limit)
+        budget[0] -= len(out)
+        return out
     if value is None or isinstance(value, bool | int | float):
         return value
     if depth >= MAX_DETAIL_DEPTH:
         return "...[nested too deeply]"
     if isinstance(value, Mapping):
         items = list(value.items())
-        out = {clip(str(k), 64): bounded(v, depth + 1) for k, v in items[:MAX_DETAIL_ITEMS]}
+        out_map = {_bounded(str(k), depth + 1, budget): _bounded(v, depth + 1, budget)
+                   for k, v in items[:MAX_DETAIL_ITEMS]}
         if len(items) > MAX_DETAIL_ITEMS:
-            out["..."] = f"{len(items) - MAX_DETAIL_ITEMS} more entries cut"
-        return out
+            out_map["..."] = f"{len(items) - MAX_DETAIL_ITEMS} more entries cut"
+        return out_map
     if isinstance(value, list | tuple | set | frozenset):
         seq = list(value)
-        kept = [bounded(v, depth + 1) for v in seq[:MAX_DETAIL_ITEMS]]
+        kept = [_bounded(v, depth + 1, budget) for v in seq[:MAX_DETAIL_ITEMS]]
         if len(seq) > MAX_DETAIL_ITEMS:
             kept.append(f"...[{len(seq) - MAX_DETAIL_ITEMS} more items cut]")
         return kept
-    return clip(repr(value))
+    return _bounded(repr(value), depth, budget)
 
 
 class ApiError(Exception):

@@ -406,12 +406,14 @@ CREATE INDEX ix_call_segments_agent ON call_segments (agent_user_id, started_at 
 """
 
 # An extension is one user's phone: two users on one extension means calls for one ring the
-# other. Duplicates already stored keep the extension on one user (active before inactive, then
-# the oldest); the others lose it, and user_extension_conflicts says who lost what, so an admin
-# can give them their own. Refresh tokens are rotated: every refresh spends its token (used_at)
-# and issues the next one in the same family (one login); a spent token presented again revokes
-# the whole family (auth_families.revoked_at), as does logout.
+# other. "" becomes NULL (no phone, one spelling). Duplicates already stored keep the extension
+# on one user (active before inactive, then the oldest); the others lose it, and
+# user_extension_conflicts says who lost what, so an admin can give them their own.
+# Refresh tokens are rotated: every refresh spends its token (used_at) and issues the next one
+# in the same family (one login); a spent token presented again revokes the whole family
+# (auth_families.revoked_at), as does logout.
 _EXTENSIONS_AND_SESSIONS = """
+UPDATE users SET extension = NULL WHERE extension = '';
 CREATE TABLE user_extension_conflicts (
     id INTEGER PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
