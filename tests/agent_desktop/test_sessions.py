@@ -14,7 +14,7 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from agent_desktop.app import create_app
+from agent_desktop.app import AUTH_KEY, create_app
 from agent_desktop.tokens import ISSUER
 from common.bus import Bus
 from common.clock import ManualClock
@@ -49,6 +49,14 @@ async def app_client(request: pytest.FixtureRequest, tmp_path: Path, clock: Manu
     await crm.close()
 
 
+async def start(client: TestClient, username: str) -> dict[str, Any]:
+    """A login without argon2 (slow by design): the same session start as POST /login."""
+    auth = client.app[AUTH_KEY]
+    user = await auth.users.user_by_username(username)
+    pair = await auth.issue_for(user)
+    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
+
+
 async def refresh(client: TestClient, token: object) -> Any:
     return await client.post("/api/auth/refresh", json={"refresh_token": token})
 
@@ -77,9 +85,9 @@ async def test_refresh_rotates_and_the_new_token_works(
 async def test_reusing_a_spent_refresh_token_ends_the_whole_session(
         app_client: tuple[TestClient, Crm | None]) -> None:
     client, crm = app_client
-    stolen = await login(client, "alice")
+    stolen = await start(client, "alice")
     legit = await (await refresh(client, stolen["refresh_token"])).json()
-    other = await login(client, "alice")  # another device: its own session
+    other = await start(client, "alice")  # another device: its own session
     body = await assert_error(await refresh(client, stolen["refresh_token"]), 401,
                               "unauthorized")
     assert body["details"] == {"reason": "reused"}
@@ -101,8 +109,8 @@ async def test_reusing_a_spent_refresh_token_ends_the_whole_session(
 async def test_logout_ends_the_session_and_only_it(
         app_client: tuple[TestClient, Crm | None]) -> None:
     client, crm = app_client
-    mine = await login(client, "alice")
-    other = await login(client, "alice")
+    mine = await start(client, "alice")
+    other = await start(client, "alice")
     resp = await client.post("/api/auth/logout", headers=bearer(mine["access_token"]))
     assert resp.status == 204
     await assert_error(await client.get("/api/me", headers=bearer(mine["access_token"])), 401,
@@ -122,7 +130,7 @@ async def test_logout_ends_the_session_and_only_it(
 async def test_expired_refresh_token_is_refused(app_client: tuple[TestClient, Crm | None],
                                                 clock: ManualClock) -> None:
     client, _ = app_client
-    tokens = await login(client, "alice")
+    tokens = await start(client, "alice")
     clock.advance(8 * 3600)  # refresh_ttl_s
     body = await assert_error(await refresh(client, tokens["refresh_token"]), 401,
                               "unauthorized")
@@ -132,7 +140,7 @@ async def test_expired_refresh_token_is_refused(app_client: tuple[TestClient, Cr
 async def test_forged_refresh_tokens_are_refused_and_revoke_nothing(
         app_client: tuple[TestClient, Crm | None], clock: ManualClock) -> None:
     client, _ = app_client
-    tokens = await login(client, "alice")
+    tokens = await start(client, "alice")
     real = claims_of(tokens["refresh_token"])
     wrong_key = jwt.encode(real, "k" * 48, algorithm="HS256")
     # Signed with the real key, in the real session, but a token the server never issued.
@@ -156,7 +164,7 @@ async def test_sessions_survive_a_restart_of_the_api(tmp_path: Path, clock: Manu
     await crm.users.create(username="alice", password_hash=PASSWORD_HASH, role="agent")
     try:
         first = await make_client(create_app(settings, crm, Bus(), clock=clock))
-        tokens = await login(first, "alice")
+        tokens = await start(first, "alice")
         assert (await refresh(first, tokens["refresh_token"])).status == 200
         await first.close()
         second = await make_client(create_app(settings, crm, Bus(), clock=clock))
