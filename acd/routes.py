@@ -29,6 +29,7 @@ from crm_core.errors import NotFound as CrmNotFound
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
 _EXTENSION = r"^[0-9]{2,6}$"
+OVERALL = "ALL"
 _SKILL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -199,7 +200,10 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
                 summary="Live statistics per queue, then the line over all queues "
                 "(queue \"ALL\", overall true)", tags=("acd",))
     async def queues(request: web.Request) -> web.StreamResponse:
-        return json_response(list(service.report()))
+        # The line over every queue has key "" inside the ACD; clients get a name they can
+        # show and test for (queue names are lower-case, so "ALL" is never a queue's).
+        return json_response([dataclasses.replace(r, queue=OVERALL) if r.overall else r
+                              for r in service.report()])
 
     @routes.get("/api/agents", roles=SUPERVISORS, response=list[AgentSnapshot],
                 summary="Every agent the ACD knows (logged out ones included) and its state",

@@ -28,9 +28,7 @@ from acd.errors import InvalidRequest, UnknownQueue
 from acd.model import AgentSnapshot, AgentState
 from config.acd import QueueSettings
 
-# The key of the line over every queue. Queue names are lower-case (config), so it cannot be
-# mistaken for a queue; reports also flag that line with overall=True.
-ALL = "ALL"
+ALL = ""  # the "overall" key in reports (the REST API names that line "ALL")
 
 # Outcome vector layout.
 _ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
@@ -74,7 +72,7 @@ class AgentStateStats:
 
 @dataclass(frozen=True, slots=True)
 class QueueReport:
-    queue: str  # ALL ("ALL") for the overall line
+    queue: str  # ALL ("") for the overall line
     waiting: int
     longest_wait_s: float
     window: PeriodStats
@@ -83,7 +81,7 @@ class QueueReport:
     staffed: int  # logged in and not paused
     arrival_rate_per_h: float  # over the window
     agents_needed: int | None  # None without enough data (no arrivals or no AHT yet)
-    overall: bool = False  # True on the line that sums every queue (queue == ALL)
+    overall: bool = False  # True on the line over every queue (queue == ALL)
 
 
 class _Rolling:

@@ -55,8 +55,8 @@ class CallCenterCollector(Collector):
                                    "Erlang C agents needed for the service-level target",
                                    labels=["queue"])
         for r in reports:
-            # The overall line (queue "ALL", overall=True) keeps its established label.
-            q = "_all" if r.overall else r.queue
+            # The overall line has queue "" in the engine; a label spells it out.
+            q = r.queue or "_all"
             waiting.add_metric([q], r.waiting)
             longest.add_metric([q], r.longest_wait_s)
             for s in r.agents:

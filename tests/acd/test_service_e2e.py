@@ -100,7 +100,7 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
-def overall(stack: Stack, queue: str = "ALL") -> Any:
+def overall(stack: Stack, queue: str = "") -> Any:
     return next(r for r in stack.acd.report() if r.queue == queue)
 
 
