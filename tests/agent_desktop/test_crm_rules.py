@@ -211,7 +211,8 @@ async def test_head_healthz_is_200_like_get(bare_client: TestClient) -> None:
 
 # ---- the README's role table is the policy -----------------------------------------------------
 
-_WHO = {"agents": "agent", "agent": "agent", "supervisor": "supervisor", "admin": "admin"}
+_WHO = {"agents": "agent", "agent": "agent", "supervisor": "supervisor",
+        "supervisors": "supervisor", "admin": "admin", "admins": "admin"}
 
 
 def _readme_rows() -> list[tuple[list[tuple[str, str]], str]]:
