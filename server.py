@@ -2,8 +2,9 @@
 
 Start-up order (shutdown is the reverse, through one AsyncExitStack):
 
-    data dir -> CRM (SQLite; demo data on first --demo) -> users -> bus
-    -> routing engine + ACD service -> FastAGI server (Asterisk hands calls here)
+    IVR menus (validated) -> data dir -> CRM (SQLite; demo data on first --demo) -> users -> bus
+    -> routing engine + ACD service + IVR (SIGHUP reloads the menus)
+    -> FastAGI server (Asterisk hands calls here: /ivr runs a menu, /queue queues directly)
     -> [demo: PBX simulator] -> AMI client (events -> call tracker -> bus, ACD)
     -> HTTP API -> [demo: agents log in, traffic starts] -> live summary in the log
 """
@@ -46,11 +47,19 @@ from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
 from cti.ownership import DeviceDirectory, follow_users
 from cti.routes import cti_routes
+from ivr.errors import MenuConfigError
+from ivr.registry import MenuRegistry
+from ivr.routes import ivr_routes
+from ivr.service import IvrService
 
 log = structlog.get_logger("server")
 
 DEMO_PASSWORD = "demo"  # noqa: S105 (documented demo credential, --demo only)
 DEMO_SUPERVISOR_EXTENSION = "1099"
+DEMO_PIN = "1234"  # noqa: S105 (the demo customers' telephone PIN, --demo only)
+# What demo callers press in config/ivr/main.toml ("." = nothing this time, "!" = hang up):
+# English + agent, ticket status, Chinese, last order with the PIN, a timeout, a hang-up.
+DEMO_DTMF_SCRIPTS = ("10", "10", "10", "1191", "20", "2191", "12" + DEMO_PIN + "9", "1.0", "1!")
 
 
 def run(settings: Settings, *, demo: bool = False) -> int:
@@ -83,6 +92,10 @@ async def serve(settings: Settings, *, demo: bool = False,
     handles = handles if handles is not None else {}
 
     async with contextlib.AsyncExitStack() as stack:
+        try:
+            menus = MenuRegistry(settings)
+        except MenuConfigError as exc:
+            raise StartupError(str(exc)) from exc
         db_path = _prepare_data_dir(settings)
         if demo:
             # Built once; a restart keeps what the demo users changed.
@@ -168,7 +181,12 @@ async def serve(settings: Settings, *, demo: bool = False,
         call_log_task = asyncio.create_task(call_log.run(bus.subscribe("call.")),
                                             name="call-log")
         stack.callback(call_log_task.cancel)
-        fastagi.route("ivr", acd.handle_ivr)
+        ivr = IvrService(menus, settings=settings, crm=crm, acd=acd, bus=bus)
+        fastagi.route("ivr", ivr.handle)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            # SIGHUP: reload the menus (an invalid set is refused; the old one keeps running).
+            loop.add_signal_handler(signal.SIGHUP, ivr.reload)
+            stack.callback(loop.remove_signal_handler, signal.SIGHUP)
         fastagi.route("queue", acd.handle_queue)
         if not demo:
             await _start_fastagi(fastagi, settings)
@@ -186,7 +204,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         await ami.start()
         stack.push_async_callback(ami.close)
 
-        routes = [*acd_routes(acd, crm),
+        routes = [*acd_routes(acd, crm), *ivr_routes(ivr),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=publish, in_acd_session=acd.holds_channel)]
 
@@ -226,8 +244,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         # Everything built so far lives as long as the process: moving it out of the garbage
         # collector's reach keeps full collections (tens of ms) out of routing decisions.
         gc.freeze()
-        handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ami=ami,
-                       fastagi=fastagi,
+        handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ivr=ivr,
+                       ami=ami, fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app,
                        call_log=call_log, directory=directory)
         if ready is not None:
@@ -311,9 +329,10 @@ async def _start_demo(settings: Settings, sim: Any, acd: AcdService, crm: Crm,
     known = list(iter_demo_numbers(min(settings.demo.customers, 2000)))
     callers = tuple(rng.sample(known, min(len(known), 400))) + tuple(
         f"+1202555{9000 + i:04d}" for i in range(20))  # a few callers the CRM does not know
+    await _demo_self_service(crm, callers[:40])
     sim.start_traffic(TrafficConfig(
         rate_per_minute=settings.demo.calls_per_minute, callers=callers,
-        dtmf_choices=("1", "1", "2"), mean_patience_s=settings.demo.mean_patience_s,
+        dtmf_choices=DEMO_DTMF_SCRIPTS, mean_patience_s=settings.demo.mean_patience_s,
     ))
     stack.push_async_callback(sim.stop_traffic)
     # Simulated people: an agent paused for a missed call comes back after a short while.
@@ -321,6 +340,21 @@ async def _start_demo(settings: Settings, sim: Any, acd: AcdService, crm: Crm,
     stack.callback(task.cancel)
     log.info("demo_started", agents=len(agents), calls_per_minute=settings.demo.calls_per_minute,
              login="agent1..agentN / supervisor / admin, password 'demo'")
+
+
+async def _demo_self_service(crm: Crm, numbers: tuple[str, ...]) -> None:
+    """Some demo callers get the demo PIN (order status by phone) and every fifth prefers
+    Chinese, so the IVR's PIN and language paths show in the demo."""
+    for i, number in enumerate(numbers):
+        try:
+            view = await crm.lookup_by_phone(number)
+            if view is None:
+                continue
+            await crm.selfservice.set_pin(view.customer.id, DEMO_PIN)
+            if i % 5 == 4:
+                await crm.selfservice.set_language(view.customer.id, "zh")
+        except CrmError:
+            log.warning("demo_self_service_skipped", number=number)
 
 
 async def _demo_agents_return(acd: AcdService, after_s: float) -> None:

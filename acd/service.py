@@ -63,7 +63,6 @@ from cti.fastagi import AgiSession
 log = structlog.get_logger("acd.service")
 
 # Stock Asterisk prompts; a deployment replaces them with its own recordings of the same names.
-PROMPT_MENU = "beep"
 PROMPT_NEXT = "queue-youarenext"
 PROMPT_THERE_ARE = "queue-thereare"
 PROMPT_CALLS_WAITING = "queue-callswaiting"
@@ -89,6 +88,8 @@ class _Caller:
     answered: bool = False
     answered_wall: float | None = None
     callback: bool = False
+    customer_id: int | None = None
+    context: dict[str, Any] = field(default_factory=dict)  # the IVR's path, for the screen-pop
 
 
 @dataclass(eq=False, slots=True)
@@ -213,6 +214,8 @@ class AcdService:
                     "call_id": cmd.call_id, "agent_id": cmd.agent_id, "queue": cmd.queue,
                     "number": caller.number if caller else "",
                     "tier": caller.tier if caller else "",
+                    "customer_id": caller.customer_id if caller else None,
+                    "ivr": caller.context if caller else {},
                 })
             elif isinstance(cmd, Overflowed):
                 if caller is not None:
@@ -242,28 +245,6 @@ class AcdService:
 
     # ------------------------------------------------------------------ FastAGI: callers
 
-    async def handle_ivr(self, session: AgiSession) -> None:
-        """Built-in identify-and-queue flow until ivr/ menus exist: answer, look the caller up in
-        the CRM (tier = priority), menu digit 1 = first queue, 2 = second, ..., then queue."""
-        number = session.env.get("agi_callerid", "")
-        queues = [q.name for q in self.settings.acd.queues]
-        try:
-            await session.answer()
-            try:
-                digit = await session.get_data(PROMPT_MENU, 5000, 1)
-            except AgiCommandError as exc:
-                # A missing or broken prompt: route to the first queue rather than drop the call.
-                log.warning("ivr_menu_failed", channel=session.channel, error=str(exc))
-                digit = ""
-            queue = queues[int(digit) - 1] \
-                if digit.isdigit() and 0 < int(digit) <= len(queues) else queues[0]
-            await session.set_variable("IVR_QUEUE", queue)
-        except AgiHangup as exc:
-            # The caller left during the menu: not an ACD abandon.
-            log.info("ivr_caller_left", channel=session.channel, error=str(exc))
-            return
-        await self.queue_call(session, queue=queue, number=number)
-
     async def handle_queue(self, session: AgiSession) -> None:
         """agi://host:port/queue?queue=NAME&skills=a,b : an IVR elsewhere already chose."""
         queue = session.args.get("queue", "") or self.settings.acd.queues[0].name
@@ -273,14 +254,21 @@ class AcdService:
                               skills=skills)
 
     async def queue_call(self, session: AgiSession, *, queue: str, number: str,
-                         skills: frozenset[str] = frozenset()) -> None:
+                         skills: frozenset[str] = frozenset(), tier: str | None = None,
+                         customer_id: int | None = None,
+                         context: Mapping[str, Any] | None = None) -> None:
+        """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
+        passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
+        secrets masked) for the screen-pop."""
         call_id = session.uniqueid or f"agi-{id(session)}"
         if self._draining:
             await self._fallback(session, call_id, "server stopping")
             return
-        tier = await self._tier(number)
+        if tier is None:
+            tier = await self._tier(number)
         caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
-                         tier=tier, offered_wall=self.wall.now())
+                         tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
+                         context=dict(context or {}))
         # Registered before enqueue: the engine may route the call at once, and the Offer must
         # find the caller's inbox.
         self._callers[call_id] = caller
@@ -295,7 +283,8 @@ class AcdService:
                 await self._fallback(session, call_id, f"refused: {exc}")
                 return
             self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
-                                             "number": number})
+                                             "number": number, "customer_id": customer_id,
+                                             "ivr": caller.context})
             await self._hold_until_connected(session, caller)
         except AgiHangup:
             self._caller_gone(caller)
@@ -309,6 +298,28 @@ class AcdService:
             self._callers.pop(call_id, None)
             self._by_channel.pop(caller.channel, None)
         await self._log_call(caller)
+
+    def queue_callback(self, call_id: str, *, queue: str, number: str, tier: str = "unknown",
+                       skills: frozenset[str] = frozenset()) -> bool:
+        """A callback chosen in the IVR: the call takes its place in `queue` as a callback,
+        and the engine dials `number` (E.164, validated) back when an agent is free. False
+        when an agent is free now (the caller is better served at once) or it is refused."""
+        if self._draining:
+            return False
+        new = NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills, number=number)
+        try:
+            if self.engine.pick_agent(new, self.clock.now()) is not None:
+                return False
+            self._feed(self.engine.enqueue, new)
+            self._feed(self.engine.request_callback, call_id, number)
+        except AcdError as exc:
+            log.info("ivr_callback_refused", call_id=call_id, error=str(exc))
+            with contextlib.suppress(AcdError):
+                self._feed(self.engine.abandon, call_id)
+            return False
+        self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
+                                         "number": number, "callback": True})
+        return True
 
     async def _fallback(self, session: AgiSession, call_id: str, why: str) -> None:
         """Give the call back to the dialplan, which queues it with Asterisk's Queue()."""
@@ -704,7 +715,8 @@ class AcdService:
         try:
             await self.crm.log_call(
                 caller.call_id, direction="inbound", phone=caller.number or None,
-                queue=caller.queue, agent_user_id=await self._user_id(caller.agent_id),
+                customer_id=caller.customer_id, queue=caller.queue,
+                agent_user_id=await self._user_id(caller.agent_id),
                 offered_at=caller.offered_wall, answered_at=caller.answered_wall,
                 ended_at=self.wall.now(),
                 disposition=None if caller.answered else

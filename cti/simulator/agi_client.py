@@ -3,6 +3,10 @@
 One AgiSession per AGI() run: connect, send the agi_* environment (LF endings, blank line),
 then answer commands until the server closes the socket. When the caller hangs up, send
 `HANGUP\\n`, answer every later command with 511, and close.
+
+The caller's DTMF script (Channel.dtmf) is consumed by the commands that listen for keys. Two
+marks script what a person does besides pressing keys: "." = presses nothing this time (the
+GET DATA / WAIT FOR DIGIT in progress times out), "!" = hangs up at this point.
 """
 
 from __future__ import annotations
@@ -232,6 +236,8 @@ class AgiSession:
         if w0 == "SAY" and len(args) >= 3:
             ok = await pbx.wait_sim(1.0, ch)
             return "200 result=0" if ok else "200 result=-1"
+        if w0 == "RECORD" and w1 == "FILE" and len(args) >= 6:
+            return await self._record(_int(args[5], -1))
         if w0 == "EXEC" and len(args) >= 2:
             data = " ".join(args[2:])
             result = await pbx.exec_app(ch, args[1], data)
@@ -247,12 +253,38 @@ class AgiSession:
         self.ch.dtmf.pop(0)
         return digit
 
+    def _scripted_hangup(self) -> bool:
+        """The script says the caller hangs up now ("!")."""
+        if self.ch.dtmf and self.ch.dtmf[0] == "!":
+            self.ch.dtmf.pop(0)
+            self.pbx.hangup_caller(self.ch.name)
+            return True
+        return False
+
+    def _scripted_silence(self) -> bool:
+        if self.ch.dtmf and self.ch.dtmf[0] == ".":
+            self.ch.dtmf.pop(0)
+            return True
+        return False
+
+    async def _record(self, timeout_ms: int) -> str:
+        """RECORD FILE: the caller speaks for record_s (at most the timeout), then silence."""
+        if self._scripted_hangup():
+            return "200 result=-1"
+        cfg = self.pbx.config
+        talk = cfg.record_s if timeout_ms < 0 else min(cfg.record_s, timeout_ms / 1000.0)
+        if not await self.pbx.wait_sim(talk, self.ch):
+            return "200 result=-1 (hangup) endpos=0"
+        return f"200 result=0 (silence) endpos={int(talk * 8000)}"
+
     async def _press(self, digit: str) -> None:
         self.pbx.emit(ev.dtmf_end(self.ch.snap(), digit))
 
     async def _stream_file(self, escape: str) -> str:
         pbx = self.pbx
         cfg = pbx.config
+        if self._scripted_hangup():
+            return "200 result=-1 endpos=0"
         if self.ch.dtmf and self.ch.dtmf[0] in escape:
             delay = min(cfg.dtmf_delay_s, cfg.prompt_s)
             if not await pbx.wait_sim(delay, self.ch):
@@ -269,8 +301,11 @@ class AgiSession:
     async def _get_data(self, timeout_ms: int, max_digits: int) -> str:
         pbx = self.pbx
         digits = ""
+        if self._scripted_hangup():
+            return "200 result=-1"
         while len(digits) < max_digits:
-            if not self.ch.dtmf:
+            if not self.ch.dtmf or self.ch.dtmf[0] in ".!":
+                self._scripted_silence()
                 if not await pbx.wait_sim(max(timeout_ms, 0) / 1000.0, self.ch):
                     return "200 result=-1"
                 return f"200 result={digits} (timeout)"
@@ -286,7 +321,11 @@ class AgiSession:
 
     async def _wait_for_digit(self, timeout_ms: int) -> str:
         pbx = self.pbx
-        if self.ch.dtmf:
+        if self._scripted_hangup():
+            return "200 result=-1"
+        if self._scripted_silence():
+            pass
+        elif self.ch.dtmf:
             if not await pbx.wait_sim(pbx.config.dtmf_delay_s, self.ch):
                 return "200 result=-1"
             digit = self._take_digit(None)

@@ -62,6 +62,10 @@ class TrafficConfig:
     caller_name: str = "Carrier Caller"
     did: str = "15551230000"
     dtmf_choices: tuple[str, ...] = ("1",)  # each call's DTMF script is one of these
+    # Random callers instead: when set, each call's script is 1..random_dtmf_max keys drawn
+    # from these (may include "." = no key this time, "!" = hang up here; see agi_client).
+    random_dtmf_keys: str = ""
+    random_dtmf_max: int = 6
     mean_patience_s: float = 60.0
     max_calls: int | None = None  # stop after this many arrivals (None: run until stopped)
 
@@ -72,6 +76,10 @@ class TrafficConfig:
             raise InvalidValue("callers", self.callers, "need at least one caller number")
         if self.mean_patience_s <= 0:
             raise InvalidValue("mean_patience_s", self.mean_patience_s, "must be > 0")
+        bad = set(self.random_dtmf_keys) - set("0123456789*#ABCD.!")
+        if bad or self.random_dtmf_max < 1:
+            raise InvalidValue("random_dtmf_keys", self.random_dtmf_keys,
+                               "DTMF keys, '.' and '!' only; random_dtmf_max >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,7 @@ class SimulatorConfig:
     prompt_s: float = 3.0
     dtmf_delay_s: float = 1.0
     playback_s: float = 3.0
+    record_s: float = 4.0  # a caller leaving a message (RECORD FILE) talks this long
     consult_s: float = 5.0
     # pjsip.conf device_state_busy_at for the agent phones: 1 (the lab, and the captures) makes
     # a ringing or talking phone BUSY; 0 gives Asterisk's RINGING / INUSE instead.

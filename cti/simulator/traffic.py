@@ -31,6 +31,7 @@ def poisson_arrivals(cfg: TrafficConfig, seed: int) -> Iterator[PlannedCall]:
     gaps = random.Random(f"{seed}:arrivals")
     pick = random.Random(f"{seed}:callers")
     patience = random.Random(f"{seed}:patience")
+    keys = random.Random(f"{seed}:dtmf")  # its own stream: the other draws stay as they were
     rate_per_s = cfg.rate_per_minute / 60.0
     t = 0.0
     i = 0
@@ -42,10 +43,18 @@ def poisson_arrivals(cfg: TrafficConfig, seed: int) -> Iterator[PlannedCall]:
             caller=pick.choice(cfg.callers),
             caller_name=cfg.caller_name,
             did=cfg.did,
-            dtmf=pick.choice(cfg.dtmf_choices) if cfg.dtmf_choices else "",
+            dtmf=(random_script(keys, cfg.random_dtmf_keys, cfg.random_dtmf_max)
+                  if cfg.random_dtmf_keys else
+                  pick.choice(cfg.dtmf_choices) if cfg.dtmf_choices else ""),
             patience_s=patience.expovariate(1.0 / cfg.mean_patience_s),
         )
         i += 1
+
+
+def random_script(rng: random.Random, keys: str, most: int) -> str:
+    """A random caller: 1..most keys; nothing after a hang-up mark."""
+    script = "".join(rng.choice(keys) for _ in range(rng.randint(1, most)))
+    return script.split("!", 1)[0] + ("!" if "!" in script else "")
 
 
 class Sampler:

@@ -21,13 +21,17 @@ from acd.service import AcdService
 from common.bus import Bus
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.cti import FastAgiSettings
+from config.menus import IvrSettings
 from config.settings import Settings
 from crm_core.service import Crm
 from cti.ami import AmiClient
 from cti.fastagi import FastAgiServer
 from cti.simulator import OutboundProfile, PbxSimulator, PhoneBehaviour, SimulatorConfig
+from ivr.registry import MenuRegistry
+from ivr.service import IvrService
 
 SCALE = 0.01
+MENU = Path(__file__).resolve().parents[1] / "data" / "ivr" / "acd_flow.toml"
 
 
 def settings_for_test() -> Settings:
@@ -39,6 +43,7 @@ def settings_for_test() -> Settings:
     return Settings(
         acd=AcdSettings(queues=[queue("support"), queue("sales")]),
         fastagi=FastAgiSettings(port=0),
+        ivr=IvrSettings(menus=[str(MENU)]),
     )
 
 
@@ -80,7 +85,8 @@ async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1
     acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami,
                      poll_ms=20, tick_s=0.02)
     holder["acd"] = acd
-    fastagi.route("ivr", acd.handle_ivr)
+    ivr = IvrService(MenuRegistry(settings), settings=settings, crm=crm, acd=acd, bus=bus)
+    fastagi.route("ivr", ivr.handle)
     await acd.start()
     await ami.start()
     await asyncio.wait_for(ami.wait_ready(), 5)
