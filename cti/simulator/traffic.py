@@ -37,15 +37,17 @@ def poisson_arrivals(cfg: TrafficConfig, seed: int) -> Iterator[PlannedCall]:
     i = 0
     while cfg.max_calls is None or i < cfg.max_calls:
         t += gaps.expovariate(rate_per_s)
+        caller = pick.choice(cfg.callers)
+        dtmf = pick.choice(cfg.dtmf_choices) if cfg.dtmf_choices else ""
+        if cfg.random_dtmf_keys:
+            dtmf = random_script(keys, cfg.random_dtmf_keys, cfg.random_dtmf_max)
         yield PlannedCall(
             index=i,
             at_s=t,
-            caller=pick.choice(cfg.callers),
+            caller=caller,
             caller_name=cfg.caller_name,
             did=cfg.did,
-            dtmf=(random_script(keys, cfg.random_dtmf_keys, cfg.random_dtmf_max)
-                  if cfg.random_dtmf_keys else
-                  pick.choice(cfg.dtmf_choices) if cfg.dtmf_choices else ""),
+            dtmf=dtmf,
             patience_s=patience.expovariate(1.0 / cfg.mean_patience_s),
         )
         i += 1
