@@ -201,6 +201,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.push_async_callback(history.stop)  # after acd.stop: its last events are flushed
         await acd.start()
         stack.push_async_callback(acd.stop)
+        stack.push_async_callback(ivr.stop)  # runs first: menu callers go back to the dialplan
         await ami.start()
         stack.push_async_callback(ami.close)
 

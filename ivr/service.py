@@ -18,6 +18,7 @@ API) never changes a call in progress.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import time
@@ -79,6 +80,17 @@ class IvrService:
         self.wall = wall or WallClock()
         self.stats = IvrStats()
         self.active = 0
+        self._draining = False
+
+    async def stop(self, grace_s: float = 3.0) -> None:
+        """Hand the callers still in a menu back to the dialplan (CTI_RESULT=fallback) at their
+        next step, and wait up to `grace_s` for them: a cancelled session would otherwise
+        leave the caller to a dialplan that no longer knows the server gave up on them."""
+        self._draining = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                while self.active:  # noqa: ASYNC110 (sessions end on their own schedule)
+                    await asyncio.sleep(0.02)
 
     # ------------------------------------------------------------------ reload
 
@@ -105,7 +117,7 @@ class IvrService:
         if menu is None:
             await self._fallback(call, f"no menu {session.args.get('menu')!r}")
             return
-        if self.acd is not None and getattr(self.acd, "_draining", False):
+        if self._draining:
             await self._fallback(call, "server stopping")
             return
         self.stats.calls += 1
@@ -130,6 +142,9 @@ class IvrService:
                 if isinstance(action, r.RouteToQueue):
                     route = action
                     break
+                if self._draining and not isinstance(action, r.HangupCall):
+                    await self._failed(call, state, RuntimeError("server stopping"))
+                    return
                 next_event = await self._execute(call, state, action)
                 if next_event is None:
                     break

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -58,6 +59,10 @@ class AgiSession:
         self.ch = ch
         self.url = url
         self._writer: asyncio.StreamWriter | None = None
+        # Latency probe (benchmarks): when the last reply carried a caller's key, when it was
+        # written; the next command line read from the server closes the interval.
+        self._key_reply = False
+        self._key_sent_at: float | None = None
 
     def env(self, target: AgiUrl) -> list[tuple[str, str]]:
         ch = self.ch
@@ -132,6 +137,10 @@ class AgiSession:
                     continue
                 reply = await self._execute(text)
                 self._write(reply)
+                if self._key_reply:
+                    self._key_reply = False
+                    if self.pbx.key_latency is not None:
+                        self._key_sent_at = time.perf_counter()
         except (ConnectionError, OSError):
             pass
         finally:
@@ -147,11 +156,13 @@ class AgiSession:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write((line + "\n").encode("utf-8", "replace"))
 
-    @staticmethod
-    async def _pump(reader: asyncio.StreamReader, lines: asyncio.Queue[str | None]) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, lines: asyncio.Queue[str | None]) -> None:
         try:
             while True:
                 raw = await reader.readline()
+                if self._key_sent_at is not None and self.pbx.key_latency is not None:
+                    self.pbx.key_latency(time.perf_counter() - self._key_sent_at)
+                    self._key_sent_at = None
                 if not raw:
                     break
                 await lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
@@ -278,6 +289,7 @@ class AgiSession:
         return f"200 result=0 (silence) endpos={int(talk * 8000)}"
 
     async def _press(self, digit: str) -> None:
+        self._key_reply = True
         self.pbx.emit(ev.dtmf_end(self.ch.snap(), digit))
 
     async def _stream_file(self, escape: str) -> str:

@@ -129,6 +129,9 @@ class PbxSimulator:
         self._call_tasks: set[asyncio.Task[Any]] = set()
         self._traffic_task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[list[Header]], None]] = []
+        # Benchmarks: called with the seconds from an AGI reply carrying a caller's key to the
+        # server's next command on that session (benchmarks/ivr.py).
+        self.key_latency: Callable[[float], None] | None = None
         self._queue_rr: dict[str, int] = {}
         self._sync_originates: dict[int, asyncio.Future[bool]] = {}
         self._ami = AmiServer(

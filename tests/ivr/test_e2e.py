@@ -334,3 +334,19 @@ async def test_no_such_menu_hands_the_call_back_to_the_dialplan(tmp_path: Path) 
         assert s.ivr.stats.fallbacks == 1
         # The documented dialplan queued it with Queue(): the simulator's members answered.
         assert sum(s.sim.stats().agent_answered.values()) == 1
+
+
+async def test_callers_in_a_menu_at_shutdown_go_back_to_the_dialplan(tmp_path: Path) -> None:
+    menu = tmp_path / "main.toml"
+    menu.write_text('[menu]\nname = "main"\nstart = "a"\n[nodes.a]\ntype = "menu"\n'
+                    'prompts = ["m"]\noptions = { "1" = "q" }\ntimeout_s = 2\nretries = 10\n'
+                    '[nodes.q]\ntype = "route"\nqueue = "support"\n')
+    async with stack(tmp_path, menus=[str(menu)]) as s:
+        h = await s.sim.place_inbound_call("+12025550313", dtmf="")
+        await wait_for(lambda: s.ivr.active == 1)
+        await s.ivr.stop(grace_s=5)
+        assert s.ivr.active == 0 and s.ivr.stats.fallbacks == 1
+        await h.wait(within=30)
+        assert sum(s.sim.stats().agent_answered.values()) == 1  # Queue() in the dialplan
+        row = await interaction_of(s, h.uniqueid)
+        assert row.disposition == "ivr: handed back to the dialplan"
