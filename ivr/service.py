@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -345,7 +344,7 @@ class IvrService:
         return r.Done(bool(ok), "" if ok else "refused by the ACD")
 
     async def _record_message(self, call: _Call, a: r.RecordMessage) -> r.Event:
-        name = f"cti-messages/{_SAFE.sub('_', call.call_id)}-{int(time.time())}"
+        name = f"cti-messages/{_SAFE.sub('_', call.call_id)}-{int(self.wall.now())}"
         cmd = f"RECORD FILE {name} wav {quote('escape', '#')} {a.max_s * 1000} s=5"
         try:
             reply = await call.session.command(cmd)
