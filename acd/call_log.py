@@ -5,6 +5,8 @@
   customer matched by that number (crm_core), the outcome (None when answered, as for ACD
   calls, whose disposition the agent sets; else "busy", "no answer", ...) and the durations.
   A click-to-dial the PBX could not place at all (the agent's phone never answered) is one too.
+- An inbound call transferred on ends (and talks) until its last party hangs up, not when the
+  first agent's part ended.
 - Every call with an agent gets its segments (crm_core.segments): each agent's stretch, the talk
   seconds in it, and the transfer that ended it. Inbound ACD calls keep the interaction the ACD
   writes (acd.service); their segments are added here under the same call id.
@@ -103,6 +105,10 @@ class CallLog:
                 notes=f"{call.origin.replace('_', '-')} call",
             )
             self.written += 1
+        elif call.direction == "inbound" and call.transfers and call.ended_at is not None:
+            # The ACD closed the interaction when the caller left its session (at the first
+            # transfer); the call went on with the new party: it ends, and talks, until now.
+            await self.crm.log_call(call.call_id, ended_at=self._wall(call.ended_at))
         if call.segments and call.origin != "supervisor":  # a listening supervisor's own call
             await self.crm.log_call_segments(call.call_id, await self._segments(call))
 

@@ -249,6 +249,7 @@ async def test_blind_transfer_from_the_phone_moves_the_call_and_counts_in_stats(
     status, queues = await get(h, "/api/queues", sup)
     row = next(q for q in queues if q["queue"] == "support")  # IVR digit 1
     assert row["window"]["transferred"] == 1
+    await asyncio.sleep(0.3)  # the new party talks a while (so its part shows in the record)
     status, body = await post(h, f"/api/calls/{call.call_id}/hangup", await login(h, "supervisor"))
     assert status == 200, body
     await ended(h, call.call_id)
@@ -257,6 +258,13 @@ async def test_blind_transfer_from_the_phone_moves_the_call_and_counts_in_stats(
         first_agent, "blind", "1099@from-cti")
     assert second.agent == "supervisor"
     assert first.agent_user_id == await user_id(h, first_agent)
+    # The interaction covers the whole call, not only the first agent's part.
+    async with asyncio.timeout(15):
+        while (row := await h["crm"].interactions.by_call_id(call.call_id)) is None \
+                or row.ended_at is None or row.ended_at < second.ended_at - 0.05:
+            await asyncio.sleep(0.02)
+    assert row.talk_s >= first.talk_s + second.talk_s - 0.05
+    assert row.agent_user_id == await user_id(h, first_agent)
 
 
 async def test_attended_transfer_over_rest_for_a_click_to_dial_call(quiet: Handles) -> None:
