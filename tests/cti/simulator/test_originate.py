@@ -414,3 +414,58 @@ async def test_attended_transfer_hands_the_customer_to_the_target(
         assert sim.stats().agent_answered == {"1001": 1, "1003": 1}
         assert sim.channel_snapshots() == []
         await ami.close()
+
+
+async def test_blind_transfer_from_the_phone_emits_blindtransfer_and_moves_the_customer(
+    agi_server: TinyAgiServer,
+) -> None:
+    from cti import events as cev
+    from cti.parse import parse
+
+    phone = PhoneBehaviour(answer_delay_s=1.0, handle_time_s=400.0)
+    async with PbxSimulator(fast_config(agi_server.port, phone=phone)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        replies: list[str] = []
+        customer, agent = await _bridged_inbound(sim, agi_server, ami, replies)
+        sim.phone_blind_transfer(agent, "1003")
+        xfer = await ami.wait_event("BlindTransfer", TransfererChannel=agent)
+        assert (xfer["Result"], xfer["TransfereeChannel"], xfer["Extension"],
+                xfer["Context"]) == ("Success", customer, "1003", "from-cti")
+        typed = parse(dict(xfer))
+        assert isinstance(typed, cev.BlindTransfer)
+        assert (typed.transferer.channel, typed.transferee and typed.transferee.channel,
+                typed.extension) == (agent, customer, "1003")
+        await ami.wait_event("Hangup", Channel=agent)
+        # The customer dials the target and talks to it.
+        begin = dict(await ami.wait_for(
+            lambda m: dict(m).get("Event") == "DialBegin"
+            and dict(m).get("DestChannel", "").startswith("PJSIP/1003-")))
+        assert begin["Channel"] == customer
+        await ami.wait_event("BridgeEnter", Channel=begin["DestChannel"])
+        await sim.wait_calls_done(5)
+        await ami.barrier()
+        assert sim.stats().agent_answered == {"1001": 1, "1003": 1}
+        await ami.close()
+
+
+async def test_a_desk_phone_call_comes_from_the_phone_with_the_number_dialled(
+    agi_server: TinyAgiServer,
+) -> None:
+    phone = PhoneBehaviour(answer_delay_s=1.0, handle_time_s=100.0)
+    outbound = OutboundProfile(forced={"+12025550100": "human"}, answer_delay_s=1.0)
+    async with PbxSimulator(fast_config(agi_server.port, phone=phone,
+                                        outbound=outbound)) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        await ami.login()
+        call = sim.place_phone_call("1002", "+12025550100")
+        new = await ami.wait_event("Newchannel", Channel=call.channel)
+        assert (new["ChannelState"], new["Exten"], new["CallerIDNum"]) == (
+            "4", "+12025550100", "1002")
+        begin = await ami.wait_event("DialBegin", Channel=call.channel)
+        assert begin["DestChannel"].startswith("PJSIP/carrier-")
+        assert begin["DestLinkedid"] == new["Uniqueid"]
+        await call.wait(5)
+        await ami.barrier()
+        assert sim.channel_snapshots() == []
+        await ami.close()
