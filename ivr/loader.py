@@ -408,7 +408,8 @@ class _Builder:
             if s not in self.ctx.skills:
                 raise self.fail(nid, f"unknown skill {s!r}",
                                 self._one_of("skill", s, self.ctx.skills) +
-                                " (skills come from [acd.queues].skills)")
+                                " (skills come from [acd.queues].skills and "
+                                "[acd].extra_skills)")
         return frozenset(skills)
 
     def _language(self, nid: str, lang: str) -> str:

@@ -20,7 +20,7 @@ from ivr.model import Menu
 
 def context_for(settings: Settings) -> Context:
     queues = frozenset(q.name for q in settings.acd.queues)
-    skills = frozenset(s for q in settings.acd.queues for s in q.skills)
+    skills = settings.acd.known_skills()  # the queues' skills and [acd].extra_skills
 
     def check_number(number: str) -> str:
         return commands.check_number(number, settings.dialing)

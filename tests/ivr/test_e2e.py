@@ -36,6 +36,7 @@ SCALE = 0.01
 NY = ZoneInfo("America/New_York")
 OPEN = dt.datetime(2027, 3, 9, 14, 0, tzinfo=NY).timestamp()  # a Tuesday afternoon
 CLOSED = dt.datetime(2027, 3, 9, 3, 0, tzinfo=NY).timestamp()  # 03:00: closed
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "ivr" / "main.toml"
 
 
 def settings_for_test(menus: list[str] | None = None) -> Settings:
@@ -257,7 +258,17 @@ async def test_hang_up_mid_menu_ends_cleanly_and_is_recorded(tmp_path: Path) -> 
 
 
 async def test_after_hours_caller_leaves_a_message_that_becomes_a_task(tmp_path: Path) -> None:
-    async with stack(tmp_path, now=CLOSED) as s:
+    # The shipped menu with office hours (the demo's are around the clock) and a holiday.
+    text = SHIPPED.read_text()
+    start = text.index("weekly = ")
+    end = text.index("\n", text.index("holidays = "))
+    menu = tmp_path / "main.toml"
+    menu.write_text(text[:start] + 'weekly = { tue = "08:00-20:00", wed = "08:00-20:00" }\n'
+                    'holidays = ["2027-03-10"]' + text[end:])
+    async with stack(tmp_path, now=OPEN, menus=[str(menu)]) as s:
+        assert not s.ivr.registry.menus["main"].hours["office"].is_open(CLOSED)
+        assert not s.ivr.registry.menus["main"].hours["office"].is_open(OPEN + 86400)  # holiday
+        s.wall.t = CLOSED
         cid = await customer(s, "+12025550307")
         h = await s.sim.place_inbound_call("+12025550307", dtmf="1")
         await h.wait(within=20)

@@ -226,3 +226,8 @@ def test_check_config_fails_on_a_broken_menu(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert f"{menu}: node 'q': unknown queue 'suport'" in r.stderr
     assert "did you mean 'support'" in r.stderr
+
+
+def test_extra_skills_are_known_to_menus() -> None:
+    settings = Settings.model_validate({"acd": {"extra_skills": ["mandarin"]}})
+    assert "mandarin" in context_for(settings).skills
