@@ -39,6 +39,7 @@ from common.clock import Clock, MonotonicClock
 from config.settings import Settings
 from crm_core.errors import NotFound as CrmNotFound
 from crm_core.phones import try_normalize
+from crm_core.segments import CallSegment
 from cti import commands
 from cti.ami import AmiClient, AmiState
 from cti.call_access import agent_leg, check_call_access, customer_leg
@@ -288,6 +289,15 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
                                       by=principal_of(request).username, now=clock.now()))
         return json_response({"call_id": call.call_id, "action_id": action.action_id,
                               "status": "transferring"})
+
+    @routes.get("/api/calls/{call_id}/segments", roles=AGENT_ROLES, params=(
+        Param("call_id", "path", required=True, description="the call's id"),),
+        response=list[CallSegment],
+        summary="What the record says: each agent's part of a call (agent, start, end, talk "
+                "seconds) and the transfer that ended it; readable like interactions",
+        tags=("cti",))
+    async def call_segments(request: web.Request) -> web.StreamResponse:
+        return json_response(await crm.call_segments(request.match_info["call_id"]))
 
     @routes.post("/api/calls/{call_id}/attended-transfer", roles=AGENT_ROLES,
                  params=call_param, request_model=TransferBody, response=CallStatus,

@@ -231,6 +231,10 @@ async def test_supervisor_transfer_moves_the_customer_and_the_ownership(quiet: H
     first, second = await segments(h, call_id, 2)
     assert (first.agent, first.ended_by, first.transfer_kind, first.transfer_target) == (
         "agent1", "transfer", "blind", "1002")
+    status, rows = await get(h, f"/api/calls/{call_id}/segments", agent1)
+    assert status == 200
+    assert [(r["agent"], r["ended_by"], r["transfer_target"]) for r in rows] == [
+        ("agent1", "transfer", "1002"), ("agent2", "hangup", None)]
     assert (second.agent, second.ended_by, second.transfer_kind) == ("agent2", "hangup", None)
     assert first.talk_s > 0 and second.started_at >= first.ended_at
 
