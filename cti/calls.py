@@ -570,7 +570,7 @@ class CallTracker:
         # If the call already exists (events overtook us), classify it now.
         call = self._calls.get(channel_id) if channel_id else None
         if call is not None:
-            self._classify(call, exp, out)
+            self._classify(call, exp, now, out)
         return out
 
     def apply(self, event: CtiEvent, now: float) -> list[CallUpdate]:
@@ -745,7 +745,7 @@ class CallTracker:
         extra: list[CallUpdate] = []
         exp = self._exp_by_channel.get(c.uniqueid)
         if exp is not None:
-            self._classify(call, exp, extra)
+            self._classify(call, exp, now, extra)
         if started:
             out.append(CallStarted(call.view()))
             # CallStarted already says "outbound"; a separate direction change would be noise.
@@ -754,7 +754,9 @@ class CallTracker:
             out.extend(extra)
         return call, leg
 
-    def _classify(self, call: _Call, exp: _Expected, out: list[CallUpdate]) -> None:
+    def _classify(
+        self, call: _Call, exp: _Expected, now: float, out: list[CallUpdate]
+    ) -> None:
         changed = call.direction != "outbound"
         call.direction = "outbound"
         call.origin = exp.kind
@@ -770,7 +772,7 @@ class CallTracker:
         if exp.device:
             leg = call.legs.get(call.originated_uniqueid)
             channel = leg.channel if leg is not None else ""
-            self._set_agent(call, channel, exp.created_at, device=exp.device, user=exp.user)
+            self._set_agent(call, channel, now, device=exp.device, user=exp.user)
         if changed:
             out.append(CallDirectionChanged(call.view()))
         # An originated channel that is already up counts as answered for kinds that answer that
@@ -1159,7 +1161,7 @@ class CallTracker:
             if call.ended_at is None:
                 if e.uniqueid and e.uniqueid in call.legs:
                     call.originated_uniqueid = e.uniqueid
-                self._classify(call, exp, out)
+                self._classify(call, exp, now, out)
         if not e.success:
             out.append(OriginateFailed(e.action_id, e.reason, call.view() if call else None,
                                        exp.kind, exp.cti_call_id, exp.dialled, exp.user,
@@ -1337,7 +1339,7 @@ class CallTracker:
             call.cti_call_id = value
             exp = self._exp_by_cti.get(value)
             if exp is not None:
-                self._classify(call, exp, out)
+                self._classify(call, exp, now, out)
         elif name == "IVR_QUEUE":
             if value and value != call.queue:
                 call.queue = value

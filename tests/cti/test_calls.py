@@ -638,6 +638,7 @@ def _chans(draw: st.DrawFn) -> ev.ChannelInfo:
 
 _EVENTS = st.one_of(
     st.builds(ev.ChannelCreated, _chans()),
+    st.builds(ev.CallerIdChanged, _chans()),
     st.builds(ev.ChannelStateChanged, _chans()),
     st.builds(ev.ChannelHungUp, _chans(), st.sampled_from([0, 16, 17, 19]), st.just("")),
     st.builds(ev.DialBegin, st.none() | _chans(), _chans(), st.just("")),
@@ -716,17 +717,35 @@ _EVENTS = st.one_of(
 )
 
 
+def _check_segments(call: c.CallView) -> None:
+    """Agent segments follow each other; only the current agent's (the last) is open."""
+    segs = call.segments
+    for s in segs:
+        assert s.talk_s >= 0
+        if s.end is not None:
+            assert s.end >= s.start and s.ended_by in ("transfer", "hangup")
+            assert s.talk_s <= s.end - s.start
+    assert all(s.end is not None for s in segs[:-1])
+    for a, b in zip(segs, segs[1:], strict=False):
+        assert a.end is not None and b.start >= a.start
+    if segs and segs[-1].end is None:
+        assert call.agent is not None and call.active
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(_EVENTS, max_size=40),
     resync=st.none() | st.lists(_chans(), max_size=3),
+    directory=st.booleans(),
 )
 def test_synthetic_event_soup_keeps_the_tracker_consistent(
-    events: list[ev.CtiEvent], resync: list[ev.ChannelInfo] | None
+    events: list[ev.CtiEvent], resync: list[ev.ChannelInfo] | None, directory: bool
 ) -> None:
-    t = c.CallTracker()
+    # With a directory every "PJSIP/x" phone is a user's: desk-phone calls, agents by bridge.
+    t = c.CallTracker(user_for=(lambda d: "ux" if d == "PJSIP/x" else "") if directory else None)
     t.expect_originate("a1", now=0.0, channel_id="1.0")
-    t.expect_originate("a2", now=0.0, cti_call_id="lab-1", kind="click_to_dial")
+    t.expect_originate("a2", now=0.0, cti_call_id="lab-1", kind="click_to_dial",
+                       device="PJSIP/x", user="ux")
     out: list[c.CallUpdate] = []
     for i, e in enumerate(events):
         out.extend(t.apply(e, float(i)))
@@ -745,9 +764,11 @@ def test_synthetic_event_soup_keeps_the_tracker_consistent(
             started.add(cid)
         else:
             assert cid in started
+        _check_segments(u.call)
         if isinstance(u, c.CallEnded):
             ended.add(cid)
             assert all(leg.ended_at is not None for leg in u.call.legs)
+            assert all(seg.end is not None for seg in u.call.segments)
     active = {v.call_id for v in t.active_calls()}
     assert active == started - ended
     for view in t.active_calls():
