@@ -32,6 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:  # `run_server.py report NAME --from --to`: see reports/cli.py
+        from reports.cli import main as report_main
+
+        return report_main(argv[1:])
     args = parse_args(argv)
     try:
         settings = load_settings(args.config)

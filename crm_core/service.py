@@ -45,6 +45,7 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.skills.names() -> frozenset[str]   every skill name some user has
     crm.users.extension_conflicts()        users whose duplicate extension migration 8 cleared
     crm.sessions: refresh-token families (start, rotate, revoke, is_active): crm_core/sessions.py
+    crm.analytics: pipeline, revenue per customer, churn risk, tickets, leads (reports' SQL)
 
 Facade methods:
     await crm.customer_view(customer_id) -> CustomerView           NotFound
@@ -76,6 +77,7 @@ from pathlib import Path
 from common.clock import Clock, WallClock
 from config.crm import CrmSettings
 from crm_core import scoring, view
+from crm_core.analytics import AnalyticsRepo
 from crm_core.campaigns import CallbackRepo, CampaignRepo, DncRepo, LeadListRepo, LeadRepo
 from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
 from crm_core.db import Database
@@ -121,6 +123,7 @@ class Crm:
         self.selfservice = SelfServiceRepo(db)
         self.history = HistoryRepo(db)
         self.sessions = SessionRepo(db)
+        self.analytics = AnalyticsRepo(db)
 
     @classmethod
     async def open(

@@ -8,6 +8,7 @@ from typing import Literal
 
 from reports.errors import BadRequest
 
+QUARTER = 900.0
 Interval = Literal["15min", "hour", "day", "total"]
 INTERVALS: tuple[str, ...] = ("15min", "hour", "day", "total")
 
@@ -45,6 +46,20 @@ class Periods:
         else:
             dt = dt.replace(hour=0, minute=0, second=0, microsecond=0)
         return dt.timestamp()
+
+    def bounds(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The periods covering [start, end) as (start, end) pairs on 15-minute boundaries
+        (the first starts at the quarter-hour holding `start`)."""
+        out: list[tuple[float, float]] = []
+        t = start // QUARTER * QUARTER
+        while t < end:
+            p = self.of(t)
+            if out and out[-1][0] == p:
+                out[-1] = (p, t + QUARTER)
+            else:
+                out.append((p, t + QUARTER))
+            t += QUARTER
+        return [(max(ps, start // QUARTER * QUARTER), pe) for ps, pe in out]
 
     def label(self, period_start: float) -> str:
         dt = datetime.fromtimestamp(period_start, self.tz)

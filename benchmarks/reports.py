@@ -1,0 +1,231 @@
+"""How fast the historical reports read a month: the daily inbound summary and agent
+performance over 30 days of history for 200 agents (~1.5 million calls).
+
+    python -m benchmarks.reports --json [--quick] [--days N] [--agents N] [--calls-per-day N]
+
+Set-up (not timed): a seeded synthetic history is written day by day through the same path the
+server uses (crm_core.history.append_sync with acd.history.interval_deltas): per answered call
+the rows entered, answered, handled and three agent state changes (available -> on_call ->
+wrap_up -> available); 5% more calls abandon; agents pause for breaks.
+
+Timed, on the real report path (reports.service.run_report over crm_core's aiosqlite
+connections): `inbound_summary_s` (daily per queue + overall, from the 15-minute queue rows)
+and `agent_performance_s` (daily per agent, from the agent rows, summed by SQLite per day).
+Baseline, in the same run: the same two reports computed straight from the raw event log (read
+day by day, aggregated in Python), i.e. what they would cost without the interval tables:
+`baseline_inbound_summary_s`, `baseline_agent_performance_s`. `reports_equal` checks that both
+ways give the same answered/abandoned/handled counts per day and queue, and the same handled
+calls per day and agent. Goal: under 2 s for a 30-day range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from acd.history import interval_deltas
+from config.reports import ReportsSettings
+from config.settings import Settings
+from crm_core import schema
+from crm_core.history import (
+    AGENT_COUNTERS,
+    AgentInterval,
+    HistoryEvent,
+    StateInterval,
+    append_sync,
+    events_sync,
+)
+from crm_core.service import Crm
+from reports.agents import agent_performance
+from reports.inbound import inbound_summary, intervals_from_events
+from reports.service import run_report
+
+DAY = 86400.0
+EPOCH = 1_700_006_400.0  # a UTC midnight
+QUEUES = ("support", "sales")
+LIMITS = {"support": (20.0, 5.0), "sales": (20.0, 5.0)}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def generate_day(day: int, agents: int, calls: int, rng: random.Random) -> list[HistoryEvent]:
+    ev: list[HistoryEvent] = []
+    add = ev.append
+    d0 = EPOCH + day * DAY
+    per_agent = calls // agents
+    n = 0
+    for a in range(agents):
+        agent = f"agent{a:03d}"
+        t = d0 + 7 * 3600 + rng.uniform(0, 3 * 3600)
+        add(HistoryEvent(t, "agent_state", agent=agent, state="available",
+                         prev_state="logged_out"))
+        since = t
+        for k in range(per_agent):
+            n += 1
+            cid = f"d{day}-{n}"
+            q = QUEUES[n & 1]
+            number = f"+1555{rng.randrange(2_000_000):07d}"
+            idle = rng.expovariate(1 / 12.0)
+            wait = rng.expovariate(1 / 18.0)
+            talk = rng.expovariate(1 / 85.0)
+            wrap = 10.0
+            t_ans = t + idle
+            add(HistoryEvent(t_ans - wait, "entered", queue=q, call_id=cid, number=number))
+            add(HistoryEvent(t_ans, "agent_state", agent=agent, state="on_call",
+                             prev_state="available", dur_s=t_ans - since))
+            add(HistoryEvent(t_ans, "answered", queue=q, agent=agent, call_id=cid,
+                             number=number, wait_s=wait))
+            t_end = t_ans + talk
+            add(HistoryEvent(t_end, "agent_state", agent=agent, state="wrap_up",
+                             prev_state="on_call", dur_s=talk))
+            t_free = t_end + wrap
+            add(HistoryEvent(t_free, "handled", queue=q, agent=agent, call_id=cid,
+                             talk_s=talk, handle_s=talk + wrap))
+            if k % 60 == 59:  # a break
+                add(HistoryEvent(t_free, "agent_state", agent=agent, state="paused",
+                                 reason="break", prev_state="wrap_up", dur_s=wrap))
+                brk = rng.uniform(300, 900)
+                add(HistoryEvent(t_free + brk, "agent_state", agent=agent, state="available",
+                                 prev_state="paused", prev_reason="break", dur_s=brk))
+                t = since = t_free + brk
+            else:
+                add(HistoryEvent(t_free, "agent_state", agent=agent, state="available",
+                                 prev_state="wrap_up", dur_s=wrap))
+                t = since = t_free
+        add(HistoryEvent(t + 60, "agent_state", agent=agent, state="logged_out",
+                         prev_state="available", dur_s=60.0))
+    for i in range(calls // 20):  # abandons
+        at = d0 + rng.uniform(8 * 3600, 18 * 3600)
+        wait = rng.expovariate(1 / 40.0)
+        q = QUEUES[i & 1]
+        add(HistoryEvent(at - wait, "entered", queue=q, call_id=f"d{day}-x{i}",
+                         number=f"+1555{rng.randrange(2_000_000):07d}"))
+        add(HistoryEvent(at, "abandoned", queue=q, call_id=f"d{day}-x{i}", wait_s=wait))
+    ev.sort(key=lambda e: e.at)
+    return ev
+
+
+def build(path: Path, days: int, agents: int, calls_per_day: int, seed: int) -> int:
+    rng = random.Random(seed)
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    schema.configure(conn)
+    schema.migrate(conn, 0.0)
+    calls = 0
+    for day in range(days):
+        ev = generate_day(day, agents, calls_per_day, rng)
+        calls += sum(1 for e in ev if e.kind == "entered")
+        conn.execute("BEGIN")
+        append_sync(conn, ev, interval_deltas(ev, LIMITS), 3 * DAY)
+        conn.execute("COMMIT")
+        log(f"day {day + 1}/{days}: {len(ev)} rows")
+    conn.close()
+    return calls
+
+
+def baseline(path: Path, start: float, end: float) -> tuple[float, float, list[Any], list[Any]]:
+    """The same two reports straight from the raw rows, read a day at a time."""
+    conn = sqlite3.connect(str(path))
+    t0 = time.perf_counter()
+    qrows = []
+    d = start
+    while d < end:
+        ev = events_sync(conn, d, d + DAY, kinds=["entered", "answered", "abandoned", "handled",
+                                                 "overflow", "callback", "rona", "transferred"])
+        qrows += intervals_from_events(ev, LIMITS)
+        d += DAY
+    inbound = inbound_summary(qrows, interval="day", tz=UTC, start=start, end=end)
+    t1 = time.perf_counter()
+    arows: list[AgentInterval] = []
+    srows: list[StateInterval] = []
+    d = start
+    while d < end:
+        ev = events_sync(conn, d, d + DAY, kinds=["answered", "offered", "rona", "handled",
+                                                 "transferred", "agent_state"])
+        deltas = interval_deltas(ev, LIMITS)
+        arows += [AgentInterval(b, a, {c: v.get(c, 0.0) for c in AGENT_COUNTERS})
+                  for (b, a), v in deltas.agent.items()]
+        srows += [StateInterval(b, a, s, r, v) for (b, a, s, r), v in deltas.state.items()]
+        d += DAY
+    agents = agent_performance(arows, srows, interval="day", tz=UTC, start=start, end=end)
+    t2 = time.perf_counter()
+    conn.close()
+    return t1 - t0, t2 - t1, inbound, agents
+
+
+async def timed(path: Path, start: float, end: float) -> tuple[float, float, list[Any],
+                                                                list[Any]]:
+    settings = Settings(reports=ReportsSettings(timezone="UTC"))
+    crm = await Crm.open(path, settings.crm)
+    try:
+        t0 = time.perf_counter()
+        inbound = await run_report(crm, settings, "inbound_summary", start, end,
+                                   interval="day")
+        t1 = time.perf_counter()
+        agents = await run_report(crm, settings, "agent_performance", start, end,
+                                  interval="day")
+        t2 = time.perf_counter()
+    finally:
+        await crm.close()
+    return t1 - t0, t2 - t1, inbound, agents
+
+
+def run(*, quick: bool, days: int | None, agents: int | None, calls_per_day: int | None,
+        seed: int) -> dict[str, Any]:
+    days = days or (3 if quick else 30)
+    agents = agents or (50 if quick else 200)
+    calls_per_day = calls_per_day or (12_000 if quick else 47_600)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "crm.sqlite3"
+        t = time.perf_counter()
+        calls = build(path, days, agents, calls_per_day, seed)
+        build_s = time.perf_counter() - t
+        start, end = EPOCH, EPOCH + days * DAY
+        inbound_s, agent_s, inbound, perf = asyncio.run(timed(path, start, end))
+        b_inbound_s, b_agent_s, b_inbound, b_perf = baseline(path, start, end)
+        size = path.stat().st_size
+    equal = (
+        [(r["period"], r["queue"], r["answered"], r["abandoned"], r["handled"])
+         for r in inbound]
+        == [(r.period, r.queue, r.answered, r.abandoned, r.handled) for r in b_inbound]
+        and [(r["period"], r["agent"], r["handled"]) for r in perf]
+        == [(r.period, r.agent, r.handled) for r in b_perf]
+    )
+    return {
+        "benchmark": "reports", "quick": quick, "calls": calls, "days": days, "agents": agents,
+        "inbound_summary_s": round(inbound_s, 4), "agent_performance_s": round(agent_s, 4),
+        "baseline_inbound_summary_s": round(b_inbound_s, 4),
+        "baseline_agent_performance_s": round(b_agent_s, 4),
+        "speedup_inbound": round(b_inbound_s / inbound_s, 1) if inbound_s else None,
+        "speedup_agent_performance": round(b_agent_s / agent_s, 1) if agent_s else None,
+        "inbound_rows": len(inbound), "agent_rows": len(perf), "reports_equal": equal,
+        "goal_s": 2.0, "within_goal": inbound_s < 2.0 and agent_s < 2.0,
+        "build_s": round(build_s, 1), "database_mb": round(size / 1e6, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--json", action="store_true", help="print one JSON object (the default)")
+    p.add_argument("--quick", action="store_true", help="3 days, 50 agents, 36k calls")
+    p.add_argument("--days", type=int)
+    p.add_argument("--agents", type=int)
+    p.add_argument("--calls-per-day", type=int)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args(argv)
+    print(json.dumps(run(quick=a.quick, days=a.days, agents=a.agents,
+                         calls_per_day=a.calls_per_day, seed=a.seed)))
+
+
+if __name__ == "__main__":
+    main()
