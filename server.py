@@ -51,6 +51,7 @@ from ivr.errors import MenuConfigError
 from ivr.registry import MenuRegistry
 from ivr.routes import ivr_routes
 from ivr.service import IvrService
+from reports.routes import report_routes
 
 log = structlog.get_logger("server")
 
@@ -205,7 +206,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         await ami.start()
         stack.push_async_callback(ami.close)
 
-        routes = [*acd_routes(acd, crm), *ivr_routes(ivr),
+        routes = [*acd_routes(acd, crm), *ivr_routes(ivr), *report_routes(settings, crm),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=publish, in_acd_session=acd.holds_channel)]
 

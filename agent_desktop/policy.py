@@ -107,6 +107,8 @@ POLICY: Final[dict[tuple[str, Action], dict[Role, Scope]]] = {
     # Views.
     ("forecast", "read"): _STAFF,
     ("value", "update"): _ADMIN,  # recompute customer value and tiers
+    # Historical reports: supervisors see their own team's agents (queues and CRM figures whole).
+    ("reports", "read"): {"supervisor": T, "admin": A},
 }
 
 # For messages: "this ticket is not yours", not "this tickets row".

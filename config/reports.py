@@ -24,7 +24,7 @@ class ReportsSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        if v:
+        if v and v != "UTC":
             try:
                 ZoneInfo(v)
             except (ZoneInfoNotFoundError, ValueError) as exc:

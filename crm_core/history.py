@@ -296,6 +296,9 @@ class HistoryRepo:
     async def dispositions(self, start: float, end: float) -> list[tuple[str, str, int]]:
         return await self._db.scan(dispositions_sync, start, end)
 
+    async def team_members(self, team_id: int) -> list[str]:
+        return await self._db.scan(team_members_sync, team_id)
+
     async def agent_teams(self) -> dict[str, str]:
         return await self._db.scan(agent_teams_sync)
 
@@ -334,6 +337,11 @@ def dispositions_sync(conn: sqlite3.Connection, start: float, end: float
         "AND i.ended_at >= ? AND i.ended_at < ? GROUP BY u.username, i.disposition",
         (start, end))
     return [(r[0], r[1], int(r[2])) for r in cur]
+
+
+def team_members_sync(conn: sqlite3.Connection, team_id: int) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT username FROM users WHERE team_id = ? ORDER BY username", (team_id,))]
 
 
 def agent_teams_sync(conn: sqlite3.Connection) -> dict[str, str]:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 from config import ConfigError, load_settings
@@ -36,6 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--queue", action="append", help="only this queue (repeatable)")
     p.add_argument("--agent", action="append", help="only this agent (repeatable)")
     p.add_argument("--by-team", action="store_true", help="agent reports: one row per team")
+    p.add_argument("--days", type=float, default=90.0,
+                   help="not_contacted: no contact for this many days")
+    p.add_argument("--limit", type=int, default=500, help="CRM lists: at most this many rows")
     p.add_argument("--config", type=Path, help="TOML settings file")
     p.add_argument("--data-dir", type=Path, help="where the database lives")
     p.add_argument("--output", type=Path, help="write here instead of stdout")
@@ -77,7 +81,8 @@ async def _run(settings: Settings, db: Path, args: argparse.Namespace) -> str:
     crm = await Crm.open(db, settings.crm)
     try:
         rows = await run_report(crm, settings, args.name, start, end, interval=args.interval,
-                                queues=args.queue, agents=args.agent, by_team=args.by_team)
+                                queues=args.queue, agents=args.agent, by_team=args.by_team,
+                                now=time.time(), days=args.days, limit=args.limit)
     finally:
         await crm.close()
     if args.format == "json":

@@ -62,6 +62,8 @@ class Periods:
         return [(max(ps, start // QUARTER * QUARTER), pe) for ps, pe in out]
 
     def label(self, period_start: float) -> str:
+        if self.interval == "total":
+            return "total"
         dt = datetime.fromtimestamp(period_start, self.tz)
         if self.interval == "day":
             return dt.strftime("%Y-%m-%d")

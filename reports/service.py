@@ -3,8 +3,11 @@ report (pure modules), returns plain dicts for JSON, and CSV text.
 
     rows = await run_report(crm, settings, "inbound_summary", start, end, interval="day")
 
-Reports: inbound_summary (per queue + overall), distributions (wait to answer, time to
-abandon, talk, handle), agent_performance (per agent, or per team with by_team), leaderboard.
+Call-center reports (from the event log's 15-minute tables): inbound_summary (per queue +
+overall), distributions (wait to answer, time to abandon, talk, handle), agent_performance (per
+agent, or per team with by_team), leaderboard. CRM reports (reports/crm.py): pipeline,
+forecast, value_curve, not_contacted (`days`), vip_open_tickets, ticket_sla, lead_conversion.
+`agents` limits the agent reports to those agents (team scoping).
 """
 
 from __future__ import annotations
@@ -14,24 +17,31 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.settings import Settings
 from crm_core.service import Crm
+from reports import crm as crm_reports
 from reports.agents import agent_performance, leaderboard
 from reports.errors import BadRequest
 from reports.inbound import distributions, inbound_summary
 from reports.periods import Periods, check_interval
 
-REPORTS: tuple[str, ...] = ("inbound_summary", "distributions", "agent_performance",
-                            "leaderboard")
+CALL_CENTER_REPORTS: tuple[str, ...] = ("inbound_summary", "distributions",
+                                        "agent_performance", "leaderboard")
+CRM_REPORTS: tuple[str, ...] = ("pipeline", "forecast", "value_curve", "not_contacted",
+                                "vip_open_tickets", "ticket_sla", "lead_conversion")
+REPORTS: tuple[str, ...] = CALL_CENTER_REPORTS + CRM_REPORTS
+VIP_TIERS = ("platinum", "gold")
 MAX_RANGE_S = 400 * 86400.0
 
 
 def report_tz(settings: Settings) -> tzinfo | None:
     name = settings.reports.timezone
+    if name == "UTC":
+        return UTC  # no time-zone database needed
     return ZoneInfo(name) if name else None
 
 
@@ -46,14 +56,19 @@ def check_range(start: float, end: float) -> None:
 
 async def run_report(crm: Crm, settings: Settings, name: str, start: float, end: float, *,
                      interval: str = "day", queues: Sequence[str] | None = None,
-                     agents: Sequence[str] | None = None, by_team: bool = False
+                     agents: Sequence[str] | None = None, by_team: bool = False,
+                     now: float = 0.0, days: float = 90.0, limit: int = 500
                      ) -> list[dict[str, Any]]:
+    """`now` (wall clock) is when open tickets are judged overdue and from when `days` of no
+    contact count back."""
     if name not in REPORTS:
         raise BadRequest(f"unknown report {name!r}; reports: {', '.join(REPORTS)}",
                          {"report": name})
     check_range(start, end)
     iv = check_interval(interval)
     tz = report_tz(settings)
+    if name in CRM_REPORTS:
+        return await _crm_report(crm, name, start, end, now=now, days=days, limit=limit)
     h = crm.history
     if name == "inbound_summary":
         rows = await h.queue_intervals(start, end)
@@ -78,6 +93,28 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     if name == "leaderboard":
         perf = leaderboard(perf)
     return [asdict(r) for r in perf]
+
+
+async def _crm_report(crm: Crm, name: str, start: float, end: float, *, now: float,
+                      days: float, limit: int) -> list[dict[str, Any]]:
+    if not 0 < limit <= 10_000:
+        raise BadRequest("limit must be 1..10000", {"limit": limit})
+    if not 0 <= days <= 3650:
+        raise BadRequest("days must be 0..3650", {"days": days})
+    a = crm.analytics
+    if name == "pipeline":
+        return crm_reports.pipeline(await a.pipeline())
+    if name == "forecast":
+        return crm_reports.forecast(await a.forecast(start, end))
+    if name == "value_curve":
+        return crm_reports.value_curve([r for _, r in await a.customer_revenue(start, end)])
+    if name == "not_contacted":
+        return crm_reports.not_contacted(await a.not_contacted(now - days * 86400.0, limit))
+    if name == "vip_open_tickets":
+        return crm_reports.vip_open_tickets(await a.vip_open_tickets(VIP_TIERS, limit))
+    if name == "ticket_sla":
+        return crm_reports.ticket_sla(await a.tickets(start, end), now)
+    return crm_reports.lead_conversion(await a.lead_funnel())
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
