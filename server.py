@@ -195,7 +195,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         wall = acd.wall
         history = HistoryWriter(
             crm.history, HistoryDeriver(lambda t: t + (wall.now() - clock.now())),
-            limits=queue_limits(settings.acd), settings=settings.reports, now=clock.now)
+            limits=queue_limits(settings.acd), settings=settings.reports, now=clock.now,
+            bus=bus)
         acd.observe_commands = history.deriver.observe
         call_log.on_transfer = history.deriver.transferred
         await history.start()

@@ -90,10 +90,13 @@ class HistoryDeriver:
         """Append a row from elsewhere (dialer attempts, IVR outcomes, transfers)."""
         self._out.append(event)
 
-    def transferred(self, call_id: str, target: str, now: float) -> None:
+    def transferred(self, call_id: str, target: str, now: float, queue: str = "") -> None:
+        """The call was transferred (its agent and queue from the ACD when it still has it)."""
         c = self._calls.get(call_id)
+        if c is None and not queue:
+            return  # not a call that went through a queue: nothing to count it against
         self._out.append(HistoryEvent(
-            self.to_wall(now), "transferred", queue=c.queue if c else "",
+            self.to_wall(now), "transferred", queue=c.queue if c else queue,
             agent=c.agent if c else "", call_id=call_id, reason=target))
 
     def close(self, now: float) -> None:

@@ -7,6 +7,9 @@ batch, with its 15-minute aggregate deltas, in one transaction on the CRM's writ
 write fails the batch is kept and retried on the next flush; beyond `max_pending_events` the
 oldest rows are dropped with a log line (memory stays bounded while the disk is full). `stop()`
 closes the agents' open states and flushes what is left.
+
+Transfers are not engine inputs: with a bus, the writer follows the call tracker's
+`call.CallTransferred` updates (AMI BlindTransfer / AttendedTransfer) and logs `transferred`.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
 from acd.history import HistoryDeriver, Limits, interval_deltas
+from common.bus import Bus
 from config.acd import AcdSettings
 from config.reports import ReportsSettings
 from crm_core.history import HistoryEvent, HistoryRepo
@@ -31,7 +36,8 @@ def queue_limits(acd: AcdSettings) -> Limits:
 
 class HistoryWriter:
     def __init__(self, repo: HistoryRepo, deriver: HistoryDeriver, *, limits: Limits,
-                 settings: ReportsSettings, now: Callable[[], float]) -> None:
+                 settings: ReportsSettings, now: Callable[[], float],
+                 bus: Bus | None = None) -> None:
         self.repo = repo
         self.deriver = deriver
         self.limits = limits
@@ -39,6 +45,8 @@ class HistoryWriter:
         self._now = now  # the engine's clock (monotonic), for closing open agent states
         self._pending: list[HistoryEvent] = []
         self._task: asyncio.Task[None] | None = None
+        self._bus = bus
+        self._follow: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.written = 0
@@ -47,11 +55,19 @@ class HistoryWriter:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="history-writer")
+        if self._bus is not None:
+            self._follow = asyncio.create_task(
+                self._transfers(self._bus.subscribe("call.CallTransferred")),
+                name="history-transfers")
 
     async def stop(self) -> None:
         # Not cancelled mid-write: a cancelled await could leave a committed batch looking
         # unwritten, and the last flush would write it twice.
         self._stopping.set()
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow
         if self._task is not None:
             await self._task
             self._task = None
@@ -64,6 +80,16 @@ class HistoryWriter:
                 await asyncio.wait_for(self._stopping.wait(), self.settings.flush_interval_s)
             if not self._stopping.is_set():
                 await self.flush()
+
+    async def _transfers(self, sub: Any) -> None:
+        while True:
+            env = await sub.get()
+            try:
+                u = env.message  # cti.calls.CallTransferred
+                self.deriver.transferred(u.call.call_id, u.transfer.target, self._now(),
+                                         queue=u.call.queue or "")
+            except Exception:
+                log.exception("history_transfer_not_logged")
 
     async def flush(self) -> int:
         """Write what has accumulated; returns the rows written (0 on failure: kept)."""

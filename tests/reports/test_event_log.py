@@ -4,6 +4,7 @@ aggregates and first-call resolution marks in the database."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -200,3 +201,31 @@ async def test_repeat_calls_are_marked_within_the_window(crm: Crm) -> None:
     ai = {(r.start, r.agent): r.counters for r in
           await crm.history.agent_intervals(T0, T0 + 7 * day)}
     assert ai[T0, "a1"]["repeated"] == 1
+
+
+async def test_transfers_seen_on_the_bus_are_logged_against_the_call(crm: Crm) -> None:
+    from types import SimpleNamespace
+
+    from common.bus import Bus
+
+    bus = Bus()
+    d = Driver()
+    clock = ManualClock(0)
+    w = HistoryWriter(crm.history, d.deriver, limits=queue_limits(_settings()),
+                      settings=ReportsSettings(flush_interval_s=60), now=clock.now, bus=bus)
+    await w.start()
+    d("agent_login", AgentLogin("a1", "PJSIP/a1", frozenset({"support"}), {"support": 3}), now=0)
+    d("enqueue", NewCall("c1", "support", "gold", frozenset(), "+15550001"), now=10)
+    d("offer_answered", "c1", now=15)
+    clock.t = 40
+    for call_id, queue in (("c1", ""), ("other", "")):  # a call the ACD never had: ignored
+        bus.publish("call.CallTransferred", SimpleNamespace(
+            call=SimpleNamespace(call_id=call_id, queue=queue),
+            transfer=SimpleNamespace(target="2000")))
+    await asyncio.sleep(0.05)
+    await w.stop()
+    (t,) = await crm.history.events(T0, T0 + 3600, kinds=["transferred"])
+    assert (t.at - T0, t.call_id, t.agent, t.queue, t.reason) == (40, "c1", "a1", "support",
+                                                                   "2000")
+    (qi,) = await crm.history.queue_intervals(T0, T0 + 3600)
+    assert qi.counters["transferred"] == 1
