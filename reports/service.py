@@ -70,6 +70,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     if name in CRM_REPORTS:
         return await _crm_report(crm, name, start, end, now=now, days=days, limit=limit)
     h = crm.history
+    # The event log's tables hold whole quarter-hours: a range starting inside one includes it.
+    start = start // 900 * 900
     if name == "inbound_summary":
         rows = await h.queue_intervals(start, end)
         return [asdict(r) for r in inbound_summary(rows, interval=iv, tz=tz, start=start,
@@ -88,7 +90,7 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     teams = await h.agent_teams()
     perf = agent_performance(
         await h.agent_sums(bounds), await h.state_sums(bounds), interval=iv, tz=tz,
-        start=start // 900 * 900, end=end, teams=teams, by_team=by_team, agents=agents,
+        start=start, end=end, teams=teams, by_team=by_team, agents=agents,
         dispositions=await h.dispositions(start, end))
     if name == "leaderboard":
         perf = leaderboard(perf)
