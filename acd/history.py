@@ -218,9 +218,13 @@ Limits = Mapping[str, tuple[float, float]]  # queue -> (service_level_s, short_a
 
 
 def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
-                    default_limits: tuple[float, float] = (20.0, 5.0)) -> IntervalDeltas:
-    """What these events add to the 15-minute tables (the same outcomes acd/stats.py counts)."""
-    d = IntervalDeltas()
+                    default_limits: tuple[float, float] = (20.0, 5.0), *,
+                    day_of: Callable[[float], float] | None = None, tz: str = ""
+                    ) -> IntervalDeltas:
+    """What these events add to the 15-minute tables (the same outcomes acd/stats.py counts),
+    and with `day_of` (15-minute start -> local day start in zone `tz`) to the per-day agent
+    tables: the same sums, regrouped."""
+    d = IntervalDeltas(tz=tz, day_of=day_of)
     qd, ad = d.queue, d.agent
 
     def q(at: float, queue: str) -> dict[str, float]:
@@ -302,6 +306,14 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
             add(q(e.at, e.queue), "transferred")
             if e.agent:
                 add(a(e.at, e.agent), "transferred")
+    if day_of is not None:
+        for (b, agent), row in ad.items():
+            day = d.agent_day.setdefault((day_of(b), agent), {})
+            for name, v in row.items():
+                day[name] = day.get(name, 0.0) + v
+        for (b, agent, state, reason), secs in d.state.items():
+            key = (day_of(b), agent, state, reason)
+            d.state_day[key] = d.state_day.get(key, 0.0) + secs
     return d
 
 

@@ -25,7 +25,7 @@ from acd.history import HistoryDeriver, Limits, interval_deltas
 from common.bus import Bus
 from config.acd import AcdSettings
 from config.reports import ReportsSettings
-from crm_core.history import HistoryEvent, HistoryRepo
+from crm_core.history import HistoryEvent, HistoryRepo, local_day, zone
 
 log = structlog.get_logger("acd.history")
 
@@ -47,13 +47,26 @@ class HistoryWriter:
         self._task: asyncio.Task[None] | None = None
         self._bus = bus
         self._follow: asyncio.Task[None] | None = None
+        self._tz = zone(settings.timezone)
+        self._days: dict[float, float] = {}  # 15-minute start -> local day start
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.written = 0
         self.dropped = 0
         self.failures = 0
 
+    def day_of(self, bucket_start: float) -> float:
+        d = self._days.get(bucket_start)
+        if d is None:
+            if len(self._days) > 10_000:
+                self._days.clear()
+            d = self._days[bucket_start] = local_day(bucket_start, self._tz)
+        return d
+
     async def start(self) -> None:
+        today = local_day(self.deriver.to_wall(self._now()), self._tz)
+        # (+26 h lands in the next local day even across a daylight-saving change)
+        await self.repo.adopt_zone(self.settings.timezone, local_day(today + 26 * 3600, self._tz))
         self._task = asyncio.create_task(self._run(), name="history-writer")
         if self._bus is not None:
             self._follow = asyncio.create_task(
@@ -104,7 +117,8 @@ class HistoryWriter:
                 self.dropped += excess
                 log.error("history_rows_dropped", dropped=excess, total_dropped=self.dropped)
             try:
-                deltas = interval_deltas(batch, self.limits)
+                deltas = interval_deltas(batch, self.limits, day_of=self.day_of,
+                                         tz=self.settings.timezone)
                 n = await self.repo.append(batch, deltas,
                                            self.settings.repeat_window_days * 86400.0)
             except Exception as exc:  # the disk may come back: keep the rows, retry later

@@ -37,10 +37,12 @@ marked `repeated` (and counted in its own interval's `repeated`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, tzinfo
 from operator import attrgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_core.db import Database
 
@@ -83,12 +85,31 @@ _event_values = attrgetter(*_EVENT_COLUMNS)
 
 @dataclass(slots=True)
 class IntervalDeltas:
-    """What one batch of events adds to the interval tables."""
+    """What one batch of events adds to the interval tables (and, with a `day_of`, to the
+    per-day agent tables of zone `tz`)."""
 
     queue: dict[tuple[float, str], dict[str, float]] = field(default_factory=dict)
     agent: dict[tuple[float, str], dict[str, float]] = field(default_factory=dict)
     state: dict[tuple[float, str, str, str], float] = field(default_factory=dict)
     histogram: dict[tuple[float, str, str, int], int] = field(default_factory=dict)
+    agent_day: dict[tuple[float, str], dict[str, float]] = field(default_factory=dict)
+    state_day: dict[tuple[float, str, str, str], float] = field(default_factory=dict)
+    tz: str = ""
+    # bucket start -> local day start in `tz`; None: no per-day rows in this batch
+    day_of: Callable[[float], float] | None = None
+
+
+def zone(name: str) -> tzinfo | None:
+    """A configured zone name: "" = the server's local time (None), "UTC" needs no database."""
+    if name == "UTC":
+        return UTC
+    return ZoneInfo(name) if name else None
+
+
+def local_day(at: float, tz: tzinfo | None) -> float:
+    """The start (Unix seconds) of the local day holding `at`."""
+    dt = datetime.fromtimestamp(at, tz)
+    return dt.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +191,26 @@ def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
             " ON CONFLICT (start, queue, metric, bin) DO UPDATE SET n = n + excluded.n",
             [(*k, v) for k, v in deltas.histogram.items()],
         )
+    if deltas.agent_day:
+        _upsert(conn, "cc_agent_days", ("tz", "start", "agent"), AGENT_COUNTERS,
+                {(deltas.tz, *k): v for k, v in deltas.agent_day.items()})
+    if deltas.state_day:
+        conn.executemany(
+            "INSERT INTO cc_agent_state_days (tz, start, agent, state, reason, seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tz, start, agent, state, reason) "
+            "DO UPDATE SET seconds = seconds + excluded.seconds",
+            [(deltas.tz, *k, v) for k, v in deltas.state_day.items()],
+        )
     if repeat_window_s > 0:
-        _mark_repeats(conn, events, repeat_window_s)
+        _mark_repeats(conn, events, repeat_window_s, deltas)
     return len(events)
 
 
 def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
-                  window_s: float) -> None:
+                  window_s: float, deltas: IntervalDeltas) -> None:
     qrep: dict[tuple[float, str], dict[str, float]] = {}
     arep: dict[tuple[float, str], dict[str, float]] = {}
+    drep: dict[tuple[str, float, str], dict[str, float]] = {}
     for e in events:
         if e.kind != "entered" or not e.number or e.detail == "overflow":
             continue
@@ -194,8 +226,12 @@ def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
             if agent:
                 a = arep.setdefault((b, agent), {"repeated": 0.0})
                 a["repeated"] += 1
+                if deltas.day_of is not None:
+                    r = drep.setdefault((deltas.tz, deltas.day_of(b), agent), {"repeated": 0.0})
+                    r["repeated"] += 1
     _upsert(conn, "cc_queue_intervals", ("start", "queue"), QUEUE_COUNTERS, qrep)
     _upsert(conn, "cc_agent_intervals", ("start", "agent"), AGENT_COUNTERS, arep)
+    _upsert(conn, "cc_agent_days", ("tz", "start", "agent"), AGENT_COUNTERS, drep)
 
 
 # ----------------------------------------------------------------------------------- reads
@@ -293,6 +329,20 @@ class HistoryRepo:
     async def state_sums(self, bounds: Sequence[tuple[float, float]]) -> list[StateInterval]:
         return await self._db.scan(state_sums_sync, bounds)
 
+    async def adopt_zone(self, tz: str, next_day: float) -> float:
+        return await self._db.write(adopt_zone_sync, tz, next_day)
+
+    async def rollup_since(self, tz: str) -> float | None:
+        return await self._db.scan(rollup_since_sync, tz)
+
+    async def agent_day_sums(self, tz: str, bounds: Sequence[tuple[float, float]]
+                             ) -> list[AgentInterval]:
+        return await self._db.scan(agent_day_sums_sync, tz, bounds)
+
+    async def state_day_sums(self, tz: str, bounds: Sequence[tuple[float, float]]
+                             ) -> list[StateInterval]:
+        return await self._db.scan(state_day_sums_sync, tz, bounds)
+
     async def dispositions(self, start: float, end: float) -> list[tuple[str, str, int]]:
         return await self._db.scan(dispositions_sync, start, end)
 
@@ -326,6 +376,46 @@ def state_sums_sync(conn: sqlite3.Connection, bounds: Sequence[tuple[float, floa
                 "WHERE start >= ? AND start < ? GROUP BY agent, state, reason", (ps, pe)):
             out.append(StateInterval(ps, *r))
     return out
+
+
+def adopt_zone_sync(conn: sqlite3.Connection, tz: str, next_day: float) -> float:
+    """Per-day rows are cut in zone `tz` from now on. If it was not the current zone, its rows
+    count as complete only from `next_day` (the next local midnight), or from the beginning when
+    the log is still empty; returns since when they are complete."""
+    row = conn.execute("SELECT since, current FROM cc_rollups WHERE tz = ?", (tz,)).fetchone()
+    if row is not None and row[1]:
+        return float(row[0])
+    empty = conn.execute("SELECT 1 FROM cc_events LIMIT 1").fetchone() is None
+    since = 0.0 if empty else next_day
+    conn.execute("UPDATE cc_rollups SET current = 0")
+    conn.execute("INSERT INTO cc_rollups (tz, since, current) VALUES (?, ?, 1) "
+                 "ON CONFLICT (tz) DO UPDATE SET since = excluded.since, current = 1",
+                 (tz, since))
+    return since
+
+
+def rollup_since_sync(conn: sqlite3.Connection, tz: str) -> float | None:
+    row = conn.execute("SELECT since FROM cc_rollups WHERE tz = ? AND current = 1",
+                       (tz,)).fetchone()
+    return float(row[0]) if row else None
+
+
+def agent_day_sums_sync(conn: sqlite3.Connection, tz: str,
+                        bounds: Sequence[tuple[float, float]]) -> list[AgentInterval]:
+    """Like agent_sums_sync, from the per-day rows (bounds on local day starts)."""
+    cols = ", ".join(f"SUM({c})" for c in AGENT_COUNTERS)
+    sql = (f"SELECT agent, {cols} FROM cc_agent_days "  # noqa: S608 (names from code)
+           "WHERE tz = ? AND start >= ? AND start < ? GROUP BY agent")
+    return [AgentInterval(ps, r[0], dict(zip(AGENT_COUNTERS, r[1:], strict=True)))
+            for ps, pe in bounds for r in conn.execute(sql, (tz, ps, pe))]
+
+
+def state_day_sums_sync(conn: sqlite3.Connection, tz: str,
+                        bounds: Sequence[tuple[float, float]]) -> list[StateInterval]:
+    return [StateInterval(ps, *r) for ps, pe in bounds for r in conn.execute(
+        "SELECT agent, state, reason, SUM(seconds) FROM cc_agent_state_days "
+        "WHERE tz = ? AND start >= ? AND start < ? GROUP BY agent, state, reason",
+        (tz, ps, pe))]
 
 
 def dispositions_sync(conn: sqlite3.Connection, start: float, end: float

@@ -451,6 +451,42 @@ CREATE INDEX ix_auth_families_expiry ON auth_families (expires_at);
 CREATE INDEX ix_auth_refresh_tokens_family ON auth_refresh_tokens (family_id);
 """
 
+# Per local day and agent, the same sums as cc_agent_intervals / cc_agent_state_intervals, so a
+# month of agent reports reads 200 x 30 rows instead of 200 x 2,880. Days depend on the time
+# zone, so rows carry the zone they were cut in; cc_rollups says since when each zone's rows are
+# complete (crm_core/history.py).
+_CC_AGENT_DAYS = """
+CREATE TABLE cc_agent_days (
+    tz TEXT NOT NULL,
+    start REAL NOT NULL,
+    agent TEXT NOT NULL,
+    offered INTEGER NOT NULL DEFAULT 0,
+    answered INTEGER NOT NULL DEFAULT 0,
+    missed INTEGER NOT NULL DEFAULT 0,
+    handled INTEGER NOT NULL DEFAULT 0,
+    transferred INTEGER NOT NULL DEFAULT 0,
+    repeated INTEGER NOT NULL DEFAULT 0,
+    wait_answered_s REAL NOT NULL DEFAULT 0,
+    talk_s REAL NOT NULL DEFAULT 0,
+    handle_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (tz, start, agent)
+) WITHOUT ROWID;
+CREATE TABLE cc_agent_state_days (
+    tz TEXT NOT NULL,
+    start REAL NOT NULL,
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (tz, start, agent, state, reason)
+) WITHOUT ROWID;
+CREATE TABLE cc_rollups (
+    tz TEXT PRIMARY KEY,
+    since REAL NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0,1))
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -461,6 +497,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "call segments: each agent's part of a call, and the transfer that ended it",
               _CALL_SEGMENTS),
     Migration(8, "one user per extension; refresh-token families", _EXTENSIONS_AND_SESSIONS),
+    Migration(9, "call-center agent sums per local day", _CC_AGENT_DAYS),
 )
 LATEST = MIGRATIONS[-1].version
 

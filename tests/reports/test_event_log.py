@@ -126,6 +126,9 @@ class FlakyRepo:
     def __init__(self, inner: Any, fail: int) -> None:
         self.inner, self.fail = inner, fail
 
+    async def adopt_zone(self, tz: str, next_day: float) -> float:
+        return float(await self.inner.adopt_zone(tz, next_day))
+
     async def append(self, events: Sequence[HistoryEvent], deltas: IntervalDeltas,
                      window: float) -> int:
         if self.fail:

@@ -18,8 +18,10 @@ from common.bus import Bus
 from common.clock import ManualClock
 from config.settings import Settings
 from crm_core.history import (
+    adopt_zone_sync,
     agent_intervals_sync,
     histograms_sync,
+    local_day,
     queue_intervals_sync,
     state_intervals_sync,
 )
@@ -27,6 +29,7 @@ from crm_core.service import Crm
 from reports.agents import agent_performance, leaderboard
 from reports.inbound import distributions, inbound_summary
 from reports.routes import report_routes
+from reports.service import run_report
 from run_server import main as run_server_main
 from tests.reports.fixed import EVENTS, LIMITS, D
 from tests.reports.simday import persist
@@ -119,7 +122,9 @@ def test_agent_performance_by_hand(conn: Any) -> None:
 async def data_dir(tmp_path: Path) -> Path:
     settings = Settings()
     crm = await Crm.open(tmp_path / settings.crm.database, settings.crm, ManualClock(D))
-    await crm.history.append(EVENTS, interval_deltas(EVENTS, LIMITS), 3 * DAY)
+    assert await crm.history.adopt_zone("UTC", D + 5 * DAY) == 0.0  # empty log: complete
+    await crm.history.append(EVENTS, interval_deltas(
+        EVENTS, LIMITS, day_of=lambda b: local_day(b, UTC), tz="UTC"), 3 * DAY)
     team = await crm.teams.create(name="blue")
     other = await crm.teams.create(name="red")
     pw = hash_password("pw-pw-pw-pw")
@@ -210,3 +215,35 @@ async def test_api_json_csv_roles_and_team_scope(data_dir: Path) -> None:
     finally:
         await client.close()
         await crm.close()
+
+
+async def test_per_day_rows_give_the_same_agent_figures(data_dir: Path) -> None:
+    settings = Settings.model_validate({"reports": {"timezone": "UTC"}})
+    crm = await Crm.open(data_dir / settings.crm.database, settings.crm, ManualClock(D))
+    try:
+        slow = {iv: await run_report(crm, settings, "agent_performance", D, D + 2 * DAY,
+                                     interval=iv, day_rollup=False) for iv in ("day", "total")}
+        # Without the 15-minute agent rows, whole days still read right: from the day rows.
+        await crm.db.write(lambda c: c.execute("DELETE FROM cc_agent_state_intervals"))
+        await crm.db.write(lambda c: c.execute("DELETE FROM cc_agent_intervals"))
+        for interval in ("day", "total"):
+            fast = await run_report(crm, settings, "agent_performance", D, D + 2 * DAY,
+                                    interval=interval)
+            assert fast == slow[interval] and len(fast) >= 2
+        a1 = next(r for r in fast if r["agent"] == "a1")
+        assert (a1["handled"], a1["first_call_resolution"], a1["paused_s"]) == (2, 0.5, 1800)
+    finally:
+        await crm.close()
+
+
+def test_a_new_zone_counts_its_days_from_the_next_midnight(conn: Any) -> None:
+    conn.execute("BEGIN")
+    try:
+        assert adopt_zone_sync(conn, "UTC", D + 9 * DAY) == D + 9 * DAY  # the log has rows
+        assert adopt_zone_sync(conn, "UTC", D + 10 * DAY) == D + 9 * DAY  # still current
+        assert adopt_zone_sync(conn, "", D + 11 * DAY) == D + 11 * DAY
+        assert adopt_zone_sync(conn, "UTC", D + 12 * DAY) == D + 12 * DAY  # back: from now on
+        assert conn.execute("SELECT tz FROM cc_rollups WHERE current = 1").fetchall() == [
+            ("UTC",)]
+    finally:
+        conn.execute("ROLLBACK")
