@@ -244,6 +244,14 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
                 "the caller's channel (use the phone's own hold/transfer keys, or a blind "
                 "transfer)", {"reason": "acd_session"})
 
+    @routes.get("/api/calls/mine", roles=AGENT_ROLES, response=list[CallView],
+                summary="My live calls: those I am the agent of (a dial shows once my phone rings)",
+                tags=("cti",))
+    async def my_calls(request: web.Request) -> web.StreamResponse:
+        me = principal_of(request).username
+        return json_response([c for c in tracker.active_calls()
+                              if c.agent is not None and c.agent.user == me])
+
     @routes.get("/api/calls/{call_id}", roles=AGENT_ROLES, params=(
         Param("call_id", "path", required=True, description="the call's id"),),
         response=CallView, summary="One call (agents: their own; supervisors: their team's)",

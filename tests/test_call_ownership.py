@@ -147,6 +147,8 @@ async def test_click_to_dial_and_inbound_calls_show_the_agent_the_same_way(quiet
     assert theirs["user"].startswith("agent") and theirs["device"].startswith("PJSIP/10")
     assert theirs["channel"].startswith(theirs["device"] + "-")
     assert set(mine) == set(theirs)
+    status, own = await get(h, "/api/calls/mine", await login(h, "agent3"))
+    assert status == 200 and [c["call_id"] for c in own] == [c2d]
 
 
 async def test_agent_hangs_up_own_click_to_dial_call_and_it_is_recorded(quiet: Handles) -> None:
