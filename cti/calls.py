@@ -15,10 +15,20 @@ Robustness rules, because AMI has no replay and events race:
   most ``max_ended`` of them), so late events (the OriginateResponse of a busy call arrives after
   its Hangup) can still annotate them.
 
-Direction: a call is inbound unless :meth:`CallTracker.expect_originate` announced it, matched by
+Direction: a call is outbound when :meth:`CallTracker.expect_originate` announced it, matched by
 the Originate's ChannelId (the call's first uniqueid), its CTI_CALL_ID channel variable, or its
 ActionID when the OriginateResponse arrives. The first two are known at Newchannel time; the third
 only later, in which case a :class:`CallDirectionChanged` follows the :class:`CallStarted`.
+Calls the server did not place are outbound too: another AMI client's Originate (a DialBegin
+with no calling channel for the call's first leg: origin "originate") and a call a user's desk
+phone places (its first leg dials out: origin "phone", needs ``user_for``). Everything else is
+inbound. An Originate's caller ID arrives with NewCallerid after the Newchannel.
+
+Answer: an inbound call is answered when two of its legs share a bridge; a call placed by or for
+an agent's phone (click-to-dial, callback, desk phone, an Originate ringing a user's phone) when
+the far party answers; other outbound calls when the originated leg answers.
+
+Ownership: see cti.ownership (one AgentRef per call, segments, transfers move it).
 """
 
 from __future__ import annotations
