@@ -43,13 +43,22 @@ def check_call_access(
         if call.agent is None or not call.agent.user:
             raise Forbidden("this call has no agent of your team; only an admin may act on it",
                             {"call_id": call.call_id})
-        try:
-            check_row(me, "users", "update", team_id=agent_team)
-        except Forbidden:
-            raise Forbidden("this call belongs to an agent outside your team",
-                            {"call_id": call.call_id}) from None
+        check_agent_access(me, call.agent.user, agent_team, {"call_id": call.call_id})
         return
     raise Forbidden("this is not your call", {"call_id": call.call_id})
+
+
+def check_agent_access(me: Principal, agent: str, agent_team: int | None,
+                       details: dict[str, object] | None = None) -> None:
+    """Supervisors act on their own team's agents (and their calls), admins on everyone's:
+    the users policy's team rule. Also what monitoring an agent checks."""
+    if me.username == agent:
+        return
+    try:
+        check_row(me, "users", "update", team_id=agent_team)
+    except Forbidden:
+        raise Forbidden(f"agent {agent!r} is outside your team",
+                        {"agent": agent, **(details or {})}) from None
 
 
 def customer_leg(call: CallView, is_user_device: Callable[[str], bool]) -> LegView:

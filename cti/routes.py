@@ -33,7 +33,6 @@ from agent_desktop.errors import (
     ValidationFailed,
 )
 from agent_desktop.jsonio import json_response
-from agent_desktop.policy import check_row
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from common.clock import Clock, MonotonicClock
 from config.settings import Settings
@@ -42,7 +41,7 @@ from crm_core.phones import try_normalize
 from crm_core.segments import CallSegment
 from cti import commands
 from cti.ami import AmiClient, AmiState
-from cti.call_access import agent_leg, check_call_access, customer_leg
+from cti.call_access import agent_leg, check_agent_access, check_call_access, customer_leg
 from cti.calls import CallTracker, CallUpdate, CallView
 from cti.errors import (
     ActionFailed,
@@ -192,7 +191,7 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         me = principal_of(request)
         agent_id = request.match_info["agent_id"]
         target = await crm.users.by_username(agent_id)
-        check_row(me, "users", "update", team_id=target.team_id)  # own team; admins all
+        check_agent_access(me, agent_id, target.team_id)  # own team; admins all
         if not target.extension:
             raise BadRequest(f"agent {agent_id!r} has no extension")
         mine = await extension_of(me.username)
