@@ -81,14 +81,14 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def _plan(callers: int, seed: int) -> list[tuple[str, str]]:
+def _plan(callers: int, seed: int, customers: int = CUSTOMERS) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    known = list(iter_demo_numbers(CUSTOMERS))
+    known = list(iter_demo_numbers(customers))
     plan = []
     for i in range(callers):
         script = rng.choice(SCRIPTS)
         if i % 10 == 9:  # unknown number: types an account number first
-            acct = account_number(rng.randint(1, CUSTOMERS))
+            acct = account_number(rng.randint(1, customers))
             plan.append((f"+1202555{i % 10000:04d}", acct + "#" + script))
         else:
             plan.append((rng.choice(known), script))
@@ -106,7 +106,7 @@ async def _bare_handler(session: AgiSession) -> None:
         await session.hangup()
 
 
-def _simulate(port: int, plan: list[tuple[str, str]], scale: float,
+def _simulate(port: int, plan: list[tuple[str, str]], scale: float, ramp_s: float,
               out: Any) -> None:
     """Child process: the PBX simulator places every call at once and measures, on its side
     of the socket, each key-reply -> next-command interval. Sends (latencies, wall, unfinished)."""
@@ -129,7 +129,7 @@ def _simulate(port: int, plan: list[tuple[str, str]], scale: float,
             # rather than in one instant, which would have them press keys in lockstep.
             handles = []
             for i, (n, script) in enumerate(plan):
-                delay = t0 + RAMP_S * i / len(plan) - time.perf_counter()
+                delay = t0 + ramp_s * i / len(plan) - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 handles.append(await sim.place_inbound_call(n, dtmf=script))
@@ -151,8 +151,8 @@ def _simulate(port: int, plan: list[tuple[str, str]], scale: float,
     out.close()
 
 
-async def _run(db: Path, plan: list[tuple[str, str]], scale: float, *,
-               bare: bool) -> dict[str, Any]:
+async def _run(db: Path, plan: list[tuple[str, str]], scale: float, *, bare: bool,
+               ramp_s: float = RAMP_S) -> dict[str, Any]:
     """Parent process: the server side (FastAGI, IVR, CRM, ACD with AGENTS logged in)."""
     settings = Settings(fastagi=FastAgiSettings(port=0), acd=AcdSettings(queues=[
         QueueSettings(name=q, skills=[q], wrapup_s=0.0, announce_every_s=0.0)
@@ -172,12 +172,13 @@ async def _run(db: Path, plan: list[tuple[str, str]], scale: float, *,
     await fastagi.start()
     await acd.start()
     for ext in AGENTS:  # callers who ask for a person are served
-        acd.agent_login(f"agent{ext}", ext, skills={"support": 3, "sales": 3})
+        acd.agent_login(f"agent{ext}", ext, skills={"support": 5, "sales": 5})
     gc.collect()
     gc.freeze()
     ctx = multiprocessing.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_simulate, args=(fastagi.port, plan, scale, send), daemon=True)
+    child = ctx.Process(target=_simulate, args=(fastagi.port, plan, scale, ramp_s, send),
+                        daemon=True)
     child.start()
     send.close()
     try:
@@ -205,17 +206,18 @@ async def _run(db: Path, plan: list[tuple[str, str]], scale: float, *,
             "outcomes": dict(ivr.stats.outcomes) if not bare else {}}
 
 
-async def _main(callers: int, seed: int, scale: float) -> dict[str, Any]:
+async def _main(callers: int, seed: int, scale: float, customers: int = CUSTOMERS,
+                ramp_s: float = RAMP_S) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-ivr-") as tmp:
         db = Path(tmp) / "crm.sqlite3"
-        _log(f"building a demo CRM ({CUSTOMERS} customers)...")
-        await asyncio.to_thread(ensure_demo_database, db, customers=CUSTOMERS, seed=42,
+        _log(f"building a demo CRM ({customers} customers)...")
+        await asyncio.to_thread(ensure_demo_database, db, customers=customers, seed=42,
                                 progress=None)
-        plan = _plan(callers, seed)
+        plan = _plan(callers, seed, customers)
         _log(f"baseline: {callers} callers against a bare FastAGI handler...")
-        base = await _run(db, plan, scale, bare=True)
+        base = await _run(db, plan, scale, bare=True, ramp_s=ramp_s)
         _log(f"ivr: {callers} callers walking config/ivr/main.toml...")
-        res = await _run(db, plan, scale, bare=False)
+        res = await _run(db, plan, scale, bare=False, ramp_s=ramp_s)
     return {
         "benchmark": "ivr", "callers": callers, "steps": res["steps"],
         "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"], "max_ms": res["max_ms"],
