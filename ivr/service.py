@@ -291,8 +291,10 @@ class IvrService:
             return None
         try:
             if a.by == "caller_id":
-                view = await self.crm.lookup_by_phone(a.value)
-                if view is None:
+                view = await self.crm.lookup_phone(a.value)
+                if view is None or view.ambiguous:
+                    # A shared number (switchboard, family line): the menu asks for the
+                    # account number rather than trusting the first match.
                     return None
                 customer = view.customer
             else:

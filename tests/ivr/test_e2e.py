@@ -186,6 +186,20 @@ async def test_unknown_caller_is_identified_by_account_number(tmp_path: Path) ->
         await h.wait(within=20)
 
 
+async def test_shared_caller_id_asks_for_the_account_number(tmp_path: Path) -> None:
+    async with stack(tmp_path) as s:
+        first = await customer(s, "+12025550314", tier="platinum")
+        second = await customer(s, "+12025550314", tier="silver")  # the same family line
+        s.login(("alice", "1001"), ("bob", "1002"))
+        queued = s.bus.subscribe("call.queued")
+        h = await s.sim.place_inbound_call("+12025550314",
+                                           dtmf=account_number(second) + "#10")
+        msg = await next_message(queued)
+        assert (msg["customer_id"], msg["tier"]) == (second, "silver") and first != second
+        assert msg["ivr"]["path"][:3] == ["identify", "ask_account", "find_account"]
+        await h.wait(within=20)
+
+
 async def test_self_service_ticket_status_never_reaches_an_agent(tmp_path: Path) -> None:
     async with stack(tmp_path) as s:
         cid = await customer(s, "+12025550303", ticket=True)
