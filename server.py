@@ -198,7 +198,6 @@ async def serve(settings: Settings, *, demo: bool = False,
             limits=queue_limits(settings.acd), settings=settings.reports, now=clock.now,
             bus=bus)
         acd.observe_commands = history.deriver.observe
-        call_log.on_transfer = history.deriver.transferred
         await history.start()
         stack.push_async_callback(history.stop)  # after acd.stop: its last events are flushed
         await acd.start()

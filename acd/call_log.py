@@ -43,8 +43,6 @@ class CallLog:
         self.crm = crm
         self.stats = stats
         self.queue_of = queue_of or (lambda call_id: "")
-        # Also told of each transfer: (call_id, target, now) -> the event log (acd.history).
-        self.on_transfer: Callable[[str, str, float], None] | None = None
         self.clock = clock  # the tracker's (monotonic) time
         self.wall = wall
         self._user_ids: dict[str, int | None] = {}
@@ -72,8 +70,6 @@ class CallLog:
         """Synchronous: counts a transfer of a queue's call in the queue statistics."""
         if not isinstance(update, CallTransferred):
             return
-        if self.on_transfer is not None:
-            self.on_transfer(update.call.call_id, update.transfer.target, self.clock.now())
         queue = self.queue_of(update.call.call_id) or update.call.queue
         if queue and self.stats is not None:
             with contextlib.suppress(Exception):  # a queue this ACD does not know: not its call

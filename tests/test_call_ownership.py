@@ -275,6 +275,10 @@ async def test_blind_transfer_from_the_phone_moves_the_call_and_counts_in_stats(
             await asyncio.sleep(0.02)
     assert row.talk_s >= first.talk_s + second.talk_s - 0.05
     assert row.agent_user_id == await user_id(h, first_agent)
+    # The event log has the transfer once.
+    await h["history"].flush()
+    logged = await h["crm"].history.events(0.0, 1e12, kinds=["transferred"])
+    assert [(e.call_id, e.queue) for e in logged] == [(call.call_id, "support")]
 
 
 async def test_attended_transfer_over_rest_for_a_click_to_dial_call(quiet: Handles) -> None:
