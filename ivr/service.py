@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,16 @@ log = structlog.get_logger("ivr.service")
 
 TRANSFER_RING_S = 30
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+# Actions that send an AGI command (the others ask the CRM or the ACD first).
+_AGI_ACTIONS = (r.StreamFile, r.Say, r.WaitDigit, r.GetData, r.SetVariable, r.RecordMessage,
+                r.TransferCall, r.HangupCall)
+
+
+def _has_key(ev: r.Event) -> bool:
+    return (isinstance(ev, r.Played) and ev.digit is not None) or \
+        (isinstance(ev, r.DigitsEntered) and bool(ev.digits))
 
 
 @dataclass(slots=True)
@@ -80,6 +92,9 @@ class IvrService:
         self.stats = IvrStats()
         self.active = 0
         self._draining = False
+        # Benchmarks: called with the seconds from a caller's key coming back in an AGI result
+        # to the next AGI command this service sends on that call (CRM work in between counts).
+        self.key_latency: Callable[[float], None] | None = None
 
     async def stop(self, grace_s: float = 3.0) -> None:
         """Hand the callers still in a menu back to the dialplan (CTI_RESULT=fallback) at their
@@ -131,6 +146,7 @@ class IvrService:
         caller_id = call.number if call.number not in ("", "unknown", "anonymous") else ""
         event: r.Event = r.Start(caller_id, call.session.env.get("agi_language", ""))
         route: r.RouteToQueue | None = None
+        key_at: float | None = None
         try:
             await call.session.answer()
             while True:
@@ -144,9 +160,15 @@ class IvrService:
                 if self._draining and not isinstance(action, r.HangupCall):
                     await self._failed(call, state, RuntimeError("server stopping"))
                     return
+                if key_at is not None and isinstance(action, _AGI_ACTIONS):
+                    if self.key_latency is not None:
+                        self.key_latency(time.perf_counter() - key_at)
+                    key_at = None
                 next_event = await self._execute(call, state, action)
                 if next_event is None:
                     break
+                if _has_key(next_event):
+                    key_at = time.perf_counter()
                 event = next_event
         except AgiHangup:
             if not state.ended:
