@@ -32,6 +32,7 @@ from acd.routes import acd_routes
 from acd.service import AcdService
 from acd.stats import QueueReport
 from agent_desktop.app import METRICS_KEY, create_app
+from agent_desktop.audit_routes import audit_routes
 from agent_desktop.callcenter_metrics import CallCenterCollector, routing_latency_histogram
 from agent_desktop.passwords import hash_password
 from common.bus import Bus
@@ -43,6 +44,7 @@ from crm_core.errors import CrmError, NotFound
 from crm_core.service import Crm
 from cti.ami import AmiClient, AmiState
 from cti.calls import CallTracker, CallUpdate
+from cti.dialguard import DialAuditWriter, DialGuard
 from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
 from cti.ownership import DeviceDirectory, follow_users
@@ -174,7 +176,13 @@ async def serve(settings: Settings, *, demo: bool = False,
                 acd.on_cti_event(ev)
 
         ami = AmiClient(ami_settings, on_event=on_event, clock=clock)
-        acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock)
+        # Every dial, transfer and callback is decided and audited here (cti/dialguard.py).
+        dial_audit = DialAuditWriter(crm)
+        await dial_audit.start()
+        stack.push_async_callback(dial_audit.stop)
+        dial_guard = DialGuard(settings.dialing, crm, audit=dial_audit, clock=clock)
+        acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock,
+                         dial_guard=dial_guard)
 
         acd.before_originate = lambda action_id, **exp: publish(
             tracker.expect_originate(action_id, now=clock.now(), **exp))
@@ -208,7 +216,9 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         routes = [*acd_routes(acd, crm), *ivr_routes(ivr), *report_routes(settings, crm),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
-                              publish=publish, in_acd_session=acd.holds_channel)]
+                              publish=publish, in_acd_session=acd.holds_channel,
+                              guard=dial_guard),
+                  *audit_routes(crm)]
 
         def ami_health() -> tuple[bool, str]:
             state = ami.state
@@ -249,7 +259,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ivr=ivr,
                        ami=ami, fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app,
-                       call_log=call_log, directory=directory)
+                       call_log=call_log, directory=directory, dial_audit=dial_audit)
         if ready is not None:
             ready.set()
         await stop.wait()

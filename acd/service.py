@@ -56,7 +56,9 @@ from common.clock import Clock, MonotonicClock, WallClock
 from config.settings import Settings
 from crm_core.phones import try_normalize
 from cti import commands as ami_commands
-from cti.errors import AgiCommandError, AgiHangup, CtiError, InvalidValue
+from cti.dialguard import DialGuard
+from cti.dialpolicy import DialPolicy
+from cti.errors import AgiCommandError, AgiHangup, CtiError, DialRefused, InvalidValue
 from cti.events import ChannelHungUp, CtiEvent, DeviceStateChanged, DialEnd, OriginateResult
 from cti.fastagi import AgiSession
 
@@ -115,6 +117,7 @@ class AcdService:
         wall: Clock | None = None,
         poll_ms: int = 250,
         tick_s: float = 0.25,
+        dial_guard: DialGuard | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -125,6 +128,10 @@ class AcdService:
         self.wall = wall or WallClock()
         self.poll_ms = poll_ms
         self.tick_s = tick_s
+        # Callbacks dial what the caller ID says: the dial policy decides them like a dial
+        # (the guard also audits them and applies the agent's team rules).
+        self.dial_guard = dial_guard
+        self._dial_policy = dial_guard.policy if dial_guard else DialPolicy(settings.dialing)
         self._callers: dict[str, _Caller] = {}
         self._by_channel: dict[str, _Caller] = {}
         self._callbacks: dict[str, _Callback] = {}  # by our originate action id
@@ -409,8 +416,12 @@ class AcdService:
             if caller.number else None
         if parsed is None:
             return None
+        decision = self._dial_policy.check(parsed.e164, self._dial_policy.rules_for("agent"))
+        if not decision.allowed:
+            log.info("callback_not_offered", call_id=caller.call_id, reason=decision.reason)
+            return None
         try:
-            return ami_commands.check_number(parsed.e164, self.settings.dialing)
+            return ami_commands.check_number(decision.target.dial, self.settings.dialing)
         except InvalidValue:
             return None
 
@@ -488,6 +499,12 @@ class AcdService:
     async def _place_callback(self, cmd: PlaceCallback) -> None:
         extension = cmd.device.split("/", 1)[-1]
         cb_id = f"cb-{cmd.call_id}"
+        if self.dial_guard is not None:
+            try:
+                await self.dial_guard.authorize_callback(cmd.agent_id, cmd.number, call_id=cb_id)
+            except DialRefused as exc:
+                await self._callback_not_placed(cmd, f"refused by the dial policy: {exc}")
+                return
         try:
             action = ami_commands.originate_click_to_dial(
                 cti_call_id=cb_id, agent_extension=extension, number=cmd.number,

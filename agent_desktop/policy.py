@@ -109,6 +109,8 @@ POLICY: Final[dict[tuple[str, Action], dict[Role, Scope]]] = {
     ("value", "update"): _ADMIN,  # recompute customer value and tiers
     # Historical reports: supervisors see their own team's agents (queues and CRM figures whole).
     ("reports", "read"): {"supervisor": T, "admin": A},
+    # The dial and transfer audit log (toll fraud): supervisors their team's, admins all.
+    ("dial_audit", "read"): {"supervisor": T, "admin": A},
 }
 
 # For messages: "this ticket is not yours", not "this tickets row".

@@ -7,6 +7,7 @@ import re
 from pydantic import Field
 
 from config.base import Problem, Section
+from config.dialpolicy import DialPolicySettings, policy_problems
 
 # The shape cti/commands.py (_DEVICE) enforces on every device/dial string it builds; a template
 # whose output cannot pass it would fail every call, so the loader tries it first.
@@ -37,8 +38,9 @@ class FastAgiSettings(Section):
     port: int = Field(default=4573, ge=0, le=65535)
 
 
-class DialingSettings(Section):
-    """Toll-fraud protection: every number that reaches AMI is checked here."""
+class DialingSettings(DialPolicySettings):
+    """Toll-fraud protection: every number that reaches AMI is checked here (the dial policy's
+    keys, inherited, are documented in config/dialpolicy.py)."""
 
     # Full-match regex for dialable numbers: E.164 or a 2-6 digit extension.
     dial_pattern: str = r"^(\+[1-9][0-9]{6,14}|[0-9]{2,6})$"
@@ -62,7 +64,7 @@ def dialing_problems(d: DialingSettings) -> list[Problem]:
     Not model validators: cti's own run-time guards are tested with settings built in code that
     break these rules on purpose, and the model must still accept them there.
     """
-    out: list[Problem] = []
+    out: list[Problem] = policy_problems(d, d.allowed_prefixes)
     try:
         re.compile(d.dial_pattern)
     except re.error as exc:

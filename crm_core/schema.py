@@ -487,6 +487,32 @@ CREATE TABLE cc_rollups (
 );
 """
 
+# Every dial and transfer attempt, allowed or refused (toll-fraud audit). No foreign key to users:
+# the record outlives the user it names (username and team are copied in).
+_DIAL_AUDIT = """
+CREATE TABLE dial_audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    user_id INTEGER,
+    username TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT '',
+    team_id INTEGER,
+    action TEXT NOT NULL CHECK (action IN ('dial','transfer','callback')),
+    number TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    region TEXT NOT NULL DEFAULT '',
+    number_type TEXT NOT NULL DEFAULT '',
+    verdict TEXT NOT NULL CHECK (verdict IN ('allowed','refused')),
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    call_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX ix_dial_audit_at ON dial_audit (at);
+CREATE INDEX ix_dial_audit_user ON dial_audit (user_id, at);
+CREATE INDEX ix_dial_audit_team ON dial_audit (team_id, at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -498,6 +524,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _CALL_SEGMENTS),
     Migration(8, "one user per extension; refresh-token families", _EXTENSIONS_AND_SESSIONS),
     Migration(9, "call-center agent sums per local day", _CC_AGENT_DAYS),
+    Migration(10, "dial and transfer audit log", _DIAL_AUDIT),
 )
 LATEST = MIGRATIONS[-1].version
 

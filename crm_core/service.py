@@ -37,6 +37,9 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.leads.record_attempt(lead_id, result, *, status=None, next_attempt=None) -> Lead
     crm.callbacks.due(until, assigned_user_id=None) -> tuple[Callback, ...]
     crm.users.by_username(name) -> User ; crm.skills.for_user(user_id) -> tuple[Skill, ...]
+    crm.users.extension_in_use(ext) -> bool   an active user has this extension (dial policy)
+    crm.dial_audit.add_many(rows) ; crm.dial_audit.search(since=, until=, **filters)
+      (the dial/transfer audit log, crm_core/dial_audit.py: append-only, newest first)
     crm.skills.set_skills(user_id, {"billing": 3, ...}) -> tuple[Skill, ...]
     crm.interactions.by_call_id(call_id) -> Interaction | None
     crm.selfservice.facts(customer_id) / check_pin / set_pin / set_language   (the IVR's;
@@ -81,6 +84,7 @@ from crm_core.analytics import AnalyticsRepo
 from crm_core.campaigns import CallbackRepo, CampaignRepo, DncRepo, LeadListRepo, LeadRepo
 from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
 from crm_core.db import Database
+from crm_core.dial_audit import DialAuditRepo
 from crm_core.history import HistoryRepo
 from crm_core.interactions import InteractionRepo, log_call_sync
 from crm_core.models import Customer, CustomerView, Interaction, PhoneLookup, ValueRecompute
@@ -124,6 +128,7 @@ class Crm:
         self.history = HistoryRepo(db)
         self.sessions = SessionRepo(db)
         self.analytics = AnalyticsRepo(db)
+        self.dial_audit = DialAuditRepo(db, clock)
 
     @classmethod
     async def open(

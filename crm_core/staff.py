@@ -27,6 +27,11 @@ class UserRepo(Repo[User]):
     async def by_username(self, username: str) -> User:
         return await self._db.point_read(_by_username, username)
 
+    async def extension_in_use(self, extension: str) -> bool:
+        """An active user has this extension: the dial policy's test for "a phone of ours"
+        (asked on each dial, so a changed or removed extension counts at once)."""
+        return await self._db.point_read(_extension_in_use, extension)
+
     def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
                  old: User | None) -> dict[str, object]:
         for f in ("username", "password_hash"):
@@ -54,6 +59,11 @@ class UserRepo(Repo[User]):
 def _extension_conflicts(conn: sqlite3.Connection) -> tuple[tuple[int, str, int | None], ...]:
     return tuple((int(u), str(e), None if k is None else int(k)) for u, e, k in conn.execute(
         "SELECT user_id, extension, kept_by_user_id FROM user_extension_conflicts ORDER BY id"))
+
+
+def _extension_in_use(conn: sqlite3.Connection, extension: str) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE extension = ? AND active = 1 LIMIT 1",
+                        (extension,)).fetchone() is not None
 
 
 def _by_username(conn: sqlite3.Connection, username: str) -> User:

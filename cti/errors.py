@@ -4,6 +4,8 @@ CtiError
 ├── InvalidValue          a value bound for AMI/AGI failed validation (CR/LF/NUL, dial pattern,
 │                         destination not allowed); nothing was sent
 ├── ActionFailed          Asterisk answered an action with Response: Error/Failure
+├── DialRefused           the dial policy refused a dial/transfer target (decision says why)
+│   └── DialRateLimited   the user dialled too often; retry_after_s says when to try again
 ├── AmiProtocolError      the peer sent something that is not AMI (bad banner, oversized message)
 ├── AmiConnectionError    not connected, login refused, connection lost mid-action
 │   ├── AuthenticationFailed     terminal: the client does not retry a wrong secret
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cti.dialpolicy import DialDecision
     from cti.fastagi import AgiReply
 
 
@@ -42,6 +45,18 @@ class ActionFailed(CtiError):
         self.response = dict(response)
         msg = self.response.get("Message", "no message")
         super().__init__(f"AMI action {action} failed: {msg}")
+
+
+class DialRefused(CtiError):
+    def __init__(self, decision: DialDecision) -> None:
+        self.decision = decision
+        super().__init__(decision.message)
+
+
+class DialRateLimited(DialRefused):
+    def __init__(self, decision: DialDecision, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(decision)
 
 
 class AmiProtocolError(CtiError):

@@ -7,14 +7,17 @@ AGI) cannot be held or attended-transferred over REST: the AGI session owns the 
 channel, and a Redirect of it would end the session (the ACD would count the call as over).
 They can be hung up and blind-transferred (the caller leaves the ACD for the target).
 
-Every number and extension goes through cti.commands' validation (dial pattern, allow/deny
-prefixes, no CR/LF/NUL or dial-string specials) before anything reaches AMI; a refused value is a
-422 that names the field, and nothing is sent.
+Every number a person asks to dial or transfer to is first decided by the dial policy
+(cti/dialguard.py, cti/dialpolicy.py: known extensions only, country and number type by role and
+team, emergency and short codes, per-user rate limit, audit row): a target that is not dialable
+is a 422, one the policy forbids a 403, too many attempts a 429 with Retry-After; each names the
+reason in details.reason. Then cti.commands validates what is sent (dial pattern, allow/deny
+prefixes, no CR/LF/NUL or dial-string specials); a refused value is a 422 that names the field,
+and nothing is sent.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -24,29 +27,36 @@ import pydantic
 from aiohttp import web
 
 from agent_desktop.errors import (
+    ApiError,
     BadGateway,
     BadRequest,
     Conflict,
+    Forbidden,
     GatewayTimeout,
     NotFound,
     ServiceUnavailable,
+    TooManyRequests,
     ValidationFailed,
 )
 from agent_desktop.jsonio import json_response
+from agent_desktop.policy import Principal
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from common.clock import Clock, MonotonicClock
 from config.settings import Settings
 from crm_core.errors import NotFound as CrmNotFound
-from crm_core.phones import try_normalize
 from crm_core.segments import CallSegment
 from cti import commands
 from cti.ami import AmiClient, AmiState
 from cti.call_access import agent_leg, check_agent_access, check_call_access, customer_leg
 from cti.calls import CallTracker, CallUpdate, CallView
+from cti.dialguard import DialAction, Dialer, DialGuard
+from cti.dialpolicy import INVALID_REASONS, DialTarget
 from cti.errors import (
     ActionFailed,
     ActionTimeout,
     AmiConnectionError,
+    DialRateLimited,
+    DialRefused,
     InvalidValue,
     OriginateOutcomeUnknown,
 )
@@ -54,8 +64,6 @@ from cti.fastagi import FastAgiServer
 from cti.ownership import DeviceDirectory
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
-# How people write phone numbers; only these are normalised (never hostile input).
-_HUMAN_NUMBER = re.compile(r"^\+?[0-9(][0-9 ().-]{3,30}$")
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
 
@@ -80,13 +88,16 @@ class CallStatus(pydantic.BaseModel):
     status: str
 
 
-def _dialable(raw: str, settings: Settings) -> str:
-    """People type numbers as they see them ("(415) 555-0123"): an extension stays as typed,
-    anything else becomes E.164 in the default region; the result is validated by the caller."""
-    if (raw.isdigit() and len(raw) <= 6) or not _HUMAN_NUMBER.fullmatch(raw):
-        return raw  # extensions as typed; anything odd is left for validation to refuse
-    parsed = try_normalize(raw, settings.dialing.default_region)
-    return parsed.e164 if parsed is not None and not parsed.extension else raw
+def _refused(exc: DialRefused) -> ApiError:
+    d = exc.decision
+    details = {"field": "number", "reason": d.reason, "kind": d.target.kind,
+               "target": d.target.dial, "region": d.target.region,
+               "number_type": d.target.number_type}
+    if isinstance(exc, DialRateLimited):
+        return TooManyRequests(d.message, exc.retry_after_s)
+    if d.reason in INVALID_REASONS:
+        return ValidationFailed(d.message, details)
+    return Forbidden(f"dialling refused: {d.message}", details)
 
 
 def _invalid(exc: InvalidValue) -> ValidationFailed:
@@ -97,15 +108,26 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
                fastagi: FastAgiServer, clock: Clock | None = None, *,
                directory: DeviceDirectory | None = None,
                publish: Callable[[list[CallUpdate]], None] | None = None,
-               in_acd_session: Callable[[str], bool] | None = None) -> RouteRegistry:
+               in_acd_session: Callable[[str], bool] | None = None,
+               guard: DialGuard | None = None) -> RouteRegistry:
     """``directory`` names the users of devices; ``publish`` carries the tracker updates a
     route causes (a REST transfer) to the bus; ``in_acd_session(channel)`` says whether an ACD
-    FastAGI session holds that channel."""
+    FastAGI session holds that channel; ``guard`` decides and audits every dial target (the
+    dial policy)."""
     routes = RouteRegistry()
     clock = clock or MonotonicClock()
     directory = directory or DeviceDirectory()
     publish = publish or (lambda updates: None)
     in_acd_session = in_acd_session or (lambda channel: False)
+    guard = guard or DialGuard(settings.dialing, crm, clock=clock)
+
+    async def dial_target(me: Principal, number: str, action: DialAction,
+                          call_id: str) -> DialTarget:
+        try:
+            return await guard.authorize(Dialer(me.user_id, me.username, me.role, me.team_id),
+                                         number, action, call_id=call_id)
+        except DialRefused as exc:
+            raise _refused(exc) from None
 
     def device_of(extension: str) -> str:
         return settings.dialing.agent_device_template.format(extension=extension)
@@ -163,7 +185,7 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         body = body_of(request, DialBody)
         extension = await extension_of(me.username)
         call_id = f"c2d-{uuid.uuid4().hex[:16]}"
-        number = _dialable(body.number, settings)
+        number = (await dial_target(me, body.number, "dial", call_id)).dial
         try:
             action = commands.originate_click_to_dial(
                 cti_call_id=call_id, agent_extension=extension, number=number,
@@ -283,7 +305,8 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
                  summary="Blind-transfer the customer to a number or extension", tags=("cti",))
     async def transfer_call(request: web.Request) -> web.StreamResponse:
         call, customer = await controlled_call(request)
-        number = _dialable(body_of(request, TransferBody).number, settings)
+        number = (await dial_target(principal_of(request), body_of(request, TransferBody).number,
+                                    "transfer", call.call_id)).dial
         try:
             action = commands.blind_transfer(
                 customer, target=number, context=settings.dialing.originate_context,
@@ -314,7 +337,8 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         call, customer = await controlled_call(request)
         outside_acd(customer, "attended transfer")
         agent = agent_leg(call)
-        number = _dialable(body_of(request, TransferBody).number, settings)
+        number = (await dial_target(principal_of(request), body_of(request, TransferBody).number,
+                                    "transfer", call.call_id)).dial
         try:
             action = commands.atxfer(
                 agent.channel, target=number, context=settings.dialing.originate_context,
