@@ -39,6 +39,8 @@ NUMBER_TYPES: Final[dict[str, int]] = {
 # +979) belong to this pseudo-region in phonenumbers: satellite and international networks.
 INTERNATIONAL_NETWORKS: Final = "001"
 ROLE_NAMES: Final = ("agent", "supervisor", "admin")
+# Codes people write that ISO 3166 spells otherwise.
+_ALIASES: Final = {"UK": "GB", "EL": "GR", "EN": "GB"}
 _RANGE = re.compile(r"^([0-9]{2,6})(?:-([0-9]{2,6}))?$")
 
 
@@ -62,7 +64,8 @@ def _country_fix(code: str) -> str:
         return f"+{digits} is no calling code; write region codes such as 'US' or 'GB'"
     if code.upper() in phonenumbers.SUPPORTED_REGIONS:
         return f"write it in capitals: {code.upper()!r}"
-    close = difflib.get_close_matches(code.upper(), sorted(phonenumbers.SUPPORTED_REGIONS), n=1)
+    close = [_ALIASES[code.upper()]] if code.upper() in _ALIASES else \
+        difflib.get_close_matches(code.upper(), sorted(phonenumbers.SUPPORTED_REGIONS), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return (f"{hint}use ISO 3166 region codes such as 'US', 'GB', 'DE', or '001' for the "
             "international networks (+800, +881, +882, +883 ...)")
