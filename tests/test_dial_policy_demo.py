@@ -179,3 +179,32 @@ async def test_issue_numbers_are_refused_on_transfer_and_the_call_stays(
         assert got == 200, body
         st, page = await audit(h, admin, "?action=transfer&verdict=allowed")
         assert page["total"] == 1 and page["items"][0]["target"] == "+12025550166"
+
+
+async def test_issue_numbers_are_refused_on_attended_transfer(tmp_path: Path) -> None:
+    settings = with_dialing(tmp_path, {**QUIET, "mean_handle_s": 100_000.0},
+                            dials_per_minute=100)
+    async for h in running_demo(settings):
+        await h["sim"].stop_traffic()
+        h["sim"].config.outbound.forced["+12025550145"] = "human"
+        agent = await login(h, "agent1")
+        got, body = await post(h, "/api/calls/dial", agent, {"number": "+12025550145"})
+        assert got == 202, body
+        call_id = body["call_id"]
+        async with asyncio.timeout(15):
+            while (c := h["tracker"].get(call_id)) is None or not c.answered_at:
+                await asyncio.sleep(0.02)
+        for number, (status, reason, _) in ISSUE.items():
+            got, body = await post(h, f"/api/calls/{call_id}/attended-transfer", agent,
+                                   {"number": number})
+            assert (got, body["details"].get("reason")) == (status, reason), (number, body)
+        got, body = await post(h, f"/api/calls/{call_id}/attended-transfer", agent,
+                               {"number": "1099"})  # the supervisor's phone: known
+        assert got == 200, body
+        st, page = await audit(h, await login(h, "admin"),
+                               f"?call_id={call_id}&action=transfer&limit=50")
+        assert page["total"] == len(ISSUE) + 1
+        assert [r["verdict"] for r in page["items"]].count("allowed") == 1
+        for channel in list(h["sim"].channels):
+            h["sim"].hangup_caller(channel)
+        await h["sim"].wait_calls_done(10)
