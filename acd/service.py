@@ -416,14 +416,21 @@ class AcdService:
             if caller.number else None
         if parsed is None:
             return None
-        decision = self._dial_policy.check(parsed.e164, self._dial_policy.rules_for("agent"))
-        if not decision.allowed:
-            log.info("callback_not_offered", call_id=caller.call_id, reason=decision.reason)
+        if not self.may_call_back(parsed.e164, call_id=caller.call_id):
             return None
         try:
-            return ami_commands.check_number(decision.target.dial, self.settings.dialing)
+            return ami_commands.check_number(parsed.e164, self.settings.dialing)
         except InvalidValue:
             return None
+
+    def may_call_back(self, e164: str, *, call_id: str = "") -> bool:
+        """The dial policy (agents' rules) allows a callback to this number. The caller ID is
+        the caller's to choose: a spoofed premium or one-ring-scam number is not offered one.
+        (When placed, the callback is decided again, by the rules of the agent it rings.)"""
+        decision = self._dial_policy.check(e164, self._dial_policy.rules_for("agent"))
+        if not decision.allowed:
+            log.info("callback_not_offered", call_id=call_id, reason=decision.reason)
+        return decision.allowed
 
     async def _take_callback(self, session: AgiSession, caller: _Caller) -> bool:
         number = self._callback_number(caller)

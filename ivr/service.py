@@ -353,6 +353,8 @@ class IvrService:
         parsed = try_normalize(number, self.settings.dialing.default_region) if number else None
         if parsed is None:
             return None
+        if self.acd is not None and not self.acd.may_call_back(parsed.e164):
+            return None  # the dial policy refuses it (premium, foreign, ...)
         try:
             return ami_commands.check_number(parsed.e164, self.settings.dialing)
         except CtiError:

@@ -375,3 +375,19 @@ async def test_callers_in_a_menu_at_shutdown_go_back_to_the_dialplan(tmp_path: P
         assert sum(s.sim.stats().agent_answered.values()) == 1  # Queue() in the dialplan
         row = await interaction_of(s, h.uniqueid)
         assert row.disposition == "ivr: handed back to the dialplan"
+
+
+async def test_no_callback_to_a_caller_id_the_dial_policy_refuses(tmp_path: Path) -> None:
+    # A spoofed one-ring-scam caller ID (+1 809, the Dominican Republic) asks for a callback:
+    # the IVR cannot confirm one, so nothing is queued to dial it back.
+    async with stack(tmp_path) as s:
+        await customer(s, "+18095551234")
+        ended = s.bus.subscribe("ivr.ended")
+        h = await s.sim.place_inbound_call("+18095551234", dtmf="101")
+        msg = await next_message(ended)
+        assert msg["outcome"] != "callback"
+        assert "STREAM FILE en/callback-confirmed \"\"" not in s.played()
+        assert all(str(c.state) != "callback_waiting" for c in s.engine.calls())
+        for channel in list(s.sim.channels):  # the caller waits for an agent; let it go
+            s.sim.hangup_caller(channel)
+        await h.wait(within=20)
