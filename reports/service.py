@@ -15,9 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import tzinfo
+from operator import attrgetter
 from typing import Any
 
 from config.settings import Settings
@@ -72,8 +73,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     start = start // 900 * 900
     if name == "inbound_summary":
         rows = await h.queue_intervals(start, end)
-        return [asdict(r) for r in inbound_summary(rows, interval=iv, tz=tz, start=start,
-                                                   end=end, queues=queues)]
+        return _dicts(inbound_summary(rows, interval=iv, tz=tz, start=start, end=end,
+                                      queues=queues))
     if name == "distributions":
         out = []
         for d in distributions(await h.histograms(start, end), start=start, end=end,
@@ -101,7 +102,7 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
         dispositions=await h.dispositions(start, end))
     if name == "leaderboard":
         perf = leaderboard(perf)
-    return [asdict(r) for r in perf]
+    return _dicts(perf)
 
 
 async def _crm_report(crm: Crm, name: str, start: float, end: float, *, now: float,
@@ -124,6 +125,23 @@ async def _crm_report(crm: Crm, name: str, start: float, end: float, *, now: flo
     if name == "ticket_sla":
         return crm_reports.ticket_sla(await a.tickets(start, end), now)
     return crm_reports.lead_conversion(await a.lead_funnel())
+
+
+def _dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Dataclass rows as plain dicts; shallow (dataclasses.asdict deep-copies: 0.35 s for a
+    month of agent rows), with the nested mappings copied."""
+    if not rows:
+        return []
+    names = [f.name for f in fields(rows[0])]
+    maps = [n for n in names if isinstance(getattr(rows[0], n), Mapping)]
+    values = attrgetter(*names)
+    out = []
+    for r in rows:
+        d = dict(zip(names, values(r), strict=True))
+        for n in maps:
+            d[n] = dict(d[n])
+        out.append(d)
+    return out
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
