@@ -9,9 +9,19 @@ from collections.abc import Mapping
 from common.clock import Clock
 from crm_core.db import Database
 from crm_core.errors import ValidationError
-from crm_core.models import CUSTOMER_KINDS, STAGES, TIERS, Contact, Customer, Email, Phone
-from crm_core.phones import normalize_e164, try_normalize
-from crm_core.repo import Repo, TableSpec, find_row, like_pattern
+from crm_core.models import (
+    CUSTOMER_KINDS,
+    STAGES,
+    TIERS,
+    Contact,
+    Customer,
+    Email,
+    Page,
+    Phone,
+)
+from crm_core.phones import normalize_e164
+from crm_core.repo import Repo, TableSpec, find_row
+from crm_core.search_query import plan_search, search_customers
 
 CUSTOMERS = TableSpec(
     "customers", Customer, ("name",),
@@ -39,41 +49,29 @@ class CustomerRepo(Repo[Customer]):
     def __init__(self, db: Database, clock: Clock, region: str) -> None:
         super().__init__(db, CUSTOMERS, clock, region)
 
-    def _search_clause(self, q: str) -> tuple[str, list[object]]:
-        """Name, any e-mail address, any phone number (by its digits) or employer's name."""
-        term = q.strip()
-        if len(term) >= 3:
-            # Trigram index: a quoted FTS5 phrase is a case-insensitive substring match, and
-            # every character in it (%, _, quotes, operators) is literal.
-            phrase = '"' + term.replace('"', '""') + '"'
-            parts = [
-                "id IN (SELECT rowid FROM customer_name_fts WHERE customer_name_fts MATCH ?)",
-                "id IN (SELECT customer_id FROM emails WHERE id IN"
-                " (SELECT rowid FROM email_fts WHERE email_fts MATCH ?))",
-                "company_id IN (SELECT rowid FROM customer_name_fts"
-                " WHERE customer_name_fts MATCH ?)",
-            ]
-            params: list[object] = [phrase, phrase, phrase]
-        else:
-            # Under three characters a trigram index cannot help: scan.
-            p = like_pattern(term)
-            parts = [
-                "name LIKE ? ESCAPE '\\'",
-                "id IN (SELECT customer_id FROM emails WHERE address LIKE ? ESCAPE '\\')",
-                "company_id IN (SELECT id FROM customers WHERE kind = 'company'"
-                " AND name LIKE ? ESCAPE '\\')",
-            ]
-            params = [p, p, p]
-        digits = "".join(ch for ch in q if ch.isdigit())
-        whole = try_normalize(q, self._region) if len(digits) >= 7 else None
-        if whole is not None:
-            # A whole number: the caller-ID index, not a scan of every phone row.
-            parts.append("id IN (SELECT customer_id FROM phones WHERE e164 = ?)")
-            params.append(whole.e164)
-        elif len(digits) >= 3:
-            parts.append("id IN (SELECT customer_id FROM phones WHERE e164 LIKE ?)")
-            params.append(f"%{digits}%")
-        return "(" + " OR ".join(parts) + ")", params
+    async def search(
+        self,
+        q: str | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        order_by: str | None = None,
+        descending: bool = False,
+        **filters: object,
+    ) -> Page[Customer]:
+        """Customers by name (any script, traditional or simplified), pinyin, employer, e-mail
+        or phone number, ranked (see crm_core/search_query.py) unless `order_by` is given."""
+        if not q or not q.strip():
+            return await super().search(None, limit=limit, offset=offset, order_by=order_by,
+                                        descending=descending, **filters)
+        self._check_search(q, limit, offset, order_by)
+        where, params = self._filters(filters, alias="c.")
+        order_sql = None
+        if order_by is not None:
+            order_sql = f"c.{order_by} {'DESC' if descending else 'ASC'}, c.id"
+        plan = plan_search(q, self._region)
+        return await self._db.scan(search_customers, self.spec, plan, where, params, limit,
+                                   offset, order_sql)
 
     def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
                  old: Customer | None) -> dict[str, object]:

@@ -20,7 +20,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
-from crm_core import schema
+from crm_core import schema, search_index
 from crm_core.errors import Conflict, StorageError, ValidationError
 
 P = ParamSpec("P")
@@ -109,8 +109,9 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
-        """Run fn in one write transaction; any exception rolls all of it back."""
-        return await self._hop("BEGIN IMMEDIATE", fn, *args, **kwargs)
+        """Run fn in one write transaction; any exception rolls all of it back. Customers it
+        changed are re-indexed for search in the same transaction."""
+        return await self._hop("BEGIN IMMEDIATE", _indexed(fn), *args, **kwargs)
 
     async def scan(
         self,
@@ -152,9 +153,22 @@ class Database:
         return result
 
 
+def _indexed(fn: Callable[Concatenate[sqlite3.Connection, P], R]
+             ) -> Callable[Concatenate[sqlite3.Connection, P], R]:
+    def run(conn: sqlite3.Connection, *args: P.args, **kwargs: P.kwargs) -> R:
+        result = fn(conn, *args, **kwargs)
+        if search_index.has_pending(conn):
+            search_index.sync_pending(conn)
+        return result
+    return run
+
+
 def _setup(conn: sqlite3.Connection, now: float) -> None:
     schema.configure(conn)
     schema.migrate(conn, now)
+    # Customers written by other tools, or queued by the migration that built the index.
+    if search_index.has_pending(conn):
+        _in_tx(conn, "BEGIN IMMEDIATE", search_index.sync_pending)
 
 
 def _setup_reader(conn: sqlite3.Connection) -> None:
@@ -190,4 +204,4 @@ def run_read(conn: sqlite3.Connection, fn: Callable[..., R], *args: object) -> R
 
 
 def run_write(conn: sqlite3.Connection, fn: Callable[..., R], *args: object) -> R:
-    return _in_tx(conn, "BEGIN IMMEDIATE", lambda c: fn(c, *args))
+    return _in_tx(conn, "BEGIN IMMEDIATE", lambda c: _indexed(fn)(c, *args))

@@ -267,20 +267,10 @@ class Repo(Generic[T]):
     ) -> Page[T]:
         """Rows whose search columns contain `q` (case-insensitive) and whose columns equal
         `filters`, ordered by `order_by` (a column name), paginated; `total` ignores paging."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValidationError("limit", f"must be 1..{MAX_LIMIT}", limit)
-        if offset < 0:
-            raise ValidationError("offset", "must be >= 0", offset)
+        self._check_search(q, limit, offset, order_by)
         order = order_by or self.spec.order_by
-        if order not in self.spec.columns:
-            raise ValidationError("order_by", f"not a column of {self.spec.entity}", order)
         order_sql = f"{order} {'DESC' if descending else 'ASC'}, id"
         where, params = self._filters(filters)
-        if q:
-            check_text("q", q)
-        if q and "\x00" in q:
-            # SQLite's LIKE stops reading a pattern at NUL: "a\0" would match everything.
-            raise ValidationError("q", "NUL character in search text", q)
         if q:
             w, p = self._search_clause(q)
             where.append(w)
@@ -288,6 +278,21 @@ class Repo(Generic[T]):
         return await self._db.scan(
             search_rows, self.spec, where, params, limit, offset, order_sql
         )
+
+    def _check_search(self, q: str | None, limit: int, offset: int, order_by: str | None
+                      ) -> None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValidationError("limit", f"must be 1..{MAX_LIMIT}", limit)
+        if offset < 0:
+            raise ValidationError("offset", "must be >= 0", offset)
+        order = order_by or self.spec.order_by
+        if order not in self.spec.columns:
+            raise ValidationError("order_by", f"not a column of {self.spec.entity}", order)
+        if q:
+            check_text("q", q)
+        if q and "\x00" in q:
+            # SQLite's LIKE stops reading a pattern at NUL: "a\0" would match everything.
+            raise ValidationError("q", "NUL character in search text", q)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -298,19 +303,21 @@ class Repo(Generic[T]):
         parts = [f"{c} LIKE ? ESCAPE '\\'" for c in self.spec.search_columns]
         return "(" + " OR ".join(parts) + ")", [pattern] * len(parts)
 
-    def _filters(self, filters: Mapping[str, object]) -> tuple[list[str], list[object]]:
+    def _filters(self, filters: Mapping[str, object], alias: str = ""
+                 ) -> tuple[list[str], list[object]]:
+        """Equality filters as SQL on the given table alias ("c." or "")."""
         where: list[str] = []
         params: list[object] = []
         for col, val in filters.items():
             if col not in self.spec.columns:
                 raise ValidationError(col, f"not a column of {self.spec.entity}", val)
             if val is None:
-                where.append(f"{col} IS NULL")
+                where.append(f"{alias}{col} IS NULL")
                 continue
             check_value(self.spec, col, val)
             if col in self.spec.phone_fields and isinstance(val, str):
                 val = normalize_e164(val, self._region).e164
-            where.append(f"{col} = ?")
+            where.append(f"{alias}{col} = ?")
             params.append(_db_value(val))
         return where, params
 

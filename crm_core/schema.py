@@ -383,6 +383,58 @@ CREATE TABLE cc_queue_histograms (
     PRIMARY KEY (start, queue, metric, bin)
 ) WITHOUT ROWID;
 """
+# Customer search for Chinese as well as Latin names (issue 14): folded names, pinyin keys and a
+# term index in rank order, kept up to date by crm_core/search_index.py (pinyin needs Python:
+# triggers queue changed customers, Database.write re-indexes them before it commits). Every
+# existing customer is queued here and indexed when the database is next opened. The raw-name
+# trigram index is replaced by one over folded names.
+_CUSTOMER_SEARCH = """
+CREATE TABLE customer_search (
+    customer_id INTEGER PRIMARY KEY,  -- no foreign key: the row outlives its customer until
+    folded TEXT NOT NULL,             -- sync_pending has dropped the customer's terms
+    pinyin TEXT NOT NULL DEFAULT '',
+    tier INTEGER NOT NULL
+);
+CREATE TABLE customer_terms (
+    term TEXT NOT NULL,
+    cls INTEGER NOT NULL,
+    tier INTEGER NOT NULL,
+    customer_id INTEGER NOT NULL,
+    py INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (term, cls, tier, customer_id)
+) WITHOUT ROWID;
+CREATE TABLE customer_search_pending (customer_id INTEGER PRIMARY KEY);
+CREATE VIRTUAL TABLE customer_search_fts USING fts5(
+    folded, content='customer_search', content_rowid='customer_id',
+    tokenize='trigram case_sensitive 1');
+CREATE TRIGGER customer_search_fts_insert AFTER INSERT ON customer_search BEGIN
+    INSERT INTO customer_search_fts (rowid, folded) VALUES (new.customer_id, new.folded);
+END;
+CREATE TRIGGER customer_search_fts_delete AFTER DELETE ON customer_search BEGIN
+    INSERT INTO customer_search_fts (customer_search_fts, rowid, folded)
+        VALUES ('delete', old.customer_id, old.folded);
+END;
+CREATE TRIGGER customer_search_fts_update AFTER UPDATE OF folded ON customer_search BEGIN
+    INSERT INTO customer_search_fts (customer_search_fts, rowid, folded)
+        VALUES ('delete', old.customer_id, old.folded);
+    INSERT INTO customer_search_fts (rowid, folded) VALUES (new.customer_id, new.folded);
+END;
+CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
+    INSERT OR IGNORE INTO customer_search_pending (customer_id) VALUES (new.id);
+END;
+CREATE TRIGGER customers_search_update AFTER UPDATE OF name, kind, tier ON customers BEGIN
+    INSERT OR IGNORE INTO customer_search_pending (customer_id) VALUES (new.id);
+END;
+CREATE TRIGGER customers_search_delete AFTER DELETE ON customers BEGIN
+    INSERT OR IGNORE INTO customer_search_pending (customer_id) VALUES (old.id);
+END;
+INSERT INTO customer_search_pending (customer_id) SELECT id FROM customers;
+DROP TRIGGER customers_fts_insert;
+DROP TRIGGER customers_fts_delete;
+DROP TRIGGER customers_fts_update;
+DROP TABLE customer_name_fts;
+"""
+
 
 # One row per agent stretch of a call (cti.ownership.AgentSegment), keyed by the call's id like
 # interactions.call_id (no foreign key: the ACD and the call log write in either order).
@@ -525,6 +577,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "one user per extension; refresh-token families", _EXTENSIONS_AND_SESSIONS),
     Migration(9, "call-center agent sums per local day", _CC_AGENT_DAYS),
     Migration(10, "dial and transfer audit log", _DIAL_AUDIT),
+    Migration(11, "customer search: folded names, pinyin, term index", _CUSTOMER_SEARCH),
 )
 LATEST = MIGRATIONS[-1].version
 
