@@ -155,7 +155,7 @@ class Database:
 
 def _indexed(fn: Callable[Concatenate[sqlite3.Connection, P], R]
              ) -> Callable[Concatenate[sqlite3.Connection, P], R]:
-    def run(conn: sqlite3.Connection, *args: P.args, **kwargs: P.kwargs) -> R:
+    def run(conn: sqlite3.Connection, /, *args: P.args, **kwargs: P.kwargs) -> R:
         result = fn(conn, *args, **kwargs)
         if search_index.has_pending(conn):
             search_index.sync_pending(conn)

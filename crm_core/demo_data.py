@@ -7,6 +7,10 @@ value recompute (tiers). A million customers take well under two minutes on two 
 
 `ensure_demo_database(path, ...)` builds only when the file holds no customers yet.
 
+About half the customers and companies are Chinese (names, addresses and notes in Chinese; one
+in six of them written in traditional characters, as in Hong Kong or Taiwan), drawn from a second
+random stream so the rest of the data (orders, phones, tiers) is what it was without them.
+
 Users are not created here (the API layer hashes passwords): `demo_agents(n)` says who the demo
 agents are, for the server to create.
 """
@@ -22,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import opencc
+
 from config.crm import CrmSettings
-from crm_core import schema, scoring
+from crm_core import schema, scoring, search_index, search_text
 from crm_core.errors import Conflict
 from crm_core.models import DemoAgent
 
@@ -62,6 +68,37 @@ DEPARTMENTS = ("hardware", "software", "services", "support plans", "training")
 TICKET_CATEGORIES = ("general", "billing", "technical", "delivery", "complaint")
 DISPOSITIONS = ("resolved", "sale", "callback requested", "info given", "escalated", "no answer")
 QUEUES = ("support", "sales")
+# Chinese names: surnames roughly by frequency (the first ones repeated), a few read differently
+# as surnames (曾 单 解 区 仇 查 朴) and a few compound ones.
+ZH_SURNAMES = (
+    "王王王王李李李李张张张张刘刘刘陈陈陈杨杨黄黄赵赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓"
+    "曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱"
+    "江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤单解区仇查朴"
+)
+ZH_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "慕容", "尉迟")
+ZH_GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂英华玉萍红燕辉鹏飞建国文斌宇浩凯秀兰梅琳晨"
+    "欣怡佳琪雪婷颖慧晓东海波宁志红亮健俊峰云龙嘉乐思源子涵博文雨轩梓诗家豪天佑美玲"
+)
+ZH_CITIES = ("北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "重庆",
+             "天津", "苏州", "厦门", "香港", "台北", "长沙")
+ZH_DISTRICTS = {
+    "北京": ("朝阳", "海淀"), "上海": ("浦东新", "徐汇"), "广州": ("天河", "越秀"),
+    "深圳": ("南山", "福田"), "杭州": ("西湖", "上城"), "成都": ("武侯", "锦江"),
+    "武汉": ("江汉", "武昌"), "南京": ("鼓楼", "玄武"), "西安": ("雁塔", "碑林"),
+    "重庆": ("渝中", "江北"), "天津": ("和平", "河西"), "苏州": ("姑苏", "吴中"),
+    "厦门": ("思明", "湖里"), "香港": ("中西", "油尖旺"), "台北": ("信义", "大安"),
+    "长沙": ("岳麓", "芙蓉"),
+}
+ZH_ROADS = ("人民", "建设", "解放", "中山", "和平", "新华", "长江", "黄河", "东风", "胜利")
+ZH_BRANDS = ("华信", "金龙", "长城", "东方", "宏达", "鑫源", "天成", "瑞丰", "永安", "恒通",
+             "博远", "嘉禾", "盛世", "新星", "联创", "海纳", "中科", "百川", "锦程", "万通")
+ZH_TRADES = ("科技", "贸易", "物流", "食品", "医药", "建材", "电子", "纺织", "传媒", "咨询",
+             "能源", "汽车", "餐饮", "教育", "软件", "机械")
+ZH_COMPANY_SUFFIX = ("有限公司", "股份有限公司", "集团", "商行", "工作室")
+ZH_ROLES = ("采购", "财务", "总经理", "IT经理", "行政", "运营")
+ZH_NOTES = ("偏好电话联系", "请在工作日上午来电", "老客户，注意服务态度", "对价格敏感",
+            "需要开具增值税发票", "曾投诉物流延误", "粤语客户", "VIP，优先处理", "")
 TEAMS = ("Support", "Sales", "Billing")
 # Area codes by US time zone; the 555 exchange keeps every number fictional.
 AREA_CODES = {
@@ -164,7 +201,7 @@ def build_demo_database(
         conn.execute("PRAGMA synchronous = OFF")
         say = _reporter(progress, started)
         conn.execute("BEGIN")
-        stats = _generate(conn, random.Random(seed), customers, now, say)
+        stats = _generate(conn, random.Random(seed), customers, now, say, _Chinese(seed))
         conn.execute("COMMIT")
         conn.execute("PRAGMA synchronous = NORMAL")
         if bulk:
@@ -178,6 +215,10 @@ def build_demo_database(
             "UPDATE tickets SET due_at = created_at + ? WHERE customer_id IN"
             " (SELECT id FROM customers WHERE tier = ?)",
             [(hours * 3600.0, tier) for tier, hours in settings.sla_hours.items()])
+        conn.execute("COMMIT")
+        say("indexing names for search")
+        conn.execute("BEGIN IMMEDIATE")
+        search_index.sync_pending(conn)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         say("done")
@@ -212,6 +253,49 @@ def ensure_demo_database(
                                progress=progress)
 
 
+class _Chinese:
+    """Chinese names, addresses and notes from their own random stream."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed * 7919 + 14)
+        self._s2t = opencc.OpenCC("s2t.json")
+        self._trad: dict[str, str] = {}
+
+    def _script(self, text: str, traditional: bool) -> str:
+        if not traditional:
+            return text
+        out = self._trad.get(text)
+        if out is None:
+            out = self._trad[text] = self._s2t.convert(text)
+        return out
+
+    def person(self, traditional: bool = False) -> str:
+        r = self.rng
+        surname = (r.choice(ZH_COMPOUND_SURNAMES) if r.random() < 0.02
+                   else r.choice(ZH_SURNAMES))
+        given = "".join(r.choice(ZH_GIVEN) for _ in range(1 if r.random() < 0.3 else 2))
+        return self._script(surname + given, traditional)
+
+    def company(self, traditional: bool = False) -> str:
+        r = self.rng
+        city = r.choice(ZH_CITIES) if r.random() < 0.3 else ""
+        return self._script(f"{city}{r.choice(ZH_BRANDS)}{r.choice(ZH_TRADES)}"
+                            f"{r.choice(ZH_COMPANY_SUFFIX)}", traditional)
+
+    def notes(self, traditional: bool) -> str:
+        r = self.rng
+        city = r.choice(ZH_CITIES)
+        town = "" if city in ("香港", "台北") else "市"
+        address = (f"地址：{city}{town}{r.choice(ZH_DISTRICTS[city])}区{r.choice(ZH_ROADS)}路"
+                   f"{r.randint(1, 999)}号")
+        remark = r.choice(ZH_NOTES)
+        return self._script(f"{address}\n{remark}" if remark else address, traditional)
+
+    @staticmethod
+    def email_local(name: str, person: bool) -> str:
+        return "".join(search_text.syllables(search_text.fold(name), person)) or "kehu"
+
+
 def _reporter(out: TextIO | None, started: float) -> Callable[[str], None]:
     def say(msg: str) -> None:
         if out is not None:
@@ -220,7 +304,7 @@ def _reporter(out: TextIO | None, started: float) -> Callable[[str], None]:
 
 
 def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
-              say: Callable[[str], None]) -> dict[str, int]:
+              say: Callable[[str], None], zh: _Chinese) -> dict[str, int]:
     ex = conn.executemany
     ex("INSERT INTO teams (id, name) VALUES (?, ?)", list(enumerate(TEAMS, 1)))
     products = []
@@ -259,6 +343,12 @@ def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
             else:
                 name = f"{first} {last}"
                 company_id = rng.randint(1, n_companies) if rng.random() < 0.3 else None
+            chinese = zh.rng.random() < 0.5
+            notes = ""
+            if chinese:
+                trad = zh.rng.random() < 1 / 6
+                name = zh.company(trad) if is_company else zh.person(trad)
+                notes = zh.notes(trad)
             e164, tz = phone_for_index(next_phone)
             next_phone += 1
             phone_rows.append((cid, e164, "", "work" if is_company else "mobile"))
@@ -268,12 +358,16 @@ def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
                 ext = str(rng.randint(100, 999)) if is_company else ""
                 phone_rows.append((cid, e2, ext, "office" if is_company else "home"))
             if rng.random() < 0.7:
-                local = (name.split()[0] if is_company else f"{first}.{last}").lower()
+                local = (_Chinese.email_local(name, not is_company) if chinese
+                         else (name.split()[0] if is_company else f"{first}.{last}").lower())
                 email_rows.append((cid, f"{local}{cid}@example.com", "work"))
             if is_company:
                 for _ in range(rng.randint(1, 3)):
-                    contact_rows.append((cid, f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                                         rng.choice(CONTACT_ROLES), created))
+                    contact, role = f"{rng.choice(FIRST)} {rng.choice(LAST)}", rng.choice(
+                        CONTACT_ROLES)
+                    if chinese:
+                        contact, role = zh.person(), zh.rng.choice(ZH_ROLES)
+                    contact_rows.append((cid, contact, role, created))
             # Pareto-like: most customers buy little or nothing, a few buy a lot.
             activity = rng.paretovariate(1.3) - 1.0
             n_orders = min(40, int(activity * 1.2))
@@ -288,7 +382,7 @@ def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
                 line_rows.append((order_id, prod, qty, price))
             stage = "customer" if n_orders else rng.choice(("prospect", "lead", "opportunity"))
             cust_rows.append((cid, "company" if is_company else "person", name, company_id,
-                              stage, tz, created, created))
+                              stage, tz, notes, created, created))
             if rng.random() < 0.08:
                 for _ in range(rng.randint(1, 2)):
                     opened = now - rng.uniform(0, 10 * _DAY)
@@ -316,8 +410,8 @@ def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
             if rng.random() < 0.02:
                 cb_rows.append((cid, e164, now + rng.uniform(-1, 72) * 3600,
                                 "pending", "callback", "Customer asked to be called back", now))
-        ex("INSERT INTO customers (id, kind, name, company_id, stage, timezone, created_at,"
-           " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", cust_rows)
+        ex("INSERT INTO customers (id, kind, name, company_id, stage, timezone, notes,"
+           " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", cust_rows)
         ex("INSERT INTO phones (customer_id, e164, extension, label) VALUES (?, ?, ?, ?)",
            phone_rows)
         ex("INSERT INTO emails (customer_id, address, label) VALUES (?, ?, ?)", email_rows)

@@ -43,13 +43,15 @@ class SearchPlan:
 
 def plan_search(q: str, region: str) -> SearchPlan:
     raw = q.strip()
-    digits = "".join(ch for ch in q if ch.isdigit())
+    query = st.parse_query(q)
+    # In pinyin the digits are tones ("zhang1 wei3"), not part of a phone number.
+    digits = "" if query.pinyin else "".join(ch for ch in q if ch.isdigit())
     whole = try_normalize(q, region) if len(digits) >= 7 else None
     if whole is not None:
-        return SearchPlan(st.parse_query(q), raw, "e164 = ?", whole.e164)
+        return SearchPlan(query, raw, "e164 = ?", whole.e164)
     if len(digits) >= 3:
-        return SearchPlan(st.parse_query(q), raw, "e164 LIKE ?", f"%{digits}%")
-    return SearchPlan(st.parse_query(q), raw)
+        return SearchPlan(query, raw, "e164 LIKE ?", f"%{digits}%")
+    return SearchPlan(query, raw)
 
 
 def _phrase(text: str) -> str:
@@ -57,9 +59,9 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _hits(plan: SearchPlan) -> tuple[str, list[object]]:
-    """The union of (customer id, class) pairs for a query of 3+ characters (or with a phone
-    part); the caller keeps each customer's best class."""
+def _hits(plan: SearchPlan, pinyin: bool) -> tuple[str, list[object]]:
+    """The union of (customer id, class, tier rank) rows for a query of 3+ characters (or with
+    a phone part); a customer's best class counts. `pinyin`: include the pinyin matches."""
     q = plan.query
     parts: list[str] = []
     args: list[object] = []
@@ -67,34 +69,98 @@ def _hits(plan: SearchPlan) -> tuple[str, list[object]]:
         phrase = _phrase(q.text)
         parts.append(
             f"SELECT s.customer_id, CASE WHEN s.folded = ? THEN {st.EXACT}"
-            f" WHEN substr(s.folded, 1, ?) = ? THEN {st.PREFIX} ELSE {st.SUBSTRING} END"
+            f" WHEN substr(s.folded, 1, ?) = ? THEN {st.PREFIX} ELSE {st.SUBSTRING} END, s.tier"
             " FROM customer_search s WHERE s.customer_id IN"
             " (SELECT rowid FROM customer_search_fts WHERE customer_search_fts MATCH ?)")
         args += [q.text, len(q.text), q.text, phrase]
         parts.append(
-            f"SELECT id, {st.EMPLOYER} FROM customers WHERE company_id IN"
+            f"SELECT c.id, {st.EMPLOYER}, {_TIER_SQL} FROM customers c WHERE c.company_id IN"
             " (SELECT rowid FROM customer_search_fts WHERE customer_search_fts MATCH ?)")
         args.append(phrase)
     elif q.text:
-        parts.append("SELECT customer_id, cls FROM customer_terms WHERE term = ?")
+        parts.append("SELECT customer_id, cls, tier FROM customer_terms WHERE term = ?")
         args.append(q.text)
-    if q.pinyin and not q.short:
+    if pinyin and q.pinyin and not q.short:
         if len(q.pinyin) <= st.PINYIN_PREFIX_MAX:
-            parts.append(f"SELECT customer_id, {st.PINYIN} FROM customer_terms"
+            parts.append(f"SELECT customer_id, {st.PINYIN}, tier FROM customer_terms"
                          " WHERE term = ? AND py = 1")
             args.append(q.pinyin)
         else:
-            parts.append(f"SELECT customer_id, {st.PINYIN} FROM customer_terms"
+            parts.append(f"SELECT customer_id, {st.PINYIN}, tier FROM customer_terms"
                          " WHERE term >= ? AND term < ? AND py = 1")
             args += [q.pinyin, q.pinyin + "{"]
     if len(q.text) >= 3 and len(plan.raw) >= 3:
-        parts.append(f"SELECT customer_id, {st.EMAIL} FROM emails WHERE id IN"
+        parts.append(f"SELECT c.id, {st.EMAIL}, {_TIER_SQL} FROM emails e"
+                     " JOIN customers c ON c.id = e.customer_id WHERE e.id IN"
                      " (SELECT rowid FROM email_fts WHERE email_fts MATCH ?)")
         args.append(_phrase(plan.raw))
     if plan.phone_sql is not None:
-        parts.append(f"SELECT customer_id, {st.PHONE} FROM phones WHERE {plan.phone_sql}")
+        parts.append(f"SELECT c.id, {st.PHONE}, {_TIER_SQL} FROM phones p"
+                     f" JOIN customers c ON c.id = p.customer_id WHERE p.{plan.phone_sql}")
         args.append(plan.phone_arg)
     return " UNION ALL ".join(parts), args
+
+
+def _best(conn: sqlite3.Connection, hits: str, args: list[object]
+          ) -> dict[int, tuple[int, int]]:
+    """customer id -> (best class, tier rank) over the hit rows."""
+    if not hits:
+        return {}
+    return {cid: (cls, tier) for cid, cls, tier in conn.execute(
+        f"SELECT cid, MIN(cls), MIN(tier) FROM (SELECT 0 AS cid, 0 AS cls, 0 AS tier WHERE 0"
+        f" UNION ALL {hits}) GROUP BY cid", args)}
+
+
+def _ranked_ids(conn: sqlite3.Connection, plan: SearchPlan, limit: int, offset: int
+                ) -> tuple[int, list[int]]:
+    """(total, the page's customer ids in rank order), without filters.
+
+    A short query is one index range in rank order. Otherwise the text, employer, e-mail and
+    phone hits are collected and sorted (3+ characters: selective), while pinyin matches of a
+    syllable or less (zhang, wang: 5% of all customers each) are read from their index range
+    in rank order, only as far as the page needs, and counted."""
+    q = plan.query
+    if q.short and q.text and plan.phone_sql is None:
+        total = conn.execute("SELECT COUNT(*) FROM customer_terms WHERE term = ?",
+                             (q.text,)).fetchone()[0]
+        ids = [r[0] for r in conn.execute(
+            "SELECT customer_id FROM customer_terms WHERE term = ?"
+            " ORDER BY cls, tier, customer_id LIMIT ? OFFSET ?", (q.text, limit, offset))]
+        return int(total), ids
+    # Pinyin terms of 3+ letters hold nothing but pinyin rows (class PINYIN).
+    stream = q.pinyin if (not q.short and 3 <= len(q.pinyin) <= st.PINYIN_PREFIX_MAX) else ""
+    hits, args = _hits(plan, pinyin=not stream)
+    best = _best(conn, hits, args)
+    if not stream:
+        ranked = sorted(best, key=lambda cid: (*best[cid], cid))
+        return len(ranked), ranked[offset:offset + limit]
+    in_stream = {r[0] for r in conn.execute(
+        f"SELECT cid FROM (SELECT cid, MIN(tier) AS tier FROM (SELECT 0 AS cid, 0 AS cls,"
+        f" 0 AS tier WHERE 0 UNION ALL {hits}) GROUP BY cid) g WHERE EXISTS (SELECT 1 FROM"
+        f" customer_terms t WHERE t.term = ? AND t.cls = ? AND t.tier = g.tier"
+        f" AND t.customer_id = g.cid)", [*args, stream, st.PINYIN])} if hits else set()
+    head = sorted((cid for cid, (cls, _t) in best.items() if cls < st.PINYIN),
+                  key=lambda cid: (*best[cid], cid))
+    tail = sorted((cid for cid, (cls, _t) in best.items()
+                   if cls > st.PINYIN and cid not in in_stream),
+                  key=lambda cid: (*best[cid], cid))
+    skip = in_stream.intersection(head)
+    n_stream = conn.execute("SELECT COUNT(*) FROM customer_terms WHERE term = ?",
+                            (stream,)).fetchone()[0] - len(skip)
+    ids = head[offset:offset + limit]
+    start = max(0, offset - len(head))
+    want = limit - len(ids)
+    if want > 0 and start < n_stream:
+        rows = conn.execute(
+            "SELECT customer_id FROM customer_terms WHERE term = ? AND cls = ?"
+            " ORDER BY tier, customer_id LIMIT ?", (stream, st.PINYIN, start + want + len(skip)))
+        middle = [r[0] for r in rows if r[0] not in skip]
+        ids += middle[start:start + want]
+    want = limit - len(ids)
+    if want > 0:
+        start = max(0, offset - len(head) - n_stream)
+        ids += tail[start:start + want]
+    return len(head) + n_stream + len(tail), ids
 
 
 def search_customers(
@@ -111,33 +177,24 @@ def search_customers(
     tier, id) unless `order_sql` (columns of c) says otherwise; `total` ignores paging."""
     cols = ", ".join(f"c.{col}" for col in spec.columns)
     make = row_factory(spec)
+    if not where and order_sql is None:
+        total, ids = _ranked_ids(conn, plan, limit, offset)
+        if not ids:
+            return Page((), total, limit, offset)
+        by_id = {r[0]: make(r) for r in conn.execute(
+            f"SELECT {cols} FROM customers c WHERE c.id IN ({','.join('?' * len(ids))})", ids)}
+        return Page(tuple(by_id[i] for i in ids if i in by_id), total, limit, offset)
+    # Filters or an explicit order: every match is joined with its row (and sorted).
     filt = "".join(f" AND {w}" for w in where)
-    q = plan.query
-    if q.short and q.text and plan.phone_sql is None:
-        # One term: an index range already in rank order.
-        if not where:
-            total = conn.execute("SELECT COUNT(*) FROM customer_terms WHERE term = ?",
-                                 (q.text,)).fetchone()[0]
-        else:
-            total = conn.execute(
-                f"SELECT COUNT(*) FROM customer_terms t JOIN customers c"
-                f" ON c.id = t.customer_id WHERE t.term = ?{filt}", [q.text, *params]
-            ).fetchone()[0]
-        order = order_sql or "t.cls, t.tier, t.customer_id"
-        rows = conn.execute(
-            f"SELECT {cols} FROM customer_terms t JOIN customers c ON c.id = t.customer_id"
-            f" WHERE t.term = ?{filt} ORDER BY {order} LIMIT ? OFFSET ?",
-            [q.text, *params, limit, offset]).fetchall()
-        return Page(tuple(make(r) for r in rows), int(total), limit, offset)
-    hits, args = _hits(plan)
+    hits, args = _hits(plan, pinyin=True)
     if not hits:
         return Page((), 0, limit, offset)
-    best = f"(SELECT cid, MIN(cls) AS cls FROM (SELECT 0 AS cid, 0 AS cls WHERE 0" \
-           f" UNION ALL {hits}) GROUP BY cid) h"
+    best = (f"(SELECT cid, MIN(cls) AS cls, MIN(tier) AS tier FROM (SELECT 0 AS cid,"
+            f" 0 AS cls, 0 AS tier WHERE 0 UNION ALL {hits}) GROUP BY cid) h")
     total = conn.execute(
         f"SELECT COUNT(*) FROM {best} JOIN customers c ON c.id = h.cid WHERE 1{filt}",
         [*args, *params]).fetchone()[0]
-    order = order_sql or f"h.cls, {_TIER_SQL}, c.id"
+    order = order_sql or "h.cls, h.tier, c.id"
     rows = conn.execute(
         f"SELECT {cols} FROM {best} JOIN customers c ON c.id = h.cid WHERE 1{filt}"
         f" ORDER BY {order} LIMIT ? OFFSET ?", [*args, *params, limit, offset]).fetchall()

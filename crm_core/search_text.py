@@ -198,22 +198,21 @@ def match_class(folded: str, keys: tuple[str, ...] | str, query: Query) -> int |
 def name_terms(folded: str, keys: tuple[str, ...]) -> dict[str, tuple[int, int]]:
     """Index terms of a name: term -> (best class, 1 if the term is a pinyin key prefix)."""
     out: dict[str, tuple[int, int]] = {}
-
-    def put(term: str, cls: int, py: int) -> None:
-        old = out.get(term)
-        out[term] = (cls, py) if old is None else (min(old[0], cls), max(old[1], py))
-
+    # Left to right, so a term's first occurrence is its best class.
     for i, ch in enumerate(folded):
         if ch == " ":
             continue
-        cls = EXACT if folded == ch else PREFIX if i == 0 else SUBSTRING
-        put(ch, cls, 0)
+        if ch not in out:
+            out[ch] = (EXACT if folded == ch else PREFIX if i == 0 else SUBSTRING, 0)
         pair = folded[i:i + 2]
-        if len(pair) == 2 and pair[1] != " ":
-            put(pair, EXACT if folded == pair else PREFIX if i == 0 else SUBSTRING, 0)
+        if len(pair) == 2 and pair[1] != " " and pair not in out:
+            out[pair] = (EXACT if folded == pair else PREFIX if i == 0 else SUBSTRING, 0)
     for key in keys:
-        for n in range(1, min(len(key), PINYIN_PREFIX_MAX) + 1):
-            put(key[:n], PINYIN, 1)
+        terms = [key[:n] for n in range(1, min(len(key), PINYIN_PREFIX_MAX) + 1)]
         if len(key) > PINYIN_PREFIX_MAX:
-            put(key, PINYIN, 1)
+            terms.append(key)
+        for term in terms:
+            old = out.get(term)
+            # A name that also holds the term as text keeps that (better) class.
+            out[term] = (PINYIN, 1) if old is None else (old[0], 1)
     return out
