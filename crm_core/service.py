@@ -21,7 +21,8 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
 
   Field names are the model's; phone fields take any human spelling and are stored as E.164.
   Extras:
-    crm.customers.search(q)       q matches name, e-mail, phone digits or company name
+    crm.customers.search(q)       q matches name (any script, pinyin), employer, e-mail or
+                                  phone digits, ranked (crm_core/search_query.py)
     crm.phones.create(customer_id=, e164="(555) 555-0123 x12")  extension split off
     crm.tickets.create(customer_id=, subject=, category=, priority=)  due_at from the tier's SLA
     crm.tickets.update(id, by_user_id=None, **changes)   each change recorded in history
