@@ -422,7 +422,8 @@ END;
 CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
     INSERT OR IGNORE INTO customer_search_pending (customer_id) VALUES (new.id);
 END;
-CREATE TRIGGER customers_search_update AFTER UPDATE OF name, kind, tier ON customers BEGIN
+CREATE TRIGGER customers_search_update AFTER UPDATE OF name, kind, tier ON customers
+WHEN old.name IS NOT new.name OR old.kind IS NOT new.kind OR old.tier IS NOT new.tier BEGIN
     INSERT OR IGNORE INTO customer_search_pending (customer_id) VALUES (new.id);
 END;
 CREATE TRIGGER customers_search_delete AFTER DELETE ON customers BEGIN
