@@ -130,15 +130,22 @@ def _ranked_ids(conn: sqlite3.Connection, plan: SearchPlan, limit: int, offset: 
     # Pinyin terms of 3+ letters hold nothing but pinyin rows (class PINYIN).
     stream = q.pinyin if (not q.short and 3 <= len(q.pinyin) <= st.PINYIN_PREFIX_MAX) else ""
     hits, args = _hits(plan, pinyin=not stream)
-    best = _best(conn, hits, args)
     if not stream:
-        ranked = sorted(best, key=lambda cid: (*best[cid], cid))
+        everything = _best(conn, hits, args)
+        ranked = sorted(everything, key=lambda cid: (*everything[cid], cid))
         return len(ranked), ranked[offset:offset + limit]
-    in_stream = {r[0] for r in conn.execute(
-        f"SELECT cid FROM (SELECT cid, MIN(tier) AS tier FROM (SELECT 0 AS cid, 0 AS cls,"
-        f" 0 AS tier WHERE 0 UNION ALL {hits}) GROUP BY cid) g WHERE EXISTS (SELECT 1 FROM"
-        f" customer_terms t WHERE t.term = ? AND t.cls = ? AND t.tier = g.tier"
-        f" AND t.customer_id = g.cid)", [*args, stream, st.PINYIN])} if hits else set()
+    best: dict[int, tuple[int, int]] = {}
+    in_stream: set[int] = set()
+    if hits:
+        for cid, cls, tier, also in conn.execute(
+                f"SELECT g.cid, g.cls, g.tier, EXISTS (SELECT 1 FROM customer_terms t"
+                f" WHERE t.term = ? AND t.cls = ? AND t.tier = g.tier AND t.customer_id = g.cid)"
+                f" FROM (SELECT cid, MIN(cls) AS cls, MIN(tier) AS tier FROM (SELECT 0 AS cid,"
+                f" 0 AS cls, 0 AS tier WHERE 0 UNION ALL {hits}) GROUP BY cid) g",
+                [stream, st.PINYIN, *args]):
+            best[cid] = (cls, tier)
+            if also:
+                in_stream.add(cid)
     head = sorted((cid for cid, (cls, _t) in best.items() if cls < st.PINYIN),
                   key=lambda cid: (*best[cid], cid))
     tail = sorted((cid for cid, (cls, _t) in best.items()
