@@ -32,7 +32,6 @@ _CHUNK = 500
 _BULK_MIN = 20_000
 
 
-
 @dataclass(frozen=True, slots=True)
 class Indexed:
     """What the index holds for one customer."""
@@ -97,8 +96,8 @@ def _fill(conn: sqlite3.Connection, progress: Callable[[int], None] | None) -> i
     while batch := cur.fetchmany(_CHUNK * 20):
         rows: list[tuple[int, str, str, int]] = []
         terms: list[tuple[str, int, int, int, int]] = []
-        for cid, name, kind, tier in batch:
-            e = index_entry(name, kind, tier)
+        for cid, name, kind, tier_name in batch:
+            e = index_entry(name, kind, tier_name)
             rows.append((cid, e.folded, " ".join(e.keys), e.tier))
             tier = e.tier
             terms += [(t, cls, tier, cid, py) for t, (cls, py) in e.terms().items()]
@@ -132,26 +131,35 @@ def _reindex(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
     put_terms: list[tuple[str, int, int, int, int]] = []
     drop_rows: list[tuple[int]] = []
     put_rows: list[tuple[int, str, str, int]] = []
+    retier: list[tuple[int, int]] = []
     for cid in ids:
         before, after = old.get(cid), new.get(cid)
         if before == after:
             continue
         had = before.terms() if before is not None else {}
         has = after.terms() if after is not None else {}
-        if before is not None:
-            for term, (cls, _py) in had.items():
-                if after is None or has.get(term, (None, 0))[0] != cls \
-                        or after.tier != before.tier:
-                    drop_terms.append((term, cls, before.tier, cid))
-            drop_rows.append((cid,))
+        moved = before is None or after is None or before.tier != after.tier
+        for term, (cls, _py) in had.items():
+            if moved or has.get(term, (None, 0))[0] != cls:
+                assert before is not None
+                drop_terms.append((term, cls, before.tier, cid))
         if after is not None:
             for term, (cls, py) in has.items():
-                put_terms.append((term, cls, after.tier, cid, py))
+                if moved or had.get(term) != (cls, py):
+                    put_terms.append((term, cls, after.tier, cid, py))
+        if before is not None and after is not None and (before.folded, before.keys) == (
+                after.folded, after.keys):
+            retier.append((after.tier, cid))  # same name: the trigram index stays as it is
+            continue
+        if before is not None:
+            drop_rows.append((cid,))
+        if after is not None:
             put_rows.append((cid, after.folded, " ".join(after.keys), after.tier))
     conn.executemany("DELETE FROM customer_terms WHERE term = ? AND cls = ? AND tier = ?"
                      " AND customer_id = ?", drop_terms)
     conn.executemany("INSERT OR REPLACE INTO customer_terms (term, cls, tier, customer_id, py)"
                      " VALUES (?, ?, ?, ?, ?)", put_terms)
+    conn.executemany("UPDATE customer_search SET tier = ? WHERE customer_id = ?", retier)
     conn.executemany("DELETE FROM customer_search WHERE customer_id = ?", drop_rows)
     conn.executemany("INSERT INTO customer_search (customer_id, folded, pinyin, tier)"
                      " VALUES (?, ?, ?, ?)", put_rows)
