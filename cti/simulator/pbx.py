@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cti.errors import InvalidValue
+from cti.simulator import dialplan
 from cti.simulator import events as ev
 from cti.simulator.actions import AmiActions
 from cti.simulator.agi_client import AgiSession
@@ -74,6 +75,22 @@ class OriginateRequest:
     is_async: bool = True
     channel_id: str | None = None  # Originate ChannelId: the new channel's Uniqueid
     other_channel_id: str | None = None  # OtherChannelId: the ;2 half of a Local channel
+
+
+@dataclass(slots=True)
+class CallTruth:
+    """One inbound call as the PBX lived it."""
+
+    uniqueid: str
+    channel: str
+    caller: str
+    agent: str = ""  # extension of the agent phone the caller talked to ("" if none)
+    via_queue: bool = False  # that agent was reached through Queue() (the fallback)
+    fell_back: bool = False  # the dialplan sent the call to Queue()
+    callback: bool = False  # the caller took a callback (the server hung up on purpose)
+    ended: bool = False
+    caller_left: bool = False  # the caller hung up
+    hung_up_unserved: bool = False  # ended without an agent, not by the caller, no callback
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +162,10 @@ class PbxSimulator:
         )
         self._started = False
         self._actions = AmiActions(self)
+        self._dialplan: dialplan.Dialplan | None = None
+        # What really happened to each inbound call, by caller Uniqueid (fault drills compare
+        # the server's CRM records with it).
+        self.truth: dict[str, CallTruth] = {}
 
     # ================================================================== lifecycle / driver API
 
@@ -728,6 +749,9 @@ class PbxSimulator:
         self._bridge_vars(a, b, 2)
         for ch in (a, b):
             self._mark_connected(ch)
+        t = self.truth.get(a.uniqueid) if a.inbound else None
+        if t is not None and b.device[6:] in self.phones:
+            t.agent = b.device[6:]
         a.called_side, b.called_side = False, True
         first_a = a
         await self.wait_sim(talk_s, a, b)
@@ -971,6 +995,9 @@ class PbxSimulator:
             )
             dest = res.channel
             if res.status == "ANSWER" and dest is not None:
+                t = self.truth.get(ch.uniqueid)
+                if t is not None:
+                    t.via_queue = True
                 hold = int(time.time() - joined)
                 self.emit(ev.moh_stop(ch.snap()))
                 self.emit(ev.device_state_change(f"Queue:{queue}", "NOT_INUSE"))
@@ -1301,6 +1328,13 @@ class PbxSimulator:
     async def _inbound(self, ch: Channel, call: PlannedCall) -> None:
         cfg = self.config
         patience: asyncio.Task[None] | None = None
+        self.truth[ch.uniqueid] = CallTruth(ch.uniqueid, ch.name, call.caller)
+        if cfg.inbound_dialplan == "cti":
+            try:
+                await self._inbound_reference(ch, call)
+            finally:
+                self._inbound_done(ch)
+            return
         try:
             self.set_var(ch, "SIPDOMAIN", "127.0.0.1")
             self.step(
@@ -1323,9 +1357,85 @@ class PbxSimulator:
         finally:
             if patience is not None:
                 patience.cancel()
-            if not ch.ended.is_set():
-                self.hangup(ch, 16)
-            self._stats.completed += 1
+            self._inbound_done(ch)
+
+    def _inbound_done(self, ch: Channel) -> None:
+        if not ch.ended.is_set():
+            self.hangup(ch, 16)
+        self._stats.completed += 1
+        t = self.truth.get(ch.uniqueid)
+        if t is not None:
+            t.ended = True
+            t.caller_left = ch.gone_reason == "caller"
+            t.hung_up_unserved = not ch.connected and not t.caller_left and not t.callback
+
+    async def _inbound_reference(self, ch: Channel, call: PlannedCall) -> None:
+        """[from-carrier] of config/asterisk/extensions.conf, run step by step (the subset of
+        applications it uses; cti/simulator/dialplan.py refuses anything else)."""
+        cfg = self.config
+        plan = self._reference().context("from-carrier")
+        ext = next((e for e in plan if dialplan.matches(e.pattern, ch.exten)), None)
+        if ext is None:
+            log.warning("reference dialplan: no [from-carrier] extension for %s", ch.exten)
+            return
+        patience: asyncio.Task[None] | None = None
+        self.set_var(ch, "SIPDOMAIN", "127.0.0.1")
+        i = 0
+        try:
+            while i < len(ext.steps) and not ch.gone.is_set():
+                st = ext.steps[i]
+                i += 1
+                app = st.app.lower()
+                data = self.substitute(ch, st.data)
+                if app == "gotoif":
+                    cond, yes, no = dialplan.gotoif(data)
+                    self.step(ch, st.priority, st.app, f"{int(cond)}?{st.data.rpartition('?')[2]}")
+                    label = yes if cond else no
+                    if label:
+                        i = ext.find(label)
+                    continue
+                if app == "agi":
+                    # The reference names CTI_HOST:4573; the simulator dials its configured
+                    # FastAGI target with its configured script.
+                    data = f"agi://{cfg.agi_host}:{cfg.agi_port}/{cfg.agi_script}"
+                self.step(ch, st.priority, st.app, data)
+                if app == "noop":
+                    continue
+                if app == "set":
+                    name, _, value = data.partition("=")
+                    self.set_var(ch, name, value)
+                elif app == "answer":
+                    self.answer(ch)
+                    if patience is None:
+                        patience = self._spawn(self._patience(ch, call.patience_s))
+                elif app == "agi":
+                    status = await self.app_agi(ch, data)
+                    if ch.redirect_to is not None or ch.bridge_to is not None:
+                        await self._drive(ch)
+                        return
+                    if status == "FAILURE" and cfg.agi_failure_mode == "hangup":
+                        log.warning("FastAGI unreachable: hanging up %s "
+                                    "(agi_failure_mode=hangup)", ch.name)
+                        break
+                elif app == "queue":
+                    t = self.truth.get(ch.uniqueid)
+                    if t is not None:
+                        t.fell_back = True
+                    await self.app_queue(ch, data.split(",")[0] or "support")
+                elif app == "hangup":
+                    break
+                else:
+                    raise dialplan.DialplanError(
+                        f"the simulator does not model {st.app}() in [from-carrier]")
+            self._finish(ch)
+        finally:
+            if patience is not None:
+                patience.cancel()
+
+    def _reference(self) -> dialplan.Dialplan:
+        if self._dialplan is None:
+            self._dialplan = dialplan.load_reference()
+        return self._dialplan
 
     async def _after_agi(self, ch: Channel, status: str) -> None:
         """The rest of [from-carrier] once AGI() returns, in the configured dialplan flavour."""

@@ -284,19 +284,48 @@ async def test_inbound_event_sequence_matches_agi_session_capture(
 
 
 @pytest.mark.cti_dialplan
-async def test_cti_dialplan_hangs_up_when_the_agi_ends(
+async def test_reference_dialplan_hangs_up_a_call_the_server_marked_done(
     sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
 ) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
-        await agi_server.command(r, w, 'SET VARIABLE IVR_QUEUE "support"')
+        await agi_server.command(r, w, 'SET VARIABLE CTI_RESULT "done"')
 
     agi_server.script = script
     call = await sim.place_inbound_call(patience_s=None)
     await call.wait(5)
     await ami.barrier()
-    steps = [(e["Priority"], e["Application"]) for e in ami.events("Newexten")
+    steps = [(e["Priority"], e["Application"], e["AppData"]) for e in ami.events("Newexten")
              if e["Channel"] == call.channel]
-    assert steps[-2:] == [("5", "GotoIf"), ("6", "Hangup")]
+    assert [s[:2] for s in steps[-2:]] == [("5", "GotoIf"), ("7", "Hangup")]
+    assert steps[-2][2] == "1?finished"
     assert ami.events("QueueCallerJoin") == []
     hangup = ami.events("Hangup")[-1]
     assert (hangup["Channel"], hangup["Cause"]) == (call.channel, "16")
+    assert not sim.truth[call.uniqueid].fell_back
+
+
+@pytest.mark.cti_dialplan
+@pytest.mark.parametrize("result", ["", "fallback"])
+async def test_reference_dialplan_queues_a_call_the_server_did_not_mark_done(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient, result: str
+) -> None:
+    """The server closing the socket (crash, kill -9, cancelled session) is AGISTATUS=SUCCESS in
+    Asterisk: only the missing CTI_RESULT=done sends the caller to Queue()."""
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        if result:
+            await agi_server.command(r, w, f'SET VARIABLE CTI_RESULT "{result}"')
+        # then the socket closes, as when the server process dies
+
+    agi_server.script = script
+    call = await sim.place_inbound_call(patience_s=None)
+    await ami.wait_event("QueueCallerJoin")
+    await ami.barrier()
+    agi = [e for e in ami.events("VarSet")
+           if e["Channel"] == call.channel and e["Variable"] == "AGISTATUS"]
+    assert agi[-1]["Value"] == "SUCCESS"
+    steps = [(e["Priority"], e["Application"], e["AppData"]) for e in ami.events("Newexten")
+             if e["Channel"] == call.channel]
+    assert steps[-2:] == [("5", "GotoIf", "0?finished"), ("6", "Queue", "support")]
+    assert sim.truth[call.uniqueid].fell_back
+    sim.hangup_caller(call.channel)
+    await call.wait(5)
