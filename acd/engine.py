@@ -126,6 +126,7 @@ from acd.model import (
     OfferRetracted,
     Overflowed,
     PlaceCallback,
+    RemovalReason,
 )
 from acd.stats import QueueReport, QueueStats
 from config.acd import AcdSettings, EscalationStep, QueueSettings
@@ -409,9 +410,19 @@ class AcdEngine:
         return self._settle(now)
 
     def abandon(self, call_id: str, now: float) -> list[Command]:
+        return self._remove_unanswered(call_id, now, "abandoned")
+
+    def hand_back(self, call_id: str, now: float) -> list[Command]:
+        """The call leaves for Asterisk's own Queue() (the server is stopping, or cannot keep
+        it): like an abandon (a ringing agent's offer is retracted) but not counted as one;
+        what the fallback did with the caller is counted when it is known."""
+        return self._remove_unanswered(call_id, now, "handed_back")
+
+    def _remove_unanswered(self, call_id: str, now: float,
+                           reason: RemovalReason) -> list[Command]:
         c = self._call(call_id)
         if c.state is CallState.CONNECTED:
-            raise InvalidRequest(f"call {call_id} is connected: report call_ended, not abandon")
+            raise InvalidRequest(f"call {call_id} is connected: report call_ended, not {reason}")
         now = self._catch_up(now)
         if c.state is CallState.OFFERED and c.agent_id is not None:
             a = self._agents[c.agent_id]
@@ -423,8 +434,9 @@ class AcdEngine:
         c.tepoch = self._token()
         del self._calls[call_id]
         waited = now - c.enqueued_at
-        self.stats.call_abandoned(c.queue, waited, now)
-        self._out.append(CallRemoved(call_id, c.queue, "abandoned", None, waited))
+        if reason == "abandoned":
+            self.stats.call_abandoned(c.queue, waited, now)
+        self._out.append(CallRemoved(call_id, c.queue, reason, None, waited))
         return self._settle(now)
 
     def request_callback(self, call_id: str, number: str, now: float) -> list[Command]:

@@ -66,7 +66,7 @@ class CallState(StrEnum):
     CONNECTED = "connected"  # answered; the agent is talking
 
 
-RemovalReason = Literal["completed", "abandoned"]
+RemovalReason = Literal["completed", "abandoned", "handed_back"]
 
 
 # ---------------------------------------------------------------------------------------- inputs

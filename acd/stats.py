@@ -34,7 +34,8 @@ ALL = ""  # the "overall" key in reports (the REST API names that line "ALL")
 _ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
 _OVERFLOWED, _WAIT_ANS, _WAIT_ABN, _HANDLED, _HANDLE_SUM, _CALLBACKS = 5, 6, 7, 8, 9, 10
 _TRANSFERRED = 11
-_WIDTH = 12
+_FALLBACK_ANS = 12
+_WIDTH = 13
 # An outcome: its non-zero fields only, as (index, value).
 _Vec = tuple[tuple[int, float], ...]
 # A recorded outcome: (time, queue, kind, value); see _KINDS.
@@ -60,6 +61,9 @@ class PeriodStats:
     aht_s: float | None
     abandon_rate: float | None
     avg_time_to_abandon_s: float | None
+    # Of `answered`: callers the server handed back to Asterisk's Queue() (stopping, refused,
+    # crashed) whom a Queue() member answered.
+    answered_by_fallback: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,7 @@ def _period(s: Sequence[float]) -> PeriodStats:
         aht_s=f.aht_s,
         abandon_rate=f.abandon_rate,
         avg_time_to_abandon_s=f.avg_time_to_abandon_s,
+        answered_by_fallback=round(s[_FALLBACK_ANS]),
     )
 
 
@@ -168,6 +173,7 @@ def _period(s: Sequence[float]) -> PeriodStats:
 _VALUE = -1.0
 _K_ENTERED, _K_ANSWERED, _K_ANSWERED_SL, _K_ABANDONED, _K_ABANDONED_SHORT = 0, 1, 2, 3, 4
 _K_OVERFLOWED, _K_HANDLED, _K_CALLBACK, _K_TRANSFERRED = 5, 6, 7, 8
+_K_FALLBACK_ANSWERED, _K_FALLBACK_ANSWERED_SL = 9, 10
 _KINDS: tuple[_Vec, ...] = (
     ((_ENTERED, 1.0),),
     ((_ANSWERED, 1.0), (_WAIT_ANS, _VALUE)),
@@ -178,7 +184,15 @@ _KINDS: tuple[_Vec, ...] = (
     ((_HANDLED, 1.0), (_HANDLE_SUM, _VALUE)),
     ((_CALLBACKS, 1.0),),
     ((_TRANSFERRED, 1.0),),
+    ((_ANSWERED, 1.0), (_FALLBACK_ANS, 1.0), (_WAIT_ANS, _VALUE)),
+    ((_ANSWERED, 1.0), (_ANSWERED_SL, 1.0), (_FALLBACK_ANS, 1.0), (_WAIT_ANS, _VALUE)),
 )
+# Stable names for the kinds, as persisted (crm_core.acd_store) across restarts.
+KIND_NAMES: tuple[str, ...] = (
+    "entered", "answered", "answered_sl", "abandoned", "abandoned_short", "overflowed",
+    "handled", "callback", "transferred", "fallback_answered", "fallback_answered_sl",
+)
+_KIND_BY_NAME = {name: i for i, name in enumerate(KIND_NAMES)}
 # Unfolded outcomes allowed to pile up before recording folds them in itself (bounds memory
 # when nobody reads; a read folds everything at once).
 _FOLD_EVERY = 64
@@ -209,6 +223,7 @@ class QueueStats:
         self._window = _Rolling()
         self._today = _Rolling()
         self._day_start = float("-inf")
+        self._dropped = 0  # outcomes compacted away from the head of the log
 
     def _q(self, queue: str) -> QueueSettings:
         q = self._queues.get(queue)
@@ -237,6 +252,7 @@ class QueueStats:
         drop = min(self._window.head, self._today.head)
         if drop > 1024 and drop * 2 > len(self._log):
             del self._log[:drop]
+            self._dropped += drop
             self._folded -= drop
             self._window.head -= drop
             self._today.head -= drop
@@ -288,6 +304,37 @@ class QueueStats:
         if queue not in self._limits:
             raise UnknownQueue(f"no queue {queue!r}")
         self._record(now, queue, _K_TRANSFERRED, 0.0)
+
+    def call_answered_by_fallback(self, queue: str, waited_s: float, now: float) -> None:
+        """A caller handed back to Asterisk's Queue() was answered there: answered (within the
+        service level or not, from the original enqueue) and counted as the fallback's."""
+        lim = self._limits.get(queue)
+        if lim is None:
+            raise UnknownQueue(f"no queue {queue!r}")
+        kind = _K_FALLBACK_ANSWERED_SL if waited_s <= lim[0] else _K_FALLBACK_ANSWERED
+        self._record(now, queue, kind, waited_s)
+
+    # -------------------------------------------------------------------------------- persisting
+
+    def outcomes_since(self, mark: int) -> tuple[int, list[tuple[float, str, str, float]]]:
+        """Outcomes recorded after `mark` (0 at first; pass the returned mark next time), as
+        (time, queue, kind name, value): what a restart needs to rebuild today's totals."""
+        start = max(0, mark - self._dropped)
+        new = [(t, q, KIND_NAMES[k], v) for t, q, k, v in self._log[start:]]
+        return self._dropped + len(self._log), new
+
+    def restore(self, outcomes: Iterable[tuple[float, str, str, float]]) -> int:
+        """Replay outcomes saved by an earlier process (times already on this clock); unknown
+        queues (removed from the config since) and kinds are skipped. Returns how many."""
+        n = 0
+        for t, queue, kind, value in outcomes:
+            k = _KIND_BY_NAME.get(kind)
+            if k is None or queue not in self._limits:
+                continue
+            self._log.append((t, queue, k, value))
+            n += 1
+        self._fold()
+        return n
 
     # -------------------------------------------------------------------------------- reading
 

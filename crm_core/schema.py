@@ -566,6 +566,28 @@ CREATE INDEX ix_dial_audit_user ON dial_audit (user_id, at);
 CREATE INDEX ix_dial_audit_team ON dial_audit (team_id, at);
 """
 
+# The ACD's state that must outlive the process (crm_core/acd_store.py): agent logins, the
+# outcomes behind today's queue statistics, and an index for the calls still being followed.
+_ACD_CONTINUITY = """
+CREATE TABLE acd_agent_sessions (
+    agent_id TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    queues TEXT NOT NULL DEFAULT '[]',
+    skills TEXT NOT NULL DEFAULT '{}',
+    pause_reason TEXT,
+    updated_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE acd_stat_outcomes (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    queue TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX ix_acd_stat_outcomes_at ON acd_stat_outcomes (at);
+CREATE INDEX ix_interactions_open_calls ON interactions (offered_at) WHERE ended_at IS NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -579,6 +601,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "call-center agent sums per local day", _CC_AGENT_DAYS),
     Migration(10, "dial and transfer audit log", _DIAL_AUDIT),
     Migration(11, "customer search: folded names, pinyin, term index", _CUSTOMER_SEARCH),
+    Migration(12, "ACD agent sessions, statistics outcomes, open calls", _ACD_CONTINUITY),
 )
 LATEST = MIGRATIONS[-1].version
 
