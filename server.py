@@ -25,7 +25,9 @@ import structlog
 from aiohttp import web
 
 from acd.call_log import CallLog
+from acd.continuity import AcdContinuity
 from acd.engine import AcdEngine
+from acd.errors import StateConflict
 from acd.history import HistoryDeriver
 from acd.history_writer import HistoryWriter, queue_limits
 from acd.routes import acd_routes
@@ -190,6 +192,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         call_log_task = asyncio.create_task(call_log.run(bus.subscribe("call.")),
                                             name="call-log")
         stack.callback(call_log_task.cancel)
+        AcdContinuity(acd, crm)  # records, logins and statistics across faults and restarts
         ivr = IvrService(menus, settings=settings, crm=crm, acd=acd, bus=bus)
         fastagi.route("ivr", ivr.handle)
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -213,11 +216,13 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.push_async_callback(ivr.stop)  # runs first: menu callers go back to the dialplan
         await ami.start()
         stack.push_async_callback(ami.close)
+        # Runs first at shutdown, while AMI is up: ringing agent legs are hung up over AMI.
+        stack.push_async_callback(acd.drain)
 
         routes = [*acd_routes(acd, crm), *ivr_routes(ivr), *report_routes(settings, crm),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=publish, in_acd_session=acd.holds_channel,
-                              guard=dial_guard),
+                              guard=dial_guard, queue_of=acd.queue_of),
                   *audit_routes(crm)]
 
         def ami_health() -> tuple[bool, str]:
@@ -264,6 +269,7 @@ async def serve(settings: Settings, *, demo: bool = False,
             ready.set()
         await stop.wait()
         log.info("shutting_down")
+    log.info("stopped")
 
 
 async def _start_fastagi(fastagi: FastAgiServer, settings: Settings) -> None:
@@ -332,7 +338,8 @@ async def _start_demo(settings: Settings, sim: Any, acd: AcdService, crm: Crm,
 
     agents = demo_agents(settings.demo.agents)
     for agent in agents:
-        acd.agent_login(agent.username, agent.extension, skills=dict(agent.skills))
+        with contextlib.suppress(StateConflict):  # restored from before a restart
+            acd.agent_login(agent.username, agent.extension, skills=dict(agent.skills))
     # One agent's phone rings unanswered now and then, so ring-no-answer shows in the demo.
     if len(agents) > 2:
         sim.set_phone(agents[-1].extension, PhoneBehaviour(

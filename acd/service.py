@@ -19,6 +19,12 @@ the engine refused the call, or an unexpected error), the handler sets CTI_RESUL
 ends the AGI, and the documented dialplan sends the call to Asterisk's own Queue(): a caller is
 never simply hung up on (docs/asterisk.md).
 
+Calls the server finished are marked CTI_RESULT=done; the reference dialplan
+(config/asterisk/extensions.conf) sends every other call to Queue(), so a crash or kill -9, where
+Asterisk reports AGISTATUS=SUCCESS, still reaches the fallback. Stopping (drain()) hands waiting
+callers back, hangs up ringing agent legs at once (AMI Hangup), and offers nothing more.
+acd/continuity.py (attached as `continuity`) keeps records, logins and statistics across faults.
+
 Answer detection: AMI tells us first (DialEnd with DialStatus ANSWER on the caller's channel);
 without AMI (or if the event was missed), DIALSTATUS=ANSWER after Dial returns counts too.
 """
@@ -42,6 +48,7 @@ from acd.model import (
     AgentStateChanged,
     Announce,
     CallRemoved,
+    CallState,
     Command,
     NewCall,
     Offer,
@@ -59,7 +66,14 @@ from cti import commands as ami_commands
 from cti.dialguard import DialGuard
 from cti.dialpolicy import DialPolicy
 from cti.errors import AgiCommandError, AgiHangup, CtiError, DialRefused, InvalidValue
-from cti.events import ChannelHungUp, CtiEvent, DeviceStateChanged, DialEnd, OriginateResult
+from cti.events import (
+    ChannelHungUp,
+    CtiEvent,
+    DeviceStateChanged,
+    DialBegin,
+    DialEnd,
+    OriginateResult,
+)
 from cti.fastagi import AgiSession
 
 log = structlog.get_logger("acd.service")
@@ -92,6 +106,8 @@ class _Caller:
     callback: bool = False
     customer_id: int | None = None
     context: dict[str, Any] = field(default_factory=dict)  # the IVR's path, for the screen-pop
+    dial_channel: str = ""  # the agent leg our Dial is ringing (from AMI DialBegin)
+    handed_back: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -153,18 +169,73 @@ class AcdService:
         # the event log (acd/history.py); must not raise.
         self.observe_commands: Callable[[str, tuple[Any, ...], float, list[Command]], None] \
             | None = None
+        self.continuity: Any = None  # acd.continuity.AcdContinuity attaches itself here
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        if self.continuity is not None:
+            await self.continuity.start()
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
         self._user_events = asyncio.create_task(self._follow_users(self.bus.subscribe("user.")),
                                                 name="acd-users")
 
+    def owned_calls(self) -> frozenset[str]:
+        """Calls held right now by a FastAGI session of this process."""
+        return frozenset(self._callers)
+
+    async def drain(self, grace_s: float = 3.0) -> None:
+        """Stop has begun; AMI is still up. From here on nothing is offered: every caller not yet
+        talking leaves the engine and is handed back to Asterisk's Queue() (a ringing agent leg
+        is hung up at once over AMI, so its Dial ends now rather than at the ring timeout);
+        callbacks not yet placed become CRM callback tasks; what is known of calls in
+        conversation is written to the CRM."""
+        if self._draining:
+            return
+        self._draining = True
+        callers = list(self._callers.values())
+        log.info("acd_draining", waiting=sum(1 for c in callers if not c.answered),
+                 talking=sum(1 for c in callers if c.answered))
+        # Waiting callers first: once no call waits, an agent freed by a retracted offer below
+        # cannot be offered anything.
+        for caller in sorted(callers, key=lambda c: c.agent_id is not None):
+            if not caller.answered:
+                self._leave_engine(caller, "server stopping")
+        for snap in self.engine.calls():
+            if snap.state is CallState.CALLBACK_WAITING:
+                self._give_up_callback(snap.call_id, snap.number, "server stopping")
+        self._hangup_ringing()
+        if self.continuity is not None:
+            await self.continuity.at_stop([c for c in callers if c.answered])
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                while any(not c.answered for c in self._callers.values()):
+                    await asyncio.sleep(0.02)
+                    self._hangup_ringing()
+
+    def _hangup_ringing(self) -> None:
+        """AMI Hangup of every agent leg still ringing for a caller who is being handed back
+        (the Dial runs inside the caller's AGI session; only ending its leg ends it now)."""
+        for caller in self._callers.values():
+            if caller.dial_channel and not caller.answered:
+                channel, caller.dial_channel = caller.dial_channel, ""
+                self._spawn(self._hangup_leg(caller.call_id, channel))
+
+    async def _hangup_leg(self, call_id: str, channel: str) -> None:
+        if self.ami is None:
+            return
+        try:
+            await self.ami.send(ami_commands.hangup(channel, action_id=f"stop-{call_id}"))
+            log.info("ringing_leg_hung_up", call_id=call_id, channel=channel)
+        except (CtiError, OSError) as exc:
+            log.warning("ringing_leg_not_hung_up", call_id=call_id, channel=channel,
+                        error=str(exc) or type(exc).__name__)
+
     async def stop(self, grace_s: float = 3.0) -> None:
         """Hand every caller still waiting back to Asterisk (CTI_RESULT=fallback, so the dialplan
         queues them with Queue()), wait up to `grace_s` for their sessions to end, then stop."""
-        self._draining = True
+        if not self._draining:
+            await self.drain(grace_s)
         # Callers talking to an agent stay until their call ends or the grace period is over.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
@@ -179,6 +250,9 @@ class AcdService:
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.continuity is not None:
+            await self.continuity.stop()
+        log.info("acd_stopped", talking_left=len(self._callers))
 
     async def _tick_loop(self) -> None:
         while True:
@@ -217,6 +291,7 @@ class AcdService:
             if caller is not None:
                 caller.inbox.append(cmd)
             if isinstance(cmd, Offer):
+                log.info("offer", call_id=cmd.call_id, agent_id=cmd.agent_id, queue=cmd.queue)
                 self.bus.publish("call.offered", {
                     "call_id": cmd.call_id, "agent_id": cmd.agent_id, "queue": cmd.queue,
                     "number": caller.number if caller else "",
@@ -240,6 +315,8 @@ class AcdService:
                 "agent_id": cmd.agent_id, "waited_s": round(cmd.waited_s, 3),
             })
         elif isinstance(cmd, AgentStateChanged):
+            if self.continuity is not None:
+                self.continuity.agent_changed(cmd.agent_id)
             self.bus.publish("agent.state", {
                 "agent_id": cmd.agent_id, "old": str(cmd.old), "new": str(cmd.new),
                 "reason": cmd.reason,
@@ -268,14 +345,16 @@ class AcdService:
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
         secrets masked) for the screen-pop."""
         call_id = session.uniqueid or f"agi-{id(session)}"
-        if self._draining:
-            await self._fallback(session, call_id, "server stopping")
-            return
         if tier is None:
-            tier = await self._tier(number)
+            tier = await self._tier(number) if not self._draining else "unknown"
         caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
                          tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
                          context=dict(context or {}))
+        if self.continuity is not None:
+            await self.continuity.call_entered(caller)  # on record before anything can fail
+        if self._draining:
+            await self._fallback(session, call_id, "server stopping", caller)
+            return
         # Registered before enqueue: the engine may route the call at once, and the Offer must
         # find the caller's inbox.
         self._callers[call_id] = caller
@@ -328,10 +407,16 @@ class AcdService:
                                          "number": number, "callback": True})
         return True
 
-    async def _fallback(self, session: AgiSession, call_id: str, why: str) -> None:
+    async def _fallback(self, session: AgiSession, call_id: str, why: str,
+                        caller: _Caller | None = None) -> None:
         """Give the call back to the dialplan, which queues it with Asterisk's Queue()."""
         self.fallbacks += 1
-        log.warning("caller_handed_to_dialplan", call_id=call_id, reason=why)
+        caller = caller or self._callers.get(call_id)
+        if caller is not None and self.continuity is not None:
+            caller.handed_back = True
+            self.continuity.handed_back(caller, why)  # logs "handback", follows the call
+        else:
+            log.info("handback", call_id=call_id, reason=why)
         with contextlib.suppress(AgiHangup):
             await session.set_variable("CTI_RESULT", "fallback")
 
@@ -453,12 +538,24 @@ class AcdService:
         caller.agent_id = offer.agent_id
         ring = max(1, int(round(offer.ring_timeout_s)))
         await session.exec("Dial", offer.device, str(ring))
+        caller.dial_channel = ""
         status = (await session.get_variable("DIALSTATUS") or "").upper()
         if status == "ANSWER" or caller.answered:
             if not caller.answered:
                 self._answered(caller)
             self._ended(caller)
+            # The mark the dialplan needs to hang up instead of falling back to Queue().
+            with contextlib.suppress(AgiHangup, AgiCommandError):
+                await session.set_variable("CTI_RESULT", "done")
             return True
+        if self._draining:
+            log.info("offer_ended_by_stop", call_id=caller.call_id, agent_id=offer.agent_id)
+        elif status in ("NOANSWER", ""):
+            log.info("rona_pause", call_id=caller.call_id, agent_id=offer.agent_id,
+                     dial_status=status or "unknown")
+        else:
+            log.info("offer_failed", call_id=caller.call_id, agent_id=offer.agent_id,
+                     dial_status=status)
         caller.agent_id = None
         reason = {"NOANSWER": "no_answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable",
                   "CONGESTION": "unavailable"}.get(status, status.lower() or "no_answer")
@@ -469,6 +566,8 @@ class AcdService:
     def _answered(self, caller: _Caller) -> None:
         caller.answered = True
         caller.answered_wall = self.wall.now()
+        log.info("answered", call_id=caller.call_id, agent_id=caller.agent_id,
+                 queue=caller.queue)
         try:
             self._feed(self.engine.offer_answered, caller.call_id)
         except AcdError as exc:
@@ -484,8 +583,10 @@ class AcdService:
     def _leave_engine(self, caller: _Caller, why: str) -> None:
         """The call leaves the ACD without an answer, for a reason other than the caller (the
         engine counts it with the abandons: it has no separate outcome for this)."""
-        with contextlib.suppress(AcdError):
-            self._feed(self.engine.abandon, caller.call_id)
+        try:
+            self._feed(self.engine.hand_back, caller.call_id)
+        except AcdError:
+            return  # already out of the engine
         self.bus.publish("call.handed_back", {"call_id": caller.call_id, "reason": why})
 
     def _caller_gone(self, caller: _Caller) -> None:
@@ -499,6 +600,8 @@ class AcdService:
             self._feed(self.engine.abandon, caller.call_id)
         except AcdError:
             return
+        log.info("abandon", call_id=caller.call_id, queue=caller.queue,
+                 agent_id=caller.agent_id)
         self.bus.publish("call.abandoned", {"call_id": caller.call_id, "queue": caller.queue})
 
     # ------------------------------------------------------------------ callbacks (outbound)
@@ -564,8 +667,16 @@ class AcdService:
 
     def on_cti_event(self, ev: CtiEvent) -> None:
         """Synchronous sink for the AMI client's ordered event stream."""
+        if self.continuity is not None:
+            self.continuity.on_cti_event(ev)
         try:
-            if isinstance(ev, DialEnd):
+            if isinstance(ev, DialBegin):
+                caller = self._by_channel.get(ev.caller.channel) if ev.caller else None
+                if caller is not None and not caller.answered:
+                    caller.dial_channel = ev.dest.channel
+                    if self._draining:
+                        self._hangup_ringing()
+            elif isinstance(ev, DialEnd):
                 if ev.caller is not None and ev.dial_status == "ANSWER":
                     caller = self._by_channel.get(ev.caller.channel)
                     if caller is not None and not caller.answered:
@@ -673,9 +784,13 @@ class AcdService:
         return True
 
     def queue_of(self, call_id: str) -> str:
-        """The queue of a caller the ACD holds, or ""."""
+        """The queue of a caller the ACD holds or follows (handed back, adopted), or ""."""
         caller = self._callers.get(call_id)
-        return caller.queue if caller is not None else ""
+        if caller is not None:
+            return caller.queue
+        if self.continuity is not None:
+            return str(self.continuity.queue_of(call_id) or "")
+        return ""
 
     def holds_channel(self, channel: str) -> bool:
         """True while an ACD FastAGI session holds this caller's channel."""
@@ -734,8 +849,8 @@ class AcdService:
         return self._user_ids[username]
 
     async def _log_call(self, caller: _Caller) -> None:
-        if self.crm is None:
-            return
+        if self.crm is None or caller.handed_back:
+            return  # a handed-back call is recorded when it really ends (acd/continuity.py)
         try:
             await self.crm.log_call(
                 caller.call_id, direction="inbound", phone=caller.number or None,

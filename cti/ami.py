@@ -65,6 +65,13 @@ from cti.events import AmiConnected, AmiLost, AmiResynced, ChannelSnapshot, CtiE
 from cti.framing import AmiFramer, AmiMessage, encode_action
 from cti.parse import parse as parse_message
 
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as a log message: its text, or its type when it has none (TimeoutError()
+    and many OSErrors stringify to ""; the exception object itself is always true)."""
+    return str(exc) or type(exc).__name__
+
+
 log = logging.getLogger(__name__)
 
 # Read-only actions: sending one twice cannot change anything on the PBX.
@@ -582,7 +589,7 @@ class AmiClient:
                     return
                 except (OSError, TimeoutError, AmiConnectionError, AmiProtocolError) as exc:
                     log.warning("AMI %s:%d: %s", self._settings.host, self._settings.port,
-                                exc or type(exc).__name__)
+                                describe_error(exc))
                 finally:
                     proto = self._protocol
                     if proto is not None:

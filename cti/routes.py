@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 import pydantic
@@ -41,7 +41,7 @@ from agent_desktop.errors import (
 from agent_desktop.jsonio import json_response
 from agent_desktop.policy import Principal
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
-from common.clock import Clock, MonotonicClock
+from common.clock import Clock, MonotonicClock, WallClock
 from config.settings import Settings
 from crm_core.errors import NotFound as CrmNotFound
 from crm_core.segments import CallSegment
@@ -104,18 +104,41 @@ def _invalid(exc: InvalidValue) -> ValidationFailed:
     return ValidationFailed(f"{exc.field}: {exc.reason}", {"field": exc.field})
 
 
+def on_wall_clock(call: CallView, offset: float, queue: str | None = None) -> CallView:
+    """The tracker keeps times on the process's monotonic clock; clients get Unix times
+    (`offset` = wall - monotonic now), and the ACD's queue when the tracker has none."""
+    def t(x: float | None) -> float | None:
+        return None if x is None else round(x + offset, 3)
+
+    return replace(
+        call, offered_at=call.offered_at + offset, queued_at=t(call.queued_at),
+        answered_at=t(call.answered_at), ended_at=t(call.ended_at),
+        queue=call.queue or queue or "",
+        legs=tuple(replace(leg, created_at=leg.created_at + offset,
+                           answered_at=t(leg.answered_at), ended_at=t(leg.ended_at))
+                   for leg in call.legs),
+        transfers=tuple(replace(x, at=x.at + offset) for x in call.transfers),
+        ring_no_answers=tuple(replace(x, at=x.at + offset) for x in call.ring_no_answers),
+        segments=tuple(replace(x, start=x.start + offset, end=t(x.end)) for x in call.segments),
+    )
+
+
 def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracker,
                fastagi: FastAgiServer, clock: Clock | None = None, *,
                directory: DeviceDirectory | None = None,
                publish: Callable[[list[CallUpdate]], None] | None = None,
                in_acd_session: Callable[[str], bool] | None = None,
-               guard: DialGuard | None = None) -> RouteRegistry:
+               guard: DialGuard | None = None,
+               queue_of: Callable[[str], str | None] | None = None,
+               wall: Clock | None = None) -> RouteRegistry:
     """``directory`` names the users of devices; ``publish`` carries the tracker updates a
     route causes (a REST transfer) to the bus; ``in_acd_session(channel)`` says whether an ACD
     FastAGI session holds that channel; ``guard`` decides and audits every dial target (the
-    dial policy)."""
+    dial policy); ``queue_of(call_id)`` is the ACD queue of a call (GET /api/calls shows it
+    when the tracker has none)."""
     routes = RouteRegistry()
     clock = clock or MonotonicClock()
+    wall = wall or WallClock()
     directory = directory or DeviceDirectory()
     publish = publish or (lambda updates: None)
     in_acd_session = in_acd_session or (lambda channel: False)
@@ -165,7 +188,10 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
     @routes.get("/api/calls", roles=SUPERVISORS, response=list[CallView],
                 summary="Live calls as the call tracker sees them", tags=("cti",))
     async def list_calls(request: web.Request) -> web.StreamResponse:
-        return json_response(tracker.active_calls())
+        offset = wall.now() - clock.now()
+        return json_response([
+            on_wall_clock(c, offset, queue_of(c.call_id) if queue_of is not None else None)
+            for c in tracker.active_calls()])
 
     @routes.get("/api/status", roles=SUPERVISORS, summary="Telephony connection status",
                 tags=("cti",))
@@ -288,7 +314,8 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
             me = principal_of(request)
             if me.role != "admin" and (call.agent is None or call.agent.user != me.username):
                 await authorized(request, call)
-        return json_response(call)
+        return json_response(on_wall_clock(call, wall.now() - clock.now(),
+                                           queue_of(call.call_id) if queue_of else None))
 
     @routes.post("/api/calls/{call_id}/hangup", roles=AGENT_ROLES, params=call_param,
                  response=CallStatus, summary="Hang up a live call (its agent, or a supervisor)",
