@@ -161,6 +161,13 @@ class AcdContinuity:
         await self._write(caller.call_id, queue=caller.queue, phone=caller.number or None,
                           offered_at=caller.offered_wall)
 
+    def call_answered(self, caller: Any) -> None:
+        self._spawn(self._answered(caller))
+
+    async def _answered(self, caller: Any) -> None:
+        await self._write(caller.call_id, answered_at=caller.answered_wall,
+                          agent_user_id=await self.acd._user_id(caller.agent_id))
+
     def handed_back(self, caller: Any, why: str) -> None:
         """The ACD gave the caller to Asterisk's Queue(): follow the call to its real end."""
         call = FollowedCall(call_id=caller.call_id, queue=caller.queue, number=caller.number,
@@ -202,7 +209,31 @@ class AcdContinuity:
                 log.info("calls_adopted", live=adopted, ended_unseen=len(open_calls) -
                          len(adopted))
             self._reconcile_agents(channels)
+        self._adopt_strangers(channels, now)
         self._outcomes(outcomes)
+
+    def _adopt_strangers(self, channels: Sequence[ChannelSnapshot], now: float) -> None:
+        """Callers in Asterisk's Queue() that no server has seen: they arrived while none was
+        reachable (AGISTATUS=FAILURE). They get a record now and are followed like the rest."""
+        owned = self.acd.owned_calls()
+        queues = {q.name for q in self.acd.settings.acd.queues}
+        for snap in channels:
+            chan = snap.chan
+            if (snap.application.lower() != "queue" or chan.uniqueid != chan.linkedid
+                    or chan.uniqueid in owned or chan.uniqueid in self.follower):
+                continue
+            fallback_queue = snap.application_data.split(",")[0]
+            call = FollowedCall(
+                call_id=chan.uniqueid, number=chan.caller_id_num,
+                queue=fallback_queue if fallback_queue in queues else "",
+                offered_at=now - snap.duration_s, fallback_queue=fallback_queue or "?",
+                handed_back="arrived while no CTI server was reachable", adopted=True)
+            self.follower.follow(call)
+            log.info("call_adopted", call_id=call.call_id, queue=fallback_queue,
+                     reason=call.handed_back)
+            self._spawn(self._write(call.call_id, queue=call.queue or None,
+                                    phone=call.number or None, offered_at=call.offered_at,
+                                    notes=_note(call, True)))
 
     def _as_followed(self, c: OpenCall) -> FollowedCall:
         return FollowedCall(call_id=c.call_id, queue=c.queue or "", number=c.phone or "",

@@ -108,6 +108,7 @@ class _Caller:
     context: dict[str, Any] = field(default_factory=dict)  # the IVR's path, for the screen-pop
     dial_channel: str = ""  # the agent leg our Dial is ringing (from AMI DialBegin)
     handed_back: bool = False
+    task: asyncio.Task[Any] | None = None  # the FastAGI session holding the caller
 
 
 @dataclass(eq=False, slots=True)
@@ -236,6 +237,14 @@ class AcdService:
         queues them with Queue()), wait up to `grace_s` for their sessions to end, then stop."""
         if not self._draining:
             await self.drain(grace_s)
+        if self.continuity is not None:
+            # Their records are written (drain) and the next process adopts them: let the
+            # sessions go now rather than hold the restart. Asterisk keeps the conversation
+            # (AGI notices the closed socket only when Dial returns; DIALSTATUS=ANSWER then
+            # ends the call in the reference dialplan).
+            for caller in list(self._callers.values()):
+                if caller.answered and caller.task is not None:
+                    caller.task.cancel()
         # Callers talking to an agent stay until their call ends or the grace period is over.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
@@ -349,7 +358,7 @@ class AcdService:
             tier = await self._tier(number) if not self._draining else "unknown"
         caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
                          tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
-                         context=dict(context or {}))
+                         context=dict(context or {}), task=asyncio.current_task())
         if self.continuity is not None:
             await self.continuity.call_entered(caller)  # on record before anything can fail
         if self._draining:
@@ -568,6 +577,8 @@ class AcdService:
         caller.answered_wall = self.wall.now()
         log.info("answered", call_id=caller.call_id, agent_id=caller.agent_id,
                  queue=caller.queue)
+        if self.continuity is not None:
+            self.continuity.call_answered(caller)  # on record now, whatever happens next
         try:
             self._feed(self.engine.offer_answered, caller.call_id)
         except AcdError as exc:
