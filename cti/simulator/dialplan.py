@@ -162,6 +162,21 @@ def matches(pattern: str, exten: str) -> bool:
     return re.fullmatch(rx, exten) is not None
 
 
+def best_match(extensions: tuple[Extension, ...], exten: str) -> Extension | None:
+    """The extension Asterisk would run: a literal beats any pattern; among patterns, the one
+    with the fewest possible matches (here: the most fixed characters, then no trailing `.`)."""
+    found = [e for e in extensions if matches(e.pattern, exten)]
+    if not found:
+        return None
+
+    def rank(e: Extension) -> tuple[int, int, int]:
+        literal = not e.pattern.startswith("_")
+        wild = e.pattern.endswith((".", "!"))
+        return (0 if literal else 1, 1 if wild else 0, -len(e.pattern))
+
+    return min(found, key=rank)
+
+
 # ------------------------------------------------------------------------------- expressions
 
 _TOKEN = re.compile(r'\s*(?:"([^"]*)"|(!=|=|&|\||\(|\))|([^\s"=!&|()]+))')

@@ -463,7 +463,11 @@ class PbxSimulator:
             return builtin[name]
         if name in ch.vars:
             return ch.vars[name]
-        return self.globals.get(name)
+        if name in self.globals:
+            return self.globals[name]
+        if self._dialplan is not None:
+            return self._dialplan.globals.get(name)
+        return None
 
     def substitute(self, ch: Channel, text: str) -> str:
         return _VAR_REF.sub(lambda m: self.get_var(ch, m.group(1)) or "", text)
@@ -1202,6 +1206,9 @@ class PbxSimulator:
             if not ch.gone.is_set():
                 step(3, "Hangup", "")
             return
+        if context == cfg.originate_context and await self._run_reference_context(
+                ch, context, exten, step):
+            return
         if exten in self.phones or re.fullmatch(r"\+?\d{3,15}", exten):
             # from-cti / agents / anything dialable: Dial the agent or the trunk.
             if exten in self.phones:
@@ -1431,6 +1438,39 @@ class PbxSimulator:
         finally:
             if patience is not None:
                 patience.cancel()
+
+    async def _run_reference_context(
+        self, ch: Channel, context: str, exten: str, step: Callable[[int, str, str], None]
+    ) -> bool:
+        """Run `exten` of a reference context made of Set/Dial/Hangup (e.g. [from-cti]);
+        False when the reference has no such context or extension."""
+        plan = self._reference()
+        if context not in plan.contexts:
+            return False
+        ext = dialplan.best_match(plan.context(context), exten)
+        if ext is None:
+            return False
+        for st in ext.steps:
+            if ch.gone.is_set():
+                return True
+            data = self.substitute(ch, st.data)
+            step(st.priority, st.app, data)
+            app = st.app.lower()
+            if app == "set":
+                name, _, value = data.partition("=")
+                if name == "CALLERID(all)":
+                    ch.cid_num, ch.cid_name = parse_callerid(value)
+                    self.emit(ev.newcallerid(ch.snap()))
+                else:
+                    self.set_var(ch, name, value)
+            elif app == "dial":
+                await self.app_dial(ch, data)
+            elif app == "hangup":
+                return True
+            else:
+                raise dialplan.DialplanError(
+                    f"the simulator does not model {st.app}() in [{context}]")
+        return True
 
     def _reference(self) -> dialplan.Dialplan:
         if self._dialplan is None:
