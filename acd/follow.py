@@ -147,8 +147,10 @@ class CallFollower:
             call = self._calls.get(ev.caller.uniqueid)
             if call is None or call.answered_at is not None:
                 return []
+            # Queue() answers with a DialEnd too (before AgentConnect): a caller in Queue() is
+            # answered by the fallback, one left ringing in the ACD's Dial by the ACD.
             return self._answer(call, device_extension(ev.dest.channel, self.template), now,
-                                via_fallback=False)
+                                via_fallback=bool(call.fallback_queue))
         if isinstance(ev, AgentComplete | QueueCallerAbandon | ChannelHungUp):
             call = self._calls.pop(ev.chan.uniqueid, None)
             return [] if call is None else [Ended(call, now, seen=True)]

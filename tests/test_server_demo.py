@@ -7,6 +7,7 @@ routes (agent self-service, supervisor views and team scoping), and the OpenAPI 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,18 @@ async def test_status_and_live_calls_for_supervisors(demo: dict[str, Any]) -> No
     assert st["ami"]["banner"].startswith("Asterisk Call Manager/")
     status, calls = await get(demo, "/api/calls", sup)
     assert status == 200 and isinstance(calls, list)
+    # Live ACD calls: Unix times (not seconds since the process started), and their queue.
+    async with asyncio.timeout(30):
+        while not any(c["direction"] == "inbound" and c["queue"] for c in calls):
+            await asyncio.sleep(0.1)
+            status, calls = await get(demo, "/api/calls", sup)
+    now = time.time()
+    queues = {q.name for q in demo["acd"].settings.acd.queues}
+    for c in calls:
+        assert now - 600 < c["offered_at"] <= now + 1
+        assert all(now - 600 < leg["created_at"] <= now + 1 for leg in c["legs"])
+        if c["direction"] == "inbound" and c["queue"]:
+            assert c["queue"] in queues
     agent = await login(demo, "agent1")
     status, _ = await get(demo, "/api/status", agent)
     assert status == 403

@@ -1322,6 +1322,7 @@ class PbxSimulator:
         ch.inbound = True
         ch.cdr = True
         ch.dtmf = list(call.dtmf)
+        self.truth[ch.uniqueid] = CallTruth(ch.uniqueid, ch.name, call.caller)
         self.emit(ev.newchannel(ch.snap()))
         return ch
 
@@ -1335,7 +1336,6 @@ class PbxSimulator:
     async def _inbound(self, ch: Channel, call: PlannedCall) -> None:
         cfg = self.config
         patience: asyncio.Task[None] | None = None
-        self.truth[ch.uniqueid] = CallTruth(ch.uniqueid, ch.name, call.caller)
         if cfg.inbound_dialplan == "cti":
             try:
                 await self._inbound_reference(ch, call)

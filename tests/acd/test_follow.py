@@ -118,3 +118,12 @@ def test_resync_ends_the_calls_that_vanished_while_ami_was_away() -> None:
     [end] = f.resync([snap(chan("PJSIP/carrier-2", "200.1"))], 3000.0)
     assert isinstance(end, Ended) and end.call.call_id == "100.1" and not end.seen
     assert [c.call_id for c in f.calls()] == ["200.1"]
+
+
+def test_queue_answers_with_a_dial_end_first_and_that_is_the_fallback() -> None:
+    f = CallFollower(T)
+    f.follow(handed_back())
+    f.apply(QueueCallerJoin(CALLER, "support", 1, 1), 1001.0)
+    [ans] = f.apply(DialEnd(CALLER, AGENT, "ANSWER"), 1002.0)
+    assert isinstance(ans, Answered) and ans.via_fallback and ans.call.agent == "1002"
+    assert f.apply(AgentConnect(CALLER, AGENT, "support", "PJSIP/1002", "", 1, 1), 1002.0) == []
