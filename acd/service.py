@@ -425,7 +425,8 @@ class AcdService:
             caller.handed_back = True
             self.continuity.handed_back(caller, why)  # logs "handback", follows the call
         else:
-            log.info("handback", call_id=call_id, reason=why)
+            log.info("handback", call_id=call_id, reason=why,
+                     agent_id=caller.agent_id if caller is not None else None)
         with contextlib.suppress(AgiHangup):
             await session.set_variable("CTI_RESULT", "fallback")
 
