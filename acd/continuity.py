@@ -30,7 +30,7 @@ from acd.errors import AcdError
 from acd.follow import Answered, CallFollower, Ended, FollowedCall, Outcome, device_extension
 from acd.model import AgentLogin, AgentState
 from crm_core.acd_store import AcdStore, AgentSessionRow, OpenCall
-from cti.events import AmiResynced, ChannelHungUp, ChannelSnapshot, CtiEvent
+from cti.events import AmiResynced, ChannelHungUp, ChannelSnapshot, CtiEvent, QueueCallerJoin
 
 if TYPE_CHECKING:
     from acd.service import AcdService
@@ -190,6 +190,14 @@ class AcdContinuity:
         if isinstance(ev, AmiResynced):
             self._resynced(ev.channels, now)
             return
+        if (isinstance(ev, QueueCallerJoin) and self._adopted
+                and ev.chan.uniqueid == ev.chan.linkedid
+                and ev.chan.uniqueid not in self.follower
+                and ev.chan.uniqueid not in self.acd.owned_calls()):
+            # A caller entered Queue() without passing through this server (it was
+            # unreachable when the call arrived, or restarted meanwhile): on record from now.
+            self.follower.follow(self._stranger(ev.chan.uniqueid, ev.chan.caller_id_num,
+                                                ev.queue, now))
         if len(self.follower):
             self._outcomes(self.follower.apply(ev, now))
         if self._reconciled:
@@ -214,26 +222,32 @@ class AcdContinuity:
 
     def _adopt_strangers(self, channels: Sequence[ChannelSnapshot], now: float) -> None:
         """Callers in Asterisk's Queue() that no server has seen: they arrived while none was
-        reachable (AGISTATUS=FAILURE). They get a record now and are followed like the rest."""
+        reachable (AGISTATUS=FAILURE). They get a record now and are followed like the rest
+        (answered at once if already talking to a member)."""
         owned = self.acd.owned_calls()
-        queues = {q.name for q in self.acd.settings.acd.queues}
+        strangers = []
         for snap in channels:
             chan = snap.chan
             if (snap.application.lower() != "queue" or chan.uniqueid != chan.linkedid
                     or chan.uniqueid in owned or chan.uniqueid in self.follower):
                 continue
-            fallback_queue = snap.application_data.split(",")[0]
-            call = FollowedCall(
-                call_id=chan.uniqueid, number=chan.caller_id_num,
-                queue=fallback_queue if fallback_queue in queues else "",
-                offered_at=now - snap.duration_s, fallback_queue=fallback_queue or "?",
-                handed_back="arrived while no CTI server was reachable", adopted=True)
-            self.follower.follow(call)
-            log.info("call_adopted", call_id=call.call_id, queue=fallback_queue,
-                     reason=call.handed_back)
-            self._spawn(self._write(call.call_id, queue=call.queue or None,
-                                    phone=call.number or None, offered_at=call.offered_at,
-                                    notes=_note(call, True)))
+            strangers.append(self._stranger(chan.uniqueid, chan.caller_id_num,
+                                            snap.application_data.split(",")[0],
+                                            now - snap.duration_s))
+        if strangers:
+            self._outcomes(self.follower.adopt(strangers, channels, now))
+
+    def _stranger(self, call_id: str, number: str, fallback_queue: str,
+                  offered_at: float) -> FollowedCall:
+        queues = {q.name for q in self.acd.settings.acd.queues}
+        call = FollowedCall(
+            call_id=call_id, number=number, queue=fallback_queue if fallback_queue in queues
+            else "", offered_at=offered_at, fallback_queue=fallback_queue or "?",
+            handed_back="reached Queue() without this server", adopted=True)
+        log.info("call_adopted", call_id=call_id, queue=fallback_queue, reason=call.handed_back)
+        self._spawn(self._write(call_id, queue=call.queue or None, phone=number or None,
+                                offered_at=offered_at, notes=_note(call, True)))
+        return call
 
     def _as_followed(self, c: OpenCall) -> FollowedCall:
         return FollowedCall(call_id=c.call_id, queue=c.queue or "", number=c.phone or "",

@@ -151,7 +151,19 @@ class CallFollower:
             # answered by the fallback, one left ringing in the ACD's Dial by the ACD.
             return self._answer(call, device_extension(ev.dest.channel, self.template), now,
                                 via_fallback=bool(call.fallback_queue))
-        if isinstance(ev, AgentComplete | QueueCallerAbandon | ChannelHungUp):
+        if isinstance(ev, AgentComplete):
+            # A member talked to the caller: if the answer itself was missed, it is this.
+            call = self._calls.get(ev.chan.uniqueid)
+            if call is None:
+                return []
+            out: list[Outcome] = []
+            if call.answered_at is None:
+                agent = device_extension(ev.interface, self.template) or \
+                    device_extension(ev.dest.channel, self.template)
+                out = self._answer(replace(call, fallback_queue=call.fallback_queue or ev.queue),
+                                   agent, now, via_fallback=True)
+            return [*out, Ended(self._calls.pop(call.call_id), now, seen=True)]
+        if isinstance(ev, QueueCallerAbandon | ChannelHungUp):
             call = self._calls.pop(ev.chan.uniqueid, None)
             return [] if call is None else [Ended(call, now, seen=True)]
         return []

@@ -163,6 +163,12 @@ class HistoryDeriver:
                 self._out.append(HistoryEvent(wall, "abandoned", queue=cmd.queue,
                                               call_id=cmd.call_id, number=number,
                                               wait_s=cmd.waited_s))
+            elif cmd.reason == "handed_back":
+                # Given to Asterisk's Queue() (the server is stopping, or could not keep the
+                # call): neither answered nor abandoned here; acd.continuity records the outcome.
+                self._out.append(HistoryEvent(wall, "handed_back", queue=cmd.queue,
+                                              call_id=cmd.call_id, number=number,
+                                              wait_s=cmd.waited_s))
             else:
                 agent = cmd.agent_id or ""
                 answered = c.answered if c is not None and c.answered is not None else now

@@ -234,3 +234,33 @@ async def test_kill9_with_callers_waiting_and_ringing(tmp_path: Path) -> None:
         assert all(env.sim.truth[c].agent for c in calls)  # nobody was impatient
     finally:
         await env.close()
+
+
+async def test_a_caller_who_arrived_while_no_server_ran_is_adopted(tmp_path: Path) -> None:
+    """FastAGI unreachable: AGISTATUS=FAILURE and Queue() takes the caller. The server that
+    starts meanwhile finds the caller in Queue() and records the call with its real outcome."""
+    agi_port = free_port()
+    sim = PbxSimulator(SimulatorConfig(
+        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti",
+        dialplan_events=False, cdr_events=False, queues={"support": AGENTS},
+        phone=PhoneBehaviour(answer_delay_s=1.0, handle_time_s=100_000.0)))
+    await sim.start()
+    for ext in AGENTS:  # nobody answers yet: the caller waits in Queue()
+        sim.set_phone(ext, PhoneBehaviour(answers=False))
+    settings = settings_for(tmp_path, sim.ami_port, agi_port, ring_timeout_s=15.0)
+    users = await seed(settings, logged_in=AGENTS)
+    try:
+        call = await sim.place_inbound_call("+12025550144", dtmf="1")
+        await wait_for(lambda: sim.truth[call.uniqueid].fell_back)
+        async with server(settings) as h:
+            await wait_for(lambda: call.uniqueid in h["acd"].continuity.follower)
+            sim.set_phone("1002", PhoneBehaviour(answer_delay_s=1.0, handle_time_s=100_000.0))
+            await wait_for(lambda: sim.truth[call.uniqueid].agent == "1002")
+            sim.hangup_caller(call.channel)
+            await wait_for(lambda: bool(record(settings, call.uniqueid))
+                           and record(settings, call.uniqueid)[0]["ended_at"] is not None)
+        [rec] = record(settings, call.uniqueid)
+        assert rec["answered_at"] is not None and rec["agent_user_id"] == users["1002"]
+        assert rec["disposition"] is None and "without this server" in rec["notes"]
+    finally:
+        await sim.stop()

@@ -127,3 +127,20 @@ def test_queue_answers_with_a_dial_end_first_and_that_is_the_fallback() -> None:
     [ans] = f.apply(DialEnd(CALLER, AGENT, "ANSWER"), 1002.0)
     assert isinstance(ans, Answered) and ans.via_fallback and ans.call.agent == "1002"
     assert f.apply(AgentConnect(CALLER, AGENT, "support", "PJSIP/1002", "", 1, 1), 1002.0) == []
+
+
+def test_a_missed_answer_is_recovered_from_agent_complete() -> None:
+    f = CallFollower(T)
+    f.follow(handed_back())
+    ans, end = f.apply(AgentComplete(CALLER, AGENT, "support", "PJSIP/1002", "Agent 1002", 3,
+                                     40, "caller"), 1045.0)
+    assert isinstance(ans, Answered) and ans.via_fallback and ans.call.agent == "1002"
+    assert isinstance(end, Ended) and end.call.answered_at == 1045.0 and end.seen
+
+
+def test_a_stranger_already_talking_in_queue_is_adopted_answered() -> None:
+    f = CallFollower(T)
+    stranger = FollowedCall("100.1", "support", "+1", 990.0, fallback_queue="support")
+    [ans] = f.adopt([stranger], [snap(CALLER, "Queue", "b1"), snap(AGENT, "AppQueue", "b1")],
+                    1000.0)
+    assert isinstance(ans, Answered) and ans.via_fallback and ans.call.agent == "1002"
