@@ -74,7 +74,7 @@ from cti.events import (
     DialEnd,
     OriginateResult,
 )
-from cti.fastagi import AgiSession
+from cti.fastagi import DONE_VALUE, FALLBACK_VARIABLE, AgiSession
 
 log = structlog.get_logger("acd.service")
 
@@ -556,7 +556,7 @@ class AcdService:
             self._ended(caller)
             # The mark the dialplan needs to hang up instead of falling back to Queue().
             with contextlib.suppress(AgiHangup, AgiCommandError):
-                await session.set_variable("CTI_RESULT", "done")
+                await session.set_variable(FALLBACK_VARIABLE, DONE_VALUE)
             return True
         if self._draining:
             log.info("offer_ended_by_stop", call_id=caller.call_id, agent_id=offer.agent_id)

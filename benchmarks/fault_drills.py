@@ -16,6 +16,9 @@ on the same database. When every call of the drill has ended, its CRM record is 
   "abandoned" for a call that was answered (must be 0);
 - records_outcome_unknown: the call ended while no server was running, so its record honestly
   says "unknown" (AMI has no history to ask); reported, not hidden;
+- calls_unseen: calls that arrived and ended while no server was running (between the fault and
+  the new process's AMI resync): no server can know of them (Asterisk's CDRs would); reported
+  apart from records_lost, which counts every other call without a record;
 - offers_after_stop: "offer" log lines of a SIGTERM'd process after its "shutting_down" line;
 - stopped_line_missing: SIGTERM'd processes whose log does not end with "stopped".
 
@@ -38,6 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +83,7 @@ class Verdict:
     records_lost: int = 0
     records_wrong: int = 0
     records_outcome_unknown: int = 0
+    calls_unseen: int = 0
     answered_by_acd: int = 0
     answered_by_fallback: int = 0
     abandoned: int = 0
@@ -86,8 +91,8 @@ class Verdict:
 
     def add(self, other: Verdict) -> None:
         for k in ("calls", "callers_hung_up", "records_lost", "records_wrong",
-                  "records_outcome_unknown", "answered_by_acd", "answered_by_fallback",
-                  "abandoned"):
+                  "records_outcome_unknown", "calls_unseen", "answered_by_acd",
+                  "answered_by_fallback", "abandoned"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.problems.extend(other.problems)
 
@@ -110,6 +115,8 @@ class DrillEnv:
         self.standby: tuple[asyncio.subprocess.Process, Path] | None = None
         self.downtime_s: list[float] = []
         self.fault_at = 0.0
+        self.fault_wall = 0.0
+        self.blind: list[tuple[float, float]] = []  # (fault, resync) Unix times: no server saw
         self.runs = 0
         self.log_path = workdir / "server-0.log"
         self.users: dict[str, int] = {}  # extension -> CRM user id
@@ -198,7 +205,16 @@ class DrillEnv:
         if self.fault_at:
             self.downtime_s.append(time.perf_counter() - self.fault_at)
             self.fault_at = 0.0
+            self.blind.append((self.fault_wall, self.resynced_at()))
         await self._spawn_standby()  # imports while the drill runs
+
+    def resynced_at(self) -> float:
+        """Unix time of this process's first AMI resync (from its log line)."""
+        for line in self.log_text().splitlines():
+            if '"ami_resynced"' in line:
+                stamp = json.loads(line)["timestamp"]
+                return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return time.time()
 
     def log_text(self) -> str:
         try:
@@ -210,6 +226,7 @@ class DrillEnv:
         proc = self.proc
         assert proc is not None
         self.fault_at = time.perf_counter()
+        self.fault_wall = time.time()
         if kind == "kill9":
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
@@ -283,6 +300,11 @@ class DrillEnv:
             elif t.caller_left:
                 v.abandoned += 1
             rec = recs.get(cid)
+            if rec is None and t.ended_at is not None and any(
+                    a <= t.started and t.ended_at <= b for a, b in self.blind):
+                v.calls_unseen += 1
+                log(f"    {cid}: unseen (arrived and ended while no server ran); truth={t}")
+                continue
             if rec is None:
                 v.records_lost += 1
                 v.problems.append(f"{cid}: no CRM record ({t})")
@@ -343,7 +365,8 @@ async def run_drill(env: DrillEnv, rng: random.Random, kind: str, n: int = 0) ->
     recs = await env.settle(calls)
     v = env.judge(calls, recs)
     log(f"drill {n:3d} {kind:6s}: {len(calls)} calls, hung_up={v.callers_hung_up} "
-        f"lost={v.records_lost} wrong={v.records_wrong} unknown={v.records_outcome_unknown}")
+        f"lost={v.records_lost} wrong={v.records_wrong} unknown={v.records_outcome_unknown} "
+        f"unseen={v.calls_unseen}")
     for p in v.problems:
         log("    " + p)
     return v
@@ -375,6 +398,7 @@ async def run(drills: int, seed: int = 1) -> dict[str, Any]:
         "records_lost": total.records_lost,
         "records_wrong": total.records_wrong,
         "records_outcome_unknown": total.records_outcome_unknown,
+        "calls_unseen": total.calls_unseen,
         "answered_by_acd": total.answered_by_acd,
         "answered_by_fallback": total.answered_by_fallback,
         "abandoned": total.abandoned,

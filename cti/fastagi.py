@@ -37,9 +37,13 @@ _DTMF = frozenset("0123456789*#ABCD")
 # application names. Whitespace or quotes there would shift every following argument.
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-./:()@+,=*#\[\]${}]+$")
 _MAX_ENV_LINES = 256
-# What the dialplan tests after AGI() to send a call we could not serve to its fallback.
+# What the dialplan tests after AGI(). The reference dialplan (config/asterisk/extensions.conf)
+# falls back to Queue() unless a handler set DONE_VALUE: every handler that finishes a call
+# without hanging it up must set it (AgiSession.mark_done), because a crashed server's closed
+# socket looks like a normal end to Asterisk (AGISTATUS=SUCCESS).
 FALLBACK_VARIABLE = "CTI_RESULT"
 FALLBACK_VALUE = "fallback"
+DONE_VALUE = "done"
 _MAX_USAGE_LINES = 200
 
 
@@ -323,6 +327,12 @@ class AgiSession:
     async def set_variable(self, name: str, value: str) -> None:
         check_token("name", name)
         await self.command(f"SET VARIABLE {name} {quote('value', value)}")
+
+    async def mark_done(self) -> None:
+        """Tell the dialplan this call is finished (CTI_RESULT=done): it hangs up instead of
+        falling back to Queue(). A caller who already hung up needs no mark."""
+        with contextlib.suppress(AgiHangup):
+            await self.set_variable(FALLBACK_VARIABLE, DONE_VALUE)
 
     async def get_variable(self, name: str) -> str | None:
         """None when the variable is not set (`200 result=0`)."""

@@ -1,7 +1,7 @@
 """The simulator's answers to call-related AMI actions (Originate, Hangup, Redirect, Bridge,
 Atxfer, CoreShowChannels, Status, Getvar/Setvar, QueueStatus/QueueSummary, DeviceStateList).
 
-Layouts follow actions.ami.raw in ../shared/ami-transcripts/.
+Layouts follow actions.ami.raw in tests/data/ami-transcripts/.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""AMI event builders with Asterisk 22's exact header order (see ../shared/ami-transcripts/).
+"""AMI event builders with Asterisk 22's exact header order (see tests/data/ami-transcripts/).
 
 Every function returns the header list of one event; nothing here does I/O. Header order is
 part of the contract: tests/cti/simulator/test_header_order.py compares each event type with

@@ -2,7 +2,7 @@
 
 It owns the live channels, the agent phones and the call flows (inbound via FastAGI,
 Originate, Dial, the degraded-mode queue, AMD, ChanSpy), and publishes their AMI events through
-the AmiServer. Event content and order follow ../shared/ami-transcripts/.
+the AmiServer. Event content and order follow tests/data/ami-transcripts/.
 
 Usage:
     async with PbxSimulator(SimulatorConfig(agi_port=4573, time_scale=0.01)) as sim:
@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +91,8 @@ class CallTruth:
     ended: bool = False
     caller_left: bool = False  # the caller hung up
     hung_up_unserved: bool = False  # ended without an agent, not by the caller, no callback
+    started: float = field(default_factory=time.time)  # Unix times
+    ended_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -910,8 +912,15 @@ class PbxSimulator:
         if target is None:
             self.set_var(ch, "DIALSTATUS", "CHANUNAVAIL")
             return 0
+        # Option b(context^exten^priority): a pre-dial handler on the outgoing channel.
+        predial: Callable[[Channel], None] | None = None
+        m = re.search(r"b\(([^)^]+)\^([^)^]+)\^(\d+)\)", parts[2]) if len(parts) > 2 else None
+        if m is not None:
+            ctx, ext = m.group(1), m.group(2)
+            predial = lambda dest: self._predial(dest, ctx, ext)  # noqa: E731
+
         started = time.time()
-        res = await self.dial_leg(ch, target, timeout)
+        res = await self.dial_leg(ch, target, timeout, before_dial_begin=predial)
         result = 0
         status = res.status
         dest = res.channel
@@ -1105,7 +1114,7 @@ class PbxSimulator:
     async def run_dialplan(
         self, ch: Channel, context: str, exten: str, after_first: Callable[[], None] | None = None
     ) -> None:
-        """Run the lab dialplan (../shared/asterisk-lab-config/extensions.conf) plus the
+        """Run the lab dialplan (tests/data/asterisk-lab-config/extensions.conf) plus the
         server's contexts; returns when the channel should hang up."""
         ch.context, ch.exten = context, exten
         fired = False
@@ -1373,6 +1382,7 @@ class PbxSimulator:
         t = self.truth.get(ch.uniqueid)
         if t is not None:
             t.ended = True
+            t.ended_at = time.time()
             t.caller_left = ch.gone_reason == "caller"
             t.hung_up_unserved = not ch.connected and not t.caller_left and not t.callback
 
@@ -1472,6 +1482,27 @@ class PbxSimulator:
                     f"the simulator does not model {st.app}() in [{context}]")
         return True
 
+    def _predial(self, dest: Channel, context: str, exten: str) -> None:
+        """Dial's b(context^exten^1) pre-dial handler on the outgoing channel, from the
+        reference dialplan: Set(...) steps until Return()."""
+        plan = self._reference()
+        ext = dialplan.best_match(plan.context(context), exten)
+        if ext is None:
+            raise dialplan.DialplanError(f"no {exten}@{context} for the pre-dial handler")
+        for st in ext.steps:
+            data = self.substitute(dest, st.data)
+            if st.app.lower() == "return":
+                return
+            if st.app.lower() != "set":
+                raise dialplan.DialplanError(
+                    f"the simulator does not model {st.app}() in a pre-dial handler")
+            name, _, value = data.partition("=")
+            if name == "CALLERID(all)":
+                dest.cid_num, dest.cid_name = parse_callerid(value)
+                self.emit(ev.newcallerid(dest.snap()))
+            else:
+                self.set_var(dest, name, value)
+
     def _reference(self) -> dialplan.Dialplan:
         if self._dialplan is None:
             self._dialplan = dialplan.load_reference()
@@ -1485,7 +1516,7 @@ class PbxSimulator:
             # docs/asterisk.md: the server handed the call back (stopping, refused, error).
             failed = True
         if cfg.inbound_dialplan == "lab":
-            # ../shared/asterisk-lab-config/extensions.conf: Queue(${IVR_QUEUE}) after the AGI.
+            # tests/data/asterisk-lab-config/extensions.conf: Queue(${IVR_QUEUE}) after the AGI.
             queue = ch.vars.get("IVR_QUEUE", "")
             self.step(ch, 5, "NoOp", f"AGISTATUS={status} IVR_QUEUE={queue}")
             self.step(ch, 6, "GotoIf", f"{1 if failed else 0}?fallback")

@@ -58,8 +58,10 @@ def test_from_cti_sends_numbers_to_the_carrier_with_the_company_caller_id(exten:
     ext = dialplan.best_match(REF.context("from-cti"), exten)
     assert ext is not None
     assert [(s.app, s.data) for s in ext.steps] == [
-        ("Set", "CALLERID(all)=${CTI_OUTBOUND_CALLERID}"),
-        ("Dial", "PJSIP/${EXTEN}@carrier,60"), ("Hangup", "")]
+        ("Dial", "PJSIP/${EXTEN}@carrier,60,b(cti-outbound-callerid^s^1)"), ("Hangup", "")]
+    [handler] = REF.context("cti-outbound-callerid")
+    assert [(s.app, s.data) for s in handler.steps] == [
+        ("Set", "CALLERID(all)=${CTI_OUTBOUND_CALLERID}"), ("Return", "")]
     num, name = parse_callerid(REF.globals["CTI_OUTBOUND_CALLERID"])
     assert num.startswith("+") and num[1:].isdigit() and name
 
@@ -84,7 +86,8 @@ def context_lines(name: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("context", ["from-carrier", "from-cti", "cti-dialer", "cti-hold"])
+@pytest.mark.parametrize("context", ["from-carrier", "from-cti", "cti-outbound-callerid",
+                                     "cti-dialer", "cti-hold"])
 def test_docs_show_the_reference_dialplan(context: str) -> None:
     docs = code_lines((ROOT / "docs" / "asterisk.md").read_text())
     want = context_lines(context)
@@ -152,7 +155,9 @@ async def test_the_simulator_runs_from_cti_from_the_reference(agi_server: TinyAg
                   if b.get("Channel", "").startswith("PJSIP/1001")]
         assert [(b["DestChannel"].split("-")[0], b["DialString"]) for b in begins] == [
             ("PJSIP/1002", "1002"), ("PJSIP/carrier", "+15551112222@carrier")]
-        want_num, _ = parse_callerid(REF.globals["CTI_OUTBOUND_CALLERID"])
-        assert begins[1]["CallerIDNum"] == want_num
-        assert begins[0]["CallerIDNum"] == "1001"
+        want_num, want_name = parse_callerid(REF.globals["CTI_OUTBOUND_CALLERID"])
+        # The carrier leg presents the company; the agent's channel keeps its own caller ID.
+        assert (begins[1]["DestCallerIDNum"], begins[1]["DestCallerIDName"]) == (want_num,
+                                                                                 want_name)
+        assert begins[1]["CallerIDNum"] == begins[0]["CallerIDNum"] == "1001"
         await ami.close()
