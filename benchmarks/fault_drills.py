@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -329,7 +330,7 @@ class DrillEnv:
             else:
                 if answered_at is not None:
                     wrong.append("unanswered call recorded answered")
-                if t.caller_left and disposition != "abandoned":
+                if t.caller_left and disposition not in ("abandoned", "ivr: abandoned"):
                     wrong.append(f"abandon recorded as {disposition!r}")
             if wrong:
                 v.records_wrong += 1
@@ -340,17 +341,23 @@ class DrillEnv:
 async def run_drill(env: DrillEnv, rng: random.Random, kind: str, n: int = 0) -> Verdict:
     """One drill: callers arrive, the fault hits at a random moment, the server restarts."""
     await env.standby_ready()
+    # Most callers go straight to the ACD (an IVR elsewhere chose the queue); some go through
+    # the server's IVR menus first, so faults also hit callers who are still in a menu.
+    script = "ivr" if rng.random() < 0.25 else "queue?queue=support"
+    env.sim.config = dataclasses.replace(env.sim.config, agi_script=script)
     calls = []
     n_calls = rng.randint(4, 9)
-    fault_at = rng.uniform(0.4, 2.0)  # real seconds after the first caller
+    fault_at = rng.uniform(0.4, 3.0)  # real seconds after the first caller
     t0 = time.monotonic()
     for i in range(n_calls):
         ext = AGENTS[rng.randrange(len(AGENTS))]
         env.sim.set_phone(ext, PhoneBehaviour(answer_delay_s=rng.uniform(1.0, 8.0),
                                               handle_time_s=rng.uniform(20.0, 60.0)))
         patience = None if rng.random() < 0.7 else rng.uniform(5.0, 60.0)
+        # "1": the IVR's first choice; straight in the ACD a "1" would ask for a callback.
         h = await env.sim.place_inbound_call(f"+1202555{rng.randrange(10000):04d}",
-                                             dtmf="1", patience_s=patience)
+                                             dtmf="1" if script == "ivr" else "",
+                                             patience_s=patience)
         calls.append(h.uniqueid)
         await asyncio.sleep(rng.uniform(0.0, 0.3))
         if i == 0:
@@ -364,7 +371,8 @@ async def run_drill(env: DrillEnv, rng: random.Random, kind: str, n: int = 0) ->
             await asyncio.sleep(0.05)
     recs = await env.settle(calls)
     v = env.judge(calls, recs)
-    log(f"drill {n:3d} {kind:6s}: {len(calls)} calls, hung_up={v.callers_hung_up} "
+    log(f"drill {n:3d} {kind:6s} {script.split('?')[0]:5s}: {len(calls)} calls, "
+        f"hung_up={v.callers_hung_up} "
         f"lost={v.records_lost} wrong={v.records_wrong} unknown={v.records_outcome_unknown} "
         f"unseen={v.calls_unseen}")
     for p in v.problems:
@@ -377,7 +385,9 @@ async def run(drills: int, seed: int = 1) -> dict[str, Any]:
     total = Verdict()
     kinds: Counter[str] = Counter()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="fault-drills-") as tmp:
+    keep = os.environ.get("FAULT_DRILLS_KEEP")  # a directory: keep logs and database there
+    with (contextlib.nullcontext(keep) if keep
+          else tempfile.TemporaryDirectory(prefix="fault-drills-")) as tmp:
         env = DrillEnv(Path(tmp), seed=seed)
         await env.setup()
         try:

@@ -137,6 +137,7 @@ class IvrService:
         self.stats.calls += 1
         self.active += 1
         try:
+            await self._opened(call)
             await self._run(call, menu)
         finally:
             self.active -= 1
@@ -214,6 +215,17 @@ class IvrService:
             "message": "ivr: message left", "transferred": "ivr: transferred",
             "abandoned": "ivr: abandoned"}.get(outcome, f"ivr: {outcome}")
         await self._record(call, state, disposition)
+
+    async def _opened(self, call: _Call) -> None:
+        """On record from the first moment (no end yet): if the server dies while the caller is
+        in a menu, the next one finds the open record and adopts the call (acd/continuity.py)."""
+        if self.crm is None:
+            return
+        try:
+            await self.crm.log_call(call.call_id, direction="inbound",
+                                    phone=call.number or None, offered_at=call.started_wall)
+        except Exception:  # the call goes on; the record is not worth the caller
+            log.exception("ivr_record_failed", call_id=call.call_id)
 
     async def _record(self, call: _Call, state: r.CallState, disposition: str | None) -> None:
         if self.crm is None:
