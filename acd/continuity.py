@@ -179,6 +179,15 @@ class AcdContinuity:
                                 offered_at=caller.offered_wall,
                                 notes=f"handed back to Asterisk's Queue(): {why}"))
 
+    def follow_handback(self, call_id: str, number: str, offered_at: float, why: str) -> None:
+        """Another FastAGI handler (the IVR) gave its caller to Queue(): follow it too (its
+        record is the handler's; the outcome is added here)."""
+        if call_id in self.follower:
+            return
+        self.follower.follow(FollowedCall(call_id=call_id, queue="", number=number,
+                                          offered_at=offered_at, handed_back=f"ivr: {why}"))
+        log.info("handback", call_id=call_id, reason=f"ivr: {why}", agent_id=None)
+
     def queue_of(self, call_id: str) -> str | None:
         for call in self.follower.calls():
             if call.call_id == call_id:

@@ -19,6 +19,8 @@ on the same database. When every call of the drill has ended, its CRM record is 
 - calls_unseen: calls that arrived and ended while no server was running (between the fault and
   the new process's AMI resync): no server can know of them (Asterisk's CDRs would); reported
   apart from records_lost, which counts every other call without a record;
+- ivr_finished: callers the IVR served by its own rules and hung up (e.g. its after-hours
+  message), with a record saying so; not faults;
 - offers_after_stop: "offer" log lines of a SIGTERM'd process after its "shutting_down" line;
 - stopped_line_missing: SIGTERM'd processes whose log does not end with "stopped".
 
@@ -85,6 +87,7 @@ class Verdict:
     records_wrong: int = 0
     records_outcome_unknown: int = 0
     calls_unseen: int = 0
+    ivr_finished: int = 0
     answered_by_acd: int = 0
     answered_by_fallback: int = 0
     abandoned: int = 0
@@ -93,7 +96,7 @@ class Verdict:
     def add(self, other: Verdict) -> None:
         for k in ("calls", "callers_hung_up", "records_lost", "records_wrong",
                   "records_outcome_unknown", "calls_unseen", "answered_by_acd",
-                  "answered_by_fallback", "abandoned"):
+                  "answered_by_fallback", "abandoned", "ivr_finished"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.problems.extend(other.problems)
 
@@ -290,7 +293,14 @@ class DrillEnv:
         v = Verdict(calls=len(call_ids))
         for cid in call_ids:
             t = self.sim.truth[cid]
-            if t.hung_up_unserved:
+            rec = recs.get(cid)
+            ivr_done = rec is not None and str(rec[4] or "").startswith("ivr:") \
+                and rec[4] not in ("ivr: abandoned", "ivr: handed back to the dialplan")
+            if t.hung_up_unserved and ivr_done:
+                # The IVR finished the call by its own rules (e.g. the after-hours message, or
+                # self-service), then hung up: served, not a fault.
+                v.ivr_finished += 1
+            elif t.hung_up_unserved:
                 v.callers_hung_up += 1
                 v.problems.append(f"{cid}: hung up without an agent ({t})")
             if t.agent:
@@ -300,7 +310,6 @@ class DrillEnv:
                     v.answered_by_acd += 1
             elif t.caller_left:
                 v.abandoned += 1
-            rec = recs.get(cid)
             if rec is None and t.ended_at is not None and any(
                     a <= t.started and t.ended_at <= b for a, b in self.blind):
                 v.calls_unseen += 1
@@ -412,6 +421,7 @@ async def run(drills: int, seed: int = 1) -> dict[str, Any]:
         "answered_by_acd": total.answered_by_acd,
         "answered_by_fallback": total.answered_by_fallback,
         "abandoned": total.abandoned,
+        "ivr_finished": total.ivr_finished,
         "offers_after_stop": env.offers_after_stop,
         "stopped_line_missing": env.stopped_line_missing,
         "server_starts": env.server_starts,

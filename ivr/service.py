@@ -189,7 +189,8 @@ class IvrService:
         log.warning("ivr_cannot_serve", call_id=call.call_id, node=state.node,
                     error=str(exc) or type(exc).__name__)
         self.stats.outcomes["failed"] += 1
-        await self._record(call, state, "ivr: handed back to the dialplan")
+        # Not ended: the call goes on in Asterisk's Queue() (followed there, see _fallback).
+        await self._record(call, state, "ivr: handed back to the dialplan", ended=False)
         await self._fallback(call, "ivr error")
 
     async def _fallback(self, call: _Call, why: str) -> None:
@@ -197,6 +198,10 @@ class IvrService:
         log.warning("caller_handed_to_dialplan", call_id=call.call_id, reason=why)
         if call.session.hung_up:
             return
+        continuity = getattr(self.acd, "continuity", None)
+        if continuity is not None:
+            # The ACD follows the caller through Queue() and records what really happens.
+            continuity.follow_handback(call.call_id, call.number, call.started_wall, why)
         with contextlib.suppress(AgiError):
             await call.session.set_variable(FALLBACK_VARIABLE, FALLBACK_VALUE)
 
@@ -227,7 +232,8 @@ class IvrService:
         except Exception:  # the call goes on; the record is not worth the caller
             log.exception("ivr_record_failed", call_id=call.call_id)
 
-    async def _record(self, call: _Call, state: r.CallState, disposition: str | None) -> None:
+    async def _record(self, call: _Call, state: r.CallState, disposition: str | None,
+                      ended: bool = True) -> None:
         if self.crm is None:
             return
         now = self.wall.now()
@@ -236,7 +242,7 @@ class IvrService:
                 call.call_id, direction="inbound", phone=call.number or None,
                 customer_id=state.customer.customer_id if state.customer else None,
                 offered_at=call.started_wall,
-                ended_at=None if disposition is None else now,
+                ended_at=None if disposition is None or not ended else now,
                 disposition=disposition, notes=r.summary(state, now))
         except Exception:  # the call goes on; the record is not worth the caller
             log.exception("ivr_record_failed", call_id=call.call_id)

@@ -321,8 +321,9 @@ async def test_logout_of_a_talking_agent_happens_right_after_the_call() -> None:
 async def test_an_answered_call_is_marked_done_for_the_dialplan() -> None:
     """Without CTI_RESULT=done the reference dialplan would queue the caller again."""
     svc, _ = make()
-    svc.agent_login("alice", "1001")
+    svc.agent_login("alice", "1001", skills={"support": 1})
     s = FakeSession("9.1", dial_status="ANSWER")
-    await svc.queue_call(s, queue="support", number="+12025550000")
+    async with asyncio.timeout(5):
+        await svc.queue_call(s, queue="support", number="+12025550000")
     assert s.commands[-1] == "SET CTI_RESULT=done"
     assert "SET CTI_RESULT=fallback" not in s.commands
