@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import sqlite3
 import time
@@ -30,6 +31,7 @@ from server import serve
 
 SCALE = 0.01
 AGENTS = ("1001", "1002")
+ACD = "queue?queue=support"  # straight to the ACD (an IVR elsewhere chose the queue)
 
 
 def free_port() -> int:
@@ -115,7 +117,7 @@ async def test_sigterm_while_ringing_hangs_up_the_leg_and_queue_takes_the_caller
     other agent answers: one record, answered by that agent, counted as the fallback's."""
     agi_port = free_port()
     sim = PbxSimulator(SimulatorConfig(
-        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti",
+        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti", agi_script=ACD,
         dialplan_events=False, cdr_events=False, queues={"support": AGENTS},
         phone=PhoneBehaviour(answer_delay_s=1.0, handle_time_s=100.0)))
     await sim.start()
@@ -126,7 +128,7 @@ async def test_sigterm_while_ringing_hangs_up_the_leg_and_queue_takes_the_caller
     try:
         with structlog.testing.capture_logs() as logs:
             async with server(settings):
-                call = await sim.place_inbound_call("+12025550142", dtmf="1")
+                call = await sim.place_inbound_call("+12025550142")
                 await wait_for(lambda: any(e.get("Event") == "DialBegin"
                                            and e.get("DestChannel", "").startswith("PJSIP/1001")
                                            for e in seen))
@@ -167,7 +169,7 @@ async def test_sigterm_while_talking_then_restart_adopts_the_call(tmp_path: Path
     and closes the same record when it ends. The agent's login survived the restart."""
     agi_port = free_port()
     sim = PbxSimulator(SimulatorConfig(
-        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti",
+        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti", agi_script=ACD,
         dialplan_events=False, cdr_events=False, queues={"support": AGENTS},
         phone=PhoneBehaviour(answer_delay_s=0.5, handle_time_s=100_000.0)))
     await sim.start()
@@ -175,7 +177,7 @@ async def test_sigterm_while_talking_then_restart_adopts_the_call(tmp_path: Path
     users = await seed(settings, logged_in=("1001",))
     try:
         async with server(settings):
-            call = await sim.place_inbound_call("+12025550143", dtmf="1")
+            call = await sim.place_inbound_call("+12025550143")
             await wait_for(lambda: sim.truth[call.uniqueid].agent == "1001")
             await wait_for(lambda: bool(record(settings, call.uniqueid))
                            and record(settings, call.uniqueid)[0]["answered_at"] is not None)
@@ -208,6 +210,7 @@ async def test_kill9_with_callers_waiting_and_ringing(tmp_path: Path) -> None:
     from benchmarks.fault_drills import DrillEnv
 
     env = DrillEnv(tmp_path, seed=5)
+    env.sim.config = dataclasses.replace(env.sim.config, agi_script=ACD)
     await env.setup()
     seen = events_of(env.sim)
     try:
@@ -215,7 +218,7 @@ async def test_kill9_with_callers_waiting_and_ringing(tmp_path: Path) -> None:
         for ext in ("1001", "1002", "1003", "1004"):
             env.sim.set_phone(ext, PhoneBehaviour(answer_delay_s=6.0, handle_time_s=30.0))
         await env.standby_ready()
-        calls = [(await env.sim.place_inbound_call(f"+1202555014{i}", dtmf="1")).uniqueid
+        calls = [(await env.sim.place_inbound_call(f"+1202555014{i}")).uniqueid
                  for i in range(6)]
         await wait_for(lambda: sum(e.get("Event") == "DialBegin" for e in seen) >= 2)
         await env.fault("kill9")
@@ -241,7 +244,7 @@ async def test_a_caller_who_arrived_while_no_server_ran_is_adopted(tmp_path: Pat
     starts meanwhile finds the caller in Queue() and records the call with its real outcome."""
     agi_port = free_port()
     sim = PbxSimulator(SimulatorConfig(
-        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti",
+        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti", agi_script=ACD,
         dialplan_events=False, cdr_events=False, queues={"support": AGENTS},
         phone=PhoneBehaviour(answer_delay_s=1.0, handle_time_s=100_000.0)))
     await sim.start()
@@ -250,7 +253,7 @@ async def test_a_caller_who_arrived_while_no_server_ran_is_adopted(tmp_path: Pat
     settings = settings_for(tmp_path, sim.ami_port, agi_port, ring_timeout_s=15.0)
     users = await seed(settings, logged_in=AGENTS)
     try:
-        call = await sim.place_inbound_call("+12025550144", dtmf="1")
+        call = await sim.place_inbound_call("+12025550144")
         await wait_for(lambda: sim.truth[call.uniqueid].fell_back)
         async with server(settings) as h:
             await wait_for(lambda: call.uniqueid in h["acd"].continuity.follower)
