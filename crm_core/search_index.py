@@ -10,6 +10,8 @@ Tables:
   match class. A 1-2 character query, or a pinyin query up to PINYIN_PREFIX_MAX letters, is one
   index range already sorted by (class, tier, id): the first page is read and the rest is only
   counted, so a surname that matches 5% of a million customers costs a count, not a sort.
+- customer_term_counts(term, n): how many customers hold each term (migration 13), so the
+  total of a big result is one row.
 - customer_search_pending(customer_id): triggers on customers queue every insert, rename, kind
   or tier change and delete; `sync_pending` (pinyin needs Python) re-indexes the queued rows.
   Database.write runs it before every commit and Database.open at start, so readers never see
@@ -110,6 +112,9 @@ def _fill(conn: sqlite3.Connection, progress: Callable[[int], None] | None) -> i
     conn.execute("INSERT INTO customer_terms (term, cls, tier, customer_id, py)"
                  " SELECT * FROM temp.bulk_terms ORDER BY 1, 2, 3, 4")
     conn.execute("DROP TABLE temp.bulk_terms")
+    conn.execute("DELETE FROM customer_term_counts")
+    conn.execute("INSERT INTO customer_term_counts (term, n)"
+                 " SELECT term, COUNT(*) FROM customer_terms GROUP BY term")
     conn.execute("DELETE FROM customer_search_pending")
     return done
 
@@ -132,12 +137,18 @@ def _reindex(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
     drop_rows: list[tuple[int]] = []
     put_rows: list[tuple[int, str, str, int]] = []
     retier: list[tuple[int, int]] = []
+    counts: dict[str, int] = {}
     for cid in ids:
         before, after = old.get(cid), new.get(cid)
         if before == after:
             continue
         had = before.terms() if before is not None else {}
         has = after.terms() if after is not None else {}
+        # A customer holds each term once: the count moves when a term comes or goes.
+        for term in had.keys() - has.keys():
+            counts[term] = counts.get(term, 0) - 1
+        for term in has.keys() - had.keys():
+            counts[term] = counts.get(term, 0) + 1
         moved = before is None or after is None or before.tier != after.tier
         for term, (cls, _py) in had.items():
             if moved or has.get(term, (None, 0))[0] != cls:
@@ -160,6 +171,9 @@ def _reindex(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
     conn.executemany("INSERT OR REPLACE INTO customer_terms (term, cls, tier, customer_id, py)"
                      " VALUES (?, ?, ?, ?, ?)", put_terms)
     conn.executemany("UPDATE customer_search SET tier = ? WHERE customer_id = ?", retier)
+    conn.executemany("INSERT INTO customer_term_counts (term, n) VALUES (?, ?)"
+                     " ON CONFLICT (term) DO UPDATE SET n = n + excluded.n",
+                     [(t, n) for t, n in counts.items() if n])
     conn.executemany("DELETE FROM customer_search WHERE customer_id = ?", drop_rows)
     conn.executemany("INSERT INTO customer_search (customer_id, folded, pinyin, tier)"
                      " VALUES (?, ?, ?, ?)", put_rows)

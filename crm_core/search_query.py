@@ -111,6 +111,11 @@ def _best(conn: sqlite3.Connection, hits: str, args: list[object]
         f" UNION ALL {hits}) GROUP BY cid", args)}
 
 
+def _term_count(conn: sqlite3.Connection, term: str) -> int:
+    row = conn.execute("SELECT n FROM customer_term_counts WHERE term = ?", (term,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _ranked_ids(conn: sqlite3.Connection, plan: SearchPlan, limit: int, offset: int
                 ) -> tuple[int, list[int]]:
     """(total, the page's customer ids in rank order), without filters.
@@ -121,8 +126,7 @@ def _ranked_ids(conn: sqlite3.Connection, plan: SearchPlan, limit: int, offset: 
     in rank order, only as far as the page needs, and counted."""
     q = plan.query
     if q.short and q.text and plan.phone_sql is None:
-        total = conn.execute("SELECT COUNT(*) FROM customer_terms WHERE term = ?",
-                             (q.text,)).fetchone()[0]
+        total = _term_count(conn, q.text)
         ids = [r[0] for r in conn.execute(
             "SELECT customer_id FROM customer_terms WHERE term = ?"
             " ORDER BY cls, tier, customer_id LIMIT ? OFFSET ?", (q.text, limit, offset))]
@@ -152,8 +156,7 @@ def _ranked_ids(conn: sqlite3.Connection, plan: SearchPlan, limit: int, offset: 
                    if cls > st.PINYIN and cid not in in_stream),
                   key=lambda cid: (*best[cid], cid))
     skip = in_stream.intersection(head)
-    n_stream = conn.execute("SELECT COUNT(*) FROM customer_terms WHERE term = ?",
-                            (stream,)).fetchone()[0] - len(skip)
+    n_stream = _term_count(conn, stream) - len(skip)
     ids = head[offset:offset + limit]
     start = max(0, offset - len(head))
     want = limit - len(ids)
