@@ -586,6 +586,8 @@ CREATE TABLE acd_stat_outcomes (
 );
 CREATE INDEX ix_acd_stat_outcomes_at ON acd_stat_outcomes (at);
 CREATE INDEX ix_interactions_open_calls ON interactions (offered_at) WHERE ended_at IS NULL;
+"""
+
 # How many customers hold each search term, kept by crm_core/search_index.py: the total of a
 # one-letter or surname search is one row instead of counting 100,000 index entries.
 _CUSTOMER_TERM_COUNTS = """
