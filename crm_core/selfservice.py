@@ -14,6 +14,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
+from common.luhn import luhn_complete, luhn_ok
 from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
 from crm_core.repo import check_id
@@ -22,24 +23,14 @@ LANGUAGE_CODE_MAX = 8
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 
-def _luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def account_number(customer_id: int) -> str:
     body = f"{customer_id:05d}"
-    return next(body + d for d in "0123456789" if _luhn_ok(body + d))
+    return luhn_complete(body)
 
 
 def customer_id_of_account(account: str) -> int | None:
     """The customer id an account number names, or None when it is not a valid one."""
-    if not account.isdigit() or len(account) < 6 or not _luhn_ok(account):
+    if not account.isdigit() or len(account) < 6 or not luhn_ok(account):
         return None
     return int(account[:-1])
 

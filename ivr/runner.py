@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from common.luhn import luhn_ok
 from ivr.errors import IllegalStep
 from ivr.model import (
     FAIL_ROUTE,
@@ -593,26 +594,6 @@ def _expand(st: CallState, items: tuple[Item, ...], escape: str) -> tuple[PlayAt
 
 
 # ---------------------------------------------------------------- helpers for records
-
-
-def luhn_ok(number: str) -> bool:
-    if not number.isdigit() or len(number) < 2:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def luhn_complete(body: str) -> str:
-    """`body` plus the check digit that makes it pass luhn_ok."""
-    for d in "0123456789":
-        if luhn_ok(body + d):
-            return body + d
-    raise ValueError(body)  # pragma: no cover (one digit always fits)
 
 
 def summary(st: CallState, now: float) -> str:

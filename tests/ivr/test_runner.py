@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.luhn import luhn_complete, luhn_ok
 from ivr import runner as r
 from ivr.errors import IllegalStep
 from ivr.loader import Context, build_menu
@@ -195,8 +196,9 @@ def test_collect_partial_digits_on_timeout_are_evaluated() -> None:
 
 
 def test_collect_luhn() -> None:
-    assert r.luhn_ok("79927398713") and not r.luhn_ok("79927398710")
-    assert r.luhn_ok(r.luhn_complete("1234"))
+    assert luhn_ok("79927398713") and not luhn_ok("79927398710")
+    assert luhn_ok(luhn_complete("1234"))
+    assert not luhn_ok("0") and not luhn_ok("12a4")
     st, _ = start(menu(collect(validate="luhn", max_digits=12)))
     st, acts = run(st, r.Played(), r.DigitsEntered("79927398710"))
     assert acts[0].file == "en/invalid"  # type: ignore[union-attr]
