@@ -25,10 +25,11 @@ bridged: the measured mean time to a live answer (ring + answering-machine detec
 * Live answers ``X = waiting + Binomial(k + n, q)``: people already answered and waiting for an
   agent, plus the ``k`` lines ringing and the ``n`` new lines, each answered by a person with the
   measured live-answer rate ``q`` (a conservative figure for lines that already rang a while).
-* Abandons ``D = (X - F)+``. With the two sums approximated as normal variables (Lyapunov CLT;
-  the approximation is only used with at least ``min_agents`` agents), the expected abandons are
-  the normal partial expectation ``E[(X-F)+] = mu Phi(mu/s) + s phi(mu/s)`` with
-  ``mu = E[X] - E[F]``, ``s^2 = Var X + Var F``.
+* Abandons ``D = (X - F)+``. Up to `EXACT_UP_TO_AGENTS` agents, ``E[D]`` is computed exactly:
+  the Poisson-binomial distribution of ``F`` by convolution, then ``E[(x - F)+]`` tabulated for
+  every ``x`` and summed against the binomial law of ``X``. For larger teams both sums are
+  approximated as normal variables (Lyapunov CLT), and ``E[D]`` is the normal partial expectation
+  ``mu Phi(mu/s) + s phi(mu/s)`` with ``mu = E[X] - E[F]``, ``s^2 = Var X + Var F``.
 
 The largest ``n`` whose expected abandon share ``E[D] / E[X]`` stays within the planning target
 (``planning_fraction x target``) is found by bisection (the share grows with ``n``).
@@ -186,6 +187,51 @@ def expected_abandon_share(lines: int, waiting: int, live_rate: float,
     return _partial_expectation(mean_x - free_mean, math.sqrt(var_x + free_var)) / mean_x
 
 
+# Up to this many agents the abandon share is computed exactly (the sums' distributions by
+# convolution); above it the normal approximation is accurate and much cheaper.
+EXACT_UP_TO_AGENTS = 40
+
+
+def _binomial_pmf(n: int, p: float) -> list[float]:
+    if p <= 0.0 or n == 0:
+        return [1.0] + [0.0] * n
+    if p >= 1.0:
+        return [0.0] * n + [1.0]
+    # Log space: (1 - p) ** n underflows for long lines and high rates.
+    lp, lq, ln = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    return [math.exp(ln - math.lgamma(x + 1) - math.lgamma(n - x + 1) + x * lp + (n - x) * lq)
+            for x in range(n + 1)]
+
+
+def _shortfall_table(idle: int, ps: Sequence[float], up_to: int) -> list[float]:
+    """G(x) = E[(x - F)+] for x = 0..up_to, F = idle + sum of Bernoulli(p_i)."""
+    pmf = [1.0]
+    for p in ps:  # Poisson-binomial by convolution
+        nxt = [0.0] * (len(pmf) + 1)
+        for f, v in enumerate(pmf):
+            nxt[f] += v * (1.0 - p)
+            nxt[f + 1] += v * p
+        pmf = nxt
+    g = [0.0] * (up_to + 1)
+    cdf = 0.0  # P(F <= x - 1)
+    for x in range(1, up_to + 1):
+        f = x - 1 - idle
+        if 0 <= f < len(pmf):
+            cdf += pmf[f]
+        g[x] = g[x - 1] + cdf
+    return g
+
+
+def exact_abandon_share(lines: int, waiting: int, live_rate: float, idle: int,
+                        ps: Sequence[float], table: list[float]) -> float:
+    """E[(X - F)+] / E[X] from the exact distributions (`table` from `_shortfall_table`)."""
+    mean_x = waiting + lines * live_rate
+    if mean_x <= 0:
+        return 0.0
+    pmf = _binomial_pmf(lines, live_rate)
+    return math.fsum(v * table[waiting + x] for x, v in enumerate(pmf)) / mean_x
+
+
 def pace(config: PacingConfig, state: PacingState, stats: PacingStats,
          windows: Sequence[WindowCounts] = ()) -> PacingDecision:
     """Lines to dial now (see the module docstring for the model)."""
@@ -225,9 +271,17 @@ def pace(config: PacingConfig, state: PacingState, stats: PacingStats,
     plan = config.planning_fraction * target
     q = stats.live_rate
 
-    def share(n: int) -> float:
-        return expected_abandon_share(state.lines_ringing + n, state.humans_waiting, q,
-                                      free_mean, free_var)
+    if agents <= EXACT_UP_TO_AGENTS:
+        table = _shortfall_table(state.idle_agents, ps, state.humans_waiting + state.lines_ringing
+                                 + cap)
+
+        def share(n: int) -> float:
+            return exact_abandon_share(state.lines_ringing + n, state.humans_waiting, q,
+                                       state.idle_agents, ps, table)
+    else:
+        def share(n: int) -> float:
+            return expected_abandon_share(state.lines_ringing + n, state.humans_waiting, q,
+                                          free_mean, free_var)
 
     # Largest n in [progressive, cap] whose expected share fits the plan (monotone in n).
     lo, hi = progressive, cap

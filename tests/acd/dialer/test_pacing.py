@@ -175,3 +175,32 @@ def test_near_the_limit_predictive_is_progressive(state, s, ws) -> None:  # type
     cfg = PacingConfig()
     hot = ws + (WindowCounts("30d", 1000, 30),)  # 3.0%: past the back-off point
     assert pace(cfg, state, s, hot).lines == pace(PacingConfig(mode="progressive"), state, s).lines
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 5), st.floats(0.05, 0.95), st.integers(0, 10),
+       st.lists(st.floats(0, 1), min_size=20, max_size=40))
+def test_exact_share_agrees_with_brute_force(lines, waiting, q, idle, ps) -> None:  # type: ignore[no-untyped-def]
+    from itertools import product
+
+    from acd.dialer.pacing import _binomial_pmf, _shortfall_table, exact_abandon_share
+
+    ps = ps[:6]  # brute force over every agent outcome
+    table = _shortfall_table(idle, ps, waiting + lines)
+    got = exact_abandon_share(lines, waiting, q, idle, ps, table)
+    pmf_x = _binomial_pmf(lines, q)
+    expect = 0.0
+    for outcome in product((0, 1), repeat=len(ps)):
+        pf = math.prod(p if o else 1 - p for p, o in zip(ps, outcome, strict=True))
+        f = idle + sum(outcome)
+        expect += pf * sum(v * max(0, waiting + x - f) for x, v in enumerate(pmf_x))
+    mean_x = waiting + lines * q
+    assert got == pytest.approx(expect / mean_x if mean_x else 0.0, abs=1e-9)
+
+
+def test_binomial_pmf_does_not_underflow() -> None:
+    from acd.dialer.pacing import _binomial_pmf
+
+    pmf = _binomial_pmf(400, 0.97)
+    assert math.fsum(pmf) == pytest.approx(1.0)
+    assert _binomial_pmf(3, 0.5) == pytest.approx([0.125, 0.375, 0.375, 0.125])
