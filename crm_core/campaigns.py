@@ -8,6 +8,7 @@ from common.clock import Clock
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.models import (
+    AMD_ACTIONS,
     CALLBACK_KINDS,
     CALLBACK_STATUSES,
     CAMPAIGN_STATUSES,
@@ -15,6 +16,7 @@ from crm_core.models import (
     LEAD_STATUSES,
     Callback,
     Campaign,
+    CampaignDncEntry,
     DncEntry,
     Lead,
     LeadList,
@@ -23,13 +25,16 @@ from crm_core.phones import normalize_e164
 from crm_core.repo import Repo, TableSpec, get_row, row_factory, update_row
 
 CAMPAIGNS = TableSpec("campaigns", Campaign, ("name",),
-                      choices={"status": CAMPAIGN_STATUSES, "dial_mode": DIAL_MODES},
+                      choices={"status": CAMPAIGN_STATUSES, "dial_mode": DIAL_MODES,
+                               "amd_action": AMD_ACTIONS},
                       order_by="name")
 LEAD_LISTS = TableSpec("lead_lists", LeadList, ("name",), order_by="name")
 LEADS = TableSpec("leads", Lead, ("name", "phone"), choices={"status": LEAD_STATUSES},
                   phone_fields=("phone",))
 DNC = TableSpec("dnc", DncEntry, ("phone", "reason"), phone_fields=("phone",),
                 order_by="phone")
+CAMPAIGN_DNC = TableSpec("campaign_dnc", CampaignDncEntry, ("phone", "reason"),
+                         phone_fields=("phone",), order_by="phone")
 CALLBACKS = TableSpec("callbacks", Callback, ("notes",),
                       choices={"status": CALLBACK_STATUSES, "kind": CALLBACK_KINDS},
                       phone_fields=("phone",), order_by="due_at")
@@ -77,8 +82,10 @@ def _due_leads(conn: sqlite3.Connection, campaign_id: int, limit: int, now: floa
         " AND (l.next_attempt IS NULL OR l.next_attempt <= ?)"
         " AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone"
         "                 AND (d.expires_at IS NULL OR d.expires_at > ?))"
+        " AND NOT EXISTS (SELECT 1 FROM campaign_dnc c WHERE c.campaign_id = ll.campaign_id"
+        "                 AND c.phone = l.phone AND (c.expires_at IS NULL OR c.expires_at > ?))"
         " ORDER BY l.next_attempt IS NOT NULL, l.next_attempt, l.id LIMIT ?",
-        (campaign_id, now, now, limit))
+        (campaign_id, now, now, now, limit))
     return tuple(make(r) for r in rows)
 
 
@@ -112,6 +119,30 @@ def _dnc_contains(conn: sqlite3.Connection, e164: str, now: float) -> bool:
     return conn.execute(
         "SELECT 1 FROM dnc WHERE phone = ? AND (expires_at IS NULL OR expires_at > ?)",
         (e164, now)).fetchone() is not None
+
+
+class CampaignDncRepo(Repo[CampaignDncEntry]):
+    """Per-campaign do-not-call entries (a number may be on several campaigns' lists)."""
+
+    def __init__(self, db: Database, clock: Clock, region: str) -> None:
+        super().__init__(db, CAMPAIGN_DNC, clock, region)
+
+    def _prepare(self, conn: sqlite3.Connection, values: dict[str, object], now: float,
+                 old: CampaignDncEntry | None) -> dict[str, object]:
+        if old is None:
+            values.setdefault("added_at", now)
+        return values
+
+    async def active(self, campaign_id: int) -> tuple[CampaignDncEntry, ...]:
+        return await self._db.scan(_campaign_dnc_active, campaign_id, self._clock.now())
+
+
+def _campaign_dnc_active(conn: sqlite3.Connection, campaign_id: int, now: float
+                         ) -> tuple[CampaignDncEntry, ...]:
+    make = row_factory(CAMPAIGN_DNC)
+    return tuple(make(r) for r in conn.execute(
+        f"SELECT {', '.join(CAMPAIGN_DNC.columns)} FROM campaign_dnc WHERE campaign_id = ?"
+        " AND (expires_at IS NULL OR expires_at > ?)", (campaign_id, now)))
 
 
 class CallbackRepo(Repo[Callback]):

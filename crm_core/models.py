@@ -31,6 +31,7 @@ DIAL_MODES = ("preview", "progressive", "predictive")
 LEAD_STATUSES = ("new", "dialing", "contacted", "callback", "done", "dnc", "failed")
 CALLBACK_STATUSES = ("pending", "done", "cancelled", "missed")
 CALLBACK_KINDS = ("callback", "task")
+AMD_ACTIONS = ("hangup", "message")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +222,11 @@ class Campaign:
     dial_mode: str = "progressive"
     queue: str | None = None
     created_at: float = 0.0
+    caller_id: str = ""
+    script: str = ""
+    max_attempts: int = 5
+    priority: int = 0
+    amd_action: str = "hangup"  # what a machine gets: hang up, or the campaign's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +254,16 @@ class Lead:
 @dataclass(frozen=True, slots=True)
 class DncEntry:
     id: int
+    phone: str  # E.164
+    reason: str = ""
+    added_at: float = 0.0
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDncEntry:
+    id: int
+    campaign_id: int
     phone: str  # E.164
     reason: str = ""
     added_at: float = 0.0

@@ -598,6 +598,27 @@ CREATE TABLE customer_term_counts (
 INSERT INTO customer_term_counts (term, n) SELECT term, COUNT(*) FROM customer_terms GROUP BY term;
 """
 
+# The dialer (issue 12): what a campaign needs to run, and do-not-call lists per campaign
+# (the global list is `dnc`).
+_DIALER = """
+ALTER TABLE campaigns ADD COLUMN caller_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaigns ADD COLUMN script TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaigns ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 5
+    CHECK (max_attempts BETWEEN 1 AND 100);
+ALTER TABLE campaigns ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN amd_action TEXT NOT NULL DEFAULT 'hangup'
+    CHECK (amd_action IN ('hangup','message'));
+CREATE TABLE campaign_dnc (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    phone TEXT NOT NULL CHECK (phone GLOB '+[1-9]*'),
+    reason TEXT NOT NULL DEFAULT '',
+    added_at REAL NOT NULL DEFAULT 0,
+    expires_at REAL,
+    UNIQUE (campaign_id, phone)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -613,6 +634,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "customer search: folded names, pinyin, term index", _CUSTOMER_SEARCH),
     Migration(12, "ACD agent sessions, statistics outcomes, open calls", _ACD_CONTINUITY),
     Migration(13, "customer search: matches per term", _CUSTOMER_TERM_COUNTS),
+    Migration(14, "dialer: campaign caller id, script, attempts, priority, AMD action; "
+                 "per-campaign do-not-call", _DIALER),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -37,6 +37,9 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.leads.due(campaign_id, limit) -> tuple[Lead, ...]    next leads for the dialer
     crm.leads.record_attempt(lead_id, result, *, status=None, next_attempt=None) -> Lead
     crm.callbacks.due(until, assigned_user_id=None) -> tuple[Callback, ...]
+    crm.lead_import.import_csv(list_id, text, LeadColumns(phone=, name=, timezone=))
+      -> ImportReport (crm_core/lead_import.py: E.164, invalid/duplicate report)
+    crm.campaign_dnc (per-campaign do-not-call; crm.dnc is the global list)
     crm.users.by_username(name) -> User ; crm.skills.for_user(user_id) -> tuple[Skill, ...]
     crm.users.extension_in_use(ext) -> bool   an active user has this extension (dial policy)
     crm.dial_audit.add_many(rows) ; crm.dial_audit.search(since=, until=, **filters)
@@ -82,12 +85,20 @@ from common.clock import Clock, WallClock
 from config.crm import CrmSettings
 from crm_core import scoring, view
 from crm_core.analytics import AnalyticsRepo
-from crm_core.campaigns import CallbackRepo, CampaignRepo, DncRepo, LeadListRepo, LeadRepo
+from crm_core.campaigns import (
+    CallbackRepo,
+    CampaignDncRepo,
+    CampaignRepo,
+    DncRepo,
+    LeadListRepo,
+    LeadRepo,
+)
 from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
 from crm_core.db import Database
 from crm_core.dial_audit import DialAuditRepo
 from crm_core.history import HistoryRepo
 from crm_core.interactions import InteractionRepo, log_call_sync
+from crm_core.lead_import import LeadImporter
 from crm_core.models import Customer, CustomerView, Interaction, PhoneLookup, ValueRecompute
 from crm_core.phones import normalize_e164, try_normalize
 from crm_core.repo import check_id
@@ -121,6 +132,7 @@ class Crm:
         self.lead_lists = LeadListRepo(db, clock, region)
         self.leads = LeadRepo(db, clock, region)
         self.dnc = DncRepo(db, clock, region)
+        self.campaign_dnc = CampaignDncRepo(db, clock, region)
         self.callbacks = CallbackRepo(db, clock, region)
         self.users = UserRepo(db, clock, region)
         self.teams = TeamRepo(db, clock, region)
@@ -130,6 +142,7 @@ class Crm:
         self.sessions = SessionRepo(db)
         self.analytics = AnalyticsRepo(db)
         self.dial_audit = DialAuditRepo(db, clock)
+        self.lead_import = LeadImporter(db, region)
 
     @classmethod
     async def open(
