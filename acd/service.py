@@ -109,6 +109,9 @@ class _Caller:
     dial_channel: str = ""  # the agent leg our Dial is ringing (from AMI DialBegin)
     handed_back: bool = False
     task: asyncio.Task[Any] | None = None  # the FastAGI session holding the caller
+    # Outbound (acd/dialer): no agent offered by this monotonic time -> the call leaves the ACD.
+    deadline: float | None = None
+    timed_out: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -349,21 +352,27 @@ class AcdService:
     async def queue_call(self, session: AgiSession, *, queue: str, number: str,
                          skills: frozenset[str] = frozenset(), tier: str | None = None,
                          customer_id: int | None = None,
-                         context: Mapping[str, Any] | None = None) -> None:
+                         context: Mapping[str, Any] | None = None,
+                         max_wait_s: float | None = None) -> str:
         """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
-        secrets masked) for the screen-pop."""
+        secrets masked) for the screen-pop. The dialer passes its priority tier and
+        `max_wait_s` (no agent offered in time: the call leaves the ACD, the abandon rule).
+        Returns "answered", "timed_out", "gone" (the caller hung up first) or "fallback"
+        (handed back to the dialplan)."""
         call_id = session.uniqueid or f"agi-{id(session)}"
         if tier is None:
             tier = await self._tier(number) if not self._draining else "unknown"
         caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
                          tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
-                         context=dict(context or {}), task=asyncio.current_task())
+                         context=dict(context or {}), task=asyncio.current_task(),
+                         deadline=None if max_wait_s is None
+                         else self.clock.now() + max_wait_s)
         if self.continuity is not None:
             await self.continuity.call_entered(caller)  # on record before anything can fail
         if self._draining:
             await self._fallback(session, call_id, "server stopping", caller)
-            return
+            return "fallback"
         # Registered before enqueue: the engine may route the call at once, and the Offer must
         # find the caller's inbox.
         self._callers[call_id] = caller
@@ -376,7 +385,7 @@ class AcdService:
             except AcdError as exc:
                 log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
                 await self._fallback(session, call_id, f"refused: {exc}")
-                return
+                return "fallback"
             self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
                                              "number": number, "customer_id": customer_id,
                                              "ivr": caller.context})
@@ -393,6 +402,11 @@ class AcdService:
             self._callers.pop(call_id, None)
             self._by_channel.pop(caller.channel, None)
         await self._log_call(caller)
+        if caller.answered:
+            return "answered"
+        if caller.timed_out:
+            return "timed_out"
+        return "gone" if session.hung_up else "fallback"
 
     def queue_callback(self, call_id: str, *, queue: str, number: str, tier: str = "unknown",
                        skills: frozenset[str] = frozenset()) -> bool:
@@ -440,11 +454,21 @@ class AcdService:
                 await self._fallback(session, caller.call_id, "server stopping")
                 return
             cmd = caller.inbox.popleft() if caller.inbox else None
+            wait_ms = self.poll_ms
+            if cmd is None and caller.deadline is not None:
+                left = caller.deadline - self.clock.now()
+                if left <= 0:
+                    caller.timed_out = True
+                    if music:
+                        await session.set_music(False)
+                    self._leave_engine(caller, "no agent in time")
+                    return
+                wait_ms = max(1, min(wait_ms, int(left * 1000) + 1))
             if cmd is None:
-                if not music:
+                if not music and caller.deadline is None:
                     await session.set_music(True)
                     music = True
-                digit = await session.wait_for_digit(self.poll_ms)
+                digit = await session.wait_for_digit(wait_ms)
                 if digit == "1":
                     if await self._take_callback(session, caller):
                         return

@@ -1,0 +1,422 @@
+"""The dialer's asyncio adapter: campaigns -> pacing -> Originate; answered calls -> the ACD.
+
+    every tick, per active campaign:
+        ACD agents of the campaign's queue --> PacingState --> pace() --> n lines
+        crm.leads.due() --> scheduler.pick() (DNC, windows, attempts, in flight) --> Originate
+    AMI OriginateResponse failure   --> outcome busy / no answer / invalid / failed --> lead retry
+    FastAGI `dialer` (after AMD())  --> machine: message or hang up, per campaign
+                                    --> human: AcdService.queue_call(priority tier, 2 s limit)
+                                        no agent offered in time: abandon message, counted
+    AMI drop during an Originate    --> the lead stays "dialing" and out of the hopper; the
+                                        resync (CoreShowChannels) tells whether its call exists;
+                                        the Originate is never sent again blindly
+
+Lead rows are updated through crm_core (SQL stays there); outcomes also write a CRM interaction
+when the ACD connected the call (AcdService logs it) and the lead keeps its last result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from acd.dialer.abandon import AbandonTracker, WindowCounts
+from acd.dialer.campaigns import campaign_transition
+from acd.dialer.dnc import DncList
+from acd.dialer.errors import DialerError
+from acd.dialer.estimates import CampaignEstimates
+from acd.dialer.leads import RetryPolicy
+from acd.dialer.pacing import (
+    BusyAgent,
+    PacingConfig,
+    PacingDecision,
+    PacingState,
+    pace,
+)
+from acd.dialer.scheduler import LeadCandidate, pick
+from acd.dialer.windows import CallingWindow
+from acd.model import AgentState
+from common.clock import Clock, MonotonicClock, WallClock
+from cti import commands as ami_commands
+from cti.errors import AgiHangup, CtiError, OriginateOutcomeUnknown
+from cti.events import AmiResynced, ChannelHungUp, CtiEvent, OriginateResult
+from cti.fastagi import AgiSession
+
+log = structlog.get_logger("acd.dialer")
+
+PROMPT_ABANDON = "cti-dialer-abandon"  # "sorry we missed you, we will call back" + caller id
+PROMPT_MACHINE = "cti-dialer-machine"  # the campaign's answering-machine message
+LIVE_TIER = "platinum"  # a person who answered an outbound call waits at most 2 s
+# OriginateResponse Reason -> attempt result (Asterisk: 0 failed/busy, 1 hung up, 3 ring
+# timeout, 5 busy, 8 congestion: an invalid number or no route).
+REASONS = {0: "busy", 1: "failed", 3: "no_answer", 5: "busy", 8: "invalid"}
+
+
+@dataclass(eq=False)
+class Line:
+    """One Originate of ours, from sending until its outcome is booked."""
+
+    call_id: str
+    campaign_id: int
+    lead_id: int
+    phone: str
+    status_before: str
+    attempts_before: int
+    placed_at: float
+    in_agi: bool = False
+    human_waiting: bool = False
+    unknown: bool = False  # the AMI connection dropped before Asterisk answered the Originate
+
+
+@dataclass(eq=False)
+class CampaignRun:
+    campaign: Any  # crm_core.models.Campaign
+    tracker: AbandonTracker = field(default_factory=AbandonTracker)
+    estimates: CampaignEstimates = field(default_factory=CampaignEstimates)
+    last: PacingDecision | None = None
+    placed: int = 0
+    results: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStatus:
+    campaign_id: int
+    name: str
+    status: str
+    dial_mode: str
+    queue: str | None
+    dial_level: float
+    pacing: str  # what decided the last pacing step (predictive, backoff:near-limit, ...)
+    lines_in_progress: int
+    humans_waiting: int
+    unknown_outcome: int
+    calls_placed: int
+    results: dict[str, int]
+    abandon_rate: dict[str, dict[str, float]]  # window -> {live, abandoned, rate}
+
+
+class DialerService:
+    def __init__(self, *, crm: Any, acd: Any, ami: Any, dialing: Any,
+                 clock: Clock | None = None, wall: Clock | None = None,
+                 window: CallingWindow | None = None, default_zone: str = "UTC",
+                 pacing: PacingConfig | None = None, retry: RetryPolicy | None = None,
+                 tick_s: float = 1.0, ring_timeout_ms: int = 25_000,
+                 publish: Callable[[str, dict[str, Any]], object] | None = None) -> None:
+        self.crm = crm
+        self.acd = acd
+        self.ami = ami
+        self.dialing = dialing
+        self.clock = clock or MonotonicClock()
+        self.wall = wall or WallClock()
+        self.window = window or CallingWindow()
+        self.default_zone = default_zone
+        self.pacing = pacing or PacingConfig()
+        self.retry = retry or RetryPolicy()
+        self.tick_s = tick_s
+        self.ring_timeout_ms = ring_timeout_ms
+        self.publish = publish
+        self.runs: dict[int, CampaignRun] = {}
+        self.lines: dict[str, Line] = {}  # by call id (= Originate ChannelId = its uniqueid)
+        self.dnc = DncList()
+        self._seq = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        page = await self.crm.campaigns.search(status="active", limit=1000)
+        for c in page.items:
+            await self._load(c)
+        self._task = asyncio.create_task(self._loop(), name="dialer-tick")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _load(self, campaign: Any) -> CampaignRun:
+        run = self.runs.get(campaign.id)
+        if run is None:
+            run = self.runs[campaign.id] = CampaignRun(campaign)
+        else:
+            run.campaign = campaign
+        for e in await self.crm.campaign_dnc.active(campaign.id):
+            self.dnc.add(e.phone, campaign_id=campaign.id, expires_at=e.expires_at)
+        return run
+
+    async def _load_global_dnc(self) -> None:
+        offset = 0
+        while True:
+            page = await self.crm.dnc.search(limit=1000, offset=offset)
+            for e in page.items:
+                self.dnc.add(e.phone, expires_at=e.expires_at)
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return
+
+    async def _loop(self) -> None:
+        await self._load_global_dnc()
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("dialer_tick_failed")
+            await asyncio.sleep(self.tick_s)
+
+    # ------------------------------------------------------------------ campaign control
+
+    async def control(self, campaign_id: int, action: str) -> Any:
+        """start / pause / stop a campaign (its CRM status follows the transition table)."""
+        campaign = await self.crm.campaigns.get(campaign_id)
+        new = campaign_transition(campaign_id, campaign.status, action)
+        if new == "active" and not campaign.queue:
+            raise DialerError(f"campaign {campaign_id} has no queue: set the queue whose agents "
+                              "work it before starting it")
+        campaign = await self.crm.campaigns.update(campaign_id, status=new)
+        run = await self._load(campaign)
+        if self.publish is not None:
+            self.publish("dialer.campaign", {"campaign_id": campaign_id, "status": new})
+        log.info("campaign_" + action, campaign_id=campaign_id, status=new)
+        del run
+        return campaign
+
+    def status(self, campaign: Any) -> CampaignStatus:
+        run = self.runs.get(campaign.id)
+        now = self.wall.now()
+        windows: tuple[WindowCounts, ...] = run.tracker.snapshot(now) if run else ()
+        mine = [ln for ln in self.lines.values() if ln.campaign_id == campaign.id]
+        last = run.last if run else None
+        return CampaignStatus(
+            campaign_id=campaign.id, name=campaign.name, status=campaign.status,
+            dial_mode=campaign.dial_mode, queue=campaign.queue,
+            dial_level=round(last.dial_level, 3) if last else 0.0,
+            pacing=last.mode if last else "",
+            lines_in_progress=sum(1 for ln in mine if not ln.unknown),
+            humans_waiting=sum(1 for ln in mine if ln.human_waiting),
+            unknown_outcome=sum(1 for ln in mine if ln.unknown),
+            calls_placed=run.placed if run else 0,
+            results=dict(run.results) if run else {},
+            abandon_rate={w.name: {"live": w.live, "abandoned": w.abandoned,
+                                   "rate": round(w.rate, 5)} for w in windows})
+
+    # ------------------------------------------------------------------ pacing
+
+    def _agents(self, queue: str) -> tuple[int, tuple[BusyAgent, ...]]:
+        idle = 0
+        busy: list[BusyAgent] = []
+        now = self.acd.clock.now()
+        for a in self.acd.engine.agents():
+            if queue not in a.queues:
+                continue
+            if a.state is AgentState.AVAILABLE and a.routable:
+                idle += 1
+            elif a.state in (AgentState.ON_CALL, AgentState.RESERVED):
+                busy.append(BusyAgent("talk", max(0.0, now - a.state_since)))
+            elif a.state is AgentState.WRAP_UP:
+                busy.append(BusyAgent("wrapup", max(0.0, now - a.state_since)))
+        return idle, tuple(busy)
+
+    async def tick(self) -> None:
+        if self._stopping:
+            return
+        for run in list(self.runs.values()):
+            c = run.campaign
+            if c.status != "active" or not c.queue:
+                continue
+            await self._pace_campaign(run)
+
+    async def _pace_campaign(self, run: CampaignRun) -> None:
+        c = run.campaign
+        mine = [ln for ln in self.lines.values() if ln.campaign_id == c.id]
+        idle, busy = self._agents(c.queue)
+        state = PacingState(
+            idle_agents=idle, busy=busy,
+            lines_ringing=sum(1 for ln in mine if not ln.human_waiting and not ln.unknown),
+            humans_waiting=sum(1 for ln in mine if ln.human_waiting))
+        cfg = PacingConfig(**{**_fields(self.pacing), "mode": _mode(c.dial_mode)})
+        stats = run.estimates.stats()
+        now = self.wall.now()
+        lookahead = stats.answer_delay_s + self.ring_timeout_ms / 1000 + cfg.grace_s
+        decision = pace(cfg, state, stats, run.tracker.snapshot(now, lookahead))
+        run.last = decision
+        if decision.lines <= 0:
+            return
+        due = await self.crm.leads.due(c.id, limit=min(10_000, max(50, 3 * decision.lines)))
+        picked = pick(
+            now=now, lines=decision.lines, campaign_id=c.id,
+            leads=[LeadCandidate(ld.id, ld.phone, ld.status, ld.attempts, ld.next_attempt,
+                                 ld.timezone) for ld in due],
+            dnc=self.dnc, window=self.window, default_zone=self.default_zone,
+            max_attempts=c.max_attempts,
+            in_flight_phones={ln.phone for ln in self.lines.values()},
+            unknown_leads={ln.lead_id for ln in self.lines.values()})
+        for skip in picked.skipped:
+            if skip.reason == "window":
+                nxt = skip.retry_at if skip.retry_at is not None else now + 86_400
+                await self.crm.leads.update(skip.ref_id, next_attempt=nxt)
+            elif skip.reason in ("exhausted", "invalid-number"):
+                await self.crm.leads.update(skip.ref_id, status="failed")
+        by_id = {ld.id: ld for ld in due}
+        for target in picked.dials:
+            lead = by_id[target.ref_id]
+            await self._originate(run, lead)
+
+    async def _originate(self, run: CampaignRun, lead: Any) -> None:
+        c = run.campaign
+        call_id = f"dl{c.id}-{lead.id}-{lead.attempts + 1}-{next(self._seq)}"
+        try:
+            action = ami_commands.originate_dialer(
+                cti_call_id=call_id, number=lead.phone, settings=self.dialing,
+                campaign_id=str(c.id), lead_id=str(lead.id),
+                caller_id_num=c.caller_id or lead.phone, caller_id_name=c.name[:40],
+                timeout_ms=self.ring_timeout_ms)
+        except CtiError as exc:
+            log.warning("lead_not_dialable", lead_id=lead.id, error=str(exc))
+            await self.crm.leads.record_attempt(lead.id, "invalid", status="failed")
+            return
+        line = Line(call_id, c.id, lead.id, lead.phone, lead.status, lead.attempts,
+                    self.wall.now())
+        self.lines[call_id] = line
+        await self.crm.leads.update(lead.id, status="dialing")
+        run.placed += 1
+        try:
+            await self.ami.send(action)
+        except OriginateOutcomeUnknown:
+            # Never re-sent: the lead stays "dialing" until the resync says what happened.
+            line.unknown = True
+            log.warning("originate_outcome_unknown", call_id=call_id, lead_id=lead.id)
+        except CtiError as exc:
+            # Refused before it reached the PBX (AMI down): nothing was dialled, no attempt.
+            self.lines.pop(call_id, None)
+            run.placed -= 1
+            await self.crm.leads.update(lead.id, status=line.status_before)
+            log.warning("originate_failed", call_id=call_id, error=str(exc))
+
+    # ------------------------------------------------------------------ outcomes
+
+    async def _finish(self, line: Line, result: str, *, answer_delay_s: float | None = None
+                      ) -> None:
+        if self.lines.pop(line.call_id, None) is None:
+            return  # booked already
+        run = self.runs.get(line.campaign_id)
+        if run is not None:
+            run.results[result] = run.results.get(result, 0) + 1
+            est = {"connected": "human", "abandoned": "human"}.get(result, result)
+            if est in ("human", "machine", "busy", "no_answer", "invalid", "failed"):
+                run.estimates.attempt(est, answer_delay_s)
+        retry = RetryPolicy(max_attempts=run.campaign.max_attempts if run else 5,
+                            delays=self.retry.delays)
+        try:
+            u = retry.after_attempt(line.lead_id, "dialing", line.attempts_before, result,
+                                    self.wall.now())
+            await self.crm.leads.update(line.lead_id, status=u.status, attempts=u.attempts,
+                                        next_attempt=u.next_attempt, last_result=result)
+        except Exception:
+            log.exception("lead_update_failed", lead_id=line.lead_id, result=result)
+        if self.publish is not None:
+            self.publish("dialer.outcome", {"campaign_id": line.campaign_id,
+                                            "lead_id": line.lead_id, "result": result})
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    def on_cti_event(self, ev: CtiEvent) -> None:
+        """Synchronous sink for the AMI client's ordered event stream."""
+        if isinstance(ev, OriginateResult):
+            cid = ev.action_id.removeprefix("orig-")
+            line = self.lines.get(cid)
+            if line is None:
+                return
+            line.unknown = False
+            if not ev.success:
+                self._spawn(self._finish(line, REASONS.get(ev.reason, "failed")))
+        elif isinstance(ev, ChannelHungUp):
+            line = self.lines.get(ev.chan.uniqueid)
+            if line is not None and not line.in_agi:
+                # Answered, then gone before the dialplan reached our AGI (hung up during AMD).
+                self._spawn(self._finish(line, "failed"))
+        elif isinstance(ev, AmiResynced):
+            alive = {ch.chan.uniqueid for ch in ev.channels}
+            for line in list(self.lines.values()):
+                if line.unknown:
+                    if line.call_id in alive:
+                        line.unknown = False  # the call exists: its outcome will come
+                    else:
+                        # No such call on the PBX: it never started or is over. Booked as a
+                        # failed attempt (retried later), never re-sent now.
+                        self._spawn(self._finish(line, "failed"))
+
+    # ------------------------------------------------------------------ FastAGI `dialer`
+
+    async def handle_dialer(self, session: AgiSession) -> None:
+        """agi://host/dialer?campaign=ID&lead=ID, run by the dialer context after AMD()."""
+        line = self.lines.get(session.uniqueid)
+        if line is None:
+            log.warning("dialer_call_unknown", uniqueid=session.uniqueid,
+                        campaign=session.args.get("campaign"), lead=session.args.get("lead"))
+            with contextlib.suppress(AgiHangup):
+                await session.hangup()
+            return
+        line.in_agi = True
+        run = self.runs.get(line.campaign_id)
+        try:
+            amd = (await session.get_variable("AMDSTATUS") or "").upper()
+            if amd == "MACHINE":
+                if run is not None and run.campaign.amd_action == "message":
+                    with contextlib.suppress(CtiError):
+                        await session.stream_file(PROMPT_MACHINE)
+                await self._finish(line, "machine")
+                with contextlib.suppress(AgiHangup):
+                    await session.hangup()
+                return
+            # HUMAN, or NOTSURE (treated as a person: a machine taken for a person costs an
+            # agent a few seconds, a person taken for a machine is an abandoned call).
+            answer_delay = self.wall.now() - line.placed_at
+            line.human_waiting = True
+            queue = run.campaign.queue if run is not None else ""
+            outcome = await self.acd.queue_call(session, queue=queue, number=line.phone,
+                                                tier=LIVE_TIER,
+                                                max_wait_s=self.pacing.grace_s)
+            line.human_waiting = False
+            if outcome == "answered":
+                if run is not None:
+                    run.tracker.live_answer(self.wall.now())
+                await self._finish(line, "connected", answer_delay_s=answer_delay)
+                return
+            if run is not None:
+                run.tracker.abandon(self.wall.now())
+            await self._finish(line, "abandoned", answer_delay_s=answer_delay)
+            if outcome in ("timed_out", "fallback"):
+                with contextlib.suppress(CtiError):
+                    await session.stream_file(PROMPT_ABANDON)
+                    await session.hangup()
+        except AgiHangup:
+            if line.human_waiting and run is not None:
+                run.tracker.abandon(self.wall.now())
+                await self._finish(line, "abandoned")
+            else:
+                await self._finish(line, "failed")
+
+
+def _mode(dial_mode: str) -> Any:
+    return dial_mode if dial_mode in ("preview", "progressive", "predictive") else "progressive"
+
+
+def _fields(cfg: PacingConfig) -> dict[str, Any]:
+    return {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}

@@ -1,0 +1,312 @@
+"""The dialer adapter with a real CRM and fake ACD/AMI/AGI: pacing -> Originate, outcomes ->
+leads, the AGI `dialer` script, and an AMI drop in the middle of a campaign (never re-sent,
+reconciled from the resync). Also the REST routes over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acd.dialer.routes import dialer_routes
+from acd.dialer.service import DialerService
+from acd.model import AgentState
+from agent_desktop.app import AUTH_KEY, create_app
+from common.bus import Bus
+from common.clock import ManualClock
+from config.cti import DialingSettings
+from crm_core.lead_import import LeadColumns
+from crm_core.service import Crm
+from cti.errors import AgiHangup, AmiConnectionError, OriginateOutcomeUnknown
+from cti.events import AmiResynced, ChannelInfo, ChannelSnapshot, OriginateResult
+from tests.agent_desktop.conftest import PASSWORD_HASH, bearer, make_client, make_settings
+from tests.agent_desktop.test_openapi import check_document
+
+NOON_NY = dt.datetime(2026, 7, 15, 16, 0, tzinfo=dt.UTC).timestamp()  # Wednesday 12:00 EDT
+
+
+@dataclass
+class Agent:
+    agent_id: str
+    state: AgentState = AgentState.AVAILABLE
+    routable: bool = True
+    queues: frozenset[str] = frozenset({"sales"})
+    state_since: float = 0.0
+
+
+@dataclass
+class FakeEngine:
+    agents_: list[Agent]
+
+    def agents(self) -> list[Agent]:
+        return self.agents_
+
+
+@dataclass
+class FakeAcd:
+    engine: FakeEngine
+    clock: ManualClock = field(default_factory=lambda: ManualClock(100.0))
+    outcome: str = "answered"
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    async def queue_call(self, session: Any, **kw: Any) -> str:
+        self.calls.append(kw)
+        return self.outcome
+
+
+class FakeAmi:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.fail: Exception | None = None
+
+    async def send(self, action: Any) -> None:
+        self.sent.append(action)
+        if self.fail is not None:
+            raise self.fail
+
+
+class FakeSession:
+    def __init__(self, uniqueid: str, amd: str) -> None:
+        self.uniqueid = uniqueid
+        self.args = {"campaign": "1", "lead": "1"}
+        self.amd = amd
+        self.played: list[str] = []
+        self.hung_up = False
+
+    async def get_variable(self, name: str) -> str | None:
+        return self.amd if name == "AMDSTATUS" else None
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> None:
+        self.played.append(name)
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+
+
+@dataclass
+class World:
+    crm: Crm
+    dialer: DialerService
+    acd: FakeAcd
+    ami: FakeAmi
+    campaign_id: int
+    wall: ManualClock
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    wall = ManualClock(NOON_NY)
+    crm = await Crm.open(tmp_path / "crm.sqlite3", make_settings().crm, clock=wall)
+    camp = await crm.campaigns.create(name="Renewals", queue="sales", dial_mode="progressive",
+                                      caller_id="+12125550000", max_attempts=3)
+    lst = await crm.lead_lists.create(campaign_id=camp.id, name="L")
+    rows = "\n".join(f"+1212555{i:04d}" for i in range(101, 111))
+    await crm.lead_import.import_csv(lst.id, "phone\n" + rows + "\n", LeadColumns(phone="phone"))
+    acd = FakeAcd(FakeEngine([Agent("a1"), Agent("a2"), Agent("a3", AgentState.ON_CALL)]))
+    ami = FakeAmi()
+    dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=DialingSettings(), wall=wall,
+                           tick_s=3600)
+    try:
+        yield World(crm, dialer, acd, ami, camp.id, wall)
+    finally:
+        await dialer.stop()
+        await crm.close()
+
+
+async def settle(d: DialerService) -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+    if d._tasks:
+        await asyncio.gather(*d._tasks)
+
+
+async def test_progressive_tick_originates_one_line_per_idle_agent(world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    assert len(world.ami.sent) == 2  # two idle agents
+    a = world.ami.sent[0]
+    assert a.name == "Originate" and a.get("Context") == "cti-dialer"
+    assert a.get("Channel") == "PJSIP/+12125550101@carrier"
+    assert a.get("CallerID") == '"Renewals" <+12125550000>'
+    dialing = (await world.crm.leads.search(status="dialing")).items
+    assert {ld.phone for ld in dialing} == {"+12125550101", "+12125550102"}
+    await world.dialer.tick()  # lines in flight cover the idle agents: nothing more
+    assert len(world.ami.sent) == 2
+    st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
+    assert (st.lines_in_progress, st.calls_placed, st.pacing) == (2, 2, "progressive")
+
+
+async def test_outcomes_update_leads_with_retries(world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    busy, ans = world.ami.sent
+    world.dialer.on_cti_event(OriginateResult(busy.action_id, False, 5, "", "", "", "", "", ""))
+    await settle(world.dialer)
+    lead = (await world.crm.leads.search(phone="+12125550101")).items[0]
+    assert (lead.status, lead.attempts, lead.last_result) == ("new", 1, "busy")
+    assert lead.next_attempt == NOON_NY + 600
+    # The answered one reaches the AGI script as a person; the ACD connects it.
+    world.dialer.on_cti_event(OriginateResult(ans.action_id, True, 4, "x", "", "", "", "", ""))
+    call_id = ans.action_id.removeprefix("orig-")
+    s = FakeSession(call_id, "HUMAN")
+    await world.dialer.handle_dialer(s)  # type: ignore[arg-type]
+    assert world.acd.calls == [{"queue": "sales", "number": "+12125550102", "tier": "platinum",
+                                "max_wait_s": 2.0}]
+    lead = (await world.crm.leads.search(phone="+12125550102")).items[0]
+    assert (lead.status, lead.attempts, lead.last_result) == ("contacted", 1, "connected")
+    st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
+    assert st.abandon_rate["24h"] == {"live": 1, "abandoned": 0, "rate": 0.0}
+    assert st.results == {"busy": 1, "connected": 1}
+
+
+async def test_no_agent_within_two_seconds_plays_the_abandon_message(world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    world.acd.outcome = "timed_out"
+    call_id = world.ami.sent[0].action_id.removeprefix("orig-")
+    s = FakeSession(call_id, "HUMAN")
+    await world.dialer.handle_dialer(s)  # type: ignore[arg-type]
+    assert s.played == ["cti-dialer-abandon"] and s.hung_up
+    st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
+    assert st.abandon_rate["24h"] == {"live": 1, "abandoned": 1, "rate": 1.0}
+    lead = (await world.crm.leads.search(phone="+12125550101")).items[0]
+    assert (lead.status, lead.last_result, lead.next_attempt) == ("new", "abandoned",
+                                                                 NOON_NY + 3600)
+
+
+async def test_machine_gets_the_message_or_a_hangup_per_campaign(world: World) -> None:
+    await world.crm.campaigns.update(world.campaign_id, amd_action="message")
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    call_id = world.ami.sent[0].action_id.removeprefix("orig-")
+    s = FakeSession(call_id, "MACHINE")
+    await world.dialer.handle_dialer(s)  # type: ignore[arg-type]
+    assert s.played == ["cti-dialer-machine"] and s.hung_up and world.acd.calls == []
+    lead = (await world.crm.leads.search(phone="+12125550101")).items[0]
+    assert (lead.last_result, lead.next_attempt) == ("machine", NOON_NY + 72_000)
+
+
+async def test_person_hanging_up_while_waiting_is_an_abandon(world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+
+    async def gone(session: Any, **kw: Any) -> str:
+        raise AgiHangup("caller hung up")
+
+    world.acd.queue_call = gone  # type: ignore[method-assign]
+    call_id = world.ami.sent[0].action_id.removeprefix("orig-")
+    await world.dialer.handle_dialer(FakeSession(call_id, "HUMAN"))  # type: ignore[arg-type]
+    st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
+    assert st.abandon_rate["24h"]["abandoned"] == 1
+
+
+async def test_ami_drop_mid_campaign_never_resends_and_reconciles(world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    world.ami.fail = OriginateOutcomeUnknown("orig-x", "x")
+    await world.dialer.tick()
+    assert len(world.ami.sent) == 2
+    unknown = [a.action_id.removeprefix("orig-") for a in world.ami.sent]
+    # Ticks while the outcome is unknown: those leads are never dialled again.
+    world.ami.fail = AmiConnectionError("not connected")
+    for _ in range(3):
+        await world.dialer.tick()
+    phones = [a.get("Channel") for a in world.ami.sent]
+    assert phones.count("PJSIP/+12125550101@carrier") == 1
+    assert phones.count("PJSIP/+12125550102@carrier") == 1
+    # Refused sends (AMI down) cost no attempt and leave the lead as it was.
+    refused = (await world.crm.leads.search(phone="+12125550103")).items[0]
+    assert (refused.status, refused.attempts) == ("new", 0)
+    st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
+    assert st.unknown_outcome == 2
+    # The resync shows the first call alive; the second never happened.
+    chan = ChannelInfo("PJSIP/carrier-1", unknown[0], unknown[0], 6, "Up", "", "", "", "",
+                       "cti-dialer", "12125550101")
+    world.dialer.on_cti_event(AmiResynced((ChannelSnapshot(chan, "AGI", "", 3, "", ""),)))
+    await settle(world.dialer)
+    first = (await world.crm.leads.search(phone="+12125550101")).items[0]
+    second = (await world.crm.leads.search(phone="+12125550102")).items[0]
+    assert first.status == "dialing"  # its call is live: the AGI will book it
+    assert (second.status, second.attempts, second.last_result) == ("new", 1, "failed")
+    assert world.dialer.status(await world.crm.campaigns.get(world.campaign_id)
+                               ).unknown_outcome == 0
+
+
+async def test_dnc_and_calling_window_are_honoured(world: World) -> None:
+    await world.crm.dnc.create(phone="+12125550101")
+    await world.crm.campaign_dnc.create(campaign_id=world.campaign_id, phone="+12125550102")
+    world.dialer.dnc.add("+12125550101")
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    assert [a.get("Channel") for a in world.ami.sent] == [
+        "PJSIP/+12125550103@carrier", "PJSIP/+12125550104@carrier"]
+    # At 6:00 in New York nothing is dialled and the leads wait for 8:00.
+    world.wall.t = dt.datetime(2026, 7, 15, 10, 0, tzinfo=dt.UTC).timestamp()
+    world.ami.sent.clear()
+    world.dialer.lines.clear()
+    await world.dialer.tick()
+    assert world.ami.sent == []
+    lead = (await world.crm.leads.search(phone="+12125550105")).items[0]
+    assert lead.next_attempt == dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC).timestamp()
+
+
+async def test_paused_campaign_does_not_dial(world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.control(world.campaign_id, "pause")
+    await world.dialer.tick()
+    assert world.ami.sent == []
+
+
+async def test_rest_import_control_status(world: World, tmp_path: Path) -> None:
+    settings = make_settings()
+    sup = await world.crm.users.create(username="sam", password_hash=PASSWORD_HASH,
+                                       role="supervisor")
+    agent = await world.crm.users.create(username="al", password_hash=PASSWORD_HASH,
+                                         role="agent")
+    app = create_app(settings, world.crm, Bus(), clock=world.wall,
+                     extra_routes=dialer_routes(world.dialer, world.crm))
+    h = bearer(app[AUTH_KEY].issue_for(sup).access_token)
+    ha = bearer(app[AUTH_KEY].issue_for(agent).access_token)
+    client = await make_client(app)
+    try:
+        r = await client.post("/api/campaigns", headers=h, json={
+            "name": "Spring", "queue": "sales", "dial_mode": "predictive"})
+        assert r.status == 201, await r.text()
+        cid = (await r.json())["id"]
+        csv_text = "Name,Tel\nAnn,212 555 0201\nBob,nope\nCy,(212) 555-0201\n"
+        r = await client.post(f"/api/campaigns/{cid}/import", headers=h, json={
+            "csv": csv_text, "columns": {"phone": "Tel", "name": "Name"}, "list_name": "web"})
+        assert r.status == 200, await r.text()
+        rep = await r.json()
+        assert (rep["imported"], rep["invalid"], rep["duplicates"]) == (1, 1, 1)
+        r = await client.post(f"/api/campaigns/{cid}/import", headers=h, json={
+            "csv": csv_text, "columns": {"phone": "Phone"}})
+        assert r.status == 422 and "no column 'Phone'" in (await r.json())["message"]
+        r = await client.post(f"/api/campaigns/{cid}/start", headers=ha)
+        assert r.status == 403
+        r = await client.post(f"/api/campaigns/{cid}/pause", headers=h)
+        assert r.status == 409
+        r = await client.post(f"/api/campaigns/{cid}/start", headers=h)
+        assert r.status == 200
+        body = await r.json()
+        assert body["status"] == "active" and body["dial_mode"] == "predictive"
+        r = await client.get(f"/api/campaigns/{cid}/status", headers=h)
+        body = await r.json()
+        assert set(body["abandon_rate"]) == {"24h", "30d"}
+        assert {"dial_level", "lines_in_progress", "humans_waiting"} <= set(body)
+        r = await client.post(f"/api/campaigns/{cid}/stop", headers=h)
+        assert (await r.json())["status"] == "finished"
+        r = await client.post(f"/api/campaigns/{cid}/start", headers=h)
+        assert r.status == 409
+        r = await client.get("/api/campaigns/abc/status", headers=h)
+        assert r.status == 400
+        r = await client.get("/api/campaigns/999/status", headers=h)
+        assert r.status == 404
+        doc = await check_document(client)  # valid OpenAPI 3.1 with the dialer routes
+        assert "/api/campaigns/{campaign_id}/import" in doc["paths"]  # type: ignore[operator]
+    finally:
+        await client.close()
