@@ -26,6 +26,9 @@ from aiohttp import web
 
 from acd.call_log import CallLog
 from acd.continuity import AcdContinuity
+from acd.dialer.demo import start_demo_campaign
+from acd.dialer.routes import dialer_routes
+from acd.dialer.service import DialerService
 from acd.engine import AcdEngine
 from acd.errors import StateConflict
 from acd.history import HistoryDeriver
@@ -156,6 +159,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                                                            "port": sim.ami_port})
 
         acd: AcdService | None = None
+        dialer: DialerService | None = None
         call_log: CallLog | None = None
 
         def publish(updates: list[CallUpdate]) -> None:
@@ -176,6 +180,8 @@ async def serve(settings: Settings, *, demo: bool = False,
                 log.info("ami_" + type(ev).__name__.removeprefix("Ami").lower())
             if acd is not None:
                 acd.on_cti_event(ev)
+            if dialer is not None:
+                dialer.on_cti_event(ev)
 
         ami = AmiClient(ami_settings, on_event=on_event, clock=clock)
         # Every dial, transfer and callback is decided and audited here (cti/dialguard.py).
@@ -185,6 +191,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         dial_guard = DialGuard(settings.dialing, crm, audit=dial_audit, clock=clock)
         acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock,
                          dial_guard=dial_guard)
+        dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing, clock=clock,
+                               publish=bus.publish)
 
         acd.before_originate = lambda action_id, **exp: publish(
             tracker.expect_originate(action_id, now=clock.now(), **exp))
@@ -200,6 +208,7 @@ async def serve(settings: Settings, *, demo: bool = False,
             loop.add_signal_handler(signal.SIGHUP, ivr.reload)
             stack.callback(loop.remove_signal_handler, signal.SIGHUP)
         fastagi.route("queue", acd.handle_queue)
+        fastagi.route("dialer", dialer.handle_dialer)
         if not demo:
             await _start_fastagi(fastagi, settings)
             stack.push_async_callback(fastagi.stop)
@@ -214,12 +223,15 @@ async def serve(settings: Settings, *, demo: bool = False,
         await acd.start()
         stack.push_async_callback(acd.stop)
         stack.push_async_callback(ivr.stop)  # runs first: menu callers go back to the dialplan
+        await dialer.start()
+        stack.push_async_callback(dialer.stop)  # before acd.stop: no new lines while draining
         await ami.start()
         stack.push_async_callback(ami.close)
         # Runs first at shutdown, while AMI is up: ringing agent legs are hung up over AMI.
         stack.push_async_callback(acd.drain)
 
         routes = [*acd_routes(acd, crm), *ivr_routes(ivr), *report_routes(settings, crm),
+                  *dialer_routes(dialer, crm),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=publish, in_acd_session=acd.holds_channel,
                               guard=dial_guard, queue_of=acd.queue_of),
@@ -253,6 +265,8 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         if demo and sim is not None:
             await _start_demo(settings, sim, acd, crm, stack)
+            await start_demo_campaign(crm, dialer, queue=settings.acd.queues[-1].name,
+                                      now=acd.wall.now())
         summary = asyncio.create_task(_summaries(acd, settings.server.summary_interval_s))
         stack.callback(summary.cancel)
         escalations = asyncio.create_task(_escalate_tickets(crm, bus))

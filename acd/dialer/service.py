@@ -52,6 +52,7 @@ log = structlog.get_logger("acd.dialer")
 
 PROMPT_ABANDON = "cti-dialer-abandon"  # "sorry we missed you, we will call back" + caller id
 PROMPT_MACHINE = "cti-dialer-machine"  # the campaign's answering-machine message
+STALE_AFTER_S = 300.0
 LIVE_TIER = "platinum"  # a person who answered an outbound call waits at most 2 s
 # OriginateResponse Reason -> attempt result (Asterisk: 0 failed/busy, 1 hung up, 3 ring
 # timeout, 5 busy, 8 congestion: an invalid number or no route).
@@ -69,6 +70,7 @@ class Line:
     status_before: str
     attempts_before: int
     placed_at: float
+    answered: bool = False  # OriginateResponse success: the callee picked up
     in_agi: bool = False
     human_waiting: bool = False
     unknown: bool = False  # the AMI connection dropped before Asterisk answered the Originate
@@ -233,6 +235,12 @@ class DialerService:
     async def tick(self) -> None:
         if self._stopping:
             return
+        # A line whose outcome never came (an event lost without an AMI drop being noticed)
+        # must not hold its lead forever: booked as failed once it is far past any ring time.
+        stale = self.wall.now() - (self.ring_timeout_ms / 1000 + STALE_AFTER_S)
+        for line in list(self.lines.values()):
+            if line.placed_at < stale and not line.in_agi and not line.unknown:
+                await self._finish(line, "failed")
         for run in list(self.runs.values()):
             c = run.campaign
             if c.status != "active" or not c.queue:
@@ -344,11 +352,14 @@ class DialerService:
             if line is None:
                 return
             line.unknown = False
-            if not ev.success:
+            if ev.success:
+                line.answered = True
+            else:
                 self._spawn(self._finish(line, REASONS.get(ev.reason, "failed")))
         elif isinstance(ev, ChannelHungUp):
+            # An unanswered line's Hangup comes before its OriginateResponse, which decides.
             line = self.lines.get(ev.chan.uniqueid)
-            if line is not None and not line.in_agi:
+            if line is not None and line.answered and not line.in_agi:
                 # Answered, then gone before the dialplan reached our AGI (hung up during AMD).
                 self._spawn(self._finish(line, "failed"))
         elif isinstance(ev, AmiResynced):

@@ -37,12 +37,13 @@ class OutboundProfile:
     p_machine: float = 0.15
     p_busy: float = 0.1
     p_no_answer: float = 0.15
+    p_invalid: float = 0.0  # unallocated number: congestion at once (cause 1)
     answer_delay_s: float = 4.0  # mean ring time before answering
     talk_time_s: float = 30.0  # the called person's patience when nobody talks to them
     forced: dict[str, str] = field(default_factory=dict)  # number -> human/machine/busy/no_answer
 
     def __post_init__(self) -> None:
-        probs = (self.p_human, self.p_machine, self.p_busy, self.p_no_answer)
+        probs = (self.p_human, self.p_machine, self.p_busy, self.p_no_answer, self.p_invalid)
         if any(p < 0 for p in probs) or sum(probs) <= 0:
             raise InvalidValue("OutboundProfile", probs, "probabilities must be >= 0, sum > 0")
         for number, outcome in self.forced.items():
@@ -50,7 +51,7 @@ class OutboundProfile:
                 raise InvalidValue(f"forced[{number}]", outcome, f"must be one of {OUTCOMES}")
 
 
-OUTCOMES = ("human", "machine", "busy", "no_answer")
+OUTCOMES = ("human", "machine", "busy", "no_answer", "invalid")
 
 
 @dataclass(frozen=True, slots=True)

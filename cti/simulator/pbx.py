@@ -672,6 +672,12 @@ class PbxSimulator:
             dest.cl_num, dest.cl_name = caller.cid_num, caller.cid_name
             dest.exten = caller.exten
 
+        if outcome == "invalid":
+            # An unallocated number: the carrier refuses at once (cause 1, SIP 404).
+            self.emit(ev.hangup_request(dest.snap(), 1, 404))
+            self.emit(ev.dial_end(caller.snap() if caller else None, dest.snap(), "CONGESTION"))
+            self.hangup(dest, 1, 404)
+            return LegResult("CONGESTION", dest, outcome)
         busy = (
             phone is not None and (phone.behaviour.busy or phone.channels > 0)
         ) or outcome == "busy"
@@ -1242,7 +1248,8 @@ class PbxSimulator:
         if truth not in ("human", "machine"):
             p = self.config.outbound
             truth = self.sampler.outbound_outcome(
-                type(p)(p_human=p.p_human, p_machine=p.p_machine, p_busy=0.0, p_no_answer=0.0),
+                type(p)(p_human=p.p_human, p_machine=p.p_machine, p_busy=0.0, p_no_answer=0.0,
+                        p_invalid=0.0),
                 "",
             )
         if truth == "human":
@@ -1642,7 +1649,7 @@ class PbxSimulator:
         self._stats.originate_results[res.status] += 1
         dest = res.channel
         if res.status != "ANSWER" or dest is None:
-            reason = 3 if res.status == "NOANSWER" else 0
+            reason = {"NOANSWER": 3, "CONGESTION": 8}.get(res.status, 0)
             self._originate_response(req, False, reason, None)
             if dest is not None and not dest.ended.is_set():
                 self.hangup(dest, 19, 480)

@@ -77,7 +77,7 @@ class Sampler:
         forced = p.forced.get(number)
         if forced is not None:
             return forced
-        weights = (p.p_human, p.p_machine, p.p_busy, p.p_no_answer)
+        weights = (p.p_human, p.p_machine, p.p_busy, p.p_no_answer, p.p_invalid)
         return self._outbound.choices(OUTCOMES, weights=weights)[0]
 
     def outbound_answer_delay(self, p: OutboundProfile) -> float:
