@@ -265,8 +265,9 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         if demo and sim is not None:
             await _start_demo(settings, sim, acd, crm, stack)
-            await start_demo_campaign(crm, dialer, queue=settings.acd.queues[-1].name,
-                                      now=acd.wall.now())
+            if settings.demo.campaign_leads:
+                await start_demo_campaign(crm, dialer, queue=settings.acd.queues[-1].name,
+                                          now=acd.wall.now(), leads=settings.demo.campaign_leads)
         summary = asyncio.create_task(_summaries(acd, settings.server.summary_interval_s))
         stack.callback(summary.cancel)
         escalations = asyncio.create_task(_escalate_tickets(crm, bus))

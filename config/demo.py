@@ -19,3 +19,5 @@ class DemoSettings(Section):
     time_scale: float = Field(default=1.0, gt=0, le=1)
     # A simulated agent paused for a missed call becomes available again after this long.
     agent_return_s: float = Field(default=45.0, ge=0)
+    # Leads of the demo's outbound campaign (progressive, beside the inbound traffic); 0 = none.
+    campaign_leads: int = Field(default=40, ge=0, le=100)

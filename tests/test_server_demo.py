@@ -25,7 +25,8 @@ def demo_settings(tmp_path: Path, **demo: Any) -> Settings:
         "fastagi": {"port": 0},
         "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
         "demo": {"customers": 300, "agents": 4, "calls_per_minute": 20.0,
-                 "mean_handle_s": 5.0, "time_scale": 0.02, "agent_return_s": 0.5, **demo},
+                 "mean_handle_s": 5.0, "time_scale": 0.02, "agent_return_s": 0.5,
+                 "campaign_leads": 0, **demo},  # the outbound demo: tests/acd/dialer
     })
 
 

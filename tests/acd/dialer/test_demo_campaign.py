@@ -21,7 +21,7 @@ def test_demo_leads_are_in_a_zone_where_it_is_daytime(hour: int) -> None:
 
 
 async def test_demo_campaign_dials_and_supervisor_sees_its_status(tmp_path: Path) -> None:
-    async for h in running_demo(demo_settings(tmp_path)):
+    async for h in running_demo(demo_settings(tmp_path, campaign_leads=20)):
         sup = await login(h, "supervisor")
         status, page = await get(h, "/api/campaigns", sup)
         assert status == 200, page

@@ -19,6 +19,8 @@ from crm_core.service import Crm
 from cti.ami import AmiClient
 from cti.fastagi import FastAgiServer
 from cti.simulator import OutboundProfile, PbxSimulator, PhoneBehaviour, SimulatorConfig
+from ivr.registry import MenuRegistry
+from ivr.service import IvrService
 from tests.acd.test_service_e2e import SCALE, settings_for_test, wait_for
 
 NOON_NY = dt.datetime(2026, 7, 15, 16, 0, tzinfo=dt.UTC).timestamp()
@@ -54,7 +56,8 @@ async def test_campaign_through_the_simulator_blended_with_inbound(tmp_path: Pat
     dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing,
                            wall=ManualClock(NOON_NY), tick_s=0.05)
     holder.update(acd=acd, dialer=dialer)
-    fastagi.route("ivr", acd.handle_ivr)
+    ivr = IvrService(MenuRegistry(settings), settings=settings, crm=crm, acd=acd, bus=bus)
+    fastagi.route("ivr", ivr.handle)
     fastagi.route("dialer", dialer.handle_dialer)
     try:
         await acd.start()
@@ -106,6 +109,7 @@ async def test_campaign_through_the_simulator_blended_with_inbound(tmp_path: Pat
         assert len(interactions) >= 4
     finally:
         await dialer.stop()
+        await ivr.stop()
         await sim.stop()
         await ami.close()
         await acd.stop()

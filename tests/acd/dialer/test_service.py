@@ -269,8 +269,8 @@ async def test_rest_import_control_status(world: World, tmp_path: Path) -> None:
                                          role="agent")
     app = create_app(settings, world.crm, Bus(), clock=world.wall,
                      extra_routes=dialer_routes(world.dialer, world.crm))
-    h = bearer(app[AUTH_KEY].issue_for(sup).access_token)
-    ha = bearer(app[AUTH_KEY].issue_for(agent).access_token)
+    h = bearer((await app[AUTH_KEY].issue_for(sup)).access_token)
+    ha = bearer((await app[AUTH_KEY].issue_for(agent)).access_token)
     client = await make_client(app)
     try:
         r = await client.post("/api/campaigns", headers=h, json={
