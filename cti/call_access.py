@@ -86,3 +86,12 @@ def agent_leg(call: CallView) -> LegView:
     if leg is None:
         raise Conflict("the call has no live agent leg", {"call_id": call.call_id})
     return leg
+
+
+def may_act_on_agent(me: Principal, agent: str, agent_team: int | None) -> bool:
+    """check_agent_access as a yes/no (what a supervisor's call list is filtered by)."""
+    try:
+        check_agent_access(me, agent, agent_team)
+    except Forbidden:
+        return False
+    return True

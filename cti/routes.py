@@ -47,7 +47,13 @@ from crm_core.errors import NotFound as CrmNotFound
 from crm_core.segments import CallSegment
 from cti import commands
 from cti.ami import AmiClient, AmiState
-from cti.call_access import agent_leg, check_agent_access, check_call_access, customer_leg
+from cti.call_access import (
+    agent_leg,
+    check_agent_access,
+    check_call_access,
+    customer_leg,
+    may_act_on_agent,
+)
 from cti.calls import CallTracker, CallUpdate, CallView
 from cti.dialguard import DialAction, Dialer, DialGuard
 from cti.dialpolicy import INVALID_REASONS, DialTarget
@@ -189,9 +195,24 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
                 summary="Live calls as the call tracker sees them", tags=("cti",))
     async def list_calls(request: web.Request) -> web.StreamResponse:
         offset = wall.now() - clock.now()
+        me = principal_of(request)
+        calls = tracker.active_calls()
+        if me.role == "supervisor":
+            # Another team's agent's call is another team's customer data. Calls with no agent
+            # yet (in the IVR or waiting in a queue) belong to no team and stay visible.
+            teams: dict[str, int | None] = {}
+            for c in calls:
+                user = c.agent.user if c.agent is not None else ""
+                if user and user not in teams:
+                    try:
+                        teams[user] = (await crm.users.by_username(user)).team_id
+                    except CrmNotFound:
+                        teams[user] = None
+            calls = [c for c in calls if c.agent is None or not c.agent.user
+                     or may_act_on_agent(me, c.agent.user, teams[c.agent.user])]
         return json_response([
             on_wall_clock(c, offset, queue_of(c.call_id) if queue_of is not None else None)
-            for c in tracker.active_calls()])
+            for c in calls])
 
     @routes.get("/api/status", roles=SUPERVISORS, summary="Telephony connection status",
                 tags=("cti",))

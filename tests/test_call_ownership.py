@@ -363,6 +363,13 @@ async def test_every_call_action_checks_the_team(quiet: Handles) -> None:
     _, team_call = await dial(h, "agent1", human(h, "+12025550148"))
     status, view = await get(h, f"/api/calls/{team_call}", sup)
     assert status == 200 and view["agent"]["user"] == "agent1"
+    # The live call list shows the supervisor their team's calls, not another team's.
+    status, calls = await get(h, "/api/calls", sup)
+    assert status == 200
+    listed = {c["call_id"] for c in calls}
+    assert team_call in listed and call_id not in listed
+    status, calls = await get(h, "/api/calls", await login(h, "admin"))
+    assert {team_call, call_id} <= {c["call_id"] for c in calls}
 
 
 # --------------------------------------------------------------------------- calls we did not place
