@@ -141,18 +141,21 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         run(service.agent_logout, principal_of(request).username)
         return json_response({"status": "logged_out"})
 
+    def logout_now_or_after_call(agent_id: str) -> web.StreamResponse:
+        """Out now (200) if between calls, else right after the current call (202)."""
+        try:
+            service.engine.agent(agent_id)
+        except AcdError as exc:
+            raise _api_error(exc) from None
+        if service.request_logout(agent_id):
+            return json_response({"status": "logged_out", "agent_id": agent_id})
+        return json_response({"status": "logout_pending", "agent_id": agent_id}, status=202)
+
     @routes.post("/api/acd/me/logout-after-call", roles=AGENT_ROLES,
                  summary="Log out now if between calls (200), else right after the current "
                          "call (202; no new calls meanwhile)", tags=("acd",))
     async def acd_logout_after_call(request: web.Request) -> web.StreamResponse:
-        me = principal_of(request).username
-        try:
-            service.engine.agent(me)
-        except AcdError as exc:
-            raise _api_error(exc) from None
-        if service.request_logout(me):
-            return json_response({"status": "logged_out", "agent_id": me})
-        return json_response({"status": "logout_pending", "agent_id": me}, status=202)
+        return logout_now_or_after_call(principal_of(request).username)
 
     @routes.post("/api/acd/me/pause-after-call", roles=AGENT_ROLES, request_model=PauseBody,
                  summary="Pause now if between calls (200), else right after the current call "
@@ -228,13 +231,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
     async def force_logout(request: web.Request) -> web.StreamResponse:
         agent_id = request.match_info["agent_id"]
         await check_team(request, agent_id)
-        try:
-            service.engine.agent(agent_id)
-        except AcdError as exc:
-            raise _api_error(exc) from None
-        if service.request_logout(agent_id):
-            return json_response({"status": "logged_out", "agent_id": agent_id})
-        return json_response({"status": "logout_pending", "agent_id": agent_id}, status=202)
+        return logout_now_or_after_call(agent_id)
 
     @routes.put("/api/agents/{agent_id}/skills", roles=SUPERVISORS, request_model=SkillsBody,
                 params=agent_param, summary="Change an agent's skills (CRM and live routing)",
