@@ -19,6 +19,7 @@ from agent_desktop.middleware import HttpMetrics, error_middleware, security_hea
 from agent_desktop.openapi import build_openapi
 from agent_desktop.routing import RouteRegistry, RouteSpec
 from agent_desktop.system_routes import HealthCheck, StatusCheck, system_routes
+from agent_desktop.vendor import vendor_routes
 from common.bus import Bus
 from common.clock import Clock, WallClock
 from config.settings import Settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
     registry.extend(system_routes(metrics_registry, openapi, lambda: len(registry), checks,
                                   health_checks))
     registry.extend(auth_routes(auth))
+    registry.extend(vendor_routes())
     if crm is not None:
         from agent_desktop.crm_routes import crm_routes
 

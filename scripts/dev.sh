@@ -41,15 +41,29 @@ py_install() {
     fi
 }
 
+# The web pages' pinned front-end packages (package-lock.json) into node_modules/, served by the
+# server under /vendor/. npm comes from Debian when the machine has none.
+npm_install() {
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    local stamp="node_modules/.installed"
+    if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+        say "installing front-end packages (npm ci)"
+        npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+        touch "$stamp"
+    fi
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
     demo)
         py_install test
+        npm_install
         exec "$PY" run_server.py --demo "$@"
         ;;
     test)
-        apt_install redis-server chromium fonts-dejavu-core graphviz
+        apt_install redis-server chromium fonts-dejavu-core fonts-noto-cjk graphviz
         py_install test
+        npm_install
         say "ruff (whole tree)"
         "$VENV/bin/ruff" check .
         say "mypy --strict (every package)"
