@@ -192,7 +192,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock,
                          dial_guard=dial_guard)
         dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing, clock=clock,
-                               publish=bus.publish)
+                               publish=bus.publish, guard=dial_guard)
 
         acd.before_originate = lambda action_id, **exp: publish(
             tracker.expect_originate(action_id, now=clock.now(), **exp))
@@ -218,6 +218,7 @@ async def serve(settings: Settings, *, demo: bool = False,
             limits=queue_limits(settings.acd), settings=settings.reports, now=clock.now,
             bus=bus)
         acd.observe_commands = history.deriver.observe
+        dialer.history = history.deriver.record  # dialer_attempt rows (crm_core/history.py)
         await history.start()
         stack.push_async_callback(history.stop)  # after acd.stop: its last events are flushed
         await acd.start()

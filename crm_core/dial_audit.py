@@ -1,4 +1,5 @@
-"""The dial audit log: one row per dial, transfer or ACD callback attempt, allowed or refused.
+"""The dial audit log: one row per dial, transfer, ACD callback or dialer campaign attempt,
+allowed or refused.
 
 Rows are written in batches by the server's audit writer (cti/dialguard.py), off the request's
 path; they are never changed or deleted through this repository (it has no update/delete).
@@ -16,7 +17,7 @@ from crm_core.errors import ValidationError
 from crm_core.models import Page
 from crm_core.repo import MAX_LIMIT, check_text
 
-ACTIONS = ("dial", "transfer", "callback")
+ACTIONS = ("dial", "transfer", "callback", "campaign")
 VERDICTS = ("allowed", "refused")
 _MAX_TEXT = 200  # the number as typed is attacker-controlled: stored bounded
 
@@ -29,7 +30,7 @@ class DialAttempt:
     username: str
     role: str
     team_id: int | None
-    action: str  # dial | transfer | callback
+    action: str  # dial | transfer | callback | campaign (a dialer Originate)
     number: str  # as typed (bounded)
     target: str  # what would be dialled: extension digits or E.164; "" when not dialable
     kind: str  # internal | external | emergency | short_code | invalid

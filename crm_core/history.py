@@ -19,10 +19,33 @@ Event rows (cc_events), one per fact, `at` = wall-clock Unix seconds:
     handled           yes     yes    yes      talk_s, handle_s (= talk + wrap-up; at wrap-up end)
     transferred       yes     yes    yes      reason = the transfer target
 
-Kinds other components append later use the same columns: the dialer `dialer_attempt` (queue =
-campaign, reason = result: answered/no_answer/busy/machine/abandoned, number, wait_s = time to a
-live agent), the IVR `ivr_outcome` (queue = menu, reason = exit node: self_service / to_queue /
-hangup, detail = node path). Unknown kinds are stored and ignored by the aggregates.
+Kinds other components append use the same columns. Unknown kinds are stored and ignored by the
+aggregates. The IVR's `ivr_outcome` (queue = menu, reason = exit node: self_service / to_queue /
+hangup, detail = node path). The dialer (acd/dialer/service.py) writes one `dialer_attempt` row per
+attempt, when its outcome is known (`at` = then), including numbers the dial policy refused:
+
+    column       dialer_attempt meaning
+    queue        campaign id, as decimal text ("12"); the campaign's name is crm.campaigns.get(id)
+    detail       lead id, as decimal text
+    call_id      the dialer's call id (= the Originate's ChannelId/uniqueid; the CRM interaction
+                 of a connected call has the same call_id)
+    number       the number dialled (E.164)
+    reason       outcome: connected (a person reached an agent) | abandoned (a person answered,
+                 no agent within the deadline, or hung up while waiting: the abandon rule counts
+                 it) | machine | busy | no_answer | invalid | failed (hung up before AMD, lost in
+                 an AMI drop) | refused (the dial policy refused the number: never dialled)
+    state        the lead's status after the attempt (new = retry later, contacted, failed ...)
+    prev_state   what was dialled: lead | callback (a scheduled callback) | preview (an agent's
+                 preview dial)
+    prev_reason  for refused: the dial policy's reason code (country_not_allowed ...), else ""
+    agent        username of the agent who talked (connected), else ""
+    dur_s        ring seconds: Originate sent -> answered (or -> the failure outcome)
+    wait_s       connected/abandoned: seconds the person waited for an agent (AMD -> agent
+                 answered, or -> given up); else NULL
+    talk_s       connected: seconds talking with the agent; else NULL
+
+A live answer, for the abandon rate, is reason IN ('connected', 'abandoned'); the rate of a
+campaign over a period is abandoned / live answers (the 3 % rule).
 
 The interval tables (cc_queue_intervals, cc_agent_intervals, cc_agent_state_intervals,
 cc_queue_histograms) hold sums per 15 minutes (`start` = a multiple of 900 s) per queue and per

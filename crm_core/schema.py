@@ -619,6 +619,36 @@ CREATE TABLE campaign_dnc (
 );
 """
 
+# The dialer's Originates go through the dial policy too (issue 12): the audit log accepts a
+# `campaign` action. SQLite cannot change a CHECK in place, so the table is rebuilt (same rows).
+_DIAL_AUDIT_CAMPAIGN = """
+CREATE TABLE dial_audit_new (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    user_id INTEGER,
+    username TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT '',
+    team_id INTEGER,
+    action TEXT NOT NULL CHECK (action IN ('dial','transfer','callback','campaign')),
+    number TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    region TEXT NOT NULL DEFAULT '',
+    number_type TEXT NOT NULL DEFAULT '',
+    verdict TEXT NOT NULL CHECK (verdict IN ('allowed','refused')),
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    call_id TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO dial_audit_new SELECT id, at, user_id, username, role, team_id, action, number,
+    target, kind, region, number_type, verdict, reason, message, call_id FROM dial_audit;
+DROP TABLE dial_audit;
+ALTER TABLE dial_audit_new RENAME TO dial_audit;
+CREATE INDEX ix_dial_audit_at ON dial_audit (at);
+CREATE INDEX ix_dial_audit_user ON dial_audit (user_id, at);
+CREATE INDEX ix_dial_audit_team ON dial_audit (team_id, at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -636,6 +666,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "customer search: matches per term", _CUSTOMER_TERM_COUNTS),
     Migration(14, "dialer: campaign caller id, script, attempts, priority, AMD action; "
                  "per-campaign do-not-call", _DIALER),
+    Migration(15, "dial audit: the dialer's campaign Originates", _DIAL_AUDIT_CAMPAIGN),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -32,7 +32,7 @@ from cti.errors import DialRateLimited, DialRefused
 
 log = structlog.get_logger("cti.dialguard")
 
-DialAction = Literal["dial", "transfer", "callback"]
+DialAction = Literal["dial", "transfer", "callback", "campaign"]  # campaign: acd/dialer
 _WINDOW_S = 60.0
 
 

@@ -2,7 +2,10 @@
 
     every tick, per active campaign:
         ACD agents of the campaign's queue --> PacingState --> pace() --> n lines
-        crm.leads.due() --> scheduler.pick() (DNC, windows, attempts, in flight) --> Originate
+        crm.leads.due() --> scheduler.pick() (DNC, windows, attempts, in flight)
+            --> DialGuard.authorize(action "campaign") --> Originate of the policy's E.164
+                (a number the toll-fraud policy refuses is never dialled: the lead is failed
+                with last_result "refused:<reason>"; allowed or refused, the dial audit has it)
     AMI OriginateResponse failure   --> outcome busy / no answer / invalid / failed --> lead retry
     FastAGI `dialer` (after AMD())  --> machine: message or hang up, per campaign
                                     --> human: AcdService.queue_call(priority tier, 2 s limit)
@@ -12,7 +15,9 @@
                                         the Originate is never sent again blindly
 
 Lead rows are updated through crm_core (SQL stays there); outcomes also write a CRM interaction
-when the ACD connected the call (AcdService logs it) and the lead keeps its last result.
+when the ACD connected the call (AcdService logs it) and the lead keeps its last result. Every
+attempt (refused ones too) is one `dialer_attempt` row of the event log (fields documented in
+crm_core/history.py), handed to `history` (HistoryDeriver.record; written in batches).
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ from acd.dialer.scheduler import LeadCandidate, pick
 from acd.dialer.windows import CallingWindow
 from acd.model import AgentState
 from common.clock import Clock, MonotonicClock, WallClock
+from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
-from cti.errors import AgiHangup, CtiError, OriginateOutcomeUnknown
+from cti.dialguard import Dialer, DialGuard
+from cti.errors import AgiHangup, CtiError, DialRefused, OriginateOutcomeUnknown
 from cti.events import AmiResynced, ChannelHungUp, CtiEvent, OriginateResult
 from cti.fastagi import AgiSession
 
@@ -57,6 +64,9 @@ LIVE_TIER = "platinum"  # a person who answered an outbound call waits at most 2
 # OriginateResponse Reason -> attempt result (Asterisk: 0 failed/busy, 1 hung up, 3 ring
 # timeout, 5 busy, 8 congestion: an invalid number or no route).
 REASONS = {0: "busy", 1: "failed", 3: "no_answer", 5: "busy", 8: "invalid"}
+# Whose dial rules ([dialing], cti/dialpolicy.py) a campaign's Originates are decided by: the
+# agents' (the people who will talk); no per-user rate limit, the pacing sets the rate.
+CAMPAIGN_ROLE = "agent"
 
 
 @dataclass(eq=False)
@@ -70,7 +80,13 @@ class Line:
     status_before: str
     attempts_before: int
     placed_at: float
+    kind: str = "lead"  # lead | callback | preview: what the attempt dialled
     answered: bool = False  # OriginateResponse success: the callee picked up
+    answered_at: float | None = None  # wall time of that success (ring time = - placed_at)
+    human_at: float | None = None  # wall time AMD handed a person to the ACD
+    agent: str = ""  # the agent who talked (connected calls)
+    wait_s: float | None = None  # the person's wait for an agent (connected or abandoned)
+    talk_s: float | None = None
     in_agi: bool = False
     human_waiting: bool = False
     unknown: bool = False  # the AMI connection dropped before Asterisk answered the Originate
@@ -109,7 +125,9 @@ class DialerService:
                  window: CallingWindow | None = None, default_zone: str = "UTC",
                  pacing: PacingConfig | None = None, retry: RetryPolicy | None = None,
                  tick_s: float = 1.0, ring_timeout_ms: int = 25_000,
-                 publish: Callable[[str, dict[str, Any]], object] | None = None) -> None:
+                 publish: Callable[[str, dict[str, Any]], object] | None = None,
+                 guard: DialGuard | None = None,
+                 history: Callable[[HistoryEvent], None] | None = None) -> None:
         self.crm = crm
         self.acd = acd
         self.ami = ami
@@ -123,6 +141,10 @@ class DialerService:
         self.tick_s = tick_s
         self.ring_timeout_ms = ring_timeout_ms
         self.publish = publish
+        # Never bypassed: without the server's guard (tests, tools) the policy still decides,
+        # only the audit rows are not kept.
+        self.guard = guard if guard is not None else DialGuard(dialing, crm)
+        self.history = history
         self.runs: dict[int, CampaignRun] = {}
         self.lines: dict[str, Line] = {}  # by call id (= Originate ChannelId = its uniqueid)
         self.dnc = DncList()
@@ -287,16 +309,25 @@ class DialerService:
         c = run.campaign
         call_id = f"dl{c.id}-{lead.id}-{lead.attempts + 1}-{next(self._seq)}"
         try:
+            target = await self.guard.authorize(
+                Dialer(None, f"campaign:{c.id}", CAMPAIGN_ROLE), lead.phone, "campaign",
+                call_id=call_id, rate_limit=False)
+        except DialRefused as exc:
+            await self._refused(c.id, lead, call_id, exc.decision.reason, str(exc))
+            return
+        try:
             action = ami_commands.originate_dialer(
-                cti_call_id=call_id, number=lead.phone, settings=self.dialing,
+                cti_call_id=call_id, number=target.dial, settings=self.dialing,
                 campaign_id=str(c.id), lead_id=str(lead.id),
-                caller_id_num=c.caller_id or lead.phone, caller_id_name=c.name[:40],
+                caller_id_num=c.caller_id or target.dial, caller_id_name=c.name[:40],
                 timeout_ms=self.ring_timeout_ms)
         except CtiError as exc:
             log.warning("lead_not_dialable", lead_id=lead.id, error=str(exc))
             await self.crm.leads.record_attempt(lead.id, "invalid", status="failed")
+            self._record(c.id, lead.id, call_id, lead.phone, "invalid", "failed",
+                         ring_s=0.0)
             return
-        line = Line(call_id, c.id, lead.id, lead.phone, lead.status, lead.attempts,
+        line = Line(call_id, c.id, lead.id, target.dial, lead.status, lead.attempts,
                     self.wall.now())
         self.lines[call_id] = line
         await self.crm.leads.update(lead.id, status="dialing")
@@ -314,6 +345,37 @@ class DialerService:
             await self.crm.leads.update(lead.id, status=line.status_before)
             log.warning("originate_failed", call_id=call_id, error=str(exc))
 
+    async def _refused(self, campaign_id: int, lead: Any, call_id: str, reason: str,
+                       message: str) -> None:
+        """The dial policy refused the lead's number: never dialled, never retried (the number
+        does not change); the lead says why. Not an attempt: `attempts` stays."""
+        result = f"refused:{reason}"
+        log.warning("lead_refused_by_dial_policy", campaign_id=campaign_id, lead_id=lead.id,
+                    reason=reason, message=message)
+        await self.crm.leads.update(lead.id, status="failed", last_result=result,
+                                    next_attempt=None)
+        run = self.runs.get(campaign_id)
+        if run is not None:
+            run.results["refused"] = run.results.get("refused", 0) + 1
+        self._record(campaign_id, lead.id, call_id, lead.phone, "refused", "failed",
+                     ring_s=0.0, refusal=reason)
+
+    def _record(self, campaign_id: int, lead_id: int, call_id: str, number: str, result: str,
+                lead_status: str, *, kind: str = "lead", ring_s: float | None = None,
+                wait_s: float | None = None, talk_s: float | None = None, agent: str = "",
+                refusal: str = "") -> None:
+        """One `dialer_attempt` row for the event log (layout: crm_core/history.py)."""
+        if self.history is None:
+            return
+        try:
+            self.history(HistoryEvent(
+                self.wall.now(), "dialer_attempt", queue=str(campaign_id), agent=agent,
+                call_id=call_id, number=number, state=lead_status, reason=result,
+                prev_state=kind, prev_reason=refusal, wait_s=wait_s, talk_s=talk_s,
+                dur_s=ring_s, detail=str(lead_id)))
+        except Exception:  # the attempt happened; a full log must not stop the dialer
+            log.exception("dialer_attempt_not_logged", call_id=call_id)
+
     # ------------------------------------------------------------------ outcomes
 
     async def _finish(self, line: Line, result: str, *, answer_delay_s: float | None = None
@@ -328,13 +390,21 @@ class DialerService:
                 run.estimates.attempt(est, answer_delay_s)
         retry = RetryPolicy(max_attempts=run.campaign.max_attempts if run else 5,
                             delays=self.retry.delays)
+        now = self.wall.now()
+        status = "dialing"
         try:
-            u = retry.after_attempt(line.lead_id, "dialing", line.attempts_before, result,
-                                    self.wall.now())
+            u = retry.after_attempt(line.lead_id, "dialing", line.attempts_before, result, now)
+            status = u.status
             await self.crm.leads.update(line.lead_id, status=u.status, attempts=u.attempts,
                                         next_attempt=u.next_attempt, last_result=result)
         except Exception:
             log.exception("lead_update_failed", lead_id=line.lead_id, result=result)
+        ring_end = line.answered_at if line.answered_at is not None else now
+        if line.wait_s is None and line.human_at is not None and result == "abandoned":
+            line.wait_s = max(0.0, now - line.human_at)
+        self._record(line.campaign_id, line.lead_id, line.call_id, line.phone, result, status,
+                     kind=line.kind, ring_s=max(0.0, ring_end - line.placed_at),
+                     wait_s=line.wait_s, talk_s=line.talk_s, agent=line.agent)
         if self.publish is not None:
             self.publish("dialer.outcome", {"campaign_id": line.campaign_id,
                                             "lead_id": line.lead_id, "result": result})
@@ -354,6 +424,7 @@ class DialerService:
             line.unknown = False
             if ev.success:
                 line.answered = True
+                line.answered_at = self.wall.now()
             else:
                 self._spawn(self._finish(line, REASONS.get(ev.reason, "failed")))
         elif isinstance(ev, ChannelHungUp):
@@ -399,6 +470,7 @@ class DialerService:
             # HUMAN, or NOTSURE (treated as a person: a machine taken for a person costs an
             # agent a few seconds, a person taken for a machine is an abandoned call).
             answer_delay = self.wall.now() - line.placed_at
+            line.human_at = self.wall.now()
             line.human_waiting = True
             queue = run.campaign.queue if run is not None else ""
             outcome = await self.acd.queue_call(session, queue=queue, number=line.phone,
@@ -408,6 +480,7 @@ class DialerService:
             if outcome == "answered":
                 if run is not None:
                     run.tracker.live_answer(self.wall.now())
+                await self._connected_facts(line)
                 await self._finish(line, "connected", answer_delay_s=answer_delay)
                 return
             if run is not None:
@@ -423,6 +496,23 @@ class DialerService:
                 await self._finish(line, "abandoned")
             else:
                 await self._finish(line, "failed")
+
+
+    async def _connected_facts(self, line: Line) -> None:
+        """Agent, wait and talk time of a connected call, from the CRM interaction the ACD wrote
+        for it (its call id is the line's)."""
+        try:
+            it = await self.crm.interactions.by_call_id(line.call_id)
+            if it is None:
+                return
+            if it.answered_at is not None and line.human_at is not None:
+                line.wait_s = max(0.0, it.answered_at - line.human_at)
+            if it.answered_at is not None and it.ended_at is not None:
+                line.talk_s = max(0.0, it.ended_at - it.answered_at)
+            if it.agent_user_id is not None:
+                line.agent = (await self.crm.users.get(it.agent_user_id)).username
+        except Exception:
+            log.exception("dialer_call_facts_unread", call_id=line.call_id)
 
 
 def _mode(dial_mode: str) -> Any:
