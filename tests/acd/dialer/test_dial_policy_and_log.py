@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from acd.dialer.service import DialerService
+from acd.history import HistoryDeriver
+from acd.history_writer import HistoryWriter
 from common.clock import ManualClock
 from config.cti import DialingSettings
+from config.reports import ReportsSettings
 from crm_core.history import HistoryEvent
 from crm_core.lead_import import LeadColumns
 from crm_core.service import Crm
@@ -149,3 +152,20 @@ async def test_abandon_row_carries_the_wait(world: World) -> None:
     await world.dialer.handle_dialer(FakeSession(call_id, "HUMAN"))  # type: ignore[arg-type]
     (row,) = world.history
     assert (row.reason, row.state, row.wait_s, row.agent) == ("abandoned", "new", 2.0, "")
+
+
+async def test_attempt_rows_reach_the_durable_event_log(world: World) -> None:
+    """Through the server's writer (acd/history_writer.py) into cc_events, where reports read."""
+    deriver = HistoryDeriver(lambda t: t)
+    writer = HistoryWriter(world.crm.history, deriver, limits={}, settings=ReportsSettings(),
+                           now=lambda: NOON_NY)
+    world.dialer.history = deriver.record
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    busy = world.ami.sent[0]
+    world.dialer.on_cti_event(OriginateResult(busy.action_id, False, 5, "", "", "", "", "", ""))
+    await settle(world.dialer)
+    assert await writer.flush() == 1
+    (row,) = await world.crm.history.events(NOON_NY - 1, NOON_NY + 1, kinds=["dialer_attempt"])
+    assert (row.queue, row.reason, row.number, row.state) == (
+        str(world.campaign_id), "busy", "+12125550101", "new")
