@@ -192,7 +192,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, clock=clock,
                          dial_guard=dial_guard)
         dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing, clock=clock,
-                               publish=bus.publish, guard=dial_guard)
+                               settings=settings.dialer, publish=bus.publish, guard=dial_guard)
 
         acd.before_originate = lambda action_id, **exp: publish(
             tracker.expect_originate(action_id, now=clock.now(), **exp))

@@ -8,6 +8,7 @@ from config.base import Section
 from config.crm import CrmSettings
 from config.cti import AmiSettings, DialingSettings, FastAgiSettings
 from config.demo import DemoSettings
+from config.dialer import DialerSettings
 from config.menus import IvrSettings
 from config.reports import ReportsSettings
 from config.server import ServerSettings
@@ -24,3 +25,4 @@ class Settings(Section):
     demo: DemoSettings = DemoSettings()
     ivr: IvrSettings = IvrSettings()
     reports: ReportsSettings = ReportsSettings()
+    dialer: DialerSettings = DialerSettings()

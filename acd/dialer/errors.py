@@ -4,6 +4,7 @@ DialerError
 ├── InvalidPacing     pacing inputs that cannot describe a campaign (negative counts, rates
 │                     outside 0..1, non-finite numbers); nothing is dialled on them
 ├── InvalidWindow     a calling window that cannot be evaluated (bad hours, unknown time zone)
+│   └── UnknownZone   no time zone is known for a number (and no default zone is configured)
 ├── InvalidNumber     a number the dialer must not dial (not E.164, dial specials)
 └── IllegalLeadTransition  a lead status change not in the lead transition table; nothing changed
 
@@ -22,6 +23,10 @@ class InvalidPacing(DialerError):
 
 
 class InvalidWindow(DialerError):
+    pass
+
+
+class UnknownZone(InvalidWindow):
     pass
 
 

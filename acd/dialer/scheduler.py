@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from acd.dialer.dnc import DncList
-from acd.dialer.errors import InvalidNumber, InvalidWindow
+from acd.dialer.errors import InvalidNumber, InvalidWindow, UnknownZone
 from acd.dialer.windows import CallingWindow, zones_for_number
 
 
@@ -54,7 +54,8 @@ class DialTarget:
 class Skip:
     kind: str
     ref_id: int
-    reason: str  # dnc, in-flight, unknown-outcome, exhausted, window, invalid-number
+    reason: str  # dnc, in-flight, unknown-outcome, exhausted, window, invalid-number,
+    #              no-timezone (no zone known for the number and no default configured)
     retry_at: float | None = None  # for "window": when it opens (None: no common window soon)
 
 
@@ -66,7 +67,7 @@ class Pick:
 
 def pick(*, now: float, lines: int, campaign_id: int, leads: Sequence[LeadCandidate],
          callbacks: Sequence[CallbackCandidate] = (), idle_agents: Collection[str] = (),
-         dnc: DncList, window: CallingWindow, default_zone: str = "UTC",
+         dnc: DncList, window: CallingWindow, default_zone: str = "",
          max_attempts: int = 5, in_flight_phones: Collection[str] = (),
          unknown_leads: Collection[int] = ()) -> Pick:
     dials: list[DialTarget] = []
@@ -83,6 +84,9 @@ def pick(*, now: float, lines: int, campaign_id: int, leads: Sequence[LeadCandid
             return False
         try:
             zones = zones_for_number(phone, tz, default_zone)
+        except UnknownZone:
+            skipped.append(Skip(kind, ref, "no-timezone"))
+            return False
         except (InvalidNumber, InvalidWindow):
             skipped.append(Skip(kind, ref, "invalid-number"))
             return False

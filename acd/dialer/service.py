@@ -27,6 +27,7 @@ import contextlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -48,6 +49,7 @@ from acd.dialer.scheduler import LeadCandidate, pick
 from acd.dialer.windows import CallingWindow
 from acd.model import AgentState
 from common.clock import Clock, MonotonicClock, WallClock
+from config.dialer import DialerSettings
 from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
 from cti.dialguard import Dialer, DialGuard
@@ -121,10 +123,9 @@ class CampaignStatus:
 
 class DialerService:
     def __init__(self, *, crm: Any, acd: Any, ami: Any, dialing: Any,
+                 settings: DialerSettings | None = None,
                  clock: Clock | None = None, wall: Clock | None = None,
-                 window: CallingWindow | None = None, default_zone: str = "UTC",
-                 pacing: PacingConfig | None = None, retry: RetryPolicy | None = None,
-                 tick_s: float = 1.0, ring_timeout_ms: int = 25_000,
+                 tick_s: float | None = None,
                  publish: Callable[[str, dict[str, Any]], object] | None = None,
                  guard: DialGuard | None = None,
                  history: Callable[[HistoryEvent], None] | None = None) -> None:
@@ -132,14 +133,16 @@ class DialerService:
         self.acd = acd
         self.ami = ami
         self.dialing = dialing
+        self.settings = cfg = settings or DialerSettings()
         self.clock = clock or MonotonicClock()
         self.wall = wall or WallClock()
-        self.window = window or CallingWindow()
-        self.default_zone = default_zone
-        self.pacing = pacing or PacingConfig()
-        self.retry = retry or RetryPolicy()
-        self.tick_s = tick_s
-        self.ring_timeout_ms = ring_timeout_ms
+        self.window = window_from(cfg)
+        self.default_zone = cfg.default_timezone
+        self.pacing = PacingConfig(abandon_target=cfg.abandon_target,
+                                   grace_s=cfg.abandon_deadline_s)
+        self.retry = RetryPolicy(delays=MappingProxyType(cfg.retry_delay_s.model_dump()))
+        self.tick_s = cfg.tick_s if tick_s is None else tick_s
+        self.ring_timeout_ms = round(cfg.ring_timeout_s * 1000)
         self.publish = publish
         # Never bypassed: without the server's guard (tests, tools) the policy still decides,
         # only the audit rows are not kept.
@@ -300,6 +303,11 @@ class DialerService:
                 await self.crm.leads.update(skip.ref_id, next_attempt=nxt)
             elif skip.reason in ("exhausted", "invalid-number"):
                 await self.crm.leads.update(skip.ref_id, status="failed")
+            elif skip.reason == "no-timezone":
+                # Never called at a guessed hour: the lead says why (fix: its timezone, or
+                # [dialer].default_timezone, then set it back to new).
+                await self.crm.leads.update(skip.ref_id, status="failed",
+                                            last_result="no-timezone")
         by_id = {ld.id: ld for ld in due}
         for target in picked.dials:
             lead = by_id[target.ref_id]
@@ -513,6 +521,12 @@ class DialerService:
                 line.agent = (await self.crm.users.get(it.agent_user_id)).username
         except Exception:
             log.exception("dialer_call_facts_unread", call_id=line.call_id)
+
+
+def window_from(cfg: DialerSettings) -> CallingWindow:
+    """The [dialer] calling window as the pure core's value."""
+    return CallingWindow(start=cfg.start_time, end=cfg.end_time, days=cfg.weekday_numbers,
+                         holidays=cfg.holiday_dates)
 
 
 def _mode(dial_mode: str) -> Any:

@@ -1,8 +1,10 @@
 """Calling windows in the called person's local time.
 
-A number's time zones come from phonenumbers (`timezone.time_zones_for_number`), unless the lead
-carries its own zone (from its address, say). A number whose zones are unknown gets the
-campaign's default zone. When a number maps to several zones (a US toll-free number, an area
+A number's time zones come from phonenumbers (`timezone.time_zones_for_number`, which falls back
+to the zones of the number's country), unless the lead carries its own zone (from its address,
+say). A number phonenumbers cannot place gets the configured default zone ([dialer]
+default_timezone); with none configured it raises UnknownZone: never called at a guessed hour.
+When a number maps to several zones (a US toll-free number, an area
 code across a zone line) the call is allowed only when the window is open in every one of them:
 the safe reading of "the called person's local time" when we do not know where they are.
 
@@ -23,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from acd.dialer.errors import InvalidNumber, InvalidWindow
+from acd.dialer.errors import InvalidNumber, InvalidWindow, UnknownZone
 
 ALL_DAYS = frozenset(range(7))  # Monday = 0
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -50,14 +52,19 @@ def _zones_of_number(e164: str) -> tuple[str, ...]:
     return names
 
 
-def zones_for_number(e164: str, lead_zone: str = "", default_zone: str = "UTC"
+def zones_for_number(e164: str, lead_zone: str = "", default_zone: str = ""
                      ) -> tuple[ZoneInfo, ...]:
     """The zones the person may be in: the lead's own zone if set, else the number's zones
-    (phonenumbers), else `default_zone`."""
+    (phonenumbers), else `default_zone`; UnknownZone when that is "" too."""
     if lead_zone:
         return (zone(lead_zone),)
     names = _zones_of_number(e164)
-    return tuple(zone(n) for n in names) if names else (zone(default_zone),)
+    if names:
+        return tuple(zone(n) for n in names)
+    if not default_zone:
+        raise UnknownZone(f"no time zone is known for {e164}: set the lead's timezone or "
+                          "[dialer].default_timezone")
+    return (zone(default_zone),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,16 @@ every attempt is a `dialer_attempt` row of the event log (layout in crm_core/his
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from acd.dialer.service import DialerService
+from acd.dialer.service import DialerService, window_from
 from acd.history import HistoryDeriver
 from acd.history_writer import HistoryWriter
 from common.clock import ManualClock
 from config.cti import DialingSettings
+from config.dialer import DialerSettings
 from config.reports import ReportsSettings
 from crm_core.history import HistoryEvent
 from crm_core.lead_import import LeadColumns
@@ -169,3 +172,23 @@ async def test_attempt_rows_reach_the_durable_event_log(world: World) -> None:
     (row,) = await world.crm.history.events(NOON_NY - 1, NOON_NY + 1, kinds=["dialer_attempt"])
     assert (row.queue, row.reason, row.number, row.state) == (
         str(world.campaign_id), "busy", "+12125550101", "new")
+
+
+async def test_configured_holiday_and_unplaceable_numbers(world: World) -> None:
+    # [dialer] values decide: today (in New York) is a holiday -> nothing is dialled.
+    today = dt.datetime.fromtimestamp(NOON_NY, ZoneInfo("America/New_York")).date()
+    world.dialer.window = window_from(DialerSettings(holidays=[today.isoformat()]))
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    assert world.ami.sent == []
+    # A number phonenumbers cannot place, with no default zone: failed, never guessed.
+    world.dialer.window = window_from(DialerSettings())
+    lst = await world.crm.lead_lists.create(campaign_id=world.campaign_id, name="intl")
+    await world.crm.leads.create(list_id=lst.id, phone="+80012345678")
+    for lead in (await world.crm.leads.search(status="new", limit=50)).items:
+        if lead.phone != "+80012345678":
+            await world.crm.leads.update(lead.id, status="done")
+    await world.dialer.tick()
+    assert world.ami.sent == []
+    (lead,) = (await world.crm.leads.search(phone="+80012345678")).items
+    assert (lead.status, lead.last_result) == ("failed", "no-timezone")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from acd.dialer.errors import InvalidNumber, InvalidWindow
+from acd.dialer.errors import InvalidNumber, InvalidWindow, UnknownZone
 from acd.dialer.windows import CallingWindow, zone, zones_for_number
 
 UTC = dt.UTC
@@ -84,6 +84,12 @@ def test_number_spanning_many_zones_needs_all_open() -> None:
 def test_unknown_region_falls_back_to_default_zone() -> None:
     assert zones_for_number("+80012345678", default_zone="Europe/Paris") == (
         zone("Europe/Paris"),)
+
+
+def test_without_a_default_zone_an_unplaceable_number_is_never_guessed() -> None:
+    with pytest.raises(UnknownZone, match="default_timezone"):
+        zones_for_number("+80012345678")
+    assert zones_for_number("+80012345678", "Asia/Tokyo") == (zone("Asia/Tokyo"),)
 
 
 def test_weekdays_and_holidays() -> None:
