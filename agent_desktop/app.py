@@ -17,6 +17,7 @@ from agent_desktop.app_keys import BUS_KEY
 from agent_desktop.auth import AuthService, UserStore, auth_routes
 from agent_desktop.middleware import HttpMetrics, error_middleware, security_headers
 from agent_desktop.openapi import build_openapi
+from agent_desktop.pages import page_routes
 from agent_desktop.routing import RouteRegistry, RouteSpec
 from agent_desktop.system_routes import HealthCheck, StatusCheck, system_routes
 from agent_desktop.vendor import vendor_routes
@@ -87,6 +88,7 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
                                   health_checks))
     registry.extend(auth_routes(auth))
     registry.extend(vendor_routes())
+    registry.extend(page_routes())
     if crm is not None:
         from agent_desktop.crm_routes import crm_routes
 

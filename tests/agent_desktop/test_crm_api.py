@@ -450,7 +450,8 @@ async def test_every_route_is_guarded_by_known_roles(world: World) -> None:
             public.add((spec.method, spec.path))
     assert public == {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/openapi.json"),
                       ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
-                      ("GET", "/vendor/{name}")}
+                      ("GET", "/vendor/{name}"), ("GET", "/static/{name}"), ("GET", "/"),
+                      ("GET", "/desktop"), ("GET", "/wallboard")}
 
 
 async def test_unknown_query_parameters_are_422_and_named(world: World) -> None:
