@@ -93,6 +93,9 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
         from agent_desktop.crm_routes import crm_routes
 
         registry.extend(crm_routes(crm, settings))
+        from agent_desktop.desktop_routes import desktop_routes
+
+        registry.extend(desktop_routes(settings, crm))
     registry.extend(extra_routes)
     registry.install(app, auth)
 

@@ -10,6 +10,7 @@ from config.cti import AmiSettings, DialingSettings, FastAgiSettings
 from config.demo import DemoSettings
 from config.dialer import DialerSettings
 from config.menus import IvrSettings
+from config.pages import PagesSettings
 from config.reports import ReportsSettings
 from config.server import ServerSettings
 
@@ -26,3 +27,4 @@ class Settings(Section):
     ivr: IvrSettings = IvrSettings()
     reports: ReportsSettings = ReportsSettings()
     dialer: DialerSettings = DialerSettings()
+    pages: PagesSettings = PagesSettings()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pydantic
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -17,6 +18,9 @@ from agent_desktop.pages import (
     content_security_policy,
     static_file,
 )
+from config.pages import PagesSettings
+from tests.agent_desktop.test_crm_api import World, world  # noqa: F401
+from tests.agent_desktop.test_http_auth import assert_error
 
 
 def directives(csp: str) -> dict[str, list[str]]:
@@ -103,3 +107,25 @@ def test_documents_and_scripts_obey_the_policy() -> None:
                              text), script.name
         for imported in re.findall(r"from \"(/static/[^\"]+)\"", text):
             assert (STATIC_DIR / imported.removeprefix("/static/")).is_file(), imported
+
+
+async def test_desktop_config_lists_the_codes_a_page_offers(world: World) -> None:  # noqa: F811
+    resp = await world.get("alice", "/api/desktop/config")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["user"]["username"] == "alice" and body["user"]["role"] == "agent"
+    assert "lunch" in body["pause_codes"] and "missed-call" not in body["pause_codes"]
+    assert [q["name"] for q in body["queues"]] == ["support", "sales"]
+    assert body["queues"][0]["dispositions"] == body["dispositions"]  # no own list: the global
+    assert body["language"] == "zh-CN" and body["country"] == "US"  # crm.default_region
+    assert body["wallboard"]["abandon_bad"] >= body["wallboard"]["abandon_warn"]
+    assert "password_hash" not in str(body)
+    await assert_error(await world.get("anon", "/api/desktop/config"), 401, "unauthorized")
+
+
+def test_pages_settings_refuse_unknown_zones_and_inverted_thresholds() -> None:
+    with pytest.raises(pydantic.ValidationError, match="Mars/Olympus"):
+        PagesSettings(timezone="Mars/Olympus")
+    with pytest.raises(pydantic.ValidationError, match="abandon_bad"):
+        PagesSettings(abandon_warn=0.2, abandon_bad=0.1)
+    assert PagesSettings(timezone="Asia/Shanghai", country="CN").country == "CN"
