@@ -43,14 +43,15 @@ from agent_desktop.passwords import hash_password
 from common.bus import Bus
 from common.clock import MonotonicClock
 from common.logging import configure_logging
+from common.messages import CrmTicketEscalated
 from config.settings import Settings
 from crm_core.demo_data import demo_agents, ensure_demo_database, iter_demo_numbers
 from crm_core.errors import CrmError, NotFound
 from crm_core.service import Crm
-from cti.ami import AmiClient, AmiState
+from cti.ami import AmiClient, AmiState, connection_message
 from cti.calls import CallTracker, CallUpdate
 from cti.dialguard import DialAuditWriter, DialGuard
-from cti.events import AmiConnected, AmiLost, AmiResynced, CtiEvent
+from cti.events import AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
 from cti.ownership import DeviceDirectory, follow_users
 from cti.routes import cti_routes
@@ -129,7 +130,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         directory = DeviceDirectory(logins=engine.agent_on_device)
         tracker = CallTracker(user_for=directory.user_for)
         users_task = asyncio.create_task(follow_users(
-            crm, directory, settings.dialing.agent_device_template, bus.subscribe("user.")))
+            crm, directory, settings.dialing.agent_device_template, bus.subscribe("crm.user.")))
         stack.callback(users_task.cancel)
 
         fastagi = FastAgiServer(settings.fastagi)
@@ -164,7 +165,7 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         def publish(updates: list[CallUpdate]) -> None:
             for u in updates:
-                bus.publish("call." + type(u).__name__, u)
+                bus.publish(u)
                 if call_log is not None:
                     call_log.on_update(u)  # at once: the ACD still knows the call's queue
 
@@ -175,8 +176,9 @@ async def serve(settings: Settings, *, demo: bool = False,
             else:
                 updates = tracker.apply(ev, now)
             publish(updates)
-            if isinstance(ev, AmiConnected | AmiLost | AmiResynced):
-                bus.publish("ami.connection", {"event": type(ev).__name__})
+            link = connection_message(ev)
+            if link is not None:
+                bus.publish(link)
                 log.info("ami_" + type(ev).__name__.removeprefix("Ami").lower())
             if acd is not None:
                 acd.on_cti_event(ev)
@@ -194,10 +196,11 @@ async def serve(settings: Settings, *, demo: bool = False,
         dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing, clock=clock,
                                settings=settings.dialer, publish=bus.publish, guard=dial_guard)
 
+        acd.call_id_for = tracker.call_id_for  # one call id (the Linkedid) on every message
         acd.before_originate = lambda action_id, **exp: publish(
             tracker.expect_originate(action_id, now=clock.now(), **exp))
         call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall, queue_of=acd.queue_of)
-        call_log_task = asyncio.create_task(call_log.run(bus.subscribe("call.")),
+        call_log_task = asyncio.create_task(call_log.run(bus.subscribe("pbx.call.")),
                                             name="call-log")
         stack.callback(call_log_task.cancel)
         AcdContinuity(acd, crm)  # records, logins and statistics across faults and restarts
@@ -409,8 +412,7 @@ async def _escalate_tickets(crm: Crm, bus: Bus, every_s: float = 60.0) -> None:
         try:
             escalated = await crm.tickets.escalate_overdue()
             for ticket in escalated:
-                bus.publish("ticket.escalated", {"ticket_id": ticket.id,
-                                                 "customer_id": ticket.customer_id})
+                bus.publish(CrmTicketEscalated(ticket.id, ticket.customer_id))
             if escalated:
                 log.info("tickets_escalated", count=len(escalated),
                          ids=[t.id for t in escalated[:20]])

@@ -27,8 +27,9 @@ import structlog
 
 from acd.stats import QueueStats
 from common.clock import Clock
+from common.messages import CallEnded, CallTransferred, OriginateFailed
 from crm_core.segments import CallSegment
-from cti.calls import CallEnded, CallTransferred, CallView, OriginateFailed
+from cti.call_views import CallView
 
 log = structlog.get_logger("acd.call_log")
 

@@ -9,7 +9,7 @@ oldest rows are dropped with a log line (memory stays bounded while the disk is 
 closes the agents' open states and flushes what is left.
 
 Transfers are not engine inputs: with a bus, the writer follows the call tracker's
-`call.CallTransferred` updates (AMI BlindTransfer / AttendedTransfer) and logs `transferred`.
+`pbx.call.transferred` messages (AMI BlindTransfer / AttendedTransfer) and logs `transferred`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import structlog
 
 from acd.history import HistoryDeriver, Limits, interval_deltas
 from common.bus import Bus
+from common.messages import CallTransferred
 from config.acd import AcdSettings
 from config.reports import ReportsSettings
 from crm_core.history import HistoryEvent, HistoryRepo, local_day, zone
@@ -70,7 +71,7 @@ class HistoryWriter:
         self._task = asyncio.create_task(self._run(), name="history-writer")
         if self._bus is not None:
             self._follow = asyncio.create_task(
-                self._transfers(self._bus.subscribe("call.CallTransferred")),
+                self._transfers(self._bus.subscribe(CallTransferred.TOPIC)),
                 name="history-transfers")
 
     async def stop(self) -> None:
@@ -97,8 +98,10 @@ class HistoryWriter:
     async def _transfers(self, sub: Any) -> None:
         while True:
             env = await sub.get()
+            u = env.message
+            if not isinstance(u, CallTransferred):
+                continue
             try:
-                u = env.message  # cti.calls.CallTransferred
                 self.deriver.transferred(u.call.call_id, u.transfer.target, self._now(),
                                          queue=u.call.queue or "")
             except Exception:

@@ -60,6 +60,21 @@ from acd.model import (
 from acd.stats import QueueReport
 from common.bus import Bus
 from common.clock import Clock, MonotonicClock, WallClock
+from common.messages import (
+    AcdAgentState,
+    AcdCallAbandoned,
+    AcdCallAnswered,
+    AcdCallbackFailed,
+    AcdCallEnded,
+    AcdCallHandedBack,
+    AcdCallOffered,
+    AcdCallOverflowed,
+    AcdCallQueued,
+    AcdCallRemoved,
+    CrmUserDeleted,
+    CrmUserUpdated,
+    IvrContext,
+)
 from config.settings import Settings
 from crm_core.phones import try_normalize
 from cti import commands as ami_commands
@@ -105,7 +120,7 @@ class _Caller:
     answered_wall: float | None = None
     callback: bool = False
     customer_id: int | None = None
-    context: dict[str, Any] = field(default_factory=dict)  # the IVR's path, for the screen-pop
+    context: IvrContext | None = None  # the IVR's path, for the screen-pop
     dial_channel: str = ""  # the agent leg our Dial is ringing (from AMI DialBegin)
     handed_back: bool = False
     task: asyncio.Task[Any] | None = None  # the FastAGI session holding the caller
@@ -165,6 +180,9 @@ class AcdService:
         # Told about each callback Originate before it is sent (the call tracker, so the call
         # is known as a callback with its agent): (action_id, **expectation).
         self.before_originate: Callable[..., object] | None = None
+        # The call tracker's call id (Linkedid) of a channel's Uniqueid, None when unknown: the
+        # ACD's call id, the one every bus message and record joins on (server.py wires it).
+        self.call_id_for: Callable[[str], str | None] = lambda uniqueid: None
         self._user_events: asyncio.Task[None] | None = None
         self._day = time.localtime(self.wall.now()).tm_yday
         # Seconds per engine input, for the routing latency histogram on /metrics.
@@ -181,7 +199,7 @@ class AcdService:
         if self.continuity is not None:
             await self.continuity.start()
         self._ticker = asyncio.create_task(self._tick_loop(), name="acd-tick")
-        self._user_events = asyncio.create_task(self._follow_users(self.bus.subscribe("user.")),
+        self._user_events = asyncio.create_task(self._follow_users(self.bus.subscribe("crm.user.")),
                                                 name="acd-users")
 
     def owned_calls(self) -> frozenset[str]:
@@ -304,35 +322,29 @@ class AcdService:
                 caller.inbox.append(cmd)
             if isinstance(cmd, Offer):
                 log.info("offer", call_id=cmd.call_id, agent_id=cmd.agent_id, queue=cmd.queue)
-                self.bus.publish("call.offered", {
-                    "call_id": cmd.call_id, "agent_id": cmd.agent_id, "queue": cmd.queue,
-                    "number": caller.number if caller else "",
-                    "tier": caller.tier if caller else "",
-                    "customer_id": caller.customer_id if caller else None,
-                    "ivr": caller.context if caller else {},
-                })
+                self.bus.publish(AcdCallOffered(
+                    call_id=cmd.call_id, channel=caller.channel if caller else "",
+                    agent_id=cmd.agent_id, queue=cmd.queue,
+                    number=caller.number if caller else "",
+                    tier=caller.tier if caller else "",
+                    customer_id=caller.customer_id if caller else None,
+                    ivr=caller.context if caller else None))
             elif isinstance(cmd, Overflowed):
                 if caller is not None:
                     caller.queue = cmd.to_queue
-                self.bus.publish("call.overflowed", {"call_id": cmd.call_id,
-                                                     "from": cmd.from_queue, "to": cmd.to_queue})
+                self.bus.publish(AcdCallOverflowed(cmd.call_id, cmd.from_queue, cmd.to_queue))
         elif isinstance(cmd, PlaceCallback):
             self._spawn(self._place_callback(cmd))
         elif isinstance(cmd, OfferRetracted):
             # The caller's Dial ends with the caller's channel, which cancels the agent leg.
             log.info("offer_retracted", call_id=cmd.call_id, agent=cmd.agent_id)
         elif isinstance(cmd, CallRemoved):
-            self.bus.publish("call.removed", {
-                "call_id": cmd.call_id, "queue": cmd.queue, "reason": cmd.reason,
-                "agent_id": cmd.agent_id, "waited_s": round(cmd.waited_s, 3),
-            })
+            self.bus.publish(AcdCallRemoved(cmd.call_id, cmd.queue, cmd.reason, cmd.agent_id,
+                                            round(cmd.waited_s, 3)))
         elif isinstance(cmd, AgentStateChanged):
             if self.continuity is not None:
                 self.continuity.agent_changed(cmd.agent_id)
-            self.bus.publish("agent.state", {
-                "agent_id": cmd.agent_id, "old": str(cmd.old), "new": str(cmd.new),
-                "reason": cmd.reason,
-            })
+            self.bus.publish(AcdAgentState(cmd.agent_id, cmd.old, cmd.new, cmd.reason))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -352,7 +364,7 @@ class AcdService:
     async def queue_call(self, session: AgiSession, *, queue: str, number: str,
                          skills: frozenset[str] = frozenset(), tier: str | None = None,
                          customer_id: int | None = None,
-                         context: Mapping[str, Any] | None = None,
+                         context: IvrContext | None = None,
                          max_wait_s: float | None = None) -> str:
         """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
@@ -360,12 +372,12 @@ class AcdService:
         `max_wait_s` (no agent offered in time: the call leaves the ACD, the abandon rule).
         Returns "answered", "timed_out", "gone" (the caller hung up first) or "fallback"
         (handed back to the dialplan)."""
-        call_id = session.uniqueid or f"agi-{id(session)}"
+        call_id = self.call_id_of(session)
         if tier is None:
             tier = await self._tier(number) if not self._draining else "unknown"
         caller = _Caller(call_id=call_id, channel=session.channel, number=number, queue=queue,
                          tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
-                         context=dict(context or {}), task=asyncio.current_task(),
+                         context=context, task=asyncio.current_task(),
                          deadline=None if max_wait_s is None
                          else self.clock.now() + max_wait_s)
         if self.continuity is not None:
@@ -386,9 +398,8 @@ class AcdService:
                 log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
                 await self._fallback(session, call_id, f"refused: {exc}")
                 return "fallback"
-            self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
-                                             "number": number, "customer_id": customer_id,
-                                             "ivr": caller.context})
+            self.bus.publish(AcdCallQueued(call_id, caller.channel, queue, tier, number,
+                                           customer_id=customer_id, ivr=caller.context))
             await self._hold_until_connected(session, caller)
         except AgiHangup:
             self._caller_gone(caller)
@@ -426,8 +437,7 @@ class AcdService:
             with contextlib.suppress(AcdError):
                 self._feed(self.engine.abandon, call_id)
             return False
-        self.bus.publish("call.queued", {"call_id": call_id, "queue": queue, "tier": tier,
-                                         "number": number, "callback": True})
+        self.bus.publish(AcdCallQueued(call_id, "", queue, tier, number, callback=True))
         return True
 
     async def _fallback(self, session: AgiSession, call_id: str, why: str,
@@ -608,13 +618,13 @@ class AcdService:
             self._feed(self.engine.offer_answered, caller.call_id)
         except AcdError as exc:
             log.warning("answer_not_applied", call_id=caller.call_id, error=str(exc))
-        self.bus.publish("call.answered", {"call_id": caller.call_id, "agent_id": caller.agent_id,
-                                           "queue": caller.queue, "number": caller.number})
+        self.bus.publish(AcdCallAnswered(caller.call_id, caller.channel, caller.agent_id,
+                                         caller.queue, caller.number))
 
     def _ended(self, caller: _Caller) -> None:
         with contextlib.suppress(AcdError):
             self._feed(self.engine.call_ended, caller.call_id)
-        self.bus.publish("call.ended", {"call_id": caller.call_id, "agent_id": caller.agent_id})
+        self.bus.publish(AcdCallEnded(caller.call_id, caller.channel, caller.agent_id))
 
     def _leave_engine(self, caller: _Caller, why: str) -> None:
         """The call leaves the ACD without an answer, for a reason other than the caller (the
@@ -623,7 +633,7 @@ class AcdService:
             self._feed(self.engine.hand_back, caller.call_id)
         except AcdError:
             return  # already out of the engine
-        self.bus.publish("call.handed_back", {"call_id": caller.call_id, "reason": why})
+        self.bus.publish(AcdCallHandedBack(caller.call_id, caller.channel, why))
 
     def _caller_gone(self, caller: _Caller) -> None:
         """The caller's session ended early: talking -> ended, waiting -> abandoned."""
@@ -638,7 +648,7 @@ class AcdService:
             return
         log.info("abandon", call_id=caller.call_id, queue=caller.queue,
                  agent_id=caller.agent_id)
-        self.bus.publish("call.abandoned", {"call_id": caller.call_id, "queue": caller.queue})
+        self.bus.publish(AcdCallAbandoned(caller.call_id, caller.channel, caller.queue))
 
     # ------------------------------------------------------------------ callbacks (outbound)
 
@@ -686,8 +696,7 @@ class AcdService:
         log.warning("callback_given_up", call_id=call_id, number=number, reason=why)
         with contextlib.suppress(AcdError):
             self._feed(self.engine.abandon, call_id)
-        self.bus.publish("callback.failed", {"call_id": call_id, "number": number,
-                                             "reason": why})
+        self.bus.publish(AcdCallbackFailed(call_id, number, why))
         if self.crm is not None:
             self._spawn(self._save_callback_task(call_id, number, why))
 
@@ -828,6 +837,14 @@ class AcdService:
             return str(self.continuity.queue_of(call_id) or "")
         return ""
 
+    def call_id_of(self, session: AgiSession) -> str:
+        """The call id of a FastAGI session's call: the tracker's (Linkedid) when it knows the
+        channel, else the channel's Uniqueid (the same for a call's first channel)."""
+        uid = session.uniqueid
+        if not uid:
+            return f"agi-{id(session)}"
+        return self.call_id_for(uid) or uid
+
     def holds_channel(self, channel: str) -> bool:
         """True while an ACD FastAGI session holds this caller's channel."""
         return channel in self._by_channel
@@ -837,8 +854,9 @@ class AcdService:
         while True:
             env = await sub.get()
             msg = env.message
-            if env.topic == "user.deleted" or not msg.get("active", True):
-                username = str(msg.get("username", ""))
+            if isinstance(msg, CrmUserDeleted) \
+                    or (isinstance(msg, CrmUserUpdated) and not msg.active):
+                username = msg.username
                 if username and username in {a.agent_id for a in self.engine.agents()}:
                     self.request_logout(username)
 

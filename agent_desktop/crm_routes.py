@@ -46,6 +46,7 @@ from agent_desktop.policy import (
 )
 from agent_desktop.routing import PageOf, Param, RouteSpec, body_of, principal_of
 from agent_desktop.vocabulary import check_disposition, check_skills
+from common.messages import CrmUserDeleted, CrmUserUpdated
 from config.settings import Settings
 from crm_core import models as m
 from crm_core.errors import NotFound as CrmNotFound
@@ -367,9 +368,8 @@ def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
             check_row(p, "users", "update", team_id=changes["team_id"])
         updated = await users.update(user_id, **changes)
         # The ACD listens: a deactivated agent stops taking calls.
-        request.app[BUS_KEY].publish("user.updated", {
-            "user_id": updated.id, "username": updated.username, "active": updated.active,
-            "role": updated.role})
+        request.app[BUS_KEY].publish(CrmUserUpdated(updated.id, updated.username, updated.active,
+                                                    updated.role))
         return json_response(updated)
 
     async def delete_user(request: web.Request) -> web.StreamResponse:
@@ -380,8 +380,7 @@ def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
         old = await load_user(p, user_id, "delete")
         check_assign_role(p, old.role)
         await users.delete(user_id)
-        request.app[BUS_KEY].publish("user.deleted", {"user_id": old.id,
-                                                      "username": old.username})
+        request.app[BUS_KEY].publish(CrmUserDeleted(old.id, old.username))
         return web.Response(status=204)
 
     async def user_skills(request: web.Request) -> web.StreamResponse:

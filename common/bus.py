@@ -1,10 +1,13 @@
-"""The in-process message bus: components publish typed messages on topics; subscribers read them.
+"""The in-process message bus: components publish typed messages; subscribers read them.
 
-Topics are dotted strings ("call.offered", "agent.state", "ami.connection"). A subscription names a
-prefix ("call." gets every call message; "" gets everything). Each subscription has its own bounded
-queue, so one slow consumer (a stalled websocket) cannot stall the publisher: when its queue is
-full the oldest message is dropped and counted. Scale-out across processes (a Redis-backed bus with
-the same interface) is not built yet.
+Every message is one of the types in common.messages (read its docstring: the API and the rules
+for adding a message); its topic comes from its type (``publish(message)``), namespaced by source
+("pbx.call.answered", "acd.agent.state", "crm.user.updated"). A subscription names a topic
+prefix ("acd.call." gets every ACD call message; "" gets everything). Each subscription has its
+own bounded queue, so one slow consumer (a stalled websocket) cannot stall the publisher: when
+its queue is full the oldest message is dropped and counted. Scale-out across processes (a
+Redis-backed bus with the same interface, speaking common.messages.to_json_dict) is not built
+yet.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+
+from common.messages import MESSAGE_TYPES, BusMessage
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
     topic: str
-    message: Any
+    message: BusMessage
 
 
 @dataclass(eq=False)
@@ -59,8 +63,14 @@ class Bus:
         if sub in self._subs:
             self._subs.remove(sub)
 
-    def publish(self, topic: str, message: Any) -> None:
-        """Deliver to every matching subscription without blocking (safe from sync callbacks)."""
+    def publish(self, message: BusMessage) -> None:
+        """Deliver to every matching subscription without blocking (safe from sync callbacks).
+        Only registered message types travel: anything else raises TypeError (a dict, a type
+        defined outside common.messages) before any subscriber sees it."""
+        topic = getattr(type(message), "TOPIC", None)
+        if topic is None or MESSAGE_TYPES.get(topic) is not type(message):
+            raise TypeError(f"not a bus message: {type(message).__name__} (define it in "
+                            "common.messages)")
         self.published += 1
         env = Envelope(topic, message)
         for sub in self._subs:

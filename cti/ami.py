@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 from common.bus import Bus
 from common.clock import Clock, MonotonicClock
+from common.messages import PbxConnected, PbxConnectionLost, PbxResynced
 from config.cti import AmiSettings
 from cti.commands import AmiAction
 from cti.errors import (
@@ -84,8 +85,6 @@ SAFE_TO_RESEND: frozenset[str] = frozenset(
     }
 )
 _FAILED_RESPONSES = frozenset({"error", "failure", "fail"})
-BUS_TOPIC_CONNECTION = "ami.connection"
-BUS_TOPIC_EVENT = "ami.event"
 _BACKLOG_WARN = 50_000
 
 
@@ -260,6 +259,17 @@ class _AmiProtocol(asyncio.BufferedProtocol):
 EventSink = Callable[[CtiEvent], None]
 
 
+def connection_message(ev: CtiEvent) -> PbxConnected | PbxConnectionLost | PbxResynced | None:
+    """The bus message (pbx.connection.*) for the AMI client's own events, else None."""
+    if isinstance(ev, AmiConnected):
+        return PbxConnected(ev.banner)
+    if isinstance(ev, AmiLost):
+        return PbxConnectionLost(ev.reason)
+    if isinstance(ev, AmiResynced):
+        return PbxResynced(len(ev.channels))
+    return None
+
+
 def _sink_for(on_event: EventSink | Bus) -> EventSink:
     if asyncio.iscoroutinefunction(on_event):
         # The panoramisk defect this client exists to avoid: coroutine callbacks get scheduled
@@ -269,12 +279,11 @@ def _sink_for(on_event: EventSink | Bus) -> EventSink:
         bus = on_event
 
         def publish(ev: CtiEvent) -> None:
-            topic = (
-                BUS_TOPIC_CONNECTION
-                if isinstance(ev, AmiConnected | AmiLost | AmiResynced)
-                else BUS_TOPIC_EVENT
-            )
-            bus.publish(topic, ev)
+            # Only the link's state goes on the bus: raw AMI events (mostly VarSet) are the call
+            # tracker's input, and the tracker publishes what they mean (pbx.call.*).
+            msg = connection_message(ev)
+            if msg is not None:
+                bus.publish(msg)
 
         return publish
     return on_event
@@ -289,7 +298,7 @@ class AmiClient:
         await client.close()
 
     `on_event` is called from a single consumer task, in order; it must not block. A Bus gets
-    AmiConnected/AmiLost/AmiResynced on "ami.connection" and everything else on "ami.event".
+    the link's state only (pbx.connection.*: PbxConnected, PbxConnectionLost, PbxResynced).
     A refused login is terminal (retrying a wrong secret only fills Asterisk's security log):
     the client closes and `wait_ready()` raises AuthenticationFailed.
     """

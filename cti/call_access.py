@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from agent_desktop.errors import Conflict, Forbidden
 from agent_desktop.policy import Principal, check_row
-from cti.calls import CallView, LegView
+from cti.call_views import CallView, LegView
 
 
 def owns(me: Principal, call: CallView, my_devices: frozenset[str]) -> bool:

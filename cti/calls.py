@@ -38,6 +38,41 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from common.messages import (
+    CallAgentNoAnswer,
+    CallAnswered,
+    CallDirectionChanged,
+    CallEnded,
+    CallHeld,
+    CallMonitorStarted,
+    CallMonitorStopped,
+    CallOfferedToAgent,
+    CallQueued,
+    CallRinging,
+    CallStarted,
+    CallTransferred,
+    CallUnheld,
+    CallVariable,
+    OriginateFailed,
+    PbxCallMessage,
+)
+from cti.call_views import (
+    END_ABANDONED,
+    END_BUSY,
+    END_COMPLETED,
+    END_CONGESTION,
+    END_FAILED,
+    END_LOST,
+    END_NO_ANSWER,
+    END_NOT_ANSWERED,
+    END_REJECTED,
+    CallView,
+    Direction,
+    LegView,
+    OriginKind,
+    RingNoAnswerView,
+    TransferView,
+)
 from cti.events import (
     CAUSE_CALL_REJECTED,
     CAUSE_NO_ANSWER,
@@ -80,23 +115,6 @@ from cti.events import (
 )
 from cti.ownership import AgentRef, AgentSegment, SegmentEnd
 
-Direction = Literal["inbound", "outbound"]
-# "originate": another AMI client's Originate; "phone": placed from a user's desk phone.
-OriginKind = Literal[
-    "", "click_to_dial", "callback", "dialer", "supervisor", "originate", "phone"
-]
-
-# CallEnded.reason values.
-END_COMPLETED = "completed"
-END_ABANDONED = "abandoned"
-END_NOT_ANSWERED = "not answered"
-END_BUSY = "busy"
-END_NO_ANSWER = "no answer"
-END_REJECTED = "rejected"
-END_CONGESTION = "congestion"
-END_FAILED = "failed"
-END_LOST = "lost during disconnect"
-
 _CONGESTION_CAUSES = frozenset({34, 38, 41, 42, 44})
 # How the far party's Dial ended, for a call an agent placed that was never answered.
 _FAR_STATUS = {
@@ -106,226 +124,8 @@ _FAR_STATUS = {
     "CHANUNAVAIL": END_FAILED,
 }
 
-
-# --------------------------------------------------------------------------- read-only views
-
-
-@dataclass(frozen=True, slots=True)
-class LegView:
-    uniqueid: str
-    channel: str
-    device: str
-    state: int
-    state_desc: str
-    caller_id_num: str
-    caller_id_name: str
-    created_at: float
-    answered_at: float | None
-    ended_at: float | None
-    hangup_cause: int | None
-    on_hold: bool
-    bridge_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransferView:
-    """``from_agent`` is the transferring agent's username (its device when no user owns it);
-    ``by`` the user who asked for it over the API ("" when done from the phone)."""
-
-    kind: Literal["blind", "attended"]
-    at: float
-    from_agent: str
-    target: str
-    result: str
-    by: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RingNoAnswerView:
-    interface: str
-    member_name: str
-    ring_time: float
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class CallView:
-    """A snapshot of one call. Every :data:`CallUpdate` carries the snapshot after the change."""
-
-    call_id: str
-    direction: Direction
-    origin: OriginKind
-    cti_call_id: str
-    originate_action_id: str
-    originate_reason: int | None
-    caller_num: str
-    caller_name: str
-    dialled: str
-    queue: str
-    agent: AgentRef | None
-    segments: tuple[AgentSegment, ...]
-    far_status: str
-    offered_at: float
-    queued_at: float | None
-    answered_at: float | None
-    ended_at: float | None
-    hangup_cause: int | None
-    hangup_cause_txt: str
-    end_reason: str
-    abandoned: bool
-    amd_status: str
-    amd_cause: str
-    supervisors: tuple[str, ...]
-    transfers: tuple[TransferView, ...]
-    ring_no_answers: tuple[RingNoAnswerView, ...]
-    legs: tuple[LegView, ...]
-
-    @property
-    def active(self) -> bool:
-        return self.ended_at is None
-
-
-# --------------------------------------------------------------------------- updates
-
-
-@dataclass(frozen=True, slots=True)
-class CallStarted:
-    call: CallView
-
-
-@dataclass(frozen=True, slots=True)
-class CallDirectionChanged:
-    """The call turned out to be one we originated (matched after it started)."""
-
-    call: CallView
-
-
-@dataclass(frozen=True, slots=True)
-class CallRinging:
-    """A leg of the call started ringing (an agent's phone, or the customer on outbound)."""
-
-    call: CallView
-    uniqueid: str
-    device: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallQueued:
-    """The call's queue is known or changed: ``source`` is "app_queue" or "ivr" (IVR_QUEUE)."""
-
-    call: CallView
-    queue: str
-    source: Literal["app_queue", "ivr"]
-
-
-@dataclass(frozen=True, slots=True)
-class CallOfferedToAgent:
-    """app_queue rings a member (AgentCalled)."""
-
-    call: CallView
-    interface: str
-    member_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallAgentNoAnswer:
-    """A member let it ring out (AgentRingNoAnswer); ``ring_time`` in seconds."""
-
-    call: CallView
-    interface: str
-    ring_time: float
-
-
-@dataclass(frozen=True, slots=True)
-class CallAnswered:
-    call: CallView
-
-
-@dataclass(frozen=True, slots=True)
-class CallHeld:
-    call: CallView
-    uniqueid: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallUnheld:
-    call: CallView
-    uniqueid: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallTransferred:
-    call: CallView
-    transfer: TransferView
-
-
-@dataclass(frozen=True, slots=True)
-class CallVariable:
-    """A whitelisted channel variable was set on a leg (AMDSTATUS, IVR_QUEUE, DIALSTATUS ...)."""
-
-    call: CallView
-    uniqueid: str
-    name: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallMonitorStarted:
-    """A supervisor started listening/whispering/barging (ChanSpyStart)."""
-
-    call: CallView
-    supervisor_channel: str
-    supervisor_call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallMonitorStopped:
-    call: CallView
-    supervisor_channel: str
-    supervisor_call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallEnded:
-    """Reported exactly once per call. ``reason`` is one of the END_* constants."""
-
-    call: CallView
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class OriginateFailed:
-    """An Originate we announced failed. ``call`` is None when no channel ever came up; the
-    announcement's kind, number and agent say what was attempted (a call record needs them)."""
-
-    action_id: str
-    reason: int
-    call: CallView | None
-    kind: OriginKind = "originate"
-    cti_call_id: str = ""
-    dialled: str = ""
-    user: str = ""
-    device: str = ""
-    at: float = 0.0
-
-
-CallUpdate = (
-    CallStarted
-    | CallDirectionChanged
-    | CallRinging
-    | CallQueued
-    | CallOfferedToAgent
-    | CallAgentNoAnswer
-    | CallAnswered
-    | CallHeld
-    | CallUnheld
-    | CallTransferred
-    | CallVariable
-    | CallMonitorStarted
-    | CallMonitorStopped
-    | CallEnded
-    | OriginateFailed
-)
+# The tracker's output: one ``pbx.call.*`` bus message per change (common.messages).
+CallUpdate = PbxCallMessage
 
 
 # --------------------------------------------------------------------------- internal state

@@ -98,7 +98,7 @@ async def load_users(crm: Any, directory: DeviceDirectory, device_template: str)
 
 async def follow_users(crm: Any, directory: DeviceDirectory, device_template: str,
                        sub: Any, refresh_s: float = 30.0) -> None:
-    """Keep the directory current: reload on every user.* bus message, and every
+    """Keep the directory current: reload on every crm.user.* bus message, and every
     ``refresh_s`` anyway (users changed by other means)."""
     while True:
         try:

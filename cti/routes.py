@@ -54,7 +54,8 @@ from cti.call_access import (
     customer_leg,
     may_act_on_agent,
 )
-from cti.calls import CallTracker, CallUpdate, CallView
+from cti.call_views import CallView
+from cti.calls import CallTracker, CallUpdate
 from cti.dialguard import DialAction, Dialer, DialGuard
 from cti.dialpolicy import INVALID_REASONS, DialTarget
 from cti.errors import (

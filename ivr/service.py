@@ -31,6 +31,7 @@ import structlog
 
 from common.bus import Bus
 from common.clock import Clock, WallClock
+from common.messages import IvrContext, IvrEnded, IvrReloaded
 from config.settings import Settings
 from crm_core.errors import CrmError
 from crm_core.phones import try_normalize
@@ -118,15 +119,20 @@ class IvrService:
             self.stats.reloads_refused += 1
             log.error("ivr_reload_refused", error=res.error, kept_version=res.version)
         if self.bus is not None:
-            self.bus.publish("ivr.reloaded", {"ok": res.ok, "version": res.version,
-                                              "error": res.error})
+            self.bus.publish(IvrReloaded(res.ok, res.version, res.error))
         return res
 
     # ------------------------------------------------------------------ one call
 
+    def _call_id(self, session: AgiSession) -> str:
+        """The ACD's (the tracker's) call id for the session, so IVR and ACD records join."""
+        if self.acd is not None:
+            return str(self.acd.call_id_of(session))
+        return session.uniqueid or f"agi-{id(session)}"
+
     async def handle(self, session: AgiSession) -> None:
         menu = self.registry.get(session.args.get("menu") or None)
-        call = _Call(session, session.uniqueid or f"agi-{id(session)}",
+        call = _Call(session, self._call_id(session),
                      session.env.get("agi_callerid", ""), self.wall.now())
         if menu is None:
             await self._fallback(call, f"no menu {session.args.get('menu')!r}")
@@ -210,11 +216,11 @@ class IvrService:
         self.stats.outcomes[outcome] += 1
         now = self.wall.now()
         if self.bus is not None:
-            self.bus.publish("ivr.ended", {
-                "call_id": call.call_id, "menu": state.menu.name, "version": state.menu.version,
-                "outcome": outcome, "node": state.node, "path": list(state.path),
-                "seconds": round(state.seconds_in_ivr(now), 3),
-                "customer_id": state.customer.customer_id if state.customer else None})
+            self.bus.publish(IvrEnded(
+                call_id=call.call_id, channel=call.session.channel, menu=state.menu.name,
+                version=state.menu.version, outcome=outcome, node=state.node,
+                path=tuple(state.path), seconds=round(state.seconds_in_ivr(now), 3),
+                customer_id=state.customer.customer_id if state.customer else None))
         disposition = None if route is not None else {
             "self_service": "ivr: self-service", "callback": "callback requested",
             "message": "ivr: message left", "transferred": "ivr: transferred",
@@ -251,10 +257,10 @@ class IvrService:
         if self.acd is None:
             await self._fallback(call, "no ACD")
             return
-        context = {"menu": state.menu.name, "version": state.menu.version,
-                   "path": list(route.path), "digits": [list(d) for d in route.digits],
-                   "language": route.language,
-                   "seconds": round(state.seconds_in_ivr(self.wall.now()), 3)}
+        context = IvrContext(menu=state.menu.name, version=state.menu.version,
+                             path=tuple(route.path), digits=tuple(route.digits),
+                             language=route.language,
+                             seconds=round(state.seconds_in_ivr(self.wall.now()), 3))
         # Not identified and no priority hint: the ACD looks the number up itself.
         tier = None if route.customer_id is None and route.tier == "unknown" else route.tier
         await self.acd.queue_call(call.session, queue=route.queue, number=call.number,

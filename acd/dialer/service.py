@@ -49,6 +49,7 @@ from acd.dialer.scheduler import LeadCandidate, pick
 from acd.dialer.windows import CallingWindow
 from acd.model import AgentState
 from common.clock import Clock, MonotonicClock, WallClock
+from common.messages import BusMessage, DialerAttemptOutcome, DialerCampaignChanged
 from config.dialer import DialerSettings
 from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
@@ -126,7 +127,7 @@ class DialerService:
                  settings: DialerSettings | None = None,
                  clock: Clock | None = None, wall: Clock | None = None,
                  tick_s: float | None = None,
-                 publish: Callable[[str, dict[str, Any]], object] | None = None,
+                 publish: Callable[[BusMessage], object] | None = None,
                  guard: DialGuard | None = None,
                  history: Callable[[HistoryEvent], None] | None = None) -> None:
         self.crm = crm
@@ -216,7 +217,7 @@ class DialerService:
         campaign = await self.crm.campaigns.update(campaign_id, status=new)
         run = await self._load(campaign)
         if self.publish is not None:
-            self.publish("dialer.campaign", {"campaign_id": campaign_id, "status": new})
+            self.publish(DialerCampaignChanged(campaign_id, new))
         log.info("campaign_" + action, campaign_id=campaign_id, status=new)
         del run
         return campaign
@@ -414,8 +415,7 @@ class DialerService:
                      kind=line.kind, ring_s=max(0.0, ring_end - line.placed_at),
                      wait_s=line.wait_s, talk_s=line.talk_s, agent=line.agent)
         if self.publish is not None:
-            self.publish("dialer.outcome", {"campaign_id": line.campaign_id,
-                                            "lead_id": line.lead_id, "result": result})
+            self.publish(DialerAttemptOutcome(line.campaign_id, line.lead_id, result))
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.ensure_future(coro)

@@ -14,6 +14,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from common.bus import Bus
+from common.messages import PbxConnected, PbxConnectionLost, PbxResynced
 from config.cti import AmiSettings
 from cti import commands
 from cti.ami import (
@@ -24,6 +25,7 @@ from cti.ami import (
     OriginateOutcomeUnknown,
     _AmiProtocol,
     backoff_delay,
+    connection_message,
 )
 from cti.errors import (
     ActionFailed,
@@ -239,10 +241,9 @@ async def test_consumer_error_is_logged_and_delivery_continues(
         await client.close()
 
 
-async def test_bus_gets_connection_and_event_topics(server: ReplayAmiServer) -> None:
+async def test_bus_gets_the_connection_state_and_no_raw_events(server: ReplayAmiServer) -> None:
     bus = Bus()
-    conn = bus.subscribe("ami.connection")
-    evs = bus.subscribe("ami.event")
+    conn = bus.subscribe("pbx.connection.")
     client = AmiClient(_settings(server.port), on_event=bus)
     async with asyncio.timeout(5):
         await client.connect()
@@ -251,12 +252,14 @@ async def test_bus_gets_connection_and_event_topics(server: ReplayAmiServer) -> 
         async with asyncio.timeout(5):
             first = await conn.get()
             second = await conn.get()
-            ev = await evs.get()
-        assert isinstance(first.message, AmiConnected)
-        assert isinstance(second.message, AmiResynced)
-        assert ev.message == _transcript_events("originate_busy")[0]
+        assert isinstance(first.message, PbxConnected) and first.topic == PbxConnected.TOPIC
+        assert isinstance(second.message, PbxResynced)
     finally:
         await client.close()
+    # Raw AMI events are the tracker's input, not bus messages.
+    raw = _transcript_events("originate_busy")
+    assert raw and all(connection_message(ev) is None for ev in raw)
+    assert connection_message(AmiLost("eof")) == PbxConnectionLost("eof")
 
 
 # ---------------------------------------------------------------- actions
