@@ -19,6 +19,7 @@ import pytest
 from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus
+from common.messages import AcdCallOffered, AcdCallQueued, AcdCallRemoved
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.cti import FastAgiSettings
 from config.menus import IvrSettings
@@ -180,19 +181,19 @@ async def test_valuable_caller_is_served_before_an_earlier_ordinary_one(tmp_path
     async with running_stack(tmp_path, agents=("1001",)) as s:
         vip = await s.crm.customers.create(kind="person", name="Vera Important", tier="platinum")
         await s.crm.phones.create(customer_id=vip.id, e164="+12025550199")
-        offers = s.bus.subscribe("call.offered")
-        queued = s.bus.subscribe("call.queued")
+        offers = s.bus.subscribe(AcdCallOffered.TOPIC)
+        queued = s.bus.subscribe(AcdCallQueued.TOPIC)
         first = await s.sim.place_inbound_call("+12025550103", dtmf="1")   # unknown caller
         await wait_for(lambda: len(s.engine.calls()) == 1)
         second = await s.sim.place_inbound_call("+12025550199", dtmf="1")  # platinum customer
         await wait_for(lambda: len(s.engine.calls()) == 2)
-        tiers = {e.message["call_id"]: e.message["tier"]
+        tiers = {e.message.call_id: e.message.tier
                  for e in [queued.get_nowait(), queued.get_nowait()]}
         assert tiers == {first.uniqueid: "unknown", second.uniqueid: "platinum"}
 
         s.login("alice", "1001")
         await wait_for(lambda: not offers.queue.empty())
-        assert offers.get_nowait().message["call_id"] == second.uniqueid
+        assert offers.get_nowait().message.call_id == second.uniqueid
         for h in (first, second):
             await h.wait(within=20)
         assert s.sim.stats().answered == 2
@@ -223,7 +224,7 @@ async def test_invalid_or_no_menu_choice_goes_to_the_first_queue(tmp_path: Path,
 async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Path) -> None:
     human = OutboundProfile(forced={"+12025550106": "human"})
     async with running_stack(tmp_path, outbound=human) as s:
-        removed = s.bus.subscribe("call.removed")
+        removed = s.bus.subscribe(AcdCallRemoved.TOPIC)
         # Menu digit 1 (support), then 1 again while waiting: "call me back".
         h = await s.sim.place_inbound_call("+12025550106", dtmf="11")
         await h.wait(within=20)  # the caller's line is closed once the callback is taken
@@ -234,9 +235,9 @@ async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Pa
         await wait_for(lambda: s.sim.stats().originates >= 1)
         await wait_for(lambda: not removed.queue.empty(), timeout=20)
         env = removed.get_nowait().message
-        assert env["call_id"] == h.uniqueid
-        assert env["agent_id"] == "alice"
-        assert env["reason"] == "completed"
+        assert env.call_id == h.uniqueid
+        assert env.agent_id == "alice"
+        assert env.reason == "completed"
         await wait_for(lambda: s.engine.agent("alice").call_id is None, timeout=20)
         assert overall(s).window.callbacks_requested == 1
 
@@ -274,13 +275,13 @@ async def test_callback_the_customer_does_not_answer_is_kept_as_a_crm_task(
         tmp_path: Path) -> None:
     nobody = OutboundProfile(forced={"+12025550109": "no_answer"})
     async with running_stack(tmp_path, outbound=nobody) as s:
-        removed = s.bus.subscribe("call.removed")
+        removed = s.bus.subscribe(AcdCallRemoved.TOPIC)
         h = await s.sim.place_inbound_call("+12025550109", dtmf="11")
         await h.wait(within=20)
         await wait_for(lambda: s.engine.calls() != ())
         s.login("alice", "1001")
         await wait_for(lambda: not removed.queue.empty(), timeout=30)
-        assert removed.get_nowait().message["reason"] == "abandoned"
+        assert removed.get_nowait().message.reason == "abandoned"
         async with asyncio.timeout(10):  # the task is written just after the removal
             while not (tasks := [c for c in (await s.crm.callbacks.search(limit=10)).items
                                  if c.phone == "+12025550109"]):

@@ -11,6 +11,7 @@ from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus
 from common.clock import ManualClock
+from common.messages import AcdCallAbandoned
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.settings import Settings
 from cti.errors import AgiCommandError, AgiHangup
@@ -134,12 +135,12 @@ async def test_no_answer_reoffers_and_pauses_the_agent() -> None:
 async def test_hangup_while_waiting_is_an_abandon_not_an_answer() -> None:
     svc, clock = make()
     s = FakeSession("1.3")
-    abandoned = svc.bus.subscribe("call.abandoned")
+    abandoned = svc.bus.subscribe(AcdCallAbandoned.TOPIC)
     task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
     await until(lambda: len(svc.engine.calls()) == 1)
     s.hang_up_now = True
     await asyncio.wait_for(task, 5)
-    assert abandoned.get_nowait().message["call_id"] == "1.3"
+    assert abandoned.get_nowait().message.call_id == "1.3"
     assert svc.engine.calls() == ()
     assert {r.queue: r for r in svc.report()}["support"].today.abandoned == 1
 

@@ -20,6 +20,7 @@ from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus, Subscription
 from common.clock import ManualClock
+from common.messages import AcdCallOffered, AcdCallQueued, IvrEnded
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.cti import FastAgiSettings
 from config.menus import IvrSettings
@@ -114,10 +115,9 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
-async def next_message(sub: Subscription, timeout: float = 10.0) -> dict[str, Any]:
+async def next_message(sub: Subscription, timeout: float = 10.0) -> Any:
     env = await asyncio.wait_for(sub.get(), timeout)
-    msg: dict[str, Any] = env.message
-    return msg
+    return env.message
 
 
 async def customer(s: Stack, phone: str | None, *, tier: str = "bronze", ticket: bool = False,
@@ -145,21 +145,21 @@ async def test_known_caller_reaches_the_queue_with_priority_and_ivr_path(tmp_pat
     async with stack(tmp_path) as s:
         cid = await customer(s, "+12025550301", tier="platinum")
         s.login(("alice", "1001"), ("bob", "1002"))  # two agents: the wait is short
-        queued = s.bus.subscribe("call.queued")
-        offered = s.bus.subscribe("call.offered")
+        queued = s.bus.subscribe(AcdCallQueued.TOPIC)
+        offered = s.bus.subscribe(AcdCallOffered.TOPIC)
         # "." = the caller lets the language menu time out once, then 1 (English), 0 (agent).
         h = await s.sim.place_inbound_call("+12025550301", dtmf=".10")
         msg = await next_message(queued)
-        assert (msg["queue"], msg["tier"], msg["customer_id"]) == ("support", "platinum", cid)
-        assert msg["ivr"]["path"] == ["identify", "open_check", "language_known",
+        assert (msg.queue, msg.tier, msg.customer_id) == ("support", "platinum", cid)
+        assert list(msg.ivr.path) == ["identify", "open_check", "language_known",
                                       "choose_language", "english", "main", "wait_check",
                                       "to_agent"]
-        assert msg["ivr"]["digits"] == [["choose_language", "1"], ["main", "0"]]
+        assert [list(d) for d in msg.ivr.digits] == [["choose_language", "1"], ["main", "0"]]
         # Asked twice: the "." let the first WAIT FOR DIGIT time out; the keys interrupt prompts.
         assert sum(c.startswith("STREAM FILE en/for-english-press-1") for c in s.commands) == 2
         assert sum(c.startswith("WAIT FOR DIGIT") for c in s.commands) == 1
         pop = await next_message(offered)  # the screen-pop carries the customer and the path
-        assert pop["customer_id"] == cid and pop["ivr"]["menu"] == "main"
+        assert pop.customer_id == cid and pop.ivr.menu == "main"
         await h.wait(within=20)
         assert sum(s.sim.stats().agent_answered.values()) == 1
         row = await interaction_of(s, h.uniqueid)
@@ -173,15 +173,16 @@ async def test_unknown_caller_is_identified_by_account_number(tmp_path: Path) ->
     async with stack(tmp_path) as s:
         cid = await customer(s, None, tier="gold")
         s.login(("alice", "1001"), ("bob", "1002"))
-        queued = s.bus.subscribe("call.queued")
+        queued = s.bus.subscribe(AcdCallQueued.TOPIC)
         acct = account_number(cid)
         h = await s.sim.place_inbound_call("+12025550302", dtmf="123#" + acct + "#10")
         msg = await next_message(queued)
-        assert (msg["tier"], msg["customer_id"]) == ("gold", cid)
-        assert msg["ivr"]["path"][:5] == ["identify", "ask_account", "find_account",
+        assert (msg.tier, msg.customer_id) == ("gold", cid)
+        assert list(msg.ivr.path)[:5] == ["identify", "ask_account", "find_account",
                                           "open_check", "language_known"]
         # The first try (123) was refused before any lookup; both attempts are recorded.
-        assert msg["ivr"]["digits"][:2] == [["ask_account", "123"], ["ask_account", acct]]
+        assert [list(d) for d in msg.ivr.digits][:2] == [["ask_account", "123"],
+                                                         ["ask_account", acct]]
         assert "en/invalid-account-number" in " ".join(s.played())
         await h.wait(within=20)
 
@@ -191,12 +192,12 @@ async def test_shared_caller_id_asks_for_the_account_number(tmp_path: Path) -> N
         first = await customer(s, "+12025550314", tier="platinum")
         second = await customer(s, "+12025550314", tier="silver")  # the same family line
         s.login(("alice", "1001"), ("bob", "1002"))
-        queued = s.bus.subscribe("call.queued")
+        queued = s.bus.subscribe(AcdCallQueued.TOPIC)
         h = await s.sim.place_inbound_call("+12025550314",
                                            dtmf=account_number(second) + "#10")
         msg = await next_message(queued)
-        assert (msg["customer_id"], msg["tier"]) == (second, "silver") and first != second
-        assert msg["ivr"]["path"][:3] == ["identify", "ask_account", "find_account"]
+        assert (msg.customer_id, msg.tier) == (second, "silver") and first != second
+        assert list(msg.ivr.path)[:3] == ["identify", "ask_account", "find_account"]
         await h.wait(within=20)
 
 
@@ -205,10 +206,10 @@ async def test_self_service_ticket_status_never_reaches_an_agent(tmp_path: Path)
         cid = await customer(s, "+12025550303", ticket=True)
         ticket = (await s.crm.selfservice.facts(cid)).open_ticket_id
         s.login(("alice", "1001"), ("bob", "1002"))
-        ended = s.bus.subscribe("ivr.ended")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
         h = await s.sim.place_inbound_call("+12025550303", dtmf="119")  # English, ticket, bye
         msg = await next_message(ended)
-        assert msg["outcome"] == "self_service" and msg["node"] == "goodbye"
+        assert msg.outcome == "self_service" and msg.node == "goodbye"
         await h.wait(within=20)
         assert s.sim.stats().agent_answered == {} and s.engine.calls() == ()
         played = s.played()
@@ -241,11 +242,11 @@ async def test_order_status_with_pin_speaks_the_amount_and_masks_the_pin(tmp_pat
 async def test_callback_request_when_the_wait_is_long(tmp_path: Path) -> None:
     async with stack(tmp_path) as s:
         await customer(s, "+12025550305")
-        ended = s.bus.subscribe("ivr.ended")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
         # Nobody staffs the queue: the wait is long, so the callback is offered; 1 takes it.
         h = await s.sim.place_inbound_call("+12025550305", dtmf="101")
         msg = await next_message(ended)
-        assert msg["outcome"] == "callback"
+        assert msg.outcome == "callback"
         await h.wait(within=20)
         [call] = s.engine.calls()
         assert (str(call.state), call.number, call.queue) == \
@@ -260,10 +261,10 @@ async def test_callback_request_when_the_wait_is_long(tmp_path: Path) -> None:
 async def test_hang_up_mid_menu_ends_cleanly_and_is_recorded(tmp_path: Path) -> None:
     async with stack(tmp_path) as s:
         await customer(s, "+12025550306")
-        ended = s.bus.subscribe("ivr.ended")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
         h = await s.sim.place_inbound_call("+12025550306", dtmf="1!")  # English, then gone
         msg = await next_message(ended)
-        assert (msg["outcome"], msg["node"]) == ("abandoned", "main")
+        assert (msg.outcome, msg.node) == ("abandoned", "main")
         await h.wait(within=20)
         row = await interaction_of(s, h.uniqueid)
         assert row.disposition == "ivr: abandoned" and "hung up at main" in row.notes
@@ -329,7 +330,7 @@ async def test_reload_during_a_call_keeps_its_version(tmp_path: Path) -> None:
           '[nodes.q]\ntype = "route"\nqueue = "support"\n')
     menu.write_text(v1)
     async with stack(tmp_path, menus=[str(menu)]) as s:
-        queued = s.bus.subscribe("call.queued")
+        queued = s.bus.subscribe(AcdCallQueued.TOPIC)
         first = await s.sim.place_inbound_call("+12025550310", dtmf="")  # waits in the menu
         await wait_for(lambda: s.ivr.active == 1)
         menu.write_text(v1.replace('queue = "support"', 'queue = "sales"'))
@@ -339,11 +340,11 @@ async def test_reload_during_a_call_keeps_its_version(tmp_path: Path) -> None:
         assert not s.ivr.reload().ok  # refused; version 2 keeps running
         s.sim.channels[first.channel].dtmf.append("1")
         msg = await next_message(queued)
-        assert (msg["call_id"], msg["queue"], msg["ivr"]["version"]) == \
+        assert (msg.call_id, msg.queue, msg.ivr.version) == \
             (first.uniqueid, "support", 1)
         second = await s.sim.place_inbound_call("+12025550311", dtmf="1")
         msg = await next_message(queued)
-        assert (msg["call_id"], msg["queue"], msg["ivr"]["version"]) == \
+        assert (msg.call_id, msg.queue, msg.ivr.version) == \
             (second.uniqueid, "sales", 2)
         for h in (first, second):
             s.sim.hangup_caller(h.channel)
@@ -382,10 +383,10 @@ async def test_no_callback_to_a_caller_id_the_dial_policy_refuses(tmp_path: Path
     # the IVR cannot confirm one, so nothing is queued to dial it back.
     async with stack(tmp_path) as s:
         await customer(s, "+18095551234")
-        ended = s.bus.subscribe("ivr.ended")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
         h = await s.sim.place_inbound_call("+18095551234", dtmf="101")
         msg = await next_message(ended)
-        assert msg["outcome"] != "callback"
+        assert msg.outcome != "callback"
         assert "STREAM FILE en/callback-confirmed \"\"" not in s.played()
         assert all(str(c.state) != "callback_waiting" for c in s.engine.calls())
         for channel in list(s.sim.channels):  # the caller waits for an agent; let it go

@@ -207,9 +207,8 @@ async def test_repeat_calls_are_marked_within_the_window(crm: Crm) -> None:
 
 
 async def test_transfers_seen_on_the_bus_are_logged_against_the_call(crm: Crm) -> None:
-    from types import SimpleNamespace
-
     from common.bus import Bus
+    from tests.common.samples import transferred
 
     bus = Bus()
     d = Driver()
@@ -222,9 +221,7 @@ async def test_transfers_seen_on_the_bus_are_logged_against_the_call(crm: Crm) -
     d("offer_answered", "c1", now=15)
     clock.t = 40
     for call_id, queue in (("c1", ""), ("other", "")):  # a call the ACD never had: ignored
-        bus.publish("call.CallTransferred", SimpleNamespace(
-            call=SimpleNamespace(call_id=call_id, queue=queue),
-            transfer=SimpleNamespace(target="2000")))
+        bus.publish(transferred(call_id, queue, "2000"))
     await asyncio.sleep(0.05)
     await w.stop()
     (t,) = await crm.history.events(T0, T0 + 3600, kinds=["transferred"])
