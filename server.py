@@ -41,7 +41,7 @@ from agent_desktop.audit_routes import audit_routes
 from agent_desktop.callcenter_metrics import CallCenterCollector, routing_latency_histogram
 from agent_desktop.passwords import hash_password
 from common.bus import Bus
-from common.clock import MonotonicClock
+from common.clock import EpochMonotonicClock
 from common.logging import configure_logging
 from common.messages import CrmTicketEscalated
 from config.settings import Settings
@@ -123,7 +123,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         await _ensure_users(crm, settings, demo)
 
         bus = Bus()
-        clock = MonotonicClock()
+        # Epoch seconds that never step back: routing timers and the times on the bus.
+        clock = EpochMonotonicClock()
         engine = AcdEngine(settings.acd)
         # Who is on each call: the agent logged in on a device, else the user whose extension
         # it is (kept current from the CRM).

@@ -12,7 +12,7 @@
   writes (acd.service); their segments are added here under the same call id.
 - Transfers of a queue's calls are counted in the ACD's queue statistics as they happen.
 
-Input: the tracker's updates as the server publishes them on the bus ("call.CallEnded", ...),
+Input: the tracker's updates as the server publishes them on the bus (pbx.call.*),
 and each update at once through :meth:`CallLog.on_update` (transfers are counted while the ACD
 still knows the call's queue: the tracker only sees a queue app_queue or the IVR reported).
 """
@@ -51,7 +51,7 @@ class CallLog:
         self.failed = 0
 
     async def run(self, sub: Any) -> None:
-        """Consume tracker updates from a bus subscription ("call.") until cancelled."""
+        """Consume tracker updates from a bus subscription ("pbx.call.") until cancelled."""
         while True:
             env = await sub.get()
             try:

@@ -17,6 +17,18 @@ class MonotonicClock:
         return time.monotonic()
 
 
+class EpochMonotonicClock:
+    """Unix seconds at start, then advancing monotonically: a timestamp people (and bus message
+    consumers) can read, and durations a wall-clock step (NTP, DST tooling) cannot bend. The
+    server's clock, so the call tracker's times on the bus are epoch seconds."""
+
+    def __init__(self) -> None:
+        self._offset = time.time() - time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() + self._offset
+
+
 class WallClock:
     """Unix seconds; for timestamps stored in the CRM and shown to people."""
 

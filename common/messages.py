@@ -20,11 +20,11 @@ Rules for adding a message (tests/common/test_messages.py checks them):
    ``TOPIC: ClassVar[str]`` no other type uses. The topic is namespaced by its source:
    ``pbx.call.*`` (the call tracker, cti.calls), ``pbx.connection.*`` (the AMI link),
    ``acd.call.*``, ``acd.agent.*``, ``acd.callback.*``, ``ivr.*``, ``dialer.*``, ``crm.*``.
-   A subscriber's prefix ends with a dot (``"acd.call."`` would otherwise match
-   ``"acd.callback."``).
+   Subscribe with a prefix that ends with a dot (``"acd.call"`` would also match
+   ``"acd.callback.failed"``).
 2. Fields typed: enums/Literals for closed sets, numbers as numbers, times as float epoch
-   seconds (``at``/``*_at``; the tracker's call views use its monotonic clock), tuples not
-   lists, no ``Any``, no ``dict`` of free-form values. No field named ``topic``.
+   seconds (``at``/``*_at``; the server's clock is common.clock.EpochMonotonicClock), tuples
+   not lists, no ``Any``, no ``dict`` of free-form values. No field named ``topic``.
 3. Add it to :data:`BusMessage` and ``_ALL`` below; ``TypeAdapter(cls).json_schema()`` must work.
 """
 

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from common.messages import AcdCallAnswered, CallStarted
 from config.settings import Settings
 from server import serve
 
@@ -90,6 +91,7 @@ async def post_when_free(h: dict[str, Any], path: str, headers: dict[str, str],
 
 
 async def test_demo_traffic_reaches_agents_and_supervisor_sees_it(demo: dict[str, Any]) -> None:
+    everything = demo["bus"].subscribe("")
     sup = await login(demo, "supervisor")
     answered = 0
     async with asyncio.timeout(60):
@@ -107,6 +109,16 @@ async def test_demo_traffic_reaches_agents_and_supervisor_sees_it(demo: dict[str
     # Calls were logged in the CRM as interactions.
     rows = await demo["crm"].interactions.search(limit=5, direction="inbound")
     assert rows.total >= 1
+    # One call id on the bus: the ACD's calls are the tracker's (pbx.call.*) calls.
+    msgs = []
+    while not everything.queue.empty():
+        msgs.append(everything.get_nowait().message)
+    tracked = {m.call_id for m in msgs if isinstance(m, CallStarted)}
+    acd_answered = {m.call_id for m in msgs if isinstance(m, AcdCallAnswered)}
+    assert acd_answered and acd_answered <= tracked
+    assert all(demo["tracker"].get(c) is not None for c in acd_answered)
+    started = next(m for m in msgs if isinstance(m, CallStarted))
+    assert abs(started.call.offered_at - time.time()) < 600  # epoch seconds on the bus
 
 
 async def test_agent_pause_and_return_through_the_api(demo: dict[str, Any]) -> None:

@@ -145,6 +145,29 @@ async def test_hangup_while_waiting_is_an_abandon_not_an_answer() -> None:
     assert {r.queue: r for r in svc.report()}["support"].today.abandoned == 1
 
 
+async def test_the_acd_call_id_is_the_trackers_and_the_channel_rides_along() -> None:
+    # A caller whose AGI channel is not the call's first one (transferred into the queue):
+    # every ACD message and the engine use the tracker's call id (the Linkedid).
+    svc, clock = make()
+    svc.call_id_for = {"1.8": "1.5"}.get
+    s = FakeSession("1.8")
+    sub = svc.bus.subscribe("acd.call.")
+    task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
+    await until(lambda: len(svc.engine.calls()) == 1)
+    assert [c.call_id for c in svc.engine.calls()] == ["1.5"]
+    s.hang_up_now = True
+    await asyncio.wait_for(task, 5)
+    got = []
+    while not sub.queue.empty():
+        got.append(sub.get_nowait().message)
+    assert [type(m).__name__ for m in got] == ["AcdCallQueued", "AcdCallRemoved",
+                                                "AcdCallAbandoned"]
+    assert {m.call_id for m in got} == {"1.5"}
+    assert got[0].channel == got[2].channel == "PJSIP/carrier-1.8"
+    unknown = FakeSession("1.9")  # the tracker has not seen the channel yet: its own id
+    assert svc.call_id_of(unknown) == "1.9"  # type: ignore[arg-type]
+
+
 async def test_stopping_hands_waiting_callers_back_to_the_dialplan() -> None:
     svc, clock = make()
     s = FakeSession("1.4")
