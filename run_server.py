@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         from reports.cli import main as report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["softphone"]:  # `run_server.py softphone pjsip-auth EXT...`
+        from agent_desktop.softphone_cli import main as softphone_main
+
+        return softphone_main(argv[1:])
     args = parse_args(argv)
     try:
         settings = load_settings(args.config)

@@ -40,6 +40,7 @@ from agent_desktop.app import METRICS_KEY, create_app
 from agent_desktop.audit_routes import audit_routes
 from agent_desktop.callcenter_metrics import CallCenterCollector, routing_latency_histogram
 from agent_desktop.passwords import hash_password
+from agent_desktop.softphone_routes import softphone_routes
 from common.bus import Bus
 from common.clock import EpochMonotonicClock
 from common.logging import configure_logging
@@ -240,7 +241,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=publish, in_acd_session=acd.holds_channel,
                               guard=dial_guard, queue_of=acd.queue_of),
-                  *audit_routes(crm)]
+                  *audit_routes(crm), *softphone_routes(settings.softphone, crm)]
 
         def ami_health() -> tuple[bool, str]:
             state = ami.state

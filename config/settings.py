@@ -13,6 +13,7 @@ from config.menus import IvrSettings
 from config.pages import PagesSettings
 from config.reports import ReportsSettings
 from config.server import ServerSettings
+from config.softphone import SoftphoneSettings
 
 
 class Settings(Section):
@@ -28,3 +29,4 @@ class Settings(Section):
     reports: ReportsSettings = ReportsSettings()
     dialer: DialerSettings = DialerSettings()
     pages: PagesSettings = PagesSettings()
+    softphone: SoftphoneSettings = SoftphoneSettings()

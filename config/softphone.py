@@ -1,0 +1,141 @@
+"""[softphone]: the agent desktop's browser softphone (JsSIP registering to Asterisk over WSS).
+
+Disabled by default: agents then use desk phones. When enabled, each agent's page asks the server
+for the SIP credentials of that agent's own extension. The passwords are not stored anywhere: each
+one is HMAC-SHA256(password_secret, extension) (agent_desktop/softphone.py), and
+`python run_server.py softphone pjsip-auth EXT...` prints the pjsip.conf sections that hold the same
+passwords, so Asterisk and the server agree without a shared database. docs/asterisk.md, "WebRTC
+softphone", has the http.conf / pjsip.conf side.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from config.base import Section, invalid
+
+# A DNS name or an IPv4 address: what goes after the @ of an agent's SIP URI.
+_SIP_DOMAIN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+_LOOPBACK_NAMES = frozenset({"localhost"})
+_KEY_FIX = ("generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            " and set it as CTI_SOFTPHONE__PASSWORD_SECRET rather than in the file")
+
+
+def _has_control(v: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in v)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class IceServer(Section):
+    """One entry of the browser's RTCPeerConnection iceServers (STUN, or TURN with credentials).
+
+    TURN credentials configured here are static and reach every agent's browser; prefer a TURN
+    server on the agents' own network, or none when agents and Asterisk share a LAN.
+    """
+
+    urls: list[str] = Field(min_length=1)
+    username: str = ""
+    credential: str = ""
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if _has_control(url) or not url.startswith(_ICE_SCHEMES) or len(url) > 256:
+                raise invalid(f"{url[:80]!r} is not a STUN/TURN URL",
+                              "write it as stun:HOST[:PORT] or turn:HOST[:PORT][?transport=udp|tcp]"
+                              " (also stuns:, turns:)")
+        return v
+
+    @model_validator(mode="after")
+    def _turn_has_credentials(self) -> IceServer:
+        turn = any(u.startswith(("turn:", "turns:")) for u in self.urls)
+        if turn and not (self.username and self.credential):
+            raise invalid("a TURN server needs a username and a credential",
+                          "add username = \"...\" and credential = \"...\" to this entry",
+                          at="credential")
+        return self
+
+
+class SoftphoneSettings(Section):
+    enabled: bool = False
+    # Asterisk's websocket transport (http.conf tlsbindaddr, path /ws), e.g.
+    # "wss://pbx.example.com:8089/ws". Browsers only allow wss:// from an https page; ws:// is
+    # accepted for a loopback address only (a lab Asterisk on the same machine, the tests).
+    ws_url: str = ""
+    # The domain of the agents' SIP URIs: sip:<extension>@<sip_domain>.
+    sip_domain: str = ""
+    # Agents' SIP passwords are HMAC-SHA256(password_secret, extension): at least 32 bytes.
+    # Changing it changes every password: re-run `run_server.py softphone pjsip-auth` and reload
+    # Asterisk's pjsip configuration at the same time.
+    password_secret: str = ""
+    # REGISTER expiry the browser asks for (Asterisk clamps it to the AOR's min/max).
+    register_expires_s: int = Field(default=600, ge=60, le=3600)
+    # STUN/TURN servers for the browser; empty = host candidates only (agents on Asterisk's LAN).
+    ice_servers: list[IceServer] = Field(default_factory=list)
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url(cls, v: str) -> str:
+        if not v:
+            return v
+        fix = "write it as wss://HOST:PORT/ws (Asterisk's http.conf tlsbindaddr, path /ws)"
+        if _has_control(v) or len(v) > 512:
+            raise invalid("contains control characters or is too long", fix)
+        parts = urlsplit(v)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise invalid(f"{v[:80]!r} is not a ws(s):// URL", fix)
+        if parts.username or parts.password:
+            raise invalid("must not hold a user name or password (the page would show it)", fix)
+        if parts.scheme == "ws" and not _is_loopback(parts.hostname):
+            raise invalid("ws:// is unencrypted (SIP passwords and calls in clear) and browsers "
+                          "refuse it from an https page; it is accepted for a loopback address "
+                          "only", fix)
+        return v
+
+    @field_validator("sip_domain")
+    @classmethod
+    def _sip_domain(cls, v: str) -> str:
+        if v and not _SIP_DOMAIN.fullmatch(v):
+            raise invalid(f"{v[:80]!r} is not a host name or IPv4 address",
+                          "write the domain of the agents' SIP URIs, e.g. \"pbx.example.com\"")
+        return v
+
+    @field_validator("password_secret")
+    @classmethod
+    def _secret_long_enough(cls, v: str) -> str:
+        if v and len(v.encode()) < 32:
+            raise invalid("password_secret is shorter than 32 bytes (agents' SIP passwords "
+                          "derive from it)", _KEY_FIX)
+        return v
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> SoftphoneSettings:
+        if not self.enabled:
+            return self
+        if not self.ws_url:
+            raise invalid("the softphone is enabled but ws_url is empty",
+                          "set ws_url = \"wss://HOST:8089/ws\" (Asterisk's websocket transport), "
+                          "or enabled = false", at="ws_url")
+        if not self.sip_domain:
+            raise invalid("the softphone is enabled but sip_domain is empty",
+                          "set sip_domain = \"pbx.example.com\" (agents register as "
+                          "sip:EXTENSION@sip_domain), or enabled = false", at="sip_domain")
+        if not self.password_secret:
+            raise invalid("the softphone is enabled but password_secret is empty",
+                          _KEY_FIX, at="password_secret")
+        return self
