@@ -1,0 +1,407 @@
+// The agent desktop's browser softphone: JsSIP registering to Asterisk's PJSIP over WSS.
+//
+// An ES module without a build step. It uses the global JsSIP that /vendor/jssip.min.js defines
+// (the page loads that classic script first). The desktop page fetches GET /api/softphone/config
+// with the agent's token and, when it says enabled, calls
+//
+//     const phone = mount(document.querySelector('#softphone'), config, {lang: 'zh'});
+//
+// `phone` has answer(), hangup(), toggleHold(), toggleMute(), dtmf(tone), call(number), stop()
+// and `state` (for the page's keyboard shortcuts). The element receives a 'softphone' CustomEvent
+// on every change: detail {type: 'registration'|'incoming'|'call'|'ended', ...}, so the page can
+// raise a browser notification for an incoming call in a hidden tab.
+//
+// Texts: Simplified Chinese and English from LABELS below; a page with its own translator passes
+// options.t(key, fallback) and wins (keys are 'softphone.<name>').
+
+const LABELS = {
+  en: {
+    title: 'Softphone',
+    connecting: 'Connecting…',
+    connected: 'Connected, not registered',
+    registered: 'Registered',
+    unregistered: 'Not registered',
+    failed: 'Registration failed',
+    disconnected: 'Disconnected from the phone server',
+    incoming: 'Incoming call',
+    calling: 'Calling…',
+    in_call: 'In call',
+    on_hold: 'On hold',
+    answer: 'Answer',
+    decline: 'Decline',
+    hangup: 'Hang up',
+    hold: 'Hold',
+    unhold: 'Resume',
+    mute: 'Mute',
+    unmute: 'Unmute',
+    keypad: 'Keypad',
+    number: 'Number to call',
+    call: 'Call',
+    bad_number: 'Digits, *, # and a leading + only',
+    ended: 'Call ended',
+    no_microphone: 'No microphone: allow it for this site',
+    unknown_caller: 'Unknown number',
+  },
+  zh: {
+    title: '软电话',
+    connecting: '正在连接…',
+    connected: '已连接，未注册',
+    registered: '已注册',
+    unregistered: '未注册',
+    failed: '注册失败',
+    disconnected: '与电话服务器断开',
+    incoming: '来电',
+    calling: '正在呼叫…',
+    in_call: '通话中',
+    on_hold: '保持中',
+    answer: '接听',
+    decline: '拒接',
+    hangup: '挂断',
+    hold: '保持',
+    unhold: '恢复',
+    mute: '静音',
+    unmute: '取消静音',
+    keypad: '拨号盘',
+    number: '拨打号码',
+    call: '呼叫',
+    bad_number: '只能输入数字、*、# 和开头的 +',
+    ended: '通话已结束',
+    no_microphone: '没有麦克风：请允许本网站使用麦克风',
+    unknown_caller: '未知号码',
+  },
+};
+
+const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
+const DIALABLE = /^\+?[0-9*#]{1,32}$/;
+
+function el(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'text') node.textContent = v;
+    else if (k === 'hidden') node.hidden = Boolean(v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// A ring made with WebAudio (no sound file): two short 440/480 Hz bursts every 3 s.
+class Ringer {
+  constructor() { this.ctx = null; this.timer = null; }
+
+  start() {
+    if (this.timer !== null) return;
+    try {
+      this.ctx = this.ctx || new AudioContext();
+      if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
+    } catch (e) {
+      return; // no audio output: the visible alert still shows
+    }
+    const burst = () => {
+      const now = this.ctx.currentTime;
+      for (const start of [0, 0.5]) {
+        const gain = this.ctx.createGain();
+        gain.gain.setValueAtTime(0, now + start);
+        gain.gain.linearRampToValueAtTime(0.2, now + start + 0.02);
+        gain.gain.setValueAtTime(0.2, now + start + 0.38);
+        gain.gain.linearRampToValueAtTime(0, now + start + 0.4);
+        gain.connect(this.ctx.destination);
+        for (const freq of [440, 480]) {
+          const osc = this.ctx.createOscillator();
+          osc.frequency.value = freq;
+          osc.connect(gain);
+          osc.start(now + start);
+          osc.stop(now + start + 0.4);
+        }
+      }
+    };
+    burst();
+    this.timer = setInterval(burst, 3000);
+  }
+
+  stop() {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  get ringing() { return this.timer !== null; }
+}
+
+function callerOf(session) {
+  const id = session.remote_identity;
+  const number = (id && id.uri && id.uri.user) || '';
+  const name = (id && id.display_name) || '';
+  return { number, name };
+}
+
+export function mount(element, config, options = {}) {
+  if (typeof JsSIP === 'undefined') {
+    throw new Error('JsSIP is not loaded: the page must load /vendor/jssip.min.js first');
+  }
+  if (!config || !config.enabled) {
+    throw new Error('softphone config is not enabled');
+  }
+  const lang = (options.lang || document.documentElement.lang || 'en').toLowerCase()
+    .startsWith('zh') ? 'zh' : 'en';
+  const t = (key) => {
+    const fallback = LABELS[lang][key] ?? LABELS.en[key] ?? key;
+    return options.t ? options.t(`softphone.${key}`, fallback) : fallback;
+  };
+  const emit = (detail) => {
+    element.dispatchEvent(new CustomEvent('softphone', { detail }));
+    if (options.onEvent) options.onEvent(detail);
+  };
+
+  // ---- the panel --------------------------------------------------------------------------
+  const status = el('div', { class: 'sp-status', role: 'status', 'aria-live': 'polite',
+    'data-state': 'connecting', text: t('connecting') });
+  const identity = el('div', { class: 'sp-identity', text: config.extension });
+  const caller = el('span', { class: 'sp-caller' });
+  const callerName = el('span', { class: 'sp-caller-name' });
+  const callLabel = el('span', { class: 'sp-call-label' });
+  const timer = el('span', { class: 'sp-timer' });
+  const callBox = el('div', { class: 'sp-call', hidden: true, 'data-state': 'idle' },
+    [callLabel, ' ', caller, ' ', callerName, ' ', timer]);
+  const btn = (action, label, extra = {}) =>
+    el('button', { type: 'button', 'data-action': action, text: label, ...extra });
+  const answerBtn = btn('answer', t('answer'), { class: 'sp-answer', hidden: true });
+  const declineBtn = btn('decline', t('decline'), { class: 'sp-decline', hidden: true });
+  const hangupBtn = btn('hangup', t('hangup'), { class: 'sp-hangup', hidden: true });
+  const holdBtn = btn('hold', t('hold'), { hidden: true, 'aria-pressed': 'false' });
+  const muteBtn = btn('mute', t('mute'), { hidden: true, 'aria-pressed': 'false' });
+  const controls = el('div', { class: 'sp-controls' },
+    [answerBtn, declineBtn, hangupBtn, holdBtn, muteBtn]);
+  const keypad = el('div', { class: 'sp-keypad', role: 'group', 'aria-label': t('keypad') },
+    KEYS.map((k) => btn('dtmf', k, { 'data-tone': k })));
+  const numberInput = el('input', { type: 'tel', class: 'sp-number', name: 'number',
+    autocomplete: 'off', 'aria-label': t('number'), placeholder: t('number'),
+    maxlength: '33' });
+  const dialForm = el('form', { class: 'sp-dial' },
+    [numberInput, el('button', { type: 'submit', 'data-action': 'call', text: t('call') })]);
+  const message = el('div', { class: 'sp-message', role: 'alert' });
+  const audio = el('audio', { class: 'sp-remote-audio', autoplay: '' });
+  audio.hidden = true;
+  const panel = el('div', { class: 'softphone', lang: lang === 'zh' ? 'zh-CN' : 'en' },
+    [el('h2', { class: 'sp-title', text: t('title') }), status, identity, callBox, controls,
+      keypad, dialForm, message, audio]);
+  element.replaceChildren(panel);
+
+  const ringer = new Ringer();
+  let session = null;
+  let timerHandle = null;
+  const state = { registration: 'connecting', call: 'idle', held: false, muted: false };
+
+  const setStatus = (key, detail = '') => {
+    state.registration = key;
+    status.dataset.state = key;
+    status.textContent = detail ? `${t(key)}: ${detail}` : t(key);
+    emit({ type: 'registration', state: key, detail });
+  };
+  const say = (text) => { message.textContent = text || ''; };
+
+  const render = () => {
+    const c = state.call;
+    callBox.hidden = c === 'idle';
+    callBox.dataset.state = c;
+    callLabel.textContent = c === 'incoming' ? t('incoming')
+      : c === 'calling' ? t('calling') : state.held ? t('on_hold') : t('in_call');
+    answerBtn.hidden = c !== 'incoming';
+    declineBtn.hidden = c !== 'incoming';
+    hangupBtn.hidden = c === 'idle' || c === 'incoming';
+    holdBtn.hidden = c !== 'in_call';
+    muteBtn.hidden = c !== 'in_call';
+    holdBtn.textContent = state.held ? t('unhold') : t('hold');
+    holdBtn.setAttribute('aria-pressed', String(state.held));
+    muteBtn.textContent = state.muted ? t('unmute') : t('mute');
+    muteBtn.setAttribute('aria-pressed', String(state.muted));
+    for (const k of keypad.querySelectorAll('button')) k.disabled = c !== 'in_call';
+    panel.dataset.call = c;
+  };
+
+  const startTimer = () => {
+    const since = Date.now();
+    const tick = () => {
+      const s = Math.floor((Date.now() - since) / 1000);
+      timer.textContent = `${String(Math.floor(s / 60)).padStart(2, '0')}:` +
+        `${String(s % 60).padStart(2, '0')}`;
+    };
+    tick();
+    timerHandle = setInterval(tick, 1000);
+  };
+  const stopTimer = () => {
+    if (timerHandle !== null) clearInterval(timerHandle);
+    timerHandle = null;
+    timer.textContent = '';
+  };
+
+  const attachAudio = (pc) => {
+    pc.addEventListener('track', (e) => {
+      if (e.track.kind === 'audio') audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+    });
+  };
+
+  const mediaOptions = () => ({
+    mediaConstraints: { audio: true, video: false },
+    pcConfig: { iceServers: (config.ice_servers || []).map((s) => {
+      const entry = { urls: s.urls };
+      if (s.username) { entry.username = s.username; entry.credential = s.credential; }
+      return entry;
+    }) },
+    rtcOfferConstraints: { offerToReceiveAudio: true, offerToReceiveVideo: false },
+  });
+
+  const track = (s, direction) => {
+    session = s;
+    state.held = false;
+    state.muted = false;
+    const who = callerOf(s);
+    caller.textContent = who.number || t('unknown_caller');
+    callerName.textContent = who.name && who.name !== who.number ? who.name : '';
+    if (s.connection) attachAudio(s.connection);
+    s.on('peerconnection', (e) => attachAudio(e.peerconnection));
+    s.on('accepted', () => { ringer.stop(); });
+    s.on('confirmed', () => {
+      ringer.stop();
+      state.call = 'in_call';
+      startTimer();
+      render();
+      emit({ type: 'call', state: 'in_call', ...who });
+    });
+    s.on('hold', () => { state.held = true; render(); });
+    s.on('unhold', () => { state.held = false; render(); });
+    s.on('muted', () => { state.muted = true; render(); });
+    s.on('unmuted', () => { state.muted = false; render(); });
+    const end = (e) => {
+      if (session !== s) return;
+      ringer.stop();
+      stopTimer();
+      session = null;
+      state.call = 'idle';
+      state.held = false;
+      state.muted = false;
+      audio.srcObject = null;
+      caller.textContent = '';
+      callerName.textContent = '';
+      render();
+      const cause = (e && e.cause) || '';
+      say(e && e.originator !== 'local' && cause ? `${t('ended')} (${cause})` : t('ended'));
+      emit({ type: 'ended', cause, originator: e && e.originator, ...who });
+    };
+    s.on('ended', end);
+    s.on('failed', end);
+    state.call = direction === 'incoming' ? 'incoming' : 'calling';
+    say('');
+    render();
+    if (direction === 'incoming') {
+      ringer.start();
+      emit({ type: 'incoming', ...who });
+    }
+  };
+
+  // ---- JsSIP ------------------------------------------------------------------------------
+  if (!options.debug) JsSIP.debug.disable('JsSIP:*');
+  const socket = new JsSIP.WebSocketInterface(config.ws_url);
+  const ua = new JsSIP.UA({
+    sockets: [socket],
+    uri: config.uri,
+    authorization_user: config.authorization_user,
+    password: config.sip_password,
+    display_name: config.display_name || undefined,
+    register: true,
+    register_expires: config.register_expires_s || 600,
+    session_timers: false,
+    user_agent: 'callcenter-softphone (JsSIP)',
+  });
+  ua.on('connecting', () => setStatus('connecting'));
+  ua.on('connected', () => { if (state.registration !== 'registered') setStatus('connected'); });
+  ua.on('disconnected', () => setStatus('disconnected'));
+  ua.on('registered', () => setStatus('registered'));
+  ua.on('unregistered', () => setStatus('unregistered'));
+  ua.on('registrationFailed', (e) => setStatus('failed', e.cause || ''));
+  ua.on('newRTCSession', (e) => {
+    if (e.originator === 'remote') {
+      if (session !== null) {
+        // One call at a time: the ACD does not offer a second one to a busy agent anyway.
+        e.session.terminate({ status_code: 486, reason_phrase: 'Busy Here' });
+        return;
+      }
+      track(e.session, 'incoming');
+    }
+  });
+  ua.start();
+
+  // ---- actions ----------------------------------------------------------------------------
+  const guard = (fn) => (...args) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      say(String(err && err.message ? err.message : err));
+      return undefined;
+    }
+  };
+  const api = {
+    get state() { return { ...state }; },
+    get ua() { return ua; },
+    answer: guard(() => {
+      if (!session || state.call !== 'incoming') return;
+      ringer.stop();
+      session.answer(mediaOptions());
+    }),
+    decline: guard(() => {
+      if (!session || state.call !== 'incoming') return;
+      session.terminate({ status_code: 486, reason_phrase: 'Busy Here' });
+    }),
+    hangup: guard(() => {
+      if (!session) return;
+      session.terminate();
+    }),
+    toggleHold: guard(() => {
+      if (!session || state.call !== 'in_call') return;
+      if (state.held) session.unhold(); else session.hold();
+    }),
+    toggleMute: guard(() => {
+      if (!session || state.call !== 'in_call') return;
+      if (state.muted) session.unmute({ audio: true }); else session.mute({ audio: true });
+    }),
+    dtmf: guard((tone) => {
+      if (!session || state.call !== 'in_call') return;
+      // RFC 4733 events in the media stream: Asterisk's WebRTC endpoints default to it.
+      session.sendDTMF(tone, { transportType: 'RFC2833', duration: 100, interToneGap: 70 });
+    }),
+    call: guard((number) => {
+      const n = String(number || '').trim();
+      if (!DIALABLE.test(n)) { say(t('bad_number')); return; }
+      if (session) return;
+      const domain = config.uri.slice(config.uri.indexOf('@') + 1);
+      const s = ua.call(`sip:${n}@${domain}`, mediaOptions());
+      track(s, 'outgoing');
+      caller.textContent = n;
+    }),
+    stop: () => {
+      ringer.stop();
+      stopTimer();
+      window.removeEventListener('pagehide', onHide);
+      ua.stop();  // un-REGISTERs, hangs up
+    },
+  };
+
+  panel.addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-action]');
+    if (!b || b.type === 'submit') return;
+    const action = b.dataset.action;
+    if (action === 'answer') api.answer();
+    else if (action === 'decline') api.decline();
+    else if (action === 'hangup') api.hangup();
+    else if (action === 'hold') api.toggleHold();
+    else if (action === 'mute') api.toggleMute();
+    else if (action === 'dtmf') api.dtmf(b.dataset.tone);
+  });
+  dialForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    api.call(numberInput.value);
+  });
+  const onHide = () => ua.stop();
+  window.addEventListener('pagehide', onHide);
+  render();
+  return api;
+}
