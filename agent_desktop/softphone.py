@@ -73,6 +73,7 @@ class SoftphoneConfig:
     display_name: str = ""
     register_expires_s: int = 0
     ice_servers: tuple[IceServerView, ...] = ()
+    dtmf: str = ""                # "rfc4733" or "info"
 
 
 def disabled(reason: str) -> SoftphoneConfig:
@@ -96,6 +97,7 @@ def credentials_for(settings: SoftphoneSettings, extension: str,
         register_expires_s=settings.register_expires_s,
         ice_servers=tuple(IceServerView(tuple(s.urls), s.username, s.credential)
                           for s in settings.ice_servers),
+        dtmf=settings.dtmf,
     )
 
 

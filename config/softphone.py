@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -87,6 +88,9 @@ class SoftphoneSettings(Section):
     register_expires_s: int = Field(default=600, ge=60, le=3600)
     # STUN/TURN servers for the browser; empty = host candidates only (agents on Asterisk's LAN).
     ice_servers: list[IceServer] = Field(default_factory=list)
+    # How the keypad sends DTMF: "rfc4733" (events in the media stream; Asterisk's WebRTC
+    # endpoints' dtmf_mode = rfc4733) or "info" (SIP INFO; then dtmf_mode = info on them).
+    dtmf: Literal["rfc4733", "info"] = "rfc4733"
 
     @field_validator("ws_url")
     @classmethod

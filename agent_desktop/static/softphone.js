@@ -41,6 +41,7 @@ const LABELS = {
     ended: 'Call ended',
     no_microphone: 'No microphone: allow it for this site',
     unknown_caller: 'Unknown number',
+    dtmf_failed: 'The key could not be sent',
   },
   zh: {
     title: '软电话',
@@ -68,6 +69,7 @@ const LABELS = {
     ended: '通话已结束',
     no_microphone: '没有麦克风：请允许本网站使用麦克风',
     unknown_caller: '未知号码',
+    dtmf_failed: '按键未能发送',
   },
 };
 
@@ -153,6 +155,10 @@ export function mount(element, config, options = {}) {
   };
 
   // ---- the panel --------------------------------------------------------------------------
+  if (options.stylesheet !== false && !document.querySelector('link[data-softphone-css]')) {
+    document.head.append(el('link', { rel: 'stylesheet', href: '/static/softphone.css',
+      'data-softphone-css': '' }));
+  }
   const status = el('div', { class: 'sp-status', role: 'status', 'aria-live': 'polite',
     'data-state': 'connecting', text: t('connecting') });
   const identity = el('div', { class: 'sp-identity', text: config.extension });
@@ -160,8 +166,10 @@ export function mount(element, config, options = {}) {
   const callerName = el('span', { class: 'sp-caller-name' });
   const callLabel = el('span', { class: 'sp-call-label' });
   const timer = el('span', { class: 'sp-timer' });
+  // The digits the keypad has sent in this call, as the browser's DTMF sender plays them.
+  const sentTones = el('div', { class: 'sp-dtmf', 'aria-live': 'polite' });
   const callBox = el('div', { class: 'sp-call', hidden: true, 'data-state': 'idle' },
-    [callLabel, ' ', caller, ' ', callerName, ' ', timer]);
+    [callLabel, ' ', caller, ' ', callerName, ' ', timer, sentTones]);
   const btn = (action, label, extra = {}) =>
     el('button', { type: 'button', 'data-action': action, text: label, ...extra });
   const answerBtn = btn('answer', t('answer'), { class: 'sp-answer', hidden: true });
@@ -240,6 +248,18 @@ export function mount(element, config, options = {}) {
     });
   };
 
+  const watchTones = (s) => {
+    const sender = s.connection && s.connection.getSenders()
+      .find((x) => x.track && x.track.kind === 'audio' && x.dtmf);
+    if (!sender) return;
+    sender.dtmf.addEventListener('tonechange', (e) => {
+      if (e.tone && session === s) {
+        sentTones.textContent += e.tone;
+        emit({ type: 'dtmf', tone: e.tone });
+      }
+    });
+  };
+
   const mediaOptions = () => ({
     mediaConstraints: { audio: true, video: false },
     pcConfig: { iceServers: (config.ice_servers || []).map((s) => {
@@ -262,10 +282,17 @@ export function mount(element, config, options = {}) {
     s.on('accepted', () => { ringer.stop(); });
     s.on('confirmed', () => {
       ringer.stop();
+      watchTones(s);
       state.call = 'in_call';
       startTimer();
       render();
       emit({ type: 'call', state: 'in_call', ...who });
+    });
+    s.on('newDTMF', (e) => {  // SIP INFO tones (RFC 4733 ones are seen by watchTones)
+      if (e.originator === 'local' && session === s) {
+        sentTones.textContent += e.dtmf.tone;
+        emit({ type: 'dtmf', tone: e.dtmf.tone });
+      }
     });
     s.on('hold', () => { state.held = true; render(); });
     s.on('unhold', () => { state.held = false; render(); });
@@ -282,9 +309,11 @@ export function mount(element, config, options = {}) {
       audio.srcObject = null;
       caller.textContent = '';
       callerName.textContent = '';
+      sentTones.textContent = '';
       render();
       const cause = (e && e.cause) || '';
-      say(e && e.originator !== 'local' && cause ? `${t('ended')} (${cause})` : t('ended'));
+      if (cause === JsSIP.C.causes.USER_DENIED_MEDIA_ACCESS) say(t('no_microphone'));
+      else say(e && e.originator !== 'local' && cause ? `${t('ended')} (${cause})` : t('ended'));
       emit({ type: 'ended', cause, originator: e && e.originator, ...who });
     };
     s.on('ended', end);
@@ -363,11 +392,16 @@ export function mount(element, config, options = {}) {
       if (!session || state.call !== 'in_call') return;
       if (state.muted) session.unmute({ audio: true }); else session.mute({ audio: true });
     }),
-    dtmf: guard((tone) => {
+    dtmf: (tone) => {
       if (!session || state.call !== 'in_call') return;
-      // RFC 4733 events in the media stream: Asterisk's WebRTC endpoints default to it.
-      session.sendDTMF(tone, { transportType: 'RFC2833', duration: 100, interToneGap: 70 });
-    }),
+      try {
+        // RFC 4733 events in the media stream (Asterisk's dtmf_mode = rfc4733), or SIP INFO.
+        session.sendDTMF(tone, { transportType: config.dtmf === 'info' ? 'INFO' : 'RFC2833',
+          duration: 100, interToneGap: 70 });
+      } catch (err) {
+        say(`${t('dtmf_failed')} (${err && err.name ? err.name : err})`);
+      }
+    },
     call: guard((number) => {
       const n = String(number || '').trim();
       if (!DIALABLE.test(n)) { say(t('bad_number')); return; }

@@ -278,3 +278,26 @@ async def test_the_route_is_in_the_openapi_document(api: Api) -> None:
     doc = await (await api.client.get("/api/openapi.json")).json()
     op = doc["paths"]["/api/softphone/config"]["get"]
     assert op["security"]
+
+
+# ---- the Asterisk side: docs/asterisk.md and config/asterisk/ --------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_show_the_reference_webrtc_snippets() -> None:
+    docs = (ROOT / "docs" / "asterisk.md").read_text(encoding="utf-8")
+    for name in ("http.conf", "pjsip_webrtc.conf"):
+        for line in (ROOT / "config" / "asterisk" / name).read_text().splitlines():
+            if line:
+                assert f"    {line}\n" in docs, (name, line)
+
+
+def test_generated_sections_inherit_templates_the_reference_defines() -> None:
+    reference = (ROOT / "config" / "asterisk" / "pjsip_webrtc.conf").read_text()
+    defined = set(re.findall(r"^\[([a-z-]+)\]\(!\)$", reference, re.M))
+    used = set(re.findall(r"^\[\d+\]\(([a-z-]+)\)$", pjsip_sections(SIP_SECRET, ["1001"]), re.M))
+    assert used == {"cc-webrtc-aor", "cc-webrtc-endpoint"}
+    assert used <= defined
+    # The endpoint template lands agents' calls where desk phones' land.
+    assert "context = from-cti" in reference and "webrtc = yes" in reference

@@ -74,7 +74,7 @@ async def server(tmp_path: Path, ws_url: str, secret: str = SIP_SECRET,
     settings = Settings.model_validate({
         "auth": {"jwt_secret": SECRET},
         "softphone": {"enabled": True, "ws_url": ws_url, "sip_domain": "pbx.test",
-                      "password_secret": secret},
+                      "password_secret": secret, "dtmf": "info"},
     })
     clock = ManualClock(1_700_000_000.0)
     crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm, clock=clock)
@@ -89,16 +89,18 @@ def page_routes(lang: str) -> list[RouteSpec]:
     # The page is served by the server itself, not by playwright's request interception: chromium
     # treats an intercepted page as public and its Local Network Access checks would then refuse
     # the websocket to the loopback responder.
-    async def softphone_js(request: web.Request) -> web.StreamResponse:
-        # Until the pages' /static/{name} route is on main: serve the module from its file.
-        return web.FileResponse(STATIC / "softphone.js",
-                                headers={"Content-Type": "text/javascript"})
+    async def static(request: web.Request) -> web.StreamResponse:
+        # Until the pages' /static/{name} route is on main: serve the files themselves.
+        name = request.match_info["name"]
+        assert name in ("softphone.js", "softphone.css")
+        kind = "text/javascript" if name.endswith(".js") else "text/css"
+        return web.FileResponse(STATIC / name, headers={"Content-Type": kind})
 
     async def test_page(request: web.Request) -> web.StreamResponse:
         return web.Response(text=TEST_PAGE.format(lang=lang, password=PASSWORD),
                             content_type="text/html")
 
-    return [RouteSpec("GET", "/static/softphone.js", softphone_js, frozenset(), "test"),
+    return [RouteSpec("GET", "/static/{name}", static, frozenset(), "test"),
             RouteSpec("GET", "/softphone-test.html", test_page, frozenset(), "test")]
 
 
@@ -150,6 +152,15 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             await page.wait_for_selector("button[data-action=hold][aria-pressed=false]",
                                          timeout=WAIT_MS)
 
+            # The keypad's tones as SIP INFO ([softphone] dtmf = "info"): RFC 4733 would need
+            # the media path up, which the responder does not provide.
+            for tone in "5#":
+                await page.click(f"button[data-tone='{tone}']")
+                info = await responder.wait_for(lambda m, t=tone: is_dtmf_info(m, call_id, t))
+                assert info.header("Content-Type") == "application/dtmf-relay"
+            await page.wait_for_function(
+                "document.querySelector('.sp-dtmf').textContent === '5#'", timeout=WAIT_MS)
+
             await page.click("button[data-action=mute]")
             await page.wait_for_selector("button[data-action=mute][aria-pressed=true]",
                                          timeout=WAIT_MS)
@@ -165,6 +176,11 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
     finally:
         await client.close()
         await crm.close()
+
+
+def is_dtmf_info(m: SipMessage, call_id: str, tone: str) -> bool:
+    return (m.is_request and m.method == "INFO" and m.header("Call-ID") == call_id
+            and f"Signal={tone}" in m.body)
 
 
 def is_reinvite(m: SipMessage, call_id: str, direction: str) -> bool:
