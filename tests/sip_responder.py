@@ -138,6 +138,8 @@ class Dialog:
     remote_target: str = ""  # the client's Contact URI
     media: MediaIdentity = field(default_factory=MediaIdentity)
     sdp_version: int = 1
+    # Our DTLS role: passive when we offered (the browser answers active), active when we answered.
+    setup: str = "passive"
 
 
 @dataclass
@@ -244,11 +246,52 @@ class SipResponder:
             return self._on_response(msg)
         if msg.method == "REGISTER":
             return [self._on_register(ws, msg)]
-        if msg.method == "INVITE":  # a re-INVITE of our call (hold / resume)
+        if msg.method == "INVITE" and ";tag=" not in msg.header("To"):
+            return self._on_new_invite(msg)
+        if msg.method == "INVITE":  # a re-INVITE (hold / resume)
             return [self._on_reinvite(msg)]
         if msg.method == "ACK":
             return []
         return [self._response(msg, "200 OK")]  # BYE, OPTIONS, INFO...
+
+    def _challenge(self, msg: SipMessage, header: str = "WWW-Authenticate") -> SipMessage:
+        nonce = secrets.token_hex(16)
+        self._nonces.add(nonce)
+        return self._response(msg, "401 Unauthorized", [(
+            header, f'Digest realm="{REALM}", nonce="{nonce}", algorithm=MD5, qop="auth"')])
+
+    def _authorised(self, msg: SipMessage) -> bool:
+        p = digest_params(msg.header("Authorization"))
+        password = self.passwords.get(p.get("username", ""))
+        ok = (password is not None and p.get("nonce") in self._nonces and p.get("realm") == REALM
+              and p.get("response") == expected_digest(p, msg.method, password))
+        if not ok:
+            self.auth_failures += 1
+        return ok
+
+    def _on_new_invite(self, msg: SipMessage) -> list[SipMessage]:
+        """A call the client makes: challenged as Asterisk does, then answered at once."""
+        if not msg.all("Authorization"):
+            return [self._challenge(msg)]
+        if not self._authorised(msg):
+            return [self._response(msg, "403 Forbidden")]
+        tag = _tag()
+        ringing = self._response(msg, "180 Ringing")
+        ringing.headers = [(n, f"{v};tag={tag}" if n == "To" and ";tag=" not in v else v)
+                           for n, v in ringing.headers]
+        media = MediaIdentity()
+        mid = re.search(r"^a=mid:(\S+)", msg.body, re.M)
+        answer = offer_sdp(media, setup="active").replace(
+            "a=mid:0", f"a=mid:{mid.group(1) if mid else '0'}").replace(
+            "a=group:BUNDLE 0", f"a=group:BUNDLE {mid.group(1) if mid else '0'}")
+        ok = self._response(msg, "200 OK", [
+            ("Contact", f"<sip:asterisk@{self._host()};transport=ws>"),
+            ("Content-Type", "application/sdp")], answer)
+        ok.headers = [(n, ringing.header("To") if n == "To" else v) for n, v in ok.headers]
+        # Our dialog as the called side (for re-INVITEs: the same media identity).
+        self._dialog = Dialog(call_id=msg.header("Call-ID"), from_header=ringing.header("To"),
+                              to_header=msg.header("From"), media=media, setup="active")
+        return [ringing, ok]
 
     def _on_reinvite(self, msg: SipMessage) -> SipMessage:
         d = self._dialog
@@ -257,25 +300,15 @@ class SipResponder:
         direction = ("recvonly" if "a=sendonly" in msg.body
                      else "inactive" if "a=inactive" in msg.body else "sendrecv")
         d.sdp_version += 1
-        # The browser took the active DTLS role in its answer: we stay passive.
-        sdp = offer_sdp(d.media, version=d.sdp_version, setup="passive", direction=direction)
+        sdp = offer_sdp(d.media, version=d.sdp_version, setup=d.setup, direction=direction)
         return self._response(msg, "200 OK", [
             ("Contact", f"<sip:asterisk@{self._host()};transport=ws>"),
             ("Content-Type", "application/sdp")], sdp)
 
     def _on_register(self, ws: ServerConnection, msg: SipMessage) -> SipMessage:
-        auth = msg.all("Authorization")
-        if not auth:
-            nonce = secrets.token_hex(16)
-            self._nonces.add(nonce)
-            return self._response(msg, "401 Unauthorized", [(
-                "WWW-Authenticate",
-                f'Digest realm="{REALM}", nonce="{nonce}", algorithm=MD5, qop="auth"')])
-        p = digest_params(auth[0])
-        password = self.passwords.get(p.get("username", ""))
-        if (password is None or p.get("nonce") not in self._nonces or p.get("realm") != REALM
-                or p.get("response") != expected_digest(p, "REGISTER", password)):
-            self.auth_failures += 1
+        if not msg.all("Authorization"):
+            return self._challenge(msg)
+        if not self._authorised(msg):
             return self._response(msg, "403 Forbidden")
         expires = msg.all("Expires")
         contact = msg.header("Contact")

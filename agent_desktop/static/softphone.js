@@ -369,7 +369,7 @@ export function mount(element, config, options = {}) {
     }
   };
   const api = {
-    get state() { return { ...state }; },
+    get state() { return { ...state, ringing: ringer.ringing }; },
     get ua() { return ua; },
     answer: guard(() => {
       if (!session || state.call !== 'incoming') return;

@@ -1,6 +1,6 @@
 """The softphone in Debian's chromium: JsSIP registers to a SIP-over-websocket responder standing
 in for Asterisk, shows an incoming call with the caller's number, answers it (200 OK with SDP),
-holds and resumes it (re-INVITEs), and hangs up (BYE).
+holds and resumes it (re-INVITEs), sends keypad tones, hangs up (BYE), then makes a call.
 
 The credentials come from the real GET /api/softphone/config of a server logged in as the agent;
 the responder's password for the extension comes from the pjsip.conf text that
@@ -33,6 +33,7 @@ from tests.sip_responder import SipMessage, SipResponder
 
 SIP_SECRET = "sip-secret-" + "k" * 40
 CALLER = "+8613800138000"
+OUTBOUND = "+861055551234"
 STATIC = Path(__file__).resolve().parents[2] / "agent_desktop" / "static"
 WAIT_MS = 20_000  # a guard against hanging, not a speed assertion
 
@@ -132,6 +133,8 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             ringing = await responder.wait_for(lambda m: m.status == 180)
             assert ringing.header("Call-ID") == call_id
             assert not any(m.status == 200 and m.cseq_method == "INVITE" for m in responder.log)
+            assert await page.evaluate("window.phone.state.ringing") is True  # the WebAudio ring
+            await page.screenshot(path=str(artifact("softphone-incoming.png")))
 
             await page.click("button[data-action=answer]")
             ok = await responder.wait_for(
@@ -140,6 +143,7 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             assert ok.header("Content-Type") == "application/sdp"
             assert "m=audio" in ok.body and "a=fingerprint:" in ok.body
             await page.wait_for_selector(".sp-call[data-state=in_call]", timeout=WAIT_MS)
+            assert await page.evaluate("window.phone.state.ringing") is False
             await page.screenshot(path=str(artifact("softphone-in-call.png")))
 
             await page.click("button[data-action=hold]")
@@ -170,6 +174,30 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             assert bye.header("Call-ID") == call_id
             await page.wait_for_selector(".sp-call[data-state=idle]", state="hidden",
                                          timeout=WAIT_MS)
+
+            # An outgoing call: refused locally when it is not a number, else challenged and
+            # answered by the responder, then hung up from the panel.
+            await page.fill(".sp-number", "12;user=x")
+            await page.click("button[data-action=call]")
+            assert await page.locator(".sp-message").text_content() == (
+                "Digits, *, # and a leading + only")
+            await page.fill(".sp-number", OUTBOUND)
+            await page.click("button[data-action=call]")
+            invite = await responder.wait_for(
+                lambda m: m.method == "INVITE" and m.is_request and bool(m.all("Authorization")))
+            assert invite.start == f"INVITE sip:{OUTBOUND}@pbx.test SIP/2.0"
+            assert "m=audio" in invite.body
+            await page.wait_for_selector(".sp-call[data-state=in_call]", timeout=WAIT_MS)
+            assert await page.locator(".sp-caller").text_content() == OUTBOUND
+            await page.click("button[data-action=hangup]")
+            out_id = invite.header("Call-ID")
+            await responder.wait_for(lambda m: m.method == "BYE" and m.is_request
+                                     and m.header("Call-ID") == out_id)
+            await page.wait_for_selector(".sp-call[data-state=idle]", state="hidden",
+                                         timeout=WAIT_MS)
+            assert not any(m.method == "INVITE" and "user=x" in m.start for m in responder.log)
+            assert responder.auth_failures == 0
+
             config = await page.evaluate("window.softphoneConfig")
             assert config["uri"] == "sip:1001@pbx.test" and config["enabled"] is True
         assert errors == []
