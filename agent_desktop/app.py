@@ -88,7 +88,8 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
                                   health_checks))
     registry.extend(auth_routes(auth))
     registry.extend(vendor_routes())
-    registry.extend(page_routes())
+    # The softphone's websocket goes to Asterisk, another origin the pages' CSP must allow.
+    registry.extend(page_routes(settings.softphone.connect_sources()))
     if crm is not None:
         from agent_desktop.crm_routes import crm_routes
 

@@ -32,6 +32,13 @@ def _has_control(v: str) -> bool:
     return any(ord(c) < 0x20 or ord(c) == 0x7F for c in v)
 
 
+def connect_source(ws_url: str) -> str:
+    """The origin of `ws_url` (scheme://host[:port]), for the desktop page's connect-src."""
+    parts = urlsplit(ws_url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
@@ -92,6 +99,10 @@ class SoftphoneSettings(Section):
     # endpoints' dtmf_mode = rfc4733) or "info" (SIP INFO; then dtmf_mode = info on them).
     dtmf: Literal["rfc4733", "info"] = "rfc4733"
 
+    def connect_sources(self) -> tuple[str, ...]:
+        """What the desktop page's Content-Security-Policy must let it connect to."""
+        return (connect_source(self.ws_url),) if self.enabled else ()
+
     @field_validator("ws_url")
     @classmethod
     def _ws_url(cls, v: str) -> str:
@@ -105,6 +116,13 @@ class SoftphoneSettings(Section):
             raise invalid(f"{v[:80]!r} is not a ws(s):// URL", fix)
         if parts.username or parts.password:
             raise invalid("must not hold a user name or password (the page would show it)", fix)
+        if not _SIP_DOMAIN.fullmatch(parts.hostname):
+            # It also goes into the desktop page's Content-Security-Policy (connect-src).
+            raise invalid(f"{parts.hostname[:80]!r} is not a host name or IPv4 address", fix)
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+        except ValueError:
+            raise invalid("the port is not a number from 1 to 65535", fix) from None
         if parts.scheme == "ws" and not _is_loopback(parts.hostname):
             raise invalid("ws:// is unencrypted (SIP passwords and calls in clear) and browsers "
                           "refuse it from an https page; it is accepted for a loopback address "

@@ -1,18 +1,22 @@
 // The agent desktop's browser softphone: JsSIP registering to Asterisk's PJSIP over WSS.
 //
-// An ES module without a build step. It uses the global JsSIP that /vendor/jssip.min.js defines
-// (the page loads that classic script first). The desktop page fetches GET /api/softphone/config
-// with the agent's token and, when it says enabled, calls
+// An ES module without a build step, on the pages' shared app.js (REST with the session's token)
+// and i18n.js (zh-CN/en texts, phone number formatting). JsSIP is the pinned npm bundle the server
+// serves at /vendor/jssip.min.js (a classic script defining the global JsSIP; loaded on demand).
+// The desktop page calls
 //
-//     const phone = mount(document.querySelector('#softphone'), config, {lang: 'zh'});
+//     const phone = await mountIfEnabled(document.getElementById('softphone'));
 //
-// `phone` has answer(), hangup(), toggleHold(), toggleMute(), dtmf(tone), call(number), stop()
-// and `state` (for the page's keyboard shortcuts). The element receives a 'softphone' CustomEvent
-// on every change: detail {type: 'registration'|'incoming'|'call'|'ended', ...}, so the page can
-// raise a browser notification for an incoming call in a hidden tab.
-//
-// Texts: Simplified Chinese and English from LABELS below; a page with its own translator passes
-// options.t(key, fallback) and wins (keys are 'softphone.<name>').
+// which asks GET /api/softphone/config and, when the server says enabled, loads JsSIP and calls
+// mount(element, config). Without a softphone for this user it hides the element and returns null
+// (the agent works with a desk phone). `phone` has answer(), decline(), hangup(), toggleHold(),
+// toggleMute(), dtmf(tone), call(number), stop() and `state`, for the page's keyboard
+// shortcuts. The element receives a 'softphone' CustomEvent on every change: detail {type:
+// 'registration'|'incoming'|'call'|'dtmf'|'ended', ...}, so the page can raise a browser
+// notification for an incoming call in a hidden tab.
+
+import { api } from '/static/app.js';
+import { addStrings, fmtPhone, onLanguageChange, t as translate } from '/static/i18n.js';
 
 const LABELS = {
   en: {
@@ -43,7 +47,7 @@ const LABELS = {
     unknown_caller: 'Unknown number',
     dtmf_failed: 'The key could not be sent',
   },
-  zh: {
+  'zh-CN': {
     title: '软电话',
     connecting: '正在连接…',
     connected: '已连接，未注册',
@@ -73,18 +77,68 @@ const LABELS = {
   },
 };
 
+addStrings(Object.fromEntries(Object.entries(LABELS).map(([lang, table]) =>
+  [lang, Object.fromEntries(Object.entries(table).map(([k, v]) => [`softphone.${k}`, v]))])));
+const t = (key) => translate(`softphone.${key}`);
+
 const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const DIALABLE = /^\+?[0-9*#]{1,32}$/;
 
+// attrs: 'label' = a text key (re-translated on a language switch), 'labelAttrs' = attributes
+// that take the same text (aria-label, placeholder).
 function el(tag, attrs = {}, children = []) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'text') node.textContent = v;
     else if (k === 'hidden') node.hidden = Boolean(v);
+    else if (k === 'label') node.dataset.spLabel = v;
+    else if (k === 'labelAttrs') node.dataset.spLabelAttrs = v;
     else node.setAttribute(k, v);
   }
   for (const child of children) node.append(child);
+  relabel(node);
   return node;
+}
+
+function relabel(node) {
+  const key = node.dataset.spLabel;
+  if (!key) return;
+  const text = t(key);
+  if (node.dataset.spLabelAttrs) {
+    for (const attr of node.dataset.spLabelAttrs.split(',')) node.setAttribute(attr, text);
+  } else {
+    node.textContent = text;
+  }
+}
+
+let jssipLoading = null;
+
+/** The global JsSIP, loading /vendor/jssip.min.js first if the page has not. */
+export function loadJsSIP() {
+  if (globalThis.JsSIP) return Promise.resolve(globalThis.JsSIP);
+  jssipLoading = jssipLoading || new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = '/vendor/jssip.min.js';
+    script.onload = () => resolve(globalThis.JsSIP);
+    script.onerror = () => {
+      jssipLoading = null;
+      reject(new Error('cannot load /vendor/jssip.min.js: run `npm ci` on the server'));
+    };
+    document.head.append(script);
+  });
+  return jssipLoading;
+}
+
+/** Mount the softphone when the server has one for this user; else hide `element`, null. */
+export async function mountIfEnabled(element, options = {}) {
+  const config = await api('/api/softphone/config');
+  if (!config || !config.enabled) {
+    element.hidden = true;
+    return null;
+  }
+  await loadJsSIP();
+  element.hidden = false;
+  return mount(element, config, options);
 }
 
 // A ring made with WebAudio (no sound file): two short 440/480 Hz bursts every 3 s.
@@ -136,19 +190,15 @@ function callerOf(session) {
   return { number, name };
 }
 
+/**
+ * The softphone panel in `element` for `config` (GET /api/softphone/config, enabled).
+ * options: {debug: true} logs JsSIP's SIP traffic to the console; {stylesheet: false} skips
+ * softphone.css.
+ */
 export function mount(element, config, options = {}) {
-  if (typeof JsSIP === 'undefined') {
-    throw new Error('JsSIP is not loaded: the page must load /vendor/jssip.min.js first');
-  }
-  if (!config || !config.enabled) {
-    throw new Error('softphone config is not enabled');
-  }
-  const lang = (options.lang || document.documentElement.lang || 'en').toLowerCase()
-    .startsWith('zh') ? 'zh' : 'en';
-  const t = (key) => {
-    const fallback = LABELS[lang][key] ?? LABELS.en[key] ?? key;
-    return options.t ? options.t(`softphone.${key}`, fallback) : fallback;
-  };
+  const JsSIP = globalThis.JsSIP;
+  if (!JsSIP) throw new Error('JsSIP is not loaded: use mountIfEnabled, or load /vendor/jssip.min.js');
+  if (!config || !config.enabled) throw new Error('the softphone is not enabled for this user');
   const emit = (detail) => {
     element.dispatchEvent(new CustomEvent('softphone', { detail }));
     if (options.onEvent) options.onEvent(detail);
@@ -160,7 +210,7 @@ export function mount(element, config, options = {}) {
       'data-softphone-css': '' }));
   }
   const status = el('div', { class: 'sp-status', role: 'status', 'aria-live': 'polite',
-    'data-state': 'connecting', text: t('connecting') });
+    'data-state': 'connecting' });
   const identity = el('div', { class: 'sp-identity', text: config.extension });
   const caller = el('span', { class: 'sp-caller' });
   const callerName = el('span', { class: 'sp-caller-name' });
@@ -170,27 +220,27 @@ export function mount(element, config, options = {}) {
   const sentTones = el('div', { class: 'sp-dtmf', 'aria-live': 'polite' });
   const callBox = el('div', { class: 'sp-call', hidden: true, 'data-state': 'idle' },
     [callLabel, ' ', caller, ' ', callerName, ' ', timer, sentTones]);
-  const btn = (action, label, extra = {}) =>
-    el('button', { type: 'button', 'data-action': action, text: label, ...extra });
-  const answerBtn = btn('answer', t('answer'), { class: 'sp-answer', hidden: true });
-  const declineBtn = btn('decline', t('decline'), { class: 'sp-decline', hidden: true });
-  const hangupBtn = btn('hangup', t('hangup'), { class: 'sp-hangup', hidden: true });
-  const holdBtn = btn('hold', t('hold'), { hidden: true, 'aria-pressed': 'false' });
-  const muteBtn = btn('mute', t('mute'), { hidden: true, 'aria-pressed': 'false' });
+  const btn = (action, extra = {}) =>
+    el('button', { type: 'button', 'data-action': action, ...extra });
+  const answerBtn = btn('answer', { class: 'sp-answer', hidden: true, label: 'answer' });
+  const declineBtn = btn('decline', { class: 'sp-decline', hidden: true, label: 'decline' });
+  const hangupBtn = btn('hangup', { class: 'sp-hangup', hidden: true, label: 'hangup' });
+  const holdBtn = btn('hold', { hidden: true, 'aria-pressed': 'false' });
+  const muteBtn = btn('mute', { hidden: true, 'aria-pressed': 'false' });
   const controls = el('div', { class: 'sp-controls' },
     [answerBtn, declineBtn, hangupBtn, holdBtn, muteBtn]);
-  const keypad = el('div', { class: 'sp-keypad', role: 'group', 'aria-label': t('keypad') },
-    KEYS.map((k) => btn('dtmf', k, { 'data-tone': k })));
+  const keypad = el('div', { class: 'sp-keypad', role: 'group', label: 'keypad',
+    labelAttrs: 'aria-label' }, KEYS.map((k) => btn('dtmf', { 'data-tone': k, text: k })));
   const numberInput = el('input', { type: 'tel', class: 'sp-number', name: 'number',
-    autocomplete: 'off', 'aria-label': t('number'), placeholder: t('number'),
+    autocomplete: 'off', label: 'number', labelAttrs: 'aria-label,placeholder',
     maxlength: '33' });
   const dialForm = el('form', { class: 'sp-dial' },
-    [numberInput, el('button', { type: 'submit', 'data-action': 'call', text: t('call') })]);
+    [numberInput, el('button', { type: 'submit', 'data-action': 'call', label: 'call' })]);
   const message = el('div', { class: 'sp-message', role: 'alert' });
   const audio = el('audio', { class: 'sp-remote-audio', autoplay: '' });
   audio.hidden = true;
-  const panel = el('div', { class: 'softphone', lang: lang === 'zh' ? 'zh-CN' : 'en' },
-    [el('h2', { class: 'sp-title', text: t('title') }), status, identity, callBox, controls,
+  const panel = el('div', { class: 'softphone' },
+    [el('h2', { class: 'sp-title', label: 'title' }), status, identity, callBox, controls,
       keypad, dialForm, message, audio]);
   element.replaceChildren(panel);
 
@@ -199,12 +249,19 @@ export function mount(element, config, options = {}) {
   let timerHandle = null;
   const state = { registration: 'connecting', call: 'idle', held: false, muted: false };
 
+  let statusDetail = '';
+  const showStatus = () => {
+    const key = state.registration;
+    status.textContent = statusDetail ? `${t(key)}: ${statusDetail}` : t(key);
+  };
   const setStatus = (key, detail = '') => {
     state.registration = key;
+    statusDetail = detail;
     status.dataset.state = key;
-    status.textContent = detail ? `${t(key)}: ${detail}` : t(key);
+    showStatus();
     emit({ type: 'registration', state: key, detail });
   };
+  setStatus('connecting');
   const say = (text) => { message.textContent = text || ''; };
 
   const render = () => {
@@ -275,7 +332,8 @@ export function mount(element, config, options = {}) {
     state.held = false;
     state.muted = false;
     const who = callerOf(s);
-    caller.textContent = who.number || t('unknown_caller');
+    caller.dataset.number = who.number;
+    caller.textContent = who.number ? fmtPhone(who.number) : t('unknown_caller');
     callerName.textContent = who.name && who.name !== who.number ? who.name : '';
     if (s.connection) attachAudio(s.connection);
     s.on('peerconnection', (e) => attachAudio(e.peerconnection));
@@ -308,6 +366,7 @@ export function mount(element, config, options = {}) {
       state.muted = false;
       audio.srcObject = null;
       caller.textContent = '';
+      caller.dataset.number = '';
       callerName.textContent = '';
       sentTones.textContent = '';
       render();
@@ -368,7 +427,7 @@ export function mount(element, config, options = {}) {
       return undefined;
     }
   };
-  const api = {
+  const phone = {
     get state() { return { ...state, ringing: ringer.ringing }; },
     get ua() { return ua; },
     answer: guard(() => {
@@ -409,7 +468,8 @@ export function mount(element, config, options = {}) {
       const domain = config.uri.slice(config.uri.indexOf('@') + 1);
       const s = ua.call(`sip:${n}@${domain}`, mediaOptions());
       track(s, 'outgoing');
-      caller.textContent = n;
+      caller.dataset.number = n;
+      caller.textContent = fmtPhone(n);
     }),
     stop: () => {
       ringer.stop();
@@ -423,19 +483,24 @@ export function mount(element, config, options = {}) {
     const b = e.target.closest('button[data-action]');
     if (!b || b.type === 'submit') return;
     const action = b.dataset.action;
-    if (action === 'answer') api.answer();
-    else if (action === 'decline') api.decline();
-    else if (action === 'hangup') api.hangup();
-    else if (action === 'hold') api.toggleHold();
-    else if (action === 'mute') api.toggleMute();
-    else if (action === 'dtmf') api.dtmf(b.dataset.tone);
+    if (action === 'answer') phone.answer();
+    else if (action === 'decline') phone.decline();
+    else if (action === 'hangup') phone.hangup();
+    else if (action === 'hold') phone.toggleHold();
+    else if (action === 'mute') phone.toggleMute();
+    else if (action === 'dtmf') phone.dtmf(b.dataset.tone);
   });
   dialForm.addEventListener('submit', (e) => {
     e.preventDefault();
-    api.call(numberInput.value);
+    phone.call(numberInput.value);
   });
   const onHide = () => ua.stop();
   window.addEventListener('pagehide', onHide);
+  onLanguageChange(() => {
+    for (const node of panel.querySelectorAll('[data-sp-label]')) relabel(node);
+    showStatus();
+    render();
+  });
   render();
-  return api;
+  return phone;
 }

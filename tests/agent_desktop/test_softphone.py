@@ -75,6 +75,9 @@ def test_enabled_without_a_needed_key_names_that_key(tmp_path: Path, missing: st
     ("https://pbx.example.com/ws", "not a ws(s)"),
     ("wss://pbx.example.com/ws\r\nX: 1", "control"),
     ("pbx.example.com", "not a ws(s)"),
+    ("wss://[::1]:8089/ws", "host name or IPv4"),
+    ("wss://pbx.example.com;x/ws", "host name or IPv4"),
+    ("wss://pbx.example.com:99999/ws", "port"),
 ])
 def test_unusable_ws_urls_are_refused_with_the_fix(tmp_path: Path, ws_url: str,
                                                    words: str) -> None:
@@ -85,7 +88,7 @@ def test_unusable_ws_urls_are_refused_with_the_fix(tmp_path: Path, ws_url: str,
 
 
 def test_plain_ws_is_accepted_for_a_loopback_asterisk_only(tmp_path: Path) -> None:
-    for url in ("ws://127.0.0.1:8088/ws", "ws://localhost:8088/ws", "ws://[::1]:8088/ws"):
+    for url in ("ws://127.0.0.1:8088/ws", "ws://localhost:8088/ws", "ws://127.0.0.2:8088"):
         s = load_settings(write(tmp_path, softphone_toml(**{**ENABLED, "ws_url": url})),
                           environ={})
         assert s.softphone.ws_url == url
@@ -181,10 +184,10 @@ class Api:
         return await self.client.get(path, headers=self.headers.get(who, {}))
 
 
-async def make_api(tmp_path: Path, softphone: dict[str, object]) -> Api:
+async def make_api(tmp_path: Path, softphone: dict[str, object], db: str = "crm.sqlite3") -> Api:
     settings = Settings.model_validate({"auth": {"jwt_secret": SECRET}, "softphone": softphone})
     clock = ManualClock(1_700_000_000.0)
-    crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm, clock=clock)
+    crm = await Crm.open(tmp_path / db, settings.crm, clock=clock)
     team = await crm.teams.create(name="north")
     app = create_app(settings, crm, Bus(), clock=clock,
                      extra_routes=softphone_routes(settings.softphone, crm))
@@ -272,6 +275,20 @@ async def test_the_password_is_never_logged(api: Api) -> None:
     issued = [e for e in logs if e["event"] == "softphone_credentials_issued"]
     assert issued and issued[0]["extension"] == "1001"
     assert sip_password(SIP_SECRET, "1001") not in repr(logs)
+
+
+async def test_the_desktop_page_may_connect_to_asterisk_only_when_enabled(
+        api: Api, tmp_path: Path) -> None:
+    csp = (await api.client.get("/desktop")).headers["Content-Security-Policy"]
+    assert "connect-src 'self' wss://pbx.example.com:8089;" in csp
+    off = await make_api(tmp_path, {"password_secret": SIP_SECRET,
+                                    "ws_url": "wss://pbx.example.com:8089/ws"}, db="off.sqlite3")
+    try:
+        csp = (await off.client.get("/desktop")).headers["Content-Security-Policy"]
+        assert "connect-src 'self';" in csp and "pbx.example.com" not in csp
+    finally:
+        await off.client.close()
+        await off.crm.close()
 
 
 async def test_the_route_is_in_the_openapi_document(api: Api) -> None:
