@@ -10,8 +10,9 @@
 // which asks GET /api/softphone/config and, when the server says enabled, loads JsSIP and calls
 // mount(element, config). Without a softphone for this user it hides the element and returns null
 // (the agent works with a desk phone). `phone` has answer(), decline(), hangup(), toggleHold(),
-// toggleMute(), dtmf(tone), call(number), stop() and `state`, for the page's keyboard
-// shortcuts. The element receives a 'softphone' CustomEvent on every change: detail {type:
+// toggleMute(), dtmf(tone), call(number), stop(), `state` (the call: 'idle', 'incoming',
+// 'calling', 'in_call') and `status` (registration, held, muted, ringing too), for the page's
+// keyboard shortcuts. The element receives a 'softphone' CustomEvent on every change: detail {type:
 // 'registration'|'incoming'|'call'|'dtmf'|'ended', ...}, so the page can raise a browser
 // notification for an incoming call in a hidden tab.
 
@@ -428,7 +429,10 @@ export function mount(element, config, options = {}) {
     }
   };
   const phone = {
-    get state() { return { ...state, ringing: ringer.ringing }; },
+    /** The call: 'idle' | 'incoming' | 'calling' | 'in_call'. */
+    get state() { return state.call; },
+    /** Everything: {registration, call, held, muted, ringing}. */
+    get status() { return { ...state, ringing: ringer.ringing }; },
     get ua() { return ua; },
     answer: guard(() => {
       if (!session || state.call !== 'incoming') return;

@@ -124,7 +124,7 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             ringing = await responder.wait_for(lambda m: m.status == 180)
             assert ringing.header("Call-ID") == call_id
             assert not any(m.status == 200 and m.cseq_method == "INVITE" for m in responder.log)
-            assert await page.evaluate("window.phone.state.ringing") is True  # the WebAudio ring
+            assert await page.evaluate("window.phone.status.ringing") is True  # the WebAudio ring
             await page.screenshot(path=str(artifact("softphone-incoming.png")))
 
             await page.click("button[data-action=answer]")
@@ -134,7 +134,7 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             assert ok.header("Content-Type") == "application/sdp"
             assert "m=audio" in ok.body and "a=fingerprint:" in ok.body
             await page.wait_for_selector(".sp-call[data-state=in_call]", timeout=WAIT_MS)
-            assert await page.evaluate("window.phone.state.ringing") is False
+            assert await page.evaluate("window.phone.status.ringing") is False
             await page.screenshot(path=str(artifact("softphone-in-call.png")))
 
             await page.click("button[data-action=hold]")
