@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
-from cti.simulator import events as ev
+from cti.simulator import event_headers as ev
 from cti.simulator.ami_server import AmiSession
+from cti.simulator.devices import member_status
+from cti.simulator.interface import ActionHost
+from cti.simulator.originate import parse_originate
 from cti.simulator.wire import Action, Header
-
-if TYPE_CHECKING:
-    from cti.simulator.pbx import PbxSimulator
 
 HANDLED = frozenset(
     {
@@ -36,7 +35,7 @@ HANDLED = frozenset(
 
 
 class AmiActions:
-    def __init__(self, pbx: PbxSimulator) -> None:
+    def __init__(self, pbx: ActionHost) -> None:
         self.pbx = pbx
 
     def handles(self, name: str) -> bool:
@@ -53,15 +52,13 @@ class AmiActions:
         if not a.get("Application") and not a.get("Exten"):
             s.error(a, "Exten not specified")
             return
-        req = self.pbx._parse_originate(a)
+        req = parse_originate(a)
         if req.is_async:
             s.respond(a, "Success", ("Message", "Originate successfully queued"))
-            self.pbx._spawn(self.pbx._originate(req), call=True)
+            self.pbx.originate(req)
             return
         # Synchronous: Asterisk answers only once the call is up or has failed.
-        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.pbx._sync_originates[id(req)] = waiter
-        self.pbx._spawn(self.pbx._originate(req), call=True)
+        waiter = self.pbx.originate_and_wait(req)
 
         def reply(f: asyncio.Future[bool]) -> None:
             if not f.cancelled() and f.result():
@@ -72,7 +69,7 @@ class AmiActions:
         waiter.add_done_callback(reply)
 
     def _act_hangup(self, s: AmiSession, a: Action) -> None:
-        ch = self.pbx._find(a.get("Channel"))
+        ch = self.pbx.find_channel(a.get("Channel"))
         if ch is None:
             s.error(a, "No such channel")
             return
@@ -85,7 +82,7 @@ class AmiActions:
 
     def _act_redirect(self, s: AmiSession, a: Action) -> None:
         name = a.get("Channel") or ""
-        ch = self.pbx._find(name)
+        ch = self.pbx.find_channel(name)
         if ch is None:
             s.error(a, f"Channel does not exist: {name}")
             return
@@ -99,7 +96,7 @@ class AmiActions:
         except ValueError:
             prio = 1
         extra_name = a.get("ExtraChannel")
-        extra = self.pbx._find(extra_name) if extra_name else None
+        extra = self.pbx.find_channel(extra_name) if extra_name else None
         if extra_name and extra is None:
             s.error(a, f"ExtraChannel does not exist: {extra_name}")
             return
@@ -120,8 +117,8 @@ class AmiActions:
         ch.request_hangup("redirect")
 
     def _act_bridge(self, s: AmiSession, a: Action) -> None:
-        one = self.pbx._find(a.get("Channel1"))
-        two = self.pbx._find(a.get("Channel2"))
+        one = self.pbx.find_channel(a.get("Channel1"))
+        two = self.pbx.find_channel(a.get("Channel2"))
         if one is None or two is None:
             which = "1" if one is None else "2"
             s.error(a, f"Channel{which} does not exist: {a.get('Channel' + which)}")
@@ -136,7 +133,7 @@ class AmiActions:
         two.request_hangup("bridge")
 
     def _act_atxfer(self, s: AmiSession, a: Action) -> None:
-        ch = self.pbx._find(a.get("Channel"))
+        ch = self.pbx.find_channel(a.get("Channel"))
         if ch is None:
             s.error(a, "No such channel")
             return
@@ -173,7 +170,7 @@ class AmiActions:
     def _act_status(self, s: AmiSession, a: Action) -> None:
         name = a.get("Channel")
         if name:
-            ch = self.pbx._find(name)
+            ch = self.pbx.find_channel(name)
             if ch is None:
                 s.error(a, "No such channel")
                 return
@@ -223,7 +220,7 @@ class AmiActions:
             return
         name = a.get("Channel")
         if name:
-            ch = self.pbx._find(name)
+            ch = self.pbx.find_channel(name)
             if ch is None:
                 s.error(a, "No such channel")
                 return
@@ -240,7 +237,7 @@ class AmiActions:
         value = a.get("Value") or ""
         name = a.get("Channel")
         if name:
-            ch = self.pbx._find(name)
+            ch = self.pbx.find_channel(name)
             if ch is None:
                 s.error(a, "No such channel")
                 return
@@ -292,9 +289,9 @@ class AmiActions:
                         ("CallsTaken", str(phone.answered_calls if phone else 0)),
                         ("LastCall", "0"),
                         ("LastPause", "0"),
-                        ("LoginTime", str(int(self.pbx._ami.started))),
+                        ("LoginTime", str(int(self.pbx.login_time()))),
                         ("InCall", "1" if phone and phone.channels else "0"),
-                        ("Status", self.pbx._member_status(phone)),
+                        ("Status", member_status(phone)),
                         ("Paused", "0"),
                         ("PausedReason", ""),
                         ("Wrapuptime", "0"),
@@ -331,7 +328,7 @@ class AmiActions:
     def _act_devicestatelist(self, s: AmiSession, a: Action) -> None:
         aid: list[Header] = [("ActionID", a.action_id)] if a.action_id is not None else []
         items: list[list[Header]] = []
-        carrier = "INUSE" if self.pbx._dev_counts.get("PJSIP/carrier", 0) else "NOT_INUSE"
+        carrier = "INUSE" if self.pbx.device_in_use("PJSIP/carrier") else "NOT_INUSE"
         items.append(
             [("Event", "DeviceStateChange"), *aid, ("Device", "PJSIP/carrier"), ("State", carrier)]
         )

@@ -1,6 +1,6 @@
 """The FastAGI client side of the simulator: what Asterisk's AGI(agi://host:port/script) does.
 
-One AgiSession per AGI() run: connect, send the agi_* environment (LF endings, blank line),
+One FastAgiClient per AGI() run: connect, send the agi_* environment (LF endings, blank line),
 then answer commands until the server closes the socket. When the caller hangs up, send
 `HANGUP\\n`, answer every later command with 511, and close.
 
@@ -16,16 +16,13 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cti.errors import InvalidValue
-from cti.simulator import events as ev
+from cti.simulator import event_headers as ev
 from cti.simulator.channel import Channel
+from cti.simulator.interface import AgiHost
 from cti.simulator.wire import encode_agi_env, split_agi_command
-
-if TYPE_CHECKING:
-    from cti.simulator.pbx import PbxSimulator
 
 log = logging.getLogger("cti.simulator.agi")
 
@@ -53,8 +50,10 @@ def parse_agi_url(url: str) -> AgiUrl:
     return AgiUrl(parts.hostname, parts.port or 4573, script, url)
 
 
-class AgiSession:
-    def __init__(self, pbx: PbxSimulator, ch: Channel, url: str) -> None:
+class FastAgiClient:
+    """Asterisk's side of one FastAGI session (the server's side is cti.fastagi.AgiSession)."""
+
+    def __init__(self, pbx: AgiHost, ch: Channel, url: str) -> None:
         self.pbx = pbx
         self.ch = ch
         self.url = url
@@ -88,7 +87,7 @@ class AgiSession:
             ("agi_priority", str(ch.priority)),
             ("agi_enhanced", "0.0"),
             ("agi_accountcode", ""),
-            ("agi_threadid", str(140000000000000 + self.pbx.sampler.command_id())),
+            ("agi_threadid", str(140000000000000 + self.pbx.command_id())),
         ]
 
     async def run(self) -> str:
@@ -194,7 +193,7 @@ class AgiSession:
         pbx = self.pbx
         ch = self.ch
         args = split_agi_command(line)
-        cmd_id = pbx.sampler.command_id()
+        cmd_id = pbx.command_id()
         pbx.emit(ev.agi_exec_start(ch.snap(), cmd_id, line))
         reply = await self._dispatch(args)
         code = int(reply[:3])

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from cti.errors import AmiProtocolError
-from cti.simulator import events as ev
+from cti.simulator import event_headers as ev
 from cti.simulator.wire import BANNER, Action, ActionFramer, Header, encode_message
 
 log = logging.getLogger("cti.simulator.ami")

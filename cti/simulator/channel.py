@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 
 from cti.simulator.config import PhoneBehaviour
-from cti.simulator.events import BridgeSnap, ChannelSnap
+from cti.simulator.event_headers import BridgeSnap, ChannelSnap
 
 
 @dataclass(eq=False)
@@ -117,3 +118,11 @@ class Phone:
         if self.ringing == self.channels:
             return "RINGING"
         return "RINGINUSE" if self.ringing else "INUSE"
+
+
+def parse_callerid(text: str) -> tuple[str, str]:
+    """'"Lab Originate" <5550002>' -> ('5550002', 'Lab Originate')."""
+    m = re.match(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$', text)
+    if m:
+        return m.group(2), m.group(1)
+    return text.strip(), ""
