@@ -20,11 +20,10 @@ CtiError
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from cti.dialpolicy import DialDecision
-    from cti.fastagi import AgiReply
 
 
 class CtiError(Exception):
@@ -96,11 +95,28 @@ class AgiHangup(AgiError):
     pass
 
 
+class AgiReplyFields(Protocol):
+    """What an AgiCommandError tells of the reply (a cti.agi_codec.AgiReply). A protocol, so
+    that this module, which the codec imports, imports nothing back from it."""
+
+    @property
+    def code(self) -> int: ...
+
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def data(self) -> str | None: ...
+
+    @property
+    def text(self) -> str: ...
+
+
 class AgiCommandError(AgiError):
     """Asterisk rejected or failed one command (510, 520 usage, result=-1, an unexpected code).
     The session is still usable unless `hung_up` is set."""
 
-    def __init__(self, command: str, reply: AgiReply, reason: str) -> None:
+    def __init__(self, command: str, reply: AgiReplyFields, reason: str) -> None:
         self.command = command
         self.reply = reply
         self.reason = reason

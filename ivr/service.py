@@ -37,8 +37,9 @@ from crm_core.errors import CrmError
 from crm_core.phones import try_normalize
 from crm_core.selfservice import customer_id_of_account
 from cti import commands as ami_commands
+from cti.agi_codec import quote
 from cti.errors import AgiCommandError, AgiError, AgiHangup, CtiError
-from cti.fastagi import FALLBACK_VALUE, FALLBACK_VARIABLE, AgiSession, quote
+from cti.fastagi import FALLBACK_VALUE, FALLBACK_VARIABLE, AgiSession
 from ivr import runner as r
 from ivr.errors import IllegalStep
 from ivr.model import CustomerInfo, Menu

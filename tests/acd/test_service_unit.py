@@ -14,8 +14,8 @@ from common.clock import ManualClock
 from common.messages import AcdCallAbandoned
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.settings import Settings
+from cti.agi_codec import AgiReply
 from cti.errors import AgiCommandError, AgiHangup
-from cti.fastagi import AgiReply
 
 
 class FakeSession:

@@ -11,15 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config.cti import FastAgiSettings
-from cti.errors import AgiError, AgiHangup, InvalidValue
-from cti.fastagi import (
-    AgiCommandError,
-    AgiSession,
-    FastAgiServer,
-    parse_reply_line,
-    quote,
-    split_script,
-)
+from cti.agi_codec import parse_reply_line, quote, split_script
+from cti.errors import AgiCommandError, AgiError, AgiHangup, InvalidValue
+from cti.fastagi import AgiSession, FastAgiServer
 from tests.cti.replay_server import TRANSCRIPTS
 
 
