@@ -252,7 +252,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         registry = app[METRICS_KEY]
         acd.observe_routing = routing_latency_histogram(registry).observe
         registry.register(CallCenterCollector(
-            acd.report, ami_stats=lambda: ami.stats,
+            acd.report, ami_counters=lambda: ami.counters,
             ami_connected=lambda: ami.state is AmiState.CONNECTED))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

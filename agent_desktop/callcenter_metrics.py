@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from acd.stats import QueueReport
-from cti.ami import AmiStats
+from cti.ami import AmiCounters
 
 # Engine inputs take tens of microseconds; buckets reach 100 ms to show stalls.
 ROUTING_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
@@ -31,10 +31,10 @@ class CallCenterCollector(Collector):
     """Queue, agent and AMI figures, computed when Prometheus scrapes."""
 
     def __init__(self, report: Callable[[], Sequence[QueueReport]],
-                 ami_stats: Callable[[], AmiStats] | None = None,
+                 ami_counters: Callable[[], AmiCounters] | None = None,
                  ami_connected: Callable[[], bool] | None = None) -> None:
         self._report = report
-        self._ami_stats = ami_stats
+        self._ami_counters = ami_counters
         self._ami_connected = ami_connected
 
     def collect(self) -> Iterator[Metric]:
@@ -70,8 +70,8 @@ class CallCenterCollector(Collector):
             if r.agents_needed is not None:
                 needed.add_metric([q], r.agents_needed)
         yield from (waiting, longest, agents, offered, sl, needed)
-        if self._ami_stats is not None:
-            st = self._ami_stats()
+        if self._ami_counters is not None:
+            st = self._ami_counters()
             for name, value, doc in (
                 ("cti_ami_events", st.events, "AMI events received"),
                 ("cti_ami_connects", st.connects, "AMI connections established"),

@@ -212,7 +212,7 @@ async def run_ours(port: int, expected_events: int, total_messages: int) -> dict
     await client.connect()
     t1 = await asyncio.wait_for(done, 300)
     elapsed = t1 - t0
-    messages = client.stats.messages
+    messages = client.counters.messages
     await client.close()
     lat.sort()
     return {

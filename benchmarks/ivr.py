@@ -207,7 +207,7 @@ async def _run(db: Path, plan: list[tuple[str, str]], scale: float, *, bare: boo
         await crm.close()
     ms = [x * 1000 for x in server_side]
     wire = [x * 1000 for x in latencies]
-    errors = unfinished + fastagi.stats.handler_errors + fastagi.stats.bad_requests
+    errors = unfinished + fastagi.counters.handler_errors + fastagi.counters.bad_requests
     if not bare:
         errors += ivr.stats.fallbacks + ivr.stats.outcomes.get("failed", 0)
     return {"steps": len(ms), "p50_ms": round(_pct(ms, 50), 3), "p99_ms": round(_pct(ms, 99), 3),

@@ -131,7 +131,10 @@ class AmiStatus:
 
 
 @dataclass(slots=True)
-class AmiStats:
+class AmiCounters:
+    """Health counters of the AMI connection since start (not call statistics: those are
+    acd/stats.py's queue statistics)."""
+
     connects: int = 0
     disconnects: int = 0
     messages: int = 0
@@ -221,7 +224,7 @@ class _AmiProtocol(asyncio.BufferedProtocol):
         try:
             msgs = self._framer.feed(data)
         except AmiProtocolError as exc:
-            self._client.stats.oversized_drops += 1
+            self._client.counters.oversized_drops += 1
             log.error("AMI: dropping the connection, the peer broke framing: %s", exc)
             self.abort(f"protocol error: {exc}")
             return
@@ -336,7 +339,7 @@ class AmiClient:
         self._arrival = 0.0
         self._backlog_warned = False
         self.banner: str | None = None
-        self.stats = AmiStats()
+        self.counters = AmiCounters()
 
     # ------------------------------------------------------------------ status
 
@@ -365,7 +368,7 @@ class AmiClient:
         return self._arrival
 
     def status(self) -> AmiStatus:
-        st = self.stats
+        st = self.counters
         return AmiStatus(
             state=self._state.value, since=self._state_since, banner=self.banner,
             connects=st.connects, disconnects=st.disconnects, events=st.events,
@@ -492,7 +495,7 @@ class AmiClient:
         p = _Pending(action_id, name.lower(), data, fut, internal, channel_id)
         self._pending[action_id] = p
         proto.write(data)
-        self.stats.actions_sent += 1
+        self.counters.actions_sent += 1
         return p
 
     async def _request(
@@ -528,9 +531,9 @@ class AmiClient:
                 ev = parse(m)
                 if ev is not None:
                     out.append(ev)
-        self.stats.messages += len(msgs)
+        self.counters.messages += len(msgs)
         if out:
-            self.stats.events += len(out)
+            self.counters.events += len(out)
             if self._holding is not None:
                 self._holding.append((t, out))
             else:
@@ -579,7 +582,7 @@ class AmiClient:
                 try:
                     deliver(ev)
                 except Exception:
-                    self.stats.consumer_errors += 1
+                    self.counters.consumer_errors += 1
                     log.exception("AMI event consumer failed on %s", type(ev).__name__)
 
     # ------------------------------------------------------------------ connection lifecycle
@@ -615,7 +618,7 @@ class AmiClient:
                     self._rng,
                 )
                 attempt += 1
-                self.stats.reconnect_delays.append(delay)
+                self.counters.reconnect_delays.append(delay)
                 log.info("AMI: reconnecting in %.2fs (attempt %d)", delay, attempt)
                 await asyncio.sleep(delay)
         finally:
@@ -645,7 +648,7 @@ class AmiClient:
                 f"Fix: make [ami].username/secret (CTI_AMI__SECRET) match a user in Asterisk's "
                 f"manager.conf whose permit= allows this host, then restart"
             ) from None
-        self.stats.connects += 1
+        self.counters.connects += 1
         self._announced = True
         self._set_state(AmiState.SYNCING)
         self._emit(AmiConnected(self.banner))
@@ -674,7 +677,7 @@ class AmiClient:
             if p.orphaned:
                 p.orphaned = False
                 p.resends += 1
-                self.stats.actions_resent += 1
+                self.counters.actions_resent += 1
                 log.info("AMI: re-sending read-only %s %s after reconnect", p.name, p.action_id)
                 proto.write(p.data)
 
@@ -687,7 +690,7 @@ class AmiClient:
                     [("Action", "Ping")], timeout_s=s.ping_timeout_s, internal=True
                 )
             except ActionTimeout:
-                self.stats.ping_timeouts += 1
+                self.counters.ping_timeouts += 1
                 log.warning("AMI: no reply to Ping within %.3gs; the connection is dead, closing",
                             s.ping_timeout_s)
                 proto.abort(f"no Pong within {s.ping_timeout_s:.3g}s")
@@ -705,7 +708,7 @@ class AmiClient:
             return
         self._protocol = None
         self._ready.clear()
-        self.stats.disconnects += 1
+        self.counters.disconnects += 1
         survivors: dict[str, _Pending] = {}
         for aid, p in self._pending.items():
             if p.future.done():

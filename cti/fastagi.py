@@ -286,7 +286,10 @@ AgiHandler = Callable[[AgiSession], Awaitable[None]]
 
 
 @dataclass(slots=True)
-class FastAgiStats:
+class FastAgiCounters:
+    """Health counters of the FastAGI server since start (not call statistics: those are
+    acd/stats.py's queue statistics)."""
+
     sessions_total: int = 0
     hangups: int = 0
     handler_errors: int = 0
@@ -312,7 +315,7 @@ class FastAgiServer:
         self._sessions: set[asyncio.Task[None]] = set()
         self._header_timeout_s = header_timeout_s
         self._max_line_bytes = max_line_bytes
-        self.stats = FastAgiStats()
+        self.counters = FastAgiCounters()
 
     def route(self, script: str, handler: AgiHandler) -> None:
         script = script.strip("/")
@@ -404,35 +407,35 @@ class FastAgiServer:
             env = None
             log.warning("FastAGI from %s: bad request header (%s)", peer, type(exc).__name__)
         if env is None:
-            self.stats.bad_requests += 1
+            self.counters.bad_requests += 1
             log.warning("FastAGI from %s: no complete agi_* environment; closing", peer)
             return
         session = AgiSession(env, reader, writer)
         handler = self._routes.get(session.script)
         if handler is None:
-            self.stats.unknown_scripts += 1
+            self.counters.unknown_scripts += 1
             log.warning(
                 "FastAGI from %s: no handler for script %r (channel %s); handing the call back "
                 "to the dialplan (CTI_RESULT=fallback)", peer, session.script, session.channel,
             )
             await self._hand_back(session)
             return
-        self.stats.sessions_total += 1
+        self.counters.sessions_total += 1
         log.debug("FastAGI %s on %s", session.script, session.channel)
         try:
             await handler(session)
         except AgiHangup as exc:
-            self.stats.hangups += 1
+            self.counters.hangups += 1
             log.info("FastAGI %s on %s: caller hung up (%s)", session.script, session.channel, exc)
         except asyncio.CancelledError:
             raise
         except AgiError as exc:
             # Asterisk refused a command or the session broke: an operational problem worth a
             # warning, not a stack trace.
-            self.stats.handler_errors += 1
+            self.counters.handler_errors += 1
             log.warning("FastAGI %s on %s ended: %s", session.script, session.channel, exc)
         except Exception:
-            self.stats.handler_errors += 1
+            self.counters.handler_errors += 1
             log.exception("FastAGI handler %r failed on %s", session.script, session.channel)
             await self._hand_back(session)
 

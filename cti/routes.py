@@ -221,7 +221,7 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         st = ami.status()
         return json_response({
             "ami": {**asdict(st), "age_s": round(clock.now() - st.since, 3)},
-            "fastagi": {"active_sessions": fastagi.active_sessions, **asdict(fastagi.stats)},
+            "fastagi": {"active_sessions": fastagi.active_sessions, **asdict(fastagi.counters)},
             "calls": {"active": len(tracker.active_calls()), **tracker.stats},
         })
 

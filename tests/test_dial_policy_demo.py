@@ -67,7 +67,7 @@ async def audit(h: dict[str, Any], headers: dict[str, str], query: str = "") -> 
 async def test_issue_numbers_are_refused_on_click_to_dial_and_audited(
         demo: dict[str, Any]) -> None:
     agent = await login(demo, "agent1")
-    before = demo["sim"].stats().originates
+    before = demo["sim"].tally().originates
     for number, (status, reason, words) in ISSUE.items():
         got, body = await post(demo, "/api/calls/dial", agent, {"number": number})
         assert got == status, (number, body)
@@ -82,11 +82,11 @@ async def test_issue_numbers_are_refused_on_click_to_dial_and_audited(
         assert got == 202, (number, body)
         call_ids.append(body["call_id"])
     async with asyncio.timeout(10):
-        while demo["sim"].stats().originates < before + 3 or \
+        while demo["sim"].tally().originates < before + 3 or \
                 any(demo["tracker"].get(c) is None for c in call_ids):
             await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)
-    assert demo["sim"].stats().originates == before + 3  # none of the refused ones
+    assert demo["sim"].tally().originates == before + 3  # none of the refused ones
     assert [demo["tracker"].get(c).dialled for c in call_ids] == \
         ["+12025550123", "+442079460018", "1002"]
 

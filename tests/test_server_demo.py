@@ -185,12 +185,12 @@ async def test_openapi_documents_the_acd_routes(demo: dict[str, Any]) -> None:
 
 async def test_click_to_dial_rings_the_agent_then_the_number(demo: dict[str, Any]) -> None:
     agent = await login(demo, "agent3")
-    before = demo["sim"].stats().originates
+    before = demo["sim"].tally().originates
     status, body = await post(demo, "/api/calls/dial", agent, {"number": "+12025550123"})
     assert status == 202, body
     assert body["status"] == "dialing"
     async with asyncio.timeout(10):
-        while demo["sim"].stats().originates == before:
+        while demo["sim"].tally().originates == before:
             await asyncio.sleep(0.05)
     # The tracker knows the call is ours (outbound) under the id we gave it.
     async with asyncio.timeout(10):
@@ -209,12 +209,12 @@ async def test_click_to_dial_rings_the_agent_then_the_number(demo: dict[str, Any
 async def test_click_to_dial_refuses_hostile_numbers_and_sends_nothing(
         demo: dict[str, Any], number: str, status: int, error_id: str) -> None:
     agent = await login(demo, "agent3")
-    before = demo["sim"].stats().originates
+    before = demo["sim"].tally().originates
     got, body = await post(demo, "/api/calls/dial", agent, {"number": number})
     assert got == status, body
     assert body["error_id"] == error_id
     await asyncio.sleep(0.2)
-    assert demo["sim"].stats().originates == before
+    assert demo["sim"].tally().originates == before
 
 
 async def test_status_and_live_calls_for_supervisors(demo: dict[str, Any]) -> None:
@@ -247,11 +247,11 @@ async def test_supervisor_whispers_to_own_team_agent(demo: dict[str, Any]) -> No
     user = await demo["crm"].users.by_username("supervisor")
     await demo["crm"].users.update(user.id, extension="1009")
     sup = await login(demo, "supervisor")
-    before = demo["sim"].stats().originates
+    before = demo["sim"].tally().originates
     status, body = await post(demo, "/api/agents/agent1/monitor", sup, {"mode": "whisper"})
     assert status == 202, body
     async with asyncio.timeout(10):
-        while demo["sim"].stats().originates == before:
+        while demo["sim"].tally().originates == before:
             await asyncio.sleep(0.05)
     status, body = await post(demo, "/api/agents/agent1/monitor", sup, {"mode": "steal"})
     assert status == 422

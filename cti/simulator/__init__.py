@@ -7,7 +7,7 @@ Three ways to use it:
       async with PbxSimulator(SimulatorConfig(agi_port=4573, time_scale=0.01, seed=3)) as sim:
           call = await sim.place_inbound_call("+15557654321", dtmf="1", patience_s=30)
           await call.wait()
-          print(sim.stats())
+          print(sim.tally())
 
 * inside the server's --demo: start it with agents, FastAGI target and seed, then
   ``sim.start_traffic(TrafficConfig(rate_per_minute=..., callers=..., mean_patience_s=...))``;
@@ -16,13 +16,13 @@ Three ways to use it:
 All durations in the configs are simulated seconds; ``time_scale`` maps them to real time.
 
 Public API:
-    PbxSimulator, SimulatorConfig, PhoneBehaviour, OutboundProfile, TrafficConfig, SimStats,
+    PbxSimulator, SimulatorConfig, PhoneBehaviour, OutboundProfile, TrafficConfig, SimTally,
     CallHandle, poisson_arrivals, PlannedCall.
 """
 
 from cti.simulator.config import OutboundProfile, PhoneBehaviour, SimulatorConfig, TrafficConfig
 from cti.simulator.pbx import CallHandle, PbxSimulator
-from cti.simulator.stats import SimStats
+from cti.simulator.tally import SimTally
 from cti.simulator.traffic import PlannedCall, poisson_arrivals
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "PbxSimulator",
     "PhoneBehaviour",
     "PlannedCall",
-    "SimStats",
+    "SimTally",
     "SimulatorConfig",
     "TrafficConfig",
     "poisson_arrivals",

@@ -100,7 +100,7 @@ async def amain(argv: Sequence[str] | None = None) -> int:
         if traffic is not None:
             sim.start_traffic(traffic)
         await stop.wait()
-        print(sim.stats(), file=sys.stderr)
+        print(sim.tally(), file=sys.stderr)
     return 0
 
 

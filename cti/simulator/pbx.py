@@ -42,8 +42,8 @@ from cti.simulator.inbound import Inbound
 from cti.simulator.legs import Legs
 from cti.simulator.originate import OriginateRequest
 from cti.simulator.originator import Originator
-from cti.simulator.stats import SimStats
 from cti.simulator.switch import CallTruth, Switch
+from cti.simulator.tally import SimTally
 from cti.simulator.traffic import PlannedCall, poisson_arrivals
 from cti.simulator.wire import Action, Header
 
@@ -147,7 +147,8 @@ class PbxSimulator:
         """What really happened to each inbound call, by the caller's Uniqueid."""
         return self._switch.truth
 
-    def stats(self) -> SimStats:
+    def tally(self) -> SimTally:
+        """What really happened so far (counts; `truth` has each inbound call)."""
         return self._switch.recorder.snapshot()
 
     def add_listener(self, callback: Callable[[list[Header]], None]) -> None:

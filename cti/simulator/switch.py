@@ -22,7 +22,7 @@ from cti.simulator.cdr import cdr_record
 from cti.simulator.channel import Channel
 from cti.simulator.config import SimulatorConfig
 from cti.simulator.devices import Devices
-from cti.simulator.stats import StatsRecorder
+from cti.simulator.tally import TallyRecorder
 from cti.simulator.traffic import Sampler
 from cti.simulator.wire import Header
 
@@ -64,7 +64,7 @@ class Switch:
         self.phones = self.devices.phones
         self.channels: dict[str, Channel] = {}
         self.globals: dict[str, str] = {}
-        self.recorder = StatsRecorder()
+        self.recorder = TallyRecorder()
         # What really happened to each inbound call, by caller Uniqueid (fault drills compare
         # the server's CRM records with it).
         self.truth: dict[str, CallTruth] = {}

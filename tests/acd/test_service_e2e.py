@@ -120,7 +120,7 @@ async def test_calls_are_answered_by_agents_and_statistics_match(tmp_path: Path)
             await h.wait(within=20)
         await wait_for(lambda: overall(s).window.answered == 4)
 
-        truth = s.sim.stats()
+        truth = s.sim.tally()
         assert (truth.offered, truth.answered, truth.abandoned) == (4, 4, 0)
         support = overall(s, "support").window
         assert (support.entered, support.answered, support.abandoned) == (4, 4, 0)
@@ -153,7 +153,7 @@ async def test_caller_who_gives_up_is_counted_as_abandoned(tmp_path: Path) -> No
         h = await s.sim.place_inbound_call("+12025550101", dtmf="1", patience_s=3.0)
         await h.wait(within=20)
         await wait_for(lambda: overall(s).window.abandoned == 1)
-        assert s.sim.stats().abandoned == 1
+        assert s.sim.tally().abandoned == 1
         assert overall(s).window.answered == 0
         assert s.engine.calls() == ()
         await wait_for(lambda: s.acd._callers == {})
@@ -173,8 +173,8 @@ async def test_ring_no_answer_pauses_the_agent_and_reoffers_the_call(tmp_path: P
         await wait_for(lambda: overall(s).window.answered == 1)
         alice = s.engine.agent("alice")
         assert (str(alice.state), alice.pause_reason) == ("paused", "missed-call")
-        assert s.sim.stats().agent_ring_no_answer.get("1001", 0) >= 1
-        assert s.sim.stats().agent_answered == {"1002": 1}
+        assert s.sim.tally().agent_ring_no_answer.get("1001", 0) >= 1
+        assert s.sim.tally().agent_answered == {"1002": 1}
 
 
 async def test_valuable_caller_is_served_before_an_earlier_ordinary_one(tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ async def test_valuable_caller_is_served_before_an_earlier_ordinary_one(tmp_path
         assert offers.get_nowait().message.call_id == second.uniqueid
         for h in (first, second):
             await h.wait(within=20)
-        assert s.sim.stats().answered == 2
+        assert s.sim.tally().answered == 2
 
 
 async def test_unregistered_phone_makes_the_agent_unroutable(tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ async def test_unregistered_phone_makes_the_agent_unroutable(tmp_path: Path) -> 
         await wait_for(lambda: not s.engine.agent("alice").routable)
         h = await s.sim.place_inbound_call("+12025550104", dtmf="1", patience_s=2.0)
         await h.wait(within=20)
-        assert s.sim.stats().agent_answered == {}
+        assert s.sim.tally().agent_answered == {}
         s.sim.register_phone("1001", registered=True)
         await wait_for(lambda: s.engine.agent("alice").routable)
 
@@ -232,7 +232,7 @@ async def test_callback_keeps_the_place_and_calls_the_customer_back(tmp_path: Pa
                        str(s.engine.calls()[0].state) == "callback_waiting")
         assert s.engine.calls()[0].number == "+12025550106"
         s.login("alice", "1001")  # an agent frees up: the engine dials the customer back
-        await wait_for(lambda: s.sim.stats().originates >= 1)
+        await wait_for(lambda: s.sim.tally().originates >= 1)
         await wait_for(lambda: not removed.queue.empty(), timeout=20)
         env = removed.get_nowait().message
         assert env.call_id == h.uniqueid
@@ -266,9 +266,9 @@ async def test_callers_waiting_at_shutdown_go_to_the_dialplan_queue(tmp_path: Pa
         await s.acd.stop()
         # The documented dialplan sends the handed-back caller to Asterisk's Queue(): the
         # simulator's built-in queue rings its members instead of hanging the caller up.
-        await wait_for(lambda: s.sim.stats().agent_answered != {}, timeout=20)
+        await wait_for(lambda: s.sim.tally().agent_answered != {}, timeout=20)
         await h.wait(within=20)
-        assert s.sim.stats().abandoned == 0
+        assert s.sim.tally().abandoned == 0
 
 
 async def test_callback_the_customer_does_not_answer_is_kept_as_a_crm_task(

@@ -13,7 +13,7 @@ from acd.engine import AcdEngine
 from acd.model import AgentLogin, NewCall
 from agent_desktop.callcenter_metrics import CallCenterCollector, routing_latency_histogram
 from config.acd import AcdSettings
-from cti.ami import AmiStats
+from cti.ami import AmiCounters
 from tests.test_server_demo import demo_settings, running_demo
 
 
@@ -34,9 +34,9 @@ def test_collector_reports_queue_agents_and_ami_from_the_engine() -> None:
     engine.enqueue(NewCall("c2", "support"), 5.0)
     engine.abandon("c2", 8.0)
     registry = CollectorRegistry()
-    stats = AmiStats(connects=2, disconnects=1, events=1234)
+    stats = AmiCounters(connects=2, disconnects=1, events=1234)
     registry.register(CallCenterCollector(lambda: engine.report(12.0, 0.0),
-                                          ami_stats=lambda: stats, ami_connected=lambda: True))
+                                          ami_counters=lambda: stats, ami_connected=lambda: True))
     hist = routing_latency_histogram(registry)
     hist.observe(0.00003)
     s = _samples(generate_latest(registry).decode())

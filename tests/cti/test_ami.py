@@ -181,7 +181,7 @@ async def test_keeps_retrying_until_asterisk_listens(rec: Recorder) -> None:
     client = AmiClient(_settings(port), on_event=rec, rng=random.Random(1))
     await client.start()
     try:
-        await rec.until(lambda: len(client.stats.reconnect_delays) >= 2)
+        await rec.until(lambda: len(client.counters.reconnect_delays) >= 2)
         assert client.state in (AmiState.CONNECTING, AmiState.DISCONNECTED)
         await srv.start(port)
         async with asyncio.timeout(5):
@@ -207,7 +207,7 @@ async def test_events_delivered_in_wire_order(
         # Odd-sized writes so messages straddle reads.
         for i in range(0, len(stream), 997):
             await server.push(stream[i : i + 997])
-        await rec.until(lambda: client.stats.events >= len(expected))
+        await rec.until(lambda: client.counters.events >= len(expected))
         await rec.until(lambda: client.backlog == 0)
         live = [e for e in rec.events if not isinstance(e, AmiConnected | AmiResynced)]
         assert live == expected
@@ -235,7 +235,7 @@ async def test_consumer_error_is_logged_and_delivery_continues(
         rec = Recorder()
         await rec.until(lambda: len(got) >= len(expected) + 2)
         assert got[2:] == expected
-        assert client.stats.consumer_errors == 1
+        assert client.counters.consumer_errors == 1
         assert any("consumer failed" in r.getMessage() for r in caplog.records)
     finally:
         await client.close()
@@ -382,8 +382,8 @@ async def test_unanswered_ping_reconnects_with_exponential_backoff(
     )
     try:
         await server.wait_logins(5)
-        await rec.until(lambda: client.stats.ping_timeouts >= 4)
-        delays = list(client.stats.reconnect_delays)
+        await rec.until(lambda: client.counters.ping_timeouts >= 4)
+        delays = list(client.counters.reconnect_delays)
         rng = random.Random(7)  # the client's rng: only backoff draws from it
         expected = [backoff_delay(i, 0.01, 0.08, rng) for i in range(len(delays))]
         assert delays == expected
@@ -400,13 +400,13 @@ async def test_answered_ping_keeps_connection_and_resets_backoff(
     client = await _connected(server, rec, ping_interval_s=0.01, ping_timeout_s=1.0)
     try:
         await server.wait_action("ping", 3)
-        assert client.stats.ping_timeouts == 0
+        assert client.counters.ping_timeouts == 0
         assert len(server.connections) == 1
         server.drop_all()
         await server.wait_logins(2)
         # The dropped connection had answered Pings: the next delay starts from the bottom again.
         first = backoff_delay(0, 0.01, 0.05, random.Random(7))
-        assert list(client.stats.reconnect_delays) == [first]
+        assert list(client.counters.reconnect_delays) == [first]
     finally:
         await client.close()
 
@@ -419,7 +419,7 @@ async def test_oversized_message_drops_and_reconnects(
         await server.push(b"Event: Flood\r\nData: " + b"x" * 6000)  # never terminated
         await server.wait_logins(2)
         await rec.until(lambda: len(rec.of(AmiResynced)) == 2)
-        assert client.stats.oversized_drops == 1
+        assert client.counters.oversized_drops == 1
         assert "exceeds 4096" in rec.of(AmiLost)[0].reason
         assert any(
             r.levelno == logging.ERROR and "exceeds 4096" in r.getMessage() for r in caplog.records
@@ -469,7 +469,7 @@ async def test_originate_in_flight_is_not_resent_but_reads_are(
         assert "QueueStatus" in second
         assert server.count("originate") == 1
         assert server.count("queuepause") == 1
-        assert client.stats.actions_resent == 1
+        assert client.counters.actions_resent == 1
     finally:
         await client.close()
 
@@ -570,8 +570,8 @@ async def test_inbound_call_through_simulator_fastagi_and_tracker() -> None:
             assert kind in kinds
         assert kinds.index(CallStarted) < kinds.index(CallAnswered) < kinds.index(CallEnded)
         assert seen == {"did": "15551230000", "pressed": "2"}
-        assert agi.stats.sessions_total == 1 and agi.stats.handler_errors == 0
-        assert client.stats.consumer_errors == 0
+        assert agi.counters.sessions_total == 1 and agi.counters.handler_errors == 0
+        assert client.counters.consumer_errors == 0
     finally:
         await client.close()
         await sim.stop()

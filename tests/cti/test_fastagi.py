@@ -128,8 +128,8 @@ async def test_lab_capture_replays_byte_for_byte(
     sent = await _replay(server.port, name)
     assert sent == (TRANSCRIPTS / f"{name}.agi_tx.raw").read_bytes()
     assert results == {**expected, "done": True}
-    assert server.stats.sessions_total == 1
-    assert server.stats.handler_errors == 0
+    assert server.counters.sessions_total == 1
+    assert server.counters.handler_errors == 0
 
 
 async def _one_session(
@@ -177,8 +177,8 @@ async def test_hangup_line_mid_session_raises_agihangup_and_logs_info(
     assert isinstance(await asyncio.wait_for(outcome, 5), AgiHangup)
     assert await ast.rest_until_eof() == b""  # nothing sent after the hangup; socket closed
     assert len(after) == 1
-    assert server.stats.hangups == 1
-    assert server.stats.handler_errors == 0
+    assert server.counters.hangups == 1
+    assert server.counters.handler_errors == 0
     records = [r for r in caplog.records if r.name == "cti.fastagi"]
     assert any(r.levelno == logging.INFO and "hung up" in r.getMessage() for r in records)
     assert not any(r.levelno >= logging.ERROR for r in records)
@@ -193,7 +193,7 @@ async def test_511_dead_channel_is_a_hangup(server: FastAgiServer) -> None:
     await ast.send(b"511 Command Not Permitted on a dead channel or intercept routine\n")
     assert isinstance(await asyncio.wait_for(outcome, 5), AgiHangup)
     await ast.rest_until_eof()
-    assert server.stats.hangups == 1
+    assert server.counters.hangups == 1
 
 
 async def test_socket_closed_mid_command_is_a_hangup(server: FastAgiServer) -> None:
@@ -225,8 +225,8 @@ async def test_unknown_script_closes_cleanly(
     assert await ast.command() == FALLBACK_COMMAND
     await ast.send(b"200 result=1\n")
     assert await ast.rest_until_eof() == b""
-    assert server.stats.unknown_scripts == 1
-    assert server.stats.sessions_total == 0
+    assert server.counters.unknown_scripts == 1
+    assert server.counters.sessions_total == 0
     assert any("nosuch" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 
@@ -236,10 +236,10 @@ async def test_eof_before_environment_end_closes(server: FastAgiServer) -> None:
     ast.writer.write_eof()
     assert await ast.rest_until_eof() == b""
     for _ in range(100):
-        if server.stats.bad_requests:
+        if server.counters.bad_requests:
             break
         await asyncio.sleep(0.01)
-    assert server.stats.bad_requests == 1
+    assert server.counters.bad_requests == 1
     assert server.active_sessions == 0
 
 
@@ -307,7 +307,7 @@ async def test_garbage_reply_breaks_session_with_agierror(server: FastAgiServer)
     assert isinstance(exc, AgiError) and not isinstance(exc, AgiHangup)
     assert await ast.rest_until_eof() == b""  # second answer() was not sent
     assert len(second) == 1
-    assert server.stats.handler_errors == 1
+    assert server.counters.handler_errors == 1
 
 
 async def test_cancelled_command_makes_session_refuse_more(server: FastAgiServer) -> None:
@@ -375,7 +375,7 @@ async def test_minus_one_then_hangup_line_is_a_hangup(
     await ast.send(b"HANGUP\n200 result=0\n")
     assert isinstance(await asyncio.wait_for(outcome, 5), AgiHangup)
     await ast.rest_until_eof()
-    assert server.stats.hangups == 1 and server.stats.handler_errors == 0
+    assert server.counters.hangups == 1 and server.counters.handler_errors == 0
     assert not any(r.levelno >= logging.WARNING for r in caplog.records if r.name == "cti.fastagi")
 
 
@@ -434,7 +434,7 @@ async def test_invalid_values_send_nothing(server: FastAgiServer, call) -> None:
     assert await ast.command() == FALLBACK_COMMAND
     await ast.send(b"200 result=1\n")
     assert await ast.rest_until_eof() == b""
-    assert server.stats.handler_errors == 1
+    assert server.counters.handler_errors == 1
 
 
 async def test_handler_crash_does_not_kill_server_and_sessions_are_counted(
@@ -471,8 +471,8 @@ async def test_handler_crash_does_not_kill_server_and_sessions_are_counted(
             break
         await asyncio.sleep(0.01)
     assert server.active_sessions == 0
-    assert server.stats.handler_errors == 1
-    assert server.stats.sessions_total == 2
+    assert server.counters.handler_errors == 1
+    assert server.counters.sessions_total == 2
 
 
 def test_duplicate_route_rejected() -> None:

@@ -161,7 +161,7 @@ async def test_known_caller_reaches_the_queue_with_priority_and_ivr_path(tmp_pat
         pop = await next_message(offered)  # the screen-pop carries the customer and the path
         assert pop.customer_id == cid and pop.ivr.menu == "main"
         await h.wait(within=20)
-        assert sum(s.sim.stats().agent_answered.values()) == 1
+        assert sum(s.sim.tally().agent_answered.values()) == 1
         row = await interaction_of(s, h.uniqueid)
         assert row.customer_id == cid and row.answered_at is not None
         assert "path identify>open_check>" in row.notes and "digits choose_language=1 main=0" \
@@ -211,7 +211,7 @@ async def test_self_service_ticket_status_never_reaches_an_agent(tmp_path: Path)
         msg = await next_message(ended)
         assert msg.outcome == "self_service" and msg.node == "goodbye"
         await h.wait(within=20)
-        assert s.sim.stats().agent_answered == {} and s.engine.calls() == ()
+        assert s.sim.tally().agent_answered == {} and s.engine.calls() == ()
         played = s.played()
         assert f"SAY DIGITS {ticket} \"\"" in played
         assert "STREAM FILE en/ticket-status-open \"\"" in played
@@ -255,7 +255,7 @@ async def test_callback_request_when_the_wait_is_long(tmp_path: Path) -> None:
         row = await interaction_of(s, h.uniqueid)
         assert row.disposition == "callback requested"
         s.login(("alice", "1001"))  # an agent frees up: the ACD calls the customer back
-        await wait_for(lambda: s.sim.stats().originates >= 1)
+        await wait_for(lambda: s.sim.tally().originates >= 1)
 
 
 async def test_hang_up_mid_menu_ends_cleanly_and_is_recorded(tmp_path: Path) -> None:
@@ -293,7 +293,7 @@ async def test_after_hours_caller_leaves_a_message_that_becomes_a_task(tmp_path:
         tasks = (await s.crm.callbacks.search(limit=10)).items
         assert len(tasks) == 1 and tasks[0].kind == "task" and tasks[0].customer_id == cid
         assert tasks[0].phone == "+12025550307" and "Voice message" in tasks[0].notes
-        assert s.engine.calls() == () and s.sim.stats().agent_answered == {}
+        assert s.engine.calls() == () and s.sim.tally().agent_answered == {}
         row = await interaction_of(s, h.uniqueid)
         assert row.disposition == "ivr: message left"
 
@@ -359,7 +359,7 @@ async def test_no_such_menu_hands_the_call_back_to_the_dialplan(tmp_path: Path) 
         await h.wait(within=30)
         assert s.ivr.stats.fallbacks == 1
         # The documented dialplan queued it with Queue(): the simulator's members answered.
-        assert sum(s.sim.stats().agent_answered.values()) == 1
+        assert sum(s.sim.tally().agent_answered.values()) == 1
 
 
 async def test_callers_in_a_menu_at_shutdown_go_back_to_the_dialplan(tmp_path: Path) -> None:
@@ -373,7 +373,7 @@ async def test_callers_in_a_menu_at_shutdown_go_back_to_the_dialplan(tmp_path: P
         await s.ivr.stop(grace_s=5)
         assert s.ivr.active == 0 and s.ivr.stats.fallbacks == 1
         await h.wait(within=30)
-        assert sum(s.sim.stats().agent_answered.values()) == 1  # Queue() in the dialplan
+        assert sum(s.sim.tally().agent_answered.values()) == 1  # Queue() in the dialplan
         row = await interaction_of(s, h.uniqueid)
         assert row.disposition == "ivr: handed back to the dialplan"
 

@@ -99,7 +99,7 @@ async def test_campaign_through_the_simulator_blended_with_inbound(tmp_path: Pat
         st = dialer.status(await crm.campaigns.get(camp.id))
         # Progressive with the ACD reserving an agent per line: nobody was abandoned.
         assert st.abandon_rate["24h"] == {"live": 3, "abandoned": 0, "rate": 0.0}
-        assert sim.stats().amd_results == {"HUMAN": 3, "MACHINE": 1}
+        assert sim.tally().amd_results == {"HUMAN": 3, "MACHINE": 1}
         # The connected outbound calls and the inbound call were all answered by the agents.
         await wait_for(lambda: engine.agent("alice").call_id is None
                        and engine.agent("bob").call_id is None, timeout=30)

@@ -96,7 +96,7 @@ async def test_exec_dial_answered_bridges_then_agent_hangs_up(
     states = [(e["Device"], e["State"]) for e in ami.events("DeviceStateChange")]
     agent_states = [st for dev, st in states if dev == "PJSIP/1001"]
     assert agent_states == ["BUSY", "NOT_INUSE"]
-    st = sim.stats()
+    st = sim.tally()
     assert (st.offered, st.answered, st.abandoned, st.completed) == (1, 1, 0, 1)
     assert st.agent_answered == {"1001": 1}
 
@@ -118,7 +118,7 @@ async def test_exec_dial_no_answer_busy_unavailable(
     assert any(e["Cause"] == "17" and e.get("TechCause") == "486" for e in busy)
     dial_ends = [e["DialStatus"] for e in ami.events("DialEnd")]
     assert dial_ends == ["NOANSWER", "BUSY"]  # CHANUNAVAIL never creates a channel
-    assert sim.stats().answered == 0
+    assert sim.tally().answered == 0
 
 
 async def test_abandon_sends_hangup_then_511_and_hangup_cause_0(
@@ -150,7 +150,7 @@ async def test_abandon_sends_hangup_then_511_and_hangup_cause_0(
     assert (hangup["Cause"], hangup["Cause-txt"]) == ("0", "Unknown")
     names = [e["Event"] for e in ami.events() if e.get("Channel") == call.channel]
     assert names.index("HangupRequest") < names.index("Hangup")
-    st = sim.stats()
+    st = sim.tally()
     assert (st.offered, st.answered, st.abandoned) == (1, 0, 1)
 
 
@@ -175,7 +175,7 @@ async def test_abandon_while_agent_rings_cancels_the_dial(
     assert [e["DialStatus"] for e in ends] == ["CANCEL"]
     agent = [e for e in ami.events("Hangup") if e["Channel"].startswith("PJSIP/1001-")][0]
     assert agent["Cause"] == "0"
-    assert sim.stats().abandoned == 1
+    assert sim.tally().abandoned == 1
 
 
 async def test_unknown_command_and_agi_helpers(
@@ -245,7 +245,7 @@ async def test_agi_failure_falls_back_to_builtin_queue() -> None:
         assert ("AGISTATUS", "FAILURE") in varsets
         gotoif = [e for e in ami.events("Newexten") if e["Application"] == "GotoIf"]
         assert gotoif[0]["AppData"] == "1?fallback"
-        st = sim.stats()
+        st = sim.tally()
         assert (st.agi_failures, st.answered) == (1, 1)
         await ami.close()
 

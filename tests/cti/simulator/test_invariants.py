@@ -45,7 +45,7 @@ async def test_mixed_traffic_leaves_no_channels_and_balances(
         await sim.wait_traffic_done(20)
         await sim.wait_calls_done(20)
         await ami.barrier()
-        st = sim.stats()
+        st = sim.tally()
         assert sim.channel_snapshots() == []
         assert st.offered == st.completed == 30
         assert st.answered + st.abandoned <= st.offered

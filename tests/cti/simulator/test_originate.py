@@ -82,7 +82,7 @@ async def test_originate_no_answer_sequence_matches_capture(agi_server: TinyAgiS
     async with PbxSimulator(fast_config(agi_server.port)) as sim:
         sim.set_phone("1004", PhoneBehaviour(answers=False))
         got = await run_capture_originate(sim, "originate_no_answer")
-        assert sim.stats().originate_results == {"NOANSWER": 1}
+        assert sim.tally().originate_results == {"NOANSWER": 1}
     want = [e for e in capture_events("originate_no_answer") if e["Event"] not in
             ("FullyBooted", "SuccessfulAuth")]
     assert shape(got) == shape(want)
@@ -99,7 +99,7 @@ async def test_originate_agent_answered_sequence_matches_capture(
     # Playback long enough (simulated 1000 s = 1 s real) for the AMI Hangup to cut it.
     async with PbxSimulator(fast_config(agi_server.port, playback_s=1000.0)) as sim:
         got = await run_capture_originate(sim, "originate_agent_answered")
-        assert sim.stats().originate_results == {"ANSWER": 1}
+        assert sim.tally().originate_results == {"ANSWER": 1}
     want = [e for e in capture_events("originate_agent_answered") if e["Event"] not in
             ("FullyBooted", "SuccessfulAuth")]
     assert shape(got) == shape(want)
@@ -151,7 +151,7 @@ async def test_click_to_dial_rings_agent_then_external(agi_server: TinyAgiServer
         assert "Channel" in begins[1] and begins[1]["Channel"].startswith("PJSIP/1001-")
         assert len(ami.events("BridgeEnter")) == 2
         assert ami.events("OriginateResponse")[0]["Response"] == "Success"
-        assert sim.stats().outbound_truth == {"human": 1}
+        assert sim.tally().outbound_truth == {"human": 1}
         await ami.close()
 
 
@@ -191,7 +191,7 @@ async def test_dialer_originate_runs_amd_then_agi(agi_server: TinyAgiServer) -> 
         assert ("AMDCAUSE", "MAXWORDS-3-2") in amd
         assert sorted(seen) == [("dialer?campaign=7&lead=1", "200 result=1 (HUMAN)"),
                                 ("dialer?campaign=7&lead=2", "200 result=1 (MACHINE)")]
-        st = sim.stats()
+        st = sim.tally()
         assert st.originate_results == {"ANSWER": 2, "BUSY": 1, "NOANSWER": 1}
         assert st.amd_results == {"HUMAN": 1, "MACHINE": 1}
         await ami.close()
@@ -359,7 +359,7 @@ async def test_hold_by_dual_redirect_then_unhold_by_bridge(agi_server: TinyAgiSe
         assert sorted(second) == sorted([customer, agent])
         hangups = [e["Channel"] for e in ami.events("Hangup")]
         assert sorted(hangups) == sorted([customer, agent])  # each exactly once
-        assert sim.channel_snapshots() == [] and sim.stats().answered == 1
+        assert sim.channel_snapshots() == [] and sim.tally().answered == 1
         await ami.close()
 
 
@@ -377,7 +377,7 @@ async def test_blind_transfer_by_redirect_rings_the_new_agent(agi_server: TinyAg
         assert begin["DestChannel"].startswith("PJSIP/1002-")
         await sim.wait_calls_done(5)
         await ami.barrier()
-        assert sim.stats().agent_answered == {"1001": 1, "1002": 1}
+        assert sim.tally().agent_answered == {"1001": 1, "1002": 1}
         assert sim.channel_snapshots() == []
         await ami.close()
 
@@ -411,7 +411,7 @@ async def test_attended_transfer_hands_the_customer_to_the_target(
         assert enter["BridgeUniqueid"] == first  # the target joins the customer's bridge
         await sim.wait_calls_done(5)
         await ami.barrier()
-        assert sim.stats().agent_answered == {"1001": 1, "1003": 1}
+        assert sim.tally().agent_answered == {"1001": 1, "1003": 1}
         assert sim.channel_snapshots() == []
         await ami.close()
 
@@ -445,7 +445,7 @@ async def test_blind_transfer_from_the_phone_emits_blindtransfer_and_moves_the_c
         await ami.wait_event("BridgeEnter", Channel=begin["DestChannel"])
         await sim.wait_calls_done(5)
         await ami.barrier()
-        assert sim.stats().agent_answered == {"1001": 1, "1003": 1}
+        assert sim.tally().agent_answered == {"1001": 1, "1003": 1}
         await ami.close()
 
 

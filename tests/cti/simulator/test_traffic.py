@@ -69,7 +69,7 @@ async def _run_traffic(agi_server: TinyAgiServer, seed: int) -> tuple[list[str],
                                         dtmf_choices=("1", "2")))
         await sim.wait_traffic_done(10)
         await sim.wait_calls_done(10)
-        stats = sim.stats()
+        stats = sim.tally()
     return [e["agi_callerid"] for e in agi_server.envs], stats
 
 

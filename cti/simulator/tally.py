@@ -1,4 +1,7 @@
-"""What really happened in the simulator, for end-to-end tests to compare with the server."""
+"""The simulator's tally: counts of what really happened (calls offered, answered, abandoned,
+originates and their outcomes...), for end-to-end tests and benchmarks to compare with what
+the server recorded. Named apart from the queue statistics of acd/stats.py (what the server
+computes) and the adapters' health counters (cti.ami.AmiCounters, cti.fastagi.FastAgiCounters)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
-class SimStats:
+class SimTally:
     offered: int  # inbound calls that arrived
     answered: int  # inbound calls bridged to an agent phone
     abandoned: int  # inbound callers who hung up before reaching an agent
@@ -22,7 +25,7 @@ class SimStats:
 
 
 @dataclass
-class StatsRecorder:
+class TallyRecorder:
     offered: int = 0
     answered: int = 0
     abandoned: int = 0
@@ -35,8 +38,8 @@ class StatsRecorder:
     agent_answered: Counter[str] = field(default_factory=Counter)
     agent_ring_no_answer: Counter[str] = field(default_factory=Counter)
 
-    def snapshot(self) -> SimStats:
-        return SimStats(
+    def snapshot(self) -> SimTally:
+        return SimTally(
             offered=self.offered,
             answered=self.answered,
             abandoned=self.abandoned,
