@@ -20,6 +20,7 @@ from cti.simulator import dialplan
 from cti.simulator import event_headers as ev
 from cti.simulator.applications import Applications
 from cti.simulator.channel import Channel, parse_callerid
+from cti.simulator.config import SimulatorConfig
 from cti.simulator.legs import Legs
 from cti.simulator.switch import Switch
 
@@ -42,7 +43,15 @@ class Contexts:
         self.sw = switch
         self.legs = legs
         self.apps = apps
-        cfg = switch.config
+        self._table: dict[str, list[tuple[str, Handler]]] = {}
+        self._table_config: SimulatorConfig | None = None
+
+    def table(self) -> dict[str, list[tuple[str, Handler]]]:
+        """The rules of each context, in the order they are tried (built for the current
+        configuration, which names the dialer and originate contexts)."""
+        cfg = self.sw.config
+        if self._table_config is cfg:
+            return self._table
         table: dict[str, list[tuple[str, Handler]]] = {}
 
         def add(context: str, pattern: str, handler: Handler) -> None:
@@ -56,7 +65,8 @@ class Contexts:
         add("cti-hold", "agent", self._hold_agent)
         add(cfg.dialer_context, "_!", self._dialer)
         add(cfg.originate_context, "_!", self._reference_context)
-        self.table = table
+        self._table, self._table_config = table, cfg
+        return table
 
     # ------------------------------------------------------------------ running a channel
 
@@ -76,7 +86,7 @@ class Contexts:
                 if after_first is not None:
                     after_first()
 
-        for pattern, handler in self.table.get(context, ()):
+        for pattern, handler in self.table().get(context, ()):
             if dialplan.matches(pattern, exten) and await handler(ch, exten, step):
                 return
         if await self._dial_out(ch, exten, step):

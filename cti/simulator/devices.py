@@ -22,12 +22,14 @@ class Devices:
         config: SimulatorConfig,
         emit: Callable[[list[Header]], None],
         login_time: Callable[[], float],
+        queues: Callable[[], Mapping[str, Sequence[str]]],
     ) -> None:
         self.phones: dict[str, Phone] = {
             ext: Phone(ext, config.phone, busy_at=config.device_state_busy_at)
             for ext in config.agents
         }
-        self.queues: Mapping[str, Sequence[str]] = config.queues
+        # The queues and their members, as configured now (the configuration can be replaced).
+        self.queues = queues
         self.emit = emit
         self.login_time = login_time
         # Live channels per non-phone device (the carrier trunk, Local/... halves).
@@ -83,7 +85,7 @@ class Devices:
             self.emit(ev.device_state_change(device, "INUSE" if after_n else "NOT_INUSE"))
 
     def member_status_events(self, phone: Phone) -> None:
-        for queue, members in self.queues.items():
+        for queue, members in self.queues().items():
             if phone.ext in members:
                 self.emit(
                     ev.queue_member_status(

@@ -68,19 +68,19 @@ class CallHandle:
 
 class PbxSimulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
-        self.config = config or SimulatorConfig()
+        cfg = config or SimulatorConfig()
         self._switch: Switch
         self._contexts: Contexts
         self._ami = AmiServer(
             self,
-            host=self.config.ami_host,
-            port=self.config.ami_port,
-            username=self.config.ami_username,
-            secret=self.config.ami_secret,
-            max_message_bytes=self.config.max_message_bytes,
+            host=cfg.ami_host,
+            port=cfg.ami_port,
+            username=cfg.ami_username,
+            secret=cfg.ami_secret,
+            max_message_bytes=cfg.max_message_bytes,
             channel_count_source=lambda: list(self._switch.channels.values()),
         )
-        self._switch = Switch(self.config, self._ami.broadcast, self.login_time)
+        self._switch = Switch(cfg, self._ami.broadcast, self.login_time)
         self.sampler = self._switch.sampler
         # Benchmarks: called with the seconds from an AGI reply carrying a caller's key to the
         # server's next command on that session (benchmarks/ivr.py).
@@ -123,6 +123,16 @@ class PbxSimulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self._switch.config
+
+    @config.setter
+    def config(self, config: SimulatorConfig) -> None:
+        """Calls that start from now on follow `config` (tests and drills change the FastAGI
+        script of a running simulator); the AMI listener and the phones stay as they are."""
+        self._switch.config = config
 
     @property
     def ami_port(self) -> int:

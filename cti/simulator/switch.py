@@ -60,7 +60,7 @@ class Switch:
         self.config = config
         self.sampler = Sampler(config.seed)
         self.broadcast = broadcast
-        self.devices = Devices(config, self.emit, login_time)
+        self.devices = Devices(config, self.emit, login_time, lambda: self.config.queues)
         self.phones = self.devices.phones
         self.channels: dict[str, Channel] = {}
         self.globals: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 
 import pytest
@@ -329,3 +330,22 @@ async def test_reference_dialplan_queues_a_call_the_server_did_not_mark_done(
     assert sim.truth[call.uniqueid].fell_back
     sim.hangup_caller(call.channel)
     await call.wait(5)
+
+
+async def test_a_replaced_config_steers_the_calls_that_follow(
+    sim: PbxSimulator, agi_server: TinyAgiServer, ami: AmiTestClient
+) -> None:
+    # Tests and the fault drills point a running simulator at another FastAGI script (and
+    # could name other queues): every part of the PBX must read the configuration in force.
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, env: dict[str, str]) -> None:
+        await agi_server.command(r, w, "HANGUP")
+
+    agi_server.script = script
+    sim.config = dataclasses.replace(sim.config, agi_script="queue?queue=support",
+                                     queues={"vip": ("1002",)})
+    call = await sim.place_inbound_call(patience_s=1000)
+    await call.wait(5)
+    assert agi_server.envs[-1]["agi_network_script"] == "queue?queue=support"
+    sim.register_phone("1002", registered=False)
+    member = await ami.wait_event("QueueMemberStatus", Interface="PJSIP/1002")
+    assert member["Queue"] == "vip"
