@@ -52,9 +52,10 @@ from crm_core.service import Crm
 from cti.ami import AmiClient, AmiState, connection_message
 from cti.calls import CallTracker, CallUpdate
 from cti.dialguard import DialAuditWriter, DialGuard
+from cti.directory_sync import follow_users
 from cti.events import AmiResynced, CtiEvent
 from cti.fastagi import FastAgiServer
-from cti.ownership import DeviceDirectory, follow_users
+from cti.ownership import DeviceDirectory
 from cti.routes import cti_routes
 from ivr.errors import MenuConfigError
 from ivr.registry import MenuRegistry

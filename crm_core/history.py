@@ -64,10 +64,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from crm_core.db import Database
+if TYPE_CHECKING:  # acd/history.py (pure) reads this module's types, never the database
+    from crm_core.db import Database
 
 INTERVAL_S = 900.0
 

@@ -9,20 +9,15 @@ call is an :class:`AgentSegment`; a transfer closes one and (once the new party 
 opens the next.
 
 The tracker is pure, so it does not ask the CRM who owns a device: the server keeps a
-:class:`DeviceDirectory` (users' extensions, ACD logins) and hands the tracker its ``user_for``.
+:class:`DeviceDirectory` (users' extensions, ACD logins) and hands the tracker its ``user_for``;
+cti/directory_sync.py keeps the directory in step with the CRM's users. This module is pure.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import structlog
-
-log = structlog.get_logger("cti.ownership")
+from typing import Literal
 
 SegmentEnd = Literal["", "transfer", "hangup"]
 
@@ -78,33 +73,3 @@ class DeviceDirectory:
 
     def devices_of(self, user: str) -> frozenset[str]:
         return frozenset(d for d, u in self._by_extension.items() if u == user)
-
-
-async def load_users(crm: Any, directory: DeviceDirectory, device_template: str) -> int:
-    """(Re)load every active user's extension from the CRM; returns how many have one."""
-    devices: dict[str, str] = {}
-    offset = 0
-    while True:
-        page = await crm.users.search(limit=500, offset=offset)
-        for user in page.items:
-            if user.extension and getattr(user, "active", True):
-                devices[device_template.format(extension=user.extension)] = user.username
-        offset += len(page.items)
-        if not page.items or offset >= page.total:
-            break
-    directory.replace_extensions(devices)
-    return len(devices)
-
-
-async def follow_users(crm: Any, directory: DeviceDirectory, device_template: str,
-                       sub: Any, refresh_s: float = 30.0) -> None:
-    """Keep the directory current: reload on every crm.user.* bus message, and every
-    ``refresh_s`` anyway (users changed by other means)."""
-    while True:
-        try:
-            await load_users(crm, directory, device_template)
-        except Exception:  # the next round retries; calls are still tracked meanwhile
-            log.exception("device_directory_reload_failed")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(refresh_s):
-                await sub.get()

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from cti.simulator import dialplan
 from cti.simulator import event_headers as ev
 from cti.simulator.agi_client import FastAgiClient
-from cti.simulator.channel import Channel, Phone, parse_callerid
+from cti.simulator.channel import Channel, Phone
+from cti.simulator.dialplan import parse_callerid
 from cti.simulator.interface import AgiHost
 from cti.simulator.legs import Legs, LegTarget, parse_dial_target
 from cti.simulator.switch import Switch

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cti.simulator import event_headers as ev
-from cti.simulator.channel import Channel
+
+if TYPE_CHECKING:  # a Channel holds asyncio events; this module only reads its fields
+    from cti.simulator.channel import Channel
 
 
 def _fmt(t: float | None) -> str:

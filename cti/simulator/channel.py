@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -119,10 +118,3 @@ class Phone:
             return "RINGING"
         return "RINGINUSE" if self.ringing else "INUSE"
 
-
-def parse_callerid(text: str) -> tuple[str, str]:
-    """'"Lab Originate" <5550002>' -> ('5550002', 'Lab Originate')."""
-    m = re.match(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$', text)
-    if m:
-        return m.group(2), m.group(1)
-    return text.strip(), ""

@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from cti.simulator import dialplan
 from cti.simulator import event_headers as ev
 from cti.simulator.applications import Applications
-from cti.simulator.channel import Channel, parse_callerid
+from cti.simulator.channel import Channel
 from cti.simulator.config import SimulatorConfig
+from cti.simulator.dialplan import parse_callerid
 from cti.simulator.legs import Legs
 from cti.simulator.switch import Switch
 

@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import config
-
-REFERENCE_PATH = Path(config.__file__).resolve().parent / "asterisk" / "extensions.conf"
+# The config package's copy, found by path: importing `config` would load its settings loader.
+REFERENCE_PATH = Path(__file__).resolve().parents[2] / "config" / "asterisk" / "extensions.conf"
 
 
 class DialplanError(ValueError):
@@ -127,6 +126,15 @@ def _split2(rest: str, source: str, lineno: int) -> tuple[str, str]:
     if len(parts) != 2:
         raise DialplanError(f"{source}:{lineno}: expected priority,App(data)")
     return parts[0], parts[1]
+
+
+def parse_callerid(text: str) -> tuple[str, str]:
+    """A CallerID value (Set(CALLERID(all)=...), Originate's CallerID):
+    '"Lab Originate" <5550002>' -> ('5550002', 'Lab Originate')."""
+    m = re.match(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$', text)
+    if m:
+        return m.group(2), m.group(1)
+    return text.strip(), ""
 
 
 def load_reference() -> Dialplan:

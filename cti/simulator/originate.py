@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cti.simulator.channel import parse_callerid
+from cti.simulator.dialplan import parse_callerid
 from cti.simulator.wire import Action
 
 

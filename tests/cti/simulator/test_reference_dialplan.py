@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cti.simulator import OutboundProfile, PbxSimulator, dialplan
-from cti.simulator.channel import parse_callerid
+from cti.simulator.dialplan import parse_callerid
 
 from .conftest import AmiTestClient, TinyAgiServer, fast_config
 
