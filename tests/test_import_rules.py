@@ -32,8 +32,8 @@ TOP_MODULES = ("server", "run_server")
 PURE_CORES = (
     # cti: AMI/AGI framing and parsing, typed events, the call tracker and who owns a call,
     # validated commands, call and dial policies
-    "cti.framing", "cti.agi_codec", "cti.events", "cti.parse", "cti.calls", "cti.commands",
-    "cti.ownership", "cti.call_access", "cti.dialpolicy",
+    "cti.framing", "cti.agi_codec", "cti.events", "cti.parse", "cti.calls", "cti.call_views",
+    "cti.commands", "cti.ownership", "cti.call_access", "cti.dialpolicy",
     # the simulator's pure parts
     "cti.simulator.config", "cti.simulator.dialplan", "cti.simulator.event_headers",
     "cti.simulator.traffic", "cti.simulator.originate", "cti.simulator.cdr",
@@ -50,8 +50,8 @@ PURE_CORES = (
     # reports over crm_core rows; the CRM's pure rules
     "reports.agents", "reports.crm", "reports.inbound", "reports.periods",
     "crm_core.value", "crm_core.sla", "crm_core.search_text",
-    # login throttling and tokens; the clocks
-    "agent_desktop.ratelimit", "agent_desktop.tokens", "common.clock",
+    # login throttling and tokens; the bus's message types and the clocks
+    "agent_desktop.ratelimit", "agent_desktop.tokens", "common.messages", "common.clock",
 )
 FORBIDDEN = ("asyncio", "aiohttp", "aiosqlite", "config.loader")
 
