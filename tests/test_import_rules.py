@@ -206,7 +206,9 @@ def _defined_names(tree: ast.AST) -> set[str]:
 
 
 def _private(name: str) -> bool:
-    return name.startswith("_") and not name.startswith("__")
+    # Dunders are Python's; `_sunder_` names (an Enum's `_value_`, `_missing_`) are Enum's
+    # documented API.
+    return name.startswith("_") and not name.startswith("__") and not name.endswith("_")
 
 
 def private_reaches(source: str) -> list[Reach]:
@@ -267,11 +269,12 @@ def test_the_private_scan_sees_what_it_is_for() -> None:
         "        super().__init__(other)\n"
         "        json._default_encoder\n"
         "        pbx._NOISE\n"
+        "        other.state._value_\n"  # Enum's API
         "        return self.sim._find('x')\n"
     )
     assert [(r.line, r.how) for r in private_reaches(source)] == [
         (4, "from acd.engine import"),
         (14, "json._default_encoder"),
         (15, "pbx._NOISE"),
-        (16, "self.sim._find"),
+        (17, "self.sim._find"),
     ]
