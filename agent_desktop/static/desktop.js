@@ -1,12 +1,760 @@
-// The agent desktop (work in progress: connection only).
-import { requireLogin, Hub, connectionBadge, h, showError, logout, applyUserLocale,
-         languageSwitcher, t } from "/static/app.js";
+// The agent desktop: state controls, the offered/current call, the screen-pop, wrap-up with a
+// disposition, today's numbers, and the softphone panel when the server has one for this agent.
+//
+// Everything live arrives over the websocket (docs/websocket.md): the agent's state, offers,
+// screen-pops, answers and hang-ups, and a snapshot after every (re)connection that missed
+// events. Actions go over the socket when it is up (the same checks as REST), else over REST.
+// Keyboard: Alt+A answer, Alt+H hang up, Alt+R ready, Alt+P pause, Alt+W end wrap-up,
+// Alt+D dial, Alt+N notes; everything else is reachable with Tab.
 
-const me = await requireLogin().catch(showError);
-const [badge, onStatus] = connectionBadge();
-document.getElementById("topbar").append(
-  h("span", { class: "brand" }, t("app.title")), badge,
-  h("span", { class: "who" }, me?.username || ""), languageSwitcher(),
-  h("button", { type: "button", onclick: logout }, t("common.logout")));
-const hub = new Hub({ onStatus, onWelcome: (m) => applyUserLocale(m.user) });
-hub.connect();
+import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, logout,
+         applyUserLocale, languageSwitcher, ApiError } from "/static/app.js";
+import { t, addStrings, applyI18n, onLanguageChange, setDefaultLanguage, setUserLocale,
+         fmtDuration, fmtTime, fmtPercent, fmtPhone, language } from "/static/i18n.js";
+import { renderScreenPop, renderCustomer, dialLink } from "/static/screenpop.js";
+
+addStrings({
+  en: {
+    "desk.title": "Agent desktop",
+    "desk.skip": "Skip to the caller's record",
+    "state.title": "My status",
+    "state.logged_out": "Logged out", "state.available": "Ready", "state.reserved": "Ringing",
+    "state.on_call": "On a call", "state.wrap_up": "Wrap-up", "state.paused": "Paused",
+    "state.unknown": "Not in the ACD",
+    "state.since": "for {d}",
+    "act.login": "Log in to the ACD", "act.ready": "Ready", "act.pause": "Pause",
+    "act.reason": "Pause reason", "act.end_wrap": "End wrap-up", "act.logout": "Log out of the ACD",
+    "act.pending_pause": "Pause after this call requested",
+    "act.pending_logout": "Log-out after this call requested",
+    "call.title": "Call", "call.none": "No call.",
+    "call.ringing": "Ringing", "call.talking": "Talking", "call.ended": "Ended", "call.held": "On hold",
+    "call.answer": "Answer", "call.answer_desk": "Answer on your desk phone",
+    "call.hangup": "Hang up", "call.hold": "Hold", "call.unhold": "Resume",
+    "call.transfer": "Transfer", "call.transfer_to": "Transfer to (number or extension)",
+    "call.notes": "Call notes", "call.queue": "Queue", "call.duration": "Duration",
+    "call.offer": "Incoming call from {number}",
+    "call.missed": "The call was taken back (not answered in time, or the caller hung up)",
+    "dial.title": "Dial", "dial.number": "Number", "dial.go": "Call",
+    "dial.started": "Your phone rings first, then {number} is dialled",
+    "wrap.title": "Wrap-up", "wrap.disposition": "Disposition", "wrap.notes": "Notes",
+    "wrap.save": "Save and finish", "wrap.saved": "Wrap-up saved: {code}",
+    "wrap.for": "Call {id} from {number}",
+    "wrap.no_record": "The call's CRM record was not found yet; try again in a moment",
+    "stats.title": "Today", "stats.calls": "Calls handled", "stats.talk": "On calls",
+    "stats.paused": "Paused", "stats.available": "Ready",
+    "stats.queue": "Queue", "stats.waiting": "Waiting", "stats.longest": "Longest wait",
+    "stats.sl": "Service level",
+    "keys.title": "Keyboard",
+    "keys.answer": "answer", "keys.hangup": "hang up", "keys.ready": "ready", "keys.pause": "pause",
+    "keys.wrap": "end wrap-up", "keys.dial": "dial", "keys.notes": "notes",
+    "notify.enable": "Enable notifications",
+    "softphone.title": "Softphone",
+  },
+  "zh-CN": {
+    "desk.title": "坐席工作台",
+    "desk.skip": "跳到来电客户资料",
+    "state.title": "我的状态",
+    "state.logged_out": "已签出", "state.available": "就绪", "state.reserved": "振铃中",
+    "state.on_call": "通话中", "state.wrap_up": "话后处理", "state.paused": "暂停",
+    "state.unknown": "未签入 ACD",
+    "state.since": "已 {d}",
+    "act.login": "签入 ACD", "act.ready": "就绪", "act.pause": "暂停",
+    "act.reason": "暂停原因", "act.end_wrap": "结束话后处理", "act.logout": "签出 ACD",
+    "act.pending_pause": "已申请本次通话后暂停",
+    "act.pending_logout": "已申请本次通话后签出",
+    "call.title": "通话", "call.none": "当前无通话。",
+    "call.ringing": "振铃中", "call.talking": "通话中", "call.ended": "已结束", "call.held": "保持中",
+    "call.answer": "接听", "call.answer_desk": "请在话机上接听",
+    "call.hangup": "挂断", "call.hold": "保持", "call.unhold": "恢复",
+    "call.transfer": "转接", "call.transfer_to": "转接到（号码或分机）",
+    "call.notes": "通话备注", "call.queue": "队列", "call.duration": "时长",
+    "call.offer": "来电：{number}",
+    "call.missed": "来电已收回（未及时接听或客户已挂机）",
+    "dial.title": "外呼", "dial.number": "号码", "dial.go": "呼叫",
+    "dial.started": "您的话机会先振铃，随后拨打 {number}",
+    "wrap.title": "话后处理", "wrap.disposition": "处理结果", "wrap.notes": "备注",
+    "wrap.save": "保存并结束", "wrap.saved": "已保存处理结果：{code}",
+    "wrap.for": "通话 {id}，来电 {number}",
+    "wrap.no_record": "尚未找到该通话的 CRM 记录，请稍后再试",
+    "stats.title": "今日", "stats.calls": "已处理来电", "stats.talk": "通话时间",
+    "stats.paused": "暂停时间", "stats.available": "就绪时间",
+    "stats.queue": "队列", "stats.waiting": "排队", "stats.longest": "最长等待",
+    "stats.sl": "服务水平",
+    "keys.title": "快捷键",
+    "keys.answer": "接听", "keys.hangup": "挂断", "keys.ready": "就绪", "keys.pause": "暂停",
+    "keys.wrap": "结束话后处理", "keys.dial": "外呼", "keys.notes": "备注",
+    "notify.enable": "开启桌面通知",
+    "softphone.title": "软电话",
+  },
+});
+
+// ---------------------------------------------------------------- state
+
+const S = {
+  me: null,            // GET /api/me
+  config: null,        // GET /api/desktop/config
+  agent: null,         // the ACD's view of me: state, pause_reason, state_since, calls_today...
+  pending: null,       // "pause" | "logout" requested for after the call
+  call: null,          // {call_id, queue, number, status, offered_at, answered_at, ended_at, held}
+  pop: null,           // the desktop.screen_pop data of the current/last call
+  popRestored: false,  // the pop came from a snapshot after a gap
+  customer: null,      // the customer view on screen (for refreshes after quick actions)
+  wrap: null,          // the call awaiting its disposition
+  stats: {},           // the snapshot's stats (calls_today, time_in_state_s, queues)
+  queues: new Map(),   // queue name -> latest acd.queue.stats row
+  hubOnline: false,
+  softphone: null,     // the mounted softphone (answer(), hangup(), state)
+};
+
+const ui = {};
+let hub;
+
+// ---------------------------------------------------------------- start
+
+async function main() {
+  S.me = await requireLogin();
+  S.config = await api("/api/desktop/config");
+  setDefaultLanguage(S.config.language);
+  setUserLocale({ timezone: S.config.timezone, country: S.config.country });
+  buildLayout();
+  try {
+    setAgent(await api("/api/acd/me"));
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) showError(err);
+    setAgent(null);
+  }
+  const [badge, onStatus] = connectionBadge();
+  ui.topbar.insertBefore(badge, ui.who);
+  hub = new Hub({
+    onStatus: (status, detail) => {
+      S.hubOnline = status === "online";
+      onStatus(status, detail);
+      if (status === "online" && detail.resumed) toast(t("conn.resumed"), "info");
+    },
+    onWelcome: (msg) => {
+      applyUserLocale(msg.user);
+    },
+    onSnapshot: (data, reason) => applySnapshot(data, reason),
+    onEvent: (topic, data, msg) => applyEvent(topic, data, msg),
+  });
+  hub.connect();
+  window.desktop = { hub, state: S };  // for the page tests and for support staff
+  setInterval(tick, 1000);
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
+  onLanguageChange(() => { applyI18n(document); renderAll(); });
+  loadSoftphone();
+}
+
+// ---------------------------------------------------------------- layout
+
+function buildLayout() {
+  document.title = t("desk.title");
+  ui.topbar = document.getElementById("topbar");
+  ui.who = h("span", { class: "who" }, S.config.user.display_name || S.me.username,
+    S.config.user.extension ? ` · ${S.config.user.extension}` : "");
+  ui.stateBadge = h("span", { class: "badge", id: "state-badge" });
+  clear(ui.topbar,
+    h("a", { href: "#screen-pop", class: "skip", "data-i18n": "desk.skip" }, t("desk.skip")),
+    h("span", { class: "brand", "data-i18n": "desk.title" }, t("desk.title")),
+    ui.stateBadge, ui.who, languageSwitcher(),
+    "Notification" in window && Notification.permission === "default"
+      ? h("button", { type: "button", id: "notify-enable", onclick: (ev) => {
+          Notification.requestPermission().finally(() => ev.target.remove());
+        } }, t("notify.enable")) : null,
+    h("button", { type: "button", onclick: logout }, t("common.logout")));
+
+  ui.gap = h("div", { class: "notice warn", id: "gap-notice", hidden: true });
+  ui.agentPanel = h("section", { class: "panel", id: "agent-panel", "aria-labelledby": "agent-h" });
+  ui.callPanel = h("section", { class: "panel", id: "call-panel", "aria-live": "polite" });
+  ui.wrapPanel = h("section", { class: "panel", id: "wrap-panel", hidden: true });
+  ui.dialPanel = h("section", { class: "panel", id: "dial-panel" });
+  ui.statsPanel = h("section", { class: "panel", id: "stats-panel" });
+  ui.softphone = h("section", { class: "panel", id: "softphone", hidden: true });
+  ui.keys = h("section", { class: "panel", id: "keys-panel" });
+  ui.pop = h("section", { class: "panel", id: "screen-pop", tabindex: "-1" });
+  const main = document.getElementById("main");
+  clear(main, ui.gap, h("div", { class: "grid-2" },
+    h("div", { class: "col stack" }, ui.agentPanel, ui.callPanel, ui.wrapPanel, ui.softphone,
+      ui.dialPanel, ui.statsPanel, ui.keys),
+    h("div", { class: "col" }, ui.pop)));
+  renderAll();
+}
+
+function renderAll() {
+  renderAgent();
+  renderCall();
+  renderWrap();
+  renderDial();
+  renderStats();
+  renderKeys();
+  renderPop();
+}
+
+// ---------------------------------------------------------------- agent state
+
+function setAgent(agent) {
+  S.agent = agent ? { ...agent } : null;
+  if (agent && agent.state !== "on_call" && agent.state !== "reserved" && agent.state !== "wrap_up") {
+    S.pending = null;
+  }
+  renderAgent();
+}
+
+function stateName(state) {
+  return state ? t(`state.${state}`) : t("state.unknown");
+}
+
+function renderAgent() {
+  const a = S.agent;
+  const state = a?.state || null;
+  ui.stateBadge.className = `badge state-${state || "logged_out"}`;
+  ui.stateBadge.textContent = stateName(state);
+  ui.stateBadge.dataset.state = state || "none";
+  const reasons = S.config.pause_codes;
+  ui.reason = h("select", { id: "pause-reason", "aria-label": t("act.reason") },
+    reasons.map((r) => new Option(r, r)));
+  if (a?.pause_reason && reasons.includes(a.pause_reason)) ui.reason.value = a.pause_reason;
+  const inAcd = state && state !== "logged_out";
+  const busy = state === "on_call" || state === "reserved";
+  clear(ui.agentPanel,
+    h("h2", { id: "agent-h" }, t("state.title")),
+    h("p", { class: "state-line" },
+      h("span", { class: `badge state-${state || "logged_out"}`, id: "agent-state",
+                  dataset: { state: state || "none" } },
+        stateName(state), a?.pause_reason ? ` · ${a.pause_reason}` : ""),
+      " ", h("span", { class: "muted num", id: "state-timer" }, sinceText())),
+    S.pending ? h("p", { class: "notice" }, t(`act.pending_${S.pending}`)) : null,
+    h("div", { class: "row" },
+      inAcd ? null : h("button", { type: "button", id: "btn-login", class: "primary",
+                                   onclick: acdLogin }, t("act.login")),
+      h("button", { type: "button", id: "btn-ready", class: "primary",
+                    disabled: !inAcd || state === "available" || busy,
+                    onclick: () => changeState({ state: "available" }) },
+        t("act.ready"), h("kbd", {}, "Alt+R")),
+      ui.reason,
+      h("button", { type: "button", id: "btn-pause", disabled: !inAcd || state === "paused",
+                    onclick: pause }, t("act.pause"), h("kbd", {}, "Alt+P")),
+      h("button", { type: "button", id: "btn-end-wrap", disabled: state !== "wrap_up",
+                    onclick: () => changeState({ state: "wrap_up_end" }) },
+        t("act.end_wrap"), h("kbd", {}, "Alt+W")),
+      h("button", { type: "button", id: "btn-acd-logout", disabled: !inAcd,
+                    onclick: () => changeState({ state: "logged_out" }) }, t("act.logout"))));
+}
+
+function sinceText() {
+  if (!S.agent?.state_since) return "";
+  return t("state.since", { d: fmtDuration(Date.now() / 1000 - S.agent.state_since) });
+}
+
+async function acdLogin() {
+  try {
+    setAgent(await api("/api/acd/me/login", { method: "POST", body: {} }));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function pause() {
+  const busy = ["on_call", "reserved", "wrap_up"].includes(S.agent?.state);
+  changeState({ state: "paused", reason: ui.reason.value, after_call: busy && S.agent?.state !== "wrap_up" });
+}
+
+const REST_OF_STATE = {
+  available: ["/api/acd/me/available"],
+  wrap_up_end: ["/api/acd/me/end-wrapup"],
+  logged_out: ["/api/acd/me/logout-after-call"],
+};
+
+/** One state change: over the socket when it is up, else REST (same checks either way). */
+async function changeState(args) {
+  let body;
+  try {
+    if (S.hubOnline) {
+      body = await hub.command("agent.state", args);
+    } else if (args.state === "paused") {
+      const path = args.after_call ? "/api/acd/me/pause-after-call" : "/api/acd/me/pause";
+      body = await api(path, { method: "POST", body: { reason: args.reason } });
+    } else {
+      body = await api(REST_OF_STATE[args.state][0], { method: "POST" });
+    }
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  if (body?.status === "pause_pending") S.pending = "pause";
+  else if (body?.status === "logout_pending") S.pending = "logout";
+  if (body && typeof body.state === "string") setAgent(body);
+  else if (body?.status === "logged_out") setAgent({ ...S.agent, state: "logged_out", state_since: Date.now() / 1000 });
+  else renderAgent();
+}
+
+// ---------------------------------------------------------------- call
+
+function renderCall() {
+  const c = S.call;
+  const panel = ui.callPanel;
+  if (!c) {
+    clear(panel, h("h2", {}, t("call.title")), h("p", { class: "muted", id: "call-none" }, t("call.none")));
+    return;
+  }
+  const status = c.held ? "held" : c.status;
+  const live = c.status === "ringing" || c.status === "talking";
+  ui.transfer = h("input", { id: "transfer-to", "aria-label": t("call.transfer_to"),
+                             placeholder: t("call.transfer_to"), maxlength: 40 });
+  ui.notes = h("textarea", { id: "call-notes", "aria-label": t("call.notes"), maxlength: 5000 });
+  ui.notes.value = c.notes || "";
+  ui.notes.addEventListener("input", () => { c.notes = ui.notes.value; });
+  const answerable = c.status === "ringing";
+  clear(panel,
+    h("h2", {}, t("call.title"),
+      h("span", { class: `badge call-${status}`, id: "call-status", dataset: { status } },
+        t(`call.${status}`))),
+    h("dl", { class: "facts" },
+      h("dt", {}, t("dial.number")), h("dd", { id: "call-number" }, dialLink(c.number, { dial })),
+      h("dt", {}, t("call.queue")), h("dd", {}, c.queue || "–"),
+      h("dt", {}, t("call.duration")), h("dd", { class: "num", id: "call-timer" }, callTimer())),
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "btn-answer", class: "primary", disabled: !answerable,
+                    title: S.softphone ? null : t("call.answer_desk"), onclick: answer },
+        t("call.answer"), h("kbd", {}, "Alt+A")),
+      h("button", { type: "button", id: "btn-hangup", class: "danger", disabled: !live,
+                    onclick: hangup }, t("call.hangup"), h("kbd", {}, "Alt+H")),
+      h("button", { type: "button", id: "btn-hold", disabled: c.status !== "talking",
+                    onclick: toggleHold }, c.held ? t("call.unhold") : t("call.hold"))),
+    h("form", { class: "row", id: "transfer-form", onsubmit: (ev) => { ev.preventDefault(); transfer(); } },
+      ui.transfer,
+      h("button", { type: "submit", id: "btn-transfer", disabled: c.status !== "talking" }, t("call.transfer"))),
+    h("label", { for: "call-notes" }, t("call.notes"), h("kbd", {}, "Alt+N")), ui.notes);
+}
+
+function callTimer() {
+  const c = S.call;
+  if (!c) return "";
+  const from = c.answered_at || c.offered_at;
+  const to = c.ended_at || Date.now() / 1000;
+  return from ? fmtDuration(to - from) : "";
+}
+
+function answer() {
+  if (S.call?.status !== "ringing") return;
+  if (S.softphone) {
+    try {
+      S.softphone.answer();
+    } catch (err) {
+      showError(err);
+    }
+  } else {
+    toast(t("call.answer_desk"), "info");
+  }
+}
+
+async function callAction(path, body) {
+  try {
+    return await api(path, { method: "POST", body });
+  } catch (err) {
+    showError(err);
+    return null;
+  }
+}
+
+async function hangup() {
+  const c = S.call;
+  if (!c || (c.status !== "ringing" && c.status !== "talking")) return;
+  if (S.softphone && S.softphone.state && S.softphone.state !== "idle") {
+    try {
+      S.softphone.hangup();
+      return;
+    } catch { /* fall back to the server */ }
+  }
+  await callAction(`/api/calls/${encodeURIComponent(c.call_id)}/hangup`);
+}
+
+async function toggleHold() {
+  const c = S.call;
+  if (!c) return;
+  const res = await callAction(`/api/calls/${encodeURIComponent(c.call_id)}/${c.held ? "unhold" : "hold"}`);
+  if (res) {
+    c.held = !c.held;
+    renderCall();
+  }
+}
+
+async function transfer() {
+  const c = S.call;
+  const number = ui.transfer.value.trim();
+  if (!c || !number) return;
+  const res = await callAction(`/api/calls/${encodeURIComponent(c.call_id)}/transfer`, { number });
+  if (res) toast(`${t("call.transfer")}: ${fmtPhone(number)}`, "ok");
+}
+
+async function dial(number) {
+  const res = await callAction("/api/calls/dial", { number });
+  if (res) toast(t("dial.started", { number: fmtPhone(number) }), "ok");
+}
+
+function renderDial() {
+  ui.dialInput = h("input", { id: "dial-number", "aria-label": t("dial.number"), maxlength: 40,
+                              placeholder: t("dial.number"), inputmode: "tel" });
+  const form = h("form", { class: "row", id: "dial-form" }, ui.dialInput,
+    h("button", { type: "submit" }, t("dial.go"), h("kbd", {}, "Alt+D")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const number = ui.dialInput.value.trim();
+    if (number) dial(number);
+  });
+  clear(ui.dialPanel, h("h2", {}, t("dial.title")), form);
+}
+
+// ---------------------------------------------------------------- wrap-up
+
+function dispositionsFor(queue) {
+  const q = S.config.queues.find((x) => x.name === queue);
+  return q ? q.dispositions : S.config.dispositions;
+}
+
+function renderWrap() {
+  const w = S.wrap;
+  ui.wrapPanel.hidden = !w;
+  if (!w) return;
+  const codes = dispositionsFor(w.queue);
+  const select = h("select", { id: "wrap-disposition", required: true },
+    new Option("—", ""), codes.map((c) => new Option(c, c)));
+  const notes = h("textarea", { id: "wrap-notes", maxlength: 5000 });
+  notes.value = w.notes || "";
+  const form = h("form", { class: "stack", id: "wrap-form" },
+    h("p", { class: "muted" }, t("wrap.for", { id: w.call_id, number: fmtPhone(w.number || "") })),
+    h("label", { for: "wrap-disposition" }, t("wrap.disposition")), select,
+    h("label", { for: "wrap-notes" }, t("wrap.notes")), notes,
+    h("button", { type: "submit", class: "primary", id: "wrap-save" }, t("wrap.save"),
+      h("kbd", {}, "Alt+W")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    saveWrap(select.value, notes.value, form.querySelector("button"));
+  });
+  clear(ui.wrapPanel, h("h2", {}, t("wrap.title")), form);
+}
+
+/** The interaction the server wrote for the call (it may take a moment after the hang-up). */
+async function interactionOf(callId) {
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    const page = await api(`/api/interactions?call_id=${encodeURIComponent(callId)}&limit=1`);
+    if (page.items.length) return page.items[0];
+    await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+  }
+  return null;
+}
+
+async function saveWrap(code, notes, button) {
+  const w = S.wrap;
+  if (!w || !code) return;
+  button.disabled = true;
+  try {
+    const row = await interactionOf(w.call_id);
+    if (!row) throw new Error(t("wrap.no_record"));
+    await api(`/api/interactions/${row.id}`, { method: "PATCH",
+                                                 body: { disposition: code, notes } });
+    toast(t("wrap.saved", { code }), "ok");
+    S.wrap = null;
+    renderWrap();
+    if (S.agent?.state === "wrap_up") await changeState({ state: "wrap_up_end" });
+    if (S.call && S.call.call_id === w.call_id && S.call.status === "ended") {
+      S.call = null;
+      renderCall();
+    }
+  } catch (err) {
+    button.disabled = false;
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------- stats
+
+function renderStats() {
+  const st = S.stats || {};
+  const tis = st.time_in_state_s || {};
+  const queues = [...S.queues.values()].filter((q) => !q.overall);
+  const calls = S.agent?.calls_today ?? st.calls_today;
+  clear(ui.statsPanel, h("h2", {}, t("stats.title")),
+    h("div", { class: "metrics" },
+      metric(t("stats.calls"), calls ?? "–", "stat-calls"),
+      metric(t("stats.talk"), fmtDuration(tis.on_call), "stat-talk"),
+      metric(t("stats.paused"), fmtDuration(tis.paused), "stat-paused")),
+    queues.length ? h("table", { id: "my-queues" },
+      h("thead", {}, h("tr", {}, h("th", {}, t("stats.queue")), h("th", { class: "num" }, t("stats.waiting")),
+        h("th", { class: "num" }, t("stats.longest")), h("th", { class: "num" }, t("stats.sl")))),
+      h("tbody", {}, queues.map((q) => h("tr", {}, h("td", {}, q.queue),
+        h("td", { class: "num" }, String(q.waiting)), h("td", { class: "num" }, fmtDuration(q.longest_wait_s)),
+        h("td", { class: "num" }, fmtPercent(q.service_level)))))) : null);
+}
+
+function metric(label, value, id) {
+  return h("div", { class: "metric", id }, h("div", { class: "v" }, String(value)), h("div", { class: "k" }, label));
+}
+
+function renderKeys() {
+  const keys = [["Alt+A", "keys.answer"], ["Alt+H", "keys.hangup"], ["Alt+R", "keys.ready"],
+                ["Alt+P", "keys.pause"], ["Alt+W", "keys.wrap"], ["Alt+D", "keys.dial"],
+                ["Alt+N", "keys.notes"]];
+  clear(ui.keys, h("h2", {}, t("keys.title")),
+    h("ul", { class: "keys" }, keys.map(([k, label]) => h("li", {}, h("kbd", {}, k), " ", t(label)))));
+}
+
+// ---------------------------------------------------------------- screen-pop
+
+const popCtx = {
+  dial,
+  now: () => Date.now() / 1000,
+  get userId() { return S.config?.user.id; },
+  callerNumber: () => S.call?.number || S.pop?.caller_number || "",
+  onCustomer: (view) => { S.customer = view; },
+  refreshCustomer: async () => {
+    if (!S.customer) return;
+    const body = ui.pop.querySelector("#pop-body");
+    renderCustomer(body || ui.pop, await api(`/api/customers/${S.customer.customer.id}/view`), popCtx);
+  },
+};
+
+function renderPop() {
+  renderScreenPop(ui.pop, S.pop, popCtx, { restored: S.popRestored });
+}
+
+// ---------------------------------------------------------------- live events
+
+function isMine(data) {
+  return !data.agent_id || data.agent_id === S.me.username;
+}
+
+function applyEvent(rawTopic, data, msg) {
+  const topic = rawTopic.replace(/^acd\./, "");
+  const ts = msg.ts || Date.now() / 1000;
+  switch (topic) {
+    case "agent.state":
+      if (!isMine(data)) return;
+      S.agent = { ...(S.agent || {}), state: data.new, pause_reason: data.reason ?? null,
+                  state_since: ts };
+      if (data.new === "wrap_up" && !S.wrap && S.call) startWrap(S.call);
+      if (data.new === "on_call" && data.old === "wrap_up") S.agent.calls_today = (S.agent.calls_today || 0);
+      if (!["on_call", "reserved", "wrap_up"].includes(data.new)) S.pending = null;
+      renderAgent();
+      break;
+    case "call.offered":
+      if (!isMine(data)) return;
+      S.call = { call_id: data.call_id, queue: data.queue, number: data.number, status: "ringing",
+                 offered_at: ts, notes: "" };
+      if (!S.pop || S.pop.call_id !== data.call_id) {
+        S.pop = null;
+        S.popRestored = false;
+      }
+      renderCall();
+      renderPop();
+      announceOffer(data.number);
+      break;
+    case "desktop.screen_pop":
+      if (!isMine(data)) return;
+      S.pop = data;
+      S.popRestored = false;
+      S.customer = null;
+      if (!S.call || S.call.call_id !== data.call_id) {
+        S.call = { call_id: data.call_id, queue: data.queue, number: data.caller_number,
+                   status: "ringing", offered_at: data.offered_at || ts, notes: "" };
+        renderCall();
+      }
+      renderPop();
+      break;
+    case "call.answered":
+      if (S.call?.call_id !== data.call_id || !isMine(data)) return;
+      S.call.status = "talking";
+      S.call.answered_at = ts;
+      stopRing();
+      renderCall();
+      break;
+    case "call.ended":
+      if (S.call?.call_id !== data.call_id) return;
+      S.call.status = "ended";
+      S.call.ended_at = ts;
+      stopRing();
+      if (S.agent) S.agent.calls_today = (S.agent.calls_today || 0) + 1;
+      startWrap(S.call);
+      renderCall();
+      renderStats();
+      break;
+    case "call.removed":
+    case "call.abandoned":
+    case "call.handed_back":
+      if (S.call?.call_id !== data.call_id || S.call.status !== "ringing") return;
+      if (topic === "call.removed" && data.reason === "answered") return;
+      stopRing();
+      toast(t("call.missed"), "info");
+      S.call = null;
+      renderCall();
+      break;
+    case "queue.stats":
+      S.queues.set(data.queue, data);
+      renderStats();
+      break;
+    default:
+      break;
+  }
+}
+
+function startWrap(call) {
+  if (S.wrap?.call_id === call.call_id) return;
+  S.wrap = { call_id: call.call_id, queue: call.queue, number: call.number, notes: call.notes || "" };
+  renderWrap();
+}
+
+function applySnapshot(data, reason) {
+  const gap = reason === "gap";
+  if (data.agent) setAgent(data.agent);
+  S.stats = data.stats || {};
+  for (const q of S.stats.queues || []) S.queues.set(q.queue, q);
+  const before = S.call;
+  if (data.call) {
+    const same = before && before.call_id === data.call.call_id;
+    S.call = {
+      ...(same ? before : { notes: "" }),
+      call_id: data.call.call_id, queue: data.call.queue,
+      number: data.screen_pop?.caller_number || (same ? before.number : ""),
+      status: data.call.answered ? "talking" : "ringing",
+      offered_at: data.call.offered_at,
+    };
+    if (data.screen_pop) {
+      S.pop = data.screen_pop;
+      S.popRestored = reason !== "initial" || !!before;
+    }
+  } else if (before && (before.status === "ringing" || before.status === "talking")) {
+    // The call ended while we were away: still wrap it up if it was answered.
+    if (before.status === "talking") {
+      before.status = "ended";
+      before.ended_at = Date.now() / 1000;
+      startWrap(before);
+    } else {
+      S.call = null;
+    }
+  }
+  if (gap || (reason !== "initial" && hub.stats.connects > 1)) {
+    ui.gap.hidden = false;
+    ui.gap.textContent = t("conn.gap", { time: fmtTime(Date.now() / 1000, { date: false }) });
+    ui.gap.dataset.snapshots = String(hub.stats.snapshots);
+  }
+  renderAll();
+}
+
+// ---------------------------------------------------------------- background tab: notify, ring
+
+let audio = null;
+let ringTimer = null;
+
+function unlockAudio() {
+  if (!audio && (window.AudioContext || window.webkitAudioContext)) {
+    audio = new (window.AudioContext || window.webkitAudioContext)();
+  }
+}
+
+function announceOffer(number) {
+  if (!document.hidden) return;
+  if ("Notification" in window && Notification.permission === "granted") {
+    const n = new Notification(t("call.offer", { number: fmtPhone(number) }), {
+      tag: "cc-offer", requireInteraction: true, lang: language() });
+    n.onclick = () => { window.focus(); n.close(); ui.pop.focus(); };
+  }
+  // The softphone rings by itself; a desk-phone agent gets the ring from the page.
+  if (!S.softphone) startRing();
+}
+
+function startRing() {
+  if (!audio || ringTimer) return;
+  const burst = () => {
+    const now = audio.currentTime;
+    for (const [start, freq] of [[0, 440], [0, 480], [0.6, 440], [0.6, 480]]) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.value = 0.08;
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + start);
+      osc.stop(now + start + 0.4);
+    }
+  };
+  burst();
+  ringTimer = setInterval(burst, 3000);
+}
+
+function stopRing() {
+  clearInterval(ringTimer);
+  ringTimer = null;
+}
+
+document.addEventListener("visibilitychange", () => { if (!document.hidden) stopRing(); });
+
+// ---------------------------------------------------------------- keyboard
+
+function onKey(ev) {
+  if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
+  const actions = {
+    a: answer,
+    h: hangup,
+    r: () => changeState({ state: "available" }),
+    p: pause,
+    w: () => {
+      if (S.wrap) document.getElementById("wrap-form")?.requestSubmit();
+      else if (S.agent?.state === "wrap_up") changeState({ state: "wrap_up_end" });
+    },
+    d: () => ui.dialInput?.focus(),
+    n: () => (S.wrap ? document.getElementById("wrap-notes") : ui.notes)?.focus(),
+  };
+  const fn = actions[ev.key.toLowerCase()] || actions[ev.code?.replace(/^Key/, "").toLowerCase()];
+  if (fn) {
+    ev.preventDefault();
+    fn();
+  }
+}
+
+// ---------------------------------------------------------------- softphone
+
+async function loadSoftphone() {
+  let config;
+  try {
+    config = await api("/api/softphone/config");
+  } catch {
+    return; // no softphone route on this server: the desk phone is used
+  }
+  if (!config?.enabled) return;
+  try {
+    await loadScript("/vendor/jssip.min.js");
+    const module = await import("/static/softphone.js");
+    ui.softphone.hidden = false;
+    S.softphone = module.mount(ui.softphone, config, {
+      lang: language(), t: (key, fallback) => fallback });
+    ui.softphone.addEventListener("softphone", (ev) => {
+      if (ev.detail?.type === "incoming" && document.hidden) announceOffer(ev.detail.number || "");
+    });
+    renderCall();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    if (document.querySelector(`script[src="${src}"]`)) { resolve(); return; }
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(s);
+  });
+}
+
+// ---------------------------------------------------------------- clock
+
+function tick() {
+  const timer = document.getElementById("state-timer");
+  if (timer) timer.textContent = sinceText();
+  const ct = document.getElementById("call-timer");
+  if (ct) ct.textContent = callTimer();
+}
+
+main().catch(showError);
