@@ -104,6 +104,7 @@ const S = {
   queues: new Map(),   // queue name -> latest acd.queue.stats row
   hubOnline: false,
   softphone: null,     // the mounted softphone (answer(), hangup(), state)
+  recent: [],          // the last events (topic, seq, call id), for support and the tests
 };
 
 const ui = {};
@@ -529,6 +530,8 @@ function isMine(data) {
 function applyEvent(rawTopic, data, msg) {
   const topic = rawTopic.replace(/^acd\./, "");
   const ts = msg.ts || Date.now() / 1000;
+  S.recent.push([rawTopic, msg.seq, data.call_id || data.new || ""]);
+  if (S.recent.length > 50) S.recent.shift();
   switch (topic) {
     case "agent.state":
       if (!isMine(data)) return;

@@ -4,7 +4,7 @@
 // opportunity, order, callback) through the REST API. Every number shown dials on click.
 
 import { h, clear, api, showError, toast } from "/static/app.js";
-import { t, addStrings, fmtTime, fmtDuration, fmtPhone, fmtMoney, fmtNumber, fmtPercent,
+import { t, addStrings, fmtTime, fmtDuration, fmtPhone, fmtNumber, fmtPercent,
          sortByName } from "/static/i18n.js";
 
 addStrings({
@@ -196,14 +196,14 @@ export function renderCustomer(root, view, ctx) {
     [[t("cust.department")], [t("cust.orders"), "num"], [t("cust.total"), "num"]],
     (view.purchases_by_department || []).map((d) => h("tr", {},
       h("td", {}, d.department), h("td", { class: "num" }, fmtNumber(d.orders)),
-      h("td", { class: "num" }, fmtMoney(d.total_cents / 100)))))));
+      h("td", { class: "num" }, fmtNumber(d.total_cents / 100, 2)))))));
 
   root.append(section(t("cust.opportunities"), "pop-opportunities", table(
     [[t("qa.name")], [t("qa.stage")], [t("cust.amount"), "num"], [t("cust.probability"), "num"],
      [t("cust.close")]],
     (view.open_opportunities || []).map((o) => h("tr", {},
       h("td", {}, o.name), h("td", {}, o.stage),
-      h("td", { class: "num" }, fmtMoney(o.amount_cents / 100)),
+      h("td", { class: "num" }, fmtNumber(o.amount_cents / 100, 2)),
       h("td", { class: "num" }, fmtPercent(o.probability)),
       h("td", {}, fmtTime(o.expected_close, { date: true })))))));
 
@@ -377,7 +377,7 @@ function orderForm(c, view, ctx) {
     try {
       const page = await api(`/api/products?department=${encodeURIComponent(department.value)}&active=true&limit=100`);
       for (const p of sortByName(page.items)) {
-        product.append(new Option(`${p.name} (${fmtMoney(p.price_cents / 100)})`, p.id));
+        product.append(new Option(`${p.name} (${fmtNumber(p.price_cents / 100, 2)})`, p.id));
       }
       if (!page.items.length) product.append(new Option(t("qa.no_products"), ""));
     } catch (err) {

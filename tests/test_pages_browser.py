@@ -1,0 +1,267 @@
+"""The agent desktop and the wallboard in Debian's chromium (playwright) against the running demo
+server: PBX simulator, ACD, hub and CRM, driven like an agent and a supervisor would.
+
+One call, followed end to end: an agent logs in and goes available; a known customer calls; the
+screen-pop shows their name, open tickets and purchases; the simulated desk phone answers; the
+agent hangs up and wraps up with a disposition that lands on the call's CRM interaction. The
+supervisor's wallboard and a kiosk wallboard watch the same call. A second test restarts the
+server under an open desktop, which reconnects and resyncs by itself.
+
+Random demo traffic is kept out of the way (one call per thousands of minutes, stopped once the
+server is up), so the only call is the test's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from config.settings import Settings
+from cti.simulator import PhoneBehaviour
+from server import serve
+from tests.browser import artifact, chromium
+
+AGENT_EXT = "1001"  # agent1's desk phone in the demo
+TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def page_settings(tmp_path: Path, port: int) -> Settings:
+    return Settings.model_validate({
+        "server": {"port": port, "host": "127.0.0.1", "data_dir": str(tmp_path),
+                   "summary_interval_s": 60},
+        "fastagi": {"port": 0},
+        "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
+        "pages": {"language": "en", "country": "US"},
+        # One agent, so the test's call is agent1's; conversations last until hung up.
+        "demo": {"customers": 300, "agents": 1, "calls_per_minute": 0.0001,
+                 "mean_handle_s": 30000.0, "time_scale": 0.1, "agent_return_s": 0.5,
+                 "campaign_leads": 0},
+    })
+
+
+class Server:
+    """The demo server in this event loop; restartable on the same port and data."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.handles: dict[str, Any] = {}
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.settings.server.port}"
+
+    async def start(self) -> None:
+        ready, self.stop, self.handles = asyncio.Event(), asyncio.Event(), {}
+        self.task = asyncio.create_task(serve(self.settings, demo=True, ready=ready,
+                                              stop=self.stop, handles=self.handles))
+        await asyncio.wait_for(ready.wait(), 60)
+        sim = self.handles["sim"]
+        await sim.stop_traffic()
+        # The desk phone answers within the ring timeout (simulated seconds, like the Dial's
+        # 15 s) and talks until someone hangs up (5 min real at the least).
+        sim.set_phone(AGENT_EXT, PhoneBehaviour(answer_delay_s=6.0, handle_time_s=30000.0))
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    srv = Server(page_settings(tmp_path, free_port()))
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        if srv.task is not None and not srv.task.done():
+            await srv.shutdown()
+
+
+async def rest(srv: Server, method: str, path: str, user: str, body: Any = None) -> Any:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(srv.base + "/api/auth/login",
+                             json={"username": user, "password": "demo"}) as r:
+            token = (await r.json())["access_token"]
+        async with http.request(method, srv.base + path, json=body,
+                                headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status < 300, (path, r.status, await r.text())
+            return await r.json() if r.content_type == "application/json" else None
+
+
+async def known_caller(crm: Any) -> tuple[str, Any]:
+    """A demo customer with open tickets and purchases whose number is theirs alone."""
+    tickets = await crm.tickets.search(status="open", limit=200)
+    for customer_id in dict.fromkeys(t.customer_id for t in tickets.items):
+        view = await crm.customer_view(customer_id)
+        if not (view.purchases_by_department and view.phones):
+            continue
+        number = view.phones[0].e164
+        found = await crm.lookup_phone(number)
+        if found is not None and not found.ambiguous:
+            return number, view
+    raise AssertionError("the demo data has no customer with tickets, orders and a phone")
+
+
+async def sign_in(context: BrowserContext, url: str, user: str) -> Page:
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text
+            else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    await page.goto(url)
+    await page.fill("#login-username", user)
+    await page.fill("#login-password", "demo")
+    await page.click("#login-form button[type=submit]")
+    return page
+
+
+LOCALE_PROBE = """import("/static/i18n.js").then((m) => {
+  m.setUserLocale({ timezone: "Asia/Shanghai", country: "US" });
+  const out = {
+    sorted: m.sortByName([{ name: "张伟" }, { name: "王伟" }, { name: "Anna" }, { name: "李娜" }])
+      .map((x) => x.name),
+    cn_for_cn: m.fmtPhone("+8613800138000", "CN"), cn_for_us: m.fmtPhone("+8613800138000", "US"),
+    us_for_us: m.fmtPhone("+12025550100", "US"),
+    shanghai: m.fmtTime(Date.UTC(2026, 0, 1, 0, 0) / 1000, { date: false }),
+  };
+  m.setUserLocale({ timezone: "UTC", country: "US" });
+  return out;
+})"""
+
+
+def save_screenshot(name: str, png: bytes) -> None:
+    artifact(name).write_bytes(png)
+
+
+async def test_agent_takes_a_call_from_pop_to_disposition_and_the_wallboard_follows(
+        server: Server) -> None:
+    crm = server.handles["crm"]
+    number, view = await known_caller(crm)
+    await rest(server, "POST", "/api/acd/me/pause", "agent1", {"reason": "break"})
+    team = (await rest(server, "GET", "/api/me", "supervisor"))["team_id"]
+    kiosk = await rest(server, "POST", "/api/wallboard/kiosk-tokens", "supervisor",
+                       {"label": "floor TV", "team_id": team})
+
+    async with chromium() as browser:
+        agent_ctx = await browser.new_context(viewport={"width": 1400, "height": 1100})
+        sup_ctx = await browser.new_context(viewport={"width": 1500, "height": 1000})
+        tv_ctx = await browser.new_context(viewport={"width": 1280, "height": 720})
+        desk = await sign_in(agent_ctx, server.base + "/", "agent1")
+        await desk.wait_for_url("**/desktop")
+        board = await sign_in(sup_ctx, server.base + "/wallboard", "supervisor")
+        tv = await tv_ctx.new_page()
+        await tv.goto(server.base + kiosk["url"])
+
+        # Chinese names sort by pinyin; numbers and times follow the user's country and zone.
+        assert await desk.evaluate(LOCALE_PROBE) == {
+            "sorted": ["李娜", "王伟", "张伟", "Anna"],  # CLDR zh: Han (by pinyin) before Latin
+            "cn_for_cn": "138 0013 8000", "cn_for_us": "+86 138 0013 8000",
+            "us_for_us": "(202) 555-0100", "shanghai": "08:00"}
+
+        state = desk.locator("#agent-state")
+        await expect(state).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
+        await expect(desk.locator("#conn")).to_have_attribute("data-status", "online",
+                                                              timeout=TIMEOUT_MS)
+        await desk.keyboard.press("Alt+R")  # the "ready" shortcut
+        await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+
+        row = board.locator('#agent-table tr[data-agent="agent1"]')
+        await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+        all_tile = board.locator("#tile-ALL")
+        await expect(all_tile).to_be_visible(timeout=TIMEOUT_MS)
+        offered_before = await all_tile.locator(".today").inner_text()
+        await expect(tv.locator("#tile-ALL")).to_be_visible(timeout=TIMEOUT_MS)
+        assert await tv.locator("#agent-table button").count() == 0  # a kiosk has no actions
+
+        sim = server.handles["sim"]
+        await sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                     patience_s=None)
+
+        # The screen-pop: that customer, their open tickets and purchases.
+        await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name,
+                                                                      timeout=TIMEOUT_MS)
+        tickets = desk.locator("#pop-tickets")
+        for ticket in view.open_tickets:
+            await expect(tickets).to_contain_text(ticket.subject)
+        purchases = desk.locator("#pop-purchases")
+        for dept in view.purchases_by_department:
+            await expect(purchases).to_contain_text(dept.department)
+
+        # The desk phone answers; the supervisor sees the call on the agent's row.
+        await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                     timeout=TIMEOUT_MS)
+        call_id = await desk.evaluate("window.desktop.state.call.call_id")
+        await expect(row).to_have_attribute("data-state", "on_call", timeout=TIMEOUT_MS)
+        await expect(board.locator(f'#call-table tr[data-call="{call_id}"]')).to_be_visible(
+            timeout=TIMEOUT_MS)
+        desk_png = await desk.screenshot(full_page=True)
+        save_screenshot("desktop-on-call.png", desk_png)
+
+        # Hang up from the page, then wrap up with a disposition and notes.
+        await desk.fill("#call-notes", "客户询问订单 / asked about an order")
+        await desk.keyboard.press("Alt+H")
+        wrap = desk.locator("#wrap-panel")
+        await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
+        codes = await desk.locator("#wrap-disposition option").all_inner_texts()
+        code = codes[1]  # [0] is the empty choice
+        await desk.select_option("#wrap-disposition", code)
+        await desk.click("#wrap-save")
+        await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
+
+        rows = await crm.interactions.search(call_id=call_id, limit=5)
+        assert [(r.disposition, r.notes) for r in rows.items] == [
+            (code, "客户询问订单 / asked about an order")]
+        assert rows.items[0].customer_id == view.customer.id
+
+        # The wallboard's figures moved with the call.
+        today = all_tile.locator(".today")
+        await expect(today).not_to_have_text(offered_before, timeout=TIMEOUT_MS)
+        await expect(today).to_contain_text("1 answered", timeout=TIMEOUT_MS)
+        await expect(all_tile.locator('[data-metric="sl"] .v')).not_to_have_text("–",
+                                                                            timeout=TIMEOUT_MS)
+        await expect(board.locator(f'#call-table tr[data-call="{call_id}"]')).to_have_count(
+            0, timeout=TIMEOUT_MS)
+        board_png = await board.screenshot(full_page=True)
+        save_screenshot("wallboard.png", board_png)
+        save_screenshot("wallboard-kiosk.png", await tv.screenshot())
+        for page in (desk, board):
+            assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+async def test_desktop_reconnects_and_resyncs_after_a_server_restart(server: Server) -> None:
+    async with chromium() as browser:
+        context = await browser.new_context()
+        desk = await sign_in(context, server.base + "/desktop", "agent1")
+        conn = desk.locator("#conn")
+        await expect(conn).to_have_attribute("data-status", "online", timeout=TIMEOUT_MS)
+        await expect(desk.locator("#agent-state")).to_have_attribute(
+            "data-state", "available", timeout=TIMEOUT_MS)
+
+        await server.shutdown()
+        await expect(conn).to_have_attribute("data-status", "offline", timeout=TIMEOUT_MS)
+        await server.start()
+        # Paused while the page was disconnected: the snapshot after the reconnect says so.
+        await rest(server, "POST", "/api/acd/me/pause", "agent1", {"reason": "lunch"})
+        await expect(conn).to_have_attribute("data-status", "online", timeout=TIMEOUT_MS)
+        await expect(desk.locator("#agent-state")).to_have_attribute(
+            "data-state", "paused", timeout=TIMEOUT_MS)
+        await expect(desk.locator("#gap-notice")).to_be_visible(timeout=TIMEOUT_MS)
+        assert await desk.evaluate("window.desktop.hub.stats.connects") >= 2
+        assert desk.errors == []  # type: ignore[attr-defined]
