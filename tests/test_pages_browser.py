@@ -238,6 +238,14 @@ async def test_agent_takes_a_call_from_pop_to_disposition_and_the_wallboard_foll
                                                                             timeout=TIMEOUT_MS)
         await expect(board.locator(f'#call-table tr[data-call="{call_id}"]')).to_have_count(
             0, timeout=TIMEOUT_MS)
+        # The supervisor pauses the agent from the wallboard; the desktop shows it, in Chinese
+        # once the agent switches the language.
+        await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+        await board.select_option("#force-reason", "lunch")
+        await row.locator('button[data-action="pause"]').click()
+        await expect(state).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
+        await desk.select_option(".lang-switch", "zh-CN")
+        await expect(state).to_contain_text("暂停 · lunch")
         board_png = await board.screenshot(full_page=True)
         save_screenshot("wallboard.png", board_png)
         save_screenshot("wallboard-kiosk.png", await tv.screenshot())

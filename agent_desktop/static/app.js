@@ -7,7 +7,8 @@
 // tabs sharing one would end each other's session), gone when the tab closes. They are never put
 // in a URL.
 
-import { t, applyI18n, setDefaultLanguage, setUserLocale, languageSwitcher } from "/static/i18n.js";
+import { t, applyI18n, setDefaultLanguage, setUserLocale, languageSwitcher,
+         onLanguageChange } from "/static/i18n.js";
 
 // ---------------------------------------------------------------- DOM
 
@@ -453,7 +454,9 @@ export function connectionBadge() {
   const badge = h("span", { class: "conn conn-connecting", id: "conn", role: "status",
                             "aria-live": "polite" }, t("conn.connecting"));
   let countdown = null;
+  let last = ["connecting", {}];
   const onStatus = (status, detail = {}) => {
+    last = [status, detail];
     clearInterval(countdown);
     badge.className = `conn conn-${status}`;
     badge.dataset.status = status;
@@ -470,6 +473,7 @@ export function connectionBadge() {
       badge.textContent = t(status === "online" ? "conn.online" : "conn.connecting");
     }
   };
+  onLanguageChange(() => onStatus(...last));
   return [badge, onStatus];
 }
 

@@ -9,7 +9,7 @@
 
 import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, logout,
          applyUserLocale, languageSwitcher, ApiError } from "/static/app.js";
-import { t, addStrings, applyI18n, onLanguageChange, setDefaultLanguage, setUserLocale,
+import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale,
          fmtDuration, fmtTime, fmtPercent, fmtPhone, language } from "/static/i18n.js";
 import { renderScreenPop, renderCustomer, dialLink } from "/static/screenpop.js";
 
@@ -117,6 +117,8 @@ async function main() {
   S.config = await api("/api/desktop/config");
   setDefaultLanguage(S.config.language);
   setUserLocale({ timezone: S.config.timezone, country: S.config.country });
+  const [badge, onStatus] = connectionBadge();
+  ui.badge = badge;
   buildLayout();
   try {
     setAgent(await api("/api/acd/me"));
@@ -124,8 +126,6 @@ async function main() {
     if (!(err instanceof ApiError) || err.status !== 404) showError(err);
     setAgent(null);
   }
-  const [badge, onStatus] = connectionBadge();
-  ui.topbar.insertBefore(badge, ui.who);
   hub = new Hub({
     onStatus: (status, detail) => {
       S.hubOnline = status === "online";
@@ -144,7 +144,7 @@ async function main() {
   document.addEventListener("keydown", onKey);
   document.addEventListener("pointerdown", unlockAudio, { once: true });
   document.addEventListener("keydown", unlockAudio, { once: true });
-  onLanguageChange(() => { applyI18n(document); renderAll(); });
+  onLanguageChange(() => buildLayout());
   loadSoftphone();
 }
 
@@ -159,7 +159,7 @@ function buildLayout() {
   clear(ui.topbar,
     h("a", { href: "#screen-pop", class: "skip", "data-i18n": "desk.skip" }, t("desk.skip")),
     h("span", { class: "brand", "data-i18n": "desk.title" }, t("desk.title")),
-    ui.stateBadge, ui.who, languageSwitcher(),
+    ui.stateBadge, ui.badge, ui.who, languageSwitcher(),
     "Notification" in window && Notification.permission === "default"
       ? h("button", { type: "button", id: "notify-enable", onclick: (ev) => {
           Notification.requestPermission().finally(() => ev.target.remove());

@@ -9,7 +9,7 @@
 
 import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, logout,
          applyUserLocale, languageSwitcher } from "/static/app.js";
-import { t, addStrings, applyI18n, onLanguageChange, setDefaultLanguage, setUserLocale,
+import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale,
          fmtDuration, fmtPercent, fmtPhone, fmtTime, sortByName } from "/static/i18n.js";
 
 addStrings({
@@ -102,9 +102,9 @@ async function main() {
       showError(err);
     }
   }
-  buildLayout();
   const [badge, onStatus] = connectionBadge();
-  ui.topbar.insertBefore(badge, ui.who);
+  ui.badge = badge;
+  buildLayout();
   hub = new Hub({
     kiosk,
     onStatus,
@@ -116,7 +116,7 @@ async function main() {
   window.wallboard = { hub, state: S };
   setInterval(tick, 1000);
   setInterval(sampleTrend, 30_000);
-  onLanguageChange(() => { applyI18n(document); buildLayout(); });
+  onLanguageChange(() => buildLayout());
 }
 
 function thresholds() {
@@ -133,8 +133,7 @@ function buildLayout() {
   document.title = t("wb.title");
   ui.topbar = document.getElementById("topbar");
   ui.who = h("span", { class: "who" }, kiosk ? t("wb.kiosk") : (S.config?.user.display_name || S.me?.username || ""));
-  const badge = document.getElementById("conn");
-  clear(ui.topbar, h("span", { class: "brand" }, t("wb.title")), badge, ui.who, languageSwitcher(),
+  clear(ui.topbar, h("span", { class: "brand" }, t("wb.title")), ui.badge, ui.who, languageSwitcher(),
     kiosk ? null : h("button", { type: "button", onclick: logout }, t("common.logout")));
   ui.tiles = h("div", { class: "tiles", id: "tiles" });
   ui.agents = h("div", { id: "agents" });
