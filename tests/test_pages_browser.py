@@ -238,6 +238,28 @@ async def test_agent_takes_a_call_from_pop_to_disposition_and_the_wallboard_foll
                                                                             timeout=TIMEOUT_MS)
         await expect(board.locator(f'#call-table tr[data-call="{call_id}"]')).to_have_count(
             0, timeout=TIMEOUT_MS)
+        # An unknown caller: the "new customer" form, pre-filled with the number, creates them.
+        await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+        stranger = "+12025550199"
+        assert await crm.lookup_phone(stranger) is None
+        await sim.place_inbound_call(caller=stranger, dtmf="10", patience_s=None)
+        form = desk.locator("#new-customer")
+        await expect(form).to_be_visible(timeout=TIMEOUT_MS)
+        assert await desk.input_value("#new-phone") == stranger
+        await desk.fill("#new-name", "测试客户")
+        await form.locator("button[type=submit]").click()
+        await expect(desk.locator("#pop-customer-name")).to_have_text("测试客户",
+                                                                      timeout=TIMEOUT_MS)
+        found = await crm.lookup_phone(stranger)
+        assert found is not None and found.customer.name == "测试客户"
+        await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                     timeout=TIMEOUT_MS)
+        await desk.keyboard.press("Alt+H")
+        await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
+        await desk.select_option("#wrap-disposition", code)
+        await desk.keyboard.press("Alt+W")  # saves the wrap-up form
+        await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
+
         # The supervisor pauses the agent from the wallboard; the desktop shows it, in Chinese
         # once the agent switches the language.
         await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
