@@ -538,7 +538,6 @@ function applyEvent(rawTopic, data, msg) {
       S.agent = { ...(S.agent || {}), state: data.new, pause_reason: data.reason ?? null,
                   state_since: ts };
       if (data.new === "wrap_up" && !S.wrap && S.call) startWrap(S.call);
-      if (data.new === "on_call" && data.old === "wrap_up") S.agent.calls_today = (S.agent.calls_today || 0);
       if (!["on_call", "reserved", "wrap_up"].includes(data.new)) S.pending = null;
       renderAgent();
       break;
