@@ -172,7 +172,8 @@ function buildLayout() {
   ui.wrapPanel = h("section", { class: "panel", id: "wrap-panel", hidden: true });
   ui.dialPanel = h("section", { class: "panel", id: "dial-panel" });
   ui.statsPanel = h("section", { class: "panel", id: "stats-panel" });
-  ui.softphone = h("section", { class: "panel", id: "softphone", hidden: true });
+  // Kept across rebuilds (a language switch): the softphone lives in it.
+  ui.softphone = ui.softphone || h("section", { class: "panel", id: "softphone", hidden: true });
   ui.keys = h("section", { class: "panel", id: "keys-panel" });
   ui.pop = h("section", { class: "panel", id: "screen-pop", tabindex: "-1" });
   const main = document.getElementById("main");
@@ -717,37 +718,19 @@ function onKey(ev) {
 // ---------------------------------------------------------------- softphone
 
 async function loadSoftphone() {
-  let config;
   try {
-    config = await api("/api/softphone/config");
-  } catch {
-    return; // no softphone route on this server: the desk phone is used
-  }
-  if (!config?.enabled) return;
-  try {
-    await loadScript("/vendor/jssip.min.js");
     const module = await import("/static/softphone.js");
-    ui.softphone.hidden = false;
-    S.softphone = module.mount(ui.softphone, config, {
-      lang: language(), t: (key, fallback) => fallback });
-    ui.softphone.addEventListener("softphone", (ev) => {
-      if (ev.detail?.type === "incoming" && document.hidden) announceOffer(ev.detail.number || "");
-    });
-    renderCall();
+    S.softphone = await module.mountIfEnabled(ui.softphone);
   } catch (err) {
-    showError(err);
+    // No softphone on this server (or it failed to start): the desk phone is used.
+    if (!(err instanceof ApiError) || err.status !== 404) showError(err);
+    return;
   }
-}
-
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    if (document.querySelector(`script[src="${src}"]`)) { resolve(); return; }
-    const s = document.createElement("script");
-    s.src = src;
-    s.onload = resolve;
-    s.onerror = () => reject(new Error(`cannot load ${src}`));
-    document.head.append(s);
+  if (!S.softphone) return;
+  ui.softphone.addEventListener("softphone", (ev) => {
+    if (ev.detail?.type === "incoming" && document.hidden) announceOffer(ev.detail.number || "");
   });
+  renderCall();
 }
 
 // ---------------------------------------------------------------- clock
