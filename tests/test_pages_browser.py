@@ -218,6 +218,17 @@ async def test_agent_takes_a_call_from_pop_to_disposition_and_the_wallboard_foll
         desk_png = await desk.screenshot(full_page=True)
         save_screenshot("desktop-on-call.png", desk_png)
 
+        # A quick action during the call: a ticket for this customer, shown in the pop at once.
+        await desk.click("#qa-ticket")
+        await desk.fill("#qa-ticket-subject", "回电确认 / confirm by phone")
+        await desk.click("#qa-ticket-form button[type=submit]")
+        await expect(tickets).to_contain_text("回电确认 / confirm by phone", timeout=TIMEOUT_MS)
+        made = await crm.tickets.search(customer_id=view.customer.id, status="open", limit=50)
+        assert "回电确认 / confirm by phone" in [t.subject for t in made.items]
+        # The supervisor listens in: their phone is called into the agent's call.
+        await row.locator('button[data-action="listen"]').click()
+        await expect(board.locator(".toast-ok")).to_contain_text("Listen", timeout=TIMEOUT_MS)
+
         # Hang up from the page, then wrap up with a disposition and notes.
         await desk.fill("#call-notes", "客户询问订单 / asked about an order")
         await desk.keyboard.press("Alt+H")
