@@ -275,6 +275,27 @@ async def test_agent_takes_a_call_from_pop_to_disposition_and_the_wallboard_foll
         await desk.keyboard.press("Alt+W")  # saves the wrap-up form
         await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
 
+        # A number several customers share: the agent chooses the caller.
+        await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+        shared = "+12025550177"
+        for name in ("Alice Zhang", "王芳"):
+            customer = await crm.customers.create(kind="person", name=name)
+            await crm.phones.create(customer_id=customer.id, e164=shared)
+        await sim.place_inbound_call(caller=shared, dtmf="10", patience_s=None)
+        chooser = desk.locator("#pop-chooser button")
+        await expect(chooser).to_have_count(2, timeout=TIMEOUT_MS)
+        assert [n.split(" ")[0] for n in await chooser.all_inner_texts()] == ["王芳", "Alice"]
+        await chooser.filter(has_text="Alice Zhang").click()
+        await expect(desk.locator("#pop-customer-name")).to_have_text("Alice Zhang",
+                                                                      timeout=TIMEOUT_MS)
+        await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                     timeout=TIMEOUT_MS)
+        await desk.keyboard.press("Alt+H")
+        await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
+        await desk.select_option("#wrap-disposition", code)
+        await desk.keyboard.press("Alt+W")
+        await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
+
         # The supervisor pauses the agent from the wallboard; the desktop shows it, in Chinese
         # once the agent switches the language.
         await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
