@@ -7,7 +7,11 @@
    the way to a submodule is not followed (import-linter's rule too): `config/__init__.py`
    re-exports the loader for the entry points, and a core reading `config.acd` settings
    models does not load files.
-2. No module outside tests reaches into another module's private names: no
+2. Project modules import each other without cycles, counting `if TYPE_CHECKING:` imports
+   too (a type-only import back is still a dependency back: cti/errors.py and cti/fastagi.py
+   once formed one that way). A cycle is how a module ends up reaching back into its caller,
+   as the simulator's actions and AGI client once did into pbx.py.
+3. No module outside tests reaches into another module's private names: no
    `from m import _name`, no `m._name` on an imported module, and no `obj._name` for a
    `_name` the module does not define itself (the simulator's actions once called
    `self.pbx._find` 18 times). A module's own private names (`self._x`, `cls._x`, its
@@ -92,24 +96,26 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Import statements that run (everything but `if TYPE_CHECKING:` bodies)."""
+def _imports(tree: ast.AST, typing_too: bool) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Import statements: those that run, plus `if TYPE_CHECKING:` ones if `typing_too`."""
     for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if not typing_too and isinstance(node, ast.If) and _is_type_checking(node.test):
             for inner in node.orelse:
-                yield from _runtime_imports(ast.Module(body=[inner], type_ignores=[]))
+                yield from _imports(ast.Module(body=[inner], type_ignores=[]), typing_too)
             continue
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
-        yield from _runtime_imports(node)
+        yield from _imports(node, typing_too)
 
 
-def imported_modules(source: str, module: str, known: set[str]) -> set[str]:
-    """Dotted names `module` imports at run time: a known project module where the import
-    names one (`from cti import events` -> cti.events), else the imported name itself."""
+def imported_modules(source: str, module: str, known: set[str],
+                     typing_too: bool = False) -> set[str]:
+    """Dotted names `module` imports (at run time, or also for typing if `typing_too`): a
+    known project module where the import names one (`from cti import events` ->
+    cti.events), else the imported name itself."""
     out: set[str] = set()
     package = module.rsplit(".", 1)[0] if "." in module else ""
-    for node in _runtime_imports(ast.parse(source)):
+    for node in _imports(ast.parse(source), typing_too):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
             continue
@@ -146,9 +152,9 @@ def impure_paths(start: str, graph: dict[str, set[str]]) -> list[list[str]]:
     return paths
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(typing_too: bool = False) -> dict[str, set[str]]:
     known = set(MODULES)
-    return {name: imported_modules(path.read_text(encoding="utf-8"), name, known)
+    return {name: imported_modules(path.read_text(encoding="utf-8"), name, known, typing_too)
             for name, path in MODULES.items()}
 
 
@@ -175,6 +181,7 @@ def test_the_import_scan_sees_what_it_is_for() -> None:
         "    from .adapter import run\n"
     )
     assert imported_modules(core, "pkg.core", known) == {"typing", "pkg.helper", "pkg.adapter"}
+    assert "aiohttp" in imported_modules(core, "pkg.core", known, typing_too=True)
     graph = {"pkg.core": {"pkg.helper", "pkg.adapter"}, "pkg.helper": {"re"},
              "pkg.adapter": {"asyncio.streams"}}
     assert impure_paths("pkg.core", graph) == [["pkg.core", "pkg.adapter", "asyncio.streams"]]
@@ -182,7 +189,68 @@ def test_the_import_scan_sees_what_it_is_for() -> None:
     assert _forbidden("config.loader") and not _forbidden("config.acd")
 
 
-# ------------------------------------------------------------------ rule 2: private names
+# ------------------------------------------------------------------ rule 2: no cycles
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    inner = {m: sorted(d for d in deps if d in graph and d != m) for m, deps in graph.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in sorted(inner):
+        if root in index:
+            continue
+        # Iterative depth-first search: (module, position in its dependency list).
+        work = [(root, 0)]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, pos = work[-1]
+            deps = inner[node]
+            if pos < len(deps):
+                work[-1] = (node, pos + 1)
+                dep = deps[pos]
+                if dep not in index:
+                    index[dep] = low[dep] = len(index)
+                    stack.append(dep)
+                    on_stack.add(dep)
+                    work.append((dep, 0))
+                elif dep in on_stack:
+                    low[node] = min(low[node], index[dep])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    groups.append(sorted(group))
+    return sorted(groups)
+
+
+def test_project_modules_import_each_other_without_cycles() -> None:
+    assert import_cycles(_graph(typing_too=True)) == []
+
+
+def test_the_cycle_search_sees_what_it_is_for() -> None:
+    graph = {"a": {"b"}, "b": {"c", "asyncio"}, "c": {"a"}, "d": {"a", "e"}, "e": {"d"},
+             "f": {"f"}}
+    assert import_cycles(graph) == [["a", "b", "c"], ["d", "e"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+# ------------------------------------------------------------------ rule 3: private names
 
 
 @dataclass(frozen=True, slots=True)
