@@ -59,7 +59,8 @@ class LeadRepo(Repo[Lead]):
 
     async def due(self, campaign_id: int, limit: int = 100) -> tuple[Lead, ...]:
         """Dialable leads of the campaign whose next attempt is due, numbers on the do-not-call
-        list left out; never-tried leads first, then by due time."""
+        list and leads with a pending callback left out; never-tried leads first, then by due
+        time."""
         if not 1 <= limit <= 10_000:
             raise ValidationError("limit", "must be 1..10000", limit)
         return await self._db.scan(_due_leads, campaign_id, limit, self._clock.now())
@@ -84,6 +85,9 @@ def _due_leads(conn: sqlite3.Connection, campaign_id: int, limit: int, now: floa
         "                 AND (d.expires_at IS NULL OR d.expires_at > ?))"
         " AND NOT EXISTS (SELECT 1 FROM campaign_dnc c WHERE c.campaign_id = ll.campaign_id"
         "                 AND c.phone = l.phone AND (c.expires_at IS NULL OR c.expires_at > ?))"
+        # A lead with a pending callback is dialled through that callback, never twice.
+        " AND NOT EXISTS (SELECT 1 FROM callbacks cb WHERE cb.lead_id = l.id"
+        "                 AND cb.status = 'pending')"
         " ORDER BY l.next_attempt IS NOT NULL, l.next_attempt, l.id LIMIT ?",
         (campaign_id, now, now, now, limit))
     return tuple(make(r) for r in rows)

@@ -281,6 +281,8 @@ class Callback:
     kind: str = "callback"
     notes: str = ""
     created_at: float = 0.0
+    campaign_id: int | None = None  # placed by this campaign's dialer (acd/dialer), first
+    lead_id: int | None = None  # the campaign lead it continues (its disposition set it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -649,6 +649,23 @@ CREATE INDEX ix_dial_audit_user ON dial_audit (user_id, at);
 CREATE INDEX ix_dial_audit_team ON dial_audit (team_id, at);
 """
 
+# The dialer's durable state (issue 12): live answers and abandons per campaign and minute, so the
+# 24 h and 30 day abandon windows survive restarts (crm_core/dialer_store.py); callbacks that
+# belong to a campaign (and to one of its leads) are placed by that campaign's dialer.
+_DIALER_STATE = """
+CREATE TABLE dialer_abandon_counts (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    minute REAL NOT NULL,
+    live INTEGER NOT NULL DEFAULT 0 CHECK (live >= 0),
+    abandoned INTEGER NOT NULL DEFAULT 0 CHECK (abandoned >= 0 AND abandoned <= live),
+    PRIMARY KEY (campaign_id, minute)
+) WITHOUT ROWID;
+ALTER TABLE callbacks ADD COLUMN campaign_id INTEGER REFERENCES campaigns(id) ON DELETE CASCADE;
+ALTER TABLE callbacks ADD COLUMN lead_id INTEGER REFERENCES leads(id) ON DELETE SET NULL;
+CREATE INDEX ix_callbacks_campaign_due ON callbacks (campaign_id, status, due_at)
+    WHERE campaign_id IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -667,6 +684,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "dialer: campaign caller id, script, attempts, priority, AMD action; "
                  "per-campaign do-not-call", _DIALER),
     Migration(15, "dial audit: the dialer's campaign Originates", _DIAL_AUDIT_CAMPAIGN),
+    Migration(16, "dialer: abandon counts per campaign and minute; campaign callbacks",
+              _DIALER_STATE),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -44,6 +44,9 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.users.extension_in_use(ext) -> bool   an active user has this extension (dial policy)
     crm.dial_audit.add_many(rows) ; crm.dial_audit.search(since=, until=, **filters)
       (the dial/transfer audit log, crm_core/dial_audit.py: append-only, newest first)
+    crm.dialer_state.add_counts / counts_since / prune / due_callbacks(campaign_id, until)
+      (the dialer's abandon counts per campaign and minute, campaign callbacks:
+      crm_core/dialer_store.py)
     crm.skills.set_skills(user_id, {"billing": 3, ...}) -> tuple[Skill, ...]
     crm.interactions.by_call_id(call_id) -> Interaction | None
     crm.selfservice.facts(customer_id) / check_pin / set_pin / set_language   (the IVR's;
@@ -96,6 +99,7 @@ from crm_core.campaigns import (
 from crm_core.customers import ContactRepo, CustomerRepo, EmailRepo, PhoneRepo
 from crm_core.db import Database
 from crm_core.dial_audit import DialAuditRepo
+from crm_core.dialer_store import DialerStateRepo
 from crm_core.history import HistoryRepo
 from crm_core.interactions import InteractionRepo, log_call_sync
 from crm_core.lead_import import LeadImporter
@@ -142,6 +146,7 @@ class Crm:
         self.sessions = SessionRepo(db)
         self.analytics = AnalyticsRepo(db)
         self.dial_audit = DialAuditRepo(db, clock)
+        self.dialer_state = DialerStateRepo(db)
         self.lead_import = LeadImporter(db, region)
 
     @classmethod

@@ -107,5 +107,13 @@ class AbandonTracker:
         for _, c in self._counters:
             c.add(now, live=1, abandoned=1)
 
+    def restore(self, at: float, *, live: int, abandoned: int) -> None:
+        """Counts saved earlier (crm_core/dialer_store.py), replayed oldest first at start-up:
+        `live` includes the abandons, as in the rule."""
+        if abandoned > live:
+            raise InvalidPacing(f"abandoned {abandoned} > live {live}")
+        for _, c in self._counters:
+            c.add(at, live=live, abandoned=abandoned)
+
     def snapshot(self, now: float, lookahead_s: float = 0.0) -> tuple[WindowCounts, ...]:
         return tuple(c.counts(name, now, lookahead_s) for name, c in self._counters)

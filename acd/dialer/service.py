@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from acd.dialer.abandon import AbandonTracker, WindowCounts
+from acd.dialer.abandon import WINDOWS, AbandonTracker, WindowCounts
 from acd.dialer.campaigns import campaign_transition
 from acd.dialer.dnc import DncList
 from acd.dialer.errors import DialerError
@@ -51,6 +51,7 @@ from acd.model import AgentState
 from common.clock import Clock, MonotonicClock, WallClock
 from common.messages import BusMessage, DialerAttemptOutcome, DialerCampaignChanged
 from config.dialer import DialerSettings
+from crm_core.dialer_store import AbandonCount, minute_of
 from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
 from cti.dialguard import Dialer, DialGuard
@@ -63,6 +64,8 @@ log = structlog.get_logger("acd.dialer")
 PROMPT_ABANDON = "cti-dialer-abandon"  # "sorry we missed you, we will call back" + caller id
 PROMPT_MACHINE = "cti-dialer-machine"  # the campaign's answering-machine message
 STALE_AFTER_S = 300.0
+PRUNE_EVERY_S = 3_600.0
+LONGEST_WINDOW_S = max(w for _, w, _ in WINDOWS)
 LIVE_TIER = "platinum"  # a person who answered an outbound call waits at most 2 s
 # OriginateResponse Reason -> attempt result (Asterisk: 0 failed/busy, 1 hung up, 3 ring
 # timeout, 5 busy, 8 congestion: an invalid number or no route).
@@ -153,6 +156,10 @@ class DialerService:
         self.lines: dict[str, Line] = {}  # by call id (= Originate ChannelId = its uniqueid)
         self.dnc = DncList()
         self._seq = itertools.count(1)
+        # Abandon-rule counts not yet saved: (campaign, minute) -> [live, abandoned]
+        self._counts: dict[tuple[int, float], list[int]] = {}
+        self._restored: dict[int, list[AbandonCount]] = {}
+        self._pruned_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -160,9 +167,16 @@ class DialerService:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        # The abandon windows first: a restart must not forget the 30-day rule's history.
+        since = minute_of(self.wall.now() - LONGEST_WINDOW_S) - 3_600.0
+        for c in await self.crm.dialer_state.counts_since(since):
+            self._restored.setdefault(c.campaign_id, []).append(c)
         page = await self.crm.campaigns.search(status="active", limit=1000)
-        for c in page.items:
-            await self._load(c)
+        for camp in page.items:
+            await self._load(camp)
+        for cid in list(self._restored):  # campaigns not active: their status still shows it
+            with contextlib.suppress(Exception):
+                await self._load(await self.crm.campaigns.get(cid))
         self._task = asyncio.create_task(self._loop(), name="dialer-tick")
 
     async def stop(self) -> None:
@@ -175,16 +189,51 @@ class DialerService:
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.flush_counts()
 
     async def _load(self, campaign: Any) -> CampaignRun:
         run = self.runs.get(campaign.id)
         if run is None:
             run = self.runs[campaign.id] = CampaignRun(campaign)
+            for c in self._restored.pop(campaign.id, ()):
+                run.tracker.restore(c.minute, live=c.live, abandoned=c.abandoned)
         else:
             run.campaign = campaign
         for e in await self.crm.campaign_dnc.active(campaign.id):
             self.dnc.add(e.phone, campaign_id=campaign.id, expires_at=e.expires_at)
         return run
+
+    def _count(self, run: CampaignRun, *, abandoned: bool) -> None:
+        """A live answer (an abandon is one too), in the windows and queued for saving."""
+        now = self.wall.now()
+        if abandoned:
+            run.tracker.abandon(now)
+        else:
+            run.tracker.live_answer(now)
+        c = self._counts.setdefault((run.campaign.id, minute_of(now)), [0, 0])
+        c[0] += 1
+        c[1] += int(abandoned)
+
+    async def flush_counts(self) -> None:
+        """Save the abandon counts gathered since the last flush (one write on the CRM's
+        thread); on failure they are kept for the next try. Old minutes are pruned hourly."""
+        if self._counts:
+            batch, self._counts = self._counts, {}
+            try:
+                await self.crm.dialer_state.add_counts(
+                    [AbandonCount(cid, minute, live, ab)
+                     for (cid, minute), (live, ab) in batch.items()])
+            except Exception as exc:
+                for key, (live, ab) in batch.items():
+                    c = self._counts.setdefault(key, [0, 0])
+                    c[0] += live
+                    c[1] += ab
+                log.warning("dialer_counts_not_saved", minutes=len(batch), error=str(exc))
+        now = self.wall.now()
+        if now - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = now
+            with contextlib.suppress(Exception):
+                await self.crm.dialer_state.prune(now - LONGEST_WINDOW_S - 3_600.0)
 
     async def _load_global_dnc(self) -> None:
         offset = 0
@@ -201,6 +250,7 @@ class DialerService:
         while True:
             try:
                 await self.tick()
+                await self.flush_counts()
             except Exception:
                 log.exception("dialer_tick_failed")
             await asyncio.sleep(self.tick_s)
@@ -487,12 +537,12 @@ class DialerService:
             line.human_waiting = False
             if outcome == "answered":
                 if run is not None:
-                    run.tracker.live_answer(self.wall.now())
+                    self._count(run, abandoned=False)
                 await self._connected_facts(line)
                 await self._finish(line, "connected", answer_delay_s=answer_delay)
                 return
             if run is not None:
-                run.tracker.abandon(self.wall.now())
+                self._count(run, abandoned=True)
             await self._finish(line, "abandoned", answer_delay_s=answer_delay)
             if outcome in ("timed_out", "fallback"):
                 with contextlib.suppress(CtiError):
@@ -500,7 +550,7 @@ class DialerService:
                     await session.hangup()
         except AgiHangup:
             if line.human_waiting and run is not None:
-                run.tracker.abandon(self.wall.now())
+                self._count(run, abandoned=True)
                 await self._finish(line, "abandoned")
             else:
                 await self._finish(line, "failed")
