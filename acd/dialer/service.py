@@ -45,7 +45,7 @@ from acd.dialer.pacing import (
     PacingState,
     pace,
 )
-from acd.dialer.scheduler import LeadCandidate, pick
+from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
 from acd.dialer.windows import CallingWindow
 from acd.model import AgentState
 from common.clock import Clock, MonotonicClock, WallClock
@@ -87,6 +87,7 @@ class Line:
     attempts_before: int
     placed_at: float
     kind: str = "lead"  # lead | callback | preview: what the attempt dialled
+    callback_id: int | None = None  # the scheduled callback (crm callbacks row) it places
     answered: bool = False  # OriginateResponse success: the callee picked up
     answered_at: float | None = None  # wall time of that success (ring time = - placed_at)
     human_at: float | None = None  # wall time AMD handed a person to the ACD
@@ -160,6 +161,7 @@ class DialerService:
         self._counts: dict[tuple[int, float], list[int]] = {}
         self._restored: dict[int, list[AbandonCount]] = {}
         self._pruned_at = float("-inf")
+        self._usernames: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -294,14 +296,19 @@ class DialerService:
     # ------------------------------------------------------------------ pacing
 
     def _agents(self, queue: str) -> tuple[int, tuple[BusyAgent, ...]]:
-        idle = 0
+        idle, busy = self._agents_detail(queue)
+        return len(idle), busy
+
+    def _agents_detail(self, queue: str) -> tuple[list[str], tuple[BusyAgent, ...]]:
+        """The queue's idle agents (ids = usernames) and its busy agents' phases."""
+        idle: list[str] = []
         busy: list[BusyAgent] = []
         now = self.acd.clock.now()
         for a in self.acd.engine.agents():
             if queue not in a.queues:
                 continue
             if a.state is AgentState.AVAILABLE and a.routable:
-                idle += 1
+                idle.append(a.agent_id)
             elif a.state in (AgentState.ON_CALL, AgentState.RESERVED):
                 busy.append(BusyAgent("talk", max(0.0, now - a.state_since)))
             elif a.state is AgentState.WRAP_UP:
@@ -326,9 +333,9 @@ class DialerService:
     async def _pace_campaign(self, run: CampaignRun) -> None:
         c = run.campaign
         mine = [ln for ln in self.lines.values() if ln.campaign_id == c.id]
-        idle, busy = self._agents(c.queue)
+        idle_ids, busy = self._agents_detail(c.queue)
         state = PacingState(
-            idle_agents=idle, busy=busy,
+            idle_agents=len(idle_ids), busy=busy,
             lines_ringing=sum(1 for ln in mine if not ln.human_waiting and not ln.unknown),
             humans_waiting=sum(1 for ln in mine if ln.human_waiting))
         cfg = PacingConfig(**{**_fields(self.pacing), "mode": _mode(c.dial_mode)})
@@ -339,17 +346,22 @@ class DialerService:
         run.last = decision
         if decision.lines <= 0:
             return
-        due = await self.crm.leads.due(c.id, limit=min(10_000, max(50, 3 * decision.lines)))
+        limit = min(10_000, max(50, 3 * decision.lines))
+        callbacks = await self._due_callbacks(c.id, now, limit)
+        due = await self.crm.leads.due(c.id, limit=limit)
         picked = pick(
             now=now, lines=decision.lines, campaign_id=c.id,
             leads=[LeadCandidate(ld.id, ld.phone, ld.status, ld.attempts, ld.next_attempt,
                                  ld.timezone) for ld in due],
+            callbacks=[cb for cb, _ in callbacks.values()], idle_agents=idle_ids,
             dnc=self.dnc, window=self.window, default_zone=self.default_zone,
             max_attempts=c.max_attempts,
             in_flight_phones={ln.phone for ln in self.lines.values()},
             unknown_leads={ln.lead_id for ln in self.lines.values()})
         for skip in picked.skipped:
-            if skip.reason == "window":
+            if skip.kind == "callback":
+                await self._callback_skipped(skip, now)
+            elif skip.reason == "window":
                 nxt = skip.retry_at if skip.retry_at is not None else now + 86_400
                 await self.crm.leads.update(skip.ref_id, next_attempt=nxt)
             elif skip.reason in ("exhausted", "invalid-number"):
@@ -361,47 +373,112 @@ class DialerService:
                                             last_result="no-timezone")
         by_id = {ld.id: ld for ld in due}
         for target in picked.dials:
-            lead = by_id[target.ref_id]
-            await self._originate(run, lead)
+            if target.kind == "callback":
+                _, row = callbacks[target.ref_id]
+                await self._originate_callback(run, row)
+            else:
+                await self._originate(run, by_id[target.ref_id])
 
-    async def _originate(self, run: CampaignRun, lead: Any) -> None:
+    async def _due_callbacks(self, campaign_id: int, now: float, limit: int
+                             ) -> dict[int, tuple[CallbackCandidate, Any]]:
+        """The campaign's due callbacks not being dialled, with their owners' agent ids."""
+        dialling = {ln.callback_id for ln in self.lines.values() if ln.callback_id}
+        out: dict[int, tuple[CallbackCandidate, Any]] = {}
+        for cb in await self.crm.dialer_state.due_callbacks(campaign_id, now, limit):
+            if cb.id in dialling or not cb.phone:
+                continue
+            owner = None
+            if cb.assigned_user_id is not None:
+                owner = await self._username(cb.assigned_user_id)
+            out[cb.id] = (CallbackCandidate(cb.id, cb.phone, cb.due_at, owner), cb)
+        return out
+
+    async def _username(self, user_id: int) -> str:
+        name = self._usernames.get(user_id)
+        if name is None:
+            try:
+                name = (await self.crm.users.get(user_id)).username
+            except Exception:
+                name = f"user:{user_id}"  # a removed user: no agent has that id
+            if len(self._usernames) > 10_000:
+                self._usernames.clear()
+            self._usernames[user_id] = name
+        return name
+
+    async def _callback_skipped(self, skip: Skip, now: float) -> None:
+        if skip.reason == "agent-busy":
+            return  # its agent is not free yet: looked at again next tick
+        if skip.reason == "window":
+            nxt = skip.retry_at if skip.retry_at is not None else now + 86_400
+            await self.crm.callbacks.update(skip.ref_id, due_at=nxt)
+        elif skip.reason in ("dnc", "invalid-number", "no-timezone"):
+            await self.crm.callbacks.update(skip.ref_id, status="cancelled")
+            log.info("callback_cancelled", callback_id=skip.ref_id, reason=skip.reason)
+
+    async def _originate_callback(self, run: CampaignRun, cb: Any) -> None:
+        """A scheduled callback, placed like a lead (same policy, AMD, ACD hand-over); the
+        lead it continues, if any, is dialling meanwhile."""
+        lead = None
+        if cb.lead_id is not None:
+            with contextlib.suppress(Exception):
+                lead = await self.crm.leads.get(cb.lead_id)
+        await self._originate(run, lead, callback=cb)
+
+    async def _originate(self, run: CampaignRun, lead: Any, *, callback: Any = None,
+                         kind: str = "lead") -> None:
         c = run.campaign
-        call_id = f"dl{c.id}-{lead.id}-{lead.attempts + 1}-{next(self._seq)}"
+        lead_id = lead.id if lead is not None else 0
+        attempts = lead.attempts if lead is not None else 0
+        phone = callback.phone if callback is not None else lead.phone
+        if callback is not None:
+            kind = "callback"
+            call_id = f"cb{c.id}-{callback.id}-{next(self._seq)}"
+        else:
+            call_id = f"dl{c.id}-{lead_id}-{attempts + 1}-{next(self._seq)}"
         try:
             target = await self.guard.authorize(
-                Dialer(None, f"campaign:{c.id}", CAMPAIGN_ROLE), lead.phone, "campaign",
+                Dialer(None, f"campaign:{c.id}", CAMPAIGN_ROLE), phone, "campaign",
                 call_id=call_id, rate_limit=False)
         except DialRefused as exc:
-            await self._refused(c.id, lead, call_id, exc.decision.reason, str(exc))
+            if callback is not None:
+                await self.crm.callbacks.update(callback.id, status="cancelled")
+            if lead is not None:
+                await self._refused(c.id, lead, call_id, exc.decision.reason, str(exc))
             return
         try:
             action = ami_commands.originate_dialer(
                 cti_call_id=call_id, number=target.dial, settings=self.dialing,
-                campaign_id=str(c.id), lead_id=str(lead.id),
+                campaign_id=str(c.id), lead_id=str(lead_id),
                 caller_id_num=c.caller_id or target.dial, caller_id_name=c.name[:40],
                 timeout_ms=self.ring_timeout_ms)
         except CtiError as exc:
-            log.warning("lead_not_dialable", lead_id=lead.id, error=str(exc))
-            await self.crm.leads.record_attempt(lead.id, "invalid", status="failed")
-            self._record(c.id, lead.id, call_id, lead.phone, "invalid", "failed",
+            log.warning("lead_not_dialable", lead_id=lead_id, error=str(exc))
+            if callback is not None:
+                await self.crm.callbacks.update(callback.id, status="cancelled")
+            if lead is not None:
+                await self.crm.leads.record_attempt(lead.id, "invalid", status="failed")
+            self._record(c.id, lead_id, call_id, phone, "invalid", "failed", kind=kind,
                          ring_s=0.0)
             return
-        line = Line(call_id, c.id, lead.id, target.dial, lead.status, lead.attempts,
-                    self.wall.now())
+        line = Line(call_id, c.id, lead_id, target.dial,
+                    lead.status if lead is not None else "", attempts, self.wall.now(),
+                    kind=kind, callback_id=callback.id if callback is not None else None)
         self.lines[call_id] = line
-        await self.crm.leads.update(lead.id, status="dialing")
+        if lead is not None:
+            await self.crm.leads.update(lead.id, status="dialing")
         run.placed += 1
         try:
             await self.ami.send(action)
         except OriginateOutcomeUnknown:
             # Never re-sent: the lead stays "dialing" until the resync says what happened.
             line.unknown = True
-            log.warning("originate_outcome_unknown", call_id=call_id, lead_id=lead.id)
+            log.warning("originate_outcome_unknown", call_id=call_id, lead_id=lead_id)
         except CtiError as exc:
             # Refused before it reached the PBX (AMI down): nothing was dialled, no attempt.
             self.lines.pop(call_id, None)
             run.placed -= 1
-            await self.crm.leads.update(lead.id, status=line.status_before)
+            if lead is not None:
+                await self.crm.leads.update(lead.id, status=line.status_before)
             log.warning("originate_failed", call_id=call_id, error=str(exc))
 
     async def _refused(self, campaign_id: int, lead: Any, call_id: str, reason: str,
@@ -450,14 +527,24 @@ class DialerService:
         retry = RetryPolicy(max_attempts=run.campaign.max_attempts if run else 5,
                             delays=self.retry.delays)
         now = self.wall.now()
-        status = "dialing"
-        try:
-            u = retry.after_attempt(line.lead_id, "dialing", line.attempts_before, result, now)
-            status = u.status
-            await self.crm.leads.update(line.lead_id, status=u.status, attempts=u.attempts,
-                                        next_attempt=u.next_attempt, last_result=result)
-        except Exception:
-            log.exception("lead_update_failed", lead_id=line.lead_id, result=result)
+        status = ""
+        if line.lead_id:
+            try:
+                u = retry.after_attempt(line.lead_id, "dialing", line.attempts_before, result,
+                                        now)
+                status = u.status
+                await self.crm.leads.update(line.lead_id, status=u.status, attempts=u.attempts,
+                                            next_attempt=u.next_attempt, last_result=result)
+            except Exception:
+                log.exception("lead_update_failed", lead_id=line.lead_id, result=result)
+        if line.callback_id is not None:
+            # Kept once: a callback that did not reach the person is "missed" (its lead, if
+            # any, goes on with the usual retries; an agent sees the missed row).
+            try:
+                await self.crm.callbacks.update(
+                    line.callback_id, status="done" if result == "connected" else "missed")
+            except Exception:
+                log.exception("callback_update_failed", callback_id=line.callback_id)
         ring_end = line.answered_at if line.answered_at is not None else now
         if line.wait_s is None and line.human_at is not None and result == "abandoned":
             line.wait_s = max(0.0, now - line.human_at)
