@@ -238,7 +238,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.push_async_callback(acd.drain)
 
         routes = [*acd_routes(acd, crm), *ivr_routes(ivr), *report_routes(settings, crm),
-                  *dialer_routes(dialer, crm),
+                  *dialer_routes(dialer, crm, settings),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=publish, in_acd_session=acd.holds_channel,
                               guard=dial_guard, queue_of=acd.queue_of),

@@ -11,6 +11,8 @@
     min_ring_s = 15.0               # the shortest ring the rules allow ...
     ring_timeout_s = 25.0           # ... and how long Originates ring (>= min_ring_s)
     tick_s = 1.0                    # pacing decisions this often
+    preview_hold_s = 120.0          # a preview lead is held this long for the agent it shows
+    preview_skip_s = 900.0          # a skipped preview lead comes back after this
 
     [dialer.retry_delay_s]          # next attempt after an outcome (seconds)
     busy = 600.0
@@ -74,6 +76,8 @@ class DialerSettings(Section):
     min_ring_s: float = Field(default=15.0, le=120)
     ring_timeout_s: float = Field(default=25.0, gt=0, le=300)
     tick_s: float = Field(default=1.0, gt=0, le=60)
+    preview_hold_s: float = Field(default=120.0, gt=0, le=3600)
+    preview_skip_s: float = Field(default=900.0, ge=0, le=7 * 86_400)
     retry_delay_s: RetryDelays = RetryDelays()
 
     @field_validator("abandon_target")

@@ -1,4 +1,6 @@
-"""REST for outbound campaigns: lead import, start/pause/stop, live status.
+"""REST for outbound campaigns: lead import, start/pause/stop, live status; the agent's
+dispositions of dialer calls and preview dialling (rules in acd/dialer/desk.py). The routes are
+listed in docs/dialer.md.
 
 Creating, listing and editing campaigns is the CRM's CRUD (`/api/campaigns`, crm_routes). These
 routes add what needs the dialer: CSV import with a report, the run-state actions (transition
@@ -11,20 +13,43 @@ already in the campaign are reported as duplicates, so a part sent twice imports
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from aiohttp import web
 
 from acd.dialer.campaigns import IllegalCampaignTransition
+from acd.dialer.desk import (
+    AgentDesk,
+    Caller,
+    DeskError,
+    DispositionResult,
+    PreviewCard,
+    PreviewDial,
+)
 from acd.dialer.errors import DialerError
 from acd.dialer.service import CampaignStatus, DialerService
-from agent_desktop.errors import BadRequest, Conflict
+from agent_desktop.errors import (
+    ApiError,
+    BadGateway,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+)
 from agent_desktop.jsonio import json_response
-from agent_desktop.routing import Param, RouteRegistry, body_of
+from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
+from agent_desktop.vocabulary import check_disposition
+from config.settings import Settings
 from crm_core.lead_import import ImportReport, LeadColumns
+from cti.dialpolicy import INVALID_REASONS
+from cti.errors import AmiConnectionError, CtiError, DialRateLimited, DialRefused
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
+EVERYONE = frozenset({"agent", "supervisor", "admin"})
 _COLUMN = pydantic.Field(min_length=1, max_length=200)
 
 
@@ -43,9 +68,56 @@ class ImportBody(pydantic.BaseModel):
     list_name: str | None = pydantic.Field(default=None, min_length=1, max_length=200)
 
 
-def dialer_routes(dialer: DialerService, crm: Any) -> RouteRegistry:
+class DispositionBody(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    call_id: str = pydantic.Field(min_length=1, max_length=120)
+    disposition: str = pydantic.Field(min_length=1, max_length=40)
+    outcome: Literal["done", "retry", "callback", "dnc"] = "done"
+    callback_at: float | None = pydantic.Field(default=None, allow_inf_nan=False)
+    callback_owner: Literal["me", "anyone"] = "me"
+    dnc_scope: Literal["campaign", "global"] = "campaign"
+    notes: str = pydantic.Field(default="", max_length=2000)
+
+
+_STATUS_ERRORS: dict[int, type[ApiError]] = {
+    403: Forbidden, 404: NotFound, 409: Conflict, 422: ValidationFailed}
+
+
+def _api_error(exc: DeskError) -> ApiError:
+    return _STATUS_ERRORS.get(exc.status, BadRequest)(str(exc), exc.details)
+
+
+def _dial_error(exc: CtiError) -> ApiError:
+    if isinstance(exc, DialRateLimited):
+        return TooManyRequests(exc.decision.message, exc.retry_after_s)
+    if isinstance(exc, DialRefused):
+        d = exc.decision
+        details = {"field": "phone", "reason": d.reason, "target": d.target.dial}
+        if d.reason in INVALID_REASONS:
+            return ValidationFailed(d.message, details)
+        return Forbidden(f"dialling refused: {d.message}", details)
+    if isinstance(exc, AmiConnectionError):
+        return ServiceUnavailable(f"the PBX link is down, nothing was dialled: {exc}")
+    return BadGateway(f"the PBX refused the call: {exc}")
+
+
+def dialer_routes(dialer: DialerService, crm: Any,
+                  settings: Settings | None = None) -> RouteRegistry:
     routes = RouteRegistry()
     cid = (Param("campaign_id", "path", required=True, description="campaign id"),)
+    lead = (*cid, Param("lead_id", "path", required=True, description="lead id"))
+    desk = AgentDesk(dialer)
+    cfg = settings or Settings()
+
+    def caller(request: web.Request) -> Caller:
+        p = principal_of(request)
+        return Caller(p.user_id, p.username, p.role, p.team_id)
+
+    def lead_id(request: web.Request) -> int:
+        raw = request.match_info["lead_id"]
+        if not raw.isdigit() or len(raw) > 18:
+            raise BadRequest(f"lead id must be a positive integer, got {raw[:40]!r}")
+        return int(raw)
 
     def campaign_id(request: web.Request) -> int:
         raw = request.match_info["campaign_id"]
@@ -96,5 +168,58 @@ def dialer_routes(dialer: DialerService, crm: Any) -> RouteRegistry:
     async def campaign_status(request: web.Request) -> web.StreamResponse:
         c = await crm.campaigns.get(campaign_id(request))
         return json_response(dialer.status(c))
+
+    @routes.post("/api/campaigns/{campaign_id}/dispositions", roles=EVERYONE, params=cid,
+                 request_model=DispositionBody, response=DispositionResult, tags=("dialer",),
+                 summary="Record the disposition of a dialer call: updates the lead (done, "
+                         "retry, callback, do-not-call), the call's interaction and history")
+    async def campaign_disposition(request: web.Request) -> web.StreamResponse:
+        camp = await crm.campaigns.get(campaign_id(request))
+        body = body_of(request, DispositionBody)
+        check_disposition(cfg, camp.queue, body.disposition)
+        try:
+            result = await desk.dispose(
+                caller(request), camp.id, call_id=body.call_id, disposition=body.disposition,
+                outcome=body.outcome, callback_at=body.callback_at,
+                callback_owner=body.callback_owner, dnc_scope=body.dnc_scope,
+                notes=body.notes)
+        except DeskError as exc:
+            raise _api_error(exc) from None
+        return json_response(result)
+
+    @routes.post("/api/campaigns/{campaign_id}/preview/next", roles=EVERYONE, params=cid,
+                 response=PreviewCard, tags=("dialer",),
+                 summary="Preview mode: the next lead for me (held for me a while); 204 when "
+                         "none is due")
+    async def preview_next(request: web.Request) -> web.StreamResponse:
+        try:
+            card = await desk.next_preview(caller(request), campaign_id(request))
+        except DeskError as exc:
+            raise _api_error(exc) from None
+        return web.Response(status=204) if card is None else json_response(card)
+
+    @routes.post("/api/campaigns/{campaign_id}/preview/{lead_id}/dial", roles=EVERYONE,
+                 params=lead, response=PreviewDial, tags=("dialer",),
+                 summary="Preview mode: dial the lead held for me (my phone rings first)")
+    async def preview_dial(request: web.Request) -> web.StreamResponse:
+        try:
+            out = await desk.dial_preview(caller(request), campaign_id(request),
+                                          lead_id(request))
+        except DeskError as exc:
+            raise _api_error(exc) from None
+        except CtiError as exc:
+            raise _dial_error(exc) from None
+        return json_response(out)
+
+    @routes.post("/api/campaigns/{campaign_id}/preview/{lead_id}/skip", roles=EVERYONE,
+                 params=lead, status=204, tags=("dialer",),
+                 summary="Preview mode: skip the lead held for me (it comes back later; no "
+                         "attempt counted)")
+    async def preview_skip(request: web.Request) -> web.StreamResponse:
+        try:
+            await desk.skip_preview(caller(request), campaign_id(request), lead_id(request))
+        except DeskError as exc:
+            raise _api_error(exc) from None
+        return web.Response(status=204)
 
     return routes

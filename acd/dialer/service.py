@@ -55,8 +55,14 @@ from crm_core.dialer_store import AbandonCount, minute_of
 from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
 from cti.dialguard import Dialer, DialGuard
-from cti.errors import AgiHangup, CtiError, DialRefused, OriginateOutcomeUnknown
-from cti.events import AmiResynced, ChannelHungUp, CtiEvent, OriginateResult
+from cti.errors import (
+    AgiHangup,
+    CtiError,
+    DialRateLimited,
+    DialRefused,
+    OriginateOutcomeUnknown,
+)
+from cti.events import AmiResynced, ChannelHungUp, CtiEvent, DialEnd, OriginateResult
 from cti.fastagi import AgiSession
 
 log = structlog.get_logger("acd.dialer")
@@ -70,6 +76,9 @@ LIVE_TIER = "platinum"  # a person who answered an outbound call waits at most 2
 # OriginateResponse Reason -> attempt result (Asterisk: 0 failed/busy, 1 hung up, 3 ring
 # timeout, 5 busy, 8 congestion: an invalid number or no route).
 REASONS = {0: "busy", 1: "failed", 3: "no_answer", 5: "busy", 8: "invalid"}
+# DialEnd DialStatus of a preview dial's customer leg -> attempt result.
+DIAL_STATUS = {"BUSY": "busy", "NOANSWER": "no_answer", "CONGESTION": "invalid",
+               "CHANUNAVAIL": "invalid", "CANCEL": "failed"}
 # Whose dial rules ([dialing], cti/dialpolicy.py) a campaign's Originates are decided by: the
 # agents' (the people who will talk); no per-user rate limit, the pacing sets the rate.
 CAMPAIGN_ROLE = "agent"
@@ -358,7 +367,19 @@ class DialerService:
             max_attempts=c.max_attempts,
             in_flight_phones={ln.phone for ln in self.lines.values()},
             unknown_leads={ln.lead_id for ln in self.lines.values()})
-        for skip in picked.skipped:
+        await self.apply_skips(picked.skipped, now)
+        by_id = {ld.id: ld for ld in due}
+        for target in picked.dials:
+            if target.kind == "callback":
+                _, row = callbacks[target.ref_id]
+                await self._originate_callback(run, row)
+            else:
+                await self._originate(run, by_id[target.ref_id])
+
+    async def apply_skips(self, skipped: tuple[Skip, ...], now: float) -> None:
+        """What the scheduler passed over: a lead outside its window waits for it to open, an
+        exhausted or undialable one is failed; callbacks likewise (_callback_skipped)."""
+        for skip in skipped:
             if skip.kind == "callback":
                 await self._callback_skipped(skip, now)
             elif skip.reason == "window":
@@ -371,13 +392,6 @@ class DialerService:
                 # [dialer].default_timezone, then set it back to new).
                 await self.crm.leads.update(skip.ref_id, status="failed",
                                             last_result="no-timezone")
-        by_id = {ld.id: ld for ld in due}
-        for target in picked.dials:
-            if target.kind == "callback":
-                _, row = callbacks[target.ref_id]
-                await self._originate_callback(run, row)
-            else:
-                await self._originate(run, by_id[target.ref_id])
 
     async def _due_callbacks(self, campaign_id: int, now: float, limit: int
                              ) -> dict[int, tuple[CallbackCandidate, Any]]:
@@ -501,16 +515,75 @@ class DialerService:
                 wait_s: float | None = None, talk_s: float | None = None, agent: str = "",
                 refusal: str = "") -> None:
         """One `dialer_attempt` row for the event log (layout: crm_core/history.py)."""
+        self._record_row(HistoryEvent(
+            self.wall.now(), "dialer_attempt", queue=str(campaign_id), agent=agent,
+            call_id=call_id, number=number, state=lead_status, reason=result,
+            prev_state=kind, prev_reason=refusal, wait_s=wait_s, talk_s=talk_s,
+            dur_s=ring_s, detail=str(lead_id) if lead_id else ""))
+
+    def _record_row(self, event: HistoryEvent) -> None:
         if self.history is None:
             return
         try:
-            self.history(HistoryEvent(
-                self.wall.now(), "dialer_attempt", queue=str(campaign_id), agent=agent,
-                call_id=call_id, number=number, state=lead_status, reason=result,
-                prev_state=kind, prev_reason=refusal, wait_s=wait_s, talk_s=talk_s,
-                dur_s=ring_s, detail=str(lead_id)))
-        except Exception:  # the attempt happened; a full log must not stop the dialer
-            log.exception("dialer_attempt_not_logged", call_id=call_id)
+            self.history(event)
+        except Exception:  # it happened; a full log must not stop the dialer
+            log.exception("dialer_row_not_logged", call_id=event.call_id, kind=event.kind)
+
+    def disposed(self, campaign_id: int, lead_id: int | None, disposition: str,
+                 outcome: str) -> None:
+        """An agent's disposition was recorded (acd/dialer/desk.py)."""
+        if self.publish is not None:
+            self.publish("dialer.disposition", {"campaign_id": campaign_id, "lead_id": lead_id,
+                                                "disposition": disposition, "outcome": outcome})
+
+    async def originate_preview(self, c: Any, lead: Any, me: Any, extension: str) -> str:
+        """An agent's preview dial: the agent's phone rings first, then the lead's number
+        (click-to-dial shape: no AMD, nobody waits for an agent, so no abandon is possible).
+        Decided by the agent's own dial rules and rate limit; DialRefused when refused (the
+        lead is then failed as for any refused number), CtiError when AMI cannot take it."""
+        run = await self._load(c)
+        call_id = f"pv{c.id}-{lead.id}-{lead.attempts + 1}-{next(self._seq)}"
+        try:
+            target = await self.guard.authorize(
+                Dialer(me.user_id, me.username, me.role, me.team_id), lead.phone, "campaign",
+                call_id=call_id)
+        except DialRefused as exc:
+            if not isinstance(exc, DialRateLimited):
+                await self._refused(c.id, lead, call_id, exc.decision.reason, str(exc))
+            raise
+        action = ami_commands.originate_click_to_dial(
+            cti_call_id=call_id, agent_extension=extension, number=target.dial,
+            settings=self.dialing, caller_id_num=c.caller_id or target.dial,
+            caller_id_name=c.name[:40], timeout_ms=self.ring_timeout_ms,
+            variables=(("CAMPAIGN_ID", str(c.id)), ("LEAD_ID", str(lead.id))))
+        line = Line(call_id, c.id, lead.id, target.dial, lead.status, lead.attempts,
+                    self.wall.now(), kind="preview", agent=me.username)
+        self.lines[call_id] = line
+        await self.crm.leads.update(lead.id, status="dialing")
+        run.placed += 1
+        try:
+            await self.ami.send(action)
+        except OriginateOutcomeUnknown:
+            line.unknown = True
+            log.warning("originate_outcome_unknown", call_id=call_id, lead_id=lead.id)
+        except CtiError:
+            self.lines.pop(call_id, None)
+            run.placed -= 1
+            await self.crm.leads.update(lead.id, status=line.status_before)
+            raise
+        return call_id
+
+    async def _unplaced(self, line: Line, why: str) -> None:
+        """A preview dial whose agent leg never answered: the lead was not called (no attempt);
+        it goes back as it was."""
+        if self.lines.pop(line.call_id, None) is None:
+            return
+        run = self.runs.get(line.campaign_id)
+        if run is not None:
+            run.placed -= 1
+        log.info("preview_not_placed", call_id=line.call_id, reason=why)
+        with contextlib.suppress(Exception):
+            await self.crm.leads.update(line.lead_id, status=line.status_before or "new")
 
     # ------------------------------------------------------------------ outcomes
 
@@ -567,14 +640,38 @@ class DialerService:
             if line is None:
                 return
             line.unknown = False
-            if ev.success:
+            if line.kind == "preview":
+                # The agent's leg: answered -> the lead's number is being dialled (DialEnd
+                # decides); not answered -> nothing was dialled.
+                if not ev.success:
+                    self._spawn(self._unplaced(line, f"agent leg: reason {ev.reason}"))
+            elif ev.success:
                 line.answered = True
                 line.answered_at = self.wall.now()
             else:
                 self._spawn(self._finish(line, REASONS.get(ev.reason, "failed")))
+        elif isinstance(ev, DialEnd):
+            # A preview dial: the agent's channel (our ChannelId) dialled the lead's number.
+            line = self.lines.get(ev.caller.uniqueid) if ev.caller is not None else None
+            if line is None or line.kind != "preview" or line.answered:
+                return
+            if ev.dial_status == "ANSWER":
+                line.answered = True
+                line.answered_at = self.wall.now()
+                run = self.runs.get(line.campaign_id)
+                if run is not None:
+                    self._count(run, abandoned=False)  # a live answer, an agent already on
+            else:
+                self._spawn(self._finish(line, DIAL_STATUS.get(ev.dial_status, "failed")))
         elif isinstance(ev, ChannelHungUp):
-            # An unanswered line's Hangup comes before its OriginateResponse, which decides.
             line = self.lines.get(ev.chan.uniqueid)
+            if line is not None and line.kind == "preview":
+                if line.answered:  # the agent's leg ended: the call is over
+                    line.talk_s = max(0.0, self.wall.now() - (line.answered_at or 0.0))
+                    line.wait_s = 0.0
+                    self._spawn(self._finish(line, "connected"))
+                return
+            # An unanswered line's Hangup comes before its OriginateResponse, which decides.
             if line is not None and line.answered and not line.in_agi:
                 # Answered, then gone before the dialplan reached our AGI (hung up during AMD).
                 self._spawn(self._finish(line, "failed"))
