@@ -27,6 +27,7 @@ from aiohttp import web
 from acd.call_log import CallLog
 from acd.continuity import AcdContinuity
 from acd.dialer.demo import start_demo_campaign
+from acd.dialer.metrics import DialerCollector
 from acd.dialer.routes import dialer_routes
 from acd.dialer.service import DialerService
 from acd.engine import AcdEngine
@@ -252,6 +253,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                          health_checks={"ami": ami_health})
         registry = app[METRICS_KEY]
         acd.observe_routing = routing_latency_histogram(registry).observe
+        registry.register(DialerCollector(dialer.statuses))
         registry.register(CallCenterCollector(
             acd.report, ami_counters=lambda: ami.counters,
             ami_connected=lambda: ami.state is AmiState.CONNECTED))

@@ -302,6 +302,10 @@ class DialerService:
             abandon_rate={w.name: {"live": w.live, "abandoned": w.abandoned,
                                    "rate": round(w.rate, 5)} for w in windows})
 
+    def statuses(self) -> list[CampaignStatus]:
+        """Every loaded campaign's status (active ones, and those with abandon history)."""
+        return [self.status(run.campaign) for run in list(self.runs.values())]
+
     # ------------------------------------------------------------------ pacing
 
     def _agents(self, queue: str) -> tuple[int, tuple[BusyAgent, ...]]:
