@@ -10,9 +10,11 @@
     FastAGI `dialer` (after AMD())  --> machine: message or hang up, per campaign
                                     --> human: AcdService.queue_call(priority tier, 2 s limit)
                                         no agent offered in time: abandon message, counted
-    AMI drop during an Originate    --> the lead stays "dialing" and out of the hopper; the
-                                        resync (CoreShowChannels) tells whether its call exists;
-                                        the Originate is never sent again blindly
+    AMI drop during an Originate,   --> the line's outcome is unknown (its events may be lost):
+    or while lines ring                 the lead stays "dialing" and out of the hopper; the
+                                        resync (CoreShowChannels) tells whether its call exists
+                                        (then its outcome comes) or not (booked "failed",
+                                        retried later); the Originate is never sent again blindly
 
 Lead rows are updated through crm_core (SQL stays there); outcomes also write a CRM interaction
 when the ACD connected the call (AcdService logs it) and the lead keeps its last result. Every
@@ -62,7 +64,14 @@ from cti.errors import (
     DialRefused,
     OriginateOutcomeUnknown,
 )
-from cti.events import AmiResynced, ChannelHungUp, CtiEvent, DialEnd, OriginateResult
+from cti.events import (
+    AmiLost,
+    AmiResynced,
+    ChannelHungUp,
+    CtiEvent,
+    DialEnd,
+    OriginateResult,
+)
 from cti.fastagi import AgiSession
 
 log = structlog.get_logger("acd.dialer")
@@ -347,9 +356,11 @@ class DialerService:
         c = run.campaign
         mine = [ln for ln in self.lines.values() if ln.campaign_id == c.id]
         idle_ids, busy = self._agents_detail(c.queue)
+        # A line of unknown outcome (AMI dropped) may well be ringing: it counts, or every
+        # drop would look like free capacity and over-dial.
         state = PacingState(
             idle_agents=len(idle_ids), busy=busy,
-            lines_ringing=sum(1 for ln in mine if not ln.human_waiting and not ln.unknown),
+            lines_ringing=sum(1 for ln in mine if not ln.human_waiting),
             humans_waiting=sum(1 for ln in mine if ln.human_waiting))
         cfg = PacingConfig(**{**_fields(self.pacing), "mode": _mode(c.dial_mode)})
         stats = run.estimates.stats()
@@ -679,6 +690,13 @@ class DialerService:
             if line is not None and line.answered and not line.in_agi:
                 # Answered, then gone before the dialplan reached our AGI (hung up during AMD).
                 self._spawn(self._finish(line, "failed"))
+        elif isinstance(ev, AmiLost):
+            # Events of the lines still ringing may be lost with the connection (AMI has no
+            # replay): they are of unknown outcome until the resync says whether they exist.
+            # Lines in the AGI are not: FastAGI, not AMI, carries them to their end.
+            for line in self.lines.values():
+                if not line.in_agi:
+                    line.unknown = True
         elif isinstance(ev, AmiResynced):
             alive = {ch.chan.uniqueid for ch in ev.channels}
             for line in list(self.lines.values()):
