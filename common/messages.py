@@ -439,6 +439,45 @@ class DialerAttemptOutcome(Message):
     result: str
 
 
+@dataclass(frozen=True, slots=True)
+class DialerCampaignStats(Message):
+    """A campaign's live figures for the wallboard (acd/dialer/service.py CampaignStatus),
+    published when they change: pacing, lines, and the abandon rule's rolling windows
+    (``rate_*`` = abandoned / live answers; 0 with no live answer)."""
+
+    TOPIC: ClassVar[str] = "dialer.campaign.stats"
+    at: float
+    campaign_id: int
+    name: str
+    status: str
+    dial_mode: str
+    dial_level: float  # lines per working agent, last pacing step
+    pacing: str  # what decided it: progressive, predictive, backoff:<why> ...
+    lines_in_progress: int
+    humans_waiting: int
+    unknown_outcome: int
+    calls_placed: int
+    live_24h: int
+    abandoned_24h: int
+    rate_24h: float
+    live_30d: int
+    abandoned_30d: int
+    rate_30d: float
+
+
+@dataclass(frozen=True, slots=True)
+class DialerDisposition(Message):
+    """An agent recorded the disposition of a dialer call (acd/dialer/desk.py)."""
+
+    TOPIC: ClassVar[str] = "dialer.disposition.recorded"
+    campaign_id: int
+    call_id: str
+    lead_id: int | None
+    disposition: str
+    outcome: Literal["done", "retry", "callback", "dnc"]
+    agent: str
+
+
 # ------------------------------------------------------------------ crm.*
 
 Role = Literal["agent", "supervisor", "admin"]
@@ -508,6 +547,8 @@ BusMessage = (
     | IvrEnded
     | DialerCampaignChanged
     | DialerAttemptOutcome
+    | DialerCampaignStats
+    | DialerDisposition
     | CrmUserUpdated
     | CrmUserDeleted
     | CrmTicketEscalated
@@ -521,7 +562,7 @@ _ALL: tuple[type[Message], ...] = (
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallAbandoned,
     AcdCallOverflowed, AcdCallRemoved, AcdCallHandedBack, AcdAgentState, AcdCallbackFailed,
     IvrReloaded, IvrEnded,
-    DialerCampaignChanged, DialerAttemptOutcome,
+    DialerCampaignChanged, DialerAttemptOutcome, DialerCampaignStats, DialerDisposition,
     CrmUserUpdated, CrmUserDeleted, CrmTicketEscalated,
 )
 

@@ -179,7 +179,7 @@ class AgentDesk:
             now, "dialer_disposition", queue=str(campaign_id), agent=me.username,
             call_id=call_id, number=phone or "", state=outcome, reason=disposition,
             detail=str(lead_id or "")))
-        self.dialer.disposed(campaign_id, lead_id, disposition, outcome)
+        self.dialer.disposed(campaign_id, call_id, lead_id, disposition, outcome, me.username)
         log.info("dialer_disposition", call_id=call_id, campaign_id=campaign_id,
                  lead_id=lead_id, disposition=disposition, outcome=outcome, by=me.username)
         return DispositionResult(

@@ -30,7 +30,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -51,7 +51,13 @@ from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
 from acd.dialer.windows import CallingWindow
 from acd.model import AgentState
 from common.clock import Clock, MonotonicClock, WallClock
-from common.messages import BusMessage, DialerAttemptOutcome, DialerCampaignChanged
+from common.messages import (
+    BusMessage,
+    DialerAttemptOutcome,
+    DialerCampaignChanged,
+    DialerCampaignStats,
+    DialerDisposition,
+)
 from config.dialer import DialerSettings
 from crm_core.dialer_store import AbandonCount, minute_of
 from crm_core.history import HistoryEvent
@@ -180,6 +186,7 @@ class DialerService:
         self._restored: dict[int, list[AbandonCount]] = {}
         self._pruned_at = float("-inf")
         self._usernames: dict[int, str] = {}
+        self._published: dict[int, tuple[object, ...]] = {}
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -270,6 +277,7 @@ class DialerService:
         while True:
             try:
                 await self.tick()
+                self.publish_stats()
                 await self.flush_counts()
             except Exception:
                 log.exception("dialer_tick_failed")
@@ -544,12 +552,33 @@ class DialerService:
         except Exception:  # it happened; a full log must not stop the dialer
             log.exception("dialer_row_not_logged", call_id=event.call_id, kind=event.kind)
 
-    def disposed(self, campaign_id: int, lead_id: int | None, disposition: str,
-                 outcome: str) -> None:
+    def disposed(self, campaign_id: int, call_id: str, lead_id: int | None, disposition: str,
+                 outcome: Literal["done", "retry", "callback", "dnc"], agent: str) -> None:
         """An agent's disposition was recorded (acd/dialer/desk.py)."""
         if self.publish is not None:
-            self.publish("dialer.disposition", {"campaign_id": campaign_id, "lead_id": lead_id,
-                                                "disposition": disposition, "outcome": outcome})
+            self.publish(DialerDisposition(campaign_id, call_id, lead_id, disposition, outcome,
+                                           agent))
+
+    def publish_stats(self) -> None:
+        """Each loaded campaign's live figures on the bus, when they changed since the last
+        time (the wallboard's campaign tiles)."""
+        if self.publish is None:
+            return
+        for st in self.statuses():
+            w = st.abandon_rate
+            h, m = w.get("24h", {}), w.get("30d", {})
+            key = (st.status, st.dial_mode, st.dial_level, st.pacing, st.lines_in_progress,
+                   st.humans_waiting, st.unknown_outcome, st.calls_placed,
+                   tuple(h.values()), tuple(m.values()))
+            if self._published.get(st.campaign_id) == key:
+                continue
+            self._published[st.campaign_id] = key
+            self.publish(DialerCampaignStats(
+                self.wall.now(), st.campaign_id, st.name, st.status, st.dial_mode,
+                st.dial_level, st.pacing, st.lines_in_progress, st.humans_waiting,
+                st.unknown_outcome, st.calls_placed,
+                int(h.get("live", 0)), int(h.get("abandoned", 0)), float(h.get("rate", 0.0)),
+                int(m.get("live", 0)), int(m.get("abandoned", 0)), float(m.get("rate", 0.0))))
 
     async def originate_preview(self, c: Any, lead: Any, me: Any, extension: str) -> str:
         """An agent's preview dial: the agent's phone rings first, then the lead's number

@@ -63,6 +63,9 @@ def one_of_each() -> list[m.Message]:
         m.IvrEnded("1.1", "PJSIP/carrier-0001", "main", 1, "self_service", "goodbye",
                    ("identify", "goodbye"), 12.0, None),
         m.DialerCampaignChanged(4, "active"), m.DialerAttemptOutcome(4, 17, "busy"),
+        m.DialerCampaignStats(1_750_000_000.0, 4, "Renewals", "active", "predictive", 1.8,
+                              "predictive", 12, 1, 0, 340, 210, 3, 0.01429, 4100, 61, 0.01488),
+        m.DialerDisposition(4, "dl4-17-2-9", 17, "sale", "done", "alice"),
         m.CrmUserUpdated(3, "alice", False, "agent"), m.CrmUserDeleted(3, "alice"),
         m.CrmTicketEscalated(11, 7),
     ]

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from acd.dialer.routes import dialer_routes
 from agent_desktop.app import AUTH_KEY, create_app
 from common.bus import Bus
+from common.messages import BusMessage, DialerDisposition
 from config.cti import DialingSettings
 from crm_core.models import User
 from cti.dialguard import DialAuditWriter, DialGuard
@@ -74,6 +75,8 @@ async def dispose(http: Http, world: World, who: str, **body: Any) -> Any:
 
 async def test_the_agent_who_talked_records_the_disposition(world: World, http: Http) -> None:
     call_id = await connected_call(world, http.users["al"])
+    published: list[BusMessage] = []
+    world.dialer.publish = published.append
     r = await dispose(http, world, "bo", call_id=call_id, disposition="sale")
     assert r.status == 403, await r.text()
     r = await dispose(http, world, "al", call_id=call_id, disposition="sold-it")
@@ -91,6 +94,8 @@ async def test_the_agent_who_talked_records_the_disposition(world: World, http: 
     (row,) = [e for e in world.history if e.kind == "dialer_disposition"]
     assert (row.reason, row.state, row.agent, row.detail) == ("sale", "done", "al",
                                                               str(lead.id))
+    assert DialerDisposition(world.campaign_id, call_id, lead.id, "sale", "done",
+                             "al") in published
     # A finished lead takes no second disposition.
     r = await dispose(http, world, "sam", call_id=call_id, disposition="other", outcome="retry")
     assert r.status == 409
