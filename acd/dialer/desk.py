@@ -175,7 +175,7 @@ class AgentDesk:
         await self.crm.interactions.update(
             interaction.id, disposition=disposition,
             **({"notes": notes} if notes else {}))
-        self.dialer._record_row(HistoryEvent(
+        self.dialer.record_row(HistoryEvent(
             now, "dialer_disposition", queue=str(campaign_id), agent=me.username,
             call_id=call_id, number=phone or "", state=outcome, reason=disposition,
             detail=str(lead_id or "")))

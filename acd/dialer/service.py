@@ -538,13 +538,13 @@ class DialerService:
                 wait_s: float | None = None, talk_s: float | None = None, agent: str = "",
                 refusal: str = "") -> None:
         """One `dialer_attempt` row for the event log (layout: crm_core/history.py)."""
-        self._record_row(HistoryEvent(
+        self.record_row(HistoryEvent(
             self.wall.now(), "dialer_attempt", queue=str(campaign_id), agent=agent,
             call_id=call_id, number=number, state=lead_status, reason=result,
             prev_state=kind, prev_reason=refusal, wait_s=wait_s, talk_s=talk_s,
             dur_s=ring_s, detail=str(lead_id) if lead_id else ""))
 
-    def _record_row(self, event: HistoryEvent) -> None:
+    def record_row(self, event: HistoryEvent) -> None:
         if self.history is None:
             return
         try:
