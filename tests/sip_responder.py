@@ -140,6 +140,8 @@ class Dialog:
     sdp_version: int = 1
     # Our DTLS role: passive when we offered (the browser answers active), active when we answered.
     setup: str = "passive"
+    invite_start: str = ""   # our INVITE's request line and Via: a CANCEL repeats both
+    invite_via: str = ""
 
 
 @dataclass
@@ -199,8 +201,10 @@ class SipResponder:
         self._dialog = Dialog(call_id=secrets.token_hex(10),
                               from_header=f"{name}<sip:{caller}@{self.domain}>;tag={_tag()}",
                               to_header=f"<sip:{user}@{self.domain}>")
-        invite = SipMessage(f"INVITE {ruri} SIP/2.0", [
-            ("Via", self._via()), ("Max-Forwards", "70"),
+        self._dialog.invite_start = f"INVITE {ruri} SIP/2.0"
+        self._dialog.invite_via = self._via()
+        invite = SipMessage(self._dialog.invite_start, [
+            ("Via", self._dialog.invite_via), ("Max-Forwards", "70"),
             ("From", self._dialog.from_header), ("To", self._dialog.to_header),
             ("Call-ID", self._dialog.call_id), ("CSeq", "1 INVITE"),
             ("Contact", f"<sip:asterisk@{self._host()};transport=ws>"),
@@ -209,6 +213,23 @@ class SipResponder:
         ], offer_sdp(self._dialog.media))
         await self._client.send(invite.encode())
         return self._dialog.call_id
+
+    async def send_cancel(self) -> None:
+        """The caller gives up before the answer (as Asterisk does on ring-no-answer)."""
+        d = self._dialog
+        assert self._client is not None and d is not None and d.invite_start
+        cancel = SipMessage(d.invite_start.replace("INVITE", "CANCEL", 1), [
+            ("Via", d.invite_via), ("Max-Forwards", "70"), ("From", d.from_header),
+            ("To", d.to_header.split(";tag=")[0]), ("Call-ID", d.call_id),
+            ("CSeq", "1 CANCEL")])
+        await self._client.send(cancel.encode())
+
+    async def drop(self) -> None:
+        """Close the registered client's websocket (Asterisk restarting, a network cut)."""
+        assert self._client is not None
+        client, self._client, self._contact = self._client, None, ""
+        self.registered.clear()
+        await client.close()
 
     # ---- the wire -------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The softphone in Debian's chromium: JsSIP registers to a SIP-over-websocket responder standing
 in for Asterisk, shows an incoming call with the caller's number, answers it (200 OK with SDP),
-holds and resumes it (re-INVITEs), sends keypad tones, hangs up (BYE), then makes a call.
+holds and resumes it (re-INVITEs), sends keypad tones, hangs up (BYE), makes a call, loses calls
+to CANCEL and to its own decline, and registers again after the websocket drops.
 
 The credentials come from the real GET /api/softphone/config of a server logged in as the agent;
 the responder's password for the extension comes from the pjsip.conf text that
@@ -44,8 +45,11 @@ import {{ api, login }} from '/static/app.js';
 import {{ setLanguage }} from '/static/i18n.js';
 import {{ mountIfEnabled }} from '/static/softphone.js';
 setLanguage({lang!r});
-await login('alice', {password!r});
+await login({user!r}, {password!r});
 window.softphoneConfig = await api('/api/softphone/config');
+window.spEvents = [];
+document.getElementById('softphone').addEventListener('softphone',
+  (e) => window.spEvents.push(e.detail));
 window.phone = await mountIfEnabled(document.getElementById('softphone'));
 </script></body></html>"""
 
@@ -77,6 +81,7 @@ async def server(tmp_path: Path, ws_url: str, secret: str = SIP_SECRET,
     crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm, clock=clock)
     await crm.users.create(username="alice", password_hash=PASSWORD_HASH, role="agent",
                            extension="1001", display_name="Alice 王")
+    await crm.users.create(username="deskphone", password_hash=PASSWORD_HASH, role="agent")
     app = create_app(settings, crm, Bus(), clock=clock,
                      extra_routes=[*softphone_routes(settings.softphone, crm), *page_routes(lang)])
     return await make_client(app), crm
@@ -88,14 +93,15 @@ def page_routes(lang: str) -> list[RouteSpec]:
     # the websocket to the loopback responder. Its scripts come from the real /static/ and
     # /vendor/ routes.
     async def test_page(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=TEST_PAGE.format(lang=lang, password=PASSWORD),
+        user = request.query.get("user", "alice")
+        return web.Response(text=TEST_PAGE.format(lang=lang, user=user, password=PASSWORD),
                             content_type="text/html")
 
     return [RouteSpec("GET", "/softphone-test.html", test_page, frozenset(), "test")]
 
 
-async def open_page(page: Page, client: TestClient) -> None:
-    await page.goto(str(client.make_url("/softphone-test.html")))
+async def open_page(page: Page, client: TestClient, user: str = "alice") -> None:
+    await page.goto(str(client.make_url(f"/softphone-test.html?user={user}")))
 
 
 async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
@@ -189,12 +195,46 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
             assert not any(m.method == "INVITE" and "user=x" in m.start for m in responder.log)
             assert responder.auth_failures == 0
 
+            # The caller gives up while it rings (Asterisk's ring-no-answer): CANCEL, 487.
+            cancelled = await responder.send_invite(CALLER)
+            await page.wait_for_selector(".sp-call[data-state=incoming]", timeout=WAIT_MS)
+            await responder.send_cancel()
+            await responder.wait_for(lambda m: m.status == 487
+                                     and m.header("Call-ID") == cancelled)
+            await page.wait_for_selector(".sp-call[data-state=idle]", state="hidden",
+                                         timeout=WAIT_MS)
+            assert await page.evaluate("window.phone.status.ringing") is False
+
+            # The agent declines: 486 Busy Here.
+            declined = await responder.send_invite(CALLER)
+            await page.wait_for_selector("button[data-action=decline]", timeout=WAIT_MS)
+            await page.click("button[data-action=decline]")
+            await responder.wait_for(lambda m: m.status == 486
+                                     and m.header("Call-ID") == declined)
+            await page.wait_for_selector(".sp-call[data-state=idle]", state="hidden",
+                                         timeout=WAIT_MS)
+
+            # Asterisk goes away and comes back: the panel says so, reconnects, registers again.
+            registered = len(authorised_registers(responder))
+            await responder.drop()
+            await responder.wait_for(
+                lambda m: len(authorised_registers(responder)) > registered)
+            await page.wait_for_selector(".sp-status[data-state=registered]", timeout=WAIT_MS)
+            states = [e["state"] for e in await page.evaluate("window.spEvents")
+                      if e["type"] == "registration"]
+            assert "disconnected" in states[states.index("registered"):]
+
             config = await page.evaluate("window.softphoneConfig")
             assert config["uri"] == "sip:1001@pbx.test" and config["enabled"] is True
         assert errors == []
     finally:
         await client.close()
         await crm.close()
+
+
+def authorised_registers(r: SipResponder) -> list[SipMessage]:
+    return [m for m in r.log if m.method == "REGISTER" and m.is_request
+            and bool(m.all("Authorization"))]
 
 
 def is_dtmf_info(m: SipMessage, call_id: str, tone: str) -> bool:
@@ -220,6 +260,13 @@ async def test_a_password_asterisk_does_not_know_shows_registration_failed(
             assert (await page.locator(".sp-status").text_content() or "").startswith("注册失败")
             assert responder.auth_failures >= 1
             assert not responder.registered.is_set()
+
+            # A user without an extension: no softphone, the section stays hidden.
+            desk = await browser.new_page()
+            await open_page(desk, client, user="deskphone")
+            await desk.wait_for_function("window.phone === null", timeout=WAIT_MS)
+            assert await desk.locator("#softphone").is_hidden()
+            assert await desk.locator(".softphone").count() == 0
     finally:
         await client.close()
         await crm.close()
