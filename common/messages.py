@@ -140,6 +140,34 @@ class CallAgentNoAnswer(_PbxCall):
 
 
 @dataclass(frozen=True, slots=True)
+class CallDialBegan(_PbxCall):
+    """A Dial started ringing ``dest_channel`` (AMI DialBegin); ``caller_channel`` is the
+    dialling leg ("" when Asterisk dials on its own: an Originate). ``call`` is the dialling
+    leg's call (an ACD caller's Dial is that caller's call)."""
+
+    TOPIC: ClassVar[str] = "pbx.call.dial_began"
+    call: CallView
+    caller_channel: str
+    dest_uniqueid: str
+    dest_channel: str
+    call_id: str = ""  # filled from ``call`` (the Linkedid)
+
+
+@dataclass(frozen=True, slots=True)
+class CallDialEnded(_PbxCall):
+    """A Dial ended (AMI DialEnd): ``dial_status`` ANSWER, BUSY, NOANSWER, CANCEL, CONGESTION,
+    CHANUNAVAIL ... One per dialled leg; the call's own answer is :class:`CallAnswered`."""
+
+    TOPIC: ClassVar[str] = "pbx.call.dial_ended"
+    call: CallView
+    caller_channel: str
+    dest_uniqueid: str
+    dest_channel: str
+    dial_status: str
+    call_id: str = ""  # filled from ``call`` (the Linkedid)
+
+
+@dataclass(frozen=True, slots=True)
 class CallAnswered(_PbxCall):
     TOPIC: ClassVar[str] = "pbx.call.answered"
     call: CallView
@@ -517,6 +545,8 @@ PbxCallMessage = (
     | CallQueued
     | CallOfferedToAgent
     | CallAgentNoAnswer
+    | CallDialBegan
+    | CallDialEnded
     | CallAnswered
     | CallHeld
     | CallUnheld
@@ -556,7 +586,8 @@ BusMessage = (
 
 _ALL: tuple[type[Message], ...] = (
     CallStarted, CallDirectionChanged, CallRinging, CallQueued, CallOfferedToAgent,
-    CallAgentNoAnswer, CallAnswered, CallHeld, CallUnheld, CallTransferred, CallVariable,
+    CallAgentNoAnswer, CallDialBegan, CallDialEnded, CallAnswered, CallHeld, CallUnheld,
+    CallTransferred, CallVariable,
     CallMonitorStarted, CallMonitorStopped, CallEnded, OriginateFailed,
     PbxConnected, PbxConnectionLost, PbxResynced,
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallAbandoned,

@@ -41,6 +41,8 @@ from typing import Literal
 from common.messages import (
     CallAgentNoAnswer,
     CallAnswered,
+    CallDialBegan,
+    CallDialEnded,
     CallDirectionChanged,
     CallEnded,
     CallHeld,
@@ -857,6 +859,10 @@ class CallTracker:
                     and e.caller is not None and e.caller.exten not in ("", "s"):
                 # Another client's Originate into the dialplan: the extension it dials from.
                 call.dialled = e.caller.exten
+        owner = caller or dest
+        if owner is not None:  # the caller's call: a Dial from an ACD caller is that call's
+            out.append(CallDialBegan(owner[0].view(), e.caller.channel if e.caller else "",
+                                     e.dest.uniqueid, e.dest.channel))
 
     def _on_dial_end(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, DialEnd)
@@ -866,6 +872,11 @@ class CallTracker:
             if e.dial_status and not self._is_agent_leg(call, leg):
                 call.far_status = e.dial_status
             self._update_leg(call, leg, e.dest, now, out)
+        caller = self._leg(e.caller, now, out, create=False) if e.caller is not None else None
+        owner = caller or got
+        if owner is not None:
+            out.append(CallDialEnded(owner[0].view(), e.caller.channel if e.caller else "",
+                                     e.dest.uniqueid, e.dest.channel, e.dial_status))
 
     def _on_callerid(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, CallerIdChanged)

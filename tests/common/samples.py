@@ -39,7 +39,10 @@ def one_of_each() -> list[m.Message]:
     return [
         m.CallStarted(v), m.CallDirectionChanged(v), m.CallRinging(v, "1.2", "PJSIP/1001"),
         m.CallQueued(v, "support", "ivr"), m.CallOfferedToAgent(v, "PJSIP/1001", "alice"),
-        m.CallAgentNoAnswer(v, "PJSIP/1002", 15.0), m.CallAnswered(v), m.CallHeld(v, "1.2"),
+        m.CallAgentNoAnswer(v, "PJSIP/1002", 15.0),
+        m.CallDialBegan(v, "PJSIP/carrier-0001", "1.2", "PJSIP/1001-0001"),
+        m.CallDialEnded(v, "PJSIP/carrier-0001", "1.2", "PJSIP/1001-0001", "ANSWER"),
+        m.CallAnswered(v), m.CallHeld(v, "1.2"),
         m.CallUnheld(v, "1.2"), m.CallTransferred(v, v.transfers[0]),
         m.CallVariable(v, "1.2", "AMDSTATUS", "HUMAN"),
         m.CallMonitorStarted(v, "PJSIP/1009-0002", "1.9"),

@@ -111,7 +111,8 @@ def test_desk_phone_call_is_outbound_and_answered_by_the_far_leg() -> None:
     far = _chan("5.1", "5.0", "PJSIP/carrier-08", 0)
     t.apply(ev.ChannelCreated(phone), 1.0)
     ups = t.apply(ev.DialBegin(phone, far, "+12025550100@carrier"), 1.0)
-    assert [type(u) for u in ups] == [c.CallDirectionChanged]
+    assert [type(u) for u in ups] == [c.CallDirectionChanged, c.CallDialBegan]
+    assert (ups[1].caller_channel, ups[1].dest_channel) == ("PJSIP/1003-07", "PJSIP/carrier-08")
     call = ups[0].call
     assert (call.direction, call.origin, call.dialled, call.caller_num) == (
         "outbound", "phone", "+12025550100", "1003")
