@@ -51,10 +51,11 @@ from crm_core.demo_data import demo_agents, ensure_demo_database, iter_demo_numb
 from crm_core.errors import CrmError, NotFound
 from crm_core.service import Crm
 from cti.ami import AmiClient, AmiState, connection_message
-from cti.calls import CallTracker, CallUpdate
+from cti.call_feed import CallFeed
+from cti.calls import CallTracker
 from cti.dialguard import DialAuditWriter, DialGuard
 from cti.directory_sync import follow_users
-from cti.events import AmiResynced, CtiEvent
+from cti.events import CtiEvent
 from cti.fastagi import FastAgiServer
 from cti.ownership import DeviceDirectory
 from cti.routes import cti_routes
@@ -163,33 +164,19 @@ async def serve(settings: Settings, *, demo: bool = False,
             ami_settings = ami_settings.model_copy(update={"host": "127.0.0.1",
                                                            "port": sim.ami_port})
 
-        acd: AcdService | None = None
-        dialer: DialerService | None = None
-        call_log: CallLog | None = None
+        # AMI events -> the call tracker -> its updates to the bus, the ACD and the call log,
+        # in that order, each at once; then the raw event to the sinks that need it.
+        feed = CallFeed(tracker, clock)
+        feed.update_sinks.append(bus.publish)
 
-        def publish(updates: list[CallUpdate]) -> None:
-            for u in updates:
-                bus.publish(u)
-                if call_log is not None:
-                    call_log.on_update(u)  # at once: the ACD still knows the call's queue
-
-        def on_event(ev: CtiEvent) -> None:
-            now = clock.now()
-            if isinstance(ev, AmiResynced):
-                updates = tracker.reconcile(ev.channels, now)
-            else:
-                updates = tracker.apply(ev, now)
-            publish(updates)
+        def link_changed(ev: CtiEvent) -> None:
             link = connection_message(ev)
             if link is not None:
                 bus.publish(link)
                 log.info("ami_" + type(ev).__name__.removeprefix("Ami").lower())
-            if acd is not None:
-                acd.on_cti_event(ev)
-            if dialer is not None:
-                dialer.on_cti_event(ev)
 
-        ami = AmiClient(ami_settings, on_event=on_event, clock=clock)
+        feed.event_sinks.append(link_changed)
+        ami = AmiClient(ami_settings, on_event=feed.on_event, clock=clock)
         # Every dial, transfer and callback is decided and audited here (cti/dialguard.py).
         dial_audit = DialAuditWriter(crm)
         await dial_audit.start()
@@ -200,10 +187,11 @@ async def serve(settings: Settings, *, demo: bool = False,
         dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing, clock=clock,
                                settings=settings.dialer, publish=bus.publish, guard=dial_guard)
 
-        acd.call_id_for = tracker.call_id_for  # one call id (the Linkedid) on every message
-        acd.before_originate = lambda action_id, **exp: publish(
-            tracker.expect_originate(action_id, now=clock.now(), **exp))
+        acd.read_calls_from(feed)  # the tracker's updates and call ids (the Linkedid)
         call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall, queue_of=acd.queue_of)
+        # At once, after the ACD: transfers are counted while the ACD still knows the queue.
+        feed.update_sinks.append(call_log.on_update)
+        feed.event_sinks.append(dialer.on_cti_event)
         call_log_task = asyncio.create_task(call_log.run(bus.subscribe("pbx.call.")),
                                             name="call-log")
         stack.callback(call_log_task.cancel)
@@ -241,7 +229,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         routes = [*acd_routes(acd, crm), *ivr_routes(ivr), *report_routes(settings, crm),
                   *dialer_routes(dialer, crm, settings),
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
-                              publish=publish, in_acd_session=acd.holds_channel,
+                              publish=feed.publish, in_acd_session=acd.holds_channel,
                               guard=dial_guard, queue_of=acd.queue_of),
                   *audit_routes(crm), *softphone_routes(settings.softphone, crm)]
 

@@ -1,7 +1,7 @@
 """The ACD's asyncio adapter: it moves calls between Asterisk and the pure routing engine.
 
     FastAGI session (caller)  --enqueue-->  AcdEngine  --Offer-->  this module: AGI EXEC Dial(agent)
-    AMI DialEnd ANSWER        --offer_answered-->                  (the caller's session is blocked
+    tracker: dial_ended ANSWER --offer_answered-->                 (the caller's session is blocked
     Dial returns               --call_ended / offer_failed-->        in Dial until the call ends)
     caller hangs up            --abandon-->
     AMI DeviceStateChange      --device_state-->
@@ -25,8 +25,12 @@ Asterisk reports AGISTATUS=SUCCESS, still reaches the fallback. Stopping (drain(
 callers back, hangs up ringing agent legs at once (AMI Hangup), and offers nothing more.
 acd/continuity.py (attached as `continuity`) keeps records, logins and statistics across faults.
 
-Answer detection: AMI tells us first (DialEnd with DialStatus ANSWER on the caller's channel);
-without AMI (or if the event was missed), DIALSTATUS=ANSWER after Dial returns counts too.
+Calls are read once, by the call tracker (cti/calls.py), fed from AMI through cti/call_feed.py:
+the ACD consumes its ``pbx.call.*`` updates (on_call_update), never raw AMI call events, and its
+call id is the tracker's (the Linkedid). Answer detection: the tracker's dial_ended with
+DialStatus ANSWER on the caller's channel comes first; without AMI (or if the event was missed),
+DIALSTATUS=ANSWER after Dial returns counts too. Callbacks the ACD places follow the transition
+table of acd/callbacks.py, driven by the same updates.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 
 import structlog
 
+from acd.callbacks import Callback, CallbackBook, CallbackEvent, CallbackState, allowed
 from acd.engine import AcdEngine
 from acd.errors import AcdError, IllegalTransition, UnknownAgent
 from acd.model import (
@@ -71,24 +76,23 @@ from common.messages import (
     AcdCallOverflowed,
     AcdCallQueued,
     AcdCallRemoved,
+    CallDialBegan,
+    CallDialEnded,
+    CallEnded,
     CrmUserDeleted,
     CrmUserUpdated,
     IvrContext,
+    OriginateFailed,
+    PbxCallMessage,
 )
 from config.settings import Settings
 from crm_core.phones import try_normalize
 from cti import commands as ami_commands
+from cti.call_feed import CallFeed
 from cti.dialguard import DialGuard
 from cti.dialpolicy import DialPolicy
 from cti.errors import AgiCommandError, AgiHangup, CtiError, DialRefused, InvalidValue
-from cti.events import (
-    ChannelHungUp,
-    CtiEvent,
-    DeviceStateChanged,
-    DialBegin,
-    DialEnd,
-    OriginateResult,
-)
+from cti.events import CtiEvent, DeviceStateChanged
 from cti.fastagi import DONE_VALUE, FALLBACK_VARIABLE, AgiSession
 
 log = structlog.get_logger("acd.service")
@@ -121,7 +125,7 @@ class _Caller:
     callback: bool = False
     customer_id: int | None = None
     context: IvrContext | None = None  # the IVR's path, for the screen-pop
-    dial_channel: str = ""  # the agent leg our Dial is ringing (from AMI DialBegin)
+    dial_channel: str = ""  # the agent leg our Dial is ringing (the tracker's dial_began)
     handed_back: bool = False
     task: asyncio.Task[Any] | None = None  # the FastAGI session holding the caller
     # Outbound (acd/dialer): no agent offered by this monotonic time -> the call leaves the ACD.
@@ -129,14 +133,6 @@ class _Caller:
     timed_out: bool = False
 
 
-@dataclass(eq=False, slots=True)
-class _Callback:
-    call_id: str
-    agent_id: str
-    number: str
-    queue: str
-    channel: str = ""
-    answered: bool = False
 
 
 class AcdService:
@@ -169,7 +165,7 @@ class AcdService:
         self._dial_policy = dial_guard.policy if dial_guard else DialPolicy(settings.dialing)
         self._callers: dict[str, _Caller] = {}
         self._by_channel: dict[str, _Caller] = {}
-        self._callbacks: dict[str, _Callback] = {}  # by our originate action id
+        self.callbacks = CallbackBook()  # the callbacks being placed (acd/callbacks.py)
         self._user_ids: dict[str, int | None] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -672,8 +668,8 @@ class AcdService:
         if self.ami is None:
             await self._callback_not_placed(cmd, "no AMI connection configured")
             return
-        self._callbacks[action.action_id] = _Callback(cmd.call_id, cmd.agent_id, cmd.number,
-                                                      cmd.queue)
+        self.callbacks.add(Callback(cb_id, action.action_id, cmd.call_id, cmd.agent_id,
+                                    cmd.number, cmd.queue))
         if self.before_originate is not None:
             self.before_originate(action.action_id, channel_id=cb_id, cti_call_id=cb_id,
                                   kind="callback", dialled=cmd.number, device=cmd.device,
@@ -681,7 +677,7 @@ class AcdService:
         try:
             await self.ami.send(action)
         except CtiError as exc:
-            self._callbacks.pop(action.action_id, None)
+            self.callbacks.apply(cb_id, CallbackEvent.NOT_PLACED)
             await self._callback_not_placed(cmd, f"originate failed: {exc}")
 
     async def _callback_not_placed(self, cmd: PlaceCallback, why: str) -> None:
@@ -710,65 +706,94 @@ class AcdService:
 
     # ------------------------------------------------------------------ AMI events
 
+    def read_calls_from(self, feed: CallFeed) -> None:
+        """Follow calls through the tracker (cti/call_feed.py): its updates, then the raw events
+        (device states); its call ids; and tell it about our callbacks' Originates."""
+        feed.update_sinks.append(self.on_call_update)
+        feed.event_sinks.append(self.on_cti_event)
+        self.call_id_for = feed.tracker.call_id_for
+        self.before_originate = feed.expect_originate
+
     def on_cti_event(self, ev: CtiEvent) -> None:
-        """Synchronous sink for the AMI client's ordered event stream."""
+        """Synchronous sink for the AMI client's ordered event stream: device states (not a call
+        matter) and the continuity follower. Calls come from the tracker (on_call_update)."""
         if self.continuity is not None:
             self.continuity.on_cti_event(ev)
         try:
-            if isinstance(ev, DialBegin):
-                caller = self._by_channel.get(ev.caller.channel) if ev.caller else None
-                if caller is not None and not caller.answered:
-                    caller.dial_channel = ev.dest.channel
-                    if self._draining:
-                        self._hangup_ringing()
-            elif isinstance(ev, DialEnd):
-                if ev.caller is not None and ev.dial_status == "ANSWER":
-                    caller = self._by_channel.get(ev.caller.channel)
-                    if caller is not None and not caller.answered:
-                        self._answered(caller)
-                if ev.caller is not None:
-                    self._callback_customer_leg(ev.caller.channel, ev.dial_status)
-            elif isinstance(ev, DeviceStateChanged):
+            if isinstance(ev, DeviceStateChanged):
                 self._feed(self.engine.device_state, ev.device, ev.state)
-            elif isinstance(ev, OriginateResult):
-                self._originate_result(ev)
-            elif isinstance(ev, ChannelHungUp):
-                self._callback_hangup(ev)
         except AcdError as exc:
             log.debug("ami_event_not_applied", event=type(ev).__name__, error=str(exc))
 
-    def _originate_result(self, ev: OriginateResult) -> None:
-        """The agent's leg of a callback: answered means the dialplan now dials the customer;
-        the callback is connected only when the customer answers (see DialEnd)."""
-        cb = self._callbacks.get(ev.action_id)
+    def on_call_update(self, u: PbxCallMessage) -> None:
+        """The call tracker's updates, in order, each at once (server.py): the tracker reads the
+        PBX; the ACD learns its callers' Dials and its callbacks' progress from it."""
+        try:
+            if isinstance(u, CallDialBegan | CallDialEnded):
+                caller = self._callers.get(u.call_id)
+                if caller is not None and u.caller_channel == caller.channel:
+                    self._caller_dial(caller, u)
+                    return
+            if self.callbacks:
+                self._callback_update(u)
+        except AcdError as exc:
+            log.debug("call_update_not_applied", update=type(u).__name__, error=str(exc))
+
+    def _caller_dial(self, caller: _Caller, u: CallDialBegan | CallDialEnded) -> None:
+        """A waiting caller's Dial to the offered agent: the agent leg rings (hung up over AMI
+        if the server stops meanwhile), then answers."""
+        if caller.answered:
+            return
+        if isinstance(u, CallDialBegan):
+            caller.dial_channel = u.dest_channel
+            if self._draining:
+                self._hangup_ringing()
+        elif u.dial_status == "ANSWER":
+            self._answered(caller)
+
+    def _callback_update(self, u: PbxCallMessage) -> None:
+        """A callback's Originate failed (the agent's phone), its agent leg dialled the customer,
+        the customer answered or not, its call ended: one event of acd/callbacks.py's table."""
+        if isinstance(u, OriginateFailed):
+            cb = self.callbacks.by_action(u.action_id)
+        else:
+            # The tracker's call carries the callback's CTI call id (CTI_CALL_ID / ChannelId).
+            cb = self.callbacks.get(u.call.cti_call_id or u.call_id)
         if cb is None:
             return
-        if ev.success:
-            cb.channel = ev.channel
+        if isinstance(u, OriginateFailed):
+            event = CallbackEvent.AGENT_NO_ANSWER
+        elif isinstance(u, CallDialBegan) and u.caller_channel:
+            event = CallbackEvent.AGENT_ANSWERED  # the agent's leg now dials the customer
+        elif isinstance(u, CallDialEnded) and u.caller_channel:
+            event = CallbackEvent.CUSTOMER_ANSWERED if u.dial_status == "ANSWER" \
+                else CallbackEvent.CUSTOMER_NO_ANSWER
+        elif isinstance(u, CallEnded):
+            if cb.state is CallbackState.RINGING_AGENT:
+                if not any(leg.answered_at is not None for leg in u.call.legs):
+                    return  # the agent's phone never answered: the OriginateResponse says so
+                # The agent answered and hung up before the customer was dialled.
+                self.callbacks.apply(cb.cti_call_id, CallbackEvent.AGENT_ANSWERED)
+            event = CallbackEvent.HUNG_UP
         else:
-            self._callbacks.pop(ev.action_id, None)
-            self._feed(self.engine.offer_failed, cb.call_id, "no_answer")
-
-    def _callback_customer_leg(self, agent_channel: str, dial_status: str) -> None:
-        for key, cb in list(self._callbacks.items()):
-            if cb.channel != agent_channel or cb.answered:
-                continue
-            if dial_status == "ANSWER":
-                cb.answered = True
-                self._feed(self.engine.offer_answered, cb.call_id)
+            return
+        current = self.callbacks.get(cb.cti_call_id)
+        if current is None or not allowed(current.state, event):
+            return  # a repeat (a second DialBegin of a forked dial, say): nothing changes
+        step = self.callbacks.apply(cb.cti_call_id, event)
+        after = step.after.state
+        if after is CallbackState.CONNECTED:
+            self._feed(self.engine.offer_answered, cb.call_id)
+        elif after is CallbackState.ENDED:
+            self._feed(self.engine.call_ended, cb.call_id)
+        elif after is CallbackState.FAILED:
+            if event is CallbackEvent.AGENT_NO_ANSWER:
+                self._feed(self.engine.offer_failed, cb.call_id, "no_answer")
+            elif event is CallbackEvent.CUSTOMER_NO_ANSWER:
+                assert isinstance(u, CallDialEnded)
+                self._give_up_callback(cb.call_id, cb.number, "customer did not answer "
+                                       f"({u.dial_status or 'unknown'})")
             else:
-                self._callbacks.pop(key, None)
-                self._give_up_callback(cb.call_id, cb.number,
-                                       f"customer did not answer ({dial_status or 'unknown'})")
-
-    def _callback_hangup(self, ev: ChannelHungUp) -> None:
-        for key, cb in list(self._callbacks.items()):
-            if not cb.channel or ev.chan.channel != cb.channel:
-                continue
-            self._callbacks.pop(key, None)
-            if cb.answered:
-                self._feed(self.engine.call_ended, cb.call_id)
-            else:  # the agent hung up before the customer answered
                 self._give_up_callback(cb.call_id, cb.number, "agent hung up before the answer")
 
     # ------------------------------------------------------------------ agents (REST, demo)

@@ -19,6 +19,7 @@ import pytest
 from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus
+from common.clock import MonotonicClock
 from common.messages import AcdCallOffered, AcdCallQueued, AcdCallRemoved
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.cti import FastAgiSettings
@@ -26,6 +27,8 @@ from config.menus import IvrSettings
 from config.settings import Settings
 from crm_core.service import Crm
 from cti.ami import AmiClient
+from cti.call_feed import CallFeed
+from cti.calls import CallTracker
 from cti.fastagi import FastAgiServer
 from cti.simulator import OutboundProfile, PbxSimulator, PhoneBehaviour, SimulatorConfig
 from ivr.registry import MenuRegistry
@@ -80,12 +83,12 @@ async def running_stack(tmp_path: Path, *, agents: tuple[str, ...] = ("1001", "1
         outbound=outbound or OutboundProfile(),
     ))
     await sim.start()
-    holder: dict[str, AcdService] = {}
+    feed = CallFeed(CallTracker(), MonotonicClock())  # as server.py wires it
     ami = AmiClient(settings.ami.model_copy(update={"port": sim.ami_port}),
-                    on_event=lambda ev: holder["acd"].on_cti_event(ev))
+                    on_event=feed.on_event)
     acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami,
                      poll_ms=20, tick_s=0.02)
-    holder["acd"] = acd
+    acd.read_calls_from(feed)
     ivr = IvrService(MenuRegistry(settings), settings=settings, crm=crm, acd=acd, bus=bus)
     fastagi.route("ivr", ivr.handle)
     await acd.start()

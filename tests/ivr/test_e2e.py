@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus, Subscription
-from common.clock import ManualClock
+from common.clock import ManualClock, MonotonicClock
 from common.messages import AcdCallOffered, AcdCallQueued, IvrEnded
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 from config.cti import FastAgiSettings
@@ -28,6 +28,8 @@ from config.settings import Settings
 from crm_core.selfservice import account_number
 from crm_core.service import Crm
 from cti.ami import AmiClient
+from cti.call_feed import CallFeed
+from cti.calls import CallTracker
 from cti.fastagi import FastAgiServer
 from cti.simulator import PbxSimulator, PhoneBehaviour, SimulatorConfig
 from ivr.registry import MenuRegistry
@@ -86,12 +88,12 @@ async def stack(tmp_path: Path, *, now: float = OPEN, menus: list[str] | None = 
     commands: list[str] = []
     sim.add_listener(lambda headers: commands.extend(
         v for k, v in headers if k == "Command" and ("Event", "AGIExecStart") in headers))
-    holder: dict[str, AcdService] = {}
+    feed = CallFeed(CallTracker(), MonotonicClock())  # as server.py wires it
     ami = AmiClient(settings.ami.model_copy(update={"port": sim.ami_port}),
-                    on_event=lambda ev: holder["acd"].on_cti_event(ev))
+                    on_event=feed.on_event)
     acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, poll_ms=20,
                      tick_s=0.02)
-    holder["acd"] = acd
+    acd.read_calls_from(feed)
     wall = ManualClock(now)
     ivr = IvrService(MenuRegistry(settings), settings=settings, crm=crm, acd=acd, bus=bus,
                      wall=wall)

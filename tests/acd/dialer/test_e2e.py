@@ -13,10 +13,12 @@ from acd.dialer.service import DialerService
 from acd.engine import AcdEngine
 from acd.service import AcdService
 from common.bus import Bus
-from common.clock import ManualClock
+from common.clock import ManualClock, MonotonicClock
 from crm_core.lead_import import LeadColumns
 from crm_core.service import Crm
 from cti.ami import AmiClient
+from cti.call_feed import CallFeed
+from cti.calls import CallTracker
 from cti.fastagi import FastAgiServer
 from cti.simulator import OutboundProfile, PbxSimulator, PhoneBehaviour, SimulatorConfig
 from ivr.registry import MenuRegistry
@@ -44,18 +46,15 @@ async def test_campaign_through_the_simulator_blended_with_inbound(tmp_path: Pat
         dialplan_events=False, cdr_events=False, inbound_dialplan="cti",
         outbound=OutboundProfile(forced=FATE, answer_delay_s=2.0, talk_time_s=60.0)))
     await sim.start()
-    holder: dict[str, object] = {}
-
-    def on_event(ev: object) -> None:
-        holder["acd"].on_cti_event(ev)  # type: ignore[attr-defined]
-        holder["dialer"].on_cti_event(ev)  # type: ignore[attr-defined]
-
-    ami = AmiClient(settings.ami.model_copy(update={"port": sim.ami_port}), on_event=on_event)
+    feed = CallFeed(CallTracker(), MonotonicClock())  # as server.py wires it
+    ami = AmiClient(settings.ami.model_copy(update={"port": sim.ami_port}),
+                    on_event=feed.on_event)
     acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, poll_ms=20,
                      tick_s=0.02)
     dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing,
                            wall=ManualClock(NOON_NY), tick_s=0.05)
-    holder.update(acd=acd, dialer=dialer)
+    acd.read_calls_from(feed)
+    feed.event_sinks.append(dialer.on_cti_event)
     ivr = IvrService(MenuRegistry(settings), settings=settings, crm=crm, acd=acd, bus=bus)
     fastagi.route("ivr", ivr.handle)
     fastagi.route("dialer", dialer.handle_dialer)
