@@ -147,7 +147,7 @@ class _Expected:
 
 
 @dataclass(slots=True)
-class _Leg:
+class _TrackedLeg:
     uniqueid: str
     channel: str
     state: int
@@ -184,7 +184,10 @@ class _Leg:
 
 
 @dataclass(slots=True)
-class _Call:
+class _TrackedCall:
+    """The tracker's own mutable record of a call (callers get CallView snapshots).
+    ``call_id`` is the Linkedid: the id every bus message and the ACD use."""
+
     call_id: str
     offered_at: float
     direction: Direction = "inbound"
@@ -215,12 +218,12 @@ class _Call:
     transfers: list[TransferView] = field(default_factory=list)
     ring_no_answers: list[RingNoAnswerView] = field(default_factory=list)
     rna_legs: set[str] = field(default_factory=set)
-    legs: dict[str, _Leg] = field(default_factory=dict)
+    legs: dict[str, _TrackedLeg] = field(default_factory=dict)
 
-    def live_legs(self) -> list[_Leg]:
+    def live_legs(self) -> list[_TrackedLeg]:
         return [leg for leg in self.legs.values() if leg.ended_at is None]
 
-    def primary(self) -> _Leg | None:
+    def primary(self) -> _TrackedLeg | None:
         """The leg that created the call (its uniqueid is the linkedid), else the oldest."""
         leg = self.legs.get(self.call_id)
         if leg is not None:
@@ -310,8 +313,8 @@ class CallTracker:
         self._ended_retention_s = ended_retention_s
         self._max_ended = max_ended
         self._originate_ttl_s = originate_ttl_s
-        self._calls: dict[str, _Call] = {}
-        self._ended: OrderedDict[str, _Call] = OrderedDict()
+        self._calls: dict[str, _TrackedCall] = {}
+        self._ended: OrderedDict[str, _TrackedCall] = OrderedDict()
         self._leg_to_call: dict[str, str] = {}
         self._dead_legs = _Fifo(max_tombstones)
         self._dead_calls = _Fifo(max_tombstones)
@@ -517,7 +520,7 @@ class CallTracker:
         *,
         create: bool,
         age_s: float = 0.0,
-    ) -> tuple[_Call, _Leg] | None:
+    ) -> tuple[_TrackedCall, _TrackedLeg] | None:
         call_id = self._leg_to_call.get(c.uniqueid)
         if call_id is not None:
             call = self._calls[call_id]
@@ -527,11 +530,11 @@ class CallTracker:
         existing = self._calls.get(c.linkedid)
         started = existing is None
         if existing is None:
-            call = _Call(call_id=c.linkedid, offered_at=now - age_s)
+            call = _TrackedCall(call_id=c.linkedid, offered_at=now - age_s)
             self._calls[c.linkedid] = call
         else:
             call = existing
-        leg = _Leg(
+        leg = _TrackedLeg(
             uniqueid=c.uniqueid,
             channel=c.channel,
             state=c.state,
@@ -567,7 +570,7 @@ class CallTracker:
         return call, leg
 
     def _classify(
-        self, call: _Call, exp: _Expected, now: float, out: list[CallUpdate]
+        self, call: _TrackedCall, exp: _Expected, now: float, out: list[CallUpdate]
     ) -> None:
         changed = call.direction != "outbound"
         call.direction = "outbound"
@@ -592,7 +595,8 @@ class CallTracker:
         self._maybe_answer_outbound(call, call.legs.get(call.originated_uniqueid), out)
 
     def _update_leg(
-        self, call: _Call, leg: _Leg, c: ChannelInfo, now: float, out: list[CallUpdate]
+        self, call: _TrackedCall, leg: _TrackedLeg, c: ChannelInfo, now: float,
+        out: list[CallUpdate],
     ) -> None:
         leg.channel = c.channel
         if c.state == leg.state:
@@ -607,14 +611,16 @@ class CallTracker:
             self._maybe_answer_outbound(call, leg, out)
 
     @staticmethod
-    def _agent_placed(call: _Call) -> bool:
+    def _agent_placed(call: _TrackedCall) -> bool:
         """A call placed by or for an agent's phone: it is answered when the far party answers
         (the agent's own phone picking up is not the answer)."""
         return call.origin in ("click_to_dial", "callback", "phone") or (
             call.origin == "originate" and call.agent is not None
         )
 
-    def _maybe_answer_outbound(self, call: _Call, leg: _Leg | None, out: list[CallUpdate]) -> None:
+    def _maybe_answer_outbound(
+        self, call: _TrackedCall, leg: _TrackedLeg | None, out: list[CallUpdate]
+    ) -> None:
         if (
             leg is None
             or call.direction != "outbound"
@@ -640,7 +646,7 @@ class CallTracker:
 
     def _set_agent(
         self,
-        call: _Call,
+        call: _TrackedCall,
         channel: str,
         now: float,
         *,
@@ -664,7 +670,7 @@ class CallTracker:
         call.agent = AgentRef(user, device, channel, name, now)
 
     def _close_segment(
-        self, call: _Call, now: float, ended_by: SegmentEnd, *, keep: bool = False
+        self, call: _TrackedCall, now: float, ended_by: SegmentEnd, *, keep: bool = False
     ) -> None:
         """End the current agent's segment; ``keep`` leaves them named as the call's (last)
         agent, for a call that ends with them."""
@@ -681,17 +687,19 @@ class CallTracker:
         call.segments.append(AgentSegment(a.user, a.device, a.channel, a.since, now, talk,
                                           ended_by))
 
-    def _is_agent_leg(self, call: _Call, leg: _Leg) -> bool:
+    def _is_agent_leg(self, call: _TrackedCall, leg: _TrackedLeg) -> bool:
         a = call.agent
         return a is not None and (leg.channel == a.channel or (
             not a.channel and channel_device(leg.channel) == a.device))
 
-    def _answer(self, call: _Call, now: float, out: list[CallUpdate]) -> None:
+    def _answer(self, call: _TrackedCall, now: float, out: list[CallUpdate]) -> None:
         if call.answered_at is None:
             call.answered_at = now
             out.append(CallAnswered(call.view()))
 
-    def _end_leg(self, call: _Call, leg: _Leg, cause: int | None, txt: str, now: float) -> None:
+    def _end_leg(
+        self, call: _TrackedCall, leg: _TrackedLeg, cause: int | None, txt: str, now: float
+    ) -> None:
         leg.ended_at = now
         leg.hangup_cause = cause
         leg.hangup_cause_txt = txt
@@ -710,7 +718,7 @@ class CallTracker:
                 target.supervisors.remove(leg.channel)
 
     def _end_call(
-        self, call: _Call, now: float, out: list[CallUpdate], *, reason: str | None = None
+        self, call: _TrackedCall, now: float, out: list[CallUpdate], *, reason: str | None = None
     ) -> None:
         if call.ended_at is not None:
             return
@@ -729,7 +737,7 @@ class CallTracker:
         out.append(CallEnded(call.view(), call.end_reason))
 
     @staticmethod
-    def _end_reason(call: _Call) -> str:
+    def _end_reason(call: _TrackedCall) -> str:
         if call.answered_at is not None:
             return END_COMPLETED
         if call.abandoned:
@@ -773,7 +781,7 @@ class CallTracker:
                 self._answer(call, now, out)
 
     def _bridge_agent(
-        self, call: _Call, legs: list[_Leg], primary: _Leg | None, now: float
+        self, call: _TrackedCall, legs: list[_TrackedLeg], primary: _TrackedLeg | None, now: float
     ) -> None:
         """The current agent is not in this bridge: a user's phone that is becomes the agent
         (after a transfer, the target). Without a directory entry, the first bridge of a call
@@ -923,7 +931,9 @@ class CallTracker:
         if leg.bridge_id == e.bridge_id:
             leg.bridge_id = ""
 
-    def _set_hold(self, call: _Call, leg: _Leg, on: bool, out: list[CallUpdate]) -> None:
+    def _set_hold(
+        self, call: _TrackedCall, leg: _TrackedLeg, on: bool, out: list[CallUpdate]
+    ) -> None:
         # Hold is reported per call: a phone's hold gives Hold on one leg and MusicOnHoldStart on
         # the other; that is one hold, not two.
         was_held = any(x.on_hold for x in call.legs.values() if x.ended_at is None)
@@ -970,7 +980,7 @@ class CallTracker:
             return  # not ours (another AMI client's), or already expired
         self._exp_by_channel.pop(exp.channel_id, None)
         self._exp_by_cti.pop(exp.cti_call_id, None)
-        call: _Call | None = None
+        call: _TrackedCall | None = None
         if e.uniqueid:
             cid = self._leg_to_call.get(e.uniqueid)
             call = self._calls.get(cid) if cid else None
@@ -1048,7 +1058,7 @@ class CallTracker:
 
     def _record_transfer(
         self,
-        call: _Call,
+        call: _TrackedCall,
         t: TransferView,
         now: float,
         out: list[CallUpdate],

@@ -778,3 +778,24 @@ def test_synthetic_event_soup_keeps_the_tracker_consistent(
             assert t.call_id_for(leg.uniqueid) == view.call_id
     if resync is not None:
         assert {t.call_id_for(ch.uniqueid) for ch in resync} <= active | {None}
+
+
+def test_dial_begin_and_end_are_reported_on_the_dialling_legs_call() -> None:
+    # An ACD caller (9.0) dials an agent whose leg (9.1) the tracker already knows: both dial
+    # messages carry the caller's call id, the channels and the status.
+    t = c.CallTracker()
+    caller = _chan("9.0", "9.0", "PJSIP/carrier-00000003")
+    agent = _chan("9.1", "9.0", "PJSIP/1001-00000004", ev.STATE_RINGING)
+    t.apply(ev.ChannelCreated(caller), 1.0)
+    began = [u for u in t.apply(ev.DialBegin(caller, agent, "PJSIP/1001"), 2.0)
+             if isinstance(u, c.CallDialBegan)]
+    assert [(u.call_id, u.caller_channel, u.dest_uniqueid, u.dest_channel) for u in began] == [
+        ("9.0", "PJSIP/carrier-00000003", "9.1", "PJSIP/1001-00000004")]
+    (ended,) = [u for u in t.apply(ev.DialEnd(caller, _chan("9.1", "9.0", agent.channel),
+                                              "ANSWER"), 3.0)
+                if isinstance(u, c.CallDialEnded)]
+    assert (ended.call_id, ended.caller_channel, ended.dial_status) == (
+        "9.0", "PJSIP/carrier-00000003", "ANSWER")
+    # A DialEnd for channels the tracker never saw alive makes nothing.
+    ghost = _chan("7.0", "7.0", "PJSIP/carrier-9")
+    assert t.apply(ev.DialEnd(ghost, _chan("7.1", "7.0", "PJSIP/1002-9"), "BUSY"), 4.0) == []
