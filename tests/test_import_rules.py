@@ -37,7 +37,7 @@ PURE_CORES = (
     # cti: AMI/AGI framing and parsing, typed events, the call tracker and who owns a call,
     # validated commands, call and dial policies
     "cti.framing", "cti.agi_codec", "cti.events", "cti.parse", "cti.calls", "cti.call_views",
-    "cti.commands", "cti.ownership", "cti.call_access", "cti.dialpolicy",
+    "cti.commands", "cti.ownership", "cti.call_access", "cti.dialpolicy", "cti.call_feed",
     # the simulator's pure parts
     "cti.simulator.config", "cti.simulator.dialplan", "cti.simulator.event_headers",
     "cti.simulator.traffic", "cti.simulator.originate", "cti.simulator.cdr",
@@ -45,7 +45,7 @@ PURE_CORES = (
     # acd: agent state table, routing, queue statistics, metrics, Erlang C, event-log rows,
     # calls handed back to Queue()
     "acd.model", "acd.agents", "acd.engine", "acd.stats", "acd.metrics", "acd.erlang",
-    "acd.history", "acd.follow",
+    "acd.history", "acd.follow", "acd.callbacks",
     # the dialer's cores
     "acd.dialer.pacing", "acd.dialer.abandon", "acd.dialer.estimates", "acd.dialer.windows",
     "acd.dialer.dnc", "acd.dialer.leads", "acd.dialer.scheduler",
