@@ -14,17 +14,16 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
+from acd.agent_actions import AgentActions, api_error
 from acd.agents import validate_skills
-from acd.errors import AcdError, IllegalTransition, InvalidRequest, StateConflict, UnknownAgent
+from acd.errors import AcdError, UnknownAgent
 from acd.model import AgentSnapshot
 from acd.service import AcdService
 from acd.stats import QueueReport
-from agent_desktop.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from agent_desktop.errors import BadRequest, Forbidden
 from agent_desktop.jsonio import json_response
-from agent_desktop.policy import check_row
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from agent_desktop.vocabulary import check_skills
-from crm_core.errors import NotFound as CrmNotFound
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
@@ -60,54 +59,21 @@ class SkillsBody(pydantic.BaseModel):
         return v
 
 
-def _api_error(exc: AcdError) -> ApiError:
-    if isinstance(exc, UnknownAgent):
-        return NotFound(str(exc))
-    if isinstance(exc, StateConflict):
-        return Conflict(str(exc))
-    if isinstance(exc, IllegalTransition):
-        return Conflict(str(exc), {"state": exc.state, "event": exc.event})
-    if isinstance(exc, InvalidRequest):
-        return BadRequest(str(exc))
-    return Conflict(str(exc))
-
-
 def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
     routes = RouteRegistry()
     queue_names = {q.name for q in service.settings.acd.queues}
 
-    async def user_record(username: str) -> Any:
-        try:
-            return await crm.users.by_username(username)
-        except CrmNotFound:
-            raise NotFound(f"no user {username!r}") from None
+    actions = AgentActions(service, crm)
+    user_record = actions.user_record
 
     async def check_team(request: web.Request, agent_id: str) -> None:
-        me = principal_of(request)
-        if me.username == agent_id:
-            return
-        target = await user_record(agent_id)
-        # The users policy: supervisors their own team, admins everyone.
-        check_row(me, "users", "update", team_id=target.team_id)
+        await actions.check_team(principal_of(request), agent_id)
 
-    def run(fn: Any, *args: Any) -> None:
-        try:
-            fn(*args)
-        except AcdError as exc:
-            raise _api_error(exc) from None
-
-    def wall_view(snap: AgentSnapshot) -> AgentSnapshot:
-        """The engine keeps monotonic time; clients get Unix timestamps."""
-        offset = service.wall.now() - service.clock.now()
-        return dataclasses.replace(
-            snap, state_since=snap.state_since + offset,
-            last_call_end=None if snap.last_call_end is None else snap.last_call_end + offset)
+    run = actions.run
+    wall_view = actions.wall_view
 
     def agent_json(agent_id: str) -> web.Response:
-        try:
-            return json_response(wall_view(service.engine.agent(agent_id)))
-        except AcdError as exc:
-            raise _api_error(exc) from None
+        return json_response(actions.view(agent_id))
 
     @routes.post("/api/acd/me/login", roles=AGENT_ROLES, request_model=LoginBody,
                  summary="Log in to the ACD on a device (extension); skills come from the CRM",
@@ -132,7 +98,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
             service.agent_login(me.username, extension, queues=queues, skills=skills,
                                 pause_reason=body.paused_reason)
         except AcdError as exc:
-            raise _api_error(exc) from None
+            raise api_error(exc) from None
         return agent_json(me.username)
 
     @routes.post("/api/acd/me/logout", roles=AGENT_ROLES, summary="Log out of the ACD",
@@ -142,14 +108,8 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         return json_response({"status": "logged_out"})
 
     def logout_now_or_after_call(agent_id: str) -> web.StreamResponse:
-        """Out now (200) if between calls, else right after the current call (202)."""
-        try:
-            service.engine.agent(agent_id)
-        except AcdError as exc:
-            raise _api_error(exc) from None
-        if service.request_logout(agent_id):
-            return json_response({"status": "logged_out", "agent_id": agent_id})
-        return json_response({"status": "logout_pending", "agent_id": agent_id}, status=202)
+        status, body = actions.logout_now_or_after_call(agent_id)
+        return json_response(body, status=status)
 
     @routes.post("/api/acd/me/logout-after-call", roles=AGENT_ROLES,
                  summary="Log out now if between calls (200), else right after the current "
@@ -162,37 +122,25 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
                          "(202; no new calls are offered once it ends)", tags=("acd",))
     async def acd_pause_after_call(request: web.Request) -> web.StreamResponse:
         me = principal_of(request).username
-        reason = body_of(request, PauseBody).reason
-        try:
-            now = service.request_pause(me, reason)
-        except AcdError as exc:
-            raise _api_error(exc) from None
-        if now:
-            return json_response({"status": "paused", "agent_id": me, "reason": reason})
-        return json_response({"status": "pause_pending", "agent_id": me, "reason": reason},
-                             status=202)
+        status, body = actions.pause_now_or_after_call(me, body_of(request, PauseBody).reason)
+        return json_response(body, status=status)
 
     @routes.post("/api/acd/me/available", roles=AGENT_ROLES, response=AgentSnapshot,
                  summary="Become available for calls", tags=("acd",))
     async def acd_available(request: web.Request) -> web.StreamResponse:
-        me = principal_of(request).username
-        run(service.agent_available, me)
-        return agent_json(me)
+        return json_response(actions.available(principal_of(request).username))
 
     @routes.post("/api/acd/me/pause", roles=AGENT_ROLES, request_model=PauseBody,
                  response=AgentSnapshot, summary="Pause with a configured reason code",
                  tags=("acd",))
     async def acd_pause(request: web.Request) -> web.StreamResponse:
         me = principal_of(request).username
-        run(service.agent_pause, me, body_of(request, PauseBody).reason)
-        return agent_json(me)
+        return json_response(actions.pause(me, body_of(request, PauseBody).reason))
 
     @routes.post("/api/acd/me/end-wrapup", roles=AGENT_ROLES, response=AgentSnapshot,
                  summary="End after-call work now", tags=("acd",))
     async def acd_end_wrapup(request: web.Request) -> web.StreamResponse:
-        me = principal_of(request).username
-        run(service.agent_end_wrapup, me)
-        return agent_json(me)
+        return json_response(actions.end_wrapup(principal_of(request).username))
 
     @routes.get("/api/acd/me", roles=AGENT_ROLES, response=AgentSnapshot,
                 summary="My ACD state", tags=("acd",))
@@ -222,8 +170,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
     async def force_pause(request: web.Request) -> web.StreamResponse:
         agent_id = request.match_info["agent_id"]
         await check_team(request, agent_id)
-        run(service.agent_pause, agent_id, body_of(request, PauseBody).reason)
-        return agent_json(agent_id)
+        return json_response(actions.pause(agent_id, body_of(request, PauseBody).reason))
 
     @routes.post("/api/agents/{agent_id}/logout", roles=SUPERVISORS, params=agent_param,
                  summary="Force an agent out of the ACD: now (200), or right after the current "
@@ -244,7 +191,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         try:
             validate_skills(agent_id, skills)  # before the CRM write: all or nothing
         except AcdError as exc:
-            raise _api_error(exc) from None
+            raise api_error(exc) from None
         await check_skills(service.settings, crm, skills)
         await crm.skills.set_skills(user.id, skills)
         try:
@@ -252,7 +199,7 @@ def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
         except UnknownAgent:
             pass  # not logged in: the CRM change applies at the next login
         except AcdError as exc:
-            raise _api_error(exc) from None
+            raise api_error(exc) from None
         return json_response({"agent_id": agent_id, "skills": skills})
 
     return routes

@@ -109,12 +109,19 @@ class AuthService:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer access token is required")
-        claims = self.tokens.verify(token.strip(), "access", self.clock.now())
+        principal, _, _ = await self.verify_access(token.strip())
+        return principal
+
+    async def verify_access(self, token: str) -> tuple[Principal, int, AuthUser]:
+        """Every check an access token gets (signature, expiry, user active, session alive):
+        the REST guard and the websocket hub share it. Returns the caller, the token's expiry
+        (Unix seconds) and the user row it was checked against."""
+        claims = self.tokens.verify(token, "access", self.clock.now())
         user = await self._current_user(claims)
         if not await self.sessions.is_active(claims.fam, user.id):
             raise Unauthorized("this session has ended (logged out or revoked); log in again",
                                {"reason": "session_ended"})
-        return self._principal(user, claims.fam)
+        return self._principal(user, claims.fam), claims.exp, user
 
     async def _current_user(self, claims: Claims) -> AuthUser:
         try:

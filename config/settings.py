@@ -8,6 +8,7 @@ from config.base import Section
 from config.crm import CrmSettings
 from config.cti import AmiSettings, DialingSettings, FastAgiSettings
 from config.demo import DemoSettings
+from config.desktop import DesktopSettings
 from config.dialer import DialerSettings
 from config.menus import IvrSettings
 from config.pages import PagesSettings
@@ -30,3 +31,4 @@ class Settings(Section):
     dialer: DialerSettings = DialerSettings()
     pages: PagesSettings = PagesSettings()
     softphone: SoftphoneSettings = SoftphoneSettings()
+    desktop: DesktopSettings = DesktopSettings()

@@ -666,6 +666,19 @@ CREATE INDEX ix_callbacks_campaign_due ON callbacks (campaign_id, status, due_at
     WHERE campaign_id IS NOT NULL;
 """
 
+# Read-only wallboard kiosk tokens (agent_desktop/hub/kiosk.py): only a hash of each is kept.
+_KIOSK_TOKENS = """
+CREATE TABLE kiosk_tokens (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    team_id INTEGER REFERENCES teams(id) ON DELETE CASCADE,
+    label TEXT NOT NULL DEFAULT '',
+    created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL DEFAULT 0,
+    revoked_at REAL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -686,6 +699,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "dial audit: the dialer's campaign Originates", _DIAL_AUDIT_CAMPAIGN),
     Migration(16, "dialer: abandon counts per campaign and minute; campaign callbacks",
               _DIALER_STATE),
+    Migration(17, "read-only wallboard kiosk tokens (hashed)", _KIOSK_TOKENS),
 )
 LATEST = MIGRATIONS[-1].version
 

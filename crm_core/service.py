@@ -55,6 +55,7 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.skills.names() -> frozenset[str]   every skill name some user has
     crm.users.extension_conflicts()        users whose duplicate extension migration 8 cleared
     crm.sessions: refresh-token families (start, rotate, revoke, is_active): crm_core/sessions.py
+    crm.kiosk: read-only wallboard kiosk tokens, stored hashed: crm_core/kiosk.py
     crm.analytics: pipeline, revenue per customer, churn risk, tickets, leads (reports' SQL)
 
 Facade methods:
@@ -102,6 +103,7 @@ from crm_core.dial_audit import DialAuditRepo
 from crm_core.dialer_store import DialerStateRepo
 from crm_core.history import HistoryRepo
 from crm_core.interactions import InteractionRepo, log_call_sync
+from crm_core.kiosk import KioskRepo
 from crm_core.lead_import import LeadImporter
 from crm_core.models import Customer, CustomerView, Interaction, PhoneLookup, ValueRecompute
 from crm_core.phones import normalize_e164, try_normalize
@@ -144,6 +146,7 @@ class Crm:
         self.selfservice = SelfServiceRepo(db)
         self.history = HistoryRepo(db)
         self.sessions = SessionRepo(db)
+        self.kiosk = KioskRepo(db)
         self.analytics = AnalyticsRepo(db)
         self.dial_audit = DialAuditRepo(db, clock)
         self.dialer_state = DialerStateRepo(db)

@@ -1,0 +1,81 @@
+"""Per-stream sequence numbers and the bounded replay buffer (pure).
+
+Each stream numbers its events 1, 2, 3... on top of a base taken from the wall clock in
+microseconds when the stream is created (in this process). A client that comes back after a
+server restart therefore holds a number below the new base, which is older than anything the
+buffer has: it gets a fresh snapshot, never events that only look like the ones it missed.
+
+`since(seq)` answers a resume: the events after `seq` when all of them are still held, or None
+(a gap: the caller sends a snapshot flagged "gap" instead). The buffer keeps the newest events
+within a count and a size bound (encoded frame lengths), whichever bites first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from agent_desktop.hub.wire import MAX_SEQ
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    text: str  # the encoded event frame, sent as is to every client of the stream
+
+
+class StreamLog:
+    __slots__ = ("name", "max_events", "max_bytes", "seq", "_entries", "_bytes")
+
+    def __init__(self, name: str, *, base: int, max_events: int, max_bytes: int) -> None:
+        if not 0 <= base < MAX_SEQ // 2:
+            raise ValueError("stream base out of range")
+        if max_events < 1 or max_bytes < 1:
+            raise ValueError("a replay buffer holds at least one event")
+        self.name = name
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.seq = base  # the last number handed out; the next event gets seq + 1
+        self._entries: deque[Entry] = deque()
+        self._bytes = 0
+
+    @staticmethod
+    def base_from_wall(wall_s: float) -> int:
+        return int(wall_s * 1_000_000)
+
+    def next_seq(self) -> int:
+        return self.seq + 1
+
+    def append(self, text: str) -> Entry:
+        """Keep the frame `text` (built with seq `next_seq()`) and hand out its number."""
+        self.seq += 1
+        entry = Entry(self.seq, text)
+        self._entries.append(entry)
+        self._bytes += len(text)
+        # The newest event is always kept, even if alone it is over the size bound.
+        while len(self._entries) > 1 and (len(self._entries) > self.max_events
+                                          or self._bytes > self.max_bytes):
+            self._bytes -= len(self._entries.popleft().text)
+        return entry
+
+    @property
+    def first_held(self) -> int:
+        """The oldest seq still held (seq + 1 when empty)."""
+        return self._entries[0].seq if self._entries else self.seq + 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+    def since(self, seq: int) -> list[Entry] | None:
+        """Every event after `seq`, or None when some of them are gone (or `seq` was never
+        handed out by this stream)."""
+        if seq > self.seq or seq < self.first_held - 1:
+            return None
+        if seq == self.seq:
+            return []
+        start = seq + 1 - self.first_held
+        return [self._entries[i] for i in range(start, len(self._entries))]
