@@ -40,6 +40,7 @@ from acd.stats import QueueReport
 from agent_desktop.app import METRICS_KEY, create_app
 from agent_desktop.audit_routes import audit_routes
 from agent_desktop.callcenter_metrics import CallCenterCollector, routing_latency_histogram
+from agent_desktop.hub.setup import build_hub, hub_routes, install_hub
 from agent_desktop.passwords import hash_password
 from agent_desktop.softphone_routes import softphone_routes
 from common.bus import Bus
@@ -231,7 +232,8 @@ async def serve(settings: Settings, *, demo: bool = False,
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=feed.publish, in_acd_session=acd.holds_channel,
                               guard=dial_guard, queue_of=acd.queue_of),
-                  *audit_routes(crm), *softphone_routes(settings.softphone, crm)]
+                  *audit_routes(crm), *softphone_routes(settings.softphone, crm),
+                  *hub_routes(crm)]
 
         def ami_health() -> tuple[bool, str]:
             state = ami.state
@@ -239,6 +241,11 @@ async def serve(settings: Settings, *, demo: bool = False,
 
         app = create_app(settings, crm, bus, extra_routes=routes,
                          health_checks={"ami": ami_health})
+        # The desktops' websocket hub (/ws): a bus subscriber like any other.
+        hub = build_hub(settings, crm, acd)
+        install_hub(app, hub, acd, crm)
+        await hub.start(bus)
+        stack.push_async_callback(hub.stop)
         registry = app[METRICS_KEY]
         acd.observe_routing = routing_latency_histogram(registry).observe
         registry.register(DialerCollector(dialer.statuses))
@@ -276,7 +283,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ivr=ivr,
                        ami=ami, fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app,
-                       call_log=call_log, directory=directory, dial_audit=dial_audit)
+                       call_log=call_log, directory=directory, dial_audit=dial_audit, hub=hub)
         if ready is not None:
             ready.set()
         await stop.wait()

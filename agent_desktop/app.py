@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from agent_desktop.app_keys import BUS_KEY
+from agent_desktop.app_keys import BUS_KEY, OPENAPI_EXTRAS_KEY
 from agent_desktop.auth import AuthService, UserStore, auth_routes
 from agent_desktop.middleware import HttpMetrics, error_middleware, security_headers
 from agent_desktop.openapi import build_openapi
@@ -76,7 +76,10 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
 
     def openapi() -> dict[str, Any]:
         if not document:
-            document.update(build_openapi(registry))
+            built = build_openapi(registry)
+            for extra in app[OPENAPI_EXTRAS_KEY]:
+                extra(built)
+            document.update(built)
         return document
 
     checks: dict[str, HealthCheck] = {}
@@ -103,6 +106,7 @@ def create_app(settings: Settings, crm: Any, bus: Bus, *,
     app[SETTINGS_KEY] = settings
     app[CRM_KEY] = crm
     app[BUS_KEY] = bus
+    app[OPENAPI_EXTRAS_KEY] = []
     app[AUTH_KEY] = auth
     app[ROUTES_KEY] = registry
     app[METRICS_KEY] = metrics_registry

@@ -186,7 +186,12 @@ def event(stream: str, seq: int, topic: str, ts: float, data_json: str) -> str:
 
 
 def encode_data(message: Any) -> str:
-    return json.dumps(to_jsonable(message), separators=(",", ":"), ensure_ascii=False)
+    return dumps_data(to_jsonable(message))
+
+
+def dumps_data(data: Any) -> str:
+    """JSON-able data (jsonio.to_jsonable's output) as compact JSON text."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def result_ok(cmd_id: str, status: int, body: Any) -> str:

@@ -1,0 +1,574 @@
+"""The hub: reads the bus, keeps one numbered, replayable log per stream, and fans frames out to
+the clients of each stream through their own bounded send queues.
+
+- A message is encoded once; its frame text is built once per stream and the same string goes
+  to every client of that stream. Fan-out never awaits: a client whose queue is full is dropped
+  (close 4000 "too slow"; it reconnects and resumes from its last seq), so one stuck desktop
+  cannot delay anyone else, nor the bus.
+- Screen-pops are built in their own task per offer (one CRM read on the database thread), so a
+  slow read delays only that pop, never other messages or clients.
+- A stream's log exists from the first time a client opens it; messages for a stream nobody has
+  opened yet are not kept (the first client gets a snapshot with the current state instead).
+- A client's first frames (welcome, then snapshot or replay) are computed and queued in one
+  synchronous step with its registration, so nothing published meanwhile is missed or doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from acd.model import AgentSnapshot
+from acd.stats import QueueReport
+from agent_desktop.hub import screenpop, streams, wire
+from agent_desktop.hub.replay import StreamLog
+from agent_desktop.hub.stats import StatsThrottle, agent_row, queue_stats
+from agent_desktop.hub.streams import AgentInfo, Viewer
+from agent_desktop.jsonio import to_jsonable
+from common.bus import Bus, Subscription
+from common.clock import Clock
+from config.desktop import DesktopSettings
+
+log = structlog.get_logger("agent_desktop.hub")
+
+TOPIC_SCREEN_POP = "desktop.screen_pop"
+TOPIC_QUEUE_STATS = "acd.queue.stats"
+TOPIC_AGENT_ROW = "desktop.agent_row"
+
+# Bus topics the hub forwards to clients (data = the message, field by field).
+# Which ones carry an agent (agent_id) decides their streams: that agent's, their team's, all.
+# The others concern a call with no agent yet: every team stream and all. Never a wallboard.
+FORWARDED_TOPICS = frozenset({
+    "call.queued", "call.offered", "call.answered", "call.ended", "call.removed",
+    "call.abandoned", "call.overflowed", "call.handed_back", "agent.state", "callback.failed",
+})
+# The message type of each forwarded topic, for the published JSON schema (untyped: any object).
+FORWARDED_TYPES: dict[str, Any] = {}
+OFFER_TOPICS = frozenset({"call.offered"})
+CALL_OVER_TOPICS = frozenset({"call.ended", "call.removed", "call.abandoned",
+                              "call.handed_back"})
+AGENT_STATE_TOPICS = frozenset({"agent.state"})
+BUS_PREFIXES = ("call.", "agent.", "callback.", "user.")
+
+
+def fields_of(message: Any) -> Mapping[str, Any]:
+    """A bus message's fields: a dataclass's, or a dict as is."""
+    if dataclasses.is_dataclass(message) and not isinstance(message, type):
+        return {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}
+    if isinstance(message, Mapping):
+        return message
+    return {}
+
+
+# ------------------------------------------------------------------------------- sources
+
+
+class AcdView(Protocol):
+    """What the hub reads of the ACD (times in the engine's monotonic clock)."""
+
+    def agents(self) -> Sequence[AgentSnapshot]: ...
+    def agent(self, agent_id: str) -> AgentSnapshot | None: ...
+    def report(self) -> Sequence[QueueReport]: ...
+    def wall_offset(self) -> float: ...
+    def waited_s(self, call_id: str) -> float | None: ...
+
+
+class UserDirectory(Protocol):
+    async def by_username(self, username: str) -> AgentInfo | None: ...
+    async def by_id(self, user_id: int) -> AgentInfo | None: ...
+    async def all(self) -> list[AgentInfo]: ...
+
+
+class CrmUserDirectory:
+    """AgentInfo from the CRM's users (username is the ACD's agent id)."""
+
+    def __init__(self, crm: Any) -> None:
+        self._crm = crm
+
+    @staticmethod
+    def _info(u: Any) -> AgentInfo:
+        return AgentInfo(u.username, u.id, u.team_id, u.display_name)
+
+    async def by_username(self, username: str) -> AgentInfo | None:
+        from crm_core.errors import NotFound
+
+        try:
+            return self._info(await self._crm.users.by_username(username))
+        except NotFound:
+            return None
+
+    async def by_id(self, user_id: int) -> AgentInfo | None:
+        from crm_core.errors import NotFound
+
+        try:
+            return self._info(await self._crm.users.get(user_id))
+        except NotFound:
+            return None
+
+    async def all(self) -> list[AgentInfo]:
+        out: list[AgentInfo] = []
+        offset = 0
+        while True:
+            page = await self._crm.users.search(limit=500, offset=offset)
+            out.extend(self._info(u) for u in page.items)
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return out
+
+
+class AcdServiceView:
+    """AcdView over acd.service.AcdService."""
+
+    def __init__(self, service: Any) -> None:
+        self._s = service
+
+    def agents(self) -> Sequence[AgentSnapshot]:
+        return tuple(self._s.engine.agents())
+
+    def agent(self, agent_id: str) -> AgentSnapshot | None:
+        from acd.errors import AcdError
+
+        try:
+            snap: AgentSnapshot = self._s.engine.agent(agent_id)
+        except AcdError:
+            return None
+        return snap
+
+    def report(self) -> Sequence[QueueReport]:
+        return tuple(self._s.report())
+
+    def wall_offset(self) -> float:
+        return float(self._s.wall.now() - self._s.clock.now())
+
+    def waited_s(self, call_id: str) -> float | None:
+        from acd.errors import AcdError
+
+        try:
+            call = self._s.engine.call(call_id)
+        except AcdError:
+            return None
+        return round(float(self._s.clock.now() - call.enqueued_at), 3)
+
+
+# ------------------------------------------------------------------------------- clients
+
+
+@dataclass(eq=False)
+class Client:
+    """One connected socket as the hub sees it. The adapter drains `queue` to the socket and
+    provides `kill` (close with a code, without waiting for a peer that does not read)."""
+
+    viewer: Viewer
+    stream: str
+    queue: asyncio.Queue[str]
+    kill: Callable[[int, str], None]
+    dropped: bool = False
+
+    def push(self, text: str) -> bool:
+        if self.dropped:
+            return True
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+class HubMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.clients = Gauge("cti_ws_clients", "Websocket clients connected, by role",
+                             ["role"], registry=registry)
+        self.dropped_slow = Counter("cti_ws_dropped_slow",
+                                    "Websocket clients dropped because their send queue filled "
+                                    "(they stopped reading)", registry=registry)
+        for role in ("agent", "supervisor", "admin", "kiosk"):
+            self.clients.labels(role)
+
+
+@dataclass(slots=True)
+class _Current:
+    """An agent's current call, for snapshots: the offer and its screen-pop."""
+
+    call_id: str
+    queue: str
+    offered_at: float
+    answered: bool = False
+    pop: Any = None  # the screen-pop, as JSON-able data
+
+
+@dataclass(slots=True)
+class _Counters:
+    screen_pops: int = 0
+    frames: int = 0
+    dropped_slow: int = 0
+    pop_errors: int = 0
+    pop_ms: list[float] = field(default_factory=list)
+
+
+class Hub:
+    def __init__(self, settings: DesktopSettings, *, acd: AcdView | None, crm: Any,
+                 users: UserDirectory, wall: Clock, stats_interval_s: float = 1.0) -> None:
+        self.settings = settings
+        self.acd = acd
+        self.crm = crm
+        self.users = users
+        self.wall = wall
+        self.stats_interval_s = stats_interval_s
+        self.logs: dict[str, StreamLog] = {}
+        self.clients: dict[str, set[Client]] = {}
+        self.by_user: dict[int, set[Client]] = {}
+        self.by_kiosk: dict[int, set[Client]] = {}
+        self.current: dict[str, _Current] = {}
+        self.agents: dict[str, AgentInfo] = {}  # by username
+        self.metrics: HubMetrics | None = None
+        self.counters = _Counters()
+        self.throttle = StatsThrottle(1.0)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._subs: list[Subscription] = []
+        # Hooks for benchmarks and tests: called with (topic, call_id) when a frame is queued.
+        self.on_pop: Callable[[str, float], None] | None = None
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    async def start(self, bus: Bus) -> None:
+        with contextlib.suppress(Exception):  # a CRM without users: filled on demand
+            for info in await self.users.all():
+                self.agents[info.username] = info
+        for prefix in BUS_PREFIXES:
+            sub = bus.subscribe(prefix)
+            self._subs.append(sub)
+            self._spawn(self._consume(sub), f"hub-{prefix}")
+        if self.acd is not None:
+            self._spawn(self._stats_loop(), "hub-stats")
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            sub.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for group in list(self.clients.values()):
+            for c in list(group):
+                self._kill(c, wire.CLOSE_GOING_AWAY, "server stopping")
+
+    def _spawn(self, coro: Any, name: str = "") -> None:
+        task = asyncio.create_task(coro, name=name or None)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------------ streams
+
+    def log_for(self, stream: str) -> StreamLog:
+        sl = self.logs.get(stream)
+        if sl is None:
+            sl = self.logs[stream] = StreamLog(
+                stream, base=StreamLog.base_from_wall(self.wall.now()),
+                max_events=self.settings.ws_replay_events,
+                max_bytes=self.settings.ws_replay_bytes)
+        return sl
+
+    def emit(self, targets: Iterable[str], topic: str, data_json: str,
+             ts: float | None = None) -> None:
+        """Append the event to each (existing) target stream and queue it for its clients."""
+        ts = self.wall.now() if ts is None else ts
+        for stream in targets:
+            sl = self.logs.get(stream)
+            if sl is None:
+                continue
+            text = wire.event(stream, sl.next_seq(), topic, ts, data_json)
+            sl.append(text)
+            for c in tuple(self.clients.get(stream, ())):
+                if not c.push(text):
+                    self._drop_slow(c)
+                else:
+                    self.counters.frames += 1
+
+    def _drop_slow(self, c: Client) -> None:
+        self.counters.dropped_slow += 1
+        if self.metrics is not None:
+            self.metrics.dropped_slow.inc()
+        log.info("ws_client_too_slow", stream=c.stream, user=c.viewer.username)
+        self._kill(c, wire.CLOSE_TOO_SLOW, "too slow")
+
+    def _kill(self, c: Client, code: int, reason: str) -> None:
+        if c.dropped:
+            return
+        c.dropped = True
+        self.leave(c)
+        c.kill(code, reason)
+
+    # ------------------------------------------------------------------------ clients
+
+    def join(self, client: Client, resume_seq: int | None) -> None:
+        """Register `client` and queue its first frames: welcome, then the missed events (resume
+        inside the buffer) or a snapshot ("initial", or "gap" when the resume is too old)."""
+        sl = self.log_for(client.stream)
+        missed = sl.since(resume_seq) if resume_seq is not None else None
+        v = client.viewer
+        user = wire.WelcomeUser(id=v.user_id, name=v.display_name or v.username, role=v.role,
+                                team_id=v.team_id, language=v.language, timezone=v.timezone,
+                                extension=v.extension)
+        frames = [wire.welcome(client.stream, sl.seq, missed is not None, user)]
+        if missed is not None:
+            frames.extend(e.text for e in missed)
+        else:
+            reason = "initial" if resume_seq is None else "gap"
+            frames.append(wire.snapshot(client.stream, sl.seq, reason,
+                                        self.snapshot(client.stream, v)))
+        for text in frames:
+            if not client.push(text):
+                # More missed events than its queue holds: a snapshot is the cheaper catch-up.
+                client.queue = asyncio.Queue(client.queue.maxsize)
+                client.queue.put_nowait(frames[0])
+                client.queue.put_nowait(wire.snapshot(client.stream, sl.seq, "gap",
+                                                      self.snapshot(client.stream, v)))
+                break
+        self.clients.setdefault(client.stream, set()).add(client)
+        if v.user_id is not None:
+            self.by_user.setdefault(v.user_id, set()).add(client)
+            self.agents[v.username] = AgentInfo(v.username, v.user_id, v.team_id,
+                                                v.display_name)
+        if v.kiosk_id is not None:
+            self.by_kiosk.setdefault(v.kiosk_id, set()).add(client)
+        if self.metrics is not None:
+            self.metrics.clients.labels(v.role).inc()
+
+    def leave(self, client: Client) -> None:
+        group = self.clients.get(client.stream)
+        if group is None or client not in group:
+            return
+        group.discard(client)
+        v = client.viewer
+        if v.user_id is not None:
+            self.by_user.get(v.user_id, set()).discard(client)
+        if v.kiosk_id is not None:
+            self.by_kiosk.get(v.kiosk_id, set()).discard(client)
+        if self.metrics is not None:
+            self.metrics.clients.labels(v.role).dec()
+
+    def cut_user(self, user_id: int, reason: str) -> int:
+        """Close every socket of the user at once (4403): deactivated, deleted, role changed."""
+        victims = list(self.by_user.get(user_id, ()))
+        for c in victims:
+            self._kill(c, wire.CLOSE_FORBIDDEN, reason)
+        return len(victims)
+
+    def cut_kiosk(self, kiosk_id: int) -> int:
+        victims = list(self.by_kiosk.get(kiosk_id, ()))
+        for c in victims:
+            self._kill(c, wire.CLOSE_FORBIDDEN, "kiosk token revoked")
+        return len(victims)
+
+    def client_count(self) -> int:
+        return sum(len(g) for g in self.clients.values())
+
+    # ------------------------------------------------------------------------ snapshots
+
+    def snapshot(self, stream: str, viewer: Viewer) -> dict[str, Any]:
+        kind, _, arg = stream.partition(":")
+        if kind == "agent":
+            return self._agent_snapshot(int(arg))
+        team = streams.team_of_stream(stream)
+        return {"queues": self._queue_rows(), "agents": self._agent_rows(team)}
+
+    def _agent_snapshot(self, user_id: int) -> dict[str, Any]:
+        info = next((a for a in self.agents.values() if a.user_id == user_id), None)
+        snap = self.acd.agent(info.username) if self.acd is not None and info else None
+        offset = self.acd.wall_offset() if self.acd is not None else 0.0
+        cur = self.current.get(info.username) if info else None
+        agent: Any = None
+        stats: dict[str, Any] = {}
+        if snap is not None:
+            agent = dataclasses.replace(
+                snap, state_since=snap.state_since + offset,
+                last_call_end=None if snap.last_call_end is None
+                else snap.last_call_end + offset)
+            stats = {"calls_today": snap.calls_today,
+                     "time_in_state_s": {str(k): round(v, 1)
+                                         for k, v in snap.time_in_state.items()},
+                     "queues": [q for q in self._queue_rows()
+                                if q["queue"] in snap.queues]}
+        call = None if cur is None else {"call_id": cur.call_id, "queue": cur.queue,
+                                         "offered_at": cur.offered_at,
+                                         "answered": cur.answered}
+        return {"agent": to_jsonable(agent), "call": call,
+                "screen_pop": cur.pop if cur is not None else None,
+                "stats": stats}
+
+    def _queue_rows(self) -> list[dict[str, Any]]:
+        if self.acd is None:
+            return []
+        out: list[dict[str, Any]] = to_jsonable([queue_stats(r) for r in self.acd.report()])
+        return out
+
+    def _agent_rows(self, team: int | None) -> list[dict[str, Any]]:
+        if self.acd is None:
+            return []
+        offset = self.acd.wall_offset()
+        rows = []
+        for a in self.acd.agents():
+            info = self.agents.get(a.agent_id)
+            # An agent whose team is not known is shown on the all-teams views only.
+            if team is not None and (info is None or info.team_id != team):
+                continue
+            rows.append(agent_row(a, name=info.display_name if info else "",
+                                  team_id=info.team_id if info else None, wall_offset=offset))
+        out: list[dict[str, Any]] = to_jsonable(rows)
+        return out
+
+    # ------------------------------------------------------------------------ bus
+
+    async def _consume(self, sub: Subscription) -> None:
+        while True:
+            env = await sub.get()
+            try:
+                await self.on_message(env.topic, env.message)
+            except Exception:  # one bad message must not stop the desktops' feed
+                log.exception("hub_message_failed", topic=env.topic)
+
+    async def _agent_info(self, username: str) -> AgentInfo | None:
+        info = self.agents.get(username)
+        if info is None and username:
+            info = await self.users.by_username(username)
+            if info is not None:
+                self.agents[username] = info
+        return info
+
+    async def on_message(self, topic: str, message: Any) -> None:
+        if topic.startswith("user."):
+            await self._user_changed(topic, fields_of(message))
+            return
+        if topic not in FORWARDED_TOPICS:
+            return
+        f = fields_of(message)
+        ts = self.wall.now()
+        agent_id = str(f.get("agent_id") or "")
+        data_json = wire.encode_data(message)
+        if agent_id:
+            info = await self._agent_info(agent_id)
+            self.emit(streams.agent_targets(info), topic, data_json, ts)
+        else:
+            self.emit(streams.unassigned_targets(set(self.logs)), topic, data_json, ts)
+        call_id = str(f.get("call_id") or "")
+        if topic in OFFER_TOPICS and agent_id:
+            facts = screenpop.OfferFacts(
+                call_id=call_id, agent_id=agent_id, queue=str(f.get("queue") or ""),
+                number=str(f.get("number") or ""),
+                customer_id=_int_or_none(f.get("customer_id")),
+                ivr=f.get("ivr") if isinstance(f.get("ivr"), Mapping) else None,
+                offered_at=ts,
+                waited_s=self.acd.waited_s(call_id) if self.acd is not None else None)
+            self.current[agent_id] = _Current(call_id, facts.queue, ts)
+            self._spawn(self._screen_pop(facts))
+        elif topic == "call.answered" and agent_id:
+            cur = self.current.get(agent_id)
+            if cur is not None and cur.call_id == call_id:
+                cur.answered = True
+        elif topic in CALL_OVER_TOPICS:
+            for name, cur in list(self.current.items()):
+                if cur.call_id == call_id and (not agent_id or agent_id == name):
+                    del self.current[name]
+        if topic in AGENT_STATE_TOPICS and agent_id:
+            self._agent_row(agent_id)
+
+    async def _screen_pop(self, facts: screenpop.OfferFacts) -> None:
+        started = time.perf_counter()
+        if self.crm is not None:
+            pop = await screenpop.fetch(self.crm, facts)
+        else:
+            pop = screenpop.build(facts, None, error="no CRM")
+        if pop.error:
+            self.counters.pop_errors += 1
+        data = to_jsonable(pop)
+        data_json = wire.dumps_data(data)
+        cur = self.current.get(facts.agent_id)
+        if cur is not None and cur.call_id == facts.call_id:
+            cur.pop = data
+        info = await self._agent_info(facts.agent_id)
+        self.emit(streams.agent_targets(info), TOPIC_SCREEN_POP, data_json)
+        self.counters.screen_pops += 1
+        self.counters.pop_ms.append((time.perf_counter() - started) * 1000)
+        if len(self.counters.pop_ms) > 10_000:
+            del self.counters.pop_ms[:5_000]
+
+    def _agent_row(self, agent_id: str) -> None:
+        if self.acd is None:
+            return
+        snap = self.acd.agent(agent_id)
+        if snap is None:
+            return
+        info = self.agents.get(agent_id)
+        row = agent_row(snap, name=info.display_name if info else "",
+                        team_id=info.team_id if info else None,
+                        wall_offset=self.acd.wall_offset())
+        self.emit(streams.agent_row_targets(info, set(self.logs)), TOPIC_AGENT_ROW,
+                  wire.encode_data(row))
+
+    async def _user_changed(self, topic: str, f: Mapping[str, Any]) -> None:
+        user_id = _int_or_none(f.get("user_id"))
+        if user_id is None:
+            return
+        username = str(f.get("username") or "")
+        if topic == "user.deleted":
+            self.agents.pop(username, None)
+            self.cut_user(user_id, "account deleted")
+            return
+        if topic != "user.updated":
+            return
+        if f.get("active") is False:
+            self.cut_user(user_id, "account deactivated")
+            return
+        info = await self.users.by_id(user_id)
+        if info is None:
+            self.cut_user(user_id, "account deleted")
+            return
+        self.agents[info.username] = info
+        role = f.get("role")
+        for c in list(self.by_user.get(user_id, ())):
+            # What the socket may see was decided by role and team at connect time.
+            if (role is not None and role != c.viewer.role) or c.viewer.team_id != info.team_id:
+                self._kill(c, wire.CLOSE_FORBIDDEN, "role or team changed; reconnect")
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.stats_interval_s)
+            try:
+                self.publish_stats()
+            except Exception:
+                log.exception("hub_stats_failed")
+
+    def publish_stats(self) -> None:
+        if self.acd is None:
+            return
+        rows = self.throttle.due((queue_stats(r) for r in self.acd.report()), time.monotonic())
+        if not rows:
+            return
+        targets = streams.stats_targets(set(self.logs))
+        ts = self.wall.now()
+        for row in rows:
+            self.emit(targets, TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
+
+
+def _int_or_none(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.isdigit():
+        return int(v)
+    return None
+
+
+def kiosk_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,30 @@
+"""Assembling the hub from the server's parts (kept out of server.py, which many hands edit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from acd.agent_actions import AgentActions
+from agent_desktop.hub import ws
+from agent_desktop.hub.commands import Commands
+from agent_desktop.hub.hub import AcdServiceView, CrmUserDirectory, Hub
+from agent_desktop.routing import RouteSpec
+from config.settings import Settings
+
+
+def build_hub(settings: Settings, crm: Any, acd: Any) -> Hub:
+    """The hub over a running AcdService and the CRM (times: the ACD's wall clock)."""
+    return Hub(settings.desktop, acd=AcdServiceView(acd), crm=crm,
+               users=CrmUserDirectory(crm), wall=acd.wall)
+
+
+def hub_routes(crm: Any) -> list[RouteSpec]:
+    return ws.hub_routes(crm)
+
+
+def install_hub(app: web.Application, hub: Hub, acd: Any, crm: Any, *,
+                poll_s: float = 1.0) -> ws.WsEndpoint:
+    commands = Commands(AgentActions(acd, crm) if acd is not None else None)
+    return ws.install_hub(app, hub, commands, poll_s=poll_s)
