@@ -436,6 +436,8 @@ class Hub:
                 await self.on_message(env.topic, env.message)
             except Exception:  # one bad message must not stop the desktops' feed
                 log.exception("hub_message_failed", topic=env.topic)
+            # A burst on the bus must not fill fast clients' queues before their writers run.
+            await asyncio.sleep(0)
 
     async def _agent_info(self, username: str) -> AgentInfo | None:
         info = self.agents.get(username)
@@ -454,7 +456,7 @@ class Hub:
         f = fields_of(message)
         ts = self.wall.now()
         agent_id = str(f.get("agent_id") or "")
-        data_json = wire.encode_data(message)
+        data_json = wire.dumps_data(_masked(to_jsonable(message)))
         if agent_id:
             info = await self._agent_info(agent_id)
             self.emit(streams.agent_targets(info), topic, data_json, ts)
@@ -558,6 +560,18 @@ class Hub:
         ts = self.wall.now()
         for row in rows:
             self.emit(targets, TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
+
+
+def _masked(data: Any) -> Any:
+    """What the IVR recorded goes out as the screen-pop shows it: digits masked."""
+    if isinstance(data, dict) and isinstance(data.get("ivr"), dict):
+        ivr = dict(data["ivr"])
+        if isinstance(ivr.get("digits"), list):
+            ivr["digits"] = [[d[0], screenpop.mask(str(d[1]))]
+                             if isinstance(d, list) and len(d) == 2 else d
+                             for d in ivr["digits"]]
+        data = {**data, "ivr": ivr}
+    return data
 
 
 def _int_or_none(v: Any) -> int | None:
