@@ -319,7 +319,10 @@ class Hub:
         user = wire.WelcomeUser(id=v.user_id, name=v.display_name or v.username, role=v.role,
                                 team_id=v.team_id, language=v.language, timezone=v.timezone,
                                 extension=v.extension)
-        frames = [wire.welcome(client.stream, sl.seq, missed is not None, user)]
+        # Resumed: welcome carries the client's own position, and the missed events follow it
+        # one by one; otherwise the stream's current seq, which the snapshot is as of.
+        at = resume_seq if missed is not None and resume_seq is not None else sl.seq
+        frames = [wire.welcome(client.stream, at, missed is not None, user)]
         if missed is not None:
             frames.extend(e.text for e in missed)
         else:
@@ -330,7 +333,7 @@ class Hub:
             if not client.push(text):
                 # More missed events than its queue holds: a snapshot is the cheaper catch-up.
                 client.queue = asyncio.Queue(client.queue.maxsize)
-                client.queue.put_nowait(frames[0])
+                client.queue.put_nowait(wire.welcome(client.stream, sl.seq, False, user))
                 client.queue.put_nowait(wire.snapshot(client.stream, sl.seq, "gap",
                                                       self.snapshot(client.stream, v)))
                 break

@@ -51,6 +51,7 @@ async def test_replay_after_reconnect_inside_the_buffer(w: World) -> None:
     again = await login_ws(w, "ann", resume={"stream": first["stream"], "seq": first["seq"]})
     welcome = await again.next()
     assert welcome["op"] == "welcome" and welcome["resumed"] is True
+    assert welcome["seq"] == first["seq"]  # where the client was; the missed events follow
     missed = await events_for(again, 3)
     assert [f["data"]["call_id"] for f in missed] == ["m0", "m1", "m2"]
     assert [f["seq"] for f in missed] == [first["seq"] + 1, first["seq"] + 2, first["seq"] + 3]
