@@ -36,6 +36,21 @@ from agent_desktop.hub.streams import AgentInfo, Viewer
 from agent_desktop.jsonio import to_jsonable
 from common.bus import Bus, Subscription
 from common.clock import Clock
+from common.messages import (
+    AcdAgentState,
+    AcdCallAbandoned,
+    AcdCallAnswered,
+    AcdCallbackFailed,
+    AcdCallEnded,
+    AcdCallHandedBack,
+    AcdCallOffered,
+    AcdCallOverflowed,
+    AcdCallQueued,
+    AcdCallRemoved,
+    CrmUserDeleted,
+    CrmUserUpdated,
+    Message,
+)
 from config.desktop import DesktopSettings
 
 log = structlog.get_logger("agent_desktop.hub")
@@ -44,20 +59,16 @@ TOPIC_SCREEN_POP = "desktop.screen_pop"
 TOPIC_QUEUE_STATS = "acd.queue.stats"
 TOPIC_AGENT_ROW = "desktop.agent_row"
 
-# Bus topics the hub forwards to clients (data = the message, field by field).
-# Which ones carry an agent (agent_id) decides their streams: that agent's, their team's, all.
-# The others concern a call with no agent yet: every team stream and all. Never a wallboard.
-FORWARDED_TOPICS = frozenset({
-    "call.queued", "call.offered", "call.answered", "call.ended", "call.removed",
-    "call.abandoned", "call.overflowed", "call.handed_back", "agent.state", "callback.failed",
-})
-# The message type of each forwarded topic, for the published JSON schema (untyped: any object).
-FORWARDED_TYPES: dict[str, Any] = {}
-OFFER_TOPICS = frozenset({"call.offered"})
-CALL_OVER_TOPICS = frozenset({"call.ended", "call.removed", "call.abandoned",
-                              "call.handed_back"})
-AGENT_STATE_TOPICS = frozenset({"agent.state"})
-BUS_PREFIXES = ("call.", "agent.", "callback.", "user.")
+# Bus messages the hub forwards to clients (data = the message, field by field). Those about an
+# agent (agent_id set) go to that agent's stream, their team's and all; those about a call with
+# no agent yet to every team stream and all. Never to a wallboard.
+FORWARDED_TYPES: dict[str, type[Message]] = {cls.TOPIC: cls for cls in (
+    AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallRemoved,
+    AcdCallAbandoned, AcdCallOverflowed, AcdCallHandedBack, AcdAgentState, AcdCallbackFailed,
+)}
+FORWARDED_TOPICS = frozenset(FORWARDED_TYPES)
+CALL_OVER = (AcdCallEnded, AcdCallRemoved, AcdCallAbandoned, AcdCallHandedBack)
+BUS_PREFIXES = ("acd.", "crm.user.")
 
 
 def fields_of(message: Any) -> Mapping[str, Any]:
@@ -451,40 +462,38 @@ class Hub:
         return info
 
     async def on_message(self, topic: str, message: Any) -> None:
-        if topic.startswith("user."):
-            await self._user_changed(topic, fields_of(message))
+        if isinstance(message, CrmUserUpdated | CrmUserDeleted):
+            await self._user_changed(message)
             return
         if topic not in FORWARDED_TOPICS:
             return
         f = fields_of(message)
         ts = self.wall.now()
         agent_id = str(f.get("agent_id") or "")
-        data_json = wire.dumps_data(_masked(to_jsonable(message)))
+        data = _masked(to_jsonable(message))
+        data_json = wire.dumps_data(data)
         if agent_id:
             info = await self._agent_info(agent_id)
             self.emit(streams.agent_targets(info), topic, data_json, ts)
         else:
             self.emit(streams.unassigned_targets(set(self.logs)), topic, data_json, ts)
         call_id = str(f.get("call_id") or "")
-        if topic in OFFER_TOPICS and agent_id:
+        if isinstance(message, AcdCallOffered):
             facts = screenpop.OfferFacts(
-                call_id=call_id, agent_id=agent_id, queue=str(f.get("queue") or ""),
-                number=str(f.get("number") or ""),
-                customer_id=_int_or_none(f.get("customer_id")),
-                ivr=f.get("ivr") if isinstance(f.get("ivr"), Mapping) else None,
-                offered_at=ts,
+                call_id=call_id, agent_id=agent_id, queue=message.queue, number=message.number,
+                customer_id=message.customer_id, ivr=data.get("ivr") or None, offered_at=ts,
                 waited_s=self.acd.waited_s(call_id) if self.acd is not None else None)
             self.current[agent_id] = _Current(call_id, facts.queue, ts)
             self._spawn(self._screen_pop(facts))
-        elif topic == "call.answered" and agent_id:
+        elif isinstance(message, AcdCallAnswered) and agent_id:
             cur = self.current.get(agent_id)
             if cur is not None and cur.call_id == call_id:
                 cur.answered = True
-        elif topic in CALL_OVER_TOPICS:
+        elif isinstance(message, CALL_OVER):
             for name, cur in list(self.current.items()):
                 if cur.call_id == call_id and (not agent_id or agent_id == name):
                     del self.current[name]
-        if topic in AGENT_STATE_TOPICS and agent_id:
+        elif isinstance(message, AcdAgentState):
             self._agent_row(agent_id)
 
     async def _screen_pop(self, facts: screenpop.OfferFacts) -> None:
@@ -520,29 +529,22 @@ class Hub:
         self.emit(streams.agent_row_targets(info, set(self.logs)), TOPIC_AGENT_ROW,
                   wire.encode_data(row))
 
-    async def _user_changed(self, topic: str, f: Mapping[str, Any]) -> None:
-        user_id = _int_or_none(f.get("user_id"))
-        if user_id is None:
+    async def _user_changed(self, msg: CrmUserUpdated | CrmUserDeleted) -> None:
+        if isinstance(msg, CrmUserDeleted):
+            self.agents.pop(msg.username, None)
+            self.cut_user(msg.user_id, "account deleted")
             return
-        username = str(f.get("username") or "")
-        if topic == "user.deleted":
-            self.agents.pop(username, None)
-            self.cut_user(user_id, "account deleted")
+        if not msg.active:
+            self.cut_user(msg.user_id, "account deactivated")
             return
-        if topic != "user.updated":
-            return
-        if f.get("active") is False:
-            self.cut_user(user_id, "account deactivated")
-            return
-        info = await self.users.by_id(user_id)
+        info = await self.users.by_id(msg.user_id)
         if info is None:
-            self.cut_user(user_id, "account deleted")
+            self.cut_user(msg.user_id, "account deleted")
             return
         self.agents[info.username] = info
-        role = f.get("role")
-        for c in list(self.by_user.get(user_id, ())):
+        for c in list(self.by_user.get(msg.user_id, ())):
             # What the socket may see was decided by role and team at connect time.
-            if (role is not None and role != c.viewer.role) or c.viewer.team_id != info.team_id:
+            if msg.role != c.viewer.role or c.viewer.team_id != info.team_id:
                 self._kill(c, wire.CLOSE_FORBIDDEN, "role or team changed; reconnect")
 
     async def _stats_loop(self) -> None:

@@ -20,14 +20,15 @@ FRAMES: tuple[type, ...] = (wire.WelcomeFrame, wire.SnapshotFrame, wire.EventFra
 
 
 def topic_types() -> dict[str, Any]:
-    """topic -> the type of its event data (None: not typed yet, any JSON object)."""
+    """topic -> the type of its event data: the hub's own, and the bus message types
+    (common/messages.py) it forwards."""
     out: dict[str, Any] = {
         hub.TOPIC_SCREEN_POP: screenpop.ScreenPop,
         hub.TOPIC_QUEUE_STATS: stats.QueueStats,
         hub.TOPIC_AGENT_ROW: stats.AgentRow,
     }
-    for topic in sorted(hub.FORWARDED_TOPICS):
-        out.setdefault(topic, hub.FORWARDED_TYPES.get(topic))
+    for topic, cls in sorted(hub.FORWARDED_TYPES.items()):
+        out.setdefault(topic, cls)
     return out
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from .world import World, connect, login_ws, make_world, world_settings
+from common.messages import CrmUserDeleted, CrmUserUpdated
+
+from .world import World, connect, ended, login_ws, make_world, offered, queued, world_settings
 
 
 @pytest.fixture
@@ -203,12 +205,6 @@ async def test_allowed_streams(w: World, user: str, stream: str) -> None:
     await c.close()
 
 
-def _offer(call: str, agent: str, number: str = "", customer_id: int | None = None
-           ) -> dict[str, object]:
-    return {"call_id": call, "agent_id": agent, "queue": "support", "number": number,
-            "tier": "gold", "customer_id": customer_id, "ivr": {}}
-
-
 async def test_another_teams_customer_data_never_arrives(w: World) -> None:
     sue = await login_ws(w, "sue")  # red supervisor
     sam = await login_ws(w, "sam")  # blue supervisor
@@ -216,14 +212,13 @@ async def test_another_teams_customer_data_never_arrives(w: World) -> None:
     amy = await login_ws(w, "amy")  # red agent, not offered
     for c in (sue, sam, ann, amy):
         await c.until(lambda f: f["op"] == "snapshot")
-    w.bus.publish("call.offered", _offer("c-red", "ann", "+12125550100"))
-    w.bus.publish("call.offered", _offer("c-blue", "bob", "+12125550199"))
+    w.bus.publish(offered("c-red", "ann", "+12125550100"))
+    w.bus.publish(offered("c-blue", "bob", "+12125550199"))
     # Markers after both pops: when a client has its marker, it has everything before it.
     await _both_pops(w)
-    w.bus.publish("call.queued", {"call_id": "marker", "queue": "support", "tier": "",
-                                  "number": "", "ivr": {}})
+    w.bus.publish(queued("marker"))
     for agent in ("ann", "amy"):  # agent streams get no unassigned calls: their own marker
-        w.bus.publish("call.ended", {"call_id": "marker", "agent_id": agent})
+        w.bus.publish(ended("marker", agent))
     for c in (sue, sam, ann, amy):
         await c.until(lambda f: f.get("data", {}).get("call_id") == "marker")
     seen = {name: {f["data"].get("call_id") for f in c.frames if f["op"] == "event"}
@@ -253,8 +248,7 @@ async def test_deactivated_user_is_cut_off_at_once(w: World) -> None:
     c = await login_ws(w, "amy")
     await c.until(lambda f: f["op"] == "snapshot")
     await w.crm.users.update(w.users["amy"].id, active=False)
-    w.bus.publish("user.updated", {"user_id": w.users["amy"].id, "username": "amy",
-                                   "active": False, "role": "agent"})
+    w.bus.publish(CrmUserUpdated(w.users["amy"].id, "amy", False, "agent"))
     code, reason = await c.closed()
     assert code == 4403 and "deactivated" in reason
     await c.close()
@@ -280,6 +274,6 @@ async def test_deactivation_over_rest_cuts_the_socket(w: World) -> None:
 async def test_deleted_user_is_cut_off(w: World) -> None:
     c = await login_ws(w, "amy")
     await c.until(lambda f: f["op"] == "snapshot")
-    w.bus.publish("user.deleted", {"user_id": w.users["amy"].id, "username": "amy"})
+    w.bus.publish(CrmUserDeleted(w.users["amy"].id, "amy"))
     assert (await c.closed())[0] == 4403
     await c.close()

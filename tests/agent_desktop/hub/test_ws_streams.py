@@ -15,18 +15,26 @@ import pytest
 
 from acd.stats import AgentStateStats, PeriodStats, QueueReport
 from agent_desktop.hub.schema import topic_schema
+from common.messages import IvrContext
 
-from .world import T0, World, connect, login_ws, make_world, world_settings
+from .world import (
+    T0,
+    World,
+    agent_state,
+    connect,
+    ended,
+    login_ws,
+    make_world,
+    offered,
+    queued,
+    world_settings,
+)
 
 
 @pytest.fixture
 async def w(tmp_path: Path) -> AsyncIterator[World]:
     async for world in make_world(tmp_path):
         yield world
-
-
-def ended(call: str, agent: str = "ann") -> dict[str, Any]:
-    return {"call_id": call, "agent_id": agent}
 
 
 async def events_for(c: Any, n: int) -> list[dict[str, Any]]:
@@ -41,12 +49,12 @@ async def events_for(c: Any, n: int) -> list[dict[str, Any]]:
 async def test_replay_after_reconnect_inside_the_buffer(w: World) -> None:
     c = await login_ws(w, "ann")
     snap = await c.until(lambda f: f["op"] == "snapshot")
-    w.bus.publish("call.ended", ended("a1"))
+    w.bus.publish(ended("a1"))
     first = (await events_for(c, 1))[0]
     assert first["seq"] == snap["seq"] + 1
     await c.close()
     for i in range(3):  # missed while away (the buffer holds 8)
-        w.bus.publish("call.ended", ended(f"m{i}"))
+        w.bus.publish(ended(f"m{i}"))
     await asyncio.sleep(0.05)
     again = await login_ws(w, "ann", resume={"stream": first["stream"], "seq": first["seq"]})
     welcome = await again.next()
@@ -56,7 +64,7 @@ async def test_replay_after_reconnect_inside_the_buffer(w: World) -> None:
     assert [f["data"]["call_id"] for f in missed] == ["m0", "m1", "m2"]
     assert [f["seq"] for f in missed] == [first["seq"] + 1, first["seq"] + 2, first["seq"] + 3]
     assert not [f for f in again.frames if f["op"] == "snapshot"]
-    w.bus.publish("call.ended", ended("live"))
+    w.bus.publish(ended("live"))
     live = (await events_for(again, 1))[0]
     assert live["data"]["call_id"] == "live" and live["seq"] == first["seq"] + 4
     await again.close()
@@ -67,11 +75,9 @@ async def test_resume_beyond_the_buffer_gets_a_gap_snapshot_with_the_screen_pop(
     c = await login_ws(w, "ann")
     snap = await c.until(lambda f: f["op"] == "snapshot")
     await c.close()
-    w.bus.publish("call.offered", {"call_id": "pop1", "agent_id": "ann", "queue": "support",
-                                   "number": "+12125550100", "customer_id": None, "ivr": {}})
+    w.bus.publish(offered("pop1", "ann", "+12125550100"))
     for i in range(20):  # far more than the 8 kept
-        w.bus.publish("agent.state", {"agent_id": "ann", "old": "available",
-                                      "new": "reserved", "reason": None})
+        w.bus.publish(agent_state("ann"))
     await _until(lambda: w.hub.counters.screen_pops >= 1)
     again = await login_ws(w, "ann", resume={"stream": snap["stream"], "seq": snap["seq"]})
     welcome = await again.next()
@@ -117,8 +123,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
 
         reader = asyncio.create_task(read_all())
         for i in range(200):
-            w.bus.publish("call.queued", {"call_id": f"q{i}", "queue": "support", "tier": "",
-                                          "number": "", "ivr": {}, "pad": big})
+            w.bus.publish(queued(f"q{i}", number=big))  # a big frame (not a real number)
             await asyncio.sleep(0.002)  # a busy floor, not one burst bigger than any queue
         await _until(lambda: w.hub.counters.dropped_slow >= 1)
         await asyncio.wait_for(reader, 20)
@@ -216,15 +221,13 @@ async def test_screen_pop_of_a_known_caller_at_offer_time(w: World) -> None:
     cid = await _rich_customer(w)
     c = await login_ws(w, "ann")
     await c.until(lambda f: f["op"] == "snapshot")
-    w.bus.publish("call.offered", {
-        "call_id": "k1", "agent_id": "ann", "queue": "support", "number": "+12125550100",
-        "tier": "gold", "customer_id": None,
-        "ivr": {"menu": "main", "path": ["welcome", "lang", "account"],
-                "digits": [["lang", "1"], ["account", "4111111111111111"], ["pin", "****"]],
-                "language": "zh", "seconds": 14.2}})
-    offered = await c.until(lambda f: f.get("topic") == "call.offered")
+    w.bus.publish(offered("k1", "ann", "+12125550100", ivr=IvrContext(
+        menu="main", version=3, path=("welcome", "lang", "account"),
+        digits=(("lang", "1"), ("account", "4111111111111111"), ("pin", "****")),
+        language="zh", seconds=14.2)))
+    offer = await c.until(lambda f: f.get("topic") == "acd.call.offered")
     pop = await c.until(lambda f: f.get("topic") == "desktop.screen_pop")
-    assert pop["seq"] == offered["seq"] + 1
+    assert pop["seq"] == offer["seq"] + 1
     d = pop["data"]
     assert d["status"] == "known" and d["call_id"] == "k1" and d["queue"] == "support"
     assert d["caller_number"] == "+12125550100" and d["waited_s"] == 12.5
@@ -254,20 +257,16 @@ async def test_screen_pop_of_an_unknown_caller_and_a_shared_number(w: World) -> 
         await w.crm.phones.create(customer_id=cust.id, e164="+12125550177")
     c = await login_ws(w, "ann")
     await c.until(lambda f: f["op"] == "snapshot")
-    w.bus.publish("call.offered", {"call_id": "u1", "agent_id": "ann", "queue": "support",
-                                   "number": "+12025559999", "customer_id": None, "ivr": {}})
+    w.bus.publish(offered("u1", "ann", "+12025559999"))
     pop = (await c.until(lambda f: f.get("topic") == "desktop.screen_pop"))["data"]
     assert (pop["status"], pop["customer"], pop["matches"], pop["ivr"]) == \
         ("unknown", None, [], None)
     assert pop["caller_number"] == "+12025559999"
-    w.bus.publish("call.offered", {"call_id": "s1", "agent_id": "ann", "queue": "support",
-                                   "number": "+12125550177", "customer_id": None, "ivr": {}})
+    w.bus.publish(offered("s1", "ann", "+12125550177"))
     pop = (await c.until(lambda f: f.get("topic") == "desktop.screen_pop"))["data"]
     assert pop["status"] == "ambiguous" and pop["customer"] is None
     assert sorted(m["name"] for m in pop["matches"]) == ["Li Na", "Li Wei"]
-    w.bus.publish("call.offered", {"call_id": "g1", "agent_id": "ann", "queue": "support",
-                                   "number": "anonymous\r\nX: y", "customer_id": None,
-                                   "ivr": {}})
+    w.bus.publish(offered("g1", "ann", "anonymous\r\nX: y"))
     pop = (await c.until(lambda f: f.get("topic") == "desktop.screen_pop"))["data"]
     assert pop["status"] == "unknown" and pop["error"] is None
     await c.close()
@@ -369,10 +368,8 @@ async def test_kiosk_wallboard_is_read_only_and_has_no_customer_data(w: World) -
     assert welcome["user"]["role"] == "kiosk"
     snap = await k.next()
     assert {a["agent_id"] for a in snap["data"]["agents"]} == {"ann", "amy"}
-    w.bus.publish("call.offered", {"call_id": "cx", "agent_id": "ann", "queue": "support",
-                                   "number": "+12125550100", "customer_id": None, "ivr": {}})
-    w.bus.publish("agent.state", {"agent_id": "ann", "old": "available", "new": "reserved",
-                                  "reason": None})
+    w.bus.publish(offered("cx", "ann", "+12125550100"))
+    w.bus.publish(agent_state("ann"))
     w.acd.reports = [_report("support", 3)]
     w.hub.publish_stats()
     stats = await k.until(lambda f: f.get("topic") == "acd.queue.stats")
@@ -408,7 +405,7 @@ async def test_message_schemas_are_in_the_openapi_document(w: World) -> None:
     assert "WsServerFrame" in doc["components"]["schemas"]
     topics = doc["x-websocket-topics"]
     assert {"desktop.screen_pop", "acd.queue.stats", "desktop.agent_row",
-            "call.offered"} <= set(topics)
+            "acd.call.offered"} <= set(topics)
     pop = topic_schema(doc, "desktop.screen_pop")
     assert {"call_id", "status", "customer", "matches", "ivr", "waited_s"} <= \
         set(pop["properties"])

@@ -220,3 +220,35 @@ async def login_ws(w: World, username: str, **auth: Any) -> Ws:
     c = await connect(w)
     await c.send({"op": "auth", "token": await w.token(username), **auth})
     return c
+
+
+# ------------------------------------------------------------------ bus messages as the ACD sends
+
+
+def offered(call: str, agent: str, number: str = "", customer_id: int | None = None,
+            ivr: Any = None) -> Any:
+    from common.messages import AcdCallOffered
+
+    return AcdCallOffered(call_id=call, channel=f"PJSIP/trunk-{call}", agent_id=agent,
+                          queue="support", number=number, tier="gold",
+                          customer_id=customer_id, ivr=ivr)
+
+
+def ended(call: str, agent: str = "ann") -> Any:
+    from common.messages import AcdCallEnded
+
+    return AcdCallEnded(call_id=call, channel=f"PJSIP/trunk-{call}", agent_id=agent)
+
+
+def queued(call: str, number: str = "") -> Any:
+    from common.messages import AcdCallQueued
+
+    return AcdCallQueued(call_id=call, channel=f"PJSIP/trunk-{call}", queue="support",
+                         tier="gold", number=number)
+
+
+def agent_state(agent: str, old: str = "available", new: str = "reserved") -> Any:
+    from acd.model import AgentState
+    from common.messages import AcdAgentState
+
+    return AcdAgentState(agent_id=agent, old=AgentState(old), new=AgentState(new), reason=None)
