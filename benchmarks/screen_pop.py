@@ -172,11 +172,10 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     from agent_desktop.hub.hub import TOPIC_SCREEN_POP, kiosk_hash
     from agent_desktop.hub.ws import KIOSK_PREFIX
     from agent_desktop.passwords import hash_password
+    from common.logging import configure_logging
     from config.acd import AcdSettings
     from config.demo import DemoSettings
     from config.settings import Settings
-
-    from common.logging import configure_logging
 
     configure_logging("warning", "console")
     one_hash = hash_password(server.DEMO_PASSWORD)
