@@ -286,7 +286,11 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     def window(t0: float, t1: float, stuck_ok: bool) -> tuple[list[float], int, int]:
         lat, lost, n = [], 0, 0
         for (agent, call_id), t in offered.items():
-            if not t0 <= t < t1 or (agent in stuck_agents and not stuck_ok):
+            if not t0 <= t < t1:
+                continue
+            # A stuck desktop stops reading at t_b: what was offered just before may still
+            # have been on its way; its offers before that are judged like everyone's.
+            if agent in stuck_agents and (not stuck_ok or t >= conf["t_b"] - 2.0):
                 continue
             n += 1
             r = got.get((agent, call_id))
