@@ -60,14 +60,18 @@ function toastArea() {
   return area;
 }
 
-/** A short notice at the bottom of the page (errors stay until dismissed). */
-export function toast(message, kind = "info", { timeoutMs = 5000 } = {}) {
+/** A short notice at the bottom of the page (errors stay until dismissed unless given a
+ * timeout). */
+export function toast(message, kind = "info", { timeoutMs = kind === "error" ? 0 : 5000 } = {}) {
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : null },
     h("span", {}, message),
     h("button", { type: "button", class: "toast-close", "aria-label": t("common.close"),
                   onclick: () => item.remove() }, "×"));
   toastArea().append(item);
-  if (kind !== "error" && timeoutMs) setTimeout(() => item.remove(), timeoutMs);
+  if (timeoutMs) setTimeout(() => item.remove(), timeoutMs);
+  // A burst of notices must not cover the page: the oldest go first.
+  const area = toastArea();
+  while (area.children.length > 4) area.firstElementChild.remove();
   return item;
 }
 

@@ -70,6 +70,7 @@ const DEFAULT_THRESHOLDS = { sl_bad_margin: 0.15, wait_warn_factor: 1.0, wait_ba
 const DEFAULT_QUEUE = { service_level_s: 20, service_level_target: 0.8 };
 const STATES = ["available", "reserved", "on_call", "wrap_up", "paused", "logged_out"];
 const TREND_KEY = "cc.trend";
+const ALERT_QUIET_S = 300;
 const TREND_MAX = 2880;  // a point per 30 s for a day
 
 // The token stays in the fragment: a TV that reloads the page must find it again.
@@ -82,6 +83,7 @@ const S = {
   agents: new Map(),   // agent_id -> AgentRow
   calls: new Map(),    // call_id -> {call_id, queue, number, state, agent_id, since}
   levels: new Map(),   // "queue:metric" -> "ok" | "warn" | "bad" (for alerts on a change)
+  alerted: new Map(),  // "queue:metric" -> {level, at} of its last alert
   alerts: [],
   trend: loadTrend(),
 };
@@ -224,12 +226,17 @@ function checkAlerts(q, { baseline = false } = {}) {
     const before = S.levels.get(id) || "ok";
     S.levels.set(id, now);
     if (baseline || RANK[now] <= RANK[before]) continue;
+    // A figure that hovers around a threshold alerts once per ALERT_QUIET_S at a given level.
+    const last = S.alerted.get(id);
+    const at = Date.now() / 1000;
+    if (last && RANK[last.level] >= RANK[now] && at - last.at < ALERT_QUIET_S) continue;
+    S.alerted.set(id, { level: now, at });
     const value = key === "sl" ? fmtPercent(q.service_level)
       : key === "wait" ? fmtDuration(q.longest_wait_s) : fmtPercent(q.abandon_rate);
     const text = t(`alert.${key}`, { queue: q.queue, value, target: fmtPercent(qc.service_level_target) });
     S.alerts.unshift({ at: Date.now() / 1000, level: now, text });
     S.alerts.length = Math.min(S.alerts.length, 50);
-    if (!kiosk) toast(text, now === "bad" ? "error" : "info", { timeoutMs: 8000 });
+    if (!kiosk && now === "bad") toast(text, "error", { timeoutMs: 8000 });
   }
 }
 
@@ -272,7 +279,7 @@ function agentRow(a, actions) {
     h("td", { class: "call" }, a.call_id ? (call?.number ? fmtPhone(call.number) : "●") : "–",
       call?.queue ? h("span", { class: "muted" }, ` ${call.queue}`) : null),
     h("td", { class: "num" }, String(a.calls_handled ?? 0)),
-    actions ? h("td", { class: "actions row" },
+    actions ? h("td", {}, h("div", { class: "actions" },
       ["listen", "whisper", "barge"].map((mode) => h("button", { type: "button", class: "small",
         disabled: !busy, dataset: { action: mode }, onclick: () => monitor(a, mode) }, t(`act.${mode}`))),
       h("button", { type: "button", class: "small", dataset: { action: "pause" },
@@ -280,7 +287,7 @@ function agentRow(a, actions) {
       h("button", { type: "button", class: "small", dataset: { action: "logout" },
         disabled: a.state === "logged_out", onclick: () => forceLogout(a) }, t("act.logout")),
       h("button", { type: "button", class: "small", dataset: { action: "skills" },
-        onclick: () => editSkills(a) }, t("act.skills"))) : null);
+        onclick: () => editSkills(a) }, t("act.skills")))) : null);
 }
 
 async function monitor(a, mode) {
