@@ -107,7 +107,7 @@ async def serve(settings: Settings, *, demo: bool = False,
 
     async with contextlib.AsyncExitStack() as stack:
         try:
-            menus = MenuRegistry(settings)
+            menus = MenuRegistry(settings, demo=demo)
         except MenuConfigError as exc:
             raise StartupError(str(exc)) from exc
         db_path = _prepare_data_dir(settings)
@@ -215,6 +215,7 @@ async def serve(settings: Settings, *, demo: bool = False,
             bus=bus)
         acd.observe_commands = history.deriver.observe
         dialer.history = history.deriver.record  # dialer_attempt rows (crm_core/history.py)
+        ivr.history = history.deriver  # IVR outcomes into the event log
         await history.start()
         stack.push_async_callback(history.stop)  # after acd.stop: its last events are flushed
         await acd.start()

@@ -312,6 +312,13 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
             add(q(e.at, e.queue), "transferred")
             if e.agent:
                 add(a(e.at, e.agent), "transferred")
+        elif k == "ivr_outcome":
+            ikey = (bucket(e.at), e.state, e.queue, ivr_exit_node(e.detail), e.reason)
+            acc = d.ivr.get(ikey)
+            if acc is None:
+                acc = d.ivr[ikey] = [0.0, 0.0]
+            acc[0] += 1
+            acc[1] += e.dur_s or 0.0
     if day_of is not None:
         for (b, agent), row in ad.items():
             day = d.agent_day.setdefault((day_of(b), agent), {})
@@ -321,6 +328,19 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
             key = (day_of(b), agent, state, reason)
             d.state_day[key] = d.state_day.get(key, 0.0) + secs
     return d
+
+
+def ivr_exit_node(path: str) -> str:
+    """Where the caller left a menu: the last node of an `ivr_outcome` row's path."""
+    return path.rsplit(">", 1)[-1]
+
+
+def ivr_outcome_event(*, at: float, menu: str, queue: str, outcome: str,
+                      path: Sequence[str], seconds: float, call_id: str = "",
+                      number: str = "") -> HistoryEvent:
+    """The event-log row of a caller finishing an IVR menu (columns: crm_core/history.py)."""
+    return HistoryEvent(at, "ivr_outcome", queue=queue, call_id=call_id, number=number,
+                        state=menu, reason=outcome, detail=">".join(path), dur_s=seconds)
 
 
 def split_state(out: dict[tuple[float, str, str, str], float], agent: str, state: str,

@@ -16,6 +16,16 @@ Definitions (all waits run from the call's ORIGINAL enqueue time, i.e. what the 
 - occupancy = busy time (reserved + on a call + wrap-up) / staffed time (busy + available).
 - transfer rate = transferred / answered; first-call resolution = answered calls with no new
   call from the same number within N days / answered calls.
+
+IVR (every call that finished a menu is one IVR call, counted against the queue it was routed
+to, else the menu's default queue):
+- self-service completion rate = calls the menu served to the end (self_service) / IVR calls;
+- IVR abandon rate = callers who hung up inside the menu / IVR calls.
+
+Outbound (dialer attempts; a live answer is a person who picked up: connected or abandoned):
+- contact rate = live answers / attempts; conversion rate = conversions / connected calls;
+- outbound abandon rate = abandoned / live answers (the FTC/Ofcom rule, per 24 h and 30 days;
+  acd/dialer/abandon.py paces against the same ratio).
 """
 
 from __future__ import annotations
@@ -71,6 +81,39 @@ def transfer_rate(transferred: float, answered: float) -> float | None:
 
 def first_call_resolution(answered: float, repeated: float) -> float | None:
     return ratio(answered - repeated, answered)
+
+
+# IVR outcome (ivr/runner.py) -> the IVR counter it adds to besides `ivr_calls`; other outcomes
+# (callback, message, failed = handed back to the dialplan) count in `ivr_calls` only.
+IVR_COUNTERS: dict[str, str] = {
+    "self_service": "ivr_self_service", "abandoned": "ivr_abandoned",
+    "transferred": "ivr_transferred", "queued": "ivr_queued",
+}
+
+
+def self_service_rate(self_service: float, ivr_calls: float) -> float | None:
+    return ratio(self_service, ivr_calls)
+
+
+def ivr_abandon_rate(abandoned_in_ivr: float, ivr_calls: float) -> float | None:
+    return ratio(abandoned_in_ivr, ivr_calls)
+
+
+# Dialer attempt results (acd/dialer/service.py) that are a person on the line.
+LIVE_RESULTS = frozenset({"connected", "answered", "abandoned"})
+CONNECTED_RESULTS = frozenset({"connected", "answered"})
+
+
+def contact_rate(live: float, attempts: float) -> float | None:
+    return ratio(live, attempts)
+
+
+def conversion_rate(conversions: float, connected: float) -> float | None:
+    return ratio(conversions, connected)
+
+
+def outbound_abandon_rate(abandoned: float, live: float) -> float | None:
+    return ratio(abandoned, live)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,8 @@ _ENTERED, _ANSWERED, _ANSWERED_SL, _ABANDONED, _ABANDONED_SHORT = 0, 1, 2, 3, 4
 _OVERFLOWED, _WAIT_ANS, _WAIT_ABN, _HANDLED, _HANDLE_SUM, _CALLBACKS = 5, 6, 7, 8, 9, 10
 _TRANSFERRED = 11
 _FALLBACK_ANS = 12
-_WIDTH = 13
+_IVR_CALLS, _IVR_SELF, _IVR_ABANDONED, _IVR_TRANSFERRED, _IVR_QUEUED = 13, 14, 15, 16, 17
+_WIDTH = 18
 # An outcome: its non-zero fields only, as (index, value).
 _Vec = tuple[tuple[int, float], ...]
 # A recorded outcome: (time, queue, kind, value); see _KINDS.
@@ -64,6 +65,15 @@ class PeriodStats:
     # Of `answered`: callers the server handed back to Asterisk's Queue() (stopping, refused,
     # crashed) whom a Queue() member answered.
     answered_by_fallback: int = 0
+    # Callers who finished an IVR menu counted against this queue (routed here, else the
+    # menu's default queue), and how (acd/metrics.py IVR_COUNTERS).
+    ivr_calls: int = 0
+    ivr_self_service: int = 0
+    ivr_abandoned: int = 0
+    ivr_transferred: int = 0
+    ivr_queued: int = 0
+    self_service_rate: float | None = None
+    ivr_abandon_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +176,14 @@ def _period(s: Sequence[float]) -> PeriodStats:
         abandon_rate=f.abandon_rate,
         avg_time_to_abandon_s=f.avg_time_to_abandon_s,
         answered_by_fallback=round(s[_FALLBACK_ANS]),
+        ivr_calls=round(s[_IVR_CALLS]),
+        ivr_self_service=round(s[_IVR_SELF]),
+        ivr_abandoned=round(s[_IVR_ABANDONED]),
+        ivr_transferred=round(s[_IVR_TRANSFERRED]),
+        ivr_queued=round(s[_IVR_QUEUED]),
+        self_service_rate=metrics.self_service_rate(round(s[_IVR_SELF]), round(s[_IVR_CALLS])),
+        ivr_abandon_rate=metrics.ivr_abandon_rate(round(s[_IVR_ABANDONED]),
+                                                  round(s[_IVR_CALLS])),
     )
 
 
@@ -174,6 +192,7 @@ _VALUE = -1.0
 _K_ENTERED, _K_ANSWERED, _K_ANSWERED_SL, _K_ABANDONED, _K_ABANDONED_SHORT = 0, 1, 2, 3, 4
 _K_OVERFLOWED, _K_HANDLED, _K_CALLBACK, _K_TRANSFERRED = 5, 6, 7, 8
 _K_FALLBACK_ANSWERED, _K_FALLBACK_ANSWERED_SL = 9, 10
+_K_IVR_OTHER, _K_IVR_SELF, _K_IVR_ABANDONED, _K_IVR_TRANSFERRED, _K_IVR_QUEUED = 11, 12, 13, 14, 15
 _KINDS: tuple[_Vec, ...] = (
     ((_ENTERED, 1.0),),
     ((_ANSWERED, 1.0), (_WAIT_ANS, _VALUE)),
@@ -186,11 +205,17 @@ _KINDS: tuple[_Vec, ...] = (
     ((_TRANSFERRED, 1.0),),
     ((_ANSWERED, 1.0), (_FALLBACK_ANS, 1.0), (_WAIT_ANS, _VALUE)),
     ((_ANSWERED, 1.0), (_ANSWERED_SL, 1.0), (_FALLBACK_ANS, 1.0), (_WAIT_ANS, _VALUE)),
+    ((_IVR_CALLS, 1.0),),
+    ((_IVR_CALLS, 1.0), (_IVR_SELF, 1.0)),
+    ((_IVR_CALLS, 1.0), (_IVR_ABANDONED, 1.0)),
+    ((_IVR_CALLS, 1.0), (_IVR_TRANSFERRED, 1.0)),
+    ((_IVR_CALLS, 1.0), (_IVR_QUEUED, 1.0)),
 )
 # Stable names for the kinds, as persisted (crm_core.acd_store) across restarts.
 KIND_NAMES: tuple[str, ...] = (
     "entered", "answered", "answered_sl", "abandoned", "abandoned_short", "overflowed",
     "handled", "callback", "transferred", "fallback_answered", "fallback_answered_sl",
+    "ivr_other", "ivr_self_service", "ivr_abandoned", "ivr_transferred", "ivr_queued",
 )
 _KIND_BY_NAME = {name: i for i, name in enumerate(KIND_NAMES)}
 # Unfolded outcomes allowed to pile up before recording folds them in itself (bounds memory
@@ -313,6 +338,14 @@ class QueueStats:
             raise UnknownQueue(f"no queue {queue!r}")
         kind = _K_FALLBACK_ANSWERED_SL if waited_s <= lim[0] else _K_FALLBACK_ANSWERED
         self._record(now, queue, kind, waited_s)
+
+    def ivr_outcome(self, queue: str, outcome: str, now: float) -> None:
+        """A caller finished an IVR menu with `outcome` (ivr/runner.py), counted against
+        `queue` (acd/metrics.py IVR_COUNTERS says which counter besides `ivr_calls`)."""
+        if queue not in self._limits:
+            raise UnknownQueue(f"no queue {queue!r}")
+        kind = _KIND_BY_NAME[metrics.IVR_COUNTERS.get(outcome, "ivr_other")]
+        self._record(now, queue, kind, 0.0)
 
     # -------------------------------------------------------------------------------- persisting
 

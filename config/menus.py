@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -20,6 +21,16 @@ class IvrSettings(Section):
     # Asterisk sound directories holding <language>/<prompt>.<ext>. When given, every prompt a
     # menu names must exist there in the menu's default language (checked at load).
     sound_dirs: list[str] = Field(default_factory=list)
+    # Every business_hours condition of every menu: "menu" = the menus' own hours; "open" =
+    # always open (staffed around the clock, or a demo); "closed" = closed now (an emergency
+    # closure); "" = the menus' hours, except under --demo, which is open around the clock.
+    hours_override: Literal["", "menu", "open", "closed"] = ""
+
+    def hours_mode(self, *, demo: bool) -> Literal["", "open", "closed"]:
+        """What the menus' business-hours conditions follow: "" = their own hours."""
+        if self.hours_override in ("open", "closed"):
+            return self.hours_override
+        return "open" if demo and self.hours_override == "" else ""
 
     def menu_paths(self) -> list[Path]:
         return [Path(p) for p in self.menus] if self.menus else [SHIPPED_MENUS]

@@ -20,8 +20,20 @@ Event rows (cc_events), one per fact, `at` = wall-clock Unix seconds:
     transferred       yes     yes    yes      reason = the transfer target
 
 Kinds other components append use the same columns. Unknown kinds are stored and ignored by the
-aggregates. The IVR's `ivr_outcome` (queue = menu, reason = exit node: self_service / to_queue /
-hangup, detail = node path). The dialer (acd/dialer/service.py) writes one `dialer_attempt` row per
+aggregates. The IVR (ivr/service.py) writes one `ivr_outcome` row per caller who finished a menu:
+
+    column       ivr_outcome meaning
+    queue        the ACD queue it counts against (the one it was routed to, else the menu's
+                 default queue)
+    state        the menu's name
+    reason       outcome: self_service | queued | callback | message | transferred | abandoned
+                 (hung up in the menu) | failed (handed back to the dialplan)
+    detail       the node path joined by ">"; its last node is where the caller left
+    dur_s        seconds in the menu
+    call_id, number  the call and the caller ID
+
+They are summed per 15 minutes, menu, queue, exit node and outcome in cc_ivr_intervals (the IVR
+reports read those). The dialer (acd/dialer/service.py) writes one `dialer_attempt` row per
 attempt, when its outcome is known (`at` = then), including numbers the dial policy refused:
 
     column       dialer_attempt meaning
@@ -45,7 +57,9 @@ attempt, when its outcome is known (`at` = then), including numbers the dial pol
     talk_s       connected: seconds talking with the agent; else NULL
 
 A live answer, for the abandon rate, is reason IN ('connected', 'abandoned'); the rate of a
-campaign over a period is abandoned / live answers (the 3 % rule).
+campaign over a period is abandoned / live answers (the 3 % rule). The outbound reports read
+these rows as they are (index cc_events_dialer), joined with the calls' CRM dispositions for
+conversions.
 
 The interval tables (cc_queue_intervals, cc_agent_intervals, cc_agent_state_intervals,
 cc_queue_histograms) hold sums per 15 minutes (`start` = a multiple of 900 s) per queue and per
@@ -117,6 +131,8 @@ class IntervalDeltas:
     state: dict[tuple[float, str, str, str], float] = field(default_factory=dict)
     histogram: dict[tuple[float, str, str, int], int] = field(default_factory=dict)
     agent_day: dict[tuple[float, str], dict[str, float]] = field(default_factory=dict)
+    # (start, menu, queue, exit node, outcome) -> [calls, seconds in the menu]
+    ivr: dict[tuple[float, str, str, str, str], list[float]] = field(default_factory=dict)
     state_day: dict[tuple[float, str, str, str], float] = field(default_factory=dict)
     tz: str = ""
     # bucket start -> local day start in `tz`; None: no per-day rows in this batch
@@ -157,6 +173,17 @@ class StateInterval:
     state: str
     reason: str
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class IvrInterval:
+    start: float
+    menu: str
+    queue: str
+    node: str  # where the caller left the menu
+    outcome: str
+    calls: int
+    seconds: float  # summed time in the menu
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +251,13 @@ def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tz, start, agent, state, reason) "
             "DO UPDATE SET seconds = seconds + excluded.seconds",
             [(deltas.tz, *k, v) for k, v in deltas.state_day.items()],
+        )
+    if deltas.ivr:
+        conn.executemany(
+            "INSERT INTO cc_ivr_intervals (start, menu, queue, node, outcome, calls, seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (start, menu, queue, node, outcome) "
+            "DO UPDATE SET calls = calls + excluded.calls, seconds = seconds + excluded.seconds",
+            [(*k, int(v[0]), v[1]) for k, v in deltas.ivr.items()],
         )
     if repeat_window_s > 0:
         _mark_repeats(conn, events, repeat_window_s, deltas)
@@ -295,6 +329,31 @@ def histograms_sync(conn: sqlite3.Connection, start: float, end: float) -> list[
     return [HistogramBin(*r) for r in cur]
 
 
+def ivr_intervals_sync(conn: sqlite3.Connection, start: float, end: float
+                       ) -> list[IvrInterval]:
+    cur = conn.execute(
+        "SELECT start, menu, queue, node, outcome, calls, seconds FROM cc_ivr_intervals "
+        "WHERE start >= ? AND start < ? ORDER BY start, menu, queue, node, outcome",
+        (bucket(start), end))
+    return [IvrInterval(*r) for r in cur]
+
+
+def dialer_attempts_sync(conn: sqlite3.Connection, start: float, end: float,
+                         conversion_dispositions: Sequence[str]
+                         ) -> list[tuple[HistoryEvent, bool]]:
+    """The `dialer_attempt` rows in [start, end), each with whether its call's CRM interaction
+    ended with one of `conversion_dispositions` (the agent's verdict, e.g. "sale")."""
+    cols = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS)
+    marks = ", ".join("?" * len(conversion_dispositions)) or "NULL"
+    cur = conn.execute(
+        f"SELECT {cols}, CASE WHEN i.disposition IN ({marks}) THEN 1 ELSE 0 END "  # noqa: S608
+        "FROM cc_events e LEFT JOIN interactions i ON i.call_id = e.call_id AND e.call_id != '' "
+        "WHERE e.kind = 'dialer_attempt' AND e.at >= ? AND e.at < ? ORDER BY e.at, e.id",
+        (*conversion_dispositions, start, end))
+    n = len(_EVENT_COLUMNS)
+    return [(HistoryEvent(*r[:n]), bool(r[n])) for r in cur]
+
+
 def events_sync(conn: sqlite3.Connection, start: float, end: float,
                 kinds: Sequence[str] | None = None) -> list[HistoryEvent]:
     cols = ", ".join(_EVENT_COLUMNS)
@@ -343,6 +402,14 @@ class HistoryRepo:
     async def events(self, start: float, end: float,
                      kinds: Sequence[str] | None = None) -> list[HistoryEvent]:
         return await self._db.scan(events_sync, start, end, kinds)
+
+    async def ivr_intervals(self, start: float, end: float) -> list[IvrInterval]:
+        return await self._db.scan(ivr_intervals_sync, start, end)
+
+    async def dialer_attempts(self, start: float, end: float,
+                              conversion_dispositions: Sequence[str]
+                              ) -> list[tuple[HistoryEvent, bool]]:
+        return await self._db.scan(dialer_attempts_sync, start, end, conversion_dispositions)
 
     async def repeated_calls(self, start: float, end: float) -> set[str]:
         return await self._db.scan(repeated_calls_sync, start, end)

@@ -679,6 +679,22 @@ CREATE TABLE kiosk_tokens (
 );
 """
 
+# Reports on the IVR and the dialer (issues 11, 13): IVR outcomes per 15 minutes, menu, queue,
+# exit node and outcome; dialer attempts read straight from the log through their own index.
+_CC_IVR_DIALER = """
+CREATE TABLE cc_ivr_intervals (
+    start REAL NOT NULL,
+    menu TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    node TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    calls INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, menu, queue, node, outcome)
+) WITHOUT ROWID;
+CREATE INDEX cc_events_dialer ON cc_events (at) WHERE kind = 'dialer_attempt';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -700,6 +716,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "dialer: abandon counts per campaign and minute; campaign callbacks",
               _DIALER_STATE),
     Migration(17, "read-only wallboard kiosk tokens (hashed)", _KIOSK_TOKENS),
+    Migration(18, "IVR outcome intervals; dialer attempts index", _CC_IVR_DIALER),
 )
 LATEST = MIGRATIONS[-1].version
 

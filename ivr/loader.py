@@ -221,6 +221,7 @@ class Context:
     skills: frozenset[str]
     sound_dirs: tuple[Path, ...] = ()
     check_number: Any = None  # Callable[[str], str], raises on a number we may not dial
+    hours_override: Literal["", "open", "closed"] = ""  # see config/menus.py
 
 
 def load_menu(path: Path | str, ctx: Context, version: int = 1) -> Menu:
@@ -368,7 +369,7 @@ class _Builder:
             except ValueError:
                 raise self.fail(node, f"holiday {d!r} is not a date",
                                 "write holidays as \"YYYY-MM-DD\"") from None
-        return Hours(name, h.timezone, weekly, frozenset(holidays))
+        return Hours(name, h.timezone, weekly, frozenset(holidays), self.ctx.hours_override)
 
     def _items(self, nid: str, raw: Sequence[_Item]) -> tuple[Item, ...]:
         out = []
@@ -474,7 +475,8 @@ class _Builder:
                 except Exception as exc:  # the dial validation's own error, shown as is
                     raise self.fail(nid, f"transfer number {raw.number!r} may not be dialled "
                                     f"({exc})", "use a number [dialing] allows "
-                                    "(dial_pattern, allowed_prefixes)") from None
+                                    "(dial_pattern, allowed_prefixes, and the dial policy: "
+                                    "allowed_countries, allowed_number_types, roles.agent)") from None
             return Transfer(nid, raw.number, raw.on_fail or FAIL_ROUTE)
         assert isinstance(raw, _Hangup)
         return Hangup(nid, self._items(nid, raw.prompts))

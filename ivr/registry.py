@@ -13,26 +13,42 @@ from pathlib import Path
 
 from config.settings import Settings
 from cti import commands
+from cti.dialpolicy import DialPolicy
 from ivr.errors import IvrError, MenuConfigError
 from ivr.loader import Context, load_menus
 from ivr.model import Menu
 
 
-def context_for(settings: Settings) -> Context:
+# Whose dial rules an IVR transfer follows (the [dialing] role overrides apply).
+IVR_DIAL_ROLE = "agent"
+
+
+def context_for(settings: Settings, *, demo: bool = False) -> Context:
     queues = frozenset(q.name for q in settings.acd.queues)
     skills = settings.acd.known_skills()  # the queues' skills and [acd].extra_skills
+    policy = DialPolicy(settings.dialing)
 
     def check_number(number: str) -> str:
-        return commands.check_number(number, settings.dialing)
+        """The click-to-dial validation of a transfer target, as far as it can be decided
+        before a call: the dial string rules, then the dial policy with the agents' rules
+        (the IVR transfers on the caller's behalf, like an agent). Whether a short digit
+        string is a user's extension is known only per call (ivr/service.py asks again)."""
+        checked = commands.check_number(number, settings.dialing)
+        decision = policy.check(number, policy.rules_for(IVR_DIAL_ROLE), lambda _: True)
+        if not decision.allowed:
+            raise ValueError(decision.message)
+        return checked
 
     return Context(queues=queues, skills=skills,
                    sound_dirs=tuple(Path(d) for d in settings.ivr.sound_dirs),
-                   check_number=check_number)
+                   check_number=check_number,
+                   hours_override=settings.ivr.hours_mode(demo=demo))
 
 
-def load_configured(settings: Settings, version: int = 1) -> dict[str, Menu]:
+def load_configured(settings: Settings, version: int = 1, *, demo: bool = False
+                    ) -> dict[str, Menu]:
     """Every configured menu; also checks that [ivr].menu names one of them."""
-    menus = load_menus(settings.ivr.menu_paths(), context_for(settings), version)
+    menus = load_menus(settings.ivr.menu_paths(), context_for(settings, demo=demo), version)
     if settings.ivr.menu not in menus:
         names = ", ".join(sorted(menus)) or "(none)"
         where = ", ".join(str(p) for p in settings.ivr.menu_paths())
@@ -52,10 +68,11 @@ class ReloadResult:
 
 
 class MenuRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, demo: bool = False) -> None:
         self.settings = settings
+        self.demo = demo  # --demo: business hours open around the clock unless configured
         self.version = 1
-        self._menus: Mapping[str, Menu] = load_configured(settings, self.version)
+        self._menus: Mapping[str, Menu] = load_configured(settings, self.version, demo=demo)
 
     @property
     def menus(self) -> Mapping[str, Menu]:
@@ -66,7 +83,7 @@ class MenuRegistry:
 
     def reload(self) -> ReloadResult:
         try:
-            menus = load_configured(self.settings, self.version + 1)
+            menus = load_configured(self.settings, self.version + 1, demo=self.demo)
         except IvrError as exc:
             return ReloadResult(False, self.version, tuple(sorted(self._menus)), str(exc))
         self.version += 1

@@ -12,7 +12,9 @@ call is handed back to the dialplan with CTI_RESULT=fallback, which queues it wi
 
 Every call's path is written to its CRM interaction (menu path, digits with secrets masked,
 seconds in the IVR, the outcome or the node where the caller hung up) and published on the bus
-as `ivr.ended`. A call keeps the Menu object it started with, so a reload (SIGHUP or the admin
+as `ivr.ended`. Its outcome is counted in the ACD's queue statistics (`QueueStats.ivr_outcome`,
+against the queue it was routed to, else the menu's default queue) and appended to the event log
+as an `ivr_outcome` row (`history`, set by the server), which the IVR report reads. A call keeps the Menu object it started with, so a reload (SIGHUP or the admin
 API) never changes a call in progress.
 """
 
@@ -29,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from acd.history import HistoryDeriver, ivr_outcome_event
 from common.bus import Bus
 from common.clock import Clock, WallClock
 from common.messages import IvrContext, IvrEnded, IvrReloaded
@@ -38,12 +41,14 @@ from crm_core.phones import try_normalize
 from crm_core.selfservice import customer_id_of_account
 from cti import commands as ami_commands
 from cti.agi_codec import quote
-from cti.errors import AgiCommandError, AgiError, AgiHangup, CtiError
+from cti.dialguard import Dialer
+from cti.dialpolicy import DialPolicy
+from cti.errors import AgiCommandError, AgiError, AgiHangup, CtiError, DialRefused
 from cti.fastagi import FALLBACK_VALUE, FALLBACK_VARIABLE, AgiSession
 from ivr import runner as r
 from ivr.errors import IllegalStep
-from ivr.model import CustomerInfo, Menu
-from ivr.registry import MenuRegistry, ReloadResult
+from ivr.model import FAIL_ROUTE, CustomerInfo, Menu
+from ivr.registry import IVR_DIAL_ROLE, MenuRegistry, ReloadResult
 
 log = structlog.get_logger("ivr.service")
 
@@ -97,6 +102,8 @@ class IvrService:
         # Benchmarks: called with the seconds from a caller's key coming back in an AGI result
         # to the next AGI command this service sends on that call (CRM work in between counts).
         self.key_latency: Callable[[float], None] | None = None
+        # The event log's row collector (acd/history.py); the server sets it once it exists.
+        self.history: HistoryDeriver | None = None
 
     async def stop(self, grace_s: float = 3.0) -> None:
         """Hand the callers still in a menu back to the dialplan (CTI_RESULT=fallback) at their
@@ -196,6 +203,7 @@ class IvrService:
         log.warning("ivr_cannot_serve", call_id=call.call_id, node=state.node,
                     error=str(exc) or type(exc).__name__)
         self.stats.outcomes["failed"] += 1
+        self._count(call, state, "failed", None)
         # Not ended: the call goes on in Asterisk's Queue() (followed there, see _fallback).
         await self._record(call, state, "ivr: handed back to the dialplan", ended=False)
         await self._fallback(call, "ivr error")
@@ -215,6 +223,7 @@ class IvrService:
     async def _finish(self, call: _Call, state: r.CallState, route: r.RouteToQueue | None) -> None:
         outcome = state.outcome or "failed"
         self.stats.outcomes[outcome] += 1
+        self._count(call, state, outcome, route)
         now = self.wall.now()
         if self.bus is not None:
             self.bus.publish(IvrEnded(
@@ -227,6 +236,25 @@ class IvrService:
             "message": "ivr: message left", "transferred": "ivr: transferred",
             "abandoned": "ivr: abandoned"}.get(outcome, f"ivr: {outcome}")
         await self._record(call, state, disposition)
+
+    def _count(self, call: _Call, state: r.CallState, outcome: str,
+               route: r.RouteToQueue | None) -> None:
+        """The outcome into the live queue statistics and the event log (one definition of
+        each IVR figure for both: acd/metrics.py)."""
+        menu = state.menu
+        queue = route.queue if route is not None else menu.default_queue
+        if self.acd is not None:
+            try:
+                self.acd.engine.stats.ivr_outcome(queue, outcome, self.acd.clock.now())
+            except Exception:  # a statistic is not worth the caller
+                log.exception("ivr_outcome_not_counted", call_id=call.call_id, queue=queue)
+        if self.history is not None:
+            now = self.wall.now()
+            self.history.record(ivr_outcome_event(
+                at=now, menu=menu.name, queue=queue, outcome=outcome,
+                path=["(fallback)" if n == FAIL_ROUTE else n for n in state.path] or [menu.start],
+                seconds=round(state.seconds_in_ivr(now), 3), call_id=call.call_id,
+                number=call.number))
 
     async def _opened(self, call: _Call) -> None:
         """On record from the first moment (no end yet): if the server dies while the caller is
@@ -313,7 +341,7 @@ class IvrService:
         if isinstance(a, r.SaveMessage):
             return await self._save_message(call, a)
         if isinstance(a, r.TransferCall):
-            return await self._transfer(call, a)
+            return await self._transfer(call, state, a)
         assert isinstance(a, r.HangupCall)
         with contextlib.suppress(AgiCommandError):
             await s.hangup()
@@ -422,10 +450,26 @@ class IvrService:
             return r.Done(False, "not saved")
         return r.Done(True)
 
-    async def _transfer(self, call: _Call, a: r.TransferCall) -> r.Event:
+    async def _transfer(self, call: _Call, state: r.CallState, a: r.TransferCall) -> r.Event:
+        """Through the click-to-dial validation: the dial string rules, then the dial policy
+        (the ACD's DialGuard, which audits the attempt, allowed or refused) with the agents'
+        rules; a refused number is never dialled and the menu goes on at the node's on_fail."""
+        dialing = self.settings.dialing
         try:
-            number = ami_commands.check_number(a.number, self.settings.dialing)
-            target = self.settings.dialing.trunk_template.format(number=number)
+            ami_commands.check_number(a.number, dialing)
+            guard = getattr(self.acd, "dial_guard", None)
+            if guard is not None:
+                dialer = Dialer(None, f"ivr:{state.menu.name}", IVR_DIAL_ROLE)
+                t = await guard.authorize(dialer, a.number, "transfer", call_id=call.call_id,
+                                          rate_limit=False)
+            else:
+                policy = DialPolicy(dialing)
+                decision = policy.check(a.number, policy.rules_for(IVR_DIAL_ROLE))
+                if not decision.allowed:
+                    raise DialRefused(decision)
+                t = decision.target
+            target = dialing.agent_device_template.format(extension=t.dial) \
+                if t.kind == "internal" else dialing.trunk_template.format(number=t.dial)
             await call.session.exec("Dial", target, str(TRANSFER_RING_S))
         except (CtiError, AgiCommandError) as exc:
             log.warning("transfer_failed", call_id=call.call_id, error=str(exc))
