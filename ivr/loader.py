@@ -475,8 +475,9 @@ class _Builder:
                 except Exception as exc:  # the dial validation's own error, shown as is
                     raise self.fail(nid, f"transfer number {raw.number!r} may not be dialled "
                                     f"({exc})", "use a number [dialing] allows "
-                                    "(dial_pattern, allowed_prefixes, and the dial policy: "
-                                    "allowed_countries, allowed_number_types, roles.agent)") from None
+                                    "(dial_pattern, allowed_prefixes; the dial policy's "
+                                    "allowed_countries, allowed_number_types, roles.agent)"
+                                    ) from None
             return Transfer(nid, raw.number, raw.on_fail or FAIL_ROUTE)
         assert isinstance(raw, _Hangup)
         return Hangup(nid, self._items(nid, raw.prompts))

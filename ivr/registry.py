@@ -18,7 +18,6 @@ from ivr.errors import IvrError, MenuConfigError
 from ivr.loader import Context, load_menus
 from ivr.model import Menu
 
-
 # Whose dial rules an IVR transfer follows (the [dialing] role overrides apply).
 IVR_DIAL_ROLE = "agent"
 

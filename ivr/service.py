@@ -14,8 +14,10 @@ Every call's path is written to its CRM interaction (menu path, digits with secr
 seconds in the IVR, the outcome or the node where the caller hung up) and published on the bus
 as `ivr.ended`. Its outcome is counted in the ACD's queue statistics (`QueueStats.ivr_outcome`,
 against the queue it was routed to, else the menu's default queue) and appended to the event log
-as an `ivr_outcome` row (`history`, set by the server), which the IVR report reads. A call keeps the Menu object it started with, so a reload (SIGHUP or the admin
-API) never changes a call in progress.
+as an `ivr_outcome` row (`history`, set by the server), which the IVR report reads.
+
+A call keeps the Menu object it started with, so a reload (SIGHUP or the admin API) never
+changes a call in progress.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--interval", choices=INTERVALS, default="day")
     p.add_argument("--queue", action="append", help="only this queue (repeatable)")
     p.add_argument("--agent", action="append", help="only this agent (repeatable)")
+    p.add_argument("--menu", action="append", help="IVR reports: only this menu (repeatable)")
     p.add_argument("--by-team", action="store_true", help="agent reports: one row per team")
     p.add_argument("--days", type=float, default=90.0,
                    help="not_contacted: no contact for this many days")
@@ -82,7 +83,8 @@ async def _run(settings: Settings, db: Path, args: argparse.Namespace) -> str:
     try:
         rows = await run_report(crm, settings, args.name, start, end, interval=args.interval,
                                 queues=args.queue, agents=args.agent, by_team=args.by_team,
-                                now=time.time(), days=args.days, limit=args.limit)
+                                now=time.time(), days=args.days, limit=args.limit,
+                                menus=args.menu)
     finally:
         await crm.close()
     if args.format == "json":

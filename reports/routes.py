@@ -1,7 +1,7 @@
 """GET /api/reports/{name}: a historical report as JSON or CSV (supervisors and admins).
 
 Query: from, to (YYYY-MM-DD, date-time or Unix seconds; a date `to` includes that day),
-interval (15min / hour / day / total), queue and agent (repeatable), by_team, days and limit
+interval (15min / hour / day / total), queue, agent and menu (repeatable), by_team, days and limit
 (CRM reports), format (json / csv). Supervisors get agent reports for their own team's agents
 only (the policy's TEAM scope); queue and CRM figures are not per team.
 """
@@ -36,6 +36,7 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                                   "enum": ["15min", "hour", "day", "total"]}),
         Param("queue", description="only this queue (repeatable)"),
         Param("agent", description="only this agent (repeatable)"),
+        Param("menu", description="IVR reports: only this menu (repeatable)"),
         Param("by_team", schema={"type": "boolean"}),
         Param("days", schema={"type": "number"}, description="not_contacted: days"),
         Param("limit", schema={"type": "integer"}),
@@ -76,7 +77,7 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                 crm, settings, name, start, end, interval=q.get("interval", "day"),
                 queues=q.getall("queue") if "queue" in q else None, agents=agents,
                 by_team=q.get("by_team", "") in ("1", "true", "yes"), now=crm.clock.now(),
-                days=days, limit=limit)
+                days=days, limit=limit, menus=q.getall("menu") if "menu" in q else None)
         except ReportError as exc:
             raise BadRequest(str(exc), exc.details) from None
         if fmt == "csv":

@@ -5,8 +5,10 @@ report (pure modules), returns plain dicts for JSON, and CSV text.
 
 Call-center reports (from the event log's 15-minute tables): inbound_summary (per queue +
 overall), distributions (wait to answer, time to abandon, talk, handle), agent_performance (per
-agent, or per team with by_team), leaderboard. CRM reports (reports/crm.py): pipeline,
-forecast, value_curve, not_contacted (`days`), vip_open_tickets, ticket_sla, lead_conversion.
+agent, or per team with by_team), leaderboard. IVR reports (reports/ivr.py, from the IVR
+intervals): ivr_summary (per queue; `menus` filters), ivr_exits (where callers leave). CRM
+reports (reports/crm.py): pipeline, forecast, value_curve, not_contacted (`days`),
+vip_open_tickets, ticket_sla, lead_conversion.
 `agents` limits the agent reports to those agents (team scoping).
 """
 
@@ -28,13 +30,15 @@ from reports import crm as crm_reports
 from reports.agents import agent_performance, leaderboard
 from reports.errors import BadRequest
 from reports.inbound import distributions, inbound_summary
+from reports.ivr import ivr_exits, ivr_summary
 from reports.periods import Periods, check_interval
 
 CALL_CENTER_REPORTS: tuple[str, ...] = ("inbound_summary", "distributions",
                                         "agent_performance", "leaderboard")
+IVR_REPORTS: tuple[str, ...] = ("ivr_summary", "ivr_exits")
 CRM_REPORTS: tuple[str, ...] = ("pipeline", "forecast", "value_curve", "not_contacted",
                                 "vip_open_tickets", "ticket_sla", "lead_conversion")
-REPORTS: tuple[str, ...] = CALL_CENTER_REPORTS + CRM_REPORTS
+REPORTS: tuple[str, ...] = CALL_CENTER_REPORTS + IVR_REPORTS + CRM_REPORTS
 VIP_TIERS = ("platinum", "gold")
 MAX_RANGE_S = 400 * 86400.0
 
@@ -56,7 +60,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
                      interval: str = "day", queues: Sequence[str] | None = None,
                      agents: Sequence[str] | None = None, by_team: bool = False,
                      now: float = 0.0, days: float = 90.0, limit: int = 500,
-                     day_rollup: bool = True) -> list[dict[str, Any]]:
+                     day_rollup: bool = True, menus: Sequence[str] | None = None
+                     ) -> list[dict[str, Any]]:
     """`now` (wall clock) is when open tickets are judged overdue and from when `days` of no
     contact count back. `day_rollup=False` reads agent figures from the 15-minute rows even for
     whole days (the benchmark compares the two; they hold the same sums)."""
@@ -75,6 +80,12 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
         rows = await h.queue_intervals(start, end)
         return _dicts(inbound_summary(rows, interval=iv, tz=tz, start=start, end=end,
                                       queues=queues))
+    if name in IVR_REPORTS:
+        irows = await h.ivr_intervals(start, end)
+        if name == "ivr_summary":
+            return _dicts(ivr_summary(irows, interval=iv, tz=tz, start=start, end=end,
+                                      queues=queues, menus=menus))
+        return _dicts(ivr_exits(irows, start=start, end=end, queues=queues, menus=menus))
     if name == "distributions":
         out = []
         for d in distributions(await h.histograms(start, end), start=start, end=end,
