@@ -20,6 +20,9 @@ class ReportsSettings(Section):
     repeat_window_days: float = Field(default=3.0, ge=0, le=90)
     # IANA zone for days and hours in reports ("" = the server's local time).
     timezone: str = ""
+    # Outbound reports: a connected dialer call whose CRM disposition (the agent's wrap-up code)
+    # is one of these counts as a conversion.
+    conversion_dispositions: list[str] = Field(default_factory=lambda: ["sale"])
 
     @field_validator("timezone")
     @classmethod

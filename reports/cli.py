@@ -20,6 +20,7 @@ from crm_core.errors import CrmError
 from crm_core.service import Crm
 from reports.dates import parse_time
 from reports.errors import ReportError
+from reports.outbound import GROUPS
 from reports.periods import INTERVALS
 from reports.service import REPORTS, report_tz, run_report, to_csv
 
@@ -37,6 +38,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--queue", action="append", help="only this queue (repeatable)")
     p.add_argument("--agent", action="append", help="only this agent (repeatable)")
     p.add_argument("--menu", action="append", help="IVR reports: only this menu (repeatable)")
+    p.add_argument("--campaign", action="append",
+                   help="outbound reports: only this campaign (repeatable)")
+    p.add_argument("--by", choices=GROUPS, default="campaign",
+                   help="outbound_summary: one row per campaign, agent or team")
     p.add_argument("--by-team", action="store_true", help="agent reports: one row per team")
     p.add_argument("--days", type=float, default=90.0,
                    help="not_contacted: no contact for this many days")
@@ -84,7 +89,7 @@ async def _run(settings: Settings, db: Path, args: argparse.Namespace) -> str:
         rows = await run_report(crm, settings, args.name, start, end, interval=args.interval,
                                 queues=args.queue, agents=args.agent, by_team=args.by_team,
                                 now=time.time(), days=args.days, limit=args.limit,
-                                menus=args.menu)
+                                menus=args.menu, campaigns=args.campaign, by=args.by)
     finally:
         await crm.close()
     if args.format == "json":

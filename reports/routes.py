@@ -1,9 +1,10 @@
 """GET /api/reports/{name}: a historical report as JSON or CSV (supervisors and admins).
 
 Query: from, to (YYYY-MM-DD, date-time or Unix seconds; a date `to` includes that day),
-interval (15min / hour / day / total), queue, agent and menu (repeatable), by_team, days and limit
-(CRM reports), format (json / csv). Supervisors get agent reports for their own team's agents
-only (the policy's TEAM scope); queue and CRM figures are not per team.
+interval (15min / hour / day / total), queue, agent, menu and campaign (repeatable), by_team,
+by (outbound_summary: campaign / agent / team), days and limit (CRM reports), format (json /
+csv). Supervisors get agent reports (and outbound figures by agent or team) for their own team's
+agents only (the policy's TEAM scope); queue, IVR, campaign and CRM figures are not per team.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from config.settings import Settings
 from crm_core.service import Crm
 from reports.dates import parse_time
 from reports.errors import ReportError
-from reports.service import CALL_CENTER_REPORTS, REPORTS, report_tz, run_report, to_csv
+from reports.service import (
+    CALL_CENTER_REPORTS,
+    OUTBOUND_REPORTS,
+    REPORTS,
+    report_tz,
+    run_report,
+    to_csv,
+)
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
@@ -37,6 +45,9 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
         Param("queue", description="only this queue (repeatable)"),
         Param("agent", description="only this agent (repeatable)"),
         Param("menu", description="IVR reports: only this menu (repeatable)"),
+        Param("campaign", description="outbound reports: only this campaign (repeatable)"),
+        Param("by", schema={"type": "string", "enum": ["campaign", "agent", "team"]},
+              description="outbound_summary: one row per campaign (default), agent or team"),
         Param("by_team", schema={"type": "boolean"}),
         Param("days", schema={"type": "number"}, description="not_contacted: days"),
         Param("limit", schema={"type": "integer"}),
@@ -64,7 +75,7 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
         except ValueError:
             raise BadRequest("days must be a number and limit an integer") from None
         agents: list[str] | None = q.getall("agent") if "agent" in q else None
-        if scope is Scope.TEAM and name in CALL_CENTER_REPORTS:
+        if scope is Scope.TEAM and name in (*CALL_CENTER_REPORTS, *OUTBOUND_REPORTS):
             if me.team_id is None:
                 raise Forbidden("you lead no team: agent reports need one")
             team = await crm.history.team_members(me.team_id)
@@ -77,7 +88,9 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                 crm, settings, name, start, end, interval=q.get("interval", "day"),
                 queues=q.getall("queue") if "queue" in q else None, agents=agents,
                 by_team=q.get("by_team", "") in ("1", "true", "yes"), now=crm.clock.now(),
-                days=days, limit=limit, menus=q.getall("menu") if "menu" in q else None)
+                days=days, limit=limit, menus=q.getall("menu") if "menu" in q else None,
+                campaigns=q.getall("campaign") if "campaign" in q else None,
+                by=q.get("by", "campaign"))
         except ReportError as exc:
             raise BadRequest(str(exc), exc.details) from None
         if fmt == "csv":

@@ -6,7 +6,9 @@ report (pure modules), returns plain dicts for JSON, and CSV text.
 Call-center reports (from the event log's 15-minute tables): inbound_summary (per queue +
 overall), distributions (wait to answer, time to abandon, talk, handle), agent_performance (per
 agent, or per team with by_team), leaderboard. IVR reports (reports/ivr.py, from the IVR
-intervals): ivr_summary (per queue; `menus` filters), ivr_exits (where callers leave). CRM
+intervals): ivr_summary (per queue; `menus` filters), ivr_exits (where callers leave).
+Outbound reports (reports/outbound.py, from the dialer attempts): outbound_summary (per
+campaign, agent or team: `by`; `campaigns` filters), outbound_hours (best hours to call). CRM
 reports (reports/crm.py): pipeline, forecast, value_curve, not_contacted (`days`),
 vip_open_tickets, ticket_sla, lead_conversion.
 `agents` limits the agent reports to those agents (team scoping).
@@ -31,16 +33,19 @@ from reports.agents import agent_performance, leaderboard
 from reports.errors import BadRequest
 from reports.inbound import distributions, inbound_summary
 from reports.ivr import ivr_exits, ivr_summary
+from reports.outbound import GROUPS, outbound_hours, outbound_summary
 from reports.periods import Periods, check_interval
 
 CALL_CENTER_REPORTS: tuple[str, ...] = ("inbound_summary", "distributions",
                                         "agent_performance", "leaderboard")
 IVR_REPORTS: tuple[str, ...] = ("ivr_summary", "ivr_exits")
+OUTBOUND_REPORTS: tuple[str, ...] = ("outbound_summary", "outbound_hours")
 CRM_REPORTS: tuple[str, ...] = ("pipeline", "forecast", "value_curve", "not_contacted",
                                 "vip_open_tickets", "ticket_sla", "lead_conversion")
-REPORTS: tuple[str, ...] = CALL_CENTER_REPORTS + IVR_REPORTS + CRM_REPORTS
+REPORTS: tuple[str, ...] = CALL_CENTER_REPORTS + IVR_REPORTS + OUTBOUND_REPORTS + CRM_REPORTS
 VIP_TIERS = ("platinum", "gold")
 MAX_RANGE_S = 400 * 86400.0
+WINDOW_30D_S = 30 * 86400.0
 
 
 def report_tz(settings: Settings) -> tzinfo | None:
@@ -60,7 +65,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
                      interval: str = "day", queues: Sequence[str] | None = None,
                      agents: Sequence[str] | None = None, by_team: bool = False,
                      now: float = 0.0, days: float = 90.0, limit: int = 500,
-                     day_rollup: bool = True, menus: Sequence[str] | None = None
+                     day_rollup: bool = True, menus: Sequence[str] | None = None,
+                     campaigns: Sequence[str] | None = None, by: str = "campaign"
                      ) -> list[dict[str, Any]]:
     """`now` (wall clock) is when open tickets are judged overdue and from when `days` of no
     contact count back. `day_rollup=False` reads agent figures from the 15-minute rows even for
@@ -80,6 +86,19 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
         rows = await h.queue_intervals(start, end)
         return _dicts(inbound_summary(rows, interval=iv, tz=tz, start=start, end=end,
                                       queues=queues))
+    if name in OUTBOUND_REPORTS:
+        if by not in GROUPS:
+            raise BadRequest(f"by must be one of {', '.join(GROUPS)}, not {by!r}", {"by": by})
+        # 30 days before the range too: the rolling abandon-rate windows end in the range.
+        attempts = await h.dialer_attempts(
+            min(start, end - WINDOW_30D_S), end, settings.reports.conversion_dispositions)
+        if name == "outbound_hours":
+            return _dicts(outbound_hours(attempts, tz=tz, start=start, end=end,
+                                         campaigns=campaigns))
+        return _dicts(outbound_summary(
+            attempts, interval=iv, tz=tz, start=start, end=end, by=by,  # type: ignore[arg-type]
+            campaigns=campaigns, agents=agents if by != "campaign" else None,
+            teams=await h.agent_teams() if by == "team" else None))
     if name in IVR_REPORTS:
         irows = await h.ivr_intervals(start, end)
         if name == "ivr_summary":

@@ -1,0 +1,186 @@
+"""Outbound campaign reports: pure computations over the event log's `dialer_attempt` rows.
+
+- outbound_summary: per period and campaign (or agent, or team; "" = all), the attempts and
+  what became of them: live answers (a person picked up: connected to an agent, or abandoned
+  because no agent came within the limit), answering machines, busy, no answer, other
+  (invalid numbers, failures); conversions (connected calls whose CRM disposition is one of
+  [reports].conversion_dispositions); contact, conversion and abandon rates; mean time to a
+  live agent; and the abandon rate of the 24 hours and of the 30 days ending at the period's
+  end (the FTC/Ofcom windows the dialer paces against).
+- outbound_hours: per campaign and local hour of the day, attempts, contact and conversion
+  rates, ranked: the best hours to call.
+
+Formulas: acd/metrics.py (contact_rate, conversion_rate, outbound_abandon_rate).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from typing import Literal
+
+from acd import metrics
+from crm_core.history import HistoryEvent
+from reports.periods import Interval, Periods
+
+ALL = ""
+NONE = "(none)"  # by agent / team: attempts no agent took (machines, no answer, abandons...)
+DAY_S = 86_400.0
+GroupBy = Literal["campaign", "agent", "team"]
+GROUPS: tuple[str, ...] = ("campaign", "agent", "team")
+_NAMED = ("machine", "busy", "no_answer")
+
+Attempt = tuple[HistoryEvent, bool]  # the row, and whether its call converted
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRow:
+    period: str
+    period_start: float
+    group: str  # the campaign, agent or team ("" = all; "(none)" = no agent / no team)
+    attempts: int
+    live: int  # a person answered: connected + abandoned
+    connected: int
+    abandoned: int
+    machine: int
+    busy: int
+    no_answer: int
+    other: int  # invalid numbers, failures
+    conversions: int
+    contact_rate: float | None
+    conversion_rate: float | None
+    abandon_rate: float | None
+    abandon_rate_24h: float | None  # the 24 h ending at the period's end
+    abandon_rate_30d: float | None  # the 30 days ending at the period's end
+    avg_wait_s: float | None  # to a live agent, over connected calls
+
+
+@dataclass(frozen=True, slots=True)
+class HourRow:
+    campaign: str
+    hour: int  # local hour of the day, 0-23
+    attempts: int
+    live: int
+    conversions: int
+    contact_rate: float | None
+    conversion_rate: float | None
+    rank: int  # 1 = the best hour of the campaign (contact rate, then conversions)
+
+
+def _group(e: HistoryEvent, by: GroupBy, teams: Mapping[str, str]) -> str:
+    if by == "campaign":
+        return e.queue
+    if by == "agent":
+        return e.agent or NONE
+    return teams.get(e.agent, NONE) if e.agent else NONE
+
+
+def outbound_summary(attempts: Sequence[Attempt], *, interval: Interval, tz: tzinfo | None,
+                     start: float, end: float, by: GroupBy = "campaign",
+                     campaigns: Sequence[str] | None = None,
+                     agents: Sequence[str] | None = None,
+                     teams: Mapping[str, str] | None = None) -> list[OutboundRow]:
+    """`attempts` may reach back before `start` (30 days, for the rolling windows); rows are
+    made for [start, end) only."""
+    teams = teams or {}
+    periods = Periods(interval, tz, start)
+    ends = dict(periods.bounds(start, end))
+    wanted_c = set(campaigns) if campaigns else None
+    wanted_a = set(agents) if agents is not None else None
+    counts: dict[tuple[float, str], dict[str, float]] = {}
+    # group -> sorted times of live answers and of abandons (for the rolling windows)
+    live_at: dict[str, list[float]] = {}
+    aband_at: dict[str, list[float]] = {}
+    for e, converted in attempts:
+        if wanted_c is not None and e.queue not in wanted_c:
+            continue
+        if wanted_a is not None and e.agent not in wanted_a:
+            continue
+        g = _group(e, by, teams)
+        result = e.reason
+        is_live = result in metrics.LIVE_RESULTS
+        for name in (g, ALL):
+            if is_live:
+                live_at.setdefault(name, []).append(e.at)
+                if result == "abandoned":
+                    aband_at.setdefault(name, []).append(e.at)
+        if not start <= e.at < end:
+            continue
+        p = periods.of(e.at // 900 * 900)
+        for key in ((p, g), (p, ALL)):
+            c = counts.setdefault(key, {})
+            c["attempts"] = c.get("attempts", 0) + 1
+            if result in metrics.CONNECTED_RESULTS:
+                c["connected"] = c.get("connected", 0) + 1
+                c["wait_s"] = c.get("wait_s", 0.0) + (e.wait_s or 0.0)
+                if converted:
+                    c["conversions"] = c.get("conversions", 0) + 1
+            elif result == "abandoned":
+                c["abandoned"] = c.get("abandoned", 0) + 1
+            elif result in _NAMED:
+                c[result] = c.get(result, 0) + 1
+            else:
+                c["other"] = c.get("other", 0) + 1
+    for times in (*live_at.values(), *aband_at.values()):
+        times.sort()
+
+    def window(g: str, until: float, span: float) -> float | None:
+        lv, ab = live_at.get(g, []), aband_at.get(g, [])
+        n_live = bisect_left(lv, until) - bisect_left(lv, until - span)
+        n_ab = bisect_left(ab, until) - bisect_left(ab, until - span)
+        return metrics.outbound_abandon_rate(n_ab, n_live)
+
+    out = []
+    for (p, g), c in sorted(counts.items()):
+        connected, abandoned = int(c.get("connected", 0)), int(c.get("abandoned", 0))
+        live = connected + abandoned
+        attempts_n = int(c["attempts"])
+        conv = int(c.get("conversions", 0))
+        pe = ends.get(p, end)
+        out.append(OutboundRow(
+            period=periods.label(p), period_start=p, group=g, attempts=attempts_n, live=live,
+            connected=connected, abandoned=abandoned, machine=int(c.get("machine", 0)),
+            busy=int(c.get("busy", 0)), no_answer=int(c.get("no_answer", 0)),
+            other=int(c.get("other", 0)), conversions=conv,
+            contact_rate=metrics.contact_rate(live, attempts_n),
+            conversion_rate=metrics.conversion_rate(conv, connected),
+            abandon_rate=metrics.outbound_abandon_rate(abandoned, live),
+            abandon_rate_24h=window(g, pe, DAY_S), abandon_rate_30d=window(g, pe, 30 * DAY_S),
+            avg_wait_s=metrics.ratio(c.get("wait_s", 0.0), connected)))
+    return out
+
+
+def outbound_hours(attempts: Sequence[Attempt], *, tz: tzinfo | None, start: float,
+                   end: float, campaigns: Sequence[str] | None = None) -> list[HourRow]:
+    wanted = set(campaigns) if campaigns else None
+    acc: dict[tuple[str, int], list[int]] = {}  # -> [attempts, live, connected, conversions]
+    hour_of: dict[float, int] = {}
+    for e, converted in attempts:
+        if not start <= e.at < end or (wanted is not None and e.queue not in wanted):
+            continue
+        q = e.at // 900 * 900  # hours of a zone with a 15/30/45-minute offset still align
+        h = hour_of.get(q)
+        if h is None:
+            h = hour_of[q] = datetime.fromtimestamp(q, tz).hour
+        for c in (e.queue, ALL):
+            a = acc.setdefault((c, h), [0, 0, 0, 0])
+            a[0] += 1
+            if e.reason in metrics.LIVE_RESULTS:
+                a[1] += 1
+            if e.reason in metrics.CONNECTED_RESULTS:
+                a[2] += 1
+                if converted:
+                    a[3] += 1
+    rows = [HourRow(campaign=c, hour=h, attempts=n, live=live, conversions=conv,
+                    contact_rate=metrics.contact_rate(live, n),
+                    conversion_rate=metrics.conversion_rate(conv, connected), rank=0)
+            for (c, h), (n, live, connected, conv) in acc.items()]
+    ranked: list[HourRow] = []
+    for c in sorted({r.campaign for r in rows}):
+        mine = sorted((r for r in rows if r.campaign == c),
+                      key=lambda r: (-(r.contact_rate or 0.0), -r.conversions, r.hour))
+        ranked.extend(replace(r, rank=i) for i, r in enumerate(mine, 1))
+    ranked.sort(key=lambda r: (r.campaign, r.hour))
+    return ranked
