@@ -354,6 +354,11 @@ def dialer_attempts_sync(conn: sqlite3.Connection, start: float, end: float,
     return [(HistoryEvent(*r[:n]), bool(r[n])) for r in cur]
 
 
+def campaign_names_sync(conn: sqlite3.Connection) -> dict[str, str]:
+    """Campaign id (as the dialer_attempt rows carry it, decimal text) -> name."""
+    return {str(r[0]): r[1] for r in conn.execute("SELECT id, name FROM campaigns")}
+
+
 def events_sync(conn: sqlite3.Connection, start: float, end: float,
                 kinds: Sequence[str] | None = None) -> list[HistoryEvent]:
     cols = ", ".join(_EVENT_COLUMNS)
@@ -410,6 +415,9 @@ class HistoryRepo:
                               conversion_dispositions: Sequence[str]
                               ) -> list[tuple[HistoryEvent, bool]]:
         return await self._db.scan(dialer_attempts_sync, start, end, conversion_dispositions)
+
+    async def campaign_names(self) -> dict[str, str]:
+        return await self._db.scan(campaign_names_sync)
 
     async def repeated_calls(self, start: float, end: float) -> set[str]:
         return await self._db.scan(repeated_calls_sync, start, end)

@@ -1,9 +1,10 @@
 """Outbound campaign reports: pure computations over the event log's `dialer_attempt` rows.
 
-- outbound_summary: per period and campaign (or agent, or team; "" = all), the attempts and
-  what became of them: live answers (a person picked up: connected to an agent, or abandoned
-  because no agent came within the limit), answering machines, busy, no answer, other
-  (invalid numbers, failures); conversions (connected calls whose CRM disposition is one of
+- outbound_summary: per period and campaign (or agent, or team; "" = all), the attempts (numbers
+  the dial policy refused are counted apart: they were never dialled) and what became of them:
+  live answers (a person picked up: connected to an agent, or abandoned because no agent came
+  within the limit), answering machines, busy, no answer, other (invalid numbers, failures);
+  conversions (connected calls whose CRM disposition is one of
   [reports].conversion_dispositions); contact, conversion and abandon rates; mean time to a
   live agent; and the abandon rate of the 24 hours and of the 30 days ending at the period's
   end (the FTC/Ofcom windows the dialer paces against).
@@ -31,6 +32,7 @@ DAY_S = 86_400.0
 GroupBy = Literal["campaign", "agent", "team"]
 GROUPS: tuple[str, ...] = ("campaign", "agent", "team")
 _NAMED = ("machine", "busy", "no_answer")
+REFUSED = "refused"
 
 Attempt = tuple[HistoryEvent, bool]  # the row, and whether its call converted
 
@@ -48,6 +50,7 @@ class OutboundRow:
     busy: int
     no_answer: int
     other: int  # invalid numbers, failures
+    refused: int  # the dial policy refused the number: not dialled, not an attempt
     conversions: int
     contact_rate: float | None
     conversion_rate: float | None
@@ -111,6 +114,9 @@ def outbound_summary(attempts: Sequence[Attempt], *, interval: Interval, tz: tzi
         p = periods.of(e.at // 900 * 900)
         for key in ((p, g), (p, ALL)):
             c = counts.setdefault(key, {})
+            if result == REFUSED:
+                c["refused"] = c.get("refused", 0) + 1
+                continue
             c["attempts"] = c.get("attempts", 0) + 1
             if result in metrics.CONNECTED_RESULTS:
                 c["connected"] = c.get("connected", 0) + 1
@@ -136,14 +142,14 @@ def outbound_summary(attempts: Sequence[Attempt], *, interval: Interval, tz: tzi
     for (p, g), c in sorted(counts.items()):
         connected, abandoned = int(c.get("connected", 0)), int(c.get("abandoned", 0))
         live = connected + abandoned
-        attempts_n = int(c["attempts"])
+        attempts_n = int(c.get("attempts", 0))
         conv = int(c.get("conversions", 0))
         pe = ends.get(p, end)
         out.append(OutboundRow(
             period=periods.label(p), period_start=p, group=g, attempts=attempts_n, live=live,
             connected=connected, abandoned=abandoned, machine=int(c.get("machine", 0)),
             busy=int(c.get("busy", 0)), no_answer=int(c.get("no_answer", 0)),
-            other=int(c.get("other", 0)), conversions=conv,
+            other=int(c.get("other", 0)), refused=int(c.get("refused", 0)), conversions=conv,
             contact_rate=metrics.contact_rate(live, attempts_n),
             conversion_rate=metrics.conversion_rate(conv, connected),
             abandon_rate=metrics.outbound_abandon_rate(abandoned, live),
@@ -158,7 +164,8 @@ def outbound_hours(attempts: Sequence[Attempt], *, tz: tzinfo | None, start: flo
     acc: dict[tuple[str, int], list[int]] = {}  # -> [attempts, live, connected, conversions]
     hour_of: dict[float, int] = {}
     for e, converted in attempts:
-        if not start <= e.at < end or (wanted is not None and e.queue not in wanted):
+        if not start <= e.at < end or (wanted is not None and e.queue not in wanted) \
+                or e.reason == REFUSED:
             continue
         q = e.at // 900 * 900  # hours of a zone with a 15/30/45-minute offset still align
         h = hour_of.get(q)

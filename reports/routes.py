@@ -21,6 +21,7 @@ from config.settings import Settings
 from crm_core.service import Crm
 from reports.dates import parse_time
 from reports.errors import ReportError
+from reports.pages import report_page_routes
 from reports.service import (
     CALL_CENTER_REPORTS,
     OUTBOUND_REPORTS,
@@ -102,4 +103,5 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                                 "interval": q.get("interval", "day"), "rows": rows}
         return json_response(body)
 
+    routes.extend(report_page_routes())  # /reports, the page over this API
     return routes

@@ -20,7 +20,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import tzinfo
 from operator import attrgetter
 from typing import Any
@@ -90,8 +90,11 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
         if by not in GROUPS:
             raise BadRequest(f"by must be one of {', '.join(GROUPS)}, not {by!r}", {"by": by})
         # 30 days before the range too: the rolling abandon-rate windows end in the range.
-        attempts = await h.dialer_attempts(
+        raw = await h.dialer_attempts(
             min(start, end - WINDOW_30D_S), end, settings.reports.conversion_dispositions)
+        # The rows name campaigns by id; reports (and their filters) by name.
+        names = await h.campaign_names()
+        attempts = [(replace(e, queue=names.get(e.queue, e.queue)), conv) for e, conv in raw]
         if name == "outbound_hours":
             return _dicts(outbound_hours(attempts, tz=tz, start=start, end=end,
                                          campaigns=campaigns))

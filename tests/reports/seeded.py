@@ -7,7 +7,8 @@ Day D = 2023-11-15 (UTC). Campaign "spring" on day D:
     10:00 busy    10:05 no_answer    10:10 invalid
     14:00 connected alice wait 2.0 (sale)
 and ten days earlier (D-10, 12:00-12:02): two abandons and one connected call (carol).
-Campaign "winter" on day D: 11:00 connected carol wait 0.5 (sale).
+Campaign "winter" on day D: 11:00 connected carol wait 0.5 (sale); 11:01 a number the dial
+policy refused (not an attempt).
 IVR (menu main) on day D: 09:05 self_service (support, left at goodbye, 40 s), 09:06 abandoned
 at main (support, 12 s), 09:07 queued (support, 20 s), 15:00 abandoned at main (sales, 8 s),
 15:01 queued (sales, 30 s).
@@ -30,10 +31,14 @@ H = 3600.0
 PASSWORD = "pw-pw-pw-pw"  # noqa: S105 (test users)
 
 
+CAMPAIGN_IDS = {"spring": "1", "winter": "2"}  # the rows name campaigns by id
+
+
 def _attempt(at: float, campaign: str, result: str, call_id: str, agent: str = "",
              wait_s: float | None = None) -> HistoryEvent:
-    return HistoryEvent(at, "dialer_attempt", queue=campaign, agent=agent, call_id=call_id,
-                        number="+12025550100", reason=result, wait_s=wait_s)
+    return HistoryEvent(at, "dialer_attempt", queue=CAMPAIGN_IDS[campaign], agent=agent,
+                        call_id=call_id, number="+12025550100", reason=result, wait_s=wait_s,
+                        prev_state="lead")
 
 
 ATTEMPTS: tuple[HistoryEvent, ...] = (
@@ -49,6 +54,7 @@ ATTEMPTS: tuple[HistoryEvent, ...] = (
     _attempt(D + 10 * H + 600, "spring", "invalid", "s7"),
     _attempt(D + 14 * H, "spring", "connected", "s8", "alice", 2.0),
     _attempt(D + 11 * H, "winter", "connected", "w1", "carol", 0.5),
+    _attempt(D + 11 * H + 60, "winter", "refused", "w2"),  # the dial policy: never dialled
 )
 DISPOSITIONS = {"s1": "sale", "s2": "follow-up", "s8": "sale", "w1": "sale",
                 "s-old-3": "sale"}
@@ -75,6 +81,8 @@ async def seed(data_dir: Path, settings: Settings | None = None) -> None:
     settings = settings or Settings()
     crm = await Crm.open(data_dir / settings.crm.database, settings.crm, ManualClock(D))
     try:
+        for name in CAMPAIGN_IDS:  # ids 1 and 2, in this order
+            await crm.campaigns.create(name=name, queue="sales")
         events = sorted((*ATTEMPTS, *IVR), key=lambda e: e.at)
         await crm.history.append(events, interval_deltas(events, {}), 0.0)
         for call_id, disposition in DISPOSITIONS.items():

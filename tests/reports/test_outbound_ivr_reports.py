@@ -52,8 +52,8 @@ async def test_outbound_summary_by_hand(data_dir: Path) -> None:
     # (two abandons and a connected call, ten days before): (1 + 2) / (4 + 3).
     assert s["abandon_rate_24h"] == 0.25 and s["abandon_rate_30d"] == pytest.approx(3 / 7)
     w = rows["winter"]
-    assert (w["attempts"], w["connected"], w["conversions"], w["abandon_rate_30d"]) == \
-        (1, 1, 1, 0.0)
+    assert (w["attempts"], w["connected"], w["conversions"], w["abandon_rate_30d"],
+            w["refused"]) == (1, 1, 1, 0.0, 1)
     total = rows[""]
     assert (total["attempts"], total["live"], total["conversions"]) == (9, 5, 3)
     assert total["abandon_rate_30d"] == pytest.approx(3 / 8)

@@ -1,0 +1,358 @@
+// The reports page: pick a report, a date range, an interval and filters; see a chart (uPlot,
+// served under /vendor/) and the table, and download the same rows as CSV.
+//
+// Everything comes from GET /api/reports/{name} (the JSON and CSV the cron command writes too),
+// with the session of app.js: supervisors and admins only (the API answers 403 to others).
+// The CSV is fetched with the bearer token and handed to the browser as a blob: tokens never
+// go into a URL.
+
+import { api, ApiError, clear, h, logout, requireLogin, session, showError } from "/static/app.js";
+import { addStrings, applyI18n, fmtNumber, fmtPercent, language, languageSwitcher,
+         onLanguageChange, t } from "/static/i18n.js";
+
+addStrings({
+  en: {
+    "rep.title": "Reports",
+    "rep.report": "Report",
+    "rep.from": "From",
+    "rep.to": "To (included)",
+    "rep.interval": "Interval",
+    "rep.queue": "Queue",
+    "rep.agent": "Agent",
+    "rep.campaign": "Campaign",
+    "rep.menu": "IVR menu",
+    "rep.by": "One row per",
+    "rep.show": "Show",
+    "rep.csv": "Download CSV",
+    "rep.rows": "{n} rows",
+    "rep.empty": "No data in this range.",
+    "rep.forbidden": "Reports are for supervisors and administrators.",
+    "rep.any": "(all)",
+    "iv.15min": "15 minutes", "iv.hour": "Hour", "iv.day": "Day", "iv.total": "Whole range",
+    "by.campaign": "Campaign", "by.agent": "Agent", "by.team": "Team",
+    "group.call_center": "Inbound", "group.ivr": "IVR", "group.outbound": "Outbound",
+    "group.crm": "CRM",
+    "r.inbound_summary": "Inbound summary",
+    "r.distributions": "Wait and duration distributions",
+    "r.agent_performance": "Agent performance",
+    "r.leaderboard": "Leaderboard",
+    "r.ivr_summary": "IVR outcomes",
+    "r.ivr_exits": "Where callers leave the IVR",
+    "r.outbound_summary": "Outbound campaigns",
+    "r.outbound_hours": "Best hours to call",
+    "r.pipeline": "Sales pipeline",
+    "r.forecast": "Forecast",
+    "r.value_curve": "Customer value (80/20)",
+    "r.not_contacted": "Customers not contacted",
+    "r.vip_open_tickets": "VIPs with open tickets",
+    "r.ticket_sla": "Ticket SLA",
+    "r.lead_conversion": "Lead conversion",
+  },
+  "zh-CN": {
+    "rep.title": "报表",
+    "rep.report": "报表",
+    "rep.from": "开始日期",
+    "rep.to": "结束日期（含）",
+    "rep.interval": "时间粒度",
+    "rep.queue": "队列",
+    "rep.agent": "坐席",
+    "rep.campaign": "外呼活动",
+    "rep.menu": "IVR 菜单",
+    "rep.by": "分组",
+    "rep.show": "查询",
+    "rep.csv": "下载 CSV",
+    "rep.rows": "共 {n} 行",
+    "rep.empty": "该时间段没有数据。",
+    "rep.forbidden": "报表仅对班长和管理员开放。",
+    "rep.any": "（全部）",
+    "iv.15min": "15 分钟", "iv.hour": "小时", "iv.day": "天", "iv.total": "整个时段",
+    "by.campaign": "外呼活动", "by.agent": "坐席", "by.team": "班组",
+    "group.call_center": "呼入", "group.ivr": "IVR", "group.outbound": "外呼",
+    "group.crm": "客户关系",
+    "r.inbound_summary": "呼入汇总",
+    "r.distributions": "等待与通话时长分布",
+    "r.agent_performance": "坐席绩效",
+    "r.leaderboard": "排行榜",
+    "r.ivr_summary": "IVR 结果",
+    "r.ivr_exits": "来电者在 IVR 中的离开位置",
+    "r.outbound_summary": "外呼活动",
+    "r.outbound_hours": "最佳外呼时段",
+    "r.pipeline": "销售漏斗",
+    "r.forecast": "销售预测",
+    "r.value_curve": "客户价值（80/20）",
+    "r.not_contacted": "久未联系的客户",
+    "r.vip_open_tickets": "有未结工单的重要客户",
+    "r.ticket_sla": "工单 SLA",
+    "r.lead_conversion": "线索转化",
+  },
+});
+
+// Which filters each report uses, and what its chart draws. `x`: "time" (period_start on a
+// time axis) or a function giving a category label; `rows`: which rows the chart shows (the
+// all-queues / all-campaigns line for summaries); `series`: [field, label key, kind].
+const LINE = "line";
+const BARS = "bars";
+const REPORTS = [
+  { name: "inbound_summary", group: "call_center", filters: ["interval", "queue"],
+    chart: { x: "time", rows: (r) => r.queue === "", series: [
+      ["offered", "offered"], ["answered", "answered"], ["abandoned", "abandoned"]] } },
+  { name: "distributions", group: "call_center", filters: ["queue"],
+    chart: { x: (r) => `${r.from_s}s`, rows: (r) => r.queue === "" && r.metric === "wait_answered",
+             series: [["calls", "calls", BARS]] } },
+  { name: "agent_performance", group: "call_center", filters: ["interval", "agent"],
+    chart: { x: (r) => r.agent || r.team, rows: () => true, series: [["handled", "handled", BARS]] } },
+  { name: "leaderboard", group: "call_center", filters: ["agent"],
+    chart: { x: (r) => r.agent || r.team, rows: () => true, series: [["handled", "handled", BARS]] } },
+  { name: "ivr_summary", group: "ivr", filters: ["interval", "queue", "menu"],
+    chart: { x: "time", rows: (r) => r.queue === "", series: [
+      ["calls", "calls"], ["self_service", "self_service"], ["abandoned", "abandoned"]] } },
+  { name: "ivr_exits", group: "ivr", filters: ["queue", "menu"],
+    chart: { x: (r) => `${r.node} (${r.outcome})`, rows: () => true,
+             series: [["calls", "calls", BARS]] } },
+  { name: "outbound_summary", group: "outbound", filters: ["interval", "campaign", "by", "agent"],
+    chart: { x: "time", rows: (r) => r.group === "", series: [
+      ["attempts", "attempts"], ["live", "live"], ["conversions", "conversions"]] } },
+  { name: "outbound_hours", group: "outbound", filters: ["campaign"],
+    chart: { x: (r) => `${r.hour}:00`, rows: (r) => r.campaign === "",
+             series: [["attempts", "attempts", BARS], ["live", "live", BARS]] } },
+  { name: "pipeline", group: "crm", filters: [] },
+  { name: "forecast", group: "crm", filters: [] },
+  { name: "value_curve", group: "crm", filters: [] },
+  { name: "not_contacted", group: "crm", filters: [] },
+  { name: "vip_open_tickets", group: "crm", filters: [] },
+  { name: "ticket_sla", group: "crm", filters: [] },
+  { name: "lead_conversion", group: "crm", filters: [] },
+];
+const BY_NAME = Object.fromEntries(REPORTS.map((r) => [r.name, r]));
+const COLOURS = ["#1f6feb", "#1a7f37", "#cf222e", "#8250df", "#9a6700"];
+
+// ---------------------------------------------------------------- the form
+
+function isoDay(d) {
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+}
+
+function field(id, labelKey, control) {
+  control.id = id;
+  return h("div", { class: "rep-field", "data-field": id.replace("rep-", "") },
+    h("label", { for: id, "data-i18n": labelKey }), control);
+}
+
+function buildForm() {
+  const select = h("select", {});
+  for (const group of ["call_center", "ivr", "outbound", "crm"]) {
+    const og = h("optgroup", { "data-group": group });
+    for (const r of REPORTS.filter((x) => x.group === group)) {
+      og.append(h("option", { value: r.name, "data-i18n": `r.${r.name}` }));
+    }
+    select.append(og);
+  }
+  const today = new Date();
+  const weekAgo = new Date(today.getTime() - 6 * 86400000);
+  const interval = h("select", {}, ...["15min", "hour", "day", "total"].map(
+    (v) => h("option", { value: v, "data-i18n": `iv.${v}`, selected: v === "day" })));
+  const by = h("select", {}, ...["campaign", "agent", "team"].map(
+    (v) => h("option", { value: v, "data-i18n": `by.${v}` })));
+  const text = () => h("input", { type: "text", "data-i18n-attr": `placeholder:rep.any`,
+                                     autocomplete: "off", spellcheck: "false" });
+  const form = h("form", { id: "rep-form", class: "panel rep-form" },
+    field("rep-name", "rep.report", select),
+    field("rep-from", "rep.from", h("input", { type: "date", value: isoDay(weekAgo), required: true })),
+    field("rep-to", "rep.to", h("input", { type: "date", value: isoDay(today), required: true })),
+    field("rep-interval", "rep.interval", interval),
+    field("rep-queue", "rep.queue", text()),
+    field("rep-agent", "rep.agent", text()),
+    field("rep-campaign", "rep.campaign", text()),
+    field("rep-menu", "rep.menu", text()),
+    field("rep-by", "rep.by", by),
+    h("div", { class: "rep-actions" },
+      h("button", { type: "submit", class: "primary", id: "rep-show", "data-i18n": "rep.show" }),
+      h("button", { type: "button", id: "rep-csv", "data-i18n": "rep.csv", onclick: downloadCsv })));
+  select.addEventListener("change", showFilters);
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(showError); });
+  return form;
+}
+
+function showFilters() {
+  const spec = BY_NAME[document.getElementById("rep-name").value];
+  for (const el of document.querySelectorAll(".rep-field")) {
+    const f = el.dataset.field;
+    if (["name", "from", "to"].includes(f)) continue;
+    el.hidden = !spec.filters.includes(f);
+  }
+}
+
+/** The query string of the current form (only the filters the report uses). */
+function query(format) {
+  const value = (id) => document.getElementById(id).value.trim();
+  const name = value("rep-name");
+  const spec = BY_NAME[name];
+  const q = new URLSearchParams({ from: value("rep-from"), to: value("rep-to") });
+  for (const f of spec.filters) {
+    const v = value(`rep-${f}`);
+    if (!v) continue;
+    if (["queue", "agent", "campaign", "menu"].includes(f)) {
+      for (const one of v.split(",").map((s) => s.trim()).filter(Boolean)) q.append(f, one);
+    } else {
+      q.set(f, v);
+    }
+  }
+  if (format) q.set("format", format);
+  return [name, q];
+}
+
+// ---------------------------------------------------------------- loading
+
+let lastRows = [];
+
+async function load() {
+  const [name, q] = query();
+  const status = document.getElementById("rep-status");
+  status.textContent = t("common.loading");
+  const body = await api(`/api/reports/${encodeURIComponent(name)}?${q}`);
+  lastRows = body.rows;
+  status.textContent = body.rows.length ? t("rep.rows", { n: body.rows.length }) : t("rep.empty");
+  status.dataset.rows = String(body.rows.length);
+  drawChart(BY_NAME[name], body.rows);
+  drawTable(body.rows);
+}
+
+async function downloadCsv() {
+  try {
+    const [name, q] = query("csv");
+    const resp = await fetch(`/api/reports/${encodeURIComponent(name)}?${q}`, {
+      headers: { Authorization: `Bearer ${session.access}` } });
+    if (!resp.ok) {
+      let err = {};
+      try { err = await resp.json(); } catch { /* not JSON */ }
+      throw new ApiError(resp.status, err);
+    }
+    const blob = await resp.blob();
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: `${name}-${q.get("from")}-${q.get("to")}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------- chart and table
+
+let plot = null;
+
+function drawChart(spec, rows) {
+  const box = document.getElementById("rep-chart");
+  plot?.destroy();
+  plot = null;
+  clear(box);
+  const chart = spec.chart;
+  const shown = chart ? rows.filter(chart.rows) : [];
+  box.hidden = !shown.length;
+  box.dataset.points = "0";
+  if (!shown.length) return;
+  const time = chart.x === "time";
+  const xs = time ? shown.map((r) => r.period_start) : shown.map((_, i) => i);
+  const labels = time ? [] : shown.map(chart.x);
+  const data = [xs, ...chart.series.map(([f]) => shown.map((r) => r[f] ?? null))];
+  const bars = (kind) => kind === BARS && window.uPlot?.paths?.bars
+    ? window.uPlot.paths.bars({ size: [0.7 / chart.series.length, 60] }) : undefined;
+  const width = Math.max(320, box.clientWidth - 8);
+  const opts = {
+    width, height: 280,
+    scales: {
+      // Categories sit on whole numbers with half a slot of room each side; counts from 0.
+      x: time ? { time } : { time, range: () => [-0.5, xs.length - 0.5] },
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
+    },
+    axes: [time ? {} : { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] ?? "") },
+           {}],
+    series: [{}, ...chart.series.map(([field, label, kind], i) => ({
+      label, stroke: COLOURS[i % COLOURS.length], width: 2,
+      fill: kind === BARS ? `${COLOURS[i % COLOURS.length]}99` : undefined,
+      paths: bars(kind), points: { show: kind !== BARS } }))],
+  };
+  box.dataset.points = String(data.slice(1).flat().filter((v) => v).length);
+  if (window.uPlot) {
+    plot = new window.uPlot(opts, data, box);
+  } else {
+    box.append(svgChart(data, chart.series));  // uPlot not installed: a plain fallback
+  }
+}
+
+function svgChart(data, series) {
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 600 200");
+  svg.setAttribute("class", "rep-svg");
+  const max = Math.max(1, ...data.slice(1).flat().filter(Number.isFinite));
+  const n = data[0].length;
+  series.forEach((_, s) => {
+    const line = document.createElementNS(NS, "polyline");
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", COLOURS[s % COLOURS.length]);
+    line.setAttribute("points", data[s + 1].map((v, i) =>
+      `${(i / Math.max(1, n - 1)) * 590 + 5},${195 - ((v || 0) / max) * 185}`).join(" "));
+    svg.append(line);
+  });
+  return svg;
+}
+
+const GROUP_KEYS = new Set(["queue", "group", "campaign", "agent", "team"]);
+
+function cell(key, v) {
+  if (v == null) return h("td", { class: "num" }, "–");
+  if (v === "" && GROUP_KEYS.has(key)) return h("td", { class: "muted" }, t("rep.any"));
+  if (typeof v === "number") {
+    const ratio = /(rate|level|share|resolution|occupancy|probability)$/.test(key) && v <= 1;
+    return h("td", { class: "num" }, ratio ? fmtPercent(v) : fmtNumber(v, 2));
+  }
+  if (typeof v === "object") return h("td", {}, JSON.stringify(v));
+  return h("td", {}, String(v));
+}
+
+function drawTable(rows) {
+  const table = document.getElementById("rep-table");
+  clear(table);
+  if (!rows.length) return;
+  const keys = Object.keys(rows[0]).filter((k) => k !== "period_start");
+  table.append(
+    h("thead", {}, h("tr", {}, ...keys.map((k) => h("th", {}, k)))),
+    h("tbody", {}, ...rows.slice(0, 2000).map((r) => h("tr", {}, ...keys.map((k) => cell(k, r[k]))))));
+}
+
+// ---------------------------------------------------------------- the page
+
+async function main() {
+  const me = await requireLogin();
+  const top = document.getElementById("topbar");
+  clear(top,
+    h("span", { class: "brand", "data-i18n": "rep.title" }),
+    h("span", { class: "who" }, me.username),
+    languageSwitcher(),
+    h("button", { type: "button", onclick: logout, "data-i18n": "common.logout" }));
+  const root = document.getElementById("main");
+  if (!["supervisor", "admin"].includes(me.role)) {
+    clear(root, h("p", { class: "notice warn", "data-i18n": "rep.forbidden" }));
+    applyI18n(document);
+    return;
+  }
+  clear(root, buildForm(),
+    h("section", { class: "panel" },
+      h("p", { id: "rep-status", class: "muted", role: "status" }),
+      h("div", { id: "rep-chart", class: "rep-chart", hidden: true })),
+    h("section", { class: "panel rep-table-wrap" }, h("table", { id: "rep-table" })));
+  showFilters();
+  applyI18n(document);
+  document.title = t("rep.title");
+  onLanguageChange(() => {
+    applyI18n(document);
+    document.title = t("rep.title");
+    drawTable(lastRows);
+  });
+  document.documentElement.lang = language();
+}
+
+main().catch(showError);
