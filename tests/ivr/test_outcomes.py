@@ -11,6 +11,7 @@ import pytest
 
 from acd.history import HistoryDeriver, interval_deltas
 from acd.history_writer import queue_limits
+from common.messages import AcdCallQueued, IvrEnded
 from config.menus import IvrSettings
 from config.settings import Settings
 from crm_core.history import HistoryEvent
@@ -36,7 +37,7 @@ async def test_outcomes_are_counted_live_and_logged_and_the_report_agrees(tmp_pa
         await customer(s, "+12025550402")
         await customer(s, "+12025550403")
         s.login(("alice", "1001"), ("bob", "1002"))
-        ended = s.bus.subscribe("ivr.ended")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
         for number, dtmf in (("+12025550401", "119"),   # ticket status, goodbye: self-service
                              ("+12025550402", "1!"),    # English, then hangs up at the main menu
                              ("+12025550403", "10")):   # English, an agent: routed to support
@@ -111,10 +112,10 @@ async def test_transfer_to_a_number_dials_it_through_the_trunk(tmp_path: Path) -
     async with stack(tmp_path, menus=[transfer_menu(tmp_path, "+12025550188")]) as s:
         deriver = HistoryDeriver(lambda t: t)
         s.ivr.history = deriver
-        ended = s.bus.subscribe("ivr.ended")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
         h = await s.sim.place_inbound_call("+12025550405", dtmf="1")
         msg = await next_message(ended)
-        assert (msg["outcome"], msg["node"]) == ("transferred", "out")
+        assert (msg.outcome, msg.node) == ("transferred", "out")
         # The E.164 number from the dial policy, on the configured trunk; nothing else dialled.
         dials = [c for c in s.commands if c.startswith("EXEC Dial")]
         assert dials == ['EXEC Dial "PJSIP/+12025550188@carrier,30"']
@@ -133,11 +134,11 @@ async def test_transfer_to_an_unknown_extension_is_refused_and_the_caller_queued
     # Short digit strings pass the load check (whose extension it is is known only per call);
     # 1077 is nobody's extension and in no internal range, so the dial policy refuses it.
     async with stack(tmp_path, menus=[transfer_menu(tmp_path, "1077")]) as s:
-        queued = s.bus.subscribe("call.queued")
+        queued = s.bus.subscribe(AcdCallQueued.TOPIC)
         s.login(("alice", "1001"))
         h = await s.sim.place_inbound_call("+12025550406", dtmf="1")
         msg = await next_message(queued)
-        assert msg["ivr"]["path"] == ["a", "out", "q"]
+        assert list(msg.ivr.path) == ["a", "out", "q"]
         assert not any(c.startswith("EXEC Dial") and "1077" in c for c in s.commands)
         await h.wait(within=30)
         assert sum(s.sim.stats().agent_answered.values()) == 1
