@@ -85,11 +85,44 @@ def lead_funnel_sync(conn: sqlite3.Connection
     return [(r[0], r[1], r[2], int(r[3]), int(r[4] or 0), int(r[5] or 0)) for r in cur]
 
 
+def pipeline_by_team_sync(conn: sqlite3.Connection) -> list[tuple[str, str, int, int, float]]:
+    """(owner's team name, "" when none; stage; count; amount; amount x probability)."""
+    cur = conn.execute(
+        "SELECT COALESCE(t.name, ''), o.stage, COUNT(*), COALESCE(SUM(o.amount_cents), 0), "
+        "COALESCE(SUM(o.amount_cents * o.probability), 0) FROM opportunities o "
+        "LEFT JOIN users u ON u.id = o.owner_user_id LEFT JOIN teams t ON t.id = u.team_id "
+        "GROUP BY 1, 2")
+    return [(r[0], r[1], int(r[2]), int(r[3]), float(r[4])) for r in cur]
+
+
+def ticket_teams_sync(conn: sqlite3.Connection, start: float, end: float
+                      ) -> list[tuple[str, str, str, str, float, float, float | None, int,
+                                      float | None]]:
+    """tickets_sync's rows with the owner's team name ("" when none) in front."""
+    cur = conn.execute(
+        "SELECT COALESCE(tm.name, ''), t.priority, t.category, t.status, t.created_at, "
+        "t.due_at, (SELECT MIN(h.at) FROM ticket_history h WHERE h.ticket_id = t.id AND "
+        "h.field = 'status' AND h.new_value IN ('resolved', 'closed')), t.escalated, "
+        "t.escalated_at FROM tickets t LEFT JOIN users u ON u.id = t.owner_user_id "
+        "LEFT JOIN teams tm ON tm.id = u.team_id WHERE t.created_at >= ? AND t.created_at < ?",
+        (start, end))
+    return [(r[0], r[1], r[2], r[3], float(r[4]), float(r[5]), r[6], int(r[7]), r[8])
+            for r in cur]
+
+
 class AnalyticsRepo:
     """Async face of the analytics queries (`crm.analytics`); reads run on the scan thread."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def pipeline_by_team(self) -> list[tuple[str, str, int, int, float]]:
+        return await self._db.scan(pipeline_by_team_sync)
+
+    async def ticket_teams(self, start: float, end: float
+                           ) -> list[tuple[str, str, str, str, float, float, float | None, int,
+                                           float | None]]:
+        return await self._db.scan(ticket_teams_sync, start, end)
 
     async def pipeline(self) -> list[tuple[str, int, int, float]]:
         return await self._db.scan(pipeline_sync)

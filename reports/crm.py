@@ -10,6 +10,8 @@ Definitions:
 - ticket SLA: tickets created in the range; met = resolved or closed (first time, from the
   ticket history) by the due time; breached = resolved late, or still open past due at `now`;
   compliance = met / (met + breached); still open and not yet due counts in neither.
+- by team (pipeline, ticket SLA with `by_team`): grouped by the team of the opportunity's or
+  ticket's owner instead of by priority.
 - lead conversion per campaign and source (lead list): contacted = status contacted, callback
   or done; converted = the lead's customer is now a customer; rates over all leads.
 """
@@ -24,6 +26,7 @@ from acd import metrics
 from crm_core.models import ForecastMonth
 
 CONTACTED = frozenset({"contacted", "callback", "done"})
+NO_TEAM = "(none)"
 
 
 def pipeline(rows: Iterable[tuple[str, int, int, float]]) -> list[dict[str, Any]]:
@@ -66,9 +69,27 @@ def vip_open_tickets(rows: Iterable[tuple[int, str, str, float, int, int, float]
 def ticket_sla(rows: Iterable[tuple[str, str, str, float, float, float | None, int,
                                     float | None]], now: float) -> list[dict[str, Any]]:
     """One line per priority, then the overall line (priority "")."""
+    order = ["urgent", "high", "normal", "low", ""]
+    acc = _sla_sums(((r[0], r) for r in rows), now)
+    return [{"priority": key, **_sla_figures(acc[key])}
+            for key in sorted(acc, key=lambda k: order.index(k) if k in order else len(order))]
+
+
+def ticket_sla_by_team(rows: Iterable[tuple[str, str, str, str, float, float, float | None,
+                                            int, float | None]], now: float
+                       ) -> list[dict[str, Any]]:
+    """One line per team of the tickets' owners ("(none)": unowned, or an owner without a
+    team), then the overall line (team "")."""
+    acc = _sla_sums(((r[0] or NO_TEAM, r[1:]) for r in rows), now)
+    return [{"team": key, **_sla_figures(acc[key])}
+            for key in sorted(acc, key=lambda k: (k == "", k))]
+
+
+def _sla_sums(rows: Iterable[tuple[str, tuple[Any, ...]]], now: float
+              ) -> dict[str, dict[str, float]]:
     acc: dict[str, dict[str, float]] = {}
-    for prio, _cat, _status, created, due, resolved, escalated, _esc_at in rows:
-        for key in (prio, ""):
+    for group, (_prio, _cat, _status, created, due, resolved, escalated, _esc_at) in rows:
+        for key in (group, ""):
             a = acc.setdefault(key, dict.fromkeys(
                 ("created", "resolved", "met", "breached", "escalated", "resolve_s"), 0.0))
             a["created"] += 1
@@ -79,19 +100,28 @@ def ticket_sla(rows: Iterable[tuple[str, str, str, float, float, float | None, i
                 a["met" if resolved <= due else "breached"] += 1
             elif now > due:
                 a["breached"] += 1
-    order = ["urgent", "high", "normal", "low", ""]
-    out = []
-    for key in sorted(acc, key=lambda k: order.index(k) if k in order else len(order)):
-        a = acc[key]
-        out.append({
-            "priority": key, "created": int(a["created"]), "resolved": int(a["resolved"]),
-            "met": int(a["met"]), "breached": int(a["breached"]),
-            "compliance": metrics.ratio(a["met"], a["met"] + a["breached"]),
-            "escalated": int(a["escalated"]),
-            "escalation_rate": metrics.ratio(a["escalated"], a["created"]),
-            "avg_resolution_h": None if not a["resolved"]
-            else a["resolve_s"] / a["resolved"] / 3600.0,
-        })
+    return acc
+
+
+def _sla_figures(a: dict[str, float]) -> dict[str, Any]:
+    return {
+        "created": int(a["created"]), "resolved": int(a["resolved"]),
+        "met": int(a["met"]), "breached": int(a["breached"]),
+        "compliance": metrics.ratio(a["met"], a["met"] + a["breached"]),
+        "escalated": int(a["escalated"]),
+        "escalation_rate": metrics.ratio(a["escalated"], a["created"]),
+        "avg_resolution_h": None if not a["resolved"]
+        else a["resolve_s"] / a["resolved"] / 3600.0,
+    }
+
+
+def pipeline_by_team(rows: Iterable[tuple[str, str, int, int, float]]) -> list[dict[str, Any]]:
+    """Per team of the opportunities' owners ("(none)" without one) and stage."""
+    order = ["qualification", "proposal", "negotiation", "won", "lost"]
+    out = [{"team": team or NO_TEAM, "stage": stage, "opportunities": n, "amount_cents": amount,
+            "weighted_cents": round(weighted)} for team, stage, n, amount, weighted in rows]
+    out.sort(key=lambda r: (str(r["team"]), order.index(str(r["stage"]))
+                            if r["stage"] in order else len(order)))
     return out
 
 

@@ -4,7 +4,9 @@ Query: from, to (YYYY-MM-DD, date-time or Unix seconds; a date `to` includes tha
 interval (15min / hour / day / total), queue, agent, menu and campaign (repeatable), by_team,
 by (outbound_summary: campaign / agent / team), days and limit (CRM reports), format (json /
 csv). Supervisors get agent reports (and outbound figures by agent or team) for their own team's
-agents only (the policy's TEAM scope); queue, IVR, campaign and CRM figures are not per team.
+agents only (the policy's TEAM scope); queue, IVR and campaign figures are not per team; the
+CRM pipeline and ticket SLA split by the owners' teams with by_team (a supervisor then sees their
+own team's lines).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from reports.errors import ReportError
 from reports.pages import report_page_routes
 from reports.service import (
     CALL_CENTER_REPORTS,
+    CRM_TEAM_REPORTS,
     OUTBOUND_REPORTS,
     REPORTS,
     report_tz,
@@ -84,16 +87,21 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                 raise Forbidden("agents outside your team",
                                 {"agents": sorted(set(agents) - set(team))})
             agents = agents if agents is not None else team
+        by_team = q.get("by_team", "") in ("1", "true", "yes")
         try:
             rows = await run_report(
                 crm, settings, name, start, end, interval=q.get("interval", "day"),
                 queues=q.getall("queue") if "queue" in q else None, agents=agents,
-                by_team=q.get("by_team", "") in ("1", "true", "yes"), now=crm.clock.now(),
+                by_team=by_team, now=crm.clock.now(),
                 days=days, limit=limit, menus=q.getall("menu") if "menu" in q else None,
                 campaigns=q.getall("campaign") if "campaign" in q else None,
                 by=q.get("by", "campaign"))
         except ReportError as exc:
             raise BadRequest(str(exc), exc.details) from None
+        if scope is Scope.TEAM and by_team and name in CRM_TEAM_REPORTS:
+            # Split by team, a supervisor sees their own team's line only.
+            mine = (await crm.teams.get(me.team_id)).name if me.team_id is not None else None
+            rows = [r for r in rows if r.get("team") == mine]
         if fmt == "csv":
             return web.Response(
                 text=to_csv(rows), content_type="text/csv", charset="utf-8",

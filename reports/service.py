@@ -40,6 +40,8 @@ CALL_CENTER_REPORTS: tuple[str, ...] = ("inbound_summary", "distributions",
                                         "agent_performance", "leaderboard")
 IVR_REPORTS: tuple[str, ...] = ("ivr_summary", "ivr_exits")
 OUTBOUND_REPORTS: tuple[str, ...] = ("outbound_summary", "outbound_hours")
+# CRM reports with a per-team split (`by_team`: the team of the owning user).
+CRM_TEAM_REPORTS: tuple[str, ...] = ("pipeline", "ticket_sla")
 CRM_REPORTS: tuple[str, ...] = ("pipeline", "forecast", "value_curve", "not_contacted",
                                 "vip_open_tickets", "ticket_sla", "lead_conversion")
 REPORTS: tuple[str, ...] = CALL_CENTER_REPORTS + IVR_REPORTS + OUTBOUND_REPORTS + CRM_REPORTS
@@ -78,7 +80,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     iv = check_interval(interval)
     tz = report_tz(settings)
     if name in CRM_REPORTS:
-        return await _crm_report(crm, name, start, end, now=now, days=days, limit=limit)
+        return await _crm_report(crm, name, start, end, now=now, days=days, limit=limit,
+                                 by_team=by_team)
     h = crm.history
     # The event log's tables hold whole quarter-hours: a range starting inside one includes it.
     start = start // 900 * 900
@@ -139,13 +142,15 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
 
 
 async def _crm_report(crm: Crm, name: str, start: float, end: float, *, now: float,
-                      days: float, limit: int) -> list[dict[str, Any]]:
+                      days: float, limit: int, by_team: bool = False) -> list[dict[str, Any]]:
     if not 0 < limit <= 10_000:
         raise BadRequest("limit must be 1..10000", {"limit": limit})
     if not 0 <= days <= 3650:
         raise BadRequest("days must be 0..3650", {"days": days})
     a = crm.analytics
     if name == "pipeline":
+        if by_team:
+            return crm_reports.pipeline_by_team(await a.pipeline_by_team())
         return crm_reports.pipeline(await a.pipeline())
     if name == "forecast":
         return crm_reports.forecast(await a.forecast(start, end))
@@ -156,6 +161,8 @@ async def _crm_report(crm: Crm, name: str, start: float, end: float, *, now: flo
     if name == "vip_open_tickets":
         return crm_reports.vip_open_tickets(await a.vip_open_tickets(VIP_TIERS, limit))
     if name == "ticket_sla":
+        if by_team:
+            return crm_reports.ticket_sla_by_team(await a.ticket_teams(start, end), now)
         return crm_reports.ticket_sla(await a.tickets(start, end), now)
     return crm_reports.lead_conversion(await a.lead_funnel())
 

@@ -22,6 +22,7 @@ addStrings({
     "rep.campaign": "Campaign",
     "rep.menu": "IVR menu",
     "rep.by": "One row per",
+    "rep.by_team": "Per team",
     "rep.show": "Show",
     "rep.csv": "Download CSV",
     "rep.rows": "{n} rows",
@@ -59,6 +60,7 @@ addStrings({
     "rep.campaign": "外呼活动",
     "rep.menu": "IVR 菜单",
     "rep.by": "分组",
+    "rep.by_team": "按班组",
     "rep.show": "查询",
     "rep.csv": "下载 CSV",
     "rep.rows": "共 {n} 行",
@@ -99,9 +101,9 @@ const REPORTS = [
   { name: "distributions", group: "call_center", filters: ["queue"],
     chart: { x: (r) => `${r.from_s}s`, rows: (r) => r.queue === "" && r.metric === "wait_answered",
              series: [["calls", "calls", BARS]] } },
-  { name: "agent_performance", group: "call_center", filters: ["interval", "agent"],
+  { name: "agent_performance", group: "call_center", filters: ["interval", "agent", "by_team"],
     chart: { x: (r) => r.agent || r.team, rows: () => true, series: [["handled", "handled", BARS]] } },
-  { name: "leaderboard", group: "call_center", filters: ["agent"],
+  { name: "leaderboard", group: "call_center", filters: ["agent", "by_team"],
     chart: { x: (r) => r.agent || r.team, rows: () => true, series: [["handled", "handled", BARS]] } },
   { name: "ivr_summary", group: "ivr", filters: ["interval", "queue", "menu"],
     chart: { x: "time", rows: (r) => r.queue === "", series: [
@@ -115,12 +117,18 @@ const REPORTS = [
   { name: "outbound_hours", group: "outbound", filters: ["campaign"],
     chart: { x: (r) => `${r.hour}:00`, rows: (r) => r.campaign === "",
              series: [["attempts", "attempts", BARS], ["live", "live", BARS]] } },
-  { name: "pipeline", group: "crm", filters: [] },
+  { name: "pipeline", group: "crm", filters: ["by_team"],
+    chart: { x: (r) => (r.team ? `${r.team} ` : "") + r.stage, rows: () => true,
+             series: [["weighted_cents", "weighted_cents", BARS]] } },
   { name: "forecast", group: "crm", filters: [] },
-  { name: "value_curve", group: "crm", filters: [] },
+  { name: "value_curve", group: "crm", filters: [],
+    chart: { x: (r) => `${r.top_customers_pct}%`, rows: () => true,
+             series: [["revenue_share", "revenue_share"]] } },
   { name: "not_contacted", group: "crm", filters: [] },
   { name: "vip_open_tickets", group: "crm", filters: [] },
-  { name: "ticket_sla", group: "crm", filters: [] },
+  { name: "ticket_sla", group: "crm", filters: ["by_team"],
+    chart: { x: (r) => r.team ?? r.priority, rows: (r) => (r.team ?? r.priority) !== "",
+             series: [["met", "met", BARS], ["breached", "breached", BARS]] } },
   { name: "lead_conversion", group: "crm", filters: [] },
 ];
 const BY_NAME = Object.fromEntries(REPORTS.map((r) => [r.name, r]));
@@ -165,6 +173,7 @@ function buildForm() {
     field("rep-campaign", "rep.campaign", text()),
     field("rep-menu", "rep.menu", text()),
     field("rep-by", "rep.by", by),
+    field("rep-by_team", "rep.by_team", h("input", { type: "checkbox" })),
     h("div", { class: "rep-actions" },
       h("button", { type: "submit", class: "primary", id: "rep-show", "data-i18n": "rep.show" }),
       h("button", { type: "button", id: "rep-csv", "data-i18n": "rep.csv", onclick: downloadCsv })));
@@ -189,6 +198,10 @@ function query(format) {
   const spec = BY_NAME[name];
   const q = new URLSearchParams({ from: value("rep-from"), to: value("rep-to") });
   for (const f of spec.filters) {
+    if (f === "by_team") {
+      if (document.getElementById("rep-by_team").checked) q.set("by_team", "1");
+      continue;
+    }
     const v = value(`rep-${f}`);
     if (!v) continue;
     if (["queue", "agent", "campaign", "menu"].includes(f)) {

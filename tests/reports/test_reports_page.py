@@ -16,6 +16,7 @@ from common.clock import ManualClock
 from config.settings import Settings
 from crm_core.service import Crm
 from reports.routes import report_routes
+from reports.service import REPORTS
 from tests.browser import artifact, chromium
 from tests.reports.seeded import DAY, PASSWORD, D, seed
 
@@ -85,6 +86,16 @@ async def test_supervisor_sees_a_chart_and_downloads_the_csv(server: str) -> Non
         await page.wait_for_selector("#rep-table td:text-is('to_agent')")
         assert await page.inner_text("label[for=rep-from]") == "开始日期"
         await page.screenshot(path=str(artifact("reports-ivr-zh.png")), full_page=True)
+
+        # Every report of the chooser loads, charts or not, without a script error.
+        names = await page.eval_on_selector_all("#rep-name option", "os => os.map(o => o.value)")
+        assert sorted(names) == sorted(REPORTS)  # the page offers every report the API has
+        await page.fill("#rep-from", "2023-11-01")
+        for name in names:
+            await page.eval_on_selector("#rep-status", "e => e.removeAttribute('data-rows')")
+            await page.select_option("#rep-name", name)
+            await page.click("#rep-show")
+            await page.wait_for_selector("#rep-status[data-rows]")
         assert errors == []
         await context.close()
 
