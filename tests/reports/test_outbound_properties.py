@@ -1,0 +1,81 @@
+"""Invariants of the outbound and IVR reports over random attempt histories (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acd.history import interval_deltas, ivr_outcome_event
+from crm_core.history import HistoryEvent, IvrInterval
+from reports.ivr import OUTCOMES, ivr_exits, ivr_summary
+from reports.outbound import outbound_hours, outbound_summary
+
+D = 1_700_006_400.0
+RESULTS = ["connected", "abandoned", "machine", "busy", "no_answer", "invalid", "failed",
+           "refused"]
+
+attempts = st.lists(st.tuples(
+    st.floats(0, 3 * 86400 - 1), st.sampled_from(["a", "b", "c"]), st.sampled_from(RESULTS),
+    st.sampled_from(["", "x", "y"]), st.booleans()), max_size=60)
+
+
+def rows_of(raw: list[tuple[float, str, str, str, bool]]) -> list[tuple[HistoryEvent, bool]]:
+    out = [(HistoryEvent(D + t, "dialer_attempt", queue=c, reason=r,
+                         agent=a if r == "connected" else "", wait_s=1.0), conv)
+           for t, c, r, a, conv in raw]
+    return sorted(out, key=lambda x: x[0].at)
+
+
+@settings(max_examples=60, deadline=None)
+@given(attempts)
+def test_outbound_counts_add_up_across_groups_and_intervals(raw: list) -> None:  # type: ignore[type-arg]
+    rows = rows_of(raw)
+    end = D + 3 * 86400
+    for by in ("campaign", "agent"):
+        total = outbound_summary(rows, interval="total", tz=UTC, start=D, end=end, by=by)
+        lines = {r.group: r for r in total}
+        for r in total:
+            assert r.attempts == r.live + r.machine + r.busy + r.no_answer + r.other
+            assert r.live == r.connected + r.abandoned and r.conversions <= r.connected
+        if lines:
+            groups = [r for g, r in lines.items() if g != ""]
+            for name in ("attempts", "live", "conversions", "refused"):
+                assert getattr(lines[""], name) == sum(getattr(r, name) for r in groups)
+    hourly = outbound_summary(rows, interval="hour", tz=UTC, start=D, end=end)
+    daily = outbound_summary(rows, interval="day", tz=UTC, start=D, end=end)
+    for name in ("attempts", "live", "abandoned", "conversions", "refused"):
+        assert sum(getattr(r, name) for r in hourly if r.group == "") == \
+            sum(getattr(r, name) for r in daily if r.group == "")
+    hours = outbound_hours(rows, tz=UTC, start=D, end=end)
+    assert sum(r.attempts for r in hours if r.campaign == "") == \
+        sum(r.attempts for r in daily if r.group == "")
+
+
+ivr_rows = st.lists(st.tuples(
+    st.floats(0, 2 * 86400 - 1), st.sampled_from(["support", "sales"]), st.sampled_from(OUTCOMES),
+    st.lists(st.sampled_from(["identify", "main", "to_agent", "goodbye"]), min_size=1,
+             max_size=4), st.floats(0, 300)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ivr_rows)
+def test_ivr_intervals_keep_every_call(raw: list) -> None:  # type: ignore[type-arg]
+    events = [ivr_outcome_event(at=D + t, menu="main", queue=q, outcome=o, path=p, seconds=s)
+              for t, q, o, p, s in raw]
+    d = interval_deltas(events, {})
+    rows = [IvrInterval(k[0], k[1], k[2], k[3], k[4], int(v[0]), v[1])
+            for k, v in d.ivr.items()]
+    end = D + 2 * 86400
+    summary = ivr_summary(rows, interval="day", tz=UTC, start=D, end=end)
+    total = sum(r.calls for r in summary if r.queue == "")
+    assert total == len(events)
+    for r in summary:
+        assert r.calls == sum(getattr(r, o) for o in OUTCOMES)
+    exits = ivr_exits(rows, start=D, end=end)
+    assert sum(e.calls for e in exits) == len(events)
+    left = {}
+    for t, q, o, p, s in raw:
+        left[(p[-1], o)] = left.get((p[-1], o), 0) + 1
+    assert {(e.node, e.outcome): e.calls for e in exits} == left
