@@ -33,3 +33,12 @@ async def test_demo_calls_land_in_the_event_log_and_the_reports(tmp_path: Path) 
         assert all(r["login_s"] > 0 for r in body["rows"])
         events = await h["crm"].history.events(now - 3600, now + 60, kinds=["agent_state"])
         assert {e.agent for e in events} >= {"agent1", "agent2"}
+        # The demo callers walk the IVR first: their outcomes are in the log, the IVR report
+        # reads them back, and they equal the live queue figures (nothing else counts them).
+        live_ivr = h["acd"].report()[-1].today.ivr_calls
+        assert live_ivr >= 3
+        await h["history"].flush()
+        status, body = await get(h, f"/api/reports/ivr_summary?{q}", sup)
+        assert status == 200
+        ivr_all = next(r for r in body["rows"] if r["queue"] == "")
+        assert ivr_all["calls"] >= live_ivr
