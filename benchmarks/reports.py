@@ -18,6 +18,12 @@ day by day, aggregated in Python), i.e. what they would cost without the interva
 `baseline_inbound_summary_s`, `baseline_agent_performance_s`. `reports_equal` checks that both
 ways give the same answered/abandoned/handled counts per day and queue, and the same handled
 calls per day and agent. Goal: under 2 s for a 30-day range.
+
+Also timed (no baseline): `ivr_summary_s` (daily per queue, from the 15-minute IVR rows; every
+answered call passed the IVR, a fifth more callers left it by self-service or by hanging up) and
+`outbound_summary_s` (daily per campaign with the rolling 24 h / 30 day abandon rates, read from
+the raw `dialer_attempt` rows joined with the CRM dispositions; `dialer_attempts` of them,
+a quarter of the inbound volume, with 30 days before the range read too when there are).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from acd.history import interval_deltas
+from acd.history import interval_deltas, ivr_outcome_event
 from config.reports import ReportsSettings
 from config.settings import Settings
 from crm_core import schema
@@ -109,6 +115,26 @@ def generate_day(day: int, agents: int, calls: int, rng: random.Random) -> list[
                 t = since = t_free
         add(HistoryEvent(t + 60, "agent_state", agent=agent, state="logged_out",
                          prev_state="available", dur_s=60.0))
+    for e in [e for e in ev if e.kind == "entered"]:  # each answered caller: via the IVR
+        add(ivr_outcome_event(at=e.at - 0.5, menu="main", queue=e.queue, outcome="queued",
+                              path=("identify", "main", "to_agent"), seconds=25.0,
+                              call_id=e.call_id, number=e.number))
+    for i in range(calls // 5):  # served by the IVR, or gone from it
+        served = rng.random() < 0.6
+        add(ivr_outcome_event(
+            at=d0 + rng.uniform(8 * 3600, 18 * 3600), menu="main", queue=QUEUES[i & 1],
+            outcome="self_service" if served else "abandoned",
+            path=("identify", "main", "goodbye") if served else ("identify", "main"),
+            seconds=rng.uniform(5, 90)))
+    for i in range(calls // 4):  # outbound attempts
+        r = rng.random()
+        result = ("connected" if r < 0.35 else "abandoned" if r < 0.36 else "machine"
+                  if r < 0.5 else "busy" if r < 0.6 else "no_answer")
+        add(HistoryEvent(d0 + rng.uniform(9 * 3600, 20 * 3600), "dialer_attempt",
+                         queue=str(1 + i % 3), call_id=f"d{day}-o{i}", reason=result,
+                         agent=f"agent{i % agents:03d}" if result == "connected" else "",
+                         wait_s=rng.uniform(0.2, 2.0) if result == "connected" else None,
+                         prev_state="lead"))
     for i in range(calls // 20):  # abandons
         at = d0 + rng.uniform(8 * 3600, 18 * 3600)
         wait = rng.expovariate(1 / 40.0)
@@ -169,7 +195,7 @@ def baseline(path: Path, start: float, end: float) -> tuple[float, float, list[A
     return t1 - t0, t2 - t1, inbound, agents
 
 
-async def timed(path: Path, start: float, end: float
+async def timed(path: Path, start: float, end: float, extra: dict[str, float]
                 ) -> tuple[float, float, float, list[Any], list[Any]]:
     settings = Settings(reports=ReportsSettings(timezone="UTC"))
     crm = await Crm.open(path, settings.crm)
@@ -184,10 +210,18 @@ async def timed(path: Path, start: float, end: float
         agents15 = await run_report(crm, settings, "agent_performance", start, end,
                                     interval="day", day_rollup=False)
         t3 = time.perf_counter()
+        ivr = await run_report(crm, settings, "ivr_summary", start, end, interval="day")
+        t4 = time.perf_counter()
+        outbound = await run_report(crm, settings, "outbound_summary", start, end,
+                                    interval="day")
+        t5 = time.perf_counter()
     finally:
         await crm.close()
     if agents15 != agents:
         raise AssertionError("per-day rows and 15-minute rows disagree")
+    extra["ivr_summary_s"], extra["outbound_summary_s"] = t4 - t3, t5 - t4
+    extra["ivr_calls"] = sum(r["calls"] for r in ivr if r["queue"] == "")
+    extra["dialer_attempts"] = sum(r["attempts"] for r in outbound if r["group"] == "")
     return t1 - t0, t2 - t1, t3 - t2, inbound, agents
 
 
@@ -202,7 +236,9 @@ def run(*, quick: bool, days: int | None, agents: int | None, calls_per_day: int
         calls = build(path, days, agents, calls_per_day, seed)
         build_s = time.perf_counter() - t
         start, end = EPOCH, EPOCH + days * DAY
-        inbound_s, agent_s, agent15_s, inbound, perf = asyncio.run(timed(path, start, end))
+        extra: dict[str, float] = {}
+        inbound_s, agent_s, agent15_s, inbound, perf = asyncio.run(
+            timed(path, start, end, extra))
         b_inbound_s, b_agent_s, b_inbound, b_perf = baseline(path, start, end)
         size = path.stat().st_size
     equal = (
@@ -221,6 +257,9 @@ def run(*, quick: bool, days: int | None, agents: int | None, calls_per_day: int
         "speedup_inbound": round(b_inbound_s / inbound_s, 1) if inbound_s else None,
         "speedup_agent_performance": round(b_agent_s / agent_s, 1) if agent_s else None,
         "inbound_rows": len(inbound), "agent_rows": len(perf), "reports_equal": equal,
+        "ivr_summary_s": round(extra["ivr_summary_s"], 4),
+        "outbound_summary_s": round(extra["outbound_summary_s"], 4),
+        "ivr_calls": int(extra["ivr_calls"]), "dialer_attempts": int(extra["dialer_attempts"]),
         "goal_s": 2.0, "within_goal": inbound_s < 2.0 and agent_s < 2.0,
         "build_s": round(build_s, 1), "database_mb": round(size / 1e6, 1),
     }
