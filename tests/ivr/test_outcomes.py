@@ -141,7 +141,7 @@ async def test_transfer_to_an_unknown_extension_is_refused_and_the_caller_queued
         assert list(msg.ivr.path) == ["a", "out", "q"]
         assert not any(c.startswith("EXEC Dial") and "1077" in c for c in s.commands)
         await h.wait(within=30)
-        assert sum(s.sim.stats().agent_answered.values()) == 1
+        assert sum(s.sim.tally().agent_answered.values()) == 1
 
 
 def test_a_transfer_number_the_dial_policy_refuses_fails_the_load(tmp_path: Path) -> None:
