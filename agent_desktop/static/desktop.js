@@ -12,6 +12,7 @@ import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, lo
 import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale,
          fmtDuration, fmtTime, fmtPercent, fmtPhone, language } from "/static/i18n.js";
 import { renderScreenPop, renderCustomer, dialLink } from "/static/screenpop.js";
+import { mountCampaignPanel } from "/static/campaign.js";
 
 addStrings({
   en: {
@@ -146,6 +147,7 @@ async function main() {
   document.addEventListener("keydown", unlockAudio, { once: true });
   onLanguageChange(() => buildLayout());
   loadSoftphone();
+  mountCampaignPanel(ui.campaign, { state: S, finishWrap });  // outbound: campaign.js
 }
 
 // ---------------------------------------------------------------- layout
@@ -174,11 +176,14 @@ function buildLayout() {
   ui.statsPanel = h("section", { class: "panel", id: "stats-panel" });
   // Kept across rebuilds (a language switch): the softphone lives in it.
   ui.softphone = ui.softphone || h("section", { class: "panel", id: "softphone", hidden: true });
+  // Kept across rebuilds too: campaign.js renders it (and follows the language itself).
+  ui.campaign = ui.campaign || h("section", { class: "panel", id: "campaign-panel", hidden: true });
   ui.keys = h("section", { class: "panel", id: "keys-panel" });
   ui.pop = h("section", { class: "panel", id: "screen-pop", tabindex: "-1" });
   const main = document.getElementById("main");
   clear(main, ui.gap, h("div", { class: "grid-2" },
-    h("div", { class: "col stack" }, ui.agentPanel, ui.callPanel, ui.wrapPanel, ui.softphone,
+    h("div", { class: "col stack" }, ui.agentPanel, ui.callPanel, ui.wrapPanel, ui.campaign,
+      ui.softphone,
       ui.dialPanel, ui.statsPanel, ui.keys),
     h("div", { class: "col" }, ui.pop)));
   renderAll();
@@ -446,6 +451,19 @@ async function interactionOf(callId) {
     await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
   }
   return null;
+}
+
+/** A call's disposition was saved elsewhere (the campaign panel): the wrap-up is over. */
+async function finishWrap(callId) {
+  if (S.wrap?.call_id === callId) {
+    S.wrap = null;
+    renderWrap();
+    if (S.agent?.state === "wrap_up") await changeState({ state: "wrap_up_end" });
+  }
+  if (S.call && S.call.call_id === callId && S.call.status === "ended") {
+    S.call = null;
+    renderCall();
+  }
 }
 
 async function saveWrap(code, notes, button) {
