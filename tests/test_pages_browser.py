@@ -23,14 +23,10 @@ import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-# The pages talk to the websocket hub (agent_desktop/hub, issue #10's server side); until it is
-# installed there is nothing live to drive.
-pytest.importorskip("agent_desktop.hub.setup", reason="the websocket hub is not installed")
-
-from config.settings import Settings  # noqa: E402
-from cti.simulator import PhoneBehaviour  # noqa: E402
-from server import serve  # noqa: E402
-from tests.browser import artifact, chromium  # noqa: E402
+from config.settings import Settings
+from cti.simulator import PhoneBehaviour
+from server import serve
+from tests.browser import artifact, chromium
 
 AGENT_EXT = "1001"  # agent1's desk phone in the demo
 TIMEOUT_MS = 30_000
