@@ -4,6 +4,7 @@ AcdError
 ├── IllegalTransition   an agent state change not in the transition table; nothing changed
 ├── UnknownAgent / UnknownCall / UnknownQueue
 └── InvalidRequest      a well-formed request the engine refuses (e.g. unknown pause code)
+    ├── IllegalCallTransition  a call input its state refuses (acd.calls); nothing changed
     ├── DuplicateCall   enqueue of a call id the engine already holds
     ├── InvalidSkills   a skill level outside 1..5, or a tier/queue value the settings do not know
     └── StateConflict   clashes with current state (already logged in, device in use): 409
@@ -40,6 +41,18 @@ class UnknownQueue(AcdError):
 
 class InvalidRequest(AcdError):
     pass
+
+
+class IllegalCallTransition(InvalidRequest):
+    """A call event not in acd.calls.TRANSITIONS for the call's state (answering an offer that is
+    not ringing, ending a call that is not connected...). An InvalidRequest: the API answers 400,
+    as for any request the engine refuses."""
+
+    def __init__(self, call_id: str, state: str, event: str, message: str) -> None:
+        self.call_id = call_id
+        self.state = state
+        self.event = event
+        super().__init__(message)
 
 
 class DuplicateCall(InvalidRequest):

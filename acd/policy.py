@@ -1,0 +1,175 @@
+"""The routing policy, spelled out: who gets which call. Plain code, no indexes.
+
+This module is the specification. The engine (acd.engine) routes through the indexes of
+acd.indexes, which must agree with the reference picks below on every state: the hypothesis
+tests (tests/acd/test_stateful.py, test_policy_indexes.py) and benchmarks/acd_routing.py compare
+them decision by decision.
+
+- Call priority: effective = tier weight + aging_per_s x wait. Ordering by it is the same at every
+  instant as ordering by the time-invariant key (rank, enqueued_at, seq) with
+  rank = aging_per_s x enqueued_at - weight, smallest first (see `call_key`); so waiting calls
+  sit in heaps that never need re-sorting.
+- Required skills: the IVR's (NewCall.skills), or else the current queue's skills (so a call
+  without skills of its own needs the overflow queue's skills once it overflows).
+- Eligibility threshold (`escalate`): the queue's escalation steps, timed from when the call
+  entered its current queue. Before the first step the call needs DEFAULT_MIN_LEVEL in each of
+  its skills; a route step sets the level (0 = any agent of the queue). Thresholds only go down
+  while a call waits in a queue.
+- Agent eligible for call (`is_eligible`): available, device routable, serves the call's queue,
+  and has every required skill at >= threshold (threshold 0: no skill needed).
+  Score (`score`) = min level over the call's skills (0 if it lacks one; 0 for no skills).
+- Agent choice for a call (`select_agent`): VIP tiers (platinum, gold) with
+  vip_tiers_best_agents_first, and every call of a best_skill queue, keep only the top-score
+  eligible agents (`best_agents_first`); then by the queue's selection: longest_idle (earliest
+  last-call-end, or login), best_skill (longest idle among the top scores), fewest_calls (calls
+  today, then longest idle), round_robin (`round_robin`: first agent id after the queue's last
+  pick, wrapping). Ties: agent id.
+- Call choice for an agent (`reference_pick_call`): the eligible waiting call with the smallest
+  key across its queues.
+- When several calls and agents become matchable at once (tick), the highest-priority matchable
+  call goes first, to the agent the policy picks; repeat. So a higher-priority call is never
+  passed over for an agent that could take it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import Final, Protocol
+
+from acd.agents import Agent
+from acd.model import VIP_TIERS
+from config.acd import EscalationStep, QueueSettings
+
+# Before a queue's first escalation step fires, a call needs its skills at this level.
+DEFAULT_MIN_LEVEL: Final = 1
+
+# (rank, enqueued_at, seq): a waiting call's place in the service order, smallest first. A plain
+# tuple: it is compared millions of times and sits in the index's heaps (see acd.indexes).
+CallKey = tuple[float, float, int]
+
+
+def call_rank(aging_per_s: float, tier_weight: float, enqueued_at: float) -> float:
+    """The time-invariant part of a call's priority: smaller is served first.
+
+    Effective priority at time t is weight + aging x (t - enqueued_at); sorting by it descending
+    is sorting by aging x enqueued_at - weight ascending, whatever t is."""
+    return aging_per_s * enqueued_at - tier_weight
+
+
+def call_key(aging_per_s: float, tier_weight: float, enqueued_at: float, seq: int) -> CallKey:
+    """A call's place in the service order; `seq` (arrival order) breaks the last ties."""
+    return (call_rank(aging_per_s, tier_weight, enqueued_at), enqueued_at, seq)
+
+
+def step_due(queue_since: float, step: EscalationStep) -> float:
+    """When `step` fires for a call that entered its queue at `queue_since`."""
+    return queue_since + step.after_s
+
+
+def escalate(
+    steps: Sequence[EscalationStep], next_step: int, level: int, queue_since: float, now: float,
+    *, past_other_actions: bool = False,
+) -> tuple[int, int]:
+    """THE escalation threshold: apply the route steps due by `now`, from `next_step` on.
+
+    Returns (level, next_step): the level the call needs now, and the first step not applied:
+    one not due yet, or (unless `past_other_actions`) a due overflow/callback step, which the
+    engine carries out itself (it moves the call, or speaks to the caller) before escalating
+    further. `past_other_actions` walks past those without acting: the level a call would need
+    if it stayed (a dry run of a new call)."""
+    n = len(steps)
+    while next_step < n:
+        st = steps[next_step]
+        if step_due(queue_since, st) > now:
+            break
+        if st.action == "route":
+            level = st.min_skill_level
+        elif not past_other_actions:
+            break
+        next_step += 1
+    return level, next_step
+
+
+def best_agents_first(qs: QueueSettings, tier: str) -> bool:
+    """Whether only the top-score eligible agents compete for a call of `tier` in queue `qs`."""
+    return qs.selection == "best_skill" or (qs.vip_tiers_best_agents_first and tier in VIP_TIERS)
+
+
+def score(a: Agent, skills: frozenset[str]) -> int:
+    if not skills:
+        return 0
+    return min(a.skills.get(s, 0) for s in skills)
+
+
+def is_eligible(a: Agent, queue: str, skills: frozenset[str], min_level: int) -> bool:
+    if not a.routable or queue not in a.queues:
+        return False
+    return min_level == 0 or all(a.skills.get(s, 0) >= min_level for s in skills)
+
+
+def round_robin(agent_ids: Sequence[str], last: str | None) -> str:
+    """THE round-robin rule: the first id after the queue's last pick, wrapping. `agent_ids`:
+    sorted, not empty. (acd.indexes.rr_cut is the same rule over its sorted lists.)"""
+    i = bisect_right(agent_ids, last) if last is not None else 0
+    return agent_ids[i] if i < len(agent_ids) else agent_ids[0]
+
+
+def select_agent(
+    candidates: Sequence[Agent], skills: frozenset[str], tier: str, qs: QueueSettings,
+    rr_last: str | None,
+) -> Agent | None:
+    """THE agent-selection policy, spelled out over an explicit list of eligible agents."""
+    if not candidates:
+        return None
+    cands = list(candidates)
+    if best_agents_first(qs, tier):
+        top = max(score(a, skills) for a in cands)
+        cands = [a for a in cands if score(a, skills) == top]
+    policy = qs.selection
+    if policy == "round_robin":
+        chosen = round_robin(sorted(a.agent_id for a in cands), rr_last)
+        return next(a for a in cands if a.agent_id == chosen)
+    if policy == "fewest_calls":
+        return min(cands, key=lambda a: (a.calls_today, a.idle_since, a.agent_id))
+    # longest_idle, and best_skill among its top scores
+    return min(cands, key=lambda a: (a.idle_since, a.agent_id))
+
+
+def reference_pick_agent(
+    agents: Iterable[Agent], queue: str, skills: frozenset[str], tier: str, min_level: int,
+    qs: QueueSettings, rr_last: str | None,
+) -> Agent | None:
+    """Naive scan of every agent: whom the policy gives a call of `queue` needing `skills` at
+    `min_level`."""
+    cands = [a for a in agents if is_eligible(a, queue, skills, min_level)]
+    return select_agent(cands, skills, tier, qs, rr_last)
+
+
+class WaitingCall(Protocol):
+    """What the policy reads of a waiting call (acd.calls.AcdCall has it)."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def skills(self) -> frozenset[str]: ...
+    @property
+    def min_level(self) -> int: ...
+    @property
+    def key(self) -> CallKey: ...
+
+
+def reference_pick_call(a: Agent, waiting: Iterable[WaitingCall]) -> str | None:
+    """Naive scan of every waiting call: the one agent `a` gets if it is available now (its
+    current state is ignored)."""
+    best: WaitingCall | None = None
+    for c in waiting:
+        if c.queue not in a.queues:
+            continue
+        if c.min_level and any(a.skills.get(s, 0) < c.min_level for s in c.skills):
+            continue
+        if best is None or c.key < best.key:
+            best = c
+    return best.call_id if best is not None else None

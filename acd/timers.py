@@ -1,0 +1,69 @@
+"""The engine's timers: what is due when (escalation steps, max wait, announcements, wrap-up ends).
+
+A timer is a plain tuple keyed by a call or agent id plus a token; a timer whose token no longer
+matches its owner's is stale and skipped when it comes due (cancelling would need a search of the
+heap). Ids and tokens, not records: a tuple of plain values is not tracked by the garbage
+collector, and tens of thousands of pending timers would otherwise make every full collection
+slower.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Final, NamedTuple
+
+# Timer kinds. Plain ints, not an IntEnum, for the reason above: an enum member is an object the
+# collector tracks, and a tuple holding one stays tracked.
+STEP: Final = 0  # a call's next escalation step
+MAX_WAIT: Final = 1  # a call's max wait in its queue: overflow (or a callback offer)
+ANNOUNCE: Final = 2  # a call's next position announcement
+WRAP_UP: Final = 3  # an agent's wrap-up ends
+
+# (due, seq, kind, call or agent id, token); seq keeps timers due at once in the order pushed.
+Timer = tuple[float, int, int, str, int]
+
+
+class Timers:
+    __slots__ = ("_heap", "_ids")
+
+    def __init__(self, ids: Iterator[int]) -> None:
+        self._heap: list[Timer] = []
+        self._ids = ids  # the engine's sequence (shared with its tokens)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, due: float, kind: int, key: str, token: int) -> None:
+        heapq.heappush(self._heap, (due, next(self._ids), kind, key, token))
+
+    def any_due(self, now: float) -> bool:
+        heap = self._heap
+        if not heap:
+            return False
+        earliest_due = heap[0][0]
+        return earliest_due <= now
+
+    def pop_due(self, now: float) -> Iterator[tuple[float, int, str, int]]:
+        """(due, kind, key, token) of every timer due at `now`, earliest first; a timer pushed
+        meanwhile comes out too if it is due."""
+        heap = self._heap
+        while self.any_due(now):
+            due, _, kind, key, token = heapq.heappop(heap)
+            yield due, kind, key, token
+
+
+def next_slot(start: float, every: float, now: float) -> float:
+    """The first of start + every, start + 2 x every... strictly after `now`: a late catch-up
+    announces once, not once per missed slot."""
+    n = int((now - start) // every) + 1
+    return start + n * every
+
+
+class WrapUp(NamedTuple):
+    """An agent's wrap-up in progress: what the handled call counts once it ends."""
+
+    queue: str
+    talk_s: float
+    started_at: float
+    token: int  # its WRAP_UP timer's: a timer with another token is stale
