@@ -402,7 +402,11 @@ class RoutingIndex:
                 g.scan_at[level] = len(scan)
                 scan.append(ScanEntry(g.skill_list, level, heap))
                 # A heap's top, stale or not, is no worse than its best valid entry.
-                floors.append(heap[0][0] if heap else _INF)
+                if heap:
+                    top_rank, _, _, _, _ = heap[0]
+                    floors.append(top_rank)
+                else:
+                    floors.append(_INF)
         qi.scan, qi.scan_floors = scan, floors
         return scan
 

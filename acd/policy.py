@@ -117,7 +117,7 @@ def round_robin(agent_ids: Sequence[str], last: str | None) -> str:
 
 def select_agent(
     candidates: Sequence[Agent], skills: frozenset[str], tier: str, qs: QueueSettings,
-    rr_last: str | None,
+    last_pick: str | None,
 ) -> Agent | None:
     """THE agent-selection policy, spelled out over an explicit list of eligible agents."""
     if not candidates:
@@ -128,7 +128,7 @@ def select_agent(
         cands = [a for a in cands if score(a, skills) == top]
     policy = qs.selection
     if policy == "round_robin":
-        chosen = round_robin(sorted(a.agent_id for a in cands), rr_last)
+        chosen = round_robin(sorted(a.agent_id for a in cands), last_pick)
         return next(a for a in cands if a.agent_id == chosen)
     if policy == "fewest_calls":
         return min(cands, key=lambda a: (a.calls_today, a.idle_since, a.agent_id))
@@ -138,12 +138,12 @@ def select_agent(
 
 def reference_pick_agent(
     agents: Iterable[Agent], queue: str, skills: frozenset[str], tier: str, min_level: int,
-    qs: QueueSettings, rr_last: str | None,
+    qs: QueueSettings, last_pick: str | None,
 ) -> Agent | None:
     """Naive scan of every agent: whom the policy gives a call of `queue` needing `skills` at
     `min_level`."""
     cands = [a for a in agents if is_eligible(a, queue, skills, min_level)]
-    return select_agent(cands, skills, tier, qs, rr_last)
+    return select_agent(cands, skills, tier, qs, last_pick)
 
 
 class WaitingCall(Protocol):

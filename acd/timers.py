@@ -41,7 +41,7 @@ class Timers:
         heap = self._heap
         if not heap:
             return False
-        earliest_due = heap[0][0]
+        earliest_due, _, _, _, _ = heap[0]
         return earliest_due <= now
 
     def pop_due(self, now: float) -> Iterator[tuple[float, int, str, int]]:
