@@ -530,7 +530,7 @@ class AcdEngine:
     def _settle(self, now: float) -> list[Command]:
         """Route what the input changed (and any timer it made due), hand out the commands.
         `now` is already the effective now (the input caught up with it)."""
-        if self._timers.any_due(now):
+        if self._timers.next_due <= now:
             self._fire_timers(now)
         if self._dirty_agents or self._dirty_calls:
             self._match(now)
@@ -691,7 +691,7 @@ class AcdEngine:
         if now < self._now:
             now = self._now  # time never runs backwards inside the engine
         self._now = now
-        if self._timers.any_due(now):
+        if self._timers.next_due <= now:
             self._fire_timers(now)
         if self._dirty_agents or self._dirty_calls:
             self._match(now)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain
 from typing import Any, Final, NamedTuple
 
@@ -71,9 +71,15 @@ def rr_cut(keys: list[AgentKey], pointer: str | None) -> int:
     return bisect_right(keys, (0.0, 0.0, pointer))
 
 
+def first_in_order(keys: list[AgentKey], pointer: str | None) -> tuple[bool, AgentKey]:
+    """(wrapped, key) of the first agent of a non-empty list in policy order; (wrapped, key)
+    compares across the lists of one queue in that order."""
+    cut = rr_cut(keys, pointer)
+    return (False, keys[cut]) if cut < len(keys) else (True, keys[0])
+
+
 def in_policy_order(keys: list[AgentKey], pointer: str | None) -> Iterator[tuple[bool, AgentKey]]:
-    """(wrapped, key) for each key in policy order; (wrapped, key) also compares across lists
-    of one queue in that order."""
+    """(wrapped, key) for each key in policy order (first_in_order's, then the next...)."""
     cut = rr_cut(keys, pointer)
     for i in chain(range(cut, len(keys)), range(cut)):
         yield i < cut, keys[i]
@@ -429,42 +435,36 @@ class RoutingIndex:
         top_first = best_agents_first(qi.settings, c.tier)
         if not skills or (level == 0 and not top_first):
             # Everyone eligible scores the same: the first in policy order.
-            found = self._first_fitting((available,), (), 0, pointer)
-        else:
-            lowest = max(level, 1)  # bucket 0 is unused: no agent has a skill at level 0
+            _, first = first_in_order(available, pointer)
+            return self._agents[first.agent_id]
+        lowest = max(level, 1)  # bucket 0 is unused: no agent has a skill at level 0
+        star: list[list[AgentKey]] | None = None
+        others: tuple[str, ...] = ()
+        if len(skills) == 1:  # (the common case, without a call)
+            (only,) = skills
+            star = qi.by_skill.get(only)
+        if star is None:
             star, others = self._most_selective(qi, skills, lowest)
-            if star is None:  # never in practice: need_skills ran for the call's skills
-                if level:
-                    return None
-                found = self._top_scored(((MAX_SKILL_LEVEL, available),), tuple(skills), 0,
-                                         pointer)
-            elif top_first:
-                runs: Iterable[tuple[int, list[AgentKey]]] = (
-                    (lvl, star[lvl]) for lvl in range(MAX_SKILL_LEVEL, lowest - 1, -1))
-                if level == 0:
-                    # Below the buckets everyone scores 0: the pool's first in policy order.
-                    runs = chain(runs, ((0, available),))
-                found = self._top_scored(runs, others, level, pointer)
-            else:
-                found = self._first_fitting(star[lowest:], others, level, pointer)
+        if top_first:
+            # Level 0: below the buckets, everyone available scores 0.
+            found = self._top_scored(star, lowest, others, level, pointer,
+                                     available if level == 0 else None)
+        else:
+            found = self._first_fitting(star, lowest, others, level, pointer)
         return self._agents[found.agent_id] if found is not None else None
 
     def _most_selective(
         self, qi: QueueIndex, skills: frozenset[str], lowest: int,
-    ) -> tuple[list[list[AgentKey]] | None, tuple[str, ...]]:
+    ) -> tuple[list[list[AgentKey]], tuple[str, ...]]:
         """The buckets of the skill the fewest available agents have at `lowest` or more, and
-        the call's other skills. (None, ()) if a skill has no buckets in the queue."""
+        the call's other skills."""
+        self.need_skills(qi, skills)  # (they exist already: enqueue and the probe see to it)
         by_skill = qi.by_skill
-        if len(skills) == 1:
-            (only,) = skills
-            return by_skill.get(only), ()
-        star: list[list[AgentKey]] | None = None
+        star: list[list[AgentKey]] = []
         star_skill = ""
         fewest = -1
         for s in skills:
-            buckets = by_skill.get(s)
-            if buckets is None:
-                return None, ()
+            buckets = by_skill[s]
             n = 0
             for lvl in range(lowest, MAX_SKILL_LEVEL + 1):
                 n += len(buckets[lvl])
@@ -473,57 +473,76 @@ class RoutingIndex:
         return star, tuple(s for s in skills if s != star_skill)
 
     def _first_fitting(
-        self, lists: Iterable[list[AgentKey]], check: tuple[str, ...], level: int,
+        self, buckets: list[list[AgentKey]], lowest: int, check: tuple[str, ...], level: int,
         pointer: str | None,
     ) -> AgentKey | None:
-        """The first agent in policy order, across `lists` (each sorted), with every skill in
-        `check` at `level` or more. Each list is walked in policy order up to its first fit or
-        to the best found so far."""
+        """The first agent in policy order, across the buckets from `lowest` up, with every
+        skill in `check` at `level` or more. Each bucket is walked in policy order up to its
+        first fit or to the best found so far."""
         agents = self._agents
         best: tuple[bool, AgentKey] | None = None
-        for keys in lists:
-            for wrapped, k in in_policy_order(keys, pointer):
-                if best is not None and (wrapped, k) >= best:
+        for lvl in range(lowest, MAX_SKILL_LEVEL + 1):
+            keys = buckets[lvl]
+            if not keys:
+                continue
+            if not check:  # (the common case: one skill) everyone fits, the first wins
+                cand = first_in_order(keys, pointer)
+                if best is None or cand < best:
+                    best = cand
+                continue
+            for cand in in_policy_order(keys, pointer):
+                if best is not None and cand >= best:
                     break
-                if check:
-                    a_skills = agents[k.agent_id].skills
-                    if any(a_skills.get(s, 0) < level for s in check):
-                        continue
-                best = (wrapped, k)
-                break
+                wrapped, k = cand
+                a_skills = agents[k.agent_id].skills
+                if all(a_skills.get(s, 0) >= level for s in check):
+                    best = cand
+                    break
         if best is None:
             return None
         _, found = best
         return found
 
     def _top_scored(
-        self, runs: Iterable[tuple[int, list[AgentKey]]], check: tuple[str, ...], level: int,
-        pointer: str | None,
+        self, buckets: list[list[AgentKey]], lowest: int, check: tuple[str, ...], level: int,
+        pointer: str | None, pool: list[AgentKey] | None,
     ) -> AgentKey | None:
         """The top-score agent, first in policy order among equals, with a score of `level` or
-        more. `runs`: (bound, sorted keys), bounds decreasing; an agent's score is the least of
-        the run's bound and its levels in `check`."""
+        more, from the buckets (walked from the top level down to `lowest`), then `pool`, whose
+        agents score 0. An agent's score is the least of its bucket's level and its levels in
+        `check`."""
         agents = self._agents
         best: tuple[int, bool, AgentKey] | None = None  # (-score, wrapped, key): smallest wins
         best_score = -1
-        for bound, keys in runs:
+        for bound in range(MAX_SKILL_LEVEL, lowest - 1, -1):
             if bound < best_score:
-                break  # nobody further on can reach the best score
+                break  # nobody further down can reach the best score
+            keys = buckets[bound]
+            if not keys:
+                continue
+            if not check:  # (the common case: one skill) all score `bound`: the first wins
+                wrapped, k = first_in_order(keys, pointer)
+                best, best_score = (-bound, wrapped, k), bound
+                break  # (the first non-empty bucket from the top: nobody below can match it)
             for wrapped, k in in_policy_order(keys, pointer):
                 sc = bound
-                if check:
-                    a_skills = agents[k.agent_id].skills
-                    for s in check:
-                        v = a_skills.get(s, 0)
-                        if v < sc:
-                            sc = v
+                a_skills = agents[k.agent_id].skills
+                for s in check:
+                    v = a_skills.get(s, 0)
+                    if v < sc:
+                        sc = v
                 if sc < level:
                     continue
                 cand = (-sc, wrapped, k)
                 if best is None or cand < best:
                     best, best_score = cand, sc
                 if sc == bound:
-                    break  # the rest of this run come later in policy order, no higher score
+                    break  # the rest of this bucket come later in policy order, no higher score
+        if pool and best_score <= 0:
+            wrapped, k = first_in_order(pool, pointer)
+            cand = (0, wrapped, k)
+            if best is None or cand < best:
+                best = cand
         if best is None:
             return None
         _, _, found = best

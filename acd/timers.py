@@ -13,6 +13,8 @@ import heapq
 from collections.abc import Iterator
 from typing import Final, NamedTuple
 
+_INF: Final = float("inf")
+
 # Timer kinds. Plain ints, not an IntEnum, for the reason above: an enum member is an object the
 # collector tracks, and a tuple holding one stays tracked.
 STEP: Final = 0  # a call's next escalation step
@@ -25,31 +27,33 @@ Timer = tuple[float, int, int, str, int]
 
 
 class Timers:
-    __slots__ = ("_heap", "_ids")
+    __slots__ = ("_heap", "_ids", "next_due")
 
     def __init__(self, ids: Iterator[int]) -> None:
         self._heap: list[Timer] = []
         self._ids = ids  # the engine's sequence (shared with its tokens)
+        # The earliest timer's due time (inf: none). An attribute, not a method: every engine
+        # input reads it twice.
+        self.next_due = _INF
 
     def __len__(self) -> int:
         return len(self._heap)
 
     def push(self, due: float, kind: int, key: str, token: int) -> None:
         heapq.heappush(self._heap, (due, next(self._ids), kind, key, token))
-
-    def any_due(self, now: float) -> bool:
-        heap = self._heap
-        if not heap:
-            return False
-        earliest_due, _, _, _, _ = heap[0]
-        return earliest_due <= now
+        if due < self.next_due:
+            self.next_due = due
 
     def pop_due(self, now: float) -> Iterator[tuple[float, int, str, int]]:
         """(due, kind, key, token) of every timer due at `now`, earliest first; a timer pushed
         meanwhile comes out too if it is due."""
         heap = self._heap
-        while self.any_due(now):
+        while self.next_due <= now:
             due, _, kind, key, token = heapq.heappop(heap)
+            if heap:
+                self.next_due, _, _, _, _ = heap[0]
+            else:
+                self.next_due = _INF
             yield due, kind, key, token
 
 
