@@ -64,8 +64,11 @@ TRANSITIONS: Final[Mapping[tuple[CallState, CallEvent], CallState | None]] = Map
     }
 )
 
-# The same table as a plain dict: the lookup runs on every call input.
-_TABLE: Final[dict[tuple[CallState, CallEvent], CallState | None]] = dict(TRANSITIONS)
+# The same table keyed by the members' string values: it is looked up on every call input, and an
+# enum member's hash is a Python-level call where a str's is cached.
+_TABLE: Final[dict[tuple[str, str], CallState | None]] = {
+    (state.value, event.value): target for (state, event), target in TRANSITIONS.items()
+}
 
 # What the caller of a refused input is told ({call}: its id, {state}: its state).
 _REFUSALS: Final[Mapping[CallEvent, str]] = MappingProxyType(
@@ -126,18 +129,18 @@ class AcdCall:
         return E.CALLBACK_NO_ANSWER if self.is_callback else E.NO_ANSWER
 
     def can_apply(self, event: CallEvent) -> bool:
-        return (self.state, event) in _TABLE
+        return (self.state._value_, event._value_) in _TABLE
 
     def require(self, event: CallEvent) -> None:
         """Raise IllegalCallTransition unless `event` is legal now; changes nothing."""
-        if (self.state, event) not in _TABLE:
+        if (self.state._value_, event._value_) not in _TABLE:
             raise self._refusal(event)
 
     def apply(self, event: CallEvent) -> CallState | None:
         """Move along the table; return the new state (None: the call leaves the ACD).
         IllegalCallTransition changes nothing."""
         try:
-            new = _TABLE[(self.state, event)]
+            new = _TABLE[(self.state._value_, event._value_)]
         except KeyError:
             raise self._refusal(event) from None
         if new is not None:

@@ -229,7 +229,7 @@ class AcdEngine:
         qi = self._queues[c.queue]
         answered_at = c.answered_at if c.answered_at is not None else now
         token = next(self._ids)
-        self._wrap[a.agent_id] = WrapUp(c.queue, now - answered_at, now, token)
+        self._wrap[a.agent_id] = (c.queue, now - answered_at, now, token)
         del self._calls[call_id]
         waited = answered_at - c.enqueued_at
         self._out.append(CallRemoved(call_id, c.queue, "completed", a.agent_id, waited))
@@ -574,7 +574,8 @@ class AcdEngine:
     def _close_wrap(self, a: Agent, now: float) -> None:
         w = self._wrap.pop(a.agent_id, None)
         if w is not None and a.state is AgentState.WRAP_UP:
-            self.stats.call_handled(w.queue, w.talk_s + (now - w.started_at), now)
+            queue, talk_s, started_at, _ = w
+            self.stats.call_handled(queue, talk_s + (now - started_at), now)
 
     def _end_wrapup(self, a: Agent, now: float) -> None:
         self._close_wrap(a, now)
@@ -703,9 +704,10 @@ class AcdEngine:
         for due, kind, key, token in self._timers.pop_due(now):
             if kind == WRAP_UP:
                 w = self._wrap.get(key)
-                if w is not None and w.token == token:
+                if w is not None:
+                    _, _, _, wrap_token = w
                     a = self._agents[key]
-                    if a.state is AgentState.WRAP_UP:
+                    if wrap_token == token and a.state is AgentState.WRAP_UP:
                         self._end_wrapup(a, due)
                 continue
             c = self._calls.get(key)

@@ -56,10 +56,14 @@ def agent_key(policy: str, a: Agent) -> AgentKey:
     """Sorting available agents by this key is sorting them the way acd.policy.select_agent
     picks among equals (round robin: by id, the pointer being applied by `rr_cut`)."""
     if policy == "fewest_calls":
-        return AgentKey(float(a.calls_today), a.idle_since, a.agent_id)
-    if policy == "round_robin":
-        return AgentKey(0.0, 0.0, a.agent_id)
-    return AgentKey(a.idle_since, 0.0, a.agent_id)
+        fields = (float(a.calls_today), a.idle_since, a.agent_id)
+    elif policy == "round_robin":
+        fields = (0.0, 0.0, a.agent_id)
+    else:
+        fields = (a.idle_since, 0.0, a.agent_id)
+    # tuple.__new__, not AgentKey(...): the NamedTuple's own __new__ is Python code, twice as
+    # slow, and this runs for each of an agent's queues whenever it is indexed.
+    return tuple.__new__(AgentKey, fields)
 
 
 def rr_cut(keys: list[AgentKey], pointer: str | None) -> int:
@@ -173,14 +177,15 @@ class QueueIndex:
     and waiting calls."""
 
     __slots__ = (
-        "settings", "skills", "steps", "rr_pointer", "staffed", "positions", "groups",
-        "available", "by_skill", "waiting_at_level", "n_waiting", "scan", "scan_floors",
+        "settings", "skills", "steps", "round_robin", "rr_pointer", "staffed", "positions",
+        "groups", "available", "by_skill", "waiting_at_level", "n_waiting", "scan", "scan_floors",
     )
 
     def __init__(self, settings: QueueSettings) -> None:
         self.settings = settings
         self.skills = frozenset(settings.skills)
         self.steps: tuple[EscalationStep, ...] = tuple(settings.escalation)
+        self.round_robin = settings.selection == "round_robin"
         # The agent the queue's last offer went to; kept for round-robin queues only.
         self.rr_pointer: str | None = None
         self.staffed = 0  # agents serving it, logged in and not paused
@@ -205,9 +210,6 @@ class QueueIndex:
         # contiguous array: most heaps are ruled out by it without touching the heap at all.
         self.scan_floors = array("d")
 
-    @property
-    def round_robin(self) -> bool:
-        return self.settings.selection == "round_robin"
 
 
 class RoutingIndex:

@@ -49,17 +49,13 @@ DEFAULT_MIN_LEVEL: Final = 1
 CallKey = tuple[float, float, int]
 
 
-def call_rank(aging_per_s: float, tier_weight: float, enqueued_at: float) -> float:
-    """The time-invariant part of a call's priority: smaller is served first.
+def call_key(aging_per_s: float, tier_weight: float, enqueued_at: float, seq: int) -> CallKey:
+    """A call's place in the service order: (rank, enqueued_at, seq), smallest first.
 
     Effective priority at time t is weight + aging x (t - enqueued_at); sorting by it descending
-    is sorting by aging x enqueued_at - weight ascending, whatever t is."""
-    return aging_per_s * enqueued_at - tier_weight
-
-
-def call_key(aging_per_s: float, tier_weight: float, enqueued_at: float, seq: int) -> CallKey:
-    """A call's place in the service order; `seq` (arrival order) breaks the last ties."""
-    return (call_rank(aging_per_s, tier_weight, enqueued_at), enqueued_at, seq)
+    is sorting by rank = aging x enqueued_at - weight ascending, whatever t is. `seq` (arrival
+    order) breaks the last ties."""
+    return (aging_per_s * enqueued_at - tier_weight, enqueued_at, seq)
 
 
 def step_due(queue_since: float, step: EscalationStep) -> float:
@@ -81,7 +77,7 @@ def escalate(
     n = len(steps)
     while next_step < n:
         st = steps[next_step]
-        if step_due(queue_since, st) > now:
+        if queue_since + st.after_s > now:  # (step_due, inline: this runs on every input)
             break
         if st.action == "route":
             level = st.min_skill_level

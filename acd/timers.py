@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from typing import Final, NamedTuple
+from typing import Final
 
 _INF: Final = float("inf")
 
@@ -64,10 +64,6 @@ def next_slot(start: float, every: float, now: float) -> float:
     return start + n * every
 
 
-class WrapUp(NamedTuple):
-    """An agent's wrap-up in progress: what the handled call counts once it ends."""
-
-    queue: str
-    talk_s: float
-    started_at: float
-    token: int  # its WRAP_UP timer's: a timer with another token is stale
+# An agent's wrap-up in progress: (queue, talk seconds, wrap-up start, token of its WRAP_UP timer:
+# a timer with another token is stale). What the handled call counts once the wrap-up ends.
+WrapUp = tuple[str, float, float, int]
