@@ -42,9 +42,10 @@ PURE_CORES = (
     "cti.simulator.config", "cti.simulator.dialplan", "cti.simulator.event_headers",
     "cti.simulator.traffic", "cti.simulator.originate", "cti.simulator.cdr",
     "cti.simulator.wire",
-    # acd: agent state table, routing, queue statistics, metrics, Erlang C, event-log rows,
-    # calls handed back to Queue()
-    "acd.model", "acd.agents", "acd.engine", "acd.stats", "acd.metrics", "acd.erlang",
+    # acd: agent and call state tables, routing (policy, indexes, timers, engine), queue
+    # statistics, metrics, Erlang C, event-log rows, calls handed back to Queue()
+    "acd.model", "acd.agents", "acd.calls", "acd.policy", "acd.indexes", "acd.timers",
+    "acd.engine", "acd.stats", "acd.metrics", "acd.erlang",
     "acd.history", "acd.follow", "acd.callbacks",
     # the dialer's cores
     "acd.dialer.pacing", "acd.dialer.abandon", "acd.dialer.estimates", "acd.dialer.windows",

@@ -4,9 +4,7 @@ random states (several queues, every selection policy, VIP handling, escalated t
 
 from __future__ import annotations
 
-import ast
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,19 +257,3 @@ def test_indexed_picks_equal_reference_picks_on_random_states(
                         data.draw(st.sampled_from(TIERS)),
                         frozenset(data.draw(st.sets(st.sampled_from(SKILLS), max_size=3))))
         assert e.pick_agent(probe, now) == e.reference_pick_agent(probe, now)
-
-
-# ----------------------------------------------------------------------------- boundaries
-
-ENGINE_MODULES = ["engine", "policy", "indexes", "calls", "timers", "agents"]
-
-
-@pytest.mark.parametrize("module", ENGINE_MODULES)
-def test_engine_modules_import_only_public_names(module: str) -> None:
-    tree = ast.parse((Path(__file__).parents[2] / "acd" / f"{module}.py").read_text())
-    private = [
-        f"{node.module}.{alias.name}"
-        for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-        for alias in node.names if alias.name.startswith("_")
-    ]
-    assert private == []
