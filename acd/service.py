@@ -41,7 +41,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -131,6 +131,7 @@ class _Caller:
     # Outbound (acd/dialer): no agent offered by this monotonic time -> the call leaves the ACD.
     deadline: float | None = None
     timed_out: bool = False
+    direction: Literal["inbound", "outbound"] = "inbound"  # outbound: a dialer call
 
 
 
@@ -361,7 +362,8 @@ class AcdService:
                          skills: frozenset[str] = frozenset(), tier: str | None = None,
                          customer_id: int | None = None,
                          context: IvrContext | None = None,
-                         max_wait_s: float | None = None) -> str:
+                         max_wait_s: float | None = None,
+                         direction: Literal["inbound", "outbound"] = "inbound") -> str:
         """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
         secrets masked) for the screen-pop. The dialer passes its priority tier and
@@ -375,7 +377,7 @@ class AcdService:
                          tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
                          context=context, task=asyncio.current_task(),
                          deadline=None if max_wait_s is None
-                         else self.clock.now() + max_wait_s)
+                         else self.clock.now() + max_wait_s, direction=direction)
         if self.continuity is not None:
             await self.continuity.call_entered(caller)  # on record before anything can fail
         if self._draining:
@@ -932,7 +934,7 @@ class AcdService:
             return  # a handed-back call is recorded when it really ends (acd/continuity.py)
         try:
             await self.crm.log_call(
-                caller.call_id, direction="inbound", phone=caller.number or None,
+                caller.call_id, direction=caller.direction, phone=caller.number or None,
                 customer_id=caller.customer_id, queue=caller.queue,
                 agent_user_id=await self._user_id(caller.agent_id),
                 offered_at=caller.offered_wall, answered_at=caller.answered_wall,

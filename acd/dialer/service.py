@@ -768,7 +768,8 @@ class DialerService:
             queue = run.campaign.queue if run is not None else ""
             outcome = await self.acd.queue_call(session, queue=queue, number=line.phone,
                                                 tier=LIVE_TIER,
-                                                max_wait_s=self.pacing.grace_s)
+                                                max_wait_s=self.pacing.grace_s,
+                                                direction="outbound")
             line.human_waiting = False
             if outcome == "answered":
                 if run is not None:

@@ -106,6 +106,10 @@ async def test_campaign_through_the_simulator_blended_with_inbound(tmp_path: Pat
         assert report.today.answered >= 4
         interactions = (await crm.interactions.search(limit=50)).items
         assert len(interactions) >= 4
+        # The ACD logs the calls it connected; the dialer's are outbound, not inbound.
+        connected = {"+12125550101", "+12125550102", "+12125550107"}
+        dialled = [i for i in interactions if i.phone in connected and i.answered_at]
+        assert dialled and {i.direction for i in dialled} == {"outbound"}
     finally:
         await dialer.stop()
         await ivr.stop()
