@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import pydantic
@@ -103,6 +104,9 @@ class AuthService:
                                             settings.login_window_s)
         self._login_counter = metrics_login
         self._password_slots = asyncio.Semaphore(PASSWORD_CONCURRENCY)
+        # Called with (session, user_id) when a session ends before its tokens expire (logout,
+        # refresh-token reuse): the websocket hub closes that session's sockets at once.
+        self.session_ended: list[Callable[[str, int], object]] = []
 
     async def authenticate(self, request: web.Request) -> Principal:
         header = request.headers.get("Authorization", "")
@@ -193,6 +197,7 @@ class AuthService:
             return pair
         if outcome == "reused":
             log.warning("refresh_token_reused", user_id=user.id, family=claims.fam)
+            self._ended(claims.fam, user.id)
             raise Unauthorized("this refresh token was already used: the session is ended on "
                                "every device; log in again", {"reason": "reused"})
         if outcome == "revoked":
@@ -206,6 +211,11 @@ class AuthService:
         """End the caller's session: its refresh tokens and access tokens stop working."""
         await self.sessions.revoke(principal.session, self.clock.now(), "logout")
         log.info("logout", user_id=principal.user_id)
+        self._ended(principal.session, principal.user_id)
+
+    def _ended(self, session: str, user_id: int) -> None:
+        for listener in self.session_ended:
+            listener(session, user_id)
 
     def _count(self, outcome: str) -> None:
         if self._login_counter is not None:

@@ -245,8 +245,6 @@ class Hub:
         self.throttle = StatsThrottle(1.0)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
-        # Hooks for benchmarks and tests: called with (topic, call_id) when a frame is queued.
-        self.on_pop: Callable[[str, float], None] | None = None
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -376,6 +374,14 @@ class Hub:
         victims = list(self.by_user.get(user_id, ()))
         for c in victims:
             self._kill(c, wire.CLOSE_FORBIDDEN, reason)
+        return len(victims)
+
+    def cut_session(self, session: str, user_id: int) -> int:
+        """Close the sockets of a session that ended (logout, stolen refresh token): 4401."""
+        victims = [c for c in self.by_user.get(user_id, ())
+                   if c.viewer.principal is not None and c.viewer.principal.session == session]
+        for c in victims:
+            self._kill(c, wire.CLOSE_UNAUTHORIZED, "session ended")
         return len(victims)
 
     def cut_kiosk(self, kiosk_id: int) -> int:

@@ -370,6 +370,7 @@ def install_hub(app: web.Application, hub: Hub, commands: Commands, *,
     auth = app[AUTH_KEY]
     endpoint = WsEndpoint(hub, auth, app[CRM_KEY], commands, clock=auth.clock, poll_s=poll_s)
     hub.metrics = HubMetrics(app[METRICS_KEY])
+    auth.session_ended.append(hub.cut_session)
     app[WS_KEY] = endpoint
     app[OPENAPI_EXTRAS_KEY].append(add_message_schemas)
 

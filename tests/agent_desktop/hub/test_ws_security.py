@@ -277,3 +277,22 @@ async def test_deleted_user_is_cut_off(w: World) -> None:
     w.bus.publish(CrmUserDeleted(w.users["amy"].id, "amy"))
     assert (await c.closed())[0] == 4403
     await c.close()
+
+
+async def test_logout_over_rest_ends_that_sessions_sockets_only(w: World) -> None:
+    import aiohttp
+
+    token = await w.token("ann")
+    other = await login_ws(w, "ann")  # another login (session) of the same user
+    c = await connect(w)
+    await c.send({"op": "auth", "token": token})
+    for s in (c, other):
+        await s.until(lambda f: f["op"] == "snapshot")
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{w.http}/api/auth/logout", headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 204
+    assert await c.closed() == (4401, "session ended")
+    await other.send({"op": "ping"})
+    assert (await other.next())["op"] == "pong"
+    await c.close()
+    await other.close()
