@@ -20,8 +20,9 @@ Measured:
   (the child process stamps it; both stamps are the machine's wall clock). Pops that reached a
   reconnecting desktop through replay are counted as delivered, not in the latency.
 - `p99_ms_with_stuck`/`p50_ms_with_stuck`: the same in phase B, on the desktops still reading.
-- `lost`: pops offered to a desktop that was reading (or reconnected) and never arrived, live,
-  by replay, or in a snapshot. Stuck desktops are left out (they stopped reading by design):
+- `lost`: pops offered to a desktop that was connected (had its welcome) and reading (or
+  reconnected) and never arrived, live, by replay, or in a snapshot. `desktops_connected`:
+  desktops that got their welcome at all (`..._at_start`: before phase A). Stuck desktops are left out (they stopped reading by design):
   `stuck_dropped` is how many the server dropped (close 4000).
 - baseline, same run: `baseline_p50_ms`/`baseline_p99_ms`, from the same offer stamp to the
   pop frame queued for the client inside the server (the CRM read and the pop's encoding,
@@ -85,6 +86,7 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                                     conf["t_end"])
     pops: list[tuple[str, str, float, str]] = []  # agent, call_id, received, how
     disconnected: dict[str, tuple[float, float]] = {}
+    welcomed: dict[str, float] = {}  # agent -> when its desktop first got its welcome
     frames = [0]
     closes: list[int] = []
     connector = aiohttp.TCPConnector(limit=0)
@@ -136,6 +138,8 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                                      "replay" if reconnected else "live"))
                 elif op in ("welcome", "snapshot"):
                     stream, seq = f["stream"], f["seq"]
+                    if op == "welcome":
+                        welcomed.setdefault(agent, time.time())
                     pop = f["data"].get("screen_pop") if op == "snapshot" else None
                     if pop:
                         pops.append((agent, pop["call_id"], time.time(), "snapshot"))
@@ -160,7 +164,8 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     await session.close()
     errors = [repr(r) for r in results if isinstance(r, BaseException)]
-    return {"pops": pops, "disconnected": disconnected, "frames": frames[0],
+    return {"pops": pops, "disconnected": disconnected, "welcomed": welcomed,
+            "frames": frames[0],
             "closes": closes, "errors": errors[:5], "error_count": len(errors)}
 
 
@@ -285,11 +290,15 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     for agent, call_id, at, how in res["pops"]:
         got.setdefault((agent, call_id), (at, how))
     disconnected = {a: tuple(v) for a, v in res["disconnected"].items()}
+    welcomed: dict[str, float] = res["welcomed"]
 
     def window(t0: float, t1: float, stuck_ok: bool) -> tuple[list[float], int, int]:
         lat, lost, n = [], 0, 0
         for (agent, call_id), t in offered.items():
             if not t0 <= t < t1:
+                continue
+            # Only desktops that were connected when the call was offered are owed a pop.
+            if welcomed.get(agent, float("inf")) > t:
                 continue
             # A stuck desktop stops reading at t_b: what was offered just before may still
             # have been on its way; its offers before that are judged like everyone's.
@@ -316,6 +325,8 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     return {
         "desktops": desktops,
         "wallboards": WALLBOARDS,
+        "desktops_connected_at_start": sum(1 for t in welcomed.values() if t <= conf["t_a"]),
+        "desktops_connected": len(welcomed),
         "screen_pops": n_a + n_b,
         "screen_pops_phase_a": n_a,
         "screen_pops_phase_b": n_b,
