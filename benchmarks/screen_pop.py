@@ -22,7 +22,8 @@ Measured:
 - `p99_ms_with_stuck`/`p50_ms_with_stuck`: the same in phase B, on the desktops still reading.
 - `lost`: pops offered to a desktop that was connected (had its welcome) and reading (or
   reconnected) and never arrived, live, by replay, or in a snapshot. `desktops_connected`:
-  desktops that got their welcome at all (`..._at_start`: before phase A). Stuck desktops are left out (they stopped reading by design):
+  desktops that got their welcome at all (`..._at_start`: before phase A). Stuck desktops are
+  left out (they stopped reading by design):
   `stuck_dropped` is how many the server dropped (close 4000).
 - baseline, same run: `baseline_p50_ms`/`baseline_p99_ms`, from the same offer stamp to the
   pop frame queued for the client inside the server (the CRM read and the pop's encoding,
