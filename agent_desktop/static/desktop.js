@@ -12,7 +12,7 @@ import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, lo
 import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale,
          fmtDuration, fmtTime, fmtPercent, fmtPhone, language } from "/static/i18n.js";
 import { renderScreenPop, renderCustomer, dialLink } from "/static/screenpop.js";
-import { mountCampaignPanel } from "/static/campaign.js";
+import { campaignOfCall, mountCampaignPanel } from "/static/campaign.js";
 
 addStrings({
   en: {
@@ -423,8 +423,10 @@ function dispositionsFor(queue) {
 
 function renderWrap() {
   const w = S.wrap;
-  ui.wrapPanel.hidden = !w;
-  if (!w) return;
+  // A dialer call is wrapped up in the campaign panel (its disposition also updates the lead);
+  // a second, generic form beside it would save an interaction the lead never hears of.
+  ui.wrapPanel.hidden = !w || campaignOfCall(w.call_id) !== null;
+  if (ui.wrapPanel.hidden) return;
   const codes = dispositionsFor(w.queue);
   const select = h("select", { id: "wrap-disposition", required: true },
     new Option("—", ""), codes.map((c) => new Option(c, c)));
