@@ -4,6 +4,7 @@ only)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import re
@@ -170,6 +171,31 @@ def test_cli_prints_the_sections_and_refuses_a_missing_secret(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "softphone.password_secret" in captured.err and "Fix:" in captured.err
+
+
+async def test_cli_all_users_takes_the_active_users_extensions_from_the_crm(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("CTI_")]:
+        monkeypatch.delenv(name)
+    settings = Settings()
+    crm = await Crm.open(tmp_path / settings.crm.database, settings.crm)
+    for name, ext, active in (("a", "1002", True), ("b", "1001", True), ("c", None, True),
+                              ("d", "1003", False)):
+        await crm.users.create(username=name, password_hash=PASSWORD_HASH, extension=ext,
+                               active=active)
+    await crm.close()
+    conf = write(tmp_path, softphone_toml(**ENABLED))
+    args = ["pjsip-auth", "--config", str(conf), "--all-users", "--data-dir", str(tmp_path)]
+    # asyncio.run inside the CLI needs a thread of its own under the test's running loop.
+    rc = await asyncio.to_thread(cli_main, [*args, "1009"])
+    assert rc == 0
+    assert capsys.readouterr().out == pjsip_sections(SIP_SECRET, ["1009", "1001", "1002"])
+    rc = await asyncio.to_thread(cli_main, [*args[:-1], str(tmp_path / "nowhere")])
+    assert rc == 2
+    assert "no database" in capsys.readouterr().err
+    assert await asyncio.to_thread(cli_main, ["pjsip-auth", "--config", str(conf)]) == 2
+    assert "no extensions" in capsys.readouterr().err
 
 
 # ---- GET /api/softphone/config --------------------------------------------------------------
