@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from agent_desktop.app import create_app
+from agent_desktop.pages import content_security_policy, page_headers
 from agent_desktop.routing import RouteSpec
 from agent_desktop.softphone import pjsip_sections
 from agent_desktop.softphone_routes import softphone_routes
@@ -37,10 +38,15 @@ CALLER = "+8613800138000"
 OUTBOUND = "+861055551234"
 WAIT_MS = 20_000  # a guard against hanging, not a speed assertion
 
+# Served with the desktop page's own Content-Security-Policy (no inline script or style,
+# connect-src 'self' plus the Asterisk websocket origin), so what the softphone needs of the page
+# policy is tested too.
 TEST_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>softphone test</title></head>
-<body><section id="softphone" hidden></section>
-<script type="module">
+<html><head><meta charset="utf-8"><title>softphone test</title>
+<script type="module" src="/softphone-test.js?user={user}"></script></head>
+<body><section id="softphone" hidden></section></body></html>"""
+
+TEST_SCRIPT = """
 import {{ api, login }} from '/static/app.js';
 import {{ setLanguage }} from '/static/i18n.js';
 import {{ mountIfEnabled }} from '/static/softphone.js';
@@ -51,7 +57,8 @@ window.spEvents = [];
 document.getElementById('softphone').addEventListener('softphone',
   (e) => window.spEvents.push(e.detail));
 window.phone = await mountIfEnabled(document.getElementById('softphone'));
-</script></body></html>"""
+document.body.dataset.ready = '1';
+"""
 
 
 def pjsip_password(conf: str, extension: str) -> str:
@@ -82,22 +89,30 @@ async def server(tmp_path: Path, ws_url: str, secret: str = SIP_SECRET,
     await crm.users.create(username="alice", password_hash=PASSWORD_HASH, role="agent",
                            extension="1001", display_name="Alice 王")
     await crm.users.create(username="deskphone", password_hash=PASSWORD_HASH, role="agent")
-    app = create_app(settings, crm, Bus(), clock=clock,
-                     extra_routes=[*softphone_routes(settings.softphone, crm), *page_routes(lang)])
+    routes = [*softphone_routes(settings.softphone, crm),
+              *page_routes(lang, settings.softphone.connect_sources())]
+    app = create_app(settings, crm, Bus(), clock=clock, extra_routes=routes)
     return await make_client(app), crm
 
 
-def page_routes(lang: str) -> list[RouteSpec]:
+def page_routes(lang: str, connect_src: tuple[str, ...]) -> list[RouteSpec]:
     # The page is served by the server itself, not by playwright's request interception: chromium
     # treats an intercepted page as public and its Local Network Access checks would then refuse
     # the websocket to the loopback responder. Its scripts come from the real /static/ and
     # /vendor/ routes.
+    headers = page_headers(content_security_policy(connect_src))
+
     async def test_page(request: web.Request) -> web.StreamResponse:
         user = request.query.get("user", "alice")
-        return web.Response(text=TEST_PAGE.format(lang=lang, user=user, password=PASSWORD),
-                            content_type="text/html")
+        return web.Response(text=TEST_PAGE.format(user=user), headers=headers)
 
-    return [RouteSpec("GET", "/softphone-test.html", test_page, frozenset(), "test")]
+    async def test_script(request: web.Request) -> web.StreamResponse:
+        user = request.query.get("user", "alice")
+        return web.Response(text=TEST_SCRIPT.format(lang=lang, user=user, password=PASSWORD),
+                            content_type="text/javascript")
+
+    return [RouteSpec("GET", "/softphone-test.html", test_page, frozenset(), "test"),
+            RouteSpec("GET", "/softphone-test.js", test_script, frozenset(), "test")]
 
 
 async def open_page(page: Page, client: TestClient, user: str = "alice") -> None:
@@ -112,6 +127,8 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
         async with chromium() as browser:
             page = await browser.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text)
+                    if "Content Security Policy" in m.text else None)
             await open_page(page, client)
             status = page.locator(".sp-status")
             await page.wait_for_selector(".sp-status[data-state=registered]", timeout=WAIT_MS)
@@ -159,8 +176,7 @@ async def test_registers_rings_answers_holds_and_hangs_up(tmp_path: Path,
                 await page.click(f"button[data-tone='{tone}']")
                 info = await responder.wait_for(lambda m, t=tone: is_dtmf_info(m, call_id, t))
                 assert info.header("Content-Type") == "application/dtmf-relay"
-            await page.wait_for_function(
-                "document.querySelector('.sp-dtmf').textContent === '5#'", timeout=WAIT_MS)
+            await expect(page.locator(".sp-dtmf")).to_have_text("5#", timeout=WAIT_MS)
 
             await page.click("button[data-action=mute]")
             await page.wait_for_selector("button[data-action=mute][aria-pressed=true]",
@@ -264,7 +280,8 @@ async def test_a_password_asterisk_does_not_know_shows_registration_failed(
             # A user without an extension: no softphone, the section stays hidden.
             desk = await browser.new_page()
             await open_page(desk, client, user="deskphone")
-            await desk.wait_for_function("window.phone === null", timeout=WAIT_MS)
+            await desk.wait_for_selector("body[data-ready]", state="attached", timeout=WAIT_MS)
+            assert await desk.evaluate("window.phone") is None
             assert await desk.locator("#softphone").is_hidden()
             assert await desk.locator(".softphone").count() == 0
     finally:
