@@ -68,8 +68,11 @@ TRANSITIONS: Final[Mapping[tuple[AgentState, AgentEvent], AgentState]] = Mapping
     }
 )
 
-# The same table as a plain dict: the lookup runs on every engine input.
-_TABLE: Final[dict[tuple[AgentState, AgentEvent], AgentState]] = dict(TRANSITIONS)
+# The same table keyed by the members' string values: the lookup runs on every engine input,
+# and an enum member's hash is a Python-level call where a str's is cached.
+_TABLE: Final[dict[tuple[str, str], AgentState]] = {
+    (state.value, event.value): target for (state, event), target in TRANSITIONS.items()
+}
 
 # Events whose target state carries a pause reason.
 _PAUSING: Final = frozenset({E.LOGIN_PAUSED, E.PAUSE, E.NO_ANSWER})
@@ -123,12 +126,12 @@ class Agent:
         return self.skills.get(skill, 0)
 
     def can_apply(self, event: AgentEvent) -> bool:
-        return (self.state, event) in TRANSITIONS
+        return (self.state._value_, event._value_) in _TABLE
 
     def apply(self, event: AgentEvent, now: float, reason: str | None = None) -> AgentState:
         """Move along the table; return the old state. IllegalTransition changes nothing."""
         old = self.state
-        new = _TABLE.get((old, event))
+        new = _TABLE.get((old._value_, event._value_))
         if new is None:
             raise IllegalTransition(self.agent_id, old.value, event.value)
         since = self.state_since
