@@ -21,9 +21,10 @@ calls per day and agent. Goal: under 2 s for a 30-day range.
 
 Also timed (no baseline): `ivr_summary_s` (daily per queue, from the 15-minute IVR rows; every
 answered call passed the IVR, a fifth more callers left it by self-service or by hanging up) and
-`outbound_summary_s` (daily per campaign with the rolling 24 h / 30 day abandon rates, read from
-the raw `dialer_attempt` rows joined with the CRM dispositions; `dialer_attempts` of them,
-a quarter of the inbound volume, with 30 days before the range read too when there are).
+`outbound_summary_s` (daily per campaign with the rolling 24 h / 30 day abandon rates, from the
+`dialer_attempt` rows summed by SQLite per 15 minutes with the CRM dispositions joined;
+`dialer_attempts` of them, a quarter of the inbound volume; 30 days before the range are read
+too, for the windows).
 """
 
 from __future__ import annotations

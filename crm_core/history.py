@@ -58,8 +58,8 @@ attempt, when its outcome is known (`at` = then), including numbers the dial pol
 
 A live answer, for the abandon rate, is reason IN ('connected', 'abandoned'); the rate of a
 campaign over a period is abandoned / live answers (the 3 % rule). The outbound reports read
-these rows as they are (index cc_events_dialer), joined with the calls' CRM dispositions for
-conversions.
+these rows summed by SQLite per 15 minutes (index cc_events_dialer, dialer_sums_sync), joined
+with the calls' CRM dispositions for conversions.
 
 The interval tables (cc_queue_intervals, cc_agent_intervals, cc_agent_state_intervals,
 cc_queue_histograms) hold sums per 15 minutes (`start` = a multiple of 900 s) per queue and per
@@ -184,6 +184,19 @@ class IvrInterval:
     outcome: str
     calls: int
     seconds: float  # summed time in the menu
+
+
+@dataclass(frozen=True, slots=True)
+class DialerSum:
+    """`dialer_attempt` rows of one 15 minutes, campaign, agent and result, summed."""
+
+    start: float
+    campaign: str
+    agent: str
+    result: str
+    attempts: int
+    wait_s: float
+    conversions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,20 +351,22 @@ def ivr_intervals_sync(conn: sqlite3.Connection, start: float, end: float
     return [IvrInterval(*r) for r in cur]
 
 
-def dialer_attempts_sync(conn: sqlite3.Connection, start: float, end: float,
-                         conversion_dispositions: Sequence[str]
-                         ) -> list[tuple[HistoryEvent, bool]]:
-    """The `dialer_attempt` rows in [start, end), each with whether its call's CRM interaction
-    ended with one of `conversion_dispositions` (the agent's verdict, e.g. "sale")."""
-    cols = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS)
+def dialer_sums_sync(conn: sqlite3.Connection, start: float, end: float,
+                     conversion_dispositions: Sequence[str]) -> list[DialerSum]:
+    """The `dialer_attempt` rows in [start, end) summed by SQLite per 15 minutes, campaign,
+    agent and result, with how many of them converted: their call's CRM interaction ended with
+    one of `conversion_dispositions` (the agent's verdict, e.g. "sale", written after the row,
+    so it is joined at read time rather than summed at write time)."""
     marks = ", ".join("?" * len(conversion_dispositions)) or "NULL"
     cur = conn.execute(
-        f"SELECT {cols}, CASE WHEN i.disposition IN ({marks}) THEN 1 ELSE 0 END "  # noqa: S608
+        "SELECT CAST(e.at / 900 AS INTEGER) * 900 AS b, e.queue, e.agent, e.reason, COUNT(*), "
+        f"SUM(COALESCE(e.wait_s, 0)), SUM(i.disposition IN ({marks})) "  # noqa: S608
         "FROM cc_events e LEFT JOIN interactions i ON i.call_id = e.call_id AND e.call_id != '' "
-        "WHERE e.kind = 'dialer_attempt' AND e.at >= ? AND e.at < ? ORDER BY e.at, e.id",
+        "WHERE e.kind = 'dialer_attempt' AND e.at >= ? AND e.at < ? "
+        "GROUP BY b, e.queue, e.agent, e.reason ORDER BY b",
         (*conversion_dispositions, start, end))
-    n = len(_EVENT_COLUMNS)
-    return [(HistoryEvent(*r[:n]), bool(r[n])) for r in cur]
+    return [DialerSum(float(r[0]), r[1], r[2], r[3], int(r[4]), float(r[5]), int(r[6] or 0))
+            for r in cur]
 
 
 def campaign_names_sync(conn: sqlite3.Connection) -> dict[str, str]:
@@ -411,10 +426,9 @@ class HistoryRepo:
     async def ivr_intervals(self, start: float, end: float) -> list[IvrInterval]:
         return await self._db.scan(ivr_intervals_sync, start, end)
 
-    async def dialer_attempts(self, start: float, end: float,
-                              conversion_dispositions: Sequence[str]
-                              ) -> list[tuple[HistoryEvent, bool]]:
-        return await self._db.scan(dialer_attempts_sync, start, end, conversion_dispositions)
+    async def dialer_sums(self, start: float, end: float,
+                          conversion_dispositions: Sequence[str]) -> list[DialerSum]:
+        return await self._db.scan(dialer_sums_sync, start, end, conversion_dispositions)
 
     async def campaign_names(self) -> dict[str, str]:
         return await self._db.scan(campaign_names_sync)

@@ -17,13 +17,13 @@ Formulas: acd/metrics.py (contact_rate, conversion_rate, outbound_abandon_rate).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Literal
 
 from acd import metrics
-from crm_core.history import HistoryEvent
+from crm_core.history import DialerSum, HistoryEvent, bucket
 from reports.periods import Interval, Periods
 
 ALL = ""
@@ -34,7 +34,7 @@ GROUPS: tuple[str, ...] = ("campaign", "agent", "team")
 _NAMED = ("machine", "busy", "no_answer")
 REFUSED = "refused"
 
-Attempt = tuple[HistoryEvent, bool]  # the row, and whether its call converted
+Attempt = tuple[HistoryEvent, bool]  # a raw row, and whether its call converted
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,70 +72,105 @@ class HourRow:
     rank: int  # 1 = the best hour of the campaign (contact rate, then conversions)
 
 
-def _group(e: HistoryEvent, by: GroupBy, teams: Mapping[str, str]) -> str:
+def sums_from_attempts(attempts: Iterable[Attempt]) -> list[DialerSum]:
+    """The 15-minute sums of raw rows (what crm_core's dialer_sums_sync reads from SQLite):
+    for tests and cross-checks."""
+    acc: dict[tuple[float, str, str, str], list[float]] = {}
+    for e, converted in attempts:
+        key = (bucket(e.at), e.queue, e.agent, e.reason)
+        a = acc.setdefault(key, [0, 0.0, 0])
+        a[0] += 1
+        a[1] += e.wait_s or 0.0
+        a[2] += 1 if converted else 0
+    return [DialerSum(b, c, ag, r, int(a[0]), a[1], int(a[2]))
+            for (b, c, ag, r), a in sorted(acc.items())]
+
+
+def _group(s: DialerSum, by: GroupBy, teams: Mapping[str, str]) -> str:
     if by == "campaign":
-        return e.queue
+        return s.campaign
     if by == "agent":
-        return e.agent or NONE
-    return teams.get(e.agent, NONE) if e.agent else NONE
+        return s.agent or NONE
+    return teams.get(s.agent, NONE) if s.agent else NONE
 
 
-def outbound_summary(attempts: Sequence[Attempt], *, interval: Interval, tz: tzinfo | None,
+class _Window:
+    """Counts at 15-minute starts, summed over [t - span, t) by bisection on prefix sums."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.counts: dict[float, int] = {}
+        self.prefix: list[int] = []
+
+    def add(self, at: float, n: int) -> None:
+        self.counts[at] = self.counts.get(at, 0) + n
+
+    def seal(self) -> None:
+        self.times = sorted(self.counts)
+        total, self.prefix = 0, [0]
+        for t in self.times:
+            total += self.counts[t]
+            self.prefix.append(total)
+
+    def between(self, lo: float, hi: float) -> int:
+        return self.prefix[bisect_left(self.times, hi)] - self.prefix[bisect_left(self.times, lo)]
+
+
+def outbound_summary(sums: Sequence[DialerSum], *, interval: Interval, tz: tzinfo | None,
                      start: float, end: float, by: GroupBy = "campaign",
                      campaigns: Sequence[str] | None = None,
                      agents: Sequence[str] | None = None,
                      teams: Mapping[str, str] | None = None) -> list[OutboundRow]:
-    """`attempts` may reach back before `start` (30 days, for the rolling windows); rows are
-    made for [start, end) only."""
+    """`sums` may reach back before `start` (30 days, for the rolling windows); rows are made
+    for [start, end) only. The windows end on 15-minute boundaries, so the 15-minute sums
+    count exactly the attempts an exact window would."""
     teams = teams or {}
     periods = Periods(interval, tz, start)
     ends = dict(periods.bounds(start, end))
     wanted_c = set(campaigns) if campaigns else None
     wanted_a = set(agents) if agents is not None else None
     counts: dict[tuple[float, str], dict[str, float]] = {}
-    # group -> sorted times of live answers and of abandons (for the rolling windows)
-    live_at: dict[str, list[float]] = {}
-    aband_at: dict[str, list[float]] = {}
-    for e, converted in attempts:
-        if wanted_c is not None and e.queue not in wanted_c:
+    live_at: dict[str, _Window] = {}
+    aband_at: dict[str, _Window] = {}
+    for s in sums:
+        if wanted_c is not None and s.campaign not in wanted_c:
             continue
-        if wanted_a is not None and e.agent not in wanted_a:
+        if wanted_a is not None and s.agent not in wanted_a:
             continue
-        g = _group(e, by, teams)
-        result = e.reason
-        is_live = result in metrics.LIVE_RESULTS
-        for name in (g, ALL):
-            if is_live:
-                live_at.setdefault(name, []).append(e.at)
+        g = _group(s, by, teams)
+        result, n = s.result, s.attempts
+        if result in metrics.LIVE_RESULTS:
+            for name in (g, ALL):
+                live_at.setdefault(name, _Window()).add(s.start, n)
                 if result == "abandoned":
-                    aband_at.setdefault(name, []).append(e.at)
-        if not start <= e.at < end:
+                    aband_at.setdefault(name, _Window()).add(s.start, n)
+        if not start <= s.start < end:
             continue
-        p = periods.of(e.at // 900 * 900)
+        p = periods.of(s.start)
         for key in ((p, g), (p, ALL)):
             c = counts.setdefault(key, {})
             if result == REFUSED:
-                c["refused"] = c.get("refused", 0) + 1
+                c["refused"] = c.get("refused", 0) + n
                 continue
-            c["attempts"] = c.get("attempts", 0) + 1
+            c["attempts"] = c.get("attempts", 0) + n
             if result in metrics.CONNECTED_RESULTS:
-                c["connected"] = c.get("connected", 0) + 1
-                c["wait_s"] = c.get("wait_s", 0.0) + (e.wait_s or 0.0)
-                if converted:
-                    c["conversions"] = c.get("conversions", 0) + 1
+                c["connected"] = c.get("connected", 0) + n
+                c["wait_s"] = c.get("wait_s", 0.0) + s.wait_s
+                c["conversions"] = c.get("conversions", 0) + s.conversions
             elif result == "abandoned":
-                c["abandoned"] = c.get("abandoned", 0) + 1
+                c["abandoned"] = c.get("abandoned", 0) + n
             elif result in _NAMED:
-                c[result] = c.get(result, 0) + 1
+                c[result] = c.get(result, 0) + n
             else:
-                c["other"] = c.get("other", 0) + 1
-    for times in (*live_at.values(), *aband_at.values()):
-        times.sort()
+                c["other"] = c.get("other", 0) + n
+    for w in (*live_at.values(), *aband_at.values()):
+        w.seal()
+    empty = _Window()
+    empty.seal()
 
     def window(g: str, until: float, span: float) -> float | None:
-        lv, ab = live_at.get(g, []), aband_at.get(g, [])
-        n_live = bisect_left(lv, until) - bisect_left(lv, until - span)
-        n_ab = bisect_left(ab, until) - bisect_left(ab, until - span)
+        n_live = live_at.get(g, empty).between(until - span, until)
+        n_ab = aband_at.get(g, empty).between(until - span, until)
         return metrics.outbound_abandon_rate(n_ab, n_live)
 
     out = []
@@ -158,28 +193,26 @@ def outbound_summary(attempts: Sequence[Attempt], *, interval: Interval, tz: tzi
     return out
 
 
-def outbound_hours(attempts: Sequence[Attempt], *, tz: tzinfo | None, start: float,
+def outbound_hours(sums: Sequence[DialerSum], *, tz: tzinfo | None, start: float,
                    end: float, campaigns: Sequence[str] | None = None) -> list[HourRow]:
     wanted = set(campaigns) if campaigns else None
     acc: dict[tuple[str, int], list[int]] = {}  # -> [attempts, live, connected, conversions]
     hour_of: dict[float, int] = {}
-    for e, converted in attempts:
-        if not start <= e.at < end or (wanted is not None and e.queue not in wanted) \
-                or e.reason == REFUSED:
+    for s in sums:
+        if not start <= s.start < end or (wanted is not None and s.campaign not in wanted) \
+                or s.result == REFUSED:
             continue
-        q = e.at // 900 * 900  # hours of a zone with a 15/30/45-minute offset still align
-        h = hour_of.get(q)
-        if h is None:
-            h = hour_of[q] = datetime.fromtimestamp(q, tz).hour
-        for c in (e.queue, ALL):
+        h = hour_of.get(s.start)
+        if h is None:  # (hours of a zone with a 15/30/45-minute offset still align)
+            h = hour_of[s.start] = datetime.fromtimestamp(s.start, tz).hour
+        for c in (s.campaign, ALL):
             a = acc.setdefault((c, h), [0, 0, 0, 0])
-            a[0] += 1
-            if e.reason in metrics.LIVE_RESULTS:
-                a[1] += 1
-            if e.reason in metrics.CONNECTED_RESULTS:
-                a[2] += 1
-                if converted:
-                    a[3] += 1
+            a[0] += s.attempts
+            if s.result in metrics.LIVE_RESULTS:
+                a[1] += s.attempts
+            if s.result in metrics.CONNECTED_RESULTS:
+                a[2] += s.attempts
+                a[3] += s.conversions
     rows = [HourRow(campaign=c, hour=h, attempts=n, live=live, conversions=conv,
                     contact_rate=metrics.contact_rate(live, n),
                     conversion_rate=metrics.conversion_rate(conv, connected), rank=0)

@@ -93,11 +93,11 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
         if by not in GROUPS:
             raise BadRequest(f"by must be one of {', '.join(GROUPS)}, not {by!r}", {"by": by})
         # 30 days before the range too: the rolling abandon-rate windows end in the range.
-        raw = await h.dialer_attempts(
+        raw = await h.dialer_sums(
             min(start, end - WINDOW_30D_S), end, settings.reports.conversion_dispositions)
         # The rows name campaigns by id; reports (and their filters) by name.
         names = await h.campaign_names()
-        attempts = [(replace(e, queue=names.get(e.queue, e.queue)), conv) for e, conv in raw]
+        attempts = [replace(s, campaign=names.get(s.campaign, s.campaign)) for s in raw]
         if name == "outbound_hours":
             return _dicts(outbound_hours(attempts, tz=tz, start=start, end=end,
                                          campaigns=campaigns))

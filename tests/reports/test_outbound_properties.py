@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd.history import interval_deltas, ivr_outcome_event
-from crm_core.history import HistoryEvent, IvrInterval
+from crm_core.history import DialerSum, HistoryEvent, IvrInterval
 from reports.ivr import OUTCOMES, ivr_exits, ivr_summary
-from reports.outbound import outbound_hours, outbound_summary
+from reports.outbound import outbound_hours, outbound_summary, sums_from_attempts
 
 D = 1_700_006_400.0
 RESULTS = ["connected", "abandoned", "machine", "busy", "no_answer", "invalid", "failed",
@@ -21,11 +21,11 @@ attempts = st.lists(st.tuples(
     st.sampled_from(["", "x", "y"]), st.booleans()), max_size=60)
 
 
-def rows_of(raw: list[tuple[float, str, str, str, bool]]) -> list[tuple[HistoryEvent, bool]]:
+def rows_of(raw: list[tuple[float, str, str, str, bool]]) -> list[DialerSum]:
     out = [(HistoryEvent(D + t, "dialer_attempt", queue=c, reason=r,
                          agent=a if r == "connected" else "", wait_s=1.0), conv)
            for t, c, r, a, conv in raw]
-    return sorted(out, key=lambda x: x[0].at)
+    return sums_from_attempts(sorted(out, key=lambda x: x[0].at))
 
 
 @settings(max_examples=60, deadline=None)
@@ -57,6 +57,43 @@ ivr_rows = st.lists(st.tuples(
     st.floats(0, 2 * 86400 - 1), st.sampled_from(["support", "sales"]), st.sampled_from(OUTCOMES),
     st.lists(st.sampled_from(["identify", "main", "to_agent", "goodbye"]), min_size=1,
              max_size=4), st.floats(0, 300)), max_size=60)
+
+
+def test_sqlite_sums_equal_the_python_sums() -> None:
+    """dialer_sums_sync (SQLite GROUP BY with the disposition join) against sums_from_attempts."""
+    import random
+    import sqlite3
+
+    from crm_core import schema
+    from crm_core.history import IntervalDeltas, append_sync, dialer_sums_sync
+
+    rng = random.Random(3)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    schema.configure(conn)
+    schema.migrate(conn, 0.0)
+    rows = []
+    for i in range(400):
+        r = rng.choice(RESULTS)
+        e = HistoryEvent(D + rng.uniform(0, 86400), "dialer_attempt", queue=rng.choice("12"),
+                         call_id=f"c{i}", reason=r, agent="x" if r == "connected" else "",
+                         wait_s=rng.uniform(0, 2) if r == "connected" else None)
+        sale = r == "connected" and rng.random() < 0.4
+        if r == "connected":
+            conn.execute("INSERT INTO interactions (call_id, disposition) VALUES (?, ?)",
+                         (e.call_id, "sale" if sale else "follow-up"))
+        rows.append((e, sale))
+    rows.sort(key=lambda x: x[0].at)
+    conn.execute("BEGIN")
+    append_sync(conn, [e for e, _ in rows], IntervalDeltas(), 0.0)
+    conn.execute("COMMIT")
+    got = dialer_sums_sync(conn, D, D + 86400, ["sale"])
+    want = sums_from_attempts(rows)
+    g = sorted(got, key=lambda s: (s.start, s.campaign, s.agent, s.result))
+    w = sorted(want, key=lambda s: (s.start, s.campaign, s.agent, s.result))
+    assert [(a.start, a.campaign, a.agent, a.result, a.attempts, a.conversions) for a in g] == \
+        [(b.start, b.campaign, b.agent, b.result, b.attempts, b.conversions) for b in w]
+    assert all(abs(a.wait_s - b.wait_s) < 1e-9 for a, b in zip(g, w, strict=True))
+    assert sum(s.conversions for s in got) == sum(1 for _, sale in rows if sale) > 0
 
 
 @settings(max_examples=60, deadline=None)
