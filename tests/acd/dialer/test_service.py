@@ -49,7 +49,7 @@ async def test_outcomes_update_leads_with_retries(world: World) -> None:
     s = FakeSession(call_id, "HUMAN")
     await world.dialer.handle_dialer(s)  # type: ignore[arg-type]
     assert world.acd.calls == [{"queue": "sales", "number": "+12125550102", "tier": "platinum",
-                                "max_wait_s": 2.0}]
+                                "max_wait_s": 2.0, "direction": "outbound"}]
     lead = (await world.crm.leads.search(phone="+12125550102")).items[0]
     assert (lead.status, lead.attempts, lead.last_result) == ("contacted", 1, "connected")
     st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
