@@ -29,12 +29,13 @@ from acd.stats import QueueStats
 from common.clock import Clock
 from common.messages import CallEnded, CallTransferred, OriginateFailed
 from crm_core.segments import CallSegment
-from cti.call_views import CallView
+from cti.call_views import CallView, Direction, OriginKind
 
 log = structlog.get_logger("acd.call_log")
 
 # Calls written as interactions here (inbound ACD calls are written by the ACD service).
-AGENT_PLACED = frozenset({"click_to_dial", "callback", "phone", "originate"})
+AGENT_PLACED = frozenset({OriginKind.CLICK_TO_DIAL, OriginKind.CALLBACK, OriginKind.PHONE,
+                          OriginKind.ORIGINATE})
 _FAILED_REASONS = {0: "busy", 1: "no answer", 3: "no answer", 5: "busy", 8: "congestion"}
 
 
@@ -64,7 +65,7 @@ class CallLog:
         if isinstance(msg, CallEnded):
             await self._ended(msg.call, msg.reason)
         elif isinstance(msg, OriginateFailed) and msg.call is None \
-                and msg.kind in ("click_to_dial", "callback") and msg.cti_call_id:
+                and msg.kind in (OriginKind.CLICK_TO_DIAL, OriginKind.CALLBACK) and msg.cti_call_id:
             await self._not_placed(msg)
 
     def on_update(self, update: object) -> None:
@@ -90,7 +91,8 @@ class CallLog:
         return self._user_ids[username]
 
     async def _ended(self, call: CallView, reason: str) -> None:
-        if call.direction == "outbound" and call.origin in AGENT_PLACED and call.agent is not None:
+        if call.direction is Direction.OUTBOUND and call.origin in AGENT_PLACED \
+                and call.agent is not None:
             # Who placed it: the first agent (segments keep whoever had it after transfers).
             placed_by = call.segments[0].user if call.segments else call.agent.user
             await self.crm.log_call(
@@ -102,11 +104,12 @@ class CallLog:
                 notes=f"{call.origin.replace('_', '-')} call",
             )
             self.written += 1
-        elif call.direction == "inbound" and call.transfers and call.ended_at is not None:
+        elif call.direction is Direction.INBOUND and call.transfers and call.ended_at is not None:
             # The ACD closed the interaction when the caller left its session (at the first
             # transfer); the call went on with the new party: it ends, and talks, until now.
             await self.crm.log_call(call.call_id, ended_at=self._wall(call.ended_at))
-        if call.segments and call.origin != "supervisor":  # a listening supervisor's own call
+        # (not a listening supervisor's own call)
+        if call.segments and call.origin is not OriginKind.SUPERVISOR:
             await self.crm.log_call_segments(call.call_id, await self._segments(call))
 
     async def _segments(self, call: CallView) -> list[CallSegment]:

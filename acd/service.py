@@ -89,6 +89,7 @@ from config.settings import Settings
 from crm_core.phones import try_normalize
 from cti import commands as ami_commands
 from cti.call_feed import CallFeed
+from cti.call_views import OriginKind
 from cti.dialguard import DialGuard
 from cti.dialpolicy import DialPolicy
 from cti.errors import AgiCommandError, AgiHangup, CtiError, DialRefused, InvalidValue
@@ -674,7 +675,7 @@ class AcdService:
                                     cmd.number, cmd.queue))
         if self.before_originate is not None:
             self.before_originate(action.action_id, channel_id=cb_id, cti_call_id=cb_id,
-                                  kind="callback", dialled=cmd.number, device=cmd.device,
+                                  kind=OriginKind.CALLBACK, dialled=cmd.number, device=cmd.device,
                                   user=cmd.agent_id)
         try:
             await self.ami.send(action)

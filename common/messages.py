@@ -249,7 +249,7 @@ class OriginateFailed(Message):
     action_id: str
     reason: int
     call: CallView | None
-    kind: OriginKind = "originate"
+    kind: OriginKind = OriginKind.ORIGINATE
     cti_call_id: str = ""
     dialled: str = ""
     user: str = ""

@@ -8,15 +8,27 @@ Asterisk Linkedid, the one call id every bus message and consumer joins on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from cti.ownership import AgentRef, AgentSegment
 
-Direction = Literal["inbound", "outbound"]
-# "originate": another AMI client's Originate; "phone": placed from a user's desk phone.
-OriginKind = Literal[
-    "", "click_to_dial", "callback", "dialer", "supervisor", "originate", "phone"
-]
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class OriginKind(StrEnum):
+    """Who placed an outbound call ("" for an inbound one)."""
+
+    NONE = ""
+    CLICK_TO_DIAL = "click_to_dial"
+    CALLBACK = "callback"  # an ACD callback (acd/callbacks.py)
+    DIALER = "dialer"
+    SUPERVISOR = "supervisor"  # a supervisor's phone, to listen/whisper/barge
+    ORIGINATE = "originate"  # another AMI client's Originate
+    PHONE = "phone"  # placed from a user's desk phone
 
 # CallEnded.reason values.
 END_COMPLETED = "completed"

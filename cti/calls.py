@@ -190,8 +190,8 @@ class _TrackedCall:
 
     call_id: str
     offered_at: float
-    direction: Direction = "inbound"
-    origin: OriginKind = ""
+    direction: Direction = Direction.INBOUND
+    origin: OriginKind = OriginKind.NONE
     cti_call_id: str = ""
     originate_action_id: str = ""
     originate_reason: int | None = None
@@ -361,7 +361,7 @@ class CallTracker:
         now: float,
         channel_id: str = "",
         cti_call_id: str = "",
-        kind: OriginKind = "originate",
+        kind: OriginKind | str = OriginKind.ORIGINATE,
         dialled: str = "",
         device: str = "",
         user: str = "",
@@ -374,7 +374,9 @@ class CallTracker:
         ``user`` its user (click-to-dial, callback, a supervisor's phone): they become the
         call's agent.
         """
-        exp = _Expected(action_id, channel_id, cti_call_id, kind, dialled, device, user, now)
+        # OriginKind(kind): an unknown kind is a caller's bug, refused before anything changes.
+        exp = _Expected(action_id, channel_id, cti_call_id, OriginKind(kind), dialled, device,
+                        user, now)
         if action_id:
             self._exp_by_action[action_id] = exp
         if channel_id:
@@ -572,8 +574,8 @@ class CallTracker:
     def _classify(
         self, call: _TrackedCall, exp: _Expected, now: float, out: list[CallUpdate]
     ) -> None:
-        changed = call.direction != "outbound"
-        call.direction = "outbound"
+        changed = call.direction is not Direction.OUTBOUND
+        call.direction = Direction.OUTBOUND
         call.origin = exp.kind
         exp.call_id = call.call_id
         if exp.action_id:
@@ -614,8 +616,8 @@ class CallTracker:
     def _agent_placed(call: _TrackedCall) -> bool:
         """A call placed by or for an agent's phone: it is answered when the far party answers
         (the agent's own phone picking up is not the answer)."""
-        return call.origin in ("click_to_dial", "callback", "phone") or (
-            call.origin == "originate" and call.agent is not None
+        return call.origin in (OriginKind.CLICK_TO_DIAL, OriginKind.CALLBACK, OriginKind.PHONE) or (
+            call.origin is OriginKind.ORIGINATE and call.agent is not None
         )
 
     def _maybe_answer_outbound(
@@ -623,7 +625,7 @@ class CallTracker:
     ) -> None:
         if (
             leg is None
-            or call.direction != "outbound"
+            or call.direction is not Direction.OUTBOUND
             or call.answered_at is not None
             or leg.answered_at is None
         ):
@@ -742,7 +744,7 @@ class CallTracker:
             return END_COMPLETED
         if call.abandoned:
             return END_ABANDONED
-        if call.direction == "inbound":
+        if call.direction is Direction.INBOUND:
             return END_ABANDONED if call.queue else END_NOT_ANSWERED
         far = _FAR_STATUS.get(call.far_status) if CallTracker._agent_placed(call) else None
         if far is not None:
@@ -777,7 +779,7 @@ class CallTracker:
             elif call.agent is not None and not call.agent.channel:
                 mine = next(leg for leg in legs if self._is_agent_leg(call, leg))
                 self._set_agent(call, mine.channel, now)
-            if call.direction == "inbound" or self._agent_placed(call):
+            if call.direction is Direction.INBOUND or self._agent_placed(call):
                 self._answer(call, now, out)
 
     def _bridge_agent(
@@ -794,7 +796,7 @@ class CallTracker:
         if self._user_for is None or (
             call.agent is None and not call.segments and not call.transfers
         ):
-            if call.origin in ("click_to_dial", "callback") and primary in legs:
+            if call.origin in (OriginKind.CLICK_TO_DIAL, OriginKind.CALLBACK) and primary in legs:
                 others = [primary]  # the Originate rang the agent's phone first
             else:
                 others = [leg for leg in legs if primary is None or leg is not primary]
@@ -841,9 +843,9 @@ class CallTracker:
             # Asterisk dials on its own: an Originate (ours or another AMI client's).
             call, leg = dest
             leg.originated = True
-            if call.origin == "" and leg.uniqueid == call.call_id:
-                call.direction = "outbound"
-                call.origin = "originate"
+            if call.origin is OriginKind.NONE and leg.uniqueid == call.call_id:
+                call.direction = Direction.OUTBOUND
+                call.origin = OriginKind.ORIGINATE
                 call.originated_uniqueid = leg.uniqueid
                 if self._user(channel_device(leg.channel)):
                     self._set_agent(call, leg.channel, now)
@@ -851,16 +853,16 @@ class CallTracker:
         elif caller is not None:
             call, leg = caller
             if (
-                call.origin == ""
-                and call.direction == "inbound"
+                call.origin is OriginKind.NONE
+                and call.direction is Direction.INBOUND
                 and leg.uniqueid == call.call_id
                 and not leg.originated
                 and not call.queue
                 and self._user(channel_device(leg.channel))
             ):
                 # A user's desk phone placed this call.
-                call.direction = "outbound"
-                call.origin = "phone"
+                call.direction = Direction.OUTBOUND
+                call.origin = OriginKind.PHONE
                 self._set_agent(call, leg.channel, now)
                 out.append(CallDirectionChanged(call.view()))
             if not call.dialled and leg.uniqueid == call.call_id and self._agent_placed(call) \
@@ -1180,6 +1182,6 @@ class CallTracker:
         elif name == "AMDCAUSE":
             call.amd_cause = value
         elif name == "INBOUND_DID":
-            if value and call.direction == "inbound":
+            if value and call.direction is Direction.INBOUND:
                 call.dialled = value
         out.append(CallVariable(call.view(), leg.uniqueid, name, value))

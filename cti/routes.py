@@ -54,7 +54,7 @@ from cti.call_access import (
     customer_leg,
     may_act_on_agent,
 )
-from cti.call_views import CallView
+from cti.call_views import CallView, OriginKind
 from cti.calls import CallTracker, CallUpdate
 from cti.dialguard import DialAction, Dialer, DialGuard
 from cti.dialpolicy import INVALID_REASONS, DialTarget
@@ -247,8 +247,9 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
         if busy is not None:
             raise Conflict("you already have a call in progress; end it before dialling again",
                            {"call_id": busy})
-        await originate(action, channel_id=call_id, cti_call_id=call_id, kind="click_to_dial",
-                        dialled=number, device=device_of(extension), user=me.username)
+        await originate(action, channel_id=call_id, cti_call_id=call_id,
+                        kind=OriginKind.CLICK_TO_DIAL, dialled=number,
+                        device=device_of(extension), user=me.username)
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)
 
@@ -274,7 +275,7 @@ def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracke
             )
         except InvalidValue as exc:
             raise _invalid(exc) from None
-        await originate(action, channel_id=call_id, cti_call_id=call_id, kind="supervisor",
+        await originate(action, channel_id=call_id, cti_call_id=call_id, kind=OriginKind.SUPERVISOR,
                         device=device_of(mine), user=me.username)
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)

@@ -7,13 +7,21 @@ from typing import Any
 
 from acd.model import AgentState
 from common import messages as m
-from cti.call_views import CallView, LegView, RingNoAnswerView, TransferView
+from cti.call_views import (
+    CallView,
+    Direction,
+    LegView,
+    OriginKind,
+    RingNoAnswerView,
+    TransferView,
+)
 from cti.ownership import AgentRef, AgentSegment
 
 
 def call_view(call_id: str = "1700000000.1", **over: Any) -> CallView:
     v = CallView(
-        call_id=call_id, direction="inbound", origin="", cti_call_id="", originate_action_id="",
+        call_id=call_id, direction=Direction.INBOUND, origin=OriginKind.NONE, cti_call_id="",
+        originate_action_id="",
         originate_reason=None, caller_num="+12025550100", caller_name="Ann", dialled="",
         queue="support", agent=AgentRef("alice", "PJSIP/1001", "PJSIP/1001-0001", "Alice", 3.0),
         segments=(AgentSegment("alice", "PJSIP/1001", "PJSIP/1001-0001", 3.0, None, 0.0, ""),),
@@ -47,8 +55,8 @@ def one_of_each() -> list[m.Message]:
         m.CallVariable(v, "1.2", "AMDSTATUS", "HUMAN"),
         m.CallMonitorStarted(v, "PJSIP/1009-0002", "1.9"),
         m.CallMonitorStopped(v, "PJSIP/1009-0002", "1.9"), m.CallEnded(v, "completed"),
-        m.OriginateFailed("a-1", 5, None, "click_to_dial", "c2d-1", "+12025550101", "alice",
-                          "PJSIP/1001", 9.5),
+        m.OriginateFailed("a-1", 5, None, OriginKind.CLICK_TO_DIAL, "c2d-1", "+12025550101",
+                          "alice", "PJSIP/1001", 9.5),
         m.PbxConnected("Asterisk Call Manager/9.0.0"), m.PbxConnectionLost("eof"),
         m.PbxResynced(3),
         m.AcdCallQueued("1.1", "PJSIP/carrier-0001", "support", "gold", "+12025550100", 7, ivr),

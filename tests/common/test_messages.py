@@ -99,3 +99,19 @@ async def test_the_bus_derives_the_topic_and_refuses_what_is_not_a_message() -> 
     with pytest.raises(TypeError, match="Impostor"):
         bus.publish(Impostor())  # type: ignore[arg-type]
     assert everything.queue.empty() and bus.published == len(m.MESSAGE_TYPES)
+
+
+def test_call_views_carry_enums_and_the_tracker_refuses_an_unknown_origin() -> None:
+    from cti.call_views import Direction, OriginKind
+    from cti.calls import CallTracker
+
+    started = m.CallStarted(call_view(direction=Direction.OUTBOUND,
+                                      origin=OriginKind.CLICK_TO_DIAL))
+    data = m.to_json_dict(started)
+    assert (data["call"]["direction"], data["call"]["origin"]) == ("outbound", "click_to_dial")
+    back = m.from_json_dict(data)
+    assert isinstance(back, m.CallStarted) and back.call.origin is OriginKind.CLICK_TO_DIAL
+    t = CallTracker()
+    with pytest.raises(ValueError, match="'robocall' is not a valid OriginKind"):
+        t.expect_originate("a-1", now=0.0, channel_id="x", kind="robocall")
+    assert t.expect_originate("a-2", now=0.0, channel_id="y", kind="callback") == []
