@@ -91,6 +91,7 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     frames = [0]
     closes: list[int] = []
     connector = aiohttp.TCPConnector(limit=0)
+    connecting = asyncio.Semaphore(100)
     session = aiohttp.ClientSession(connector=connector)
 
     async def desktop(d: dict[str, Any]) -> None:
@@ -99,7 +100,8 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
         seq: int | None = None
         reconnected = False
         while True:
-            ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
+            async with connecting:  # desktops come up in waves, as a floor logs in
+                ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
             auth: dict[str, Any] = {"op": "auth", "token": d["token"]}
             if stream is not None and seq is not None:
                 auth["resume"] = {"stream": stream, "seq": seq}

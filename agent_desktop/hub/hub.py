@@ -243,6 +243,7 @@ class Hub:
         self.metrics: HubMetrics | None = None
         self.counters = _Counters()
         self.throttle = StatsThrottle(1.0)
+        self._rows_cache: tuple[float, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
 
@@ -325,6 +326,9 @@ class Hub:
         sl = self.log_for(client.stream)
         missed = sl.since(resume_seq) if resume_seq is not None else None
         v = client.viewer
+        if v.user_id is not None:
+            self.agents[v.username] = AgentInfo(v.username, v.user_id, v.team_id,
+                                                v.display_name)
         user = wire.WelcomeUser(id=v.user_id, name=v.display_name or v.username, role=v.role,
                                 team_id=v.team_id, language=v.language, timezone=v.timezone,
                                 extension=v.extension)
@@ -349,8 +353,6 @@ class Hub:
         self.clients.setdefault(client.stream, set()).add(client)
         if v.user_id is not None:
             self.by_user.setdefault(v.user_id, set()).add(client)
-            self.agents[v.username] = AgentInfo(v.username, v.user_id, v.team_id,
-                                                v.display_name)
         if v.kiosk_id is not None:
             self.by_kiosk.setdefault(v.kiosk_id, set()).add(client)
         if self.metrics is not None:
@@ -398,12 +400,14 @@ class Hub:
     def snapshot(self, stream: str, viewer: Viewer) -> dict[str, Any]:
         kind, _, arg = stream.partition(":")
         if kind == "agent":
-            return self._agent_snapshot(int(arg))
+            return self._agent_snapshot(int(arg), viewer)
         team = streams.team_of_stream(stream)
         return {"queues": self._queue_rows(), "agents": self._agent_rows(team)}
 
-    def _agent_snapshot(self, user_id: int) -> dict[str, Any]:
-        info = next((a for a in self.agents.values() if a.user_id == user_id), None)
+    def _agent_snapshot(self, user_id: int, viewer: Viewer) -> dict[str, Any]:
+        info = self.agents.get(viewer.username) if viewer.user_id == user_id else None
+        if info is None or info.user_id != user_id:  # an admin looking at someone's stream
+            info = next((a for a in self.agents.values() if a.user_id == user_id), None)
         snap = self.acd.agent(info.username) if self.acd is not None and info else None
         offset = self.acd.wall_offset() if self.acd is not None else 0.0
         cur = self.current.get(info.username) if info else None
@@ -429,8 +433,14 @@ class Hub:
     def _queue_rows(self) -> list[dict[str, Any]]:
         if self.acd is None:
             return []
-        out: list[dict[str, Any]] = to_jsonable([queue_stats(r) for r in self.acd.report()])
-        return out
+        # A floor of desktops reconnecting at once (a restart) asks for a snapshot each: the
+        # report (O(queues + agents)) is built once a second, not once per socket.
+        now = time.monotonic()
+        if self._rows_cache is None or now - self._rows_cache[0] >= 1.0:
+            rows: list[dict[str, Any]] = to_jsonable(
+                [queue_stats(r) for r in self.acd.report()])
+            self._rows_cache = (now, rows)
+        return self._rows_cache[1]
 
     def _agent_rows(self, team: int | None) -> list[dict[str, Any]]:
         if self.acd is None:
