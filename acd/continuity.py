@@ -171,7 +171,9 @@ class AcdContinuity:
     def handed_back(self, caller: Any, why: str) -> None:
         """The ACD gave the caller to Asterisk's Queue(): follow the call to its real end."""
         call = FollowedCall(call_id=caller.call_id, queue=caller.queue, number=caller.number,
-                            offered_at=caller.offered_wall, handed_back=why)
+                            offered_at=caller.offered_wall, handed_back=why,
+                            uniqueid=caller.uniqueid if caller.uniqueid != caller.call_id
+                            else "")
         self.follower.follow(call)
         log.info("handback", call_id=caller.call_id, queue=caller.queue, reason=why,
                  agent_id=caller.agent_id)

@@ -34,7 +34,7 @@ from cti.events import (
 
 @dataclass(frozen=True, slots=True)
 class FollowedCall:
-    call_id: str  # the caller channel's Uniqueid (the ACD's call id)
+    call_id: str  # the call's id (the tracker's Linkedid, as everywhere on the bus)
     queue: str  # the ACD queue the call was in ("" if unknown)
     number: str
     offered_at: float | None  # Unix time the call entered the ACD
@@ -43,6 +43,13 @@ class FollowedCall:
     handed_back: str = ""  # why the server gave the call to Queue() ("" if it did not)
     fallback_queue: str = ""  # the Asterisk queue the caller joined, once seen
     adopted: bool = False  # left live by an earlier server process
+    # The caller channel's Uniqueid, which AMI's queue and hang-up events name; "" = the same
+    # as call_id (a call's first channel). They differ for a caller transferred into the queue.
+    uniqueid: str = ""
+
+    @property
+    def caller_uid(self) -> str:
+        return self.uniqueid or self.call_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,7 @@ class CallFollower:
     def __init__(self, device_template: str) -> None:
         self.template = device_template
         self._calls: dict[str, FollowedCall] = {}
+        self._by_uid: dict[str, str] = {}  # caller channel Uniqueid -> call_id
 
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._calls
@@ -87,6 +95,15 @@ class CallFollower:
 
     def follow(self, call: FollowedCall) -> None:
         self._calls[call.call_id] = call
+        self._by_uid[call.caller_uid] = call.call_id
+
+    def _by_channel(self, uniqueid: str) -> FollowedCall | None:
+        call_id = self._by_uid.get(uniqueid)
+        return None if call_id is None else self._calls.get(call_id)
+
+    def _forget(self, call: FollowedCall) -> FollowedCall:
+        self._by_uid.pop(call.caller_uid, None)
+        return self._calls.pop(call.call_id)
 
     def adopt(self, open_calls: Iterable[FollowedCall], channels: Sequence[ChannelSnapshot],
               now: float) -> list[Outcome]:
@@ -96,14 +113,14 @@ class CallFollower:
         out: list[Outcome] = []
         for call in open_calls:
             call = replace(call, adopted=True)
-            snap = by_uid.get(call.call_id)
+            snap = by_uid.get(call.caller_uid)
             if snap is None:
                 out.append(Ended(call, now, seen=False))
                 continue
             if snap.application.lower() == "queue":
                 call = replace(call, fallback_queue=call.fallback_queue or "?")
             agent = self._bridged_agent(snap, channels)
-            self._calls[call.call_id] = call
+            self.follow(call)
             if agent and call.answered_at is None:
                 out.extend(self._answer(call, agent, now, via_fallback=bool(call.fallback_queue)))
             elif agent and not call.agent:
@@ -123,18 +140,18 @@ class CallFollower:
     def resync(self, channels: Sequence[ChannelSnapshot], now: float) -> list[Outcome]:
         live = {c.chan.uniqueid for c in channels}
         out: list[Outcome] = []
-        for call_id in [cid for cid in self._calls if cid not in live]:
-            out.append(Ended(self._calls.pop(call_id), now, seen=False))
+        for call in [c for c in self._calls.values() if c.caller_uid not in live]:
+            out.append(Ended(self._forget(call), now, seen=False))
         return out
 
     def apply(self, ev: CtiEvent, now: float) -> list[Outcome]:
         if isinstance(ev, QueueCallerJoin):
-            call = self._calls.get(ev.chan.uniqueid)
+            call = self._by_channel(ev.chan.uniqueid)
             if call is not None:
                 self._calls[call.call_id] = replace(call, fallback_queue=ev.queue)
             return []
         if isinstance(ev, AgentConnect):
-            call = self._calls.get(ev.chan.uniqueid)
+            call = self._by_channel(ev.chan.uniqueid)
             if call is None or call.answered_at is not None:
                 return []
             agent = device_extension(ev.interface, self.template) or \
@@ -144,7 +161,7 @@ class CallFollower:
         if isinstance(ev, DialEnd):
             if ev.caller is None or ev.dial_status != "ANSWER":
                 return []
-            call = self._calls.get(ev.caller.uniqueid)
+            call = self._by_channel(ev.caller.uniqueid)
             if call is None or call.answered_at is not None:
                 return []
             # Queue() answers with a DialEnd too (before AgentConnect): a caller in Queue() is
@@ -153,7 +170,7 @@ class CallFollower:
                                 via_fallback=bool(call.fallback_queue))
         if isinstance(ev, AgentComplete):
             # A member talked to the caller: if the answer itself was missed, it is this.
-            call = self._calls.get(ev.chan.uniqueid)
+            call = self._by_channel(ev.chan.uniqueid)
             if call is None:
                 return []
             out: list[Outcome] = []
@@ -162,10 +179,10 @@ class CallFollower:
                     device_extension(ev.dest.channel, self.template)
                 out = self._answer(replace(call, fallback_queue=call.fallback_queue or ev.queue),
                                    agent, now, via_fallback=True)
-            return [*out, Ended(self._calls.pop(call.call_id), now, seen=True)]
+            return [*out, Ended(self._forget(self._calls[call.call_id]), now, seen=True)]
         if isinstance(ev, QueueCallerAbandon | ChannelHungUp):
-            call = self._calls.pop(ev.chan.uniqueid, None)
-            return [] if call is None else [Ended(call, now, seen=True)]
+            call = self._by_channel(ev.chan.uniqueid)
+            return [] if call is None else [Ended(self._forget(call), now, seen=True)]
         return []
 
     def _answer(self, call: FollowedCall, agent: str, now: float,

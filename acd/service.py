@@ -133,6 +133,7 @@ class _Caller:
     deadline: float | None = None
     timed_out: bool = False
     direction: Literal["inbound", "outbound"] = "inbound"  # outbound: a dialer call
+    uniqueid: str = ""  # the caller channel's Uniqueid (call_id is the call's Linkedid)
 
 
 
@@ -378,7 +379,8 @@ class AcdService:
                          tier=tier, offered_wall=self.wall.now(), customer_id=customer_id,
                          context=context, task=asyncio.current_task(),
                          deadline=None if max_wait_s is None
-                         else self.clock.now() + max_wait_s, direction=direction)
+                         else self.clock.now() + max_wait_s, direction=direction,
+                         uniqueid=session.uniqueid or "")
         if self.continuity is not None:
             await self.continuity.call_entered(caller)  # on record before anything can fail
         if self._draining:

@@ -144,3 +144,32 @@ def test_a_stranger_already_talking_in_queue_is_adopted_answered() -> None:
     [ans] = f.adopt([stranger], [snap(CALLER, "Queue", "b1"), snap(AGENT, "AppQueue", "b1")],
                     1000.0)
     assert isinstance(ans, Answered) and ans.via_fallback and ans.call.agent == "1002"
+
+
+def test_a_caller_transferred_into_the_queue_is_followed_by_its_own_channel() -> None:
+    # The call began elsewhere (Linkedid 90.1); its caller channel in the queue is 100.1. AMI
+    # names the channel; the record and the outcomes keep the call's id.
+    f = CallFollower(T)
+    caller = chan("PJSIP/carrier-00000001", "100.1", "90.1")
+    f.follow(FollowedCall(call_id="90.1", queue="support", number="+12025550100",
+                          offered_at=1000.0, handed_back="server stopping", uniqueid="100.1"))
+    assert f.apply(QueueCallerJoin(caller, "support", 1, 1), 1001.0) == []
+    [ans] = f.apply(AgentConnect(caller, AGENT, "support", "PJSIP/1002", "Agent 1002", 3, 2),
+                    1005.0)
+    assert isinstance(ans, Answered) and ans.call.call_id == "90.1"
+    assert ans.call.fallback_queue == "support"
+    # A hang-up of another channel of the same call ends nothing.
+    assert f.apply(ChannelHungUp(chan("PJSIP/9-1", "90.1"), 16, "Normal Clearing"), 1010.0) == []
+    [end] = f.apply(ChannelHungUp(caller, 16, "Normal Clearing"), 1050.0)
+    assert isinstance(end, Ended) and end.seen and end.call.call_id == "90.1"
+    assert len(f) == 0 and f.apply(ChannelHungUp(caller, 16, "x"), 1051.0) == []
+
+
+def test_resync_keeps_a_transferred_caller_whose_channel_is_live() -> None:
+    f = CallFollower(T)
+    caller = chan("PJSIP/carrier-00000001", "100.1", "90.1")
+    f.follow(FollowedCall(call_id="90.1", queue="support", number="+1", offered_at=1.0,
+                          uniqueid="100.1"))
+    assert f.resync([snap(caller)], 5.0) == []
+    [end] = f.resync([], 6.0)
+    assert isinstance(end, Ended) and not end.seen and end.call.call_id == "90.1"
