@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd.errors import AcdError, IllegalTransition, InvalidRequest, StateConflict, UnknownAgent
 from acd.model import AgentSnapshot
@@ -18,6 +18,9 @@ from acd.service import AcdService
 from agent_desktop.errors import ApiError, BadRequest, Conflict, NotFound
 from agent_desktop.policy import Principal, check_row
 from crm_core.errors import NotFound as CrmNotFound
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 
 def api_error(exc: AcdError) -> ApiError:
@@ -33,7 +36,7 @@ def api_error(exc: AcdError) -> ApiError:
 
 
 class AgentActions:
-    def __init__(self, service: AcdService, crm: Any) -> None:
+    def __init__(self, service: AcdService, crm: Crm) -> None:
         self.service = service
         self.crm = crm
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -30,6 +30,9 @@ from common.clock import Clock
 from common.messages import CallEnded, CallTransferred, OriginateFailed
 from crm_core.segments import CallSegment
 from cti.call_views import CallView, Direction, OriginKind
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 log = structlog.get_logger("acd.call_log")
 
@@ -40,7 +43,7 @@ _FAILED_REASONS = {0: "busy", 1: "no answer", 3: "no answer", 5: "busy", 8: "con
 
 
 class CallLog:
-    def __init__(self, crm: Any, stats: QueueStats | None, *, clock: Clock, wall: Clock,
+    def __init__(self, crm: Crm, stats: QueueStats | None, *, clock: Clock, wall: Clock,
                  queue_of: Callable[[str], str] | None = None) -> None:
         self.crm = crm
         self.stats = stats

@@ -33,6 +33,9 @@ from crm_core.acd_store import AcdStore, AgentSessionRow, OpenCall
 from cti.events import AmiResynced, ChannelHungUp, ChannelSnapshot, CtiEvent, QueueCallerJoin
 
 if TYPE_CHECKING:
+    from crm_core.service import Crm
+
+if TYPE_CHECKING:
     from acd.service import AcdService
 
 log = structlog.get_logger("acd.continuity")
@@ -45,7 +48,7 @@ RECONCILE_PAUSE = "after-call-work"
 
 
 class AcdContinuity:
-    def __init__(self, acd: AcdService, crm: Any, *, flush_s: float = 0.5) -> None:
+    def __init__(self, acd: AcdService, crm: Crm, *, flush_s: float = 0.5) -> None:
         self.acd = acd
         self.crm = crm
         self.store = AcdStore(crm.db)
@@ -85,7 +88,7 @@ class AcdContinuity:
         configured = {q.name for q in self.acd.settings.acd.queues}
         queues = frozenset(q for q in row.queues if q in configured) or frozenset(configured)
         try:
-            self.acd._feed(self.acd.engine.agent_login, AgentLogin(
+            self.acd.feed_engine(self.acd.engine.agent_login, AgentLogin(
                 agent_id=row.agent_id, device=row.device, queues=queues, skills=row.skills,
                 pause_reason=row.pause_reason))
         except AcdError as exc:
@@ -99,7 +102,7 @@ class AcdContinuity:
         may be cancelled before they can), so the record exists whatever happens next."""
         for caller in talking:
             await self._write(caller.call_id, queue=caller.queue, phone=caller.number or None,
-                              agent_user_id=await self.acd._user_id(caller.agent_id),
+                              agent_user_id=await self.acd.user_id_of(caller.agent_id),
                               offered_at=caller.offered_wall, answered_at=caller.answered_wall)
 
     async def stop(self) -> None:
@@ -166,7 +169,7 @@ class AcdContinuity:
 
     async def _answered(self, caller: Any) -> None:
         await self._write(caller.call_id, answered_at=caller.answered_wall,
-                          agent_user_id=await self.acd._user_id(caller.agent_id))
+                          agent_user_id=await self.acd.user_id_of(caller.agent_id))
 
     def handed_back(self, caller: Any, why: str) -> None:
         """The ACD gave the caller to Asterisk's Queue(): follow the call to its real end."""
@@ -380,7 +383,7 @@ class AcdContinuity:
             return None
         for a in self.acd.engine.agents():
             if device_extension(a.device, self.acd.settings.dialing.agent_device_template) == ext:
-                return await self.acd._user_id(a.agent_id)
+                return await self.acd.user_id_of(a.agent_id)
         if ext not in self._users_by_ext:
             try:
                 page = await self.crm.users.search(extension=ext, limit=1)

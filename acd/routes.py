@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pydantic
 from aiohttp import web
@@ -24,6 +24,9 @@ from agent_desktop.errors import BadRequest, Forbidden
 from agent_desktop.jsonio import json_response
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from agent_desktop.vocabulary import check_skills
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
@@ -59,7 +62,7 @@ class SkillsBody(pydantic.BaseModel):
         return v
 
 
-def acd_routes(service: AcdService, crm: Any) -> RouteRegistry:
+def acd_routes(service: AcdService, crm: Crm) -> RouteRegistry:
     routes = RouteRegistry()
     queue_names = {q.name for q in service.settings.acd.queues}
 

@@ -7,8 +7,8 @@
     AMI DeviceStateChange      --device_state-->
     REST / demo                --agent_login / pause / available ...-->
 
-Every engine input goes through `_feed()`, which runs the engine method with `now` and executes
-the commands it returns, so command handling is in one place. Commands for a waiting caller
+Every engine input goes through `feed_engine()`, which runs the engine method with `now` and
+executes the commands it returns, so command handling is in one place. Commands for a waiting caller
 (Offer, Announce, OfferCallback, Overflowed) are put in that caller's inbox; its AGI handler, which
 polls with WAIT FOR DIGIT while music plays, picks them up. Polling (not an idle read) is what
 lets the handler hear a DTMF "1" (callback) and notice a hangup without a second reader on the
@@ -41,7 +41,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -96,6 +96,9 @@ from cti.errors import AgiCommandError, AgiHangup, CtiError, DialRefused, Invali
 from cti.events import CtiEvent, DeviceStateChanged
 from cti.fastagi import DONE_VALUE, FALLBACK_VARIABLE, AgiSession
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
+
 log = structlog.get_logger("acd.service")
 
 # Stock Asterisk prompts; a deployment replaces them with its own recordings of the same names.
@@ -145,7 +148,7 @@ class AcdService:
         *,
         settings: Settings,
         bus: Bus,
-        crm: Any = None,
+        crm: Crm | None = None,
         ami: Any = None,
         clock: Clock | None = None,
         wall: Clock | None = None,
@@ -290,8 +293,9 @@ class AcdService:
                 day = time.localtime(self.wall.now()).tm_yday
                 if day != self._day:
                     self._day = day
-                    self._feed(self.engine.new_day)  # resets calls-today (fewest_calls policy)
-                self._feed(self.engine.tick)
+                    # Resets calls-today (the fewest_calls policy).
+                    self.feed_engine(self.engine.new_day)
+                self.feed_engine(self.engine.tick)
                 for agent_id in list(self._pending_logout):
                     self.request_logout(agent_id)
                 for agent_id, reason in list(self._pending_pause.items()):
@@ -302,7 +306,7 @@ class AcdService:
 
     # ------------------------------------------------------------------ engine plumbing
 
-    def _feed(self, method: Callable[..., list[Command]], *args: Any) -> None:
+    def feed_engine(self, method: Callable[..., list[Command]], *args: Any) -> None:
         """Call an engine input with the current time and execute what it returns."""
         started = time.perf_counter()
         now = self.clock.now()
@@ -392,7 +396,7 @@ class AcdService:
         self._by_channel[caller.channel] = caller
         try:
             try:
-                self._feed(self.engine.enqueue,
+                self.feed_engine(self.engine.enqueue,
                            NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills,
                                    number=number))
             except AcdError as exc:
@@ -431,12 +435,12 @@ class AcdService:
         try:
             if self.engine.pick_agent(new, self.clock.now()) is not None:
                 return False
-            self._feed(self.engine.enqueue, new)
-            self._feed(self.engine.request_callback, call_id, number)
+            self.feed_engine(self.engine.enqueue, new)
+            self.feed_engine(self.engine.request_callback, call_id, number)
         except AcdError as exc:
             log.info("ivr_callback_refused", call_id=call_id, error=str(exc))
             with contextlib.suppress(AcdError):
-                self._feed(self.engine.abandon, call_id)
+                self.feed_engine(self.engine.abandon, call_id)
             return False
         self.bus.publish(AcdCallQueued(call_id, "", queue, tier, number, callback=True))
         return True
@@ -567,7 +571,7 @@ class AcdService:
         if number is None:
             return False
         try:
-            self._feed(self.engine.request_callback, caller.call_id, number)
+            self.feed_engine(self.engine.request_callback, caller.call_id, number)
         except AcdError as exc:
             log.info("callback_refused", call_id=caller.call_id, error=str(exc))
             return False
@@ -605,7 +609,7 @@ class AcdService:
         reason = {"NOANSWER": "no_answer", "BUSY": "busy", "CHANUNAVAIL": "unavailable",
                   "CONGESTION": "unavailable"}.get(status, status.lower() or "no_answer")
         with contextlib.suppress(AcdError):
-            self._feed(self.engine.offer_failed, caller.call_id, reason)
+            self.feed_engine(self.engine.offer_failed, caller.call_id, reason)
         return False
 
     def _answered(self, caller: _Caller) -> None:
@@ -616,7 +620,7 @@ class AcdService:
         if self.continuity is not None:
             self.continuity.call_answered(caller)  # on record now, whatever happens next
         try:
-            self._feed(self.engine.offer_answered, caller.call_id)
+            self.feed_engine(self.engine.offer_answered, caller.call_id)
         except AcdError as exc:
             log.warning("answer_not_applied", call_id=caller.call_id, error=str(exc))
         self.bus.publish(AcdCallAnswered(caller.call_id, caller.channel, caller.agent_id,
@@ -624,14 +628,14 @@ class AcdService:
 
     def _ended(self, caller: _Caller) -> None:
         with contextlib.suppress(AcdError):
-            self._feed(self.engine.call_ended, caller.call_id)
+            self.feed_engine(self.engine.call_ended, caller.call_id)
         self.bus.publish(AcdCallEnded(caller.call_id, caller.channel, caller.agent_id))
 
     def _leave_engine(self, caller: _Caller, why: str) -> None:
         """The call leaves the ACD without an answer, for a reason other than the caller (the
         engine counts it with the abandons: it has no separate outcome for this)."""
         try:
-            self._feed(self.engine.hand_back, caller.call_id)
+            self.feed_engine(self.engine.hand_back, caller.call_id)
         except AcdError:
             return  # already out of the engine
         self.bus.publish(AcdCallHandedBack(caller.call_id, caller.channel, why))
@@ -644,7 +648,7 @@ class AcdService:
             self._ended(caller)
             return
         try:
-            self._feed(self.engine.abandon, caller.call_id)
+            self.feed_engine(self.engine.abandon, caller.call_id)
         except AcdError:
             return
         log.info("abandon", call_id=caller.call_id, queue=caller.queue,
@@ -696,12 +700,14 @@ class AcdService:
         callback task, due now, for a person to place: it is never silently lost."""
         log.warning("callback_given_up", call_id=call_id, number=number, reason=why)
         with contextlib.suppress(AcdError):
-            self._feed(self.engine.abandon, call_id)
+            self.feed_engine(self.engine.abandon, call_id)
         self.bus.publish(AcdCallbackFailed(call_id, number, why))
         if self.crm is not None:
             self._spawn(self._save_callback_task(call_id, number, why))
 
     async def _save_callback_task(self, call_id: str, number: str, why: str) -> None:
+        if self.crm is None:
+            return
         try:
             await self.crm.callbacks.create(
                 customer_id=None, phone=number, due_at=self.wall.now(),
@@ -726,7 +732,7 @@ class AcdService:
             self.continuity.on_cti_event(ev)
         try:
             if isinstance(ev, DeviceStateChanged):
-                self._feed(self.engine.device_state, ev.device, ev.state)
+                self.feed_engine(self.engine.device_state, ev.device, ev.state)
         except AcdError as exc:
             log.debug("ami_event_not_applied", event=type(ev).__name__, error=str(exc))
 
@@ -788,12 +794,12 @@ class AcdService:
         step = self.callbacks.apply(cb.cti_call_id, event)
         after = step.after.state
         if after is CallbackState.CONNECTED:
-            self._feed(self.engine.offer_answered, cb.call_id)
+            self.feed_engine(self.engine.offer_answered, cb.call_id)
         elif after is CallbackState.ENDED:
-            self._feed(self.engine.call_ended, cb.call_id)
+            self.feed_engine(self.engine.call_ended, cb.call_id)
         elif after is CallbackState.FAILED:
             if event is CallbackEvent.AGENT_NO_ANSWER:
-                self._feed(self.engine.offer_failed, cb.call_id, "no_answer")
+                self.feed_engine(self.engine.offer_failed, cb.call_id, "no_answer")
             elif event is CallbackEvent.CUSTOMER_NO_ANSWER:
                 assert isinstance(u, CallDialEnded)
                 self._give_up_callback(cb.call_id, cb.number, "customer did not answer "
@@ -808,13 +814,13 @@ class AcdService:
                     pause_reason: str | None = None) -> None:
         device = self.settings.dialing.agent_device_template.format(extension=extension)
         all_queues = frozenset(q.name for q in self.settings.acd.queues)
-        self._feed(self.engine.agent_login, AgentLogin(
+        self.feed_engine(self.engine.agent_login, AgentLogin(
             agent_id=agent_id, device=device, queues=queues if queues is not None else all_queues,
             skills=dict(skills or {}), pause_reason=pause_reason,
         ))
 
     def agent_logout(self, agent_id: str) -> None:
-        self._feed(self.engine.agent_logout, agent_id)
+        self.feed_engine(self.engine.agent_logout, agent_id)
 
     def request_logout(self, agent_id: str) -> bool:
         """Log the agent out now if they are between calls (True); otherwise pause them so no
@@ -823,7 +829,7 @@ class AcdService:
             if str(self.engine.agent(agent_id).state) == "logged_out":
                 self._pending_logout.discard(agent_id)
                 return True
-            self._feed(self.engine.agent_logout, agent_id)
+            self.feed_engine(self.engine.agent_logout, agent_id)
         except UnknownAgent:
             self._pending_logout.discard(agent_id)
             return True
@@ -833,7 +839,7 @@ class AcdService:
                 log.info("logout_after_call", agent=agent_id)
                 # Where the state table allows it (e.g. wrap-up), pause: no new offers meanwhile.
                 with contextlib.suppress(AcdError):
-                    self._feed(self.engine.agent_pause, agent_id, "after-call-work")
+                    self.feed_engine(self.engine.agent_pause, agent_id, "after-call-work")
             return False
         self._pending_logout.discard(agent_id)
         return True
@@ -843,7 +849,7 @@ class AcdService:
         call) pause them as soon as it does: right after the current call (False). An unknown
         reason code is refused at once (InvalidRequest)."""
         try:
-            self._feed(self.engine.agent_pause, agent_id, reason)
+            self.feed_engine(self.engine.agent_pause, agent_id, reason)
         except IllegalTransition:
             if str(self.engine.agent(agent_id).state) == "logged_out":
                 self._pending_pause.pop(agent_id, None)
@@ -891,16 +897,16 @@ class AcdService:
                     self.request_logout(username)
 
     def agent_available(self, agent_id: str) -> None:
-        self._feed(self.engine.agent_available, agent_id)
+        self.feed_engine(self.engine.agent_available, agent_id)
 
     def agent_pause(self, agent_id: str, reason: str) -> None:
-        self._feed(self.engine.agent_pause, agent_id, reason)
+        self.feed_engine(self.engine.agent_pause, agent_id, reason)
 
     def agent_end_wrapup(self, agent_id: str) -> None:
-        self._feed(self.engine.agent_end_wrapup, agent_id)
+        self.feed_engine(self.engine.agent_end_wrapup, agent_id)
 
     def agent_set_skills(self, agent_id: str, skills: Mapping[str, int]) -> None:
-        self._feed(self.engine.agent_set_skills, agent_id, dict(skills))
+        self.feed_engine(self.engine.agent_set_skills, agent_id, dict(skills))
 
     # ------------------------------------------------------------------ statistics
 
@@ -922,7 +928,7 @@ class AcdService:
             log.exception("tier_lookup_failed", number=number)
             return "unknown"
 
-    async def _user_id(self, username: str | None) -> int | None:
+    async def user_id_of(self, username: str | None) -> int | None:
         if username is None or self.crm is None:
             return None
         if username not in self._user_ids:
@@ -939,7 +945,7 @@ class AcdService:
             await self.crm.log_call(
                 caller.call_id, direction=caller.direction, phone=caller.number or None,
                 customer_id=caller.customer_id, queue=caller.queue,
-                agent_user_id=await self._user_id(caller.agent_id),
+                agent_user_id=await self.user_id_of(caller.agent_id),
                 offered_at=caller.offered_wall, answered_at=caller.answered_wall,
                 ended_at=self.wall.now(),
                 disposition=None if caller.answered else

@@ -8,7 +8,7 @@ that need shared objects read them from the app with the AppKeys below.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -25,17 +25,20 @@ from common.bus import Bus
 from common.clock import Clock, WallClock
 from config.settings import Settings
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
+
 # Bodies larger than this are refused with 413 before they are buffered in full.
 MAX_BODY_BYTES = 1024 * 1024
 
 SETTINGS_KEY = web.AppKey("cti.settings", Settings)
-CRM_KEY = web.AppKey("cti.crm", object)
+CRM_KEY: web.AppKey[Crm | None] = web.AppKey("cti.crm")
 AUTH_KEY = web.AppKey("cti.auth", AuthService)
 ROUTES_KEY = web.AppKey("cti.routes", RouteRegistry)
 METRICS_KEY = web.AppKey("cti.metrics", CollectorRegistry)
 
 
-def create_app(settings: Settings, crm: Any, bus: Bus, *,
+def create_app(settings: Settings, crm: Crm | None, bus: Bus, *,
                extra_routes: Iterable[RouteSpec] = (),
                clock: Clock | None = None,
                users: UserStore | None = None,

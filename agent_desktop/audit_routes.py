@@ -7,7 +7,7 @@ equalities on the row's columns plus a time range (since <= at < until, Unix sec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -18,6 +18,9 @@ from agent_desktop.jsonio import json_response
 from agent_desktop.policy import Scope, require, roles_for
 from agent_desktop.routing import PageOf, Param, RouteSpec, principal_of
 from crm_core.dial_audit import ACTIONS, FILTERS, VERDICTS, DialAttempt
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 _DOC = {"action": f"one of {', '.join(ACTIONS)}", "verdict": f"one of {', '.join(VERDICTS)}",
         "reason": "cti.dialpolicy reason code, e.g. number_type_not_allowed",
@@ -41,7 +44,7 @@ def _range_error(name: str, msg: str) -> ValidationFailed:
                                                           "type": "range"}]})
 
 
-def audit_routes(crm: Any) -> list[RouteSpec]:
+def audit_routes(crm: Crm) -> list[RouteSpec]:
     async def list_dial_attempts(request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         q = request.query

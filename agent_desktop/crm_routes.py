@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pydantic
 from aiohttp import web
@@ -50,6 +50,9 @@ from common.messages import CrmUserDeleted, CrmUserUpdated
 from config.settings import Settings
 from crm_core import models as m
 from crm_core.errors import NotFound as CrmNotFound
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -173,7 +176,7 @@ def _spec(method: str, path: str, handler: Callable[[web.Request], Awaitable[web
 RowCheck = Callable[[Mapping[str, object], Any], None]
 
 
-def resource_routes(crm: Any, res: Resource, check: RowCheck | None = None) -> list[RouteSpec]:
+def resource_routes(crm: Crm, res: Resource, check: RowCheck | None = None) -> list[RouteSpec]:
     repo = getattr(crm, res.repo)
     choices = _choices(repo)
     title = "".join(p.capitalize() for p in res.name.split("-"))
@@ -314,7 +317,7 @@ def _team_filter(p: Principal, scope: Scope) -> dict[str, object]:
     return {"team_id": p.team_id}
 
 
-def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
+def user_routes(crm: Crm, settings: Settings | None = None) -> list[RouteSpec]:
     users, skills = crm.users, crm.skills
     user_filters = filter_params(m.User, ("role", "team_id", "active", "extension"))
     tags = ("users",)
@@ -334,7 +337,8 @@ def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
         scope = require(p, "users", "read")
         filters = _filters_from(request, user_filters)
         filters.update(_team_filter(p, scope))
-        page = await users.search(request.query.get("q") or None, **paging(request), **filters)
+        page = await users.search(request.query.get("q") or None, **paging(request),
+                                  **cast(dict[str, Any], filters))
         return json_response(page_body(page))
 
     async def get_user(request: web.Request) -> web.StreamResponse:
@@ -368,8 +372,10 @@ def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
             check_row(p, "users", "update", team_id=changes["team_id"])
         updated = await users.update(user_id, **changes)
         # The ACD listens: a deactivated agent stops taking calls.
+        # users.role is CHECK-constrained to the three roles in the schema.
+        role = cast(Literal["agent", "supervisor", "admin"], updated.role)
         request.app[BUS_KEY].publish(CrmUserUpdated(updated.id, updated.username, updated.active,
-                                                    updated.role))
+                                                    role))
         return json_response(updated)
 
     async def delete_user(request: web.Request) -> web.StreamResponse:
@@ -409,7 +415,7 @@ def user_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
                 raise BadRequest("user_id is required for your role",
                                  {"param": "user_id"})
             await load_user(p, int(filters["user_id"]), "read")  # type: ignore[call-overload]
-        page = await skills.search(None, **paging(request), **filters)
+        page = await skills.search(None, **paging(request), **cast(dict[str, Any], filters))
         return json_response(page_body(page))
 
     async def create_skill(request: web.Request) -> web.StreamResponse:
@@ -496,7 +502,7 @@ class Forecast(pydantic.BaseModel):
     months: list[dict[str, Any]]
 
 
-def view_routes(crm: Any) -> list[RouteSpec]:
+def view_routes(crm: Crm) -> list[RouteSpec]:
     async def lookup(request: web.Request) -> web.StreamResponse:
         phone = request.query.get("phone", "")
         if not phone:
@@ -562,7 +568,7 @@ def view_routes(crm: Any) -> list[RouteSpec]:
     ]
 
 
-def crm_routes(crm: Any, settings: Settings | None = None) -> list[RouteSpec]:
+def crm_routes(crm: Crm, settings: Settings | None = None) -> list[RouteSpec]:
     checks: dict[str, RowCheck] = {}
     if settings is not None:
         checks["interactions"] = _disposition_check(settings)
@@ -587,7 +593,7 @@ def _disposition_check(settings: Settings) -> RowCheck:
 class CrmUserStore:
     """auth.UserStore over crm.users."""
 
-    def __init__(self, crm: Any) -> None:
+    def __init__(self, crm: Crm) -> None:
         self._users = crm.users
 
     async def user_by_id(self, user_id: int) -> m.User | None:

@@ -8,7 +8,7 @@ read at page load; the live state comes over the websocket.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -16,6 +16,9 @@ from agent_desktop.jsonio import json_response
 from agent_desktop.policy import ROLES
 from agent_desktop.routing import RouteSpec, principal_of
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 # Pause reasons the system sets by itself; an agent does not pick them from the menu.
 SYSTEM_PAUSE_CODES = frozenset({"missed-call"})
@@ -80,7 +83,7 @@ def desktop_config(settings: Settings, user: Any) -> DesktopConfig:
     )
 
 
-def desktop_routes(settings: Settings, crm: Any) -> list[RouteSpec]:
+def desktop_routes(settings: Settings, crm: Crm) -> list[RouteSpec]:
     async def config(request: web.Request) -> web.StreamResponse:
         me = principal_of(request)
         user = await crm.users.get(me.user_id)

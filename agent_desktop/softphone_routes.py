@@ -9,7 +9,7 @@ extension.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
@@ -21,13 +21,16 @@ from agent_desktop.softphone import SoftphoneConfig, credentials_for, disabled
 from config.softphone import SoftphoneSettings
 from crm_core.errors import NotFound as CrmNotFound
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
+
 log = structlog.get_logger("agent_desktop")
 
 ANY_ROLE = frozenset({"agent", "supervisor", "admin"})
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def softphone_routes(settings: SoftphoneSettings, crm: Any) -> RouteRegistry:
+def softphone_routes(settings: SoftphoneSettings, crm: Crm) -> RouteRegistry:
     routes = RouteRegistry()
 
     @routes.get("/api/softphone/config", roles=ANY_ROLE, response=SoftphoneConfig,

@@ -9,13 +9,16 @@ Disposition codes come from acd.disposition_codes, or the call's queue's own lis
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent_desktop.errors import ValidationFailed
 from config.settings import Settings
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
-async def check_skills(settings: Settings, crm: Any, names: Iterable[str]) -> None:
+
+async def check_skills(settings: Settings, crm: Crm, names: Iterable[str]) -> None:
     """ValidationFailed (422) naming every skill in `names` nobody knows; nothing is written."""
     wanted = set(names)
     known = settings.acd.known_skills()

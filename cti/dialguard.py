@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -29,6 +29,9 @@ from config.cti import DialingSettings
 from crm_core.errors import CrmError
 from cti.dialpolicy import DialDecision, DialPolicy, DialRules, DialTarget
 from cti.errors import DialRateLimited, DialRefused
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 log = structlog.get_logger("cti.dialguard")
 
@@ -49,7 +52,7 @@ class Dialer:
 class DialAuditWriter:
     """Writes audit rows off the request path: submit() never blocks; a task batches inserts."""
 
-    def __init__(self, crm: Any, *, max_queue: int = 10_000, batch: int = 200) -> None:
+    def __init__(self, crm: Crm, *, max_queue: int = 10_000, batch: int = 200) -> None:
         self._crm = crm
         self._queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(max_queue)
         self._batch = batch
@@ -97,7 +100,7 @@ class DialAuditWriter:
 
 
 class DialGuard:
-    def __init__(self, settings: DialingSettings, crm: Any, *,
+    def __init__(self, settings: DialingSettings, crm: Crm, *,
                  audit: DialAuditWriter | None = None, clock: Clock | None = None,
                  wall: Clock | None = None) -> None:
         self.policy = DialPolicy(settings)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from cti.ownership import DeviceDirectory
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
+
 log = structlog.get_logger("cti.ownership")
 
 
-async def load_users(crm: Any, directory: DeviceDirectory, device_template: str) -> int:
+async def load_users(crm: Crm, directory: DeviceDirectory, device_template: str) -> int:
     """(Re)load every active user's extension from the CRM; returns how many have one."""
     devices: dict[str, str] = {}
     offset = 0
@@ -30,7 +33,7 @@ async def load_users(crm: Any, directory: DeviceDirectory, device_template: str)
     return len(devices)
 
 
-async def follow_users(crm: Any, directory: DeviceDirectory, device_template: str,
+async def follow_users(crm: Crm, directory: DeviceDirectory, device_template: str,
                        sub: Any, refresh_s: float = 30.0) -> None:
     """Keep the directory current: reload on every crm.user.* bus message, and every
     ``refresh_s`` anyway (users changed by other means)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from aiohttp import web
@@ -69,6 +69,9 @@ from cti.errors import (
 )
 from cti.fastagi import FastAgiServer
 from cti.ownership import DeviceDirectory
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 AGENT_ROLES = frozenset({"agent", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
@@ -130,7 +133,7 @@ def on_wall_clock(call: CallView, offset: float, queue: str | None = None) -> Ca
     )
 
 
-def cti_routes(settings: Settings, crm: Any, ami: AmiClient, tracker: CallTracker,
+def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracker,
                fastagi: FastAgiServer, clock: Clock | None = None, *,
                directory: DeviceDirectory | None = None,
                publish: Callable[[list[CallUpdate]], None] | None = None,

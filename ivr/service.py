@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -51,6 +51,9 @@ from ivr import runner as r
 from ivr.errors import IllegalStep
 from ivr.model import FAIL_ROUTE, CustomerInfo, Menu
 from ivr.registry import IVR_DIAL_ROLE, MenuRegistry, ReloadResult
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 log = structlog.get_logger("ivr.service")
 
@@ -90,7 +93,7 @@ class _Call:
 
 
 class IvrService:
-    def __init__(self, registry: MenuRegistry, *, settings: Settings, crm: Any = None,
+    def __init__(self, registry: MenuRegistry, *, settings: Settings, crm: Crm | None = None,
                  acd: Any = None, bus: Bus | None = None, wall: Clock | None = None) -> None:
         self.registry = registry
         self.settings = settings

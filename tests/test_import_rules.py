@@ -65,11 +65,6 @@ ALLOWED_PRIVATE = {
     # aiosqlite has no public "run this on your connection's thread"; see crm_core/db.py.
     ("crm_core/db.py", "_conn"),
     ("crm_core/db.py", "_execute"),
-    # AcdService's private helpers, used by acd/continuity.py. acd/service.py is being
-    # reshaped (issue 9, typed bus messages) in parallel: make them public there, then drop
-    # these two lines.
-    ("acd/continuity.py", "_feed"),
-    ("acd/continuity.py", "_user_id"),
 }
 
 

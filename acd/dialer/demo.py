@@ -9,9 +9,12 @@ one production uses.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_core.lead_import import LeadColumns
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 DEMO_CAMPAIGN = "Demo renewals"
 
@@ -24,7 +27,7 @@ def daytime_zone(now: float, local_hour: int = 13) -> str:
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
-async def start_demo_campaign(crm: Any, dialer: Any, *, queue: str, now: float,
+async def start_demo_campaign(crm: Crm, dialer: Any, *, queue: str, now: float,
                               leads: int = 40) -> Any:
     """Create (first run) and start the demo campaign; returns the campaign."""
     found = await crm.campaigns.search(name=DEMO_CAMPAIGN, limit=1)

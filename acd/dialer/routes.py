@@ -13,7 +13,7 @@ already in the campaign are reported as duplicates, so a part sent twice imports
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from aiohttp import web
@@ -47,6 +47,9 @@ from config.settings import Settings
 from crm_core.lead_import import ImportReport, LeadColumns
 from cti.dialpolicy import INVALID_REASONS
 from cti.errors import AmiConnectionError, CtiError, DialRateLimited, DialRefused
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
 EVERYONE = frozenset({"agent", "supervisor", "admin"})
@@ -101,7 +104,7 @@ def _dial_error(exc: CtiError) -> ApiError:
     return BadGateway(f"the PBX refused the call: {exc}")
 
 
-def dialer_routes(dialer: DialerService, crm: Any,
+def dialer_routes(dialer: DialerService, crm: Crm,
                   settings: Settings | None = None) -> RouteRegistry:
     routes = RouteRegistry()
     cid = (Param("campaign_id", "path", required=True, description="campaign id"),)

@@ -30,7 +30,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -79,6 +79,9 @@ from cti.events import (
     OriginateResult,
 )
 from cti.fastagi import AgiSession
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 log = structlog.get_logger("acd.dialer")
 
@@ -151,7 +154,7 @@ class CampaignStatus:
 
 
 class DialerService:
-    def __init__(self, *, crm: Any, acd: Any, ami: Any, dialing: Any,
+    def __init__(self, *, crm: Crm, acd: Any, ami: Any, dialing: Any,
                  settings: DialerSettings | None = None,
                  clock: Clock | None = None, wall: Clock | None = None,
                  tick_s: float | None = None,

@@ -22,7 +22,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -52,6 +52,9 @@ from common.messages import (
     Message,
 )
 from config.desktop import DesktopSettings
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
 log = structlog.get_logger("agent_desktop.hub")
 
@@ -102,7 +105,7 @@ class UserDirectory(Protocol):
 class CrmUserDirectory:
     """AgentInfo from the CRM's users (username is the ACD's agent id)."""
 
-    def __init__(self, crm: Any) -> None:
+    def __init__(self, crm: Crm) -> None:
         self._crm = crm
 
     @staticmethod
@@ -226,7 +229,7 @@ class _Counters:
 
 
 class Hub:
-    def __init__(self, settings: DesktopSettings, *, acd: AcdView | None, crm: Any,
+    def __init__(self, settings: DesktopSettings, *, acd: AcdView | None, crm: Crm,
                  users: UserDirectory, wall: Clock, stats_interval_s: float = 1.0) -> None:
         self.settings = settings
         self.acd = acd

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -13,18 +13,21 @@ from agent_desktop.hub.hub import AcdServiceView, CrmUserDirectory, Hub
 from agent_desktop.routing import RouteSpec
 from config.settings import Settings
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
 
-def build_hub(settings: Settings, crm: Any, acd: Any) -> Hub:
+
+def build_hub(settings: Settings, crm: Crm, acd: Any) -> Hub:
     """The hub over a running AcdService and the CRM (times: the ACD's wall clock)."""
     return Hub(settings.desktop, acd=AcdServiceView(acd), crm=crm,
                users=CrmUserDirectory(crm), wall=acd.wall)
 
 
-def hub_routes(crm: Any) -> list[RouteSpec]:
+def hub_routes(crm: Crm) -> list[RouteSpec]:
     return ws.hub_routes(crm)
 
 
-def install_hub(app: web.Application, hub: Hub, acd: Any, crm: Any, *,
+def install_hub(app: web.Application, hub: Hub, acd: Any, crm: Crm, *,
                 poll_s: float = 1.0) -> ws.WsEndpoint:
     commands = Commands(AgentActions(acd, crm) if acd is not None else None)
     return ws.install_hub(app, hub, commands, poll_s=poll_s)

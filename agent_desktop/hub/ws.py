@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pydantic
@@ -33,6 +33,9 @@ from agent_desktop.routing import Param, RouteSpec, body_of, principal_of
 from common.clock import Clock
 from crm_core.kiosk import KioskToken
 
+if TYPE_CHECKING:
+    from crm_core.service import Crm
+
 log = structlog.get_logger("agent_desktop.hub.ws")
 
 KIOSK_PREFIX = "wbk_"
@@ -50,7 +53,7 @@ class AuthRefused(Exception):
 class WsEndpoint:
     """Everything GET /ws needs: the hub, the REST auth, the kiosk store, the commands."""
 
-    def __init__(self, hub: Hub, auth: AuthService, crm: Any, commands: Commands, *,
+    def __init__(self, hub: Hub, auth: AuthService, crm: Crm, commands: Commands, *,
                  clock: Clock, poll_s: float = 1.0) -> None:
         self.hub = hub
         self.auth = auth
@@ -294,7 +297,7 @@ STAFF = frozenset({"supervisor", "admin"})
 WS_KEY = web.AppKey("cti.ws", WsEndpoint)
 
 
-def hub_routes(crm: Any) -> list[RouteSpec]:
+def hub_routes(crm: Crm) -> list[RouteSpec]:
     """GET /ws and the kiosk-token routes (install_hub must run on the app too)."""
 
     async def websocket(request: web.Request) -> web.StreamResponse:
@@ -368,7 +371,10 @@ def install_hub(app: web.Application, hub: Hub, commands: Commands, *,
     from agent_desktop.app import AUTH_KEY, CRM_KEY, METRICS_KEY
 
     auth = app[AUTH_KEY]
-    endpoint = WsEndpoint(hub, auth, app[CRM_KEY], commands, clock=auth.clock, poll_s=poll_s)
+    crm = app[CRM_KEY]
+    if crm is None:
+        raise ValueError("the websocket hub needs the CRM: create_app(settings, crm, ...)")
+    endpoint = WsEndpoint(hub, auth, crm, commands, clock=auth.clock, poll_s=poll_s)
     hub.metrics = HubMetrics(app[METRICS_KEY])
     auth.session_ended.append(hub.cut_session)
     app[WS_KEY] = endpoint

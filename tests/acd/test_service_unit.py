@@ -106,7 +106,7 @@ async def test_failed_announcement_keeps_the_caller_queued() -> None:
     task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
     await until(lambda: len(svc.engine.calls()) == 1)
     clock.advance(1.5)
-    svc._feed(svc.engine.tick)
+    svc.feed_engine(svc.engine.tick)
     await until(lambda: "STREAM queue-youarenext" in s.commands)
     await asyncio.sleep(0.01)
     assert len(svc.engine.calls()) == 1, "the caller must still be waiting"
@@ -198,7 +198,7 @@ async def test_broken_callback_prompt_at_max_wait_keeps_the_caller() -> None:
     task = asyncio.create_task(svc.queue_call(s, queue="support", number="+12025550000"))  # type: ignore[arg-type]
     await until(lambda: len(svc.engine.calls()) == 1)
     clock.advance(11)
-    svc._feed(svc.engine.tick)
+    svc.feed_engine(svc.engine.tick)
     await until(lambda: "STREAM cti-press-1-for-callback" in s.commands)
     await asyncio.sleep(0.01)
     assert len(svc.engine.calls()) == 1
@@ -279,7 +279,7 @@ async def test_an_offer_interrupts_the_announcement() -> None:
     s.on_stream["queue-youarenext"] = lambda: svc.agent_login("alice", "1001",
                                                                skills={"support": 1})
     clock.advance(1.5)
-    svc._feed(svc.engine.tick)
+    svc.feed_engine(svc.engine.tick)
     await asyncio.wait_for(task, 5)
     after = s.commands[s.commands.index("STREAM queue-youarenext"):]
     assert "STREAM cti-press-1-for-callback" not in after
