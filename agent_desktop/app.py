@@ -99,7 +99,7 @@ def create_app(settings: Settings, crm: Crm | None, bus: Bus, *,
     if crm is not None:
         from agent_desktop.crm_routes import crm_routes
 
-        registry.extend(crm_routes(crm, settings))
+        registry.extend(crm_routes(crm, bus, settings))
         from agent_desktop.desktop_routes import desktop_routes
 
         registry.extend(desktop_routes(settings, crm))

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import pydantic
 from aiohttp import web
 
-from agent_desktop.app_keys import BUS_KEY
 from agent_desktop.crm_fields import (
     MAX_ID,
     body_model,
@@ -52,6 +51,7 @@ from crm_core import models as m
 from crm_core.errors import NotFound as CrmNotFound
 
 if TYPE_CHECKING:
+    from common.bus import Bus
     from crm_core.service import Crm
 
 DEFAULT_LIMIT = 50
@@ -317,8 +317,10 @@ def _team_filter(p: Principal, scope: Scope) -> dict[str, object]:
     return {"team_id": p.team_id}
 
 
-def user_routes(crm: Crm, settings: Settings | None = None) -> list[RouteSpec]:
+def user_routes(crm: Crm, bus: Bus, settings: Settings | None = None) -> list[RouteSpec]:
+    """`bus`: user changes are published (the ACD and the hub cut off deactivated users)."""
     users, skills = crm.users, crm.skills
+    publish = bus.publish
     user_filters = filter_params(m.User, ("role", "team_id", "active", "extension"))
     tags = ("users",)
 
@@ -374,7 +376,7 @@ def user_routes(crm: Crm, settings: Settings | None = None) -> list[RouteSpec]:
         # The ACD listens: a deactivated agent stops taking calls.
         # users.role is CHECK-constrained to the three roles in the schema.
         role = cast(Literal["agent", "supervisor", "admin"], updated.role)
-        request.app[BUS_KEY].publish(CrmUserUpdated(updated.id, updated.username, updated.active,
+        publish(CrmUserUpdated(updated.id, updated.username, updated.active,
                                                     role))
         return json_response(updated)
 
@@ -386,7 +388,7 @@ def user_routes(crm: Crm, settings: Settings | None = None) -> list[RouteSpec]:
         old = await load_user(p, user_id, "delete")
         check_assign_role(p, old.role)
         await users.delete(user_id)
-        request.app[BUS_KEY].publish(CrmUserDeleted(old.id, old.username))
+        publish(CrmUserDeleted(old.id, old.username))
         return web.Response(status=204)
 
     async def user_skills(request: web.Request) -> web.StreamResponse:
@@ -568,14 +570,14 @@ def view_routes(crm: Crm) -> list[RouteSpec]:
     ]
 
 
-def crm_routes(crm: Crm, settings: Settings | None = None) -> list[RouteSpec]:
+def crm_routes(crm: Crm, bus: Bus, settings: Settings | None = None) -> list[RouteSpec]:
     checks: dict[str, RowCheck] = {}
     if settings is not None:
         checks["interactions"] = _disposition_check(settings)
     specs: list[RouteSpec] = []
     for res in RESOURCES:
         specs.extend(resource_routes(crm, res, checks.get(res.name)))
-    specs.extend(user_routes(crm, settings))
+    specs.extend(user_routes(crm, bus, settings))
     specs.extend(view_routes(crm))
     return specs
 
