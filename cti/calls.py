@@ -498,7 +498,7 @@ class CallTracker:
                 del index[key]
 
     @property
-    def stats(self) -> dict[str, int]:
+    def table_sizes(self) -> dict[str, int]:
         """Sizes of the internal tables (for metrics and memory-bound tests)."""
         return {
             "active": len(self._calls),

@@ -225,7 +225,7 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
         return json_response({
             "ami": {**asdict(st), "age_s": round(clock.now() - st.since, 3)},
             "fastagi": {"active_sessions": fastagi.active_sessions, **asdict(fastagi.counters)},
-            "calls": {"active": len(tracker.active_calls()), **tracker.stats},
+            "calls": {"active": len(tracker.active_calls()), **tracker.table_sizes},
         })
 
     @routes.post("/api/calls/dial", roles=AGENT_ROLES, request_model=DialBody,

@@ -260,7 +260,7 @@ def test_every_scenario_ends_every_call_it_starts(name: str) -> None:
     assert len(started) == len(set(started))
     assert set(started) == set(_ended(ups))
     assert t.active_calls() == []
-    assert t.stats["legs"] == 0 and t.stats["bridges"] == 0
+    assert t.table_sizes["legs"] == 0 and t.table_sizes["bridges"] == 0
 
 
 def test_channel_id_expectation_classifies_at_newchannel() -> None:
@@ -461,16 +461,16 @@ def test_originate_failure_with_no_channel_reports_without_a_call() -> None:
     assert isinstance(f, c.OriginateFailed)
     assert (f.action_id, f.reason, f.call) == ("a-9", 8, None)
     assert t.active_calls() == []
-    assert t.stats["expected"] == 0
+    assert t.table_sizes["expected"] == 0
 
 
 def test_expectations_expire() -> None:
     t = c.CallTracker(originate_ttl_s=10.0)
     t.expect_originate("a-1", now=0.0, channel_id="x", cti_call_id="y")
     t.prune(5.0)
-    assert t.stats["expected"] == 3
+    assert t.table_sizes["expected"] == 3
     t.prune(11.0)
-    assert t.stats["expected"] == 0
+    assert t.table_sizes["expected"] == 0
 
 
 # --------------------------------------------------------------------------- reconcile
@@ -544,7 +544,7 @@ def test_ended_calls_are_kept_briefly_then_forgotten() -> None:
     assert t.get("1795462481.7") is not None
     t.prune(10_000.0)
     assert t.get("1795462481.7") is None
-    assert t.stats["ended"] == 0
+    assert t.table_sizes["ended"] == 0
     # Forgotten, yet still tombstoned: a replay of its Hangup makes nothing.
     caller = _chan("1795462481.7", "1795462481.7", "PJSIP/carrier-00000003")
     assert t.apply(ev.ChannelCreated(caller), 10_001.0) == []
@@ -557,7 +557,7 @@ def test_many_calls_stay_bounded() -> None:
         ch = _chan(uid, uid, f"PJSIP/carrier-{n:08x}")
         t.apply(ev.ChannelCreated(ch), float(n))
         t.apply(ev.ChannelHungUp(ch, 16, ""), float(n))
-    s = t.stats
+    s = t.table_sizes
     assert s["active"] == 0 and s["legs"] == 0
     assert s["ended"] <= 51
     assert s["dead_legs"] <= 500 and s["dead_calls"] <= 500
@@ -602,7 +602,7 @@ def test_shuffled_duplicated_sequences_never_raise_or_end_twice(
             seen_end.add(u.call.call_id)
     # Every channel in these captures hangs up, so no call may be left open (no phantoms).
     assert t.active_calls() == []
-    assert t.stats["legs"] == 0
+    assert t.table_sizes["legs"] == 0
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
