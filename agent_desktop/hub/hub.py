@@ -580,17 +580,10 @@ class Hub:
         rows = self.throttle.due((queue_stats(r) for r in self.acd.report()), time.monotonic())
         if not rows:
             return
-        open_streams = set(self.logs)
-        targets = streams.stats_targets(open_streams)
-        members: dict[str, frozenset[str]] = {}
-        for a in self.acd.agents():
-            info = self.agents.get(a.agent_id)
-            if info is not None:
-                members[f"agent:{info.user_id}"] = a.queues
+        targets = streams.stats_targets(set(self.logs))
         ts = self.wall.now()
         for row in rows:
-            own = streams.member_stats_targets(row.queue, row.overall, members, open_streams)
-            self.emit([*targets, *own], TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
+            self.emit(targets, TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
 
 
 def _masked(data: Any) -> Any:

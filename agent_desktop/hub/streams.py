@@ -13,7 +13,6 @@ admins on everyone), so what a supervisor receives is what the REST API lets the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -114,16 +113,6 @@ def stats_targets(open_streams: set[str] | frozenset[str]) -> list[str]:
     """Queue statistics (aggregates, no customer data): every team, wallboard and all stream."""
     return [ALL, *sorted(s for s in open_streams
                          if s.startswith("team:") or s.startswith("wallboard:"))]
-
-
-def member_stats_targets(queue: str, overall: bool,
-                         member_queues: Mapping[str, frozenset[str]],
-                         open_streams: set[str] | frozenset[str]) -> list[str]:
-    """A queue's statistics (aggregates, no customer data) for the desktops of the agents who
-    serve it, so an agent's "today" panel stays live; the all-queues row for every agent.
-    `member_queues`: agent stream -> the queues that agent serves."""
-    return sorted(s for s, queues in member_queues.items()
-                  if s in open_streams and (overall or queue in queues))
 
 
 def agent_row_targets(agent: AgentInfo | None,

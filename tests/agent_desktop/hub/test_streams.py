@@ -10,7 +10,6 @@ from agent_desktop.hub.streams import (
     agent_row_targets,
     agent_targets,
     default_stream,
-    member_stats_targets,
     refusal,
     stats_targets,
     unassigned_targets,
@@ -57,13 +56,3 @@ def test_message_routing_never_reaches_another_team_or_a_wallboard() -> None:
                                            "wallboard:all"]
     assert sorted(agent_row_targets(ann, open_streams)) == [
         "all", "team:1", "wallboard:1", "wallboard:all"]
-
-
-def test_queue_stats_reach_the_desktops_of_the_queues_members_only() -> None:
-    members = {"agent:7": frozenset({"support"}), "agent:8": frozenset({"sales"}),
-               "agent:9": frozenset({"support", "sales"})}
-    open_streams = {"agent:7", "agent:8", "team:1", "all"}  # agent 9 has no desktop open
-    assert member_stats_targets("support", False, members, open_streams) == ["agent:7"]
-    assert member_stats_targets("sales", False, members, open_streams) == ["agent:8"]
-    assert member_stats_targets("ALL", True, members, open_streams) == ["agent:7", "agent:8"]
-    assert member_stats_targets("billing", False, members, open_streams) == []

@@ -414,19 +414,3 @@ async def test_message_schemas_are_in_the_openapi_document(w: World) -> None:
     from openapi_spec_validator import validate
 
     validate(doc)
-
-
-async def test_an_agent_desktop_gets_its_own_queues_stats_live(w: World) -> None:
-    # The desktop's "today" panel: the queues the agent serves (and the all-queues row), pushed
-    # as they change, not only in the snapshot; never a queue the agent does not serve.
-    c = await login_ws(w, "ann")
-    await c.until(lambda f: f["op"] == "snapshot")
-    served = {q.name for q in w.service.settings.acd.queues}
-    assert "support" in served and "elsewhere" not in served
-    w.acd.reports = [_report("support", 5), _report("elsewhere", 2)]
-    w.hub.publish_stats()
-    stats = await c.until(lambda f: f.get("topic") == "acd.queue.stats")
-    assert (stats["data"]["queue"], stats["data"]["waiting"]) == ("support", 5)
-    await asyncio.sleep(0.05)
-    got = {f["data"]["queue"] for f in c.frames if f.get("topic") == "acd.queue.stats"}
-    assert got == {"support"}
