@@ -51,6 +51,10 @@ class CallCenterCollector(Collector):
         sl = GaugeMetricFamily("cti_queue_service_level_ratio",
                                "Answered within the service-level time / (answered + abandoned), "
                                "last window", labels=["queue"])
+        ivr = GaugeMetricFamily(
+            "cti_queue_ivr_calls_today",
+            "Callers who finished an IVR menu since midnight, counted against this queue, by how "
+            "they left (calls = all of them)", labels=["queue", "outcome"])
         needed = GaugeMetricFamily("cti_queue_agents_needed",
                                    "Erlang C agents needed for the service-level target",
                                    labels=["queue"])
@@ -65,11 +69,15 @@ class CallCenterCollector(Collector):
             for outcome, n in (("offered", t.entered), ("answered", t.answered),
                                ("abandoned", t.abandoned), ("overflowed", t.overflowed_out)):
                 offered.add_metric([q, outcome], n)
+            for outcome, n in (("calls", t.ivr_calls), ("self_service", t.ivr_self_service),
+                               ("abandoned", t.ivr_abandoned), ("transferred", t.ivr_transferred),
+                               ("queued", t.ivr_queued)):
+                ivr.add_metric([q, outcome], n)
             if r.window.service_level is not None:
                 sl.add_metric([q], r.window.service_level)
             if r.agents_needed is not None:
                 needed.add_metric([q], r.agents_needed)
-        yield from (waiting, longest, agents, offered, sl, needed)
+        yield from (waiting, longest, agents, offered, ivr, sl, needed)
         if self._ami_counters is not None:
             st = self._ami_counters()
             for name, value, doc in (

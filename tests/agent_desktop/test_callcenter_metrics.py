@@ -33,6 +33,8 @@ def test_collector_reports_queue_agents_and_ami_from_the_engine() -> None:
     engine.enqueue(NewCall("c1", "support", "gold"), 2.0)
     engine.enqueue(NewCall("c2", "support"), 5.0)
     engine.abandon("c2", 8.0)
+    for outcome in ("self_service", "self_service", "abandoned", "queued"):
+        engine.stats.ivr_outcome("support", outcome, 9.0)
     registry = CollectorRegistry()
     stats = AmiCounters(connects=2, disconnects=1, events=1234)
     registry.register(CallCenterCollector(lambda: engine.report(12.0, 0.0),
@@ -47,6 +49,9 @@ def test_collector_reports_queue_agents_and_ami_from_the_engine() -> None:
     assert s[("cti_queue_agents", (("queue", "support"), ("state", "available")))] == 0
     assert s[("cti_queue_calls_today", (("outcome", "offered"), ("queue", "support")))] == 2
     assert s[("cti_queue_calls_today", (("outcome", "abandoned"), ("queue", "support")))] == 1
+    ivr = {o: s[("cti_queue_ivr_calls_today", (("outcome", o), ("queue", "support")))]
+           for o in ("calls", "self_service", "abandoned", "transferred", "queued")}
+    assert ivr == {"calls": 4, "self_service": 2, "abandoned": 1, "transferred": 0, "queued": 1}
     assert s[("cti_ami_events_total", ())] == 1234
     assert s[("cti_ami_connects_total", ())] == 2
     assert s[("cti_ami_up", ())] == 1
