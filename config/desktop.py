@@ -26,6 +26,11 @@ class DesktopSettings(Section):
     # Events each stream keeps for resume, by count and by encoded size (whichever bites first).
     ws_replay_events: int = Field(default=256, ge=1)
     ws_replay_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The same size cap for each agent's own stream: there is one per agent who ever connected,
+    # kept for the process's life, so 1 MiB each would grow to ~1 GB with 1,000 agents. An
+    # agent stream carries few messages; past the cap a resume gets a snapshot with the
+    # current call and screen-pop (flagged "gap"), so nothing the agent needs is lost.
+    ws_agent_replay_bytes: int = Field(default=128 * 1024, ge=1024)
     # Websocket ping interval (s): a peer that misses its pong is closed.
     ws_heartbeat_s: float = Field(default=20.0, gt=0)
 

@@ -288,7 +288,8 @@ class Hub:
             sl = self.logs[stream] = StreamLog(
                 stream, base=StreamLog.base_from_wall(self.wall.now()),
                 max_events=self.settings.ws_replay_events,
-                max_bytes=self.settings.ws_replay_bytes)
+                max_bytes=self.settings.ws_agent_replay_bytes if stream.startswith("agent:")
+                else self.settings.ws_replay_bytes)
         return sl
 
     def emit(self, targets: Iterable[str], topic: str, data_json: str,

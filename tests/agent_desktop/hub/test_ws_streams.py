@@ -414,3 +414,16 @@ async def test_message_schemas_are_in_the_openapi_document(w: World) -> None:
     from openapi_spec_validator import validate
 
     validate(doc)
+
+
+async def test_agent_streams_keep_a_smaller_replay_buffer(w: World) -> None:
+    # One agent stream per agent who ever connected lives as long as the process: its cap is
+    # [desktop].ws_agent_replay_bytes; team, wallboard and all streams keep ws_replay_bytes.
+    c = await login_ws(w, "ann")
+    await c.until(lambda f: f["op"] == "snapshot")
+    s = await login_ws(w, "sue")
+    await s.until(lambda f: f["op"] == "snapshot")
+    agent_cap, other_cap = w.hub.settings.ws_agent_replay_bytes, w.hub.settings.ws_replay_bytes
+    assert agent_cap < other_cap
+    assert w.hub.logs[f"agent:{w.users['ann'].id}"].max_bytes == agent_cap
+    assert w.hub.logs[f"team:{w.teams['red']}"].max_bytes == other_cap
