@@ -50,7 +50,6 @@ class CallLog:
         self.queue_of = queue_of or (lambda call_id: "")
         self.clock = clock  # the tracker's (monotonic) time
         self.wall = wall
-        self._user_ids: dict[str, int | None] = {}
         self.written = 0
         self.failed = 0
 
@@ -83,16 +82,6 @@ class CallLog:
     def _wall(self, t: float | None) -> float | None:
         return None if t is None else t + (self.wall.now() - self.clock.now())
 
-    async def _user_id(self, username: str) -> int | None:
-        if not username:
-            return None
-        if username not in self._user_ids:
-            try:
-                self._user_ids[username] = (await self.crm.users.by_username(username)).id
-            except Exception:
-                return None  # not cached: the user may be created later
-        return self._user_ids[username]
-
     async def _ended(self, call: CallView, reason: str) -> None:
         if call.direction is Direction.OUTBOUND and call.origin in AGENT_PLACED \
                 and call.agent is not None:
@@ -100,7 +89,7 @@ class CallLog:
             placed_by = call.segments[0].user if call.segments else call.agent.user
             await self.crm.log_call(
                 call.call_id, direction="outbound", phone=call.dialled or None,
-                agent_user_id=await self._user_id(placed_by),
+                agent_user_id=await self.crm.users.id_of(placed_by),
                 offered_at=self._wall(call.offered_at), answered_at=self._wall(call.answered_at),
                 ended_at=self._wall(call.ended_at),
                 disposition=None if call.answered_at is not None else reason,
@@ -122,7 +111,7 @@ class CallLog:
             t = next(transfers, None) if s.ended_by == "transfer" else None
             start = self._wall(s.start)
             out.append(CallSegment(
-                call_id=call.call_id, seq=seq, agent_user_id=await self._user_id(s.user),
+                call_id=call.call_id, seq=seq, agent_user_id=await self.crm.users.id_of(s.user),
                 agent=s.user or s.device, device=s.device,
                 started_at=start if start is not None else 0.0, ended_at=self._wall(s.end),
                 talk_s=round(s.talk_s, 3), ended_by=s.ended_by,
@@ -134,7 +123,7 @@ class CallLog:
         at = self._wall(msg.at)
         await self.crm.log_call(
             msg.cti_call_id, direction="outbound", phone=msg.dialled or None,
-            agent_user_id=await self._user_id(msg.user), offered_at=at, ended_at=at,
+            agent_user_id=await self.crm.users.id_of(msg.user), offered_at=at, ended_at=at,
             disposition=f"not placed: agent's phone {_FAILED_REASONS.get(msg.reason, 'failed')}",
             notes=f"{msg.kind.replace('_', '-')} call",
         )

@@ -172,7 +172,6 @@ class AcdService:
         self._callers: dict[str, _Caller] = {}
         self._by_channel: dict[str, _Caller] = {}
         self.callbacks = CallbackBook()  # the callbacks being placed (acd/callbacks.py)
-        self._user_ids: dict[str, int | None] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.fallbacks = 0
@@ -929,14 +928,7 @@ class AcdService:
             return "unknown"
 
     async def user_id_of(self, username: str | None) -> int | None:
-        if username is None or self.crm is None:
-            return None
-        if username not in self._user_ids:
-            try:
-                self._user_ids[username] = (await self.crm.users.by_username(username)).id
-            except Exception:
-                self._user_ids[username] = None
-        return self._user_ids[username]
+        return None if self.crm is None else await self.crm.users.id_of(username)
 
     async def _log_call(self, caller: _Caller) -> None:
         if self.crm is None or caller.handed_back:

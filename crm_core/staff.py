@@ -23,9 +23,25 @@ class UserRepo(Repo[User]):
 
     def __init__(self, db: Database, clock: Clock, region: str) -> None:
         super().__init__(db, USERS, clock, region)
+        self._ids: dict[str, int] = {}  # username -> id, for id_of
 
     async def by_username(self, username: str) -> User:
         return await self._db.point_read(_by_username, username)
+
+    async def id_of(self, username: str | None) -> int | None:
+        """The id of the user with this username, or None (no name, no such user, or the
+        lookup failed: call records still get written, without the agent). Found ids are
+        cached; a miss is not, since the user may be created later. Usernames never change
+        owner (rows are deactivated, not reused), so a cached id stays right."""
+        if not username:
+            return None
+        found = self._ids.get(username)
+        if found is None:
+            try:
+                found = self._ids[username] = (await self.by_username(username)).id
+            except Exception:
+                return None
+        return found
 
     async def extension_in_use(self, extension: str) -> bool:
         """An active user has this extension: the dial policy's test for "a phone of ours"

@@ -17,6 +17,9 @@ class FakeUsers:
     async def by_username(self, username: str) -> Any:
         return type("U", (), {"id": {"agent1": 11, "agent2": 12}[username]})()
 
+    async def id_of(self, username: str | None) -> int | None:
+        return {"agent1": 11, "agent2": 12}.get(username or "")
+
 
 class FakeCrm:
     def __init__(self) -> None:

@@ -39,6 +39,9 @@ class Users:
             raise NotFound("user", name)
         return type("U", (), {"id": 5, "username": "alice", "role": "agent", "team_id": 2})()
 
+    async def id_of(self, name: str | None) -> int | None:
+        return 5 if name == "alice" else None
+
     async def extension_in_use(self, ext: str) -> bool:
         return False
 

@@ -165,3 +165,14 @@ async def test_ids_and_integers_out_of_sqlite_range(crm: Crm) -> None:
         await crm.customers.search(company_id=-(2**63) - 1)
     with pytest.raises(NotFound):
         await crm.tickets.update(2**63, status="closed")
+
+
+
+async def test_user_id_of_caches_hits_and_retries_misses(crm: Crm) -> None:
+    assert await crm.users.id_of(None) is None
+    assert await crm.users.id_of("later") is None  # no such user yet: not cached
+    u = await crm.users.create(username="later", password_hash="x" * 20, role="agent",
+                               display_name="Later")
+    assert await crm.users.id_of("later") == u.id
+    await crm.users.update(u.id, display_name="Renamed display")
+    assert await crm.users.id_of("later") == u.id
