@@ -40,7 +40,9 @@ async def test_offer_rona_and_answer_lines(tmp_path: Path) -> None:
 async def test_abandon_and_handback_lines(tmp_path: Path) -> None:
     with structlog.testing.capture_logs() as logs:
         async with running_stack(tmp_path) as s:
-            h = await s.sim.place_inbound_call("+12025550101", dtmf="1", patience_s=3.0)
+            h = await s.sim.place_inbound_call("+12025550101", dtmf="1")
+            await wait_for(lambda: len(s.engine.calls()) == 1)
+            s.sim.hangup_caller(h.channel)  # abandons while queued, however slow the IVR ran
             await h.wait(within=20)
             await wait_for(lambda: overall(s).window.abandoned == 1)
             waiting = await s.sim.place_inbound_call("+12025550103", dtmf="1")

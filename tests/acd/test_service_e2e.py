@@ -152,8 +152,11 @@ async def test_menu_digit_chooses_the_queue(tmp_path: Path) -> None:
 
 async def test_caller_who_gives_up_is_counted_as_abandoned(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as s:
-        # No agent logged in: the caller waits, then hangs up after 3 simulated seconds.
-        h = await s.sim.place_inbound_call("+12025550101", dtmf="1", patience_s=3.0)
+        # No agent logged in: the caller waits in the queue, then hangs up. (A patience timer
+        # would run from the answer and could expire in the IVR on a loaded machine.)
+        h = await s.sim.place_inbound_call("+12025550101", dtmf="1")
+        await wait_for(lambda: len(s.engine.calls()) == 1)
+        s.sim.hangup_caller(h.channel)
         await h.wait(within=20)
         await wait_for(lambda: overall(s).window.abandoned == 1)
         assert s.sim.tally().abandoned == 1
