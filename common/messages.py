@@ -199,6 +199,20 @@ class CallTransferred(_PbxCall):
 
 
 @dataclass(frozen=True, slots=True)
+class CallAgentChanged(_PbxCall):
+    """The call moved to another agent after it had one (the target of a transfer answered, or
+    someone else's phone took it over): ``call.agent`` is the new owner, ``previous_user`` /
+    ``previous_device`` the one before ("" user: a device no user owns). A call's first agent
+    is not a change (no message)."""
+
+    TOPIC: ClassVar[str] = "pbx.call.agent_changed"
+    call: CallView
+    previous_user: str
+    previous_device: str
+    call_id: str = ""  # filled from ``call`` (the Linkedid)
+
+
+@dataclass(frozen=True, slots=True)
 class CallVariable(_PbxCall):
     """A whitelisted channel variable was set on a leg (AMDSTATUS, IVR_QUEUE, DIALSTATUS ...)."""
 
@@ -551,6 +565,7 @@ PbxCallMessage = (
     | CallHeld
     | CallUnheld
     | CallTransferred
+    | CallAgentChanged
     | CallVariable
     | CallMonitorStarted
     | CallMonitorStopped
@@ -587,7 +602,7 @@ BusMessage = (
 _ALL: tuple[type[Message], ...] = (
     CallStarted, CallDirectionChanged, CallRinging, CallQueued, CallOfferedToAgent,
     CallAgentNoAnswer, CallDialBegan, CallDialEnded, CallAnswered, CallHeld, CallUnheld,
-    CallTransferred, CallVariable,
+    CallTransferred, CallAgentChanged, CallVariable,
     CallMonitorStarted, CallMonitorStopped, CallEnded, OriginateFailed,
     PbxConnected, PbxConnectionLost, PbxResynced,
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallAbandoned,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.messages import (
+    CallAgentChanged,
     CallAgentNoAnswer,
     CallAnswered,
     CallDialBegan,
@@ -324,6 +325,9 @@ class CallTracker:
         self._exp_by_channel: dict[str, _Expected] = {}
         self._exp_by_cti: dict[str, _Expected] = {}
         self._last_prune = float("-inf")
+        # Calls whose owner moved during the current input, with the previous owner (user,
+        # device): reported as CallAgentChanged after the input's other updates.
+        self._moved: dict[str, tuple[_TrackedCall, str, str]] = {}
         self._handlers: dict[type, Callable[[CtiEvent, float, list[CallUpdate]], None]] = {
             ChannelCreated: self._on_created,
             ChannelStateChanged: self._on_state,
@@ -388,6 +392,7 @@ class CallTracker:
         call = self._calls.get(channel_id) if channel_id else None
         if call is not None:
             self._classify(call, exp, now, out)
+        self._report_moves(out)
         return out
 
     def apply(self, event: CtiEvent, now: float) -> list[CallUpdate]:
@@ -396,6 +401,7 @@ class CallTracker:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event, now, out)
+            self._report_moves(out)
         if now - self._last_prune >= 1.0:
             self.prune(now)
         return out
@@ -439,6 +445,7 @@ class CallTracker:
                 leg.bridge_id = ""
         for members in list(self._bridges.values()):
             self._check_bridge(members, now, out)
+        self._report_moves(out)
         return out
 
     def note_transfer(
@@ -667,9 +674,24 @@ class CallTracker:
             if new != cur:
                 call.agent = new
             return
+        before: tuple[str, str] | None = None
+        if cur is not None:
+            before = (cur.user, cur.device)
+        elif call.segments:  # a transfer (or the agent's hangup) already closed their part
+            before = (call.segments[-1].user, call.segments[-1].device)
         self._close_segment(call, now, "transfer")
         call.agent_left = False
         call.agent = AgentRef(user, device, channel, name, now)
+        if before is not None and before != (user, device) and call.call_id not in self._moved:
+            self._moved[call.call_id] = (call, *before)
+
+    def _report_moves(self, out: list[CallUpdate]) -> None:
+        if not self._moved:
+            return
+        moved, self._moved = self._moved, {}
+        for call, user, device in moved.values():
+            if call.agent is not None and call.ended_at is None:
+                out.append(CallAgentChanged(call.view(), user, device))
 
     def _close_segment(
         self, call: _TrackedCall, now: float, ended_by: SegmentEnd, *, keep: bool = False

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +48,11 @@ from common.messages import (
     AcdCallOverflowed,
     AcdCallQueued,
     AcdCallRemoved,
+    CallAgentChanged,
+    CallEnded,
+    CallHeld,
+    CallTransferred,
+    CallUnheld,
     CrmUserDeleted,
     CrmUserUpdated,
     Message,
@@ -65,13 +71,24 @@ TOPIC_AGENT_ROW = "desktop.agent_row"
 # Bus messages the hub forwards to clients (data = the message, field by field). Those about an
 # agent (agent_id set) go to that agent's stream, their team's and all; those about a call with
 # no agent yet to every team stream and all. Never to a wallboard.
+# The call tracker's hold and ownership messages (pbx.call.*) name the agent in `call.agent`
+# (and a transfer's or move's previous owner): they go to each of those agents' streams.
+# pbx.call.ended is forwarded only for a call that moved to another agent (the ACD's
+# acd.call.ended names the agent it offered the call to; the new owner learns the end here).
+PBX_FORWARDED = (CallHeld, CallUnheld, CallTransferred, CallAgentChanged, CallEnded)
 FORWARDED_TYPES: dict[str, type[Message]] = {cls.TOPIC: cls for cls in (
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallRemoved,
     AcdCallAbandoned, AcdCallOverflowed, AcdCallHandedBack, AcdAgentState, AcdCallbackFailed,
+    *PBX_FORWARDED,
 )}
 FORWARDED_TOPICS = frozenset(FORWARDED_TYPES)
 CALL_OVER = (AcdCallEnded, AcdCallRemoved, AcdCallAbandoned, AcdCallHandedBack)
-BUS_PREFIXES = ("acd.", "crm.user.")
+# Exact pbx topics (not "pbx.call."): the tracker's other updates (a dozen per call) are not the
+# hub's business and would only queue up in its subscription.
+BUS_PREFIXES = ("acd.", "crm.user.", *(cls.TOPIC for cls in PBX_FORWARDED))
+# Calls transferred away whose new owner is not known yet: their screen-pop waits here for the
+# owner's desktop (bounded: a transfer to an outside number never gets an owner).
+MAX_MOVING = 1024
 
 
 def fields_of(message: Any) -> Mapping[str, Any]:
@@ -217,6 +234,7 @@ class _Current:
     offered_at: float
     answered: bool = False
     pop: Any = None  # the screen-pop, as JSON-able data
+    held: bool = False
 
 
 @dataclass(slots=True)
@@ -242,6 +260,7 @@ class Hub:
         self.by_user: dict[int, set[Client]] = {}
         self.by_kiosk: dict[int, set[Client]] = {}
         self.current: dict[str, _Current] = {}
+        self._moving: OrderedDict[str, _Current] = OrderedDict()  # by call id
         self.agents: dict[str, AgentInfo] = {}  # by username
         self.metrics: HubMetrics | None = None
         self.counters = _Counters()
@@ -333,7 +352,9 @@ class Hub:
         if v.user_id is not None:
             self.agents[v.username] = AgentInfo(v.username, v.user_id, v.team_id,
                                                 v.display_name)
-        user = wire.WelcomeUser(id=v.user_id, name=v.display_name or v.username, role=v.role,
+        user = wire.WelcomeUser(id=v.user_id, name=v.display_name or v.username,
+                                username=v.username if v.user_id is not None else "",
+                                role=v.role,
                                 team_id=v.team_id, language=v.language, timezone=v.timezone,
                                 extension=v.extension)
         # Resumed: welcome carries the client's own position, and the missed events follow it
@@ -429,7 +450,7 @@ class Hub:
                                 if q["queue"] in snap.queues]}
         call = None if cur is None else {"call_id": cur.call_id, "queue": cur.queue,
                                          "offered_at": cur.offered_at,
-                                         "answered": cur.answered}
+                                         "answered": cur.answered, "held": cur.held}
         return {"agent": to_jsonable(agent), "call": call,
                 "screen_pop": cur.pop if cur is not None else None,
                 "stats": stats}
@@ -487,6 +508,9 @@ class Hub:
             return
         if topic not in FORWARDED_TOPICS:
             return
+        if isinstance(message, PBX_FORWARDED):
+            await self._pbx_call(topic, message)
+            return
         f = fields_of(message)
         ts = self.wall.now()
         agent_id = str(f.get("agent_id") or "")
@@ -515,6 +539,79 @@ class Hub:
                     del self.current[name]
         elif isinstance(message, AcdAgentState):
             self._agent_row(agent_id)
+
+    async def _pbx_call(self, topic: str, msg: CallHeld | CallUnheld | CallTransferred
+                        | CallAgentChanged | CallEnded) -> None:
+        """Hold and ownership from the call tracker, to the desktops of the agents concerned
+        (and their teams' supervisors); the agents' current calls follow (for snapshots)."""
+        call = msg.call
+        owner = call.agent.user if call.agent is not None else ""
+        if isinstance(msg, CallEnded):
+            self._moving.pop(msg.call_id, None)
+            if not call.transfers and len({s.user for s in call.segments}) < 2:
+                return  # acd.call.ended (or nothing, for a call the ACD never had) says it
+            self._call_over(msg.call_id)
+            people = [s.user for s in call.segments]
+        elif isinstance(msg, CallTransferred):
+            people = [msg.transfer.from_agent, owner]
+        elif isinstance(msg, CallAgentChanged):
+            people = [msg.previous_user, owner]
+        else:
+            people = [owner]
+        ts = self.wall.now()
+        targets: list[str] = []
+        for username in dict.fromkeys(u for u in people if u):
+            targets.extend(streams.agent_targets(await self._agent_info(username)))
+        if not targets:  # nobody owns it (yet): as a call with no agent
+            targets = streams.unassigned_targets(set(self.logs))
+        self.emit(dict.fromkeys(targets), topic, wire.encode_data(msg), ts)
+        if isinstance(msg, CallHeld | CallUnheld):
+            cur = self.current.get(owner)
+            if cur is not None and cur.call_id == msg.call_id:
+                cur.held = isinstance(msg, CallHeld)
+        elif isinstance(msg, CallTransferred):
+            gone = msg.transfer.from_agent
+            cur = self.current.get(gone)
+            if cur is not None and cur.call_id == msg.call_id and gone != owner:
+                del self.current[gone]
+                self._moving[msg.call_id] = cur
+                while len(self._moving) > MAX_MOVING:
+                    self._moving.popitem(last=False)
+        elif isinstance(msg, CallAgentChanged) and owner:
+            self._arrived(msg, owner, ts)
+
+    def _arrived(self, msg: CallAgentChanged, owner: str, ts: float) -> None:
+        """The call is `owner`'s now: it becomes their current call, and their desktop gets the
+        caller's screen-pop (the one built at offer time, else one built now)."""
+        before = self.current.get(msg.previous_user)
+        if before is not None and before.call_id == msg.call_id:
+            del self.current[msg.previous_user]
+        else:
+            before = self._moving.get(msg.call_id)
+        self._moving.pop(msg.call_id, None)
+        call = msg.call
+        cur = _Current(msg.call_id, before.queue if before is not None else call.queue, ts,
+                       answered=call.answered_at is not None,
+                       held=any(leg.on_hold for leg in call.legs if leg.ended_at is None))
+        self.current[owner] = cur
+        if before is not None and isinstance(before.pop, dict):
+            cur.pop = {**before.pop, "agent_id": owner}
+            self._spawn(self._emit_pop(owner, wire.dumps_data(cur.pop)))
+            return
+        number = call.caller_num if str(call.direction) == "inbound" else call.dialled
+        self._spawn(self._screen_pop(screenpop.OfferFacts(
+            call_id=msg.call_id, agent_id=owner, queue=cur.queue, number=number,
+            customer_id=None, ivr=None, offered_at=ts, waited_s=None)))
+
+    async def _emit_pop(self, agent_id: str, data_json: str) -> None:
+        info = await self._agent_info(agent_id)
+        self.emit(streams.agent_targets(info), TOPIC_SCREEN_POP, data_json)
+
+    def _call_over(self, call_id: str) -> None:
+        self._moving.pop(call_id, None)
+        for name, cur in list(self.current.items()):
+            if cur.call_id == call_id:
+                del self.current[name]
 
     async def _screen_pop(self, facts: screenpop.OfferFacts) -> None:
         started = time.perf_counter()

@@ -104,6 +104,7 @@ def _too_deep(data: Any) -> bool:
 class WelcomeUser:
     id: int | None
     name: str
+    username: str  # what call messages name agents by (call.agent.user); "" for a kiosk
     role: str  # agent | supervisor | admin | kiosk
     team_id: int | None
     language: str

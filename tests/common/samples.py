@@ -52,6 +52,7 @@ def one_of_each() -> list[m.Message]:
         m.CallDialEnded(v, "PJSIP/carrier-0001", "1.2", "PJSIP/1001-0001", "ANSWER"),
         m.CallAnswered(v), m.CallHeld(v, "1.2"),
         m.CallUnheld(v, "1.2"), m.CallTransferred(v, v.transfers[0]),
+        m.CallAgentChanged(v, "bob", "PJSIP/1002"),
         m.CallVariable(v, "1.2", "AMDSTATUS", "HUMAN"),
         m.CallMonitorStarted(v, "PJSIP/1009-0002", "1.9"),
         m.CallMonitorStopped(v, "PJSIP/1009-0002", "1.9"), m.CallEnded(v, "completed"),

@@ -220,3 +220,45 @@ def test_the_customer_leg_is_never_the_agents_own() -> None:
     assert lone is not None
     with pytest.raises(Conflict):
         customer_leg(lone, lambda device: device in USERS)
+
+
+def test_the_call_moving_to_another_agent_is_reported_once_and_a_first_agent_is_not() -> None:
+    t = _tracker()
+    caller = _chan("9.0", "9.0", "PJSIP/carrier-01", cid="+15557654321")
+    agent = _chan("9.1", "9.0", "PJSIP/1001-01")
+    ups = t.apply(ev.ChannelCreated(caller), 0.0) + t.apply(ev.DialBegin(caller, agent,
+                                                                        "PJSIP/1001"), 1.0)
+    ups += t.apply(ev.BridgeEntered("b1", "basic", 1, caller), 2.0)
+    ups += t.apply(ev.BridgeEntered("b1", "basic", 2, agent), 2.0)
+    assert not [u for u in ups if isinstance(u, c.CallAgentChanged)]  # the first agent
+    t.apply(ev.BlindTransfer("Success", agent, caller, "b1", False, "from-cti", "1002"), 12.0)
+    t.apply(ev.ChannelHungUp(agent, 16, ""), 12.5)
+    target = _chan("9.2", "9.0", "PJSIP/1002-02")
+    ups = t.apply(ev.DialBegin(caller, target, "PJSIP/1002"), 13.0)
+    assert not [u for u in ups if isinstance(u, c.CallAgentChanged)]  # ringing is not owning
+    ups = t.apply(ev.BridgeEntered("b2", "basic", 1, caller), 15.0)
+    ups += t.apply(ev.BridgeEntered("b2", "basic", 2, target), 15.0)
+    (moved,) = [u for u in ups if isinstance(u, c.CallAgentChanged)]
+    assert moved.call_id == "9.0"
+    assert (moved.previous_user, moved.previous_device) == ("agent1", "PJSIP/1001")
+    assert moved.call.agent is not None and moved.call.agent.user == "agent2"
+    # The target's bridge again (a re-bridge) is the same owner: nothing new.
+    assert not [u for u in t.apply(ev.BridgeEntered("b2", "basic", 2, target), 16.0)
+                if isinstance(u, c.CallAgentChanged)]
+
+
+def test_an_attended_transfer_reports_the_transfer_then_the_new_agent() -> None:
+    t = _tracker()
+    caller, agent = _inbound_with_agent(t)
+    consult = _chan("9.2", "9.2", "PJSIP/1001-05")
+    target = _chan("9.3", "9.2", "PJSIP/1003-06")
+    for ch in (consult, target):
+        t.apply(ev.ChannelCreated(ch), 3.0)
+    ups = t.apply(ev.AttendedTransfer("Success", agent, consult, caller, target, "b1", "b2",
+                                      "Bridge", "b1", ""), 5.0)
+    assert [type(u) for u in ups] == [c.CallTransferred, c.CallAgentChanged]
+    tr, moved = ups
+    assert isinstance(tr, c.CallTransferred) and tr.call.agent is None
+    assert isinstance(moved, c.CallAgentChanged)
+    assert moved.previous_user == "agent1" and moved.call.agent is not None
+    assert moved.call.agent.user == "agent3"

@@ -26,7 +26,8 @@ async def test_agent_gets_welcome_and_initial_snapshot_of_own_stream(w: World) -
     assert welcome["op"] == "welcome"
     assert welcome["stream"] == f"agent:{w.users['ann'].id}"
     assert welcome["resumed"] is False
-    assert welcome["user"] == {"id": w.users["ann"].id, "name": "Ann", "role": "agent",
+    assert welcome["user"] == {"id": w.users["ann"].id, "name": "Ann", "username": "ann",
+                               "role": "agent",
                                "team_id": w.teams["red"], "language": "", "timezone": "",
                                "extension": "1001"}
     snap = await c.next()

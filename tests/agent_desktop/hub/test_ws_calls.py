@@ -1,0 +1,187 @@
+"""Hold and transfer reach the desktops (/ws over a real server, bus messages as the call tracker
+publishes them): the owning agent's stream and their team's supervisors get pbx.call.held /
+unheld; after a transfer the old agent's desktop sees the call leave, the new agent's sees it
+arrive with the caller's screen-pop, and nobody outside those agents' teams hears of it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.messages import (
+    CallAgentChanged,
+    CallEnded,
+    CallHeld,
+    CallTransferred,
+    CallUnheld,
+)
+from cti.call_views import CallView, LegView, TransferView
+from cti.ownership import AgentRef, AgentSegment
+from tests.common.samples import call_view
+
+from .world import World, ended, login_ws, make_world, offered
+
+CALL_TOPICS = {"pbx.call.held", "pbx.call.unheld", "pbx.call.transferred",
+               "pbx.call.agent_changed", "pbx.call.ended", "desktop.screen_pop"}
+
+
+@pytest.fixture
+async def w(tmp_path: Path) -> AsyncIterator[World]:
+    async for world in make_world(tmp_path):
+        yield world
+
+
+def _ref(user: str, ext: str, since: float) -> AgentRef:
+    return AgentRef(user, f"PJSIP/{ext}", f"PJSIP/{ext}-01", user.title(), since)
+
+
+def _view(call_id: str, agent: AgentRef | None, segments: tuple[AgentSegment, ...] = (),
+          transfers: tuple[TransferView, ...] = (), *, held: bool = False,
+          ended_at: float | None = None) -> CallView:
+    leg = LegView(call_id, "PJSIP/carrier-01", "PJSIP/carrier", 6, "Up", "+12125550100", "",
+                  1.0, 1.5, ended_at, None, held, "b-1")
+    return call_view(call_id, caller_num="+12125550100", agent=agent, segments=segments,
+                     transfers=transfers, legs=(leg,), ended_at=ended_at, supervisors=(),
+                     ring_no_answers=())
+
+
+def _seg(user: str, ext: str, start: float, end: float | None, by: str = "") -> AgentSegment:
+    return AgentSegment(user, f"PJSIP/{ext}", f"PJSIP/{ext}-01", start, end, 0.0,
+                        by)  # type: ignore[arg-type]
+
+
+async def _until_marker(c: Any, marker: str) -> list[dict[str, Any]]:
+    """Events up to (not including) the acd.call.ended of call `marker`: frames published
+    before the marker that the stream was going to get have arrived by then."""
+    out = []
+    while True:
+        f = await c.next()
+        if f["op"] != "event":
+            continue
+        if f["topic"] == "acd.call.ended" and f["data"]["call_id"] == marker:
+            return out
+        out.append(f)
+
+
+async def _snapshot(w: World, username: str) -> dict[str, Any]:
+    c = await login_ws(w, username)
+    snap: dict[str, Any] = await c.until(lambda f: f["op"] == "snapshot")
+    await c.close()
+    return snap
+
+
+async def _wait(pred: Any) -> None:
+    async with asyncio.timeout(5):
+        while not pred():
+            await asyncio.sleep(0.01)
+
+
+async def test_hold_and_unhold_reach_the_agent_and_the_team_supervisor_only(w: World) -> None:
+    ann, sue, sam = [await login_ws(w, u) for u in ("ann", "sue", "sam")]
+    for c in (ann, sue, sam):
+        await c.until(lambda f: f["op"] == "snapshot")
+    w.bus.publish(offered("h1", "ann", "+12125550100"))
+    await ann.until(lambda f: f.get("topic") == "desktop.screen_pop")
+    a = _ref("ann", "1001", 3.0)
+    w.bus.publish(CallHeld(_view("h1", a, held=True), "h1"))
+    held = await ann.until(lambda f: f.get("topic") == "pbx.call.held")
+    assert held["data"]["call_id"] == "h1" and held["data"]["call"]["agent"]["user"] == "ann"
+    assert held["data"]["call"]["legs"][0]["on_hold"] is True
+    # A desktop that reconnects without the event sees the hold in its snapshot.
+    snap = await _snapshot(w, "ann")
+    assert snap["data"]["call"]["call_id"] == "h1" and snap["data"]["call"]["held"] is True
+    w.bus.publish(CallUnheld(_view("h1", a), "h1"))
+    unheld = await ann.until(lambda f: f.get("topic") == "pbx.call.unheld")
+    assert unheld["seq"] > held["seq"]
+    assert (await _snapshot(w, "ann"))["data"]["call"]["held"] is False
+    w.bus.publish(ended("mark", "ann"))
+    w.bus.publish(ended("mark", "bob"))
+    sue_got = [f["topic"] for f in await _until_marker(sue, "mark")]
+    assert "pbx.call.held" in sue_got and "pbx.call.unheld" in sue_got  # ann's supervisor
+    sam_got = [f["topic"] for f in await _until_marker(sam, "mark")]
+    assert not CALL_TOPICS & set(sam_got)  # another team's supervisor hears nothing
+    for c in (ann, sue, sam):
+        await c.close()
+
+
+async def test_blind_transfer_leaves_one_desktop_and_arrives_at_the_other_with_the_pop(
+        w: World) -> None:
+    customer = await w.crm.customers.create(kind="person", name="张伟")
+    await w.crm.phones.create(customer_id=customer.id, e164="+12125550100")
+    ann, amy, bob = [await login_ws(w, u) for u in ("ann", "amy", "bob")]
+    for c in (ann, amy, bob):
+        await c.until(lambda f: f["op"] == "snapshot")
+    w.bus.publish(offered("t1", "ann", "+12125550100"))
+    first_pop = await ann.until(lambda f: f.get("topic") == "desktop.screen_pop")
+    await _wait(lambda: w.hub.current.get("ann") is not None
+                and w.hub.current["ann"].pop is not None)
+    b = _ref("amy", "1002", 15.0)
+    t = TransferView("blind", 12.0, "ann", "1002@agents", "Success")
+    w.bus.publish(CallTransferred(_view("t1", None, (_seg("ann", "1001", 3.0, 12.0,
+                                                          "transfer"),), (t,)), t))
+    left = await ann.until(lambda f: f.get("topic") == "pbx.call.transferred")
+    assert left["data"]["transfer"] == {"kind": "blind", "at": 12.0, "from_agent": "ann",
+                                        "target": "1002@agents", "result": "Success", "by": ""}
+    assert left["data"]["call"]["agent"] is None
+    assert (await _snapshot(w, "ann"))["data"]["call"] is None  # not ann's any more
+
+    w.bus.publish(CallAgentChanged(_view("t1", b, (_seg("ann", "1001", 3.0, 12.0, "transfer"),
+                                                   _seg("amy", "1002", 15.0, None)), (t,)),
+                                   "ann", "PJSIP/1001"))
+    arrived = await amy.until(lambda f: f.get("topic") == "pbx.call.agent_changed")
+    assert arrived["data"]["call"]["agent"]["user"] == "amy"
+    assert arrived["data"]["previous_user"] == "ann"
+    pop = await amy.until(lambda f: f.get("topic") == "desktop.screen_pop")
+    assert pop["data"]["call_id"] == "t1" and pop["data"]["agent_id"] == "amy"
+    assert pop["data"]["customer"] == first_pop["data"]["customer"]  # the one built at offer
+    moved = await ann.until(lambda f: f.get("topic") == "pbx.call.agent_changed")
+    assert moved["data"]["call"]["agent"]["user"] == "amy"  # ann's desktop: it went to amy
+    snap = (await _snapshot(w, "amy"))["data"]
+    assert snap["call"]["call_id"] == "t1" and snap["call"]["answered"] is True
+    assert snap["screen_pop"]["customer"]["customer"]["name"] == "张伟"
+
+    # The call ends: the ACD's end names ann; the tracker's reaches amy, the owner now.
+    w.bus.publish(CallEnded(_view("t1", b, (_seg("ann", "1001", 3.0, 12.0, "transfer"),
+                                            _seg("amy", "1002", 15.0, 30.0, "hangup")), (t,),
+                                  ended_at=30.0), "completed"))
+    end = await amy.until(lambda f: f.get("topic") == "pbx.call.ended")
+    assert end["data"]["call_id"] == "t1" and end["data"]["reason"] == "completed"
+    assert (await _snapshot(w, "amy"))["data"]["call"] is None
+    w.bus.publish(ended("mark", "bob"))
+    assert not CALL_TOPICS & {f["topic"] for f in await _until_marker(bob, "mark")}
+    for c in (ann, amy, bob):
+        await c.close()
+
+
+async def test_a_transfer_across_teams_reaches_each_side_and_a_call_without_pop_gets_one(
+        w: World) -> None:
+    sue, sam, bob = [await login_ws(w, u) for u in ("sue", "sam", "bob")]
+    for c in (sue, sam, bob):
+        await c.until(lambda f: f["op"] == "snapshot")
+    # A call the ACD never offered (a desk-phone call): no pop was built; the transfer's
+    # target gets one from the CRM by the caller's number.
+    b = _ref("bob", "1003", 9.0)
+    t = TransferView("attended", 8.0, "ann", "PJSIP/1003", "Success")
+    segs = (_seg("ann", "1001", 3.0, 8.0, "transfer"), _seg("bob", "1003", 9.0, None))
+    w.bus.publish(CallTransferred(_view("x1", None, segs[:1], (t,)), t))
+    w.bus.publish(CallAgentChanged(_view("x1", b, segs, (t,)), "ann", "PJSIP/1001"))
+    pop = await bob.until(lambda f: f.get("topic") == "desktop.screen_pop")
+    assert pop["data"]["call_id"] == "x1" and pop["data"]["status"] == "unknown"
+    assert pop["data"]["caller_number"] == "+12125550100"
+    red = {f["topic"] for f in await _until_marker_after(w, sue, "ann")}
+    blue = {f["topic"] for f in await _until_marker_after(w, sam, "bob")}
+    assert {"pbx.call.transferred", "pbx.call.agent_changed"} <= red  # ann's side
+    assert "pbx.call.agent_changed" in blue and "desktop.screen_pop" in blue  # bob's side
+    assert "pbx.call.transferred" not in blue  # the transfer out of red is red's business
+    for c in (sue, sam, bob):
+        await c.close()
+
+
+async def _until_marker_after(w: World, c: Any, agent: str) -> list[dict[str, Any]]:
+    marker = f"mark-{agent}"
+    w.bus.publish(ended(marker, agent))
+    return await _until_marker(c, marker)
