@@ -231,7 +231,7 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
     and with `day_of` (15-minute start -> local day start in zone `tz`) to the per-day agent
     tables: the same sums, regrouped."""
     d = IntervalDeltas(tz=tz, day_of=day_of)
-    qd, ad = d.queue, d.agent
+    qd, ad, qad = d.queue, d.agent, d.queue_agent
 
     def q(at: float, queue: str) -> dict[str, float]:
         key = (bucket(at), queue)
@@ -250,9 +250,20 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
     def add(row: dict[str, float], name: str, v: float = 1.0) -> None:
         row[name] = row.get(name, 0.0) + v
 
-    def hist(at: float, queue: str, metric: str, v: float) -> None:
-        key = (bucket(at), queue, metric, bin_index(HISTOGRAMS[metric], v))
+    def qa(at: float, queue: str, agent: str) -> dict[str, float]:
+        key = (bucket(at), queue, agent)
+        row = qad.get(key)
+        if row is None:
+            row = qad[key] = {}
+        return row
+
+    def hist(at: float, queue: str, metric: str, v: float, agent: str | None = None) -> None:
+        b, i = bucket(at), bin_index(HISTOGRAMS[metric], v)
+        key = (b, queue, metric, i)
         d.histogram[key] = d.histogram.get(key, 0) + 1
+        if agent is not None:  # the answered side, per agent too (figures by team)
+            akey = (b, queue, agent, metric, i)
+            d.histogram_agent[akey] = d.histogram_agent.get(akey, 0) + 1
 
     for e in events:
         k = e.kind
@@ -268,6 +279,7 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
                 add(a(e.at, e.agent), "offered")
         elif k == "rona":
             add(q(e.at, e.queue), "rona")
+            add(qa(e.at, e.queue, e.agent), "rona")
             if e.agent:
                 add(a(e.at, e.agent), "missed")
         elif k == "answered":
@@ -275,10 +287,14 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
             row = q(e.at, e.queue)
             add(row, "answered")
             add(row, "wait_answered_s", wait)
+            qrow = qa(e.at, e.queue, e.agent)
+            add(qrow, "answered")
+            add(qrow, "wait_answered_s", wait)
             sl_s = limits.get(e.queue, default_limits)[0]
             if metrics.within_service_level(wait, sl_s):
                 add(row, "answered_sl")
-            hist(e.at, e.queue, "wait_answered", wait)
+                add(qrow, "answered_sl")
+            hist(e.at, e.queue, "wait_answered", wait, e.agent)
             if e.agent:
                 ar = a(e.at, e.agent)
                 add(ar, "answered")
@@ -301,8 +317,12 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
             add(row, "handled")
             add(row, "talk_s", talk)
             add(row, "handle_s", handle)
-            hist(e.at, e.queue, "talk", talk)
-            hist(e.at, e.queue, "handle", handle)
+            qrow = qa(e.at, e.queue, e.agent)
+            add(qrow, "handled")
+            add(qrow, "talk_s", talk)
+            add(qrow, "handle_s", handle)
+            hist(e.at, e.queue, "talk", talk, e.agent)
+            hist(e.at, e.queue, "handle", handle, e.agent)
             if e.agent:
                 ar = a(e.at, e.agent)
                 add(ar, "handled")
@@ -310,6 +330,7 @@ def interval_deltas(events: Sequence[HistoryEvent], limits: Limits,
                 add(ar, "handle_s", handle)
         elif k == "transferred":
             add(q(e.at, e.queue), "transferred")
+            add(qa(e.at, e.queue, e.agent), "transferred")
             if e.agent:
                 add(a(e.at, e.agent), "transferred")
         elif k == "ivr_outcome":

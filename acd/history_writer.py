@@ -26,9 +26,10 @@ from common.bus import Bus
 from common.messages import CallTransferred
 from config.acd import AcdSettings
 from config.reports import ReportsSettings
-from crm_core.history import HistoryEvent, HistoryRepo, local_day, zone
+from crm_core.history import HistoryEvent, HistoryRepo, bucket, local_day, zone
 
 log = structlog.get_logger("acd.history")
+BACKFILL_KINDS = ("answered", "handled", "transferred", "rona")
 
 
 def queue_limits(acd: AcdSettings) -> Limits:
@@ -68,11 +69,37 @@ class HistoryWriter:
         today = local_day(self.deriver.to_wall(self._now()), self._tz)
         # (+26 h lands in the next local day even across a daylight-saving change)
         await self.repo.adopt_zone(self.settings.timezone, local_day(today + 26 * 3600, self._tz))
+        try:
+            await self.backfill_queue_agents()
+        except Exception:  # the figures by team stay short of the old rows; routing goes on
+            log.exception("history_queue_agents_backfill_failed")
         self._task = asyncio.create_task(self._run(), name="history-writer")
         if self._bus is not None:
             self._follow = asyncio.create_task(
                 self._transfers(self._bus.subscribe(CallTransferred.TOPIC)),
                 name="history-transfers")
+
+    async def backfill_queue_agents(self, chunk: int = 50_000) -> int:
+        """Once, after schema migration 19: the per-agent queue sums of the events logged before
+        it (the figures by team), rebuilt from the log with today's thresholds, in chunks that
+        each commit with their progress. Runs before this writer appends anything new.
+        Returns the events read."""
+        pending = await self.repo.backfill_pending("queue_agents")
+        n = 0
+        while pending is not None and pending[0] < pending[1]:
+            done, upto = pending
+            last, rows = await self.repo.events_by_id(done, upto, BACKFILL_KINDS, chunk)
+            d = interval_deltas([e for e, _ in rows], self.limits)
+            for e, repeated in rows:
+                if repeated and e.kind == "answered":
+                    row = d.queue_agent.setdefault((bucket(e.at), e.queue, e.agent), {})
+                    row["repeated"] = row.get("repeated", 0.0) + 1
+            await self.repo.backfill_queue_agents(d, last)
+            n += len(rows)
+            pending = (last, upto)
+        if n:
+            log.info("history_queue_agents_backfilled", events=n)
+        return n
 
     async def stop(self) -> None:
         # Not cancelled mid-write: a cancelled await could leave a committed batch looking

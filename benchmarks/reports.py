@@ -19,7 +19,11 @@ day by day, aggregated in Python), i.e. what they would cost without the interva
 ways give the same answered/abandoned/handled counts per day and queue, and the same handled
 calls per day and agent. Goal: under 2 s for a 30-day range.
 
-Also timed (no baseline): `ivr_summary_s` (daily per queue, from the 15-minute IVR rows; every
+Also timed (no baseline): `inbound_by_team_s` (the same daily summary by team, reports/teams.py:
+the answered side from the 15-minute per-queue-and-agent rows summed by SQLite per day, the
+unanswered side from the queue rows by the queues' owners; the agents in four teams;
+`teams_equal` checks its all-teams line has the queue report's answered/abandoned/handled per
+day), `ivr_summary_s` (daily per queue, from the 15-minute IVR rows; every
 answered call passed the IVR, a fifth more callers left it by self-service or by hanging up) and
 `outbound_summary_s` (daily per campaign with the rolling 24 h / 30 day abandon rates, from the
 `dialer_attempt` rows summed by SQLite per 15 minutes with the CRM dispositions joined;
@@ -196,11 +200,16 @@ def baseline(path: Path, start: float, end: float) -> tuple[float, float, list[A
     return t1 - t0, t2 - t1, inbound, agents
 
 
-async def timed(path: Path, start: float, end: float, extra: dict[str, float]
+async def timed(path: Path, start: float, end: float, agents_n: int, extra: dict[str, Any]
                 ) -> tuple[float, float, float, list[Any], list[Any]]:
-    settings = Settings(reports=ReportsSettings(timezone="UTC"))
+    settings = Settings(reports=ReportsSettings(
+        timezone="UTC", queue_teams={"support": "team0", "sales": "team1"}))
     crm = await Crm.open(path, settings.crm)
     try:
+        teams = [await crm.teams.create(name=f"team{i}") for i in range(4)]
+        for a in range(agents_n):
+            await crm.users.create(username=f"agent{a:03d}", password_hash="x",
+                                   team_id=teams[a % 4].id)
         t0 = time.perf_counter()
         inbound = await run_report(crm, settings, "inbound_summary", start, end,
                                    interval="day")
@@ -216,11 +225,20 @@ async def timed(path: Path, start: float, end: float, extra: dict[str, float]
         outbound = await run_report(crm, settings, "outbound_summary", start, end,
                                     interval="day")
         t5 = time.perf_counter()
+        by_team = await run_report(crm, settings, "inbound_summary", start, end,
+                                   interval="day", by_team=True)
+        t6 = time.perf_counter()
     finally:
         await crm.close()
     if agents15 != agents:
         raise AssertionError("per-day rows and 15-minute rows disagree")
     extra["ivr_summary_s"], extra["outbound_summary_s"] = t4 - t3, t5 - t4
+    extra["inbound_by_team_s"] = t6 - t5
+    extra["team_rows"] = len(by_team)
+    key = ("period", "answered", "abandoned", "handled")
+    extra["teams_equal"] = (
+        [tuple(r[k] for k in key) for r in by_team if r["team"] == ""]
+        == [tuple(r[k] for k in key) for r in inbound if r["queue"] == ""])
     extra["ivr_calls"] = sum(r["calls"] for r in ivr if r["queue"] == "")
     extra["dialer_attempts"] = sum(r["attempts"] for r in outbound if r["group"] == "")
     return t1 - t0, t2 - t1, t3 - t2, inbound, agents
@@ -237,9 +255,9 @@ def run(*, quick: bool, days: int | None, agents: int | None, calls_per_day: int
         calls = build(path, days, agents, calls_per_day, seed)
         build_s = time.perf_counter() - t
         start, end = EPOCH, EPOCH + days * DAY
-        extra: dict[str, float] = {}
+        extra: dict[str, Any] = {}
         inbound_s, agent_s, agent15_s, inbound, perf = asyncio.run(
-            timed(path, start, end, extra))
+            timed(path, start, end, agents, extra))
         b_inbound_s, b_agent_s, b_inbound, b_perf = baseline(path, start, end)
         size = path.stat().st_size
     equal = (
@@ -258,6 +276,8 @@ def run(*, quick: bool, days: int | None, agents: int | None, calls_per_day: int
         "speedup_inbound": round(b_inbound_s / inbound_s, 1) if inbound_s else None,
         "speedup_agent_performance": round(b_agent_s / agent_s, 1) if agent_s else None,
         "inbound_rows": len(inbound), "agent_rows": len(perf), "reports_equal": equal,
+        "inbound_by_team_s": round(extra["inbound_by_team_s"], 4),
+        "team_rows": extra["team_rows"], "teams_equal": extra["teams_equal"],
         "ivr_summary_s": round(extra["ivr_summary_s"], 4),
         "outbound_summary_s": round(extra["outbound_summary_s"], 4),
         "ivr_calls": int(extra["ivr_calls"]), "dialer_attempts": int(extra["dialer_attempts"]),

@@ -91,6 +91,12 @@ QUEUE_COUNTERS: tuple[str, ...] = (
     "overflowed_out", "handled", "callbacks", "rona", "transferred", "repeated",
     "wait_answered_s", "wait_abandoned_s", "talk_s", "handle_s",
 )
+# Per 15 minutes, queue AND agent: the answered side of the queue rows, so that a report can
+# say which team's agents answered (cc_queue_agent_intervals; the agent "" = none known).
+QUEUE_AGENT_COUNTERS: tuple[str, ...] = (
+    "answered", "answered_sl", "handled", "transferred", "repeated", "rona",
+    "wait_answered_s", "talk_s", "handle_s",
+)
 AGENT_COUNTERS: tuple[str, ...] = (
     "offered", "answered", "missed", "handled", "transferred", "repeated",
     "wait_answered_s", "talk_s", "handle_s",
@@ -134,6 +140,9 @@ class IntervalDeltas:
     # (start, menu, queue, exit node, outcome) -> [calls, seconds in the menu]
     ivr: dict[tuple[float, str, str, str, str], list[float]] = field(default_factory=dict)
     state_day: dict[tuple[float, str, str, str], float] = field(default_factory=dict)
+    # (start, queue, agent) -> QUEUE_AGENT_COUNTERS; (start, queue, agent, metric, bin) -> n
+    queue_agent: dict[tuple[float, str, str], dict[str, float]] = field(default_factory=dict)
+    histogram_agent: dict[tuple[float, str, str, str, int], int] = field(default_factory=dict)
     tz: str = ""
     # bucket start -> local day start in `tz`; None: no per-day rows in this batch
     day_of: Callable[[float], float] | None = None
@@ -164,6 +173,25 @@ class AgentInterval:
     start: float
     agent: str
     counters: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAgentInterval:
+    """The answered side of one queue's figures, for one agent ("" = none known)."""
+
+    start: float
+    queue: str
+    agent: str
+    counters: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHistogramBin:
+    queue: str
+    agent: str
+    metric: str
+    bin: int
+    n: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +283,7 @@ def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
             " ON CONFLICT (start, queue, metric, bin) DO UPDATE SET n = n + excluded.n",
             [(*k, v) for k, v in deltas.histogram.items()],
         )
+    _write_queue_agents(conn, deltas.queue_agent, deltas.histogram_agent)
     if deltas.agent_day:
         _upsert(conn, "cc_agent_days", ("tz", "start", "agent"), AGENT_COUNTERS,
                 {(deltas.tz, *k): v for k, v in deltas.agent_day.items()})
@@ -277,10 +306,54 @@ def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
     return len(events)
 
 
+def _write_queue_agents(conn: sqlite3.Connection,
+                        rows: Mapping[tuple[float, str, str], Mapping[str, float]],
+                        histogram: Mapping[tuple[float, str, str, str, int], int]) -> None:
+    _upsert(conn, "cc_queue_agent_intervals", ("start", "queue", "agent"), QUEUE_AGENT_COUNTERS,
+            rows)
+    if histogram:
+        conn.executemany(
+            "INSERT INTO cc_queue_agent_histograms (start, queue, agent, metric, bin, n) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (start, queue, agent, metric, bin) "
+            "DO UPDATE SET n = n + excluded.n",
+            [(*k, v) for k, v in histogram.items()])
+
+
+def backfill_pending_sync(conn: sqlite3.Connection, name: str) -> tuple[int, int] | None:
+    """A named backfill still to do (schema migration 19): (last event id done, last event id
+    it covers), or None."""
+    row = conn.execute("SELECT done, upto FROM cc_backfills WHERE name = ?", (name,)).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def events_by_id_sync(conn: sqlite3.Connection, after: int, upto: int, kinds: Sequence[str],
+                      limit: int) -> tuple[int, list[tuple[HistoryEvent, bool]]]:
+    """Events of `kinds` with after < id <= upto, in id order, at most `limit`, each with its
+    `repeated` mark; returns the last id read (== upto when there are no more) and the events."""
+    cols = ", ".join(_EVENT_COLUMNS)
+    cur = conn.execute(
+        f"SELECT id, repeated, {cols} FROM cc_events WHERE id > ? AND id <= ? "  # noqa: S608
+        f"AND kind IN ({', '.join('?' * len(kinds))}) ORDER BY id LIMIT ?",
+        (after, upto, *kinds, limit))
+    rows = cur.fetchall()
+    last = int(rows[-1][0]) if len(rows) == limit else upto
+    return last, [(HistoryEvent(*r[2:]), bool(r[1])) for r in rows]
+
+
+def backfill_queue_agents_sync(conn: sqlite3.Connection, deltas: IntervalDeltas,
+                               done: int) -> None:
+    """Add one chunk of rebuilt per-agent queue sums (events up to id `done`) and remember how
+    far it got, in one transaction: a restart resumes after the last chunk written."""
+    _write_queue_agents(conn, deltas.queue_agent, deltas.histogram_agent)
+    conn.execute("UPDATE cc_backfills SET done = ? WHERE name = 'queue_agents'", (done,))
+    conn.execute("DELETE FROM cc_backfills WHERE name = 'queue_agents' AND done >= upto")
+
+
 def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
                   window_s: float, deltas: IntervalDeltas) -> None:
     qrep: dict[tuple[float, str], dict[str, float]] = {}
     arep: dict[tuple[float, str], dict[str, float]] = {}
+    qarep: dict[tuple[float, str, str], dict[str, float]] = {}
     drep: dict[tuple[str, float, str], dict[str, float]] = {}
     for e in events:
         if e.kind != "entered" or not e.number or e.detail == "overflow":
@@ -294,6 +367,8 @@ def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
             b = bucket(at)
             q = qrep.setdefault((b, queue), {"repeated": 0.0})
             q["repeated"] += 1
+            qa = qarep.setdefault((b, queue, agent), {"repeated": 0.0})
+            qa["repeated"] += 1
             if agent:
                 a = arep.setdefault((b, agent), {"repeated": 0.0})
                 a["repeated"] += 1
@@ -302,6 +377,8 @@ def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
                     r["repeated"] += 1
     _upsert(conn, "cc_queue_intervals", ("start", "queue"), QUEUE_COUNTERS, qrep)
     _upsert(conn, "cc_agent_intervals", ("start", "agent"), AGENT_COUNTERS, arep)
+    _upsert(conn, "cc_queue_agent_intervals", ("start", "queue", "agent"), QUEUE_AGENT_COUNTERS,
+            qarep)
     _upsert(conn, "cc_agent_days", ("tz", "start", "agent"), AGENT_COUNTERS, drep)
 
 
@@ -369,6 +446,28 @@ def dialer_sums_sync(conn: sqlite3.Connection, start: float, end: float,
             for r in cur]
 
 
+def queue_agent_sums_sync(conn: sqlite3.Connection, bounds: Sequence[tuple[float, float]]
+                          ) -> list[QueueAgentInterval]:
+    """Per period [ps, pe) of `bounds` (15-minute aligned), queue and agent: the summed
+    per-agent queue counters, as rows whose `start` is the period's start."""
+    cols = ", ".join(f"SUM({c})" for c in QUEUE_AGENT_COUNTERS)
+    sql = (f"SELECT queue, agent, {cols} FROM cc_queue_agent_intervals "  # noqa: S608
+           "WHERE start >= ? AND start < ? GROUP BY queue, agent")
+    return [QueueAgentInterval(ps, r[0], r[1], dict(zip(QUEUE_AGENT_COUNTERS, r[2:],
+                                                        strict=True)))
+            for ps, pe in bounds for r in conn.execute(sql, (ps, pe))]
+
+
+def agent_histograms_sync(conn: sqlite3.Connection, start: float, end: float
+                          ) -> list[AgentHistogramBin]:
+    """The per-agent queue histograms of [start, end), summed over the range."""
+    cur = conn.execute(
+        "SELECT queue, agent, metric, bin, SUM(n) FROM cc_queue_agent_histograms "
+        "WHERE start >= ? AND start < ? GROUP BY queue, agent, metric, bin",
+        (bucket(start), end))
+    return [AgentHistogramBin(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in cur]
+
+
 def campaign_names_sync(conn: sqlite3.Connection) -> dict[str, str]:
     """Campaign id (as the dialer_attempt rows carry it, decimal text) -> name."""
     return {str(r[0]): r[1] for r in conn.execute("SELECT id, name FROM campaigns")}
@@ -429,6 +528,23 @@ class HistoryRepo:
     async def dialer_sums(self, start: float, end: float,
                           conversion_dispositions: Sequence[str]) -> list[DialerSum]:
         return await self._db.scan(dialer_sums_sync, start, end, conversion_dispositions)
+
+    async def queue_agent_sums(self, bounds: Sequence[tuple[float, float]]
+                               ) -> list[QueueAgentInterval]:
+        return await self._db.scan(queue_agent_sums_sync, bounds)
+
+    async def agent_histograms(self, start: float, end: float) -> list[AgentHistogramBin]:
+        return await self._db.scan(agent_histograms_sync, start, end)
+
+    async def backfill_pending(self, name: str) -> tuple[int, int] | None:
+        return await self._db.scan(backfill_pending_sync, name)
+
+    async def events_by_id(self, after: int, upto: int, kinds: Sequence[str], limit: int
+                           ) -> tuple[int, list[tuple[HistoryEvent, bool]]]:
+        return await self._db.scan(events_by_id_sync, after, upto, kinds, limit)
+
+    async def backfill_queue_agents(self, deltas: IntervalDeltas, done: int) -> None:
+        await self._db.write(backfill_queue_agents_sync, deltas, done)
 
     async def campaign_names(self) -> dict[str, str]:
         return await self._db.scan(campaign_names_sync)

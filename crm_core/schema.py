@@ -695,6 +695,45 @@ CREATE TABLE cc_ivr_intervals (
 CREATE INDEX cc_events_dialer ON cc_events (at) WHERE kind = 'dialer_attempt';
 """
 
+# Inbound figures per team (issue 13): the agent-attributed sums of the 15-minute queue rows,
+# per queue AND agent (which team's agents answered; the team is looked up when a report is read,
+# reports/teams.py), and their histograms. Rows logged before this migration are added once by
+# the history writer when it next starts (cc_backfills: events with done < id <= upto), because the
+# service-level threshold per queue lives in the configuration, not in the database.
+_CC_QUEUE_AGENTS = """
+CREATE TABLE cc_queue_agent_intervals (
+    start REAL NOT NULL,
+    queue TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    answered INTEGER NOT NULL DEFAULT 0,
+    answered_sl INTEGER NOT NULL DEFAULT 0,
+    handled INTEGER NOT NULL DEFAULT 0,
+    transferred INTEGER NOT NULL DEFAULT 0,
+    repeated INTEGER NOT NULL DEFAULT 0,
+    rona INTEGER NOT NULL DEFAULT 0,
+    wait_answered_s REAL NOT NULL DEFAULT 0,
+    talk_s REAL NOT NULL DEFAULT 0,
+    handle_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, queue, agent)
+) WITHOUT ROWID;
+CREATE TABLE cc_queue_agent_histograms (
+    start REAL NOT NULL,
+    queue TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    bin INTEGER NOT NULL,
+    n INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (start, queue, agent, metric, bin)
+) WITHOUT ROWID;
+CREATE TABLE cc_backfills (
+    name TEXT PRIMARY KEY,
+    done INTEGER NOT NULL DEFAULT 0,
+    upto INTEGER NOT NULL
+);
+INSERT INTO cc_backfills (name, upto) SELECT 'queue_agents', MAX(id) FROM cc_events
+    WHERE kind IN ('answered', 'handled', 'transferred', 'rona') HAVING COUNT(*) > 0;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -717,6 +756,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _DIALER_STATE),
     Migration(17, "read-only wallboard kiosk tokens (hashed)", _KIOSK_TOKENS),
     Migration(18, "IVR outcome intervals; dialer attempts index", _CC_IVR_DIALER),
+    Migration(19, "call-center queue sums per agent (inbound figures by team)", _CC_QUEUE_AGENTS),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -37,12 +37,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--interval", choices=INTERVALS, default="day")
     p.add_argument("--queue", action="append", help="only this queue (repeatable)")
     p.add_argument("--agent", action="append", help="only this agent (repeatable)")
+    p.add_argument("--team", action="append",
+                   help="only this team's lines (by team) or agents (repeatable)")
     p.add_argument("--menu", action="append", help="IVR reports: only this menu (repeatable)")
     p.add_argument("--campaign", action="append",
                    help="outbound reports: only this campaign (repeatable)")
     p.add_argument("--by", choices=GROUPS, default="campaign",
                    help="outbound_summary: one row per campaign, agent or team")
-    p.add_argument("--by-team", action="store_true", help="agent reports: one row per team")
+    p.add_argument("--by-team", action="store_true",
+                   help="inbound_summary, distributions, agent reports, pipeline, ticket_sla: "
+                        "one row per team")
     p.add_argument("--days", type=float, default=90.0,
                    help="not_contacted: no contact for this many days")
     p.add_argument("--limit", type=int, default=500, help="CRM lists: at most this many rows")
@@ -89,7 +93,8 @@ async def _run(settings: Settings, db: Path, args: argparse.Namespace) -> str:
         rows = await run_report(crm, settings, args.name, start, end, interval=args.interval,
                                 queues=args.queue, agents=args.agent, by_team=args.by_team,
                                 now=time.time(), days=args.days, limit=args.limit,
-                                menus=args.menu, campaigns=args.campaign, by=args.by)
+                                menus=args.menu, campaigns=args.campaign, by=args.by,
+                                teams=args.team)
     finally:
         await crm.close()
     if args.format == "json":

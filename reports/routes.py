@@ -1,12 +1,12 @@
 """GET /api/reports/{name}: a historical report as JSON or CSV (supervisors and admins).
 
 Query: from, to (YYYY-MM-DD, date-time or Unix seconds; a date `to` includes that day),
-interval (15min / hour / day / total), queue, agent, menu and campaign (repeatable), by_team,
-by (outbound_summary: campaign / agent / team), days and limit (CRM reports), format (json /
-csv). Supervisors get agent reports (and outbound figures by agent or team) for their own team's
-agents only (the policy's TEAM scope); queue, IVR and campaign figures are not per team; the
-CRM pipeline and ticket SLA split by the owners' teams with by_team (a supervisor then sees their
-own team's lines).
+interval (15min / hour / day / total), queue, agent, team, menu and campaign (repeatable),
+by_team, by (outbound_summary: campaign / agent / team), days and limit (CRM reports), format
+(json / csv). Supervisors get agent reports (and outbound figures by agent or team) for their own
+team's agents only (the policy's TEAM scope); queue, IVR and campaign figures are not per team;
+the inbound summary and distributions by team (reports/teams.py), the CRM pipeline and the
+ticket SLA split by team with by_team (a supervisor then sees their own team's lines).
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ from reports.pages import report_page_routes
 from reports.service import (
     CALL_CENTER_REPORTS,
     CRM_TEAM_REPORTS,
+    INBOUND_TEAM_REPORTS,
     OUTBOUND_REPORTS,
     REPORTS,
     report_tz,
+    report_zone_name,
     run_report,
     to_csv,
 )
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
+# Reports whose by-team lines are filtered to a supervisor's own team.
+TEAM_SPLIT_REPORTS = (*CRM_TEAM_REPORTS, *INBOUND_TEAM_REPORTS)
 
 
 def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
@@ -48,6 +52,7 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                                   "enum": ["15min", "hour", "day", "total"]}),
         Param("queue", description="only this queue (repeatable)"),
         Param("agent", description="only this agent (repeatable)"),
+        Param("team", description="only this team's lines or agents (repeatable)"),
         Param("menu", description="IVR reports: only this menu (repeatable)"),
         Param("campaign", description="outbound reports: only this campaign (repeatable)"),
         Param("by", schema={"type": "string", "enum": ["campaign", "agent", "team"]},
@@ -95,10 +100,12 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                 by_team=by_team, now=crm.clock.now(),
                 days=days, limit=limit, menus=q.getall("menu") if "menu" in q else None,
                 campaigns=q.getall("campaign") if "campaign" in q else None,
-                by=q.get("by", "campaign"))
+                by=q.get("by", "campaign"),
+                teams=q.getall("team") if "team" in q else None)
         except ReportError as exc:
             raise BadRequest(str(exc), exc.details) from None
-        if scope is Scope.TEAM and by_team and name in CRM_TEAM_REPORTS:
+        split = by_team or ("team" in q and name in INBOUND_TEAM_REPORTS)
+        if scope is Scope.TEAM and split and name in TEAM_SPLIT_REPORTS:
             # Split by team, a supervisor sees their own team's line only.
             mine = (await crm.teams.get(me.team_id)).name if me.team_id is not None else None
             rows = [r for r in rows if r.get("team") == mine]
@@ -108,7 +115,8 @@ def report_routes(settings: Settings, crm: Crm) -> RouteRegistry:
                 headers={"Content-Disposition":
                          f'attachment; filename="{name}-{int(start)}-{int(end)}.csv"'})
         body: dict[str, Any] = {"report": name, "from": start, "to": end,
-                                "interval": q.get("interval", "day"), "rows": rows}
+                                "interval": q.get("interval", "day"),
+                                "timezone": report_zone_name(settings), "rows": rows}
         return json_response(body)
 
     routes.extend(report_page_routes())  # /reports, the page over this API

@@ -4,9 +4,11 @@ report (pure modules), returns plain dicts for JSON, and CSV text.
     rows = await run_report(crm, settings, "inbound_summary", start, end, interval="day")
 
 Call-center reports (from the event log's 15-minute tables): inbound_summary (per queue +
-overall), distributions (wait to answer, time to abandon, talk, handle), agent_performance (per
-agent, or per team with by_team), leaderboard. IVR reports (reports/ivr.py, from the IVR
-intervals): ivr_summary (per queue; `menus` filters), ivr_exits (where callers leave).
+overall, or per team with by_team), distributions (wait to answer, time to abandon, talk,
+handle; per team with by_team), agent_performance (per agent, or per team with by_team),
+leaderboard. Inbound figures by team follow reports/teams.py; `teams` keeps those teams' lines.
+IVR reports (reports/ivr.py, from the IVR intervals): ivr_summary (per queue; `menus` filters),
+ivr_exits (where callers leave).
 Outbound reports (reports/outbound.py, from the dialer attempts): outbound_summary (per
 campaign, agent or team: `by`; `campaigns` filters), outbound_hours (best hours to call). CRM
 reports (reports/crm.py): pipeline, forecast, value_curve, not_contacted (`days`),
@@ -16,14 +18,18 @@ vip_open_tickets, ticket_sla, lead_conversion.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import tzinfo
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.settings import Settings
 from crm_core.history import local_day, zone
@@ -31,7 +37,12 @@ from crm_core.service import Crm
 from reports import crm as crm_reports
 from reports.agents import agent_performance, leaderboard
 from reports.errors import BadRequest
-from reports.inbound import distributions, inbound_summary
+from reports.inbound import (
+    distributions,
+    distributions_by_team,
+    inbound_by_team,
+    inbound_summary,
+)
 from reports.ivr import ivr_exits, ivr_summary
 from reports.outbound import GROUPS, outbound_hours, outbound_summary
 from reports.periods import Periods, check_interval
@@ -40,6 +51,8 @@ CALL_CENTER_REPORTS: tuple[str, ...] = ("inbound_summary", "distributions",
                                         "agent_performance", "leaderboard")
 IVR_REPORTS: tuple[str, ...] = ("ivr_summary", "ivr_exits")
 OUTBOUND_REPORTS: tuple[str, ...] = ("outbound_summary", "outbound_hours")
+# Inbound reports with a per-team split (by_team or a `teams` filter: reports/teams.py).
+INBOUND_TEAM_REPORTS: tuple[str, ...] = ("inbound_summary", "distributions")
 # CRM reports with a per-team split (`by_team`: the team of the owning user).
 CRM_TEAM_REPORTS: tuple[str, ...] = ("pipeline", "ticket_sla")
 CRM_REPORTS: tuple[str, ...] = ("pipeline", "forecast", "value_curve", "not_contacted",
@@ -52,6 +65,26 @@ WINDOW_30D_S = 30 * 86400.0
 
 def report_tz(settings: Settings) -> tzinfo | None:
     return zone(settings.reports.timezone)
+
+
+def report_zone_name(settings: Settings) -> str:
+    """The IANA name of the zone reports cut days and hours in (the page labels its charts in
+    it): [reports].timezone, else the server's local zone when its name can be found, else ""."""
+    if settings.reports.timezone:
+        return settings.reports.timezone
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    with contextlib.suppress(OSError):
+        candidates.append(str(Path("/etc/localtime").resolve()).partition("zoneinfo/")[2])
+    for name in candidates:
+        if name and "/" in name or name == "UTC":
+            try:
+                ZoneInfo(name)
+            except (ValueError, ZoneInfoNotFoundError):
+                continue
+            return name
+    return ""
 
 
 def check_range(start: float, end: float) -> None:
@@ -68,8 +101,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
                      agents: Sequence[str] | None = None, by_team: bool = False,
                      now: float = 0.0, days: float = 90.0, limit: int = 500,
                      day_rollup: bool = True, menus: Sequence[str] | None = None,
-                     campaigns: Sequence[str] | None = None, by: str = "campaign"
-                     ) -> list[dict[str, Any]]:
+                     campaigns: Sequence[str] | None = None, by: str = "campaign",
+                     teams: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """`now` (wall clock) is when open tickets are judged overdue and from when `days` of no
     contact count back. `day_rollup=False` reads agent figures from the 15-minute rows even for
     whole days (the benchmark compares the two; they hold the same sums)."""
@@ -85,8 +118,15 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     h = crm.history
     # The event log's tables hold whole quarter-hours: a range starting inside one includes it.
     start = start // 900 * 900
+    owners = settings.reports.queue_teams
     if name == "inbound_summary":
         rows = await h.queue_intervals(start, end)
+        if by_team or teams:
+            bounds = Periods(iv, tz, start).bounds(start, end)
+            return _dicts(inbound_by_team(
+                rows, await h.queue_agent_sums(bounds), interval=iv, tz=tz, start=start,
+                end=end, owners=owners, teams=await h.agent_teams(), queues=queues,
+                only_teams=teams))
         return _dicts(inbound_summary(rows, interval=iv, tz=tz, start=start, end=end,
                                       queues=queues))
     if name in OUTBOUND_REPORTS:
@@ -112,12 +152,18 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
                                       queues=queues, menus=menus))
         return _dicts(ivr_exits(irows, start=start, end=end, queues=queues, menus=menus))
     if name == "distributions":
+        bins = await h.histograms(start, end)
+        if by_team or teams:
+            dists = distributions_by_team(
+                bins, await h.agent_histograms(start, end), start=start, end=end,
+                owners=owners, teams=await h.agent_teams(), queues=queues, only_teams=teams)
+        else:
+            dists = distributions(bins, start=start, end=end, queues=queues)
         out = []
-        for d in distributions(await h.histograms(start, end), start=start, end=end,
-                               queues=queues):
+        for d in dists:
             for lo, hi, n in d.bins:
-                out.append({"queue": d.queue, "metric": d.metric, "from_s": lo, "to_s": hi,
-                            "calls": n})
+                out.append({"queue": d.queue, "team": d.team, "metric": d.metric,
+                            "from_s": lo, "to_s": hi, "calls": n})
         return out
     if name == "leaderboard":
         iv = "total"
@@ -131,10 +177,14 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
         srows = await h.state_day_sums(zone_name, bounds)
     else:
         arows, srows = await h.agent_sums(bounds), await h.state_sums(bounds)
-    teams = await h.agent_teams()
+    team_of = await h.agent_teams()
+    if teams:  # only these teams' agents
+        keep = set(teams)
+        members = [a for a, t in team_of.items() if t in keep]
+        agents = members if agents is None else [a for a in agents if a in set(members)]
     perf = agent_performance(
         arows, srows, interval=iv, tz=tz,
-        start=start, end=end, teams=teams, by_team=by_team, agents=agents,
+        start=start, end=end, teams=team_of, by_team=by_team, agents=agents,
         dispositions=await h.dispositions(start, end))
     if name == "leaderboard":
         perf = leaderboard(perf)

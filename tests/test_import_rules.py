@@ -53,7 +53,7 @@ PURE_CORES = (
     # IVR menus and their steps
     "ivr.model", "ivr.graph", "ivr.runner",
     # reports over crm_core rows; the CRM's pure rules
-    "reports.agents", "reports.crm", "reports.inbound", "reports.periods",
+    "reports.agents", "reports.crm", "reports.inbound", "reports.periods", "reports.teams",
     "crm_core.value", "crm_core.sla", "crm_core.search_text",
     # login throttling and tokens; the bus's message types and the clocks
     "agent_desktop.ratelimit", "agent_desktop.tokens", "common.messages", "common.clock",

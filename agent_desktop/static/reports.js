@@ -1,6 +1,10 @@
 // The reports page: pick a report, a date range, an interval and filters; see a chart (uPlot,
 // served under /vendor/) and the table, and download the same rows as CSV.
 //
+// Times: the report's periods are cut in the report's zone ([reports].timezone, which the API
+// names in `timezone`); the chart labels its time axis in that zone too, whatever the
+// browser's own zone, so a day that starts at 00:00 there reads 00:00 here.
+//
 // Everything comes from GET /api/reports/{name} (the JSON and CSV the cron command writes too),
 // with the session of app.js: supervisors and admins only (the API answers 403 to others).
 // The CSV is fetched with the bearer token and handed to the browser as a blob: tokens never
@@ -8,7 +12,7 @@
 
 import { api, ApiError, clear, h, logout, requireLogin, session, showError } from "/static/app.js";
 import { addStrings, applyI18n, fmtNumber, fmtPercent, language, languageSwitcher,
-         onLanguageChange, t } from "/static/i18n.js";
+         onLanguageChange, t, userTimeZone } from "/static/i18n.js";
 
 addStrings({
   en: {
@@ -19,6 +23,7 @@ addStrings({
     "rep.interval": "Interval",
     "rep.queue": "Queue",
     "rep.agent": "Agent",
+    "rep.team": "Team",
     "rep.campaign": "Campaign",
     "rep.menu": "IVR menu",
     "rep.by": "One row per",
@@ -48,6 +53,45 @@ addStrings({
     "r.vip_open_tickets": "VIPs with open tickets",
     "r.ticket_sla": "Ticket SLA",
     "r.lead_conversion": "Lead conversion",
+    // Table headers: one per field the reports' rows have (an unknown field shows its name).
+    "col.period": "Period", "col.period_start": "Period start", "col.queue": "Queue",
+    "col.team": "Team", "col.agent": "Agent", "col.group": "Group", "col.campaign": "Campaign",
+    "col.menu": "Menu", "col.node": "Left at", "col.outcome": "Outcome", "col.metric": "Measure",
+    "col.from_s": "From (s)", "col.to_s": "To (s)", "col.calls": "Calls", "col.share": "Share",
+    "col.offered": "Offered", "col.answered": "Answered",
+    "col.answered_within_sl": "Answered in SL", "col.abandoned": "Abandoned",
+    "col.abandoned_short": "Short abandons", "col.overflowed_out": "Overflowed out",
+    "col.handled": "Handled", "col.callbacks": "Callbacks", "col.rona": "Ring no answer",
+    "col.transferred": "Transferred", "col.service_level": "Service level",
+    "col.service_level_excl_short": "SL excl. short abandons", "col.asa_s": "ASA (s)",
+    "col.aht_s": "AHT (s)", "col.abandon_rate": "Abandon rate",
+    "col.avg_time_to_abandon_s": "Avg time to abandon (s)", "col.transfer_rate": "Transfer rate",
+    "col.first_call_resolution": "First-call resolution", "col.missed": "Missed offers",
+    "col.avg_talk_s": "Avg talk (s)", "col.login_s": "Logged in (s)",
+    "col.available_s": "Available (s)", "col.busy_s": "Busy (s)", "col.paused_s": "Paused (s)",
+    "col.occupancy": "Occupancy", "col.pause_by_reason": "Pause by reason",
+    "col.dispositions": "Dispositions", "col.rank": "Rank", "col.attempts": "Attempts",
+    "col.live": "Live answers", "col.connected": "Connected", "col.machine": "Machines",
+    "col.busy": "Busy", "col.no_answer": "No answer", "col.other": "Other",
+    "col.refused": "Refused", "col.conversions": "Conversions", "col.contact_rate": "Contact rate",
+    "col.conversion_rate": "Conversion rate", "col.abandon_rate_24h": "Abandon rate 24 h",
+    "col.abandon_rate_30d": "Abandon rate 30 days", "col.rule_live": "Live answers (rule)",
+    "col.rule_abandoned": "Abandons (rule)", "col.avg_wait_s": "Avg wait (s)", "col.hour": "Hour",
+    "col.self_service": "Self-service", "col.self_service_rate": "Self-service rate",
+    "col.queued": "Queued", "col.callback": "Callback", "col.message": "Message",
+    "col.failed": "Failed", "col.avg_seconds": "Avg time (s)", "col.stage": "Stage",
+    "col.opportunities": "Opportunities", "col.amount_cents": "Amount (cents)",
+    "col.weighted_cents": "Weighted (cents)", "col.month": "Month",
+    "col.top_customers_pct": "Top customers (%)", "col.customers": "Customers",
+    "col.revenue_cents": "Revenue (cents)", "col.revenue_share": "Revenue share",
+    "col.customer_id": "Customer", "col.name": "Name", "col.tier": "Tier",
+    "col.value_score": "Value score", "col.last_contact": "Last contact",
+    "col.open_tickets": "Open tickets", "col.escalated": "Escalated",
+    "col.earliest_due": "Earliest due", "col.priority": "Priority", "col.created": "Created",
+    "col.resolved": "Resolved", "col.met": "Met", "col.breached": "Breached",
+    "col.compliance": "Compliance", "col.escalation_rate": "Escalation rate",
+    "col.avg_resolution_h": "Avg resolution (h)", "col.source": "Source", "col.leads": "Leads",
+    "col.contacted": "Contacted", "col.converted": "Converted",
   },
   "zh-CN": {
     "rep.title": "报表",
@@ -57,6 +101,7 @@ addStrings({
     "rep.interval": "时间粒度",
     "rep.queue": "队列",
     "rep.agent": "坐席",
+    "rep.team": "班组",
     "rep.campaign": "外呼活动",
     "rep.menu": "IVR 菜单",
     "rep.by": "分组",
@@ -86,6 +131,36 @@ addStrings({
     "r.vip_open_tickets": "有未结工单的重要客户",
     "r.ticket_sla": "工单 SLA",
     "r.lead_conversion": "线索转化",
+    "col.period": "时段", "col.period_start": "时段开始", "col.queue": "队列", "col.team": "班组",
+    "col.agent": "坐席", "col.group": "分组", "col.campaign": "外呼活动", "col.menu": "菜单",
+    "col.node": "离开节点", "col.outcome": "结果", "col.metric": "指标", "col.from_s": "起（秒）",
+    "col.to_s": "止（秒）", "col.calls": "呼叫数", "col.share": "占比", "col.offered": "呼入量",
+    "col.answered": "接通量", "col.answered_within_sl": "服务水平内接通", "col.abandoned": "放弃量",
+    "col.abandoned_short": "短时放弃", "col.overflowed_out": "溢出量", "col.handled": "处理量",
+    "col.callbacks": "回呼请求", "col.rona": "振铃未接", "col.transferred": "转接量",
+    "col.service_level": "服务水平", "col.service_level_excl_short": "服务水平（不含短时放弃）",
+    "col.asa_s": "平均应答时间（秒）", "col.aht_s": "平均处理时长（秒）", "col.abandon_rate": "放弃率",
+    "col.avg_time_to_abandon_s": "平均放弃前等待（秒）", "col.transfer_rate": "转接率",
+    "col.first_call_resolution": "首次解决率", "col.missed": "未接分配", "col.avg_talk_s": "平均通话（秒）",
+    "col.login_s": "登录时长（秒）", "col.available_s": "空闲时长（秒）", "col.busy_s": "忙碌时长（秒）",
+    "col.paused_s": "暂停时长（秒）", "col.occupancy": "占用率", "col.pause_by_reason": "按原因暂停",
+    "col.dispositions": "处理结果", "col.rank": "排名", "col.attempts": "拨打次数", "col.live": "真人接听",
+    "col.connected": "接通坐席", "col.machine": "答录机", "col.busy": "占线", "col.no_answer": "无人接听",
+    "col.other": "其他", "col.refused": "被拒绝", "col.conversions": "成交", "col.contact_rate": "接触率",
+    "col.conversion_rate": "转化率", "col.abandon_rate_24h": "24 小时放弃率",
+    "col.abandon_rate_30d": "30 天放弃率", "col.rule_live": "真人接听（规则）", "col.rule_abandoned": "放弃（规则）",
+    "col.avg_wait_s": "平均等待（秒）", "col.hour": "小时", "col.self_service": "自助完成",
+    "col.self_service_rate": "自助完成率", "col.queued": "进入队列", "col.callback": "回呼",
+    "col.message": "留言", "col.failed": "失败", "col.avg_seconds": "平均时长（秒）", "col.stage": "阶段",
+    "col.opportunities": "商机数", "col.amount_cents": "金额（分）", "col.weighted_cents": "加权金额（分）",
+    "col.month": "月份", "col.top_customers_pct": "头部客户（%）", "col.customers": "客户数",
+    "col.revenue_cents": "收入（分）", "col.revenue_share": "收入占比", "col.customer_id": "客户",
+    "col.name": "名称", "col.tier": "等级", "col.value_score": "价值分", "col.last_contact": "最近联系",
+    "col.open_tickets": "未结工单", "col.escalated": "已升级", "col.earliest_due": "最早到期",
+    "col.priority": "优先级", "col.created": "新建", "col.resolved": "已解决", "col.met": "达标",
+    "col.breached": "超时", "col.compliance": "达标率", "col.escalation_rate": "升级率",
+    "col.avg_resolution_h": "平均解决时长（小时）", "col.source": "来源", "col.leads": "线索数",
+    "col.contacted": "已联系", "col.converted": "已转化",
   },
 });
 
@@ -95,15 +170,18 @@ addStrings({
 const LINE = "line";
 const BARS = "bars";
 const REPORTS = [
-  { name: "inbound_summary", group: "call_center", filters: ["interval", "queue"],
-    chart: { x: "time", rows: (r) => r.queue === "", series: [
+  { name: "inbound_summary", group: "call_center",
+    filters: ["interval", "queue", "team", "by_team"],
+    chart: { x: "time", rows: (r) => r.queue === "" && !r.team, series: [
       ["offered", "offered"], ["answered", "answered"], ["abandoned", "abandoned"]] } },
-  { name: "distributions", group: "call_center", filters: ["queue"],
-    chart: { x: (r) => `${r.from_s}s`, rows: (r) => r.queue === "" && r.metric === "wait_answered",
+  { name: "distributions", group: "call_center", filters: ["queue", "team", "by_team"],
+    chart: { x: (r) => `${r.from_s}s`,
+             rows: (r) => r.queue === "" && !r.team && r.metric === "wait_answered",
              series: [["calls", "calls", BARS]] } },
-  { name: "agent_performance", group: "call_center", filters: ["interval", "agent", "by_team"],
+  { name: "agent_performance", group: "call_center",
+    filters: ["interval", "agent", "team", "by_team"],
     chart: { x: (r) => r.agent || r.team, rows: () => true, series: [["handled", "handled", BARS]] } },
-  { name: "leaderboard", group: "call_center", filters: ["agent", "by_team"],
+  { name: "leaderboard", group: "call_center", filters: ["agent", "team", "by_team"],
     chart: { x: (r) => r.agent || r.team, rows: () => true, series: [["handled", "handled", BARS]] } },
   { name: "ivr_summary", group: "ivr", filters: ["interval", "queue", "menu"],
     chart: { x: "time", rows: (r) => r.queue === "", series: [
@@ -170,6 +248,7 @@ function buildForm() {
     field("rep-interval", "rep.interval", interval),
     field("rep-queue", "rep.queue", text()),
     field("rep-agent", "rep.agent", text()),
+    field("rep-team", "rep.team", text()),
     field("rep-campaign", "rep.campaign", text()),
     field("rep-menu", "rep.menu", text()),
     field("rep-by", "rep.by", by),
@@ -204,7 +283,7 @@ function query(format) {
     }
     const v = value(`rep-${f}`);
     if (!v) continue;
-    if (["queue", "agent", "campaign", "menu"].includes(f)) {
+    if (["queue", "agent", "team", "campaign", "menu"].includes(f)) {
       for (const one of v.split(",").map((s) => s.trim()).filter(Boolean)) q.append(f, one);
     } else {
       q.set(f, v);
@@ -217,6 +296,8 @@ function query(format) {
 // ---------------------------------------------------------------- loading
 
 let lastRows = [];
+// The zone the report's periods were cut in (the API says); "" until a report names one.
+let reportZone = "";
 
 async function load() {
   const [name, q] = query();
@@ -224,6 +305,7 @@ async function load() {
   status.textContent = t("common.loading");
   const body = await api(`/api/reports/${encodeURIComponent(name)}?${q}`);
   lastRows = body.rows;
+  reportZone = body.timezone || "";
   status.textContent = body.rows.length ? t("rep.rows", { n: body.rows.length }) : t("rep.empty");
   status.dataset.rows = String(body.rows.length);
   drawChart(BY_NAME[name], body.rows);
@@ -273,16 +355,24 @@ function drawChart(spec, rows) {
   const bars = (kind) => kind === BARS && window.uPlot?.paths?.bars
     ? window.uPlot.paths.bars({ size: [0.7 / chart.series.length, 60] }) : undefined;
   const width = Math.max(320, box.clientWidth - 8);
+  const zone = chartZone();
+  box.dataset.zone = zone;
+  const timeLabel = (ts, withDate) => (ts == null ? "–" : fmtInZone(ts, zone, withDate));
   const opts = {
     width, height: 280,
+    // Ticks fall on the zone's own hours and midnights, and read in it (24-hour clock).
+    tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3), zone),
     scales: {
       // Categories sit on whole numbers with half a slot of room each side; counts from 0.
       x: time ? { time } : { time, range: () => [-0.5, xs.length - 0.5] },
       y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
     },
-    axes: [time ? {} : { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] ?? "") },
+    axes: [time
+      ? { values: (u, splits, ai, space) => splits.map((v) => timeLabel(v, space >= 80)),
+          space: 60 }
+      : { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] ?? "") },
            {}],
-    series: [{}, ...chart.series.map(([field, label, kind], i) => ({
+    series: [time ? { value: (u, v) => timeLabel(v, true) } : {}, ...chart.series.map(([field, label, kind], i) => ({
       label, stroke: COLOURS[i % COLOURS.length], width: 2,
       fill: kind === BARS ? `${COLOURS[i % COLOURS.length]}99` : undefined,
       paths: bars(kind), points: { show: kind !== BARS } }))],
@@ -313,6 +403,30 @@ function svgChart(data, series) {
   return svg;
 }
 
+/** The report's zone, else the user's (pages' setting or the browser's). */
+function chartZone() {
+  for (const zone of [reportZone, userTimeZone()]) {
+    try {
+      if (zone) {
+        new Intl.DateTimeFormat("en", { timeZone: zone });
+        return zone;
+      }
+    } catch { /* an unknown name: try the next */ }
+  }
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** Epoch seconds as "YYYY-MM-DD HH:mm" (or "HH:mm", or the date at midnight) in `zone`. */
+function fmtInZone(ts, zone, withDate) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ts * 1000))
+    .map((p) => [p.type, p.value]));
+  const day = `${parts.year}-${parts.month}-${parts.day}`;
+  const clock = `${parts.hour}:${parts.minute}`;
+  return withDate ? `${day} ${clock}` : clock;
+}
+
 const GROUP_KEYS = new Set(["queue", "group", "campaign", "agent", "team"]);
 
 function cell(key, v) {
@@ -332,7 +446,8 @@ function drawTable(rows) {
   if (!rows.length) return;
   const keys = Object.keys(rows[0]).filter((k) => k !== "period_start");
   table.append(
-    h("thead", {}, h("tr", {}, ...keys.map((k) => h("th", {}, k)))),
+    h("thead", {}, h("tr", {}, ...keys.map((k) => h("th", { "data-col": k, title: k },
+                                                      t(`col.${k}`))))),
     h("tbody", {}, ...rows.slice(0, 2000).map((r) => h("tr", {}, ...keys.map((k) => cell(k, r[k]))))));
 }
 

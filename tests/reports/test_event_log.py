@@ -129,6 +129,9 @@ class FlakyRepo:
     async def adopt_zone(self, tz: str, next_day: float) -> float:
         return float(await self.inner.adopt_zone(tz, next_day))
 
+    async def backfill_pending(self, name: str) -> tuple[int, int] | None:
+        return await self.inner.backfill_pending(name)  # type: ignore[no-any-return]
+
     async def append(self, events: Sequence[HistoryEvent], deltas: IntervalDeltas,
                      window: float) -> int:
         if self.fail:

@@ -145,8 +145,8 @@ async def test_cli_writes_csv_and_json(data_dir: Path, capsys: pytest.CaptureFix
     rc = await asyncio.to_thread(run_server_main, [*args, "--output", str(out)])
     assert rc == 0
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("period,period_start,queue,offered,answered")
-    assert lines[1].startswith("2023-11-15,1700006400.0,,6,2,")  # the overall line first
+    assert lines[0].startswith("period,period_start,queue,team,offered,answered")
+    assert lines[1].startswith("2023-11-15,1700006400.0,,,6,2,")  # the overall line first
     rc = await asyncio.to_thread(run_server_main, [*args, "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
     assert rc == 0 and {(r["period"], r["queue"]) for r in rows} >= {("2023-11-16", "support")}
@@ -204,7 +204,7 @@ async def test_api_json_csv_roles_and_team_scope(data_dir: Path) -> None:
         assert r.status == 403
         r = await client.get(f"/api/reports/inbound_summary?{q}&format=csv", headers=sup)
         assert r.status == 200 and r.content_type == "text/csv"
-        assert (await r.text()).splitlines()[1].startswith("total,1700006400.0,,6,3,")
+        assert (await r.text()).splitlines()[1].startswith("total,1700006400.0,,,6,3,")
         day = "from=2023-11-15&to=2023-11-16"
         for bad in ("from=yesterday&to=2023-11-16", f"{day}&interval=week", f"{q}&format=xls",
                     f"{day}&limit=lots"):

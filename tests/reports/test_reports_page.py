@@ -111,3 +111,75 @@ async def test_an_agent_is_told_reports_are_not_for_them(server: str) -> None:
                 "fetch('/api/reports/ivr_summary?from=2023-11-15&to=2023-11-15', {headers: "
                 "{Authorization: 'Bearer ' + sessionStorage.getItem('cc.access')}})")
         assert (await resp.value).status == 403
+
+
+@pytest.fixture
+async def team_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The team history (tests/reports/teamfixed.py), reports cut in Shanghai time."""
+    from tests.reports.test_inbound_teams import _seed
+    await _seed(tmp_path)
+    settings = Settings.model_validate({"auth": {"jwt_secret": "s" * 48},
+                                        "reports": {"timezone": "Asia/Shanghai"}})
+    crm = await Crm.open(tmp_path / settings.crm.database, settings.crm, ManualClock(D + DAY))
+    app = create_app(settings, crm, Bus(), extra_routes=report_routes(settings, crm))
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    try:
+        yield f"http://127.0.0.1:{srv.port}"
+    finally:
+        await srv.close()
+        await crm.close()
+
+
+async def test_chinese_headers_and_a_chart_in_the_report_zone(team_server: str) -> None:
+    """A browser in New York, reports cut in Shanghai: the day that starts at 00:00 Shanghai
+    time (16:00 UTC, 11:00 in New York) is labelled 00:00, and the headers are in Chinese."""
+    from tests.reports.test_inbound_teams import PW
+    async with chromium() as browser:
+        context = await browser.new_context(locale="zh-CN", timezone_id="America/New_York",
+                                            viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{team_server}/reports")
+        await page.fill("#login-username", "boss")
+        await page.fill("#login-password", PW)
+        await page.click("#login-form button[type=submit]")
+        await page.wait_for_selector("#rep-form")
+        assert await page.inner_text("#rep-show") == "查询"
+        await page.select_option("#rep-name", "inbound_summary")
+        await page.fill("#rep-from", "2023-11-15")
+        await page.fill("#rep-to", "2023-11-16")
+        await page.select_option("#rep-interval", "day")
+        await page.click("#rep-show")
+        await page.wait_for_selector("#rep-status[data-rows]")
+        assert await page.inner_text("th[data-col=answered]") == "接通量"
+        assert await page.inner_text("th[data-col=service_level]") == "服务水平"
+        assert await page.inner_text("th[data-col=asa_s]") == "平均应答时间（秒）"
+        assert await page.inner_text("th[data-col=team]") == "班组"
+        # Every header of the report is translated (none shows its field name).
+        for th in await page.query_selector_all("#rep-table th"):
+            assert await th.get_attribute("data-col") != await th.inner_text()
+        # The chart: the first day's point, hovered, reads midnight in Shanghai.
+        await page.wait_for_selector("#rep-chart .uplot canvas")
+        assert await page.get_attribute("#rep-chart", "data-zone") == "Asia/Shanghai"
+        over = await page.query_selector("#rep-chart .u-over")
+        assert over is not None
+        box = await over.bounding_box()
+        assert box is not None
+        await page.mouse.move(box["x"] + 3, box["y"] + box["height"] / 2)
+        legend_x = "#rep-chart .u-legend .u-series:first-child .u-value"
+        await page.wait_for_selector(f"{legend_x}:text-is('2023-11-15 00:00')")
+        # The table's periods are the server's labels, in the same zone.
+        assert "2023-11-15" in await page.inner_text("#rep-table tbody tr:first-child")
+        # By team, in English: the team column and the headers follow the language.
+        await page.check("#rep-by_team")
+        await page.select_option(".lang-switch", "en")
+        await page.eval_on_selector("#rep-status", "e => e.removeAttribute('data-rows')")
+        await page.click("#rep-show")
+        await page.wait_for_selector("#rep-status[data-rows]")
+        assert await page.inner_text("th[data-col=answered]") == "Answered"
+        assert "north" in await page.inner_text("#rep-table")
+        await page.screenshot(path=str(artifact("reports-teams-zone.png")), full_page=True)
+        assert errors == []
+        await context.close()
