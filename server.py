@@ -243,7 +243,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         app = create_app(settings, crm, bus, extra_routes=routes,
                          health_checks={"ami": ami_health})
         # The desktops' websocket hub (/ws): a bus subscriber like any other.
-        hub = build_hub(settings, crm, acd)
+        hub = build_hub(settings, crm, acd, campaigns=dialer.statuses)
         install_hub(app, hub, acd, crm)
         await hub.start(bus)
         stack.push_async_callback(hub.stop)

@@ -15,7 +15,9 @@ from aiohttp import web
 from agent_desktop.jsonio import json_response
 from agent_desktop.policy import ROLES
 from agent_desktop.routing import RouteSpec, principal_of
+from agent_desktop.wallboard_feed import thresholds_by_queue
 from config.settings import Settings
+from config.wallboard import Thresholds
 
 if TYPE_CHECKING:
     from crm_core.service import Crm
@@ -31,15 +33,6 @@ class QueueConfig:
     service_level_s: float
     service_level_target: float
     max_wait_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class WallboardThresholds:
-    sl_bad_margin: float
-    wait_warn_factor: float
-    wait_bad_factor: float
-    abandon_warn: float
-    abandon_bad: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +54,7 @@ class DesktopConfig:
     pause_codes: tuple[str, ...]
     dispositions: tuple[str, ...]  # for calls of no (or an unknown) queue
     queues: tuple[QueueConfig, ...]
-    wallboard: WallboardThresholds
+    wallboard: dict[str, Thresholds]  # queue (and "ALL") -> its [wallboard] thresholds
 
 
 def desktop_config(settings: Settings, user: Any) -> DesktopConfig:
@@ -77,9 +70,7 @@ def desktop_config(settings: Settings, user: Any) -> DesktopConfig:
         dispositions=tuple(acd.disposition_codes),
         queues=tuple(QueueConfig(q.name, acd.dispositions_for(q.name), q.service_level_s,
                                  q.service_level_target, q.max_wait_s) for q in acd.queues),
-        wallboard=WallboardThresholds(pages.sl_bad_margin, pages.wait_warn_factor,
-                                      pages.wait_bad_factor, pages.abandon_warn,
-                                      pages.abandon_bad),
+        wallboard=thresholds_by_queue(settings),
     )
 
 

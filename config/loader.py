@@ -20,6 +20,7 @@ from config.base import INVALID_SETTING
 from config.cti import dialing_problems
 from config.errors import ConfigError
 from config.settings import Settings
+from config.wallboard import wallboard_problems
 
 ENV_PREFIX = "CTI_"
 
@@ -56,7 +57,8 @@ def load_settings(
         raise _to_config_error(exc, source, env_keys) from None
     # Values the models accept but that would fail at run time (e.g. every dial): refused here,
     # so --check-config finds them before a call does.
-    problems = dialing_problems(settings.dialing)
+    problems = dialing_problems(settings.dialing) + wallboard_problems(
+        settings.wallboard, [q.name for q in settings.acd.queues])
     if problems:
         first = problems[0]
         raise ConfigError(_source_of(first.key, source, env_keys), first.key, first.problem,
@@ -123,14 +125,17 @@ def _to_config_error(exc: ValidationError, source: str, env_keys: dict[str, str]
 
 def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
     model: type[BaseModel] | None = Settings
+    keyed = False  # the part after a dict[str, Model] field is the entry's name
     for part in loc:
-        if model is None or isinstance(part, int):
+        if model is None or isinstance(part, int) or keyed:
+            keyed = False
             continue
         field = model.model_fields.get(str(part))
         if field is None:
             return []
         ann = field.annotation
         args = getattr(ann, "__args__", ())
+        keyed = getattr(ann, "__origin__", None) is dict
         candidates = [ann, *args]
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None

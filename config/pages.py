@@ -1,13 +1,18 @@
-"""[pages]: the web pages' defaults (language, clock, phone style) and the wallboard's colours."""
+"""[pages]: the web pages' defaults (language, clock, phone style); the wallboard's colours are
+[wallboard] (config/wallboard.py)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from config.base import Section, invalid
+
+# The wallboard's colour keys that [pages] had before [wallboard] existed.
+MOVED_TO_WALLBOARD = ("sl_bad_margin", "wait_warn_factor", "wait_bad_factor", "abandon_warn",
+                      "abandon_bad")
 
 
 class PagesSettings(Section):
@@ -17,14 +22,6 @@ class PagesSettings(Section):
     timezone: str = ""
     # ISO country whose style phone numbers are shown in ("" = crm.default_region).
     country: str = Field(default="", pattern=r"^([A-Z]{2})?$")
-    # Wallboard tile colours. Service level: warn below the queue's service_level_target, bad
-    # more than sl_bad_margin below it. Longest wait: warn past the queue's service_level_s
-    # times wait_warn_factor, bad past wait_bad_factor times it. Abandon rate: warn/bad above.
-    sl_bad_margin: float = Field(default=0.15, ge=0, le=1)
-    wait_warn_factor: float = Field(default=1.0, gt=0)
-    wait_bad_factor: float = Field(default=3.0, gt=0)
-    abandon_warn: float = Field(default=0.05, ge=0, le=1)
-    abandon_bad: float = Field(default=0.10, ge=0, le=1)
 
     @field_validator("timezone")
     @classmethod
@@ -38,12 +35,14 @@ class PagesSettings(Section):
                               "browser's zone") from None
         return v
 
-    @model_validator(mode="after")
-    def _ordered(self) -> PagesSettings:
-        if self.wait_bad_factor < self.wait_warn_factor:
-            raise invalid("wait_bad_factor is below wait_warn_factor",
-                          "make wait_bad_factor >= wait_warn_factor", at="wait_bad_factor")
-        if self.abandon_bad < self.abandon_warn:
-            raise invalid("abandon_bad is below abandon_warn",
-                          "make abandon_bad >= abandon_warn", at="abandon_bad")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_to_wallboard(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in MOVED_TO_WALLBOARD:
+                if key in data:
+                    raise invalid(f"{key} moved to the [wallboard] section, per figure and "
+                                  "per queue", "remove it from [pages] and set [wallboard] "
+                                  "waiting_*, longest_wait_s_*, service_level_* or "
+                                  "abandon_rate_* (see config/example.toml)", at=key)
+        return data

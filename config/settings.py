@@ -15,6 +15,7 @@ from config.pages import PagesSettings
 from config.reports import ReportsSettings
 from config.server import ServerSettings
 from config.softphone import SoftphoneSettings
+from config.wallboard import WallboardSettings
 
 
 class Settings(Section):
@@ -32,3 +33,4 @@ class Settings(Section):
     pages: PagesSettings = PagesSettings()
     softphone: SoftphoneSettings = SoftphoneSettings()
     desktop: DesktopSettings = DesktopSettings()
+    wallboard: WallboardSettings = WallboardSettings()

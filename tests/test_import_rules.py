@@ -57,6 +57,8 @@ PURE_CORES = (
     "crm_core.value", "crm_core.sla", "crm_core.search_text",
     # login throttling and tokens; the bus's message types and the clocks
     "agent_desktop.ratelimit", "agent_desktop.tokens", "common.messages", "common.clock",
+    # the wallboard's trend of the day and campaign tiles
+    "agent_desktop.wallboard_trend", "agent_desktop.wallboard_campaigns",
 )
 FORBIDDEN = ("asyncio", "aiohttp", "aiosqlite", "config.loader")
 

@@ -60,6 +60,7 @@ from common.messages import (
 from config.desktop import DesktopSettings
 
 if TYPE_CHECKING:
+    from agent_desktop.wallboard_feed import WallboardFeed
     from crm_core.service import Crm
 
 log = structlog.get_logger("agent_desktop.hub")
@@ -85,7 +86,8 @@ FORWARDED_TOPICS = frozenset(FORWARDED_TYPES)
 CALL_OVER = (AcdCallEnded, AcdCallRemoved, AcdCallAbandoned, AcdCallHandedBack)
 # Exact pbx topics (not "pbx.call."): the tracker's other updates (a dozen per call) are not the
 # hub's business and would only queue up in its subscription.
-BUS_PREFIXES = ("acd.", "crm.user.", *(cls.TOPIC for cls in PBX_FORWARDED))
+# dialer.*: the wallboard's campaign tiles (agent_desktop/wallboard_feed.py).
+BUS_PREFIXES = ("acd.", "crm.user.", "dialer.", *(cls.TOPIC for cls in PBX_FORWARDED))
 # Calls transferred away whose new owner is not known yet: their screen-pop waits here for the
 # owner's desktop (bounded: a transfer to an outside number never gets an owner).
 MAX_MOVING = 1024
@@ -248,13 +250,15 @@ class _Counters:
 
 class Hub:
     def __init__(self, settings: DesktopSettings, *, acd: AcdView | None, crm: Crm,
-                 users: UserDirectory, wall: Clock, stats_interval_s: float = 1.0) -> None:
+                 users: UserDirectory, wall: Clock, stats_interval_s: float = 1.0,
+                 board: WallboardFeed | None = None) -> None:
         self.settings = settings
         self.acd = acd
         self.crm = crm
         self.users = users
         self.wall = wall
         self.stats_interval_s = stats_interval_s
+        self.board = board  # thresholds, trend and campaign tiles (agent_desktop/wallboard_feed)
         self.logs: dict[str, StreamLog] = {}
         self.clients: dict[str, set[Client]] = {}
         self.by_user: dict[int, set[Client]] = {}
@@ -275,6 +279,8 @@ class Hub:
         with contextlib.suppress(Exception):  # a CRM without users: filled on demand
             for info in await self.users.all():
                 self.agents[info.username] = info
+        if self.board is not None:
+            await self.board.start(self.crm, self.wall.now())
         for prefix in BUS_PREFIXES:
             sub = bus.subscribe(prefix)
             self._subs.append(sub)
@@ -427,7 +433,16 @@ class Hub:
         if kind == "agent":
             return self._agent_snapshot(int(arg), viewer)
         team = streams.team_of_stream(stream)
-        return {"queues": self._queue_rows(), "agents": self._agent_rows(team)}
+        out = {"queues": self._queue_rows(), "agents": self._agent_rows(team)}
+        if self.board is not None:
+            out.update(self.board.snapshot(stream, self.wall.now(),
+                                           self.acd.agents() if self.acd is not None else (),
+                                           self._team_of))
+        return out
+
+    def _team_of(self, username: str) -> int | None:
+        info = self.agents.get(username)
+        return None if info is None else info.team_id
 
     def _agent_snapshot(self, user_id: int, viewer: Viewer) -> dict[str, Any]:
         info = self.agents.get(viewer.username) if viewer.user_id == user_id else None
@@ -505,6 +520,9 @@ class Hub:
     async def on_message(self, topic: str, message: Any) -> None:
         if isinstance(message, CrmUserUpdated | CrmUserDeleted):
             await self._user_changed(message)
+            return
+        if self.board is not None and topic.startswith("dialer."):
+            self.board.on_message(message, self.wall.now())
             return
         if topic not in FORWARDED_TOPICS:
             return
@@ -675,11 +693,16 @@ class Hub:
     def publish_stats(self) -> None:
         if self.acd is None:
             return
-        rows = self.throttle.due((queue_stats(r) for r in self.acd.report()), time.monotonic())
+        every = [queue_stats(r) for r in self.acd.report()]
+        rows = self.throttle.due(every, time.monotonic())
+        ts = self.wall.now()
+        if self.board is not None:
+            for e in self.board.on_tick(ts, every, self.acd.agents(), self._team_of,
+                                        set(self.logs)):
+                self.emit(e.targets, e.topic, e.data_json, ts)
         if not rows:
             return
         targets = streams.stats_targets(set(self.logs))
-        ts = self.wall.now()
         for row in rows:
             self.emit(targets, TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
 

@@ -3,7 +3,8 @@ pydantic's TypeAdapter and published in the OpenAPI document (components.schemas
 
 - WsServerFrame: one of the frames (welcome, snapshot, event, result, error, pong);
 - x-websocket-topics: topic -> schema of an event's `data` for that topic (the hub's own
-  screen-pop, queue statistics and agent rows, and each bus message type the hub forwards).
+  screen-pop, queue statistics and agent rows, the wallboard's trend points and campaign tiles,
+  and each bus message type the hub forwards).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pydantic
 
+from agent_desktop import wallboard_feed
 from agent_desktop.hub import hub, screenpop, stats, wire
 
 FRAMES: tuple[type, ...] = (wire.WelcomeFrame, wire.SnapshotFrame, wire.EventFrame,
@@ -26,6 +28,7 @@ def topic_types() -> dict[str, Any]:
         hub.TOPIC_SCREEN_POP: screenpop.ScreenPop,
         hub.TOPIC_QUEUE_STATS: stats.QueueStats,
         hub.TOPIC_AGENT_ROW: stats.AgentRow,
+        **wallboard_feed.TOPIC_TYPES,
     }
     for topic, cls in sorted(hub.FORWARDED_TYPES.items()):
         out.setdefault(topic, cls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,16 +12,20 @@ from agent_desktop.hub import ws
 from agent_desktop.hub.commands import Commands
 from agent_desktop.hub.hub import AcdServiceView, CrmUserDirectory, Hub
 from agent_desktop.routing import RouteSpec
+from agent_desktop.wallboard_feed import WallboardFeed
 from config.settings import Settings
 
 if TYPE_CHECKING:
     from crm_core.service import Crm
 
 
-def build_hub(settings: Settings, crm: Crm, acd: Any) -> Hub:
-    """The hub over a running AcdService and the CRM (times: the ACD's wall clock)."""
+def build_hub(settings: Settings, crm: Crm, acd: Any, *,
+              campaigns: Callable[[], Sequence[Any]] | None = None) -> Hub:
+    """The hub over a running AcdService and the CRM (times: the ACD's wall clock);
+    `campaigns`: the dialer's campaign statuses (DialerService.statuses), for the wallboard."""
     return Hub(settings.desktop, acd=AcdServiceView(acd), crm=crm,
-               users=CrmUserDirectory(crm), wall=acd.wall)
+               users=CrmUserDirectory(crm), wall=acd.wall,
+               board=WallboardFeed(settings, campaigns=campaigns))
 
 
 def hub_routes(crm: Crm) -> list[RouteSpec]:

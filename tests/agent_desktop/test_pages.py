@@ -118,7 +118,8 @@ async def test_desktop_config_lists_the_codes_a_page_offers(world: World) -> Non
     assert [q["name"] for q in body["queues"]] == ["support", "sales"]
     assert body["queues"][0]["dispositions"] == body["dispositions"]  # no own list: the global
     assert body["language"] == "zh-CN" and body["country"] == "US"  # crm.default_region
-    assert body["wallboard"]["abandon_bad"] >= body["wallboard"]["abandon_warn"]
+    assert set(body["wallboard"]) == {"support", "sales", "ALL"}
+    assert body["wallboard"]["support"]["abandon_rate_alarm"] == 0.1  # [wallboard] defaults
     assert "password_hash" not in str(body)
     await assert_error(await world.get("anon", "/api/desktop/config"), 401, "unauthorized")
 
@@ -126,6 +127,6 @@ async def test_desktop_config_lists_the_codes_a_page_offers(world: World) -> Non
 def test_pages_settings_refuse_unknown_zones_and_inverted_thresholds() -> None:
     with pytest.raises(pydantic.ValidationError, match="Mars/Olympus"):
         PagesSettings(timezone="Mars/Olympus")
-    with pytest.raises(pydantic.ValidationError, match="abandon_bad"):
-        PagesSettings(abandon_warn=0.2, abandon_bad=0.1)
+    with pytest.raises(pydantic.ValidationError, match=r"moved to the \[wallboard\]"):
+        PagesSettings(abandon_warn=0.2)  # the colour keys [pages] had before [wallboard]
     assert PagesSettings(timezone="Asia/Shanghai", country="CN").country == "CN"
