@@ -1,5 +1,7 @@
-// The supervisor wallboard: a tile per queue (coloured by the thresholds in [pages]), a row per
-// agent, live calls, a trend chart of waiting calls and service level (uPlot), alerts when a
+// The supervisor wallboard: a tile per queue (coloured by the server's [wallboard] thresholds,
+// which a supervisor may override for their own view), a tile per outbound campaign, a row per
+// agent, live calls, the day's trend of waiting calls and service level (uPlot; the series is
+// kept on the server, so a reload or a TV switched on at noon shows the morning), alerts when a
 // figure crosses a threshold, and actions on agents (listen / whisper / barge, force pause or
 // log-out, skills).
 //
@@ -9,8 +11,8 @@
 
 import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, logout,
          applyUserLocale, languageSwitcher } from "/static/app.js";
-import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale,
-         fmtDuration, fmtPercent, fmtPhone, fmtTime, sortByName } from "/static/i18n.js";
+import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale, userTimeZone,
+         fmtDuration, fmtNumber, fmtPercent, fmtPhone, fmtTime, sortByName } from "/static/i18n.js";
 
 addStrings({
   en: {
@@ -34,6 +36,19 @@ addStrings({
     "alert.sl": "{queue}: service level {value} (target {target})",
     "alert.wait": "{queue}: longest wait {value}",
     "alert.abandon": "{queue}: abandon rate {value}",
+    "alert.waiting": "{queue}: {value} calls waiting",
+    "wb.campaigns": "Campaigns", "wb.trend_queue": "Queue shown in the chart",
+    "cp.active": "Running", "cp.paused": "Paused", "cp.draft": "Draft", "cp.finished": "Finished",
+    "cp.mode": "Dial mode", "cp.level": "Dial level", "cp.lines": "Lines", "cp.agents": "Agents",
+    "cp.agents_detail": "{ready} ready, {on_call} on a call",
+    "cp.ab24": "Abandoned 24 h", "cp.ab30": "Abandoned 30 days", "cp.target": "target {target}",
+    "cp.today": "Today: {attempts} attempts, {contacts} contacts",
+    "mode.preview": "Preview", "mode.progressive": "Progressive", "mode.predictive": "Predictive",
+    "th.button": "Thresholds", "th.title": "Thresholds of my view (this browser only)",
+    "th.queue": "Queue", "th.warn": "Amber", "th.alarm": "Red", "th.reset": "Server values",
+    "th.waiting": "Calls waiting (at or above)", "th.longest_wait_s": "Longest wait, s (at or above)",
+    "th.service_level": "Service level, % (below)", "th.abandon_rate": "Abandon rate, % (at or above)",
+    "th.saved": "Your thresholds for {queue} are saved in this browser",
     "state.logged_out": "Logged out", "state.available": "Ready", "state.reserved": "Ringing",
     "state.on_call": "On a call", "state.wrap_up": "Wrap-up", "state.paused": "Paused",
   },
@@ -58,20 +73,36 @@ addStrings({
     "alert.sl": "{queue}：服务水平 {value}（目标 {target}）",
     "alert.wait": "{queue}：最长等待 {value}",
     "alert.abandon": "{queue}：放弃率 {value}",
+    "alert.waiting": "{queue}：{value} 个来电排队",
+    "wb.campaigns": "外呼活动", "wb.trend_queue": "图表显示的队列",
+    "cp.active": "运行中", "cp.paused": "已暂停", "cp.draft": "草稿", "cp.finished": "已结束",
+    "cp.mode": "拨号模式", "cp.level": "拨号比", "cp.lines": "线路", "cp.agents": "坐席",
+    "cp.agents_detail": "{ready} 就绪，{on_call} 通话中",
+    "cp.ab24": "24 小时放弃率", "cp.ab30": "30 天放弃率", "cp.target": "目标 {target}",
+    "cp.today": "今日：拨打 {attempts}，接通 {contacts}",
+    "mode.preview": "预览式", "mode.progressive": "渐进式", "mode.predictive": "预测式",
+    "th.button": "阈值", "th.title": "我的视图阈值（仅本浏览器）",
+    "th.queue": "队列", "th.warn": "黄色", "th.alarm": "红色", "th.reset": "服务器设置",
+    "th.waiting": "排队来电（达到）", "th.longest_wait_s": "最长等待，秒（达到）",
+    "th.service_level": "服务水平，%（低于）", "th.abandon_rate": "放弃率，%（达到）",
+    "th.saved": "已在本浏览器保存 {queue} 的阈值",
     "state.logged_out": "已签出", "state.available": "就绪", "state.reserved": "振铃中",
     "state.on_call": "通话中", "state.wrap_up": "话后处理", "state.paused": "暂停",
   },
 });
 
-// When the page cannot read /api/desktop/config (a kiosk has no user token): the [pages]
-// defaults and each queue's default target.
-const DEFAULT_THRESHOLDS = { sl_bad_margin: 0.15, wait_warn_factor: 1.0, wait_bad_factor: 3.0,
-                             abandon_warn: 0.05, abandon_bad: 0.1 };
-const DEFAULT_QUEUE = { service_level_s: 20, service_level_target: 0.8 };
+// Until the first snapshot brings the server's [wallboard] thresholds: its defaults.
+const DEFAULT_THRESHOLDS = { waiting_warn: 5, waiting_alarm: 10, longest_wait_s_warn: 20,
+                             longest_wait_s_alarm: 60, service_level_warn: 0.8,
+                             service_level_alarm: 0.65, abandon_rate_warn: 0.05,
+                             abandon_rate_alarm: 0.1 };
+const FIGURES = ["waiting", "longest_wait_s", "service_level", "abandon_rate"];
+const PERCENT = new Set(["service_level", "abandon_rate"]);
+const LOCAL_THRESHOLDS_KEY = "cc.wb.thresholds";
 const STATES = ["available", "reserved", "on_call", "wrap_up", "paused", "logged_out"];
-const TREND_KEY = "cc.trend";
 const ALERT_QUIET_S = 300;
-const TREND_MAX = 2880;  // a point per 30 s for a day
+const MINUTE_S = 60;
+const LEVEL_CLASS = { ok: "ok", warn: "warn", alarm: "bad" };  // a campaign's level -> colour
 
 // The token stays in the fragment: a TV that reloads the page must find it again.
 const kiosk = new URLSearchParams(location.hash.slice(1)).get("kiosk");
@@ -85,7 +116,11 @@ const S = {
   levels: new Map(),   // "queue:metric" -> "ok" | "warn" | "bad" (for alerts on a change)
   alerted: new Map(),  // "queue:metric" -> {level, at} of its last alert
   alerts: [],
-  trend: loadTrend(),
+  thresholds: {},      // queue -> the server's thresholds (from the snapshot)
+  localThresholds: loadLocalThresholds(),  // queue -> this supervisor's own overrides
+  campaigns: new Map(),  // campaign_id -> tile
+  trend: { day: "", queues: {} },  // the server's series: queue -> {t, waiting, service_level}
+  trendQueue: "ALL",
 };
 const ui = {};
 let hub;
@@ -115,18 +150,30 @@ async function main() {
     onEvent: applyEvent,
   });
   hub.connect();
-  window.wallboard = { hub, state: S };
+  window.wallboard = { hub, state: S, get chart() { return chart; } };
   setInterval(tick, 1000);
-  setInterval(sampleTrend, 30_000);
   onLanguageChange(() => buildLayout());
 }
 
-function thresholds() {
-  return S.config?.wallboard || DEFAULT_THRESHOLDS;
+/** A queue's thresholds: the server's; a supervisor's own overrides on top (never a kiosk's). */
+function thresholdsFor(queue) {
+  const base = S.thresholds[queue] || S.thresholds.ALL || DEFAULT_THRESHOLDS;
+  return kiosk ? base : { ...base, ...(S.localThresholds[queue] || {}) };
 }
 
-function queueConfig(name) {
-  return S.config?.queues.find((q) => q.name === name) || DEFAULT_QUEUE;
+function loadLocalThresholds() {
+  if (kiosk) return {};
+  try {
+    return JSON.parse(localStorage.getItem(LOCAL_THRESHOLDS_KEY) || "{}") || {};
+  } catch {
+    return {};
+  }
+}
+
+function saveLocalThresholds() {
+  try {
+    localStorage.setItem(LOCAL_THRESHOLDS_KEY, JSON.stringify(S.localThresholds));
+  } catch { /* storage disabled: the change holds until the page reloads */ }
 }
 
 // ---------------------------------------------------------------- layout
@@ -138,16 +185,29 @@ function buildLayout() {
   clear(ui.topbar, h("span", { class: "brand" }, t("wb.title")), ui.badge, ui.who, languageSwitcher(),
     kiosk ? null : h("button", { type: "button", onclick: logout }, t("common.logout")));
   ui.tiles = h("div", { class: "tiles", id: "tiles" });
+  ui.campaigns = h("div", { class: "tiles", id: "campaign-tiles" });
+  ui.campaignSection = h("section", { id: "campaigns", "aria-labelledby": "cp-h", hidden: true },
+    h("h2", { id: "cp-h" }, t("wb.campaigns")), ui.campaigns);
+  ui.trendQueue = h("select", { id: "trend-queue", "aria-label": t("wb.trend_queue"),
+                                onchange: () => { S.trendQueue = ui.trendQueue.value; chart = null;
+                                                  clear(ui.chart); renderChart(); } });
   ui.agents = h("div", { id: "agents" });
   ui.calls = h("div", { id: "calls" });
   ui.alerts = h("ul", { class: "alerts", id: "alerts", "aria-live": "assertive" });
   ui.chart = h("div", { id: "trend-chart", class: "chart" });
   clear(document.getElementById("main"),
-    h("section", { "aria-labelledby": "q-h" }, h("h2", { id: "q-h" }, t("wb.queues")), ui.tiles),
+    h("section", { "aria-labelledby": "q-h" },
+      h("div", { class: "row section-head" }, h("h2", { id: "q-h" }, t("wb.queues")),
+        kiosk ? null : h("button", { type: "button", class: "small", id: "th-edit",
+                                     onclick: () => editThresholds() }, t("th.button"))),
+      ui.tiles),
+    ui.campaignSection,
     h("div", { class: "wb-grid" },
       h("section", { class: "panel", "aria-labelledby": "a-h" }, h("h2", { id: "a-h" }, t("wb.agents")), ui.agents),
       h("div", { class: "stack" },
-        h("section", { class: "panel" }, h("h2", {}, t("wb.trend")), ui.chart),
+        h("section", { class: "panel" },
+          h("div", { class: "row section-head" }, h("h2", {}, t("wb.trend")), ui.trendQueue),
+          ui.chart),
         h("section", { class: "panel" }, h("h2", {}, t("wb.alerts")), ui.alerts),
         kiosk ? null : h("section", { class: "panel" }, h("h2", {}, t("wb.calls")), ui.calls))));
   chart = null;
@@ -156,6 +216,7 @@ function buildLayout() {
 
 function renderAll() {
   renderTiles();
+  renderCampaigns();
   renderAgents();
   renderCalls();
   renderAlerts();
@@ -171,15 +232,18 @@ function level(value, warnIf, badIf) {
   return "ok";
 }
 
+/** Amber / red per figure: counts, waits and abandons when they reach the value, service
+ * level when it falls below it (config/wallboard.py). */
 function queueLevels(q) {
-  const th = thresholds();
-  const qc = queueConfig(q.queue);
-  const target = qc.service_level_target;
+  const th = thresholdsFor(q.queue);
   return {
-    sl: level(q.service_level, (v) => v < target, (v) => v < target - th.sl_bad_margin),
-    wait: level(q.longest_wait_s, (v) => v > qc.service_level_s * th.wait_warn_factor,
-                (v) => v > qc.service_level_s * th.wait_bad_factor),
-    abandon: level(q.abandon_rate, (v) => v > th.abandon_warn, (v) => v > th.abandon_bad),
+    waiting: level(q.waiting, (v) => v >= th.waiting_warn, (v) => v >= th.waiting_alarm),
+    sl: level(q.service_level, (v) => v < th.service_level_warn,
+              (v) => v < th.service_level_alarm),
+    wait: level(q.longest_wait_s, (v) => v >= th.longest_wait_s_warn,
+                (v) => v >= th.longest_wait_s_alarm),
+    abandon: level(q.abandon_rate, (v) => v >= th.abandon_rate_warn,
+                   (v) => v >= th.abandon_rate_alarm),
   };
 }
 
@@ -197,7 +261,7 @@ function renderTiles() {
     return h("article", { class: `tile level-${worst}`, id: `tile-${q.queue}`, dataset: { queue: q.queue, level: worst } },
       h("h2", {}, q.overall ? t("wb.all") : q.queue),
       h("div", { class: "metrics" },
-        metric(t("m.waiting"), String(q.waiting), "waiting"),
+        metric(t("m.waiting"), String(q.waiting), "waiting", lv.waiting),
         metric(t("m.longest"), fmtDuration(q.longest_wait_s), "longest", lv.wait),
         metric(t("m.sl"), fmtPercent(q.service_level), "sl", lv.sl),
         metric(t("m.asa"), fmtDuration(q.asa_s), "asa"),
@@ -212,15 +276,15 @@ function renderTiles() {
   }));
 }
 
-function metric(label, value, key, lv = "ok") {
-  return h("div", { class: `metric ${lv}`, dataset: { metric: key } },
+function metric(label, value, key, lv = "ok", extra = "") {
+  return h("div", { class: `metric ${lv}${extra ? ` ${extra}` : ""}`, dataset: { metric: key } },
     h("div", { class: "v" }, value), h("div", { class: "k" }, label));
 }
 
 /** Alerts for figures that got worse since the last row; `baseline` only records the levels. */
 function checkAlerts(q, { baseline = false } = {}) {
   const lv = queueLevels(q);
-  const qc = queueConfig(q.queue);
+  const th = thresholdsFor(q.queue);
   for (const [key, now] of Object.entries(lv)) {
     const id = `${q.queue}:${key}`;
     const before = S.levels.get(id) || "ok";
@@ -232,8 +296,10 @@ function checkAlerts(q, { baseline = false } = {}) {
     if (last && RANK[last.level] >= RANK[now] && at - last.at < ALERT_QUIET_S) continue;
     S.alerted.set(id, { level: now, at });
     const value = key === "sl" ? fmtPercent(q.service_level)
-      : key === "wait" ? fmtDuration(q.longest_wait_s) : fmtPercent(q.abandon_rate);
-    const text = t(`alert.${key}`, { queue: q.queue, value, target: fmtPercent(qc.service_level_target) });
+      : key === "wait" ? fmtDuration(q.longest_wait_s)
+      : key === "waiting" ? String(q.waiting) : fmtPercent(q.abandon_rate);
+    const text = t(`alert.${key}`, { queue: q.overall ? t("wb.all") : q.queue, value,
+                                     target: fmtPercent(th.service_level_warn) });
     S.alerts.unshift({ at: Date.now() / 1000, level: now, text });
     S.alerts.length = Math.min(S.alerts.length, 50);
     if (!kiosk && now === "bad") toast(text, "error", { timeoutMs: 8000 });
@@ -396,47 +462,146 @@ function trackCall(topic, d, ts) {
   return true;
 }
 
+// ---------------------------------------------------------------- campaigns
+
+function renderCampaigns() {
+  const rows = [...S.campaigns.values()].sort((a, b) =>
+    (b.running ? 1 : 0) - (a.running ? 1 : 0) || a.name.localeCompare(b.name));
+  ui.campaignSection.hidden = !rows.length;
+  clear(ui.campaigns, rows.map((c) => {
+    const worst = RANK[LEVEL_CLASS[c.level_24h]] >= RANK[LEVEL_CLASS[c.level_30d]]
+      ? LEVEL_CLASS[c.level_24h] : LEVEL_CLASS[c.level_30d];
+    const target = t("cp.target", { target: fmtPercent(c.abandon_target) });
+    return h("article", { class: `tile campaign level-${worst}`, id: `campaign-${c.campaign_id}`,
+                          dataset: { campaign: c.campaign_id, status: c.status, level: worst } },
+      h("h2", {}, c.name, " ",
+        h("span", { class: `badge ${c.running ? "ok" : "warn"} run-state` },
+          t(`cp.${c.status}`) === `cp.${c.status}` ? c.status : t(`cp.${c.status}`))),
+      h("div", { class: "metrics" },
+        metric(t("cp.mode"), t(`mode.${c.dial_mode}`), "mode", "ok", "text"),
+        metric(t("cp.level"), fmtNumber(c.dial_level, 2), "level"),
+        metric(t("cp.lines"), String(c.lines_in_progress), "lines"),
+        metric(t("cp.agents"), String(c.agents), "agents"),
+        metric(t("cp.ab24"), fmtPercent(c.live_24h ? c.rate_24h : null), "ab24",
+               LEVEL_CLASS[c.level_24h]),
+        metric(t("cp.ab30"), fmtPercent(c.live_30d ? c.rate_30d : null), "ab30",
+               LEVEL_CLASS[c.level_30d])),
+      h("p", { class: "muted today" },
+        t("cp.agents_detail", { ready: c.agents_ready, on_call: c.agents_on_call }), " · ",
+        target),
+      h("p", { class: "muted today cp-today" },
+        t("cp.today", { attempts: c.attempts_today, contacts: c.contacts_today })));
+  }));
+}
+
+// ---------------------------------------------------------------- thresholds (own view)
+
+function editThresholds() {
+  const queues = Object.keys(S.thresholds).length ? Object.keys(S.thresholds) : ["ALL"];
+  const pick = h("select", { id: "th-queue" },
+    queues.map((q) => new Option(q === "ALL" ? t("wb.all") : q, q)));
+  const inputs = {};
+  const grid = h("div", { class: "th-grid" }, h("span", {}), h("b", {}, t("th.warn")),
+                 h("b", {}, t("th.alarm")));
+  for (const f of FIGURES) {
+    grid.append(h("label", { for: `th-${f}-warn` }, t(`th.${f}`)));
+    for (const kind of ["warn", "alarm"]) {
+      inputs[`${f}_${kind}`] = h("input", { id: `th-${f}-${kind}`, type: "number", min: 0,
+                                            step: "any", size: 6 });
+      grid.append(inputs[`${f}_${kind}`]);
+    }
+  }
+  const fill = () => {
+    const th = thresholdsFor(pick.value);
+    for (const [key, input] of Object.entries(inputs)) {
+      const v = th[key];
+      input.value = PERCENT.has(key.replace(/_(warn|alarm)$/, "")) ? Math.round(v * 1000) / 10 : v;
+    }
+  };
+  pick.addEventListener("change", fill);
+  fill();
+  const dialog = h("dialog", { id: "th-dialog" },
+    h("form", { method: "dialog", class: "stack" },
+      h("h2", {}, t("th.title")),
+      h("label", { for: "th-queue" }, t("th.queue")), pick, grid,
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary", value: "ok", id: "th-save" }, t("common.save")),
+        h("button", { type: "submit", value: "reset", id: "th-reset" }, t("th.reset")),
+        h("button", { type: "submit", value: "cancel" }, t("common.cancel")))));
+  dialog.addEventListener("close", () => {
+    const queue = pick.value;
+    if (dialog.returnValue === "reset") {
+      delete S.localThresholds[queue];
+    } else if (dialog.returnValue === "ok") {
+      const own = {};
+      for (const [key, input] of Object.entries(inputs)) {
+        const v = Number(input.value);
+        if (input.value === "" || !Number.isFinite(v)) continue;
+        own[key] = PERCENT.has(key.replace(/_(warn|alarm)$/, "")) ? v / 100 : v;
+      }
+      S.localThresholds[queue] = own;
+      toast(t("th.saved", { queue: queue === "ALL" ? t("wb.all") : queue }), "ok");
+    }
+    dialog.remove();
+    if (dialog.returnValue !== "cancel") {
+      saveLocalThresholds();
+      S.levels.clear();  // new thresholds: the current levels are the new baseline
+      for (const q of S.queues.values()) checkAlerts(q, { baseline: true });
+      renderTiles();
+    }
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
 // ---------------------------------------------------------------- trend (uPlot)
 
-function loadTrend() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(TREND_KEY) || "null");
-    const today = new Date().toDateString();
-    if (saved && saved.day === today) return saved;
-    return { day: today, t: [], waiting: [], sl: [] };
-  } catch {
-    return { day: new Date().toDateString(), t: [], waiting: [], sl: [] };
+/** A point of the server's series (`wallboard.trend`), or the open minute from a queue row. */
+function upsertTrend(queue, t0, waiting, sl, { day = null, live = false } = {}) {
+  if (day && day !== S.trend.day) {
+    if (day < S.trend.day) return;
+    S.trend = { day, queues: {} };  // the centre's midnight: a new day
+  }
+  const s = S.trend.queues[queue] || (S.trend.queues[queue] = { t: [], waiting: [], service_level: [] });
+  const last = s.t.length - 1;
+  if (last >= 0 && s.t[last] === t0) {
+    s.waiting[last] = live ? Math.max(s.waiting[last], waiting) : waiting;
+    s.service_level[last] = sl;
+  } else if (last < 0 || t0 > s.t[last]) {
+    s.t.push(t0);
+    s.waiting.push(waiting);
+    s.service_level.push(sl);
   }
 }
 
-function sampleTrend() {
-  const all = S.queues.get("ALL");
-  if (!all) return;
-  const day = new Date().toDateString();
-  if (S.trend.day !== day) S.trend = { day, t: [], waiting: [], sl: [] };
-  const tr = S.trend;
-  tr.t.push(Math.round(Date.now() / 1000));
-  tr.waiting.push(all.waiting);
-  tr.sl.push(all.service_level == null ? null : Math.round(all.service_level * 1000) / 10);
-  if (tr.t.length > TREND_MAX) for (const k of ["t", "waiting", "sl"]) tr[k].splice(0, tr[k].length - TREND_MAX);
-  try {
-    localStorage.setItem(TREND_KEY, JSON.stringify(tr));
-  } catch { /* storage full or disabled: the chart still shows this session */ }
-  renderChart();
+function trendQueues() {
+  const names = Object.keys(S.trend.queues).filter((q) => q !== "ALL").sort();
+  return ["ALL", ...names];
+}
+
+function renderTrendPicker() {
+  const names = trendQueues();
+  const have = [...ui.trendQueue.options].map((o) => o.value);
+  if (have.join() === names.join()) return;
+  clear(ui.trendQueue, names.map((q) => new Option(q === "ALL" ? t("wb.all") : q, q)));
+  ui.trendQueue.value = names.includes(S.trendQueue) ? S.trendQueue : "ALL";
 }
 
 function renderChart() {
+  renderTrendPicker();
   if (typeof window.uPlot === "undefined") return;  // the deferred script is still loading
-  const data = [S.trend.t, S.trend.waiting, S.trend.sl];
+  const s = S.trend.queues[S.trendQueue] || { t: [], waiting: [], service_level: [] };
+  const data = [s.t, s.waiting, s.service_level.map((v) => (v == null ? null : Math.round(v * 1000) / 10))];
   if (chart) {
     chart.setData(data, false);
-    showWindow();
+    showWindow(s.t);
     return;
   }
   const width = Math.max(ui.chart.clientWidth || 400, 300);
   chart = new window.uPlot({
     width, height: 220,
-    tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3), Intl.DateTimeFormat().resolvedOptions().timeZone),
+    tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3),
+                                        userTimeZone() || Intl.DateTimeFormat().resolvedOptions().timeZone),
     series: [
       {},
       { label: t("trend.waiting"), stroke: "#1f6feb", width: 2, scale: "calls" },
@@ -445,14 +610,14 @@ function renderChart() {
     scales: { x: { time: true, auto: false }, "%": { range: [0, 100] } },
     axes: [{}, { scale: "calls" }, { scale: "%", side: 1, grid: { show: false } }],
   }, data, ui.chart);
-  showWindow();
+  showWindow(s.t);
 }
 
-/** The x axis spans the day so far, at least the last hour (a fresh board has few points). */
-function showWindow() {
+/** The x axis spans the day so far, at least the last hour (a fresh day has few points). */
+function showWindow(ts) {
   const now = Date.now() / 1000;
-  const first = S.trend.t.length ? S.trend.t[0] : now;
-  chart.setScale("x", { min: Math.min(first, now - 3600), max: now });
+  const first = ts.length ? ts[0] : now;
+  chart.setScale("x", { min: Math.min(first, now - 3600), max: Math.max(now, ts[ts.length - 1] || now) + MINUTE_S });
 }
 
 // ---------------------------------------------------------------- websocket
@@ -460,6 +625,9 @@ function showWindow() {
 function applySnapshot(data) {
   S.queues = new Map((data.queues || []).map((q) => [q.queue, q]));
   S.agents = new Map((data.agents || []).map((a) => [a.agent_id, a]));
+  if (data.thresholds) S.thresholds = data.thresholds;
+  if (data.campaigns) S.campaigns = new Map(data.campaigns.map((c) => [c.campaign_id, c]));
+  if (data.trend) S.trend = { day: data.trend.day, queues: structuredClone(data.trend.queues) };
   // The first snapshot is the baseline; after a reconnect, what got worse meanwhile alerts.
   const first = !S.levels.size;
   for (const q of S.queues.values()) checkAlerts(q, { baseline: first });
@@ -467,7 +635,6 @@ function applySnapshot(data) {
     // Calls whose end we may have missed: keep only those an agent still holds, or waiting ones.
     if (c.agent_id && S.agents.get(c.agent_id)?.call_id !== id) S.calls.delete(id);
   }
-  if (!S.trend.t.length) sampleTrend();
   renderAll();
 }
 
@@ -475,12 +642,20 @@ function applyEvent(rawTopic, data, msg) {
   const topic = rawTopic.replace(/^acd\./, "");
   const ts = msg.ts || Date.now() / 1000;
   if (topic === "queue.stats") {
-    const before = S.queues.get(data.queue);
     S.queues.set(data.queue, data);
     checkAlerts(data);
     renderTiles();
     renderAlerts();
-    if (data.queue === "ALL" && (!before || before.waiting !== data.waiting)) sampleTrend();
+    // The open minute moves with the tiles; the server's point replaces it when it closes.
+    upsertTrend(data.queue, Math.floor(ts / MINUTE_S) * MINUTE_S, data.waiting,
+                data.service_level, { live: true });
+    if (data.queue === S.trendQueue) renderChart();
+  } else if (topic === "wallboard.trend") {
+    upsertTrend(data.queue, data.t, data.waiting, data.service_level, { day: data.day });
+    if (data.queue === S.trendQueue) renderChart();
+  } else if (topic === "wallboard.campaign") {
+    S.campaigns.set(data.campaign_id, data);
+    renderCampaigns();
   } else if (topic === "desktop.agent_row") {
     S.agents.set(data.agent_id, data);
     renderAgents();

@@ -1,0 +1,230 @@
+"""The supervisor wallboard in Debian's chromium (playwright) against one running demo server for
+the whole module: campaign tiles, the server-kept trend of the day, the configured thresholds on
+a kiosk TV, and the supervisor's actions on an agent (listen / whisper / barge, force pause and
+log-out, skills).
+
+The demo server runs one agent (agent1, team Support, the supervisor's team), the demo's
+progressive campaign (whose leads are all on a calling holiday, so it is active but never dials
+and cannot take the agent), and no random inbound traffic: every call is the test's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+
+from agent_desktop.wallboard_trend import TrendBook
+from common.messages import CallMonitorStarted, DialerAttemptOutcome, DialerCampaignStats
+from config.settings import Settings
+from cti.simulator import PhoneBehaviour
+from server import DEMO_SUPERVISOR_EXTENSION
+from tests.browser import artifact, chromium
+from tests.test_pages_browser import Server, free_port, rest, sign_in
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TIMEOUT_MS = 30_000
+AGENT = "agent1"
+AGENT_EXT = "1001"
+
+
+def wallboard_settings(tmp_path: Path, port: int) -> Settings:
+    today = datetime.now(UTC).date()
+    return Settings.model_validate({
+        "server": {"port": port, "host": "127.0.0.1", "data_dir": str(tmp_path),
+                   "summary_interval_s": 60},
+        "fastagi": {"port": 0},
+        "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
+        "pages": {"language": "en", "country": "US"},
+        "demo": {"customers": 60, "agents": 1, "calls_per_minute": 0.0001,
+                 "mean_handle_s": 30000.0, "time_scale": 0.1, "agent_return_s": 0.5,
+                 "campaign_leads": 5},
+        # Every lead's local date is a holiday (a day either side covers every zone): the
+        # campaign is active and shows, but never dials.
+        "dialer": {"holidays": [str(today + timedelta(days=d)) for d in (-1, 0, 1)]},
+        # Support callers need the support skill (no "any agent" step): the skills test.
+        "acd": {"queues": [
+            {"name": "support", "skills": ["support"],
+             "escalation": [{"after_s": 0, "min_skill_level": 1}]},
+            {"name": "sales", "skills": ["sales"]}]},
+        "wallboard": {"queues": {"support": {"waiting_warn": 1, "waiting_alarm": 2}}},
+    })
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    srv = Server(wallboard_settings(tmp_path_factory.mktemp("wallboard"), free_port()))
+    await srv.start()
+    sim = srv.handles["sim"]
+    sim.set_phone(DEMO_SUPERVISOR_EXTENSION, PhoneBehaviour(answer_delay_s=1.0,
+                                                            handle_time_s=30000.0))
+    try:
+        yield srv
+    finally:
+        await srv.shutdown()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+async def open_board(browser: Browser, server: Server) -> Page:
+    ctx = await browser.new_context(viewport={"width": 1500, "height": 1100})
+    board = await sign_in(ctx, server.base + "/wallboard", "supervisor")
+    await expect(board.locator("#conn")).to_have_attribute("data-status", "online",
+                                                           timeout=TIMEOUT_MS)
+    return board
+
+
+async def open_tv(browser: Browser, server: Server) -> Page:
+    team = (await rest(server, "GET", "/api/me", "supervisor"))["team_id"]
+    kiosk = await rest(server, "POST", "/api/wallboard/kiosk-tokens", "supervisor",
+                       {"label": "floor TV", "team_id": team})
+    tv = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+    errors: list[str] = []
+    tv.on("pageerror", lambda e: errors.append(str(e)))
+    tv.errors = errors  # type: ignore[attr-defined]
+    await tv.goto(server.base + kiosk["url"])
+    await expect(tv.locator("#conn")).to_have_attribute("data-status", "online",
+                                                        timeout=TIMEOUT_MS)
+    return tv
+
+
+async def agent_state(server: Server) -> str:
+    me = await rest(server, "GET", "/api/acd/me", AGENT)
+    return str(me["state"])
+
+
+async def until(pred: Any, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not pred():
+            await asyncio.sleep(0.02)
+
+
+# ------------------------------------------------------------------ campaigns (issue 12)
+
+
+async def test_campaign_tiles_follow_the_dialer(server: Server, browser: Browser) -> None:
+    board = await open_board(browser, server)
+    tv = await open_tv(browser, server)
+    crm, bus = server.handles["crm"], server.handles["bus"]
+    campaign = (await crm.campaigns.search(name="Demo renewals", limit=1)).items[0]
+    for page in (board, tv):
+        tile = page.locator(f'#campaign-tiles article[data-campaign="{campaign.id}"]')
+        await expect(tile).to_have_attribute("data-status", "active", timeout=TIMEOUT_MS)
+        await expect(tile.locator("h2")).to_contain_text("Demo renewals")
+        await expect(tile.locator(".run-state")).to_have_text("Running")
+        await expect(tile.locator('[data-metric="mode"] .v')).to_have_text("Progressive")
+        await expect(tile.locator('[data-metric="agents"] .v')).to_have_text("1")
+    # Outcomes as the dialer publishes them: today's attempts and contacts move on both.
+    for lead, result in ((1, "connected"), (2, "busy"), (3, "abandoned")):
+        bus.publish(DialerAttemptOutcome(campaign.id, lead, result))
+    for page in (board, tv):
+        await expect(page.locator(f'#campaign-{campaign.id} .cp-today')).to_have_text(
+            "Today: 3 attempts, 2 contacts", timeout=TIMEOUT_MS)
+    # The abandon rule's rolling rates against the 3 % target: red above it.
+    bus.publish(DialerCampaignStats(
+        at=time.time(), campaign_id=campaign.id, name=campaign.name, status="active",
+        dial_mode="progressive", dial_level=1.0, pacing="progressive", lines_in_progress=0,
+        humans_waiting=0, unknown_outcome=0, calls_placed=3, live_24h=20, abandoned_24h=1,
+        rate_24h=0.05, live_30d=20, abandoned_30d=1, rate_30d=0.05))
+    tile = tv.locator(f"#campaign-{campaign.id}")
+    await expect(tile.locator('[data-metric="ab24"]')).to_have_class("metric bad",
+                                                                   timeout=TIMEOUT_MS)
+    await expect(tile.locator('[data-metric="ab24"] .v')).to_have_text("5%")
+    await expect(tile).to_have_attribute("data-level", "bad")
+    await rest(server, "POST", f"/api/campaigns/{campaign.id}/pause", "supervisor")
+    for page in (board, tv):
+        await expect(page.locator(f"#campaign-{campaign.id}")).to_have_attribute(
+            "data-status", "paused", timeout=TIMEOUT_MS)
+    await expect(tile.locator(".run-state")).to_have_text("Paused")
+    artifact("wallboard-campaigns-kiosk.png").write_bytes(await tv.screenshot())
+    for page in (board, tv):
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]
+        await page.context.close()
+
+
+# ------------------------------------------------------------------ trend and thresholds
+
+
+async def test_a_fresh_wallboard_shows_the_day_so_far_and_the_configured_colours(
+        server: Server, browser: Browser) -> None:
+    await rest(server, "POST", "/api/acd/me/pause", AGENT, {"reason": "break"})
+    # The morning, as the hub's trend would have kept it: three minutes before the page opens.
+    hub = server.handles["hub"]
+    now = time.time()
+    minute = now - now % 60
+    past = [minute - 180, minute - 120, minute - 60]
+    book = TrendBook(hub.board.trend.zone)
+    if len({_day(book, t) for t in [*past, now]}) > 1:
+        pytest.skip("the last three minutes cross the centre's midnight")
+    for t, waiting in zip(past, (7, 3, 5), strict=True):
+        book.observe(t + 1, [_Row("ALL", waiting, 0.5), _Row("support", waiting, 0.5)])
+    hub.board.trend = book  # what a server that ran since the morning holds
+
+    opened = time.time()
+    board = await open_board(browser, server)
+    await until_js(board, "window.wallboard.chart && window.wallboard.chart.data[0].length >= 3")
+    xs, waiting = await board.evaluate(
+        "[window.wallboard.chart.data[0], window.wallboard.chart.data[1]]")
+    assert xs[:3] == past and all(x < opened for x in xs[:3])
+    assert waiting[:3] == [7, 3, 5]
+
+    # The kiosk TV colours with the server's thresholds: support waiting amber at 1, red at 2
+    # ([wallboard.queues.support]); the line over all queues keeps the section's 5 / 10.
+    tv = await open_tv(browser, server)
+    sim = server.handles["sim"]
+    calls = [await sim.place_inbound_call(caller=f"+1202555013{i}", dtmf="10", patience_s=None)
+             for i in range(2)]
+    tv_waiting = tv.locator('#tile-support [data-metric="waiting"]')
+    await expect(tv_waiting.locator(".v")).to_have_text("2", timeout=TIMEOUT_MS)
+    await expect(tv_waiting).to_have_class("metric bad")
+    await expect(tv.locator('#tile-ALL [data-metric="waiting"]')).to_have_class("metric ok")
+    board_waiting = board.locator('#tile-support [data-metric="waiting"]')
+    await expect(board_waiting).to_have_class("metric bad", timeout=TIMEOUT_MS)
+    # The supervisor raises the bar for their own view; the TV keeps the server's.
+    await board.click("#th-edit")
+    await board.select_option("#th-queue", "support")
+    await board.fill("#th-waiting-warn", "3")
+    await board.fill("#th-waiting-alarm", "6")
+    await board.click("#th-save")
+    await expect(board_waiting).to_have_class("metric ok")
+    await expect(tv_waiting).to_have_class("metric bad")
+    sim.hangup_caller(calls[0].channel)
+    await expect(tv_waiting.locator(".v")).to_have_text("1", timeout=TIMEOUT_MS)
+    await expect(tv_waiting).to_have_class("metric warn")
+    artifact("wallboard-trend-thresholds.png").write_bytes(await board.screenshot(full_page=True))
+    artifact("wallboard-kiosk-thresholds.png").write_bytes(await tv.screenshot())
+    sim.hangup_caller(calls[1].channel)
+    await expect(tv_waiting.locator(".v")).to_have_text("0", timeout=TIMEOUT_MS)
+    await board.click("#th-edit")  # back to the server's values (kept in this browser)
+    await board.select_option("#th-queue", "support")
+    await board.click("#th-reset")
+    for page in (board, tv):
+        assert page.errors == [], page.errors  # type: ignore[attr-defined]
+        await page.context.close()
+
+
+class _Row:
+    def __init__(self, queue: str, waiting: int, service_level: float | None) -> None:
+        self.queue, self.waiting, self.service_level = queue, waiting, service_level
+
+
+def _day(book: TrendBook, t: float) -> str:
+    from agent_desktop.wallboard_trend import local_day
+
+    return local_day(t, book.zone)
+
+
+async def until_js(page: Page, expr: str) -> None:
+    await page.wait_for_function(expr, timeout=TIMEOUT_MS)
