@@ -26,8 +26,8 @@ from common.messages import CallMonitorStarted, DialerAttemptOutcome, DialerCamp
 from config.settings import Settings
 from cti.simulator import PhoneBehaviour
 from server import DEMO_SUPERVISOR_EXTENSION
+from tests.agent_desktop.test_pages_browser import Server, free_port, rest, sign_in
 from tests.browser import artifact, chromium
-from tests.test_pages_browser import Server, free_port, rest, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -213,6 +213,96 @@ async def test_a_fresh_wallboard_shows_the_day_so_far_and_the_configured_colours
     for page in (board, tv):
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
         await page.context.close()
+
+
+# ------------------------------------------------------------------ supervisor actions
+
+
+async def test_supervisor_actions_reach_the_pbx_the_acd_and_the_crm(
+        server: Server, browser: Browser) -> None:
+    sim, bus, crm = server.handles["sim"], server.handles["bus"], server.handles["crm"]
+    acd = server.handles["acd"]
+    # What reaches the simulator's AMI door, action by action.
+    seen: list[Any] = []
+    door = sim.handle_action
+
+    async def record(session: Any, action: Any) -> None:
+        seen.append(action)
+        await door(session, action)
+
+    sim.handle_action = record
+    try:
+        await _supervisor_actions(server, browser, sim, bus, crm, acd, seen)
+    finally:
+        del sim.handle_action  # the class's own again
+
+
+async def _supervisor_actions(server: Server, browser: Browser, sim: Any, bus: Any, crm: Any,
+                              acd: Any, seen: list[Any]) -> None:
+    await rest(server, "POST", "/api/acd/me/available", AGENT)
+    board = await open_board(browser, server)
+    row = board.locator(f'#agent-table tr[data-agent="{AGENT}"]')
+    await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+
+    # Listen, whisper, barge: one ChanSpy Originate each, ringing the supervisor's phone first.
+    monitors = bus.subscribe(CallMonitorStarted.TOPIC)
+    call = await sim.place_inbound_call(caller="+12025550142", dtmf="10", patience_s=None)
+    await expect(row).to_have_attribute("data-state", "on_call", timeout=TIMEOUT_MS)
+    for mode, options in (("listen", "qE"), ("whisper", "qwE"), ("barge", "qBE")):
+        before = len(seen)
+        await row.locator(f'button[data-action="{mode}"]').click()
+        await until(lambda: any(a.name == "Originate" for a in seen[before:]))
+        spy = next(a for a in seen[before:] if a.name == "Originate")
+        assert (spy.get("Channel"), spy.get("Application"), spy.get("Data")) == (
+            f"PJSIP/{DEMO_SUPERVISOR_EXTENSION}", "ChanSpy", f"PJSIP/{AGENT_EXT},{options}")
+        if mode == "listen":
+            # The supervisor's phone answered and the PBX started spying on the agent's call.
+            started = (await asyncio.wait_for(monitors.get(), 20)).message
+            assert started.call.call_id == call.uniqueid
+    monitors.close()
+    await expect(board.locator(".toast-ok").last).to_contain_text("Barge", timeout=TIMEOUT_MS)
+    sim.hangup_caller(call.channel)
+    await expect(row).to_have_attribute("data-state", "wrap_up", timeout=TIMEOUT_MS)
+    await rest(server, "POST", "/api/acd/me/end-wrapup", AGENT)
+    await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+
+    # Skills: without the support skill the agent is not offered a support call ...
+    await rest(server, "PUT", f"/api/agents/{AGENT}/skills", "supervisor",
+               {"skills": {"sales": 4}})
+    waiting = board.locator('#tile-support [data-metric="waiting"] .v')
+    call = await sim.place_inbound_call(caller="+12025550143", dtmf="10", patience_s=None)
+    await expect(waiting).to_have_text("1", timeout=TIMEOUT_MS)
+    assert await agent_state(server) == "available"
+    # ... and once the supervisor gives it from the wallboard, the waiting call is routed to it.
+    await row.locator('button[data-action="skills"]').click()
+    await expect(board.locator("#skills-input")).to_have_value("sales:4", timeout=TIMEOUT_MS)
+    await board.fill("#skills-input", "sales:4, support:2")
+    await board.click('#skills-dialog button[value="ok"]')
+    await expect(board.locator(".toast-ok").last).to_contain_text("saved", timeout=TIMEOUT_MS)
+    await expect(row).to_have_attribute("data-state", "on_call", timeout=TIMEOUT_MS)
+    assert acd.engine.agent(AGENT).call_id == call.uniqueid
+    assert dict(acd.engine.agent(AGENT).skills) == {"sales": 4, "support": 2}
+    user = await crm.users.by_username(AGENT)
+    assert {s.skill: s.level for s in await crm.skills.for_user(user.id)} == {
+        "sales": 4, "support": 2}
+    sim.hangup_caller(call.channel)
+    await expect(row).to_have_attribute("data-state", "wrap_up", timeout=TIMEOUT_MS)
+    await rest(server, "POST", "/api/acd/me/end-wrapup", AGENT)
+    await expect(row).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+
+    # Force pause with a reason, then force log-out: the agent's own view says so.
+    await board.select_option("#force-reason", "lunch")
+    await row.locator('button[data-action="pause"]').click()
+    await expect(row).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
+    me = await rest(server, "GET", "/api/acd/me", AGENT)
+    assert (me["state"], me["pause_reason"]) == ("paused", "lunch")
+    await row.locator('button[data-action="logout"]').click()
+    await expect(row).to_have_attribute("data-state", "logged_out", timeout=TIMEOUT_MS)
+    assert await agent_state(server) == "logged_out"
+    artifact("wallboard-supervisor-actions.png").write_bytes(
+        await board.screenshot(full_page=True))
+    assert board.errors == [], board.errors  # type: ignore[attr-defined]
+    await board.context.close()
 
 
 class _Row:
