@@ -36,7 +36,7 @@ addStrings({
     "alert.sl": "{queue}: service level {value} (target {target})",
     "alert.wait": "{queue}: longest wait {value}",
     "alert.abandon": "{queue}: abandon rate {value}",
-    "alert.waiting": "{queue}: {value} calls waiting",
+    "alert.waiting": "{queue}: calls waiting {value}",
     "wb.campaigns": "Campaigns", "wb.trend_queue": "Queue shown in the chart",
     "cp.active": "Running", "cp.paused": "Paused", "cp.draft": "Draft", "cp.finished": "Finished",
     "cp.mode": "Dial mode", "cp.level": "Dial level", "cp.lines": "Lines", "cp.agents": "Agents",
