@@ -33,9 +33,10 @@ from typing import Any, Literal
 
 import structlog
 
-from acd.dialer.errors import DialerError
+from acd.dialer.errors import DialerError, InvalidNumber, InvalidWindow
 from acd.dialer.leads import RetryPolicy
 from acd.dialer.scheduler import LeadCandidate, pick
+from acd.dialer.windows import zones_for_number
 from crm_core.errors import Conflict as CrmConflict
 from crm_core.history import HistoryEvent
 
@@ -78,6 +79,9 @@ class PreviewCard:
     last_result: str | None
     script: str
     held_until: float
+    # The called person's zones (IANA names: the lead's own, else the number's; [dialer]
+    # default_timezone when neither is known), so the agent sees their local time before dialling.
+    timezones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +222,7 @@ class AgentDesk:
             if agent == me.username:  # asking again: the same card
                 lead = await self.crm.leads.get(lead_id)
                 if lead.status in ("new", "callback"):
-                    return self._card(c, lead, until)
+                    return self._card(c, lead, until, self.dialer.default_zone)
         due = await self.crm.leads.due(c.id, limit=200)
         held = set(self._held)
         d = self.dialer
@@ -235,12 +239,17 @@ class AgentDesk:
             return None
         lead = next(ld for ld in due if ld.id == picked.dials[0].ref_id)
         self._held[lead.id] = (me.username, now + hold)
-        return self._card(c, lead, now + hold)
+        return self._card(c, lead, now + hold, d.default_zone)
 
     @staticmethod
-    def _card(c: Any, lead: Any, until: float) -> PreviewCard:
+    def _card(c: Any, lead: Any, until: float, default_zone: str) -> PreviewCard:
+        try:
+            zones = tuple(z.key for z in zones_for_number(lead.phone, lead.timezone or "",
+                                                          default_zone))
+        except (InvalidWindow, InvalidNumber):
+            zones = ()  # no zone known (or a bad one): the card shows no local time
         return PreviewCard(c.id, lead.id, lead.name, lead.phone, lead.attempts,
-                           lead.last_result, c.script, until)
+                           lead.last_result, c.script, until, zones)
 
     def _holder(self, me: Caller, lead_id: int) -> None:
         held = self._held.get(lead_id)

@@ -4,17 +4,19 @@
 // An ES module without a build step, on the pages' shared app.js and i18n.js. The desktop page
 // calls
 //
-//     mountCampaignPanel(element, { state, finishWrap });
+//     mountCampaignPanel(element, { state, finishWrap, placedCall });
 //
 // `state` is the desktop's state object (it reads `state.wrap`, the call awaiting its
 // disposition, and `state.config`, GET /api/desktop/config); `finishWrap(callId)` is what the
-// desktop does once a call's disposition is saved. A dialer call (call id dl…, pv… or cb…) gets
+// desktop does once a call's disposition is saved; `placedCall(callId, number)` puts a preview
+// dial on the desktop's call panel (the ACD does not route it, so no acd.call.* event shows it).
+// The preview card shows the lead's local time (from the card's `timezones`) beside the script. A dialer call (call id dl…, pv… or cb…) gets
 // the campaign's form here: disposition code, what happens to the lead (done, retry, callback
 // at a time, mine or anyone's, do-not-call for the campaign or everyone) and notes, sent to
 // POST /api/campaigns/{id}/dispositions. The panel hides itself when no campaign is active.
 
 import { api, h, clear, showError, toast } from "/static/app.js";
-import { addStrings, fmtPhone, onLanguageChange, t } from "/static/i18n.js";
+import { addStrings, fmtPhone, language, onLanguageChange, t } from "/static/i18n.js";
 
 addStrings({
   en: {
@@ -30,6 +32,7 @@ addStrings({
     "camp.scope": "Do-not-call list", "camp.scope.campaign": "This campaign",
     "camp.scope.global": "All campaigns", "camp.notes": "Notes", "camp.save": "Save",
     "camp.saved": "Disposition {code} saved",
+    "camp.local": "Their local time: {time}", "camp.local_unknown": "Their local time is not known",
   },
   "zh-CN": {
     "camp.title": "外呼活动", "camp.choose": "活动", "camp.next": "下一个客户",
@@ -44,6 +47,7 @@ addStrings({
     "camp.scope": "勿拨名单", "camp.scope.campaign": "本活动",
     "camp.scope.global": "所有活动", "camp.notes": "备注", "camp.save": "保存",
     "camp.saved": "已保存处理结果 {code}",
+    "camp.local": "对方当地时间：{time}", "camp.local_unknown": "对方当地时间未知",
   },
 });
 
@@ -55,7 +59,21 @@ export function campaignOfCall(callId) {
   return m ? Number(m[2]) : null;
 }
 
-export function mountCampaignPanel(el, { state, finishWrap }) {
+/** "14:05 (America/New_York)"; several zones (a number spanning them): each one's time. */
+export function localTimes(zones, nowS, lang) {
+  const at = new Date(nowS * 1000);
+  return (zones || []).map((zone) => {
+    try {
+      const time = new Intl.DateTimeFormat(lang, { timeZone: zone, hour: "2-digit",
+                                                   minute: "2-digit", hour12: false }).format(at);
+      return `${time} (${zone})`;
+    } catch {
+      return null;  // a zone this browser does not know
+    }
+  }).filter(Boolean).join(" · ");
+}
+
+export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
   const P = { campaigns: [], chosen: null, card: null, wrapId: null };
 
   async function load() {
@@ -109,6 +127,7 @@ export function mountCampaignPanel(el, { state, finishWrap }) {
           h("p", {}, fmtPhone(k.phone)),
           h("p", { class: "muted" }, t("camp.attempts", { n: k.attempts }),
             k.last_result ? ` · ${t("camp.last", { r: k.last_result })}` : ""),
+          localLine(k),
           k.script ? h("details", { open: true }, h("summary", {}, t("camp.script")),
             h("p", { class: "script" }, k.script)) : null),
         h("div", { class: "row" },
@@ -118,6 +137,12 @@ export function mountCampaignPanel(el, { state, finishWrap }) {
             t("camp.skip"))));
     }
     return box;
+  }
+
+  function localLine(card) {
+    const times = localTimes(card.timezones, Date.now() / 1000, language());
+    return h("p", { id: "camp-local", dataset: { zones: (card.timezones || []).join(" ") } },
+      times ? t("camp.local", { time: times }) : t("camp.local_unknown"));
   }
 
   async function next(cid) {
@@ -131,9 +156,11 @@ export function mountCampaignPanel(el, { state, finishWrap }) {
 
   async function dial(cid, card) {
     try {
-      await api(`/api/campaigns/${cid}/preview/${card.lead_id}/dial`, { method: "POST" });
+      const placed = await api(`/api/campaigns/${cid}/preview/${card.lead_id}/dial`,
+                               { method: "POST" });
       toast(t("camp.dialing", { number: fmtPhone(card.phone) }), "info");
       P.card = null;
+      if (placedCall && placed?.call_id) placedCall(placed.call_id, card.phone);
     } catch (err) {
       showError(err);
     }

@@ -4,6 +4,11 @@
 // Everything live arrives over the websocket (docs/websocket.md): the agent's state, offers,
 // screen-pops, answers and hang-ups, and a snapshot after every (re)connection that missed
 // events. Actions go over the socket when it is up (the same checks as REST), else over REST.
+//
+// Calls the ACD did not route (a click-to-dial, a preview dial, a call transferred to me) have
+// no acd.call.* events: the hub's pbx.call.* frames (held, unheld, transferred, agent_changed,
+// answered, ended) drive them, and a call this page placed is followed over REST
+// (GET /api/calls/{id}) until a frame of its own says the hub follows it (followCall).
 // Keyboard: Alt+A answer, Alt+H hang up, Alt+R ready, Alt+P pause, Alt+W end wrap-up,
 // Alt+D dial, Alt+N notes; everything else is reachable with Tab.
 
@@ -29,6 +34,11 @@ addStrings({
     "act.pending_logout": "Log-out after this call requested",
     "call.title": "Call", "call.none": "No call.",
     "call.ringing": "Ringing", "call.talking": "Talking", "call.ended": "Ended", "call.held": "On hold",
+    "call.dialing": "Dialling", "call.hold_for": "on hold {d}", "call.held_total": "held {d} in all",
+    "call.hold_acd": "The ACD holds this caller's line: use your phone's hold key",
+    "call.transferred_away": "Call from {number} transferred to {target}",
+    "call.transferred_in": "Transferred to you by {from}",
+    "call.not_answered": "The call to {number} was not answered",
     "call.answer": "Answer", "call.answer_desk": "Answer on your desk phone",
     "call.hangup": "Hang up", "call.hold": "Hold", "call.unhold": "Resume",
     "call.transfer": "Transfer", "call.transfer_to": "Transfer to (number or extension)",
@@ -65,6 +75,11 @@ addStrings({
     "act.pending_logout": "已申请本次通话后签出",
     "call.title": "通话", "call.none": "当前无通话。",
     "call.ringing": "振铃中", "call.talking": "通话中", "call.ended": "已结束", "call.held": "保持中",
+    "call.dialing": "拨号中", "call.hold_for": "已保持 {d}", "call.held_total": "共保持 {d}",
+    "call.hold_acd": "该来电由 ACD 控制线路：请使用话机上的保持键",
+    "call.transferred_away": "来自 {number} 的通话已转接到 {target}",
+    "call.transferred_in": "由 {from} 转接给您",
+    "call.not_answered": "呼叫 {number} 未接通",
     "call.answer": "接听", "call.answer_desk": "请在话机上接听",
     "call.hangup": "挂断", "call.hold": "保持", "call.unhold": "恢复",
     "call.transfer": "转接", "call.transfer_to": "转接到（号码或分机）",
@@ -96,7 +111,9 @@ const S = {
   config: null,        // GET /api/desktop/config
   agent: null,         // the ACD's view of me: state, pause_reason, state_since, calls_today...
   pending: null,       // "pause" | "logout" requested for after the call
-  call: null,          // {call_id, queue, number, status, offered_at, answered_at, ended_at, held}
+  call: null,          // {call_id, queue, number, status, offered_at, answered_at, ended_at,
+                       //  held, held_since, held_total_s, acd, from_agent, pushed}
+  callNote: null,      // what happened to the last call that left the desktop (transferred away)
   pop: null,           // the desktop.screen_pop data of the current/last call
   popRestored: false,  // the pop came from a snapshot after a gap
   customer: null,      // the customer view on screen (for refreshes after quick actions)
@@ -147,7 +164,7 @@ async function main() {
   document.addEventListener("keydown", unlockAudio, { once: true });
   onLanguageChange(() => buildLayout());
   loadSoftphone();
-  mountCampaignPanel(ui.campaign, { state: S, finishWrap });  // outbound: campaign.js
+  mountCampaignPanel(ui.campaign, { state: S, finishWrap, placedCall });  // outbound: campaign.js
 }
 
 // ---------------------------------------------------------------- layout
@@ -302,33 +319,47 @@ async function changeState(args) {
 function renderCall() {
   const c = S.call;
   const panel = ui.callPanel;
+  const note = S.callNote
+    ? h("p", { class: "notice", id: "call-note", dataset: { kind: S.callNote.kind } }, S.callNote.text)
+    : null;
   if (!c) {
-    clear(panel, h("h2", {}, t("call.title")), h("p", { class: "muted", id: "call-none" }, t("call.none")));
+    clear(panel, h("h2", {}, t("call.title")), note,
+      h("p", { class: "muted", id: "call-none" }, t("call.none")));
     return;
   }
   const status = c.held ? "held" : c.status;
-  const live = c.status === "ringing" || c.status === "talking";
+  const live = LIVE.has(c.status);
   ui.transfer = h("input", { id: "transfer-to", "aria-label": t("call.transfer_to"),
                              placeholder: t("call.transfer_to"), maxlength: 40 });
   ui.notes = h("textarea", { id: "call-notes", "aria-label": t("call.notes"), maxlength: 5000 });
   ui.notes.value = c.notes || "";
   ui.notes.addEventListener("input", () => { c.notes = ui.notes.value; });
   const answerable = c.status === "ringing";
+  // The ACD's FastAGI session owns a routed caller's channel: the server refuses hold (409),
+  // so the button says why instead of failing after a click.
+  const holdable = c.status === "talking" && !c.acd;
   clear(panel,
     h("h2", {}, t("call.title"),
       h("span", { class: `badge call-${status}`, id: "call-status", dataset: { status } },
         t(`call.${status}`))),
+    note,
+    c.from_agent ? h("p", { class: "notice", id: "call-transferred-in" },
+      t("call.transferred_in", { from: c.from_agent })) : null,
     h("dl", { class: "facts" },
       h("dt", {}, t("dial.number")), h("dd", { id: "call-number" }, dialLink(c.number, { dial })),
       h("dt", {}, t("call.queue")), h("dd", {}, c.queue || "–"),
       h("dt", {}, t("call.duration")), h("dd", { class: "num", id: "call-timer" }, callTimer())),
+    c.held || c.held_total_s
+      ? h("p", { class: "muted num", id: "call-hold-timer" }, holdText()) : null,
     h("div", { class: "row" },
       h("button", { type: "button", id: "btn-answer", class: "primary", disabled: !answerable,
                     title: S.softphone ? null : t("call.answer_desk"), onclick: answer },
         t("call.answer"), h("kbd", {}, "Alt+A")),
       h("button", { type: "button", id: "btn-hangup", class: "danger", disabled: !live,
                     onclick: hangup }, t("call.hangup"), h("kbd", {}, "Alt+H")),
-      h("button", { type: "button", id: "btn-hold", disabled: c.status !== "talking",
+      h("button", { type: "button", id: "btn-hold", disabled: !holdable,
+                    "aria-pressed": c.held ? "true" : "false",
+                    title: c.acd && c.status === "talking" ? t("call.hold_acd") : null,
                     onclick: toggleHold }, c.held ? t("call.unhold") : t("call.hold"))),
     h("form", { class: "row", id: "transfer-form", onsubmit: (ev) => { ev.preventDefault(); transfer(); } },
       ui.transfer,
@@ -336,12 +367,34 @@ function renderCall() {
     h("label", { for: "call-notes" }, t("call.notes"), h("kbd", {}, "Alt+N")), ui.notes);
 }
 
+const LIVE = new Set(["dialing", "ringing", "talking"]);
+
 function callTimer() {
   const c = S.call;
   if (!c) return "";
   const from = c.answered_at || c.offered_at;
   const to = c.ended_at || Date.now() / 1000;
   return from ? fmtDuration(to - from) : "";
+}
+
+/** "on hold 0:12" while held; "held 0:40 in all" after. */
+function holdText() {
+  const c = S.call;
+  if (!c) return "";
+  const now = c.ended_at || Date.now() / 1000;
+  if (c.held) return t("call.hold_for", { d: fmtDuration(now - c.held_since) });
+  return c.held_total_s ? t("call.held_total", { d: fmtDuration(c.held_total_s) }) : "";
+}
+
+function setHeld(c, held, at) {
+  if (!!c.held === held) return;
+  if (held) {
+    c.held_since = at;
+  } else {
+    c.held_total_s = (c.held_total_s || 0) + Math.max(0, at - (c.held_since || at));
+    c.held_since = null;
+  }
+  c.held = held;
 }
 
 function answer() {
@@ -368,7 +421,7 @@ async function callAction(path, body) {
 
 async function hangup() {
   const c = S.call;
-  if (!c || (c.status !== "ringing" && c.status !== "talking")) return;
+  if (!c || !LIVE.has(c.status)) return;
   if (S.softphone && S.softphone.state && S.softphone.state !== "idle") {
     try {
       S.softphone.hangup();
@@ -381,9 +434,11 @@ async function hangup() {
 async function toggleHold() {
   const c = S.call;
   if (!c) return;
-  const res = await callAction(`/api/calls/${encodeURIComponent(c.call_id)}/${c.held ? "unhold" : "hold"}`);
-  if (res) {
-    c.held = !c.held;
+  const on = !c.held;
+  const res = await callAction(`/api/calls/${encodeURIComponent(c.call_id)}/${on ? "hold" : "unhold"}`);
+  // The server accepted it: shown at once; the hub's pbx.call.held/unheld confirm it.
+  if (res && S.call === c) {
+    setHeld(c, on, Date.now() / 1000);
     renderCall();
   }
 }
@@ -393,12 +448,112 @@ async function transfer() {
   const number = ui.transfer.value.trim();
   if (!c || !number) return;
   const res = await callAction(`/api/calls/${encodeURIComponent(c.call_id)}/transfer`, { number });
-  if (res) toast(`${t("call.transfer")}: ${fmtPhone(number)}`, "ok");
+  if (res && S.call === c) transferredAway(c, number);
+}
+
+/** My part of the call is over: it leaves the desktop with a note; its wrap-up stays. */
+function transferredAway(c, target) {
+  c.ended_at = c.ended_at || Date.now() / 1000;
+  if (c.held) setHeld(c, false, c.ended_at);
+  S.callNote = { kind: "transferred", call_id: c.call_id,
+                 text: t("call.transferred_away", { number: fmtPhone(c.number || ""),
+                                                    target: fmtPhone(target || "") }) };
+  if (c.answered_at || c.status === "talking") startWrap(c);
+  S.call = null;
+  stopRing();
+  renderCall();
 }
 
 async function dial(number) {
   const res = await callAction("/api/calls/dial", { number });
-  if (res) toast(t("dial.started", { number: fmtPhone(number) }), "ok");
+  if (res) {
+    toast(t("dial.started", { number: fmtPhone(number) }), "ok");
+    placedCall(res.call_id, number);
+  }
+}
+
+/** A call this desktop placed (click-to-dial, a campaign's preview dial): on screen at once. */
+function placedCall(callId, number) {
+  S.callNote = null;
+  S.call = { call_id: callId, number, status: "dialing", offered_at: Date.now() / 1000,
+             notes: "", acd: false };
+  renderCall();
+  followCall(callId);
+}
+
+/** Follows a call the ACD does not report, over REST, until the hub's frames take over. */
+const following = new Set();
+
+async function followCall(callId) {
+  if (following.has(callId)) return;
+  following.add(callId);
+  try {
+    await followLoop(callId);
+  } finally {
+    following.delete(callId);
+  }
+}
+
+async function followLoop(callId) {
+  let seen = false;
+  for (let misses = 0; misses < 60;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const c = S.call;
+    if (!c || c.call_id !== callId || c.pushed || !LIVE.has(c.status)) return;
+    let view;
+    try {
+      view = await api(`/api/calls/${encodeURIComponent(callId)}`);
+    } catch (err) {
+      // Not known yet (the PBX has not made the channel), or gone: keep asking a while.
+      if (!(err instanceof ApiError) || err.status !== 404) showError(err);
+      if (seen) return callGone(c);
+      misses += 1;
+      continue;
+    }
+    seen = true;
+    if (S.call !== c || c.pushed) return;
+    applyCallView(c, view, Date.now() / 1000);
+  }
+}
+
+function callGone(c) {
+  if (S.call !== c) return;
+  c.status = "ended";
+  c.ended_at = Date.now() / 1000;
+  endedHere(c);
+}
+
+/** Brings a call on the desktop up to date with the tracker's view of it (CallView). */
+function applyCallView(c, view, at) {
+  const before = `${c.status}/${c.held}`;
+  if (view.ended_at != null) {
+    c.status = "ended";
+    c.ended_at = c.ended_at || at;
+  } else if (view.answered_at != null) {
+    if (c.status !== "talking") c.answered_at = c.answered_at || at;
+    c.status = "talking";
+  } else if (c.status !== "dialing") {
+    c.status = "ringing";
+  }
+  const held = (view.legs || []).some((leg) => leg.ended_at == null && leg.on_hold);
+  setHeld(c, held, at);
+  if (!c.number) c.number = view.direction === "outbound" ? view.dialled : view.caller_num;
+  if (`${c.status}/${c.held}` === before) return;
+  if (c.status === "ended") endedHere(c);
+  else renderCall();
+}
+
+/** A call not routed by the ACD ended: wrap it up if it was talked on, else it just goes. */
+function endedHere(c) {
+  if (c.held) setHeld(c, false, c.ended_at);
+  stopRing();
+  if (c.answered_at) {
+    startWrap(c);
+  } else {
+    toast(t("call.not_answered", { number: fmtPhone(c.number || "") }), "info");
+    S.call = null;
+  }
+  renderCall();
 }
 
 function renderDial() {
@@ -553,6 +708,10 @@ function applyEvent(rawTopic, data, msg) {
   const ts = msg.ts || Date.now() / 1000;
   S.recent.push([rawTopic, msg.seq, data.call_id || data.new || ""]);
   if (S.recent.length > 50) S.recent.shift();
+  if (topic.startsWith("pbx.call.")) {
+    applyPbxCall(topic.slice("pbx.call.".length), data, ts);
+    return;
+  }
   switch (topic) {
     case "agent.state":
       if (!isMine(data)) return;
@@ -564,8 +723,9 @@ function applyEvent(rawTopic, data, msg) {
       break;
     case "call.offered":
       if (!isMine(data)) return;
+      S.callNote = null;
       S.call = { call_id: data.call_id, queue: data.queue, number: data.number, status: "ringing",
-                 offered_at: ts, notes: "" };
+                 offered_at: ts, notes: "", acd: true };
       if (!S.pop || S.pop.call_id !== data.call_id) {
         S.pop = null;
         S.popRestored = false;
@@ -581,7 +741,7 @@ function applyEvent(rawTopic, data, msg) {
       S.customer = null;
       if (!S.call || S.call.call_id !== data.call_id) {
         S.call = { call_id: data.call_id, queue: data.queue, number: data.caller_number,
-                   status: "ringing", offered_at: data.offered_at || ts, notes: "" };
+                   status: "ringing", offered_at: data.offered_at || ts, notes: "", acd: true };
         renderCall();
       }
       renderPop();
@@ -595,6 +755,7 @@ function applyEvent(rawTopic, data, msg) {
       break;
     case "call.ended":
       if (S.call?.call_id !== data.call_id) return;
+      if (S.call.held) setHeld(S.call, false, ts);
       S.call.status = "ended";
       S.call.ended_at = ts;
       stopRing();
@@ -622,6 +783,44 @@ function applyEvent(rawTopic, data, msg) {
   }
 }
 
+/**
+ * The call tracker's frames (pbx.call.*: data.call is its CallView). They follow the calls the
+ * ACD does not report (placed from this desktop, transferred to me) and the hold state of any.
+ */
+function applyPbxCall(kind, data, ts) {
+  const view = data.call;
+  if (!view) return;
+  const me = S.me.username;
+  const owner = view.agent?.user || "";
+  let c = S.call && S.call.call_id === data.call_id ? S.call : null;
+  if (kind === "transferred" || kind === "agent_changed") {
+    const from = kind === "transferred" ? data.transfer?.from_agent : data.previous_user;
+    if (c && from === me && owner !== me) {
+      transferredAway(c, kind === "transferred" ? data.transfer.target
+        : (view.agent?.name || owner || view.agent?.device || ""));
+      return;
+    }
+  }
+  if (!c && owner === me && view.ended_at == null && (!S.call || !LIVE.has(S.call.status))) {
+    // A call I did not get from the ACD: transferred to me, or placed from my phone.
+    S.callNote = null;
+    c = S.call = { call_id: data.call_id, queue: view.queue || "", status: "ringing",
+                   number: view.direction === "outbound" ? view.dialled : view.caller_num,
+                   offered_at: ts, notes: "", acd: false };
+    if (kind === "agent_changed" && data.previous_user) c.from_agent = data.previous_user;
+  }
+  if (!c) return;
+  if (kind === "answered" || kind === "ended" || kind === "agent_changed") c.pushed = true;
+  if (kind === "held" || kind === "unheld") {
+    setHeld(c, kind === "held", ts);
+    renderCall();
+    return;
+  }
+  if (c.acd) return;  // the ACD's own events drive its calls' status and wrap-up
+  applyCallView(c, view, ts);
+  if (S.call === c) renderCall();
+}
+
 function startWrap(call) {
   if (S.wrap?.call_id === call.call_id) return;
   S.wrap = { call_id: call.call_id, queue: call.queue, number: call.number, notes: call.notes || "" };
@@ -634,19 +833,23 @@ function applySnapshot(data, reason) {
   S.stats = data.stats || {};
   for (const q of S.stats.queues || []) S.queues.set(q.queue, q);
   const before = S.call;
-  if (data.call) {
+  if (data.call && !(before && !before.acd && LIVE.has(before.status))) {
     const same = before && before.call_id === data.call.call_id;
     S.call = {
       ...(same ? before : { notes: "" }),
       call_id: data.call.call_id, queue: data.call.queue,
       number: data.screen_pop?.caller_number || (same ? before.number : ""),
       status: data.call.answered ? "talking" : "ringing",
-      offered_at: data.call.offered_at,
+      offered_at: data.call.offered_at, acd: true,
     };
     if (data.screen_pop) {
       S.pop = data.screen_pop;
       S.popRestored = reason !== "initial" || !!before;
     }
+  } else if (before && !before.acd && LIVE.has(before.status)) {
+    // Not the ACD's call: the snapshot does not carry it; ask the tracker again.
+    before.pushed = false;
+    followCall(before.call_id);
   } else if (before && (before.status === "ringing" || before.status === "talking")) {
     // The call ended while we were away: still wrap it up if it was answered.
     if (before.status === "talking") {
@@ -760,6 +963,8 @@ function tick() {
   if (timer) timer.textContent = sinceText();
   const ct = document.getElementById("call-timer");
   if (ct) ct.textContent = callTimer();
+  const hold = document.getElementById("call-hold-timer");
+  if (hold) hold.textContent = holdText();
 }
 
 main().catch(showError);

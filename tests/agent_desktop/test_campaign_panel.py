@@ -19,7 +19,7 @@ PANEL = STATIC_DIR / "campaign.js"
 def test_the_desktop_page_loads_and_mounts_the_panel() -> None:
     desktop = (STATIC_DIR / "desktop.js").read_text(encoding="utf-8")
     assert 'import { campaignOfCall, mountCampaignPanel } from "/static/campaign.js";' in desktop
-    assert "mountCampaignPanel(ui.campaign, { state: S, finishWrap })" in desktop
+    assert "mountCampaignPanel(ui.campaign, { state: S, finishWrap, placedCall })" in desktop
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")

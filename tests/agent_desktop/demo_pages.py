@@ -1,0 +1,138 @@
+"""The running demo server the desktop's browser tests drive: PBX simulator, ACD, hub and CRM in
+the test's event loop, on a free port, with the random demo traffic stopped so that the only
+calls are the test's own. Shared by the desktop's browser test modules (one server per module).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from playwright.async_api import BrowserContext, Page
+
+from common.bus import Subscription
+from config.settings import Settings
+from cti.simulator import PhoneBehaviour
+from server import serve
+
+TIMEOUT_MS = 30_000  # a guard against hanging, not a speed assertion
+WAIT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_settings(data_dir: Path, port: int, *, agents: int = 1,
+                  **demo: Any) -> Settings:
+    return Settings.model_validate({
+        "server": {"port": port, "host": "127.0.0.1", "data_dir": str(data_dir),
+                   "summary_interval_s": 60},
+        "fastagi": {"port": 0},
+        "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
+        "pages": {"language": "en", "country": "US"},
+        # Conversations last until hung up; no random calls, no demo campaign.
+        "demo": {"customers": 300, "agents": agents, "calls_per_minute": 0.0001,
+                 "mean_handle_s": 30000.0, "time_scale": 0.1, "agent_return_s": 0.5,
+                 "campaign_leads": 0, **demo},
+    })
+
+
+class DemoServer:
+    """The demo server in this event loop; its desk phones answer after a short ring and talk
+    until someone hangs up."""
+
+    def __init__(self, settings: Settings, phones: tuple[str, ...] = ("1001",)) -> None:
+        self.settings = settings
+        self.phones = phones
+        self.handles: dict[str, Any] = {}
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.settings.server.port}"
+
+    @property
+    def sim(self) -> Any:
+        return self.handles["sim"]
+
+    @property
+    def crm(self) -> Any:
+        return self.handles["crm"]
+
+    async def start(self) -> None:
+        ready, self.stop, self.handles = asyncio.Event(), asyncio.Event(), {}
+        self.task = asyncio.create_task(serve(self.settings, demo=True, ready=ready,
+                                              stop=self.stop, handles=self.handles))
+        await asyncio.wait_for(ready.wait(), 60)
+        await self.sim.stop_traffic()
+        for ext in self.phones:
+            # Answers within the ring timeout (simulated seconds, like the Dial's 15 s) and
+            # talks until someone hangs up (5 min real at the least).
+            self.sim.set_phone(ext, PhoneBehaviour(answer_delay_s=6.0, handle_time_s=30000.0))
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 30)
+
+    def subscribe(self, prefix: str) -> Subscription:
+        sub: Subscription = self.handles["bus"].subscribe(prefix)
+        return sub
+
+
+async def next_message(sub: Subscription, match: Callable[[Any], bool]) -> Any:
+    """The next bus message on `sub` that `match`es (waits for it; fails after WAIT_S)."""
+    async def wait() -> Any:
+        while True:
+            env = await sub.get()
+            if match(env.message):
+                return env.message
+    return await asyncio.wait_for(wait(), WAIT_S)
+
+
+async def rest(srv: DemoServer, method: str, path: str, user: str, body: Any = None) -> Any:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(srv.base + "/api/auth/login",
+                             json={"username": user, "password": "demo"}) as r:
+            token = (await r.json())["access_token"]
+        async with http.request(method, srv.base + path, json=body,
+                                headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status < 300, (path, r.status, await r.text())
+            return await r.json() if r.content_type == "application/json" else None
+
+
+async def known_caller(crm: Any) -> tuple[str, Any]:
+    """A demo customer with open tickets and purchases whose number is theirs alone."""
+    tickets = await crm.tickets.search(status="open", limit=200)
+    for customer_id in dict.fromkeys(t.customer_id for t in tickets.items):
+        view = await crm.customer_view(customer_id)
+        if not (view.purchases_by_department and view.phones):
+            continue
+        number = view.phones[0].e164
+        found = await crm.lookup_phone(number)
+        if found is not None and not found.ambiguous:
+            return number, view
+    raise AssertionError("the demo data has no customer with tickets, orders and a phone")
+
+
+async def sign_in(context: BrowserContext, url: str, user: str) -> Page:
+    """A page signed in as `user`; `page.errors` collects script errors and CSP violations."""
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text
+            else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    await page.goto(url)
+    await page.fill("#login-username", user)
+    await page.fill("#login-password", "demo")
+    await page.click("#login-form button[type=submit]")
+    return page
