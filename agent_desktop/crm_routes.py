@@ -220,7 +220,15 @@ def resource_routes(crm: Crm, res: Resource, check: RowCheck | None = None) -> l
         if not changes:
             raise ValidationFailed("no fields to change")
         old = await repo.get(row_id)
-        check_row(p, res.policy, "update", owner_id=owner_of(old))
+        owner = owner_of(old)
+        if res.name == "interactions" and owner != p.user_id and old.call_id:
+            # A call transferred to another agent keeps the interaction of the agent it was
+            # offered to; the agent who took it over talked on it too (their call segment) and
+            # records its outcome when it ends, as the first agent may.
+            segments = await crm.call_segments(old.call_id)
+            if any(s.agent_user_id == p.user_id for s in segments):
+                owner = p.user_id
+        check_row(p, res.policy, "update", owner_id=owner)
         if check is not None:
             check(changes, old)
         if res.name == "tickets":

@@ -623,6 +623,23 @@ async function finishWrap(callId) {
   }
 }
 
+/**
+ * A call transferred to me is on the record of the agent it was offered to: the server lets me
+ * write it once my part of the call (its segment) is stored, which happens as the call ends.
+ */
+async function patchInteraction(id, body, transferredToMe) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await api(`/api/interactions/${id}`, { method: "PATCH", body });
+    } catch (err) {
+      if (!transferredToMe || attempt >= 6 || !(err instanceof ApiError) || err.status !== 403) {
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+    }
+  }
+}
+
 async function saveWrap(code, notes, button) {
   const w = S.wrap;
   if (!w || !code) return;
@@ -630,8 +647,7 @@ async function saveWrap(code, notes, button) {
   try {
     const row = await interactionOf(w.call_id);
     if (!row) throw new Error(t("wrap.no_record"));
-    await api(`/api/interactions/${row.id}`, { method: "PATCH",
-                                                 body: { disposition: code, notes } });
+    await patchInteraction(row.id, { disposition: code, notes }, !!w.from_agent);
     toast(t("wrap.saved", { code }), "ok");
     S.wrap = null;
     renderWrap();
@@ -743,6 +759,9 @@ function applyEvent(rawTopic, data, msg) {
         S.call = { call_id: data.call_id, queue: data.queue, number: data.caller_number,
                    status: "ringing", offered_at: data.offered_at || ts, notes: "", acd: true };
         renderCall();
+      } else if (!S.call.queue && data.queue) {
+        S.call.queue = data.queue;  // a call transferred to me: the pop knows its queue
+        renderCall();
       }
       renderPop();
       break;
@@ -823,7 +842,8 @@ function applyPbxCall(kind, data, ts) {
 
 function startWrap(call) {
   if (S.wrap?.call_id === call.call_id) return;
-  S.wrap = { call_id: call.call_id, queue: call.queue, number: call.number, notes: call.notes || "" };
+  S.wrap = { call_id: call.call_id, queue: call.queue, number: call.number, notes: call.notes || "",
+             from_agent: call.from_agent || null };
   renderWrap();
 }
 
@@ -840,8 +860,9 @@ function applySnapshot(data, reason) {
       call_id: data.call.call_id, queue: data.call.queue,
       number: data.screen_pop?.caller_number || (same ? before.number : ""),
       status: data.call.answered ? "talking" : "ringing",
-      offered_at: data.call.offered_at, acd: true,
+      offered_at: data.call.offered_at, acd: same ? before.acd !== false : true,
     };
+    if (data.call.held !== undefined) setHeld(S.call, !!data.call.held, Date.now() / 1000);
     if (data.screen_pop) {
       S.pop = data.screen_pop;
       S.popRestored = reason !== "initial" || !!before;

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,18 @@ async def next_message(sub: Subscription, match: Callable[[Any], bool]) -> Any:
             env = await sub.get()
             if match(env.message):
                 return env.message
+    return await asyncio.wait_for(wait(), WAIT_S)
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool]) -> Any:
+    """`read()` again until `done` says its result is what the test waits for: for rows that a
+    background writer puts in the database, where there is no message to wait on."""
+    async def wait() -> Any:
+        while True:
+            got = await read()
+            if done(got):
+                return got
+            await asyncio.sleep(0.05)
     return await asyncio.wait_for(wait(), WAIT_S)
 
 

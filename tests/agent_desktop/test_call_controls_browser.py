@@ -12,6 +12,7 @@ agent1; a transfer rings agent2's phone directly).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,12 +23,13 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from common.messages import CallHeld, CallUnheld
-from cti.simulator.config import OutboundProfile
+from cti.simulator.config import OutboundProfile, PhoneBehaviour
 from cti.simulator.wire import Header
 from tests.agent_desktop.demo_pages import (
     TIMEOUT_MS,
     DemoServer,
     demo_settings,
+    eventually,
     free_port,
     known_caller,
     next_message,
@@ -171,3 +173,166 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
         ("outbound", phone, code)]
     assert desk.errors == []  # type: ignore[attr-defined]
     await desk.context.close()
+
+
+async def focused(page: Page) -> str:
+    """The focused element's id, else its tag and classes ("button.link.dial")."""
+    return str(await page.evaluate("""() => {
+      const el = document.activeElement;
+      if (!el) return "";
+      return el.id || [el.tagName.toLowerCase(), ...el.classList].join(".");
+    }"""))
+
+
+async def tab_to(page: Page, wanted: set[str], limit: int = 120) -> set[str]:
+    """Presses Tab until every id in `wanted` had the focus (or `limit` presses); returns the ids
+    that never did."""
+    missing = set(wanted)
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        missing.discard(await focused(page))
+        if not missing:
+            break
+    return missing
+
+
+async def test_the_main_controls_work_from_the_keyboard_alone(world: World) -> None:
+    w = world
+    desk = await desktop(w, "agent1")
+    state = desk.locator("#agent-state")
+    await make_available(w, desk)
+    await desk.keyboard.press("Alt+P")  # pause, with the reason picked in the menu
+    reason = await desk.input_value("#pause-reason")
+    await expect(state).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
+    await expect(state).to_contain_text(reason)
+    assert w.server.handles["engine"].agent("agent1").state == "paused"
+    # The state controls are reachable with Tab (and work with Enter).
+    assert await tab_to(desk, {"btn-ready", "pause-reason", "btn-acd-logout"}) == set()
+    await desk.focus("#btn-ready")
+    await desk.keyboard.press("Enter")
+    await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+    await desk.keyboard.press("Alt+P")
+    await expect(state).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
+    await desk.keyboard.press("Alt+R")
+    await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+
+    # A call rings: Alt+A answers (on a desk phone the page says where to answer). The phone
+    # rings longer than usual (4.5-13.5 simulated s of the Dial's 15; 0.45 s real at the least)
+    # so that the key lands while it rings.
+    w.server.sim.set_phone("1001", PhoneBehaviour(answer_delay_s=9.0, handle_time_s=30000.0))
+    number, view = await known_caller(w.server.crm)
+    ringing = asyncio.ensure_future(desk.wait_for_selector(
+        '#call-status[data-status="ringing"]', timeout=TIMEOUT_MS))
+    await w.server.sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                          patience_s=None)
+    await ringing
+    await desk.keyboard.press("Alt+A")
+    w.server.sim.set_phone("1001", PhoneBehaviour(answer_delay_s=6.0, handle_time_s=30000.0))
+    status = desk.locator("#call-status")
+    await expect(desk.locator(".toast")).to_contain_text(["Answer on your desk phone"],
+                                                         timeout=TIMEOUT_MS)
+    await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
+    call_id = await desk.evaluate("window.desktop.state.call.call_id")
+    # Every call control and the caller's numbers in the screen-pop are reachable with Tab.
+    await desk.focus("#btn-ready")
+    pop_numbers = await desk.locator("#pop-phones button.dial").count()
+    assert pop_numbers >= 1
+    assert await tab_to(desk, {"btn-hangup", "transfer-to", "btn-transfer", "call-notes",
+                               "dial-number", "button.link.dial"}) == set()
+
+    # Notes (Alt+N), typed while talking; Alt+H hangs up even from inside the notes.
+    await desk.keyboard.press("Alt+N")
+    assert await focused(desk) == "call-notes"
+    await desk.keyboard.type("键盘备注 / typed, no mouse")
+    await desk.keyboard.press("Alt+H")
+    wrap = desk.locator("#wrap-panel")
+    await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(state).to_have_attribute("data-state", "wrap_up", timeout=TIMEOUT_MS)
+    # Alt+W before a disposition is picked takes the focus to the disposition (it is required);
+    # the arrow keys pick one, and Alt+W saves and ends the wrap-up.
+    await desk.keyboard.press("Alt+W")
+    assert await focused(desk) == "wrap-disposition"
+    assert await desk.input_value("#wrap-notes") == "键盘备注 / typed, no mouse"
+    await desk.keyboard.press("ArrowDown")
+    code = await desk.input_value("#wrap-disposition")
+    assert code
+    await desk.keyboard.press("Alt+W")
+    await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
+    await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+    rows = await w.server.crm.interactions.search(call_id=call_id, limit=5)
+    assert [(r.disposition, r.notes) for r in rows.items] == [
+        (code, "键盘备注 / typed, no mouse")]
+    assert rows.items[0].customer_id == view.customer.id
+    await desk.keyboard.press("Alt+P")
+    await expect(state).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
+    await desk.screenshot(path=str(artifact("desktop-keyboard-paused.png")), full_page=True)
+    assert desk.errors == []  # type: ignore[attr-defined]
+    await desk.context.close()
+
+
+async def test_a_blind_transfer_moves_the_call_to_the_other_agents_desktop(world: World) -> None:
+    w, tracker = world, world.server.handles["tracker"]
+    desk1 = await desktop(w, "agent1")
+    desk2 = await desktop(w, "agent2")  # paused: the ACD routes nothing to agent2
+    await expect(desk2.locator("#agent-state")).to_have_attribute("data-state", "paused",
+                                                                  timeout=TIMEOUT_MS)
+    await make_available(w, desk1)
+    answered_1002 = w.server.sim.tally().agent_answered.get("1002", 0)
+    moves = w.server.subscribe("pbx.call.")
+    number, view, call_id = await take_inbound_call(w, desk1)
+
+    await desk1.fill("#transfer-to", "1002")  # agent2's extension
+    await desk1.press("#transfer-to", "Enter")
+    # agent1's desktop: the call is gone, with a note saying where; its wrap-up stays.
+    note = desk1.locator("#call-note")
+    await expect(note).to_contain_text("transferred to 1002", timeout=TIMEOUT_MS)
+    await expect(desk1.locator("#call-none")).to_be_visible()
+    await expect(desk1.locator("#wrap-panel")).to_be_visible(timeout=TIMEOUT_MS)
+
+    # The PBX rang agent2's phone, which answered: the tracker gives the call to agent2.
+    def agent2_talks(m: Any) -> bool:
+        call = tracker.get(call_id)
+        return (getattr(m, "call_id", "") == call_id and call.agent is not None
+                and call.agent.user == "agent2"
+                and any(leg.answered_at is not None for leg in call.legs
+                        if leg.channel == call.agent.channel))
+
+    await next_message(moves, agent2_talks)
+    moves.close()
+    assert tracker.get(call_id).transfers[-1].target == "1002"
+    assert w.server.sim.tally().agent_answered.get("1002", 0) == answered_1002 + 1
+
+    # agent2's desktop: the call, from agent1, with the caller's screen-pop.
+    status2 = desk2.locator("#call-status")
+    await expect(status2).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
+    assert await desk2.evaluate("window.desktop.state.call.call_id") == call_id
+    await expect(desk2.locator("#call-number")).to_contain_text(number[-4:])
+    await expect(desk2.locator("#call-transferred-in")).to_contain_text("agent1")
+    await expect(desk2.locator("#pop-customer-name")).to_have_text(view.customer.name,
+                                                                   timeout=TIMEOUT_MS)
+    await desk2.screenshot(path=str(artifact("desktop-transferred-in.png")), full_page=True)
+    await desk1.screenshot(path=str(artifact("desktop-transferred-away.png")), full_page=True)
+
+    # agent1 wraps up their part; agent2 (no ACD session holds the line any more) may hold.
+    code = await wrap_up(desk1)
+    hold2 = desk2.locator("#btn-hold")
+    await expect(hold2).to_be_enabled()
+    await hold2.click()
+    await expect(status2).to_have_attribute("data-status", "held", timeout=TIMEOUT_MS)
+    assert any(leg.on_hold for leg in tracker.get(call_id).legs)
+    await hold2.click()
+    await expect(status2).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
+
+    # agent2 hangs up: the end reaches their desktop, which wraps the call up too.
+    await desk2.click("#btn-hangup")
+    code2 = await wrap_up(desk2)
+    rows = await w.server.crm.interactions.search(call_id=call_id, limit=5)
+    assert [r.disposition for r in rows.items] == [code2]  # the call's last word is agent2's
+    del code
+    segments = await eventually(lambda: w.server.crm.call_segments(call_id),
+                                lambda got: len(got) == 2)
+    assert [(s.agent, s.transfer_target) for s in segments] == [("agent1", "1002"),
+                                                                  ("agent2", None)]
+    for page in (desk1, desk2):
+        assert page.errors == []  # type: ignore[attr-defined]
+        await page.context.close()

@@ -483,3 +483,27 @@ async def test_unknown_query_parameters_are_422_and_named(world: World) -> None:
     assert resp.status == 200 and (await resp.json())["total"] == 1
     resp = await world.get("root", "/api/skills?user_id=1&skill=x&level=1&limit=5&desc=false")
     assert resp.status == 200
+
+
+async def test_the_agent_a_call_was_transferred_to_may_record_its_outcome(world: World) -> None:
+    from crm_core.segments import CallSegment
+
+    c = await new_customer(world, "Caller")
+    # The interaction names bob, who was offered the call; he transferred it to alice.
+    row = await world.crm.interactions.create(customer_id=c["id"], kind="call",
+                                              agent_user_id=world.ids["bob"], call_id="1700.1")
+    other = await world.crm.interactions.create(customer_id=c["id"], kind="call",
+                                                agent_user_id=world.ids["bob"], call_id="1700.2")
+    await assert_error(await world.patch("alice", f"/api/interactions/{row.id}",
+                                         {"disposition": "resolved"}), 403, "forbidden")
+    await world.crm.log_call_segments("1700.1", [
+        CallSegment("1700.1", 0, world.ids["bob"], "bob", "PJSIP/1002", 1.0, 5.0, 4.0,
+                    "transfer", "blind", "1001"),
+        CallSegment("1700.1", 1, world.ids["alice"], "alice", "PJSIP/1001", 5.0, 9.0, 4.0)])
+    resp = await world.patch("alice", f"/api/interactions/{row.id}", {"disposition": "resolved"})
+    assert resp.status == 200, await resp.text()
+    assert (await world.crm.interactions.get(row.id)).disposition == "resolved"
+    # Only the calls she talked on.
+    await assert_error(await world.patch("alice", f"/api/interactions/{other.id}",
+                                         {"disposition": "resolved"}), 403, "forbidden")
+    assert (await world.crm.interactions.get(other.id)).disposition is None
