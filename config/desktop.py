@@ -33,6 +33,14 @@ class DesktopSettings(Section):
     ws_agent_replay_bytes: int = Field(default=128 * 1024, ge=1024)
     # Websocket ping interval (s): a peer that misses its pong is closed.
     ws_heartbeat_s: float = Field(default=20.0, gt=0)
+    # Live queue figures on each agent's desktop (the agent's own queues): one shared frame
+    # per group of agents with the same queues, not kept for replay (a resume gets the current
+    # figures), at most once per queue every ws_agent_stats_interval_s seconds, when changed.
+    ws_agent_queue_stats: bool = True
+    ws_agent_stats_interval_s: float = Field(default=1.0, gt=0)
+    # A stream nobody has had open for this long (s) frees its replay buffer; a client that
+    # resumes it later gets a fresh snapshot flagged "gap" (with the current call and pop).
+    ws_idle_stream_expiry_s: float = Field(default=900.0, gt=0)
 
     @field_validator("allowed_origins")
     @classmethod

@@ -32,7 +32,7 @@ from acd.model import AgentSnapshot
 from acd.stats import QueueReport
 from agent_desktop.hub import screenpop, streams, wire
 from agent_desktop.hub.replay import StreamLog
-from agent_desktop.hub.stats import StatsThrottle, agent_row, queue_stats
+from agent_desktop.hub.stats import AgentQueueFanout, StatsThrottle, agent_row, queue_stats
 from agent_desktop.hub.streams import AgentInfo, Viewer
 from agent_desktop.jsonio import to_jsonable
 from common.bus import Bus, Subscription
@@ -68,6 +68,10 @@ log = structlog.get_logger("agent_desktop.hub")
 TOPIC_SCREEN_POP = "desktop.screen_pop"
 TOPIC_QUEUE_STATS = "acd.queue.stats"
 TOPIC_AGENT_ROW = "desktop.agent_row"
+TOPIC_AGENT_QUEUE_STATS = "desktop.queue_stats"  # value frames to agents' own streams
+# How often the agents' queue memberships are re-read from the ACD for the value frames (a
+# skills change reaches the desktop's figures within this; a joining agent's are read at once).
+AGENT_QUEUES_REFRESH_S = 10.0
 
 # Bus messages the hub forwards to clients (data = the message, field by field). Those about an
 # agent (agent_id set) go to that agent's stream, their team's and all; those about a call with
@@ -205,6 +209,7 @@ class Client:
     queue: asyncio.Queue[str]
     kill: Callable[[int, str], None]
     dropped: bool = False
+    agent: str = ""  # on an agent stream: that agent's ACD id (username), set by the hub
 
     def push(self, text: str) -> bool:
         if self.dropped:
@@ -243,6 +248,7 @@ class _Current:
 class _Counters:
     screen_pops: int = 0
     frames: int = 0
+    value_frames: int = 0
     dropped_slow: int = 0
     pop_errors: int = 0
     pop_ms: list[float] = field(default_factory=list)
@@ -269,6 +275,13 @@ class Hub:
         self.metrics: HubMetrics | None = None
         self.counters = _Counters()
         self.throttle = StatsThrottle(1.0)
+        # Live figures of their own queues to agents' desktops (value frames, see stats.py);
+        # a switch rather than only the setting, so the benchmark can compare in one run.
+        self.agent_stats = settings.ws_agent_queue_stats
+        self.agent_fanout = AgentQueueFanout(settings.ws_agent_stats_interval_s,
+                                             wire.encode_data)
+        self._agent_queues: dict[str, frozenset[str]] = {}
+        self._agent_queues_at = float("-inf")
         self._rows_cache: tuple[float, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
@@ -367,8 +380,13 @@ class Hub:
         # one by one; otherwise the stream's current seq, which the snapshot is as of.
         at = resume_seq if missed is not None and resume_seq is not None else sl.seq
         frames = [wire.welcome(client.stream, at, missed is not None, user)]
+        client.agent = self._agent_of_stream(client.stream, v)
         if missed is not None:
             frames.extend(e.text for e in missed)
+            # Value frames are not replayed: the current figures instead (a snapshot has them).
+            current = self._current_values(client.agent)
+            if current is not None:
+                frames.append(current)
         else:
             reason = "initial" if resume_seq is None else "gap"
             frames.append(wire.snapshot(client.stream, sl.seq, reason,
@@ -388,6 +406,28 @@ class Hub:
             self.by_kiosk.setdefault(v.kiosk_id, set()).add(client)
         if self.metrics is not None:
             self.metrics.clients.labels(v.role).inc()
+
+    def _agent_of_stream(self, stream: str, viewer: Viewer) -> str:
+        kind, _, arg = stream.partition(":")
+        if kind != "agent":
+            return ""
+        if viewer.user_id is not None and arg == str(viewer.user_id):
+            return viewer.username
+        return next((a.username for a in self.agents.values() if str(a.user_id) == arg), "")
+
+    def _queues_of(self, agent: str) -> frozenset[str]:
+        queues = self._agent_queues.get(agent)
+        if queues is None and self.acd is not None and agent:
+            snap = self.acd.agent(agent)
+            queues = self._agent_queues[agent] = snap.queues if snap else frozenset()
+        return queues or frozenset()
+
+    def _current_values(self, agent: str) -> str | None:
+        if not agent or not self.agent_stats:
+            return None
+        ts = self.wall.now()
+        return self.agent_fanout.current_frame(
+            self._queues_of(agent), lambda d: wire.value(TOPIC_AGENT_QUEUE_STATS, ts, d))
 
     def leave(self, client: Client) -> None:
         group = self.clients.get(client.stream)
@@ -690,21 +730,52 @@ class Hub:
             except Exception:
                 log.exception("hub_stats_failed")
 
-    def publish_stats(self) -> None:
+    def publish_stats(self, now: float | None = None) -> None:
+        """One stats tick (`now`: monotonic seconds, for the per-queue intervals)."""
         if self.acd is None:
             return
+        now = time.monotonic() if now is None else now
         every = [queue_stats(r) for r in self.acd.report()]
-        rows = self.throttle.due(every, time.monotonic())
+        rows = self.throttle.due(every, now)
         ts = self.wall.now()
         if self.board is not None:
             for e in self.board.on_tick(ts, every, self.acd.agents(), self._team_of,
                                         set(self.logs)):
                 self.emit(e.targets, e.topic, e.data_json, ts)
-        if not rows:
+        if rows:
+            targets = streams.stats_targets(set(self.logs))
+            for row in rows:
+                self.emit(targets, TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
+        if self.agent_stats:
+            self._agent_values(every, now, ts)
+
+    def _agent_values(self, rows: list[Any], now: float, ts: float) -> None:
+        """The due queue figures to agents' desktops: value frames, one string per group of
+        agents with the same queues, pushed as is (see stats.AgentQueueFanout)."""
+        due = self.agent_fanout.tick(rows, now)
+        if not due:
             return
-        targets = streams.stats_targets(set(self.logs))
-        for row in rows:
-            self.emit(targets, TOPIC_QUEUE_STATS, wire.encode_data(row), ts)
+        if self.acd is not None and now - self._agent_queues_at >= AGENT_QUEUES_REFRESH_S:
+            self._agent_queues = {a.agent_id: a.queues for a in self.acd.agents()}
+            self._agent_queues_at = now
+        desks: dict[str, list[Client]] = {}
+        for stream, group in self.clients.items():
+            if stream.startswith("agent:"):
+                for c in group:
+                    if c.agent:
+                        desks.setdefault(c.agent, []).append(c)
+        frames = self.agent_fanout.frames(
+            due, {a: self._queues_of(a) for a in desks},
+            lambda d: wire.value(TOPIC_AGENT_QUEUE_STATS, ts, d))
+        for agent, text in frames.items():
+            for c in desks[agent]:
+                if c.dropped:
+                    continue
+                if c.push(text):
+                    self.counters.frames += 1
+                    self.counters.value_frames += 1
+                else:
+                    self._drop_slow(c)
 
 
 def _masked(data: Any) -> Any:

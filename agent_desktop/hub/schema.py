@@ -18,7 +18,7 @@ from agent_desktop import wallboard_feed
 from agent_desktop.hub import hub, screenpop, stats, wire
 
 FRAMES: tuple[type, ...] = (wire.WelcomeFrame, wire.SnapshotFrame, wire.EventFrame,
-                            wire.ResultFrame, wire.ErrorFrame, wire.PongFrame)
+                            wire.ValueFrame, wire.ResultFrame, wire.ErrorFrame, wire.PongFrame)
 
 
 def topic_types() -> dict[str, Any]:
@@ -29,6 +29,7 @@ def topic_types() -> dict[str, Any]:
         hub.TOPIC_QUEUE_STATS: stats.QueueStats,
         hub.TOPIC_AGENT_ROW: stats.AgentRow,
         **wallboard_feed.TOPIC_TYPES,
+        hub.TOPIC_AGENT_QUEUE_STATS: stats.AgentQueueStats,
     }
     for topic, cls in sorted(hub.FORWARDED_TYPES.items()):
         out.setdefault(topic, cls)

@@ -6,11 +6,21 @@ acd/metrics.py, with Erlang C agents needed from acd/erlang.py): the wallboard, 
 window (15 min by default); the *_today counts run since local midnight.
 
 The throttle lets a queue's row out at most once per `min_interval_s`, and only when it changed.
+
+Agents' desktops get the rows of their own queues as "latest-value" frames (AgentQueueFanout):
+cheap by construction, because a floor of 1,000 desktops is the hub's widest fan-out.
+- Each row is encoded once, and agents with the same set of queues share one frame: the same
+  string object goes into each of their send queues (no per-client encoding).
+- At most one frame per agent per tick, holding every row of theirs that is due; a row is due
+  at most once per `min_interval_s` and only when it changed (latest wins).
+- The frames carry no seq and are not kept for replay: a stale figure is worth nothing, and
+  they would push screen-pops out of the bounded replay buffers. A client that resumes gets the
+  current rows of its queues at once (`current_frame`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from acd.model import AgentSnapshot
@@ -96,3 +106,57 @@ class StatsThrottle:
             self._sent_at[row.queue] = now
             out.append(row)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class AgentQueueStats:
+    """The data of a `desktop.queue_stats` value frame: the agent's queues whose figures
+    changed (or, right after a connect or resume, all of them)."""
+
+    queues: tuple[QueueStats, ...]
+
+
+class AgentQueueFanout:
+    """Which value frame each agent's desktop gets now (pure; the hub pushes the strings).
+
+    `encode_row` turns a QueueStats into JSON text; `frame` wraps the data JSON into the
+    value frame's text (wire.value, with the tick's time)."""
+
+    def __init__(self, min_interval_s: float, encode_row: Callable[[QueueStats], str]) -> None:
+        self.throttle = StatsThrottle(min_interval_s)
+        self._encode = encode_row
+        self._latest: dict[str, str] = {}  # queue -> its latest row, encoded
+
+    def tick(self, rows: Iterable[QueueStats], now: float) -> frozenset[str]:
+        """Take the queues' current rows; returns the queues whose row is due now."""
+        due = self.throttle.due((r for r in rows if not r.overall), now)
+        for r in due:
+            self._latest[r.queue] = self._encode(r)
+        return frozenset(r.queue for r in due)
+
+    def frames(self, due: frozenset[str], agents: Mapping[str, frozenset[str]],
+               frame: Callable[[str], str]) -> dict[str, str]:
+        """agent -> the frame text for them (agents whose queues have nothing due: none).
+        Agents with the same due queues get the very same string."""
+        by_group: dict[frozenset[str], str] = {}
+        out: dict[str, str] = {}
+        if not due:
+            return out
+        for agent, queues in agents.items():
+            key = queues & due
+            if not key:
+                continue
+            text = by_group.get(key)
+            if text is None:
+                text = by_group[key] = frame(self._data(key))
+            out[agent] = text
+        return out
+
+    def current_frame(self, queues: frozenset[str], frame: Callable[[str], str]) -> str | None:
+        """Every latest row of `queues` in one frame (for a client that just resumed)."""
+        key = frozenset(q for q in queues if q in self._latest)
+        return frame(self._data(key)) if key else None
+
+    def _data(self, queues: frozenset[str]) -> str:
+        return '{"queues":[' + ",".join(self._latest[q] for q in sorted(queues)) + "]}"
+

@@ -141,6 +141,17 @@ class EventFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueFrame:
+    """A latest-value frame: no stream, no seq, never replayed; the newest one of a topic
+    replaces what the client had (docs/websocket.md)."""
+
+    op: Literal["value"]
+    topic: str
+    ts: float
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ResultError:
     code: str
     message: str
@@ -183,6 +194,13 @@ def event(stream: str, seq: int, topic: str, ts: float, data_json: str) -> str:
     """`data_json` is already encoded: one message fans out to several streams, encoded once."""
     head = json.dumps({"op": "event", "stream": stream, "seq": seq, "topic": topic,
                        "ts": round(ts, 6)}, separators=(",", ":"))
+    return f'{head[:-1]},"data":{data_json}}}'
+
+
+def value(topic: str, ts: float, data_json: str) -> str:
+    """A latest-value frame; `data_json` already encoded (one frame text serves many clients)."""
+    head = json.dumps({"op": "value", "topic": topic, "ts": round(ts, 6)},
+                      separators=(",", ":"))
     return f'{head[:-1]},"data":{data_json}}}'
 
 
