@@ -9,6 +9,8 @@ the clients of each stream through their own bounded send queues.
   slow read delays only that pop, never other messages or clients.
 - A stream's log exists from the first time a client opens it; messages for a stream nobody has
   opened yet are not kept (the first client gets a snapshot with the current state instead).
+  A stream nobody has had open for `ws_idle_stream_expiry_s` is freed the same way: a client
+  that resumes it later gets a "gap" snapshot (current state, call and screen-pop).
 - A client's first frames (welcome, then snapshot or replay) are computed and queued in one
   synchronous step with its registration, so nothing published meanwhile is missed or doubled.
 """
@@ -31,7 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from acd.model import AgentSnapshot
 from acd.stats import QueueReport
 from agent_desktop.hub import screenpop, streams, wire
-from agent_desktop.hub.replay import StreamLog
+from agent_desktop.hub.replay import IdleStreams, StreamLog
 from agent_desktop.hub.stats import AgentQueueFanout, StatsThrottle, agent_row, queue_stats
 from agent_desktop.hub.streams import AgentInfo, Viewer
 from agent_desktop.jsonio import to_jsonable
@@ -249,6 +251,7 @@ class _Counters:
     screen_pops: int = 0
     frames: int = 0
     value_frames: int = 0
+    streams_expired: int = 0
     dropped_slow: int = 0
     pop_errors: int = 0
     pop_ms: list[float] = field(default_factory=list)
@@ -282,6 +285,7 @@ class Hub:
                                              wire.encode_data)
         self._agent_queues: dict[str, frozenset[str]] = {}
         self._agent_queues_at = float("-inf")
+        self.idle = IdleStreams(settings.ws_idle_stream_expiry_s)
         self._rows_cache: tuple[float, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
@@ -300,6 +304,7 @@ class Hub:
             self._spawn(self._consume(sub), f"hub-{prefix}")
         if self.acd is not None:
             self._spawn(self._stats_loop(), "hub-stats")
+        self._spawn(self._expiry_loop(), "hub-expiry")
 
     async def stop(self) -> None:
         for sub in self._subs:
@@ -324,7 +329,7 @@ class Hub:
         sl = self.logs.get(stream)
         if sl is None:
             sl = self.logs[stream] = StreamLog(
-                stream, base=StreamLog.base_from_wall(self.wall.now()),
+                stream, base=self.idle.base(self.wall.now()),
                 max_events=self.settings.ws_replay_events,
                 max_bytes=self.settings.ws_agent_replay_bytes if stream.startswith("agent:")
                 else self.settings.ws_replay_bytes)
@@ -400,6 +405,7 @@ class Hub:
                                                       self.snapshot(client.stream, v)))
                 break
         self.clients.setdefault(client.stream, set()).add(client)
+        self.idle.opened(client.stream)
         if v.user_id is not None:
             self.by_user.setdefault(v.user_id, set()).add(client)
         if v.kiosk_id is not None:
@@ -434,6 +440,8 @@ class Hub:
         if group is None or client not in group:
             return
         group.discard(client)
+        if not group:
+            self.idle.closed(client.stream, self.wall.now())
         v = client.viewer
         if v.user_id is not None:
             self.by_user.get(v.user_id, set()).discard(client)
@@ -441,6 +449,21 @@ class Hub:
             self.by_kiosk.get(v.kiosk_id, set()).discard(client)
         if self.metrics is not None:
             self.metrics.clients.labels(v.role).dec()
+
+    def expire_idle(self, now: float | None = None) -> list[str]:
+        """Free the logs (replay buffers) of streams nobody has had open for the expiry time;
+        returns their names. `now`: the hub's wall clock."""
+        freed = []
+        for stream in self.idle.due(self.wall.now() if now is None else now):
+            if self.clients.get(stream):
+                continue  # a client came back (opened() keeps it off the list; belt and braces)
+            self.clients.pop(stream, None)
+            sl = self.logs.pop(stream, None)
+            if sl is not None:
+                self.idle.retire(sl)
+                freed.append(stream)
+        self.counters.streams_expired += len(freed)
+        return freed
 
     def cut_user(self, user_id: int, reason: str) -> int:
         """Close every socket of the user at once (4403): deactivated, deleted, role changed."""
@@ -721,6 +744,15 @@ class Hub:
             # What the socket may see was decided by role and team at connect time.
             if msg.role != c.viewer.role or c.viewer.team_id != info.team_id:
                 self._kill(c, wire.CLOSE_FORBIDDEN, "role or team changed; reconnect")
+
+    async def _expiry_loop(self) -> None:
+        every = min(60.0, self.settings.ws_idle_stream_expiry_s / 2)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.expire_idle()
+            except Exception:
+                log.exception("hub_expiry_failed")
 
     async def _stats_loop(self) -> None:
         while True:

@@ -5,6 +5,10 @@ microseconds when the stream is created (in this process). A client that comes b
 server restart therefore holds a number below the new base, which is older than anything the
 buffer has: it gets a fresh snapshot, never events that only look like the ones it missed.
 
+A stream nobody has had open for a while frees its buffer (IdleStreams, below); the next client
+of that name gets a new log whose base lies above every number the old one handed out, so a
+resume against it is a gap (a snapshot), never a false resume.
+
 `since(seq)` answers a resume: the events after `seq` when all of them are still held, or None
 (a gap: the caller sends a snapshot flagged "gap" instead). The buffer keeps the newest events
 within a count and a size bound (encoded frame lengths), whichever bites first.
@@ -12,7 +16,7 @@ within a count and a size bound (encoded frame lengths), whichever bites first.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from agent_desktop.hub.wire import MAX_SEQ
@@ -79,3 +83,52 @@ class StreamLog:
             return []
         start = seq + 1 - self.first_held
         return [self._entries[i] for i in range(start, len(self._entries))]
+
+
+class IdleStreams:
+    """Streams with no client, oldest idle first: which have been idle `ttl_s` (pure; `now` in
+    seconds is passed in). Also the floor for new logs' bases: above every seq any freed log
+    handed out."""
+
+    __slots__ = ("ttl_s", "_since", "seq_floor")
+
+    def __init__(self, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            raise ValueError("an idle expiry is a positive number of seconds")
+        self.ttl_s = ttl_s
+        self._since: OrderedDict[str, float] = OrderedDict()
+        self.seq_floor = 0
+
+    def opened(self, stream: str) -> None:
+        """A client joined `stream`: it is not idle."""
+        self._since.pop(stream, None)
+
+    def closed(self, stream: str, now: float) -> None:
+        """The last client of `stream` left at `now`."""
+        self._since.pop(stream, None)
+        self._since[stream] = now
+
+    def due(self, now: float) -> list[str]:
+        """Streams idle for `ttl_s` or more (forgotten here: the caller frees them)."""
+        out = []
+        while self._since:
+            stream, since = next(iter(self._since.items()))
+            if now - since < self.ttl_s:
+                break
+            del self._since[stream]
+            out.append(stream)
+        return out
+
+    def retire(self, log: StreamLog) -> None:
+        """`log` is freed: later logs start above its last number."""
+        self.seq_floor = max(self.seq_floor, log.seq)
+
+    def base(self, wall_s: float) -> int:
+        """The base of a new log created at `wall_s` (Unix seconds)."""
+        return max(StreamLog.base_from_wall(wall_s), self.seq_floor + 1)
+
+    def __len__(self) -> int:
+        return len(self._since)
+
+    def __contains__(self, stream: object) -> bool:
+        return stream in self._since

@@ -42,3 +42,41 @@ def test_a_new_server_life_starts_above_the_old_numbers() -> None:
     new = StreamLog("s", base=StreamLog.base_from_wall(1000.5), max_events=5, max_bytes=100)
     assert new.seq > old.seq
     assert new.since(old.seq) is None  # the old client's position: a gap, never a false match
+
+
+def test_idle_streams_expire_after_the_ttl_oldest_first_and_a_client_keeps_one() -> None:
+    from agent_desktop.hub.replay import IdleStreams
+
+    idle = IdleStreams(ttl_s=900.0)
+    idle.closed("agent:1", now=100.0)
+    idle.closed("agent:2", now=200.0)
+    idle.closed("team:1", now=300.0)
+    idle.opened("agent:2")  # someone came back: not idle any more
+    assert idle.due(now=999.0) == []  # 899 s: not yet
+    assert idle.due(now=1000.0) == ["agent:1"]
+    assert "agent:1" not in idle and "team:1" in idle
+    idle.closed("team:1", now=500.0)  # closed again later: its idle time starts again
+    assert idle.due(now=1299.0) == []
+    assert idle.due(now=1400.0) == ["team:1"]
+    assert len(idle) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=st.integers(0, 40), gap_s=st.floats(-5.0, 5.0), probe=st.integers(-3, 45))
+def test_a_freed_stream_reopened_never_resumes_an_old_number(events: int, gap_s: float,
+                                                               probe: int) -> None:
+    """Whatever the clock did (even stepping back), a number the freed log handed out is a gap
+    for its successor, never a resume that would replay events the client never missed."""
+    from agent_desktop.hub.replay import IdleStreams
+
+    idle = IdleStreams(ttl_s=1.0)
+    old = StreamLog("agent:1", base=idle.base(1_790_000_000.0), max_events=8, max_bytes=10_000)
+    for i in range(events):
+        old.append(f"e{i}")
+    idle.retire(old)
+    new = StreamLog("agent:1", base=idle.base(1_790_000_000.0 + gap_s), max_events=8,
+                    max_bytes=10_000)
+    assert new.seq > old.seq
+    client_seq = old.seq - probe
+    if client_seq <= old.seq:
+        assert new.since(client_seq) is None
