@@ -1,33 +1,50 @@
-"""Screen-pops to many desktops: the whole server (PBX simulator, IVR, ACD, CRM, hub) in this
+"""Screen-pops to many desktops: the whole server (PBX simulator, ACD, CRM, hub) in this
 process, the websocket clients in a separate one.
 
-    python -m benchmarks.screen_pop --json [--quick]
+    python -m benchmarks.screen_pop --json [--quick] [--rate CALLS_PER_S] [--ivr]
 
 Workload: the server as `--demo` runs it (demo CRM of 2,000 customers; the simulator's Poisson
-callers walk the IVR and queue; the simulator's phones answer and talk; time-scaled), with
-`desktops` agents (1,000; 200 with --quick) logged in to the ACD, each with its desktop
-connected to /ws on its own agent stream, and 20 wallboards (kiosk tokens: team and all-team
-wallboards: queue statistics and agent rows). The clients run in a child process (asyncio,
-aiohttp), as browsers would be elsewhere.
+callers; the simulator's phones answer and talk; time-scaled), with `desktops` agents (1,000;
+200 with --quick) logged in to the ACD, each with its desktop connected to /ws on its own agent
+stream, and 20 wallboards (kiosk tokens: team and all-team wallboards: queue statistics and
+agent rows). The clients run in a child process (asyncio, aiohttp), as browsers would be
+elsewhere.
 
-Timeline: phase A (every client reading; 10% of the desktops disconnect mid-phase and reconnect
-with resume {stream, seq} a moment later), then phase B (5% of the desktops stop reading for
-good: their send queues fill and the server drops them).
+Offered load: `--rate` calls per second (default 25; 20 with --quick) arrive, and by default go
+straight to the ACD's support queue (the simulator's FastAGI script `queue`): each arrival is an
+offer, hence a screen-pop. What capped earlier runs at ~10 calls/s was the IVR walk of every
+caller (prompts, digits, CRM lookups over FastAGI) in this same process: `--ivr` keeps that walk
+(then only part of the callers reach an agent, and fewer pops are offered per second).
+
+Timeline: `rounds` rounds, each of three phases of `phase_s` seconds, in an order that rotates
+from round to round (A B C, B C A, C A B ...), so drift in the machine's load hits every phase
+kind alike:
+- A: every client reading; agents' live queue figures on (the default configuration);
+- B: like A, but a fresh 5% of the desktops stops reading for the phase (their send queues
+  fill; past `ws_send_queue` the server drops them, and they reconnect and resume); after the
+  phase they read again (their pops arrive late: counted for `lost`, not for latency);
+- C: like A, with the agents' live queue figures off (`desktop.queue_stats` value frames): the
+  cost of that fan-out, measured in the same run.
+The first `guard_s` of each phase is left out of the latencies (the switch settles). In round
+0's phase A, 10% of the desktops disconnect and reconnect with resume {stream, seq} a moment
+later (their offers meanwhile are delivered by replay or snapshot, counted for `lost` only).
 
 Measured:
-- `p50_ms`/`p99_ms`: phase A, from the ACD's offer (the moment the server publishes the offer
-  on its bus, stamped in this process) to the screen-pop frame parsed by that agent's client
-  (the child process stamps it; both stamps are the machine's wall clock). Pops that reached a
-  reconnecting desktop through replay are counted as delivered, not in the latency.
-- `p99_ms_with_stuck`/`p50_ms_with_stuck`: the same in phase B, on the desktops still reading.
-- `lost`: pops offered to a desktop that was connected (had its welcome) and reading (or
-  reconnected) and never arrived, live, by replay, or in a snapshot. `desktops_connected`:
-  desktops that got their welcome at all (`..._at_start`: before phase A). Stuck desktops are
-  left out (they stopped reading by design):
-  `stuck_dropped` is how many the server dropped (close 4000).
+- latency: from the ACD's offer (the moment the server publishes the offer on its bus, stamped
+  in this process) to the screen-pop frame parsed by that agent's client (the child process
+  stamps it; both stamps are the machine's wall clock).
+- `p50_ms`/`p99_ms`: phase A; `p50_ms_with_stuck`/`p99_ms_with_stuck`: phase B, on the desktops
+  still reading; `p99_ms_agent_stats_off`: phase C. Per phase kind (`phases`): the number of
+  pops measured, p50/p99, a bootstrap 95% interval of p99 (1,000 resamples of whole seconds
+  of offers: a stall delays every pop of its moment, so single pops are not independent), and
+  p99 of each round (the spread a reader can compare a difference with).
+- `p99_ratio_with_stuck` (B/A) and `p99_ratio_agent_stats` (A/C) with bootstrap 95% intervals:
+  a difference whose interval spans 1.0 is noise at this sample size.
+- `lost`: pops offered to a desktop that was connected (had its welcome) and never arrived,
+  live, by replay, or in a snapshot (stuck desktops included: they read again after phase B).
 - baseline, same run: `baseline_p50_ms`/`baseline_p99_ms`, from the same offer stamp to the
   pop frame queued for the client inside the server (the CRM read and the pop's encoding,
-  no websocket, no client): the floor the websocket fan-out adds to.
+  no websocket, no client), in phase A: the floor the websocket fan-out adds to.
 Why "from the offer": the hub pops at the ACD's offer, before the agent's phone rings, so the
 AMI events of that call's agent leg (Newchannel/DialBegin) come after the pop has left.
 
@@ -41,6 +58,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -55,7 +73,9 @@ from typing import Any
 WALLBOARDS = 20
 STUCK_FRACTION = 0.05
 RECONNECT_FRACTION = 0.10
-RECONNECT_AWAY_S = 3.0  # how long a reconnecting desktop is away (offers meanwhile: replayed)
+TIME_SCALE = 0.5  # simulated seconds -> real: ring ~1 s, talk ~2 s (agents free up faster)
+KINDS = ("A", "B", "C")
+BOOTSTRAP = 1000
 
 
 def log(msg: str) -> None:
@@ -67,6 +87,62 @@ def pct(xs: list[float], q: float) -> float | None:
         return None
     xs = sorted(xs)
     return round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)
+
+
+def clusters(xs: list[float], keys: list[int]) -> list[list[float]]:
+    """Latencies grouped by the second their offer was made in."""
+    out: dict[int, list[float]] = {}
+    for x, k in zip(xs, keys, strict=True):
+        out.setdefault(k, []).append(x)
+    return list(out.values())
+
+
+def _p99_samples(groups: list[list[float]], rng: random.Random) -> list[float]:
+    """p99 of BOOTSTRAP resamples. Whole seconds are resampled, not single pops: one stall of
+    the machine delays every pop of that moment, so single pops are not independent draws
+    (resampling them would make the interval too narrow)."""
+    out = []
+    for _ in range(BOOTSTRAP):
+        xs = sorted(x for g in rng.choices(groups, k=len(groups)) for x in g)
+        out.append(xs[min(len(xs) - 1, int(0.99 * len(xs)))])
+    return out
+
+
+def bootstrap_p99(groups: list[list[float]], rng: random.Random) -> list[float] | None:
+    """95% interval of p99."""
+    if len(groups) < 2:
+        return None
+    s = sorted(_p99_samples(groups, rng))
+    return [round(s[int(0.025 * BOOTSTRAP)], 2), round(s[int(0.975 * BOOTSTRAP) - 1], 2)]
+
+
+def bootstrap_ratio(num: list[list[float]], den: list[list[float]],
+                    rng: random.Random) -> tuple[float | None, list[float] | None]:
+    """p99(num) / p99(den) and its 95% interval (both resampled independently)."""
+    if len(num) < 2 or len(den) < 2:
+        return None, None
+    p_num = pct([x for g in num for x in g], 0.99)
+    p_den = pct([x for g in den for x in g], 0.99)
+    assert p_num is not None and p_den is not None
+    ratios = sorted(a / b for a, b in zip(_p99_samples(num, rng), _p99_samples(den, rng),
+                                          strict=True) if b > 0)
+    if not ratios:
+        return None, None
+    lo = ratios[int(0.025 * len(ratios))]
+    hi = ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
+    return round(p_num / p_den, 3) if p_den else None, [round(lo, 3), round(hi, 3)]
+
+
+def schedule(t_a: float, rounds: int, phase_s: float) -> list[tuple[float, float, str, int]]:
+    """(start, end, kind, round) of every phase; the order rotates each round."""
+    out = []
+    t = t_a
+    for r in range(rounds):
+        for i in range(len(KINDS)):
+            kind = KINDS[(i + r) % len(KINDS)]
+            out.append((t, t + phase_s, kind, r))
+            t += phase_s
+    return out
 
 
 # ------------------------------------------------------------------------------ client process
@@ -83,19 +159,37 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
 
     url: str = conf["url"]
-    t_a, t_reconnect, t_b, t_end = (conf["t_a"], conf["t_reconnect"], conf["t_b"],
-                                    conf["t_end"])
+    t_a, t_end = conf["t_a"], conf["t_end"]
+    phases: list[tuple[float, float, str, int]] = [tuple(p) for p in conf["phases"]]
     pops: list[tuple[str, str, float, str]] = []  # agent, call_id, received, how
-    disconnected: dict[str, tuple[float, float]] = {}
+    away: dict[str, tuple[float, float]] = {}  # reconnecting desktops: (gone, back)
     welcomed: dict[str, float] = {}  # agent -> when its desktop first got its welcome
+    frames_by_kind = dict.fromkeys(KINDS, 0)
+    values_by_kind = dict.fromkeys(KINDS, 0)
     frames = [0]
     closes: list[int] = []
+    drops_resumed = [0]
     connector = aiohttp.TCPConnector(limit=0)
     connecting = asyncio.Semaphore(100)
     session = aiohttp.ClientSession(connector=connector)
 
+    def kind_at(t: float) -> str | None:
+        for start, end, kind, _ in phases:
+            if start <= t < end:
+                return kind
+        return None
+
+    def count(t: float, op: str) -> None:
+        frames[0] += 1
+        k = kind_at(t)
+        if k is not None:
+            frames_by_kind[k] += 1
+            if op == "value":
+                values_by_kind[k] += 1
+
     async def desktop(d: dict[str, Any]) -> None:
         agent = d["agent"]
+        stuck = [(s, e) for s, e in d["stuck"]]  # windows when this desktop does not read
         stream: str | None = None
         seq: int | None = None
         reconnected = False
@@ -106,18 +200,21 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
             if stream is not None and seq is not None:
                 auth["resume"] = {"stream": stream, "seq": seq}
             await ws.send_str(json.dumps(auth))
+            again = False
             while True:
                 now = time.time()
-                if d["stuck"] and now >= t_b:
-                    await asyncio.sleep(max(0.0, t_end - now + 1.0))  # stop reading for good
-                    await ws.close()
-                    return
-                if d["reconnect"] and not reconnected and now >= t_reconnect:
+                window = next(((s, e) for s, e in stuck if s <= now < e), None)
+                if window is not None:
+                    stuck.remove(window)
+                    await asyncio.sleep(window[1] - now)  # stops reading for the phase
+                    continue
+                if d["reconnect"] and not reconnected and now >= d["reconnect"]:
                     await ws.close()
                     gone = time.time()
-                    await asyncio.sleep(RECONNECT_AWAY_S)
-                    disconnected[agent] = (gone, time.time())
+                    await asyncio.sleep(conf["away_s"])
+                    away[agent] = (gone, time.time())
                     reconnected = True
+                    again = True
                     break
                 if now >= t_end + 2.0:
                     await ws.close()
@@ -127,25 +224,30 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                 except TimeoutError:
                     continue
                 if msg.type != aiohttp.WSMsgType.TEXT:
-                    closes.append(ws.close_code or 0)
+                    code = ws.close_code or 0
+                    closes.append(code)
+                    if code == 4000 and time.time() < t_end:  # dropped while stuck: resume
+                        drops_resumed[0] += 1
+                        again = True
+                        break
                     return
-                frames[0] += 1
+                received = time.time()
                 f = json.loads(msg.data)
                 op = f["op"]
+                count(received, op)
                 if op == "event":
                     stream, seq = f["stream"], f["seq"]
                     if f["topic"] == "desktop.screen_pop":
-                        # After a reconnect, replayed pops come first; the parent leaves
-                        # offers made while this desktop was away out of the latency.
-                        pops.append((agent, f["data"]["call_id"], time.time(),
-                                     "replay" if reconnected else "live"))
+                        pops.append((agent, f["data"]["call_id"], received, "event"))
                 elif op in ("welcome", "snapshot"):
                     stream, seq = f["stream"], f["seq"]
                     if op == "welcome":
-                        welcomed.setdefault(agent, time.time())
+                        welcomed.setdefault(agent, received)
                     pop = f["data"].get("screen_pop") if op == "snapshot" else None
                     if pop:
-                        pops.append((agent, pop["call_id"], time.time(), "snapshot"))
+                        pops.append((agent, pop["call_id"], received, "snapshot"))
+            if not again:
+                return
 
     async def wallboard(token: str) -> None:
         ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
@@ -158,7 +260,7 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 closes.append(ws.close_code or 0)
                 return
-            frames[0] += 1
+            count(time.time(), "")
         await ws.close()
 
     tasks = [asyncio.create_task(desktop(d)) for d in conf["desktops"]]
@@ -167,15 +269,17 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     await session.close()
     errors = [repr(r) for r in results if isinstance(r, BaseException)]
-    return {"pops": pops, "disconnected": disconnected, "welcomed": welcomed,
-            "frames": frames[0],
-            "closes": closes, "errors": errors[:5], "error_count": len(errors)}
+    return {"pops": pops, "away": away, "welcomed": welcomed, "frames": frames[0],
+            "frames_by_kind": frames_by_kind, "values_by_kind": values_by_kind,
+            "closes": closes, "drops_resumed": drops_resumed[0], "errors": errors[:5],
+            "error_count": len(errors)}
 
 
 # ------------------------------------------------------------------------------ server side
 
 
-async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
+async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: float,
+               rate_per_s: float, ivr: bool) -> dict[str, Any]:
     import server
     from agent_desktop.app import AUTH_KEY
     from agent_desktop.hub.hub import TOPIC_SCREEN_POP, kiosk_hash
@@ -191,15 +295,13 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     server.hash_password = lambda _password: one_hash  # type: ignore[attr-defined]
     server.DEMO_SUPERVISOR_EXTENSION = "9999"
     tmp = Path(tempfile.mkdtemp(prefix="screen-pop-"))
-    # Load: every agent busy about a third of the time (answer 2 s + talk 4 s + wrap-up 2 s per
-    # call); the simulator, IVR and ACD share this process's event loop with the hub.
-    # At most 10 calls a second: the simulator walks every caller through the IVR in this
-    # same process, and more than that starves the event loop on a 2-core machine.
-    calls_per_minute = min(desktops * 60 / 24.0, 600.0)
+    # Agents answer after ~1 s, talk ~2 s (exponential) and wrap up 1 s: 1,000 agents serve
+    # far more than the offered rate, so every arrival is offered at once.
     demo = DemoSettings.model_construct(  # more agents than the demo's own limit of 500
         **{**DemoSettings().model_dump(), "customers": 2000, "agents": desktops,
-           "calls_per_minute": calls_per_minute, "mean_handle_s": 4.0,
-           "mean_patience_s": 120.0, "time_scale": 1.0, "agent_return_s": 1.0,
+           # the simulator's clock runs TIME_SCALE real seconds per simulated second
+           "calls_per_minute": rate_per_s * 60.0 * TIME_SCALE, "mean_handle_s": 4.0,
+           "mean_patience_s": 240.0, "time_scale": TIME_SCALE, "agent_return_s": 1.0,
            "campaign_leads": 0, "seed": seed})
     acd = AcdSettings().model_dump(mode="json")
     settings = Settings.model_validate({
@@ -207,7 +309,7 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
                    "log_level": "warning"},
         "fastagi": {"port": 0},
         "auth": {"jwt_secret": "bench-secret-" + "x" * 40, "access_ttl_s": 3600},
-        "acd": {**acd, "queues": [{**q, "wrapup_s": 2.0} for q in acd["queues"]]},
+        "acd": {**acd, "queues": [{**q, "wrapup_s": 1.0} for q in acd["queues"]]},
         "desktop": {"ws_send_queue": 256, "ws_messages_per_s": 50, "ws_burst": 100},
         "demo": demo,
     })
@@ -218,7 +320,16 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
                                             handles=handles))
     await asyncio.wait_for(ready.wait(), 300)
     log(f"server up in {time.perf_counter() - started:.1f} s ({desktops} agents)")
-    crm, app, hub, bus = handles["crm"], handles["app"], handles["hub"], handles["bus"]
+    crm, app, hub, bus, sim = (handles["crm"], handles["app"], handles["hub"], handles["bus"],
+                               handles["sim"])
+    if not ivr:
+        # Calls that start from now on go straight to the ACD's support queue, and every agent
+        # serves it at the top level (the demo gives a third of them that skill only), so the
+        # whole floor takes the offered load.
+        sim.config = dataclasses.replace(sim.config, agi_script="queue?queue=support")
+        acd_service = handles["acd"]
+        for a in acd_service.engine.agents():
+            acd_service.agent_set_skills(a.agent_id, {**a.skills, "support": 5})
 
     offered: dict[tuple[str, str], float] = {}
     queued: dict[tuple[str, str], float] = {}
@@ -261,26 +372,58 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     rng.shuffle(order)
     n_stuck = max(1, round(desktops * STUCK_FRACTION))
     n_reconnect = max(1, round(desktops * RECONNECT_FRACTION))
-    stuck = set(order[:n_stuck])
-    reconnect = set(order[n_stuck:n_stuck + n_reconnect])
-    now = time.time()
-    t_a = now + 4.0  # connections settle
+    reconnect = set(order[:n_reconnect])
+    t_a = time.time() + 4.0 + desktops / 250  # connections settle
+    phases = schedule(t_a, rounds, phase_s)
+    t_end = phases[-1][1]
+    # Phase B of each round: a fresh 5% of the desktops (other than the reconnecting ones, as
+    # far as there are enough) stops reading.
+    rest = order[n_reconnect:]
+    stuck_windows: dict[int, list[tuple[float, float]]] = {}
+    stuck_in: dict[int, set[str]] = {}  # round -> agents stuck in its phase B
+    b_phases = [p for p in phases if p[2] == "B"]
+    for j, (start, end, _, r) in enumerate(b_phases):
+        chosen = [rest[(j * n_stuck + k) % len(rest)] for k in range(n_stuck)] if rest \
+            else order[:n_stuck]
+        stuck_in[r] = {f"agent{i + 1}" for i in chosen}
+        for i in chosen:
+            stuck_windows.setdefault(i, []).append((start, end))
+    first_a = next(p for p in phases if p[2] == "A")
+    away_s = min(3.0, phase_s / 3)
     conf = {
         "url": f"ws://127.0.0.1:{handles['http_port']}/ws",
-        "desktops": [{"agent": u.username, "token": t, "stuck": i in stuck,
-                      "reconnect": i in reconnect}
+        "desktops": [{"agent": u.username, "token": t, "stuck": stuck_windows.get(i, []),
+                      "reconnect": first_a[0] + phase_s / 3 if i in reconnect else None}
                      for i, (u, t) in enumerate(zip(users, tokens, strict=True))],
-        "wallboards": kiosks,
-        "t_a": t_a, "t_reconnect": t_a + phase_s / 2, "t_b": t_a + phase_s,
-        "t_end": t_a + 2 * phase_s,
+        "wallboards": kiosks, "t_a": t_a, "t_end": t_end, "phases": phases, "away_s": away_s,
     }
+
+    async def switch_agent_stats() -> None:
+        for start, _end, kind, _ in phases:
+            await asyncio.sleep(max(0.0, start - time.time()))
+            hub.agent_stats = kind != "C"
+        hub.agent_stats = True
+
+    switcher = asyncio.create_task(switch_agent_stats())
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            waiting = sum(r.waiting for r in handles["acd"].report() if not r.overall)
+            tally = sim.tally()
+            log(f"arrived {tally.offered}, offered to agents {len(offered)}, waiting "
+                f"{waiting}, load {os.getloadavg()[0]:.1f}")
+
+    progress_task = asyncio.create_task(progress())
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=client_process, args=(conf, out), daemon=True)
     proc.start()
-    await asyncio.sleep(max(0.0, conf["t_end"] + 4.0 - time.time()))
+    await asyncio.sleep(max(0.0, t_end + 4.0 - time.time()))
     res = await asyncio.to_thread(out.get, True, 60)
     proc.join(10)
+    switcher.cancel()
+    progress_task.cancel()
     dropped_slow = hub.counters.dropped_slow
     stop.set()
     with contextlib.suppress(Exception):
@@ -288,68 +431,103 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
     if "error" in res:
         raise RuntimeError(f"client process failed: {res['error']}")
 
-    stuck_agents = {f"agent{i + 1}" for i in stuck}
     got: dict[tuple[str, str], tuple[float, str]] = {}
     for agent, call_id, at, how in res["pops"]:
         got.setdefault((agent, call_id), (at, how))
-    disconnected = {a: tuple(v) for a, v in res["disconnected"].items()}
+    away = {a: tuple(v) for a, v in res["away"].items()}
     welcomed: dict[str, float] = res["welcomed"]
 
-    def window(t0: float, t1: float, stuck_ok: bool) -> tuple[list[float], int, int]:
-        lat, lost, n = [], 0, 0
-        for (agent, call_id), t in offered.items():
-            if not t0 <= t < t1:
-                continue
-            # Only desktops that were connected when the call was offered are owed a pop.
-            if welcomed.get(agent, float("inf")) > t:
-                continue
-            # A stuck desktop stops reading at t_b: what was offered just before may still
-            # have been on its way; its offers before that are judged like everyone's.
-            if agent in stuck_agents and (not stuck_ok or t >= conf["t_b"] - 2.0):
-                continue
-            n += 1
-            r = got.get((agent, call_id))
-            if r is None:
-                lost += 1
-                continue
-            gone = disconnected.get(agent)
-            if r[1] != "snapshot" and not (gone and gone[0] - 0.5 <= t <= gone[1] + 0.5):
-                lat.append((r[0] - t) * 1000)
-        return lat, lost, n
+    def phase_of(t: float) -> tuple[float, float, str, int] | None:
+        for p in phases:
+            if p[0] <= t < p[1]:
+                return p
+        return None
 
-    lat_a, lost_a, n_a = window(conf["t_a"], conf["t_b"], True)
-    lat_b, lost_b, n_b = window(conf["t_b"], conf["t_end"] - 1.0, False)
-    base = [(queued[k] - t) * 1000 for k, t in offered.items()
-            if conf["t_a"] <= t < conf["t_b"] and k in queued]
-    replayed = sum(1 for (a, c), (_, how) in got.items()
-                   if how == "snapshot" or (a in disconnected and how == "replay"
-                                            and disconnected[a][0] - 0.5 <= offered.get(
-                                                (a, c), 0.0) <= disconnected[a][1] + 0.5))
+    lat: dict[str, list[float]] = {k: [] for k in KINDS}
+    bins: dict[str, list[int]] = {k: [] for k in KINDS}  # the second of each latency's offer
+    offers_by_kind = dict.fromkeys(KINDS, 0)
+    lat_round: dict[tuple[str, int], list[float]] = {}
+    base: list[float] = []
+    owed = lost = by_resume = 0
+    for (agent, call_id), t in offered.items():
+        p = phase_of(t)
+        # Owed a pop: offered during the run, to a desktop connected by then; the last second
+        # is left out (the clients stop reading 2 s after the end).
+        if p is None or t >= t_end - 1.0 or welcomed.get(agent, float("inf")) > t:
+            continue
+        owed += 1
+        offers_by_kind[p[2]] += 1
+        r = got.get((agent, call_id))
+        if r is None:
+            lost += 1
+            continue
+        start, _end, kind, rnd = p
+        gone = away.get(agent)
+        if r[1] == "snapshot" or (gone and gone[0] - 0.5 <= t <= gone[1] + 0.5):
+            by_resume += 1
+            continue
+        if t < start + guard_s or (kind == "B" and agent in stuck_in.get(rnd, set())):
+            continue
+        ms = (r[0] - t) * 1000
+        lat[kind].append(ms)
+        bins[kind].append(int(t))
+        lat_round.setdefault((kind, rnd), []).append(ms)
+        if kind == "A" and (agent, call_id) in queued:
+            base.append((queued[(agent, call_id)] - t) * 1000)
+
+    boot = random.Random(seed)
+    measured_s = rounds * (phase_s - guard_s)
+    groups = {k: clusters(lat[k], bins[k]) for k in KINDS}
+    per_kind = {}
+    for k in KINDS:
+        per_kind[k] = {
+            "offered": offers_by_kind[k],
+            "pops": len(lat[k]), "p50_ms": pct(lat[k], 0.50), "p99_ms": pct(lat[k], 0.99),
+            "p99_ci95_ms": bootstrap_p99(groups[k], boot),
+            "p99_ms_per_round": [pct(lat_round.get((k, r), []), 0.99) for r in range(rounds)],
+            "frames_per_desktop_s": round(res["frames_by_kind"][k] / (desktops + WALLBOARDS)
+                                          / (rounds * phase_s), 2),
+            "value_frames": res["values_by_kind"][k],
+        }
+    ratio_b, ratio_b_ci = bootstrap_ratio(groups["B"], groups["A"], boot)
+    ratio_c, ratio_c_ci = bootstrap_ratio(groups["A"], groups["C"], boot)
     return {
         "desktops": desktops,
         "wallboards": WALLBOARDS,
-        "desktops_connected_at_start": sum(1 for t in welcomed.values() if t <= conf["t_a"]),
         "desktops_connected": len(welcomed),
-        "screen_pops": n_a + n_b,
-        "screen_pops_phase_a": n_a,
-        "screen_pops_phase_b": n_b,
-        "p50_ms": pct(lat_a, 0.50),
-        "p99_ms": pct(lat_a, 0.99),
-        "p50_ms_with_stuck": pct(lat_b, 0.50),
-        "p99_ms_with_stuck": pct(lat_b, 0.99),
-        "stuck_fraction": round(len(stuck) / desktops, 3),
+        "screen_pops": owed,
+        "screen_pops_measured": sum(len(v) for v in lat.values()),
+        "p50_ms": pct(lat["A"], 0.50),
+        "p99_ms": pct(lat["A"], 0.99),
+        "p50_ms_with_stuck": pct(lat["B"], 0.50),
+        "p99_ms_with_stuck": pct(lat["B"], 0.99),
+        "p99_ms_agent_stats_off": pct(lat["C"], 0.99),
+        "p99_ratio_with_stuck": ratio_b,
+        "p99_ratio_with_stuck_ci95": ratio_b_ci,
+        "p99_ratio_agent_stats": ratio_c,
+        "p99_ratio_agent_stats_ci95": ratio_c_ci,
+        "phases": per_kind,
+        "stuck_fraction": round(n_stuck / desktops, 3),
         "stuck_dropped": dropped_slow,
-        "reconnected": len(disconnected),
-        "pops_by_replay_or_snapshot": replayed,
-        "lost": lost_a + lost_b,
+        "stuck_resumed_after_drop": res["drops_resumed"],
+        "reconnected": len(away),
+        "pops_by_replay_or_snapshot": by_resume,
+        "lost": lost,
         "baseline_p50_ms": pct(base, 0.50),
         "baseline_p99_ms": pct(base, 0.99),
-        "baseline": "offer -> pop frame queued in the server (CRM read + encode), same run",
+        "baseline": "offer -> pop frame queued in the server (CRM read + encode), phase A",
         "latency_from": "ACD offer published on the bus (before the agent's phone rings)",
+        "phase_kinds": {"A": "all reading, agent queue figures on (default)",
+                        "B": "5% of desktops not reading, agent queue figures on",
+                        "C": "all reading, agent queue figures off"},
+        "rounds": rounds, "phase_s": phase_s, "guard_s": guard_s,
+        "offered_calls_per_s": round(rate_per_s, 1),
+        "pops_per_s_measured": round(sum(len(v) for v in lat.values()) / (3 * measured_s), 1),
+        "ivr": ivr,
         "frames_received": res["frames"],
+        "value_frames_sent": hub.counters.value_frames,
         "client_errors": res["error_count"],
-        "phase_s": phase_s,
-        "calls_per_minute": round(calls_per_minute, 1),
+        "client_error_examples": res["errors"],
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "mean_pop_ms_server": round(statistics.fmean(hub.counters.pop_ms), 2)
@@ -360,13 +538,24 @@ async def _run(desktops: int, seed: int, phase_s: float) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--json", action="store_true", help="print one JSON object (default)")
-    ap.add_argument("--quick", action="store_true", help="200 desktops, shorter phases")
+    ap.add_argument("--quick", action="store_true",
+                    help="200 desktops, 3 short rounds (under a minute)")
     ap.add_argument("--desktops", type=int, default=None)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--rate", type=float, default=None,
+                    help="offered calls per second (default 25; --quick 20)")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds of A B C (default 4; 3)")
+    ap.add_argument("--phase-s", type=float, default=None, help="seconds per phase (15; 3.5)")
+    ap.add_argument("--ivr", action="store_true",
+                    help="callers walk the IVR first (the demo's menu) instead of going "
+                         "straight to the queue")
     args = ap.parse_args()
     desktops = args.desktops or (200 if args.quick else 1000)
-    phase_s = 10.0 if args.quick else 20.0
-    result = asyncio.run(_run(desktops, args.seed, phase_s))
+    rounds = args.rounds or (3 if args.quick else 4)
+    phase_s = args.phase_s or (3.5 if args.quick else 15.0)
+    rate = args.rate or (20.0 if args.quick else 25.0)
+    guard_s = 0.5 if args.quick else 1.0
+    result = asyncio.run(_run(desktops, args.seed, rounds, phase_s, guard_s, rate, args.ivr))
     print(json.dumps(result))
 
 
