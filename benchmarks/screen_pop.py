@@ -382,10 +382,10 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     stuck_windows: dict[int, list[tuple[float, float]]] = {}
     stuck_in: dict[int, set[str]] = {}  # round -> agents stuck in its phase B
     b_phases = [p for p in phases if p[2] == "B"]
-    for j, (start, end, _, r) in enumerate(b_phases):
+    for j, (start, end, _, b_round) in enumerate(b_phases):
         chosen = [rest[(j * n_stuck + k) % len(rest)] for k in range(n_stuck)] if rest \
             else order[:n_stuck]
-        stuck_in[r] = {f"agent{i + 1}" for i in chosen}
+        stuck_in[b_round] = {f"agent{i + 1}" for i in chosen}
         for i in chosen:
             stuck_windows.setdefault(i, []).append((start, end))
     first_a = next(p for p in phases if p[2] == "A")
