@@ -6,7 +6,9 @@ and each `dialer.*` bus message (`on_message`).
 - Thresholds ([wallboard], config/wallboard.py): every queue's, resolved, and "ALL"'s (the
   section's own), in every wallboard snapshot, kiosk TVs included.
 - Trend (agent_desktop/wallboard_trend.py): the day's series in the snapshot; each closed minute
-  goes live as a `wallboard.trend` event (team, wallboard and all streams, like queue rows).
+  goes live as a `wallboard.trend` event (team, wallboard and all streams, like queue rows) and
+  is saved in the CRM (crm_core/trend_store.py, off the tick: a write task per minute; the open
+  minutes at stop), from where `start` reads the day back after a restart.
 - Campaigns (agent_desktop/wallboard_campaigns.py): the tiles in the snapshot, scoped by team;
   a tile that changed goes live as a `wallboard.campaign` event to its teams' streams, the
   all-teams wallboard and all.
@@ -14,6 +16,8 @@ and each `dialer.*` bus message (`on_message`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -26,9 +30,11 @@ from acd.model import AgentSnapshot
 from agent_desktop.hub import streams, wire
 from agent_desktop.jsonio import to_jsonable
 from agent_desktop.wallboard_campaigns import CampaignBoard, CampaignTile
-from agent_desktop.wallboard_trend import TrendBook, TrendPoint, TrendRow
+from agent_desktop.wallboard_trend import TrendBook, TrendPoint, local_day
+from agent_desktop.wallboard_trend import TrendRow as QueueRow
 from config.settings import Settings
 from config.wallboard import Thresholds
+from crm_core.trend_store import TrendRow
 
 if TYPE_CHECKING:
     from crm_core.service import Crm
@@ -38,6 +44,7 @@ log = structlog.get_logger("agent_desktop.wallboard")
 TOPIC_TREND = "wallboard.trend"
 TOPIC_CAMPAIGN = "wallboard.campaign"
 OVERALL = "ALL"  # the queue rows' name of the line over every queue (hub/stats.py)
+MAX_UNSAVED = 64 * 1440  # trend points kept while the database refuses them: a day of 64 queues
 
 TOPIC_TYPES: dict[str, type] = {TOPIC_TREND: TrendPoint, TOPIC_CAMPAIGN: CampaignTile}
 
@@ -84,18 +91,58 @@ class WallboardFeed:
             self.zone, abandon_target=settings.dialer.abandon_target,
             warn_fraction=settings.wallboard.campaign_abandon_warn)
         self._source = campaigns
+        self._crm: Crm | None = None
+        self._unsaved: list[TrendPoint] = []
+        self._saving: asyncio.Task[None] | None = None
 
     async def start(self, crm: Crm | None, now: float) -> None:
-        """The campaigns the dialer ran before the hub listened, and today's attempts so far."""
+        """The campaigns the dialer ran before the hub listened, today's attempts so far, and
+        the day's trend as it was saved before a restart."""
         self._refresh_queues(now)
         if crm is None:
             return
+        self._crm = crm
+        day = self.trend.day or local_day(now, self.zone)
+        try:
+            await crm.wallboard_trend.prune(day)
+            rows = await crm.wallboard_trend.day(day)
+            self.trend.restore(now, (TrendPoint(r.queue, r.day, r.t, r.waiting, r.service_level)
+                                     for r in rows))
+        except Exception:  # the chart starts from now; nothing else depends on it
+            log.exception("wallboard_trend_not_read")
         try:
             sums = await crm.history.dialer_sums(local_midnight(now, self.zone), now + 1.0, ())
         except Exception:  # the tiles still show; today's counts start from zero
             log.exception("wallboard_campaign_day_not_read")
             return
         self.campaigns.seed_today(sums, now)
+
+    async def stop(self) -> None:
+        """Save what is not saved yet, the open minutes included (a restart resumes them)."""
+        if self._saving is not None:
+            with contextlib.suppress(Exception):
+                await self._saving
+        self._unsaved += self.trend.open_points()
+        await self._save()
+
+    def _save_later(self, points: Sequence[TrendPoint]) -> None:
+        if self._crm is None:
+            return
+        self._unsaved += points
+        if self._saving is None or self._saving.done():
+            self._saving = asyncio.get_running_loop().create_task(self._save(),
+                                                                 name="wallboard-trend-save")
+
+    async def _save(self) -> None:
+        if self._crm is None or not self._unsaved:
+            return
+        batch, self._unsaved = self._unsaved, []
+        try:
+            await self._crm.wallboard_trend.save(
+                [TrendRow(p.queue, p.day, p.t, p.waiting, p.service_level) for p in batch])
+        except Exception:  # kept for the next minute's write (bounded: one day of minutes)
+            log.exception("wallboard_trend_not_saved", points=len(batch))
+            self._unsaved = (batch + self._unsaved)[-MAX_UNSAVED:]
 
     def _refresh_queues(self, now: float) -> None:
         if self._source is None:
@@ -110,7 +157,7 @@ class WallboardFeed:
     def on_message(self, message: Any, now: float) -> None:
         self.campaigns.on_message(message, now)
 
-    def on_tick(self, now: float, rows: Sequence[TrendRow], agents: Sequence[AgentSnapshot],
+    def on_tick(self, now: float, rows: Sequence[QueueRow], agents: Sequence[AgentSnapshot],
                 team_of: Callable[[str], int | None],
                 open_streams: set[str] | frozenset[str]) -> list[Emit]:
         out: list[Emit] = []
@@ -118,6 +165,7 @@ class WallboardFeed:
         if closed:
             targets = tuple(streams.stats_targets(open_streams))
             out += [Emit(targets, TOPIC_TREND, wire.encode_data(p)) for p in closed]
+            self._save_later(closed)
         if self.campaigns.unknown_queues():
             self._refresh_queues(now)
         for tile, teams in self.campaigns.changed(self.campaigns.tiles(now, agents, team_of)):

@@ -99,6 +99,31 @@ class TrendBook:
             s.service_level.append(sl)
         return closed
 
+    def restore(self, now: float, points: Iterable[TrendPoint]) -> None:
+        """Points kept from before a restart (crm_core/trend_store.py): those of `now`'s day,
+        into series that hold nothing yet (points of one queue in time order)."""
+        day = local_day(now, self.zone)
+        if day != self.day:
+            self.day, self._series = day, {}
+        fresh: dict[str, _Series] = {}
+        for p in points:
+            if p.day != day or (p.queue in self._series and p.queue not in fresh):
+                continue
+            s = fresh.get(p.queue)
+            if s is None:
+                if len(self._series) >= self.max_series:
+                    continue
+                s = fresh[p.queue] = self._series[p.queue] = _Series()
+            if (s.t and p.t <= s.t[-1]) or len(s.t) >= POINTS_PER_DAY:
+                continue
+            s.t.append(p.t)
+            s.waiting.append(p.waiting)
+            s.service_level.append(p.service_level)
+
+    def open_points(self) -> list[TrendPoint]:
+        """Each queue's last (still open) minute: what a stop saves besides the closed ones."""
+        return [s.point(q, self.day, -1) for q, s in self._series.items() if s.t]
+
     def series(self, now: float) -> dict[str, Any]:
         """The day so far, every queue's series in columns (uPlot's shape), the open minute
         included: {"day", "minute_s", "queues": {queue: {"t", "waiting", "service_level"}}}."""

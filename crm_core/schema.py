@@ -734,6 +734,20 @@ INSERT INTO cc_backfills (name, upto) SELECT 'queue_agents', MAX(id) FROM cc_eve
     WHERE kind IN ('answered', 'handled', 'transferred', 'rona') HAVING COUNT(*) > 0;
 """
 
+# The wallboard's trend of the day (crm_core/trend_store.py): one row per queue and minute, so a
+# restart keeps the morning on the wallboards' chart.
+_WALLBOARD_TREND = """
+CREATE TABLE wallboard_trend (
+    queue TEXT NOT NULL,
+    t REAL NOT NULL,
+    day TEXT NOT NULL,
+    waiting INTEGER NOT NULL,
+    service_level REAL,
+    PRIMARY KEY (queue, t)
+) WITHOUT ROWID;
+CREATE INDEX ix_wallboard_trend_day ON wallboard_trend (day);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -757,6 +771,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "read-only wallboard kiosk tokens (hashed)", _KIOSK_TOKENS),
     Migration(18, "IVR outcome intervals; dialer attempts index", _CC_IVR_DIALER),
     Migration(19, "call-center queue sums per agent (inbound figures by team)", _CC_QUEUE_AGENTS),
+    Migration(20, "the wallboard's trend of the day, per queue and minute", _WALLBOARD_TREND),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -56,6 +56,7 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.users.extension_conflicts()        users whose duplicate extension migration 8 cleared
     crm.sessions: refresh-token families (start, rotate, revoke, is_active): crm_core/sessions.py
     crm.kiosk: read-only wallboard kiosk tokens, stored hashed: crm_core/kiosk.py
+    crm.wallboard_trend.save / day / prune: the wallboard's trend: crm_core/trend_store.py
     crm.analytics: pipeline, revenue per customer, churn risk, tickets, leads (reports' SQL)
 
 Facade methods:
@@ -115,6 +116,7 @@ from crm_core.selfservice import SelfServiceRepo
 from crm_core.sessions import SessionRepo
 from crm_core.staff import SkillRepo, TeamRepo, UserRepo
 from crm_core.tickets import TicketRepo
+from crm_core.trend_store import TrendRepo
 
 
 class Crm:
@@ -150,6 +152,7 @@ class Crm:
         self.analytics = AnalyticsRepo(db)
         self.dial_audit = DialAuditRepo(db, clock)
         self.dialer_state = DialerStateRepo(db)
+        self.wallboard_trend = TrendRepo(db)
         self.lead_import = LeadImporter(db, region)
 
     @classmethod

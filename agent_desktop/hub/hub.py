@@ -309,6 +309,9 @@ class Hub:
     async def stop(self) -> None:
         for sub in self._subs:
             sub.close()
+        if self.board is not None:
+            with contextlib.suppress(Exception):  # saving the trend must not block the stop
+                await self.board.stop()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

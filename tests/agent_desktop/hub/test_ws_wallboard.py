@@ -143,6 +143,40 @@ async def test_a_wallboard_opened_at_noon_gets_the_morning_and_then_each_minute(
         await c.close()
 
 
+async def test_a_server_restart_keeps_the_days_trend(w: World) -> None:
+    first = WallboardFeed(settings())
+    await first.start(w.crm, w.clock.now())
+    w.hub.board = first
+    m0 = T0 - T0 % 60
+    for dt, waiting in ((0, 2), (30, 6), (60, 1), (125, 3)):  # minute 2 is open at the stop
+        set_clock(w, m0 + dt)
+        w.acd.reports = [report("support", waiting, 0.5), report("", waiting, 0.5, overall=True)]
+        w.hub.publish_stats()
+    await first.stop()  # the hub's stop: closed minutes written as they closed, the open one now
+    rows = await w.crm.wallboard_trend.day("2026-09-21")
+    assert [(r.queue, r.t, r.waiting) for r in rows if r.queue == "ALL"] == [
+        ("ALL", m0, 6), ("ALL", m0 + 60, 1), ("ALL", m0 + 120, 3)]
+
+    # The next process: the day comes back, and the open minute goes on where it was.
+    set_clock(w, m0 + 150)
+    second = WallboardFeed(settings())
+    await second.start(w.crm, w.clock.now())
+    w.hub.board = second
+    w.acd.reports = [report("support", 2, 0.7), report("", 2, 0.7, overall=True)]
+    w.hub.publish_stats()
+    s = await login_ws(w, "sue")
+    trend = (await s.until(lambda f: f["op"] == "snapshot"))["data"]["trend"]
+    assert trend["queues"]["ALL"] == {"t": [m0, m0 + 60, m0 + 120], "waiting": [6, 1, 3],
+                                      "service_level": [0.5, 0.5, 0.7]}
+    # Another day's rows are pruned when a day starts; they are never shown.
+    set_clock(w, m0 + 86_400)
+    third = WallboardFeed(settings())
+    await third.start(w.crm, w.clock.now())
+    assert third.trend.series(w.clock.now())["queues"] == {}
+    assert await w.crm.wallboard_trend.day("2026-09-21") == []
+    await s.close()
+
+
 async def test_every_wallboard_gets_the_configured_thresholds_kiosks_too(w: World) -> None:
     w.hub.board = WallboardFeed(settings())
     minted = await kiosk_for(w, "blue")
