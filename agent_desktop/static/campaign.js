@@ -74,7 +74,7 @@ export function localTimes(zones, nowS, lang) {
 }
 
 export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
-  const P = { campaigns: [], chosen: null, card: null, wrapId: null };
+  const P = { campaigns: [], chosen: null, card: null, wrapId: null, draft: null };
 
   async function load() {
     try {
@@ -122,7 +122,8 @@ export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
     else if (P.card) {
       const k = P.card;
       box.append(
-        h("div", { class: "card", id: "camp-card" },
+        h("div", { class: "card", id: "camp-card",
+                   dataset: { lead: String(k.lead_id), phone: k.phone } },
           h("strong", {}, k.name || fmtPhone(k.phone)),
           h("p", {}, fmtPhone(k.phone)),
           h("p", { class: "muted" }, t("camp.attempts", { n: k.attempts }),
@@ -194,16 +195,28 @@ export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
     const scope = h("select", { id: "camp-scope" },
       ["campaign", "global"].map((o) => new Option(t(`camp.scope.${o}`), o)));
     const notes = h("textarea", { id: "camp-notes", maxlength: 2000 });
+    // What the agent entered survives the panel's re-renders (the campaign list refreshes every
+    // minute, a language switch redraws): kept per call, the call's own notes to start with.
+    if (P.draft?.call_id !== w.call_id) P.draft = { call_id: w.call_id, notes: w.notes || "" };
+    const fields = { code, outcome, when, owner, scope, notes };
+    for (const [name, input] of Object.entries(fields)) {
+      if (P.draft[name] !== undefined) input.value = P.draft[name];
+      input.addEventListener(input.tagName === "SELECT" ? "change" : "input", () => {
+        P.draft[name] = input.value;
+      });
+    }
     const cbBox = h("div", { class: "stack", hidden: true },
       h("label", { for: "camp-when" }, t("camp.when")), when,
       h("label", { for: "camp-owner" }, t("camp.owner")), owner);
     const dncBox = h("div", { class: "stack", hidden: true },
       h("label", { for: "camp-scope" }, t("camp.scope")), scope);
-    outcome.addEventListener("change", () => {
+    const showOutcome = () => {
       cbBox.hidden = outcome.value !== "callback";
       dncBox.hidden = outcome.value !== "dnc";
       when.required = outcome.value === "callback";
-    });
+    };
+    outcome.addEventListener("change", showOutcome);
+    showOutcome();
     const form = h("form", { class: "stack", id: "camp-dispo" },
       h("h3", {}, t("camp.dispo", { id: w.call_id })),
       h("label", { for: "camp-code" }, t("camp.code")), code,

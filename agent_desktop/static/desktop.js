@@ -938,6 +938,12 @@ document.addEventListener("visibilitychange", () => { if (!document.hidden) stop
 
 // ---------------------------------------------------------------- keyboard
 
+/** The form a wrap-up is saved with: a dialer call's is the campaign panel's (campaign.js). */
+function wrapFormIds() {
+  return campaignOfCall(S.wrap?.call_id) !== null
+    ? { form: "camp-dispo", notes: "camp-notes" } : { form: "wrap-form", notes: "wrap-notes" };
+}
+
 function onKey(ev) {
   if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
   const actions = {
@@ -946,11 +952,11 @@ function onKey(ev) {
     r: () => changeState({ state: "available" }),
     p: pause,
     w: () => {
-      if (S.wrap) document.getElementById("wrap-form")?.requestSubmit();
+      if (S.wrap) document.getElementById(wrapFormIds().form)?.requestSubmit();
       else if (S.agent?.state === "wrap_up") changeState({ state: "wrap_up_end" });
     },
     d: () => ui.dialInput?.focus(),
-    n: () => (S.wrap ? document.getElementById("wrap-notes") : ui.notes)?.focus(),
+    n: () => (S.wrap ? document.getElementById(wrapFormIds().notes) : ui.notes)?.focus(),
   };
   const fn = actions[ev.key.toLowerCase()] || actions[ev.code?.replace(/^Key/, "").toLowerCase()];
   if (fn) {
