@@ -271,9 +271,9 @@ const COMMAND_TIMEOUT_MS = 15000;
  * `kiosk`: a read-only wallboard token used instead of the session.
  */
 export class Hub {
-  constructor({ kiosk = null, onWelcome, onSnapshot, onEvent, onStatus } = {}) {
+  constructor({ kiosk = null, onWelcome, onSnapshot, onEvent, onValue, onStatus } = {}) {
     this.kiosk = kiosk;
-    this.handlers = { onWelcome, onSnapshot, onEvent, onStatus };
+    this.handlers = { onWelcome, onSnapshot, onEvent, onValue, onStatus };
     this.stream = null;
     this.seq = null;
     this.ws = null;
@@ -366,6 +366,10 @@ export class Hub {
         else p.reject(new ApiError(msg.status || 400, msg.error || {}));
         break;
       }
+      case "value":
+        // A latest-value frame (docs/websocket.md): no seq, never replayed, position unchanged.
+        this.handlers.onValue?.(msg.topic, msg.data, msg);
+        break;
       case "error":
         console.warn("hub error", msg.code, msg.message);
         break;

@@ -155,6 +155,12 @@ async function main() {
     },
     onSnapshot: (data, reason) => applySnapshot(data, reason),
     onEvent: (topic, data, msg) => applyEvent(topic, data, msg),
+    onValue: (topic, data) => {
+      if (topic !== "desktop.queue_stats") return;
+      // Only the queues whose figures changed: merged by queue.
+      for (const q of data.queues || []) S.queues.set(q.queue, q);
+      renderStats();
+    },
   });
   hub.connect();
   window.desktop = { hub, state: S };  // for the page tests and for support staff

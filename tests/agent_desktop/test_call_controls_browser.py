@@ -220,6 +220,7 @@ async def test_the_main_controls_work_from_the_keyboard_alone(world: World) -> N
     # rings longer than usual (4.5-13.5 simulated s of the Dial's 15; 0.45 s real at the least)
     # so that the key lands while it rings.
     w.server.sim.set_phone("1001", PhoneBehaviour(answer_delay_s=9.0, handle_time_s=30000.0))
+    offered = await desk.evaluate("window.desktop.state.queues.get('support').offered_today")
     number, view = await known_caller(w.server.crm)
     ringing = asyncio.ensure_future(desk.wait_for_selector(
         '#call-status[data-status="ringing"]', timeout=TIMEOUT_MS))
@@ -233,6 +234,10 @@ async def test_the_main_controls_work_from_the_keyboard_alone(world: World) -> N
                                                          timeout=TIMEOUT_MS)
     await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
     call_id = await desk.evaluate("window.desktop.state.call.call_id")
+    # The queue's live figures follow (the hub's desktop.queue_stats value frames).
+    await desk.wait_for_function(
+        f"window.desktop.state.queues.get('support').offered_today > {offered}",
+        timeout=TIMEOUT_MS)
     # Every call control and the caller's numbers in the screen-pop are reachable with Tab.
     await desk.focus("#btn-ready")
     pop_numbers = await desk.locator("#pop-phones button.dial").count()
