@@ -118,6 +118,11 @@ class AcdCall:
     is_callback: bool = False  # the caller left the line; an agent will call them back
     own_skills: bool = False  # skills set by the IVR; otherwise they follow the current queue
     visited: tuple[str, ...] = ()  # queues it has waited in (overflow never loops back)
+    # The one agent it may be offered to (an agent-owned callback) until `required_until`;
+    # None: any agent of its queue. While set, the call is in no queue heap or position list
+    # (acd.indexes keeps it per agent) and has no queue timers, only the lapse timer.
+    required_agent: str | None = None
+    required_until: float = float("-inf")
 
     @property
     def waiting(self) -> bool:
@@ -158,4 +163,6 @@ class AcdCall:
             call_id=self.call_id, queue=self.queue, tier=self.tier, skills=self.skills,
             state=self.state, enqueued_at=self.enqueued_at, queue_since=self.queue_since,
             min_skill_level=self.min_level, agent_id=self.agent_id, number=self.number,
+            required_agent=self.required_agent,
+            required_until=self.required_until if self.required_agent is not None else None,
         )

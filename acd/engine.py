@@ -17,7 +17,8 @@ Every input returns `list[Command]`; the service executes them in order:
     AgentStateChanged(agent, old, new, reason, at) -> bus, desktop, AMI QueuePause if wanted.
 
 Inputs:
-    enqueue(NewCall, now)              the IVR hands over a call (queue, tier, skills)
+    enqueue(NewCall, now)              the IVR hands over a call (queue, tier, skills; or a call
+                                       for one agent: NewCall.required_agent, see acd.policy)
     offer_answered(call_id, now)       the agent answered the offer
     offer_failed(call_id, reason, now) ring-no-answer / busy: agent -> paused "missed-call", the
                                        call goes back to the head of its priority (original
@@ -108,7 +109,7 @@ from acd.model import (
     RemovalReason,
 )
 from acd.stats import QueueReport, QueueStats
-from acd.timers import ANNOUNCE, MAX_WAIT, STEP, WRAP_UP, Timers, WrapUp, next_slot
+from acd.timers import ANNOUNCE, MAX_WAIT, REQUIRED, STEP, WRAP_UP, Timers, WrapUp, next_slot
 from config.acd import AcdSettings
 
 E = AgentEvent
@@ -173,6 +174,9 @@ class AcdEngine:
             )
         if "" in call.skills:
             raise InvalidSkills(f"call {call.call_id}: empty skill name")
+        grace = 0.0
+        if call.required_agent is not None:
+            grace = self._required_grace(call)
         now = self._catch_up(now)
         name = qi.settings.name
         c = AcdCall(
@@ -185,6 +189,10 @@ class AcdEngine:
         self.stats.call_entered(name, now)
         # Route steps due at once set the threshold (as _enter_waiting would).
         c.min_level, c.next_step = policy.escalate(qi.steps, 0, c.min_level, now, now)
+        if grace > 0:
+            c.required_agent, c.required_until = call.required_agent, now + grace
+            self._enter_required(c)
+            return self._settle(now)
         if not self._step_due(qi, c, now) and not (self._dirty_agents or self._dirty_calls):
             # The engine is stable and nothing else is pending: if an agent can take the call
             # now, it goes straight to them, without entering (and at once leaving) the waiting
@@ -218,7 +226,10 @@ class AcdEngine:
         c.require(c.no_answer_event)
         now = self._catch_up(now)
         self._part(c, E.NO_ANSWER, c.no_answer_event, now)
-        self._enter_waiting(c, now)
+        if c.required_agent is not None and now < c.required_until:
+            self._enter_required(c)  # its agent (now paused) still has the rest of the grace
+        else:
+            self._join_queue(c, now)
         return self._settle(now)
 
     def call_ended(self, call_id: str, now: float) -> list[Command]:
@@ -409,7 +420,8 @@ class AcdEngine:
     def waiting(self, queue: str) -> tuple[CallSnapshot, ...]:
         """Callers of `queue` in priority order (the order they will be served)."""
         self._queue(queue)
-        cs = [c for c in self._calls.values() if c.queue == queue and c.state in WAITING_STATES]
+        cs = [c for c in self._calls.values()
+              if c.queue == queue and c.state in WAITING_STATES and c.required_agent is None]
         cs.sort(key=lambda c: c.key)
         return tuple(c.snapshot() for c in cs)
 
@@ -417,6 +429,9 @@ class AcdEngine:
         c = self._call(call_id)
         if c.state not in WAITING_STATES:
             raise InvalidRequest(f"call {call_id} is not waiting")
+        if c.required_agent is not None:
+            raise InvalidRequest(f"call {call_id} waits for agent {c.required_agent}, not in "
+                                 "its queue's line")
         return self._queues[c.queue].positions.of(c.key)
 
     def report(self, now: float, day_start: float) -> tuple[QueueReport, ...]:
@@ -444,13 +459,19 @@ class AcdEngine:
         if isinstance(call, str):
             c = self._call(call)
             queue, skills, tier, level = c.queue, c.skills, c.tier, c.min_level
+            required = policy.is_reserved_for(c, now)
         else:
             qi = self._queue(call.queue)
             queue, skills, tier = call.queue, call.skills or qi.skills, call.tier
             level = self._entry_level(qi, now)
+            required = call.required_agent if call.required_agent is not None \
+                and self._required_grace(call) > 0 else None
         qi = self._queues[queue]
+        busy = {owner for c in self._calls.values() if c.state in WAITING_STATES
+                and (owner := policy.is_reserved_for(c, now)) is not None}
         pick = policy.reference_pick_agent(
-            self._agents.values(), queue, skills, tier, level, qi.settings, qi.rr_pointer)
+            self._agents.values(), queue, skills, tier, level, qi.settings, qi.rr_pointer,
+            required_agent=required, busy=busy)
         return pick.agent_id if pick is not None else None
 
     def reference_pick_call(self, agent_id: str, now: float) -> str | None:
@@ -458,7 +479,7 @@ class AcdEngine:
         were available now (its current state is ignored)."""
         a = self._agent(agent_id)
         return policy.reference_pick_call(
-            a, (c for c in self._calls.values() if c.state in WAITING_STATES))
+            a, (c for c in self._calls.values() if c.state in WAITING_STATES), now)
 
     def _probe(self, call: NewCall | str, now: float) -> AcdCall:
         """The record pick_agent routes: a waiting call's own, or a new call's as enqueue would
@@ -473,8 +494,22 @@ class AcdEngine:
                     skills=call.skills or qi.skills, number=call.number, enqueued_at=now,
                     queue_since=now, key=policy.call_key(self.settings.aging_per_s, weight, now, 0))
         c.min_level = self._entry_level(qi, now)
+        if call.required_agent is not None and self._required_grace(call) > 0:
+            c.required_agent = call.required_agent
         self._index.need_skills(qi, c.skills)  # index upkeep only: routing state is unchanged
         return c
+
+    def _required_grace(self, call: NewCall) -> float:
+        """How long a call for one agent waits for them (InvalidRequest for a bad request)."""
+        if not call.required_agent or call.required_agent.strip() != call.required_agent:
+            raise InvalidRequest(f"call {call.call_id}: required agent "
+                                 f"{call.required_agent!r} is not an agent id")
+        grace = self.settings.owner_grace_s if call.required_grace_s is None \
+            else call.required_grace_s
+        if not 0 <= grace <= 86_400:  # (also refuses NaN)
+            raise InvalidRequest(f"call {call.call_id}: required_grace_s must be 0..86400 "
+                                 f"seconds, not {grace!r}")
+        return grace
 
     @staticmethod
     def _entry_level(qi: QueueIndex, now: float) -> int:
@@ -626,7 +661,30 @@ class AcdEngine:
             due = policy.step_due(c.queue_since, qi.steps[c.next_step])
             self._timers.push(due, STEP, c.call_id, c.timer_token)
 
+    def _enter_required(self, c: AcdCall) -> None:
+        """The call waits for its one agent (outside its queue's line) until required_until;
+        if that agent is free now, routing offers it to them at once."""
+        c.timer_token = next(self._ids)
+        self._index.add_required(c)
+        self._timers.push(c.required_until, REQUIRED, c.call_id, c.timer_token)
+        assert c.required_agent is not None
+        a = self._agents.get(c.required_agent)
+        if a is not None and a.routable:
+            self._dirty_agents[a.agent_id] = a
+
+    def _join_queue(self, c: AcdCall, now: float) -> None:
+        """Into its queue's line: at once for a call any agent may take; for one that waited
+        for its agent, when that ends (its escalation and max wait count from then)."""
+        if c.required_agent is not None:
+            c.required_agent = None
+            c.queue_since = now
+        self._enter_waiting(c, now)
+
     def _leave_waiting(self, c: AcdCall) -> None:
+        if c.required_agent is not None:
+            self._index.drop_required(c)
+            c.timer_token = next(self._ids)
+            return
         self._queues[c.queue].positions.remove(c.call_id, c.key)
         self._index.unindex_call(c, next(self._ids))
         c.timer_token = next(self._ids)
@@ -715,6 +773,9 @@ class AcdEngine:
                 continue
             if kind == STEP:
                 self._apply_due_steps(c, due)
+            elif kind == REQUIRED:
+                self._index.drop_required(c)
+                self._join_queue(c, due)
             elif kind == MAX_WAIT:
                 self._overflow(c, self._queues[c.queue].settings.overflow_to, due)
             else:
@@ -737,6 +798,18 @@ class AcdEngine:
         if not dagents and not dcalls:
             return
         index = self._index
+        if index.required and dagents:
+            # A call reserved for an agent goes first to that agent, before any other matching
+            # (it can go to nobody else, and it comes before the agent's other work).
+            for aid in [aid for aid in dagents if aid in index.required]:
+                a = dagents[aid]
+                if a.state is _AVAILABLE and a.device_state not in UNROUTABLE_DEVICE_STATES:
+                    c = index.required_call_for(aid)
+                    if c is not None:
+                        del dagents[aid]
+                        self._offer(c, a)
+            if not dagents and not dcalls:
+                return
         if len(dagents) == 1 and not dcalls:
             # The hot path: one agent freed up, nothing else changed. The engine was stable, so
             # no other available agent is eligible for any waiting call: the agent's best call
@@ -811,7 +884,7 @@ class AcdEngine:
         if waiting:
             self._leave_waiting(c)
         qi = self._queues[c.queue]
-        if qi.round_robin:
+        if qi.round_robin and c.required_agent is None:  # (a reserved call is no queue pick)
             qi.rr_pointer = a.agent_id
         callback = c.state is CallState.CALLBACK_WAITING
         c.apply(C.OFFER)

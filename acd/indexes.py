@@ -12,6 +12,8 @@ benchmarks/acd_routing.py compare the two). What keeps a pick cheap:
   valid while its call's heap token matches); the heaps of a queue are scanned through one shared
   list, each with a lower bound of its best rank beside it, and a queue whose waiting calls all
   need more than an agent's best level is skipped at once.
+- Calls reserved for one agent (acd.policy: `required_agent`) sit in no heap: a dict per agent
+  (`RoutingIndex.required`), empty for almost every agent, read first by that agent's pick.
 - Queue positions are kept lazily (`Positions`): inputs note changes, a position query
   (an announcement) applies them.
 - Index records are tuples of plain values where possible (heap entries): the garbage collector
@@ -212,6 +214,10 @@ class QueueIndex:
 
 
 
+def _call_order(c: AcdCall) -> CallKey:
+    return c.key
+
+
 class RoutingIndex:
     """The indexes of every queue, over the engine's own agent and call records (shared dicts:
     the engine adds and removes records, and tells the index when one becomes or stops being
@@ -226,6 +232,9 @@ class RoutingIndex:
         # agent -> every sorted list it sits in, with its key there, flattened (list, key, list,
         # key...): unindexing is a walk, no lookups; one tuple per agent keeps the GC's load low.
         self.agent_entries: dict[str, tuple[Any, ...]] = {}
+        # agent -> {call id: call} of the waiting calls reserved for that agent; an agent
+        # without one has no entry (so `required` is empty, and skipped, in the common case).
+        self.required: dict[str, dict[str, AcdCall]] = {}
 
     # --------------------------------------------------------------------------------- agents
 
@@ -293,6 +302,26 @@ class RoutingIndex:
                     self.agent_entries[k.agent_id] += (buckets[lvl], k)
             by_skill[s] = buckets
 
+    # ------------------------------------------------------------- calls for one agent
+
+    def add_required(self, c: AcdCall) -> None:
+        """A waiting call reserved for `c.required_agent`: only that agent's pick sees it."""
+        assert c.required_agent is not None
+        self.required.setdefault(c.required_agent, {})[c.call_id] = c
+
+    def drop_required(self, c: AcdCall) -> None:
+        assert c.required_agent is not None
+        mine = self.required.get(c.required_agent)
+        if mine is not None and mine.pop(c.call_id, None) is not None and not mine:
+            del self.required[c.required_agent]
+
+    def required_call_for(self, agent_id: str) -> AcdCall | None:
+        """The first (smallest key) waiting call reserved for the agent, or None."""
+        mine = self.required.get(agent_id)
+        if not mine:
+            return None
+        return min(mine.values(), key=_call_order)
+
     # ---------------------------------------------------------------------------------- calls
 
     def index_call(self, c: AcdCall, token: int) -> None:
@@ -347,6 +376,10 @@ class RoutingIndex:
     def best_call_for(self, a: Agent) -> AcdCall | None:
         """The call `a` would get if it were available now (acd.policy.reference_pick_call), or
         None."""
+        if self.required:
+            mine = self.required_call_for(a.agent_id)
+            if mine is not None:
+                return mine  # a call reserved for the agent comes before any other
         best: HeapEntry | None = None
         best_rank = _INF  # best's rank
         best_call: AcdCall | None = None  # best's call
@@ -428,6 +461,9 @@ class RoutingIndex:
         count. A plain policy takes, per level, the first agent in policy order with the other
         skills; top-first walks the levels downwards and stops once a level cannot reach the
         best score found (an agent's score is at most its level in any one of the skills)."""
+        if c.required_agent is not None:
+            owner = self._agents.get(c.required_agent)
+            return owner if owner is not None and owner.routable else None
         qi = self._queues[c.queue]
         available = qi.available
         if not available:

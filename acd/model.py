@@ -74,13 +74,19 @@ RemovalReason = Literal["completed", "abandoned", "handed_back"]
 
 @dataclass(frozen=True, slots=True)
 class NewCall:
-    """A call the IVR hands to the ACD. Empty `skills` means the queue's own skills."""
+    """A call the IVR hands to the ACD. Empty `skills` means the queue's own skills.
+
+    `required_agent`: the call is for that agent only (an agent-owned callback): offered to
+    nobody else, and to them before any other call, until `required_grace_s` (None: the
+    configured [acd].owner_grace_s) has passed; then it joins `queue` like any call."""
 
     call_id: str
     queue: str
     tier: str = "unknown"
     skills: frozenset[str] = frozenset()
     number: str = ""
+    required_agent: str | None = None
+    required_grace_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,10 @@ class CallSnapshot:
     min_skill_level: int  # current eligibility threshold (0 = any agent of the queue)
     agent_id: str | None
     number: str
+    # The agent it waits for (see NewCall.required_agent) and until when; None once it joined
+    # its queue (or never was for one agent).
+    required_agent: str | None = None
+    required_until: float | None = None
 
 
 # -------------------------------------------------------------------------------------- commands

@@ -29,12 +29,20 @@ them decision by decision.
 - When several calls and agents become matchable at once (tick), the highest-priority matchable
   call goes first, to the agent the policy picks; repeat. So a higher-priority call is never
   passed over for an agent that could take it.
+- A call for one agent (`required_agent`, an agent-owned callback) is, until `required_until`
+  (`is_reserved_for`), offered to that agent only, and to them before any other call, whatever
+  the priorities; the agent must be routable (available, device not unreachable) but need not
+  serve the call's queue or have its skills (the customer was promised that agent). Among such
+  calls of one agent, the smallest key first. Such a call is not in its queue's line; an agent
+  with one waiting takes no other call (`reference_pick_agent`'s `busy`). At `required_until`
+  it joins its queue (its escalation and max wait count from then; its priority still from its
+  enqueue) and any agent of the queue may take it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Final, Protocol
 
 from acd.agents import Agent
@@ -134,11 +142,16 @@ def select_agent(
 
 def reference_pick_agent(
     agents: Iterable[Agent], queue: str, skills: frozenset[str], tier: str, min_level: int,
-    qs: QueueSettings, last_pick: str | None,
+    qs: QueueSettings, last_pick: str | None, *, required_agent: str | None = None,
+    busy: Collection[str] = (),
 ) -> Agent | None:
     """Naive scan of every agent: whom the policy gives a call of `queue` needing `skills` at
-    `min_level`."""
-    cands = [a for a in agents if is_eligible(a, queue, skills, min_level)]
+    `min_level`. A call reserved for `required_agent` goes to that agent if routable, else to
+    nobody; others never to an agent in `busy` (agents with a call reserved for them waiting)."""
+    if required_agent is not None:
+        return next((a for a in agents if a.agent_id == required_agent and a.routable), None)
+    cands = [a for a in agents
+             if is_eligible(a, queue, skills, min_level) and a.agent_id not in busy]
     return select_agent(cands, skills, tier, qs, last_pick)
 
 
@@ -155,17 +168,36 @@ class WaitingCall(Protocol):
     def min_level(self) -> int: ...
     @property
     def key(self) -> CallKey: ...
+    @property
+    def required_agent(self) -> str | None: ...
+    @property
+    def required_until(self) -> float: ...
 
 
-def reference_pick_call(a: Agent, waiting: Iterable[WaitingCall]) -> str | None:
+def is_reserved_for(c: WaitingCall, now: float) -> str | None:
+    """The agent a waiting call is reserved for at `now`, or None (any agent of its queue)."""
+    return c.required_agent if c.required_agent is not None and now < c.required_until \
+        else None
+
+
+def reference_pick_call(a: Agent, waiting: Iterable[WaitingCall], now: float) -> str | None:
     """Naive scan of every waiting call: the one agent `a` gets if it is available now (its
-    current state is ignored)."""
+    current state is ignored): a call reserved for `a` first, else the best call of its queues
+    not reserved for anyone."""
     best: WaitingCall | None = None
+    mine: WaitingCall | None = None
     for c in waiting:
+        owner = is_reserved_for(c, now)
+        if owner is not None:
+            if owner == a.agent_id and (mine is None or c.key < mine.key):
+                mine = c
+            continue
         if c.queue not in a.queues:
             continue
         if c.min_level and any(a.skills.get(s, 0) < c.min_level for s in c.skills):
             continue
         if best is None or c.key < best.key:
             best = c
+    if mine is not None:
+        return mine.call_id
     return best.call_id if best is not None else None

@@ -1,4 +1,5 @@
-"""The engine's timers: what is due when (escalation steps, max wait, announcements, wrap-up ends).
+"""The engine's timers: what is due when (escalation steps, max wait, announcements, wrap-up ends,
+the end of a call's time reserved for one agent).
 
 A timer is a plain tuple keyed by a call or agent id plus a token; a timer whose token no longer
 matches its owner's is stale and skipped when it comes due (cancelling would need a search of the
@@ -21,6 +22,7 @@ STEP: Final = 0  # a call's next escalation step
 MAX_WAIT: Final = 1  # a call's max wait in its queue: overflow (or a callback offer)
 ANNOUNCE: Final = 2  # a call's next position announcement
 WRAP_UP: Final = 3  # an agent's wrap-up ends
+REQUIRED: Final = 4  # a call's time reserved for one agent is over: it joins its queue
 
 # (due, seq, kind, call or agent id, token); seq keeps timers due at once in the order pushed.
 Timer = tuple[float, int, int, str, int]

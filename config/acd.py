@@ -128,6 +128,9 @@ class AcdSettings(Section):
     # passes as skills=...); any other name is refused as a typo. Skills users already hold in
     # the CRM count as known too.
     extra_skills: list[str] = Field(default_factory=list)
+    # How long a call for one agent (an agent-owned callback: from the dialer, the IVR) waits
+    # for that agent to be free before any agent of its queue may take it (docs/dialer.md).
+    owner_grace_s: float = Field(default=600.0, ge=0, le=86_400)
     # The dispositions agents may record on a call (a queue's own list replaces this one).
     disposition_codes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_DISPOSITION_CODES), min_length=1)

@@ -1,6 +1,7 @@
 """The engine's parts against their specifications: the call state table, the escalation rule,
 round robin, lazy positions, and the indexed picks against acd.policy's reference picks on
-random states (several queues, every selection policy, VIP handling, escalated thresholds)."""
+random states (several queues, every selection policy, VIP handling, escalated thresholds,
+calls reserved for one agent)."""
 
 from __future__ import annotations
 
@@ -226,13 +227,24 @@ def test_indexed_picks_equal_reference_picks_on_random_states(
             {s: lvl for s, lvl in zip(SKILLS, levels, strict=True) if lvl}, "break"), now)
     for step in range(data.draw(st.integers(0, 40))):
         now += data.draw(st.sampled_from([0.0, 0.5, 7.0, 21.0]))
-        op = data.draw(st.sampled_from(["call", "call", "ready", "pause", "answer_end"]))
+        op = data.draw(st.sampled_from(["call", "call", "owned", "ready", "pause",
+                                        "answer_end", "fail"]))
         try:
-            if op == "call":
+            if op in ("call", "owned"):
+                # "owned": a call for one agent (logged in or not), for a drawn grace.
+                owner = data.draw(st.sampled_from([f"a{i:02d}" for i in range(n_agents)]
+                                                  + ["absent"])) if op == "owned" else None
                 e.enqueue(NewCall(f"c{step}", data.draw(st.sampled_from(names)),
                                   data.draw(st.sampled_from(TIERS)),
                                   frozenset(data.draw(st.sets(st.sampled_from(SKILLS),
-                                                              max_size=2)))), now)
+                                                              max_size=2))),
+                                  required_agent=owner,
+                                  required_grace_s=data.draw(st.sampled_from([5.0, 30.0, 600.0]))
+                                  if owner else None), now)
+            elif op == "fail":
+                offered = [c.call_id for c in e.calls() if c.state is CallState.OFFERED]
+                if offered:
+                    e.offer_failed(data.draw(st.sampled_from(offered)), "no_answer", now)
             elif op in ("ready", "pause"):
                 aid = f"a{data.draw(st.integers(0, n_agents - 1)):02d}"
                 if op == "ready":
@@ -255,5 +267,7 @@ def test_indexed_picks_equal_reference_picks_on_random_states(
                 assert e.pick_agent(c.call_id, now) == e.reference_pick_agent(c.call_id, now)
         probe = NewCall("probe", data.draw(st.sampled_from(names)),
                         data.draw(st.sampled_from(TIERS)),
-                        frozenset(data.draw(st.sets(st.sampled_from(SKILLS), max_size=3))))
+                        frozenset(data.draw(st.sets(st.sampled_from(SKILLS), max_size=3))),
+                        required_agent=data.draw(st.one_of(
+                            st.none(), st.sampled_from([f"a{i:02d}" for i in range(n_agents)]))))
         assert e.pick_agent(probe, now) == e.reference_pick_agent(probe, now)

@@ -4,7 +4,9 @@
 - a call is never offered to two agents at once;
 - no call disappears without a CallRemoved (completed after an answer, or abandoned);
 - the engine is stable: no waiting call has an eligible routable agent left idle;
-- a higher-priority waiting call is never passed over for an agent that could take it;
+- a higher-priority waiting call is never passed over for an agent that could take it (a call
+  reserved for the agent excepted: it comes first);
+- a call reserved for one agent is never offered to another before its grace is over;
 - a refused input changes nothing.
 
 Eligibility, thresholds and priorities are recomputed here from the settings, independently of
@@ -69,6 +71,8 @@ def threshold(c: CallSnapshot, now: float) -> int:
 
 
 def eligible(a: AgentSnapshot, c: CallSnapshot, now: float) -> bool:
+    if c.required_agent is not None:
+        return a.agent_id == c.required_agent
     if c.queue not in a.queues:
         return False
     thr = threshold(c, now)
@@ -89,6 +93,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.outstanding: dict[str, str] = {}  # call -> agent with an offer out
         self.connected: set[str] = set()
         self.last: list[Command] = []
+        self.reserved: dict[str, tuple[str, float]] = {}  # call -> (its agent, grace end)
 
     # ------------------------------------------------------------------------------ plumbing
 
@@ -114,6 +119,9 @@ class AcdMachine(RuleBasedStateMachine):
                 if c.new is AgentState.ON_CALL:
                     self.connected.add(cid)
             elif isinstance(c, Offer | PlaceCallback):
+                owner, until = self.reserved.get(c.call_id, (c.agent_id, 0.0))
+                assert c.agent_id == owner or self.now >= until, (
+                    f"{c.call_id} reserved for {owner} until {until} offered to {c.agent_id}")
                 assert c.call_id not in self.outstanding, "call offered twice at once"
                 assert c.agent_id not in self.outstanding.values(), "agent offered two calls"
                 self.outstanding[c.call_id] = c.agent_id
@@ -144,6 +152,16 @@ class AcdMachine(RuleBasedStateMachine):
         cid = f"c{self.n}"
         self.live.add(cid)
         self.run(self.e.enqueue, NewCall(cid, q, tier, frozenset(skills)))
+
+    @rule(q=st.sampled_from(QUEUES), tier=st.sampled_from(TIERS),
+          owner=st.sampled_from([*AGENTS, "absent"]), grace=st.sampled_from([3.0, 20.0, 600.0]))
+    def enqueue_owned(self, q: str, tier: str, owner: str, grace: float) -> None:
+        self.n += 1
+        cid = f"c{self.n}"
+        self.live.add(cid)
+        self.reserved[cid] = (owner, self.now + grace)
+        self.run(self.e.enqueue, NewCall(cid, q, tier, required_agent=owner,
+                                         required_grace_s=grace))
 
     @rule(agent=st.sampled_from(AGENTS), queues=st.sets(st.sampled_from(QUEUES), min_size=1),
           levels=st.lists(st.integers(0, 5), min_size=3, max_size=3),
@@ -279,6 +297,8 @@ class AcdMachine(RuleBasedStateMachine):
         for cmd in self.last:
             if isinstance(cmd, Offer | PlaceCallback):
                 got = next(c for c in self.e.calls() if c.call_id == cmd.call_id)
+                if got.required_agent is not None:
+                    continue  # a reserved call goes before any other, whatever the priorities
                 a = by_id[cmd.agent_id]
                 for c in waiting:
                     assert not (key(c) < key(got) and eligible(a, c, now)), (
