@@ -4,6 +4,7 @@ A call event not in the table raises IllegalCallTransition before anything is to
 `_state.py` discipline, as acd.agents does for agents), so a refused request leaves the call
 exactly as it was.
 
+    (new call)       --> waiting, or callback_waiting (a scheduled callback: nobody on the line)
     waiting          --offer--> offered             (Offer: ring an agent)
     callback_waiting --offer--> offered             (PlaceCallback: dial the customer)
     waiting          --leave_line--> callback_waiting   (the caller asked to be called back)

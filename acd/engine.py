@@ -19,6 +19,7 @@ Every input returns `list[Command]`; the service executes them in order:
 Inputs:
     enqueue(NewCall, now)              the IVR hands over a call (queue, tier, skills; or a call
                                        for one agent: NewCall.required_agent, see acd.policy)
+    enqueue_callback(NewCall, now)     a scheduled callback (nobody on the line): PlaceCallback
     offer_answered(call_id, now)       the agent answered the offer
     offer_failed(call_id, reason, now) ring-no-answer / busy: agent -> paused "missed-call", the
                                        call goes back to the head of its priority (original
@@ -114,7 +115,7 @@ from config.acd import AcdSettings
 
 E = AgentEvent
 C = CallEvent
-_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+_NUMBER = re.compile(r"\+?[0-9]{3,20}")  # (fullmatch: "$" would let a final "\n" through)
 _AVAILABLE, _LOGGED_OUT, _PAUSED = AgentState.AVAILABLE, AgentState.LOGGED_OUT, AgentState.PAUSED
 
 
@@ -160,7 +161,16 @@ class AcdEngine:
         now = self._catch_up(now)
         return self._flush()
 
-    def enqueue(self, call: NewCall, now: float) -> list[Command]:
+    def enqueue_callback(self, call: NewCall, now: float) -> list[Command]:
+        """A scheduled callback (nobody on the line; `call.number` to dial): it waits as a
+        callback from the start, and the agent it goes to gets PlaceCallback (a call for one
+        agent: that agent first, see NewCall.required_agent)."""
+        if not _NUMBER.fullmatch(call.number):
+            raise InvalidRequest(f"call {call.call_id}: callback number {call.number!r} is not "
+                                 "a number")
+        return self.enqueue(call, now, callback=True)
+
+    def enqueue(self, call: NewCall, now: float, *, callback: bool = False) -> list[Command]:
         qi = self._queue(call.queue)
         if call.call_id in self._calls:
             raise DuplicateCall(f"call {call.call_id!r} is already in the ACD")
@@ -185,6 +195,8 @@ class AcdEngine:
             key=policy.call_key(self.settings.aging_per_s, weight, now, next(self._ids)),
             own_skills=bool(call.skills), visited=(name,),
         )
+        if callback:
+            c.state, c.is_callback = CallState.CALLBACK_WAITING, True
         self._calls[c.call_id] = c
         self.stats.call_entered(name, now)
         # Route steps due at once set the threshold (as _enter_waiting would).
@@ -282,7 +294,7 @@ class AcdEngine:
     def request_callback(self, call_id: str, number: str, now: float) -> list[Command]:
         c = self._call(call_id)
         c.require(C.LEAVE_LINE)
-        if not _NUMBER.match(number):
+        if not _NUMBER.fullmatch(number):
             raise InvalidRequest(f"call {call_id}: callback number {number!r} is not a number")
         now = self._catch_up(now)
         # Catching up with time may have routed it meanwhile (the offer is in the buffered

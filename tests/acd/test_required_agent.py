@@ -221,3 +221,35 @@ def test_precedence_holds_when_agent_and_calls_change_at_once() -> None:
     cmds = list(e.tick(41))
     assert offers(cmds) == [("mine", "a1")]
     assert e.call("vip").state is CallState.WAITING
+
+
+def test_scheduled_callback_waits_as_a_callback_and_is_placed_by_its_agent() -> None:
+    e = engine(queue("support"))
+    login(e, "a2", 0)
+    cmds = list(e.enqueue_callback(NewCall("cb", "support", number="+12125550100",
+                                           required_agent="a1"), 1))
+    assert offers(cmds) == [] and e.call("cb").state is CallState.CALLBACK_WAITING
+    [place] = of(list(login(e, "a1", 2)), PlaceCallback)
+    assert (place.call_id, place.agent_id, place.number) == ("cb", "a1", "+12125550100")
+    e.offer_failed("cb", "no_answer", 20)  # the agent's phone: back to waiting as a callback
+    assert e.call("cb").state is CallState.CALLBACK_WAITING
+    [anyone] = of(list(e.enqueue_callback(NewCall("any", "support", number="+12125550101"), 21)),
+                  PlaceCallback)
+    assert anyone.agent_id == "a2"
+
+
+@pytest.mark.parametrize("number", ["", "12", "+1 212 555", "+12125550100\r\n",
+                                    "+12125550100\n", "abc"])
+def test_scheduled_callback_needs_a_number(number: str) -> None:
+    e = engine(queue("support"))
+    with pytest.raises(InvalidRequest, match="is not a number"):
+        e.enqueue_callback(NewCall("cb", "support", number=number), 1)
+    assert e.calls() == ()
+
+
+def test_a_callback_number_with_a_trailing_newline_is_refused() -> None:
+    e = engine(queue("support"))
+    call(e, "c1", 0)
+    with pytest.raises(InvalidRequest, match="is not a number"):
+        e.request_callback("c1", "+12125550100\n", 1)
+    assert e.call("c1").state is CallState.WAITING
