@@ -118,12 +118,15 @@ class HistoryDeriver:
     def _observe(self, name: str, args: Sequence[Any], now: float,
                  cmds: Sequence[Command]) -> None:
         wall = self.to_wall(now)
-        if name == "enqueue":
+        if name in ("enqueue", "enqueue_callback"):
             call: NewCall = args[0]
             self._calls[call.call_id] = _Call(call.queue, now, call.number)
             self._out.append(HistoryEvent(wall, "entered", queue=call.queue,
                                           call_id=call.call_id, number=call.number,
                                           detail=call.tier))
+            if name == "enqueue_callback":  # a scheduled callback: one from the start
+                self._out.append(HistoryEvent(wall, "callback", queue=call.queue,
+                                              call_id=call.call_id, number=call.number))
         elif name == "offer_answered":
             c = self._calls.get(args[0])
             if c is not None:

@@ -47,7 +47,7 @@ import structlog
 
 from acd.callbacks import Callback, CallbackBook, CallbackEvent, CallbackState, allowed
 from acd.engine import AcdEngine
-from acd.errors import AcdError, IllegalTransition, UnknownAgent
+from acd.errors import AcdError, IllegalTransition, StateConflict, UnknownAgent
 from acd.model import (
     AgentLogin,
     AgentStateChanged,
@@ -62,6 +62,7 @@ from acd.model import (
     Overflowed,
     PlaceCallback,
 )
+from acd.scheduled import CallbackRequest, CallbackSink, ScheduledCallbacks
 from acd.stats import QueueReport
 from common.bus import Bus
 from common.clock import Clock, MonotonicClock, WallClock
@@ -172,6 +173,8 @@ class AcdService:
         self._callers: dict[str, _Caller] = {}
         self._by_channel: dict[str, _Caller] = {}
         self.callbacks = CallbackBook()  # the callbacks being placed (acd/callbacks.py)
+        # Callbacks other parts scheduled here (the dialer's agent-owned ones: acd/scheduled.py)
+        self.scheduled = ScheduledCallbacks()
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.fallbacks = 0
@@ -226,7 +229,8 @@ class AcdService:
                 self._leave_engine(caller, "server stopping")
         for snap in self.engine.calls():
             if snap.state is CallState.CALLBACK_WAITING:
-                self._give_up_callback(snap.call_id, snap.number, "server stopping")
+                self._give_up_callback(snap.call_id, snap.number, "server stopping",
+                                       withdrawn=True)
         self._hangup_ringing()
         if self.continuity is not None:
             await self.continuity.at_stop([c for c in callers if c.answered])
@@ -341,6 +345,8 @@ class AcdService:
             # The caller's Dial ends with the caller's channel, which cancels the agent leg.
             log.info("offer_retracted", call_id=cmd.call_id, agent=cmd.agent_id)
         elif isinstance(cmd, CallRemoved):
+            if cmd.call_id in self.scheduled:
+                self._scheduled_done(cmd)
             self.bus.publish(AcdCallRemoved(cmd.call_id, cmd.queue, cmd.reason, cmd.agent_id,
                                             round(cmd.waited_s, 3)))
         elif isinstance(cmd, AgentStateChanged):
@@ -368,11 +374,13 @@ class AcdService:
                          customer_id: int | None = None,
                          context: IvrContext | None = None,
                          max_wait_s: float | None = None,
-                         direction: Literal["inbound", "outbound"] = "inbound") -> str:
+                         direction: Literal["inbound", "outbound"] = "inbound",
+                         required_agent: str | None = None) -> str:
         """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
         secrets masked) for the screen-pop. The dialer passes its priority tier and
         `max_wait_s` (no agent offered in time: the call leaves the ACD, the abandon rule).
+        `required_agent`: for that agent only, first, for [acd].owner_grace_s (acd/policy.py).
         Returns "answered", "timed_out", "gone" (the caller hung up first) or "fallback"
         (handed back to the dialplan)."""
         call_id = self.call_id_of(session)
@@ -397,7 +405,7 @@ class AcdService:
             try:
                 self.feed_engine(self.engine.enqueue,
                            NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills,
-                                   number=number))
+                                   number=number, required_agent=required_agent))
             except AcdError as exc:
                 log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
                 await self._fallback(session, call_id, f"refused: {exc}")
@@ -424,13 +432,16 @@ class AcdService:
         return "gone" if session.hung_up else "fallback"
 
     def queue_callback(self, call_id: str, *, queue: str, number: str, tier: str = "unknown",
-                       skills: frozenset[str] = frozenset()) -> bool:
+                       skills: frozenset[str] = frozenset(),
+                       required_agent: str | None = None) -> bool:
         """A callback chosen in the IVR: the call takes its place in `queue` as a callback,
-        and the engine dials `number` (E.164, validated) back when an agent is free. False
-        when an agent is free now (the caller is better served at once) or it is refused."""
+        and the engine dials `number` (E.164, validated) back when an agent is free (only
+        `required_agent`, first, for [acd].owner_grace_s, if given). False when an agent is
+        free now (the caller is better served at once) or it is refused."""
         if self._draining:
             return False
-        new = NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills, number=number)
+        new = NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills, number=number,
+                      required_agent=required_agent)
         try:
             if self.engine.pick_agent(new, self.clock.now()) is not None:
                 return False
@@ -443,6 +454,49 @@ class AcdService:
             return False
         self.bus.publish(AcdCallQueued(call_id, "", queue, tier, number, callback=True))
         return True
+
+    def schedule_callback(self, request: CallbackRequest, on_done: CallbackSink) -> None:
+        """A scheduled callback from another part of the server (acd/scheduled.py): placed
+        when its agent (or, after the grace, any agent of its queue) is free; `on_done` hears
+        once how it ended. AcdError when refused (nothing is kept)."""
+        if self._draining:
+            raise StateConflict("the ACD is stopping: no callback is scheduled")
+        self.scheduled.add(request, on_done)
+        try:
+            self.feed_engine(self.engine.enqueue_callback, NewCall(
+                call_id=request.call_id, queue=request.queue, tier=request.tier,
+                number=request.number, required_agent=request.required_agent,
+                required_grace_s=request.grace_s))
+        except AcdError:
+            self.scheduled.discard(request.call_id)
+            raise
+        self.bus.publish(AcdCallQueued(request.call_id, "", request.queue, request.tier,
+                                       request.number, callback=True))
+
+    def withdraw_callback(self, call_id: str, why: str) -> bool:
+        """Take back a scheduled callback not placed yet (its owner's CallbackDone says
+        "withdrawn"); False when it is not waiting any more (being placed, or gone)."""
+        if call_id not in self.scheduled:
+            return False
+        try:
+            snap = self.engine.call(call_id)
+        except AcdError:
+            return False
+        if snap.state is not CallState.CALLBACK_WAITING:
+            return False
+        self._give_up_callback(call_id, snap.number, f"withdrawn: {why}", withdrawn=True)
+        return True
+
+    def _scheduled_done(self, cmd: CallRemoved) -> None:
+        told = self.scheduled.removed(cmd.call_id, cmd.reason == "completed", cmd.agent_id,
+                                      self.wall.now())
+        if told is None:
+            return
+        sink, done = told
+        try:
+            sink(done)
+        except Exception:  # the callback's owner failing must not stop routing
+            log.exception("scheduled_callback_sink_failed", call_id=cmd.call_id)
 
     async def _fallback(self, session: AgiSession, call_id: str, why: str,
                         caller: _Caller | None = None) -> None:
@@ -658,7 +712,10 @@ class AcdService:
 
     async def _place_callback(self, cmd: PlaceCallback) -> None:
         extension = cmd.device.split("/", 1)[-1]
-        cb_id = f"cb-{cmd.call_id}"
+        req = self.scheduled.request(cmd.call_id)
+        self.scheduled.placed(cmd.call_id, cmd.agent_id)
+        # A scheduled one is placed under its own id (its owner's records join on it).
+        cb_id = req.call_id if req is not None else f"cb-{cmd.call_id}"
         if self.dial_guard is not None:
             try:
                 await self.dial_guard.authorize_callback(cmd.agent_id, cmd.number, call_id=cb_id)
@@ -668,7 +725,10 @@ class AcdService:
         try:
             action = ami_commands.originate_click_to_dial(
                 cti_call_id=cb_id, agent_extension=extension, number=cmd.number,
-                settings=self.settings.dialing, caller_id_num=cmd.number,
+                settings=self.settings.dialing,
+                caller_id_num=req.caller_id_num if req and req.caller_id_num else cmd.number,
+                caller_id_name=req.caller_id_name if req else "",
+                variables=req.variables if req else (),
             )
         except CtiError as exc:
             await self._callback_not_placed(cmd, f"invalid: {exc}")
@@ -694,14 +754,19 @@ class AcdService:
         down)."""
         self._give_up_callback(cmd.call_id, cmd.number, why)
 
-    def _give_up_callback(self, call_id: str, number: str, why: str) -> None:
+    def _give_up_callback(self, call_id: str, number: str, why: str, *, dial_status: str = "",
+                          withdrawn: bool = False) -> None:
         """The callback leaves the ACD (counted with the abandons) and is kept as a pending CRM
-        callback task, due now, for a person to place: it is never silently lost."""
+        callback task, due now, for a person to place: it is never silently lost. A scheduled
+        one's owner keeps its record instead (told through its CallbackDone)."""
         log.warning("callback_given_up", call_id=call_id, number=number, reason=why)
+        scheduled = call_id in self.scheduled
+        if scheduled:
+            self.scheduled.failed(call_id, why, dial_status=dial_status, withdrawn=withdrawn)
         with contextlib.suppress(AcdError):
             self.feed_engine(self.engine.abandon, call_id)
         self.bus.publish(AcdCallbackFailed(call_id, number, why))
-        if self.crm is not None:
+        if self.crm is not None and not scheduled:
             self._spawn(self._save_callback_task(call_id, number, why))
 
     async def _save_callback_task(self, call_id: str, number: str, why: str) -> None:
@@ -793,6 +858,7 @@ class AcdService:
         step = self.callbacks.apply(cb.cti_call_id, event)
         after = step.after.state
         if after is CallbackState.CONNECTED:
+            self.scheduled.answered(cb.call_id, self.wall.now())
             self.feed_engine(self.engine.offer_answered, cb.call_id)
         elif after is CallbackState.ENDED:
             self.feed_engine(self.engine.call_ended, cb.call_id)
@@ -802,7 +868,8 @@ class AcdService:
             elif event is CallbackEvent.CUSTOMER_NO_ANSWER:
                 assert isinstance(u, CallDialEnded)
                 self._give_up_callback(cb.call_id, cb.number, "customer did not answer "
-                                       f"({u.dial_status or 'unknown'})")
+                                       f"({u.dial_status or 'unknown'})",
+                                       dial_status=u.dial_status)
             else:
                 self._give_up_callback(cb.call_id, cb.number, "agent hung up before the answer")
 

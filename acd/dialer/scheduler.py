@@ -2,9 +2,11 @@
 
 `pick(...)` fills the `lines` the pacing asked for, in this order:
 
-1. Due scheduled callbacks (from agents or the IVR), soonest first. An agent-owned callback goes
-   only when its agent is idle, and reserves that agent; an "anyone" callback goes to whoever
-   the ACD picks.
+1. Due scheduled callbacks (from agents or the IVR), soonest first. An agent-owned callback is
+   not dialled by the pacing at all: it goes to `Pick.owned`, whatever the lines, and the
+   adapter hands it to the ACD, which rings its agent first (that agent before their other
+   work, for [acd].owner_grace_s; then any agent of the queue). An "anyone" callback is dialled
+   like a lead, before leads, and the person who answers goes to whoever the ACD picks.
 2. Leads: callbacks set by a disposition first, then never-tried leads, then by due time, then id.
 
 Every target is skipped when its number is on a do-not-call list (global or the campaign's), is
@@ -47,7 +49,7 @@ class DialTarget:
     kind: str  # "callback" or "lead"
     ref_id: int  # callback id or lead id
     phone: str
-    agent_id: str | None = None  # the agent reserved for an owned callback
+    agent_id: str | None = None  # the agent who owns the callback (None: anyone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +65,18 @@ class Skip:
 class Pick:
     dials: tuple[DialTarget, ...]
     skipped: tuple[Skip, ...]
+    owned: tuple[DialTarget, ...] = ()  # agent-owned callbacks, for the ACD (no lines used)
 
 
 def pick(*, now: float, lines: int, campaign_id: int, leads: Sequence[LeadCandidate],
-         callbacks: Sequence[CallbackCandidate] = (), idle_agents: Collection[str] = (),
+         callbacks: Sequence[CallbackCandidate] = (),
          dnc: DncList, window: CallingWindow, default_zone: str = "",
          max_attempts: int = 5, in_flight_phones: Collection[str] = (),
          unknown_leads: Collection[int] = ()) -> Pick:
     dials: list[DialTarget] = []
+    owned: list[DialTarget] = []
     skipped: list[Skip] = []
     taken_phones = set(in_flight_phones)
-    free_agents = set(idle_agents)
 
     def check(kind: str, ref: int, phone: str, tz: str) -> bool:
         if dnc.blocks(phone, campaign_id, now):
@@ -96,19 +99,13 @@ def pick(*, now: float, lines: int, campaign_id: int, leads: Sequence[LeadCandid
         return True
 
     for cb in sorted(callbacks, key=lambda c: (c.due_at, c.callback_id)):
-        if len(dials) >= lines:
-            break
-        if cb.due_at > now:
-            continue
-        if cb.agent_id is not None and cb.agent_id not in free_agents:
-            skipped.append(Skip("callback", cb.callback_id, "agent-busy"))
+        if cb.due_at > now or (cb.agent_id is None and len(dials) >= lines):
             continue
         if not check("callback", cb.callback_id, cb.phone, ""):
             continue
-        if cb.agent_id is not None:
-            free_agents.discard(cb.agent_id)
         taken_phones.add(cb.phone)
-        dials.append(DialTarget("callback", cb.callback_id, cb.phone, cb.agent_id))
+        target = DialTarget("callback", cb.callback_id, cb.phone, cb.agent_id)
+        (owned if cb.agent_id is not None else dials).append(target)
 
     def order(lead: LeadCandidate) -> tuple[int, int, float, int]:
         return (0 if lead.status == "callback" else 1, 0 if lead.next_attempt is None else 1,
@@ -130,4 +127,4 @@ def pick(*, now: float, lines: int, campaign_id: int, leads: Sequence[LeadCandid
             continue
         taken_phones.add(lead.phone)
         dials.append(DialTarget("lead", lead.lead_id, lead.phone))
-    return Pick(tuple(dials), tuple(skipped))
+    return Pick(tuple(dials), tuple(skipped), tuple(owned))

@@ -48,8 +48,10 @@ from acd.dialer.pacing import (
     pace,
 )
 from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
-from acd.dialer.windows import CallingWindow
+from acd.dialer.windows import CallingWindow, zones_for_number
+from acd.errors import AcdError
 from acd.model import AgentState
+from acd.scheduled import CallbackDone, CallbackRequest
 from common.clock import Clock, MonotonicClock, WallClock
 from common.messages import (
     BusMessage,
@@ -124,6 +126,9 @@ class Line:
     in_agi: bool = False
     human_waiting: bool = False
     unknown: bool = False  # the AMI connection dropped before Asterisk answered the Originate
+    # An agent-owned callback handed to the ACD (acd/scheduled.py), which places it (its agent
+    # rung first) and reports back; none of the AMI bookkeeping above applies to it.
+    via_acd: bool = False
 
 
 @dataclass(eq=False)
@@ -314,7 +319,7 @@ class DialerService:
             dial_mode=campaign.dial_mode, queue=campaign.queue,
             dial_level=round(last.dial_level, 3) if last else 0.0,
             pacing=last.mode if last else "",
-            lines_in_progress=sum(1 for ln in mine if not ln.unknown),
+            lines_in_progress=sum(1 for ln in mine if not ln.unknown and not ln.via_acd),
             humans_waiting=sum(1 for ln in mine if ln.human_waiting),
             unknown_outcome=sum(1 for ln in mine if ln.unknown),
             calls_placed=run.placed if run else 0,
@@ -355,8 +360,10 @@ class DialerService:
         # must not hold its lead forever: booked as failed once it is far past any ring time.
         stale = self.wall.now() - (self.ring_timeout_ms / 1000 + STALE_AFTER_S)
         for line in list(self.lines.values()):
-            if line.placed_at < stale and not line.in_agi and not line.unknown:
+            if line.placed_at < stale and not line.in_agi and not line.unknown \
+                    and not line.via_acd:
                 await self._finish(line, "failed")
+        await self._recheck_owned_callbacks()
         for run in list(self.runs.values()):
             c = run.campaign
             if c.status != "active" or not c.queue:
@@ -365,7 +372,8 @@ class DialerService:
 
     async def _pace_campaign(self, run: CampaignRun) -> None:
         c = run.campaign
-        mine = [ln for ln in self.lines.values() if ln.campaign_id == c.id]
+        # (Owned callbacks waiting in the ACD hold no line: their agent is rung first.)
+        mine = [ln for ln in self.lines.values() if ln.campaign_id == c.id and not ln.via_acd]
         idle_ids, busy = self._agents_detail(c.queue)
         # A line of unknown outcome (AMI dropped) may well be ringing: it counts, or every
         # drop would look like free capacity and over-dial.
@@ -379,21 +387,27 @@ class DialerService:
         lookahead = stats.answer_delay_s + self.ring_timeout_ms / 1000 + cfg.grace_s
         decision = pace(cfg, state, stats, run.tracker.snapshot(now, lookahead))
         run.last = decision
-        if decision.lines <= 0:
-            return
-        limit = min(10_000, max(50, 3 * decision.lines))
+        lines = max(0, decision.lines)
+        limit = min(10_000, max(50, 3 * lines))
+        # Due callbacks every tick, lines or not: an owned one goes to its agent through the
+        # ACD, which needs no line (and is most needed when every agent is busy).
         callbacks = await self._due_callbacks(c.id, now, limit)
-        due = await self.crm.leads.due(c.id, limit=limit)
+        if lines == 0 and not any(cb.agent_id for cb, _ in callbacks.values()):
+            return
+        due = await self.crm.leads.due(c.id, limit=limit) if lines else ()
         picked = pick(
-            now=now, lines=decision.lines, campaign_id=c.id,
+            now=now, lines=lines, campaign_id=c.id,
             leads=[LeadCandidate(ld.id, ld.phone, ld.status, ld.attempts, ld.next_attempt,
                                  ld.timezone) for ld in due],
-            callbacks=[cb for cb, _ in callbacks.values()], idle_agents=idle_ids,
+            callbacks=[cb for cb, _ in callbacks.values()],
             dnc=self.dnc, window=self.window, default_zone=self.default_zone,
             max_attempts=c.max_attempts,
             in_flight_phones={ln.phone for ln in self.lines.values()},
             unknown_leads={ln.lead_id for ln in self.lines.values()})
         await self.apply_skips(picked.skipped, now)
+        for target in picked.owned:
+            _, row = callbacks[target.ref_id]
+            await self._owned_callback(run, row, target.agent_id or "")
         by_id = {ld.id: ld for ld in due}
         for target in picked.dials:
             if target.kind == "callback":
@@ -446,8 +460,6 @@ class DialerService:
         return name
 
     async def _callback_skipped(self, skip: Skip, now: float) -> None:
-        if skip.reason == "agent-busy":
-            return  # its agent is not free yet: looked at again next tick
         if skip.reason == "window":
             nxt = skip.retry_at if skip.retry_at is not None else now + 86_400
             await self.crm.callbacks.update(skip.ref_id, due_at=nxt)
@@ -463,6 +475,104 @@ class DialerService:
             with contextlib.suppress(Exception):
                 lead = await self.crm.leads.get(cb.lead_id)
         await self._originate(run, lead, callback=cb)
+
+    async def _owned_callback(self, run: CampaignRun, cb: Any, owner: str) -> None:
+        """An agent-owned callback: authorised as every campaign dial (audited `campaign`),
+        then handed to the ACD, which rings its agent first (for [acd].owner_grace_s only
+        that agent, before their other work; then any agent of the queue) and dials the
+        customer once the agent answered: nobody who answers waits for an agent, so it counts
+        against no line and no abandon. The outcome comes back in `_owned_callback_done`."""
+        c = run.campaign
+        lead = None
+        if cb.lead_id is not None:
+            with contextlib.suppress(Exception):
+                lead = await self.crm.leads.get(cb.lead_id)
+        call_id = f"cb{c.id}-{cb.id}-{next(self._seq)}"
+        try:
+            target = await self.guard.authorize(
+                Dialer(None, f"campaign:{c.id}", CAMPAIGN_ROLE), cb.phone, "campaign",
+                call_id=call_id, rate_limit=False)
+        except DialRefused as exc:
+            await self.crm.callbacks.update(cb.id, status="cancelled")
+            log.warning("callback_refused_by_dial_policy", callback_id=cb.id,
+                        reason=exc.decision.reason)
+            return
+        line = Line(call_id, c.id, lead.id if lead is not None else 0, target.dial,
+                    lead.status if lead is not None else "",
+                    lead.attempts if lead is not None else 0, self.wall.now(), kind="callback",
+                    callback_id=cb.id, via_acd=True)
+        request = CallbackRequest(
+            call_id, c.queue, target.dial, required_agent=owner,
+            caller_id_num=c.caller_id or "", caller_id_name=c.name[:40],
+            variables=(("CAMPAIGN_ID", str(c.id)), ("LEAD_ID", str(line.lead_id))))
+        self.lines[call_id] = line
+        try:
+            self.acd.schedule_callback(
+                request, lambda done: self._spawn(self._owned_callback_done(line, done)))
+        except AcdError as exc:  # e.g. the campaign's queue is not configured
+            self.lines.pop(call_id, None)
+            log.warning("callback_not_scheduled", callback_id=cb.id, error=str(exc))
+            return
+        if lead is not None:
+            await self.crm.leads.update(lead.id, status="dialing")
+        run.placed += 1
+        log.info("owned_callback_scheduled", call_id=call_id, callback_id=cb.id, agent=owner)
+
+    async def _owned_callback_done(self, line: Line, done: CallbackDone) -> None:
+        if done.result == "withdrawn":
+            # Never attempted (the server stopped, or the window closed / the number went on a
+            # DNC list first): the callback row stays pending, the lead as it was.
+            if self.lines.pop(line.call_id, None) is None:
+                return
+            run = self.runs.get(line.campaign_id)
+            if run is not None:
+                run.placed -= 1
+            if line.lead_id:
+                with contextlib.suppress(Exception):
+                    await self.crm.leads.update(line.lead_id, status=line.status_before or "new")
+            return
+        line.agent = done.agent_id or ""
+        if done.result == "connected":
+            line.answered = True
+            line.answered_at = self.wall.now() - (done.talk_s or 0.0)
+            line.wait_s = 0.0  # the agent was on the line before the customer answered
+            line.talk_s = done.talk_s
+            run = self.runs.get(line.campaign_id)
+            if run is not None:
+                self._count(run, abandoned=False)  # a live answer, an agent already on
+            await self._finish(line, "connected")
+        else:
+            await self._finish(line, DIAL_STATUS.get(done.dial_status, "failed"))
+
+    async def _recheck_owned_callbacks(self) -> None:
+        """An owned callback still waiting in the ACD for an agent is withdrawn (back to
+        pending, due when the window opens) once its number is outside the calling window or
+        on a DNC list: the ACD knows neither, and a lead is never dialled outside them."""
+        now = self.wall.now()
+        for line in list(self.lines.values()):
+            if not line.via_acd or line.answered:
+                continue
+            retry_at: float | None = None
+            if self.dnc.blocks(line.phone, line.campaign_id, now):
+                why = "dnc"
+            else:
+                try:
+                    zones = zones_for_number(line.phone, "", self.default_zone)
+                except DialerError:
+                    continue  # checked when picked; nothing new
+                if self.window.allows(now, zones):
+                    continue
+                why, retry_at = "window", self.window.next_open(now, zones)
+            if not self.acd.withdraw_callback(line.call_id, why):
+                continue  # already being placed: its outcome comes as usual
+            if line.callback_id is not None:
+                with contextlib.suppress(Exception):
+                    if why == "dnc":
+                        await self.crm.callbacks.update(line.callback_id, status="cancelled")
+                    else:
+                        await self.crm.callbacks.update(
+                            line.callback_id, due_at=retry_at if retry_at is not None
+                            else now + 86_400)
 
     async def _originate(self, run: CampaignRun, lead: Any, *, callback: Any = None,
                          kind: str = "lead") -> None:
@@ -727,7 +837,7 @@ class DialerService:
             # replay): they are of unknown outcome until the resync says whether they exist.
             # Lines in the AGI are not: FastAGI, not AMI, carries them to their end.
             for line in self.lines.values():
-                if not line.in_agi:
+                if not line.in_agi and not line.via_acd:
                     line.unknown = True
         elif isinstance(ev, AmiResynced):
             alive = {ch.chan.uniqueid for ch in ev.channels}

@@ -3,15 +3,20 @@ as the server wires it: the ACD never reads raw AMI call events itself."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+
 from acd.callbacks import CallbackState
+from acd.errors import AcdError
 from acd.model import AgentState, CallState
+from acd.scheduled import CallbackDone, CallbackRequest
 from common.messages import AcdCallbackFailed
 from cti import events as ev
 from cti.call_feed import CallFeed
 from cti.calls import CallTracker
-from tests.acd.test_service_unit import make, until
+from tests.acd.test_service_unit import FakeCrm, make, until
 
 
 class RecordingAmi:
@@ -105,3 +110,79 @@ async def test_the_agent_hanging_up_before_the_customer_answers_gives_it_up() ->
     msg = failed.get_nowait().message
     assert isinstance(msg, AcdCallbackFailed) and msg.reason == "agent hung up before the answer"
     assert svc.callbacks.get("cb-c1") is None and svc.engine.calls() == ()
+
+
+# ------------------------------------------------- scheduled callbacks (acd/scheduled.py)
+
+async def scheduled(crm: Any = None) -> tuple[Any, CallFeed, list[CallbackDone], RecordingAmi]:
+    ami = RecordingAmi()
+    svc, clock = make(ami=ami, crm=crm)
+    feed = CallFeed(CallTracker(), clock)
+    svc.read_calls_from(feed)
+    done: list[CallbackDone] = []
+    svc.schedule_callback(CallbackRequest(
+        "cb7-3-1", "support", "+12025550100", required_agent="bob",
+        caller_id_num="+12125550000", caller_id_name="Renewals",
+        variables=(("CAMPAIGN_ID", "7"),)), done.append)
+    assert svc.engine.call("cb7-3-1").state is CallState.CALLBACK_WAITING
+    svc.agent_login("alice", "1001", skills={"support": 3})
+    assert ami.sent == [] and svc.engine.agent("alice").state is AgentState.AVAILABLE
+    return svc, feed, done, ami
+
+
+async def test_a_scheduled_callback_is_placed_by_its_agent_under_its_own_id() -> None:
+    svc, feed, done, ami = await scheduled()
+    svc.agent_login("bob", "1002", skills={"support": 1})
+    await until(lambda: ami.sent)
+    [action] = ami.sent
+    assert (action.get("Channel"), action.get("ChannelId"), action.get("Exten")) == (
+        "PJSIP/1002", "cb7-3-1", "+12025550100")
+    assert action.get("CallerID") == '"Renewals" <+12125550000>'
+    assert ("Variable", "CAMPAIGN_ID=7") in action.fields
+    assert done == []
+
+
+async def test_a_scheduled_callback_not_answered_reports_why_and_makes_no_task() -> None:
+    crm = FakeCrm()
+    svc, feed, done, ami = await scheduled(crm)
+    svc.agent_login("bob", "1002", skills={"support": 1})
+    await until(lambda: ami.sent)
+    agent = chan("cb7-3-1", "PJSIP/1002-00000009", linked="cb7-3-1")
+    feed.on_event(ev.ChannelCreated(chan("cb7-3-1", agent.channel, ev.STATE_RINGING,
+                                         linked="cb7-3-1")))
+    feed.on_event(ev.ChannelStateChanged(agent))
+    customer = chan("9.3", "PJSIP/carrier-00000003", ev.STATE_RINGING, linked="cb7-3-1")
+    feed.on_event(ev.ChannelCreated(customer))
+    feed.on_event(ev.DialBegin(agent, customer, "+12025550100@carrier"))
+    feed.on_event(ev.DialEnd(agent, customer, "NOANSWER"))
+    assert done == [CallbackDone("cb7-3-1", "not_connected", "bob", dial_status="NOANSWER",
+                                 why="customer did not answer (NOANSWER)")]
+    await asyncio.sleep(0.01)
+    assert crm.callbacks.created == []  # its owner keeps the record
+
+
+async def test_a_waiting_scheduled_callback_can_be_withdrawn_and_a_stop_withdraws_it() -> None:
+    svc, feed, done, ami = await scheduled()
+    assert svc.withdraw_callback("cb7-3-1", "window")
+    assert done == [CallbackDone("cb7-3-1", "withdrawn", None, why="withdrawn: window")]
+    assert svc.engine.calls() == () and not svc.withdraw_callback("cb7-3-1", "again")
+    again: list[CallbackDone] = []
+    svc.schedule_callback(CallbackRequest("cb7-3-2", "support", "+12025550100",
+                                          required_agent="bob"), again.append)
+    await svc.drain(grace_s=0.1)
+    assert [d.result for d in again] == ["withdrawn"]
+
+
+async def test_scheduling_refuses_bad_requests_and_keeps_nothing() -> None:
+    svc, _ = make()
+    for req in (CallbackRequest("x1", "nope", "+12025550100"),
+                CallbackRequest("x2", "support", "+1202555\n"),
+                CallbackRequest("x3", "support", "+12025550100", required_agent=""),
+                CallbackRequest("x4", "support", "+12025550100", required_agent="bob",
+                                grace_s=-1.0)):
+        with pytest.raises(AcdError):
+            svc.schedule_callback(req, lambda d: None)
+    assert svc.engine.calls() == () and len(svc.scheduled) == 0
+    svc.schedule_callback(CallbackRequest("x5", "support", "+12025550100"), lambda d: None)
+    with pytest.raises(AcdError):
+        svc.schedule_callback(CallbackRequest("x5", "support", "+12025550100"), lambda d: None)

@@ -1,24 +1,47 @@
-"""Fakes and the `world` fixture the dialer adapter's tests share: a real CRM (SQLite in
-tmp_path), fake ACD/AMI/AGI, a wall clock at noon in New York."""
+"""What the dialer's tests share:
+
+- `world`: the adapter alone, with a real CRM (SQLite in tmp_path), fake ACD/AMI/AGI and a
+  wall clock at noon in New York;
+- `sim_stack`: the whole outbound path against the PBX simulator, wired as server.py wires it
+  (AMI -> CallFeed -> bus, ACD, call log, dialer; FastAGI `dialer`, and `ivr` on request): a
+  factory, `await sim_stack(fate=..., ...)`, torn down after the test. Simulated seconds last
+  10 ms (time_scale 0.01)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from acd.call_log import CallLog
 from acd.dialer.service import DialerService
+from acd.engine import AcdEngine
 from acd.model import AgentState
-from common.clock import ManualClock
+from acd.scheduled import CallbackDone, CallbackRequest, CallbackSink
+from acd.service import AcdService
+from common.bus import Bus
+from common.clock import ManualClock, MonotonicClock
 from config.cti import DialingSettings
+from config.dialer import DialerSettings
+from config.settings import Settings
 from crm_core.history import HistoryEvent
 from crm_core.lead_import import LeadColumns
 from crm_core.service import Crm
+from cti.ami import AmiClient
+from cti.call_feed import CallFeed
+from cti.calls import CallTracker
+from cti.events import CtiEvent
+from cti.fastagi import FastAgiServer
+from cti.simulator import OutboundProfile, PbxSimulator, PhoneBehaviour, SimulatorConfig
+from ivr.registry import MenuRegistry
+from ivr.service import IvrService
+from tests.acd.test_service_e2e import SCALE, settings_for_test
 from tests.agent_desktop.conftest import make_settings
 
 NOON_NY = dt.datetime(2026, 7, 15, 16, 0, tzinfo=dt.UTC).timestamp()  # Wednesday 12:00 EDT
@@ -48,9 +71,27 @@ class FakeAcd:
     outcome: str = "answered"
     calls: list[dict[str, Any]] = field(default_factory=list)
 
+    # Scheduled callbacks handed over (agent-owned campaign callbacks): request, on_done.
+    scheduled: dict[str, tuple[CallbackRequest, CallbackSink]] = field(default_factory=dict)
+    placing: set[str] = field(default_factory=set)  # being placed: no longer withdrawable
+
     async def queue_call(self, session: Any, **kw: Any) -> str:
         self.calls.append(kw)
         return self.outcome
+
+    def schedule_callback(self, request: CallbackRequest, on_done: CallbackSink) -> None:
+        self.scheduled[request.call_id] = (request, on_done)
+
+    def withdraw_callback(self, call_id: str, why: str) -> bool:
+        if call_id in self.placing or call_id not in self.scheduled:
+            return False
+        _, on_done = self.scheduled.pop(call_id)
+        on_done(CallbackDone(call_id, "withdrawn", None, why=why))
+        return True
+
+    def finish_callback(self, call_id: str, done: CallbackDone) -> None:
+        _, on_done = self.scheduled.pop(call_id)
+        on_done(done)
 
 
 class FakeAmi:
@@ -121,3 +162,126 @@ async def settle(d: DialerService) -> None:
         await asyncio.gather(*d._tasks)
 
 
+
+
+# ------------------------------------------------------------------ the simulator stack
+
+
+@dataclass
+class SimStack:
+    settings: Settings
+    crm: Crm
+    bus: Bus
+    engine: AcdEngine
+    acd: AcdService
+    sim: PbxSimulator
+    ami: AmiClient
+    dialer: DialerService
+    feed: CallFeed
+    history: list[HistoryEvent]
+
+    async def campaign(self, fate: dict[str, str], *, name: str = "E2E", queue: str = "sales",
+                       **kw: Any) -> tuple[int, int]:
+        """A campaign dialling `fate`'s numbers: (campaign id, lead list id)."""
+        kw.setdefault("dial_mode", "progressive")
+        kw.setdefault("caller_id", "+12125550000")
+        camp = await self.crm.campaigns.create(name=name, queue=queue, **kw)
+        lst = await self.crm.lead_lists.create(campaign_id=camp.id, name="L")
+        if fate:
+            await self.crm.lead_import.import_csv(lst.id, "phone\n" + "\n".join(fate) + "\n",
+                                                  LeadColumns(phone="phone"))
+        return camp.id, lst.id
+
+    async def leads_booked(self, list_id: int, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until every lead of the list has a result and no line is open; by phone."""
+        async with asyncio.timeout(timeout):
+            while True:
+                leads = (await self.crm.leads.search(list_id=list_id, limit=50)).items
+                if all(ld.last_result is not None for ld in leads) and not self.dialer.lines:
+                    return {ld.phone: ld for ld in leads}
+                await asyncio.sleep(0.05)
+
+
+StartStack = Callable[..., Awaitable[SimStack]]
+
+
+@pytest.fixture
+async def sim_stack(tmp_path: Path) -> AsyncIterator[StartStack]:
+    """`await sim_stack(fate=..., seed=..., answer_delay_s=..., ...)`: the stack, started."""
+    started: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(*, fate: dict[str, str], seed: int, answer_delay_s: float,
+                    talk_time_s: float = 60.0, settings: Settings | None = None,
+                    dialer_settings: DialerSettings | None = None, ivr: bool = False,
+                    agents: tuple[str, ...] = ("1001", "1002"),
+                    ami_reconnect_s: tuple[float, float] | None = None,
+                    wrap_ami: Callable[[AmiClient], Any] | None = None,
+                    taps: tuple[Callable[[CtiEvent], None], ...] = ()) -> SimStack:
+        settings = settings or settings_for_test()
+        crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm)
+        bus = Bus()
+        engine = AcdEngine(settings.acd)
+        fastagi = FastAgiServer(settings.fastagi)
+        await fastagi.start()
+        sim = PbxSimulator(SimulatorConfig(
+            agi_port=fastagi.port, time_scale=SCALE, agents=agents, seed=seed,
+            phone=PhoneBehaviour(answer_delay_s=0.5, handle_time_s=5.0),
+            dialplan_events=False, cdr_events=False, inbound_dialplan="cti",
+            outbound=OutboundProfile(forced=fate, answer_delay_s=answer_delay_s,
+                                     talk_time_s=talk_time_s)))
+        await sim.start()
+        # As server.py wires it: the tracker's updates to the bus, the ACD and the call log;
+        # raw events to the ACD (device states) and the dialer.
+        feed = CallFeed(CallTracker(), MonotonicClock())
+        feed.update_sinks.append(bus.publish)
+        ami_settings = settings.ami.model_copy(update={"port": sim.ami_port})
+        if ami_reconnect_s is not None:
+            ami_settings = ami_settings.model_copy(update={
+                "reconnect_min_s": ami_reconnect_s[0], "reconnect_max_s": ami_reconnect_s[1]})
+        ami = AmiClient(ami_settings, on_event=feed.on_event)
+        acd = AcdService(engine, settings=settings, bus=bus, crm=crm, ami=ami, poll_ms=20,
+                         tick_s=0.02)
+        acd.read_calls_from(feed)
+        call_log = CallLog(crm, engine.stats, clock=acd.clock, wall=acd.wall,
+                           queue_of=acd.queue_of)
+        feed.update_sinks.append(call_log.on_update)
+        history: list[HistoryEvent] = []
+        dialer = DialerService(crm=crm, acd=acd,
+                               ami=wrap_ami(ami) if wrap_ami is not None else ami,
+                               dialing=settings.dialing, settings=dialer_settings,
+                               wall=ManualClock(NOON_NY), tick_s=0.05, history=history.append)
+        feed.event_sinks.append(dialer.on_cti_event)
+        feed.event_sinks.extend(taps)
+        fastagi.route("dialer", dialer.handle_dialer)
+        ivr_service = None
+        if ivr:
+            ivr_service = IvrService(MenuRegistry(settings), settings=settings, crm=crm, acd=acd,
+                                     bus=bus)
+            fastagi.route("ivr", ivr_service.handle)
+        call_log_task = asyncio.create_task(call_log.run(bus.subscribe("pbx.call.")))
+
+        async def stop() -> None:
+            await dialer.stop()
+            if ivr_service is not None:
+                await ivr_service.stop()
+            await sim.stop()
+            await ami.close()
+            await acd.stop()
+            call_log_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call_log_task
+            await fastagi.stop()
+            await crm.close()
+
+        started.append(stop)
+        await acd.start()
+        await ami.start()
+        await asyncio.wait_for(ami.wait_ready(), 5)
+        await dialer.start()
+        return SimStack(settings, crm, bus, engine, acd, sim, ami, dialer, feed, history)
+
+    try:
+        yield start
+    finally:
+        for stop in started:
+            await stop()

@@ -1,11 +1,15 @@
-"""Scheduled callbacks (the CRM `callbacks` table) go before leads: an agent-owned one when its
-agent is free, an "anyone" one at once; outcomes close the callback row."""
+"""Scheduled callbacks (the CRM `callbacks` table) go before leads: an agent-owned one is handed
+to the ACD (which rings its agent first), an "anyone" one is dialled at once; outcomes close the
+callback row."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from acd.model import AgentState
+from acd.scheduled import CallbackDone
 from cti.events import OriginateResult
-from tests.acd.dialer.conftest import NOON_NY, Agent, FakeSession, World, settle
+from tests.acd.dialer.conftest import NOON_NY, FakeSession, World, settle
 
 
 def channels(world: World) -> list[str]:
@@ -42,20 +46,96 @@ async def test_due_callbacks_go_before_leads(world: World) -> None:
     assert (row.prev_state, row.reason, row.detail) == ("callback", "connected", str(lead.id))
 
 
-async def test_an_owned_callback_waits_for_its_agent(world: World) -> None:
+async def owned_callback(world: World, phone: str = "+12125550150", *, lead: bool = True,
+                         due: float = NOON_NY - 1) -> tuple[Any, Any]:
     ann = await world.crm.users.create(username="a3", password_hash="x", role="agent")
-    cb = await world.crm.callbacks.create(phone="+12125550150", due_at=NOON_NY - 1,
-                                          campaign_id=world.campaign_id,
-                                          assigned_user_id=ann.id)
+    ld = (await world.crm.leads.search(phone="+12125550105")).items[0] if lead else None
+    if ld is not None:
+        phone = ld.phone
+        await world.crm.leads.update(ld.id, status="callback")
+    cb = await world.crm.callbacks.create(phone=phone, due_at=due, campaign_id=world.campaign_id,
+                                          assigned_user_id=ann.id,
+                                          lead_id=ld.id if ld is not None else None)
+    return cb, ld
+
+
+async def test_an_owned_callback_goes_to_the_acd_for_its_agent(world: World) -> None:
+    cb, lead = await owned_callback(world)
+    for a in world.acd.engine.agents_:  # every agent busy: no line to dial...
+        a.state = AgentState.ON_CALL
     await world.dialer.control(world.campaign_id, "start")
-    await world.dialer.tick()  # a3 is on a call: its callback waits, leads go
-    assert "PJSIP/+12125550150@carrier" not in channels(world)
-    assert (await world.crm.callbacks.get(cb.id)).status == "pending"
-    world.acd.engine.agents_.append(Agent("a4"))
-    a3 = next(a for a in world.acd.engine.agents_ if a.agent_id == "a3")
-    a3.state = AgentState.AVAILABLE
     await world.dialer.tick()
-    assert "PJSIP/+12125550150@carrier" in channels(world)
+    assert world.ami.sent == []  # ...and the dialer dials nothing itself
+    [(call_id, (req, _))] = world.acd.scheduled.items()
+    assert call_id.startswith(f"cb{world.campaign_id}-{cb.id}-")
+    assert (req.queue, req.number, req.required_agent, req.grace_s) == (
+        "sales", lead.phone, "a3", None)
+    assert (req.caller_id_num, req.caller_id_name) == ("+12125550000", "Renewals")
+    assert dict(req.variables) == {"CAMPAIGN_ID": str(world.campaign_id),
+                                   "LEAD_ID": str(lead.id)}
+    assert (await world.crm.leads.get(lead.id)).status == "dialing"
+    st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
+    assert (st.lines_in_progress, st.calls_placed) == (0, 1)
+    await world.dialer.tick()  # handed once, not again while it waits
+    assert len(world.acd.scheduled) == 1 and world.ami.sent == []
+    # Its agent talked to the customer for 95 s.
+    world.acd.finish_callback(call_id, CallbackDone(call_id, "connected", "a3", talk_s=95.0))
+    await settle(world.dialer)
+    assert (await world.crm.callbacks.get(cb.id)).status == "done"
+    got = await world.crm.leads.get(lead.id)
+    assert (got.status, got.attempts, got.last_result) == ("contacted", 1, "connected")
+    (row,) = [e for e in world.history if e.call_id == call_id]
+    assert (row.prev_state, row.reason, row.agent, row.wait_s, row.talk_s) == (
+        "callback", "connected", "a3", 0.0, 95.0)
+    counts = world.dialer.runs[world.campaign_id].tracker.snapshot(NOON_NY)
+    assert [(w.live, w.abandoned) for w in counts] == [(1, 0), (1, 0)]
+
+
+async def test_an_owned_callback_the_customer_does_not_answer_is_missed(world: World) -> None:
+    cb, lead = await owned_callback(world)
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    call_id = next(iter(world.acd.scheduled))
+    world.acd.finish_callback(call_id, CallbackDone(call_id, "not_connected", "a3",
+                                                    dial_status="BUSY"))
+    await settle(world.dialer)
+    assert (await world.crm.callbacks.get(cb.id)).status == "missed"
+    got = await world.crm.leads.get(lead.id)
+    assert (got.status, got.last_result, got.next_attempt) == ("new", "busy", NOON_NY + 600)
+    assert call_id not in world.dialer.lines
+
+
+async def test_an_owned_callback_is_withdrawn_when_the_window_closes(world: World) -> None:
+    cb, lead = await owned_callback(world, lead=True)
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    call_id = next(iter(world.acd.scheduled))
+    placed = world.dialer.runs[world.campaign_id].placed  # the callback and two leads
+    world.wall.advance(9 * 3600)  # 21:00 in New York: the window is closed
+    await world.dialer.tick()
+    await settle(world.dialer)
+    assert world.acd.scheduled == {} and call_id not in world.dialer.lines
+    row = await world.crm.callbacks.get(cb.id)
+    assert (row.status, row.due_at) == ("pending", NOON_NY + 20 * 3600)  # 08:00 tomorrow
+    assert (await world.crm.leads.get(lead.id)).status == "callback"
+    assert world.dialer.runs[world.campaign_id].placed == placed - 1  # never attempted
+
+
+async def test_an_owned_callback_is_withdrawn_when_its_number_goes_on_a_dnc_list(
+        world: World) -> None:
+    cb, _ = await owned_callback(world, "+12125550150", lead=False)
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    call_id = next(iter(world.acd.scheduled))
+    world.acd.placing.add(call_id)  # being placed: left to finish
+    world.dialer.dnc.add("+12125550150", campaign_id=world.campaign_id)
+    await world.dialer.tick()
+    assert call_id in world.acd.scheduled
+    world.acd.placing.clear()
+    await world.dialer.tick()
+    await settle(world.dialer)
+    assert world.acd.scheduled == {}
+    assert (await world.crm.callbacks.get(cb.id)).status == "cancelled"
 
 
 async def test_a_callback_that_does_not_connect_is_missed_and_its_lead_retried(

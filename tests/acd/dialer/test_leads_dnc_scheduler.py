@@ -100,16 +100,33 @@ def test_scheduler_respects_window_and_gives_the_opening_time() -> None:
     assert (s.ref_id, s.reason, s.retry_at) == (1, "window", early + 3600)
 
 
-def test_callbacks_take_precedence_and_owned_ones_wait_for_their_agent() -> None:
+def test_callbacks_take_precedence_and_owned_ones_go_to_the_acd_without_a_line() -> None:
     cbs = [CallbackCandidate(10, NY2, NOW - 50, agent_id="a1"),
            CallbackCandidate(11, LA1, NOW - 10),
            CallbackCandidate(12, NY3, NOW - 60, agent_id="a2"),
-           CallbackCandidate(13, "+12125550009", NOW + 60)]  # not due
+           CallbackCandidate(13, "+12125550009", NOW + 60, agent_id="a1")]  # not due
     p = pick(now=NOW, lines=3, campaign_id=1, leads=[lead(1, NY1), lead(2, NY2)],
-             callbacks=cbs, idle_agents={"a1"}, dnc=DncList(), window=W)
+             callbacks=cbs, dnc=DncList(), window=W)
     assert [(d.kind, d.ref_id, d.agent_id) for d in p.dials] == [
-        ("callback", 10, "a1"), ("callback", 11, None), ("lead", 1, None)]
-    assert {(s.ref_id, s.reason) for s in p.skipped} == {(12, "agent-busy")}
+        ("callback", 11, None), ("lead", 1, None)]  # lead 2 has callback 10's number
+    assert [(d.ref_id, d.agent_id) for d in p.owned] == [(12, "a2"), (10, "a1")]
+    assert {(s.ref_id, s.reason) for s in p.skipped} == {(2, "in-flight")}
+    # No lines (every agent busy): owned callbacks still go, to wait for their agents.
+    p = pick(now=NOW, lines=0, campaign_id=1, leads=[lead(1, NY1)], callbacks=cbs,
+             dnc=DncList(), window=W)
+    assert (p.dials, [d.ref_id for d in p.owned]) == ((), [12, 10])
+
+
+def test_owned_callbacks_keep_to_windows_and_dnc() -> None:
+    dnc = DncList()
+    dnc.add(NY3, campaign_id=1)
+    early = dt.datetime(2026, 7, 15, 14, 0, tzinfo=dt.UTC).timestamp()  # 10:00 NY, 7:00 LA
+    cbs = [CallbackCandidate(10, LA1, early - 5, agent_id="a1"),
+           CallbackCandidate(11, NY3, early - 5, agent_id="a1"),
+           CallbackCandidate(12, NY2, early - 5, agent_id="a1")]
+    p = pick(now=early, lines=0, campaign_id=1, leads=[], callbacks=cbs, dnc=dnc, window=W)
+    assert [d.ref_id for d in p.owned] == [12]
+    assert {(s.ref_id, s.reason) for s in p.skipped} == {(10, "window"), (11, "dnc")}
 
 
 def test_same_number_is_never_dialled_twice_at_once() -> None:

@@ -1,0 +1,97 @@
+"""An agent-owned campaign callback end to end through the PBX simulator: the dialer hands it to
+the ACD, which rings its owner's phone first (while another agent is free and would be the
+queue's pick), then the customer; the interaction, the callback row, the lead and the attempt
+row name the owner. When the owner stays unavailable past [acd].owner_grace_s, the callback goes
+to the queue's agents, and not before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.model import AgentState, NewCall, PlaceCallback
+from tests.acd.dialer.conftest import StartStack
+from tests.acd.test_service_e2e import settings_for_test, wait_for
+
+CUSTOMER = "+12125550150"
+GRACE_S = 1.0  # engine seconds (real time; the simulator's seconds last 10 ms)
+
+
+def grace_settings() -> Any:
+    base = settings_for_test()
+    return base.model_copy(update={"acd": base.acd.model_copy(update={"owner_grace_s": GRACE_S})})
+
+
+async def owned_callback(s: Any, owner: str) -> tuple[int, Any, Any]:
+    camp_id, list_id = await s.campaign({CUSTOMER: "human"}, name="Owned")
+    lead = (await s.crm.leads.search(list_id=list_id)).items[0]
+    await s.crm.leads.update(lead.id, status="callback", next_attempt=None)
+    user = await s.crm.users.create(username=owner, password_hash="x", role="agent")
+    cb = await s.crm.callbacks.create(phone=CUSTOMER, due_at=s.dialer.wall.now() - 1,
+                                      campaign_id=camp_id, lead_id=lead.id,
+                                      assigned_user_id=user.id)
+    return camp_id, lead, cb
+
+
+def watch_engine(s: Any) -> list[tuple[str, float, list[Any]]]:
+    """Every engine input (name, engine time, commands), as the event log sees them."""
+    seen: list[tuple[str, float, list[Any]]] = []
+    s.acd.observe_commands = lambda name, args, now, cmds: seen.append((name, now, list(cmds)))
+    return seen
+
+
+async def test_owned_callback_rings_its_owner_while_another_agent_is_free(
+        sim_stack: StartStack) -> None:
+    s = await sim_stack(fate={CUSTOMER: "human"}, seed=11, answer_delay_s=2.0)
+    seen = watch_engine(s)
+    # alice logs in first: the longest idle, the queue's pick for any call of "sales".
+    s.acd.agent_login("alice", "1001", skills={"sales": 3})
+    s.acd.agent_login("bob", "1002", skills={"sales": 3})
+    camp_id, lead, cb = await owned_callback(s, "bob")
+    assert s.engine.pick_agent(NewCall("probe", "sales"), s.acd.clock.now()) == "alice"
+    await s.dialer.control(camp_id, "start")
+
+    await wait_for(lambda: not s.dialer.lines and s.sim.tally().originates >= 1, timeout=30)
+    placed = [c for _, _, cmds in seen for c in cmds if isinstance(c, PlaceCallback)]
+    assert [(p.agent_id, p.device, p.number) for p in placed] == [
+        ("bob", "PJSIP/1002", CUSTOMER)]
+    call_id = placed[0].call_id
+    assert call_id.startswith(f"cb{camp_id}-{cb.id}-")
+    assert s.engine.agent("alice").calls_today == 0  # alice was free and never offered it
+    # The Originate rang bob's phone under the dialer's call id; the dialer dialled nothing.
+    assert s.sim.tally().originates == 1
+    row = await s.crm.interactions.by_call_id(call_id)
+    assert row is not None and row.direction == "outbound" and row.answered_at is not None
+    assert row.agent_user_id == await s.crm.users.id_of("bob")
+    assert (await s.crm.callbacks.get(cb.id)).status == "done"
+    got = await s.crm.leads.get(lead.id)
+    assert (got.status, got.attempts, got.last_result) == ("contacted", 1, "connected")
+    (attempt,) = [e for e in s.history if e.call_id == call_id]
+    assert (attempt.prev_state, attempt.reason, attempt.agent) == ("callback", "connected", "bob")
+    assert attempt.talk_s is not None and attempt.talk_s > 0
+
+
+async def test_owned_callback_falls_back_to_the_queue_after_the_grace(
+        sim_stack: StartStack) -> None:
+    s = await sim_stack(fate={CUSTOMER: "human"}, seed=12, answer_delay_s=2.0,
+                        settings=grace_settings())
+    seen = watch_engine(s)
+    s.acd.agent_login("alice", "1001", skills={"sales": 3})
+    s.acd.agent_login("carol", "1002", skills={"sales": 3}, pause_reason="lunch")
+    camp_id, lead, cb = await owned_callback(s, "carol")
+    await s.dialer.control(camp_id, "start")
+
+    await wait_for(lambda: not s.dialer.lines and s.sim.tally().originates >= 1, timeout=30)
+    [(entered_at, entered)] = [(now, cmds) for name, now, cmds in seen
+                               if name == "enqueue_callback"]
+    assert not any(isinstance(c, PlaceCallback) for c in entered)  # carol is at lunch
+    placed = [(now, c) for _, now, cmds in seen for c in cmds if isinstance(c, PlaceCallback)]
+    assert [c.agent_id for _, c in placed] == ["alice"]
+    placed_at, place = placed[0]
+    # Offered to nobody else before its grace was over (engine time, not wall time).
+    assert placed_at >= entered_at + GRACE_S
+    assert s.engine.agent("carol").state is AgentState.PAUSED
+    row = await s.crm.interactions.by_call_id(place.call_id)
+    assert row is not None and row.agent_user_id == await s.crm.users.id_of("alice")
+    assert (await s.crm.callbacks.get(cb.id)).status == "done"
+    (attempt,) = [e for e in s.history if e.call_id == place.call_id]
+    assert (attempt.reason, attempt.agent) == ("connected", "alice")
