@@ -6,11 +6,12 @@ to the queue's agents, and not before."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from acd.model import AgentState, NewCall, PlaceCallback
 from tests.acd.dialer.conftest import StartStack
-from tests.acd.test_service_e2e import settings_for_test, wait_for
+from tests.acd.test_service_e2e import settings_for_test
 
 CUSTOMER = "+12125550150"
 GRACE_S = 1.0  # engine seconds (real time; the simulator's seconds last 10 ms)
@@ -32,6 +33,23 @@ async def owned_callback(s: Any, owner: str) -> tuple[int, Any, Any]:
     return camp_id, lead, cb
 
 
+async def booked(s: Any, cb: Any, timeout: float = 30.0) -> None:
+    """Until the dialer has booked the callback's outcome (its row, its attempt row)."""
+    async with asyncio.timeout(timeout):
+        while (await s.crm.callbacks.get(cb.id)).status == "pending" or not any(
+                e.kind == "dialer_attempt" for e in s.history):
+            await asyncio.sleep(0.02)
+
+
+async def interaction(s: Any, call_id: str, timeout: float = 10.0) -> Any:
+    """The call's CRM interaction once the call log wrote it (from the bus, asynchronously)."""
+    async with asyncio.timeout(timeout):
+        while (row := await s.crm.interactions.by_call_id(call_id)) is None \
+                or row.ended_at is None:
+            await asyncio.sleep(0.02)
+    return row
+
+
 def watch_engine(s: Any) -> list[tuple[str, float, list[Any]]]:
     """Every engine input (name, engine time, commands), as the event log sees them."""
     seen: list[tuple[str, float, list[Any]]] = []
@@ -50,7 +68,7 @@ async def test_owned_callback_rings_its_owner_while_another_agent_is_free(
     assert s.engine.pick_agent(NewCall("probe", "sales"), s.acd.clock.now()) == "alice"
     await s.dialer.control(camp_id, "start")
 
-    await wait_for(lambda: not s.dialer.lines and s.sim.tally().originates >= 1, timeout=30)
+    await booked(s, cb)
     placed = [c for _, _, cmds in seen for c in cmds if isinstance(c, PlaceCallback)]
     assert [(p.agent_id, p.device, p.number) for p in placed] == [
         ("bob", "PJSIP/1002", CUSTOMER)]
@@ -59,8 +77,8 @@ async def test_owned_callback_rings_its_owner_while_another_agent_is_free(
     assert s.engine.agent("alice").calls_today == 0  # alice was free and never offered it
     # The Originate rang bob's phone under the dialer's call id; the dialer dialled nothing.
     assert s.sim.tally().originates == 1
-    row = await s.crm.interactions.by_call_id(call_id)
-    assert row is not None and row.direction == "outbound" and row.answered_at is not None
+    row = await interaction(s, call_id)
+    assert row.direction == "outbound" and row.answered_at is not None
     assert row.agent_user_id == await s.crm.users.id_of("bob")
     assert (await s.crm.callbacks.get(cb.id)).status == "done"
     got = await s.crm.leads.get(lead.id)
@@ -80,7 +98,7 @@ async def test_owned_callback_falls_back_to_the_queue_after_the_grace(
     camp_id, lead, cb = await owned_callback(s, "carol")
     await s.dialer.control(camp_id, "start")
 
-    await wait_for(lambda: not s.dialer.lines and s.sim.tally().originates >= 1, timeout=30)
+    await booked(s, cb)
     [(entered_at, entered)] = [(now, cmds) for name, now, cmds in seen
                                if name == "enqueue_callback"]
     assert not any(isinstance(c, PlaceCallback) for c in entered)  # carol is at lunch
@@ -90,8 +108,8 @@ async def test_owned_callback_falls_back_to_the_queue_after_the_grace(
     # Offered to nobody else before its grace was over (engine time, not wall time).
     assert placed_at >= entered_at + GRACE_S
     assert s.engine.agent("carol").state is AgentState.PAUSED
-    row = await s.crm.interactions.by_call_id(place.call_id)
-    assert row is not None and row.agent_user_id == await s.crm.users.id_of("alice")
+    row = await interaction(s, place.call_id)
+    assert row.agent_user_id == await s.crm.users.id_of("alice")
     assert (await s.crm.callbacks.get(cb.id)).status == "done"
     (attempt,) = [e for e in s.history if e.call_id == place.call_id]
     assert (attempt.reason, attempt.agent) == ("connected", "alice")
