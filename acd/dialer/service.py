@@ -364,7 +364,10 @@ class DialerService:
                     and not line.via_acd:
                 await self._finish(line, "failed")
         await self._recheck_owned_callbacks()
-        for run in list(self.runs.values()):
+        # Higher `priority` first: campaigns that share a queue share its agents, and the
+        # first paced takes the free capacity (the lines counted below are the queue's).
+        for run in sorted(self.runs.values(),
+                          key=lambda r: (-r.campaign.priority, r.campaign.id)):
             c = run.campaign
             if c.status != "active" or not c.queue:
                 continue
@@ -372,8 +375,13 @@ class DialerService:
 
     async def _pace_campaign(self, run: CampaignRun) -> None:
         c = run.campaign
-        # (Owned callbacks waiting in the ACD hold no line: their agent is rung first.)
-        mine = [ln for ln in self.lines.values() if ln.campaign_id == c.id and not ln.via_acd]
+        # Every line for the queue's agents, this campaign's and the others' on the same queue:
+        # each will need one of those agents, so pacing one campaign as if it had them all to
+        # itself would over-dial. (Owned callbacks waiting in the ACD hold no line: their agent
+        # is rung first.)
+        queue_of = {cid: r.campaign.queue for cid, r in self.runs.items()}
+        mine = [ln for ln in self.lines.values()
+                if queue_of.get(ln.campaign_id) == c.queue and not ln.via_acd]
         idle_ids, busy = self._agents_detail(c.queue)
         # A line of unknown outcome (AMI dropped) may well be ringing: it counts, or every
         # drop would look like free capacity and over-dial.

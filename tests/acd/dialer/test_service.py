@@ -11,6 +11,7 @@ from typing import Any
 from acd.dialer.routes import dialer_routes
 from agent_desktop.app import AUTH_KEY, create_app
 from common.bus import Bus
+from crm_core.lead_import import LeadColumns
 from cti.errors import AgiHangup, AmiConnectionError, OriginateOutcomeUnknown
 from cti.events import AmiResynced, ChannelInfo, ChannelSnapshot, OriginateResult
 from tests.acd.dialer.conftest import NOON_NY, FakeSession, World, settle
@@ -203,3 +204,30 @@ async def test_rest_import_control_status(world: World, tmp_path: Path) -> None:
         assert "/api/campaigns/{campaign_id}/import" in doc["paths"]  # type: ignore[operator]
     finally:
         await client.close()
+
+
+async def test_campaigns_sharing_a_queue_share_its_agents_by_priority(world: World) -> None:
+    # Two idle agents on "sales", two progressive campaigns on it: two lines in all, both for
+    # the higher-priority campaign; the other dials only when lines free up.
+    low = world.campaign_id
+    await world.crm.campaigns.update(low, priority=1)
+    high = await world.crm.campaigns.create(name="Urgent", queue="sales", priority=5,
+                                            caller_id="+12125550000")
+    lst = await world.crm.lead_lists.create(campaign_id=high.id, name="U")
+    await world.crm.lead_import.import_csv(lst.id, "phone\n+12125550401\n+12125550402\n"
+                                           "+12125550403\n", LeadColumns(phone="phone"))
+    await world.dialer.control(low, "start")
+    await world.dialer.control(high.id, "start")
+    await world.dialer.tick()
+    assert sorted(a.get("Channel") for a in world.ami.sent) == [
+        "PJSIP/+12125550401@carrier", "PJSIP/+12125550402@carrier"]
+    await world.dialer.tick()
+    assert len(world.ami.sent) == 2  # still two lines ringing for two agents
+    for a in world.ami.sent:  # both busy: the lines are over
+        world.dialer.on_cti_event(OriginateResult(a.action_id, False, 5, "", "", "", "", "", ""))
+    await settle(world.dialer)
+    await world.crm.campaigns.update(high.id, priority=0)  # now the other one goes first
+    await world.dialer._load(await world.crm.campaigns.get(high.id))
+    await world.dialer.tick()
+    assert [a.get("Channel") for a in world.ami.sent[2:]] == [
+        "PJSIP/+12125550101@carrier", "PJSIP/+12125550102@carrier"]
