@@ -521,23 +521,21 @@ class DialerService:
             self.lines.pop(call_id, None)
             log.warning("callback_not_scheduled", callback_id=cb.id, error=str(exc))
             return
-        if lead is not None:
-            await self.crm.leads.update(lead.id, status="dialing")
+        # The lead keeps its status while the callback waits (up to the grace, and more for its
+        # agent's current call): its line keeps it out of the hopper, and a crash meanwhile
+        # leaves no lead stuck in "dialing" (the callback row, still pending, is handed again).
         run.placed += 1
         log.info("owned_callback_scheduled", call_id=call_id, callback_id=cb.id, agent=owner)
 
     async def _owned_callback_done(self, line: Line, done: CallbackDone) -> None:
         if done.result == "withdrawn":
             # Never attempted (the server stopped, or the window closed / the number went on a
-            # DNC list first): the callback row stays pending, the lead as it was.
-            if self.lines.pop(line.call_id, None) is None:
-                return
-            run = self.runs.get(line.campaign_id)
-            if run is not None:
-                run.placed -= 1
-            if line.lead_id:
-                with contextlib.suppress(Exception):
-                    await self.crm.leads.update(line.lead_id, status=line.status_before or "new")
+            # DNC list first): the callback row stays pending (or as the recheck set it), the
+            # lead as it was (never marked dialling).
+            if self.lines.pop(line.call_id, None) is not None:
+                run = self.runs.get(line.campaign_id)
+                if run is not None:
+                    run.placed -= 1
             return
         line.agent = done.agent_id or ""
         if done.result == "connected":

@@ -73,7 +73,9 @@ async def test_an_owned_callback_goes_to_the_acd_for_its_agent(world: World) -> 
     assert (req.caller_id_num, req.caller_id_name) == ("+12125550000", "Renewals")
     assert dict(req.variables) == {"CAMPAIGN_ID": str(world.campaign_id),
                                    "LEAD_ID": str(lead.id)}
-    assert (await world.crm.leads.get(lead.id)).status == "dialing"
+    # The lead keeps its status (its line keeps it out of the hopper): nothing is left
+    # "dialing" if the server dies while the callback waits for its agent.
+    assert (await world.crm.leads.get(lead.id)).status == "callback"
     st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
     assert (st.lines_in_progress, st.calls_placed) == (0, 1)
     await world.dialer.tick()  # handed once, not again while it waits
@@ -96,6 +98,8 @@ async def test_an_owned_callback_the_customer_does_not_answer_is_missed(world: W
     await world.dialer.control(world.campaign_id, "start")
     await world.dialer.tick()
     call_id = next(iter(world.acd.scheduled))
+    await world.dialer.tick()  # two free agents: leads are dialled, never the callback's lead
+    assert world.ami.sent and lead.phone not in " ".join(channels(world))
     world.acd.finish_callback(call_id, CallbackDone(call_id, "not_connected", "a3",
                                                     dial_status="BUSY"))
     await settle(world.dialer)
