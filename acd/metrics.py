@@ -24,8 +24,14 @@ to, else the menu's default queue):
 
 Outbound (dialer attempts; a live answer is a person who picked up: connected or abandoned):
 - contact rate = live answers / attempts; conversion rate = conversions / connected calls;
-- outbound abandon rate = abandoned / live answers (the FTC/Ofcom rule, per 24 h and 30 days;
-  acd/dialer/abandon.py paces against the same ratio).
+- outbound abandon rate = abandoned / live answers (the FTC/Ofcom rule, per 24 h and 30 days).
+  An abandoned call is a person who answered and got no agent within the 2 s deadline
+  ([dialer].abandon_deadline_s), or hung up while waiting for one; it is a live answer too.
+  ONE source and ONE computation for live and reports: the dialer counts each live answer and
+  abandon when it happens, per campaign and minute (crm_core/dialer_store.py), and the rolling
+  windows over those counts are acd/dialer/abandon.py's (its bucket rule at the window's edge
+  included); the pacing, the wallboard (dialer.campaign.stats), /metrics and the outbound
+  reports (reports/outbound.py, through abandon.windows_at) all read them. docs/reports.md.
 """
 
 from __future__ import annotations
@@ -113,7 +119,12 @@ def conversion_rate(conversions: float, connected: float) -> float | None:
 
 
 def outbound_abandon_rate(abandoned: float, live: float) -> float | None:
-    return ratio(abandoned, live)
+    """None with no calls at all; 1.0 for abandons with no live answer to count them against
+    (a rolling window can hold the abandons of its edge bucket but not that bucket's live
+    answers: acd/dialer/abandon.py), which is over any target, the safe side."""
+    if live > 0:
+        return abandoned / live
+    return 1.0 if abandoned > 0 else None
 
 
 @dataclass(frozen=True, slots=True)

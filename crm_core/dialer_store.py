@@ -5,6 +5,8 @@ Abandon counts: live answers (abandons included) and abandons per campaign and m
 batches, off the event loop (the CRM's writer thread), and reloads the last 30 days when it starts,
 so the 24 h and 30 day abandon windows survive restarts. A minute is the 24 h window's own bucket
 size, and divides the 30 day window's hour: the reloaded windows equal the ones kept in memory.
+The same rows are the outbound reports' abandon figures (counts_between; reports/outbound.py):
+they are kept HISTORY_S, as far back as a report reaches, not just the 30 days the pacing needs.
 
 Campaign callbacks: pending `callbacks` rows of kind 'callback' that belong to a campaign, due by
 a time, soonest first; the dialer places them before any lead.
@@ -23,6 +25,9 @@ from crm_core.models import Callback
 from crm_core.repo import row_factory
 
 MINUTE_S = 60.0
+# Reports ask for up to 400 days (reports/service.py) and look 30 days further back for the
+# rolling window, plus its edge bucket (an hour).
+HISTORY_S = (400 + 30) * 86_400.0 + 3_600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,10 @@ class DialerStateRepo:
         """Every campaign's counts of minutes starting at or after `since`, oldest first."""
         return await self._db.scan(_counts_since, since)
 
+    async def counts_between(self, start: float, end: float) -> list[AbandonCount]:
+        """Every campaign's counts of minutes starting in [start, end), oldest first."""
+        return await self._db.scan(_counts_between, start, end)
+
     async def prune(self, before: float) -> int:
         """Forget minutes that ended before `before` (outside every window)."""
         return await self._db.write(_prune, before)
@@ -84,6 +93,12 @@ def _counts_since(conn: sqlite3.Connection, since: float) -> list[AbandonCount]:
         "WHERE minute >= ? ORDER BY minute, campaign_id", (since,))]
 
 
+def _counts_between(conn: sqlite3.Connection, start: float, end: float) -> list[AbandonCount]:
+    return [AbandonCount(int(r[0]), float(r[1]), int(r[2]), int(r[3])) for r in conn.execute(
+        "SELECT campaign_id, minute, live, abandoned FROM dialer_abandon_counts "
+        "WHERE minute >= ? AND minute < ? ORDER BY minute, campaign_id", (start, end))]
+
+
 def _prune(conn: sqlite3.Connection, before: float) -> int:
     return conn.execute("DELETE FROM dialer_abandon_counts WHERE minute + ? <= ?",
                         (MINUTE_S, before)).rowcount
@@ -98,4 +113,4 @@ def _due_callbacks(conn: sqlite3.Connection, campaign_id: int, until: float, lim
         "ORDER BY due_at, id LIMIT ?", (campaign_id, until, limit)))
 
 
-__all__ = ["AbandonCount", "DialerStateRepo", "minute_of"]
+__all__ = ["HISTORY_S", "AbandonCount", "DialerStateRepo", "minute_of"]

@@ -748,6 +748,12 @@ CREATE TABLE wallboard_trend (
 CREATE INDEX ix_wallboard_trend_day ON wallboard_trend (day);
 """
 
+# The dialer's abandon counts are the outbound reports' abandon figures too (issue 13): they are
+# read by time range across campaigns.
+_DIALER_COUNTS_BY_MINUTE = """
+CREATE INDEX ix_dialer_abandon_counts_minute ON dialer_abandon_counts (minute);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -772,6 +778,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "IVR outcome intervals; dialer attempts index", _CC_IVR_DIALER),
     Migration(19, "call-center queue sums per agent (inbound figures by team)", _CC_QUEUE_AGENTS),
     Migration(20, "the wallboard's trend of the day, per queue and minute", _WALLBOARD_TREND),
+    Migration(21, "dialer abandon counts by minute (the outbound reports read them)",
+              _DIALER_COUNTS_BY_MINUTE),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -5,9 +5,15 @@
   live answers (a person picked up: connected to an agent, or abandoned because no agent came
   within the limit), answering machines, busy, no answer, other (invalid numbers, failures);
   conversions (connected calls whose CRM disposition is one of
-  [reports].conversion_dispositions); contact, conversion and abandon rates; mean time to a
-  live agent; and the abandon rate of the 24 hours and of the 30 days ending at the period's
-  end (the FTC/Ofcom windows the dialer paces against).
+  [reports].conversion_dispositions); contact and conversion rates; mean time to a live agent.
+- the abandon rule's figures, per campaign and for all campaigns (by=campaign; a figure of a
+  campaign, not of an agent): the period's live answers and abandons as the dialer counted
+  them (rule_live, rule_abandoned) and their abandon_rate, and the rate of the 24 hours and of
+  the 30 days ending at the period's end. They come from the dialer's own per-minute counts
+  (crm_core/dialer_store.py) through the live tracker's window code (acd/dialer/abandon.py
+  windows_at), so they are what the wallboard showed at that moment (docs/reports.md); the
+  attempt columns (live, abandoned...) count the attempts' outcomes from the event log, when
+  each attempt ended.
 - outbound_hours: per campaign and local hour of the day, attempts, contact and conversion
   rates, ranked: the best hours to call.
 
@@ -16,25 +22,26 @@ Formulas: acd/metrics.py (contact_rate, conversion_rate, outbound_abandon_rate).
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Literal
 
 from acd import metrics
+from acd.dialer.abandon import windows_at
 from crm_core.history import DialerSum, HistoryEvent, bucket
 from reports.periods import Interval, Periods
 
 ALL = ""
 NONE = "(none)"  # by agent / team: attempts no agent took (machines, no answer, abandons...)
-DAY_S = 86_400.0
 GroupBy = Literal["campaign", "agent", "team"]
 GROUPS: tuple[str, ...] = ("campaign", "agent", "team")
 _NAMED = ("machine", "busy", "no_answer")
 REFUSED = "refused"
 
 Attempt = tuple[HistoryEvent, bool]  # a raw row, and whether its call converted
+# The dialer's abandon-rule counts of one minute: (campaign, minute start, live, abandoned)
+RuleCount = tuple[str, float, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +61,12 @@ class OutboundRow:
     conversions: int
     contact_rate: float | None
     conversion_rate: float | None
-    abandon_rate: float | None
-    abandon_rate_24h: float | None  # the 24 h ending at the period's end
-    abandon_rate_30d: float | None  # the 30 days ending at the period's end
+    # The abandon rule (by=campaign; None on agent and team lines): the dialer's counts.
+    rule_live: int | None  # live answers in the period, abandons included
+    rule_abandoned: int | None
+    abandon_rate: float | None  # rule_abandoned / rule_live
+    abandon_rate_24h: float | None  # the 24 h ending at the period's end, as shown live
+    abandon_rate_30d: float | None  # the 30 days ending at the period's end, as shown live
     avg_wait_s: float | None  # to a live agent, over connected calls
 
 
@@ -94,44 +104,20 @@ def _group(s: DialerSum, by: GroupBy, teams: Mapping[str, str]) -> str:
     return teams.get(s.agent, NONE) if s.agent else NONE
 
 
-class _Window:
-    """Counts at 15-minute starts, summed over [t - span, t) by bisection on prefix sums."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.counts: dict[float, int] = {}
-        self.prefix: list[int] = []
-
-    def add(self, at: float, n: int) -> None:
-        self.counts[at] = self.counts.get(at, 0) + n
-
-    def seal(self) -> None:
-        self.times = sorted(self.counts)
-        total, self.prefix = 0, [0]
-        for t in self.times:
-            total += self.counts[t]
-            self.prefix.append(total)
-
-    def between(self, lo: float, hi: float) -> int:
-        return self.prefix[bisect_left(self.times, hi)] - self.prefix[bisect_left(self.times, lo)]
-
-
 def outbound_summary(sums: Sequence[DialerSum], *, interval: Interval, tz: tzinfo | None,
                      start: float, end: float, by: GroupBy = "campaign",
                      campaigns: Sequence[str] | None = None,
                      agents: Sequence[str] | None = None,
-                     teams: Mapping[str, str] | None = None) -> list[OutboundRow]:
-    """`sums` may reach back before `start` (30 days, for the rolling windows); rows are made
-    for [start, end) only. The windows end on 15-minute boundaries, so the 15-minute sums
-    count exactly the attempts an exact window would."""
+                     teams: Mapping[str, str] | None = None,
+                     rule: Iterable[RuleCount] = ()) -> list[OutboundRow]:
+    """Rows for [start, end). `rule`: the dialer's per-minute abandon counts, from 30 days (and
+    an hour) before `start` on, for the rolling windows (by=campaign only)."""
     teams = teams or {}
     periods = Periods(interval, tz, start)
     ends = dict(periods.bounds(start, end))
     wanted_c = set(campaigns) if campaigns else None
     wanted_a = set(agents) if agents is not None else None
     counts: dict[tuple[float, str], dict[str, float]] = {}
-    live_at: dict[str, _Window] = {}
-    aband_at: dict[str, _Window] = {}
     for s in sums:
         if wanted_c is not None and s.campaign not in wanted_c:
             continue
@@ -139,11 +125,6 @@ def outbound_summary(sums: Sequence[DialerSum], *, interval: Interval, tz: tzinf
             continue
         g = _group(s, by, teams)
         result, n = s.result, s.attempts
-        if result in metrics.LIVE_RESULTS:
-            for name in (g, ALL):
-                live_at.setdefault(name, _Window()).add(s.start, n)
-                if result == "abandoned":
-                    aband_at.setdefault(name, _Window()).add(s.start, n)
         if not start <= s.start < end:
             continue
         p = periods.of(s.start)
@@ -163,15 +144,26 @@ def outbound_summary(sums: Sequence[DialerSum], *, interval: Interval, tz: tzinf
                 c[result] = c.get(result, 0) + n
             else:
                 c["other"] = c.get("other", 0) + n
-    for w in (*live_at.values(), *aband_at.values()):
-        w.seal()
-    empty = _Window()
-    empty.seal()
+    # The rule's figures: per campaign and for all of them, per period and at each period's end.
+    minutes: list[tuple[Hashable, float, int, int]] = []
+    period_rule: dict[tuple[float, str], list[int]] = {}
+    if by == "campaign":
+        for campaign, minute, n_live, n_ab in rule:
+            if wanted_c is not None and campaign not in wanted_c:
+                continue
+            minutes += [(campaign, minute, n_live, n_ab), (ALL, minute, n_live, n_ab)]
+            if start <= minute < end:
+                p = periods.of(bucket(minute))
+                for key in ((p, campaign), (p, ALL)):
+                    acc = period_rule.setdefault(key, [0, 0])
+                    acc[0] += n_live
+                    acc[1] += n_ab
+                    counts.setdefault(key, {})
+    shown = windows_at(minutes, [ends.get(p, end) for p, _ in counts])
 
-    def window(g: str, until: float, span: float) -> float | None:
-        n_live = live_at.get(g, empty).between(until - span, until)
-        n_ab = aband_at.get(g, empty).between(until - span, until)
-        return metrics.outbound_abandon_rate(n_ab, n_live)
+    def window(g: str, until: float, which: int) -> float | None:
+        w = shown.get((g, until))
+        return w[which].report_rate if w is not None else None
 
     out = []
     for (p, g), c in sorted(counts.items()):
@@ -180,6 +172,7 @@ def outbound_summary(sums: Sequence[DialerSum], *, interval: Interval, tz: tzinf
         attempts_n = int(c.get("attempts", 0))
         conv = int(c.get("conversions", 0))
         pe = ends.get(p, end)
+        rule_n = period_rule.get((p, g), [0, 0]) if by == "campaign" else None
         out.append(OutboundRow(
             period=periods.label(p), period_start=p, group=g, attempts=attempts_n, live=live,
             connected=connected, abandoned=abandoned, machine=int(c.get("machine", 0)),
@@ -187,8 +180,11 @@ def outbound_summary(sums: Sequence[DialerSum], *, interval: Interval, tz: tzinf
             other=int(c.get("other", 0)), refused=int(c.get("refused", 0)), conversions=conv,
             contact_rate=metrics.contact_rate(live, attempts_n),
             conversion_rate=metrics.conversion_rate(conv, connected),
-            abandon_rate=metrics.outbound_abandon_rate(abandoned, live),
-            abandon_rate_24h=window(g, pe, DAY_S), abandon_rate_30d=window(g, pe, 30 * DAY_S),
+            rule_live=rule_n[0] if rule_n else None,
+            rule_abandoned=rule_n[1] if rule_n else None,
+            abandon_rate=metrics.outbound_abandon_rate(rule_n[1], rule_n[0]) if rule_n else None,
+            abandon_rate_24h=window(g, pe, 0) if by == "campaign" else None,
+            abandon_rate_30d=window(g, pe, 1) if by == "campaign" else None,
             avg_wait_s=metrics.ratio(c.get("wait_s", 0.0), connected)))
     return out
 

@@ -132,19 +132,24 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     if name in OUTBOUND_REPORTS:
         if by not in GROUPS:
             raise BadRequest(f"by must be one of {', '.join(GROUPS)}, not {by!r}", {"by": by})
-        # 30 days before the range too: the rolling abandon-rate windows end in the range.
-        raw = await h.dialer_sums(
-            min(start, end - WINDOW_30D_S), end, settings.reports.conversion_dispositions)
+        raw = await h.dialer_sums(start, end, settings.reports.conversion_dispositions)
         # The rows name campaigns by id; reports (and their filters) by name.
         names = await h.campaign_names()
         attempts = [replace(s, campaign=names.get(s.campaign, s.campaign)) for s in raw]
         if name == "outbound_hours":
             return _dicts(outbound_hours(attempts, tz=tz, start=start, end=end,
                                          campaigns=campaigns))
+        rule: list[tuple[str, float, int, int]] = []
+        if by == "campaign":
+            # The abandon rule's counts, as the dialer saved them (its windows' own source),
+            # from the hour holding the first window's left edge on.
+            first_edge = (start - WINDOW_30D_S) // 3600 * 3600
+            rule = [(names.get(str(c.campaign_id), str(c.campaign_id)), c.minute, c.live,
+                     c.abandoned) for c in await crm.dialer_state.counts_between(first_edge, end)]
         return _dicts(outbound_summary(
             attempts, interval=iv, tz=tz, start=start, end=end, by=by,  # type: ignore[arg-type]
             campaigns=campaigns, agents=agents if by != "campaign" else None,
-            teams=await h.agent_teams() if by == "team" else None))
+            teams=await h.agent_teams() if by == "team" else None, rule=rule))
     if name in IVR_REPORTS:
         irows = await h.ivr_intervals(start, end)
         if name == "ivr_summary":

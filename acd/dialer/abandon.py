@@ -5,14 +5,21 @@ too). Counts are kept in fixed buckets (one minute for 24 h, one hour for 30 day
 bounded whatever the traffic. A bucket that straddles the window's left edge is counted on the
 safe side for compliance: its abandons still count, its live answers no longer do. The rate shown
 and the budget the pacing gets are therefore never more generous than the exact window.
+
+This is the one computation of the rule's windows: the live tracker (pacing, the wallboard's
+dialer.campaign.stats, /metrics) and the outbound reports (`windows_at`, over the per-minute
+counts the dialer saved: crm_core/dialer_store.py) both run it, so a report's 24 h / 30 day
+rate at a period's end is the figure the wallboard showed then. Rate: acd/metrics.py.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
+from acd import metrics
 from acd.dialer.errors import InvalidPacing
 
 DAY_S = 86_400.0
@@ -32,7 +39,13 @@ class WindowCounts:
 
     @property
     def rate(self) -> float:
-        return self.abandoned / self.live if self.live else (1.0 if self.abandoned else 0.0)
+        """abandoned / live; 1.0 for abandons with no live answer; 0 with neither."""
+        return metrics.outbound_abandon_rate(self.abandoned, self.live) or 0.0
+
+    @property
+    def report_rate(self) -> float | None:
+        """The same, None with neither (a report's "no figure")."""
+        return metrics.outbound_abandon_rate(self.abandoned, self.live)
 
     def budget(self, target: float) -> int:
         """Abandons still allowed before this window exceeds `target` (never negative)."""
@@ -117,3 +130,28 @@ class AbandonTracker:
 
     def snapshot(self, now: float, lookahead_s: float = 0.0) -> tuple[WindowCounts, ...]:
         return tuple(c.counts(name, now, lookahead_s) for name, c in self._counters)
+
+
+def windows_at(counts: Iterable[tuple[Hashable, float, int, int]], ends: Sequence[float],
+               windows: tuple[tuple[str, float, float], ...] = WINDOWS
+               ) -> dict[tuple[Hashable, float], tuple[WindowCounts, ...]]:
+    """The windows a live tracker would show at each of `ends`, per group: `counts` are
+    (group, minute start, live, abandoned), the minutes the dialer saved (any order); each
+    group's tracker is restored from them oldest first, as the dialer does at start-up, and
+    read at each end (minutes starting before it). Groups with no minute before an end are
+    left out at that end."""
+    rows = sorted(counts, key=lambda c: c[1])
+    trackers: dict[Hashable, AbandonTracker] = {}
+    out: dict[tuple[Hashable, float], tuple[WindowCounts, ...]] = {}
+    i = 0
+    for end in sorted(set(ends)):
+        while i < len(rows) and rows[i][1] < end:
+            group, minute, live, abandoned = rows[i]
+            tracker = trackers.get(group)
+            if tracker is None:
+                tracker = trackers[group] = AbandonTracker(windows)
+            tracker.restore(minute, live=live, abandoned=abandoned)
+            i += 1
+        for group, tracker in trackers.items():
+            out[(group, end)] = tracker.snapshot(end)
+    return out

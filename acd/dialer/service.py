@@ -61,7 +61,7 @@ from common.messages import (
     DialerDisposition,
 )
 from config.dialer import DialerSettings
-from crm_core.dialer_store import AbandonCount, minute_of
+from crm_core.dialer_store import HISTORY_S, AbandonCount, minute_of
 from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
 from cti.dialguard import Dialer, DialGuard
@@ -268,7 +268,7 @@ class DialerService:
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now
             with contextlib.suppress(Exception):
-                await self.crm.dialer_state.prune(now - LONGEST_WINDOW_S - 3_600.0)
+                await self.crm.dialer_state.prune(now - HISTORY_S)  # reports read them
 
     async def _load_global_dnc(self) -> None:
         offset = 0

@@ -16,12 +16,14 @@ at main (support, 12 s), 09:07 queued (support, 20 s), 15:00 abandoned at main (
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from acd.history import interval_deltas, ivr_outcome_event
 from agent_desktop.passwords import hash_password
 from common.clock import ManualClock
 from config.settings import Settings
+from crm_core.dialer_store import AbandonCount, minute_of
 from crm_core.history import HistoryEvent
 from crm_core.service import Crm
 
@@ -75,6 +77,16 @@ IVR: tuple[HistoryEvent, ...] = (
 )
 
 
+def rule_counts(attempts: Iterable[HistoryEvent]) -> list[AbandonCount]:
+    acc: dict[tuple[int, float], list[int]] = {}
+    for e in attempts:
+        if e.reason in ("connected", "abandoned"):
+            c = acc.setdefault((int(e.queue), minute_of(e.at)), [0, 0])
+            c[0] += 1
+            c[1] += e.reason == "abandoned"
+    return [AbandonCount(cid, m, live, ab) for (cid, m), (live, ab) in sorted(acc.items())]
+
+
 async def seed(data_dir: Path, settings: Settings | None = None) -> None:
     """The history, the calls' dispositions, teams north (alice, bob, sup) and south (carol),
     and an admin (boss), into the CRM database of `data_dir`."""
@@ -85,6 +97,9 @@ async def seed(data_dir: Path, settings: Settings | None = None) -> None:
             await crm.campaigns.create(name=name, queue="sales")
         events = sorted((*ATTEMPTS, *IVR), key=lambda e: e.at)
         await crm.history.append(events, interval_deltas(events, {}), 0.0)
+        # The dialer's own abandon-rule counts of the same calls (the live answers and abandons
+        # when they happened: here, when the attempt ended), as DialerService saves them.
+        await crm.dialer_state.add_counts(rule_counts(ATTEMPTS))
         for call_id, disposition in DISPOSITIONS.items():
             await crm.log_call(call_id, direction="outbound", offered_at=D, ended_at=D + 60,
                                disposition=disposition)
