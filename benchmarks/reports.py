@@ -25,10 +25,10 @@ unanswered side from the queue rows by the queues' owners; the agents in four te
 `teams_equal` checks its all-teams line has the queue report's answered/abandoned/handled per
 day), `ivr_summary_s` (daily per queue, from the 15-minute IVR rows; every
 answered call passed the IVR, a fifth more callers left it by self-service or by hanging up) and
-`outbound_summary_s` (daily per campaign with the rolling 24 h / 30 day abandon rates, from the
-`dialer_attempt` rows summed by SQLite per 15 minutes with the CRM dispositions joined;
-`dialer_attempts` of them, a quarter of the inbound volume; 30 days before the range are read
-too, for the windows).
+`outbound_summary_s` (daily per campaign, from the `dialer_attempt` rows summed by SQLite per 15
+minutes with the CRM dispositions joined, `dialer_attempts` of them, a quarter of the inbound
+volume; and the abandon rule's figures with the rolling 24 h / 30 day rates from the dialer's
+per-minute counts through the live tracker's window code, 30 days before the range included).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from acd.history import interval_deltas, ivr_outcome_event
 from config.reports import ReportsSettings
 from config.settings import Settings
 from crm_core import schema
+from crm_core.dialer_store import AbandonCount, minute_of
 from crm_core.history import (
     AGENT_COUNTERS,
     AgentInterval,
@@ -207,6 +208,17 @@ async def timed(path: Path, start: float, end: float, agents_n: int, extra: dict
     crm = await Crm.open(path, settings.crm)
     try:
         teams = [await crm.teams.create(name=f"team{i}") for i in range(4)]
+        # The dialer's abandon-rule counts of the same attempts (as DialerService saves them).
+        for c in range(3):
+            await crm.campaigns.create(name=f"campaign{c + 1}", queue="sales")
+        rule: dict[tuple[int, float], list[int]] = {}
+        for e in await crm.history.events(start, end, kinds=["dialer_attempt"]):
+            if e.reason in ("connected", "abandoned"):
+                n = rule.setdefault((int(e.queue), minute_of(e.at)), [0, 0])
+                n[0] += 1
+                n[1] += e.reason == "abandoned"
+        await crm.dialer_state.add_counts([AbandonCount(c, m, n[0], n[1])
+                                           for (c, m), n in sorted(rule.items())])
         for a in range(agents_n):
             await crm.users.create(username=f"agent{a:03d}", password_hash="x",
                                    team_id=teams[a % 4].id)
@@ -241,6 +253,8 @@ async def timed(path: Path, start: float, end: float, agents_n: int, extra: dict
         == [tuple(r[k] for k in key) for r in inbound if r["queue"] == ""])
     extra["ivr_calls"] = sum(r["calls"] for r in ivr if r["queue"] == "")
     extra["dialer_attempts"] = sum(r["attempts"] for r in outbound if r["group"] == "")
+    extra["outbound_abandon_rate_30d_at_end"] = next(
+        (r["abandon_rate_30d"] for r in reversed(outbound) if r["group"] == ""), None)
     return t1 - t0, t2 - t1, t3 - t2, inbound, agents
 
 
@@ -281,6 +295,7 @@ def run(*, quick: bool, days: int | None, agents: int | None, calls_per_day: int
         "ivr_summary_s": round(extra["ivr_summary_s"], 4),
         "outbound_summary_s": round(extra["outbound_summary_s"], 4),
         "ivr_calls": int(extra["ivr_calls"]), "dialer_attempts": int(extra["dialer_attempts"]),
+        "outbound_abandon_rate_30d_at_end": extra["outbound_abandon_rate_30d_at_end"],
         "goal_s": 2.0, "within_goal": inbound_s < 2.0 and agent_s < 2.0,
         "build_s": round(build_s, 1), "database_mb": round(size / 1e6, 1),
     }
