@@ -132,6 +132,8 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     if name in OUTBOUND_REPORTS:
         if by not in GROUPS:
             raise BadRequest(f"by must be one of {', '.join(GROUPS)}, not {by!r}", {"by": by})
+        if by != "campaign":
+            agents = _team_agents(agents, teams, await h.agent_teams())
         raw = await h.dialer_sums(start, end, settings.reports.conversion_dispositions)
         # The rows name campaigns by id; reports (and their filters) by name.
         names = await h.campaign_names()
@@ -183,10 +185,7 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     else:
         arows, srows = await h.agent_sums(bounds), await h.state_sums(bounds)
     team_of = await h.agent_teams()
-    if teams:  # only these teams' agents
-        keep = set(teams)
-        members = [a for a, t in team_of.items() if t in keep]
-        agents = members if agents is None else [a for a in agents if a in set(members)]
+    agents = _team_agents(agents, teams, team_of)
     perf = agent_performance(
         arows, srows, interval=iv, tz=tz,
         start=start, end=end, teams=team_of, by_team=by_team, agents=agents,
@@ -194,6 +193,16 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
     if name == "leaderboard":
         perf = leaderboard(perf)
     return _dicts(perf)
+
+
+def _team_agents(agents: Sequence[str] | None, teams: Sequence[str] | None,
+                 team_of: Mapping[str, str]) -> Sequence[str] | None:
+    """`agents` narrowed to the members of `teams` (when teams are asked for)."""
+    if not teams:
+        return agents
+    keep = set(teams)
+    members = {a for a, t in team_of.items() if t in keep}
+    return sorted(members) if agents is None else [a for a in agents if a in members]
 
 
 async def _crm_report(crm: Crm, name: str, start: float, end: float, *, now: float,

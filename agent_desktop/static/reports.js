@@ -227,7 +227,7 @@ function field(id, labelKey, control) {
 function buildForm() {
   const select = h("select", {});
   for (const group of ["call_center", "ivr", "outbound", "crm"]) {
-    const og = h("optgroup", { "data-group": group });
+    const og = h("optgroup", { "data-group": group, "data-i18n-attr": `label:group.${group}` });
     for (const r of REPORTS.filter((x) => x.group === group)) {
       og.append(h("option", { value: r.name, "data-i18n": `r.${r.name}` }));
     }
@@ -296,6 +296,7 @@ function query(format) {
 // ---------------------------------------------------------------- loading
 
 let lastRows = [];
+let lastSpec = null;
 // The zone the report's periods were cut in (the API says); "" until a report names one.
 let reportZone = "";
 
@@ -305,6 +306,7 @@ async function load() {
   status.textContent = t("common.loading");
   const body = await api(`/api/reports/${encodeURIComponent(name)}?${q}`);
   lastRows = body.rows;
+  lastSpec = BY_NAME[name];
   reportZone = body.timezone || "";
   status.textContent = body.rows.length ? t("rep.rows", { n: body.rows.length }) : t("rep.empty");
   status.dataset.rows = String(body.rows.length);
@@ -373,7 +375,7 @@ function drawChart(spec, rows) {
       : { splits: () => xs, values: (u, splits) => splits.map((i) => labels[i] ?? "") },
            {}],
     series: [time ? { value: (u, v) => timeLabel(v, true) } : {}, ...chart.series.map(([field, label, kind], i) => ({
-      label, stroke: COLOURS[i % COLOURS.length], width: 2,
+      label: t(`col.${label}`), stroke: COLOURS[i % COLOURS.length], width: 2,
       fill: kind === BARS ? `${COLOURS[i % COLOURS.length]}99` : undefined,
       paths: bars(kind), points: { show: kind !== BARS } }))],
   };
@@ -479,6 +481,7 @@ async function main() {
     applyI18n(document);
     document.title = t("rep.title");
     drawTable(lastRows);
+    if (lastSpec) drawChart(lastSpec, lastRows);  // the legend's labels
   });
   document.documentElement.lang = language();
 }

@@ -86,6 +86,13 @@ async def test_outbound_by_agent_and_by_team(data_dir: Path) -> None:
     teams = {r["group"]: r for r in await report(data_dir, "outbound_summary", by="team")}
     assert {g: (r["attempts"], r["connected"]) for g, r in teams.items()} == {
         "north": (3, 3), "south": (1, 1), "(none)": (5, 0), "": (9, 4)}
+    # Abandon rates are a campaign's figures: none on agent or team lines.
+    assert all(r["abandon_rate_24h"] is None and r["rule_live"] is None for r in teams.values())
+    # team= keeps those teams' agents (the all line then sums them).
+    south = {r["group"]: r for r in await report(data_dir, "outbound_summary", by="team",
+                                                 teams=["south"])}
+    assert {g: (r["attempts"], r["conversions"]) for g, r in south.items()} == {
+        "south": (1, 1), "": (1, 1)}
 
 
 async def test_ivr_summary_and_where_callers_leave(data_dir: Path) -> None:

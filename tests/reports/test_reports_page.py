@@ -170,6 +170,11 @@ async def test_chinese_headers_and_a_chart_in_the_report_zone(team_server: str) 
         await page.mouse.move(box["x"] + 3, box["y"] + box["height"] / 2)
         legend_x = "#rep-chart .u-legend .u-series:first-child .u-value"
         await page.wait_for_selector(f"{legend_x}:text-is('2023-11-15 00:00')")
+        # The legend's series and the chooser's groups are in Chinese too.
+        assert await page.inner_text(
+            "#rep-chart .u-legend .u-series:nth-child(3) .u-label") == "接通量"
+        assert await page.get_attribute("#rep-name optgroup[data-group=call_center]",
+                                        "label") == "呼入"
         # The table's periods are the server's labels, in the same zone.
         assert "2023-11-15" in await page.inner_text("#rep-table tbody tr:first-child")
         # By team, in English: the team column and the headers follow the language.

@@ -8,7 +8,13 @@ from datetime import UTC
 import pytest
 
 from acd.history_writer import queue_limits
-from crm_core.history import events_sync, queue_intervals_sync, repeated_calls_sync
+from crm_core.history import (
+    agent_intervals_sync,
+    events_sync,
+    queue_intervals_sync,
+    repeated_calls_sync,
+)
+from reports.agents import agent_performance
 from reports.inbound import inbound_summary, intervals_from_events
 from tests.reports.simday import EPOCH, day_settings, persist, simulate_day
 
@@ -65,3 +71,18 @@ def test_the_aggregate_equals_the_raw_log(day) -> None:  # type: ignore[no-untyp
         assert (a.offered, a.answered, a.abandoned, a.handled, a.first_call_resolution) == (
             b.offered, b.answered, b.abandoned, b.handled, b.first_call_resolution)
         assert a.asa_s == pytest.approx(b.asa_s, rel=1e-9)
+
+
+def test_agents_calls_today_on_the_wallboard_equal_the_report(day) -> None:  # type: ignore[no-untyped-def]
+    """The wallboard's agent rows show each agent's calls today (the engine's count of
+    answers, agent_desktop/hub/stats.py calls_handled); agent_performance's `answered` for the
+    same day, from the log, is the same number."""
+    conn = persist(day.events, day_settings())
+    perf = {r.agent: r for r in agent_performance(
+        agent_intervals_sync(conn, EPOCH, EPOCH + 86400), [], interval="total", tz=UTC,
+        start=EPOCH, end=EPOCH + 86400)}
+    agents = day.engine.agents()
+    assert len(agents) > 5 and sum(a.calls_today for a in agents) > 500
+    for a in agents:
+        assert a.calls_today == (perf[a.agent_id].answered if a.agent_id in perf else 0), \
+            a.agent_id
