@@ -49,6 +49,7 @@ class HistoryWriter:
         self._task: asyncio.Task[None] | None = None
         self._bus = bus
         self._follow: asyncio.Task[None] | None = None
+        self._backfill: asyncio.Task[None] | None = None
         self._tz = zone(settings.timezone)
         self._days: dict[float, float] = {}  # 15-minute start -> local day start
         self._lock = asyncio.Lock()
@@ -69,21 +70,30 @@ class HistoryWriter:
         today = local_day(self.deriver.to_wall(self._now()), self._tz)
         # (+26 h lands in the next local day even across a daylight-saving change)
         await self.repo.adopt_zone(self.settings.timezone, local_day(today + 26 * 3600, self._tz))
-        try:
-            await self.backfill_queue_agents()
-        except Exception:  # the figures by team stay short of the old rows; routing goes on
-            log.exception("history_queue_agents_backfill_failed")
+        # The one-time rebuild covers rows logged before schema 19 only; rows logged from now
+        # on carry their own per-agent sums: the two add to the same tables independently, so
+        # the rebuild runs beside the writer instead of delaying the start.
+        self._backfill = asyncio.create_task(self._backfill_in_background(),
+                                             name="history-backfill")
         self._task = asyncio.create_task(self._run(), name="history-writer")
         if self._bus is not None:
             self._follow = asyncio.create_task(
                 self._transfers(self._bus.subscribe(CallTransferred.TOPIC)),
                 name="history-transfers")
 
+    async def _backfill_in_background(self) -> None:
+        try:
+            await self.backfill_queue_agents()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the figures by team stay short of the old rows; routing goes on
+            log.exception("history_queue_agents_backfill_failed")
+
     async def backfill_queue_agents(self, chunk: int = 50_000) -> int:
         """Once, after schema migration 19: the per-agent queue sums of the events logged before
         it (the figures by team), rebuilt from the log with today's thresholds, in chunks that
-        each commit with their progress. Runs before this writer appends anything new.
-        Returns the events read."""
+        each commit with their progress (a restart resumes after the last). Returns the events
+        read."""
         pending = await self.repo.backfill_pending("queue_agents")
         n = 0
         while pending is not None and pending[0] < pending[1]:
@@ -105,6 +115,10 @@ class HistoryWriter:
         # Not cancelled mid-write: a cancelled await could leave a committed batch looking
         # unwritten, and the last flush would write it twice.
         self._stopping.set()
+        if self._backfill is not None:  # its progress is committed with each chunk
+            self._backfill.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backfill
         if self._follow is not None:
             self._follow.cancel()
             with contextlib.suppress(asyncio.CancelledError):

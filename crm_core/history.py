@@ -355,20 +355,23 @@ def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
     arep: dict[tuple[float, str], dict[str, float]] = {}
     qarep: dict[tuple[float, str, str], dict[str, float]] = {}
     drep: dict[tuple[str, float, str], dict[str, float]] = {}
+    rebuild = backfill_pending_sync(conn, "queue_agents")
     for e in events:
         if e.kind != "entered" or not e.number or e.detail == "overflow":
             continue
         marked = conn.execute(
             "UPDATE cc_events SET repeated = 1 WHERE kind = 'answered' AND number = ? "
-            "AND at >= ? AND at < ? AND repeated = 0 RETURNING at, queue, agent",
+            "AND at >= ? AND at < ? AND repeated = 0 RETURNING id, at, queue, agent",
             (e.number, e.at - window_s, e.at),
         ).fetchall()
-        for at, queue, agent in marked:
+        for event_id, at, queue, agent in marked:
             b = bucket(at)
             q = qrep.setdefault((b, queue), {"repeated": 0.0})
             q["repeated"] += 1
-            qa = qarep.setdefault((b, queue, agent), {"repeated": 0.0})
-            qa["repeated"] += 1
+            # A row the per-agent rebuild has still to read gets its mark counted by it.
+            if not rebuild or not rebuild[0] < event_id <= rebuild[1]:
+                qa = qarep.setdefault((b, queue, agent), {"repeated": 0.0})
+                qa["repeated"] += 1
             if agent:
                 a = arep.setdefault((b, agent), {"repeated": 0.0})
                 a["repeated"] += 1

@@ -39,7 +39,7 @@ from reports.periods import Periods
 from reports.routes import report_routes
 from reports.service import run_report
 from run_server import main as run_server_main
-from tests.reports.teamfixed import EVENTS, LIMITS, OWNERS, TEAMS, D
+from tests.reports.teamfixed import EVENTS, LIMITS, OWNERS, TEAMS, D, H, answered_call
 
 DAY = 86400.0
 PW = "pw-pw-pw-pw"  # noqa: S105 (test users)
@@ -251,10 +251,13 @@ async def test_bad_queue_teams_config_names_the_key(tmp_path: Path,
     assert rc == 2 and "queue_teams" in err and "'Support Line' is not a queue name" in err
 
 
-async def test_a_database_logged_before_the_team_rows_is_rebuilt_once(tmp_path: Path) -> None:
-    """Events logged at schema 18 (no per-agent queue rows); opening at 19 marks them, and the
-    writer's start rebuilds the rows in chunks: the same as logging them today."""
-    path = tmp_path / SETTINGS.crm.database
+# A call after the upgrade from +1001 again: it marks t11 (logged before) as repeated while the
+# rebuild has not read t11 yet; the mark must be counted once.
+AFTER = answered_call("t12", "support", "n2", 30 * H, 5, 50, number="+1001")
+
+
+def _old_database(path: Path) -> None:
+    """The fixed history logged at schema 18: events and queue rows, no per-agent rows."""
     old = sqlite3.connect(path, isolation_level=None)
     schema.configure(old)
     schema.migrate(old, 0.0, upto=18)
@@ -266,9 +269,30 @@ async def test_a_database_logged_before_the_team_rows_is_rebuilt_once(tmp_path: 
                         logged.execute(f"SELECT {', '.join(cols)} FROM {table}"))  # noqa: S608
     assert old.execute("SELECT COUNT(*) FROM cc_events WHERE repeated = 1").fetchone() == (1,)
     old.close()
+
+
+async def _expected(tmp_path: Path) -> list[dict[str, Any]]:
+    """The same history (and the call after) logged at today's schema."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    await _seed(fresh)
+    crm = await Crm.open(fresh / SETTINGS.crm.database, SETTINGS.crm, ManualClock(D))
+    try:
+        await crm.history.append(AFTER, interval_deltas(AFTER, LIMITS), 3 * DAY)
+        return await run_report(crm, SETTINGS, "inbound_summary", D, D + 2 * DAY, by_team=True)
+    finally:
+        await crm.close()
+
+
+async def test_a_database_logged_before_the_team_rows_is_rebuilt_once(tmp_path: Path) -> None:
+    """Opening a schema-18 database marks its rows for the rebuild; the rebuild (in chunks,
+    with new rows logged meanwhile) gives the figures logging them today would have."""
+    path = tmp_path / SETTINGS.crm.database
+    _old_database(path)
     crm = await Crm.open(path, SETTINGS.crm, ManualClock(D + 2 * DAY))
     try:
         assert await crm.history.backfill_pending("queue_agents") is not None
+        await crm.history.append(AFTER, interval_deltas(AFTER, LIMITS), 3 * DAY)
         writer = HistoryWriter(crm.history, HistoryDeriver(lambda t: t),
                                limits=LIMITS, settings=ReportsSettings(), now=lambda: D)
         assert await writer.backfill_queue_agents(chunk=7) == sum(
@@ -280,13 +304,29 @@ async def test_a_database_logged_before_the_team_rows_is_rebuilt_once(tmp_path: 
                                    by_team=True)
     finally:
         await crm.close()
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    await _seed(fresh)
-    crm = await Crm.open(fresh / SETTINGS.crm.database, SETTINGS.crm, ManualClock(D))
+    expected = await _expected(tmp_path)
+    assert rebuilt == expected and len(rebuilt) == 7
+    north = next(r for r in rebuilt if r["period"] == "2023-11-15" and r["team"] == "north")
+    assert north["first_call_resolution"] == 0.5  # t1 and t11 both repeated
+
+
+async def test_the_writer_rebuilds_in_the_background_when_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / SETTINGS.crm.database
+    _old_database(path)
+    crm = await Crm.open(path, SETTINGS.crm, ManualClock(D + 2 * DAY))
     try:
-        assert rebuilt == await run_report(crm, SETTINGS, "inbound_summary", D, D + 2 * DAY,
-                                           by_team=True)
-        assert len(rebuilt) == 7
+        writer = HistoryWriter(crm.history, HistoryDeriver(lambda t: t), limits=LIMITS,
+                               settings=ReportsSettings(timezone="UTC"), now=lambda: D + 2 * DAY)
+        await writer.start()
+        for _ in range(500):
+            if await crm.history.backfill_pending("queue_agents") is None:
+                break
+            await asyncio.sleep(0.01)
+        await writer.stop()
+        assert await crm.history.backfill_pending("queue_agents") is None
+        await crm.history.append(AFTER, interval_deltas(AFTER, LIMITS), 3 * DAY)
+        await _users(crm)
+        assert await run_report(crm, SETTINGS, "inbound_summary", D, D + 2 * DAY,
+                                by_team=True) == await _expected(tmp_path)
     finally:
         await crm.close()
