@@ -235,9 +235,11 @@ async def test_the_main_controls_work_from_the_keyboard_alone(world: World) -> N
     await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
     call_id = await desk.evaluate("window.desktop.state.call.call_id")
     # The queue's live figures follow (the hub's desktop.queue_stats value frames).
+    # (A function, not an expression string: playwright evals a string, which the page's CSP
+    # forbids as soon as the first check is false.)
     await desk.wait_for_function(
-        f"window.desktop.state.queues.get('support').offered_today > {offered}",
-        timeout=TIMEOUT_MS)
+        "(before) => window.desktop.state.queues.get('support').offered_today > before",
+        arg=offered, timeout=TIMEOUT_MS)
     # Every call control and the caller's numbers in the screen-pop are reachable with Tab.
     await desk.focus("#btn-ready")
     pop_numbers = await desk.locator("#pop-phones button.dial").count()
