@@ -37,7 +37,7 @@ class DesktopSettings(Section):
     # per group of agents with the same queues, not kept for replay (a resume gets the current
     # figures), at most once per queue every ws_agent_stats_interval_s seconds, when changed.
     ws_agent_queue_stats: bool = True
-    ws_agent_stats_interval_s: float = Field(default=1.0, gt=0)
+    ws_agent_stats_interval_s: float = Field(default=2.0, gt=0)
     # A stream nobody has had open for this long (s) frees its replay buffer; a client that
     # resumes it later gets a fresh snapshot flagged "gap" (with the current call and pop).
     ws_idle_stream_expiry_s: float = Field(default=900.0, gt=0)

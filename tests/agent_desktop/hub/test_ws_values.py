@@ -52,7 +52,7 @@ async def test_an_agent_gets_its_queues_as_value_frames_outside_the_replay(w: Wo
     # Away: the figures change, events are missed; the resume replays the events only and
     # then hands over the current figures in one value frame.
     w.acd.reports = _reports(w, 9)
-    w.hub.publish_stats(now=1001.5)  # past the per-queue interval (1 s)
+    w.hub.publish_stats(now=1002.5)  # past the per-queue interval (2 s)
     w.bus.publish(ended("e2", "ann"))
     await sue.until(lambda f: f.get("topic") == "acd.call.ended"
                     and f["data"]["call_id"] == "e2")
