@@ -168,7 +168,10 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     t_a, t_end = conf["t_a"], conf["t_end"]
     phases: list[tuple[float, float, str, int]] = [tuple(p) for p in conf["phases"]]
     pops: list[tuple[str, str, float, str]] = []  # agent, call_id, received, how
-    away: dict[str, tuple[float, float]] = {}  # reconnecting desktops: (gone, back)
+    # Desktops away: (gone, back) windows; the planned reconnects, and sockets the server closed
+    # (from the last frame read to the new socket's welcome).
+    away: dict[str, list[tuple[float, float]]] = {}
+    reconnects = [0]
     welcomed: dict[str, float] = {}  # agent -> when its desktop first got its welcome
     frames_by_kind = dict.fromkeys(KINDS, 0)
     values_by_kind = dict.fromkeys(KINDS, 0)
@@ -205,8 +208,13 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
             auth: dict[str, Any] = {"op": "auth", "token": d["token"]}
             if stream is not None and seq is not None:
                 auth["resume"] = {"stream": stream, "seq": seq}
-            await ws.send_str(json.dumps(auth))
+            try:
+                await ws.send_str(json.dumps(auth))
+            except (ConnectionError, RuntimeError):
+                await asyncio.sleep(0.2)
+                continue
             again = False
+            last_read = time.time()
             while True:
                 now = time.time()
                 window = next(((s, e) for s, e in stuck if s <= now < e), None)
@@ -215,29 +223,38 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                     await asyncio.sleep(window[1] - now)  # stops reading for the phase
                     continue
                 if d["reconnect"] and not reconnected and now >= d["reconnect"]:
-                    await ws.close()
+                    with contextlib.suppress(Exception):
+                        await ws.close()
                     gone = time.time()
                     await asyncio.sleep(conf["away_s"])
-                    away[agent] = (gone, time.time())
+                    away.setdefault(agent, []).append((gone, time.time()))
+                    reconnects[0] += 1
                     reconnected = True
                     again = True
                     break
                 if now >= t_end + 2.0:
-                    await ws.close()
+                    with contextlib.suppress(Exception):
+                        await ws.close()
                     return
                 try:
                     msg = await ws.receive(timeout=0.25)
                 except TimeoutError:
                     continue
                 if msg.type != aiohttp.WSMsgType.TEXT:
+                    # Closed by the server: 4000 (its queue filled while it did not read), or
+                    # a missed heartbeat pong (a stuck page answers no ping either). A page
+                    # reconnects and resumes; so does this one until the end.
                     code = ws.close_code or 0
                     closes.append(code)
-                    if code == 4000 and time.time() < t_end:  # dropped while stuck: resume
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+                    if time.time() < t_end:
                         drops_resumed[0] += 1
+                        away.setdefault(agent, []).append((last_read, time.time() + 1.0))
                         again = True
                         break
                     return
-                received = time.time()
+                received = last_read = time.time()
                 f = json.loads(msg.data)
                 op = f["op"]
                 count(received, op)
@@ -275,7 +292,8 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     await session.close()
     errors = [repr(r) for r in results if isinstance(r, BaseException)]
-    return {"pops": pops, "away": away, "welcomed": welcomed, "frames": frames[0],
+    return {"pops": pops, "away": away, "reconnects": reconnects[0], "welcomed": welcomed,
+            "frames": frames[0],
             "frames_by_kind": frames_by_kind, "values_by_kind": values_by_kind,
             "closes": closes, "drops_resumed": drops_resumed[0], "errors": errors[:5],
             "error_count": len(errors)}
@@ -440,7 +458,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     got: dict[tuple[str, str], tuple[float, str]] = {}
     for agent, call_id, at, how in res["pops"]:
         got.setdefault((agent, call_id), (at, how))
-    away = {a: tuple(v) for a, v in res["away"].items()}
+    away: dict[str, list[tuple[float, float]]] = {
+        a: [(w[0], w[1]) for w in v] for a, v in res["away"].items()}
     welcomed: dict[str, float] = res["welcomed"]
 
     def phase_of(t: float) -> tuple[float, float, str, int] | None:
@@ -468,8 +487,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
             lost += 1
             continue
         start, _end, kind, rnd = p
-        gone = away.get(agent)
-        if r[1] == "snapshot" or (gone and gone[0] - 0.5 <= t <= gone[1] + 0.5):
+        if r[1] == "snapshot" or any(g - 0.5 <= t <= b + 0.5 for g, b in away.get(agent, ())):
             by_resume += 1
             continue
         if t < start + guard_s or (kind == "B" and agent in stuck_in.get(rnd, set())):
@@ -515,8 +533,9 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "phases": per_kind,
         "stuck_fraction": round(n_stuck / desktops, 3),
         "stuck_dropped": dropped_slow,
-        "stuck_resumed_after_drop": res["drops_resumed"],
-        "reconnected": len(away),
+        "resumed_after_server_close": res["drops_resumed"],
+        "server_close_codes": {str(c): res["closes"].count(c) for c in sorted(set(res["closes"]))},
+        "reconnected": res["reconnects"],
         "pops_by_replay_or_snapshot": by_resume,
         "lost": lost,
         "baseline_p50_ms": pct(base, 0.50),
