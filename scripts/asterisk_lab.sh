@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# A real Asterisk next to the CTI server, built from source, for trying the server and
+# docs/asterisk.md against the real thing (not part of the test suite: Asterisk is not packaged
+# for Debian 12). Everything lives under LAB (default ~/asterisk-lab; set ASTERISK_LAB); nothing
+# is installed system-wide, nothing binds beyond 127.0.0.1, and nothing is downloaded except
+# Debian packages through apt.
+#
+#   scripts/asterisk_lab.sh build ASTERISK_SRC PJPROJECT_SRC   configure, compile, install to LAB/prefix
+#   scripts/asterisk_lab.sh config                              write LAB/prefix/etc/asterisk/* (below)
+#   scripts/asterisk_lab.sh start | stop | cli 'CMD'            run Asterisk in the foreground of a
+#                                                               background job (no daemon), log in LAB/asterisk.out
+#   scripts/asterisk_lab.sh pjsua                               build pjsua (SIP test phone) from PJPROJECT_SRC
+#
+# ASTERISK_SRC: an Asterisk source tree (e.g. `git archive --prefix=asterisk-22.9.0/ 22.9.0 | tar -x`).
+# PJPROJECT_SRC: a pjproject source tree of the version Asterisk bundles (third-party/versions.mak,
+# PJPROJECT_VERSION: 2.16 for Asterisk 22.9.0). Asterisk's build would download that tarball; we
+# pack it from the given tree into the externals cache instead and record its checksum in the
+# build copy of Asterisk's .md5 file, so Asterisk's own pjproject patches and config_site.h apply.
+#
+# Ports (loopback only): AMI 15038, HTTP/websocket 18088 (ws://127.0.0.1:18088/ws), SIP UDP 15060,
+# RTP 30000-30999; the CTI server's FastAGI on 127.0.0.1:14573.
+set -euo pipefail
+
+LAB="${ASTERISK_LAB:-$HOME/asterisk-lab}"
+PREFIX="$LAB/prefix"
+ETC="$PREFIX/etc/asterisk"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+AMI_PORT="${LAB_AMI_PORT:-15038}"
+HTTP_PORT="${LAB_HTTP_PORT:-18088}"
+SIP_PORT="${LAB_SIP_PORT:-15060}"
+AGI_PORT="${LAB_AGI_PORT:-14573}"
+AMI_SECRET="${LAB_AMI_SECRET:-lab-secret}"
+CARRIER_PORT="${LAB_CARRIER_PORT:-15070}"   # pjsua playing the carrier
+SOFTPHONE_SECRET="${LAB_SOFTPHONE_SECRET:-lab-softphone-secret-0123456789abcdef}"
+SOFTPHONE_EXTS="${LAB_SOFTPHONE_EXTS:-1003}"   # browser softphones (pjsip-auth)
+# The CTI server's ports: AMI/FastAGI may differ from Asterisk's when asterisk_lab_tap.py relays
+# (and records) the bytes in between.
+CTI_HTTP_PORT="${LAB_CTI_HTTP_PORT:-18180}"
+CTI_AMI_PORT="${LAB_CTI_AMI_PORT:-$AMI_PORT}"
+CTI_AGI_PORT="${LAB_CTI_AGI_PORT:-$AGI_PORT}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+apt_deps() {
+    local pkgs=(build-essential pkg-config autoconf bzip2 patch libjansson-dev libxml2-dev
+                libsqlite3-dev uuid-dev libedit-dev libssl-dev libsrtp2-dev libcurl4-openssl-dev
+                libncurses-dev)
+    local missing=()
+    for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+    local src="${1:?ASTERISK_SRC}" pjsrc="${2:?PJPROJECT_SRC}"
+    src="$(cd "$src" && pwd)"; pjsrc="$(cd "$pjsrc" && pwd)"
+    apt_deps
+    # shellcheck disable=SC1091
+    local pjver; pjver="$(. "$src/third-party/versions.mak"; echo "$PJPROJECT_VERSION")"
+    local cache="$LAB/externals"
+    mkdir -p "$cache" "$PREFIX"
+    if [ ! -f "$cache/pjproject-$pjver.tar.bz2" ]; then
+        say "packing pjproject $pjver from $pjsrc into $cache"
+        tar -C "$(dirname "$pjsrc")" -cjf "$cache/pjproject-$pjver.tar.bz2" \
+            --transform "s,^$(basename "$pjsrc"),pjproject-$pjver," "$(basename "$pjsrc")"
+    fi
+    # Our tarball is not byte-identical to the one Asterisk's checksum names.
+    (cd "$cache" && md5sum "pjproject-$pjver.tar.bz2") > "$src/third-party/pjproject/pjproject-$pjver.tar.bz2.md5"
+    cd "$src"
+    if [ ! -f config.status ]; then
+        say "configure (prefix $PREFIX)"
+        nice -n 19 ./configure --prefix="$PREFIX" --with-pjproject-bundled --with-jansson \
+            --with-externals-cache="$cache" --without-libjwt --disable-xmldoc >"$LAB/configure.log" 2>&1 \
+            || { tail -30 "$LAB/configure.log"; exit 1; }
+    fi
+    say "menuselect"
+    make menuselect.makeopts >"$LAB/menuselect.log" 2>&1
+    # Only what the lab needs is trimmed; modules needing downloads are off.
+    menuselect/menuselect --disable BUILD_NATIVE \
+        --disable res_stir_shaken --disable codec_opus --disable codec_silk --disable codec_siren7 \
+        --disable codec_siren14 --disable codec_g729a --disable format_mp3 \
+        --disable-category MENUSELECT_CORE_SOUNDS --disable-category MENUSELECT_MOH \
+        --disable-category MENUSELECT_EXTRA_SOUNDS \
+        menuselect.makeopts >>"$LAB/menuselect.log" 2>&1 || true
+    say "make (nice, -j2; log $LAB/make.log)"
+    nice -n 19 make -j2 >"$LAB/make.log" 2>&1 || { tail -40 "$LAB/make.log"; exit 1; }
+    say "make install"
+    make install >"$LAB/install.log" 2>&1 || { tail -40 "$LAB/install.log"; exit 1; }
+    say "built: $PREFIX/sbin/asterisk"
+}
+
+# The reference files of config/asterisk/ (what docs/asterisk.md tells operators to install), with
+# only the substitutions the doc asks for (CTI_HOST, secret, carrier address) and the lab's ports
+# and loopback addresses; the lab's own additions are marked "lab:".
+config() {
+    [ -x "$PREFIX/sbin/asterisk" ] || { echo "build first: $PREFIX/sbin/asterisk missing" >&2; exit 1; }
+    local ref="$ROOT/config/asterisk"
+    mkdir -p "$ETC" "$LAB/log" "$LAB/run" "$LAB/spool" "$LAB/lib" "$LAB/lib/moh"
+    cat >"$ETC/asterisk.conf" <<CONF
+[directories](!)
+astetcdir => $ETC
+astmoddir => $PREFIX/lib/asterisk/modules
+astvarlibdir => $LAB/lib
+astdbdir => $LAB/lib
+astkeydir => $LAB/lib
+astdatadir => $PREFIX/var/lib/asterisk
+astagidir => $PREFIX/var/lib/asterisk/agi-bin
+astspooldir => $LAB/spool
+astrundir => $LAB/run
+astlogdir => $LAB/log
+astsbindir => $PREFIX/sbin
+
+[options]
+verbose = 3
+CONF
+    # Nothing that opens a port we did not configure (IAX2, MGCP, SCCP, DUNDi ... bind all
+    # interfaces by default).
+    cat >"$ETC/modules.conf" <<'CONF'
+[modules]
+autoload = yes
+noload => chan_iax2.so
+noload => chan_mgcp.so
+noload => chan_skinny.so
+noload => chan_unistim.so
+noload => chan_motif.so
+noload => chan_audiosocket.so
+noload => res_xmpp.so
+noload => pbx_dundi.so
+noload => res_hep.so
+noload => res_hep_pjsip.so
+noload => res_hep_rtcp.so
+noload => res_pjsip_phoneprov_provider.so
+noload => res_phoneprov.so
+noload => cdr_radius.so
+noload => cel_radius.so
+noload => res_config_ldap.so
+CONF
+    printf '[general]\n[logfiles]\nconsole => notice,warning,error,verbose\nmessages.log => notice,warning,error,verbose\n' \
+        >"$ETC/logger.conf"
+    printf '[general]\nrtpstart = 30000\nrtpend = 30999\nicesupport = yes\n' >"$ETC/rtp.conf"
+    printf '[general]\n[default]\nmode = files\ndirectory = %s\n' "$LAB/lib/moh" >"$ETC/musiconhold.conf"
+    # Reference dialplan: CTI_HOST:4573 -> the server's FastAGI in the lab.
+    sed -e "s#CTI_HOST:4573#127.0.0.1:$AGI_PORT#g" "$ref/extensions.conf" >"$ETC/extensions.conf"
+    sed -e "s#^port = 5038#port = $AMI_PORT#" -e "s#^secret = change-me#secret = $AMI_SECRET#" \
+        "$ref/manager.conf" >"$ETC/manager.conf"
+    cp "$ref/queues.conf" "$ETC/queues.conf"
+    # http.conf: plain ws on loopback instead of wss (the doc's TLS listener needs a certificate a
+    # browser trusts; [softphone] accepts ws:// to a loopback address).
+    sed -e "s#^bindport = 8088#bindport = $HTTP_PORT#" \
+        -e 's#^tlsenable = yes.*#tlsenable = no ; lab: plain ws on loopback#' \
+        -e 's#^tlsbindaddr = 0.0.0.0:8089#tlsbindaddr = 127.0.0.1:18089#' \
+        "$ref/http.conf" >"$ETC/http.conf"
+    # pjsip.conf: lab transport + identification first, then the reference, a second desk phone,
+    # the WebRTC templates (ws on loopback) and the softphone agents' sections.
+    local media='media_address = 127.0.0.1 ; lab: RTP on loopback\nbind_rtp_to_media_address = yes'
+    {
+        printf '; lab: all SIP on 127.0.0.1. The carrier is recognised by address, the agents (same\n'
+        printf '; address) by the user part of From, so username goes first.\n'
+        printf '[global]\ntype = global\nendpoint_identifier_order = username,ip\n\n'
+        printf '[transport-udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:%s\n\n' "$SIP_PORT"
+        printf '[carrier-identify]\ntype = identify\nendpoint = carrier\nmatch = 127.0.0.1\n\n'
+        sed -e "s#^contact = sip:carrier.example.net#contact = sip:127.0.0.1:$CARRIER_PORT ; lab: pjsua#" \
+            "$ref/pjsip.conf"
+        printf '\n; lab: a second desk phone, as [1001]\n'
+        sed -n '/^\[1001\]/,$p' "$ref/pjsip.conf" | sed -e 's/1001/1002/g'
+        printf '\n#include pjsip_webrtc.conf\n#include pjsip_cc_agents.conf\n'
+    } | sed -e "/^type = endpoint/a $media" >"$ETC/pjsip.conf"
+    sed -e 's#^protocol = wss#protocol = ws ; lab: plain ws on loopback#' \
+        -e 's#^bind = 0.0.0.0#bind = 127.0.0.1#' -e "/^type = endpoint/a $media" \
+        "$ref/pjsip_webrtc.conf" >"$ETC/pjsip_webrtc.conf"
+    (cd "$ROOT" && CTI_SOFTPHONE__PASSWORD_SECRET="$SOFTPHONE_SECRET" \
+        "${PYTHON:-.venv/bin/python}" run_server.py softphone pjsip-auth $SOFTPHONE_EXTS) \
+        >"$ETC/pjsip_cc_agents.conf"
+    chmod 600 "$ETC/pjsip_cc_agents.conf"
+    # The CTI server's side: run_server.py --config "$LAB/cti-lab.toml" (not --demo).
+    cat >"$LAB/cti-lab.toml" <<CONF
+# The CTI server against the lab Asterisk (scripts/asterisk_lab.sh). Secrets as env vars:
+#   CTI_AMI__SECRET=$AMI_SECRET CTI_SOFTPHONE__PASSWORD_SECRET=...
+[server]
+host = "127.0.0.1"
+port = $CTI_HTTP_PORT
+data_dir = "$LAB/cti-data"
+
+[ami]
+host = "127.0.0.1"
+port = $CTI_AMI_PORT
+username = "cti"
+
+[fastagi]
+host = "127.0.0.1"
+port = $CTI_AGI_PORT
+
+[auth]
+bootstrap_admin_user = "admin"
+
+[ivr]
+hours_override = "open"
+
+[softphone]
+enabled = true
+ws_url = "ws://127.0.0.1:$HTTP_PORT/ws"
+sip_domain = "127.0.0.1"
+CONF
+    say "configuration written to $ETC and $LAB/cti-lab.toml"
+}
+
+start() {
+    if [ -f "$LAB/asterisk.pid" ] && kill -0 "$(cat "$LAB/asterisk.pid")" 2>/dev/null; then
+        echo "already running: pid $(cat "$LAB/asterisk.pid")"; return 0
+    fi
+    # -f: no fork (a plain background job, not a daemon); -n: no colour; -g: core dumps.
+    nohup "$PREFIX/sbin/asterisk" -C "$ETC/asterisk.conf" -f -n -g -vvv >"$LAB/asterisk.out" 2>&1 &
+    echo $! >"$LAB/asterisk.pid"
+    for _ in $(seq 1 60); do
+        if cli 'core waitfullybooted' >/dev/null 2>&1; then
+            say "Asterisk running, pid $(cat "$LAB/asterisk.pid"): AMI 127.0.0.1:$AMI_PORT," \
+                "SIP udp 127.0.0.1:$SIP_PORT, ws://127.0.0.1:$HTTP_PORT/ws"
+            return 0
+        fi
+        sleep 1
+    done
+    tail -30 "$LAB/asterisk.out"; exit 1
+}
+
+stop() {
+    [ -f "$LAB/asterisk.pid" ] || { echo "not running"; return 0; }
+    local pid; pid="$(cat "$LAB/asterisk.pid")"
+    cli 'core stop now' >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
+    rm -f "$LAB/asterisk.pid"; say "stopped"
+}
+
+cli() { "$PREFIX/sbin/asterisk" -C "$ETC/asterisk.conf" -rx "$*"; }
+
+# pjsua, the SIP test phone (desk phones, the carrier), from its own build of the same pjproject:
+# Asterisk's bundled build leaves out G.711 and the applications.
+build_pjsua() {
+    local pjsrc="${1:?PJPROJECT_SRC}"
+    pjsrc="$(cd "$pjsrc" && pwd)"
+    local dir="$LAB/pjsua-build/$(basename "$pjsrc")"
+    mkdir -p "$LAB/pjsua-build" "$LAB/bin"
+    [ -d "$dir" ] || cp -a "$pjsrc" "$dir"
+    cd "$dir"
+    printf '#define PJSUA_MAX_CALLS 32\n' >pjlib/include/pj/config_site.h
+    nice -n 19 ./configure --disable-video --disable-sound --disable-libsrtp --disable-speex-codec \
+        --disable-speex-aec --disable-gsm-codec --disable-ilbc-codec --disable-l16-codec \
+        --disable-g722-codec --disable-g7221-codec --disable-opencore-amr --disable-silk \
+        --disable-opus --disable-bcg729 --disable-libyuv --disable-libwebrtc --disable-upnp \
+        --disable-ffmpeg --disable-v4l2 --disable-openh264 --disable-sdl >"$LAB/pjsua-configure.log" 2>&1
+    nice -n 19 make dep >"$LAB/pjsua-make.log" 2>&1
+    nice -n 19 make -j2 >>"$LAB/pjsua-make.log" 2>&1 || { tail -30 "$LAB/pjsua-make.log"; exit 1; }
+    cp pjsip-apps/bin/pjsua-* "$LAB/bin/pjsua"
+    say "pjsua: $LAB/bin/pjsua"
+}
+
+case "${1:-}" in
+    build) shift; build "$@" ;;
+    config) config ;;
+    start) start ;;
+    stop) stop ;;
+    cli) shift; cli "$@" ;;
+    pjsua) shift; build_pjsua "$@" ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""SIP test phones for the Asterisk lab (scripts/asterisk_lab.sh): pjsua processes driven through
+their console, and a few REST helpers for the CTI server. Used from the lab's scenario runs:
+
+    from scripts.asterisk_lab_phone import Phone
+    agent = Phone("1001", port=15071, register=True)           # desk phone, auto-answers
+    caller = Phone("+12125550123", port=15080, auto_answer=False)
+    caller.call("sip:+15551230000@127.0.0.1:15060"); caller.dtmf("0"); caller.hangup()
+
+Everything binds to 127.0.0.1 (SIP UDP only, no TCP, no CLI telnet port). pjsua comes from
+`scripts/asterisk_lab.sh pjsua PJPROJECT_SRC` ($ASTERISK_LAB/bin/pjsua).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+LAB = Path(os.environ.get("ASTERISK_LAB", str(Path.home() / "asterisk-lab")))
+SIP = os.environ.get("LAB_SIP", "127.0.0.1:15060")
+
+
+class Phone:
+    """One pjsua process; its console output goes to LAB/phones/NAME.log."""
+
+    def __init__(self, user: str, *, port: int, register: bool = False,
+                 auto_answer: bool = True, answer_code: int = 200,
+                 play_file: Path | None = None, name: str | None = None) -> None:
+        self.user = user
+        self.name = name or f"{user}-{port}"
+        logdir = LAB / "phones"
+        logdir.mkdir(parents=True, exist_ok=True)
+        self.log = logdir / f"{self.name}.log"
+        args = [str(LAB / "bin" / "pjsua"), "--null-audio", "--no-tcp", "--no-vad",
+                "--ip-addr=127.0.0.1", "--bound-addr=127.0.0.1", f"--local-port={port}",
+                f"--rtp-port={32000 + (port % 1000) * 8}", "--max-calls=8",
+                f"--id=sip:{user}@127.0.0.1", "--log-level=4", "--app-log-level=4",
+                "--add-codec=PCMU", "--no-stderr"]
+        if register:
+            args += [f"--registrar=sip:{SIP}", "--reg-timeout=300"]
+        if auto_answer:
+            args.append(f"--auto-answer={answer_code}")
+        if play_file is not None:
+            args += [f"--play-file={play_file}", "--auto-play"]
+        self._out = self.log.open("ab")
+        # The argument list is built here (no shell); only the lab's own pjsua runs.
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self._out,  # noqa: S603
+                                     stderr=subprocess.STDOUT)
+
+    def _send(self, *lines: str) -> None:
+        assert self.proc.stdin is not None
+        for line in lines:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+            time.sleep(0.2)
+
+    def call(self, uri: str) -> None:
+        self._send("m", uri)
+
+    def dtmf(self, digits: str) -> None:
+        """RFC 4733 digits on the current call."""
+        self._send("#", digits)
+
+    def answer(self, code: int = 200) -> None:
+        self._send("a", str(code))
+
+    def hangup(self) -> None:
+        self._send("h")
+
+    def hold(self) -> None:
+        self._send("H")
+
+    def unhold(self) -> None:
+        self._send("v")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self._send("q")
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.terminate()
+                self.proc.wait(timeout=5)
+        self._out.close()
