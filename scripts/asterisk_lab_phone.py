@@ -87,3 +87,37 @@ class Phone:
                 self.proc.terminate()
                 self.proc.wait(timeout=5)
         self._out.close()
+
+
+class Api:
+    """The CTI server's REST API as one user (stdlib only)."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base = base.rstrip("/")
+        self.token = ""
+        self.token = self.post("/api/auth/login",
+                               {"username": username, "password": password})["access_token"]
+
+    def _req(self, method: str, path: str, body: object | None = None) -> object:
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310 (loopback)
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode()[:500]}") from None
+        return json.loads(raw) if raw else None
+
+    def get(self, path: str) -> object:
+        return self._req("GET", path)
+
+    def post(self, path: str, body: object | None = None) -> dict:  # type: ignore[type-arg]
+        out = self._req("POST", path, {} if body is None else body)
+        return out if isinstance(out, dict) else {"result": out}
