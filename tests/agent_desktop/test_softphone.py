@@ -344,3 +344,21 @@ def test_generated_sections_inherit_templates_the_reference_defines() -> None:
     assert used <= defined
     # The endpoint template lands agents' calls where desk phones' land.
     assert "context = from-cti" in reference and "webrtc = yes" in reference
+
+
+def _allowed(conf: str, section: str) -> list[str]:
+    """The `allow` codecs of the first `[section]` (with or without a template marker)."""
+    body = re.search(rf"^\[{re.escape(section)}\](?:\(!\))?\n((?:[^\[].*\n|\n)*)", conf, re.M)
+    assert body, section
+    found = re.search(r"^allow\s*=\s*([^;\n]+)", body.group(1), re.M)
+    assert found, section
+    return [c.strip() for c in found.group(1).split(",")]
+
+
+def test_softphones_offer_only_codecs_the_trunk_speaks() -> None:
+    # Asterisk built from source has no opus transcoder (codec_opus is a separate binary): on a
+    # real Asterisk 22.9.0 an opus softphone answering a ulaw caller was dropped at once ("No
+    # path to translate"). The template may only allow what the trunk allows.
+    webrtc = (ROOT / "config" / "asterisk" / "pjsip_webrtc.conf").read_text()
+    trunk = (ROOT / "config" / "asterisk" / "pjsip.conf").read_text()
+    assert set(_allowed(webrtc, "cc-webrtc-endpoint")) <= set(_allowed(trunk, "carrier"))
