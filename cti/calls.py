@@ -1139,7 +1139,7 @@ class CallTracker:
         if e.transfer_target is not None:
             target = e.transfer_target.device
         else:
-            target = e.dest_app or e.dest_bridge_id
+            target = e.dest_app or self._consulted(call, e) or e.dest_bridge_id
         t = TransferView("attended", now, self._who(e.orig_transferer), target, e.result)
         already = e.transfer_target is not None and call.agent is not None and \
             call.agent.device == e.transfer_target.device
@@ -1156,6 +1156,23 @@ class CallTracker:
             self._set_agent(call, tt.channel, now)
         elif tt is not None:
             self._set_agent(call, tt.channel, now, device=tt.device)
+
+    def _consulted(self, call: _TrackedCall, e: AttendedTransfer) -> str:
+        """Who a transfer without a TransferTarget block went to. AMI Atxfer (the DTMF feature)
+        consults through a Local channel, and Asterisk 22.9.0 names no target: the Local half in
+        the destination bridge, beside the transferee, says where (``1002@from-cti``, as blind
+        transfers are written)."""
+        skip = {c.uniqueid for c in (e.transferee, e.orig_transferer, e.second_transferer)
+                if c is not None}
+        for uid in sorted(self._bridges.get(e.dest_bridge_id, set()) - skip):
+            leg = call.legs.get(uid)
+            if leg is None:
+                continue
+            device = channel_device(leg.channel)
+            if device.startswith("Local/"):
+                return device[len("Local/"):]
+            return device
+        return ""
 
     def _on_spy_start(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
         assert isinstance(e, ChanSpyStarted)

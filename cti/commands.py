@@ -270,7 +270,11 @@ def originate_click_to_dial(
     ]
     if device.startswith("Local/"):
         fields.append(("OtherChannelId", f"{cti_call_id}-2"))
-    fields.extend(_variables(cti_call_id, variables))
+    # The agent's channel runs the Dial (it is the caller), so Dial option T would do, but the
+    # same [from-cti] lines also dial for a customer redirected there by a transfer, who must
+    # never get transfer keys. BRIDGE_FEATURES on the agent's channel alone lets AMI Atxfer (the
+    # REST attended transfer) work: without it Asterisk 22.9.0 starts no consultation.
+    fields.extend(_variables(cti_call_id, [("BRIDGE_FEATURES", "T"), *variables]))
     return AmiAction("Originate", tuple(fields), originate_action_id(cti_call_id))
 
 

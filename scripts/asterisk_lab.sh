@@ -159,6 +159,10 @@ PY
     sed -e "s#^port = 5038#port = $AMI_PORT#" -e "s#^secret = change-me#secret = $AMI_SECRET#" \
         "$ref/manager.conf" >"$ETC/manager.conf"
     cp "$ref/queues.conf" "$ETC/queues.conf"
+    # features.conf: the reference, plus no transfer announcement (its sound is not installed,
+    # and a missing announcement aborts the attended transfer).
+    { printf '[general]\ntransferannouncesound = ; lab: no stock sounds\n\n'; cat "$ref/features.conf"; } \
+        >"$ETC/features.conf"
     # http.conf: plain ws on loopback instead of wss (the doc's TLS listener needs a certificate a
     # browser trusts; [softphone] accepts ws:// to a loopback address).
     sed -e "s#^bindport = 8088#bindport = $HTTP_PORT#" \

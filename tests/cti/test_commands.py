@@ -83,6 +83,10 @@ def test_click_to_dial_layout() -> None:
         ("CallerID", '"ACME Support" <+15551230000>'),
         ("ChannelId", "c-1"),
         ("Variable", "CTI_CALL_ID=c-1"),
+        # Transfer keys for the agent's channel only (AMI Atxfer needs them; a real Asterisk
+        # 22.9.0 started no consultation without): the customer the same dialplan may dial
+        # for after a transfer must not get them, so it is not a Dial option.
+        ("Variable", "BRIDGE_FEATURES=T"),
         ("ActionID", "orig-c-1"),
     )
 
