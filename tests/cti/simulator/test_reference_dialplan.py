@@ -105,7 +105,7 @@ def test_readme_shows_the_reference_from_carrier() -> None:
 
 def test_docs_show_the_reference_snippets() -> None:
     docs = (ROOT / "docs" / "asterisk.md").read_text()
-    for name in ("manager.conf", "queues.conf", "pjsip.conf"):
+    for name in ("manager.conf", "queues.conf", "pjsip.conf", "features.conf"):
         for line in (ROOT / "config" / "asterisk" / name).read_text().splitlines():
             if line:
                 assert f"    {line}\n" in docs, (name, line)
