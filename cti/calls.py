@@ -297,6 +297,12 @@ class _Fifo:
 # --------------------------------------------------------------------------- the tracker
 
 
+def _transfer_target(device: str) -> str:
+    """A transfer target as records show it: a device, or ``exten@context`` for a Local channel
+    (AMI Atxfer consults through ``Local/1002@from-cti``), as blind transfers are written."""
+    return device[len("Local/"):] if device.startswith("Local/") else device
+
+
 class CallTracker:
     """Folds CTI events into calls. Never raises on event content; see the module docstring."""
 
@@ -1137,7 +1143,7 @@ class CallTracker:
             return
         call = got[0]
         if e.transfer_target is not None:
-            target = e.transfer_target.device
+            target = _transfer_target(e.transfer_target.device)
         else:
             target = e.dest_app or self._consulted(call, e) or e.dest_bridge_id
         t = TransferView("attended", now, self._who(e.orig_transferer), target, e.result)
@@ -1152,6 +1158,11 @@ class CallTracker:
                 call.transfers.append(t)
                 out.append(CallTransferred(call.view(), t))
         tt = e.transfer_target
+        if tt is not None and tt.device.startswith("Local/"):
+            # AMI Atxfer's consultation leg: the phone behind it takes the call when the Local
+            # pair optimises away (its bridge events name it); the Local half is nobody's phone
+            # (as the agent it made a segment of its own in a real Asterisk 22.9.0 record).
+            return
         if tt is not None and tt.uniqueid in call.legs:
             self._set_agent(call, tt.channel, now)
         elif tt is not None:
@@ -1159,19 +1170,16 @@ class CallTracker:
 
     def _consulted(self, call: _TrackedCall, e: AttendedTransfer) -> str:
         """Who a transfer without a TransferTarget block went to. AMI Atxfer (the DTMF feature)
-        consults through a Local channel, and Asterisk 22.9.0 names no target: the Local half in
-        the destination bridge, beside the transferee, says where (``1002@from-cti``, as blind
-        transfers are written)."""
+        consults through a Local channel, and Asterisk 22.9.0 does not always name it (one of two
+        lab runs had no TransferTarget block): the Local half in the destination bridge, beside
+        the transferee, says where."""
         skip = {c.uniqueid for c in (e.transferee, e.orig_transferer, e.second_transferer)
                 if c is not None}
         for uid in sorted(self._bridges.get(e.dest_bridge_id, set()) - skip):
             leg = call.legs.get(uid)
             if leg is None:
                 continue
-            device = channel_device(leg.channel)
-            if device.startswith("Local/"):
-                return device[len("Local/"):]
-            return device
+            return _transfer_target(channel_device(leg.channel))
         return ""
 
     def _on_spy_start(self, e: CtiEvent, now: float, out: list[CallUpdate]) -> None:
