@@ -485,6 +485,34 @@ function placedCall(callId, number) {
              notes: "", acd: false };
   renderCall();
   followCall(callId);
+  popForPlacedCall(callId, number);
+}
+
+/**
+ * The record of the person this desktop calls. Calling back the customer on screen keeps their
+ * pop; anyone else (a campaign's lead, a number typed in) gets their own, as the hub builds one
+ * for an offer (GET /api/lookup: known, several customers to choose from, or a new-customer
+ * form), so the previous caller's record is never left beside a call to someone else.
+ */
+async function popForPlacedCall(callId, number) {
+  const phones = (S.pop?.customer?.phones || []).map((p) => p.e164);
+  if (S.pop?.status === "known" && phones.includes(number)) return;
+  let found = null;
+  let error = null;
+  try {
+    found = await api(`/api/lookup?phone=${encodeURIComponent(number)}`);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) error = String(err.message || err);
+  }
+  if (S.call?.call_id !== callId) return;
+  const status = !found ? "unknown" : found.ambiguous ? "ambiguous" : "known";
+  S.pop = { call_id: callId, agent_id: S.me.username, queue: "", caller_number: number,
+            waited_s: null, offered_at: S.call.offered_at, ivr: null, status,
+            customer: status === "known" ? found : null, matches: found?.matches || [],
+            error };
+  S.popRestored = false;
+  S.customer = null;
+  renderPop();
 }
 
 /** Follows a call the ACD does not report, over REST, until the hub's frames take over. */

@@ -136,6 +136,7 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     assert call_id != inbound
     await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
     await expect(desk.locator("#call-number")).to_contain_text(phone[-4:])
+    await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name)
     assert w.server.sim.tally().originates == originates + 1
     call = tracker.get(call_id)
     assert (call.origin, call.dialled, call.agent.user) == ("click_to_dial", phone, "agent1")

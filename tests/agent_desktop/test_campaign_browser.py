@@ -104,6 +104,10 @@ async def dial_and_hang_up(w: World, desk: Page, phone: str, notes: str = "") ->
     call_id = str(await desk.evaluate("window.desktop.state.call.call_id"))
     assert call_id.startswith(f"pv{w.campaign['id']}-")
     await expect(desk.locator("#call-number")).to_contain_text(phone[-4:])
+    # The caller pane shows whom the agent calls (not the last inbound caller): here nobody the
+    # CRM knows yet, so the new-customer form with the lead's number.
+    assert await w.server.crm.lookup_phone(phone) is None
+    await expect(desk.locator("#new-phone")).to_have_value(phone, timeout=TIMEOUT_MS)
     assert w.server.sim.tally().originates == originates + 1  # the preview dial's Originate
     call = w.server.handles["tracker"].get(call_id)
     assert (call.dialled, call.agent.user) == (phone, "agent1")
