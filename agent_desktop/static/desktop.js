@@ -550,6 +550,32 @@ async function followLoop(callId) {
   }
 }
 
+/**
+ * A live call of mine the snapshot does not carry (the hub keeps the ACD's calls and transferred
+ * ones): a click-to-dial or preview dial when the page was reloaded or reconnected.
+ */
+async function adoptMyCall() {
+  let calls;
+  try {
+    calls = await api("/api/calls/mine");
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) showError(err);
+    return;
+  }
+  const view = calls.find((c) => c.ended_at == null);
+  if (!view || (S.call && LIVE.has(S.call.status))) return;
+  const now = Date.now() / 1000;
+  const c = { call_id: view.call_id, queue: view.queue || "", status: "dialing", notes: "",
+              number: view.direction === "outbound" ? view.dialled : view.caller_num,
+              offered_at: view.offered_at || now, acd: false };
+  S.call = c;
+  applyCallView(c, view, now);
+  if (c.status === "talking" && view.answered_at) c.answered_at = view.answered_at;
+  renderCall();
+  followCall(c.call_id);
+  popForPlacedCall(c.call_id, c.number);
+}
+
 function callGone(c) {
   if (S.call !== c) return;
   c.status = "ended";
@@ -915,6 +941,7 @@ function applySnapshot(data, reason) {
       S.call = null;
     }
   }
+  if (!data.call && (!S.call || !LIVE.has(S.call.status))) adoptMyCall();
   if (gap || (reason !== "initial" && hub.stats.connects > 1)) {
     ui.gap.hidden = false;
     ui.gap.textContent = t("conn.gap", { time: fmtTime(Date.now() / 1000, { date: false }) });

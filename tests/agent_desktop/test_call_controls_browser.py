@@ -156,6 +156,12 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     assert w.moh("MusicOnHoldStart", customer), "the simulator never put the customer on hold"
     assert any(leg.on_hold for leg in msg.call.legs)
     await desk.screenshot(path=str(artifact("desktop-call-held.png")), full_page=True)
+    # Reloaded mid-call: the hub's snapshot knows only the ACD's calls; the page finds this one
+    # among the agent's live calls and shows it as it is (held).
+    await desk.reload()
+    await expect(status).to_have_attribute("data-status", "held", timeout=TIMEOUT_MS)
+    assert await desk.evaluate("window.desktop.state.call.call_id") == call_id
+    await expect(hold).to_have_attribute("aria-pressed", "true")
 
     await hold.click()  # resume
     await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
