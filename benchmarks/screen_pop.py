@@ -47,7 +47,9 @@ Measured:
 - `p99_ratio_with_stuck` (B/A) and `p99_ratio_agent_stats` (A/C) with bootstrap 95% intervals:
   a difference whose interval spans 1.0 is noise at this sample size.
 - `lost`: pops offered to a desktop that was connected (had its welcome) and never arrived,
-  live, by replay, or in a snapshot (stuck desktops included: they read again after phase B).
+  live, by replay, or in a snapshot (stuck desktops included: they read again after phase B),
+  within the 6 s or more the run leaves every pop (the clients read 5 s past the last phase;
+  offers of its last second are not owed).
 - baseline, same run: `baseline_p50_ms`/`baseline_p99_ms`, from the same offer stamp to the
   pop frame queued for the client inside the server (the CRM read and the pop's encoding,
   no websocket, no client), in phase A: the floor the websocket fan-out adds to.
@@ -82,6 +84,7 @@ RECONNECT_FRACTION = 0.10
 TIME_SCALE = 0.5  # simulated seconds -> real: ring ~1 s, talk ~2 s (agents free up faster)
 KINDS = ("A", "B", "C")
 BOOTSTRAP = 1000
+TAIL_S = 5.0  # the clients read this long after the last phase (late pops still arrive)
 
 
 def log(msg: str) -> None:
@@ -232,7 +235,7 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                     reconnected = True
                     again = True
                     break
-                if now >= t_end + 2.0:
+                if now >= t_end + TAIL_S:
                     with contextlib.suppress(Exception):
                         await ws.close()
                     return
@@ -275,7 +278,7 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     async def wallboard(token: str) -> None:
         ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
         await ws.send_str(json.dumps({"op": "auth", "kiosk": token}))
-        while time.time() < t_end + 2.0:
+        while time.time() < t_end + TAIL_S:
             try:
                 msg = await ws.receive(timeout=0.5)
             except TimeoutError:
@@ -397,7 +400,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     n_stuck = max(1, round(desktops * STUCK_FRACTION))
     n_reconnect = max(1, round(desktops * RECONNECT_FRACTION))
     reconnect = set(order[:n_reconnect])
-    t_a = time.time() + 4.0 + desktops / 250  # connections settle
+    t_a = time.time() + 3.0 + desktops / 250  # connections settle
     phases = schedule(t_a, rounds, phase_s)
     t_end = phases[-1][1]
     # Phase B of each round: a fresh 5% of the desktops (other than the reconnecting ones, as
@@ -443,7 +446,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     out = ctx.Queue()
     proc = ctx.Process(target=client_process, args=(conf, out), daemon=True)
     proc.start()
-    await asyncio.sleep(max(0.0, t_end + 4.0 - time.time()))
+    await asyncio.sleep(max(0.0, t_end + TAIL_S + 2.0 - time.time()))
     res = await asyncio.to_thread(out.get, True, 60)
     proc.join(10)
     switcher.cancel()
@@ -476,8 +479,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     owed = lost = by_resume = 0
     for (agent, call_id), t in offered.items():
         p = phase_of(t)
-        # Owed a pop: offered during the run, to a desktop connected by then; the last second
-        # is left out (the clients stop reading 2 s after the end).
+        # Owed a pop: offered during the run, to a desktop connected by then, at least
+        # TAIL_S + 1 s before the clients stop reading.
         if p is None or t >= t_end - 1.0 or welcomed.get(agent, float("inf")) > t:
             continue
         owed += 1
