@@ -13,73 +13,30 @@ server is up), so the only call is the test's own.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import expect
 
 from config.settings import Settings
-from cti.simulator import PhoneBehaviour
-from server import serve
+from tests.agent_desktop.demo_pages import (  # Server & co: the wallboard's test uses them too
+    TIMEOUT_MS,
+    free_port,
+    known_caller,
+    rest,
+    sign_in,
+)
+from tests.agent_desktop.demo_pages import DemoServer as Server
+from tests.agent_desktop.demo_pages import demo_settings as _demo_settings
 from tests.browser import artifact, chromium
 
-AGENT_EXT = "1001"  # agent1's desk phone in the demo
-TIMEOUT_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["TIMEOUT_MS", "Server", "free_port", "known_caller", "rest", "sign_in"]
 
 
 def page_settings(tmp_path: Path, port: int) -> Settings:
-    return Settings.model_validate({
-        "server": {"port": port, "host": "127.0.0.1", "data_dir": str(tmp_path),
-                   "summary_interval_s": 60},
-        "fastagi": {"port": 0},
-        "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
-        "pages": {"language": "en", "country": "US"},
-        # One agent, so the test's call is agent1's; conversations last until hung up.
-        "demo": {"customers": 300, "agents": 1, "calls_per_minute": 0.0001,
-                 "mean_handle_s": 30000.0, "time_scale": 0.1, "agent_return_s": 0.5,
-                 "campaign_leads": 0},
-    })
-
-
-class Server:
-    """The demo server in this event loop; restartable on the same port and data."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.handles: dict[str, Any] = {}
-        self.stop = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.settings.server.port}"
-
-    async def start(self) -> None:
-        ready, self.stop, self.handles = asyncio.Event(), asyncio.Event(), {}
-        self.task = asyncio.create_task(serve(self.settings, demo=True, ready=ready,
-                                              stop=self.stop, handles=self.handles))
-        await asyncio.wait_for(ready.wait(), 60)
-        sim = self.handles["sim"]
-        await sim.stop_traffic()
-        # The desk phone answers within the ring timeout (simulated seconds, like the Dial's
-        # 15 s) and talks until someone hangs up (5 min real at the least).
-        sim.set_phone(AGENT_EXT, PhoneBehaviour(answer_delay_s=6.0, handle_time_s=30000.0))
-
-    async def shutdown(self) -> None:
-        self.stop.set()
-        assert self.task is not None
-        await asyncio.wait_for(self.task, 30)
+    # One agent, so the test's call is agent1's; conversations last until hung up.
+    return _demo_settings(tmp_path, port, agents=1)
 
 
 @pytest.fixture
@@ -91,45 +48,6 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     finally:
         if srv.task is not None and not srv.task.done():
             await srv.shutdown()
-
-
-async def rest(srv: Server, method: str, path: str, user: str, body: Any = None) -> Any:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(srv.base + "/api/auth/login",
-                             json={"username": user, "password": "demo"}) as r:
-            token = (await r.json())["access_token"]
-        async with http.request(method, srv.base + path, json=body,
-                                headers={"Authorization": f"Bearer {token}"}) as r:
-            assert r.status < 300, (path, r.status, await r.text())
-            return await r.json() if r.content_type == "application/json" else None
-
-
-async def known_caller(crm: Any) -> tuple[str, Any]:
-    """A demo customer with open tickets and purchases whose number is theirs alone."""
-    tickets = await crm.tickets.search(status="open", limit=200)
-    for customer_id in dict.fromkeys(t.customer_id for t in tickets.items):
-        view = await crm.customer_view(customer_id)
-        if not (view.purchases_by_department and view.phones):
-            continue
-        number = view.phones[0].e164
-        found = await crm.lookup_phone(number)
-        if found is not None and not found.ambiguous:
-            return number, view
-    raise AssertionError("the demo data has no customer with tickets, orders and a phone")
-
-
-async def sign_in(context: BrowserContext, url: str, user: str) -> Page:
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text
-            else None)
-    page.errors = errors  # type: ignore[attr-defined]
-    await page.goto(url)
-    await page.fill("#login-username", user)
-    await page.fill("#login-password", "demo")
-    await page.click("#login-form button[type=submit]")
-    return page
 
 
 LOCALE_PROBE = """import("/static/i18n.js").then((m) => {
