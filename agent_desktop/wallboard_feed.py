@@ -157,9 +157,12 @@ class WallboardFeed:
     def on_message(self, message: Any, now: float) -> None:
         self.campaigns.on_message(message, now)
 
-    def on_tick(self, now: float, rows: Sequence[QueueRow], agents: Sequence[AgentSnapshot],
+    def on_tick(self, now: float, rows: Sequence[QueueRow],
+                agents: Callable[[], Sequence[AgentSnapshot]],
                 team_of: Callable[[str], int | None],
                 open_streams: set[str] | frozenset[str]) -> list[Emit]:
+        """`agents` is asked for only when there are campaigns (a snapshot of every agent each
+        second is not free on a floor of a thousand)."""
         out: list[Emit] = []
         closed = self.trend.observe(now, rows)
         if closed:
@@ -168,15 +171,17 @@ class WallboardFeed:
             self._save_later(closed)
         if self.campaigns.unknown_queues():
             self._refresh_queues(now)
-        for tile, teams in self.campaigns.changed(self.campaigns.tiles(now, agents, team_of)):
+        if not self.campaigns.stats:
+            return out
+        for tile, teams in self.campaigns.changed(self.campaigns.tiles(now, agents(), team_of)):
             out.append(Emit(campaign_targets(teams), TOPIC_CAMPAIGN, wire.encode_data(tile)))
         return out
 
-    def snapshot(self, stream: str, now: float, agents: Sequence[AgentSnapshot],
+    def snapshot(self, stream: str, now: float, agents: Callable[[], Sequence[AgentSnapshot]],
                  team_of: Callable[[str], int | None]) -> dict[str, Any]:
         """The wallboard's part of a team / wallboard / all snapshot."""
         team = streams.team_of_stream(stream)
-        tiles = [tile for tile, teams in self.campaigns.tiles(now, agents, team_of)
-                 if team is None or team in teams]
+        tiles = [tile for tile, teams in self.campaigns.tiles(now, agents(), team_of)
+                 if team is None or team in teams] if self.campaigns.stats else []
         return {"thresholds": self._thresholds_json, "trend": self.trend.series(now),
                 "campaigns": to_jsonable(tiles)}

@@ -501,8 +501,9 @@ class Hub:
         team = streams.team_of_stream(stream)
         out = {"queues": self._queue_rows(), "agents": self._agent_rows(team)}
         if self.board is not None:
+            acd = self.acd
             out.update(self.board.snapshot(stream, self.wall.now(),
-                                           self.acd.agents() if self.acd is not None else (),
+                                           acd.agents if acd is not None else tuple,
                                            self._team_of))
         return out
 
@@ -774,7 +775,7 @@ class Hub:
         rows = self.throttle.due(every, now)
         ts = self.wall.now()
         if self.board is not None:
-            for e in self.board.on_tick(ts, every, self.acd.agents(), self._team_of,
+            for e in self.board.on_tick(ts, every, self.acd.agents, self._team_of,
                                         set(self.logs)):
                 self.emit(e.targets, e.topic, e.data_json, ts)
         if rows:
