@@ -10,15 +10,17 @@ Sources, folded here:
   them (reports/outbound.py: every booked attempt is one; a contact is a live answer,
   acd/metrics.LIVE_RESULTS); at start the day so far is read from the event log's 15-minute sums
   (`seed_today`), so a restart does not zero them;
-- the ACD's agents: how many agents of the campaign's queue are logged in, ready, on a call.
+- the queue rows' agents by state (acd/stats.py's report, which the hub builds every second
+  anyway): how many agents of the campaign's queue are logged in, ready, on a call.
 
 Team scope: a campaign belongs to the teams of the agents who serve its queue (agents the ACD
-knows, logged in or not); team and team-wallboard streams get only their teams' campaigns.
+knows, logged in or not: `teams_by_queue`, which the feed refreshes once a minute); team and
+team-wallboard streams get only their teams' campaigns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Any, Literal
@@ -62,6 +64,19 @@ class CampaignTile:
     day: str  # the centre's local date the today figures are of
     attempts_today: int
     contacts_today: int  # live answers (a person picked up)
+
+
+def teams_by_queue(agents: Iterable[AgentSnapshot], team_of: Callable[[str], int | None]
+                   ) -> dict[str, frozenset[int]]:
+    """queue -> the teams of the agents the ACD knows for it (logged in or not)."""
+    acc: dict[str, set[int]] = {}
+    for a in agents:
+        team = team_of(a.agent_id)
+        if team is None:
+            continue
+        for q in a.queues:
+            acc.setdefault(q, set()).add(team)
+    return {q: frozenset(t) for q, t in acc.items()}
 
 
 def abandon_level(rate: float, live: int, target: float, warn_fraction: float) -> Level:
@@ -142,24 +157,25 @@ class CampaignBoard:
 
     # ------------------------------------------------------------------ outputs
 
-    def tiles(self, now: float, agents: Sequence[AgentSnapshot],
-              team_of: Callable[[str], int | None]) -> list[tuple[CampaignTile, frozenset[int]]]:
-        """Every campaign's tile and the teams it belongs to, by name."""
+    def tiles(self, now: float, states: Mapping[str, Mapping[str, int]],
+              teams: Mapping[str, frozenset[int]]
+              ) -> list[tuple[CampaignTile, frozenset[int]]]:
+        """Every campaign's tile and the teams it belongs to, by name. `states`: queue -> its
+        agents by state (the queue rows' agents_by_state); `teams`: queue -> the teams of the
+        agents who serve it (teams_by_queue)."""
         self._roll(now)
         out = []
         for cid, st in self.stats.items():
             queue = self.queues.get(cid)
-            serving = [a for a in agents if queue is not None and queue in a.queues]
-            logged_in = [a for a in serving if a.state is not AgentState.LOGGED_OUT]
-            teams = frozenset(t for t in (team_of(a.agent_id) for a in serving) if t is not None)
+            by_state = states.get(queue, {}) if queue is not None else {}
+            logged_in = sum(n for s, n in by_state.items() if s != AgentState.LOGGED_OUT.value)
             attempts, contacts = self.today.get(cid, (0, 0))
             tile = CampaignTile(
                 campaign_id=cid, name=st.name, status=st.status, running=st.status == RUNNING,
                 dial_mode=st.dial_mode, dial_level=st.dial_level, pacing=st.pacing, queue=queue,
                 lines_in_progress=st.lines_in_progress, humans_waiting=st.humans_waiting,
-                agents=len(logged_in),
-                agents_ready=sum(1 for a in logged_in if a.state is AgentState.AVAILABLE),
-                agents_on_call=sum(1 for a in logged_in if a.state is AgentState.ON_CALL),
+                agents=logged_in, agents_ready=by_state.get(AgentState.AVAILABLE.value, 0),
+                agents_on_call=by_state.get(AgentState.ON_CALL.value, 0),
                 live_24h=st.live_24h, abandoned_24h=st.abandoned_24h, rate_24h=st.rate_24h,
                 live_30d=st.live_30d, abandoned_30d=st.abandoned_30d, rate_30d=st.rate_30d,
                 abandon_target=self.abandon_target,
@@ -168,7 +184,7 @@ class CampaignBoard:
                 level_30d=abandon_level(st.rate_30d, st.live_30d, self.abandon_target,
                                         self.warn_fraction),
                 day=self.day, attempts_today=attempts, contacts_today=contacts)
-            out.append((tile, teams))
+            out.append((tile, teams.get(queue, frozenset()) if queue else frozenset()))
         out.sort(key=lambda x: (not x[0].running, x[0].name, x[0].campaign_id))
         return out
 

@@ -71,7 +71,8 @@ async def w(tmp_path: Path) -> AsyncIterator[World]:
         yield world
 
 
-def report(queue: str, waiting: int, sl: float | None, *, overall: bool = False) -> QueueReport:
+def report(queue: str, waiting: int, sl: float | None, *, overall: bool = False,
+           agents: dict[str, int] | None = None) -> QueueReport:
     p = PeriodStats(entered=10, answered=8, answered_within_sl=6, abandoned=2,
                     abandoned_short=0, overflowed_out=0, handled=8, callbacks_requested=0,
                     transferred=0, service_level=sl, service_level_excl_short=sl,
@@ -79,7 +80,8 @@ def report(queue: str, waiting: int, sl: float | None, *, overall: bool = False)
     from acd.model import AgentState
 
     return QueueReport(queue=queue, waiting=waiting, longest_wait_s=42.0, window=p, today=p,
-                       agents=(AgentStateStats(AgentState.AVAILABLE, 2, 10.0, 8.0),),
+                       agents=tuple(AgentStateStats(AgentState(st), n, 10.0, 8.0)
+                                    for st, n in (agents or {"available": 2}).items()),
                        staffed=2, arrival_rate_per_h=40.0, agents_needed=3, overall=overall)
 
 
@@ -226,6 +228,13 @@ async def test_campaign_tiles_for_each_team_live_and_in_the_snapshot(w: World) -
     board = WallboardFeed(settings(), campaigns=dialer.statuses)
     await board.start(w.crm, w.clock.now())
     w.hub.board = board
+    # Agents by state come from the queue rows the hub builds every second.
+    w.acd.reports = [
+        report("renewals", 0, None, agents={"available": 2, "logged_out": 1}),
+        report("support", 0, None, agents={"available": 1, "on_call": 2, "paused": 1}),
+        report("sales", 0, None, agents={"on_call": 1, "wrap_up": 1}),
+        report("", 0, None, overall=True)]
+    w.hub.publish_stats()
     red_k = await open_kiosk(w, (await kiosk_for(w, "red"))["token"])
     blue_k = await open_kiosk(w, (await kiosk_for(w, "blue"))["token"])
     red = (await red_k.until(lambda f: f["op"] == "snapshot"))["data"]["campaigns"]
@@ -236,8 +245,10 @@ async def test_campaign_tiles_for_each_team_live_and_in_the_snapshot(w: World) -
     assert (renewals["running"], renewals["dial_mode"], renewals["queue"]) == (
         True, "progressive", "renewals")
     assert (renewals["attempts_today"], renewals["contacts_today"]) == (3, 2)
-    assert (renewals["agents"], renewals["agents_ready"]) == (2, 2)  # ann and amy
-    assert red[1]["running"] is False and red[1]["agents"] == 3
+    assert (renewals["agents"], renewals["agents_ready"], renewals["agents_on_call"]) == (
+        2, 2, 0)  # the logged-out one does not count
+    assert red[1]["running"] is False
+    assert (red[1]["agents"], red[1]["agents_ready"], red[1]["agents_on_call"]) == (4, 1, 2)
 
     # Live: the dialer's figures and outcomes reach the red TV, not the blue one.
     w.bus.publish(stats(1, "Renewals", lines=4, live_24h=100, abandoned_24h=3,
@@ -276,7 +287,7 @@ async def test_campaign_tiles_for_each_team_live_and_in_the_snapshot(w: World) -
     w.hub.publish_stats()
     tile = (await red_k.until(lambda f: f.get("topic") == "wallboard.campaign"
                               and f["data"]["campaign_id"] == 3))["data"]
-    assert tile["queue"] == "sales" and tile["agents"] == 2
+    assert tile["queue"] == "sales" and (tile["agents"], tile["agents_on_call"]) == (2, 1)
     # The blue TV got the Winback tile only (in its snapshot), never the red campaigns.
     assert not [f for f in blue_k.frames if f.get("topic") == "wallboard.campaign"
                 and f["data"]["campaign_id"] != 2]
