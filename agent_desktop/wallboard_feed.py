@@ -101,6 +101,7 @@ class WallboardFeed:
         self._states: dict[str, dict[str, int]] = {}  # queue -> agents by state, last tick
         self._teams: dict[str, frozenset[int]] = {}
         self._teams_at = float("-inf")
+        self._pruned_day = ""
 
     async def start(self, crm: Crm | None, now: float) -> None:
         """The campaigns the dialer ran before the hub listened, today's attempts so far, and
@@ -112,6 +113,7 @@ class WallboardFeed:
         day = self.trend.day or local_day(now, self.zone)
         try:
             await crm.wallboard_trend.prune(day)
+            self._pruned_day = day
             rows = await crm.wallboard_trend.day(day)
             self.trend.restore(now, (TrendPoint(r.queue, r.day, r.t, r.waiting, r.service_level)
                                      for r in rows))
@@ -147,6 +149,10 @@ class WallboardFeed:
         try:
             await self._crm.wallboard_trend.save(
                 [TrendRow(p.queue, p.day, p.t, p.waiting, p.service_level) for p in batch])
+            day = max(p.day for p in batch)
+            if day != self._pruned_day:  # a new day: yesterday's minutes go (the table stays
+                await self._crm.wallboard_trend.prune(day)  # one day long)
+                self._pruned_day = day
         except Exception:  # kept for the next minute's write (bounded: one day of minutes)
             log.exception("wallboard_trend_not_saved", points=len(batch))
             self._unsaved = (batch + self._unsaved)[-MAX_UNSAVED:]

@@ -170,12 +170,21 @@ async def test_a_server_restart_keeps_the_days_trend(w: World) -> None:
     trend = (await s.until(lambda f: f["op"] == "snapshot"))["data"]["trend"]
     assert trend["queues"]["ALL"] == {"t": [m0, m0 + 60, m0 + 120], "waiting": [6, 1, 3],
                                       "service_level": [0.5, 0.5, 0.7]}
-    # Another day's rows are pruned when a day starts; they are never shown.
+    # The next day's first minute saved prunes the day before: the table holds one day.
     set_clock(w, m0 + 86_400)
+    w.hub.publish_stats()
+    set_clock(w, m0 + 86_460)
+    w.hub.publish_stats()  # closes the new day's first minute: saved, yesterday pruned
+    await until(lambda: second._saving is not None and second._saving.done())
+    assert await w.crm.wallboard_trend.day("2026-09-21") == []
+    assert [r.t for r in await w.crm.wallboard_trend.day("2026-09-22") if r.queue == "ALL"] == [
+        m0 + 86_400]
+    # A process started on a new day shows none of an older one.
     third = WallboardFeed(settings())
+    set_clock(w, m0 + 2 * 86_400)
     await third.start(w.crm, w.clock.now())
     assert third.trend.series(w.clock.now())["queues"] == {}
-    assert await w.crm.wallboard_trend.day("2026-09-21") == []
+    assert await w.crm.wallboard_trend.day("2026-09-22") == []
     await s.close()
 
 
