@@ -26,7 +26,8 @@ from common.messages import CallMonitorStarted, DialerAttemptOutcome, DialerCamp
 from config.settings import Settings
 from cti.simulator import PhoneBehaviour
 from server import DEMO_SUPERVISOR_EXTENSION
-from tests.agent_desktop.test_pages_browser import Server, free_port, rest, sign_in
+from tests.agent_desktop.demo_pages import DemoServer as Server
+from tests.agent_desktop.demo_pages import free_port, rest, sign_in
 from tests.browser import artifact, chromium
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
