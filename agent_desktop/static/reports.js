@@ -53,6 +53,12 @@ addStrings({
     "r.vip_open_tickets": "VIPs with open tickets",
     "r.ticket_sla": "Ticket SLA",
     "r.lead_conversion": "Lead conversion",
+    // Codes in the cells (metric, IVR outcome, no team / no agent, the whole range).
+    "val.wait_answered": "Wait to answer", "val.wait_abandoned": "Time to abandon",
+    "val.talk": "Talk time", "val.handle": "Handle time", "val.self_service": "Self-service",
+    "val.abandoned": "Abandoned", "val.queued": "Queued", "val.transferred": "Transferred",
+    "val.callback": "Callback", "val.message": "Message", "val.failed": "Failed",
+    "val.(none)": "(none)", "val.total": "Whole range",
     // Table headers: one per field the reports' rows have (an unknown field shows its name).
     "col.period": "Period", "col.period_start": "Period start", "col.queue": "Queue",
     "col.team": "Team", "col.agent": "Agent", "col.group": "Group", "col.campaign": "Campaign",
@@ -131,6 +137,11 @@ addStrings({
     "r.vip_open_tickets": "有未结工单的重要客户",
     "r.ticket_sla": "工单 SLA",
     "r.lead_conversion": "线索转化",
+    "val.wait_answered": "应答前等待", "val.wait_abandoned": "放弃前等待",
+    "val.talk": "通话时长", "val.handle": "处理时长", "val.self_service": "自助完成",
+    "val.abandoned": "放弃", "val.queued": "进入队列", "val.transferred": "转接",
+    "val.callback": "回呼", "val.message": "留言", "val.failed": "失败",
+    "val.(none)": "（无）", "val.total": "整个时段",
     "col.period": "时段", "col.period_start": "时段开始", "col.queue": "队列", "col.team": "班组",
     "col.agent": "坐席", "col.group": "分组", "col.campaign": "外呼活动", "col.menu": "菜单",
     "col.node": "离开节点", "col.outcome": "结果", "col.metric": "指标", "col.from_s": "起（秒）",
@@ -439,8 +450,16 @@ function cell(key, v) {
     return h("td", { class: "num" }, ratio ? fmtPercent(v) : fmtNumber(v, 2));
   }
   if (typeof v === "object") return h("td", {}, JSON.stringify(v));
+  if (VALUE_KEYS.has(key) || v === "(none)" || (key === "period" && v === "total")) {
+    const k = `val.${v}`;
+    const text = t(k);
+    return h("td", { "data-value": v }, text === k ? String(v) : text);
+  }
   return h("td", {}, String(v));
 }
+
+// Columns whose values are codes the page translates (an unknown code shows as it is).
+const VALUE_KEYS = new Set(["metric", "outcome"]);
 
 function drawTable(rows) {
   const table = document.getElementById("rep-table");

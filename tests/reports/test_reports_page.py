@@ -177,6 +177,13 @@ async def test_chinese_headers_and_a_chart_in_the_report_zone(team_server: str) 
                                         "label") == "呼入"
         # The table's periods are the server's labels, in the same zone.
         assert "2023-11-15" in await page.inner_text("#rep-table tbody tr:first-child")
+        # Codes in the cells are translated too (the distributions' measures).
+        await page.select_option("#rep-name", "distributions")
+        await page.eval_on_selector("#rep-status", "e => e.removeAttribute('data-rows')")
+        await page.click("#rep-show")
+        await page.wait_for_selector("#rep-status[data-rows]")
+        assert await page.inner_text("td[data-value=wait_abandoned] >> nth=0") == "放弃前等待"
+        await page.select_option("#rep-name", "inbound_summary")
         # By team, in English: the team column and the headers follow the language.
         await page.check("#rep-by_team")
         await page.select_option(".lang-switch", "en")
