@@ -636,6 +636,31 @@ function applySnapshot(data) {
     if (c.agent_id && S.agents.get(c.agent_id)?.call_id !== id) S.calls.delete(id);
   }
   renderAll();
+  loadCalls();
+}
+
+/** The calls already going when the page (re)connected: the snapshot has queue and agent rows
+ * only, and a supervisor's row would show "●" for a call whose offer came before the page. */
+async function loadCalls() {
+  if (kiosk) return;  // no customer data on a TV
+  let calls;
+  try {
+    calls = await api("/api/calls");
+  } catch {
+    return;  // the live events still fill the table
+  }
+  for (const c of calls) {
+    const agentId = c.agent?.user || null;
+    if (S.calls.has(c.call_id) || (!c.queue && !agentId)) continue;  // known, or in the IVR
+    S.calls.set(c.call_id, {
+      call_id: c.call_id, queue: c.queue || null, agent_id: agentId,
+      number: c.direction === "outbound" ? c.dialled : c.caller_num,
+      state: c.answered_at ? "talking" : agentId ? "ringing" : "queued",
+      since: c.answered_at || c.queued_at || c.offered_at,
+    });
+  }
+  renderCalls();
+  renderAgents();
 }
 
 function applyEvent(rawTopic, data, msg) {
@@ -658,6 +683,13 @@ function applyEvent(rawTopic, data, msg) {
     renderCampaigns();
   } else if (topic === "desktop.agent_row") {
     S.agents.set(data.agent_id, data);
+    for (const [id, c] of S.calls) {
+      // A call the agent no longer holds ended without an event this stream carries.
+      if (c.agent_id === data.agent_id && data.call_id !== id && c.state !== "queued") {
+        S.calls.delete(id);
+      }
+    }
+    renderCalls();
     renderAgents();
   } else if (trackCall(topic, data, ts)) {
     renderCalls();
