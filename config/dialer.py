@@ -78,6 +78,9 @@ class DialerSettings(Section):
     tick_s: float = Field(default=1.0, gt=0, le=60)
     preview_hold_s: float = Field(default=120.0, gt=0, le=3600)
     preview_skip_s: float = Field(default=900.0, ge=0, le=7 * 86_400)
+    # Free agents a campaign leaves to inbound while an inbound queue they serve is below its
+    # service-level target (acd/dialer/blend.py); 0 = off.
+    inbound_reserve_agents: int = Field(default=0, ge=0, le=10_000)
     retry_delay_s: RetryDelays = RetryDelays()
 
     @field_validator("abandon_target")

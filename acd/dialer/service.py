@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from acd.dialer.abandon import WINDOWS, AbandonTracker, WindowCounts
+from acd.dialer.blend import kept_for_inbound, short_queues
 from acd.dialer.campaigns import campaign_transition
 from acd.dialer.dnc import DncList
 from acd.dialer.errors import DialerError
@@ -383,10 +384,11 @@ class DialerService:
         mine = [ln for ln in self.lines.values()
                 if queue_of.get(ln.campaign_id) == c.queue and not ln.via_acd]
         idle_ids, busy = self._agents_detail(c.queue)
+        kept = self._kept_for_inbound(c.queue, idle_ids)
         # A line of unknown outcome (AMI dropped) may well be ringing: it counts, or every
         # drop would look like free capacity and over-dial.
         state = PacingState(
-            idle_agents=len(idle_ids), busy=busy,
+            idle_agents=len(idle_ids) - kept, busy=busy,
             lines_ringing=sum(1 for ln in mine if not ln.human_waiting),
             humans_waiting=sum(1 for ln in mine if ln.human_waiting))
         cfg = PacingConfig(**{**_fields(self.pacing), "mode": _mode(c.dial_mode)})
@@ -423,6 +425,26 @@ class DialerService:
                 await self._originate_callback(run, row)
             else:
                 await self._originate(run, by_id[target.ref_id])
+
+    def _kept_for_inbound(self, queue: str, idle_ids: list[str]) -> int:
+        """Free agents of the campaign's queue left to inbound queues short of their service
+        level ([dialer].inbound_reserve_agents, acd/dialer/blend.py)."""
+        reserve = self.settings.inbound_reserve_agents
+        if reserve <= 0 or not idle_ids:
+            return 0
+        try:
+            targets = {q.name: q.service_level_target for q in self.acd.settings.acd.queues}
+            levels = {r.queue: r.window.service_level for r in self.acd.report()
+                      if not r.overall}
+        except Exception:  # figures unavailable: dial as if nothing were short
+            log.exception("inbound_figures_unread")
+            return 0
+        short = short_queues(levels, targets, exclude=(queue,))
+        if not short:
+            return 0
+        idle = set(idle_ids)
+        return kept_for_inbound(reserve, (a.queues for a in self.acd.engine.agents()
+                                          if a.agent_id in idle), short)
 
     async def apply_skips(self, skipped: tuple[Skip, ...], now: float) -> None:
         """What the scheduler passed over: a lead outside its window waits for it to open, an

@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -71,6 +72,8 @@ class FakeAcd:
     outcome: str = "answered"
     calls: list[dict[str, Any]] = field(default_factory=list)
 
+    # Queue -> (window service level, target): what report() and settings show the dialer.
+    service_levels: dict[str, tuple[float | None, float]] = field(default_factory=dict)
     # Scheduled callbacks handed over (agent-owned campaign callbacks): request, on_done.
     scheduled: dict[str, tuple[CallbackRequest, CallbackSink]] = field(default_factory=dict)
     placing: set[str] = field(default_factory=set)  # being placed: no longer withdrawable
@@ -78,6 +81,17 @@ class FakeAcd:
     async def queue_call(self, session: Any, **kw: Any) -> str:
         self.calls.append(kw)
         return self.outcome
+
+    @property
+    def settings(self) -> Any:
+        return SimpleNamespace(acd=SimpleNamespace(queues=[
+            SimpleNamespace(name=q, service_level_target=t)
+            for q, (_, t) in self.service_levels.items()]))
+
+    def report(self) -> list[Any]:
+        return [SimpleNamespace(queue=q, overall=False,
+                                window=SimpleNamespace(service_level=sl))
+                for q, (sl, _) in self.service_levels.items()]
 
     def schedule_callback(self, request: CallbackRequest, on_done: CallbackSink) -> None:
         self.scheduled[request.call_id] = (request, on_done)
