@@ -213,7 +213,29 @@ class DialerService:
         for cid in list(self._restored):  # campaigns not active: their status still shows it
             with contextlib.suppress(Exception):
                 await self._load(await self.crm.campaigns.get(cid))
+        await self._recover_dialing()
         self._task = asyncio.create_task(self._loop(), name="dialer-tick")
+
+    async def _recover_dialing(self) -> None:
+        """Leads a previous process left "dialing" (it stopped or died while their lines rang:
+        the lines, and what became of them, went with it). Their outcome is unknown: each is
+        booked as a failed attempt and retried after the `failed` delay, never dialled again at
+        once (the call may still be up on the PBX)."""
+        now = self.wall.now()
+        while True:
+            page = await self.crm.leads.search(status="dialing", limit=500)
+            if not page.items:
+                return
+            for lead in page.items:
+                try:
+                    u = self.retry.after_attempt(lead.id, "dialing", lead.attempts, "failed", now)
+                    await self.crm.leads.update(lead.id, status=u.status, attempts=u.attempts,
+                                                next_attempt=u.next_attempt,
+                                                last_result="failed")
+                except Exception:
+                    log.exception("dialing_lead_not_recovered", lead_id=lead.id)
+                    return  # (looked at again at the next start)
+            log.warning("dialing_leads_recovered", leads=len(page.items))
 
     async def stop(self) -> None:
         self._stopping = True

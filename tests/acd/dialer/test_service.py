@@ -231,3 +231,18 @@ async def test_campaigns_sharing_a_queue_share_its_agents_by_priority(world: Wor
     await world.dialer.tick()
     assert [a.get("Channel") for a in world.ami.sent[2:]] == [
         "PJSIP/+12125550101@carrier", "PJSIP/+12125550102@carrier"]
+
+
+async def test_leads_left_dialing_by_a_previous_process_are_booked_failed_at_start(
+        world: World) -> None:
+    leads = (await world.crm.leads.search(limit=3)).items
+    await world.crm.leads.update(leads[0].id, status="dialing", attempts=1)
+    await world.crm.leads.update(leads[1].id, status="dialing", attempts=4)
+    await world.dialer.start()
+    a, b, c = [await world.crm.leads.get(ld.id) for ld in leads]
+    # Never re-dialled at once (the call may still be up): retried after the failed delay.
+    assert (a.status, a.attempts, a.last_result, a.next_attempt) == (
+        "new", 2, "failed", NOON_NY + 900)
+    assert (b.status, b.attempts, b.last_result) == ("failed", 5, "failed")  # the 5th attempt
+    assert (c.status, c.attempts) == (leads[2].status, leads[2].attempts)  # untouched
+    assert world.ami.sent == []
