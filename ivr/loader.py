@@ -166,6 +166,7 @@ class _Callback(_M):
     prompts: list[_Item] = Field(default_factory=lambda: _items("callback-confirmed"))
     queue: str = ""
     on_fail: str = ""
+    agent: Literal["", "last"] = ""
 
 
 class _Message(_M):
@@ -463,7 +464,7 @@ class _Builder:
             return Route(nid, self._queue(nid, raw.queue), self._skills(nid, raw.skills))
         if isinstance(raw, _Callback):
             return Callback(nid, self._items(nid, raw.prompts), raw.on_fail or FAIL_ROUTE,
-                            self._queue(nid, raw.queue) if raw.queue else "")
+                            self._queue(nid, raw.queue) if raw.queue else "", raw.agent)
         if isinstance(raw, _Message):
             self.prompts.setdefault("beep", set()).add(nid)
             return Message(nid, self._items(nid, raw.prompts), self._items(nid, raw.thanks),

@@ -180,6 +180,9 @@ class Callback:
     items: tuple[Item, ...]  # the confirmation
     on_fail: str
     queue: str = ""  # "" = the queue the menu would route to (default_queue)
+    # "last": the agent who last talked with the identified caller takes it, if free within
+    # [acd].owner_grace_s (then anyone of the queue); "": anyone of the queue.
+    agent: Literal["", "last"] = ""
     kind: Literal["callback"] = "callback"
 
     def targets(self) -> tuple[str, ...]:

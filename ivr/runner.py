@@ -106,6 +106,7 @@ class QueryWait:
 class RequestCallback:
     queue: str
     customer_id: int | None
+    agent: str = ""  # "last": the identified caller's last agent first (ivr.model.Callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +347,7 @@ def _goto(state: CallState, node_id: str, now: float, hops: int = 0) -> Step:
     if isinstance(node, Callback):
         queue = node.queue or menu.default_queue
         cid = st.customer.customer_id if st.customer else None
-        return replace(st, phase="callback"), (RequestCallback(queue, cid),)
+        return replace(st, phase="callback"), (RequestCallback(queue, cid, node.agent),)
     if isinstance(node, Message):
         atoms = (*_expand(st, node.items, ""), _file(st, BEEP, ""))
         return _start_atoms(replace(st, phase="msg_intro"), atoms, now, hops)

@@ -340,7 +340,7 @@ class IvrService:
         if isinstance(a, r.QueryWait):
             return r.WaitKnown(self._ewt(a.queue))
         if isinstance(a, r.RequestCallback):
-            return self._callback(call, state, a)
+            return await self._callback(call, state, a)
         if isinstance(a, r.RecordMessage):
             return await self._record_message(call, a)
         if isinstance(a, r.SaveMessage):
@@ -418,14 +418,31 @@ class IvrService:
         except CtiError:
             return None
 
-    def _callback(self, call: _Call, state: r.CallState, a: r.RequestCallback) -> r.Event:
+    async def _callback(self, call: _Call, state: r.CallState, a: r.RequestCallback) -> r.Event:
         number = self._dialable(call.number)
         if number is None or self.acd is None:
             return r.Done(False, "no number we may call back")
         tier = state.customer.tier if state.customer else "unknown"
+        agent = await self._last_agent(a.customer_id) if a.agent == "last" else None
         ok = self.acd.queue_callback(call.call_id, queue=a.queue, number=number, tier=tier,
-                                     skills=state.skills)
+                                     skills=state.skills, required_agent=agent)
         return r.Done(bool(ok), "" if ok else "refused by the ACD")
+
+    async def _last_agent(self, customer_id: int | None) -> str | None:
+        """The agent (username) of the identified caller's latest interaction with one, or
+        None: then the callback is anyone's. A CRM hiccup costs only the preference."""
+        if self.crm is None or customer_id is None:
+            return None
+        try:
+            page = await self.crm.interactions.search(customer_id=customer_id, limit=20,
+                                                      order_by="created_at", descending=True)
+            for it in page.items:
+                if it.agent_user_id is not None:
+                    user = await self.crm.users.get(it.agent_user_id)
+                    return user.username if user.active else None
+        except CrmError as exc:
+            log.warning("last_agent_unknown", customer_id=customer_id, error=str(exc))
+        return None
 
     async def _record_message(self, call: _Call, a: r.RecordMessage) -> r.Event:
         name = f"cti-messages/{_SAFE.sub('_', call.call_id)}-{int(self.wall.now())}"

@@ -391,3 +391,34 @@ async def test_no_callback_to_a_caller_id_the_dial_policy_refuses(tmp_path: Path
         for channel in list(s.sim.channels):  # the caller waits for an agent; let it go
             s.sim.hangup_caller(channel)
         await h.wait(within=20)
+
+
+async def test_a_callback_node_may_go_to_the_callers_last_agent_first(tmp_path: Path) -> None:
+    # The shipped menu's callback node with agent = "last": the caller last talked with bob, so
+    # the callback waits for bob ([acd].owner_grace_s) although alice is free first.
+    menu = tmp_path / "main.toml"
+    shipped = SHIPPED.read_text()
+    node = '[nodes.callback]\ntype = "callback"\n'
+    assert node in shipped
+    menu.write_text(shipped.replace(node, node + 'agent = "last"\n'))
+    async with stack(tmp_path, menus=[str(menu)]) as s:
+        cid = await customer(s, "+12025550306")
+        bob = await s.crm.users.create(username="bob", password_hash="x", role="agent")
+        await s.crm.users.create(username="alice", password_hash="x", role="agent")
+        await s.crm.log_call("earlier-call", customer_id=cid, agent_user_id=bob.id,
+                             offered_at=OPEN - 86_400, ended_at=OPEN - 86_000)
+        placed: list[str] = []
+        s.acd.observe_commands = lambda name, args, now, cmds: placed.extend(
+            c.agent_id for c in cmds if type(c).__name__ == "PlaceCallback")
+        ended = s.bus.subscribe(IvrEnded.TOPIC)
+        h = await s.sim.place_inbound_call("+12025550306", dtmf="101")  # nobody logged in
+        assert (await next_message(ended)).outcome == "callback"
+        await h.wait(within=20)
+        [call] = s.engine.calls()
+        assert (str(call.state), call.required_agent) == ("callback_waiting", "bob")
+        s.login(("alice", "1001"))  # free, and the queue's pick for anyone's call: not this one
+        assert s.engine.agent("alice").call_id is None
+        assert s.engine.calls()[0].agent_id is None
+        s.login(("bob", "1002"))
+        await wait_for(lambda: s.sim.tally().originates >= 1)
+        assert placed == ["bob"]

@@ -96,6 +96,7 @@ def test_pin_is_always_secret() -> None:
      "exactly one of var or value"),
     ({"a": {"type": "transfer", "number": "+1900555000", "on_fail": "q"}}, "a",
      "may not be dialled"),
+    ({"a": {"type": "callback", "agent": "bob\n", "on_fail": "q"}}, "a", "agent"),
 ])
 def test_broken_nodes_are_refused(nodes: dict[str, Any], node: str, words: str) -> None:
     ctx = Context(CTX.queues, CTX.skills, check_number=_deny_900)
@@ -231,3 +232,12 @@ def test_check_config_fails_on_a_broken_menu(tmp_path: Path) -> None:
 def test_extra_skills_are_known_to_menus() -> None:
     settings = Settings.model_validate({"acd": {"extra_skills": ["mandarin"]}})
     assert "mandarin" in context_for(settings).skills
+
+
+def test_a_callback_node_may_ask_for_the_callers_last_agent() -> None:
+    menu = build_menu(good(a={"type": "callback", "agent": "last", "on_fail": "q"}), CTX,
+                      file="menus/t.toml")
+    node = menu.nodes["a"]
+    assert getattr(node, "agent", None) == "last"
+    plain = build_menu(good(a={"type": "callback", "on_fail": "q"}), CTX, file="menus/t.toml")
+    assert getattr(plain.nodes["a"], "agent", None) == ""
