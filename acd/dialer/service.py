@@ -130,6 +130,7 @@ class Line:
     # An agent-owned callback handed to the ACD (acd/scheduled.py), which places it (its agent
     # rung first) and reports back; none of the AMI bookkeeping above applies to it.
     via_acd: bool = False
+    booking: bool = False  # its outcome is being written (it leaves `lines` once written)
 
 
 @dataclass(eq=False)
@@ -796,8 +797,18 @@ class DialerService:
 
     async def _finish(self, line: Line, result: str, *, answer_delay_s: float | None = None
                       ) -> None:
-        if self.lines.pop(line.call_id, None) is None:
-            return  # booked already
+        if line.booking or self.lines.get(line.call_id) is not line:
+            return  # booked already (or being booked)
+        # The line stays in `lines` until its lead and callback rows are written: while it is
+        # there, the pacing keeps its lead, number and callback out of the hopper (popping it
+        # first let a tick in between dial the same callback or lead again).
+        line.booking = True
+        try:
+            await self._book(line, result, answer_delay_s)
+        finally:
+            self.lines.pop(line.call_id, None)
+
+    async def _book(self, line: Line, result: str, answer_delay_s: float | None) -> None:
         run = self.runs.get(line.campaign_id)
         if run is not None:
             run.results[result] = run.results.get(result, 0) + 1

@@ -169,3 +169,31 @@ async def test_a_callback_to_a_dnc_number_is_cancelled(world: World) -> None:
     await world.dialer.tick()
     assert "PJSIP/+12125550166@carrier" not in channels(world)
     assert (await world.crm.callbacks.get(cb.id)).status == "cancelled"
+
+
+async def test_a_tick_while_an_outcome_is_written_does_not_dial_the_callback_again(
+        world: World) -> None:
+    cb = await world.crm.callbacks.create(phone="+12125550160", due_at=NOON_NY - 5,
+                                          campaign_id=world.campaign_id)
+    owned, _ = await owned_callback(world)
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    assert channels(world).count("PJSIP/+12125550160@carrier") == 1
+    real_update = world.crm.callbacks.update
+
+    async def update_after_a_tick(callback_id: int, **changes: Any) -> Any:
+        await world.dialer.tick()  # the dialer's loop runs while the outcome is written
+        return await real_update(callback_id, **changes)
+
+    world.crm.callbacks.update = update_after_a_tick  # type: ignore[method-assign]
+    world.dialer.on_cti_event(OriginateResult(world.ami.sent[0].action_id, False, 5, "", "", "",
+                                              "", "", ""))
+    [owned_call] = list(world.acd.scheduled)
+    world.acd.finish_callback(owned_call, CallbackDone(owned_call, "not_connected", "a3",
+                                                       dial_status="NOANSWER"))
+    await settle(world.dialer)
+    world.crm.callbacks.update = real_update  # type: ignore[method-assign]
+    assert channels(world).count("PJSIP/+12125550160@carrier") == 1
+    assert world.acd.scheduled == {}  # the owned one was not handed over again either
+    assert (await world.crm.callbacks.get(cb.id)).status == "missed"
+    assert (await world.crm.callbacks.get(owned.id)).status == "missed"
