@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         from reports.cli import main as report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["whatif"]:  # `run_server.py whatif --day D`: see whatif/cli.py
+        from whatif.cli import main as whatif_main
+
+        return whatif_main(argv[1:])
     if argv[:1] == ["softphone"]:  # `run_server.py softphone pjsip-auth EXT...`
         from agent_desktop.softphone_cli import main as softphone_main
 

@@ -49,7 +49,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,7 +186,11 @@ _END, _WRAP, _ARRIVE, _ABANDON, _TICK = 0, 1, 2, 3, 4
 class Simulation:
     """Runs one policy over one day. Subclasses decide who takes which call."""
 
-    def __init__(self, agents: list[AgentSpec], callers: list[Caller]) -> None:
+    def __init__(self, agents: list[AgentSpec], callers: list[Caller], *,
+                 handle_by_level: bool = True) -> None:
+        # handle_by_level=False (whatif/: a recorded day's replay): a caller's base_handle is
+        # the recorded talk time, kept whoever answers.
+        self.handle_by_level = handle_by_level
         self.agents = {a.agent_id: a for a in agents}
         self.callers = {c.call_id: c for c in callers}
         self.outcomes: dict[str, Outcome] = {}
@@ -220,7 +224,7 @@ class Simulation:
     def answered(self, call_id: str, agent_id: str, now: float) -> None:
         c = self.callers[call_id]
         level = self.agents[agent_id].skills.get(c.skill, 1)
-        handle = c.base_handle * handle_factor(level)
+        handle = c.base_handle * handle_factor(level) if self.handle_by_level else c.base_handle
         self.outcomes[call_id] = Outcome(True, now - c.arrival, handle)
         self.push(now + handle, _END, call_id)
 
@@ -245,16 +249,22 @@ class ProjectSim(Simulation):
     """The real engine, driven input by input as acd/service.py drives it."""
 
     def __init__(self, agents: list[AgentSpec], callers: list[Caller], *,
-                 hold_for_skill: bool = True) -> None:
-        super().__init__(agents, callers)
+                 hold_for_skill: bool = True, acd: AcdSettings | None = None,
+                 handle_by_level: bool = True) -> None:
+        super().__init__(agents, callers, handle_by_level=handle_by_level)
         # hold_for_skill=False: no escalation ladder (any skilled agent at once), so tier priority
         # and VIP best-agent choice are what remain of the policy.
         extra: dict[str, Any] = {} if hold_for_skill else {
             "escalation": [EscalationStep(after_s=0, min_skill_level=1)]}
-        queues = [QueueSettings(name=s, skills=[s], wrapup_s=WRAPUP_S, max_wait_s=86_000,
-                                announce_every_s=0, service_level_s=SL_S, **extra)
-                  for s in SKILLS]
-        self.engine = AcdEngine(AcdSettings(queues=queues))
+        if acd is None:
+            queues = [QueueSettings(name=s, skills=[s], wrapup_s=WRAPUP_S, max_wait_s=86_000,
+                                    announce_every_s=0, service_level_s=SL_S, **extra)
+                      for s in SKILLS]
+            acd = AcdSettings(queues=queues)
+        elif extra:  # a given configuration (whatif/): one queue per caller `skill`
+            acd = acd.model_copy(update={"queues": [q.model_copy(update=extra)
+                                                    for q in acd.queues]})
+        self.engine = AcdEngine(acd)
         self.removed: list[CallRemoved] = []
         for a in agents:
             self.apply(self.engine.agent_login(AgentLogin(
@@ -316,14 +326,19 @@ class AppQueueSim(Simulation):
     """app_queue-like: FIFO callers, penalties from skill levels, a member-choice strategy."""
 
     def __init__(self, agents: list[AgentSpec], callers: list[Caller], strategy: str,
-                 seed: int) -> None:
-        super().__init__(agents, callers)
+                 seed: int, *, wrapup_s: Mapping[str, float] | None = None,
+                 handle_by_level: bool = True) -> None:
+        super().__init__(agents, callers, handle_by_level=handle_by_level)
         self.strategy = strategy
         self.rng = random.Random(seed)
         self.members = {a.agent_id: _Member(a) for a in agents}
-        self.queues = {s: _AqQueue() for s in SKILLS}
+        # wrapup_s (whatif/): the queues (caller skills) and each one's wrap-up seconds.
+        self.wrapup_s: Mapping[str, float] = wrapup_s or dict.fromkeys(SKILLS, WRAPUP_S)
+        self.queues = {s: _AqQueue() for s in self.wrapup_s}
         for a in agents:
             for s in a.skills:
+                if s not in self.queues:
+                    continue
                 m = self.members[a.agent_id]
                 q = self.queues[s]
                 q.members.append(m)
@@ -384,7 +399,7 @@ class AppQueueSim(Simulation):
     def end(self, call_id: str, now: float) -> None:
         agent_id = self.agent_of.pop(call_id)
         self.members[agent_id].last_end = now
-        self.push(now + WRAPUP_S, _WRAP, agent_id)
+        self.push(now + self.wrapup_s[self.callers[call_id].skill], _WRAP, agent_id)
 
     def wrap_done(self, agent_id: str, now: float) -> None:
         self.members[agent_id].busy = False

@@ -67,7 +67,7 @@ case "$cmd" in
         say "ruff (whole tree)"
         "$VENV/bin/ruff" check .
         say "mypy --strict (every package)"
-        "$VENV/bin/mypy" config common cti acd crm_core agent_desktop ivr reports server.py run_server.py
+        "$VENV/bin/mypy" config common cti acd crm_core agent_desktop ivr reports whatif server.py run_server.py
         say "pytest"
         exec "$PY" -m pytest "$@"
         ;;

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # Every first-party top-level package and module, outside tests.
 PACKAGES = ("acd", "agent_desktop", "benchmarks", "common", "config", "crm_core", "cti", "ivr",
-            "reports", "scripts")
+            "reports", "scripts", "whatif")
 TOP_MODULES = ("server", "run_server")
 
 # The pure cores, by module: DESIGN.md "Shape of the code", the README's layout, and the
@@ -59,6 +59,8 @@ PURE_CORES = (
     "agent_desktop.ratelimit", "agent_desktop.tokens", "common.messages", "common.clock",
     # the wallboard's trend of the day and campaign tiles
     "agent_desktop.wallboard_trend", "agent_desktop.wallboard_campaigns",
+    # a recorded day's arrivals and their replay through the routing simulation
+    "whatif.arrivals", "whatif.replay",
 )
 FORBIDDEN = ("asyncio", "aiohttp", "aiosqlite", "config.loader")
 

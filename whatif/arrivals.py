@@ -1,0 +1,155 @@
+"""A recorded day's inbound arrivals, extracted from the event log's rows (crm_core/history.py
+lists the kinds and columns). Pure: the rows come in, frozen arrivals come out; the random draws
+are seeded.
+
+What one arrival holds, and where it comes from:
+- `at`: the `entered` row that is not an overflow (the call's first enqueue); the day is the
+  calls that entered in [start, end), whatever time their outcome came.
+- `queue`: where the outcome happened (after overflows: the last `entered` row's queue).
+- `tier`: the `entered` row's detail (the IVR's tier from the CRM's customer value);
+  `value`: the tier's mean customer value of benchmarks/routing_quality (the log does not keep
+  a caller's own value).
+- skills: the log does not keep a call's skills; a replay routes by the queue's.
+- `outcome`: answered (an `answered` row) or abandoned (an `abandoned` row); `wait_s` from that
+  row (from the first enqueue).
+- `patience_s`: how long the caller was willing to wait. Abandoned: the observed time to
+  abandon. Answered: censored, it is only known to exceed the observed wait, so it is drawn
+  (seeded) from the day's observed times to abandon that exceed the wait; when none does, the wait
+  plus an exponential tail with the mean of the day's times to abandon (120 s with no abandons).
+  The day's abandons are those of impatient callers, so this leans towards short patience.
+- `talk_s`: the `ended` row's talk seconds (answered only); `handle_s` = talk + wrap-up from the
+  `handled` row when the wrap-up has ended (a replay's wrap-up is the queue's configured one).
+
+Calls left out, counted by reason in `skipped`: callbacks (the caller left the line), calls handed
+back to Asterisk's Queue(), calls with no outcome in the rows given (still going when read), and
+answered calls whose end is not logged.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from crm_core.history import HistoryEvent
+
+# The event-log kinds an extraction reads (the repository query's filter).
+KINDS: tuple[str, ...] = ("entered", "answered", "abandoned", "ended", "handled", "callback",
+                          "handed_back")
+# How long after the day's end outcomes are still read (a call entered at 23:59 ends after
+# midnight).
+LATE_S = 6 * 3600.0
+# Customer value by tier: the tier means of benchmarks/routing_quality (TIER_MIX).
+TIER_VALUES: dict[str, float] = {"platinum": 10_000.0, "gold": 3_000.0, "silver": 500.0,
+                                 "bronze": 150.0, "unknown": 0.0}
+DEFAULT_MEAN_PATIENCE_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    call_id: str
+    at: float  # wall-clock seconds of the first enqueue
+    queue: str
+    tier: str
+    value: float
+    outcome: str  # "answered" | "abandoned"
+    wait_s: float
+    patience_s: float
+    patience_censored: bool  # True: drawn (answered), False: observed (abandoned)
+    talk_s: float = 0.0
+    handle_s: float | None = None
+    agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DayArrivals:
+    arrivals: tuple[Arrival, ...]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def queues(self) -> list[str]:
+        return sorted({a.queue for a in self.arrivals})
+
+    @property
+    def agents(self) -> dict[str, set[str]]:
+        """Agent -> the queues they answered calls in."""
+        out: dict[str, set[str]] = {}
+        for a in self.arrivals:
+            if a.agent:
+                out.setdefault(a.agent, set()).add(a.queue)
+        return out
+
+
+@dataclass(slots=True)
+class _Call:
+    at: float
+    queue: str
+    tier: str
+    outcome: str = ""
+    wait_s: float = 0.0
+    agent: str = ""
+    talk_s: float | None = None
+    handle_s: float | None = None
+    left: str = ""  # callback / handed_back
+
+
+def extract(events: Iterable[HistoryEvent], *, start: float, end: float,
+            queues: Sequence[str] | None = None, seed: int = 1) -> DayArrivals:
+    """The calls that entered in [start, end) (events in `at` order, read up to end + LATE_S),
+    with their outcomes; `queues`: only calls whose outcome happened in these queues."""
+    calls: dict[str, _Call] = {}
+    for e in events:
+        c = calls.get(e.call_id)
+        if e.kind == "entered":
+            if e.detail == "overflow":
+                if c is not None:
+                    c.queue = e.queue
+            elif c is None and start <= e.at < end:
+                calls[e.call_id] = _Call(e.at, e.queue, e.detail or "unknown")
+            continue
+        if c is None:
+            continue
+        if e.kind == "answered":
+            c.outcome, c.wait_s, c.agent, c.queue = "answered", e.wait_s or 0.0, e.agent, e.queue
+        elif e.kind == "abandoned" and not c.outcome:
+            c.outcome, c.wait_s, c.queue = "abandoned", e.wait_s or 0.0, e.queue
+        elif e.kind == "ended":
+            c.talk_s = e.talk_s or 0.0
+        elif e.kind == "handled":
+            c.handle_s = e.handle_s
+            if c.talk_s is None:
+                c.talk_s = e.talk_s or 0.0
+        elif e.kind in ("callback", "handed_back") and not c.outcome:
+            c.left = e.kind
+    wanted = set(queues) if queues else None
+    skipped: dict[str, int] = {}
+    kept: list[tuple[str, _Call]] = []
+    for call_id, c in calls.items():
+        if wanted is not None and c.queue not in wanted:
+            continue
+        reason = (c.left or ("no_outcome" if not c.outcome else "")
+                  or ("unfinished" if c.outcome == "answered" and c.talk_s is None else ""))
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
+        else:
+            kept.append((call_id, c))
+    kept.sort(key=lambda kc: (kc[1].at, kc[0]))
+    abandon_waits = sorted(c.wait_s for _, c in kept if c.outcome == "abandoned")
+    mean_abandon = (sum(abandon_waits) / len(abandon_waits) if abandon_waits
+                    else DEFAULT_MEAN_PATIENCE_S)
+    rng = random.Random(seed)
+    out = []
+    for call_id, c in kept:
+        if c.outcome == "abandoned":
+            patience, censored = c.wait_s, False
+        else:
+            longer = [w for w in abandon_waits if w > c.wait_s]
+            patience = (rng.choice(longer) if longer
+                        else c.wait_s + max(1e-3, rng.expovariate(1.0 / mean_abandon)))
+            censored = True
+        out.append(Arrival(
+            call_id=call_id, at=c.at, queue=c.queue, tier=c.tier,
+            value=TIER_VALUES.get(c.tier, 0.0), outcome=c.outcome, wait_s=c.wait_s,
+            patience_s=patience, patience_censored=censored, talk_s=c.talk_s or 0.0,
+            handle_s=c.handle_s, agent=c.agent))
+    return DayArrivals(tuple(out), dict(sorted(skipped.items())))
