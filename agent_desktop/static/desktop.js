@@ -880,7 +880,11 @@ function applyPbxCall(kind, data, ts) {
       return;
     }
   }
-  if (!c && owner === me && view.ended_at == null && (!S.call || !LIVE.has(S.call.status))) {
+  // Adopt only a call that came to me: not one I just transferred away (its transferred frame
+  // may still name me), nor one that is over.
+  const goneFromHere = S.callNote?.call_id === data.call_id && kind !== "agent_changed";
+  if (!c && owner === me && view.ended_at == null && kind !== "transferred" && kind !== "ended"
+      && !goneFromHere && (!S.call || !LIVE.has(S.call.status))) {
     // A call I did not get from the ACD: transferred to me, or placed from my phone.
     S.callNote = null;
     c = S.call = { call_id: data.call_id, queue: view.queue || "", status: "ringing",
