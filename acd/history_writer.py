@@ -99,7 +99,9 @@ class HistoryWriter:
         while pending is not None and pending[0] < pending[1]:
             done, upto = pending
             last, rows = await self.repo.events_by_id(done, upto, BACKFILL_KINDS, chunk)
-            d = interval_deltas([e for e, _ in rows], self.limits)
+            # (with the day: the per-day rows were summed from the 15-minute ones at start)
+            d = interval_deltas([e for e, _ in rows], self.limits, day_of=self.day_of,
+                                tz=self.settings.timezone)
             for e, repeated in rows:
                 if repeated and e.kind == "answered":
                     row = d.queue_agent.setdefault((bucket(e.at), e.queue, e.agent), {})

@@ -66,6 +66,10 @@ cc_queue_histograms) hold sums per 15 minutes (`start` = a multiple of 900 s) pe
 agent. They are written with the events in one transaction from deltas computed by
 acd/history.py (where the metric thresholds live): crm_core only adds numbers.
 
+cc_queue_agent_intervals is also summed per local day of the reports' zone in
+cc_queue_agent_days (schema migration 22), like the agent rows in cc_agent_days (migration 9):
+the figures by team of whole days read those.
+
 First-call resolution: when a new call (an `entered` row that is not an overflow) comes from a
 number, every answered call of that number in the previous `repeat_window_s` not yet marked is
 marked `repeated` (and counted in its own interval's `repeated`).
@@ -283,7 +287,7 @@ def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
             " ON CONFLICT (start, queue, metric, bin) DO UPDATE SET n = n + excluded.n",
             [(*k, v) for k, v in deltas.histogram.items()],
         )
-    _write_queue_agents(conn, deltas.queue_agent, deltas.histogram_agent)
+    _write_queue_agents(conn, deltas.queue_agent, deltas.histogram_agent, deltas)
     if deltas.agent_day:
         _upsert(conn, "cc_agent_days", ("tz", "start", "agent"), AGENT_COUNTERS,
                 {(deltas.tz, *k): v for k, v in deltas.agent_day.items()})
@@ -308,15 +312,32 @@ def append_sync(conn: sqlite3.Connection, events: Sequence[HistoryEvent],
 
 def _write_queue_agents(conn: sqlite3.Connection,
                         rows: Mapping[tuple[float, str, str], Mapping[str, float]],
-                        histogram: Mapping[tuple[float, str, str, str, int], int]) -> None:
+                        histogram: Mapping[tuple[float, str, str, str, int], int],
+                        days: IntervalDeltas) -> None:
+    """The per-agent queue sums, and with `days.day_of` the same sums per local day of zone
+    `days.tz` (cc_queue_agent_days: the figures by team read a month from them)."""
     _upsert(conn, "cc_queue_agent_intervals", ("start", "queue", "agent"), QUEUE_AGENT_COUNTERS,
             rows)
+    if days.day_of is not None and rows:
+        _upsert(conn, "cc_queue_agent_days", ("tz", "start", "queue", "agent"),
+                QUEUE_AGENT_COUNTERS, _by_day(rows, days.tz, days.day_of))
     if histogram:
         conn.executemany(
             "INSERT INTO cc_queue_agent_histograms (start, queue, agent, metric, bin, n) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (start, queue, agent, metric, bin) "
             "DO UPDATE SET n = n + excluded.n",
             [(*k, v) for k, v in histogram.items()])
+
+
+def _by_day(rows: Mapping[tuple[float, str, str], Mapping[str, float]], tz: str,
+            day_of: Callable[[float], float]
+            ) -> dict[tuple[str, float, str, str], dict[str, float]]:
+    out: dict[tuple[str, float, str, str], dict[str, float]] = {}
+    for (b, queue, agent), counters in rows.items():
+        acc = out.setdefault((tz, day_of(b), queue, agent), {})
+        for c, v in counters.items():
+            acc[c] = acc.get(c, 0.0) + v
+    return out
 
 
 def backfill_pending_sync(conn: sqlite3.Connection, name: str) -> tuple[int, int] | None:
@@ -344,7 +365,7 @@ def backfill_queue_agents_sync(conn: sqlite3.Connection, deltas: IntervalDeltas,
                                done: int) -> None:
     """Add one chunk of rebuilt per-agent queue sums (events up to id `done`) and remember how
     far it got, in one transaction: a restart resumes after the last chunk written."""
-    _write_queue_agents(conn, deltas.queue_agent, deltas.histogram_agent)
+    _write_queue_agents(conn, deltas.queue_agent, deltas.histogram_agent, deltas)
     conn.execute("UPDATE cc_backfills SET done = ? WHERE name = 'queue_agents'", (done,))
     conn.execute("DELETE FROM cc_backfills WHERE name = 'queue_agents' AND done >= upto")
 
@@ -380,8 +401,7 @@ def _mark_repeats(conn: sqlite3.Connection, events: Iterable[HistoryEvent],
                     r["repeated"] += 1
     _upsert(conn, "cc_queue_intervals", ("start", "queue"), QUEUE_COUNTERS, qrep)
     _upsert(conn, "cc_agent_intervals", ("start", "agent"), AGENT_COUNTERS, arep)
-    _upsert(conn, "cc_queue_agent_intervals", ("start", "queue", "agent"), QUEUE_AGENT_COUNTERS,
-            qarep)
+    _write_queue_agents(conn, qarep, {}, deltas)
     _upsert(conn, "cc_agent_days", ("tz", "start", "agent"), AGENT_COUNTERS, drep)
 
 
@@ -564,12 +584,16 @@ class HistoryRepo:
     async def adopt_zone(self, tz: str, next_day: float) -> float:
         return await self._db.write(adopt_zone_sync, tz, next_day)
 
-    async def rollup_since(self, tz: str) -> float | None:
-        return await self._db.scan(rollup_since_sync, tz)
+    async def rollup_since(self, tz: str, queue_agents: bool = False) -> float | None:
+        return await self._db.scan(rollup_since_sync, tz, queue_agents)
 
     async def agent_day_sums(self, tz: str, bounds: Sequence[tuple[float, float]]
                              ) -> list[AgentInterval]:
         return await self._db.scan(agent_day_sums_sync, tz, bounds)
+
+    async def queue_agent_day_sums(self, tz: str, bounds: Sequence[tuple[float, float]]
+                                   ) -> list[QueueAgentInterval]:
+        return await self._db.scan(queue_agent_day_sums_sync, tz, bounds)
 
     async def state_day_sums(self, tz: str, bounds: Sequence[tuple[float, float]]
                              ) -> list[StateInterval]:
@@ -613,23 +637,62 @@ def state_sums_sync(conn: sqlite3.Connection, bounds: Sequence[tuple[float, floa
 def adopt_zone_sync(conn: sqlite3.Connection, tz: str, next_day: float) -> float:
     """Per-day rows are cut in zone `tz` from now on. If it was not the current zone, its rows
     count as complete only from `next_day` (the next local midnight), or from the beginning when
-    the log is still empty; returns since when they are complete."""
-    row = conn.execute("SELECT since, current FROM cc_rollups WHERE tz = ?", (tz,)).fetchone()
+    the log is still empty; returns since when they are complete.
+
+    The per-day queue-and-agent rows of the zone are first summed from the 15-minute ones
+    (which never depend on a zone) when the zone becomes current, or once after schema
+    migration 22 created them: they are complete from the beginning, so `since` holds for them
+    too."""
+    row = conn.execute("SELECT since, current, queue_agent_days FROM cc_rollups WHERE tz = ?",
+                       (tz,)).fetchone()
     if row is not None and row[1]:
+        if not row[2]:
+            _rebuild_queue_agent_days(conn, tz)
         return float(row[0])
     empty = conn.execute("SELECT 1 FROM cc_events LIMIT 1").fetchone() is None
     since = 0.0 if empty else next_day
-    conn.execute("UPDATE cc_rollups SET current = 0")
+    # A zone that stops being current stops getting rows: rebuilt if it comes back.
+    conn.execute("UPDATE cc_rollups SET current = 0, queue_agent_days = 0")
     conn.execute("INSERT INTO cc_rollups (tz, since, current) VALUES (?, ?, 1) "
                  "ON CONFLICT (tz) DO UPDATE SET since = excluded.since, current = 1",
                  (tz, since))
+    _rebuild_queue_agent_days(conn, tz)
     return since
 
 
-def rollup_since_sync(conn: sqlite3.Connection, tz: str) -> float | None:
-    row = conn.execute("SELECT since FROM cc_rollups WHERE tz = ? AND current = 1",
-                       (tz,)).fetchone()
-    return float(row[0]) if row else None
+def _rebuild_queue_agent_days(conn: sqlite3.Connection, tz: str) -> None:
+    """cc_queue_agent_days of zone `tz` := the 15-minute per-agent queue rows summed per local
+    day (a one-time cost: about a second per month of 200 agents)."""
+    zone_ = zone(tz)
+    days: dict[float, float] = {}
+
+    def day_of(start: float) -> float:
+        d = days.get(start)
+        if d is None:
+            d = days[start] = local_day(start, zone_)
+        return d
+
+    conn.create_function("cc_local_day", 1, day_of, deterministic=True)
+    cols = ", ".join(QUEUE_AGENT_COUNTERS)
+    conn.execute("DELETE FROM cc_queue_agent_days WHERE tz = ?", (tz,))
+    conn.execute(
+        f"INSERT INTO cc_queue_agent_days (tz, start, queue, agent, {cols}) "  # noqa: S608
+        f"SELECT ?, cc_local_day(start) AS day, queue, agent, "
+        f"{', '.join(f'SUM({c})' for c in QUEUE_AGENT_COUNTERS)} "
+        "FROM cc_queue_agent_intervals GROUP BY day, queue, agent", (tz,))
+    conn.execute("UPDATE cc_rollups SET queue_agent_days = 1 WHERE tz = ?", (tz,))
+
+
+def rollup_since_sync(conn: sqlite3.Connection, tz: str, queue_agents: bool = False
+                      ) -> float | None:
+    """Since when the per-day rows of zone `tz` are complete (None: not the current zone);
+    `queue_agents`: the per-day queue-and-agent rows, None until they have been summed (a
+    database migrated to schema 22 whose history writer has not started since)."""
+    row = conn.execute("SELECT since, queue_agent_days FROM cc_rollups "
+                       "WHERE tz = ? AND current = 1", (tz,)).fetchone()
+    if row is None or (queue_agents and not row[1]):
+        return None
+    return float(row[0])
 
 
 def agent_day_sums_sync(conn: sqlite3.Connection, tz: str,
@@ -639,6 +702,18 @@ def agent_day_sums_sync(conn: sqlite3.Connection, tz: str,
     sql = (f"SELECT agent, {cols} FROM cc_agent_days "  # noqa: S608 (names from code)
            "WHERE tz = ? AND start >= ? AND start < ? GROUP BY agent")
     return [AgentInterval(ps, r[0], dict(zip(AGENT_COUNTERS, r[1:], strict=True)))
+            for ps, pe in bounds for r in conn.execute(sql, (tz, ps, pe))]
+
+
+def queue_agent_day_sums_sync(conn: sqlite3.Connection, tz: str,
+                              bounds: Sequence[tuple[float, float]]
+                              ) -> list[QueueAgentInterval]:
+    """Like queue_agent_sums_sync, from the per-day rows (bounds on local day starts)."""
+    cols = ", ".join(f"SUM({c})" for c in QUEUE_AGENT_COUNTERS)
+    sql = (f"SELECT queue, agent, {cols} FROM cc_queue_agent_days "  # noqa: S608
+           "WHERE tz = ? AND start >= ? AND start < ? GROUP BY queue, agent")
+    return [QueueAgentInterval(ps, r[0], r[1], dict(zip(QUEUE_AGENT_COUNTERS, r[2:],
+                                                        strict=True)))
             for ps, pe in bounds for r in conn.execute(sql, (tz, ps, pe))]
 
 

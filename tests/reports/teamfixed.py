@@ -34,7 +34,9 @@ Day 2: north answered t8 (in SL, AHT 120); south abandoned t9 (short).
 
 from __future__ import annotations
 
-from crm_core.history import HistoryEvent
+import sqlite3
+
+from crm_core.history import QUEUE_AGENT_COUNTERS, HistoryEvent, local_day, zone
 
 D = 1_700_006_400.0
 H = 3600.0
@@ -92,3 +94,19 @@ EVENTS: list[HistoryEvent] = sorted([
     *answered_call("t8", "support", "n1", 24 * H - 10, 15, 110),
     *abandoned_call("t9", "sales", 24 * H - 2, 3),
 ], key=lambda e: e.at)
+
+
+def day_rows_match(conn: sqlite3.Connection, tz: str) -> bool:
+    """cc_queue_agent_days of zone tz hold the 15-minute rows summed per local day."""
+    z = zone(tz)
+    cols = ", ".join(QUEUE_AGENT_COUNTERS)
+    summed: dict[tuple[float, str, str], list[float]] = {}
+    for start, queue, agent, *counters in conn.execute(
+            f"SELECT start, queue, agent, {cols} FROM cc_queue_agent_intervals"):  # noqa: S608
+        acc = summed.setdefault((local_day(start, z), queue, agent), [0.0] * len(counters))
+        for i, v in enumerate(counters):
+            acc[i] += v
+    days = {(start, queue, agent): list(counters) for start, queue, agent, *counters in
+            conn.execute(f"SELECT start, queue, agent, {cols} FROM "  # noqa: S608
+                         "cc_queue_agent_days WHERE tz = ?", (tz,))}
+    return bool(days) and days == summed

@@ -39,7 +39,16 @@ from reports.periods import Periods
 from reports.routes import report_routes
 from reports.service import run_report
 from run_server import main as run_server_main
-from tests.reports.teamfixed import EVENTS, LIMITS, OWNERS, TEAMS, D, H, answered_call
+from tests.reports.teamfixed import (
+    EVENTS,
+    LIMITS,
+    OWNERS,
+    TEAMS,
+    D,
+    H,
+    answered_call,
+    day_rows_match,
+)
 
 DAY = 86400.0
 PW = "pw-pw-pw-pw"  # noqa: S105 (test users)
@@ -324,6 +333,8 @@ async def test_the_writer_rebuilds_in_the_background_when_it_starts(tmp_path: Pa
             await asyncio.sleep(0.01)
         await writer.stop()
         assert await crm.history.backfill_pending("queue_agents") is None
+        # The rebuilt rows went to the per-day rows of the writer's zone as well.
+        assert await crm.db.scan(day_rows_match, "UTC")
         await crm.history.append(AFTER, interval_deltas(AFTER, LIMITS), 3 * DAY)
         await _users(crm)
         assert await run_report(crm, SETTINGS, "inbound_summary", D, D + 2 * DAY,
