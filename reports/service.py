@@ -143,7 +143,9 @@ async def run_report(crm: Crm, settings: Settings, name: str, start: float, end:
             raise BadRequest(f"by must be one of {', '.join(GROUPS)}, not {by!r}", {"by": by})
         if by != "campaign":
             agents = _team_agents(agents, teams, await h.agent_teams())
-        raw = await h.dialer_sums(start, end, settings.reports.conversion_dispositions)
+        # Per campaign (and the best hours), the agents need not be told apart in SQL.
+        raw = await h.dialer_sums(start, end, settings.reports.conversion_dispositions,
+                                  by_agent=name == "outbound_summary" and by != "campaign")
         # The rows name campaigns by id; reports (and their filters) by name.
         names = await h.campaign_names()
         attempts = [replace(s, campaign=names.get(s.campaign, s.campaign)) for s in raw]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -75,7 +77,8 @@ def test_sqlite_sums_equal_the_python_sums() -> None:
     for i in range(400):
         r = rng.choice(RESULTS)
         e = HistoryEvent(D + rng.uniform(0, 86400), "dialer_attempt", queue=rng.choice("12"),
-                         call_id=f"c{i}", reason=r, agent="x" if r == "connected" else "",
+                         call_id=f"c{i}", reason=r,
+                         agent=rng.choice("xyz") if r == "connected" else "",
                          wait_s=rng.uniform(0, 2) if r == "connected" else None)
         sale = r == "connected" and rng.random() < 0.4
         if r == "connected":
@@ -87,13 +90,26 @@ def test_sqlite_sums_equal_the_python_sums() -> None:
     append_sync(conn, [e for e, _ in rows], IntervalDeltas(), 0.0)
     conn.execute("COMMIT")
     got = dialer_sums_sync(conn, D, D + 86400, ["sale"])
-    want = sums_from_attempts(rows)
+    _same_sums(got, sums_from_attempts(rows))
+    assert sum(s.conversions for s in got) == sum(1 for _, sale in rows if sale) > 0
+    assert len({s.agent for s in got}) == 4  # "", x, y, z
+    # Summed over the agents (figures per campaign): the same as the rows without agents,
+    # fewer sums, and the same campaign report.
+    flat = dialer_sums_sync(conn, D, D + 86400, ["sale"], by_agent=False)
+    _same_sums(flat, sums_from_attempts([(replace(e, agent=""), sale) for e, sale in rows]))
+    assert len(flat) < len(got)
+    kw: dict[str, Any] = {"interval": "hour", "tz": UTC, "start": D, "end": D + 86400}
+    assert outbound_summary(flat, **kw) == outbound_summary(got, **kw)
+    assert outbound_hours(flat, tz=UTC, start=D, end=D + 86400) == outbound_hours(
+        got, tz=UTC, start=D, end=D + 86400)
+
+
+def _same_sums(got: list[DialerSum], want: list[DialerSum]) -> None:
     g = sorted(got, key=lambda s: (s.start, s.campaign, s.agent, s.result))
     w = sorted(want, key=lambda s: (s.start, s.campaign, s.agent, s.result))
     assert [(a.start, a.campaign, a.agent, a.result, a.attempts, a.conversions) for a in g] == \
         [(b.start, b.campaign, b.agent, b.result, b.attempts, b.conversions) for b in w]
     assert all(abs(a.wait_s - b.wait_s) < 1e-9 for a, b in zip(g, w, strict=True))
-    assert sum(s.conversions for s in got) == sum(1 for _, sale in rows if sale) > 0
 
 
 @settings(max_examples=60, deadline=None)
