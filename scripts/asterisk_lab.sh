@@ -261,7 +261,10 @@ build_pjsua() {
     mkdir -p "$LAB/pjsua-build" "$LAB/bin"
     [ -d "$dir" ] || cp -a "$pjsrc" "$dir"
     cd "$dir"
-    printf '#define PJSUA_MAX_CALLS 32\n' >pjlib/include/pj/config_site.h
+    local site='#define PJSUA_MAX_CALLS 32'
+    # Rewritten only when it differs: a new timestamp would rebuild everything.
+    [ "$(cat pjlib/include/pj/config_site.h 2>/dev/null)" = "$site" ] || \
+        printf '%s\n' "$site" >pjlib/include/pj/config_site.h
     nice -n 19 ./configure --disable-video --disable-sound --disable-libsrtp --disable-speex-codec \
         --disable-speex-aec --disable-gsm-codec --disable-ilbc-codec --disable-l16-codec \
         --disable-g722-codec --disable-g7221-codec --disable-opencore-amr --disable-silk \
