@@ -654,7 +654,7 @@ async function loadCalls() {
     if (S.calls.has(c.call_id) || (!c.queue && !agentId)) continue;  // known, or in the IVR
     S.calls.set(c.call_id, {
       call_id: c.call_id, queue: c.queue || null, agent_id: agentId,
-      number: c.direction === "outbound" ? c.dialled : c.caller_num,
+      number: (c.direction === "outbound" ? c.dialled || c.caller_num : c.caller_num || c.dialled),
       state: c.answered_at ? "talking" : agentId ? "ringing" : "queued",
       since: c.answered_at || c.queued_at || c.offered_at,
     });
