@@ -175,7 +175,8 @@ async def test_a_fresh_wallboard_shows_the_day_so_far_and_the_configured_colours
 
     opened = time.time()
     board = await open_board(browser, server)
-    await until_js(board, "window.wallboard.chart && window.wallboard.chart.data[0].length >= 3")
+    await until_js(board,
+                   "() => window.wallboard.chart && window.wallboard.chart.data[0].length >= 3")
     xs, waiting = await board.evaluate(
         "[window.wallboard.chart.data[0], window.wallboard.chart.data[1]]")
     assert xs[:3] == past and all(x < opened for x in xs[:3])
@@ -327,5 +328,9 @@ def _day(book: TrendBook, t: float) -> str:
     return local_day(t, book.zone)
 
 
-async def until_js(page: Page, expr: str) -> None:
-    await page.wait_for_function(expr, timeout=TIMEOUT_MS)
+async def until_js(page: Page, predicate: str) -> None:
+    """Wait until `predicate` (an arrow function's source) returns true in the page. Never an
+    expression string: playwright evaluates those with eval on every poll after the first, which
+    the page's CSP (no unsafe-eval) refuses, so a wait whose first check was false always failed."""
+    assert predicate.lstrip().startswith(("(", "function")), "pass a function, not an expression"
+    await page.wait_for_function(predicate, timeout=TIMEOUT_MS)
