@@ -1,0 +1,39 @@
+"""The screen-pop benchmark's own arithmetic: the interleaved schedule and the bootstrap
+intervals it judges differences with (the run itself is `python -m benchmarks.screen_pop`)."""
+
+from __future__ import annotations
+
+import random
+
+from benchmarks.screen_pop import KINDS, bootstrap_p99, bootstrap_ratio, clusters, pct, schedule
+
+
+def test_every_round_has_each_phase_once_in_a_rotating_order() -> None:
+    phases = schedule(100.0, rounds=3, phase_s=10.0)
+    assert [k for _, _, k, _ in phases] == ["A", "B", "C", "B", "C", "A", "C", "A", "B"]
+    assert [r for *_, r in phases] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    for (_, end, _, _), (start, _, _, _) in zip(phases, phases[1:], strict=False):
+        assert start == end  # back to back
+    assert phases[0][0] == 100.0 and phases[-1][1] == 190.0
+    for r in range(3):
+        assert sorted(k for _, _, k, rr in phases if rr == r) == list(KINDS)
+
+
+def test_latencies_are_resampled_by_the_second_of_their_offer() -> None:
+    groups = clusters([5.0, 6.0, 900.0, 7.0], [10, 10, 11, 12])
+    assert sorted(map(sorted, groups)) == [[5.0, 6.0], [7.0], [900.0]]
+
+
+def test_a_sample_compared_with_itself_is_not_a_difference_and_a_stall_is() -> None:
+    rng = random.Random(1)
+    base = [[rng.uniform(1.0, 10.0) for _ in range(20)] for _ in range(60)]
+    ratio, ci = bootstrap_ratio(base, base, random.Random(2))
+    assert ratio == 1.0 and ci is not None and ci[0] <= 1.0 <= ci[1]
+    # Every latency of a tenth of the seconds 20x slower: a real difference.
+    slow = [[x * (20 if i % 10 == 0 else 1) for x in g] for i, g in enumerate(base)]
+    ratio, ci = bootstrap_ratio(slow, base, random.Random(3))
+    assert ratio is not None and ratio > 5 and ci is not None and ci[0] > 1.0
+    flat = [x for g in base for x in g]
+    lo_hi = bootstrap_p99(base, random.Random(4))
+    assert lo_hi is not None and lo_hi[0] <= (pct(flat, 0.99) or 0) <= lo_hi[1]
+    assert bootstrap_p99([[1.0]], random.Random(5)) is None  # one second: no interval
