@@ -206,8 +206,14 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
         seq: int | None = None
         reconnected = False
         while True:
-            async with connecting:  # desktops come up in waves, as a floor logs in
-                ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
+            try:
+                async with connecting:  # desktops come up in waves, as a floor logs in
+                    ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
+            except (aiohttp.ClientError, ConnectionError, TimeoutError):
+                if time.time() >= t_end:
+                    return
+                await asyncio.sleep(0.5)  # a page retries too
+                continue
             auth: dict[str, Any] = {"op": "auth", "token": d["token"]}
             if stream is not None and seq is not None:
                 auth["resume"] = {"stream": stream, "seq": seq}
