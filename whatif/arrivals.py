@@ -17,8 +17,11 @@ What one arrival holds, and where it comes from:
   (seeded) from the day's observed times to abandon that exceed the wait; when none does, the wait
   plus an exponential tail with the mean of the day's times to abandon (120 s with no abandons).
   The day's abandons are those of impatient callers, so this leans towards short patience.
-- `talk_s`: the `ended` row's talk seconds (answered only); `handle_s` = talk + wrap-up from the
-  `handled` row when the wrap-up has ended (a replay's wrap-up is the queue's configured one).
+- `talk_s`: answered, the `ended` row's talk seconds; abandoned, how long the call would have
+  lasted had it been answered is unknown: drawn (seeded) from the talk times of the day's
+  answered calls of the same queue (of all queues when that queue has none; DEFAULT_TALK_S when
+  no call was answered), `talk_drawn` says so. `handle_s` = talk + wrap-up from the `handled`
+  row when the wrap-up has ended (a replay's wrap-up is the queue's configured one).
 
 Calls left out, counted by reason in `skipped`: callbacks (the caller left the line), calls handed
 back to Asterisk's Queue(), calls with no outcome in the rows given (still going when read), and
@@ -43,6 +46,7 @@ LATE_S = 6 * 3600.0
 TIER_VALUES: dict[str, float] = {"platinum": 10_000.0, "gold": 3_000.0, "silver": 500.0,
                                  "bronze": 150.0, "unknown": 0.0}
 DEFAULT_MEAN_PATIENCE_S = 120.0
+DEFAULT_TALK_S = 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,7 @@ class Arrival:
     talk_s: float = 0.0
     handle_s: float | None = None
     agent: str = ""
+    talk_drawn: bool = False  # True: an abandoned call's talk time, drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +142,18 @@ def extract(events: Iterable[HistoryEvent], *, start: float, end: float,
     abandon_waits = sorted(c.wait_s for _, c in kept if c.outcome == "abandoned")
     mean_abandon = (sum(abandon_waits) / len(abandon_waits) if abandon_waits
                     else DEFAULT_MEAN_PATIENCE_S)
+    talks: dict[str, list[float]] = {}
+    for _, c in kept:
+        if c.outcome == "answered":
+            talks.setdefault(c.queue, []).append(c.talk_s or 0.0)
+    every_talk = [t for q in sorted(talks) for t in talks[q]]
     rng = random.Random(seed)
     out = []
     for call_id, c in kept:
         if c.outcome == "abandoned":
             patience, censored = c.wait_s, False
+            pool = talks.get(c.queue) or every_talk
+            c.talk_s = rng.choice(pool) if pool else DEFAULT_TALK_S
         else:
             longer = [w for w in abandon_waits if w > c.wait_s]
             patience = (rng.choice(longer) if longer
@@ -151,5 +163,5 @@ def extract(events: Iterable[HistoryEvent], *, start: float, end: float,
             call_id=call_id, at=c.at, queue=c.queue, tier=c.tier,
             value=TIER_VALUES.get(c.tier, 0.0), outcome=c.outcome, wait_s=c.wait_s,
             patience_s=patience, patience_censored=censored, talk_s=c.talk_s or 0.0,
-            handle_s=c.handle_s, agent=c.agent))
+            handle_s=c.handle_s, agent=c.agent, talk_drawn=c.outcome == "abandoned"))
     return DayArrivals(tuple(out), dict(sorted(skipped.items())))

@@ -69,6 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--policy", action="append",
                    help="replay under this policy (repeatable; default all: "
                         f"{', '.join(POLICIES)})")
+    p.add_argument("--skill-speed", action="store_true",
+                   help="rescale talk times by the answering agent's level (routing_quality's "
+                        "model) instead of keeping the recorded ones")
     p.add_argument("--seed", type=int, default=1, help="seed of the patience draws and ringall")
     p.add_argument("--format", choices=["json", "csv"], default="json")
     p.add_argument("--config", type=Path, help="TOML settings file")
@@ -170,10 +173,11 @@ async def run(settings: Settings, db: Path, args: argparse.Namespace,
         await crm.close()
     configured = {q.name: q for q in settings.acd.queues}
     queues = {q: configured.get(q) for q in day_arrivals.queues}
-    roster, source = _roster(args, day_arrivals, crm_skills, queues)
+    roster, source, recorded = _roster(args, day_arrivals, crm_skills, queues)
     t0 = time.perf_counter()
     policies = replay(day_arrivals.arrivals, roster, acd=settings.acd,
-                      policies=args.policy or POLICIES, seed=args.seed, progress=progress)
+                      policies=args.policy or POLICIES, seed=args.seed,
+                      skill_speed=args.skill_speed, recorded_levels=recorded, progress=progress)
     sl_s = {q: (s.service_level_s if s else 20.0) for q, s in queues.items()}
     line = next((r for r in actual if r["queue"] == ""), None)
     return {
@@ -191,6 +195,8 @@ async def run(settings: Settings, db: Path, args: argparse.Namespace,
         },
         "roster": {"source": source, "recorded_agents": len(recorded_agents),
                    "agents": len(roster)},
+        "talk_time": ("recorded, rescaled by agent level (1.4 - 0.1 x level)"
+                      if args.skill_speed else "recorded"),
         "actual": {
             # The report's figures (docs/reports.md: outcomes counted when they happened) ...
             "report": None if line is None else {
@@ -206,12 +212,15 @@ async def run(settings: Settings, db: Path, args: argparse.Namespace,
 
 def _roster(args: argparse.Namespace, day: DayArrivals,
             crm_skills: Mapping[str, Mapping[str, int]],
-            queues: Mapping[str, QueueSettings | None]) -> tuple[list[AgentSpec], str]:
+            queues: Mapping[str, QueueSettings | None]
+            ) -> tuple[list[AgentSpec], str, dict[str, dict[str, int]]]:
+    """The roster to replay, where it comes from, and the recorded agents' levels."""
     qs = {q: s or QueueSettings(name=q, skills=[q]) for q, s in queues.items()}
+    recorded = recorded_roster(day.agents, crm_skills, qs)
     if args.roster is not None:
         roster, source = load_roster(args.roster), "roster"
     else:
-        roster, source = recorded_roster(day.agents, crm_skills, qs), "recorded"
+        roster, source = recorded, "recorded"
     if args.agents is not None:
         busiest = Counter(a.agent for a in day.arrivals if a.agent)
         roster, source = resize(roster, args.agents, busiest), f"{source}, resized"
@@ -223,8 +232,8 @@ def _roster(args: argparse.Namespace, day: DayArrivals,
                               f"its queues: {', '.join(qs)}")
         roster, source = with_skills(roster, skills), f"{source}, skills {args.skills}"
     # Levels for queues the day does not have are dropped (the engine knows only the day's).
-    return [AgentSpec(a.agent_id, {q: v for q, v in a.skills.items() if q in qs})
-            for a in roster], source
+    return ([AgentSpec(a.agent_id, {q: v for q, v in a.skills.items() if q in qs})
+             for a in roster], source, {a.agent_id: dict(a.skills) for a in recorded})
 
 
 def to_csv(result: Mapping[str, Any]) -> str:

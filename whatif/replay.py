@@ -11,8 +11,12 @@ the benchmark's. What a replay changes from the recorded day, and what it keeps:
   DEFAULT_LEVEL when the CRM has none; overflows, callbacks and announcements are not replayed
   (max_wait_s is lifted), and a call waits in the queue where its outcome happened;
 - a caller keeps their arrival time, tier, value, patience and recorded talk time whoever answers
-  (handle time = talk + the queue's configured wrap-up); offers are answered at once (no ring
-  time, no ring-no-answer);
+  (handle time = talk + the queue's configured wrap-up); with `skill_speed`, routing_quality's
+  model instead: the talk time is rescaled from the recorded agent's level in the queue to the
+  answering agent's (talk x (1.4 - 0.1 x new level) / (1.4 - 0.1 x recorded level)), so that a
+  policy that matches skills better gets the credit the benchmark gives it (without it, every
+  policy inherits the recorded day's skill fit); offers are answered at once (no ring time, no
+  ring-no-answer);
 - the roster is logged in all day: login hours and pauses are not replayed.
 
 Figures (per policy, the names of routing_quality): `sl` answered within the queue's
@@ -37,6 +41,7 @@ from benchmarks.routing_quality import (
     Caller,
     ProjectSim,
     Simulation,
+    handle_factor,
 )
 from config.acd import AcdSettings, QueueSettings
 from whatif.arrivals import Arrival
@@ -156,9 +161,11 @@ def _sim_settings(acd: AcdSettings, queues: Mapping[str, QueueSettings]) -> AcdS
 
 
 def replay(arrivals: Sequence[Arrival], roster: Sequence[AgentSpec], *, acd: AcdSettings,
-           policies: Sequence[str], seed: int = 1,
+           policies: Sequence[str], seed: int = 1, skill_speed: bool = False,
+           recorded_levels: Mapping[str, Mapping[str, int]] | None = None,
            progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Policy name -> figures of the day's arrivals replayed under that policy and roster."""
+    """Policy name -> figures of the day's arrivals replayed under that policy and roster.
+    `recorded_levels` (agent -> queue -> level, the recorded roster's) with `skill_speed`."""
     if not arrivals:
         raise WhatIfError("no arrivals to replay")
     configured = {q.name: q for q in acd.queues}
@@ -171,8 +178,15 @@ def replay(arrivals: Sequence[Arrival], roster: Sequence[AgentSpec], *, acd: Acd
     # Engine time starts just before the first arrival, on a whole second of the wall clock
     # (the engine's timers run on the simulation's one-second ticks).
     origin = math.floor(min(a.at for a in arrivals)) - 1.0
+    levels = recorded_levels or {}
+
+    def base(a: Arrival) -> float:
+        if not skill_speed:
+            return a.talk_s
+        return a.talk_s / handle_factor(levels.get(a.agent, {}).get(a.queue, DEFAULT_LEVEL))
+
     callers = [Caller(call_id=a.call_id, arrival=a.at - origin, skill=a.queue, tier=a.tier,
-                      value=a.value, patience=a.patience_s, base_handle=a.talk_s)
+                      value=a.value, patience=a.patience_s, base_handle=base(a))
                for a in arrivals]
     wrapup = {n: q.wrapup_s for n, q in queues.items()}
     sl_s = {n: q.service_level_s for n, q in queues.items()}
@@ -185,10 +199,10 @@ def replay(arrivals: Sequence[Arrival], roster: Sequence[AgentSpec], *, acd: Acd
         sim: Simulation
         if name in ("project", "project_no_skill_hold"):
             sim = ProjectSim(agents, callers, hold_for_skill=name == "project", acd=sim_acd,
-                             handle_by_level=False)
+                             handle_by_level=skill_speed)
         else:
             sim = AppQueueSim(agents, callers, name, seed, wrapup_s=wrapup,
-                              handle_by_level=False)
+                              handle_by_level=skill_speed)
         res = sim.run()
         done = [Outcome(c.skill, c.tier, c.value, res[c.call_id].answered, res[c.call_id].wait,
                         res[c.call_id].handle + wrapup[c.skill] if res[c.call_id].answered

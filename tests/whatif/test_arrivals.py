@@ -78,9 +78,12 @@ async def test_a_days_arrivals_from_the_event_log(tmp_path: Path) -> None:
     # censored: drawn from the day's abandons longer than the wait (30 or 50)
     assert a1.patience_censored and a1.patience_s in (30.0, 50.0)
     b1, b2 = by_id["b1"], by_id["b2"]
-    assert (b1.outcome, b1.patience_s, b1.patience_censored, b1.talk_s) == (
-        "abandoned", 30.0, False, 0.0)
+    assert (b1.outcome, b1.patience_s, b1.patience_censored) == ("abandoned", 30.0, False)
     assert (b2.queue, b2.tier, b2.value, b2.patience_s) == ("sales", "unknown", 0.0, 50.0)
+    # an abandoned call's talk time, had it been answered: one of its queue's answered calls'
+    assert b1.talk_drawn and b1.talk_s in (100.0, 60.0)
+    assert (b2.talk_drawn, b2.talk_s) == (True, 120.0)
+    assert not a1.talk_drawn
     o1 = by_id["o1"]  # counted where it was answered; its wait beats every abandon: tail draw
     assert (o1.at, o1.queue, o1.tier, o1.wait_s, o1.talk_s, o1.handle_s) == (
         D + 11 * H, "sales", "platinum", 80.0, 120.0, None)

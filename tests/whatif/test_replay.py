@@ -124,6 +124,13 @@ def test_the_recorded_staffing_reproduces_the_recorded_day(
         assert replayed[k] == pytest.approx(log[k], abs=0.01), k
     for k in ("asa_s", "value_weighted_wait_s"):
         assert replayed[k] == pytest.approx(log[k], abs=0.5), k
+    # Rescaling talk by level changes nothing when the recorded agents answer as recorded.
+    rc, out, err = _whatif(data_dir, capsys, "--day", DAY, "--policy", "project",
+                           "--skill-speed")
+    assert rc == 0, err
+    speed = json.loads(out)["policies"]["project"]
+    for k in ("sl", "abandon_rate", "aht_s"):
+        assert speed[k] == pytest.approx(log[k], abs=0.01), k
 
 
 def test_more_agents_never_lower_the_service_level(
