@@ -161,6 +161,26 @@ def test_cross_training_and_csv(day: tuple[Path, dict[str, Any]],
     assert [x.split(",")[0] for x in lines[1:]] == ["actual", "project"]
 
 
+def test_a_roster_file_replaces_the_days_agents(day: tuple[Path, dict[str, Any]],
+                                                capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    data_dir, _ = day
+    roster = tmp_path / "roster.json"
+    roster.write_text('{"x1": {"tech": 3, "billing": 2, "sales": 1}, "x2": {"tech": 5}}',
+                      encoding="utf-8")
+    rc, out, err = _whatif(data_dir, capsys, "--day", DAY, "--policy", "project",
+                           "--roster", str(roster))
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["roster"] == {"source": "roster", "recorded_agents": AGENTS, "agents": 2}
+    # two agents for a day sixteen served: most callers give up
+    assert r["policies"]["project"]["abandon_rate"] > 0.5 > r["actual"]["from_log"]["abandon_rate"]
+    roster.write_text('{"x1": {"tech": 7}}', encoding="utf-8")
+    rc, out, err = _whatif(data_dir, capsys, "--day", DAY, "--roster", str(roster))
+    assert (rc, out) == (2, "")
+    assert err.startswith(f"error: --roster {roster}: agent 'x1': expected")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--day", "2026-03-03"], "no calls entered on 2026-03-03"),
     (["--day", DAY, "--queue", "nosuch"], "no calls entered on 2026-03-02 in queue nosuch"),
