@@ -187,8 +187,8 @@ def reference_pick_call(a: Agent, waiting: Iterable[WaitingCall], now: float) ->
     best: WaitingCall | None = None
     mine: WaitingCall | None = None
     for c in waiting:
-        owner = is_reserved_for(c, now)
-        if owner is not None:
+        owner = c.required_agent  # (is_reserved_for, inline: this loop visits every call)
+        if owner is not None and now < c.required_until:
             if owner == a.agent_id and (mine is None or c.key < mine.key):
                 mine = c
             continue
