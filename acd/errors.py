@@ -8,6 +8,7 @@ AcdError
     ├── DuplicateCall   enqueue of a call id the engine already holds
     ├── InvalidSkills   a skill level outside 1..5, or a tier/queue value the settings do not know
     └── StateConflict   clashes with current state (already logged in, device in use): 409
+        └── HoldConflict    a hold/resume the call's hold state refuses (acd.hold); nothing changed
 
 Every raise happens before any state is touched: a refused input changes nothing.
 """
@@ -66,3 +67,13 @@ class InvalidSkills(InvalidRequest):
 class StateConflict(InvalidRequest):
     """The request is valid but clashes with current state (already logged in, device in use):
     retrying later may succeed. The API answers 409 for these, 400 for other InvalidRequests."""
+
+
+class HoldConflict(StateConflict):
+    """A hold or resume of an ACD call that its hold state refuses (acd.hold.TRANSITIONS):
+    already held, not held, over. Nothing changed; the API answers 409."""
+
+    def __init__(self, state: str, event: str, message: str) -> None:
+        self.state = state
+        self.event = event
+        super().__init__(message)

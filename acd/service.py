@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,17 @@ import structlog
 
 from acd.callbacks import Callback, CallbackBook, CallbackEvent, CallbackState, allowed
 from acd.engine import AcdEngine
-from acd.errors import AcdError, IllegalTransition, StateConflict, UnknownAgent
+from acd.errors import AcdError, HoldConflict, IllegalTransition, StateConflict, UnknownAgent
+from acd.hold import (
+    BridgeAgent,
+    CallHold,
+    HangupAgent,
+    HoldCommand,
+    RedirectAgent,
+    SayGoodbye,
+    StartMusic,
+    StopMusic,
+)
 from acd.model import (
     AgentLogin,
     AgentStateChanged,
@@ -138,6 +149,8 @@ class _Caller:
     timed_out: bool = False
     direction: Literal["inbound", "outbound"] = "inbound"  # outbound: a dialer call
     uniqueid: str = ""  # the caller channel's Uniqueid (call_id is the call's Linkedid)
+    agent_channel: str = ""  # the agent leg the caller's Dial rang (kept after the answer)
+    hold: CallHold | None = None  # from the answer on, when the agent's channel is known
 
 
 
@@ -187,6 +200,9 @@ class AcdService:
         # The call tracker's call id (Linkedid) of a channel's Uniqueid, None when unknown: the
         # ACD's call id, the one every bus message and record joins on (server.py wires it).
         self.call_id_for: Callable[[str], str | None] = lambda uniqueid: None
+        # Whether a call's channel is up, as the tracker sees it (None: it does not know the
+        # call or channel); how a held caller's session learns that the agent hung up.
+        self.channel_alive: Callable[[str, str], bool | None] = lambda call_id, channel: None
         self._user_events: asyncio.Task[None] | None = None
         self._day = time.localtime(self.wall.now()).tm_yday
         # Seconds per engine input, for the routing latency histogram on /metrics.
@@ -248,11 +264,11 @@ class AcdService:
                 channel, caller.dial_channel = caller.dial_channel, ""
                 self._spawn(self._hangup_leg(caller.call_id, channel))
 
-    async def _hangup_leg(self, call_id: str, channel: str) -> None:
+    async def _hangup_leg(self, call_id: str, channel: str, why: str = "stop") -> None:
         if self.ami is None:
             return
         try:
-            await self.ami.send(ami_commands.hangup(channel, action_id=f"stop-{call_id}"))
+            await self.ami.send(ami_commands.hangup(channel, action_id=f"{why}-{call_id}"))
             log.info("ringing_leg_hung_up", call_id=call_id, channel=channel)
         except (CtiError, OSError) as exc:
             log.warning("ringing_leg_not_hung_up", call_id=call_id, channel=channel,
@@ -269,6 +285,8 @@ class AcdService:
             # (AGI notices the closed socket only when Dial returns; DIALSTATUS=ANSWER then
             # ends the call in the reference dialplan).
             for caller in list(self._callers.values()):
+                if caller.hold is not None and caller.hold.on_hold:
+                    continue  # its next poll gives the caller back to the agent (acd/hold.py)
                 if caller.answered and caller.task is not None:
                     caller.task.cancel()
         # Callers talking to an agent stay until their call ends or the grace period is over.
@@ -645,6 +663,7 @@ class AcdService:
         if status == "ANSWER" or caller.answered:
             if not caller.answered:
                 self._answered(caller)
+            await self._after_bridge(session, caller)
             self._ended(caller)
             # The mark the dialplan needs to hang up instead of falling back to Queue().
             with contextlib.suppress(AgiHangup, AgiCommandError):
@@ -665,9 +684,87 @@ class AcdService:
             self.feed_engine(self.engine.offer_failed, caller.call_id, reason)
         return False
 
+    async def _after_bridge(self, session: AgiSession, caller: _Caller) -> None:
+        """The caller's Dial returned. The conversation is over, unless the agent was taken out
+        of the bridge for a hold (acd/hold.py): then the caller hears music here, in the session
+        that owns its channel, until the agent resumes (EXEC Bridge joins them again, and this
+        runs again when that bridge ends), or hangs up, or the caller does (AgiHangup)."""
+        hold = caller.hold
+        if hold is None:
+            return
+        cmds = hold.bridge_ended(self.clock.now())
+        while True:
+            for cmd in cmds:  # a BridgeAgent comes last
+                if isinstance(cmd, BridgeAgent):
+                    log.info("acd_resume", call_id=caller.call_id, agent_id=caller.agent_id)
+                    await session.exec("Bridge", cmd.channel, "x")
+                    result = await session.get_variable("BRIDGERESULT") or "FAILURE"
+                    cmds = hold.bridge_ended(self.clock.now(), bridge_result=result)
+                    break
+                await self._hold_step(session, caller, cmd)
+            else:
+                if hold.ended:
+                    return
+                await session.wait_for_digit(self.poll_ms)  # keys pressed on hold do nothing
+                cmds = hold.tick(self.clock.now(), agent_present=self._agent_present(caller),
+                                 stopping=self._draining)
+
+    async def _hold_step(self, session: AgiSession, caller: _Caller, cmd: HoldCommand) -> None:
+        if isinstance(cmd, StartMusic):
+            log.info("acd_held", call_id=caller.call_id, agent_id=caller.agent_id)
+            await session.set_music(True)
+        elif isinstance(cmd, StopMusic):
+            await session.set_music(False)
+        elif isinstance(cmd, SayGoodbye):
+            log.info("agent_left_held_caller", call_id=caller.call_id, agent_id=caller.agent_id)
+            with contextlib.suppress(AgiCommandError):  # a missing prompt: the call ends anyway
+                await session.stream_file(PROMPT_GOODBYE)
+
+    def _agent_present(self, caller: _Caller) -> bool:
+        """The agent's channel is still up, as the call tracker saw it (True when it cannot
+        tell: then Bridge's BRIDGERESULT says so at the resume)."""
+        present = self.channel_alive(caller.call_id, caller.agent_channel)
+        return True if present is None else present
+
+    async def hold_call(self, channel: str, on: bool) -> str:
+        """REST hold (``on``) or resume of the connected ACD caller on ``channel``. Hold
+        redirects the agent's channel to agent@cti-hold now; the caller's session does the
+        rest (acd/hold.py). HoldConflict when the call's hold state refuses it (nothing
+        changes); CtiError when AMI refused or did not answer the Redirect (the hold is
+        undone). Returns the Redirect's action id ("" for a resume, which sends nothing)."""
+        caller = self._by_channel.get(channel)
+        hold = caller.hold if caller is not None else None
+        if caller is None or hold is None or hold.ended:
+            raise HoldConflict("unknown", "hold" if on else "resume",
+                               "the ACD has no connected call on this channel whose agent's "
+                               "channel it knows")
+        now = self.clock.now()
+        if not on:
+            hold.resume(now)
+            log.info("acd_resume_requested", call_id=caller.call_id, agent_id=caller.agent_id)
+            return ""
+        if self.ami is None:
+            raise HoldConflict(hold.state.value, "hold", "no AMI connection to redirect the agent")
+        sent = ""
+        for cmd in hold.hold(now):
+            if isinstance(cmd, RedirectAgent):
+                try:
+                    action = ami_commands.redirect(
+                        cmd.channel, context=ami_commands.HOLD_CONTEXT, exten="agent",
+                        action_id=f"acdhold-{uuid.uuid4().hex[:16]}")
+                    await self.ami.send(action)
+                except BaseException:
+                    hold.hold_failed(self.clock.now())
+                    raise
+                sent = action.action_id
+        log.info("acd_hold_requested", call_id=caller.call_id, agent_id=caller.agent_id)
+        return sent
+
     def _answered(self, caller: _Caller) -> None:
         caller.answered = True
         caller.answered_wall = self.wall.now()
+        if caller.agent_channel:
+            caller.hold = CallHold(caller.agent_channel)
         log.info("answered", call_id=caller.call_id, agent_id=caller.agent_id,
                  queue=caller.queue)
         if self.continuity is not None:
@@ -698,6 +795,10 @@ class AcdService:
         if caller.callback:
             return
         if caller.answered:
+            if caller.hold is not None:
+                for cmd in caller.hold.caller_gone(self.clock.now()):
+                    if isinstance(cmd, HangupAgent):  # parked in [cti-hold]: nobody else ends it
+                        self._spawn(self._hangup_leg(caller.call_id, cmd.channel, "held"))
             self._ended(caller)
             return
         try:
@@ -787,6 +888,14 @@ class AcdService:
         feed.update_sinks.append(self.on_call_update)
         feed.event_sinks.append(self.on_cti_event)
         self.call_id_for = feed.tracker.call_id_for
+        tracker = feed.tracker
+
+        def channel_alive(call_id: str, channel: str) -> bool | None:
+            call = tracker.get(call_id)
+            legs = [] if call is None else [x for x in call.legs if x.channel == channel]
+            return None if not legs else any(x.ended_at is None for x in legs)
+
+        self.channel_alive = channel_alive
         self.before_originate = feed.expect_originate
 
     def on_cti_event(self, ev: CtiEvent) -> None:
@@ -820,7 +929,7 @@ class AcdService:
         if caller.answered:
             return
         if isinstance(u, CallDialBegan):
-            caller.dial_channel = u.dest_channel
+            caller.dial_channel = caller.agent_channel = u.dest_channel
             if self._draining:
                 self._hangup_ringing()
         elif u.dial_status == "ANSWER":

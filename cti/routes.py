@@ -3,9 +3,11 @@ call control (hang up, blind and attended transfer, hold) and supervisor monitor
 whisper / barge through ChanSpy). Who may act on which call: cti.call_access.
 
 Calls inside an ACD FastAGI session (inbound calls the ACD bridged with Dial from the caller's
-AGI) cannot be held or attended-transferred over REST: the AGI session owns the caller's
-channel, and a Redirect of it would end the session (the ACD would count the call as over).
-They can be hung up and blind-transferred (the caller leaves the ACD for the target).
+AGI) are held by the ACD itself (``acd_hold``, AcdService.hold_call, acd/hold.py): only the
+agent's channel is redirected, and the caller hears music in the session that owns its channel.
+They cannot be attended-transferred over REST (a Redirect or Atxfer there would end or bypass the
+session: 409 ``acd_session``); they can be hung up and blind-transferred (the caller leaves the
+ACD for the target).
 
 Every number a person asks to dial or transfer to is first decided by the dial policy
 (cti/dialguard.py, cti/dialpolicy.py: known extensions only, country and number type by role and
@@ -19,13 +21,14 @@ and nothing is sent.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from aiohttp import web
 
+from acd.errors import AcdError
 from agent_desktop.errors import (
     ApiError,
     BadGateway,
@@ -140,12 +143,15 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
                in_acd_session: Callable[[str], bool] | None = None,
                guard: DialGuard | None = None,
                queue_of: Callable[[str], str | None] | None = None,
-               wall: Clock | None = None) -> RouteRegistry:
+               wall: Clock | None = None,
+               acd_hold: Callable[[str, bool], Awaitable[str]] | None = None) -> RouteRegistry:
     """``directory`` names the users of devices; ``publish`` carries the tracker updates a
     route causes (a REST transfer) to the bus; ``in_acd_session(channel)`` says whether an ACD
     FastAGI session holds that channel; ``guard`` decides and audits every dial target (the
     dial policy); ``queue_of(call_id)`` is the ACD queue of a call (GET /api/calls shows it
-    when the tracker has none)."""
+    when the tracker has none); ``acd_hold(customer_channel, on)`` holds or resumes a call inside
+    an ACD session (AcdService.hold_call: the action id sent, "" for a resume; AcdError when
+    refused)."""
     routes = RouteRegistry()
     clock = clock or MonotonicClock()
     wall = wall or WallClock()
@@ -183,15 +189,18 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
 
     async def send(action: commands.AmiAction) -> None:
         require_connected()
+        await ami_call(ami.send(action), action.action_id)
+
+    async def ami_call(sending: Awaitable[Any], action_id: str) -> Any:
         try:
-            await ami.send(action)
+            return await sending
         except ActionFailed as exc:
             raise BadGateway(f"Asterisk refused the call: {exc.response.get('Message', '')}",
                              {"action": exc.action}) from None
         except (ActionTimeout, OriginateOutcomeUnknown) as exc:
             # The call may still be placed: a retry could ring twice. Say so.
             raise GatewayTimeout(f"outcome unknown, do not retry blindly: {exc}",
-                                 {"action_id": action.action_id}) from None
+                                 {"action_id": action_id}) from None
         except AmiConnectionError as exc:
             raise ServiceUnavailable(f"not connected to Asterisk: {exc}") from None
 
@@ -314,8 +323,8 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
         if in_acd_session(customer):
             raise Conflict(
                 f"{what} is not available for calls the ACD routed: its FastAGI session owns "
-                "the caller's channel (use the phone's own hold/transfer keys, or a blind "
-                "transfer)", {"reason": "acd_session"})
+                "the caller's channel (hold, hang-up and blind transfer work; use the phone's "
+                "own transfer key)", {"reason": "acd_session"})
 
     @routes.get("/api/calls/mine", roles=AGENT_ROLES, response=list[CallView],
                 summary="My live calls: those I am the agent of (a dial shows once my phone rings)",
@@ -404,7 +413,8 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
 
     async def hold_or_unhold(request: web.Request, on: bool) -> web.StreamResponse:
         call, customer = await controlled_call(request)
-        outside_acd(customer, "hold")
+        if in_acd_session(customer):
+            return await acd_hold_or_unhold(call, customer, on)
         agent = agent_leg(call)
         held = any(leg.on_hold for leg in call.legs if leg.ended_at is None)
         if held == on:
@@ -419,9 +429,23 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
         return json_response({"call_id": call.call_id, "action_id": action.action_id,
                               "status": "holding" if on else "resuming"})
 
+    async def acd_hold_or_unhold(call: CallView, customer: str, on: bool) -> web.StreamResponse:
+        """The ACD holds its own callers: it redirects the agent's channel and its session
+        plays the caller music (acd/hold.py); there is no single AMI action to report."""
+        if acd_hold is None:
+            outside_acd(customer, "hold")
+        assert acd_hold is not None
+        require_connected()
+        try:
+            action_id = await ami_call(acd_hold(customer, on), f"acd-{'hold' if on else 'unhold'}")
+        except AcdError as exc:
+            raise Conflict(str(exc), {"reason": "acd_hold_state"}) from None
+        return json_response({"call_id": call.call_id, "action_id": str(action_id),
+                              "status": "holding" if on else "resuming"})
+
     @routes.post("/api/calls/{call_id}/hold", roles=AGENT_ROLES, params=call_param,
-                 response=CallStatus, summary="Put the customer on hold (music); not for "
-                 "ACD-routed calls", tags=("cti",))
+                 response=CallStatus, summary="Put the customer on hold (music); an ACD-routed "
+                 "call is held by the ACD's own session", tags=("cti",))
     async def hold_call(request: web.Request) -> web.StreamResponse:
         return await hold_or_unhold(request, True)
 

@@ -1,5 +1,5 @@
-"""The dialplan applications the simulator models: Dial, Queue (degraded mode), AGI, ChanSpy,
-AMD, Playback, MusicOnHold, Wait, Answer, Hangup, and Dial's pre-dial handler.
+"""The dialplan applications the simulator models: Dial, Bridge, Queue (degraded mode), AGI,
+ChanSpy, AMD, Playback, MusicOnHold, Wait, Answer, Hangup, and Dial's pre-dial handler.
 
 `exec` is what AGI's EXEC runs; `run_application` is an Originate with Application=...
 Each application returns when Asterisk's would, with the same variables set (DIALSTATUS,
@@ -8,6 +8,7 @@ AGISTATUS, AMDSTATUS...) and the same AMI events in the same order.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ class Applications:
             return await self.dial(ch, data)
         if low == "queue":
             return await self.queue(ch, data.split(",")[0] or "support")
+        if low == "bridge":
+            return await self.bridge(ch, data)
         if low == "playback":
             if not await self.sw.wait_sim(self.sw.config.playback_s, ch):
                 return -1
@@ -120,6 +123,44 @@ class Applications:
         self.sw.set_var(ch, "DIALEDTIME", str(int(time.time() - started)))
         self.sw.set_var(ch, "DIALSTATUS", status)
         return result
+
+    async def bridge(self, ch: Channel, data: str) -> int:
+        """Bridge(channel[,options]) as main/features.c bridge_exec runs it: `ch` joins the
+        named channel, which leaves its own dialplan (an agent waiting in [cti-hold]); blocks
+        until that bridge ends; BRIDGERESULT is NONEXISTENT (no such channel), LOOP (itself) or
+        SUCCESS (joined). Always returns 0, as Asterisk does. The named channel is hung up when
+        the bridge ends, which is option x (the ACD always passes it); without x Asterisk would
+        send it back to where its dialplan was, which the simulator does not model."""
+        name = data.split(",")[0].strip()
+        other = self.sw.find(name)
+        if other is None or other.ended.is_set():
+            self.sw.set_var(ch, "BRIDGERESULT", "NONEXISTENT")
+            return 0
+        if other is ch:
+            self.sw.set_var(ch, "BRIDGERESULT", "LOOP")
+            return 0
+        # Its flow (contexts.Contexts.drive) leaves the dialplan and waits for the bridge's end,
+        # as for an AMI Bridge's Channel2; wait until it has, so its interruption is not taken
+        # for a hang-up inside the bridge.
+        other.bridge_to = (ch, False)
+        other.request_hangup("bridge")
+        for _ in range(1000):
+            if other.bridge_to is None or other.ended.is_set():
+                break
+            await asyncio.sleep(0)
+        if other.ended.is_set() or other.bridge_to is not None:
+            other.bridge_to = None
+            self.sw.set_var(ch, "BRIDGERESULT", "FAILURE")
+            return 0
+        self.sw.set_var(ch, "BRIDGERESULT", "SUCCESS")
+        phone = self.sw.phones.get(other.device[6:])
+        talk = (
+            self.sw.sampler.handle_time(phone.behaviour)
+            if phone is not None
+            else self.sw.config.outbound.talk_time_s
+        )
+        await self.legs.bridge_talk(ch, other, talk, other)
+        return 0
 
     def _next_member(self, queue: str) -> Phone | None:
         members = self.sw.config.queues.get(queue, ())
