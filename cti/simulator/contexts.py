@@ -145,6 +145,13 @@ class Contexts:
         self._revive(ch)
         if not leader:
             await self.sw.wait_sim(None, ch, events=[ch.ended])
+            # Interrupted (a Redirect out of the bridge, say): the leader's bridge_talk must see
+            # why before this flow moves on and clears it, or it takes the Redirect for the end
+            # of the talk and hangs this channel up.
+            for _ in range(1000):
+                if ch.bridge is None or ch.ended.is_set():
+                    break
+                await asyncio.sleep(0)
             return
         # Let Channel2 leave its dialplan (MusicOnHold/Wait) before both enter the bridge.
         await asyncio.sleep(0)
