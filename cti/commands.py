@@ -36,7 +36,8 @@ from cti.errors import InvalidValue
 from cti.framing import encode_action
 
 HOLD_CONTEXT = "cti-hold"
-"""Dialplan context :func:`hold` redirects into. It needs (see :func:`hold`)::
+"""Dialplan context :func:`hold` redirects into; the ACD's hold of its own callers
+(acd/hold.py) redirects only the agent there, to ``agent``. It needs (see :func:`hold`)::
 
     [cti-hold]
     exten => customer,1,Answer()

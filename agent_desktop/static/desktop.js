@@ -35,7 +35,6 @@ addStrings({
     "call.title": "Call", "call.none": "No call.",
     "call.ringing": "Ringing", "call.talking": "Talking", "call.ended": "Ended", "call.held": "On hold",
     "call.dialing": "Dialling", "call.hold_for": "on hold {d}", "call.held_total": "held {d} in all",
-    "call.hold_acd": "The ACD holds this caller's line: use your phone's hold key",
     "call.transferred_away": "Call from {number} transferred to {target}",
     "call.transferred_in": "Transferred to you by {from}",
     "call.not_answered": "The call to {number} was not answered",
@@ -76,7 +75,6 @@ addStrings({
     "call.title": "通话", "call.none": "当前无通话。",
     "call.ringing": "振铃中", "call.talking": "通话中", "call.ended": "已结束", "call.held": "保持中",
     "call.dialing": "拨号中", "call.hold_for": "已保持 {d}", "call.held_total": "共保持 {d}",
-    "call.hold_acd": "该来电由 ACD 控制线路：请使用话机上的保持键",
     "call.transferred_away": "来自 {number} 的通话已转接到 {target}",
     "call.transferred_in": "由 {from} 转接给您",
     "call.not_answered": "呼叫 {number} 未接通",
@@ -341,9 +339,8 @@ function renderCall() {
   ui.notes.value = c.notes || "";
   ui.notes.addEventListener("input", () => { c.notes = ui.notes.value; });
   const answerable = c.status === "ringing";
-  // The ACD's FastAGI session owns a routed caller's channel: the server refuses hold (409),
-  // so the button says why instead of failing after a click.
-  const holdable = c.status === "talking" && !c.acd;
+  // ACD-routed calls too: the ACD holds its own callers (acd/hold.py).
+  const holdable = c.status === "talking";
   clear(panel,
     h("h2", {}, t("call.title"),
       h("span", { class: `badge call-${status}`, id: "call-status", dataset: { status } },
@@ -365,7 +362,6 @@ function renderCall() {
                     onclick: hangup }, t("call.hangup"), h("kbd", {}, "Alt+H")),
       h("button", { type: "button", id: "btn-hold", disabled: !holdable,
                     "aria-pressed": c.held ? "true" : "false",
-                    title: c.acd && c.status === "talking" ? t("call.hold_acd") : null,
                     onclick: toggleHold }, c.held ? t("call.unhold") : t("call.hold"))),
     h("form", { class: "row", id: "transfer-form", onsubmit: (ev) => { ev.preventDefault(); transfer(); } },
       ui.transfer,

@@ -103,6 +103,12 @@ async def take_inbound_call(w: World, page: Page) -> tuple[str, Any, str]:
     return number, view, call_id
 
 
+async def until_true(pred: Any, within: float = TIMEOUT_MS / 1000) -> None:
+    async with asyncio.timeout(within):
+        while not pred():
+            await asyncio.sleep(0.02)
+
+
 async def wrap_up(page: Page) -> str:
     """Picks the first disposition code and saves; returns the code."""
     wrap = page.locator("#wrap-panel")
@@ -119,9 +125,21 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     desk = await desktop(w, "agent1")
     await make_available(w, desk)
     _number, view, inbound = await take_inbound_call(w, desk)
-    # An ACD-routed caller's line belongs to the ACD's FastAGI session: the server refuses hold
-    # (409), so the page offers no hold button that can only fail.
-    await expect(desk.locator("#btn-hold")).to_be_disabled()
+    # An ACD-routed caller is held by the ACD's own FastAGI session (acd/hold.py): the same
+    # button, the same held state from the caller's MusicOnHoldStart.
+    acd_hold = desk.locator("#btn-hold")
+    await expect(acd_hold).to_be_enabled()
+    await acd_hold.click()
+    await expect(desk.locator("#call-status")).to_have_attribute("data-status", "held",
+                                                                 timeout=TIMEOUT_MS)
+    await expect(acd_hold).to_have_attribute("aria-pressed", "true")
+    await until_true(lambda: any(leg.on_hold for leg in tracker.get(inbound).legs
+                                 if leg.ended_at is None))
+    await acd_hold.click()  # resume
+    await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                 timeout=TIMEOUT_MS)
+    await until_true(lambda: not any(leg.on_hold for leg in tracker.get(inbound).legs
+                                     if leg.ended_at is None))
     await desk.click("#btn-hangup")
     await wrap_up(desk)
     await expect(desk.locator("#call-none")).to_be_visible(timeout=TIMEOUT_MS)
