@@ -269,7 +269,8 @@ class AcdService:
             return
         try:
             await self.ami.send(ami_commands.hangup(channel, action_id=f"{why}-{call_id}"))
-            log.info("ringing_leg_hung_up", call_id=call_id, channel=channel)
+            log.info("ringing_leg_hung_up" if why == "stop" else "agent_leg_hung_up",
+                     call_id=call_id, channel=channel, why=why)
         except (CtiError, OSError) as exc:
             log.warning("ringing_leg_not_hung_up", call_id=call_id, channel=channel,
                         error=str(exc) or type(exc).__name__)
@@ -754,7 +755,10 @@ class AcdService:
                         action_id=f"acdhold-{uuid.uuid4().hex[:16]}")
                     await self.ami.send(action)
                 except BaseException:
-                    hold.hold_failed(self.clock.now())
+                    # Undone unless the session moved on meanwhile (the agent hung up and the
+                    # Dial returned): its next poll sees that the agent is gone.
+                    with contextlib.suppress(HoldConflict):
+                        hold.hold_failed(self.clock.now())
                     raise
                 sent = action.action_id
         log.info("acd_hold_requested", call_id=caller.call_id, agent_id=caller.agent_id)
