@@ -665,6 +665,11 @@ class AcdService:
             if not caller.answered:
                 self._answered(caller)
             await self._after_bridge(session, caller)
+            if caller.hold is not None and caller.hold.holds:
+                # Talk time on the record runs from the answer to the end, holds included.
+                log.info("acd_call_holds", call_id=caller.call_id, agent_id=caller.agent_id,
+                         holds=caller.hold.holds,
+                         held_s=round(caller.hold.held_for(self.clock.now()), 3))
             self._ended(caller)
             # The mark the dialplan needs to hang up instead of falling back to Queue().
             with contextlib.suppress(AgiHangup, AgiCommandError):

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import structlog
 
 from acd.errors import HoldConflict
 from acd.hold import HoldState
@@ -75,6 +76,14 @@ async def connected(ami: Any = None) -> tuple[Any, BridgingSession, asyncio.Task
 
 
 async def test_hold_redirects_the_agent_music_then_bridge_and_one_answer() -> None:
+    with structlog.testing.capture_logs() as logs:
+        await hold_and_resume_once()
+    (summary,) = [e for e in logs if e["event"] == "acd_call_holds"]
+    assert (summary["call_id"], summary["agent_id"], summary["holds"]) == ("5.1", "alice", 1)
+    assert summary["held_s"] >= 0
+
+
+async def hold_and_resume_once() -> None:
     svc, s, task, channel = await connected()
     action_id = await svc.hold_call(channel, True)
     (redirect,) = svc.ami.sent
