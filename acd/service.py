@@ -151,6 +151,7 @@ class _Caller:
     uniqueid: str = ""  # the caller channel's Uniqueid (call_id is the call's Linkedid)
     agent_channel: str = ""  # the agent leg the caller's Dial rang (kept after the answer)
     hold: CallHold | None = None  # from the answer on, when the agent's channel is known
+    on_answered: Callable[[], None] | None = None  # told once, when an agent answers
 
 
 
@@ -394,12 +395,15 @@ class AcdService:
                          context: IvrContext | None = None,
                          max_wait_s: float | None = None,
                          direction: Literal["inbound", "outbound"] = "inbound",
-                         required_agent: str | None = None) -> str:
+                         required_agent: str | None = None,
+                         on_answered: Callable[[], None] | None = None) -> str:
         """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
         secrets masked) for the screen-pop. The dialer passes its priority tier and
         `max_wait_s` (no agent offered in time: the call leaves the ACD, the abandon rule).
         `required_agent`: for that agent only, first, for [acd].owner_grace_s (acd/policy.py).
+        `on_answered` is called once when an agent answers (this returns only when the call
+        ends: the dialer counts its live answer at the answer, not minutes later).
         Returns "answered", "timed_out", "gone" (the caller hung up first) or "fallback"
         (handed back to the dialplan)."""
         call_id = self.call_id_of(session)
@@ -410,7 +414,7 @@ class AcdService:
                          context=context, task=asyncio.current_task(),
                          deadline=None if max_wait_s is None
                          else self.clock.now() + max_wait_s, direction=direction,
-                         uniqueid=session.uniqueid or "")
+                         uniqueid=session.uniqueid or "", on_answered=on_answered)
         if self.continuity is not None:
             await self.continuity.call_entered(caller)  # on record before anything can fail
         if self._draining:
@@ -784,6 +788,11 @@ class AcdService:
             log.warning("answer_not_applied", call_id=caller.call_id, error=str(exc))
         self.bus.publish(AcdCallAnswered(caller.call_id, caller.channel, caller.agent_id,
                                          caller.queue, caller.number))
+        if caller.on_answered is not None:
+            try:
+                caller.on_answered()
+            except Exception:  # the caller's owner failing must not break the call
+                log.exception("on_answered_failed", call_id=caller.call_id)
 
     def _ended(self, caller: _Caller) -> None:
         with contextlib.suppress(AcdError):

@@ -940,14 +940,24 @@ class DialerService:
             line.human_at = self.wall.now()
             line.human_waiting = True
             queue = run.campaign.queue if run is not None else ""
+            counted = False
+
+            def connected() -> None:
+                # The live answer counts when the agent answers: counted at the call's end,
+                # the abandons of the last minutes stood against no live answers, and the
+                # rate (pacing's brake, the wallboard) read far too high, 100% at a start.
+                nonlocal counted
+                if run is not None and not counted:
+                    counted = True
+                    self._count(run, abandoned=False)
+
             outcome = await self.acd.queue_call(session, queue=queue, number=line.phone,
                                                 tier=LIVE_TIER,
                                                 max_wait_s=self.pacing.grace_s,
-                                                direction="outbound")
+                                                direction="outbound", on_answered=connected)
             line.human_waiting = False
             if outcome == "answered":
-                if run is not None:
-                    self._count(run, abandoned=False)
+                connected()  # (once: usually already counted at the answer)
                 await self._connected_facts(line)
                 await self._finish(line, "connected", answer_delay_s=answer_delay)
                 return

@@ -78,8 +78,16 @@ class FakeAcd:
     scheduled: dict[str, tuple[CallbackRequest, CallbackSink]] = field(default_factory=dict)
     placing: set[str] = field(default_factory=set)  # being placed: no longer withdrawable
 
+    # Set by a test to keep an answered call talking: queue_call returns when the call ends.
+    talking: asyncio.Event | None = None
+
     async def queue_call(self, session: Any, **kw: Any) -> str:
+        on_answered = kw.pop("on_answered", None)
         self.calls.append(kw)
+        if self.outcome == "answered" and on_answered is not None:
+            on_answered()
+            if self.talking is not None:
+                await self.talking.wait()
         return self.outcome
 
     @property

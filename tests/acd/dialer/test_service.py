@@ -4,6 +4,7 @@ reconciled from the resync). Also the REST routes over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,28 @@ async def test_outcomes_update_leads_with_retries(world: World) -> None:
     st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
     assert st.abandon_rate["24h"] == {"live": 1, "abandoned": 0, "rate": 0.0}
     assert st.results == {"busy": 1, "connected": 1}
+
+
+async def test_a_live_answer_counts_when_the_agent_answers_not_when_the_call_ends(
+        world: World) -> None:
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    ans = world.ami.sent[0]
+    world.dialer.on_cti_event(OriginateResult(ans.action_id, True, 4, "x", "", "", "", "", ""))
+    world.acd.talking = asyncio.Event()
+    s = FakeSession(ans.action_id.removeprefix("orig-"), "HUMAN")
+    call = asyncio.create_task(world.dialer.handle_dialer(s))  # type: ignore[arg-type]
+    while not world.acd.calls:
+        await asyncio.sleep(0)
+    rate = (await status(world)).abandon_rate["24h"]
+    assert rate == {"live": 1, "abandoned": 0, "rate": 0.0}  # the customer is still talking
+    world.acd.talking.set()
+    await call
+    assert (await status(world)).abandon_rate["24h"] == {"live": 1, "abandoned": 0, "rate": 0.0}
+
+
+async def status(world: World) -> Any:
+    return world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
 
 
 async def test_no_agent_within_two_seconds_plays_the_abandon_message(world: World) -> None:
