@@ -249,6 +249,10 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                     msg = await ws.receive(timeout=0.25)
                 except TimeoutError:
                     continue
+                except (aiohttp.ClientError, ConnectionError):
+                    # receive() answers the server's ping itself: on a socket the server is
+                    # closing (a stuck page missed its heartbeat) that write fails.
+                    msg = aiohttp.WSMessage(aiohttp.WSMsgType.CLOSED, None, None)
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     # Closed by the server: 4000 (its queue filled while it did not read), or
                     # a missed heartbeat pong (a stuck page answers no ping either). A page
