@@ -45,6 +45,9 @@ log = structlog.get_logger("acd.continuity")
 ADOPT_WINDOW_S = 12 * 3600.0
 ENDED_UNSEEN = "ended while no CTI server was running (outcome and end time unknown)"
 RECONCILE_PAUSE = "after-call-work"
+# AMI gives no answer time at a resync (acd.follow.answer_estimate): the record says so.
+ANSWER_ESTIMATED = ("answer time estimated at the AMI resync: when the agent's phone began "
+                    "ringing (its channel's age); the wait may be short by the ring time")
 
 
 class AcdContinuity:
@@ -225,7 +228,7 @@ class AcdContinuity:
             open_calls = [self._as_followed(c) for c in self._open.values()
                           if c.call_id not in owned and c.call_id not in self.follower]
             self._open.clear()
-            outcomes += self.follower.adopt(open_calls, channels, now)
+            outcomes += self.follower.adopt(open_calls, channels, now, self._queue_names())
             adopted = [c.call_id for c in self.follower.calls() if c.adopted]
             if adopted or open_calls:
                 log.info("calls_adopted", live=adopted, ended_unseen=len(open_calls) -
@@ -249,7 +252,10 @@ class AcdContinuity:
                                             snap.application_data.split(",")[0],
                                             now - snap.duration_s))
         if strangers:
-            self._outcomes(self.follower.adopt(strangers, channels, now))
+            self._outcomes(self.follower.adopt(strangers, channels, now, self._queue_names()))
+
+    def _queue_names(self) -> frozenset[str]:
+        return frozenset(q.name for q in self.acd.settings.acd.queues)
 
     def _stranger(self, call_id: str, number: str, fallback_queue: str,
                   offered_at: float) -> FollowedCall:
@@ -260,7 +266,7 @@ class AcdContinuity:
             handed_back="reached Queue() without this server", adopted=True)
         log.info("call_adopted", call_id=call_id, queue=fallback_queue, reason=call.handed_back)
         self._spawn(self._write(call_id, queue=call.queue or None, phone=number or None,
-                                offered_at=offered_at, notes=_note(call, True)))
+                                offered_at=offered_at, notes=record_note(call, True)))
         return call
 
     def _as_followed(self, c: OpenCall) -> FollowedCall:
@@ -327,7 +333,8 @@ class AcdContinuity:
         call = o.call
         log.info("fallback_answered" if o.via_fallback else "adopted_call_answered",
                  call_id=call.call_id, agent_ext=call.agent, queue=call.fallback_queue or
-                 call.queue)
+                 call.queue, answered_at=call.answered_at,
+                 answer_time="estimated" if call.answer_estimated else "seen")
         stats = self.acd.engine.stats
         if call.offered_at is None or call.queue not in {q.name for q in
                                                           self.acd.settings.acd.queues}:
@@ -357,19 +364,19 @@ class AcdContinuity:
 
     async def _record_answer(self, o: Answered) -> None:
         call = o.call
-        await self._write(call.call_id, answered_at=call.answered_at,
+        await self._write(call.call_id, answered_at=call.answered_at, queue=call.queue or None,
                           agent_user_id=await self._user_for_extension(call.agent),
-                          notes=_note(call, o.via_fallback))
+                          notes=record_note(call, o.via_fallback))
 
     async def _record_end(self, o: Ended) -> None:
         call = o.call
         if not o.seen:
-            await self._write(call.call_id, ended_at=o.at,
-                              notes=(_note(call, bool(call.fallback_queue)) + "; " if
+            await self._write(call.call_id, ended_at=o.at, queue=call.queue or None,
+                              notes=(record_note(call, bool(call.fallback_queue)) + "; " if
                                      call.answered_at is not None else "") + ENDED_UNSEEN,
                               disposition=None if call.answered_at is not None else "unknown")
             return
-        await self._write(call.call_id, ended_at=o.at,
+        await self._write(call.call_id, ended_at=o.at, queue=call.queue or None,
                           disposition=None if call.answered_at is not None else "abandoned")
 
     async def _write(self, call_id: str, **fields: Any) -> None:
@@ -393,7 +400,7 @@ class AcdContinuity:
         return self._users_by_ext[ext]
 
 
-def _note(call: FollowedCall, via_fallback: bool) -> str:
+def record_note(call: FollowedCall, via_fallback: bool) -> str:
     parts = []
     if call.handed_back:
         parts.append(f"handed back to Asterisk's Queue(): {call.handed_back}")
@@ -403,6 +410,8 @@ def _note(call: FollowedCall, via_fallback: bool) -> str:
         where = f"Queue({call.fallback_queue})" if via_fallback and call.fallback_queue \
             not in ("", "?") else ("Queue()" if via_fallback else "the ACD's Dial")
         parts.append(f"answered in {where} by extension {call.agent or '?'}")
+        if call.answer_estimated:
+            parts.append(ANSWER_ESTIMATED)
     return "; ".join(parts)
 
 

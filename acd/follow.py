@@ -3,8 +3,10 @@ back to Asterisk's Queue(), and calls a previous server process left live (adopt
 restart). Pure: AMI events in, outcomes out; times (Unix) are passed in.
 
     follow(FollowedCall)                     a hand-back, or an adoption
-    adopt(open_calls, channels, now)         after the first AMI resync: live ones are followed,
-                                             the others ended while no server was watching
+    adopt(open_calls, channels, now, queues) after the first AMI resync: live ones are followed,
+                                             the others ended while no server was watching;
+                                             one already talking gets an estimated answer
+                                             time (answer_estimate)
     apply(event, now)                        QueueCallerJoin / AgentConnect / DialEnd ANSWER ->
                                              Answered;  AgentComplete / QueueCallerAbandon /
                                              Hangup -> Ended
@@ -17,7 +19,7 @@ call is forgotten (late events for it change nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from cti.events import (
@@ -46,6 +48,9 @@ class FollowedCall:
     # The caller channel's Uniqueid, which AMI's queue and hang-up events name; "" = the same
     # as call_id (a call's first channel). They differ for a caller transferred into the queue.
     uniqueid: str = ""
+    # answered_at is an estimate from the channels' ages at an AMI resync (answer_estimate),
+    # not the time an answer event was seen.
+    answer_estimated: bool = False
 
     @property
     def caller_uid(self) -> str:
@@ -78,6 +83,31 @@ def device_extension(channel: str, template: str) -> str:
     return ""
 
 
+def queue_of_app_data(application_data: str) -> str:
+    """Queue()'s ApplicationData 'support,t,,,300' -> 'support'."""
+    return application_data.split(",", 1)[0].strip()
+
+
+def answer_estimate(caller: ChannelSnapshot, agent: ChannelSnapshot, now: float,
+                    offered_at: float | None = None) -> float:
+    """When a call found talking at an AMI resync was answered, as well as AMI can tell.
+
+    AMI reports no answer time at a resync: CoreShowChannel (and Status) carry only each
+    channel's age (`Duration`, `Seconds`: now minus its creation, whole seconds truncated),
+    BridgeInfo/BridgeList carry no creation time in Asterisk 22.9, and QueueStatus lists only
+    callers still waiting (its `Wait`). The agent's channel is created when Queue() or the
+    ACD's Dial starts ringing that phone, and is answered at most one ring timeout later, so
+    its creation is the latest time AMI proves: the answer was at or after it. That is the
+    estimate (the recorded wait is then the wait until the agent's phone rang: low by the ring
+    time, never high). It is clamped to the caller's own creation and offered_at (an agent
+    channel older than the caller, e.g. a transfer, proves nothing earlier) and to now.
+    """
+    at = max(now - caller.duration_s, now - agent.duration_s)
+    if offered_at is not None:
+        at = max(at, offered_at)
+    return min(at, now)
+
+
 class CallFollower:
     def __init__(self, device_template: str) -> None:
         self.template = device_template
@@ -106,9 +136,12 @@ class CallFollower:
         return self._calls.pop(call.call_id)
 
     def adopt(self, open_calls: Iterable[FollowedCall], channels: Sequence[ChannelSnapshot],
-              now: float) -> list[Outcome]:
+              now: float, queues: Collection[str] = ()) -> list[Outcome]:
         """Calls an earlier process left open: those still live are followed (answered if the
-        caller is bridged with an agent's phone); the others are over."""
+        caller is bridged with an agent's phone, at answer_estimate's time); the others are
+        over. A caller found in Queue() takes that queue (ApplicationData) as its fallback
+        queue, and as its queue when it had none (it left the IVR before routing) and the name
+        is one of `queues` (the ACD's)."""
         by_uid = {c.chan.uniqueid: c for c in channels}
         out: list[Outcome] = []
         for call in open_calls:
@@ -118,24 +151,33 @@ class CallFollower:
                 out.append(Ended(call, now, seen=False))
                 continue
             if snap.application.lower() == "queue":
-                call = replace(call, fallback_queue=call.fallback_queue or "?")
-            agent = self._bridged_agent(snap, channels)
+                asked = queue_of_app_data(snap.application_data)
+                call = replace(call, fallback_queue=call.fallback_queue or asked or "?",
+                               queue=call.queue or (asked if asked in queues else ""))
+            found = self._bridged_agent(snap, channels)
             self.follow(call)
-            if agent and call.answered_at is None:
-                out.extend(self._answer(call, agent, now, via_fallback=bool(call.fallback_queue)))
-            elif agent and not call.agent:
+            if found is None:
+                continue
+            agent, agent_snap = found
+            if call.answered_at is None:
+                call = replace(call, answer_estimated=True)
+                out.extend(self._answer(call, agent,
+                                        answer_estimate(snap, agent_snap, now, call.offered_at),
+                                        via_fallback=bool(call.fallback_queue)))
+            elif not call.agent:
                 self._calls[call.call_id] = replace(call, agent=agent)
         return out
 
-    def _bridged_agent(self, snap: ChannelSnapshot, channels: Sequence[ChannelSnapshot]) -> str:
+    def _bridged_agent(self, snap: ChannelSnapshot, channels: Sequence[ChannelSnapshot]
+                       ) -> tuple[str, ChannelSnapshot] | None:
         if not snap.bridge_id:
-            return ""
+            return None
         for other in channels:
             if other is not snap and other.bridge_id == snap.bridge_id:
                 ext = device_extension(other.chan.channel, self.template)
                 if ext:
-                    return ext
-        return ""
+                    return ext, other
+        return None
 
     def resync(self, channels: Sequence[ChannelSnapshot], now: float) -> list[Outcome]:
         live = {c.chan.uniqueid for c in channels}
@@ -185,8 +227,8 @@ class CallFollower:
             return [] if call is None else [Ended(self._forget(call), now, seen=True)]
         return []
 
-    def _answer(self, call: FollowedCall, agent: str, now: float,
+    def _answer(self, call: FollowedCall, agent: str, at: float,
                 via_fallback: bool) -> list[Outcome]:
-        call = replace(call, answered_at=now, agent=agent or call.agent)
+        call = replace(call, answered_at=at, agent=agent or call.agent)
         self._calls[call.call_id] = call
         return [Answered(call, via_fallback)]
