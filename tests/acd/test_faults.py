@@ -267,3 +267,42 @@ async def test_a_caller_who_arrived_while_no_server_ran_is_adopted(tmp_path: Pat
         assert rec["disposition"] is None and "without this server" in rec["notes"]
     finally:
         await sim.stop()
+
+
+async def test_a_call_killed_in_the_ivr_is_adopted_with_the_queue_asterisk_reports(
+        tmp_path: Path) -> None:
+    """The lab's kill -9 mid-IVR: the IVR's open record (no queue yet) is all the server left;
+    the caller then fell back to Queue(support) and 1002 answered. The restarted server adopts
+    the call with the queue from the resync (CoreShowChannel ApplicationData) and records the
+    answer as estimated (AMI tells no answer time at a resync: acd.follow.answer_estimate)."""
+    from acd.continuity import ANSWER_ESTIMATED
+
+    agi_port = free_port()
+    sim = PbxSimulator(SimulatorConfig(
+        agi_port=agi_port, time_scale=SCALE, agents=AGENTS, inbound_dialplan="cti", agi_script=ACD,
+        dialplan_events=False, cdr_events=False, queues={"support": AGENTS},
+        phone=PhoneBehaviour(answers=False)))
+    await sim.start()
+    sim.set_phone("1002", PhoneBehaviour(answer_delay_s=0.0, handle_time_s=100_000.0))
+    settings = settings_for(tmp_path, sim.ami_port, agi_port, ring_timeout_s=15.0)
+    users = await seed(settings, logged_in=())
+    try:
+        call = await sim.place_inbound_call("+12025550145")
+        await wait_for(lambda: sim.truth[call.uniqueid].agent == "1002")
+        crm = await Crm.open(Path(settings.server.data_dir) / settings.crm.database, settings.crm)
+        try:  # what ivr/service.py's _opened writes when the caller enters the IVR
+            await crm.log_call(call.uniqueid, direction="inbound", phone="+12025550145",
+                               offered_at=time.time() - 1.0)
+        finally:
+            await crm.close()
+        async with server(settings) as h:
+            await wait_for(lambda: call.uniqueid in h["acd"].continuity.follower)
+            await wait_for(lambda: record(settings, call.uniqueid)[0]["answered_at"] is not None)
+            sim.hangup_caller(call.channel)
+            await wait_for(lambda: record(settings, call.uniqueid)[0]["ended_at"] is not None)
+        [rec] = record(settings, call.uniqueid)
+        assert rec["queue"] == "support" and rec["agent_user_id"] == users["1002"]
+        assert rec["disposition"] is None
+        assert ANSWER_ESTIMATED in rec["notes"] and "Queue(support)" in rec["notes"]
+    finally:
+        await sim.stop()
