@@ -51,6 +51,7 @@ from common.messages import (
     AcdCallQueued,
     AcdCallRemoved,
     CallAgentChanged,
+    CallAnswered,
     CallEnded,
     CallHeld,
     CallTransferred,
@@ -80,9 +81,12 @@ AGENT_QUEUES_REFRESH_S = 10.0
 # no agent yet to every team stream and all. Never to a wallboard.
 # The call tracker's hold and ownership messages (pbx.call.*) name the agent in `call.agent`
 # (and a transfer's or move's previous owner): they go to each of those agents' streams.
-# pbx.call.ended is forwarded only for a call that moved to another agent (the ACD's
-# acd.call.ended names the agent it offered the call to; the new owner learns the end here).
-PBX_FORWARDED = (CallHeld, CallUnheld, CallTransferred, CallAgentChanged, CallEnded)
+# pbx.call.answered and pbx.call.ended go to the agents a call names (owner, segments): they
+# are how a desktop follows the calls the ACD does not report (click-to-dial, preview dials,
+# calls dialled from the desk phone, calls transferred in) without asking the server. Neither
+# is sent for a call no agent has (every inbound call is answered by the IVR first).
+PBX_FORWARDED = (CallAnswered, CallHeld, CallUnheld, CallTransferred, CallAgentChanged,
+                 CallEnded)
 FORWARDED_TYPES: dict[str, type[Message]] = {cls.TOPIC: cls for cls in (
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallRemoved,
     AcdCallAbandoned, AcdCallOverflowed, AcdCallHandedBack, AcdAgentState, AcdCallbackFailed,
@@ -625,18 +629,23 @@ class Hub:
         elif isinstance(message, AcdAgentState):
             self._agent_row(agent_id)
 
-    async def _pbx_call(self, topic: str, msg: CallHeld | CallUnheld | CallTransferred
-                        | CallAgentChanged | CallEnded) -> None:
+    async def _pbx_call(self, topic: str, msg: CallAnswered | CallHeld | CallUnheld
+                        | CallTransferred | CallAgentChanged | CallEnded) -> None:
         """Hold and ownership from the call tracker, to the desktops of the agents concerned
         (and their teams' supervisors); the agents' current calls follow (for snapshots)."""
         call = msg.call
         owner = call.agent.user if call.agent is not None else ""
         if isinstance(msg, CallEnded):
             self._moving.pop(msg.call_id, None)
-            if not call.transfers and len({s.user for s in call.segments}) < 2:
-                return  # acd.call.ended (or nothing, for a call the ACD never had) says it
-            self._call_over(msg.call_id)
-            people = [s.user for s in call.segments]
+            people = [s.user for s in call.segments] + [owner]
+            if not any(people):
+                return  # no agent ever had it: nobody's desktop shows it
+            if call.transfers or len({s.user for s in call.segments}) >= 2:
+                self._call_over(msg.call_id)  # (the ACD's acd.call.ended names only the first)
+        elif isinstance(msg, CallAnswered):
+            if not owner:
+                return
+            people = [owner]
         elif isinstance(msg, CallTransferred):
             people = [msg.transfer.from_agent, owner]
         elif isinstance(msg, CallAgentChanged):

@@ -14,6 +14,7 @@ import pytest
 
 from common.messages import (
     CallAgentChanged,
+    CallAnswered,
     CallEnded,
     CallHeld,
     CallTransferred,
@@ -25,7 +26,7 @@ from tests.common.samples import call_view
 
 from .world import World, ended, login_ws, make_world, offered
 
-CALL_TOPICS = {"pbx.call.held", "pbx.call.unheld", "pbx.call.transferred",
+CALL_TOPICS = {"pbx.call.answered", "pbx.call.held", "pbx.call.unheld", "pbx.call.transferred",
                "pbx.call.agent_changed", "pbx.call.ended", "desktop.screen_pop"}
 
 
@@ -178,6 +179,34 @@ async def test_a_transfer_across_teams_reaches_each_side_and_a_call_without_pop_
     assert "pbx.call.agent_changed" in blue and "desktop.screen_pop" in blue  # bob's side
     assert "pbx.call.transferred" not in blue  # the transfer out of red is red's business
     for c in (sue, sam, bob):
+        await c.close()
+
+
+async def test_a_call_the_acd_never_had_is_pushed_to_its_agent_answered_and_ended(
+        w: World) -> None:
+    # A click-to-dial (or preview, or desk-phone) call: the desktop follows it from these
+    # frames instead of asking the server; nobody else's desktop hears of it.
+    ann, sue, sam = [await login_ws(w, u) for u in ("ann", "sue", "sam")]
+    for c in (ann, sue, sam):
+        await c.until(lambda f: f["op"] == "snapshot")
+    a = _ref("ann", "1001", 3.0)
+    w.bus.publish(CallAnswered(_view("d1", a, (_seg("ann", "1001", 3.0, None),)), "d1"))
+    answered = await ann.until(lambda f: f.get("topic") == "pbx.call.answered")
+    assert answered["data"]["call_id"] == "d1"
+    w.bus.publish(CallEnded(_view("d1", a, (_seg("ann", "1001", 3.0, 9.0),), ended_at=9.0),
+                            "normal", "d1"))
+    over = await ann.until(lambda f: f.get("topic") == "pbx.call.ended")
+    assert over["data"]["call_id"] == "d1" and over["seq"] > answered["seq"]
+    # An inbound call answered by the IVR, no agent yet: no frame for anyone.
+    w.bus.publish(CallAnswered(_view("i1", None), "i1"))
+    w.bus.publish(CallEnded(_view("i1", None, ended_at=5.0), "normal", "i1"))
+    sue_got = [(f["topic"], f["data"].get("call_id")) for f in await _until_marker_after(
+        w, sue, "ann")]
+    assert ("pbx.call.answered", "d1") in sue_got and ("pbx.call.ended", "d1") in sue_got
+    sam_got = {f["topic"] for f in await _until_marker_after(w, sam, "bob")}
+    assert not CALL_TOPICS & sam_got  # another team's supervisor hears nothing
+    assert not [f for f in sue_got if f[1] == "i1"]
+    for c in (ann, sue, sam):
         await c.close()
 
 
