@@ -58,8 +58,8 @@ attempt, when its outcome is known (`at` = then), including numbers the dial pol
 
 A live answer, for the abandon rate, is reason IN ('connected', 'abandoned'); the rate of a
 campaign over a period is abandoned / live answers (the 3 % rule). The outbound reports read
-these rows summed by SQLite per 15 minutes (index cc_events_dialer, dialer_sums_sync), joined
-with the calls' CRM dispositions for conversions.
+these rows summed by SQLite per 15 minutes (covering index cc_events_dialer_sums,
+dialer_sums_sync), joined with the calls' CRM dispositions for conversions.
 
 The interval tables (cc_queue_intervals, cc_agent_intervals, cc_agent_state_intervals,
 cc_queue_histograms) hold sums per 15 minutes (`start` = a multiple of 900 s) per queue and per

@@ -778,6 +778,16 @@ CREATE TABLE cc_queue_agent_days (
 ALTER TABLE cc_rollups ADD COLUMN queue_agent_days INTEGER NOT NULL DEFAULT 0;
 """
 
+# The outbound reports sum every dialer attempt of the range (dialer_sums_sync): an index that
+# holds the columns they read answers without visiting the rows of the event log (a month of
+# attempts lies among ten times as many other events; `kind` is in it so that SQLite sees it
+# covers the query's WHERE). It replaces migration 18's (at) index.
+_CC_EVENTS_DIALER_COVERING = """
+CREATE INDEX cc_events_dialer_sums ON cc_events (at, queue, reason, agent, wait_s, call_id, kind)
+    WHERE kind = 'dialer_attempt';
+DROP INDEX cc_events_dialer;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -806,6 +816,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _DIALER_COUNTS_BY_MINUTE),
     Migration(22, "call-center queue sums per agent and local day (figures by team)",
               _CC_QUEUE_AGENT_DAYS),
+    Migration(23, "dialer attempts: an index covering what the outbound reports read",
+              _CC_EVENTS_DIALER_COVERING),
 )
 LATEST = MIGRATIONS[-1].version
 
