@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import hashlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -72,6 +72,7 @@ TOPIC_SCREEN_POP = "desktop.screen_pop"
 TOPIC_QUEUE_STATS = "acd.queue.stats"
 TOPIC_AGENT_ROW = "desktop.agent_row"
 TOPIC_AGENT_QUEUE_STATS = "desktop.queue_stats"  # value frames to agents' own streams
+AGENT_VALUES_SLICE = 64  # desktops pushed at once when the agents' figures go out
 # How often the agents' queue memberships are re-read from the ACD for the value frames (a
 # skills change reaches the desktop's figures within this; a joining agent's are read at once).
 AGENT_QUEUES_REFRESH_S = 10.0
@@ -285,6 +286,8 @@ class Hub:
         # Live figures of their own queues to agents' desktops (value frames, see stats.py);
         # a switch rather than only the setting, so the benchmark can compare in one run.
         self.agent_stats = settings.ws_agent_queue_stats
+        self._values_left: deque[tuple[Client, str]] = deque()
+        self._values_task: asyncio.Task[None] | None = None
         self.agent_fanout = AgentQueueFanout(settings.ws_agent_stats_interval_s,
                                              wire.encode_data)
         self._agent_queues: dict[str, frozenset[str]] = {}
@@ -313,6 +316,9 @@ class Hub:
     async def stop(self) -> None:
         for sub in self._subs:
             sub.close()
+        if self._values_task is not None:
+            self._values_task.cancel()
+            self._values_task = None
         if self.board is not None:
             with contextlib.suppress(Exception):  # saving the trend must not block the stop
                 await self.board.stop()
@@ -812,15 +818,44 @@ class Hub:
         frames = self.agent_fanout.frames(
             due, {a: self._queues_of(a) for a in desks},
             lambda d: wire.value(TOPIC_AGENT_QUEUE_STATS, ts, d))
-        for agent, text in frames.items():
-            for c in desks[agent]:
-                if c.dropped:
-                    continue
-                if c.push(text):
-                    self.counters.frames += 1
-                    self.counters.value_frames += 1
-                else:
-                    self._drop_slow(c)
+        pushes = deque((c, text) for agent, text in frames.items() for c in desks[agent])
+        # Spread, not burst: a thousand pushes at once wake a thousand writer tasks ahead of
+        # any screen-pop queued behind them (at 1,000 desktops p99 went 16 -> 59 ms, measured
+        # by benchmarks.screen_pop). The first slice goes now; the rest in slices over half a
+        # stats interval. Frames carry only changed rows, so a spread still under way when the
+        # next tick comes is finished at once first, never dropped. (Plain version: push all.)
+        self.flush_agent_values()
+        self._push_values(pushes, AGENT_VALUES_SLICE)
+        if pushes:
+            self._values_left = pushes
+            self._values_task = asyncio.get_running_loop().create_task(
+                self._spread_values(pushes))
+
+    def _push_values(self, pushes: deque[tuple[Client, str]], n: int) -> None:
+        for _ in range(min(n, len(pushes))):
+            c, text = pushes.popleft()
+            if c.dropped:
+                continue
+            if c.push(text):
+                self.counters.frames += 1
+                self.counters.value_frames += 1
+            else:
+                self._drop_slow(c)
+
+    async def _spread_values(self, pushes: deque[tuple[Client, str]]) -> None:
+        slices = -(-len(pushes) // AGENT_VALUES_SLICE)
+        gap = self.stats_interval_s * 0.5 / max(1, slices)
+        while pushes:
+            await asyncio.sleep(gap)
+            self._push_values(pushes, AGENT_VALUES_SLICE)
+
+    def flush_agent_values(self) -> None:
+        """Push what a spread still has to send, now (before newer frames, or at the stop)."""
+        if self._values_task is not None:
+            self._values_task.cancel()
+            self._values_task = None
+        left, self._values_left = self._values_left, deque()
+        self._push_values(left, len(left))
 
 
 def _masked(data: Any) -> Any:

@@ -81,3 +81,28 @@ async def test_the_desktop_switch_turns_the_agent_figures_off(tmp_path: Path) ->
         assert not [f for f in ann.frames if f["op"] == "value"]
         assert w.hub.counters.value_frames == 0
         await ann.close()
+
+
+async def test_the_figures_go_out_in_slices_and_a_new_tick_finishes_the_last_spread_first(
+        w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One desktop per slice: the first agent's frame goes at once, the others' later, spread
+    # over the stats interval (3600 s in this world: they wait until the next tick flushes them).
+    monkeypatch.setattr("agent_desktop.hub.hub.AGENT_VALUES_SLICE", 1)
+    desks = [await login_ws(w, u) for u in ("ann", "amy", "bob")]
+    for d in desks:
+        await d.until(lambda f: f["op"] == "snapshot")
+    w.acd.reports = _reports(w, 3)
+    w.hub.publish_stats(now=1000.0)
+    assert w.hub.counters.value_frames == 1  # one slice now, two left for later
+    w.acd.reports = _reports(w, 9)
+    w.hub.publish_stats(now=1002.5)  # the spread left over is pushed first, then the new slice
+    assert w.hub.counters.value_frames == 4
+    for d in desks:
+        first = await d.until(lambda f: f["op"] == "value")
+        assert first["data"]["queues"][0]["waiting"] == 3  # older figures never arrive later
+    w.hub.flush_agent_values()
+    for d in desks:
+        later = await d.until(lambda f: f["op"] == "value"
+                              and f["data"]["queues"][0]["waiting"] == 9)
+        assert later["topic"] == "desktop.queue_stats"
+        await d.close()
