@@ -31,8 +31,8 @@ def test_no_test_names_a_path_outside_the_repository() -> None:
 def test_the_pattern_catches_what_it_is_for() -> None:
     # A test that cannot fail is a defect: the scan must see the path that was there.
     # Built from parts so that this file itself holds no path outside the repository.
-    shared = "shared/ami-transcripts"
-    assert _OUTSIDE.search("/work/" + shared)
+    top, shared = "work", "shared/ami-transcripts"
+    assert _OUTSIDE.search(f"/{top}/{shared}")
     assert _OUTSIDE.search("see ../" + shared)
     assert not _OUTSIDE.search("/api/agents/{id}/skills")
     assert not _OUTSIDE.search("an error message quoting /etc/passwd is not a path read")
