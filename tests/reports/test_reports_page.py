@@ -21,11 +21,10 @@ from tests.browser import artifact, chromium
 from tests.reports.seeded import DAY, PASSWORD, D, seed
 
 
-@pytest.fixture
-async def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    await seed(tmp_path)
+async def _serve(tmp_path: Path, timezone: str):  # type: ignore[no-untyped-def]
+    """The reports server on the seeded database in `tmp_path`, reports cut in `timezone`."""
     settings = Settings.model_validate({"auth": {"jwt_secret": "s" * 48},
-                                        "reports": {"timezone": "UTC"}})
+                                        "reports": {"timezone": timezone}})
     crm = await Crm.open(tmp_path / settings.crm.database, settings.crm, ManualClock(D + DAY))
     app = create_app(settings, crm, Bus(), extra_routes=report_routes(settings, crm))
     srv = TestServer(app, host="127.0.0.1")
@@ -35,6 +34,13 @@ async def server(tmp_path: Path):  # type: ignore[no-untyped-def]
     finally:
         await srv.close()
         await crm.close()
+
+
+@pytest.fixture
+async def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    await seed(tmp_path)
+    async for base in _serve(tmp_path, "UTC"):
+        yield base
 
 
 async def login(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def]
@@ -118,17 +124,8 @@ async def team_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     """The team history (tests/reports/teamfixed.py), reports cut in Shanghai time."""
     from tests.reports.test_inbound_teams import _seed
     await _seed(tmp_path)
-    settings = Settings.model_validate({"auth": {"jwt_secret": "s" * 48},
-                                        "reports": {"timezone": "Asia/Shanghai"}})
-    crm = await Crm.open(tmp_path / settings.crm.database, settings.crm, ManualClock(D + DAY))
-    app = create_app(settings, crm, Bus(), extra_routes=report_routes(settings, crm))
-    srv = TestServer(app, host="127.0.0.1")
-    await srv.start_server()
-    try:
-        yield f"http://127.0.0.1:{srv.port}"
-    finally:
-        await srv.close()
-        await crm.close()
+    async for base in _serve(tmp_path, "Asia/Shanghai"):
+        yield base
 
 
 async def test_chinese_headers_and_a_chart_in_the_report_zone(team_server: str) -> None:
