@@ -56,15 +56,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def settings_and_database(config: Path | None, data_dir: Path | None) -> tuple[Settings, Path]:
+    """A command-line run's settings (`--config`) and the server's CRM database in `data_dir`
+    (`--data-dir`, else the settings' own); ConfigError names the file, the key and the fix."""
+    settings = load_settings(config)
+    return settings, (data_dir or Path(settings.server.data_dir)) / settings.crm.database
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings, db = settings_and_database(args.config, args.data_dir)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    data_dir = args.data_dir or Path(settings.server.data_dir)
-    db = data_dir / settings.crm.database
     if not db.is_file():
         print(f"error: no database at {db}; give --data-dir (or --config) of the server",
               file=sys.stderr)

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.routing_quality import AgentSpec
-from config import ConfigError, load_settings
+from config import ConfigError
 from config.acd import QueueSettings
 from config.settings import Settings
 from crm_core.errors import CrmError
 from crm_core.service import Crm
+from reports.cli import settings_and_database
 from reports.dates import parse_time
 from reports.errors import ReportError
 from reports.service import report_tz, report_zone_name, run_report
@@ -87,12 +88,10 @@ def _err(msg: str) -> int:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings, db = settings_and_database(args.config, args.data_dir)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    data_dir = args.data_dir or Path(settings.server.data_dir)
-    db = data_dir / settings.crm.database
     started = time.perf_counter()
 
     def progress(msg: str) -> None:  # quiet unless the run takes more than a second
