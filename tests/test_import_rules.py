@@ -16,6 +16,8 @@
    `_name` the module does not define itself (the simulator's actions once called
    `self.pbx._find` 18 times). A module's own private names (`self._x`, `cls._x`, its
    functions called through an instance of one of its classes) are its business.
+4. Production code imports no benchmark: benchmarks measure the production modules, never the
+   other way round (whatif once ran its replays through benchmarks/routing_quality.py).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ PURE_CORES = (
     # the wallboard's trend of the day and campaign tiles
     "agent_desktop.wallboard_trend", "agent_desktop.wallboard_campaigns",
     # a recorded day's arrivals and their replay through the routing simulation
-    "whatif.arrivals", "whatif.replay",
+    "whatif.arrivals", "whatif.replay", "whatif.simulation", "whatif.traffic",
 )
 FORBIDDEN = ("asyncio", "aiohttp", "aiosqlite", "config.loader")
 
@@ -346,3 +348,14 @@ def test_the_private_scan_sees_what_it_is_for() -> None:
         (15, "pbx._NOISE"),
         (17, "self.sim._find"),
     ]
+
+
+# ------------------------------------------------------------------ rule 4: no benchmarks
+
+
+def test_production_code_imports_no_benchmark() -> None:
+    graph = _graph(typing_too=True)
+    found = sorted(f"{m} -> {d}" for m, deps in graph.items()
+                   if not m.startswith(("benchmarks", "scripts"))
+                   for d in deps if d == "benchmarks" or d.startswith("benchmarks."))
+    assert found == []

@@ -7,7 +7,7 @@ What one arrival holds, and where it comes from:
   calls that entered in [start, end), whatever time their outcome came.
 - `queue`: where the outcome happened (after overflows: the last `entered` row's queue).
 - `tier`: the `entered` row's detail (the IVR's tier from the CRM's customer value);
-  `value`: the tier's mean customer value of benchmarks/routing_quality (the log does not keep
+  `value`: the tier's mean customer value of whatif/traffic.py (the log does not keep
   a caller's own value).
 - skills: the log does not keep a call's skills; a replay routes by the queue's.
 - `outcome`: answered (an `answered` row) or abandoned (an `abandoned` row); `wait_s` from that
@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from crm_core.history import HistoryEvent
+from whatif.traffic import TIER_VALUES  # a caller's value: their tier's mean
 
 # The event-log kinds an extraction reads (the repository query's filter).
 KINDS: tuple[str, ...] = ("entered", "answered", "abandoned", "ended", "handled", "callback",
@@ -42,9 +43,6 @@ KINDS: tuple[str, ...] = ("entered", "answered", "abandoned", "ended", "handled"
 # How long after the day's end outcomes are still read (a call entered at 23:59 ends after
 # midnight).
 LATE_S = 6 * 3600.0
-# Customer value by tier: the tier means of benchmarks/routing_quality (TIER_MIX).
-TIER_VALUES: dict[str, float] = {"platinum": 10_000.0, "gold": 3_000.0, "silver": 500.0,
-                                 "bronze": 150.0, "unknown": 0.0}
 DEFAULT_MEAN_PATIENCE_S = 120.0
 DEFAULT_TALK_S = 180.0
 

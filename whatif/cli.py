@@ -1,6 +1,6 @@
 """`python run_server.py whatif --day YYYY-MM-DD [--queue Q] [--agents N] [--policy NAME ...]`:
 replay a recorded day's arrivals under another roster, other skills or another routing policy,
-and print the figures of benchmarks/routing_quality per policy beside the day's actual figures
+and print the figures of whatif/simulation.py per policy beside the day's actual figures
 (one JSON object, or CSV with one line per policy and one for the actual day).
 
 Reads the same settings and database as the server (safe while it runs: SQLite WAL readers do
@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.routing_quality import AgentSpec
 from config import ConfigError
 from config.acd import QueueSettings
 from config.settings import Settings
@@ -41,7 +40,6 @@ from whatif.arrivals import KINDS, LATE_S, DayArrivals, extract
 from whatif.errors import WhatIfError
 from whatif.replay import (
     FIGURES,
-    POLICIES,
     check_policies,
     figures,
     recorded_outcomes,
@@ -50,6 +48,7 @@ from whatif.replay import (
     resize,
     with_skills,
 )
+from whatif.simulation import POLICIES, AgentSpec
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SKILL = re.compile(r"^([a-z][a-z0-9_-]{0,31})=([1-5])$")
@@ -71,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="replay under this policy (repeatable; default all: "
                         f"{', '.join(POLICIES)})")
     p.add_argument("--skill-speed", action="store_true",
-                   help="rescale talk times by the answering agent's level (routing_quality's "
+                   help="rescale talk times by the answering agent's level (the simulation's "
                         "model) instead of keeping the recorded ones")
     p.add_argument("--seed", type=int, default=1, help="seed of the patience draws and ringall")
     p.add_argument("--format", choices=["json", "csv"], default="json")
@@ -201,7 +200,7 @@ async def run(settings: Settings, db: Path, args: argparse.Namespace,
             "report": None if line is None else {
                 k: line[k] for k in ("offered", "answered", "abandoned", "service_level",
                                      "asa_s", "aht_s", "abandon_rate")},
-            # ... and routing_quality's, over the calls that entered that day, from the log.
+            # ... and the simulation's, over the calls that entered that day, from the log.
             "from_log": figures(recorded_outcomes(day_arrivals.arrivals), sl_s),
         },
         "policies": policies,

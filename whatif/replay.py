@@ -1,17 +1,18 @@
-"""Replays a day's arrivals (whatif/arrivals.py) through the discrete-event routing simulation of
-benchmarks/routing_quality.py, under another roster, other skills or another routing policy, and
-computes the benchmark's figures. Pure: no I/O; the simulation runs faster than real time.
+"""Replays a day's arrivals (whatif/arrivals.py) through the discrete-event routing simulation
+(whatif/simulation.py, which benchmarks/routing_quality.py runs on synthetic days), under another
+roster, other skills or another routing policy, and computes the simulation's figures. Pure: no
+I/O; the simulation runs faster than real time.
 
-The simulation is the benchmark's, not a copy: `project` and `project_no_skill_hold` drive the
-real engine (acd.engine.AcdEngine) with the configured [acd] settings (tier weights, aging, the
-queues' escalation ladders, selection, wrap-up, service level); the app_queue-like strategies are
-the benchmark's. What a replay changes from the recorded day, and what it keeps:
+`project` and `project_no_skill_hold` drive the real engine (acd.engine.AcdEngine) with the
+configured [acd] settings (tier weights, aging, the queues' escalation ladders, selection,
+wrap-up, service level); the app_queue-like strategies are whatif/simulation.py's. What a replay
+changes from the recorded day, and what it keeps:
 - each queue of the day is a simulated queue whose one skill is the queue itself: an agent's
   level in it is their CRM level in the queue's configured skills (the lowest of them), or
   DEFAULT_LEVEL when the CRM has none; overflows, callbacks and announcements are not replayed
   (max_wait_s is lifted), and a call waits in the queue where its outcome happened;
 - a caller keeps their arrival time, tier, value, patience and recorded talk time whoever answers
-  (handle time = talk + the queue's configured wrap-up); with `skill_speed`, routing_quality's
+  (handle time = talk + the queue's configured wrap-up); with `skill_speed`, the simulation's
   model instead: the talk time is rescaled from the recorded agent's level in the queue to the
   answering agent's (talk x (1.4 - 0.1 x new level) / (1.4 - 0.1 x recorded level)), so that a
   policy that matches skills better gets the credit the benchmark gives it (without it, every
@@ -19,7 +20,7 @@ the benchmark's. What a replay changes from the recorded day, and what it keeps:
   ring-no-answer);
 - the roster is logged in all day: login hours and pauses are not replayed.
 
-Figures (per policy, the names of routing_quality): `sl` answered within the queue's
+Figures (per policy, the names of whatif/simulation.py): `sl` answered within the queue's
 service_level_s / (answered + abandoned) (acd/metrics.py), `sl_top_tier` the same for platinum
 and gold callers, `asa_s`, `abandon_rate`, `value_weighted_wait_s` (sum of wait x value / sum of
 value; the wait runs to the answer or the abandon), `aht_s` (talk + wrap-up).
@@ -33,21 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from acd import metrics
-from benchmarks.routing_quality import (
-    APP_QUEUE_STRATEGIES,
-    TOP_TIERS,
-    AgentSpec,
-    AppQueueSim,
-    Caller,
-    ProjectSim,
-    Simulation,
-    handle_factor,
-)
 from config.acd import AcdSettings, QueueSettings
 from whatif.arrivals import Arrival
 from whatif.errors import WhatIfError
+from whatif.simulation import POLICIES, TOP_TIERS, AgentSpec, Caller, handle_factor, simulation
 
-POLICIES: tuple[str, ...] = ("project", "project_no_skill_hold", *APP_QUEUE_STRATEGIES)
 DEFAULT_LEVEL = 3
 FIGURES: tuple[str, ...] = ("callers", "answered", "abandoned", "sl", "sl_top_tier", "asa_s",
                             "abandon_rate", "value_weighted_wait_s", "aht_s")
@@ -73,7 +64,7 @@ def check_policies(names: Sequence[str]) -> list[str]:
 
 
 def figures(done: Sequence[Outcome], sl_s: Mapping[str, float]) -> dict[str, Any]:
-    """routing_quality's figures over these outcomes, each queue with its own service level."""
+    """The simulation's figures over these outcomes, each queue with its own service level."""
 
     def sl(sel: list[Outcome]) -> float | None:
         hits = sum(1 for o in sel if o.answered
@@ -196,14 +187,8 @@ def replay(arrivals: Sequence[Arrival], roster: Sequence[AgentSpec], *, acd: Acd
     for name in check_policies(policies):
         if progress is not None:
             progress(f"whatif: {name} ({len(callers)} callers, {len(agents)} agents)")
-        sim: Simulation
-        if name in ("project", "project_no_skill_hold"):
-            sim = ProjectSim(agents, callers, hold_for_skill=name == "project", acd=sim_acd,
-                             handle_by_level=skill_speed)
-        else:
-            sim = AppQueueSim(agents, callers, name, seed, wrapup_s=wrapup,
-                              handle_by_level=skill_speed)
-        res = sim.run()
+        res = simulation(name, agents, callers, acd=sim_acd, seed=seed, wrapup_s=wrapup,
+                         handle_by_level=skill_speed).run()
         done = [Outcome(c.skill, c.tier, c.value, res[c.call_id].answered, res[c.call_id].wait,
                         res[c.call_id].handle + wrapup[c.skill] if res[c.call_id].answered
                         else None)

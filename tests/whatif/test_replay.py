@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 
-import benchmarks.routing_quality as rq
-from acd.engine import AcdEngine
 from acd.history import HistoryDeriver
 from acd.history_writer import HistoryWriter, queue_limits
 from common.clock import ManualClock
@@ -25,6 +23,8 @@ from config.acd import AcdSettings
 from config.reports import ReportsSettings
 from crm_core.service import Crm
 from run_server import main as run_server_main
+from whatif.simulation import APP_QUEUE_STRATEGIES, AgentSpec, ProjectSim, summarise
+from whatif.traffic import SKILLS, make_agents, make_callers
 
 DAY = "2026-03-02"
 D = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
@@ -40,34 +40,17 @@ skills = ["{s}"]
 wrapup_s = 10
 max_wait_s = 86000
 announce_every_s = 0
-""" for s in rq.SKILLS)
+""" for s in SKILLS)
 
 
-class _Observed:
-    """The engine, each input and the commands it returned shown to the deriver, the way
-    AcdService.observe_commands does."""
-
-    def __init__(self, engine: AcdEngine, deriver: HistoryDeriver) -> None:
-        self._engine, self._deriver = engine, deriver
-
-    def __getattr__(self, name: str) -> Any:
-        f = getattr(self._engine, name)
-
-        def call(*args: Any) -> Any:
-            cmds = f(*args)
-            self._deriver.observe(name, args[:-1], args[-1], cmds)
-            return cmds
-        return call
-
-
-async def _record_day(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+async def _record_day(data_dir: Path) -> dict[str, Any]:
     rng = random.Random(5)
-    specs = rq.make_agents(AGENTS, rng)
-    callers = rq.make_callers(specs, 1.0, 1.0, random.Random(6))
+    specs = make_agents(AGENTS, rng)
+    callers = make_callers(specs, 1.0, 1.0, random.Random(6))
+    # The deriver sees each engine input and the commands it returned, as
+    # AcdService.observe_commands shows them.
     deriver = HistoryDeriver(lambda t: OPEN + t)
-    monkeypatch.setattr(rq, "AcdEngine", lambda s: _Observed(AcdEngine(s), deriver))
-    outcomes = rq.ProjectSim(specs, callers).run()
-    monkeypatch.undo()
+    outcomes = ProjectSim(specs, callers, skills=SKILLS, observe=deriver.observe).run()
     settings = load_settings(data_dir / "day.toml")
     crm = await Crm.open(data_dir / settings.crm.database, settings.crm, ManualClock(OPEN))
     try:
@@ -79,18 +62,14 @@ async def _record_day(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
         assert await writer.flush() > 0
     finally:
         await crm.close()
-    return rq.summarise([(c, outcomes[c.call_id]) for c in callers])
+    return summarise([(c, outcomes[c.call_id]) for c in callers]).as_dict()
 
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
     data_dir = tmp_path_factory.mktemp("whatif")
     (data_dir / "day.toml").write_text(CONFIG, encoding="utf-8")
-    mp = pytest.MonkeyPatch()
-    try:
-        yield data_dir, asyncio.run(_record_day(data_dir, mp))
-    finally:
-        mp.undo()
+    yield data_dir, asyncio.run(_record_day(data_dir))
 
 
 def _whatif(data_dir: Path, capsys: pytest.CaptureFixture[str], *args: str
@@ -109,7 +88,7 @@ def test_the_recorded_staffing_reproduces_the_recorded_day(
     r = json.loads(out)
     assert r["arrivals"]["callers"] == recorded["callers"] and r["arrivals"]["skipped"] == {}
     assert r["roster"] == {"source": "recorded", "recorded_agents": AGENTS, "agents": AGENTS}
-    assert set(r["policies"]) == {"project", "project_no_skill_hold", *rq.APP_QUEUE_STRATEGIES}
+    assert set(r["policies"]) == {"project", "project_no_skill_hold", *APP_QUEUE_STRATEGIES}
     log, report, replayed = r["actual"]["from_log"], r["actual"]["report"], r["policies"]["project"]
     # The log's figures are the simulation's own (all calls ended within the day) ...
     for k in ("answered", "abandoned", "sl", "sl_top_tier", "asa_s", "abandon_rate"):
@@ -212,4 +191,4 @@ def test_replay_refuses_a_roster_that_serves_no_queue() -> None:
 
     a = Arrival("c1", D, "tech", "gold", 3000.0, "answered", 1.0, 9.0, True, 60.0)
     with pytest.raises(WhatIfError, match="no agent of the roster serves queue 'tech'"):
-        replay([a], [rq.AgentSpec("x", {"sales": 3})], acd=AcdSettings(), policies=["project"])
+        replay([a], [AgentSpec("x", {"sales": 3})], acd=AcdSettings(), policies=["project"])
