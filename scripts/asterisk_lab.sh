@@ -10,6 +10,9 @@
 #   scripts/asterisk_lab.sh start | stop | cli 'CMD'            run Asterisk in the foreground of a
 #                                                               background job (no daemon), log in LAB/asterisk.out
 #   scripts/asterisk_lab.sh pjsua                               build pjsua (SIP test phone) from PJPROJECT_SRC
+#   scripts/asterisk_lab.sh tls                                 config, but the softphones on wss:// as
+#                                                               docs/asterisk.md says: a lab CA and a
+#                                                               certificate for 127.0.0.1 (openssl, LAB/keys)
 #
 # ASTERISK_SRC: an Asterisk source tree (e.g. `git archive --prefix=asterisk-22.9.0/ 22.9.0 | tar -x`).
 # PJPROJECT_SRC: a pjproject source tree of the version Asterisk bundles (third-party/versions.mak,
@@ -17,8 +20,9 @@
 # pack it from the given tree into the externals cache instead and record its checksum in the
 # build copy of Asterisk's .md5 file, so Asterisk's own pjproject patches and config_site.h apply.
 #
-# Ports (loopback only): AMI 15038, HTTP/websocket 18088 (ws://127.0.0.1:18088/ws), SIP UDP 15060,
-# RTP 30000-30999; the CTI server's FastAGI on 127.0.0.1:14573.
+# Ports (loopback only): AMI 15038, HTTP/websocket 18088 (ws://127.0.0.1:18088/ws), TLS websocket
+# 18089 after `tls` (wss://127.0.0.1:18089/ws), SIP UDP 15060, RTP 30000-30999; the CTI server's
+# FastAGI on 127.0.0.1:14573.
 set -euo pipefail
 
 LAB="${ASTERISK_LAB:-$HOME/asterisk-lab}"
@@ -27,6 +31,9 @@ ETC="$PREFIX/etc/asterisk"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 AMI_PORT="${LAB_AMI_PORT:-15038}"
 HTTP_PORT="${LAB_HTTP_PORT:-18088}"
+TLS_PORT="${LAB_TLS_PORT:-18089}"
+TLS="${LAB_TLS:-0}"   # 1: wss:// (the `tls` subcommand), else plain ws:// on loopback
+KEYS="$LAB/keys"
 SIP_PORT="${LAB_SIP_PORT:-15060}"
 AGI_PORT="${LAB_AGI_PORT:-14573}"
 AMI_SECRET="${LAB_AMI_SECRET:-lab-secret}"
@@ -163,12 +170,20 @@ PY
     # and a missing announcement aborts the attended transfer).
     { printf '[general]\ntransferannouncesound = ; lab: no stock sounds\n\n'; cat "$ref/features.conf"; } \
         >"$ETC/features.conf"
-    # http.conf: plain ws on loopback instead of wss (the doc's TLS listener needs a certificate a
-    # browser trusts; [softphone] accepts ws:// to a loopback address).
-    sed -e "s#^bindport = 8088#bindport = $HTTP_PORT#" \
-        -e 's#^tlsenable = yes.*#tlsenable = no ; lab: plain ws on loopback#' \
-        -e 's#^tlsbindaddr = 0.0.0.0:8089#tlsbindaddr = 127.0.0.1:18089#' \
-        "$ref/http.conf" >"$ETC/http.conf"
+    if [ "$TLS" = 1 ]; then
+        # http.conf as the reference, TLS on, with the lab's certificate (`tls` made it).
+        sed -e "s#^bindport = 8088#bindport = $HTTP_PORT#" \
+            -e "s#^tlsbindaddr = 0.0.0.0:8089#tlsbindaddr = 127.0.0.1:$TLS_PORT#" \
+            -e "s#/etc/asterisk/keys/#$KEYS/#" \
+            "$ref/http.conf" >"$ETC/http.conf"
+    else
+        # http.conf: plain ws on loopback instead of wss (the doc's TLS listener needs a
+        # certificate a browser trusts; [softphone] accepts ws:// to a loopback address).
+        sed -e "s#^bindport = 8088#bindport = $HTTP_PORT#" \
+            -e 's#^tlsenable = yes.*#tlsenable = no ; lab: plain ws on loopback#' \
+            -e "s#^tlsbindaddr = 0.0.0.0:8089#tlsbindaddr = 127.0.0.1:$TLS_PORT#" \
+            "$ref/http.conf" >"$ETC/http.conf"
+    fi
     # pjsip.conf: lab transport + identification first, then the reference, a second desk phone,
     # the WebRTC templates (ws on loopback) and the softphone agents' sections.
     local media='media_address = 127.0.0.1 ; lab: RTP on loopback\nbind_rtp_to_media_address = yes'
@@ -184,8 +199,9 @@ PY
         sed -n '/^\[1001\]/,$p' "$ref/pjsip.conf" | sed -e 's/1001/1002/g'
         printf '\n#include pjsip_webrtc.conf\n#include pjsip_cc_agents.conf\n'
     } | sed -e "/^type = endpoint/a $media" >"$ETC/pjsip.conf"
-    sed -e 's#^protocol = wss#protocol = ws ; lab: plain ws on loopback#' \
-        -e 's#^bind = 0.0.0.0#bind = 127.0.0.1#' -e "/^type = endpoint/a $media" \
+    local ws_sed='s#^protocol = wss#protocol = ws ; lab: plain ws on loopback#' ws_url="ws://127.0.0.1:$HTTP_PORT/ws"
+    if [ "$TLS" = 1 ]; then ws_sed='s#^protocol = wss#&#'; ws_url="wss://127.0.0.1:$TLS_PORT/ws"; fi
+    sed -e "$ws_sed" -e 's#^bind = 0.0.0.0#bind = 127.0.0.1#' -e "/^type = endpoint/a $media" \
         "$ref/pjsip_webrtc.conf" >"$ETC/pjsip_webrtc.conf"
     (cd "$ROOT" && CTI_SOFTPHONE__PASSWORD_SECRET="$SOFTPHONE_SECRET" \
         "${PYTHON:-.venv/bin/python}" run_server.py softphone pjsip-auth $SOFTPHONE_EXTS) \
@@ -217,10 +233,38 @@ hours_override = "open"
 
 [softphone]
 enabled = true
-ws_url = "ws://127.0.0.1:$HTTP_PORT/ws"
+ws_url = "$ws_url"
 sip_domain = "127.0.0.1"
 CONF
     say "configuration written to $ETC and $LAB/cti-lab.toml"
+}
+
+# A private CA and a certificate for 127.0.0.1/localhost signed by it, made here with openssl
+# (nothing downloaded); then `config` with http.conf's TLS listener and the wss transport. A
+# browser trusts the lab's certificate only if told to: import LAB/keys/ca.crt, or (headless
+# chromium, scripts/asterisk_lab_softphone.py) pin its key with
+# --ignore-certificate-errors-spki-list=$(cat LAB/keys/asterisk.spki), which accepts this one
+# certificate and no other.
+tls() {
+    mkdir -p "$KEYS"
+    if [ ! -f "$KEYS/asterisk.crt" ]; then
+        say "lab CA and certificate for 127.0.0.1 in $KEYS"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj "/CN=callcenter lab CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout "$KEYS/ca.key" -out "$KEYS/ca.crt" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+            -keyout "$KEYS/asterisk.key" -out "$KEYS/asterisk.csr" 2>/dev/null
+        printf 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\nbasicConstraints = CA:FALSE\n' \
+            >"$KEYS/asterisk.ext"
+        openssl x509 -req -in "$KEYS/asterisk.csr" -CA "$KEYS/ca.crt" -CAkey "$KEYS/ca.key" \
+            -CAcreateserial -days 90 -sha256 -extfile "$KEYS/asterisk.ext" -out "$KEYS/asterisk.crt" 2>/dev/null
+        chmod 600 "$KEYS/ca.key" "$KEYS/asterisk.key"
+    fi
+    openssl x509 -in "$KEYS/asterisk.crt" -pubkey -noout | openssl pkey -pubin -outform der \
+        | openssl dgst -sha256 -binary | base64 >"$KEYS/asterisk.spki"
+    TLS=1 config
+    say "wss://127.0.0.1:$TLS_PORT/ws; certificate $KEYS/asterisk.crt (CA $KEYS/ca.crt)," \
+        "SPKI pin $(cat "$KEYS/asterisk.spki")"
 }
 
 start() {
@@ -233,7 +277,7 @@ start() {
     for _ in $(seq 1 60); do
         if cli 'core waitfullybooted' >/dev/null 2>&1; then
             say "Asterisk running, pid $(cat "$LAB/asterisk.pid"): AMI 127.0.0.1:$AMI_PORT," \
-                "SIP udp 127.0.0.1:$SIP_PORT, ws://127.0.0.1:$HTTP_PORT/ws"
+                "SIP udp 127.0.0.1:$SIP_PORT, websocket: $(grep -o 'wss*://[^"]*' "$LAB/cti-lab.toml")"
             return 0
         fi
         sleep 1
@@ -279,9 +323,10 @@ build_pjsua() {
 case "${1:-}" in
     build) shift; build "$@" ;;
     config) config ;;
+    tls) tls ;;
     start) start ;;
     stop) stop ;;
     cli) shift; cli "$@" ;;
     pjsua) shift; build_pjsua "$@" ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,25p' "$0"; exit 2 ;;
 esac

@@ -27,7 +27,8 @@ class Phone:
 
     def __init__(self, user: str, *, port: int, register: bool = False,
                  auto_answer: bool = True, answer_code: int = 200,
-                 play_file: Path | None = None, name: str | None = None) -> None:
+                 play_file: Path | None = None, rec_file: Path | None = None,
+                 name: str | None = None) -> None:
         self.user = user
         self.name = name or f"{user}-{port}"
         logdir = LAB / "phones"
@@ -44,6 +45,9 @@ class Phone:
             args.append(f"--auto-answer={answer_code}")
         if play_file is not None:
             args += [f"--play-file={play_file}", "--auto-play"]
+        if rec_file is not None:
+            # What the far end sends, from the moment the call's media is up (WAV, 16 bit).
+            args += [f"--rec-file={rec_file}", "--auto-rec"]
         self._out = self.log.open("ab")
         # The argument list is built here (no shell); only the lab's own pjsua runs.
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self._out,  # noqa: S603

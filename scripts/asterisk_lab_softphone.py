@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""The browser softphone against the lab's real Asterisk, over wss://, with audio both ways.
+
+Needs the lab set up with TLS and running, and the CTI server running against it:
+
+    scripts/asterisk_lab.sh tls && scripts/asterisk_lab.sh start
+    CTI_AMI__SECRET=lab-secret CTI_SOFTPHONE__PASSWORD_SECRET=... \\
+        .venv/bin/python run_server.py --config $ASTERISK_LAB/cti-lab.toml &
+    .venv/bin/python scripts/asterisk_lab_softphone.py [--keep-recording tests/data/...]
+
+Then: Debian's chromium (headless, playwright) logs in to the agent desktop as the softphone
+agent (extension 1003), whose panel registers over wss:// to res_pjsip_transport_websocket. The
+certificate is the lab's own (LAB/keys): chromium accepts it by its key pin
+(--ignore-certificate-errors-spki-list), no other certificate. The browser's microphone is
+chromium's fake capture device playing a 1000 Hz tone; a pjsua caller plays 600 Hz into
+[from-carrier], goes through the IVR (key 0) and the ACD's queue to the softphone, records what it
+hears. The panel answers, both sides talk for --talk seconds, the panel hangs up. Measured:
+WebRTC getStats() in the browser (inbound/outbound RTP, audio level, DTLS/ICE state, codec), the
+dominant frequency of what the browser receives (WebAudio analyser), Asterisk's `pjsip show
+channelstats`, and the caller's recording (RMS, seconds of each tone: scripts/lab_audio.py).
+Prints one JSON object; exit status 0 only when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.asterisk_lab_phone import LAB, SIP, Api, Phone  # noqa: E402
+from scripts.lab_audio import analyse, write_tone  # noqa: E402
+from tests.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
+
+BROWSER_HZ = 1000.0   # the agent's "voice": chromium's fake microphone
+CALLER_HZ = 600.0     # the customer's: pjsua's player
+MOH_HZ = 440.0        # the lab's music on hold (scripts/asterisk_lab.sh), heard while queued
+
+# Every RTCPeerConnection the page makes, kept for getStats() (the softphone module does not
+# expose its call's connection; this hook is the check's, not the product's).
+TRACK_PCS = """
+(() => {
+  const Orig = window.RTCPeerConnection;
+  window.__pcs = [];
+  class Tracked extends Orig {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  }
+  window.RTCPeerConnection = Tracked;
+})();
+"""
+
+STATS = """
+async () => {
+  const pc = window.__pcs[window.__pcs.length - 1];
+  if (!pc) return null;
+  const out = {inbound: null, outbound: null, pair: null, transport: null, codecs: [],
+               local_candidate: null, remote_candidate: null,
+               signaling: pc.signalingState, ice: pc.iceConnectionState,
+               connection: pc.connectionState,
+               remote_sdp: pc.remoteDescription && pc.remoteDescription.sdp};
+  const report = await pc.getStats();
+  const byId = new Map();
+  report.forEach((s) => byId.set(s.id, s));
+  report.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.inbound = s;
+    else if (s.type === 'outbound-rtp' && s.kind === 'audio') out.outbound = s;
+    else if (s.type === 'transport') out.transport = s;
+    else if (s.type === 'codec') out.codecs.push(s.mimeType + '/' + s.clockRate);
+  });
+  if (out.transport && out.transport.selectedCandidatePairId) {
+    out.pair = byId.get(out.transport.selectedCandidatePairId) || null;
+    if (out.pair) {
+      out.local_candidate = byId.get(out.pair.localCandidateId) || null;
+      out.remote_candidate = byId.get(out.pair.remoteCandidateId) || null;
+    }
+  }
+  return JSON.parse(JSON.stringify(out));
+}
+"""
+
+# The dominant frequency of what the softphone plays (its <audio>'s stream), by WebAudio.
+SPECTRUM = """
+async (ms) => {
+  const audio = document.querySelector('.sp-remote-audio');
+  if (!audio || !audio.srcObject) return null;
+  const ctx = new AudioContext();
+  await ctx.resume();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  analyser.smoothingTimeConstant = 0;
+  ctx.createMediaStreamSource(audio.srcObject).connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  const peaks = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 250));
+    analyser.getFloatFrequencyData(bins);
+    let best = 0;
+    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+    peaks.push({hz: best * ctx.sampleRate / analyser.fftSize, db: bins[best]});
+  }
+  await ctx.close();
+  return peaks;
+}
+"""
+
+
+def cli(*args: str) -> str:
+    script = ROOT / "scripts" / "asterisk_lab.sh"
+    return subprocess.run([str(script), "cli", *args], capture_output=True, text=True,  # noqa: S603
+                          check=False, env={**os.environ, "ASTERISK_LAB": str(LAB)}).stdout
+
+
+def pick(d: dict[str, Any] | None, *keys: str) -> dict[str, Any]:
+    return {k: d.get(k) for k in keys} if d else {}
+
+
+async def run(opts: argparse.Namespace) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    work = LAB / "softphone-check"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    browser_wav = write_tone(work / "browser-1000hz.wav", BROWSER_HZ, seconds=10, rate=48000)
+    caller_wav = write_tone(work / "caller-600hz.wav", CALLER_HZ, seconds=10, rate=8000)
+    heard = work / "caller-heard.wav"
+    spki = (LAB / "keys" / "asterisk.spki").read_text().strip()
+    base = opts.base.rstrip("/")
+    result: dict[str, Any] = {"ws_url": None, "checks": {}}
+    logs: list[str] = []
+
+    admin = Api(base, opts.admin_user, opts.admin_password)
+    agent = Api(base, opts.agent_user, opts.agent_password)
+    for other in opts.pause:   # the lab's desk-phone agents: not this call's
+        try:
+            Api(base, other, opts.agent_password).post("/api/acd/me/pause", {"reason": "break"})
+        except RuntimeError as exc:
+            logs.append(f"pause {other}: {exc}")
+
+    args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki}",
+            f"--use-file-for-fake-audio-capture={browser_wav}",
+            "--autoplay-policy=no-user-gesture-required"]
+    caller: Phone | None = None
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                           args=args)
+        try:
+            page = await browser.new_page()
+            await page.add_init_script(TRACK_PCS)
+            page.on("console", lambda m: logs.append(f"console {m.type}: {m.text}"))
+            page.on("pageerror", lambda e: logs.append(f"pageerror {e}"))
+            page.on("websocket", lambda ws: logs.append(f"websocket {ws.url}"))
+            await page.goto(f"{base}/desktop")
+            await page.fill("#login-username", opts.agent_user)
+            await page.fill("#login-password", opts.agent_password)
+            await page.press("#login-password", "Enter")
+            await page.wait_for_selector(".sp-status[data-state=registered]", timeout=30_000)
+            result["ws_url"] = next((x.split(" ", 1)[1] for x in logs
+                                     if x.startswith("websocket wss:")), None)
+            result["checks"]["registered_over_wss"] = bool(result["ws_url"])
+            result["pjsip_contact"] = [ln.strip() for ln in cli("pjsip show contacts").splitlines()
+                                       if opts.extension in ln and "Contact:" in ln]
+
+            try:
+                agent.post("/api/acd/me/login", {"extension": opts.extension})
+            except RuntimeError as exc:
+                logs.append(f"login: {exc}")
+            if agent.get("/api/acd/me")["state"] != "available":  # type: ignore[index]
+                agent.post("/api/acd/me/available")
+            caller = Phone("+12125550177", port=15081, auto_answer=False, name="caller-wss",
+                           play_file=caller_wav, rec_file=heard)
+            await asyncio.sleep(1)
+            t_call = time.monotonic()
+            caller.call(f"sip:+15551230000@{SIP}")
+            await asyncio.sleep(3)
+            caller.dtmf("0")   # the shipped IVR's main menu: 0 = an agent
+            await page.wait_for_selector(".sp-call[data-state=incoming]", timeout=90_000)
+            result["incoming_number"] = await page.locator(".sp-caller").get_attribute(
+                "data-number")
+            await page.click("button[data-action=answer]")
+            await page.wait_for_selector(".sp-call[data-state=in_call]", timeout=15_000)
+            t_answer = time.monotonic()
+            result["answered_after_call_s"] = round(t_answer - t_call, 1)
+            result["agent_state_in_call"] = agent.get("/api/acd/me")["state"]  # type: ignore[index]
+
+            spectrum = await page.evaluate(SPECTRUM, int(opts.talk * 1000 / 2))
+            result["asterisk_channelstats"] = [ln.rstrip() for ln in
+                                               cli("pjsip show channelstats").splitlines()
+                                               if ln.strip()]
+            await asyncio.sleep(opts.talk / 2)
+            stats = await page.evaluate(STATS)
+            await page.click("button[data-action=hangup]")
+            await page.wait_for_selector(".sp-call[data-state=idle]", state="attached",
+                                         timeout=15_000)
+            result["agent_state_after"] = agent.get("/api/acd/me")["state"]  # type: ignore[index]
+        finally:
+            await browser.close()
+            if caller is not None:
+                await asyncio.sleep(1)
+                caller.close()
+
+    inbound = pick(stats and stats["inbound"], "packetsReceived", "bytesReceived", "packetsLost",
+                   "jitter", "audioLevel", "totalAudioEnergy", "totalSamplesDuration")
+    outbound = pick(stats and stats["outbound"], "packetsSent", "bytesSent")
+    transport = pick(stats and stats["transport"], "dtlsState", "dtlsRole", "tlsVersion",
+                     "dtlsCipher", "srtpCipher", "iceState")
+    sdp = (stats or {}).get("remote_sdp") or ""
+    result["browser"] = {
+        "inbound_rtp": inbound, "outbound_rtp": outbound, "transport": transport,
+        "codecs": sorted(set((stats or {}).get("codecs", []))),
+        "ice": (stats or {}).get("ice"), "connection": (stats or {}).get("connection"),
+        "local_candidate": pick((stats or {}).get("local_candidate"), "address", "port",
+                                "protocol", "candidateType"),
+        "remote_candidate": pick((stats or {}).get("remote_candidate"), "address", "port",
+                                 "protocol", "candidateType"),
+        "asterisk_sdp": {"rtcp_mux": "a=rtcp-mux" in sdp,
+                         "profile": next((ln.split()[2] for ln in sdp.splitlines()
+                                          if ln.startswith("m=audio")), None),
+                         "fingerprint": "a=fingerprint:" in sdp,
+                         "ice": "a=ice-ufrag:" in sdp},
+        "heard_peaks_hz": [round(p["hz"]) for p in spectrum or []],
+    }
+    near = [p for p in spectrum or [] if abs(p["hz"] - CALLER_HZ) <= 15]
+    rec = analyse(heard, (BROWSER_HZ, CALLER_HZ, MOH_HZ))
+    result["caller_recording"] = {
+        "seconds": round(rec.seconds, 1), "rate": rec.rate, "rms": round(rec.rms, 1),
+        "peak": rec.peak, "silent": rec.silent,
+        "tones": [{"hz": t.freq_hz, "seconds": t.seconds, "rms": round(t.rms, 1),
+                   "first_s": t.first_s} for t in rec.tones]}
+    if opts.keep_recording:
+        # The part after the answer, as a test fixture (no absolute paths in it).
+        keep_from = max(0.0, (rec.tones[0].first_s or 0.0) - 0.5)
+        trim(heard, Path(opts.keep_recording), keep_from, seconds=3.0)
+        result["kept"] = str(opts.keep_recording)
+    browser_tone = rec.tones[0]
+    checks = result["checks"]
+    checks["rang_with_caller_number"] = result.get("incoming_number") == "+12125550177"
+    checks["browser_received_rtp"] = (inbound.get("bytesReceived") or 0) > 0
+    checks["browser_audio_level"] = (inbound.get("audioLevel") or 0) > 0
+    checks["browser_sent_rtp"] = (outbound.get("bytesSent") or 0) > 0
+    checks["browser_heard_caller_tone"] = len(near) >= max(1, len(spectrum or []) // 2)
+    checks["dtls_connected"] = transport.get("dtlsState") == "connected"
+    checks["caller_heard_browser_tone"] = browser_tone.seconds >= opts.talk / 2
+    checks["agent_on_call_then_wrap_up"] = (result.get("agent_state_in_call") == "on_call"
+                                           and result.get("agent_state_after") == "wrap_up")
+    result["ok"] = all(checks.values())
+    result["log_errors"] = [x for x in logs if "error" in x.lower()][-20:]
+    _ = admin
+    return result
+
+
+def trim(src: Path, dst: Path, start_s: float, *, seconds: float) -> None:
+    import wave
+
+    with wave.open(str(src), "rb") as r:
+        rate, width, ch = r.getframerate(), r.getsampwidth(), r.getnchannels()
+        r.setpos(min(r.getnframes(), int(start_s * rate)))
+        frames = r.readframes(int(seconds * rate))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(dst), "wb") as w:
+        w.setnchannels(ch)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base", default="http://127.0.0.1:18180", help="the CTI server")
+    p.add_argument("--agent-user", default="agent3")
+    p.add_argument("--agent-password", default="agent-pass-1")
+    p.add_argument("--admin-user", default="admin")
+    p.add_argument("--admin-password", default="admin-lab-pass")
+    p.add_argument("--extension", default="1003")
+    p.add_argument("--pause", nargs="*", default=["agent1", "agent2"],
+                   help="other agents to pause first, so the ACD offers the call to --agent-user")
+    p.add_argument("--talk", type=float, default=8.0, help="seconds of conversation")
+    p.add_argument("--keep-recording", default="", help="save 3 s of the caller's recording here")
+    opts = p.parse_args()
+    result = asyncio.run(run(opts))
+    print(json.dumps(result, default=str))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
