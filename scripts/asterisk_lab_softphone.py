@@ -151,6 +151,8 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             f"--use-file-for-fake-audio-capture={browser_wav}",
             "--autoplay-policy=no-user-gesture-required"]
     caller: Phone | None = None
+    phases: dict[str, tuple[float, float]] = {}   # seconds after the answer
+    stats_end: dict[str, Any] | None = None
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
                                            args=args)
@@ -199,6 +201,29 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
                                                if ln.strip()]
             await asyncio.sleep(opts.talk / 2)
             stats = await page.evaluate(STATS)
+            phases["talk"] = (0.0, time.monotonic() - t_answer)
+            # The keypad: RFC 4733 events from the browser, through Asterisk, to the caller.
+            for tone in opts.dtmf:
+                await page.click(f"button[data-tone='{tone}']")
+                await asyncio.sleep(0.4)
+            # Hold from the panel: Asterisk plays the caller music on hold (the lab's 440 Hz).
+            await page.click("button[data-action=hold]")
+            await page.wait_for_selector("button[data-action=hold][aria-pressed=true]")
+            t = time.monotonic() - t_answer
+            await asyncio.sleep(opts.phase)
+            phases["hold"] = (t, time.monotonic() - t_answer)
+            await page.click("button[data-action=hold]")
+            await page.wait_for_selector("button[data-action=hold][aria-pressed=false]")
+            t = time.monotonic() - t_answer
+            await asyncio.sleep(opts.phase)
+            phases["resumed"] = (t, time.monotonic() - t_answer)
+            await page.click("button[data-action=mute]")
+            await page.wait_for_selector("button[data-action=mute][aria-pressed=true]")
+            t = time.monotonic() - t_answer
+            await asyncio.sleep(opts.phase)
+            phases["muted"] = (t, time.monotonic() - t_answer)
+            await page.click("button[data-action=mute]")
+            stats_end = await page.evaluate(STATS)
             await page.click("button[data-action=hangup]")
             await page.wait_for_selector(".sp-call[data-state=idle]", state="attached",
                                          timeout=15_000)
@@ -231,16 +256,35 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         "heard_peaks_hz": [round(p["hz"]) for p in spectrum or []],
     }
     near = [p for p in spectrum or [] if abs(p["hz"] - CALLER_HZ) <= 15]
-    rec = analyse(heard, (BROWSER_HZ, CALLER_HZ, MOH_HZ))
+    freqs = (BROWSER_HZ, CALLER_HZ, MOH_HZ)
+    rec = analyse(heard, freqs)
     result["caller_recording"] = {
         "seconds": round(rec.seconds, 1), "rate": rec.rate, "rms": round(rec.rms, 1),
         "peak": rec.peak, "silent": rec.silent,
         "tones": [{"hz": t.freq_hz, "seconds": t.seconds, "rms": round(t.rms, 1),
                    "first_s": t.first_s} for t in rec.tones]}
+    # The answer in the recording: where the browser's tone starts. Each phase is looked at
+    # without its first and last second (signalling takes a moment either way).
+    answer_at = rec.tones[0].first_s or 0.0
+    by_phase: dict[str, dict[str, float]] = {}
+    for name, (a, b) in phases.items():
+        part = analyse(heard, freqs, start_s=answer_at + a + 1.0, end_s=answer_at + b - 1.0)
+        by_phase[name] = {"seconds": round(part.seconds, 1), "rms": round(part.rms, 1),
+                          **{f"{t.freq_hz:g}hz_s": t.seconds for t in part.tones}}
+    result["caller_heard_by_phase"] = by_phase
+    result["phases_s"] = {k: [round(a, 1), round(b, 1)] for k, (a, b) in phases.items()}
+    result["answer_in_recording_s"] = answer_at
+    caller_log = caller.output() if caller is not None else ""
+    result["caller_dtmf"] = "".join(
+        ln.split("Incoming DTMF on call 0: ", 1)[1][:1] for ln in caller_log.splitlines()
+        if "Incoming DTMF on call 0: " in ln)
+    end_in = pick(stats_end and stats_end["inbound"], "packetsReceived", "bytesReceived",
+                  "packetsLost", "audioLevel")
+    end_out = pick(stats_end and stats_end["outbound"], "packetsSent", "bytesSent")
+    result["browser"]["at_hangup"] = {"inbound_rtp": end_in, "outbound_rtp": end_out}
     if opts.keep_recording:
         # The part after the answer, as a test fixture (no absolute paths in it).
-        keep_from = max(0.0, (rec.tones[0].first_s or 0.0) - 0.5)
-        trim(heard, Path(opts.keep_recording), keep_from, seconds=3.0)
+        trim(heard, Path(opts.keep_recording), max(0.0, answer_at - 0.5), seconds=3.0)
         result["kept"] = str(opts.keep_recording)
     browser_tone = rec.tones[0]
     checks = result["checks"]
@@ -251,6 +295,13 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     checks["browser_heard_caller_tone"] = len(near) >= max(1, len(spectrum or []) // 2)
     checks["dtls_connected"] = transport.get("dtlsState") == "connected"
     checks["caller_heard_browser_tone"] = browser_tone.seconds >= opts.talk / 2
+    talk, hold, resumed, muted = (by_phase.get(k, {}) for k in
+                                  ("talk", "hold", "resumed", "muted"))
+    checks["caller_got_dtmf"] = result["caller_dtmf"] == opts.dtmf
+    checks["hold_plays_moh_not_agent"] = (hold.get("440hz_s", 0) > 0
+                                         and hold.get("1000hz_s", 1) == 0)
+    checks["resume_brings_agent_back"] = resumed.get("1000hz_s", 0) > 0
+    checks["mute_silences_agent"] = muted.get("1000hz_s", 1) == 0 and talk.get("1000hz_s", 0) > 0
     checks["agent_on_call_then_wrap_up"] = (result.get("agent_state_in_call") == "on_call"
                                            and result.get("agent_state_after") == "wrap_up")
     result["ok"] = all(checks.values())
@@ -285,6 +336,9 @@ def main() -> int:
     p.add_argument("--pause", nargs="*", default=["agent1", "agent2"],
                    help="other agents to pause first, so the ACD offers the call to --agent-user")
     p.add_argument("--talk", type=float, default=8.0, help="seconds of conversation")
+    p.add_argument("--phase", type=float, default=4.0,
+                   help="seconds of each of hold, resumed and muted")
+    p.add_argument("--dtmf", default="5#", help="keys pressed on the panel's keypad")
     p.add_argument("--keep-recording", default="", help="save 3 s of the caller's recording here")
     opts = p.parse_args()
     result = asyncio.run(run(opts))
