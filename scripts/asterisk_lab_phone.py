@@ -49,6 +49,7 @@ class Phone:
             # What the far end sends, from the moment the call's media is up (WAV, 16 bit).
             args += [f"--rec-file={rec_file}", "--auto-rec"]
         self._out = self.log.open("ab")
+        self._start = self._out.tell()   # the log is appended to: output() is this process's
         # The argument list is built here (no shell); only the lab's own pjsua runs.
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self._out,  # noqa: S603
                                      stderr=subprocess.STDOUT)
@@ -80,7 +81,9 @@ class Phone:
         self._send("v")
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        with self.log.open("rb") as f:
+            f.seek(self._start)
+            return f.read().decode(errors="replace")
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -223,6 +223,28 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(opts.phase)
             phases["muted"] = (t, time.monotonic() - t_answer)
             await page.click("button[data-action=mute]")
+            await page.wait_for_selector("button[data-action=mute][aria-pressed=false]")
+            if opts.acd_hold:
+                # REST hold of this ACD-routed call: the ACD redirects the softphone's channel to
+                # [cti-hold] and its FastAGI session plays the caller music (acd/hold.py); unhold
+                # bridges them again with Bridge(agent,x). The browser's call stays up.
+                mine = agent.get("/api/calls/mine")
+                call_id = mine[0]["call_id"] if isinstance(mine, list) and mine else ""
+                result["acd_hold"] = {"call_id": call_id,
+                                      "hold": agent.post(f"/api/calls/{call_id}/hold")}
+                t = time.monotonic() - t_answer
+                await asyncio.sleep(opts.phase + 1)
+                phases["acd_hold"] = (t, time.monotonic() - t_answer)
+                result["acd_hold"]["panel_during_hold"] = await page.locator(
+                    ".sp-call").get_attribute("data-state")
+                result["acd_hold"]["unhold"] = agent.post(f"/api/calls/{call_id}/unhold")
+                t = time.monotonic() - t_answer
+                await asyncio.sleep(opts.phase + 1)
+                phases["acd_resumed"] = (t, time.monotonic() - t_answer)
+                result["acd_hold"]["panel_after"] = await page.locator(
+                    ".sp-call").get_attribute("data-state")
+                result["acd_hold"]["agent_state"] = agent.get(
+                    "/api/acd/me")["state"]  # type: ignore[index]
             stats_end = await page.evaluate(STATS)
             await page.click("button[data-action=hangup]")
             await page.wait_for_selector(".sp-call[data-state=idle]", state="attached",
@@ -302,6 +324,14 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
                                          and hold.get("1000hz_s", 1) == 0)
     checks["resume_brings_agent_back"] = resumed.get("1000hz_s", 0) > 0
     checks["mute_silences_agent"] = muted.get("1000hz_s", 1) == 0 and talk.get("1000hz_s", 0) > 0
+    if opts.acd_hold:
+        held, back = by_phase.get("acd_hold", {}), by_phase.get("acd_resumed", {})
+        acd = result.get("acd_hold", {})
+        checks["acd_hold_plays_moh_not_agent"] = (held.get("440hz_s", 0) > 0
+                                                 and held.get("1000hz_s", 1) == 0)
+        checks["acd_unhold_brings_agent_back"] = back.get("1000hz_s", 0) > 0
+        checks["acd_hold_keeps_the_softphone_call"] = (acd.get("panel_during_hold") == "in_call"
+                                                      and acd.get("panel_after") == "in_call")
     checks["agent_on_call_then_wrap_up"] = (result.get("agent_state_in_call") == "on_call"
                                            and result.get("agent_state_after") == "wrap_up")
     result["ok"] = all(checks.values())
@@ -338,6 +368,8 @@ def main() -> int:
     p.add_argument("--talk", type=float, default=8.0, help="seconds of conversation")
     p.add_argument("--phase", type=float, default=4.0,
                    help="seconds of each of hold, resumed and muted")
+    p.add_argument("--no-acd-hold", dest="acd_hold", action="store_false",
+                   help="skip the REST hold/unhold of the call (the ACD's own hold)")
     p.add_argument("--dtmf", default="5#", help="keys pressed on the panel's keypad")
     p.add_argument("--keep-recording", default="", help="save 3 s of the caller's recording here")
     opts = p.parse_args()

@@ -40,10 +40,11 @@ def chromium_path() -> str:
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(*extra_args: str) -> AsyncIterator[Browser]:
+    """extra_args: more chromium switches (e.g. a certificate pin for a test's TLS server)."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                           args=CHROMIUM_ARGS)
+                                           args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser
         finally:

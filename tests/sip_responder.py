@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -148,6 +149,7 @@ class Dialog:
 class SipResponder:
     passwords: dict[str, str]             # SIP user -> password (what pjsip.conf holds)
     domain: str = "pbx.test"
+    tls: ssl.SSLContext | None = None     # wss:// (Asterisk's http.conf TLS listener) when set
     log: list[SipMessage] = field(default_factory=list)
     auth_failures: int = 0
     registered: asyncio.Event = field(default_factory=asyncio.Event)
@@ -159,7 +161,7 @@ class SipResponder:
     _dialog: Dialog | None = None
 
     async def start(self) -> None:
-        self._server = await serve(self._serve, "127.0.0.1", 0,
+        self._server = await serve(self._serve, "127.0.0.1", 0, ssl=self.tls,
                                    subprotocols=[Subprotocol("sip")])
 
     async def close(self) -> None:
@@ -171,7 +173,7 @@ class SipResponder:
     def url(self) -> str:
         assert self._server is not None
         port = next(iter(self._server.sockets)).getsockname()[1]
-        return f"ws://127.0.0.1:{port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{port}/ws"
 
     # ---- what the test waits for ----------------------------------------------------------
 
@@ -237,7 +239,8 @@ class SipResponder:
         return self.url.split("//", 1)[1].split("/", 1)[0]
 
     def _via(self) -> str:
-        return f"SIP/2.0/WS {self._host()};branch=z9hG4bK{secrets.token_hex(8)}"
+        transport = "WSS" if self.tls else "WS"
+        return f"SIP/2.0/{transport} {self._host()};branch=z9hG4bK{secrets.token_hex(8)}"
 
     async def _serve(self, ws: ServerConnection) -> None:
         async for frame in ws:

@@ -1,6 +1,7 @@
-"""scripts/lab_audio.py, the audio check of the lab's softphone run (scripts/asterisk_lab_softphone.py):
-on tones made here and on what a caller really heard through Asterisk 22.9.0 from the browser
-softphone (tests/data/softphone-lab-22.9.0/, cut from the pjsua caller's recording)."""
+"""scripts/lab_audio.py, the audio check of the lab's softphone run
+(scripts/asterisk_lab_softphone.py): on tones made here, and on what a caller really heard
+through Asterisk 22.9.0 from the browser softphone (tests/data/softphone-lab-22.9.0/, cut from
+the pjsua caller's recording)."""
 
 from __future__ import annotations
 
