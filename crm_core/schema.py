@@ -788,6 +788,34 @@ CREATE INDEX cc_events_dialer_sums ON cc_events (at, queue, reason, agent, wait_
 DROP INDEX cc_events_dialer;
 """
 
+# A campaign's own calling rules (issue 12): one row per campaign that sets any; NULL = the
+# [dialer] default (crm_core/campaign_rules.py; merged in acd/dialer/rules.py). Days and
+# holidays are JSON arrays; the window's two ends are set together.
+_CAMPAIGN_RULES = """
+CREATE TABLE campaign_rules (
+    campaign_id INTEGER PRIMARY KEY REFERENCES campaigns(id) ON DELETE CASCADE,
+    window_start TEXT CHECK (window_start IS NULL OR (length(window_start) = 5
+        AND window_start GLOB '[0-2][0-9]:[0-5][0-9]')),
+    window_end TEXT CHECK (window_end IS NULL OR (length(window_end) = 5
+        AND window_end GLOB '[0-2][0-9]:[0-5][0-9]')),
+    days TEXT CHECK (days IS NULL OR (json_valid(days) AND json_type(days) = 'array')),
+    holidays TEXT CHECK (holidays IS NULL OR (json_valid(holidays)
+        AND json_type(holidays) = 'array')),
+    default_timezone TEXT CHECK (default_timezone IS NULL OR length(default_timezone) <= 64),
+    retry_busy_s REAL CHECK (retry_busy_s IS NULL OR retry_busy_s BETWEEN 1e-9 AND 7776000),
+    retry_no_answer_s REAL
+        CHECK (retry_no_answer_s IS NULL OR retry_no_answer_s BETWEEN 1e-9 AND 7776000),
+    retry_machine_s REAL
+        CHECK (retry_machine_s IS NULL OR retry_machine_s BETWEEN 1e-9 AND 7776000),
+    retry_abandoned_s REAL
+        CHECK (retry_abandoned_s IS NULL OR retry_abandoned_s BETWEEN 1e-9 AND 7776000),
+    retry_failed_s REAL
+        CHECK (retry_failed_s IS NULL OR retry_failed_s BETWEEN 1e-9 AND 7776000),
+    updated_at REAL NOT NULL DEFAULT 0,
+    CHECK ((window_start IS NULL) = (window_end IS NULL))
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -818,6 +846,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _CC_QUEUE_AGENT_DAYS),
     Migration(23, "dialer attempts: an index covering what the outbound reports read",
               _CC_EVENTS_DIALER_COVERING),
+    Migration(24, "campaigns' own calling window, days, holidays, zone and retry delays",
+              _CAMPAIGN_RULES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -40,6 +40,8 @@ Repositories (each a `crm_core.repo.Repo[Model]`, models in crm_core/models.py):
     crm.lead_import.import_csv(list_id, text, LeadColumns(phone=, name=, timezone=))
       -> ImportReport (crm_core/lead_import.py: E.164, invalid/duplicate report)
     crm.campaign_dnc (per-campaign do-not-call; crm.dnc is the global list)
+    crm.campaign_rules.get / put / delete / all: a campaign's own calling window, days,
+      holidays, zone and retry delays (crm_core/campaign_rules.py; NULL = the [dialer] default)
     crm.users.by_username(name) -> User ; crm.skills.for_user(user_id) -> tuple[Skill, ...]
     crm.users.extension_in_use(ext) -> bool   an active user has this extension (dial policy)
     crm.dial_audit.add_many(rows) ; crm.dial_audit.search(since=, until=, **filters)
@@ -90,6 +92,7 @@ from common.clock import Clock, WallClock
 from config.crm import CrmSettings
 from crm_core import scoring, view
 from crm_core.analytics import AnalyticsRepo
+from crm_core.campaign_rules import CampaignRulesRepo
 from crm_core.campaigns import (
     CallbackRepo,
     CampaignDncRepo,
@@ -141,6 +144,7 @@ class Crm:
         self.leads = LeadRepo(db, clock, region)
         self.dnc = DncRepo(db, clock, region)
         self.campaign_dnc = CampaignDncRepo(db, clock, region)
+        self.campaign_rules = CampaignRulesRepo(db, clock)
         self.callbacks = CallbackRepo(db, clock, region)
         self.users = UserRepo(db, clock, region)
         self.teams = TeamRepo(db, clock, region)

@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 import structlog
 
-from acd.dialer.errors import DialerError, InvalidNumber, InvalidWindow
-from acd.dialer.leads import RetryPolicy
+from acd.dialer.errors import DialerError, InvalidNumber, InvalidRule, InvalidWindow
+from acd.dialer.rules import EffectiveRules
 from acd.dialer.scheduler import LeadCandidate, pick
 from acd.dialer.windows import zones_for_number
 from crm_core.errors import Conflict as CrmConflict
@@ -150,7 +150,7 @@ class AgentDesk:
             lead_id, phone = cb.lead_id, cb.phone
         lead = await self.crm.leads.get(lead_id) if lead_id is not None else None
         phone = lead.phone if lead is not None else (phone or interaction.phone)
-        retry = RetryPolicy(max_attempts=campaign.max_attempts, delays=self.dialer.retry.delays)
+        retry = (await self._rules(campaign)).retry_policy()
         update = None
         if lead is not None:
             try:
@@ -215,6 +215,7 @@ class AgentDesk:
     async def next_preview(self, me: Caller, campaign_id: int) -> PreviewCard | None:
         """The next lead for this agent to preview (held for them), or None."""
         c = await self._preview_campaign(campaign_id)
+        rules = await self._rules(c)
         now = self.dialer.wall.now()
         hold = self.dialer.settings.preview_hold_s
         self._held = {k: v for k, v in self._held.items() if v[1] > now}
@@ -222,7 +223,7 @@ class AgentDesk:
             if agent == me.username:  # asking again: the same card
                 lead = await self.crm.leads.get(lead_id)
                 if lead.status in ("new", "callback"):
-                    return self._card(c, lead, until, self.dialer.default_zone)
+                    return self._card(c, lead, until, rules.default_timezone)
         due = await self.crm.leads.due(c.id, limit=200)
         held = set(self._held)
         d = self.dialer
@@ -230,8 +231,8 @@ class AgentDesk:
             now=now, lines=1, campaign_id=c.id,
             leads=[LeadCandidate(ld.id, ld.phone, ld.status, ld.attempts, ld.next_attempt,
                                  ld.timezone) for ld in due if ld.id not in held],
-            dnc=d.dnc, window=d.window, default_zone=d.default_zone,
-            max_attempts=c.max_attempts,
+            dnc=d.dnc, window=rules.window, default_zone=rules.default_timezone,
+            max_attempts=rules.max_attempts,
             in_flight_phones={ln.phone for ln in d.lines.values()},
             unknown_leads={ln.lead_id for ln in d.lines.values()})
         await d.apply_skips(picked.skipped, now)
@@ -239,7 +240,7 @@ class AgentDesk:
             return None
         lead = next(ld for ld in due if ld.id == picked.dials[0].ref_id)
         self._held[lead.id] = (me.username, now + hold)
-        return self._card(c, lead, now + hold, d.default_zone)
+        return self._card(c, lead, now + hold, rules.default_timezone)
 
     @staticmethod
     def _card(c: Any, lead: Any, until: float, default_zone: str) -> PreviewCard:
@@ -250,6 +251,15 @@ class AgentDesk:
             zones = ()  # no zone known (or a bad one): the card shows no local time
         return PreviewCard(c.id, lead.id, lead.name, lead.phone, lead.attempts,
                            lead.last_result, c.script, until, zones)
+
+    async def _rules(self, campaign: Any) -> EffectiveRules:
+        try:
+            rules: EffectiveRules = await self.dialer.rules_of(campaign)
+        except InvalidRule as exc:
+            raise DeskError(409, f"campaign {campaign.id}'s stored calling rules cannot be "
+                                 f"applied ({exc}): fix them with PUT /api/campaigns/"
+                                 f"{campaign.id}/rules", {"field": exc.field}) from None
+        return rules
 
     def _holder(self, me: Caller, lead_id: int) -> None:
         held = self._held.get(lead_id)
@@ -262,6 +272,18 @@ class AgentDesk:
         c = await self._preview_campaign(campaign_id)
         self._holder(me, lead_id)
         lead = await self.crm.leads.get(lead_id)
+        # Held for up to preview_hold_s: the window may have closed (or a holiday begun) since.
+        rules = await self._rules(c)
+        now = self.dialer.wall.now()
+        try:
+            open_now = rules.window.allows(now, zones_for_number(
+                lead.phone, lead.timezone or "", rules.default_timezone))
+        except (InvalidWindow, InvalidNumber):
+            open_now = False
+        if not open_now:
+            self._held.pop(lead_id, None)
+            raise DeskError(409, f"lead {lead_id} is outside campaign {c.id}'s calling window "
+                                 "now: not dialled", {"lead_id": lead_id, "reason": "window"})
         user = await self.crm.users.get(me.user_id)
         if not user.extension:
             raise DeskError(409, f"user {me.username} has no extension: preview dials ring "

@@ -5,6 +5,8 @@ DialerError
 │                     outside 0..1, non-finite numbers); nothing is dialled on them
 ├── InvalidWindow     a calling window that cannot be evaluated (bad hours, unknown time zone)
 │   └── UnknownZone   no time zone is known for a number (and no default zone is configured)
+├── InvalidRule       a campaign's own rule (window, days, holidays, zone, retry delay) that
+│                     cannot be kept; `field` names it (e.g. "retry_delay_s.busy")
 ├── InvalidNumber     a number the dialer must not dial (not E.164, dial specials)
 └── IllegalLeadTransition  a lead status change not in the lead transition table; nothing changed
 
@@ -32,6 +34,13 @@ class UnknownZone(InvalidWindow):
 
 class InvalidNumber(DialerError):
     pass
+
+
+class InvalidRule(DialerError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
 
 
 class IllegalLeadTransition(DialerError):

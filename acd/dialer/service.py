@@ -38,7 +38,7 @@ from acd.dialer.abandon import WINDOWS, AbandonTracker, WindowCounts
 from acd.dialer.blend import kept_for_inbound, short_queues
 from acd.dialer.campaigns import campaign_transition
 from acd.dialer.dnc import DncList
-from acd.dialer.errors import DialerError
+from acd.dialer.errors import DialerError, InvalidRule
 from acd.dialer.estimates import CampaignEstimates
 from acd.dialer.leads import RetryPolicy
 from acd.dialer.pacing import (
@@ -48,8 +48,10 @@ from acd.dialer.pacing import (
     PacingState,
     pace,
 )
+from acd.dialer.rule_store import load_rules
+from acd.dialer.rules import CampaignRules, EffectiveRules, merge
 from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
-from acd.dialer.windows import CallingWindow, zones_for_number
+from acd.dialer.windows import zones_for_number
 from acd.errors import AcdError
 from acd.model import AgentState
 from acd.scheduled import CallbackDone, CallbackRequest
@@ -175,7 +177,7 @@ class DialerService:
         self.settings = cfg = settings or DialerSettings()
         self.clock = clock or MonotonicClock()
         self.wall = wall or WallClock()
-        self.window = window_from(cfg)
+        # The [dialer] defaults; each campaign's own rules override them (effective()).
         self.default_zone = cfg.default_timezone
         self.pacing = PacingConfig(abandon_target=cfg.abandon_target,
                                    grace_s=cfg.abandon_deadline_s)
@@ -196,6 +198,8 @@ class DialerService:
         self._restored: dict[int, list[AbandonCount]] = {}
         self._pruned_at = float("-inf")
         self._usernames: dict[int, str] = {}
+        # Each loaded campaign's own rules (None: all inherited; InvalidRule: unreadable).
+        self._rules: dict[int, CampaignRules | InvalidRule | None] = {}
         self._published: dict[int, tuple[object, ...]] = {}
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -260,7 +264,47 @@ class DialerService:
             run.campaign = campaign
         for e in await self.crm.campaign_dnc.active(campaign.id):
             self.dnc.add(e.phone, campaign_id=campaign.id, expires_at=e.expires_at)
+        await self._load_rules(campaign.id)
         return run
+
+    # ------------------------------------------------------------------ campaign rules
+
+    async def _load_rules(self, campaign_id: int) -> None:
+        try:
+            self._rules[campaign_id] = await load_rules(self.crm, campaign_id)
+        except InvalidRule as exc:
+            # Not dialled until fixed: never under rules it was not given (the defaults).
+            self._rules[campaign_id] = exc
+            log.error("campaign_rules_unreadable", campaign_id=campaign_id, error=str(exc))
+
+    def effective(self, campaign: Any) -> EffectiveRules:
+        """The rules a loaded campaign is dialled under: its own over [dialer]'s
+        (acd/dialer/rules.py). InvalidRule when its stored rules cannot be read."""
+        own = self._rules.get(campaign.id)
+        if isinstance(own, InvalidRule):
+            raise InvalidRule(own.field, own.message)
+        return merge(own, self.settings, campaign.max_attempts)
+
+    async def rules_of(self, campaign: Any) -> EffectiveRules:
+        """effective(), reading the campaign's rules first if they are not loaded."""
+        if campaign.id not in self._rules:
+            await self._load_rules(campaign.id)
+        return self.effective(campaign)
+
+    def rules_changed(self, campaign: Any, rules: CampaignRules) -> EffectiveRules:
+        """The campaign's rules (or row: max_attempts) were saved: the next tick applies them."""
+        self._rules[campaign.id] = rules
+        run = self.runs.get(campaign.id)
+        if run is not None:
+            run.campaign = campaign
+        return self.effective(campaign)
+
+    def _retry_policy(self, run: CampaignRun | None) -> RetryPolicy:
+        if run is not None:
+            with contextlib.suppress(InvalidRule):
+                return self.effective(run.campaign).retry_policy()
+        return RetryPolicy(max_attempts=run.campaign.max_attempts if run else 5,
+                           delays=self.retry.delays)
 
     def _count(self, run: CampaignRun, *, abandoned: bool) -> None:
         """A live answer (an abandon is one too), in the windows and queued for saving."""
@@ -418,6 +462,11 @@ class DialerService:
         stats = run.estimates.stats()
         now = self.wall.now()
         lookahead = stats.answer_delay_s + self.ring_timeout_ms / 1000 + cfg.grace_s
+        try:
+            rules = self.effective(c)
+        except InvalidRule as exc:
+            log.warning("campaign_not_dialled", campaign_id=c.id, error=str(exc))
+            return
         decision = pace(cfg, state, stats, run.tracker.snapshot(now, lookahead))
         run.last = decision
         lines = max(0, decision.lines)
@@ -433,8 +482,8 @@ class DialerService:
             leads=[LeadCandidate(ld.id, ld.phone, ld.status, ld.attempts, ld.next_attempt,
                                  ld.timezone) for ld in due],
             callbacks=[cb for cb, _ in callbacks.values()],
-            dnc=self.dnc, window=self.window, default_zone=self.default_zone,
-            max_attempts=c.max_attempts,
+            dnc=self.dnc, window=rules.window, default_zone=rules.default_timezone,
+            max_attempts=rules.max_attempts,
             in_flight_phones={ln.phone for ln in self.lines.values()},
             unknown_leads={ln.lead_id for ln in self.lines.values()})
         await self.apply_skips(picked.skipped, now)
@@ -604,16 +653,21 @@ class DialerService:
             if not line.via_acd or line.answered:
                 continue
             retry_at: float | None = None
+            run = self.runs.get(line.campaign_id)
             if self.dnc.blocks(line.phone, line.campaign_id, now):
                 why = "dnc"
             else:
                 try:
-                    zones = zones_for_number(line.phone, "", self.default_zone)
+                    rules = self.effective(run.campaign) if run else merge(None, self.settings)
+                    zones = zones_for_number(line.phone, "", rules.default_timezone)
+                except InvalidRule:
+                    rules, zones = None, ()  # its rules became unreadable: not dialled
                 except DialerError:
                     continue  # checked when picked; nothing new
-                if self.window.allows(now, zones):
+                if rules is not None and rules.window.allows(now, zones):
                     continue
-                why, retry_at = "window", self.window.next_open(now, zones)
+                why = "window"
+                retry_at = rules.window.next_open(now, zones) if rules is not None else None
             if not self.acd.withdraw_callback(line.call_id, why):
                 continue  # already being placed: its outcome comes as usual
             if line.callback_id is not None:
@@ -815,8 +869,7 @@ class DialerService:
             est = {"connected": "human", "abandoned": "human"}.get(result, result)
             if est in ("human", "machine", "busy", "no_answer", "invalid", "failed"):
                 run.estimates.attempt(est, answer_delay_s)
-        retry = RetryPolicy(max_attempts=run.campaign.max_attempts if run else 5,
-                            delays=self.retry.delays)
+        retry = self._retry_policy(run)
         now = self.wall.now()
         status = ""
         if line.lead_id:
@@ -991,12 +1044,6 @@ class DialerService:
                 line.agent = (await self.crm.users.get(it.agent_user_id)).username
         except Exception:
             log.exception("dialer_call_facts_unread", call_id=line.call_id)
-
-
-def window_from(cfg: DialerSettings) -> CallingWindow:
-    """The [dialer] calling window as the pure core's value."""
-    return CallingWindow(start=cfg.start_time, end=cfg.end_time, days=cfg.weekday_numbers,
-                         holidays=cfg.holiday_dates)
 
 
 def _mode(dial_mode: str) -> Any:

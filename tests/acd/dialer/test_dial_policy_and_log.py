@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from acd.dialer.service import DialerService, window_from
+from acd.dialer.service import DialerService
 from acd.history import HistoryDeriver
 from acd.history_writer import HistoryWriter
 from common.clock import ManualClock
@@ -177,12 +177,12 @@ async def test_attempt_rows_reach_the_durable_event_log(world: World) -> None:
 async def test_configured_holiday_and_unplaceable_numbers(world: World) -> None:
     # [dialer] values decide: today (in New York) is a holiday -> nothing is dialled.
     today = dt.datetime.fromtimestamp(NOON_NY, ZoneInfo("America/New_York")).date()
-    world.dialer.window = window_from(DialerSettings(holidays=[today.isoformat()]))
+    world.dialer.settings = DialerSettings(holidays=[today.isoformat()])
     await world.dialer.control(world.campaign_id, "start")
     await world.dialer.tick()
     assert world.ami.sent == []
     # A number phonenumbers cannot place, with no default zone: failed, never guessed.
-    world.dialer.window = window_from(DialerSettings())
+    world.dialer.settings = DialerSettings()
     lst = await world.crm.lead_lists.create(campaign_id=world.campaign_id, name="intl")
     await world.crm.leads.create(list_id=lst.id, phone="+80012345678")
     for lead in (await world.crm.leads.search(status="new", limit=50)).items:
