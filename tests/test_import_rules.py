@@ -52,6 +52,7 @@ PURE_CORES = (
     # the dialer's cores
     "acd.dialer.pacing", "acd.dialer.abandon", "acd.dialer.estimates", "acd.dialer.windows",
     "acd.dialer.dnc", "acd.dialer.leads", "acd.dialer.scheduler", "acd.dialer.blend",
+    "acd.dialer.rules",
     # IVR menus and their steps
     "ivr.model", "ivr.graph", "ivr.runner",
     # reports over crm_core rows; the CRM's pure rules

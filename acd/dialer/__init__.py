@@ -7,5 +7,6 @@ Pure cores (no clock, no I/O; `now` passed in):
 - `windows`: calling windows in the called person's local time (phonenumbers + zoneinfo);
 - `dnc`: do-not-call lists, global and per campaign;
 - `leads`: lead life cycle (transition table) and retries per outcome;
-- `scheduler`: which callbacks and leads to dial now.
+- `scheduler`: which callbacks and leads to dial now;
+- `rules`: a campaign's own window, days, holidays, zone and retry delays over [dialer]'s.
 """

@@ -7,12 +7,18 @@ routes add what needs the dialer: CSV import with a report, the run-state action
 table in acd/dialer/campaigns.py; an illegal one is 409), and live status (dial level, lines in
 progress, abandon rate over the 24 h and 30 day windows). Supervisors and admins only.
 
+A campaign's own calling rules (window, days, holidays, default zone, retry delay per outcome;
+acd/dialer/rules.py) are read and written here too: GET/PUT/PATCH `/rules` (a rule left null is
+the [dialer] default) and GET `/rules/effective` (the merged rules and which came from the
+defaults). A refused rule is a 422 naming its field; nothing is stored.
+
 Bodies are limited to the API's 1 MB: send a bigger file in parts to the same list; rows
 already in the campaign are reported as duplicates, so a part sent twice imports nothing twice.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
@@ -27,7 +33,9 @@ from acd.dialer.desk import (
     PreviewCard,
     PreviewDial,
 )
-from acd.dialer.errors import DialerError
+from acd.dialer.errors import DialerError, InvalidRule
+from acd.dialer.rule_store import load_rules, save_rules
+from acd.dialer.rules import CampaignRules, EffectiveRules, parse_rules
 from acd.dialer.service import CampaignStatus, DialerService
 from agent_desktop.errors import (
     ApiError,
@@ -80,6 +88,70 @@ class DispositionBody(pydantic.BaseModel):
     callback_owner: Literal["me", "anyone"] = "me"
     dnc_scope: Literal["campaign", "global"] = "campaign"
     notes: str = pydantic.Field(default="", max_length=2000)
+
+
+class RulesBody(pydantic.BaseModel):
+    """A campaign's own rules; null (or absent, for PUT) = the [dialer] default. Strict types:
+    "600" is not a number of seconds. The meaning of each value is checked by parse_rules."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+    window_start: str | None = pydantic.Field(default=None, max_length=16)
+    window_end: str | None = pydantic.Field(default=None, max_length=16)
+    days: list[str] | None = pydantic.Field(default=None, max_length=14)
+    holidays: list[str] | None = pydantic.Field(default=None, max_length=1000)
+    default_timezone: str | None = pydantic.Field(default=None, max_length=100)
+    retry_delay_s: dict[str, float | None] | None = pydantic.Field(default=None, max_length=16)
+    # The campaign's own column (no default to inherit): left as it is when absent.
+    max_attempts: int | None = pydantic.Field(default=None, ge=1, le=100)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnRules:
+    window_start: str | None
+    window_end: str | None
+    days: list[str] | None
+    holidays: list[str] | None
+    default_timezone: str | None
+    retry_delay_s: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveRulesView:
+    campaign_id: int
+    window_start: str
+    window_end: str
+    days: list[str]
+    holidays: list[str]
+    default_timezone: str
+    retry_delay_s: dict[str, float]
+    max_attempts: int
+    from_defaults: list[str]  # the rules [dialer] gives, the campaign setting none
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRulesView:
+    campaign_id: int
+    own: OwnRules  # the campaign's own rules (null: inherited)
+    max_attempts: int
+    effective: EffectiveRulesView
+
+
+def _own(rules: CampaignRules) -> OwnRules:
+    return OwnRules(rules.window_start, rules.window_end,
+                    list(rules.days) if rules.days is not None else None,
+                    list(rules.holidays) if rules.holidays is not None else None,
+                    rules.default_timezone, dict(rules.retry_delay_s))
+
+
+def _effective(campaign_id: int, e: EffectiveRules) -> EffectiveRulesView:
+    return EffectiveRulesView(campaign_id, e.window_start, e.window_end, list(e.days),
+                              list(e.holidays), e.default_timezone, dict(e.retry_delay_s),
+                              e.max_attempts, e.inherited())
+
+
+def _rule_error(exc: InvalidRule) -> ValidationFailed:
+    return ValidationFailed(str(exc), {"field": exc.field, "fields": [
+        {"loc": ["body", *exc.field.split(".", 1)], "msg": exc.message, "type": "value_error"}]})
 
 
 _STATUS_ERRORS: dict[int, type[ApiError]] = {
@@ -171,6 +243,73 @@ def dialer_routes(dialer: DialerService, crm: Crm,
     async def campaign_status(request: web.Request) -> web.StreamResponse:
         c = await crm.campaigns.get(campaign_id(request))
         return json_response(dialer.status(c))
+
+    async def stored_rules(cid: int) -> CampaignRules:
+        try:
+            return await load_rules(crm, cid) or CampaignRules()
+        except InvalidRule:
+            return CampaignRules()  # unreadable: a PUT replaces it whole
+
+    async def rules_view(c: Any, own: CampaignRules) -> CampaignRulesView:
+        try:
+            effective = dialer.rules_changed(c, own)
+        except InvalidRule as exc:  # (parse_rules accepted them: cannot happen)
+            raise _rule_error(exc) from None
+        return CampaignRulesView(c.id, _own(own), c.max_attempts, _effective(c.id, effective))
+
+    @routes.get("/api/campaigns/{campaign_id}/rules", roles=SUPERVISORS, params=cid,
+                response=CampaignRulesView, tags=("dialer",),
+                summary="A campaign's own calling rules (null: the [dialer] default) and the "
+                        "effective ones")
+    async def campaign_rules(request: web.Request) -> web.StreamResponse:
+        c = await crm.campaigns.get(campaign_id(request))
+        try:
+            own = await load_rules(crm, c.id) or CampaignRules()
+        except InvalidRule as exc:
+            raise Conflict(f"campaign {c.id}'s stored rules cannot be applied ({exc}): "
+                           "replace them with PUT", {"field": exc.field}) from None
+        return json_response(await rules_view(c, own))
+
+    async def write_rules(request: web.Request, *, replace: bool) -> web.StreamResponse:
+        c = await crm.campaigns.get(campaign_id(request))
+        body = body_of(request, RulesBody)
+        given = body.model_dump(exclude_unset=True)
+        max_attempts = given.pop("max_attempts", None)
+        try:
+            rules = parse_rules(given, base=None if replace else await stored_rules(c.id))
+        except InvalidRule as exc:
+            raise _rule_error(exc) from None
+        if max_attempts is not None and max_attempts != c.max_attempts:
+            c = await crm.campaigns.update(c.id, max_attempts=max_attempts)
+        own = await save_rules(crm, c.id, rules)
+        return json_response(await rules_view(c, own))
+
+    @routes.put("/api/campaigns/{campaign_id}/rules", roles=SUPERVISORS, params=cid,
+                request_model=RulesBody, response=CampaignRulesView, tags=("dialer",),
+                summary="Set a campaign's calling rules (window, days, holidays, zone, retry "
+                        "delays); a rule left out or null is the [dialer] default")
+    async def put_campaign_rules(request: web.Request) -> web.StreamResponse:
+        return await write_rules(request, replace=True)
+
+    @routes.patch("/api/campaigns/{campaign_id}/rules", roles=SUPERVISORS, params=cid,
+                  request_model=RulesBody, response=CampaignRulesView, tags=("dialer",),
+                  summary="Change some of a campaign's calling rules (null: back to the "
+                          "[dialer] default; retry_delay_s per outcome)")
+    async def patch_campaign_rules(request: web.Request) -> web.StreamResponse:
+        return await write_rules(request, replace=False)
+
+    @routes.get("/api/campaigns/{campaign_id}/rules/effective", roles=SUPERVISORS, params=cid,
+                response=EffectiveRulesView, tags=("dialer",),
+                summary="The rules a campaign is dialled under: its own over the [dialer] "
+                        "defaults, and which come from the defaults")
+    async def effective_campaign_rules(request: web.Request) -> web.StreamResponse:
+        c = await crm.campaigns.get(campaign_id(request))
+        try:
+            return json_response(_effective(c.id, await dialer.rules_of(c)))
+        except InvalidRule as exc:
+            raise Conflict(f"campaign {c.id}'s stored rules cannot be applied ({exc}): it is "
+                           "not dialled until they are replaced with PUT",
+                           {"field": exc.field}) from None
 
     @routes.post("/api/campaigns/{campaign_id}/dispositions", roles=EVERYONE, params=cid,
                  request_model=DispositionBody, response=DispositionResult, tags=("dialer",),

@@ -88,12 +88,16 @@ class EffectiveRules:
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, delays=self.retry_delay_s)
 
+    def inherited(self) -> list[str]:
+        """The rules that come from [dialer], in RULE_FIELDS order."""
+        return [f for f in RULE_FIELDS if f in self.from_defaults]
+
     def as_dict(self) -> dict[str, object]:
         return {"window_start": self.window_start, "window_end": self.window_end,
                 "days": list(self.days), "holidays": list(self.holidays),
                 "default_timezone": self.default_timezone,
                 "retry_delay_s": dict(self.retry_delay_s), "max_attempts": self.max_attempts,
-                "from_defaults": [f for f in RULE_FIELDS if f in self.from_defaults]}
+                "from_defaults": self.inherited()}
 
 
 def merge(rules: CampaignRules | None, defaults: DialerSettings, max_attempts: int = 5

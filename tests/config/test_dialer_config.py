@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,10 +30,13 @@ def test_file_values_reach_the_dialer(tmp_path: Path) -> None:
     s = load_settings(p, environ={})
     d = DialerService(crm=None, acd=None, ami=None, dialing=DialingSettings(),
                       settings=s.dialer)
-    assert (d.window.start, d.window.end) == (dt.time(9, 30), dt.time(20, 0))
-    assert d.window.days == frozenset({0, 4})
-    assert d.window.holidays == frozenset({dt.date(2026, 12, 25)})
-    assert d.default_zone == "Europe/Paris"
+    # A campaign that sets no rules of its own is dialled under these.
+    e = d.effective(SimpleNamespace(id=1, max_attempts=5))
+    assert (e.window.start, e.window.end) == (dt.time(9, 30), dt.time(20, 0))
+    assert e.window.days == frozenset({0, 4})
+    assert e.window.holidays == frozenset({dt.date(2026, 12, 25)})
+    assert d.default_zone == e.default_timezone == "Europe/Paris"
+    assert e.retry_delay_s["busy"] == 300.0 and e.retry_delay_s["no_answer"] == 7200.0
     assert (d.pacing.abandon_target, d.pacing.grace_s) == (0.02, 1.5)
     assert d.ring_timeout_ms == 30_000 and d.tick_s == 0.5
     assert d.retry.delays["busy"] == 300.0 and d.retry.delays["no_answer"] == 7200.0
