@@ -287,7 +287,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ivr=ivr,
                        ami=ami, fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app,
-                       call_log=call_log, directory=directory, dial_audit=dial_audit, hub=hub)
+                       call_log=call_log, directory=directory, dial_audit=dial_audit, hub=hub,
+                       dialer=dialer)
         if ready is not None:
             ready.set()
         await stop.wait()

@@ -1,5 +1,9 @@
 """[dialer]: outbound campaigns' compliance and retry rules (acd/dialer/).
 
+The calling window, days, holidays, default_timezone and retry delays are the defaults of every
+campaign: a campaign may set its own (acd/dialer/rules.py, `campaign_rules` in the CRM) and
+inherits each rule it leaves unset from here.
+
     [dialer]
     window_start = "08:00"          # calling window, in the CALLED person's local time
     window_end = "21:00"            # [start, end): 21:00 itself is outside

@@ -14,6 +14,12 @@
 // the campaign's form here: disposition code, what happens to the lead (done, retry, callback
 // at a time, mine or anyone's, do-not-call for the campaign or everyone) and notes, sent to
 // POST /api/campaigns/{id}/dispositions. The panel hides itself when no campaign is active.
+//
+// Supervisors and admins also get the campaigns' calling rules here (every campaign not
+// finished, drafts too): the window, calling days, holidays, default time zone, retry delay
+// per outcome and maximum attempts, each shown as the campaign's own value or the [dialer]
+// default it inherits ("default" tag), and edited in a form that PUTs
+// /api/campaigns/{id}/rules (an empty field, or "Use the default", inherits).
 
 import { api, h, clear, showError, toast } from "/static/app.js";
 import { addStrings, fmtPhone, language, onLanguageChange, t } from "/static/i18n.js";
@@ -33,6 +39,20 @@ addStrings({
     "camp.scope.global": "All campaigns", "camp.notes": "Notes", "camp.save": "Save",
     "camp.saved": "Disposition {code} saved",
     "camp.local": "Their local time: {time}", "camp.local_unknown": "Their local time is not known",
+    "rules.title": "Calling rules", "rules.choose": "Campaign",
+    "rules.window": "Calling window (the called person's local time)",
+    "rules.start": "From", "rules.end": "Until", "rules.days": "Calling days",
+    "rules.holidays": "Holidays (one date per line, YYYY-MM-DD)",
+    "rules.zone": "Time zone for numbers without one", "rules.retry": "Next attempt after (minutes)",
+    "rules.max_attempts": "Maximum attempts", "rules.inherit": "Use the default",
+    "rules.default": "default", "rules.own": "campaign", "rules.save": "Save the rules",
+    "rules.saved": "Calling rules of {name} saved", "rules.effective": "Applied now",
+    "rules.rule": "Rule", "rules.value": "Value", "rules.source": "From",
+    "rules.none": "none", "rules.default_is": "default: {value}",
+    "rules.out.busy": "Busy", "rules.out.no_answer": "No answer", "rules.out.machine": "Answering machine",
+    "rules.out.abandoned": "Abandoned", "rules.out.failed": "Failed",
+    "day.mon": "Mon", "day.tue": "Tue", "day.wed": "Wed", "day.thu": "Thu", "day.fri": "Fri",
+    "day.sat": "Sat", "day.sun": "Sun",
   },
   "zh-CN": {
     "camp.title": "外呼活动", "camp.choose": "活动", "camp.next": "下一个客户",
@@ -48,10 +68,27 @@ addStrings({
     "camp.scope.global": "所有活动", "camp.notes": "备注", "camp.save": "保存",
     "camp.saved": "已保存处理结果 {code}",
     "camp.local": "对方当地时间：{time}", "camp.local_unknown": "对方当地时间未知",
+    "rules.title": "呼叫规则", "rules.choose": "活动",
+    "rules.window": "呼叫时段（按被叫方当地时间）",
+    "rules.start": "从", "rules.end": "到", "rules.days": "呼叫日",
+    "rules.holidays": "节假日（每行一个日期，YYYY-MM-DD）",
+    "rules.zone": "无法确定时区的号码所用时区", "rules.retry": "再次拨打间隔（分钟）",
+    "rules.max_attempts": "最多拨打次数", "rules.inherit": "使用默认值",
+    "rules.default": "默认", "rules.own": "本活动", "rules.save": "保存规则",
+    "rules.saved": "已保存 {name} 的呼叫规则", "rules.effective": "当前生效",
+    "rules.rule": "规则", "rules.value": "值", "rules.source": "来源",
+    "rules.none": "无", "rules.default_is": "默认：{value}",
+    "rules.out.busy": "占线", "rules.out.no_answer": "无人接听", "rules.out.machine": "答录机",
+    "rules.out.abandoned": "放弃", "rules.out.failed": "失败",
+    "day.mon": "周一", "day.tue": "周二", "day.wed": "周三", "day.thu": "周四", "day.fri": "周五",
+    "day.sat": "周六", "day.sun": "周日",
   },
 });
 
 const DIALER_CALL = /^(dl|pv|cb)([0-9]+)-/;
+const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const OUTCOMES = ["busy", "no_answer", "machine", "abandoned", "failed"];
+const SUPERVISORS = new Set(["supervisor", "admin"]);
 
 /** The campaign id of a dialer call id, or null for any other call. */
 export function campaignOfCall(callId) {
@@ -74,17 +111,33 @@ export function localTimes(zones, nowS, lang) {
 }
 
 export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
-  const P = { campaigns: [], chosen: null, card: null, wrapId: null, draft: null };
+  const P = { campaigns: [], chosen: null, card: null, wrapId: null, draft: null,
+              all: [], ruled: null, rules: null, rulesForm: null };
+  const supervisor = () => SUPERVISORS.has(state.me?.role);
 
   async function load() {
     try {
       const page = await api("/api/campaigns?status=active&limit=100");
       P.campaigns = page.items;
       if (!P.campaigns.some((c) => c.id === P.chosen)) P.chosen = P.campaigns[0]?.id ?? null;
+      if (supervisor()) {
+        const all = await api("/api/campaigns?limit=200");
+        P.all = all.items.filter((c) => c.status !== "finished");
+        if (!P.all.some((c) => c.id === P.ruled)) {
+          P.ruled = P.all[0]?.id ?? null;
+          await loadRules();
+        }
+      }
     } catch (err) {
       showError(err);
     }
     render();
+  }
+
+  async function loadRules() {
+    P.rules = null;
+    P.rulesForm = null;
+    if (P.ruled !== null) P.rules = await api(`/api/campaigns/${P.ruled}/rules`);
   }
 
   const campaign = (id) => P.campaigns.find((c) => c.id === id) || null;
@@ -96,7 +149,8 @@ export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
 
   function render() {
     const dispo = dispositionForm();
-    el.hidden = !P.campaigns.length && !dispo;
+    const rules = supervisor() && P.all.length ? rulesBlock() : null;
+    el.hidden = !P.campaigns.length && !dispo && !rules;
     if (el.hidden) return;
     const select = h("select", { id: "camp-choose" },
       P.campaigns.map((c) => new Option(`${c.name} (${c.dial_mode})`, String(c.id))));
@@ -111,7 +165,144 @@ export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
       P.campaigns.length ? h("label", { for: "camp-choose" }, t("camp.choose")) : null,
       P.campaigns.length ? select : null,
       c && c.dial_mode === "preview" ? previewBlock(c) : null,
-      dispo);
+      dispo, rules);
+  }
+
+  // ------------------------------------------------------------ calling rules (supervisors)
+
+  function rulesBlock() {
+    const select = h("select", { id: "rules-choose" },
+      P.all.map((c) => new Option(`${c.name} (${c.status})`, String(c.id))));
+    if (P.ruled !== null) select.value = String(P.ruled);
+    select.addEventListener("change", async () => {
+      P.ruled = Number(select.value);
+      try {
+        await loadRules();
+      } catch (err) {
+        showError(err);
+      }
+      render();
+    });
+    // The form survives the panel's periodic redraws (what is typed stays); rebuilt when the
+    // rules are (re)loaded or saved, or the language changes.
+    if (P.rules && !P.rulesForm) P.rulesForm = rulesForm(P.rules);
+    return h("details", { id: "camp-rules", open: true },
+      h("summary", {}, t("rules.title")),
+      h("label", { for: "rules-choose" }, t("rules.choose")), select,
+      P.rules ? effectiveTable(P.rules.effective) : null,
+      P.rulesForm);
+  }
+
+  function effectiveTable(e) {
+    const inherited = new Set(e.from_defaults);
+    const days = (list) => list.map((d) => t(`day.${d}`)).join(" ");
+    const rows = [
+      ["window", t("rules.window"), `${e.window_start}–${e.window_end}`,
+       ["window_start", "window_end"]],
+      ["days", t("rules.days"), days(e.days), ["days"]],
+      ["holidays", t("rules.holidays"), e.holidays.join(", ") || t("rules.none"), ["holidays"]],
+      ["default_timezone", t("rules.zone"), e.default_timezone || t("rules.none"),
+       ["default_timezone"]],
+      ...OUTCOMES.map((o) => [`retry.${o}`, `${t("rules.retry")}: ${t(`rules.out.${o}`)}`,
+                              minutes(e.retry_delay_s[o]), [`retry_delay_s.${o}`]]),
+      ["max_attempts", t("rules.max_attempts"), String(e.max_attempts), []],
+    ];
+    return h("table", { id: "rules-effective", class: "rules" },
+      h("caption", {}, t("rules.effective")),
+      h("thead", {}, h("tr", {}, h("th", {}, t("rules.rule")), h("th", {}, t("rules.value")),
+                                h("th", {}, t("rules.source")))),
+      h("tbody", {}, rows.map(([key, label, value, fields]) => {
+        const fromDefault = fields.length > 0 && fields.every((f) => inherited.has(f));
+        return h("tr", { dataset: { rule: key, source: fromDefault ? "default" : "campaign" } },
+          h("td", {}, label), h("td", { class: "value" }, value),
+          h("td", {}, h("span", { class: fromDefault ? "badge" : "badge info" },
+                        t(fromDefault ? "rules.default" : "rules.own"))));
+      })));
+  }
+
+  function minutes(seconds) {
+    return String(Math.round((seconds / 60) * 100) / 100);
+  }
+
+  function rulesForm(view) {
+    const own = view.own;
+    const eff = view.effective;
+    const inherited = new Set(eff.from_defaults);
+    const start = h("input", { type: "time", id: "rules-start", value: own.window_start || "" });
+    const end = h("input", { type: "time", id: "rules-end", value: own.window_end || "" });
+    const dayBoxes = WEEKDAYS.map((d) => h("input", {
+      type: "checkbox", id: `rules-day-${d}`, value: d,
+      checked: (own.days || eff.days).includes(d) }));
+    const daysInherit = h("input", { type: "checkbox", id: "rules-days-default",
+                                     checked: own.days === null });
+    const holidays = h("textarea", { id: "rules-holidays", rows: 3 },
+      (own.holidays || []).join("\n"));
+    const holidaysInherit = h("input", { type: "checkbox", id: "rules-holidays-default",
+                                         checked: own.holidays === null });
+    const zone = h("input", { type: "text", id: "rules-zone", maxlength: 64,
+      value: own.default_timezone || "", placeholder: inherited.has("default_timezone")
+        ? eff.default_timezone : "" });
+    const delays = Object.fromEntries(OUTCOMES.map((o) => [o, h("input", {
+      type: "number", id: `rules-retry-${o}`, min: "0", step: "any",
+      value: own.retry_delay_s[o] !== undefined ? minutes(own.retry_delay_s[o]) : "",
+      placeholder: inherited.has(`retry_delay_s.${o}`) ? minutes(eff.retry_delay_s[o]) : "" })]));
+    const attempts = h("input", { type: "number", id: "rules-max-attempts", min: "1",
+                                  max: "100", step: "1", value: String(view.max_attempts) });
+    const sync = () => {
+      for (const b of dayBoxes) b.disabled = daysInherit.checked;
+      holidays.disabled = holidaysInherit.checked;
+    };
+    daysInherit.addEventListener("change", sync);
+    holidaysInherit.addEventListener("change", sync);
+    sync();
+    const hint = (field, text) => (inherited.has(field)
+      ? h("span", { class: "muted" }, ` (${t("rules.default_is", { value: text })})`) : null);
+    const form = h("form", { class: "stack", id: "rules-form" },
+      h("fieldset", {}, h("legend", {}, t("rules.window"),
+                          hint("window_start", `${eff.window_start}–${eff.window_end}`)),
+        h("div", { class: "row" },
+          h("label", { for: "rules-start" }, t("rules.start")), start,
+          h("label", { for: "rules-end" }, t("rules.end")), end)),
+      h("fieldset", {}, h("legend", {}, t("rules.days")),
+        h("div", { class: "row" }, WEEKDAYS.map((d, i) => h("label", { class: "check" },
+          dayBoxes[i], ` ${t(`day.${d}`)}`))),
+        h("label", { class: "check" }, daysInherit, ` ${t("rules.inherit")}`)),
+      h("fieldset", {}, h("legend", {}, t("rules.holidays"),
+                          hint("holidays", eff.holidays.join(", ") || t("rules.none"))),
+        holidays, h("label", { class: "check" }, holidaysInherit, ` ${t("rules.inherit")}`)),
+      h("label", { for: "rules-zone" }, t("rules.zone")), zone,
+      h("fieldset", {}, h("legend", {}, t("rules.retry")),
+        h("div", { class: "row" }, OUTCOMES.map((o) => h("label", { class: "field" },
+          t(`rules.out.${o}`), delays[o])))),
+      h("label", { for: "rules-max-attempts" }, t("rules.max_attempts")), attempts,
+      h("button", { type: "submit", class: "primary" }, t("rules.save")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {
+        window_start: start.value || null, window_end: end.value || null,
+        days: daysInherit.checked ? null : dayBoxes.filter((b) => b.checked).map((b) => b.value),
+        holidays: holidaysInherit.checked ? null
+          : holidays.value.split(/[\s,]+/).filter(Boolean),
+        default_timezone: zone.value.trim() || null,
+        retry_delay_s: Object.fromEntries(OUTCOMES.filter((o) => delays[o].value !== "")
+          .map((o) => [o, Number(delays[o].value) * 60])),
+      };
+      if (attempts.value !== "") body.max_attempts = Number(attempts.value);
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        P.rules = await api(`/api/campaigns/${view.campaign_id}/rules`,
+                            { method: "PUT", body });
+        P.rulesForm = null;
+        const c = P.all.find((x) => x.id === view.campaign_id);
+        toast(t("rules.saved", { name: c ? c.name : view.campaign_id }), "ok");
+        render();
+      } catch (err) {
+        button.disabled = false;
+        showError(err);
+      }
+    });
+    return form;
   }
 
   function previewBlock(c) {
@@ -256,7 +447,10 @@ export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
       render();
     }
   }, 500);
-  onLanguageChange(() => render());
+  onLanguageChange(() => {
+    P.rulesForm = null;  // its labels are built in the language of the moment
+    render();
+  });
   load();
   setInterval(load, 60_000);
   return { refresh: load };

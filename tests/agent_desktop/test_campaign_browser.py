@@ -211,3 +211,65 @@ async def test_a_preview_campaign_from_the_card_to_the_crm_rows(world: World) ->
         [(retried, "retry"), (dnc, "dnc")])
     assert desk.errors == []  # type: ignore[attr-defined]
     await context.close()
+
+
+async def test_a_supervisor_edits_a_campaigns_calling_rules(world: World) -> None:
+    """The campaign panel's calling rules: what applies now (the campaign's or the default),
+    edited in the form, seen in the API; a refused window changes nothing."""
+    w = world
+    cid = w.campaign["id"]
+    context = await w.browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = await sign_in(context, w.server.base + "/desktop", "supervisor")
+    rules = page.locator("#camp-rules")
+    await expect(rules).to_be_visible(timeout=TIMEOUT_MS)
+    await page.select_option("#rules-choose", str(cid))
+    window = page.locator("#rules-effective tr[data-rule=window]")
+    await expect(window).to_have_attribute("data-source", "default", timeout=TIMEOUT_MS)
+    await expect(window.locator(".value")).to_have_text("08:00–21:00")
+
+    await page.fill("#rules-start", "09:15")
+    await page.fill("#rules-end", "17:45")
+    await page.uncheck("#rules-days-default")
+    await page.uncheck("#rules-day-sat")
+    await page.uncheck("#rules-day-sun")
+    await page.fill("#rules-retry-busy", "5")
+    await page.click("#rules-form button[type=submit]")
+    await expect(window).to_have_attribute("data-source", "campaign", timeout=TIMEOUT_MS)
+    await expect(window.locator(".value")).to_have_text("09:15–17:45")
+    await expect(page.locator("#rules-effective tr[data-rule=holidays]")).to_have_attribute(
+        "data-source", "default")
+    await page.screenshot(path=str(artifact("desktop-campaign-rules.png")), full_page=True)
+    eff = await rest(w.server, "GET", f"/api/campaigns/{cid}/rules/effective", "supervisor")
+    assert (eff["window_start"], eff["window_end"]) == ("09:15", "17:45")
+    assert eff["days"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert eff["retry_delay_s"]["busy"] == 300.0
+    assert {"holidays", "default_timezone", "retry_delay_s.no_answer"} <= set(
+        eff["from_defaults"])
+    assert "window_start" not in eff["from_defaults"]
+    # The dialer applies them: the running service reads the same rules.
+    camp = await w.server.crm.campaigns.get(cid)
+    applied = w.server.handles["dialer"].effective(camp)
+    assert (applied.window_start, applied.window_end) == ("09:15", "17:45")
+
+    # A window ending before it starts: the server's message, nothing stored.
+    await page.fill("#rules-end", "08:00")
+    await page.click("#rules-form button[type=submit]")
+    await expect(page.locator(".toast-error").last).to_contain_text("window_end",
+                                                                   timeout=TIMEOUT_MS)
+    again = await rest(w.server, "GET", f"/api/campaigns/{cid}/rules/effective", "supervisor")
+    assert again == eff
+
+    # The panel in Chinese; then every rule back to the default (the form left empty).
+    await page.select_option(".lang-switch", "zh-CN")
+    await expect(rules.locator("summary")).to_have_text("呼叫规则")
+    await expect(page.locator("label[for=rules-zone]")).to_have_text("无法确定时区的号码所用时区")
+    await page.select_option(".lang-switch", "en")
+    await page.fill("#rules-start", "")
+    await page.fill("#rules-end", "")
+    await page.check("#rules-days-default")
+    await page.fill("#rules-retry-busy", "")
+    await page.click("#rules-form button[type=submit]")
+    await expect(window).to_have_attribute("data-source", "default", timeout=TIMEOUT_MS)
+    assert await w.server.crm.campaign_rules.get(cid) is None
+    assert page.errors == []  # type: ignore[attr-defined]
+    await context.close()

@@ -231,3 +231,29 @@ async def test_preview_needs_an_active_preview_campaign(world: World, http: Http
     r = await http.client.post(f"/api/campaigns/{world.campaign_id}/preview/x/dial",
                                headers=http.h["al"])
     assert r.status == 400
+
+
+async def test_preview_follows_the_campaigns_own_window(world: World, http: Http) -> None:
+    # A card taken at 12:00 in New York under the campaign's 11:30-12:01 window, dialled at
+    # 12:01:30, still held for the agent: refused (the window closed meanwhile); no card is
+    # given until the window opens again, the next day at 11:30.
+    await preview_world(world)
+    sup = {"window_start": "11:30", "window_end": "12:01"}
+    r = await http.client.put(f"/api/campaigns/{world.campaign_id}/rules",
+                              headers=http.h["sam"], json=sup)
+    assert r.status == 200, await r.text()
+    base = f"/api/campaigns/{world.campaign_id}/preview"
+    r = await http.client.post(f"{base}/next", headers=http.h["al"])
+    card = await r.json()
+    assert r.status == 200, card
+    world.wall.t = NOON_NY + 90
+    r = await http.client.post(f"{base}/{card['lead_id']}/dial", headers=http.h["al"])
+    body = await r.json()
+    assert r.status == 409, body
+    assert body["details"].get("reason") == "window", body
+    assert world.ami.sent == []
+    r = await http.client.post(f"{base}/next", headers=http.h["al"])
+    assert r.status == 204  # nothing inside the campaign's window now
+    lead = await world.crm.leads.get(card["lead_id"])
+    assert (lead.status, lead.attempts) == ("new", 0)
+    assert lead.next_attempt == NOON_NY + 86_400 - 1800  # tomorrow 11:30 in New York
