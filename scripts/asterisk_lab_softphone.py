@@ -44,6 +44,8 @@ from tests.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
 BROWSER_HZ = 1000.0   # the agent's "voice": chromium's fake microphone
 CALLER_HZ = 600.0     # the customer's: pjsua's player
 MOH_HZ = 440.0        # the lab's music on hold (scripts/asterisk_lab.sh), heard while queued
+OUTBOUND = "+12125550188"
+CARRIER_PORT = int(os.environ.get("LAB_CARRIER_PORT", "15070"))   # [carrier]'s contact in the lab
 
 # Every RTCPeerConnection the page makes, kept for getStats() (the softphone module does not
 # expose its call's connection; this hook is the check's, not the product's).
@@ -151,6 +153,8 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             f"--use-file-for-fake-audio-capture={browser_wav}",
             "--autoplay-policy=no-user-gesture-required"]
     caller: Phone | None = None
+    carrier: Phone | None = None
+    carrier_heard = work / "carrier-heard.wav"
     phases: dict[str, tuple[float, float]] = {}   # seconds after the answer
     stats_end: dict[str, Any] | None = None
     async with async_playwright() as pw:
@@ -250,11 +254,23 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             await page.wait_for_selector(".sp-call[data-state=idle]", state="attached",
                                          timeout=15_000)
             result["agent_state_after"] = agent.get("/api/acd/me")["state"]  # type: ignore[index]
+            if opts.outbound:
+                carrier = Phone("carrier", port=CARRIER_PORT, auto_answer=True,
+                                name="carrier-wss", play_file=caller_wav, rec_file=carrier_heard)
+                await asyncio.sleep(1)
+                result["outbound"] = await outbound_call(page, opts, agent, admin)
+            if opts.restart_asterisk:
+                result["restart"] = await restart_asterisk(page)
+                checks = result["checks"]
+                checks["reregistered_after_asterisk_restart"] = bool(
+                    result["restart"].get("registered_again"))
         finally:
             await browser.close()
             if caller is not None:
                 await asyncio.sleep(1)
                 caller.close()
+            if carrier is not None:
+                carrier.close()
 
     inbound = pick(stats and stats["inbound"], "packetsReceived", "bytesReceived", "packetsLost",
                    "jitter", "audioLevel", "totalAudioEnergy", "totalSamplesDuration")
@@ -334,10 +350,74 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
                                                       and acd.get("panel_after") == "in_call")
     checks["agent_on_call_then_wrap_up"] = (result.get("agent_state_in_call") == "on_call"
                                            and result.get("agent_state_after") == "wrap_up")
+    if opts.outbound:
+        out = result.get("outbound", {})
+        heard_out = analyse(carrier_heard, freqs) if carrier_heard.exists() else None
+        out["carrier_recording"] = None if heard_out is None else {
+            "seconds": round(heard_out.seconds, 1), "rms": round(heard_out.rms, 1),
+            **{f"{t.freq_hz:g}hz_s": t.seconds for t in heard_out.tones}}
+        o_in = out.get("inbound_rtp", {})
+        checks["outbound_in_call"] = out.get("panel") == "in_call"
+        checks["outbound_browser_received"] = (o_in.get("bytesReceived") or 0) > 0
+        checks["outbound_browser_heard_far_end"] = out.get("heard_600hz", 0) >= 1
+        checks["outbound_far_end_heard_browser"] = (heard_out is not None
+                                                   and heard_out.tones[0].seconds >= 1)
+        checks["outbound_recorded_as_agents_call"] = out.get("server_call_agent") == opts.agent_user
     result["ok"] = all(checks.values())
     result["log_errors"] = [x for x in logs if "error" in x.lower()][-20:]
     _ = admin
     return result
+
+
+async def restart_asterisk(page: Any) -> dict[str, Any]:
+    """Asterisk stops and starts again under the registered panel: it must say so and register
+    again over wss by itself (JsSIP's reconnection)."""
+    script = ROOT / "scripts" / "asterisk_lab.sh"
+    env = {**os.environ, "ASTERISK_LAB": str(LAB)}
+    out: dict[str, Any] = {}
+    await asyncio.to_thread(subprocess.run, [str(script), "stop"], env=env, check=True,
+                            capture_output=True)
+    await page.wait_for_selector(".sp-status[data-state=disconnected]", timeout=30_000)
+    out["panel_while_down"] = await page.locator(".sp-status").text_content()
+    await asyncio.to_thread(subprocess.run, [str(script), "start"], env=env, check=True,
+                            capture_output=True)
+    started = time.monotonic()
+    await page.wait_for_selector(".sp-status[data-state=registered]", timeout=90_000)
+    out["registered_again"] = True
+    out["seconds_after_start"] = round(time.monotonic() - started, 1)
+    out["pjsip_contact"] = [ln.strip() for ln in cli("pjsip show contacts").splitlines()
+                            if "Contact:" in ln and "transport=ws" in ln]
+    return out
+
+
+async def outbound_call(page: Any, opts: argparse.Namespace, agent: Api,
+                        admin: Api) -> dict[str, Any]:
+    """A call from the panel's dial box: [from-cti] sends it to the carrier (a pjsua answering
+    with the 600 Hz tone and recording). The browser's side is measured as for the inbound call."""
+    out: dict[str, Any] = {"number": OUTBOUND}
+    await page.fill(".sp-number", OUTBOUND)
+    await page.click("button[data-action=call]")
+    await page.wait_for_selector(".sp-call[data-state=in_call]", timeout=30_000)
+    out["panel"] = await page.locator(".sp-call").get_attribute("data-state")
+    spectrum = await page.evaluate(SPECTRUM, int(opts.talk * 1000 / 2))
+    out["heard_600hz"] = sum(1 for p in spectrum or [] if abs(p["hz"] - CALLER_HZ) <= 15)
+    out["heard_readings"] = len(spectrum or [])
+    calls = admin.get("/api/calls")
+    mine = [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    live = next((c for c in mine if OUTBOUND.lstrip("+") in (c.get("dialled") or "")
+                 or OUTBOUND in (c.get("dialled") or "")), mine[0] if mine else {})
+    out["server_call"] = {k: live.get(k) for k in ("call_id", "direction", "origin", "dialled")}
+    out["server_call_agent"] = (live.get("agent") or {}).get("user")
+    await asyncio.sleep(opts.talk / 2)
+    stats = await page.evaluate(STATS)
+    out["inbound_rtp"] = pick(stats and stats["inbound"], "packetsReceived", "bytesReceived",
+                              "packetsLost", "audioLevel")
+    out["outbound_rtp"] = pick(stats and stats["outbound"], "packetsSent", "bytesSent")
+    out["dtls"] = pick(stats and stats["transport"], "dtlsState", "srtpCipher")
+    await page.click("button[data-action=hangup]")
+    await page.wait_for_selector(".sp-call[data-state=idle]", state="attached", timeout=15_000)
+    _ = agent
+    return out
 
 
 def trim(src: Path, dst: Path, start_s: float, *, seconds: float) -> None:
@@ -370,6 +450,10 @@ def main() -> int:
                    help="seconds of each of hold, resumed and muted")
     p.add_argument("--no-acd-hold", dest="acd_hold", action="store_false",
                    help="skip the REST hold/unhold of the call (the ACD's own hold)")
+    p.add_argument("--restart-asterisk", action="store_true",
+                   help="at the end, stop and start Asterisk: the panel must register again")
+    p.add_argument("--no-outbound", dest="outbound", action="store_false",
+                   help="skip the call from the panel to the carrier")
     p.add_argument("--dtmf", default="5#", help="keys pressed on the panel's keypad")
     p.add_argument("--keep-recording", default="", help="save 3 s of the caller's recording here")
     opts = p.parse_args()
