@@ -14,7 +14,9 @@
 // 'calling', 'in_call') and `status` (registration, held, muted, ringing too), for the page's
 // keyboard shortcuts. The element receives a 'softphone' CustomEvent on every change: detail {type:
 // 'registration'|'incoming'|'call'|'dtmf'|'ended', ...}, so the page can raise a browser
-// notification for an incoming call in a hidden tab.
+// notification for an incoming call in a hidden tab. On a page that is not a secure context
+// (http:// other than localhost) browsers refuse the microphone: the panel then does not register
+// and shows registration state 'insecure' with the reason (mediaAvailable()).
 
 import { api } from '/static/app.js';
 import { addStrings, fmtPhone, onLanguageChange, t as translate } from '/static/i18n.js';
@@ -47,6 +49,7 @@ const LABELS = {
     no_microphone: 'No microphone: allow it for this site',
     unknown_caller: 'Unknown number',
     dtmf_failed: 'The key could not be sent',
+    insecure: 'Unavailable: open this page over HTTPS (browsers give the microphone to secure pages only)',
   },
   'zh-CN': {
     title: '软电话',
@@ -75,6 +78,7 @@ const LABELS = {
     no_microphone: '没有麦克风：请允许本网站使用麦克风',
     unknown_caller: '未知号码',
     dtmf_failed: '按键未能发送',
+    insecure: '不可用：请通过 HTTPS 打开本页面（浏览器只向安全页面提供麦克风）',
   },
 };
 
@@ -189,6 +193,29 @@ function callerOf(session) {
   const number = (id && id.uri && id.uri.user) || '';
   const name = (id && id.display_name) || '';
   return { number, name };
+}
+
+/** Whether this page may use a microphone and WebRTC (a secure context with getUserMedia). */
+export function mediaAvailable() {
+  return globalThis.isSecureContext !== false && typeof RTCPeerConnection === 'function'
+    && Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+}
+
+// The panel's phone when it cannot work (mediaAvailable() false): the same API, doing nothing.
+function unavailablePhone(state, explain) {
+  return {
+    get state() { return 'idle'; },
+    get status() { return { ...state, ringing: false }; },
+    get ua() { return null; },
+    answer: () => {},
+    decline: () => {},
+    hangup: () => {},
+    toggleHold: () => {},
+    toggleMute: () => {},
+    dtmf: () => {},
+    call: () => explain(),
+    stop: () => {},
+  };
 }
 
 /**
@@ -389,6 +416,21 @@ export function mount(element, config, options = {}) {
 
   // ---- JsSIP ------------------------------------------------------------------------------
   if (!options.debug) JsSIP.debug.disable('JsSIP:*');
+  // Browsers give the microphone (getUserMedia) to secure pages only: https, or localhost. A
+  // panel registered without it rings, then fails every answer ("Internal Error") and the caller
+  // is dropped: it stays unregistered (Asterisk then routes nothing to it) and says why.
+  if (!mediaAvailable()) {
+    setStatus('insecure');
+    render();
+    for (const control of dialForm.elements) control.disabled = true;
+    dialForm.addEventListener('submit', (e) => { e.preventDefault(); say(t('insecure')); });
+    onLanguageChange(() => {
+      for (const node of panel.querySelectorAll('[data-sp-label]')) relabel(node);
+      showStatus();
+      render();
+    });
+    return unavailablePhone(state, () => say(t('insecure')));
+  }
   const socket = new JsSIP.WebSocketInterface(config.ws_url);
   const ua = new JsSIP.UA({
     sockets: [socket],

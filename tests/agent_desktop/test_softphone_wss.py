@@ -89,3 +89,41 @@ async def test_registers_over_wss_only_with_a_certificate_the_browser_trusts(
         await client.close()
         await crm.close()
         await responder.close()
+
+
+async def test_on_a_page_that_is_not_a_secure_context_it_says_so_and_does_not_register(
+        tmp_path: Path) -> None:
+    # The desktop reached as http://NAME (not localhost, no TLS in front): browsers refuse it the
+    # microphone. Registered anyway, the panel rang and then failed the answer ("Internal
+    # Error"), dropping the caller; now it stays unregistered, so nothing is routed to it.
+    conf = pjsip_sections(SIP_SECRET, ["1001"])
+    responder = SipResponder({"1001": pjsip_password(conf, "1001")})
+    await responder.start()
+    client, crm = await server(tmp_path, responder.url)
+    errors: list[str] = []
+    try:
+        async with chromium("--host-resolver-rules=MAP agents.test 127.0.0.1") as browser:
+            page = await browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            url = str(client.make_url("/softphone-test.html")).replace("127.0.0.1", "agents.test")
+            await page.goto(url)
+            assert await page.evaluate("window.isSecureContext") is False
+            await page.wait_for_selector("body[data-ready]", state="attached", timeout=WAIT_MS)
+            status = page.locator(".sp-status")
+            assert await status.get_attribute("data-state") == "insecure"
+            assert "HTTPS" in (await status.text_content() or "")
+            events = await page.evaluate("window.spEvents")
+            assert {"type": "registration", "state": "insecure", "detail": ""} in events
+            assert await page.evaluate("window.phone.state") == "idle"
+            # The dial box neither submits the page nor places a call.
+            assert await page.locator(".sp-number").is_disabled()
+            await page.evaluate("window.phone.call('+861055551234')")
+            assert "HTTPS" in (await page.locator(".sp-message").text_content() or "")
+            # No SIP user agent at all: nothing was, or will be, sent to Asterisk.
+            assert await page.evaluate("window.phone.ua") is None
+            assert responder.log == [] and not responder.registered.is_set()
+        assert errors == []
+    finally:
+        await client.close()
+        await crm.close()
+        await responder.close()
