@@ -233,7 +233,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                   *cti_routes(settings, crm, ami, tracker, fastagi, clock, directory=directory,
                               publish=feed.publish, in_acd_session=acd.holds_channel,
                               guard=dial_guard, queue_of=acd.queue_of,
-                              acd_hold=acd.hold_call),
+                              acd_hold=acd.hold_call, announce=bus.publish),
                   *audit_routes(crm), *softphone_routes(settings.softphone, crm),
                   *hub_routes(crm)]
 

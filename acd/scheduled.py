@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from acd.errors import DuplicateCall
+from common.messages import CallbackContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,10 @@ class CallbackRequest:
     caller_id_num: str = ""  # what the agent's phone and the customer see ("": the number)
     caller_id_name: str = ""
     variables: tuple[tuple[str, str], ...] = ()  # channel variables for the dialplan
+    # For the agent's offer and screen-pop (acd.call.offered): the customer, and what the
+    # callback is about (its CRM row's note, owner, campaign).
+    customer_id: int | None = None
+    context: CallbackContext | None = None
 
 
 CallbackResult = Literal["connected", "not_connected", "withdrawn"]

@@ -90,6 +90,7 @@ from common.messages import (
     AcdCallRemoved,
     CallDialBegan,
     CallDialEnded,
+    CallDialling,
     CallEnded,
     CrmUserDeleted,
     CrmUserUpdated,
@@ -866,6 +867,17 @@ class AcdService:
         except CtiError as exc:
             self.callbacks.apply(cb_id, CallbackEvent.NOT_PLACED)
             await self._callback_not_placed(cmd, f"originate failed: {exc}")
+            return
+        # Accepted: the agent's desktop gets the offer and screen-pop an inbound call gets (under
+        # the callback call's own id, the one its pbx.call.* messages and interaction carry),
+        # then the call dialling; acd.call.answered / ended follow (_callback_update).
+        self.bus.publish(AcdCallOffered(
+            call_id=cb_id, channel="", agent_id=cmd.agent_id, queue=cmd.queue, number=cmd.number,
+            tier=req.tier if req is not None else "unknown",
+            customer_id=req.customer_id if req is not None else None,
+            callback=req.context if req is not None else None))
+        self.bus.publish(CallDialling(cb_id, action.action_id, OriginKind.CALLBACK, cmd.agent_id,
+                                      cmd.device, cmd.number, round(self.wall.now(), 3)))
 
     async def _callback_not_placed(self, cmd: PlaceCallback, why: str) -> None:
         """The PBX could not be asked to place the callback (AMI down, refused). This is not the
@@ -892,8 +904,10 @@ class AcdService:
         if self.crm is None:
             return
         try:
+            # A task (not a callback) for a person: placed automatically again it could fail
+            # the same way for ever (acd/dialer/free_callbacks.py places kind 'callback' only).
             await self.crm.callbacks.create(
-                customer_id=None, phone=number, due_at=self.wall.now(),
+                customer_id=None, phone=number, due_at=self.wall.now(), kind="task",
                 notes=f"ACD callback for call {call_id} did not connect: {why}")
         except Exception:
             log.exception("callback_task_not_saved", call_id=call_id)
@@ -987,8 +1001,11 @@ class AcdService:
         if after is CallbackState.CONNECTED:
             self.scheduled.answered(cb.call_id, self.wall.now())
             self.feed_engine(self.engine.offer_answered, cb.call_id)
+            self.bus.publish(AcdCallAnswered(cb.cti_call_id, "", cb.agent_id, cb.queue,
+                                             cb.number))
         elif after is CallbackState.ENDED:
             self.feed_engine(self.engine.call_ended, cb.call_id)
+            self.bus.publish(AcdCallEnded(cb.cti_call_id, "", cb.agent_id))
         elif after is CallbackState.FAILED:
             if event is CallbackEvent.AGENT_NO_ANSWER:
                 self.feed_engine(self.engine.offer_failed, cb.call_id, "no_answer")

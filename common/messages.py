@@ -18,7 +18,8 @@ Rules for adding a message (tests/common/test_messages.py checks them):
 
 1. A ``@dataclass(frozen=True, slots=True)`` subclass of :class:`Message`, defined HERE, with a
    ``TOPIC: ClassVar[str]`` no other type uses. The topic is namespaced by its source:
-   ``pbx.call.*`` (the call tracker, cti.calls), ``pbx.connection.*`` (the AMI link),
+   ``pbx.call.*`` (the call tracker, cti.calls; ``pbx.call.dialling`` by whoever sent the
+   Originate), ``pbx.connection.*`` (the AMI link),
    ``acd.call.*``, ``acd.agent.*``, ``acd.callback.*``, ``ivr.*``, ``dialer.*``, ``crm.*``.
    Subscribe with a prefix that ends with a dot (``"acd.call"`` would also match
    ``"acd.callback.failed"``).
@@ -203,13 +204,16 @@ class CallAgentChanged(_PbxCall):
     """The call moved to another agent after it had one (the target of a transfer answered, or
     someone else's phone took it over): ``call.agent`` is the new owner, ``previous_user`` /
     ``previous_device`` the one before ("" user: a device no user owns). A call's first agent
-    is not a change (no message)."""
+    is not a change (no message). ``previous_name`` is the previous user's display name: the
+    tracker does not know names and leaves it "", the websocket hub fills it in from the CRM's
+    users before the desktops get it ("transferred to you by 王芳", not by a login name)."""
 
     TOPIC: ClassVar[str] = "pbx.call.agent_changed"
     call: CallView
     previous_user: str
     previous_device: str
     call_id: str = ""  # filled from ``call`` (the Linkedid)
+    previous_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +279,27 @@ class OriginateFailed(Message):
         _check_call_id(self, self.call.call_id if self.call is not None else "")
 
 
+@dataclass(frozen=True, slots=True)
+class CallDialling(Message):
+    """Asterisk accepted an Originate that rings an agent's phone first (a click-to-dial, a
+    preview dial, an ACD callback): the call exists for its agent from now on, before the PBX
+    reports any channel, so their desktop shows it dialling at once and follows it with
+    ``pbx.call.answered`` / ``pbx.call.ended`` (same ``call_id``). Published by whoever sent the
+    Originate, once its response came back (the tracker only hears of the channels later).
+    ``call_id`` is the Originate's ChannelId: the first channel's Uniqueid, so the Linkedid every
+    later message carries; ``user`` / ``device`` the agent and the phone rung first; ``dialled``
+    the number dialled once they answer; ``at`` the wall time it was accepted."""
+
+    TOPIC: ClassVar[str] = "pbx.call.dialling"
+    call_id: str
+    action_id: str
+    kind: OriginKind
+    user: str
+    device: str
+    dialled: str
+    at: float
+
+
 # ------------------------------------------------------------------ pbx.connection.*: the AMI link
 
 
@@ -318,6 +343,19 @@ class IvrContext:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackContext:
+    """What a scheduled callback the ACD places is about, for its agent's screen-pop: the CRM
+    callback row (its id, note and due time), who owns it, and its campaign if it has one."""
+
+    callback_id: int | None
+    note: str
+    due_at: float | None
+    owner: str = ""  # the agent it is for ("" : anyone)
+    campaign_id: int | None = None
+    campaign_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AcdCallQueued(Message):
     """The call entered a queue (``callback``: a callback the caller asked for in the IVR)."""
 
@@ -334,7 +372,10 @@ class AcdCallQueued(Message):
 
 @dataclass(frozen=True, slots=True)
 class AcdCallOffered(Message):
-    """The ACD rings an agent for the call (screen-pop material)."""
+    """The ACD rings an agent for the call (screen-pop material). For a callback the ACD
+    places (the agent's phone rings first, then the customer's), ``call_id`` is the callback
+    call's own id (the one its pbx.call.* messages and CRM interaction carry), ``channel`` is
+    "" and ``callback`` says what it is about when it was scheduled."""
 
     TOPIC: ClassVar[str] = "acd.call.offered"
     call_id: str
@@ -345,6 +386,7 @@ class AcdCallOffered(Message):
     tier: str  # one of acd.model.TIERS, "" when the caller had left
     customer_id: int | None = None
     ivr: IvrContext | None = None
+    callback: CallbackContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,6 +617,7 @@ PbxCallMessage = (
 
 BusMessage = (
     PbxCallMessage
+    | CallDialling
     | PbxConnected
     | PbxConnectionLost
     | PbxResynced
@@ -603,7 +646,7 @@ _ALL: tuple[type[Message], ...] = (
     CallStarted, CallDirectionChanged, CallRinging, CallQueued, CallOfferedToAgent,
     CallAgentNoAnswer, CallDialBegan, CallDialEnded, CallAnswered, CallHeld, CallUnheld,
     CallTransferred, CallAgentChanged, CallVariable,
-    CallMonitorStarted, CallMonitorStopped, CallEnded, OriginateFailed,
+    CallMonitorStarted, CallMonitorStopped, CallEnded, OriginateFailed, CallDialling,
     PbxConnected, PbxConnectionLost, PbxResynced,
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallAbandoned,
     AcdCallOverflowed, AcdCallRemoved, AcdCallHandedBack, AcdAgentState, AcdCallbackFailed,

@@ -45,6 +45,7 @@ from agent_desktop.jsonio import json_response
 from agent_desktop.policy import Principal
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from common.clock import Clock, MonotonicClock, WallClock
+from common.messages import CallDialling
 from config.settings import Settings
 from crm_core.errors import NotFound as CrmNotFound
 from crm_core.segments import CallSegment
@@ -144,14 +145,16 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
                guard: DialGuard | None = None,
                queue_of: Callable[[str], str | None] | None = None,
                wall: Clock | None = None,
-               acd_hold: Callable[[str, bool], Awaitable[str]] | None = None) -> RouteRegistry:
+               acd_hold: Callable[[str, bool], Awaitable[str]] | None = None,
+               announce: Callable[[CallDialling], object] | None = None) -> RouteRegistry:
     """``directory`` names the users of devices; ``publish`` carries the tracker updates a
     route causes (a REST transfer) to the bus; ``in_acd_session(channel)`` says whether an ACD
     FastAGI session holds that channel; ``guard`` decides and audits every dial target (the
     dial policy); ``queue_of(call_id)`` is the ACD queue of a call (GET /api/calls shows it
     when the tracker has none); ``acd_hold(customer_channel, on)`` holds or resumes a call inside
     an ACD session (AcdService.hold_call: the action id sent, "" for a resume; AcdError when
-    refused)."""
+    refused); ``announce`` publishes a click-to-dial Asterisk accepted (pbx.call.dialling: the
+    agent's desktop shows it at once, then follows its pushes)."""
     routes = RouteRegistry()
     clock = clock or MonotonicClock()
     wall = wall or WallClock()
@@ -262,6 +265,10 @@ def cti_routes(settings: Settings, crm: Crm, ami: AmiClient, tracker: CallTracke
         await originate(action, channel_id=call_id, cti_call_id=call_id,
                         kind=OriginKind.CLICK_TO_DIAL, dialled=number,
                         device=device_of(extension), user=me.username)
+        if announce is not None:
+            announce(CallDialling(call_id, action.action_id, OriginKind.CLICK_TO_DIAL,
+                                  me.username, device_of(extension), number,
+                                  round(wall.now(), 3)))
         return json_response({"call_id": call_id, "action_id": action.action_id,
                               "status": "dialing"}, status=202)
 

@@ -37,8 +37,11 @@ from acd.dialer.errors import DialerError, InvalidNumber, InvalidRule, InvalidWi
 from acd.dialer.rules import EffectiveRules
 from acd.dialer.scheduler import LeadCandidate, pick
 from acd.dialer.windows import zones_for_number
+from common.messages import CallDialling
 from crm_core.errors import Conflict as CrmConflict
 from crm_core.history import HistoryEvent
+from cti.call_views import OriginKind
+from cti.commands import originate_action_id
 
 log = structlog.get_logger("acd.dialer")
 
@@ -290,6 +293,11 @@ class AgentDesk:
                                  "the agent's phone first", {"user": me.username})
         call_id = await self.dialer.originate_preview(c, lead, me, user.extension)
         self._held.pop(lead_id, None)
+        if self.dialer.publish is not None:  # the agent's desktop shows it dialling at once
+            device = self.dialer.dialing.agent_device_template.format(extension=user.extension)
+            self.dialer.publish(CallDialling(
+                call_id, originate_action_id(call_id), OriginKind.DIALER, me.username, device,
+                lead.phone, round(self.dialer.wall.now(), 3)))
         return PreviewDial(c.id, lead.id, call_id)
 
     async def skip_preview(self, me: Caller, campaign_id: int, lead_id: int) -> None:

@@ -52,6 +52,7 @@ from common.messages import (
     AcdCallRemoved,
     CallAgentChanged,
     CallAnswered,
+    CallDialling,
     CallEnded,
     CallHeld,
     CallTransferred,
@@ -59,6 +60,7 @@ from common.messages import (
     CrmUserDeleted,
     CrmUserUpdated,
     Message,
+    OriginateFailed,
 )
 from config.desktop import DesktopSettings
 
@@ -86,19 +88,24 @@ AGENT_QUEUES_REFRESH_S = 10.0
 # are how a desktop follows the calls the ACD does not report (click-to-dial, preview dials,
 # calls dialled from the desk phone, calls transferred in) without asking the server. Neither
 # is sent for a call no agent has (every inbound call is answered by the IVR first).
+# pbx.call.dialling (an Originate that rings an agent's phone first was accepted) goes to that
+# agent's streams: the desktop shows the call at once and the two above follow it, no polling;
+# pbx.call.originate_failed likewise (their phone never answered: no call, no pbx.call.ended).
+PLACED = (CallDialling, OriginateFailed)
 PBX_FORWARDED = (CallAnswered, CallHeld, CallUnheld, CallTransferred, CallAgentChanged,
                  CallEnded)
 FORWARDED_TYPES: dict[str, type[Message]] = {cls.TOPIC: cls for cls in (
     AcdCallQueued, AcdCallOffered, AcdCallAnswered, AcdCallEnded, AcdCallRemoved,
     AcdCallAbandoned, AcdCallOverflowed, AcdCallHandedBack, AcdAgentState, AcdCallbackFailed,
-    *PBX_FORWARDED,
+    *PBX_FORWARDED, *PLACED,
 )}
 FORWARDED_TOPICS = frozenset(FORWARDED_TYPES)
 CALL_OVER = (AcdCallEnded, AcdCallRemoved, AcdCallAbandoned, AcdCallHandedBack)
 # Exact pbx topics (not "pbx.call."): the tracker's other updates (a dozen per call) are not the
 # hub's business and would only queue up in its subscription.
 # dialer.*: the wallboard's campaign tiles (agent_desktop/wallboard_feed.py).
-BUS_PREFIXES = ("acd.", "crm.user.", "dialer.", *(cls.TOPIC for cls in PBX_FORWARDED))
+BUS_PREFIXES = ("acd.", "crm.user.", "dialer.",
+                *(cls.TOPIC for cls in (*PBX_FORWARDED, *PLACED)))
 # Calls transferred away whose new owner is not known yet: their screen-pop waits here for the
 # owner's desktop (bounded: a transfer to an outside number never gets an owner).
 MAX_MOVING = 1024
@@ -606,6 +613,14 @@ class Hub:
         if isinstance(message, PBX_FORWARDED):
             await self._pbx_call(topic, message)
             return
+        if isinstance(message, PLACED):
+            if isinstance(message, OriginateFailed):  # an ACD callback's offer is over too
+                for call_id in {message.call_id, message.cti_call_id} - {""}:
+                    self._call_over(call_id)
+            if message.user:  # an Originate for no user's phone is nobody's desktop's
+                info = await self._agent_info(message.user)
+                self.emit(streams.agent_targets(info), topic, wire.encode_data(message))
+            return
         f = fields_of(message)
         ts = self.wall.now()
         agent_id = str(f.get("agent_id") or "")
@@ -621,7 +636,8 @@ class Hub:
             facts = screenpop.OfferFacts(
                 call_id=call_id, agent_id=agent_id, queue=message.queue, number=message.number,
                 customer_id=message.customer_id, ivr=data.get("ivr") or None, offered_at=ts,
-                waited_s=self.acd.waited_s(call_id) if self.acd is not None else None)
+                waited_s=self.acd.waited_s(call_id) if self.acd is not None else None,
+                callback=message.callback)
             self.current[agent_id] = _Current(call_id, facts.queue, ts)
             self._spawn(self._screen_pop(facts))
         elif isinstance(message, AcdCallAnswered) and agent_id:
@@ -646,8 +662,9 @@ class Hub:
             people = [s.user for s in call.segments] + [owner]
             if not any(people):
                 return  # no agent ever had it: nobody's desktop shows it
-            if call.transfers or len({s.user for s in call.segments}) >= 2:
-                self._call_over(msg.call_id)  # (the ACD's acd.call.ended names only the first)
+            # Over for every desktop (the ACD's acd.call.ended names only the first agent, and
+            # an ACD callback that never connected has none under the call's own id).
+            self._call_over(msg.call_id)
         elif isinstance(msg, CallAnswered):
             if not owner:
                 return
@@ -656,6 +673,7 @@ class Hub:
             people = [msg.transfer.from_agent, owner]
         elif isinstance(msg, CallAgentChanged):
             people = [msg.previous_user, owner]
+            msg = await self._named(msg)
         else:
             people = [owner]
         ts = self.wall.now()
@@ -679,6 +697,15 @@ class Hub:
                     self._moving.popitem(last=False)
         elif isinstance(msg, CallAgentChanged) and owner:
             self._arrived(msg, owner, ts)
+
+    async def _named(self, msg: CallAgentChanged) -> CallAgentChanged:
+        """The previous owner's display name filled in (the tracker knows only usernames)."""
+        if not msg.previous_user or msg.previous_name:
+            return msg
+        info = await self._agent_info(msg.previous_user)
+        if info is None or not info.display_name:
+            return msg
+        return dataclasses.replace(msg, previous_name=info.display_name)
 
     def _arrived(self, msg: CallAgentChanged, owner: str, ts: float) -> None:
         """The call is `owner`'s now: it becomes their current call, and their desktop gets the

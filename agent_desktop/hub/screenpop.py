@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from common.messages import CallbackContext
 from crm_core.errors import CrmError
 from crm_core.models import CustomerView, PhoneLookup, PhoneMatch
 
@@ -47,6 +48,8 @@ class ScreenPop:
     customer: CustomerView | None
     matches: tuple[PhoneMatch, ...]
     error: str | None = None  # why the CRM could not be read, if it could not
+    # A scheduled callback the ACD places: its note, owner, due time and campaign.
+    callback: CallbackContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class OfferFacts:
     ivr: Mapping[str, Any] | None
     offered_at: float
     waited_s: float | None
+    callback: CallbackContext | None = None
 
 
 class CustomerReader(Protocol):
@@ -105,7 +109,8 @@ def build(facts: OfferFacts, found: CustomerView | None, *,
     return ScreenPop(call_id=facts.call_id, agent_id=facts.agent_id, queue=facts.queue,
                      caller_number=facts.number, waited_s=facts.waited_s,
                      offered_at=facts.offered_at, ivr=ivr_path(facts.ivr), status=status,
-                     customer=customer, matches=matches, error=error)
+                     customer=customer, matches=matches, error=error,
+                     callback=facts.callback)
 
 
 def _view_only(lookup: PhoneLookup) -> CustomerView:

@@ -6,9 +6,10 @@
 // events. Actions go over the socket when it is up (the same checks as REST), else over REST.
 //
 // Calls the ACD did not route (a click-to-dial, a preview dial, a call transferred to me) have
-// no acd.call.* events: the hub's pbx.call.* frames (held, unheld, transferred, agent_changed,
-// answered, ended) drive them, and a call this page placed is followed over REST
-// (GET /api/calls/{id}) until a frame of its own says the hub follows it (followCall).
+// no acd.call.* events: the hub's pbx.call.* frames drive them. A call placed from my phone
+// arrives as pbx.call.dialling the moment Asterisk accepts the Originate, then answered and
+// ended (or originate_failed); nothing is polled. Only a (re)connection that lost track of such
+// a call reads it once over REST (adoptMyCall, refreshCall).
 // Keyboard: Alt+A answer, Alt+H hang up, Alt+R ready, Alt+P pause, Alt+W end wrap-up,
 // Alt+D dial, Alt+N notes; everything else is reachable with Tab.
 
@@ -121,6 +122,7 @@ const S = {
   hubOnline: false,
   softphone: null,     // the mounted softphone (answer(), hangup(), state)
   recent: [],          // the last events (topic, seq, call id), for support and the tests
+  over: new Set(),     // ids of calls pushed as over (a late REST read must not revive one)
 };
 
 const ui = {};
@@ -347,7 +349,7 @@ function renderCall() {
         t(`call.${status}`))),
     note,
     c.from_agent ? h("p", { class: "notice", id: "call-transferred-in" },
-      t("call.transferred_in", { from: c.from_agent })) : null,
+      t("call.transferred_in", { from: c.from_agent_name || c.from_agent })) : null,
     h("dl", { class: "facts" },
       h("dt", {}, t("dial.number")), h("dd", { id: "call-number" }, dialLink(c.number, { dial })),
       h("dt", {}, t("call.queue")), h("dd", {}, c.queue || "–"),
@@ -474,14 +476,43 @@ async function dial(number) {
   }
 }
 
-/** A call this desktop placed (click-to-dial, a campaign's preview dial): on screen at once. */
+/**
+ * A call this desktop placed (click-to-dial, a campaign's preview dial): on screen at once. Its
+ * pbx.call.dialling push may have come first (then it is already here, maybe further along).
+ */
 function placedCall(callId, number) {
+  if (S.call?.call_id === callId || S.over.has(callId)) return;
   S.callNote = null;
   S.call = { call_id: callId, number, status: "dialing", offered_at: Date.now() / 1000,
              notes: "", acd: false };
   renderCall();
-  followCall(callId);
   popForPlacedCall(callId, number);
+}
+
+/** pbx.call.dialling: Asterisk accepted an Originate that rings my phone first. */
+function dialling(data, ts) {
+  if (data.user !== S.me.username || S.over.has(data.call_id)) return;
+  if (S.call?.call_id === data.call_id) {
+    S.call.pushed = true;  // placed here, or offered by the ACD (a callback): already shown
+    return;
+  }
+  if (S.call && LIVE.has(S.call.status)) return;  // busy with another call: not mine to show
+  S.callNote = null;
+  S.call = { call_id: data.call_id, number: data.dialled, status: "dialing",
+             offered_at: data.at || ts, notes: "", acd: false, pushed: true };
+  renderCall();
+  popForPlacedCall(data.call_id, data.dialled);
+}
+
+/** pbx.call.originate_failed: the call I placed could not be made (my phone did not answer). */
+function originateFailed(data, ts) {
+  const id = data.call_id || data.cti_call_id;
+  const c = S.call;
+  if (!c || (c.call_id !== id && c.call_id !== data.cti_call_id) || c.status === "ended") return;
+  c.status = "ended";
+  c.ended_at = ts;
+  S.over.add(c.call_id);
+  endedHere(c);
 }
 
 /**
@@ -511,39 +542,20 @@ async function popForPlacedCall(callId, number) {
   renderPop();
 }
 
-/** Follows a call the ACD does not report, over REST, until the hub's frames take over. */
-const following = new Set();
-
-async function followCall(callId) {
-  if (following.has(callId)) return;
-  following.add(callId);
+/**
+ * One read of a call of mine the hub's snapshot does not carry, after a reconnection that may
+ * have missed its pushes (those that come after the snapshot keep it current from then on).
+ */
+async function refreshCall(c) {
+  let view;
   try {
-    await followLoop(callId);
-  } finally {
-    following.delete(callId);
+    view = await api(`/api/calls/${encodeURIComponent(c.call_id)}`);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) showError(err);
+    else callGone(c);  // the tracker has forgotten it: over
+    return;
   }
-}
-
-async function followLoop(callId) {
-  let seen = false;
-  for (let misses = 0; misses < 60;) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const c = S.call;
-    if (!c || c.call_id !== callId || c.pushed || !LIVE.has(c.status)) return;
-    let view;
-    try {
-      view = await api(`/api/calls/${encodeURIComponent(callId)}`);
-    } catch (err) {
-      // Not known yet (the PBX has not made the channel), or gone: keep asking a while.
-      if (!(err instanceof ApiError) || err.status !== 404) showError(err);
-      if (seen) return callGone(c);
-      misses += 1;
-      continue;
-    }
-    seen = true;
-    if (S.call !== c || c.pushed) return;
-    applyCallView(c, view, Date.now() / 1000);
-  }
+  if (S.call === c && !S.over.has(c.call_id)) applyCallView(c, view, Date.now() / 1000);
 }
 
 /**
@@ -558,7 +570,7 @@ async function adoptMyCall() {
     if (!(err instanceof ApiError) || err.status !== 404) showError(err);
     return;
   }
-  const view = calls.find((c) => c.ended_at == null);
+  const view = calls.find((c) => c.ended_at == null && !S.over.has(c.call_id));
   if (!view || (S.call && LIVE.has(S.call.status))) return;
   const now = Date.now() / 1000;
   const c = { call_id: view.call_id, queue: view.queue || "", status: "dialing", notes: "",
@@ -568,7 +580,6 @@ async function adoptMyCall() {
   applyCallView(c, view, now);
   if (c.status === "talking" && view.answered_at) c.answered_at = view.answered_at;
   renderCall();
-  followCall(c.call_id);
   popForPlacedCall(c.call_id, c.number);
 }
 
@@ -780,6 +791,18 @@ function applyEvent(rawTopic, data, msg) {
   const ts = msg.ts || Date.now() / 1000;
   S.recent.push([rawTopic, msg.seq, data.call_id || data.new || ""]);
   if (S.recent.length > 50) S.recent.shift();
+  if ((topic === "pbx.call.ended" || topic === "call.ended") && data.call_id) {
+    S.over.add(data.call_id);
+    if (S.over.size > 200) S.over.delete(S.over.values().next().value);
+  }
+  if (topic === "pbx.call.dialling") {
+    dialling(data, ts);
+    return;
+  }
+  if (topic === "pbx.call.originate_failed") {
+    originateFailed(data, ts);
+    return;
+  }
   if (topic.startsWith("pbx.call.")) {
     applyPbxCall(topic.slice("pbx.call.".length), data, ts);
     return;
@@ -886,7 +909,10 @@ function applyPbxCall(kind, data, ts) {
     c = S.call = { call_id: data.call_id, queue: view.queue || "", status: "ringing",
                    number: view.direction === "outbound" ? view.dialled : view.caller_num,
                    offered_at: ts, notes: "", acd: false };
-    if (kind === "agent_changed" && data.previous_user) c.from_agent = data.previous_user;
+    if (kind === "agent_changed" && data.previous_user) {
+      c.from_agent = data.previous_user;  // (a transferred-in call's wrap-up may wait for it)
+      c.from_agent_name = data.previous_name || data.previous_user;
+    }
   }
   if (!c) return;
   if (kind === "answered" || kind === "ended" || kind === "agent_changed") c.pushed = true;
@@ -895,7 +921,17 @@ function applyPbxCall(kind, data, ts) {
     renderCall();
     return;
   }
-  if (c.acd) return;  // the ACD's own events drive its calls' status and wrap-up
+  if (c.acd) {
+    // The ACD's own events drive its calls' status and wrap-up. An ACD callback that ends
+    // before its customer answered has no acd.call.* end under the call's own id: it goes.
+    if (kind === "ended" && c.status === "ringing") {
+      stopRing();
+      toast(t("call.missed"), "info");
+      S.call = null;
+      renderCall();
+    }
+    return;
+  }
   applyCallView(c, view, ts);
   if (S.call === c) renderCall();
 }
@@ -928,9 +964,8 @@ function applySnapshot(data, reason) {
       S.popRestored = reason !== "initial" || !!before;
     }
   } else if (before && !before.acd && LIVE.has(before.status)) {
-    // Not the ACD's call: the snapshot does not carry it; ask the tracker again.
-    before.pushed = false;
-    followCall(before.call_id);
+    // Not the ACD's call: the snapshot does not carry it; read it once (pushes follow).
+    refreshCall(before);
   } else if (before && (before.status === "ringing" || before.status === "talking")) {
     // The call ended while we were away: still wrap it up if it was answered.
     if (before.status === "talking") {

@@ -18,6 +18,8 @@ addStrings({
     "pop.ambiguous": "{n} customers share this number: choose the caller.",
     "pop.choose": "This is the caller",
     "pop.crm_error": "The CRM could not be read: {error}",
+    "pop.callback": "Scheduled callback", "pop.cb_note": "Note", "pop.cb_due": "Due",
+    "pop.cb_campaign": "Campaign", "pop.cb_owner": "For",
     "cust.tier": "Tier", "cust.value": "Value", "cust.stage": "Stage", "cust.company": "Company",
     "cust.contacts": "Contacts", "cust.phones": "Phones", "cust.emails": "Emails",
     "cust.notes": "Notes", "cust.timezone": "Local time",
@@ -54,6 +56,8 @@ addStrings({
     "pop.ambiguous": "{n} 位客户共用此号码，请选择来电者。",
     "pop.choose": "就是此人",
     "pop.crm_error": "无法读取 CRM：{error}",
+    "pop.callback": "预约回电", "pop.cb_note": "备注", "pop.cb_due": "预约时间",
+    "pop.cb_campaign": "营销活动", "pop.cb_owner": "负责人",
     "cust.tier": "等级", "cust.value": "价值", "cust.stage": "阶段", "cust.company": "公司",
     "cust.contacts": "联系人", "cust.phones": "电话", "cust.emails": "邮箱",
     "cust.notes": "备注", "cust.timezone": "当地时间",
@@ -98,6 +102,7 @@ export function renderScreenPop(root, pop, ctx, { restored = false } = {}) {
   }
   if (restored) root.append(h("p", { class: "notice", id: "pop-restored" }, t("pop.gap")));
   root.append(callFacts(pop, ctx));
+  if (pop.callback) root.append(callbackFacts(pop.callback));
   if (pop.error) root.append(h("p", { class: "notice bad" }, t("pop.crm_error", { error: pop.error })));
   const body = h("div", { id: "pop-body" });
   root.append(body);
@@ -123,6 +128,22 @@ function callFacts(pop, ctx) {
     if (pop.ivr.language) dl.append(h("dt", {}, t("pop.ivr_lang")), h("dd", {}, pop.ivr.language));
   }
   return dl;
+}
+
+/** A callback the ACD placed for this agent: why it is called (the scheduled row's note). */
+function callbackFacts(cb) {
+  const dl = h("dl", { class: "facts" });
+  if (cb.campaign_name || cb.campaign_id != null) {
+    dl.append(h("dt", {}, t("pop.cb_campaign")),
+      h("dd", { id: "pop-cb-campaign" }, cb.campaign_name || `#${cb.campaign_id}`));
+  }
+  if (cb.due_at) dl.append(h("dt", {}, t("pop.cb_due")), h("dd", { class: "num" }, fmtTime(cb.due_at)));
+  if (cb.owner) dl.append(h("dt", {}, t("pop.cb_owner")), h("dd", {}, cb.owner));
+  dl.append(h("dt", {}, t("pop.cb_note")),
+    h("dd", { id: "pop-cb-note", class: "pre" }, cb.note || "–"));
+  return h("section", { class: "pop-section notice", id: "pop-callback",
+                        dataset: { callbackId: cb.callback_id ?? "" } },
+    h("h3", {}, t("pop.callback")), dl);
 }
 
 /** A number as a button that dials it (click-to-dial), formatted for the user's country. */

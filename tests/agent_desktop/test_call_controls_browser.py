@@ -144,7 +144,12 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     await wrap_up(desk)
     await expect(desk.locator("#call-none")).to_be_visible(timeout=TIMEOUT_MS)
 
-    # Call the customer back from a number of theirs in the screen-pop.
+    # Call the customer back from a number of theirs in the screen-pop. The call is followed
+    # by the hub's pushes alone (pbx.call.dialling, answered, ended): the page never asks
+    # the server about it.
+    reads: list[str] = []
+    desk.on("request", lambda r: reads.append(r.url.split("/api/calls", 1)[1])
+            if r.method == "GET" and "/api/calls" in r.url else None)
     phone = view.phones[0].e164
     originates = w.server.sim.tally().originates
     await desk.locator(f'#pop-phones button.dial[data-number="{phone}"]').click()
@@ -153,6 +158,10 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     call_id = await desk.evaluate("window.desktop.state.call.call_id")
     assert call_id != inbound
     await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
+    recent = await desk.evaluate("window.desktop.state.recent")
+    mine = [topic for topic, _seq, cid in recent if cid == call_id]
+    assert mine[:2] == ["pbx.call.dialling", "pbx.call.answered"], mine
+    assert reads == [], reads  # no polling
     await expect(desk.locator("#call-number")).to_contain_text(phone[-4:])
     await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name)
     assert w.server.sim.tally().originates == originates + 1
@@ -180,6 +189,7 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     await expect(status).to_have_attribute("data-status", "held", timeout=TIMEOUT_MS)
     assert await desk.evaluate("window.desktop.state.call.call_id") == call_id
     await expect(hold).to_have_attribute("aria-pressed", "true")
+    assert reads == ["/mine"], reads  # one read to recover it, then pushes again
 
     await hold.click()  # resume
     await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
@@ -193,6 +203,7 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     # Hung up from the page: wrapped up like any call, on the click-to-dial's own interaction.
     await desk.click("#btn-hangup")
     code = await wrap_up(desk)
+    assert reads == ["/mine"], reads
     rows = await w.server.crm.interactions.search(call_id=call_id, limit=5)
     assert [(r.direction, r.phone, r.disposition) for r in rows.items] == [
         ("outbound", phone, code)]

@@ -58,6 +58,8 @@ def one_of_each() -> list[m.Message]:
         m.CallMonitorStopped(v, "PJSIP/1009-0002", "1.9"), m.CallEnded(v, "completed"),
         m.OriginateFailed("a-1", 5, None, OriginKind.CLICK_TO_DIAL, "c2d-1", "+12025550101",
                           "alice", "PJSIP/1001", 9.5),
+        m.CallDialling("c2d-1", "a-1", OriginKind.CLICK_TO_DIAL, "alice", "PJSIP/1001",
+                       "+12025550101", 9.5),
         m.PbxConnected("Asterisk Call Manager/9.0.0"), m.PbxConnectionLost("eof"),
         m.PbxResynced(3),
         m.AcdCallQueued("1.1", "PJSIP/carrier-0001", "support", "gold", "+12025550100", 7, ivr),

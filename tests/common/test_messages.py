@@ -115,3 +115,13 @@ def test_call_views_carry_enums_and_the_tracker_refuses_an_unknown_origin() -> N
     with pytest.raises(ValueError, match="'robocall' is not a valid OriginKind"):
         t.expect_originate("a-1", now=0.0, channel_id="x", kind="robocall")
     assert t.expect_originate("a-2", now=0.0, channel_id="y", kind="callback") == []
+
+
+def test_a_callback_offer_carries_what_the_callback_is_about_round_trip() -> None:
+    cb = m.AcdCallOffered("cb1-2-3", "", "alice", "sales", "+12025550100", "unknown", 7, None,
+                          m.CallbackContext(2, "回电：报价", 9.0, "alice", 1, "春季活动"))
+    wire = json.loads(json.dumps(m.to_json_dict(cb), ensure_ascii=False))
+    assert wire["callback"] == {"callback_id": 2, "note": "回电：报价", "due_at": 9.0,
+                                "owner": "alice", "campaign_id": 1, "campaign_name": "春季活动"}
+    assert m.from_json_dict(wire) == cb
+    assert m.to_json_dict(m.AcdCallOffered("1.1", "c", "a", "q", "n", "gold"))["callback"] is None

@@ -15,12 +15,15 @@ import pytest
 from common.messages import (
     CallAgentChanged,
     CallAnswered,
+    CallDialling,
     CallEnded,
     CallHeld,
     CallTransferred,
     CallUnheld,
+    CrmUserUpdated,
+    OriginateFailed,
 )
-from cti.call_views import CallView, LegView, TransferView
+from cti.call_views import CallView, LegView, OriginKind, TransferView
 from cti.ownership import AgentRef, AgentSegment
 from tests.common.samples import call_view
 
@@ -136,6 +139,7 @@ async def test_blind_transfer_leaves_one_desktop_and_arrives_at_the_other_with_t
     arrived = await amy.until(lambda f: f.get("topic") == "pbx.call.agent_changed")
     assert arrived["data"]["call"]["agent"]["user"] == "amy"
     assert arrived["data"]["previous_user"] == "ann"
+    assert arrived["data"]["previous_name"] == "Ann"  # the CRM's display name, not the login
     pop = await amy.until(lambda f: f.get("topic") == "desktop.screen_pop")
     assert pop["data"]["call_id"] == "t1" and pop["data"]["agent_id"] == "amy"
     assert pop["data"]["customer"] == first_pop["data"]["customer"]  # the one built at offer
@@ -214,3 +218,61 @@ async def _until_marker_after(w: World, c: Any, agent: str) -> list[dict[str, An
     marker = f"mark-{agent}"
     w.bus.publish(ended(marker, agent))
     return await _until_marker(c, marker)
+
+
+async def test_transferred_in_names_the_transferring_agents_display_name(w: World) -> None:
+    # The tracker knows usernames only; the hub fills in the CRM's display name (CJK as is).
+    ann = w.users["ann"]
+    await w.crm.users.update(ann.id, display_name="王芳")
+    w.bus.publish(CrmUserUpdated(ann.id, "ann", True, "agent"))
+    await _wait(lambda: w.hub.agents["ann"].display_name == "王芳")
+    amy = await login_ws(w, "amy")
+    await amy.until(lambda f: f["op"] == "snapshot")
+    b = _ref("amy", "1002", 15.0)
+    t = TransferView("blind", 12.0, "ann", "1002@agents", "Success")
+    segs = (_seg("ann", "1001", 3.0, 12.0, "transfer"), _seg("amy", "1002", 15.0, None))
+    w.bus.publish(CallAgentChanged(_view("n1", b, segs, (t,)), "ann", "PJSIP/1001"))
+    arrived = await amy.until(lambda f: f.get("topic") == "pbx.call.agent_changed")
+    assert arrived["data"]["previous_user"] == "ann"
+    assert arrived["data"]["previous_name"] == "王芳"
+    # A previous owner the CRM does not know keeps an empty name (the desktop shows the user).
+    w.bus.publish(CallAgentChanged(_view("n2", b, segs, (t,)), "ghost", "PJSIP/1009"))
+    other = await amy.until(lambda f: f.get("topic") == "pbx.call.agent_changed"
+                            and f["data"]["call_id"] == "n2")
+    assert other["data"]["previous_name"] == ""
+    await amy.close()
+
+
+async def test_a_placed_call_is_pushed_dialling_then_answered_then_ended(w: World) -> None:
+    # What a click-to-dial sends (cti/routes.py): pbx.call.dialling as soon as Asterisk took
+    # the Originate, before any channel; then the tracker's answer and end, one call id.
+    ann, bob = [await login_ws(w, u) for u in ("ann", "bob")]
+    for c in (ann, bob):
+        await c.until(lambda f: f["op"] == "snapshot")
+    w.bus.publish(CallDialling("c2d-1", "orig-c2d-1", OriginKind.CLICK_TO_DIAL, "ann",
+                               "PJSIP/1001", "+12125550100", 5.0))
+    a = _ref("ann", "1001", 3.0)
+    w.bus.publish(CallAnswered(_view("c2d-1", a, (_seg("ann", "1001", 3.0, None),)), "c2d-1"))
+    w.bus.publish(CallEnded(_view("c2d-1", a, (_seg("ann", "1001", 3.0, 9.0),), ended_at=9.0),
+                            "completed", "c2d-1"))
+    # An Originate whose phone never answered: no channel, only originate_failed.
+    w.bus.publish(OriginateFailed("orig-c2d-2", 3, None, OriginKind.CLICK_TO_DIAL, "c2d-2",
+                                  "+12125550101", "ann", "PJSIP/1001", 11.0))
+    got = []
+    while len(got) < 4:
+        f = await ann.next()
+        if f["op"] == "event" and f["topic"].startswith("pbx.call."):
+            got.append(f)
+    assert [(f["topic"], f["data"]["call_id"]) for f in got] == [
+        ("pbx.call.dialling", "c2d-1"), ("pbx.call.answered", "c2d-1"),
+        ("pbx.call.ended", "c2d-1"), ("pbx.call.originate_failed", "")]
+    assert got[0]["data"] == {"call_id": "c2d-1", "action_id": "orig-c2d-1",
+                              "kind": "click_to_dial", "user": "ann", "device": "PJSIP/1001",
+                              "dialled": "+12125550100", "at": 5.0}
+    assert got[3]["data"]["cti_call_id"] == "c2d-2" and got[3]["data"]["user"] == "ann"
+    assert [f["seq"] for f in got] == sorted(f["seq"] for f in got)
+    w.bus.publish(ended("mark", "bob"))
+    assert not {"pbx.call.dialling", "pbx.call.originate_failed"} & {
+        f["topic"] for f in await _until_marker(bob, "mark")}  # nobody else's desktop
+    for c in (ann, bob):
+        await c.close()
