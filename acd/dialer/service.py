@@ -58,6 +58,7 @@ from acd.scheduled import CallbackDone, CallbackRequest
 from common.clock import Clock, MonotonicClock, WallClock
 from common.messages import (
     BusMessage,
+    CallbackContext,
     DialerAttemptOutcome,
     DialerCampaignChanged,
     DialerCampaignStats,
@@ -606,7 +607,9 @@ class DialerService:
         request = CallbackRequest(
             call_id, c.queue, target.dial, required_agent=owner,
             caller_id_num=c.caller_id or "", caller_id_name=c.name[:40],
-            variables=(("CAMPAIGN_ID", str(c.id)), ("LEAD_ID", str(line.lead_id))))
+            variables=(("CAMPAIGN_ID", str(c.id)), ("LEAD_ID", str(line.lead_id))),
+            customer_id=cb.customer_id,  # for the owner's offer and screen-pop
+            context=CallbackContext(cb.id, cb.notes, cb.due_at, owner, c.id, c.name))
         self.lines[call_id] = line
         try:
             self.acd.schedule_callback(

@@ -293,5 +293,6 @@ async def test_callback_the_customer_does_not_answer_is_kept_as_a_crm_task(
                                  if c.phone == "+12025550109"]):
                 await asyncio.sleep(0.02)
         assert len(tasks) == 1 and tasks[0].status == "pending"
+        assert tasks[0].kind == "task"  # for a person: never placed again automatically
         assert "did not answer" in tasks[0].notes
         await wait_for(lambda: s.engine.agent("alice").call_id is None, timeout=20)
