@@ -315,6 +315,9 @@ async def test_the_main_controls_work_from_the_keyboard_alone(world: World) -> N
 
 async def test_a_blind_transfer_moves_the_call_to_the_other_agents_desktop(world: World) -> None:
     w, tracker = world, world.server.handles["tracker"]
+    # agent1 is shown to agent2 by display name (a CJK one here), not by login name.
+    agent1 = await w.server.crm.users.by_username("agent1")
+    await rest(w.server, "PATCH", f"/api/users/{agent1.id}", "admin", {"display_name": "王芳"})
     desk1 = await desktop(w, "agent1")
     desk2 = await desktop(w, "agent2")  # paused: the ACD routes nothing to agent2
     await expect(desk2.locator("#agent-state")).to_have_attribute("data-state", "paused",
@@ -350,7 +353,7 @@ async def test_a_blind_transfer_moves_the_call_to_the_other_agents_desktop(world
     await expect(status2).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
     assert await desk2.evaluate("window.desktop.state.call.call_id") == call_id
     await expect(desk2.locator("#call-number")).to_contain_text(number[-4:])
-    await expect(desk2.locator("#call-transferred-in")).to_contain_text("agent1")
+    await expect(desk2.locator("#call-transferred-in")).to_have_text("Transferred to you by 王芳")
     await expect(desk2.locator("#pop-customer-name")).to_have_text(view.customer.name,
                                                                    timeout=TIMEOUT_MS)
     await desk2.screenshot(path=str(artifact("desktop-transferred-in.png")), full_page=True)
