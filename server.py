@@ -27,9 +27,10 @@ from aiohttp import web
 from acd.call_log import CallLog
 from acd.continuity import AcdContinuity
 from acd.dialer.demo import start_demo_campaign
+from acd.dialer.free_callbacks_service import FreeCallbacks
 from acd.dialer.metrics import DialerCollector
 from acd.dialer.routes import dialer_routes
-from acd.dialer.service import DialerService
+from acd.dialer.service import DialerService, window_from
 from acd.engine import AcdEngine
 from acd.errors import StateConflict
 from acd.history import HistoryDeriver
@@ -223,6 +224,13 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.push_async_callback(ivr.stop)  # runs first: menu callers go back to the dialplan
         await dialer.start()
         stack.push_async_callback(dialer.stop)  # before acd.stop: no new lines while draining
+        # Due callbacks of no campaign, through the ACD (acd/dialer/free_callbacks.py).
+        free_callbacks = FreeCallbacks(
+            crm=crm, acd=acd, settings=settings, dnc=dialer.dnc,
+            window=window_from(settings.dialer), wall=acd.wall,
+            busy_phones=lambda: {ln.phone for ln in dialer.lines.values()})
+        await free_callbacks.start()
+        stack.push_async_callback(free_callbacks.stop)
         await ami.start()
         stack.push_async_callback(ami.close)
         # Runs first at shutdown, while AMI is up: ringing agent legs are hung up over AMI.

@@ -131,9 +131,28 @@ class AcdSettings(Section):
     # How long a call for one agent (an agent-owned callback: from the dialer, the IVR) waits
     # for that agent to be free before any agent of its queue may take it (docs/dialer.md).
     owner_grace_s: float = Field(default=600.0, ge=0, le=86_400)
+    # Callbacks scheduled with no campaign (the desktop's "schedule callback", the CRM API) are
+    # placed through the ACD when due (acd/dialer/free_callbacks.py): one owned by an agent
+    # rings that agent first (owner_grace_s), then this queue's agents; an unowned one goes to
+    # this queue. "" = the first queue. Checked this often; 0 = never placed automatically.
+    free_callback_queue: str = ""
+    free_callback_tick_s: float = Field(default=5.0, ge=0, le=3_600)
     # The dispositions agents may record on a call (a queue's own list replaces this one).
     disposition_codes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_DISPOSITION_CODES), min_length=1)
+
+    @model_validator(mode="after")
+    def _free_callback_queue_known(self) -> AcdSettings:
+        names = [q.name for q in self.queues]
+        if self.free_callback_queue and self.free_callback_queue not in names:
+            raise invalid(f"free_callback_queue {self.free_callback_queue[:40]!r} is not a "
+                          "configured queue", f"use one of the queue names {names}, or \"\" "
+                          "for the first one", at="free_callback_queue")
+        return self
+
+    def callback_queue(self) -> str:
+        """The queue of callbacks with no campaign ([acd].free_callback_queue, else the first)."""
+        return self.free_callback_queue or self.queues[0].name
 
     def known_skills(self) -> frozenset[str]:
         """Skill names the configuration knows: the queues' and extra_skills."""

@@ -408,7 +408,9 @@ def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
                                    rng.choice(QUEUES), at, at + wait, at + wait + talk, wait,
                                    talk, rng.choice(DISPOSITIONS), e164, at))
             if rng.random() < 0.02:
-                cb_rows.append((cid, e164, now + rng.uniform(-1, 72) * 3600,
+                # Due from an hour on: the server places due callbacks itself
+                # (acd/dialer/free_callbacks.py); none is due the moment a demo starts.
+                cb_rows.append((cid, e164, now + rng.uniform(1, 72) * 3600,
                                 "pending", "callback", "Customer asked to be called back", now))
         ex("INSERT INTO customers (id, kind, name, company_id, stage, timezone, notes,"
            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", cust_rows)

@@ -9,7 +9,8 @@ The same rows are the outbound reports' abandon figures (counts_between; reports
 they are kept HISTORY_S, as far back as a report reaches, not just the 30 days the pacing needs.
 
 Campaign callbacks: pending `callbacks` rows of kind 'callback' that belong to a campaign, due by
-a time, soonest first; the dialer places them before any lead.
+a time, soonest first; the dialer places them before any lead. Free callbacks: the same rows of
+no campaign, which acd/dialer/free_callbacks.py hands to the ACD.
 """
 
 from __future__ import annotations
@@ -78,6 +79,16 @@ class DialerStateRepo:
         return await self._db.scan(_due_callbacks, campaign_id, until, limit)
 
 
+    async def due_free_callbacks(self, until: float, limit: int = 100
+                                 ) -> tuple[Callback, ...]:
+        """Pending callbacks (kind 'callback', with a phone) of NO campaign due by `until`,
+        soonest first: scheduled from the desktop or the API, placed through the ACD
+        (acd/dialer/free_callbacks.py). Tasks (kind 'task') are for a person and never here."""
+        if not 1 <= limit <= 10_000:
+            raise ValidationError("limit", "must be 1..10000", limit)
+        return await self._db.scan(_due_free_callbacks, until, limit)
+
+
 def _add_counts(conn: sqlite3.Connection, counts: list[AbandonCount]) -> int:
     conn.executemany(
         "INSERT INTO dialer_abandon_counts (campaign_id, minute, live, abandoned) "
@@ -113,4 +124,14 @@ def _due_callbacks(conn: sqlite3.Connection, campaign_id: int, until: float, lim
         "ORDER BY due_at, id LIMIT ?", (campaign_id, until, limit)))
 
 
+def _due_free_callbacks(conn: sqlite3.Connection, until: float, limit: int
+                        ) -> tuple[Callback, ...]:
+    make = row_factory(CALLBACKS)
+    return tuple(make(r) for r in conn.execute(
+        f"SELECT {', '.join(CALLBACKS.columns)} FROM callbacks WHERE campaign_id IS NULL "  # noqa: S608
+        "AND status = 'pending' AND kind = 'callback' AND phone IS NOT NULL AND due_at <= ? "
+        "ORDER BY due_at, id LIMIT ?", (until, limit)))
+
+
 __all__ = ["HISTORY_S", "AbandonCount", "DialerStateRepo", "minute_of"]
+

@@ -53,6 +53,7 @@ PURE_CORES = (
     "acd.dialer.pacing", "acd.dialer.abandon", "acd.dialer.estimates", "acd.dialer.windows",
     "acd.dialer.dnc", "acd.dialer.leads", "acd.dialer.scheduler", "acd.dialer.blend",
     "acd.dialer.rules",
+    "acd.dialer.free_callbacks",
     # IVR menus and their steps
     "ivr.model", "ivr.graph", "ivr.runner",
     # reports over crm_core rows; the CRM's pure rules

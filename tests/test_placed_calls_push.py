@@ -10,15 +10,13 @@ from typing import Any
 
 import aiohttp
 
-from tests.test_call_ownership import (  # noqa: F401 - fixtures
-    Handles,
-    human,
-    login,
-    prepared_data,
-    quiet,
-    until,
-)
+from tests import test_call_ownership as ownership
+from tests.test_call_ownership import Handles, human, login, until
 from tests.test_server_demo import post
+
+# The quiet demo server of tests/test_call_ownership.py (its database built once per module).
+prepared_data = ownership.prepared_data
+quiet = ownership.quiet
 
 
 async def _desktop(h: Handles, s: aiohttp.ClientSession, user: str

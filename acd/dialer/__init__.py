@@ -8,5 +8,7 @@ Pure cores (no clock, no I/O; `now` passed in):
 - `dnc`: do-not-call lists, global and per campaign;
 - `leads`: lead life cycle (transition table) and retries per outcome;
 - `scheduler`: which callbacks and leads to dial now;
-- `rules`: a campaign's own window, days, holidays, zone and retry delays over [dialer]'s.
+- `rules`: a campaign's own window, days, holidays, zone and retry delays over [dialer]'s;
+- `free_callbacks`: callbacks of no campaign: which to hand to the ACD, and their rows after
+  (its adapter: `free_callbacks_service`).
 """

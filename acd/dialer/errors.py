@@ -8,7 +8,9 @@ DialerError
 ├── InvalidRule       a campaign's own rule (window, days, holidays, zone, retry delay) that
 │                     cannot be kept; `field` names it (e.g. "retry_delay_s.busy")
 ├── InvalidNumber     a number the dialer must not dial (not E.164, dial specials)
-└── IllegalLeadTransition  a lead status change not in the lead transition table; nothing changed
+├── IllegalLeadTransition  a lead status change not in the lead transition table; nothing changed
+└── IllegalFreeCallbackTransition  a step of a free callback (free_callbacks.py) its state does
+                      not allow; nothing changed
 
 Every raise happens before any state is touched: a refused input changes nothing.
 """
@@ -49,3 +51,7 @@ class IllegalLeadTransition(DialerError):
         self.state = state
         self.event = event
         super().__init__(f"lead {lead_id}: {event!r} is not allowed in state {state!r}")
+
+
+class IllegalFreeCallbackTransition(DialerError):
+    """A free callback's step its state does not allow (acd/dialer/free_callbacks.py)."""

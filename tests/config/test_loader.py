@@ -141,6 +141,12 @@ def test_overflow_error_names_the_exact_entry(tmp_path: Path) -> None:
     assert "'c'" in e.problem
 
 
+def test_free_callback_queue_must_be_a_configured_queue(tmp_path: Path) -> None:
+    e = load_error(tmp_path, '[acd]\nfree_callback_queue = "nowhere"\n')
+    assert e.key == "acd.free_callback_queue"
+    assert "'nowhere'" in e.problem and "'support'" in e.fix
+
+
 def test_duplicate_queue_names_are_rejected(tmp_path: Path) -> None:
     e = load_error(tmp_path, '[[acd.queues]]\nname = "a"\n[[acd.queues]]\nname = "a"\n')
     assert e.key == "acd.queues.1.name"

@@ -1,0 +1,187 @@
+"""Places due callbacks that have no campaign, through the ACD (the asyncio side of
+acd/dialer/free_callbacks.py, which decides; this reads the rows, hands callbacks to the ACD and
+writes their outcomes).
+
+Every `[acd].free_callback_tick_s` seconds: rows whose outcome could not be written before are
+written again; callbacks waiting in the ACD whose number may no longer be called are taken back;
+then the due rows are read (crm.dialer_state.due_free_callbacks), and each one the core places
+is handed to the ACD as a scheduled callback (AcdService.schedule_callback): owned ones for
+their owner first ([acd].owner_grace_s), then `[acd].free_callback_queue`'s agents. The ACD's
+CallbackDone comes back in `_done`; the row becomes done or missed, and only then does the
+callback leave the book, so it is never placed twice by this process.
+
+What the agent sees is what every ACD callback gives: the offer and screen-pop with the
+customer and the callback's note (acd.call.offered with its CallbackContext), the call, and the
+wrap-up on the call's own interaction (call id fcb-<callback id>-<n>).
+
+Left to later: a process that dies while a callback is connected leaves its row pending (it is
+placed again after the restart, like the dialer's owned callbacks); a row without a phone is
+never placed (the desktop fills the phone in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from acd.dialer.dnc import DncList
+from acd.dialer.free_callbacks import FreeCallback, FreeCallbackBook, Placement, RowUpdate
+from acd.dialer.windows import CallingWindow
+from acd.errors import AcdError
+from acd.scheduled import CallbackDone, CallbackRequest
+from common.clock import Clock, WallClock
+from common.messages import CallbackContext
+from config.settings import Settings
+
+if TYPE_CHECKING:
+    from crm_core.service import Crm
+
+log = structlog.get_logger("acd.dialer.free_callbacks")
+
+BATCH = 200  # due rows read per tick (the soonest first; the rest next tick)
+
+
+class FreeCallbacks:
+    def __init__(self, *, crm: Crm, acd: Any, settings: Settings, dnc: DncList,
+                 window: CallingWindow, wall: Clock | None = None,
+                 busy_phones: Callable[[], Collection[str]] = frozenset) -> None:
+        self.crm = crm
+        self.acd = acd  # acd.service.AcdService: schedule_callback, withdraw_callback
+        self.settings = settings
+        self.dnc = dnc  # the global do-not-call list the dialer keeps current
+        self.window = window
+        self.wall = wall or WallClock()
+        self.busy_phones = busy_phones  # numbers the dialer's campaigns are calling now
+        self.queue = settings.acd.callback_queue()
+        self.book = FreeCallbackBook()
+        self._usernames: dict[int, str | None] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        every = self.settings.acd.free_callback_tick_s
+        if every > 0:
+            self._task = asyncio.create_task(self._loop(every), name="free-callbacks")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _loop(self, every: float) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # a bad read must not stop callbacks for good
+                log.exception("free_callbacks_tick_failed")
+            await asyncio.sleep(every)
+
+    # ------------------------------------------------------------------ one tick
+
+    async def tick(self) -> None:
+        if self._stopping:
+            return
+        now = self.wall.now()
+        for call_id, update in self.book.unwritten():
+            await self._write(call_id, update)
+        zone = self.settings.dialer.default_timezone
+        for w in self.book.recheck(now, dnc=self.dnc, window=self.window, default_zone=zone):
+            self.book.withdrawing(w)  # first: the ACD tells its outcome synchronously
+            if not self.acd.withdraw_callback(w.call_id, w.update.why):
+                # Already being placed: its outcome comes as usual (the ACD's CallbackDone).
+                self.book.kept(w.call_id)
+        rows = await self.crm.dialer_state.due_free_callbacks(now, BATCH)
+        due = [FreeCallback(r.id, r.phone, r.due_at, await self._owner(r.assigned_user_id),
+                            r.customer_id, r.notes) for r in rows if r.phone]
+        for cb in due:
+            # The dialer's list is loaded at its start and follows dispositions; a number put
+            # on the list through the API since then is in the CRM only: read it there too.
+            if cb.callback_id not in self.book and await self._crm_dnc(cb.phone):
+                self.dnc.add(cb.phone)
+        plan = self.book.plan(now, due, queue=self.queue, dnc=self.dnc, window=self.window,
+                              default_zone=zone, busy_phones=self.busy_phones())
+        for update in plan.rows:
+            await self._update_row(update)
+        for p in plan.place:
+            self._hand_over(p)
+
+    def _hand_over(self, p: Placement) -> None:
+        cb = p.callback
+        request = CallbackRequest(
+            p.call_id, p.queue, cb.phone, required_agent=cb.owner,
+            customer_id=cb.customer_id,
+            context=CallbackContext(cb.callback_id, cb.note, cb.due_at, cb.owner or ""))
+        self.book.placed(p)
+        try:
+            self.acd.schedule_callback(request, self._done)
+        except AcdError as exc:  # the ACD is stopping, or refused it: the row stays pending
+            self.book.not_placed(p.call_id)
+            log.warning("free_callback_not_scheduled", callback_id=cb.callback_id,
+                        error=str(exc))
+            return
+        log.info("free_callback_scheduled", call_id=p.call_id, callback_id=cb.callback_id,
+                 owner=cb.owner, queue=p.queue)
+
+    def _done(self, done: CallbackDone) -> None:
+        """The ACD's outcome (synchronous, from inside the ACD): the row is written after."""
+        if self.book.entry(done.call_id) is None:
+            return
+        update = self.book.finished(done.call_id, done.result)
+        log.info("free_callback_done", call_id=done.call_id, result=done.result,
+                 agent=done.agent_id, why=done.why)
+        if update is None:
+            self.book.released(done.call_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._write(done.call_id, update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write(self, call_id: str, update: RowUpdate) -> None:
+        if await self._update_row(update):
+            with contextlib.suppress(Exception):  # (written twice by a retry: already out)
+                self.book.released(call_id)
+
+    async def _update_row(self, u: RowUpdate) -> bool:
+        changes: dict[str, object] = {}
+        if u.status is not None:
+            changes["status"] = u.status
+        if u.due_at is not None:
+            changes["due_at"] = u.due_at
+        try:
+            await self.crm.callbacks.update(u.callback_id, **changes)
+        except Exception:  # kept in the book: written again next tick, never placed again
+            log.exception("free_callback_row_not_written", callback_id=u.callback_id)
+            return False
+        if u.status == "cancelled":
+            log.info("free_callback_cancelled", callback_id=u.callback_id, reason=u.why)
+        return True
+
+    async def _crm_dnc(self, phone: str) -> bool:
+        try:
+            return bool(await self.crm.dnc.contains(phone))
+        except Exception:  # not a number: the core cancels it as such
+            return False
+
+    async def _owner(self, user_id: int | None) -> str | None:
+        """The assigned user's ACD agent id (username); None for anyone, or a user gone."""
+        if user_id is None:
+            return None
+        if user_id not in self._usernames:
+            try:
+                self._usernames[user_id] = (await self.crm.users.get(user_id)).username
+            except Exception:
+                self._usernames[user_id] = None  # removed: anyone of the queue takes it
+            if len(self._usernames) > 10_000:
+                self._usernames.clear()
+        return self._usernames.get(user_id)
