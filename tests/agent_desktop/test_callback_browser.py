@@ -7,6 +7,9 @@ CRM rows say so.
    owner's phone first (acd.call.offered with the callback's context), then the customer; the
    agent records the campaign disposition; the callback row is done, the lead updated, the
    interaction carries the code.
+2. A callback with no campaign, scheduled for the agent as the desktop's quick action does
+   (POST /api/callbacks), is placed when due (acd/dialer/free_callbacks.py): the same offer and
+   screen-pop with its note, the call, the queue's wrap-up form, and the callback row done.
 """
 
 from __future__ import annotations
@@ -140,5 +143,45 @@ async def test_an_owned_campaign_callback_pops_on_its_owners_desktop_and_is_disp
     assert [(r.direction, r.phone, r.disposition, r.notes, r.agent_user_id)
             for r in rows.items] == [("outbound", number, code, "报价已确认 quote confirmed",
                                       owner.id)]
+    assert desk.errors == []  # type: ignore[attr-defined]
+    await desk.context.close()
+
+
+async def test_a_callback_scheduled_from_the_desktop_is_placed_to_its_owner_when_due(
+        world: World) -> None:
+    w, crm = world, world.server.crm
+    number, view = await known_caller(crm)
+    desk = await desktop(w, "agent1")
+    owner = await crm.users.by_username("agent1")
+    # What the screen-pop's "schedule callback" form posts (screenpop.js callbackForm).
+    note = "周五前回电确认地址 / confirm the address"
+    row = await rest(w.server, "POST", "/api/callbacks", "agent1", {
+        "customer_id": view.customer.id, "phone": number, "due_at": time.time() - 1,
+        "assigned_user_id": owner.id, "kind": "callback", "notes": note})
+    pop = desk.locator("#screen-pop")
+    await expect(pop.locator("#pop-cb-note")).to_have_text(note, timeout=TIMEOUT_MS)
+    await expect(pop.locator("#pop-customer-name")).to_have_text(view.customer.name)
+    assert await pop.locator("#pop-cb-campaign").count() == 0  # no campaign
+    call_id = str(await desk.evaluate("window.desktop.state.call.call_id"))
+    assert call_id.startswith(f"fcb-{row['id']}-")
+    await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                 timeout=TIMEOUT_MS)
+    await desk.click("#btn-hangup")
+    wrap = desk.locator("#wrap-panel")
+    await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(desk.locator("#camp-dispo")).to_have_count(0)
+    code = (await desk.locator("#wrap-disposition option").all_inner_texts())[1]
+    await desk.select_option("#wrap-disposition", code)
+    await desk.fill("#wrap-notes", "地址已确认")
+    await desk.click("#wrap-save")
+    await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
+    done: Any = await eventually(lambda: crm.callbacks.get(row["id"]),
+                                 lambda got: got.status != "pending")
+    assert done.status == "done"
+    rows = await crm.interactions.search(call_id=call_id, limit=5)
+    assert [(r.direction, r.phone, r.disposition, r.notes, r.agent_user_id)
+            for r in rows.items] == [("outbound", number, code, "地址已确认", owner.id)]
+    assert w.server.handles["tracker"].get(call_id) is None or \
+        w.server.handles["tracker"].get(call_id).origin == "callback"
     assert desk.errors == []  # type: ignore[attr-defined]
     await desk.context.close()
