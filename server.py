@@ -30,7 +30,7 @@ from acd.dialer.demo import start_demo_campaign
 from acd.dialer.free_callbacks_service import FreeCallbacks
 from acd.dialer.metrics import DialerCollector
 from acd.dialer.routes import dialer_routes
-from acd.dialer.service import DialerService, window_from
+from acd.dialer.service import DialerService
 from acd.engine import AcdEngine
 from acd.errors import StateConflict
 from acd.history import HistoryDeriver
@@ -226,8 +226,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.push_async_callback(dialer.stop)  # before acd.stop: no new lines while draining
         # Due callbacks of no campaign, through the ACD (acd/dialer/free_callbacks.py).
         free_callbacks = FreeCallbacks(
-            crm=crm, acd=acd, settings=settings, dnc=dialer.dnc,
-            window=window_from(settings.dialer), wall=acd.wall,
+            crm=crm, acd=acd, settings=settings, dnc=dialer.dnc, wall=acd.wall,
             busy_phones=lambda: {ln.phone for ln in dialer.lines.values()})
         await free_callbacks.start()
         stack.push_async_callback(free_callbacks.stop)

@@ -30,7 +30,7 @@ import structlog
 
 from acd.dialer.dnc import DncList
 from acd.dialer.free_callbacks import FreeCallback, FreeCallbackBook, Placement, RowUpdate
-from acd.dialer.windows import CallingWindow
+from acd.dialer.rules import merge
 from acd.errors import AcdError
 from acd.scheduled import CallbackDone, CallbackRequest
 from common.clock import Clock, WallClock
@@ -47,13 +47,17 @@ BATCH = 200  # due rows read per tick (the soonest first; the rest next tick)
 
 class FreeCallbacks:
     def __init__(self, *, crm: Crm, acd: Any, settings: Settings, dnc: DncList,
-                 window: CallingWindow, wall: Clock | None = None,
+                 wall: Clock | None = None,
                  busy_phones: Callable[[], Collection[str]] = frozenset) -> None:
         self.crm = crm
         self.acd = acd  # acd.service.AcdService: schedule_callback, withdraw_callback
         self.settings = settings
         self.dnc = dnc  # the global do-not-call list the dialer keeps current
-        self.window = window
+        # No campaign, so no campaign rules: [dialer]'s window, days, holidays and default
+        # zone, as acd/dialer/rules.py gives them to a campaign that sets none of its own.
+        rules = merge(None, settings.dialer)
+        self.window = rules.window
+        self.default_zone = rules.default_timezone
         self.wall = wall or WallClock()
         self.busy_phones = busy_phones  # numbers the dialer's campaigns are calling now
         self.queue = settings.acd.callback_queue()
@@ -95,7 +99,7 @@ class FreeCallbacks:
         now = self.wall.now()
         for call_id, update in self.book.unwritten():
             await self._write(call_id, update)
-        zone = self.settings.dialer.default_timezone
+        zone = self.default_zone
         for w in self.book.recheck(now, dnc=self.dnc, window=self.window, default_zone=zone):
             self.book.withdrawing(w)  # first: the ACD tells its outcome synchronously
             if not self.acd.withdraw_callback(w.call_id, w.update.why):

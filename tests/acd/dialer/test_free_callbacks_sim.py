@@ -11,7 +11,6 @@ import asyncio
 from typing import Any
 
 from acd.dialer.free_callbacks_service import FreeCallbacks
-from acd.dialer.service import window_from
 from acd.model import PlaceCallback
 from common.clock import ManualClock
 from common.messages import AcdCallAnswered, AcdCallEnded, AcdCallOffered, CallDialling
@@ -33,7 +32,7 @@ def sales_first() -> Any:
 
 async def started(s: Any) -> FreeCallbacks:
     free = FreeCallbacks(crm=s.crm, acd=s.acd, settings=s.settings, dnc=s.dialer.dnc,
-                         window=window_from(s.settings.dialer), wall=ManualClock(NOON_NY),
+                         wall=ManualClock(NOON_NY),
                          busy_phones=lambda: {ln.phone for ln in s.dialer.lines.values()})
     await free.start()
     return free
