@@ -4,8 +4,10 @@ callback row."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from acd.dialer.rules import parse_rules
 from acd.model import AgentState
 from acd.scheduled import CallbackDone
 from cti.events import OriginateResult
@@ -197,3 +199,24 @@ async def test_a_tick_while_an_outcome_is_written_does_not_dial_the_callback_aga
     assert world.acd.scheduled == {}  # the owned one was not handed over again either
     assert (await world.crm.callbacks.get(cb.id)).status == "missed"
     assert (await world.crm.callbacks.get(owned.id)).status == "missed"
+
+
+async def test_an_owned_callback_is_withdrawn_when_its_campaigns_own_rules_close(
+        world: World) -> None:
+    # Noon in New York is inside [dialer]'s window; the campaign then makes today one of its
+    # holidays: the callback still waiting for its agent is taken back, due on the campaign's
+    # next calling day (its window: 10:00-16:00, Monday to Friday) at its opening.
+    cb, _ = await owned_callback(world, lead=True)
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    call_id = next(iter(world.acd.scheduled))
+    camp = await world.crm.campaigns.get(world.campaign_id)
+    world.dialer.rules_changed(camp, parse_rules({
+        "window_start": "10:00", "window_end": "16:00",
+        "days": ["mon", "tue", "wed", "thu", "fri"], "holidays": ["2026-07-15", "2026-07-16"]}))
+    await world.dialer.tick()
+    await settle(world.dialer)
+    assert world.acd.scheduled == {} and call_id not in world.dialer.lines
+    row = await world.crm.callbacks.get(cb.id)
+    friday_10 = dt.datetime(2026, 7, 17, 14, 0, tzinfo=dt.UTC).timestamp()
+    assert (row.status, row.due_at) == ("pending", friday_10)

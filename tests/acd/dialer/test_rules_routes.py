@@ -190,9 +190,21 @@ async def test_saved_rules_reach_the_next_tick(api: Api) -> None:
     two_pm = dt.datetime(2026, 7, 15, 18, 0, tzinfo=dt.UTC).timestamp()
     leads = (await w.crm.leads.search(status="new", limit=50)).items
     assert len(leads) == 10 and {ld.next_attempt for ld in leads} == {two_pm}
-    # Back to the default window, the leads due again: the same instant dials.
+    # The default window, but today is one of the campaign's own holidays ([dialer] has
+    # only 2026-12-25): nothing is dialled, the leads wait for tomorrow 08:00.
     status, _ = await api.call("PATCH", f"/api/campaigns/{cid}/rules",
-                               {"window_start": None, "window_end": None})
+                               {"window_start": None, "window_end": None,
+                                "holidays": ["2026-07-15"]})
+    assert status == 200
+    for ld in leads:
+        await w.crm.leads.update(ld.id, next_attempt=None)
+    await w.dialer.tick()
+    assert w.ami.sent == []
+    tomorrow_8am = dt.datetime(2026, 7, 16, 12, 0, tzinfo=dt.UTC).timestamp()
+    leads = (await w.crm.leads.search(status="new", limit=50)).items
+    assert {ld.next_attempt for ld in leads} == {tomorrow_8am}
+    # Back to the defaults, the leads due again: the same instant dials.
+    status, _ = await api.call("PATCH", f"/api/campaigns/{cid}/rules", {"holidays": None})
     assert status == 200
     for ld in leads:
         await w.crm.leads.update(ld.id, next_attempt=None)
