@@ -201,6 +201,7 @@ class DialerService:
         self._usernames: dict[int, str] = {}
         # Each loaded campaign's own rules (None: all inherited; InvalidRule: unreadable).
         self._rules: dict[int, CampaignRules | InvalidRule | None] = {}
+        self._not_dialled: set[int] = set()
         self._published: dict[int, tuple[object, ...]] = {}
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -466,8 +467,11 @@ class DialerService:
         try:
             rules = self.effective(c)
         except InvalidRule as exc:
-            log.warning("campaign_not_dialled", campaign_id=c.id, error=str(exc))
+            if c.id not in self._not_dialled:  # once, not every tick
+                self._not_dialled.add(c.id)
+                log.error("campaign_not_dialled", campaign_id=c.id, error=str(exc))
             return
+        self._not_dialled.discard(c.id)
         decision = pace(cfg, state, stats, run.tracker.snapshot(now, lookahead))
         run.last = decision
         lines = max(0, decision.lines)

@@ -17,6 +17,7 @@ from acd.dialer.routes import dialer_routes
 from agent_desktop.app import AUTH_KEY, create_app
 from common.bus import Bus
 from config.dialer import DialerSettings
+from crm_core.campaign_rules import CampaignRulesRow
 from tests.acd.dialer.conftest import NOON_NY, World
 from tests.agent_desktop.conftest import PASSWORD_HASH, bearer, make_client, make_settings
 from tests.agent_desktop.test_openapi import check_document
@@ -209,5 +210,25 @@ async def test_saved_rules_reach_the_next_tick(api: Api) -> None:
     for ld in leads:
         await w.crm.leads.update(ld.id, next_attempt=None)
     assert w.wall.now() == NOON_NY
+    await w.dialer.tick()
+    assert len(w.ami.sent) == 2
+
+
+async def test_stored_rules_the_dialer_cannot_apply_stop_the_campaign_until_replaced(
+        api: Api) -> None:
+    # A row written around the API (the repository checks shapes, not the tz database): the
+    # campaign is not dialled under the defaults instead; GET says why; a PUT repairs it.
+    w = api.world
+    cid = w.campaign_id
+    await w.crm.campaign_rules.put(CampaignRulesRow(cid, default_timezone="Mars/Olympus"))
+    await w.dialer.control(cid, "start")
+    await w.dialer.tick()
+    assert w.ami.sent == []
+    for path in (f"/api/campaigns/{cid}/rules", f"/api/campaigns/{cid}/rules/effective"):
+        status, err = await api.call("GET", path)
+        assert status == 409 and err["details"]["field"] == "default_timezone", err
+    status, body = await api.call("PUT", f"/api/campaigns/{cid}/rules",
+                                  {"default_timezone": "America/New_York"})
+    assert status == 200, body
     await w.dialer.tick()
     assert len(w.ami.sent) == 2
