@@ -32,13 +32,18 @@ def test_it_is_valid_javascript() -> None:
 
 def test_every_text_is_translated() -> None:
     text = PANEL.read_text(encoding="utf-8")
-    used = set(re.findall(r"""t\(["'`](camp\.[a-z_.]+)["'`]""", text))
+    used = set(re.findall(r"""t\(["'`]((?:camp|rules|day)\.[a-z_.]+)["'`]""", text))
     used |= {f"camp.out.{o}" for o in ("done", "retry", "callback", "dnc")}
     used |= {f"camp.owner.{o}" for o in ("me", "anyone")}
     used |= {f"camp.scope.{o}" for o in ("campaign", "global")}
+    # The calling rules (supervisors): outcome and weekday names are looked up by value.
+    used |= {f"rules.out.{o}" for o in ("busy", "no_answer", "machine", "abandoned", "failed")}
+    used |= {f"day.{d}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    used |= {"rules.default", "rules.own"}  # t(fromDefault ? ... : ...)
+    assert {"rules.title", "rules.inherit", "rules.window"} <= used
     blocks = re.split(r'\n  "zh-CN": \{', text.split("addStrings({", 1)[1], maxsplit=1)
     for block in blocks:
-        defined = set(re.findall(r'"(camp\.[a-z_.]+)":', block))
+        defined = set(re.findall(r'"((?:camp|rules|day)\.[a-z_.]+)":', block))
         assert used <= defined, sorted(used - defined)
 
 
@@ -47,7 +52,8 @@ def test_it_calls_the_dialer_routes_that_exist() -> None:
     called = {re.sub(r"\$\{[^}]*\}", "{}", p)
               for p in re.findall(r"`(/api/campaigns/[^`?]*)", text)}
     assert called == {"/api/campaigns/{}/preview/next", "/api/campaigns/{}/preview/{}/dial",
-                      "/api/campaigns/{}/preview/{}/skip", "/api/campaigns/{}/dispositions"}
+                      "/api/campaigns/{}/preview/{}/skip", "/api/campaigns/{}/dispositions",
+                      "/api/campaigns/{}/rules"}
     declared = {re.sub(r"\{[^}]*\}", "{}", s.path)
                 for s in dialer_routes(SimpleNamespace(crm=None), None)}  # type: ignore[arg-type]
     assert called <= declared
