@@ -226,16 +226,20 @@ class DialerService:
     async def _recover_dialing(self) -> None:
         """Leads a previous process left "dialing" (it stopped or died while their lines rang:
         the lines, and what became of them, went with it). Their outcome is unknown: each is
-        booked as a failed attempt and retried after the `failed` delay, never dialled again at
-        once (the call may still be up on the PBX)."""
+        booked as a failed attempt and retried after its campaign's `failed` delay, never
+        dialled again at once (the call may still be up on the PBX)."""
         now = self.wall.now()
+        policies: dict[int, RetryPolicy] = {}  # by lead list
         while True:
             page = await self.crm.leads.search(status="dialing", limit=500)
             if not page.items:
                 return
             for lead in page.items:
                 try:
-                    u = self.retry.after_attempt(lead.id, "dialing", lead.attempts, "failed", now)
+                    if lead.list_id not in policies:
+                        policies[lead.list_id] = await self._list_policy(lead.list_id)
+                    u = policies[lead.list_id].after_attempt(lead.id, "dialing", lead.attempts,
+                                                             "failed", now)
                     await self.crm.leads.update(lead.id, status=u.status, attempts=u.attempts,
                                                 next_attempt=u.next_attempt,
                                                 last_result="failed")
@@ -243,6 +247,15 @@ class DialerService:
                     log.exception("dialing_lead_not_recovered", lead_id=lead.id)
                     return  # (looked at again at the next start)
             log.warning("dialing_leads_recovered", leads=len(page.items))
+
+    async def _list_policy(self, list_id: int) -> RetryPolicy:
+        """The retry rules of the campaign a lead list belongs to ([dialer]'s if unreadable)."""
+        try:
+            lst = await self.crm.lead_lists.get(list_id)
+            return (await self.rules_of(await self.crm.campaigns.get(lst.campaign_id))
+                    ).retry_policy()
+        except Exception:
+            return self.retry
 
     async def stop(self) -> None:
         self._stopping = True

@@ -257,3 +257,15 @@ async def test_preview_follows_the_campaigns_own_window(world: World, http: Http
     lead = await world.crm.leads.get(card["lead_id"])
     assert (lead.status, lead.attempts) == ("new", 0)
     assert lead.next_attempt == NOON_NY + 86_400 - 1800  # tomorrow 11:30 in New York
+
+
+async def test_a_retry_disposition_waits_the_campaigns_own_no_answer_delay(
+        world: World, http: Http) -> None:
+    r = await http.client.patch(f"/api/campaigns/{world.campaign_id}/rules",
+                                headers=http.h["sam"], json={"retry_delay_s": {"no_answer": 900}})
+    assert r.status == 200, await r.text()
+    call_id = await connected_call(world, http.users["al"])
+    r = await dispose(http, world, "al", call_id=call_id, disposition="sale", outcome="retry")
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    assert (body["lead_status"], body["next_attempt"]) == ("new", NOON_NY + 900)  # not 7200

@@ -12,6 +12,7 @@ from typing import Any
 from acd.dialer.routes import dialer_routes
 from agent_desktop.app import AUTH_KEY, create_app
 from common.bus import Bus
+from crm_core.campaign_rules import CampaignRulesRow
 from crm_core.lead_import import LeadColumns
 from cti.errors import AgiHangup, AmiConnectionError, OriginateOutcomeUnknown
 from cti.events import AmiResynced, ChannelInfo, ChannelSnapshot, OriginateResult
@@ -269,3 +270,14 @@ async def test_leads_left_dialing_by_a_previous_process_are_booked_failed_at_sta
     assert (b.status, b.attempts, b.last_result) == ("failed", 5, "failed")  # the 5th attempt
     assert (c.status, c.attempts) == (leads[2].status, leads[2].attempts)  # untouched
     assert world.ami.sent == []
+
+
+async def test_leads_left_dialing_are_retried_after_their_campaigns_own_failed_delay(
+        world: World) -> None:
+    await world.crm.campaign_rules.put(CampaignRulesRow(world.campaign_id,
+                                                        retry_delay_s={"failed": 120.0}))
+    (lead,) = (await world.crm.leads.search(limit=1)).items
+    await world.crm.leads.update(lead.id, status="dialing", attempts=1)
+    await world.dialer.start()
+    got = await world.crm.leads.get(lead.id)
+    assert (got.status, got.attempts, got.next_attempt) == ("new", 2, NOON_NY + 120)
