@@ -155,6 +155,7 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     caller: Phone | None = None
     carrier: Phone | None = None
     carrier_heard = work / "carrier-heard.wav"
+    mix_rx, mix_tx = work / "asterisk-from-browser.wav", work / "asterisk-to-browser.wav"
     phases: dict[str, tuple[float, float]] = {}   # seconds after the answer
     stats_end: dict[str, Any] | None = None
     async with async_playwright() as pw:
@@ -199,11 +200,22 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             result["answered_after_call_s"] = round(t_answer - t_call, 1)
             result["agent_state_in_call"] = agent.get("/api/acd/me")["state"]  # type: ignore[index]
 
+            # Asterisk's own ears: MixMonitor on the softphone's channel, each direction in its
+            # own file (r: what Asterisk received from the browser, after SRTP; t: what it sent).
+            concise = cli("core show channels concise").splitlines()   # fields split by "!"
+            channel = next((ln.split("!")[0] for ln in concise
+                            if ln.startswith(f"PJSIP/{opts.extension}-")), "")
+            result["softphone_channel"] = channel
+            if channel:
+                cli(f"mixmonitor start {channel} {mix_rx.parent / 'mix-both.wav'},"
+                    f"r({mix_rx})t({mix_tx})")
             spectrum = await page.evaluate(SPECTRUM, int(opts.talk * 1000 / 2))
             result["asterisk_channelstats"] = [ln.rstrip() for ln in
                                                cli("pjsip show channelstats").splitlines()
                                                if ln.strip()]
             await asyncio.sleep(opts.talk / 2)
+            if channel:
+                cli(f"mixmonitor stop {channel}")
             stats = await page.evaluate(STATS)
             phases["talk"] = (0.0, time.monotonic() - t_answer)
             # The keypad: RFC 4733 events from the browser, through Asterisk, to the caller.
@@ -312,6 +324,13 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     result["caller_heard_by_phase"] = by_phase
     result["phases_s"] = {k: [round(a, 1), round(b, 1)] for k, (a, b) in phases.items()}
     result["answer_in_recording_s"] = answer_at
+    asterisk_side: dict[str, Any] = {}
+    for name, path in (("from_browser", mix_rx), ("to_browser", mix_tx)):
+        if path.exists():
+            got = analyse(path, freqs)
+            asterisk_side[name] = {"seconds": round(got.seconds, 1), "rms": round(got.rms, 1),
+                                   **{f"{t.freq_hz:g}hz_s": t.seconds for t in got.tones}}
+    result["asterisk_mixmonitor"] = asterisk_side
     caller_log = caller.output() if caller is not None else ""
     result["caller_dtmf"] = "".join(
         ln.split("Incoming DTMF on call 0: ", 1)[1][:1] for ln in caller_log.splitlines()
@@ -335,6 +354,9 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     checks["caller_heard_browser_tone"] = browser_tone.seconds >= opts.talk / 2
     talk, hold, resumed, muted = (by_phase.get(k, {}) for k in
                                   ("talk", "hold", "resumed", "muted"))
+    rx, tx = asterisk_side.get("from_browser", {}), asterisk_side.get("to_browser", {})
+    checks["asterisk_received_browser_tone"] = rx.get("1000hz_s", 0) >= 1
+    checks["asterisk_sent_caller_tone"] = tx.get("600hz_s", 0) >= 1
     checks["caller_got_dtmf"] = result["caller_dtmf"] == opts.dtmf
     checks["hold_plays_moh_not_agent"] = (hold.get("440hz_s", 0) > 0
                                          and hold.get("1000hz_s", 1) == 0)

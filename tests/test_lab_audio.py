@@ -106,3 +106,14 @@ def test_the_lab_caller_heard_music_on_hold_while_the_softphone_held() -> None:
     rec = analyse(LAB / "caller-hears-hold.wav", FREQS)
     heard = {t.freq_hz: t.seconds for t in rec.tones}
     assert heard == {1000.0: 0.0, 600.0: 0.0, 440.0: 2.0}
+
+
+def test_asterisk_itself_received_the_browser_tone_and_sent_the_callers() -> None:
+    # MixMonitor's two directions of the softphone's channel: the browser's media, decrypted
+    # (DTLS-SRTP), and what Asterisk sent it.
+    heard = analyse(LAB / "asterisk-from-browser.wav", FREQS)
+    sent = analyse(LAB / "asterisk-to-browser.wav", FREQS)
+    assert heard.rate == sent.rate == 8000
+    assert {t.freq_hz: t.seconds for t in heard.tones} == {1000.0: 1.0, 600.0: 0.0, 440.0: 0.0}
+    assert {t.freq_hz: t.seconds for t in sent.tones} == {1000.0: 0.0, 600.0: 1.0, 440.0: 0.0}
+    assert sent.rms == pytest.approx(8000 / math.sqrt(2), rel=0.01)   # the caller's tone, whole
