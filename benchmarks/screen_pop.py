@@ -78,6 +78,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loop_probe import LagIndex, LoopProbe, blame, phase_cpu, worst_gc
+
 WALLBOARDS = 20
 STUCK_FRACTION = 0.05
 RECONNECT_FRACTION = 0.10
@@ -166,6 +168,12 @@ def client_process(conf: dict[str, Any], out: Any) -> None:
 
 async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
+
+    from benchmarks.loop_probe import LoopProbe
+
+    probe = LoopProbe()
+    if conf.get("trace"):
+        probe.start()
 
     url: str = conf["url"]
     t_a, t_end = conf["t_a"], conf["t_end"]
@@ -303,20 +311,21 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     tasks += [asyncio.create_task(wallboard(k)) for k in conf["wallboards"]]
     await asyncio.sleep(max(0.0, t_a - time.time()))
     results = await asyncio.gather(*tasks, return_exceptions=True)
+    probe.stop()
     await session.close()
     errors = [repr(r) for r in results if isinstance(r, BaseException)]
     return {"pops": pops, "away": away, "reconnects": reconnects[0], "welcomed": welcomed,
             "frames": frames[0],
             "frames_by_kind": frames_by_kind, "values_by_kind": values_by_kind,
             "closes": closes, "drops_resumed": drops_resumed[0], "errors": errors[:5],
-            "error_count": len(errors)}
+            "error_count": len(errors), "lag": probe.samples, "gc": probe.collections}
 
 
 # ------------------------------------------------------------------------------ server side
 
 
 async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: float,
-               rate_per_s: float, ivr: bool) -> dict[str, Any]:
+               rate_per_s: float, ivr: bool, trace: bool = False) -> dict[str, Any]:
     import server
     from agent_desktop.app import AUTH_KEY
     from agent_desktop.hub.hub import TOPIC_SCREEN_POP, kiosk_hash
@@ -391,6 +400,24 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
             queued.setdefault((d["agent_id"], d["call_id"]), time.time())
 
     hub.emit = stamped_emit
+    probe = LoopProbe()
+    joins: list[tuple[float, float, bool]] = []  # (when, ms, resumed) of every hub.join
+    leaves: list[tuple[float, bool]] = []  # (when, dropped by the hub) of every hub.leave
+    if trace:
+        join, leave = hub.join, hub.leave
+
+        def timed_join(client: Any, resume_seq: int | None) -> None:
+            t0 = time.perf_counter()
+            join(client, resume_seq)
+            joins.append((time.time(), (time.perf_counter() - t0) * 1000,
+                          resume_seq is not None))
+
+        def noted_leave(client: Any) -> None:
+            if client in hub.clients.get(client.stream, ()):
+                leaves.append((time.time(), client.dropped))
+            leave(client)
+
+        hub.join, hub.leave = timed_join, noted_leave
 
     users = []
     for i in range(desktops):
@@ -433,6 +460,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
                       "reconnect": first_a[0] + phase_s / 3 if i in reconnect else None}
                      for i, (u, t) in enumerate(zip(users, tokens, strict=True))],
         "wallboards": kiosks, "t_a": t_a, "t_end": t_end, "phases": phases, "away_s": away_s,
+        "trace": trace,
     }
 
     async def switch_agent_stats() -> None:
@@ -455,12 +483,20 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=client_process, args=(conf, out), daemon=True)
+    if trace:
+        probe.start()
     proc.start()
+    census = None
+    if trace:  # while every client is still connected
+        await asyncio.sleep(max(0.0, t_end - 0.5 - time.time()))
+        census = _gc_census()
     await asyncio.sleep(max(0.0, t_end + TAIL_S + 2.0 - time.time()))
     res = await asyncio.to_thread(out.get, True, 60)
     proc.join(10)
     switcher.cancel()
     progress_task.cancel()
+    probe.stop()
+
     dropped_slow = hub.counters.dropped_slow
     stop.set()
     with contextlib.suppress(Exception):
@@ -485,6 +521,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     bins: dict[str, list[int]] = {k: [] for k in KINDS}  # the second of each latency's offer
     offers_by_kind = dict.fromkeys(KINDS, 0)
     lat_round: dict[tuple[str, int], list[float]] = {}
+    # ms, offered, queued in the server (or None), received
+    spans: dict[str, list[tuple[float, float, float | None, float]]] = {k: [] for k in KINDS}
     base: list[float] = []
     owed = lost = by_resume = 0
     for (agent, call_id), t in offered.items():
@@ -509,6 +547,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         lat[kind].append(ms)
         bins[kind].append(int(t))
         lat_round.setdefault((kind, rnd), []).append(ms)
+        spans[kind].append((ms, t, queued.get((agent, call_id)), r[0]))
         if kind == "A" and (agent, call_id) in queued:
             base.append((queued[(agent, call_id)] - t) * 1000)
 
@@ -528,7 +567,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         }
     ratio_b, ratio_b_ci = bootstrap_ratio(groups["B"], groups["A"], boot)
     ratio_c, ratio_c_ci = bootstrap_ratio(groups["A"], groups["C"], boot)
-    return {
+    result: dict[str, Any] = {
         "desktops": desktops,
         "wallboards": WALLBOARDS,
         "desktops_connected": len(welcomed),
@@ -571,6 +610,82 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "mean_pop_ms_server": round(statistics.fmean(hub.counters.pop_ms), 2)
         if hub.counters.pop_ms else None,
     }
+    if trace:
+        result["trace"] = _trace(phases, guard_s, spans, probe, res["lag"], res["gc"], joins,
+                                 leaves)
+        result["trace"]["server_gc_tracked_at_end"] = census
+    return result
+
+
+def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
+           spans: dict[str, list[tuple[float, float, float | None, float]]],
+           server: LoopProbe, client_lag: list[Any], client_gc: list[Any],
+           joins: list[tuple[float, float, bool]], leaves: list[tuple[float, bool]]
+           ) -> dict[str, Any]:
+    """Per phase kind (guard excluded): both loops' lag and CPU, the hub's joins and leaves,
+    and what the slowest 1% of that kind's pops waited on (loop_probe.blame)."""
+    server_lag = server.samples
+    s_idx, c_idx = LagIndex(server_lag), LagIndex(client_lag)
+    out: dict[str, Any] = {}
+    for k in KINDS:
+        windows = [(s + guard_s, e) for s, e, kind, _ in phases if kind == k]
+
+        def inside(t: float, windows: list[tuple[float, float]] = windows) -> bool:
+            return any(a <= t < b for a, b in windows)
+
+        s_lags = [x[1] for x in server_lag if inside(x[0])]
+        c_lags = [x[1] for x in client_lag if inside(x[0])]
+        cpu_s = [phase_cpu(server_lag, a, b) for a, b in windows]
+        cpu_c = [phase_cpu(client_lag, a, b) for a, b in windows]
+        k_joins = [j for j in joins if inside(j[0])]
+        k_leaves = [x for x in leaves if inside(x[0])]
+        tail = sorted(spans[k], reverse=True)[:max(1, len(spans[k]) // 100)] if spans[k] else []
+        verdicts: dict[str, int] = {"pop_build": 0, "gc": 0, "server_loop": 0,
+                                    "client_loop": 0, "neither": 0}
+        examples = []
+        for ms, t0, tq, t1 in tail:
+            sl, cl = s_idx.worst(t0, t1), c_idx.worst(t0, t1)
+            built = (tq - t0) * 1000 if tq is not None else None
+            g = max(worst_gc(server.collections, t0, t1), worst_gc(client_gc, t0, t1))
+            verdicts[blame(ms, sl, cl, built, g)] += 1
+            examples.append({"ms": round(ms, 2),
+                             "built_ms": round(built, 2) if built is not None else None,
+                             "gc_ms": round(g, 2), "server_lag_ms": round(sl, 2),
+                             "client_lag_ms": round(cl, 2),
+                             "joins_near": sum(1 for j in joins if t0 - 0.05 <= j[0] <= t1),
+                             "leaves_near": sum(1 for x in leaves if t0 - 0.05 <= x[0] <= t1)})
+        out[k] = {
+            "server_lag_p99_ms": pct(s_lags, 0.99), "server_lag_max_ms": max(s_lags, default=None),
+            "client_lag_p99_ms": pct(c_lags, 0.99), "client_lag_max_ms": max(c_lags, default=None),
+            # full collections: [wall ms, CPU ms] each
+            "server_gc2": [[round(c[2], 1), round(c[3], 1)] for c in server.collections
+                           if c[1] == 2 and inside(c[0])],
+            "client_gc2": [[round(c[2], 1), round(c[3], 1)] for c in client_gc
+                           if c[1] == 2 and inside(c[0])],
+            "server_cpu_per_s": _mean([x for x in cpu_s if x is not None]),
+            "client_cpu_per_s": _mean([x for x in cpu_c if x is not None]),
+            "joins": len(k_joins), "joins_resumed": sum(1 for j in k_joins if j[2]),
+            "join_ms_max": round(max((j[1] for j in k_joins), default=0.0), 2),
+            "join_ms_total": round(sum(j[1] for j in k_joins), 1),
+            "leaves": len(k_leaves), "leaves_dropped_by_hub": sum(1 for x in k_leaves if x[1]),
+            "tail_pops": len(tail), "tail_blame": verdicts, "tail_examples": examples[:8],
+        }
+    return out
+
+
+def _gc_census() -> dict[str, Any]:
+    """The objects the server's garbage collector traverses on a full collection (frozen ones
+    excluded), by type: what makes those collections long."""
+    import collections
+    import gc
+
+    objs = gc.get_objects()
+    top = collections.Counter(type(o).__qualname__ for o in objs).most_common(12)
+    return {"tracked": len(objs), "frozen": gc.get_freeze_count(), "top": dict(top)}
+
+
+def _mean(xs: list[float]) -> float | None:
+    return round(statistics.fmean(xs), 3) if xs else None
 
 
 def main() -> None:
@@ -587,13 +702,17 @@ def main() -> None:
     ap.add_argument("--ivr", action="store_true",
                     help="callers walk the IVR first (the demo's menu) instead of going "
                          "straight to the queue")
+    ap.add_argument("--trace", action="store_true",
+                    help="also probe both processes' event-loop lag and the hub's joins and "
+                         "leaves, per phase kind, and say what the slowest pops waited on")
     args = ap.parse_args()
     desktops = args.desktops or (200 if args.quick else 1000)
     rounds = args.rounds or (3 if args.quick else 6)
     phase_s = args.phase_s or (3.5 if args.quick else 20.0)
     rate = args.rate or (20.0 if args.quick else 10.0)
     guard_s = 0.5 if args.quick else 1.0
-    result = asyncio.run(_run(desktops, args.seed, rounds, phase_s, guard_s, rate, args.ivr))
+    result = asyncio.run(_run(desktops, args.seed, rounds, phase_s, guard_s, rate, args.ivr,
+                              args.trace))
     print(json.dumps(result))
 
 
