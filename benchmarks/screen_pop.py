@@ -86,7 +86,19 @@ RECONNECT_FRACTION = 0.10
 TIME_SCALE = 0.5  # simulated seconds -> real: ring ~1 s, talk ~2 s (agents free up faster)
 KINDS = ("A", "B", "C")
 BOOTSTRAP = 1000
+RECOVER_MAX_S = 5.0  # method 2: a stuck desktop reads again this long before its phase B ends
 TAIL_S = 5.0  # the clients read this long after the last phase (late pops still arrive)
+
+
+METHOD_NOTES = {
+    1: "earlier method (until 2026-11-28): phases start a fixed 3 s + desktops/250 s after the "
+       "clients start; stuck desktops stop reading for all of phase B, so their catch-up, "
+       "reconnects and resumes fall into the next phase (A or C); away windows end 1 s after "
+       "a server close or when a planned reconnect starts",
+    2: "phases start once every desktop and wallboard is connected; stuck desktops read again "
+       "stuck_read_again_s_before_b_ends before phase B ends, so their catch-up, reconnects "
+       "and resumes count against B; a desktop is away until its new socket's welcome",
+}
 
 
 def log(msg: str) -> None:
@@ -159,14 +171,23 @@ def schedule(t_a: float, rounds: int, phase_s: float) -> list[tuple[float, float
 # ------------------------------------------------------------------------------ client process
 
 
-def client_process(conf: dict[str, Any], out: Any) -> None:
+def stuck_windows(phases: list[tuple[float, float, str, int]], rounds: set[int] | list[int],
+                  recover_s: float) -> list[tuple[float, float]]:
+    """When a desktop stuck in the phase B of `rounds` does not read: from the phase's start to
+    `recover_s` before its end, so that reading its backlog again and, if the server closed it,
+    reconnecting and resuming happen inside that same phase B (recover_s=0: the whole phase)."""
+    return [(start, max(start, end - recover_s)) for start, end, kind, r in phases
+            if kind == "B" and r in rounds]
+
+
+def client_process(conf: dict[str, Any], go: Any, out: Any) -> None:
     try:
-        out.put(asyncio.run(_clients(conf)))
+        out.put(asyncio.run(_clients(conf, go)))
     except BaseException as exc:  # the parent must hear about it rather than hang
         out.put({"error": repr(exc)})
 
 
-async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
+async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
     import aiohttp
 
     from benchmarks.loop_probe import LoopProbe
@@ -176,8 +197,12 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
         probe.start()
 
     url: str = conf["url"]
-    t_a, t_end = conf["t_a"], conf["t_end"]
-    phases: list[tuple[float, float, str, int]] = [tuple(p) for p in conf["phases"]]
+    # The schedule arrives once the server has every client connected (`go`): until then no
+    # phase, no stuck window, no end.
+    phases: list[tuple[float, float, str, int]] = []
+    windows: dict[str, list[tuple[float, float]]] = {}  # agent -> when it does not read
+    reconnect_at: dict[str, float] = {}
+    plan = {"t_end": float("inf")}
     pops: list[tuple[str, str, float, str]] = []  # agent, call_id, received, how
     # Desktops away: (gone, back) windows; the planned reconnects, and sockets the server closed
     # (from the last frame read to the new socket's welcome).
@@ -209,11 +234,12 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
 
     async def desktop(d: dict[str, Any]) -> None:
         agent = d["agent"]
-        stuck = [(s, e) for s, e in d["stuck"]]  # windows when this desktop does not read
         stream: str | None = None
         seq: int | None = None
         reconnected = False
+        gone: float | None = None  # away since (closed), until the new socket's welcome
         while True:
+            t_end = plan["t_end"]
             try:
                 async with connecting:  # desktops come up in waves, as a floor logs in
                     ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
@@ -234,17 +260,21 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
             last_read = time.time()
             while True:
                 now = time.time()
+                t_end = plan["t_end"]
+                stuck = windows.get(agent, [])
                 window = next(((s, e) for s, e in stuck if s <= now < e), None)
                 if window is not None:
                     stuck.remove(window)
                     await asyncio.sleep(window[1] - now)  # stops reading for the phase
                     continue
-                if d["reconnect"] and not reconnected and now >= d["reconnect"]:
+                if agent in reconnect_at and not reconnected and now >= reconnect_at[agent]:
                     with contextlib.suppress(Exception):
                         await ws.close()
                     gone = time.time()
                     await asyncio.sleep(conf["away_s"])
-                    away.setdefault(agent, []).append((gone, time.time()))
+                    if conf["legacy"]:  # method 1: away until the reconnect began
+                        away.setdefault(agent, []).append((gone, time.time()))
+                        gone = None
                     reconnects[0] += 1
                     reconnected = True
                     again = True
@@ -271,7 +301,10 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                         await ws.close()
                     if time.time() < t_end:
                         drops_resumed[0] += 1
-                        away.setdefault(agent, []).append((last_read, time.time() + 1.0))
+                        if conf["legacy"]:  # method 1: away until a second after the close
+                            away.setdefault(agent, []).append((last_read, time.time() + 1.0))
+                        else:
+                            gone = last_read
                         again = True
                         break
                     return
@@ -287,6 +320,9 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
                     stream, seq = f["stream"], f["seq"]
                     if op == "welcome":
                         welcomed.setdefault(agent, received)
+                        if gone is not None:
+                            away.setdefault(agent, []).append((gone, received))
+                            gone = None
                     pop = f["data"].get("screen_pop") if op == "snapshot" else None
                     if pop:
                         pops.append((agent, pop["call_id"], received, "snapshot"))
@@ -296,7 +332,7 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
     async def wallboard(token: str) -> None:
         ws = await session.ws_connect(url, autoclose=False, max_msg_size=0)
         await ws.send_str(json.dumps({"op": "auth", "kiosk": token}))
-        while time.time() < t_end + TAIL_S:
+        while time.time() < plan["t_end"] + TAIL_S:
             try:
                 msg = await ws.receive(timeout=0.5)
             except TimeoutError:
@@ -309,7 +345,14 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
 
     tasks = [asyncio.create_task(desktop(d)) for d in conf["desktops"]]
     tasks += [asyncio.create_task(wallboard(k)) for k in conf["wallboards"]]
-    await asyncio.sleep(max(0.0, t_a - time.time()))
+    t_a = await asyncio.to_thread(go.get, True, conf["connect_timeout_s"])
+    phases.extend(schedule(t_a, conf["rounds"], conf["phase_s"]))
+    for d in conf["desktops"]:
+        windows[d["agent"]] = stuck_windows(phases, d["stuck_rounds"], conf["recover_s"])
+        if d["reconnect"]:
+            first_a = next(p for p in phases if p[2] == "A")
+            reconnect_at[d["agent"]] = first_a[0] + conf["phase_s"] / 3
+    plan["t_end"] = phases[-1][1]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     probe.stop()
     await session.close()
@@ -325,7 +368,8 @@ async def _clients(conf: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: float,
-               rate_per_s: float, ivr: bool, trace: bool = False) -> dict[str, Any]:
+               rate_per_s: float, ivr: bool, trace: bool = False, legacy: bool = False
+               ) -> dict[str, Any]:
     import server
     from agent_desktop.app import AUTH_KEY
     from agent_desktop.hub.hub import TOPIC_SCREEN_POP, kiosk_hash
@@ -437,31 +481,50 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     n_stuck = max(1, round(desktops * STUCK_FRACTION))
     n_reconnect = max(1, round(desktops * RECONNECT_FRACTION))
     reconnect = set(order[:n_reconnect])
-    t_a = time.time() + 3.0 + desktops / 250  # connections settle
-    phases = schedule(t_a, rounds, phase_s)
-    t_end = phases[-1][1]
     # Phase B of each round: a fresh 5% of the desktops (other than the reconnecting ones, as
     # far as there are enough) stops reading.
     rest = order[n_reconnect:]
-    stuck_windows: dict[int, list[tuple[float, float]]] = {}
+    stuck_rounds: dict[int, list[int]] = {}
     stuck_in: dict[int, set[str]] = {}  # round -> agents stuck in its phase B
-    b_phases = [p for p in phases if p[2] == "B"]
-    for j, (start, end, _, b_round) in enumerate(b_phases):
-        chosen = [rest[(j * n_stuck + k) % len(rest)] for k in range(n_stuck)] if rest \
+    for b_round in range(rounds):
+        chosen = [rest[(b_round * n_stuck + k) % len(rest)] for k in range(n_stuck)] if rest \
             else order[:n_stuck]
         stuck_in[b_round] = {f"agent{i + 1}" for i in chosen}
         for i in chosen:
-            stuck_windows.setdefault(i, []).append((start, end))
-    first_a = next(p for p in phases if p[2] == "A")
+            stuck_rounds.setdefault(i, []).append(b_round)
     away_s = min(3.0, phase_s / 3)
+    recover_s = 0.0 if legacy else min(RECOVER_MAX_S, phase_s / 4)
+    connect_timeout_s = 60.0 + desktops / 10
     conf = {
         "url": f"ws://127.0.0.1:{handles['http_port']}/ws",
-        "desktops": [{"agent": u.username, "token": t, "stuck": stuck_windows.get(i, []),
-                      "reconnect": first_a[0] + phase_s / 3 if i in reconnect else None}
+        "desktops": [{"agent": u.username, "token": t, "stuck_rounds": stuck_rounds.get(i, []),
+                      "reconnect": i in reconnect}
                      for i, (u, t) in enumerate(zip(users, tokens, strict=True))],
-        "wallboards": kiosks, "t_a": t_a, "t_end": t_end, "phases": phases, "away_s": away_s,
+        "wallboards": kiosks, "rounds": rounds, "phase_s": phase_s, "away_s": away_s,
+        "recover_s": recover_s, "legacy": legacy, "connect_timeout_s": connect_timeout_s,
         "trace": trace,
     }
+    progress_task = asyncio.create_task(_progress(handles, sim, offered))
+    ctx = multiprocessing.get_context("spawn")
+    out, go = ctx.Queue(), ctx.Queue()
+    proc = ctx.Process(target=client_process, args=(conf, go, out), daemon=True)
+    if trace:
+        probe.start()
+    spawned = time.time()
+    proc.start()
+    if legacy:  # method 1: a fixed time for the connections to settle
+        t_a = spawned + 3.0 + desktops / 250
+    else:
+        # Method 2: the phases start once every desktop and wallboard is connected (under
+        # load, a fixed delay left part of the connection storm inside round 0's phase A).
+        clients = desktops + WALLBOARDS
+        while hub.client_count() < clients and time.time() - spawned < connect_timeout_s:  # noqa: ASYNC110 (a count, not an event)
+            await asyncio.sleep(0.1)
+        t_a = time.time() + 1.0
+    go.put(t_a)
+    connected_at_start = hub.client_count()
+    phases = schedule(t_a, rounds, phase_s)
+    t_end = phases[-1][1]
 
     async def switch_agent_stats() -> None:
         for start, _end, kind, _ in phases:
@@ -470,22 +533,6 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         hub.agent_stats = True
 
     switcher = asyncio.create_task(switch_agent_stats())
-
-    async def progress() -> None:
-        while True:
-            await asyncio.sleep(5.0)
-            waiting = sum(r.waiting for r in handles["acd"].report() if not r.overall)
-            tally = sim.tally()
-            log(f"arrived {tally.offered}, offered to agents {len(offered)}, waiting "
-                f"{waiting}, load {os.getloadavg()[0]:.1f}")
-
-    progress_task = asyncio.create_task(progress())
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    proc = ctx.Process(target=client_process, args=(conf, out), daemon=True)
-    if trace:
-        probe.start()
-    proc.start()
     census = None
     if trace:  # while every client is still connected
         await asyncio.sleep(max(0.0, t_end - 0.5 - time.time()))
@@ -598,6 +645,10 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
                         "B": "5% of desktops not reading, agent queue figures on",
                         "C": "all reading, agent queue figures off"},
         "rounds": rounds, "phase_s": phase_s, "guard_s": guard_s,
+        "method": 1 if legacy else 2,
+        "method_notes": METHOD_NOTES[1 if legacy else 2],
+        "stuck_read_again_s_before_b_ends": recover_s,
+        "clients_connected_at_start": connected_at_start,
         "offered_calls_per_s": round(rate_per_s, 1),
         "pops_per_s_measured": round(sum(len(v) for v in lat.values()) / (3 * measured_s), 1),
         "ivr": ivr,
@@ -615,6 +666,14 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
                                  leaves)
         result["trace"]["server_gc_tracked_at_end"] = census
     return result
+
+
+async def _progress(handles: dict[str, Any], sim: Any, offered: dict[Any, float]) -> None:
+    while True:
+        await asyncio.sleep(5.0)
+        waiting = sum(r.waiting for r in handles["acd"].report() if not r.overall)
+        log(f"arrived {sim.tally().offered}, offered to agents {len(offered)}, waiting "
+            f"{waiting}, load {os.getloadavg()[0]:.1f}")
 
 
 def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
@@ -702,6 +761,10 @@ def main() -> None:
     ap.add_argument("--ivr", action="store_true",
                     help="callers walk the IVR first (the demo's menu) instead of going "
                          "straight to the queue")
+    ap.add_argument("--method", type=int, choices=(1, 2), default=2,
+                    help="2 (default): phases start once every client is connected, stuck "
+                         "desktops recover inside their phase B, away windows end at the "
+                         "welcome; 1: the earlier method, for comparison with earlier figures")
     ap.add_argument("--trace", action="store_true",
                     help="also probe both processes' event-loop lag and the hub's joins and "
                          "leaves, per phase kind, and say what the slowest pops waited on")
@@ -712,7 +775,7 @@ def main() -> None:
     rate = args.rate or (20.0 if args.quick else 10.0)
     guard_s = 0.5 if args.quick else 1.0
     result = asyncio.run(_run(desktops, args.seed, rounds, phase_s, guard_s, rate, args.ivr,
-                              args.trace))
+                              args.trace, legacy=args.method == 1))
     print(json.dumps(result))
 
 
