@@ -37,3 +37,31 @@ def test_a_sample_compared_with_itself_is_not_a_difference_and_a_stall_is() -> N
     lo_hi = bootstrap_p99(base, random.Random(4))
     assert lo_hi is not None and lo_hi[0] <= (pct(flat, 0.99) or 0) <= lo_hi[1]
     assert bootstrap_p99([[1.0]], random.Random(5)) is None  # one second: no interval
+
+
+def test_stuck_desktops_read_again_inside_their_phase_b() -> None:
+    from benchmarks.screen_pop import stuck_windows
+
+    phases = schedule(100.0, rounds=3, phase_s=20.0)  # B: 120-140, 160-180, 260-280
+    assert stuck_windows(phases, [0, 2], recover_s=5.0) == [(120.0, 135.0), (260.0, 275.0)]
+    assert stuck_windows(phases, [1], recover_s=0.0) == [(160.0, 180.0)]  # method 1
+    assert stuck_windows(phases, [], recover_s=5.0) == []
+    assert stuck_windows(phases, [1], recover_s=50.0) == [(160.0, 160.0)]  # never negative
+
+
+def test_a_slow_pop_is_blamed_on_what_held_it_for_half_its_time() -> None:
+    from benchmarks.loop_probe import LagIndex, blame, phase_cpu, worst_gc
+
+    assert blame(40.0, server_lag_ms=1.0, client_lag_ms=1.0, built_ms=30.0) == "pop_build"
+    assert blame(40.0, 1.0, 1.0, built_ms=2.0, gc_ms=25.0) == "gc"
+    assert blame(40.0, 30.0, 5.0, built_ms=2.0) == "server_loop"
+    assert blame(40.0, 5.0, 30.0, built_ms=2.0) == "client_loop"
+    assert blame(40.0, 5.0, 5.0, built_ms=2.0, gc_ms=5.0) == "neither"
+    lags = LagIndex([(10.00, 0.1, 0.0), (10.01, 35.0, 0.0), (10.50, 2.0, 0.0)])
+    assert lags.worst(10.000, 10.008) == 35.0  # the probe that woke late right after the pop
+    assert lags.worst(10.2, 10.6) == 2.0
+    assert lags.worst(20.0, 21.0) == 0.0
+    assert worst_gc([(10.0, 2, 30.0, 20.0), (12.0, 0, 1.0, 1.0)], 9.9, 11.0) == 30.0
+    samples = [(0.0, 0.0, 5.0), (1.0, 0.0, 5.5), (2.0, 0.0, 6.0)]
+    assert phase_cpu(samples, 0.0, 3.0) == 0.5  # half a core
+    assert phase_cpu(samples, 5.0, 6.0) is None
