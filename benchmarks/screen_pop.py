@@ -1,7 +1,8 @@
 """Screen-pops to many desktops: the whole server (PBX simulator, ACD, CRM, hub) in this
 process, the websocket clients in a separate one.
 
-    python -m benchmarks.screen_pop --json [--quick] [--rate CALLS_PER_S] [--ivr]
+    python -m benchmarks.screen_pop --json [--quick] [--rate CALLS_PER_S] [--ivr] [--trace]
+                                    [--method 1|2]
 
 Workload: the server as `--demo` runs it (demo CRM of 2,000 customers; the simulator's Poisson
 callers; the simulator's phones answer and talk; time-scaled), with `desktops` agents (1,000;
@@ -22,13 +23,18 @@ simulator, the ACD, the CRM's database thread and the hub share it): at 25 calls
 average of 10 the CRM reads behind the pops fell tens of seconds behind, so the full run's
 default stays at 10/s and gets its pops from longer, interleaved phases instead.
 
-Timeline: `rounds` rounds, each of three phases of `phase_s` seconds, in an order that rotates
-from round to round (A B C, B C A, C A B ...), so drift in the machine's load hits every phase
-kind alike:
+Timeline: the phases start once the server has every desktop and wallboard connected (method
+2, below), then `rounds` rounds, each of three phases of `phase_s` seconds, in an order that
+rotates from round to round (A B C, B C A, C A B ...), so drift in the machine's load hits every
+phase kind alike:
 - A: every client reading; agents' live queue figures on (the default configuration);
-- B: like A, but a fresh 5% of the desktops stops reading for the phase (their send queues
-  fill; past `ws_send_queue` the server drops them, and they reconnect and resume); after the
-  phase they read again (their pops arrive late: counted for `lost`, not for latency);
+- B: like A, but a fresh 5% of the desktops stops reading (their send queues fill; past
+  `ws_send_queue` the server drops them; a stuck page also answers no ping, so the server's
+  heartbeat closes it first, 1006, after ws_heartbeat_s + half of it); they read again
+  `stuck_read_again_s_before_b_ends` (a quarter of the phase, at most 5 s) before the phase
+  ends: their backlog, and for those the server closed the reconnect and resume, happen inside
+  B and weigh on B's figures (their own pops are left out of every latency: counted for
+  `lost` only);
 - C: like A, with the agents' live queue figures off (`desktop.queue_stats` value frames): the
   cost of that fan-out, measured in the same run.
 The first `guard_s` of each phase is left out of the latencies (the switch settles). In round
@@ -55,6 +61,28 @@ Measured:
   no websocket, no client), in phase A: the floor the websocket fan-out adds to.
 Why "from the offer": the hub pops at the ACD's offer, before the agent's phone rings, so the
 AMI events of that call's agent leg (Newchannel/DialBegin) come after the pop has left.
+
+Method (`method` and `method_notes` in the JSON). Method 2 (the default since 2026-11-28, the
+fourth session) changed three things against method 1 (`--method 1` still runs it, for
+comparison with the figures measured before):
+- the phases start once the server has every client connected; method 1 started them a fixed
+  3 s + desktops/250 s after the clients did, and on a loaded machine (load 10) 487 of the
+  1,000 first connections were still being made inside round 0's phase A (`--trace` counted
+  them);
+- stuck desktops read again before phase B ends (above); in method 1 they were stuck for the
+  whole phase, so their catch-up and the reconnects and resumes of those the heartbeat had
+  closed fell into the next phase (C or A, whichever followed): `--trace` counted 0 joins in B
+  and all of them in the phase after, i.e. the stuck clients' recovery was charged to the
+  phases they are compared with. Method 2 charges it to B (more conservative for the goal);
+- a desktop the server closed is "away" (its pops left out of the latencies: they come by
+  replay) until its new socket's welcome; method 1 ended that window 1 s after the close (a
+  planned reconnect's when the reconnect began), so on a loaded machine pops replayed after a
+  slow reconnect counted as live latencies of seconds.
+`--trace` adds per phase kind: both processes' event-loop lag (a 5 ms probe) and CPU, full
+garbage collections (wall and CPU ms), the hub's joins (welcome + replay/snapshot) and leaves,
+and for the slowest 1% of pops what held them (benchmarks/loop_probe.py: the pop's own CRM read
+and encoding, a garbage collection, a stalled loop, or none of ours: the OS); and the objects a
+full collection of the server walks, by type, near the end.
 
 The demo's supervisor gets extension 9999 here (the demo's 1099 is an agent's once there are
 more than 98 agents) and demo passwords are hashed once (argon2 per user would take minutes).
