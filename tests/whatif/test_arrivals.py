@@ -3,15 +3,19 @@ calls count, their queue, tier, wait, patience (observed or censored draw), talk
 
 from __future__ import annotations
 
+import random
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from acd.history import interval_deltas
 from common.clock import ManualClock
 from config.crm import CrmSettings
 from crm_core.history import HistoryEvent as E
 from crm_core.service import Crm
-from whatif.arrivals import KINDS, LATE_S, TIER_VALUES, extract
+from whatif.arrivals import KINDS, LATE_S, TIER_VALUES, Patience, extract
 
 D = datetime(2026, 3, 2, tzinfo=UTC).timestamp()  # the day
 H = 3600.0
@@ -75,8 +79,9 @@ async def test_a_days_arrivals_from_the_event_log(tmp_path: Path) -> None:
     assert (a1.at, a1.queue, a1.tier, a1.value, a1.outcome, a1.wait_s, a1.talk_s, a1.handle_s,
             a1.agent) == (D + 9 * H, "support", "gold", TIER_VALUES["gold"], "answered", 12.0,
                           100.0, 110.0, "alice")
-    # censored: drawn from the day's abandons longer than the wait (30 or 50)
-    assert a1.patience_censored and a1.patience_s in (30.0, 50.0)
+    # censored: drawn from the day's patience past the wait (a day this small: the
+    # exponential tail, test_patience_is_kaplan_meier_over_the_days_waits has the rest)
+    assert a1.patience_censored and a1.patience_s > 12.0
     b1, b2 = by_id["b1"], by_id["b2"]
     assert (b1.outcome, b1.patience_s, b1.patience_censored) == ("abandoned", 30.0, False)
     assert (b2.queue, b2.tier, b2.value, b2.patience_s) == ("sales", "unknown", 0.0, 50.0)
@@ -101,6 +106,48 @@ async def test_queue_filter_and_seeded_draws(tmp_path: Path) -> None:
     assert [a.call_id for a in sales.arrivals] == ["b2", "o1"] and sales.skipped == {}
     draws = {extract(events, start=D, end=D + 24 * H, seed=s).arrivals[0].patience_s
              for s in range(20)}
-    assert draws == {30.0, 50.0}  # both longer abandons get drawn, never a shorter one
+    assert len(draws) == 20 and min(draws) > 12.0  # seeded, never shorter than the wait
     again = extract(events, start=D, end=D + 24 * H, seed=3)
     assert again == extract(events, start=D, end=D + 24 * H, seed=3)
+
+
+def test_patience_is_kaplan_meier_over_the_days_waits() -> None:
+    # 40 callers answered after 10 s, 20 abandoned at 30 s, 10 at 50 s, 30 answered after 80 s.
+    # At 30 s 60 callers still wait and 20 abandon: S = 2/3; at 50 s 40 wait, 10 abandon:
+    # S = 2/3 x 3/4 = 1/2. Past that, an exponential tail with mean (sum of waits / abandons).
+    m = Patience.estimate([30.0] * 20 + [50.0] * 10, [10.0] * 40 + [80.0] * 30)
+    assert m.times == (30.0, 50.0) and m.survival == pytest.approx((2 / 3, 1 / 2))
+    assert m.tail_mean_s == pytest.approx((400 + 600 + 500 + 2400) / 30)
+    rng = random.Random(1)
+    draws = [m.draw_beyond(10.0, rng) for _ in range(6000)]
+    # past a wait of 10: 30 with probability 1/3, 50 with 1/6, the tail past 50 with 1/2
+    assert all(d in (30.0, 50.0) or d > 50.0 for d in draws)
+    assert sum(d == 30.0 for d in draws) / 6000 == pytest.approx(1 / 3, abs=0.02)
+    assert sum(d == 50.0 for d in draws) / 6000 == pytest.approx(1 / 6, abs=0.02)
+    draws = [m.draw_beyond(30.0, rng) for _ in range(4000)]  # past 30: 50 with 1/4, else tail
+    assert sum(d == 50.0 for d in draws) / 4000 == pytest.approx(1 / 4, abs=0.02)
+    assert min(draws) == 50.0
+    tail = [m.draw_beyond(80.0, rng) for _ in range(4000)]  # past the estimate: the tail
+    assert min(tail) > 80.0
+    assert statistics.mean(tail) - 80.0 == pytest.approx(m.tail_mean_s, rel=0.1)
+    # where fewer than MIN_AT_RISK callers still wait, the estimate stops
+    cut = Patience.estimate([30.0] * 20 + [50.0] * 10 + [90.0] * 5, [10.0] * 40 + [80.0] * 30)
+    assert cut.times == (30.0, 50.0)
+    none = Patience.estimate([], [5.0, 10.0])  # no abandons: the default mean past the wait
+    assert none.times == () and none.draw_beyond(10.0, rng) > 10.0
+
+
+def test_patience_draws_recover_censored_patience() -> None:
+    # Callers with exponential patience (mean 120 s) and waits (mean 40 s): those answered
+    # have a patience longer than their wait, which the log does not show. Their drawn patience
+    # has the true mean; the day's abandons alone (the impatient callers) say less than half.
+    rng = random.Random(1)
+    calls = [(rng.expovariate(1 / 40), rng.expovariate(1 / 120)) for _ in range(6000)]
+    abandoned = [p for w, p in calls if p <= w]
+    answered = [(w, p) for w, p in calls if p > w]
+    m = Patience.estimate(abandoned, [w for w, _ in answered])
+    draws = [m.draw_beyond(w, rng) for w, _ in answered]
+    true_mean = statistics.mean(p for _, p in answered)
+    assert statistics.mean(draws) == pytest.approx(true_mean, rel=0.05)
+    assert all(d > w for d, (w, _) in zip(draws, answered, strict=True))
+    assert statistics.mean(abandoned) < 0.5 * true_mean
