@@ -65,6 +65,7 @@ PURE_CORES = (
     "agent_desktop.wallboard_trend", "agent_desktop.wallboard_campaigns",
     # a recorded day's arrivals and their replay through the routing simulation
     "whatif.arrivals", "whatif.replay", "whatif.simulation", "whatif.traffic",
+    "whatif.recording",
 )
 FORBIDDEN = ("asyncio", "aiohttp", "aiosqlite", "config.loader")
 

@@ -23,7 +23,8 @@ from config.acd import AcdSettings
 from config.reports import ReportsSettings
 from crm_core.service import Crm
 from run_server import main as run_server_main
-from whatif.simulation import APP_QUEUE_STRATEGIES, AgentSpec, ProjectSim, summarise
+from whatif.recording import record, replay_recorded
+from whatif.simulation import APP_QUEUE_STRATEGIES, POLICIES, AgentSpec, ProjectSim, summarise
 from whatif.traffic import SKILLS, make_agents, make_callers
 
 DAY = "2026-03-02"
@@ -110,6 +111,24 @@ def test_the_recorded_staffing_reproduces_the_recorded_day(
     speed = json.loads(out)["policies"]["project"]
     for k in ("sl", "abandon_rate", "aht_s"):
         assert speed[k] == pytest.approx(log[k], abs=0.01), k
+
+
+def test_a_recording_in_memory_replays_as_the_database_does(
+        day: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    # whatif/recording.py (benchmarks.routing_quality --replay) skips the history writer and
+    # the database: the same day gives the same replays as `run_server.py whatif`.
+    data_dir, recorded = day
+    specs = make_agents(AGENTS, random.Random(5))
+    callers = make_callers(specs, 1.0, 1.0, random.Random(6))
+    acd = load_settings(data_dir / "day.toml").acd
+    rec = record(specs, callers, acd, start=OPEN)
+    assert summarise([(c, rec.outcomes[c.call_id]) for c in callers]).as_dict() == recorded
+    rc, out, err = _whatif(data_dir, capsys, "--day", DAY, "--skill-speed")
+    assert rc == 0, err
+    arrivals, replayed = replay_recorded(rec, specs, acd, policies=POLICIES, seed=1,
+                                         skill_speed=True)
+    assert len(arrivals.arrivals) == recorded["callers"]
+    assert replayed == json.loads(out)["policies"]
 
 
 def test_more_agents_never_lower_the_service_level(

@@ -105,3 +105,25 @@ def test_every_policy_by_name_and_a_day_without_queues_is_refused() -> None:
         simulation("project", agents, callers)
     with pytest.raises(ValueError, match="needs the"):
         simulation("rrmemory", agents, callers)
+
+
+def test_replayed_days_against_what_happened() -> None:
+    from benchmarks.routing_quality import run_replay
+
+    r = run_replay(seeds=(2,), holds=(2.0,), day_sizes=((6, 0.5),), loads=(1.0,))
+    assert r["mode"] == "replay" and r["holds"] == {"project_hold_2s": 2.0}
+    (day,) = r["runs"]
+    assert set(day["policies"]) == {*POLICIES, "project_hold_2s"}
+    # The recorded policy replays exactly as it happened; the others come out of the replay's
+    # model (extracted arrivals and patience), not out of the callers' true patience.
+    proj = day["policies"]["project"]
+    assert proj["replayed"]["sl"] == proj["direct"]["sl"]
+    assert proj["replayed"]["abandon_rate"] == proj["direct"]["abandon_rate"]
+    assert r["replay_error_sl"]["project"] == 0.0
+    for p in day["policies"].values():
+        for how in ("replayed", "direct"):
+            assert 0.0 <= p[how]["sl"] <= 1.0 and 0.0 <= p[how]["abandon_rate"] <= 1.0
+    assert r["mean"]["rrmemory"]["direct"]["sl"] == day["policies"]["rrmemory"]["direct"]["sl"]
+    best = max(day["policies"][s]["direct"]["sl"] for s in APP_QUEUE_STRATEGIES)
+    assert r["project_minus_app_queue"]["direct_sl"]["best"] == pytest.approx(
+        proj["direct"]["sl"] - best)
