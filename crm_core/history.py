@@ -49,7 +49,9 @@ attempt, when its outcome is known (`at` = then), including numbers the dial pol
     state        the lead's status after the attempt (new = retry later, contacted, failed ...)
     prev_state   what was dialled: lead | callback (a scheduled callback) | preview (an agent's
                  preview dial)
-    prev_reason  for refused: the dial policy's reason code (country_not_allowed ...), else ""
+    prev_reason  for refused: the dial policy's reason code (country_not_allowed ...); for failed:
+                 "recovered" when the lead was found "dialing" at the dialer's start (its
+                 process stopped while the line rang; call_id "rc-<lead>-<attempt>"); else ""
     agent        username of the agent who talked (connected), else ""
     dur_s        ring seconds: Originate sent -> answered (or -> the failure outcome)
     wait_s       connected/abandoned: seconds the person waited for an agent (AMD -> agent

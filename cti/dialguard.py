@@ -127,8 +127,11 @@ class DialGuard:
         return self.policy.classify(raw, known.__contains__)
 
     async def authorize(self, dialer: Dialer, raw: str, action: DialAction, *,
-                        call_id: str = "", rate_limit: bool = True) -> DialTarget:
-        """The target to dial, or DialRefused (DialRateLimited) naming why. Audited either way."""
+                        call_id: str = "", rate_limit: bool = True,
+                        audit_allowed: bool = True) -> DialTarget:
+        """The target to dial, or DialRefused (DialRateLimited) naming why. Audited either way,
+        except an allowed one with `audit_allowed=False`: a check ahead of the dial that is
+        decided (and audited) again when it is placed (the dialer's agent-owned callbacks)."""
         rules = await self.rules_for(dialer)
         target = await self.classify(raw)
         now = self._clock.now()
@@ -145,7 +148,8 @@ class DialGuard:
                 raise DialRateLimited(decision, wait)
             limiter.record(key, now)
         decision = self.policy.decide(target, rules)
-        self._record(dialer, action, decision, call_id)
+        if audit_allowed or not decision.allowed:
+            self._record(dialer, action, decision, call_id)
         if not decision.allowed:
             log.info("dial_refused", user=dialer.username, action=action,
                      target=decision.target.dial, reason=decision.reason)

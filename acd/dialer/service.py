@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -227,9 +227,12 @@ class DialerService:
         """Leads a previous process left "dialing" (it stopped or died while their lines rang:
         the lines, and what became of them, went with it). Their outcome is unknown: each is
         booked as a failed attempt and retried after its campaign's `failed` delay, never
-        dialled again at once (the call may still be up on the PBX)."""
+        dialled again at once (the call may still be up on the PBX). Each gets its attempt row
+        as every attempt does (reason `failed`, as "lost in an AMI drop"; prev_reason
+        `recovered` says how it was found; its call id went with the process that dialled it)."""
         now = self.wall.now()
         policies: dict[int, RetryPolicy] = {}  # by lead list
+        campaign_of: dict[int, int] = {}  # lead list -> campaign
         while True:
             page = await self.crm.leads.search(status="dialing", limit=500)
             if not page.items:
@@ -246,6 +249,16 @@ class DialerService:
                 except Exception:
                     log.exception("dialing_lead_not_recovered", lead_id=lead.id)
                     return  # (looked at again at the next start)
+                if lead.list_id not in campaign_of:
+                    try:
+                        campaign_of[lead.list_id] = \
+                            (await self.crm.lead_lists.get(lead.list_id)).campaign_id
+                    except Exception:  # the row says what it can: campaign 0
+                        log.exception("recovered_lead_campaign_unread", lead_id=lead.id)
+                        campaign_of[lead.list_id] = 0
+                self._record(campaign_of[lead.list_id], lead.id,
+                             f"rc-{lead.id}-{u.attempts}", lead.phone, "failed", u.status,
+                             refusal="recovered")
             log.warning("dialing_leads_recovered", leads=len(page.items))
 
     async def _list_policy(self, list_id: int) -> RetryPolicy:
@@ -597,8 +610,10 @@ class DialerService:
         await self._originate(run, lead, callback=cb)
 
     async def _owned_callback(self, run: CampaignRun, cb: Any, owner: str) -> None:
-        """An agent-owned callback: authorised as every campaign dial (audited `campaign`),
-        then handed to the ACD, which rings its agent first (for [acd].owner_grace_s only
+        """An agent-owned callback: checked as every campaign dial, then handed to the ACD,
+        which decides it again when it places it (by the rules of the agent it rings, audited
+        `callback`: one audit row per dial, so this check audits only a refusal), and rings its
+        agent first (for [acd].owner_grace_s only
         that agent, before their other work; then any agent of the queue) and dials the
         customer once the agent answered: nobody who answers waits for an agent, so it counts
         against no line and no abandon. The outcome comes back in `_owned_callback_done`."""
@@ -611,7 +626,7 @@ class DialerService:
         try:
             target = await self.guard.authorize(
                 Dialer(None, f"campaign:{c.id}", CAMPAIGN_ROLE), cb.phone, "campaign",
-                call_id=call_id, rate_limit=False)
+                call_id=call_id, rate_limit=False, audit_allowed=False)
         except DialRefused as exc:
             await self.crm.callbacks.update(cb.id, status="cancelled")
             log.warning("callback_refused_by_dial_policy", callback_id=cb.id,
@@ -738,23 +753,38 @@ class DialerService:
         line = Line(call_id, c.id, lead_id, target.dial,
                     lead.status if lead is not None else "", attempts, self.wall.now(),
                     kind=kind, callback_id=callback.id if callback is not None else None)
-        self.lines[call_id] = line
-        if lead is not None:
-            await self.crm.leads.update(lead.id, status="dialing")
+
+        async def not_sent(exc: CtiError) -> None:
+            # Nobody waits on a paced dial: logged, and the lead is dialled again later.
+            log.warning("originate_failed", call_id=call_id, error=str(exc))
+
+        await self._place(run, line, action, not_sent)
+
+    async def _place(self, run: CampaignRun, line: Line, action: Any,
+                     not_sent: Callable[[CtiError], Awaitable[None]]) -> None:
+        """Send a line's Originate (paced or preview), the line and its lead "dialing" first.
+
+        OriginateOutcomeUnknown (the AMI connection dropped with it in flight): the line stays,
+        marked unknown, and its lead stays "dialing" until the resync says what happened; the
+        Originate is never sent again blindly. Any other CtiError: it never reached the PBX,
+        nothing was dialled and it is no attempt: the line goes, the lead gets its status back,
+        then `not_sent(exc)` does what differs between the callers (log it, or raise it)."""
+        self.lines[line.call_id] = line
+        if line.lead_id:
+            await self.crm.leads.update(line.lead_id, status="dialing")
         run.placed += 1
         try:
             await self.ami.send(action)
         except OriginateOutcomeUnknown:
-            # Never re-sent: the lead stays "dialing" until the resync says what happened.
             line.unknown = True
-            log.warning("originate_outcome_unknown", call_id=call_id, lead_id=lead_id)
+            log.warning("originate_outcome_unknown", call_id=line.call_id,
+                        lead_id=line.lead_id)
         except CtiError as exc:
-            # Refused before it reached the PBX (AMI down): nothing was dialled, no attempt.
-            self.lines.pop(call_id, None)
+            self.lines.pop(line.call_id, None)
             run.placed -= 1
-            if lead is not None:
-                await self.crm.leads.update(lead.id, status=line.status_before)
-            log.warning("originate_failed", call_id=call_id, error=str(exc))
+            if line.lead_id:
+                await self.crm.leads.update(line.lead_id, status=line.status_before)
+            await not_sent(exc)
 
     async def _refused(self, campaign_id: int, lead: Any, call_id: str, reason: str,
                        message: str) -> None:
@@ -775,7 +805,9 @@ class DialerService:
                 lead_status: str, *, kind: str = "lead", ring_s: float | None = None,
                 wait_s: float | None = None, talk_s: float | None = None, agent: str = "",
                 refusal: str = "") -> None:
-        """One `dialer_attempt` row for the event log (layout: crm_core/history.py)."""
+        """One `dialer_attempt` row for the event log (layout: crm_core/history.py).
+        `refusal`: its prev_reason (the dial policy's reason of a refused dial, or `recovered`
+        for a lead found "dialing" at start)."""
         self.record_row(HistoryEvent(
             self.wall.now(), "dialer_attempt", queue=str(campaign_id), agent=agent,
             call_id=call_id, number=number, state=lead_status, reason=result,
@@ -840,19 +872,12 @@ class DialerService:
             variables=(("CAMPAIGN_ID", str(c.id)), ("LEAD_ID", str(lead.id))))
         line = Line(call_id, c.id, lead.id, target.dial, lead.status, lead.attempts,
                     self.wall.now(), kind="preview", agent=me.username)
-        self.lines[call_id] = line
-        await self.crm.leads.update(lead.id, status="dialing")
-        run.placed += 1
-        try:
-            await self.ami.send(action)
-        except OriginateOutcomeUnknown:
-            line.unknown = True
-            log.warning("originate_outcome_unknown", call_id=call_id, lead_id=lead.id)
-        except CtiError:
-            self.lines.pop(call_id, None)
-            run.placed -= 1
-            await self.crm.leads.update(lead.id, status=line.status_before)
-            raise
+
+        async def not_sent(exc: CtiError) -> None:
+            # The agent asked: they hear why (the route answers with the error).
+            raise exc
+
+        await self._place(run, line, action, not_sent)
         return call_id
 
     async def _unplaced(self, line: Line, why: str) -> None:

@@ -117,3 +117,18 @@ async def test_a_full_queue_drops_rows_instead_of_blocking(crm: Crm) -> None:
         writer.submit({"action": "dial", "verdict": "refused", "number": "1", "kind": "invalid",
                        "reason": "not_a_number"})
     assert writer.dropped == 3
+
+
+async def test_a_check_ahead_of_the_dial_audits_only_a_refusal(crm: Crm) -> None:
+    # The dialer checks an agent-owned callback before the ACD places it (and decides it again,
+    # audited): an allowed check writes no row, a refused one does (nothing else will).
+    guard, writer, _ = await make(crm)
+    me = Dialer(None, "campaign:1", "agent")
+    assert (await guard.authorize(me, "+12025550100", "campaign", call_id="cb1",
+                                  audit_allowed=False)).dial == "+12025550100"
+    with pytest.raises(DialRefused):
+        await guard.authorize(me, "+499001234567", "campaign", call_id="cb2",
+                              audit_allowed=False)
+    await writer.stop()
+    rows = (await crm.dial_audit.search()).items
+    assert [(r.call_id, r.verdict) for r in rows] == [("cb2", "refused")]

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from acd.model import AgentState, NewCall, PlaceCallback
+from cti.dialguard import DialAuditWriter, DialGuard
 from tests.acd.dialer.conftest import StartStack
 from tests.acd.test_service_e2e import settings_for_test
 
@@ -66,9 +67,17 @@ async def test_owned_callback_rings_its_owner_while_another_agent_is_free(
     s.acd.agent_login("bob", "1002", skills={"sales": 3})
     camp_id, lead, cb = await owned_callback(s, "bob")
     assert s.engine.pick_agent(NewCall("probe", "sales"), s.acd.clock.now()) == "alice"
-    await s.dialer.control(camp_id, "start")
-
-    await booked(s, cb)
+    # One dial guard with its audit for the dialer and the ACD, as server.py wires them.
+    audit = DialAuditWriter(s.crm)
+    await audit.start()
+    s.dialer.guard = s.acd.dial_guard = DialGuard(s.settings.dialing, s.crm, audit=audit)
+    try:
+        await s.dialer.control(camp_id, "start")
+        await booked(s, cb)
+        await audit.flush()
+        audited = (await s.crm.dial_audit.search()).items
+    finally:
+        await audit.stop()
     placed = [c for _, _, cmds in seen for c in cmds if isinstance(c, PlaceCallback)]
     assert [(p.agent_id, p.device, p.number) for p in placed] == [
         ("bob", "PJSIP/1002", CUSTOMER)]
@@ -86,6 +95,10 @@ async def test_owned_callback_rings_its_owner_while_another_agent_is_free(
     (attempt,) = [e for e in s.history if e.call_id == call_id]
     assert (attempt.prev_state, attempt.reason, attempt.agent) == ("callback", "connected", "bob")
     assert attempt.talk_s is not None and attempt.talk_s > 0
+    # One dial, one audit row: the ACD's decision when it placed it, by bob's rules (the
+    # dialer's check ahead of it, allowed, is not audited again).
+    assert [(r.call_id, r.action, r.username, r.verdict, r.number) for r in audited] == [
+        (call_id, "callback", "bob", "allowed", CUSTOMER)]
 
 
 async def test_owned_callback_falls_back_to_the_queue_after_the_grace(

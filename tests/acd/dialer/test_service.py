@@ -270,6 +270,16 @@ async def test_leads_left_dialing_by_a_previous_process_are_booked_failed_at_sta
     assert (b.status, b.attempts, b.last_result) == ("failed", 5, "failed")  # the 5th attempt
     assert (c.status, c.attempts) == (leads[2].status, leads[2].attempts)  # untouched
     assert world.ami.sent == []
+    # Each recovered lead has its attempt row, as every attempt does (the reports count it).
+    rows = sorted((e for e in world.history if e.kind == "dialer_attempt"),
+                  key=lambda e: int(e.detail))
+    assert [(e.queue, e.detail, e.reason, e.state, e.prev_state, e.prev_reason, e.call_id,
+             e.number) for e in rows] == [
+        (str(world.campaign_id), str(a.id), "failed", "new", "lead", "recovered",
+         f"rc-{a.id}-2", a.phone),
+        (str(world.campaign_id), str(b.id), "failed", "failed", "lead", "recovered",
+         f"rc-{b.id}-5", b.phone)]
+    assert all(e.at == NOON_NY for e in rows)
 
 
 async def test_leads_left_dialing_are_retried_after_their_campaigns_own_failed_delay(
