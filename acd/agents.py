@@ -108,6 +108,9 @@ class Agent:
     last_call_end: float | None = None
     logged_in_at: float = 0.0
     time_in_state: dict[AgentState, float] = field(default_factory=dict)
+    # The claim holding this available agent for an outbound call on its way (acd/claims.py);
+    # only ever set while the agent is available.
+    claimed_by: str | None = None
 
     @property
     def device_ok(self) -> bool:
@@ -115,7 +118,7 @@ class Agent:
 
     @property
     def routable(self) -> bool:
-        return self.state is S.AVAILABLE and self.device_ok
+        return self.state is S.AVAILABLE and self.device_ok and self.claimed_by is None
 
     @property
     def idle_since(self) -> float:
@@ -171,4 +174,5 @@ class Agent:
             calls_today=self.calls_today,
             last_call_end=self.last_call_end,
             time_in_state=dict(self.time_in_state),
+            claimed_by=self.claimed_by,
         )

@@ -30,6 +30,10 @@ Inputs:
     agent_login(AgentLogin, now) / agent_logout / agent_available (paused -> available) /
     agent_pause(agent_id, reason) / agent_end_wrapup / agent_set_skills / device_state(device, st)
     new_day(now)                       resets calls-today counters
+    claim_agent(claim_id, queue, pool, now, hold_s=...)  hold the agent a call of `queue` would
+                                       get now for an outbound call on its way (acd/claims.py);
+                                       `claimed_agent(claim_id)` says whom (None: nobody free)
+    release_claim(claim_id, now)       the call will not come (busy, no answer, machine)
     tick(now)                          escalation, overflow, wrap-up expiry, announcements; call it
                                        about once a second (every other input also catches up)
 
@@ -77,6 +81,7 @@ from typing import TypeVar
 from acd import policy
 from acd.agents import Agent, AgentEvent, validate_skills
 from acd.calls import WAITING_STATES, AcdCall, CallEvent
+from acd.claims import Claim
 from acd.errors import (
     AcdError,
     DuplicateCall,
@@ -110,7 +115,17 @@ from acd.model import (
     RemovalReason,
 )
 from acd.stats import QueueReport, QueueStats
-from acd.timers import ANNOUNCE, MAX_WAIT, REQUIRED, STEP, WRAP_UP, Timers, WrapUp, next_slot
+from acd.timers import (
+    ANNOUNCE,
+    CLAIM,
+    MAX_WAIT,
+    REQUIRED,
+    STEP,
+    WRAP_UP,
+    Timers,
+    WrapUp,
+    next_slot,
+)
 from config.acd import AcdSettings
 
 E = AgentEvent
@@ -143,6 +158,7 @@ class AcdEngine:
         self._devices: dict[str, DeviceState] = {}
         self._device_owner: dict[str, str] = {}  # device -> logged-in agent
         self._wrap: dict[str, WrapUp] = {}
+        self._claims: dict[str, Claim] = {}  # by claim id (acd/claims.py)
         # One sequence for calls' arrival order, heap and timer tokens and the timers' order: a
         # token is then unique engine-wide, so a later call with the same id never matches an
         # earlier one's stale heap entries or timers.
@@ -187,6 +203,10 @@ class AcdEngine:
         grace = 0.0
         if call.required_agent is not None:
             grace = self._required_grace(call)
+        claimed = call.claim is not None or bool(call.claim_pool)
+        if claimed and (callback or call.required_agent is not None):
+            raise InvalidRequest(f"call {call.call_id}: a claimed call is a person on the line "
+                                 "for any agent, not a callback or a call for one agent")
         now = self._catch_up(now)
         name = qi.settings.name
         c = AcdCall(
@@ -205,6 +225,11 @@ class AcdEngine:
             c.required_agent, c.required_until = call.required_agent, now + grace
             self._enter_required(c)
             return self._settle(now)
+        if claimed:
+            held = self._take_claim(call.claim, call.claim_pool)
+            if held is not None:  # the agent held for it: at once, whatever else waits
+                self._offer(c, held, waiting=False)
+                return self._settle(now)
         if not self._step_due(qi, c, now) and not (self._dirty_agents or self._dirty_calls):
             # The engine is stable and nothing else is pending: if an agent can take the call
             # now, it goes straight to them, without entering (and at once leaving) the waiting
@@ -415,7 +440,52 @@ class AcdEngine:
             self._sync_agent(a)
         return self._settle(now)
 
+    def claim_agent(self, claim_id: str, queue: str, pool: str, now: float, *, hold_s: float,
+                    tier: str = "unknown", skills: frozenset[str] = frozenset()
+                    ) -> list[Command]:
+        """Hold the agent a call of `queue` (`tier`, `skills`) would be offered now for the
+        outbound call `claim_id`, for at most `hold_s` (acd/claims.py). Nobody free: no claim
+        (`claimed_agent` says None). A claim already held is kept as it is."""
+        qi = self._queue(queue)
+        if not claim_id or not pool:
+            raise InvalidRequest("claim_id and pool must not be empty")
+        if claim_id in self._calls:
+            raise DuplicateCall(f"call {claim_id!r} is already in the ACD: nothing to claim for")
+        if not 0 < hold_s <= 3_600:  # (also refuses NaN)
+            raise InvalidRequest(f"claim {claim_id}: hold_s must be in (0, 3600], not {hold_s!r}")
+        if tier not in self.settings.tier_weights:
+            raise InvalidRequest(f"claim {claim_id}: unknown tier {tier!r}")
+        if "" in skills:
+            raise InvalidSkills(f"claim {claim_id}: empty skill name")
+        now = self._catch_up(now)
+        if claim_id not in self._claims:
+            a = self._index.pick_agent(self._probe(
+                NewCall(claim_id, qi.settings.name, tier, skills), now))
+            if a is not None:
+                self._index.unindex_agent(a)
+                a.claimed_by = claim_id
+                token = next(self._ids)
+                self._claims[claim_id] = Claim(claim_id, pool, a.agent_id, token)
+                self._timers.push(now + hold_s, CLAIM, claim_id, token)
+        return self._settle(now)
+
+    def release_claim(self, claim_id: str, now: float) -> list[Command]:
+        """The claim's call will not come: its agent is routed again. A claim no longer held
+        (used by its call or another of its pool, expired, its agent gone) is no error: the
+        dialer cannot know."""
+        now = self._catch_up(now)
+        r = self._claims.get(claim_id)
+        if r is not None:
+            self._end_claim(r, route=True)
+        return self._settle(now)
+
     # ================================================================================= queries
+
+    def claimed_agent(self, claim_id: str) -> str | None:
+        """The agent held by claim `claim_id`, or None."""
+        r = self._claims.get(claim_id)
+        return r.agent_id if r is not None else None
+
 
     def agent(self, agent_id: str) -> AgentSnapshot:
         return self._agent(agent_id).snapshot()
@@ -553,6 +623,25 @@ class AcdEngine:
             raise AssertionError(f"call {c.call_id} is {c.state.value} with no agent")
         return self._agents[c.agent_id]
 
+    def _take_claim(self, claim_id: str | None, pool: str) -> Agent | None:
+        """The agent held for a claimed call arriving: its own claim's, else another claim's
+        of its pool (the oldest); the claim ends. None when no such agent can ring."""
+        own = self._claims.get(claim_id) if claim_id is not None else None
+        mates = (r for r in self._claims.values() if pool and r.pool == pool and r is not own)
+        for r in (own, *mates) if own is not None else mates:
+            a = self._agents[r.agent_id]
+            if a.device_ok:  # (claimed: available)
+                self._end_claim(r, route=False)
+                return a
+        return None
+
+    def _end_claim(self, r: Claim, *, route: bool) -> None:
+        del self._claims[r.claim_id]
+        a = self._agents[r.agent_id]
+        a.claimed_by = None
+        if route:
+            self._sync_agent(a)
+
     def _part(self, c: AcdCall, agent_event: AgentEvent, call_event: CallEvent,
               now: float) -> Agent:
         """End the link between an offered or connected call and its agent: the agent moves by
@@ -597,6 +686,9 @@ class AcdEngine:
     def _transition(
         self, a: Agent, event: AgentEvent, now: float, reason: str | None = None
     ) -> None:
+        if a.claimed_by is not None:
+            # Leaving available (pause, logout): the agent's choice ends the hold.
+            self._end_claim(self._claims[a.claimed_by], route=False)
         old = a.apply(event, now, reason)
         new = a.state
         was = old is not _LOGGED_OUT and old is not _PAUSED
@@ -784,6 +876,11 @@ class AcdEngine:
                     if wrap_token == token and a.state is AgentState.WRAP_UP:
                         self._end_wrapup(a, due)
                 continue
+            if kind == CLAIM:
+                r = self._claims.get(key)
+                if r is not None and r.token == token:
+                    self._end_claim(r, route=True)
+                continue
             c = self._calls.get(key)
             if c is None or c.timer_token != token or c.state not in WAITING_STATES:
                 continue
@@ -819,7 +916,7 @@ class AcdEngine:
             # (it can go to nobody else, and it comes before the agent's other work).
             for aid in [aid for aid in dagents if aid in index.required]:
                 a = dagents[aid]
-                if a.state is _AVAILABLE and a.device_state not in UNROUTABLE_DEVICE_STATES:
+                if a.routable:
                     c = index.required_call_for(aid)
                     if c is not None:
                         del dagents[aid]
@@ -832,7 +929,8 @@ class AcdEngine:
             # is theirs, no agent selection needed.
             (a,) = dagents.values()
             dagents.clear()
-            if a.state is not _AVAILABLE or a.device_state in UNROUTABLE_DEVICE_STATES:
+            if a.state is not _AVAILABLE or a.device_state in UNROUTABLE_DEVICE_STATES \
+                    or a.claimed_by is not None:
                 return
             c = index.best_call_for(a)
             if c is not None:

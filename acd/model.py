@@ -78,7 +78,11 @@ class NewCall:
 
     `required_agent`: the call is for that agent only (an agent-owned callback): offered to
     nobody else, and to them before any other call, until `required_grace_s` (None: the
-    configured [acd].owner_grace_s) has passed; then it joins `queue` like any call."""
+    configured [acd].owner_grace_s) has passed; then it joins `queue` like any call.
+
+    `claim` / `claim_pool`: an outbound call for which an agent was claimed (acd/claims.py):
+    it goes straight to the agent of its claim, or else of another claim of its pool, if one
+    is held; else it is routed like any call."""
 
     call_id: str
     queue: str
@@ -87,6 +91,8 @@ class NewCall:
     number: str = ""
     required_agent: str | None = None
     required_grace_s: float | None = None
+    claim: str | None = None
+    claim_pool: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,9 @@ class AgentSnapshot:
     last_call_end: float | None
     # Seconds spent in each state, closed intervals only (add now - state_since for the current).
     time_in_state: Mapping[AgentState, float]
+    # An available agent held for an outbound call on its way (acd/claims.py): that claim's id.
+    # Not routable meanwhile.
+    claimed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

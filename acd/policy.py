@@ -15,8 +15,10 @@ them decision by decision.
   entered its current queue. Before the first step the call needs DEFAULT_MIN_LEVEL in each of
   its skills; a route step sets the level (0 = any agent of the queue). Thresholds only go down
   while a call waits in a queue.
-- Agent eligible for call (`is_eligible`): available, device routable, serves the call's queue,
-  and has every required skill at >= threshold (threshold 0: no skill needed).
+- Agent eligible for call (`is_eligible`): available, device routable, not claimed (held for
+  an outbound call on its way, acd/claims.py: only that call, or one of its pool, takes it),
+  serves the call's queue, and has every required skill at >= threshold (threshold 0: no skill
+  needed).
   Score (`score`) = min level over the call's skills (0 if it lacks one; 0 for no skills).
 - Agent choice for a call (`select_agent`): VIP tiers (platinum, gold) with
   vip_tiers_best_agents_first, and every call of a best_skill queue, keep only the top-score

@@ -23,6 +23,7 @@ MAX_WAIT: Final = 1  # a call's max wait in its queue: overflow (or a callback o
 ANNOUNCE: Final = 2  # a call's next position announcement
 WRAP_UP: Final = 3  # an agent's wrap-up ends
 REQUIRED: Final = 4  # a call's time reserved for one agent is over: it joins its queue
+CLAIM: Final = 5  # an agent claim's hold is over (acd/claims.py): the agent is routed again
 
 # (due, seq, kind, call or agent id, token); seq keeps timers due at once in the order pushed.
 Timer = tuple[float, int, int, str, int]

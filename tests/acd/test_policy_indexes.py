@@ -228,7 +228,7 @@ def test_indexed_picks_equal_reference_picks_on_random_states(
     for step in range(data.draw(st.integers(0, 40))):
         now += data.draw(st.sampled_from([0.0, 0.5, 7.0, 21.0]))
         op = data.draw(st.sampled_from(["call", "call", "owned", "ready", "pause",
-                                        "answer_end", "fail"]))
+                                        "answer_end", "fail", "claim", "claim", "release"]))
         try:
             if op in ("call", "owned"):
                 # "owned": a call for one agent (logged in or not), for a drawn grace.
@@ -241,6 +241,14 @@ def test_indexed_picks_equal_reference_picks_on_random_states(
                                   required_agent=owner,
                                   required_grace_s=data.draw(st.sampled_from([5.0, 30.0, 600.0]))
                                   if owner else None), now)
+            elif op == "claim":
+                # An agent held for an outbound call on its way (acd/claims.py): no pick may
+                # give it another call.
+                e.claim_agent(f"k{step}", data.draw(st.sampled_from(names)), "pool", now,
+                              hold_s=data.draw(st.sampled_from([5.0, 60.0])),
+                              tier=data.draw(st.sampled_from(TIERS)))
+            elif op == "release":
+                e.release_claim(f"k{data.draw(st.integers(0, max(0, step - 1)))}", now)
             elif op == "fail":
                 offered = [c.call_id for c in e.calls() if c.state is CallState.OFFERED]
                 if offered:

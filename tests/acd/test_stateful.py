@@ -7,6 +7,8 @@
 - a higher-priority waiting call is never passed over for an agent that could take it (a call
   reserved for the agent excepted: it comes first);
 - a call reserved for one agent is never offered to another before its grace is over;
+- a claimed agent (acd/claims.py) is available, offered nothing but a claimed call of its
+  claim's pool, and a claimed call whose claim holds a ringable agent goes to that agent;
 - a refused input changes nothing.
 
 Eligibility, thresholds and priorities are recomputed here from the settings, independently of
@@ -94,6 +96,11 @@ class AcdMachine(RuleBasedStateMachine):
         self.connected: set[str] = set()
         self.last: list[Command] = []
         self.reserved: dict[str, tuple[str, float]] = {}  # call -> (its agent, grace end)
+        self.pools: dict[str, str] = {}  # claim or claimed call -> its pool
+        self.claim_of: dict[str, str | None] = {}  # claimed call -> its own claim
+        self.claim_until: dict[str, float] = {}  # claim -> when its hold expires
+        self.releasing: str | None = None  # the claim the current input releases
+        self.claimed_before: dict[str, str] = {}  # agent -> its claim, before the input
 
     # ------------------------------------------------------------------------------ plumbing
 
@@ -101,6 +108,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.e.tick(self.now)  # catch up first, so a refusal below is judged on its own
         self.absorb(self.e.tick(self.now))
         before = (self.e.agents(), self.e.calls())
+        self.claimed_before = {a.agent_id: a.claimed_by for a in before[0] if a.claimed_by}
         try:
             cmds = fn(*args, self.now)
         except AcdError:
@@ -124,6 +132,13 @@ class AcdMachine(RuleBasedStateMachine):
                     f"{c.call_id} reserved for {owner} until {until} offered to {c.agent_id}")
                 assert c.call_id not in self.outstanding, "call offered twice at once"
                 assert c.agent_id not in self.outstanding.values(), "agent offered two calls"
+                held = self.claimed_before.get(c.agent_id)
+                if held is not None and held != self.releasing \
+                        and self.now < self.claim_until[held]:
+                    pool = self.pools.get(c.call_id)
+                    assert self.claim_of.get(c.call_id) == held or (
+                        pool and pool == self.pools[held]), (
+                        f"{c.agent_id} claimed by {held} offered {c.call_id}")
                 self.outstanding[c.call_id] = c.agent_id
             elif isinstance(c, OfferRetracted):
                 assert c.call_id not in self.outstanding
@@ -162,6 +177,73 @@ class AcdMachine(RuleBasedStateMachine):
         self.reserved[cid] = (owner, self.now + grace)
         self.run(self.e.enqueue, NewCall(cid, q, tier, required_agent=owner,
                                          required_grace_s=grace))
+
+    @rule(q=st.sampled_from(QUEUES), pool=st.sampled_from(["p1", "p2"]),
+          tier=st.sampled_from(TIERS), hold=st.sampled_from([3.0, 40.0]))
+    def claim(self, q: str, pool: str, tier: str, hold: float) -> None:
+        self.n += 1
+        kid = f"k{self.n}"
+        self.pools[kid] = pool
+        self.claim_until[kid] = self.now + hold
+        self.run(lambda now: self.e.claim_agent(kid, q, pool, now, hold_s=hold, tier=tier))
+
+    @rule(q=st.sampled_from(QUEUES), pool=st.sampled_from(["p1", "p2"]),
+          then=st.sampled_from(["answered", "released", "later"]))
+    def dial_line(self, q: str, pool: str, then: str) -> None:
+        # The dialer's usual sequence in one step: claim, then the line's outcome.
+        self.claim(q, pool, "platinum", 40.0)
+        kid = f"k{self.n}"
+        if self.e.claimed_agent(kid) is None or then == "later":
+            return
+        if then == "answered":
+            self.claimed_call(q, pool, kid)
+        else:
+            self.release_one(kid)
+            assert self.e.claimed_agent(kid) is None
+
+    def release_one(self, kid: str) -> None:
+        self.releasing = kid
+        try:
+            self.run(self.e.release_claim, kid)
+        finally:
+            self.releasing = None
+
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        self.release_one(data.draw(st.sampled_from(sorted(self.pools) or ["k0"])))
+
+    def held(self) -> dict[str, AgentSnapshot]:
+        return {a.claimed_by: a for a in self.e.agents() if a.claimed_by}
+
+    @precondition(lambda self: bool(self.held()))
+    @rule(data=st.data(), q=st.sampled_from(QUEUES))
+    def claimed_call_arrives(self, data: st.DataObject, q: str) -> None:
+        kid = data.draw(st.sampled_from(sorted(self.held())))
+        self.claimed_call(q, self.pools[kid], kid)
+
+    @rule(q=st.sampled_from(QUEUES), pool=st.sampled_from(["p1", "p2", ""]))
+    def claimed_call_without_its_claim(self, q: str, pool: str) -> None:
+        self.claimed_call(q, pool, None)
+
+    def claimed_call(self, q: str, pool: str, kid: str | None) -> None:
+        held = self.held()
+        self.n += 1
+        cid = f"c{self.n}"
+        self.live.add(cid)
+        self.pools[cid] = pool
+        self.claim_of[cid] = kid
+        self.run(self.e.enqueue, NewCall(cid, q, "platinum", claim=kid, claim_pool=pool))
+        offered = [c.agent_id for c in self.last if isinstance(c, Offer)]
+        ringable = {k for k, b in held.items() if b.device_state is not DeviceState.UNAVAILABLE}
+        if kid in ringable:
+            # Its own claim held a phone that can ring: the call went to that agent at once.
+            assert offered == [held[kid].agent_id]
+        elif pool and any(self.pools.get(k) == pool for k in ringable):
+            # Else an agent held by another claim of its pool.
+            mates = {held[k].agent_id for k in ringable if self.pools.get(k) == pool}
+            assert len(offered) == 1 and offered[0] in mates
+        else:  # routed as any call: never to a claimed agent
+            assert not {a.agent_id for a in held.values()} & set(offered)
 
     @rule(agent=st.sampled_from(AGENTS), queues=st.sets(st.sampled_from(QUEUES), min_size=1),
           levels=st.lists(st.integers(0, 5), min_size=3, max_size=3),
@@ -252,6 +334,13 @@ class AcdMachine(RuleBasedStateMachine):
                     c.call_id, self.now)
 
     @invariant()
+    def claims_hold_available_agents(self) -> None:
+        for a in self.e.agents():
+            if a.claimed_by is not None:
+                assert a.state is AgentState.AVAILABLE and not a.routable
+                assert self.e.claimed_agent(a.claimed_by) == a.agent_id
+
+    @invariant()
     def links_agree(self) -> None:
         calls = {c.call_id: c for c in self.e.calls()}
         holders: dict[str, str] = {}
@@ -297,7 +386,7 @@ class AcdMachine(RuleBasedStateMachine):
         for cmd in self.last:
             if isinstance(cmd, Offer | PlaceCallback):
                 got = next(c for c in self.e.calls() if c.call_id == cmd.call_id)
-                if got.required_agent is not None:
+                if got.required_agent is not None or cmd.agent_id in self.claimed_before:
                     continue  # a reserved call goes before any other, whatever the priorities
                 a = by_id[cmd.agent_id]
                 for c in waiting:

@@ -1,0 +1,40 @@
+"""Agent claims: a free agent held for an outbound call that has not reached the ACD yet.
+
+The dialer (acd/dialer/) dials a line for an agent before anyone answers it: ring time plus
+answering-machine detection pass before a person, if any, is handed to the ACD, and the abandon
+rule then leaves 2 s to find an agent. Without a hold, an inbound caller arriving meanwhile takes
+the agent the line was dialled for, and the person who answers is abandoned. A claim is that
+hold, made by the engine (acd/engine.py) and kept in its records:
+
+- `claim_agent(claim_id, queue, pool, ...)` takes the agent a call of `queue` (with that tier
+  and skills) would be offered now, by the routing policy (acd/policy.py), and marks it
+  claimed. A claimed agent stays `available` (state, time in state, wallboards) but is not
+  routable: no call is offered to it, inbound, callback or reserved for it; so the reference
+  and the fast picks both pass it over (`Agent.routable`).
+- The claim ends when its call arrives (`NewCall.claim` names it: the call goes straight to its
+  agent, whatever else waits: it is the call the agent was held for), when the dialer releases
+  it (the line was busy, not answered, a machine), when it expires (`hold_s`: a line whose
+  outcome never came must not hold an agent for ever), or when its agent leaves `available`
+  (pause, logout: the agent's choice wins; the call then finds an agent as below).
+- A call whose own claim is gone takes another claim of the same `pool` (the dialer's
+  campaign): claims protect a campaign's agents from other traffic, not one line's from the
+  campaign's other lines. A predictive campaign dials more lines than it has agents: the first
+  person to answer gets the first held agent. Else it is routed like any call.
+
+Released or expired, the agent is routed at once: a waiting call takes it before the dialer can
+claim it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, eq=False)
+class Claim:
+    """One claim, owned by the engine."""
+
+    claim_id: str
+    pool: str  # claims of one pool stand in for each other (the dialer: its campaign)
+    agent_id: str
+    token: int  # its expiry timer's (a timer with another token is stale)
