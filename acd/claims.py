@@ -7,10 +7,13 @@ the agent the line was dialled for, and the person who answers is abandoned. A c
 hold, made by the engine (acd/engine.py) and kept in its records:
 
 - `claim_agent(claim_id, queue, pool, ...)` takes the agent a call of `queue` (with that tier
-  and skills) would be offered now, by the routing policy (acd/policy.py), and marks it
-  claimed. A claimed agent stays `available` (state, time in state, wallboards) but is not
-  routable: no call is offered to it, inbound, callback or reserved for it; so the reference
-  and the fast picks both pass it over (`Agent.routable`).
+  and skills) would be offered now by the routing policy (acd/policy.py), with every agent of
+  the queue eligible (threshold 0: an escalation ladder that first waits seconds for skilled
+  agents is longer than the 2 s a person who answered may wait; the queue's order, best skills
+  first for a VIP tier, still picks), and marks it claimed. A claimed agent stays `available`
+  (state, time in state, wallboards) but is not routable: no call is offered to it, inbound,
+  callback or reserved for it; so the reference and the fast picks both pass it over
+  (`Agent.routable`).
 - The claim ends when its call arrives (`NewCall.claim` names it: the call goes straight to its
   agent, whatever else waits: it is the call the agent was held for), when the dialer releases
   it (the line was busy, not answered, a machine), when it expires (`hold_s`: a line whose

@@ -443,9 +443,10 @@ class AcdEngine:
     def claim_agent(self, claim_id: str, queue: str, pool: str, now: float, *, hold_s: float,
                     tier: str = "unknown", skills: frozenset[str] = frozenset()
                     ) -> list[Command]:
-        """Hold the agent a call of `queue` (`tier`, `skills`) would be offered now for the
-        outbound call `claim_id`, for at most `hold_s` (acd/claims.py). Nobody free: no claim
-        (`claimed_agent` says None). A claim already held is kept as it is."""
+        """Hold the agent of `queue` a call (`tier`, `skills`) would be offered now, any
+        agent of the queue being eligible, for the outbound call `claim_id`, for at most
+        `hold_s` (acd/claims.py). Nobody free: no claim (`claimed_agent` says None). A claim
+        already held is kept as it is."""
         qi = self._queue(queue)
         if not claim_id or not pool:
             raise InvalidRequest("claim_id and pool must not be empty")
@@ -459,8 +460,12 @@ class AcdEngine:
             raise InvalidSkills(f"claim {claim_id}: empty skill name")
         now = self._catch_up(now)
         if claim_id not in self._claims:
-            a = self._index.pick_agent(self._probe(
-                NewCall(claim_id, qi.settings.name, tier, skills), now))
+            probe = self._probe(NewCall(claim_id, qi.settings.name, tier, skills), now)
+            # Any agent of the queue (threshold 0), in the queue's order (best first for a
+            # VIP tier): an escalation ladder's first rungs wait for skilled agents longer
+            # than the 2 s a person who answered a campaign's call may wait.
+            probe.min_level = 0
+            a = self._index.pick_agent(probe)
             if a is not None:
                 self._index.unindex_agent(a)
                 a.claimed_by = claim_id

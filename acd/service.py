@@ -397,7 +397,8 @@ class AcdService:
                          max_wait_s: float | None = None,
                          direction: Literal["inbound", "outbound"] = "inbound",
                          required_agent: str | None = None,
-                         on_answered: Callable[[], None] | None = None) -> str:
+                         on_answered: Callable[[], None] | None = None,
+                         claim: str | None = None, claim_pool: str = "") -> str:
         """Hold the caller in the ACD until an agent takes the call. The IVR (ivr/service.py)
         passes what it learnt: the customer's tier (priority) and id, and its path (`context`,
         secrets masked) for the screen-pop. The dialer passes its priority tier and
@@ -405,6 +406,7 @@ class AcdService:
         `required_agent`: for that agent only, first, for [acd].owner_grace_s (acd/policy.py).
         `on_answered` is called once when an agent answers (this returns only when the call
         ends: the dialer counts its live answer at the answer, not minutes later).
+        `claim`/`claim_pool`: the agent claimed for this outbound call (`claim_agent`).
         Returns "answered", "timed_out", "gone" (the caller hung up first) or "fallback"
         (handed back to the dialplan)."""
         call_id = self.call_id_of(session)
@@ -429,7 +431,8 @@ class AcdService:
             try:
                 self.feed_engine(self.engine.enqueue,
                            NewCall(call_id=call_id, queue=queue, tier=tier, skills=skills,
-                                   number=number, required_agent=required_agent))
+                                   number=number, required_agent=required_agent,
+                                   claim=claim, claim_pool=claim_pool))
             except AcdError as exc:
                 log.warning("enqueue_refused", call_id=call_id, queue=queue, error=str(exc))
                 await self._fallback(session, call_id, f"refused: {exc}")
@@ -496,6 +499,20 @@ class AcdService:
             raise
         self.bus.publish(AcdCallQueued(request.call_id, "", request.queue, request.tier,
                                        request.number, callback=True))
+
+    def claim_agent(self, claim_id: str, *, queue: str, pool: str, hold_s: float,
+                    tier: str = "unknown") -> str | None:
+        """Hold a free agent of `queue` for an outbound call on its way (acd/claims.py): the
+        agent's id, or None when nobody is free. AcdError for a bad request."""
+        def claim_agent(now: float) -> list[Command]:  # (its name goes to observe_commands)
+            return self.engine.claim_agent(claim_id, queue, pool, now, hold_s=hold_s, tier=tier)
+
+        self.feed_engine(claim_agent)
+        return self.engine.claimed_agent(claim_id)
+
+    def release_claim(self, claim_id: str) -> None:
+        """The claimed call will not come: its agent (if still held) is routed again."""
+        self.feed_engine(self.engine.release_claim, claim_id)
 
     def withdraw_callback(self, call_id: str, why: str) -> bool:
         """Take back a scheduled callback not placed yet (its owner's CallbackDone says

@@ -2,13 +2,17 @@
 
     every tick, per active campaign:
         ACD agents of the campaign's queue --> PacingState --> pace() --> n lines
+        ringing lines without an agent claimed --> AcdService.claim_agent (blend.py: claims)
         crm.leads.due() --> scheduler.pick() (DNC, windows, attempts, in flight)
+            --> AcdService.claim_agent(line) (progressive: no agent held, no dial)
             --> DialGuard.authorize(action "campaign") --> Originate of the policy's E.164
                 (a number the toll-fraud policy refuses is never dialled: the lead is failed
                 with last_result "refused:<reason>"; allowed or refused, the dial audit has it)
     AMI OriginateResponse failure   --> outcome busy / no answer / invalid / failed --> lead retry
+                                        (every outcome releases the line's claim, if held)
     FastAGI `dialer` (after AMD())  --> machine: message or hang up, per campaign
-                                    --> human: AcdService.queue_call(priority tier, 2 s limit)
+                                    --> human: AcdService.queue_call(priority tier, 2 s limit,
+                                        its claim: the agent held for it, or a campaign mate's)
                                         no agent offered in time: abandon message, counted
     AMI drop during an Originate,   --> the line's outcome is unknown (its events may be lost):
     or while lines ring                 the lead stays "dialing" and out of the hopper; the
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from acd.dialer.abandon import WINDOWS, AbandonTracker, WindowCounts
-from acd.dialer.blend import kept_for_inbound, short_queues
+from acd.dialer.blend import kept_for_inbound, pacing_agents, short_queues
 from acd.dialer.campaigns import campaign_transition
 from acd.dialer.dnc import DncList
 from acd.dialer.errors import DialerError, InvalidRule
@@ -53,7 +57,6 @@ from acd.dialer.rules import CampaignRules, EffectiveRules, merge
 from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
 from acd.dialer.windows import zones_for_number
 from acd.errors import AcdError
-from acd.model import AgentState
 from acd.scheduled import CallbackDone, CallbackRequest
 from common.clock import Clock, MonotonicClock, WallClock
 from common.messages import (
@@ -94,6 +97,9 @@ log = structlog.get_logger("acd.dialer")
 PROMPT_ABANDON = "cti-dialer-abandon"  # "sorry we missed you, we will call back" + caller id
 PROMPT_MACHINE = "cti-dialer-machine"  # the campaign's answering-machine message
 STALE_AFTER_S = 300.0
+# A line's claim on an agent lasts its ring time plus this (answering-machine detection, the
+# OriginateResponse's way back): past it, an outcome that never came holds no agent.
+CLAIM_MARGIN_S = 30.0
 PRUNE_EVERY_S = 3_600.0
 LONGEST_WINDOW_S = max(w for _, w, _ in WINDOWS)
 LIVE_TIER = "platinum"  # a person who answered an outbound call waits at most 2 s
@@ -134,6 +140,7 @@ class Line:
     # rung first) and reports back; none of the AMI bookkeeping above applies to it.
     via_acd: bool = False
     booking: bool = False  # its outcome is being written (it leaves `lines` once written)
+    paced: bool = False  # dialled by the pacing: it claims an agent (blend.py)
 
 
 @dataclass(eq=False)
@@ -429,25 +436,11 @@ class DialerService:
 
     # ------------------------------------------------------------------ pacing
 
-    def _agents(self, queue: str) -> tuple[int, tuple[BusyAgent, ...]]:
-        idle, busy = self._agents_detail(queue)
-        return len(idle), busy
-
-    def _agents_detail(self, queue: str) -> tuple[list[str], tuple[BusyAgent, ...]]:
-        """The queue's idle agents (ids = usernames) and its busy agents' phases."""
-        idle: list[str] = []
-        busy: list[BusyAgent] = []
-        now = self.acd.clock.now()
-        for a in self.acd.engine.agents():
-            if queue not in a.queues:
-                continue
-            if a.state is AgentState.AVAILABLE and a.routable:
-                idle.append(a.agent_id)
-            elif a.state in (AgentState.ON_CALL, AgentState.RESERVED):
-                busy.append(BusyAgent("talk", max(0.0, now - a.state_since)))
-            elif a.state is AgentState.WRAP_UP:
-                busy.append(BusyAgent("wrapup", max(0.0, now - a.state_since)))
-        return idle, tuple(busy)
+    def _agents_detail(self, queue: str, lines: Collection[str] = ()
+                       ) -> tuple[list[str], list[str], tuple[BusyAgent, ...]]:
+        """The queue's free agents (ids = usernames), those `lines` hold, and its busy
+        agents' phases (blend.pacing_agents)."""
+        return pacing_agents(self.acd.engine.agents(), queue, self.acd.clock.now(), lines)
 
     async def tick(self) -> None:
         if self._stopping:
@@ -478,12 +471,14 @@ class DialerService:
         queue_of = {cid: r.campaign.queue for cid, r in self.runs.items()}
         mine = [ln for ln in self.lines.values()
                 if queue_of.get(ln.campaign_id) == c.queue and not ln.via_acd]
-        idle_ids, busy = self._agents_detail(c.queue)
-        kept = self._kept_for_inbound(c.queue, idle_ids)
+        free_ids, held_ids, busy = self._agents_detail(
+            c.queue, {ln.call_id for ln in mine})
+        # Left to inbound: among the free agents only (a held one is its line's already).
+        kept = self._kept_for_inbound(c.queue, free_ids)
         # A line of unknown outcome (AMI dropped) may well be ringing: it counts, or every
         # drop would look like free capacity and over-dial.
         state = PacingState(
-            idle_agents=len(idle_ids) - kept, busy=busy,
+            idle_agents=len(free_ids) + len(held_ids) - kept, busy=busy,
             lines_ringing=sum(1 for ln in mine if not ln.human_waiting),
             humans_waiting=sum(1 for ln in mine if ln.human_waiting))
         cfg = PacingConfig(**{**_fields(self.pacing), "mode": _mode(c.dial_mode)})
@@ -501,6 +496,8 @@ class DialerService:
         decision = pace(cfg, state, stats, run.tracker.snapshot(now, lookahead))
         run.last = decision
         lines = max(0, decision.lines)
+        # Agents this tick may claim: its ringing lines that lost theirs first, then new lines.
+        room = self._reclaim(run, len(free_ids) - kept)
         limit = min(10_000, max(50, 3 * lines))
         # Due callbacks every tick, lines or not: an owned one goes to its agent through the
         # ACD, which needs no line (and is most needed when every agent is busy).
@@ -522,12 +519,63 @@ class DialerService:
             _, row = callbacks[target.ref_id]
             await self._owned_callback(run, row, target.agent_id or "")
         by_id = {ld.id: ld for ld in due}
+        # Progressive (and predictive backed off to it) dials only for an agent held for the
+        # line; predictive's extra lines go without one (blend.py).
+        need_agent = not decision.mode.startswith(("predictive", "ratio"))
         for target in picked.dials:
+            if need_agent and room <= 0:
+                break
             if target.kind == "callback":
                 _, row = callbacks[target.ref_id]
-                await self._originate_callback(run, row)
+                placed = await self._originate_callback(run, row, claim=room > 0,
+                                                        need_agent=need_agent)
             else:
-                await self._originate(run, by_id[target.ref_id])
+                placed = await self._originate(run, by_id[target.ref_id], claim=room > 0,
+                                               need_agent=need_agent)
+            if placed == "no-agent":
+                break  # (nobody the ACD would give this campaign's calls is free)
+            if placed == "claimed":
+                room -= 1
+
+    def _hold_s(self, line: Line) -> float:
+        """What is left of a line's claim: its ring time plus a margin, from its dial."""
+        return line.placed_at + self.ring_timeout_ms / 1000 + CLAIM_MARGIN_S - self.wall.now()
+
+    def _claim(self, campaign: Any, call_id: str, hold_s: float) -> bool:
+        """Ask the ACD to hold an agent of the campaign's queue for a line (blend.py)."""
+        try:
+            return self.acd.claim_agent(call_id, queue=campaign.queue,
+                                        pool=f"campaign:{campaign.id}", hold_s=hold_s,
+                                        tier=LIVE_TIER) is not None
+        except AcdError as exc:  # (the queue is not configured: nothing to hold)
+            log.warning("agent_not_claimed", call_id=call_id, error=str(exc))
+            return False
+
+    def _release(self, line: Line) -> None:
+        if not line.paced:
+            return
+        try:
+            self.acd.release_claim(line.call_id)
+        except Exception:  # (its expiry frees the agent anyway)
+            log.exception("claim_not_released", call_id=line.call_id)
+
+    def _reclaim(self, run: CampaignRun, room: int) -> int:
+        """The campaign's ringing lines that hold no agent (theirs paused, or was taken by
+        another line of the campaign) claim one, oldest first, while `room` agents may be
+        claimed; returns the room left. Lines of unknown outcome do not (they may be gone)."""
+        if room <= 0:
+            return 0
+        held = {a.claimed_by for a in self.acd.engine.agents() if a.claimed_by is not None}
+        for line in sorted(self.lines.values(), key=lambda ln: ln.placed_at):
+            if room <= 0:
+                break
+            if line.campaign_id != run.campaign.id or not line.paced or line.human_waiting \
+                    or line.in_agi or line.unknown or line.booking or line.call_id in held:
+                continue
+            hold_s = self._hold_s(line)
+            if hold_s > 0 and self._claim(run.campaign, line.call_id, hold_s):
+                room -= 1
+        return room
 
     def _kept_for_inbound(self, queue: str, idle_ids: list[str]) -> int:
         """Free agents of the campaign's queue left to inbound queues short of their service
@@ -600,14 +648,16 @@ class DialerService:
             await self.crm.callbacks.update(skip.ref_id, status="cancelled")
             log.info("callback_cancelled", callback_id=skip.ref_id, reason=skip.reason)
 
-    async def _originate_callback(self, run: CampaignRun, cb: Any) -> None:
+    async def _originate_callback(self, run: CampaignRun, cb: Any, *, claim: bool = False,
+                                  need_agent: bool = False) -> Placed:
         """A scheduled callback, placed like a lead (same policy, AMD, ACD hand-over); the
         lead it continues, if any, is dialling meanwhile."""
         lead = None
         if cb.lead_id is not None:
             with contextlib.suppress(Exception):
                 lead = await self.crm.leads.get(cb.lead_id)
-        await self._originate(run, lead, callback=cb)
+        return await self._originate(run, lead, callback=cb, claim=claim,
+                                     need_agent=need_agent)
 
     async def _owned_callback(self, run: CampaignRun, cb: Any, owner: str) -> None:
         """An agent-owned callback: checked as every campaign dial, then handed to the ACD,
@@ -715,7 +765,11 @@ class DialerService:
                             else now + 86_400)
 
     async def _originate(self, run: CampaignRun, lead: Any, *, callback: Any = None,
-                         kind: str = "lead") -> None:
+                         kind: str = "lead", claim: bool = False,
+                         need_agent: bool = False) -> Placed:
+        """A paced line: `claim`: an agent is claimed for it first; `need_agent`: not
+        dialled ("no-agent") unless one is held. "claimed" / "dialled" when it was sent (or
+        may have been), "not-dialled" when the number was not dialled (refused...)."""
         c = run.campaign
         lead_id = lead.id if lead is not None else 0
         attempts = lead.attempts if lead is not None else 0
@@ -725,16 +779,24 @@ class DialerService:
             call_id = f"cb{c.id}-{callback.id}-{next(self._seq)}"
         else:
             call_id = f"dl{c.id}-{lead_id}-{attempts + 1}-{next(self._seq)}"
+        held = claim and self._claim(c, call_id, self.ring_timeout_ms / 1000 + CLAIM_MARGIN_S)
+        if need_agent and not held:
+            return "no-agent"
+        line = Line(call_id, c.id, lead_id, phone, lead.status if lead is not None else "",
+                    attempts, self.wall.now(), kind=kind,
+                    callback_id=callback.id if callback is not None else None, paced=True)
+        placed: Placed = "claimed" if held else "dialled"
         try:
             target = await self.guard.authorize(
                 Dialer(None, f"campaign:{c.id}", CAMPAIGN_ROLE), phone, "campaign",
                 call_id=call_id, rate_limit=False)
         except DialRefused as exc:
+            self._release(line)
             if callback is not None:
                 await self.crm.callbacks.update(callback.id, status="cancelled")
             if lead is not None:
                 await self._refused(c.id, lead, call_id, exc.decision.reason, str(exc))
-            return
+            return "not-dialled"
         try:
             action = ami_commands.originate_dialer(
                 cti_call_id=call_id, number=target.dial, settings=self.dialing,
@@ -742,6 +804,7 @@ class DialerService:
                 caller_id_num=c.caller_id or target.dial, caller_id_name=c.name[:40],
                 timeout_ms=self.ring_timeout_ms)
         except CtiError as exc:
+            self._release(line)
             log.warning("lead_not_dialable", lead_id=lead_id, error=str(exc))
             if callback is not None:
                 await self.crm.callbacks.update(callback.id, status="cancelled")
@@ -749,16 +812,17 @@ class DialerService:
                 await self.crm.leads.record_attempt(lead.id, "invalid", status="failed")
             self._record(c.id, lead_id, call_id, phone, "invalid", "failed", kind=kind,
                          ring_s=0.0)
-            return
-        line = Line(call_id, c.id, lead_id, target.dial,
-                    lead.status if lead is not None else "", attempts, self.wall.now(),
-                    kind=kind, callback_id=callback.id if callback is not None else None)
+            return "not-dialled"
+        line.phone = target.dial
+        line.placed_at = self.wall.now()
 
         async def not_sent(exc: CtiError) -> None:
             # Nobody waits on a paced dial: logged, and the lead is dialled again later.
+            self._release(line)
             log.warning("originate_failed", call_id=call_id, error=str(exc))
 
         await self._place(run, line, action, not_sent)
+        return placed if line.call_id in self.lines else "not-dialled"
 
     async def _place(self, run: CampaignRun, line: Line, action: Any,
                      not_sent: Callable[[CtiError], Awaitable[None]]) -> None:
@@ -902,6 +966,7 @@ class DialerService:
         # there, the pacing keeps its lead, number and callback out of the hopper (popping it
         # first let a tick in between dial the same callback or lead again).
         line.booking = True
+        self._release(line)  # (no-op when its call took the agent, or it held none)
         try:
             await self._book(line, result, answer_delay_s)
         finally:
@@ -1052,7 +1117,8 @@ class DialerService:
             outcome = await self.acd.queue_call(session, queue=queue, number=line.phone,
                                                 tier=LIVE_TIER,
                                                 max_wait_s=self.pacing.grace_s,
-                                                direction="outbound", on_answered=connected)
+                                                direction="outbound", on_answered=connected,
+                                                **self._claim_args(line))
             line.human_waiting = False
             if outcome == "answered":
                 connected()  # (once: usually already counted at the answer)
@@ -1074,6 +1140,12 @@ class DialerService:
                 await self._finish(line, "failed")
 
 
+    def _claim_args(self, line: Line) -> dict[str, Any]:
+        """The agent held for a paced line: its own claim, or its campaign's (blend.py)."""
+        if not line.paced:
+            return {}
+        return {"claim": line.call_id, "claim_pool": f"campaign:{line.campaign_id}"}
+
     async def _connected_facts(self, line: Line) -> None:
         """Agent, wait and talk time of a connected call, from the CRM interaction the ACD wrote
         for it (its call id is the line's)."""
@@ -1089,6 +1161,9 @@ class DialerService:
                 line.agent = (await self.crm.users.get(it.agent_user_id)).username
         except Exception:
             log.exception("dialer_call_facts_unread", call_id=line.call_id)
+
+
+Placed = Literal["claimed", "dialled", "not-dialled", "no-agent"]
 
 
 def _mode(dial_mode: str) -> Any:

@@ -23,7 +23,7 @@ import pytest
 from acd.call_log import CallLog
 from acd.dialer.service import DialerService
 from acd.engine import AcdEngine
-from acd.model import AgentState
+from acd.model import AgentState, DeviceState
 from acd.scheduled import CallbackDone, CallbackRequest, CallbackSink
 from acd.service import AcdService
 from common.bus import Bus
@@ -55,6 +55,8 @@ class Agent:
     routable: bool = True
     queues: frozenset[str] = frozenset({"sales"})
     state_since: float = 0.0
+    device_state: DeviceState = DeviceState.NOT_INUSE
+    claimed_by: str | None = None  # held for a dialer line (acd/claims.py): not routable
 
 
 @dataclass
@@ -77,6 +79,27 @@ class FakeAcd:
     # Scheduled callbacks handed over (agent-owned campaign callbacks): request, on_done.
     scheduled: dict[str, tuple[CallbackRequest, CallbackSink]] = field(default_factory=dict)
     placing: set[str] = field(default_factory=set)  # being placed: no longer withdrawable
+    # Agent claims as the engine makes them (the first free agent of the queue), in order.
+    claims: list[tuple[str, str, str, float]] = field(default_factory=list)  # id, queue, pool,
+    released: list[str] = field(default_factory=list)  # hold_s; and the claims released
+
+    def claim_agent(self, claim_id: str, *, queue: str, pool: str, hold_s: float,
+                    tier: str = "unknown") -> str | None:
+        self.claims.append((claim_id, queue, pool, hold_s))
+        for a in self.engine.agents_:
+            if a.claimed_by == claim_id:
+                return a.agent_id
+        for a in self.engine.agents_:
+            if a.state is AgentState.AVAILABLE and a.routable and queue in a.queues:
+                a.claimed_by, a.routable = claim_id, False
+                return a.agent_id
+        return None
+
+    def release_claim(self, claim_id: str) -> None:
+        self.released.append(claim_id)
+        for a in self.engine.agents_:
+            if a.claimed_by == claim_id:
+                a.claimed_by, a.routable = None, True
 
     # Set by a test to keep an answered call talking: queue_call returns when the call ends.
     talking: asyncio.Event | None = None

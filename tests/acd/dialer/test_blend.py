@@ -41,6 +41,8 @@ async def tick_with(world: World, reserve: int, support_sl: float | None) -> int
     world.dialer.settings = DialerSettings(inbound_reserve_agents=reserve)
     world.acd.service_levels = {"sales": (0.1, 0.8), "support": (support_sl, 0.8)}
     world.ami.sent.clear()
+    for call_id in world.dialer.lines:  # (their agents held for them go free with them)
+        world.acd.release_claim(call_id)
     world.dialer.lines.clear()
     await world.dialer.tick()
     return len(world.ami.sent)

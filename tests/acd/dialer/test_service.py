@@ -41,8 +41,14 @@ async def test_outcomes_update_leads_with_retries(world: World) -> None:
     await world.dialer.control(world.campaign_id, "start")
     await world.dialer.tick()
     busy, ans = world.ami.sent
+    # Each line was dialled for an agent the ACD holds for it (acd/claims.py).
+    ids = [a.action_id.removeprefix("orig-") for a in world.ami.sent]
+    assert [(k, q, p) for k, q, p, _ in world.acd.claims] == [
+        (i, "sales", f"campaign:{world.campaign_id}") for i in ids]
+    assert [a.claimed_by for a in world.acd.engine.agents_] == [*ids, None]
     world.dialer.on_cti_event(OriginateResult(busy.action_id, False, 5, "", "", "", "", "", ""))
     await settle(world.dialer)
+    assert world.acd.released == [ids[0]]  # busy: its agent is free again
     lead = (await world.crm.leads.search(phone="+12125550101")).items[0]
     assert (lead.status, lead.attempts, lead.last_result) == ("new", 1, "busy")
     assert lead.next_attempt == NOON_NY + 600
@@ -52,7 +58,8 @@ async def test_outcomes_update_leads_with_retries(world: World) -> None:
     s = FakeSession(call_id, "HUMAN")
     await world.dialer.handle_dialer(s)  # type: ignore[arg-type]
     assert world.acd.calls == [{"queue": "sales", "number": "+12125550102", "tier": "platinum",
-                                "max_wait_s": 2.0, "direction": "outbound"}]
+                                "max_wait_s": 2.0, "direction": "outbound", "claim": call_id,
+                                "claim_pool": f"campaign:{world.campaign_id}"}]
     lead = (await world.crm.leads.search(phone="+12125550102")).items[0]
     assert (lead.status, lead.attempts, lead.last_result) == ("contacted", 1, "connected")
     st = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
@@ -165,6 +172,8 @@ async def test_dnc_and_calling_window_are_honoured(world: World) -> None:
     # At 6:00 in New York nothing is dialled and the leads wait for 8:00.
     world.wall.t = dt.datetime(2026, 7, 15, 10, 0, tzinfo=dt.UTC).timestamp()
     world.ami.sent.clear()
+    for call_id in world.dialer.lines:  # (they ended: their agents are free)
+        world.acd.release_claim(call_id)
     world.dialer.lines.clear()
     await world.dialer.tick()
     assert world.ami.sent == []
