@@ -48,7 +48,7 @@ PURE_CORES = (
     # statistics, metrics, Erlang C, event-log rows, calls handed back to Queue()
     "acd.model", "acd.agents", "acd.calls", "acd.policy", "acd.indexes", "acd.timers",
     "acd.engine", "acd.stats", "acd.metrics", "acd.erlang",
-    "acd.history", "acd.follow", "acd.hold", "acd.callbacks", "acd.scheduled",
+    "acd.history", "acd.follow", "acd.hold", "acd.callbacks", "acd.scheduled", "acd.claims",
     # the dialer's cores
     "acd.dialer.pacing", "acd.dialer.abandon", "acd.dialer.estimates", "acd.dialer.windows",
     "acd.dialer.dnc", "acd.dialer.leads", "acd.dialer.scheduler", "acd.dialer.blend",

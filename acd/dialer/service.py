@@ -141,6 +141,7 @@ class Line:
     via_acd: bool = False
     booking: bool = False  # its outcome is being written (it leaves `lines` once written)
     paced: bool = False  # dialled by the pacing: it claims an agent (blend.py)
+    talking: bool = False  # an agent answered the person: no longer in flight for the pacing
 
 
 @dataclass(eq=False)
@@ -470,7 +471,8 @@ class DialerService:
         # is rung first.)
         queue_of = {cid: r.campaign.queue for cid, r in self.runs.items()}
         mine = [ln for ln in self.lines.values()
-                if queue_of.get(ln.campaign_id) == c.queue and not ln.via_acd]
+                if queue_of.get(ln.campaign_id) == c.queue and not ln.via_acd
+                and not ln.talking]
         free_ids, held_ids, busy = self._agents_detail(
             c.queue, {ln.call_id for ln in mine})
         # Left to inbound: among the free agents only (a held one is its line's already).
@@ -1110,6 +1112,9 @@ class DialerService:
                 # the abandons of the last minutes stood against no live answers, and the
                 # rate (pacing's brake, the wallboard) read far too high, 100% at a start.
                 nonlocal counted
+                # Talking now (queue_call returns when the call ends): neither waiting nor
+                # in flight, or the pacing would hold a line for it the whole call.
+                line.human_waiting, line.talking = False, True
                 if run is not None and not counted:
                     counted = True
                     self._count(run, abandoned=False)

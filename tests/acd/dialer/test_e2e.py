@@ -5,6 +5,10 @@ updated. Simulated seconds last 10 ms (time_scale 0.01)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from acd.model import Offer
+from config.dialer import DialerSettings
 from tests.acd.dialer.conftest import StartStack
 from tests.acd.test_service_e2e import wait_for
 
@@ -53,3 +57,45 @@ async def test_campaign_through_the_simulator_blended_with_inbound(sim_stack: St
     connected = {"+12125550101", "+12125550102", "+12125550107"}
     dialled = [i for i in interactions if i.phone in connected and i.answered_at]
     assert dialled and {i.direction for i in dialled} == {"outbound"}
+
+
+async def test_an_inbound_caller_waits_while_the_lines_ring_for_their_agents(
+        sim_stack: StartStack) -> None:
+    # Two agents, two lines (each answered by a person after 100 simulated seconds) and an
+    # inbound caller arriving while they ring: before agent claims the caller took an agent
+    # counted for a line, and that line's person was abandoned.
+    fate = {"+12125550101": "human", "+12125550102": "human"}
+    s = await sim_stack(fate=fate, seed=7, answer_delay_s=100.0, ivr=True,
+                        dialer_settings=DialerSettings(ring_timeout_s=120.0))
+    seen: list[tuple[str, list[Any]]] = []
+    callers: list[tuple[str, list[Any]]] = []  # (call id, what its enqueue did)
+
+    def observe(name: str, args: Any, now: float, cmds: list[Any]) -> None:
+        seen.append((name, list(cmds)))
+        if name == "enqueue":
+            callers.append((args[0].call_id, list(cmds)))
+
+    s.acd.observe_commands = observe
+    camp_id, list_id = await s.campaign(fate)
+    s.acd.agent_login("alice", "1001", skills={"sales": 3, "support": 3})
+    s.acd.agent_login("bob", "1002", skills={"sales": 1, "support": 3})
+    await s.dialer.control(camp_id, "start")
+    await wait_for(lambda: len(s.dialer.lines) == 2 and all(
+        s.engine.claimed_agent(cid) is not None for cid in s.dialer.lines), timeout=10)
+    held = {cid: s.engine.claimed_agent(cid) for cid in s.dialer.lines}
+    assert sorted(held.values()) == ["alice", "bob"]  # bob too, whatever his sales level
+    inbound = await s.sim.place_inbound_call("+12025550199", dtmf="2")  # menu 2: sales
+
+    leads = await s.leads_booked(list_id)
+    await inbound.wait(within=60)
+    assert {p: ld.last_result for p, ld in leads.items()} == {p: "connected" for p in fate}
+    st = s.dialer.status(await s.crm.campaigns.get(camp_id))
+    assert st.abandon_rate["24h"] == {"live": 2, "abandoned": 0, "rate": 0.0}
+    # The caller reached the queue while both agents, free, were held for the lines: it waited
+    # (its enqueue offered nothing); each person went to the agent held for their line.
+    [(caller, entered)] = [(cid, cmds) for cid, cmds in callers if cid not in held]
+    assert not any(isinstance(c, Offer) for c in entered)
+    assert next(i for i, (cid, _) in enumerate(callers) if cid == caller) == 0  # first in
+    offers = [c for _, cmds in seen for c in cmds if isinstance(c, Offer)]
+    assert {o.call_id: o.agent_id for o in offers if o.call_id in held} == held
+    assert len(offers) == 3  # and the caller was answered once an agent was free
