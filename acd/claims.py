@@ -8,9 +8,11 @@ hold, made by the engine (acd/engine.py) and kept in its records:
 
 - `claim_agent(claim_id, queue, pool, ...)` takes the agent a call of `queue` (with that tier
   and skills) would be offered now by the routing policy (acd/policy.py), with every agent of
-  the queue eligible (threshold 0: an escalation ladder that first waits seconds for skilled
-  agents is longer than the 2 s a person who answered may wait; the queue's order, best skills
-  first for a VIP tier, still picks), and marks it claimed. A claimed agent stays `available`
+  the queue who has those skills eligible, at any level (threshold 1, or the ladder's own if
+  lower: an escalation ladder that first waits seconds for the most skilled agents is longer
+  than the 2 s a person who answered may wait; the queue's order, best skills first for a VIP
+  tier, still picks; an agent without the skills does not work the campaign), and marks it
+  claimed. A claimed agent stays `available`
   (state, time in state, wallboards) but is not routable: no call is offered to it, inbound,
   callback or reserved for it; so the reference and the fast picks both pass it over
   (`Agent.routable`).

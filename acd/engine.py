@@ -444,7 +444,8 @@ class AcdEngine:
                     tier: str = "unknown", skills: frozenset[str] = frozenset()
                     ) -> list[Command]:
         """Hold the agent of `queue` a call (`tier`, `skills`) would be offered now, any
-        agent of the queue being eligible, for the outbound call `claim_id`, for at most
+        agent of the queue with those skills (at any level) being eligible, for the outbound
+        call `claim_id`, for at most
         `hold_s` (acd/claims.py). Nobody free: no claim (`claimed_agent` says None). A claim
         already held is kept as it is."""
         qi = self._queue(queue)
@@ -461,10 +462,10 @@ class AcdEngine:
         now = self._catch_up(now)
         if claim_id not in self._claims:
             probe = self._probe(NewCall(claim_id, qi.settings.name, tier, skills), now)
-            # Any agent of the queue (threshold 0), in the queue's order (best first for a
-            # VIP tier): an escalation ladder's first rungs wait for skilled agents longer
-            # than the 2 s a person who answered a campaign's call may wait.
-            probe.min_level = 0
+            # Any agent of the queue with its skills, at any level, in the queue's order (best
+            # first for a VIP tier): an escalation ladder's first rungs wait for the most
+            # skilled longer than the 2 s a person who answered a campaign's call may wait.
+            probe.min_level = min(probe.min_level, policy.DEFAULT_MIN_LEVEL)
             a = self._index.pick_agent(probe)
             if a is not None:
                 self._index.unindex_agent(a)
