@@ -152,6 +152,9 @@ class CampaignRun:
     last: PacingDecision | None = None
     placed: int = 0
     results: dict[str, int] = field(default_factory=dict)
+    # When it last dialled a line: campaigns of equal priority take turns at a queue's free
+    # agents (each line holds one), the one that dialled longest ago first.
+    placed_at: float = float("-inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,9 +458,10 @@ class DialerService:
                 await self._finish(line, "failed")
         await self._recheck_owned_callbacks()
         # Higher `priority` first: campaigns that share a queue share its agents, and the
-        # first paced takes the free capacity (the lines counted below are the queue's).
+        # first paced takes the free capacity (the lines counted below are the queue's); at
+        # equal priority, the one that dialled longest ago.
         for run in sorted(self.runs.values(),
-                          key=lambda r: (-r.campaign.priority, r.campaign.id)):
+                          key=lambda r: (-r.campaign.priority, r.placed_at, r.campaign.id)):
             c = run.campaign
             if c.status != "active" or not c.queue:
                 continue
@@ -839,6 +843,7 @@ class DialerService:
         if line.lead_id:
             await self.crm.leads.update(line.lead_id, status="dialing")
         run.placed += 1
+        run.placed_at = self.wall.now()
         try:
             await self.ami.send(action)
         except OriginateOutcomeUnknown:

@@ -16,7 +16,7 @@ from crm_core.campaign_rules import CampaignRulesRow
 from crm_core.lead_import import LeadColumns
 from cti.errors import AgiHangup, AmiConnectionError, OriginateOutcomeUnknown
 from cti.events import AmiResynced, ChannelInfo, ChannelSnapshot, OriginateResult
-from tests.acd.dialer.conftest import NOON_NY, FakeSession, World, settle
+from tests.acd.dialer.conftest import NOON_NY, Agent, FakeSession, World, settle
 from tests.agent_desktop.conftest import PASSWORD_HASH, bearer, make_client, make_settings
 from tests.agent_desktop.test_openapi import check_document
 
@@ -300,3 +300,27 @@ async def test_leads_left_dialing_are_retried_after_their_campaigns_own_failed_d
     await world.dialer.start()
     got = await world.crm.leads.get(lead.id)
     assert (got.status, got.attempts, got.next_attempt) == ("new", 2, NOON_NY + 120)
+
+
+async def test_campaigns_of_equal_priority_on_a_queue_take_turns_at_its_free_agent(
+        world: World) -> None:
+    # One free agent, two progressive campaigns of the same priority on its queue: each line
+    # holds the agent, so the first paced would take it every time; they take turns.
+    world.acd.engine.agents_[:] = [Agent("a1")]
+    other = await world.crm.campaigns.create(name="Other", queue="sales",
+                                             caller_id="+12125550000")
+    lst = await world.crm.lead_lists.create(campaign_id=other.id, name="O")
+    await world.crm.lead_import.import_csv(lst.id, "phone\n+12125550401\n+12125550402\n",
+                                           LeadColumns(phone="phone"))
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.control(other.id, "start")
+    dialled = []
+    for _ in range(4):
+        world.ami.sent.clear()
+        await world.dialer.tick()
+        (a,) = world.ami.sent
+        dialled.append(world.dialer.lines[a.action_id.removeprefix("orig-")].campaign_id)
+        world.dialer.on_cti_event(OriginateResult(a.action_id, False, 5, "", "", "", "", "", ""))
+        await settle(world.dialer)  # busy: the agent is free again
+        world.wall.t += 1.0
+    assert dialled == [world.campaign_id, other.id, world.campaign_id, other.id]
