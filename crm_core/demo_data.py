@@ -445,8 +445,12 @@ def _generate(conn: sqlite3.Connection, rng: random.Random, n: int, now: float,
 
 
 def _campaign(conn: sqlite3.Connection, rng: random.Random, n: int, now: float) -> None:
+    # Paused: sample data a supervisor may start. Active, the dialer called these customers'
+    # real-looking numbers whenever their local window was open (from 08:00 in New York, 13:00
+    # UTC), taking the demo's agents from the calls the tests place; the demo's running
+    # campaign is acd/dialer/demo.py's.
     conn.execute("INSERT INTO campaigns (id, name, status, dial_mode, queue, created_at)"
-                 " VALUES (1, 'Spring renewal', 'active', 'progressive', 'sales', ?)", (now,))
+                 " VALUES (1, 'Spring renewal', 'paused', 'progressive', 'sales', ?)", (now,))
     conn.execute("INSERT INTO lead_lists (id, campaign_id, name, created_at)"
                  " VALUES (1, 1, 'Lapsed customers', ?)", (now,))
     picks = sorted(rng.sample(range(1, n + 1), min(n, 200)))
