@@ -78,6 +78,12 @@ comparison with the figures measured before):
   replay) until its new socket's welcome; method 1 ended that window 1 s after the close (a
   planned reconnect's when the reconnect began), so on a loaded machine pops replayed after a
   slow reconnect counted as live latencies of seconds.
+What the interval does not cover: drift slower than a second. On 2026-11-28 (2 cores, load
+average 5-8 from other work) two method-2 runs of the same code gave p99_ratio_with_stuck
+3.40 [1.09, 13.12] and (3 rounds) 0.31 [0.13, 0.62]: their tails were screen-pops whose CRM
+read waited hundreds of ms to seconds (`--trace`: "pop_build" for every one of the slowest 1%,
+in every phase kind), which no websocket client touches. Compare runs made back to back on a
+quiet machine only.
 `--trace` adds per phase kind: both processes' event-loop lag (a 5 ms probe) and CPU, full
 garbage collections (wall and CPU ms), the hub's joins (welcome + replay/snapshot) and leaves,
 and for the slowest 1% of pops what held them (benchmarks/loop_probe.py: the pop's own CRM read
