@@ -353,6 +353,7 @@ class CallbackContext:
     owner: str = ""  # the agent it is for ("" : anyone)
     campaign_id: int | None = None
     campaign_name: str = ""
+    owner_name: str = ""  # the owner's display name: filled in by the websocket hub
 
 
 @dataclass(frozen=True, slots=True)

@@ -621,6 +621,8 @@ class Hub:
                 info = await self._agent_info(message.user)
                 self.emit(streams.agent_targets(info), topic, wire.encode_data(message))
             return
+        if isinstance(message, AcdCallOffered) and message.callback is not None:
+            message = await self._callback_named(message)
         f = fields_of(message)
         ts = self.wall.now()
         agent_id = str(f.get("agent_id") or "")
@@ -697,6 +699,17 @@ class Hub:
                     self._moving.popitem(last=False)
         elif isinstance(msg, CallAgentChanged) and owner:
             self._arrived(msg, owner, ts)
+
+    async def _callback_named(self, msg: AcdCallOffered) -> AcdCallOffered:
+        """A callback's owner by display name too (the ACD knows only usernames)."""
+        cb = msg.callback
+        if cb is None or not cb.owner or cb.owner_name:
+            return msg
+        info = await self._agent_info(cb.owner)
+        if info is None or not info.display_name:
+            return msg
+        return dataclasses.replace(msg, callback=dataclasses.replace(
+            cb, owner_name=info.display_name))
 
     async def _named(self, msg: CallAgentChanged) -> CallAgentChanged:
         """The previous owner's display name filled in (the tracker knows only usernames)."""

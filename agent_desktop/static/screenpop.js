@@ -138,7 +138,10 @@ function callbackFacts(cb) {
       h("dd", { id: "pop-cb-campaign" }, cb.campaign_name || `#${cb.campaign_id}`));
   }
   if (cb.due_at) dl.append(h("dt", {}, t("pop.cb_due")), h("dd", { class: "num" }, fmtTime(cb.due_at)));
-  if (cb.owner) dl.append(h("dt", {}, t("pop.cb_owner")), h("dd", {}, cb.owner));
+  if (cb.owner) {
+    dl.append(h("dt", {}, t("pop.cb_owner")),
+      h("dd", { id: "pop-cb-owner" }, cb.owner_name || cb.owner));
+  }
   dl.append(h("dt", {}, t("pop.cb_note")),
     h("dd", { id: "pop-cb-note", class: "pre" }, cb.note || "–"));
   return h("section", { class: "pop-section notice", id: "pop-callback",

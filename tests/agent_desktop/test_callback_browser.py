@@ -111,6 +111,7 @@ async def test_an_owned_campaign_callback_pops_on_its_owners_desktop_and_is_disp
                                                                 timeout=TIMEOUT_MS)
     await expect(pop.locator("#pop-cb-note")).to_have_text(NOTE)
     await expect(pop.locator("#pop-cb-campaign")).to_have_text("续约 Renewals")
+    await expect(pop.locator("#pop-cb-owner")).to_have_text(owner.display_name or "agent1")
     call_id = str(await desk.evaluate("window.desktop.state.call.call_id"))
     assert call_id.startswith(f"cb{cid}-{cb.id}-")
     status = desk.locator("#call-status")

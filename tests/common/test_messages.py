@@ -122,6 +122,7 @@ def test_a_callback_offer_carries_what_the_callback_is_about_round_trip() -> Non
                           m.CallbackContext(2, "回电：报价", 9.0, "alice", 1, "春季活动"))
     wire = json.loads(json.dumps(m.to_json_dict(cb), ensure_ascii=False))
     assert wire["callback"] == {"callback_id": 2, "note": "回电：报价", "due_at": 9.0,
-                                "owner": "alice", "campaign_id": 1, "campaign_name": "春季活动"}
+                                "owner": "alice", "campaign_id": 1, "campaign_name": "春季活动",
+                                "owner_name": ""}
     assert m.from_json_dict(wire) == cb
     assert m.to_json_dict(m.AcdCallOffered("1.1", "c", "a", "q", "n", "gold"))["callback"] is None

@@ -141,7 +141,8 @@ class Lifecycle(RuleBasedStateMachine):
         self.book = FreeCallbackBook()
         self.rows: dict[int, dict[str, object]] = {}  # the database: status, due_at, phone
         self.in_acd: dict[str, int] = {}  # call id -> callback id, as the ACD holds them
-        self.finishing: list[tuple[str, RowUpdate | None]] = []
+        # Outcomes whose rows are not written yet, with the time each was decided.
+        self.finishing: list[tuple[str, RowUpdate | None, float]] = []
         self.attempted: set[int] = set()  # rows that got a connected / not-connected outcome
         self.now = NOON_NY
         self.dnc = DncList()
@@ -169,10 +170,11 @@ class Lifecycle(RuleBasedStateMachine):
             self.book.withdrawing(w)
             if w.call_id in self.in_acd:  # the ACD gives it back, telling the outcome at once
                 del self.in_acd[w.call_id]
-                self.finishing.append((w.call_id, self.book.finished(w.call_id, "withdrawn")))
+                self.finishing.append((w.call_id, self.book.finished(w.call_id, "withdrawn"),
+                                       self.now))
         p = self.book.plan(self.now, due, queue="q", dnc=self.dnc, window=WINDOW)
         for u in p.rows:
-            self.write(u)
+            self.write(u, self.now)
         for placement in p.place:
             cid = placement.callback.callback_id
             if cid in self.in_acd.values():
@@ -194,26 +196,28 @@ class Lifecycle(RuleBasedStateMachine):
         cid = self.in_acd.pop(call_id)
         if result != "withdrawn":
             self.attempted.add(cid)
-        self.finishing.append((call_id, self.book.finished(call_id, result)))  # type: ignore[arg-type]
+        self.finishing.append((call_id, self.book.finished(call_id, result),  # type: ignore[arg-type]
+                               self.now))
 
     @precondition(lambda self: self.finishing)
     @rule(pick=st.integers(0, 100), fails=st.booleans())
     def row_written(self, pick: int, fails: bool) -> None:
-        call_id, update = self.finishing[pick % len(self.finishing)]
+        item = self.finishing[pick % len(self.finishing)]
+        call_id, update, decided_at = item
         if update is not None and fails:
             assert (call_id, update) in self.book.unwritten()  # tried again next tick
             return
-        self.finishing.remove((call_id, update))
+        self.finishing.remove(item)
         if update is not None:
-            self.write(update)
+            self.write(update, decided_at)
         self.book.released(call_id)
 
-    def write(self, u: RowUpdate) -> None:
+    def write(self, u: RowUpdate, decided_at: float) -> None:
         row = self.rows[u.callback_id]
         if u.status is not None:
             row["status"] = u.status
         if u.due_at is not None:
-            assert u.due_at > self.now  # a window update moves it to a later time
+            assert u.due_at > decided_at  # a window update moves it to a later time
             row["due_at"] = u.due_at
 
     @invariant()

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from common.messages import (
+    AcdCallOffered,
     CallAgentChanged,
     CallAnswered,
+    CallbackContext,
     CallDialling,
     CallEnded,
     CallHeld,
@@ -276,3 +278,33 @@ async def test_a_placed_call_is_pushed_dialling_then_answered_then_ended(w: Worl
         f["topic"] for f in await _until_marker(bob, "mark")}  # nobody else's desktop
     for c in (ann, bob):
         await c.close()
+
+
+async def test_a_callback_offer_pops_with_what_the_callback_is_about(w: World) -> None:
+    # An ACD-placed callback (acd/service.py): the offer under the callback call's own id, no
+    # channel; the pop carries the callback's note, owner (by display name) and campaign, and
+    # a desktop that reconnects gets it again in its snapshot.
+    customer = await w.crm.customers.create(kind="person", name="陈静")
+    await w.crm.phones.create(customer_id=customer.id, e164="+12125550177")
+    ann = await login_ws(w, "ann")
+    await ann.until(lambda f: f["op"] == "snapshot")
+    context = CallbackContext(5, "回电：报价 / the quote", 1_700_000_000.0, "ann", 3, "春季续约")
+    w.bus.publish(AcdCallOffered("cb3-5-1", "", "ann", "sales", "+12125550177", "unknown",
+                                 customer.id, None, context))
+    offer = await ann.until(lambda f: f.get("topic") == "acd.call.offered")
+    assert offer["data"]["callback"]["owner_name"] == "Ann"
+    pop = (await ann.until(lambda f: f.get("topic") == "desktop.screen_pop"))["data"]
+    assert pop["call_id"] == "cb3-5-1" and pop["status"] == "known"
+    assert pop["customer"]["customer"]["name"] == "陈静"
+    assert pop["callback"] == {"callback_id": 5, "note": "回电：报价 / the quote",
+                               "due_at": 1_700_000_000.0, "owner": "ann", "campaign_id": 3,
+                               "campaign_name": "春季续约", "owner_name": "Ann"}
+    snap = (await _snapshot(w, "ann"))["data"]
+    assert snap["call"]["call_id"] == "cb3-5-1" and snap["screen_pop"]["callback"]["note"] \
+        == "回电：报价 / the quote"
+    # An inbound offer's pop has none.
+    w.bus.publish(offered("in1", "ann", "+12125550177"))
+    plain = await ann.until(lambda f: f.get("topic") == "desktop.screen_pop"
+                            and f["data"]["call_id"] == "in1")
+    assert plain["data"]["callback"] is None
+    await ann.close()
