@@ -487,6 +487,19 @@ function placedCall(callId, number) {
              notes: "", acd: false };
   renderCall();
   popForPlacedCall(callId, number);
+  checkStillDialling(S.call);
+}
+
+/**
+ * A placed call still "dialling" a minute on, with nothing pushed about it since: its phone may
+ * never have rung (no channel, so no pbx.call.ended), so it is read once: gone -> over.
+ */
+const DIALLING_CHECK_MS = 60_000;
+
+function checkStillDialling(c) {
+  setTimeout(() => {
+    if (S.call === c && c.status === "dialing" && !c.heard) refreshCall(c);
+  }, DIALLING_CHECK_MS);
 }
 
 /** pbx.call.dialling: Asterisk accepted an Originate that rings my phone first. */
@@ -502,6 +515,7 @@ function dialling(data, ts) {
              offered_at: data.at || ts, notes: "", acd: false, pushed: true };
   renderCall();
   popForPlacedCall(data.call_id, data.dialled);
+  checkStillDialling(S.call);
 }
 
 /** pbx.call.originate_failed: the call I placed could not be made (my phone did not answer). */
@@ -915,6 +929,7 @@ function applyPbxCall(kind, data, ts) {
     }
   }
   if (!c) return;
+  c.heard = true;  // the tracker knows the call: its pushes follow it
   if (kind === "answered" || kind === "ended" || kind === "agent_changed") c.pushed = true;
   if (kind === "held" || kind === "unheld") {
     setHeld(c, kind === "held", ts);
