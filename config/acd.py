@@ -135,6 +135,9 @@ class AcdSettings(Section):
     # this queue. "" = the first queue. Checked this often; 0 = never placed automatically.
     free_callback_queue: str = ""
     free_callback_tick_s: float = Field(default=5.0, ge=0, le=3_600)
+    # A callback overdue by more than this (the server was down for days; rows from before an
+    # upgrade) is marked missed for a person to decide, not dialled out of the blue. 0 = never.
+    free_callback_max_overdue_h: float = Field(default=72.0, ge=0, le=8_760)
     # The dispositions agents may record on a call (a queue's own list replaces this one).
     disposition_codes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_DISPOSITION_CODES), min_length=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from common.clock import Clock
 from crm_core.db import Database
@@ -25,10 +26,27 @@ class InteractionRepo(Repo[Interaction]):
     async def by_call_id(self, call_id: str) -> Interaction | None:
         return await self._db.point_read(find_by_call_id, call_id)
 
+    async def call_id_prefixes_used(self, prefixes: Sequence[str]) -> frozenset[str]:
+        """Which of `prefixes` begin some interaction's call id (one index range per prefix:
+        e.g. whether any attempt of a callback, call ids 'fcb-<id>-<n>', reached the CRM)."""
+        if len(prefixes) > 10_000 or any(not isinstance(p, str) or not p for p in prefixes):
+            raise ValidationError("prefixes", "must be at most 10000 non-empty strings",
+                                  len(prefixes))
+        return await self._db.point_read(_prefixes_used, tuple(prefixes))
+
 
 def find_by_call_id(conn: sqlite3.Connection, call_id: str) -> Interaction | None:
     row = conn.execute("SELECT id FROM interactions WHERE call_id = ?", (call_id,)).fetchone()
     return get_row(conn, INTERACTIONS, row[0]) if row else None
+
+
+def _prefixes_used(conn: sqlite3.Connection, prefixes: tuple[str, ...]) -> frozenset[str]:
+    # A range on the call_id UNIQUE index (LIKE would need escaping and, with the default
+    # case-insensitive LIKE, could not use the index): [p, p + U+10FFFF) holds every text
+    # that starts with p.
+    hit = "SELECT 1 FROM interactions WHERE call_id >= ? AND call_id < ? LIMIT 1"
+    return frozenset(p for p in prefixes
+                     if conn.execute(hit, (p, p + "\U0010ffff")).fetchone() is not None)
 
 
 def customer_for_e164(conn: sqlite3.Connection, e164: str) -> int | None:

@@ -17,6 +17,13 @@ with no known time zone (and no [dialer].default_timezone) or not a number is ca
 callback still waiting in the ACD when its window closes or its number goes on the list is
 taken back (`recheck`) the same way.
 
+Never dialled twice by surprise. A callback overdue by more than `max_overdue_s` (a server
+down for days, or rows older than this feature when it is upgraded to) is not placed but marked
+missed ('expired') for a person to decide; one that an earlier process already placed (an
+interaction exists under one of its call ids, `tried`) and whose outcome that process never
+wrote (it stopped mid-call) is marked missed too ('outcome-unknown'): the customer may well
+have been reached.
+
 Never placed twice. Each callback is in the :class:`FreeCallbackBook` from its placement until
 its outcome is written to its row (`released`); while there it is not planned again, and neither
 is another callback to the same number. An outcome moves the row out of 'pending' (connected:
@@ -76,7 +83,8 @@ TRANSITIONS: dict[tuple[Stage, Step], Stage | None] = {
 }
 
 Result = Literal["connected", "not_connected", "withdrawn"]
-SkipReason = Literal["dnc", "window", "no-timezone", "invalid-number"]
+SkipReason = Literal["dnc", "window", "no-timezone", "invalid-number", "expired",
+                     "outcome-unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,18 @@ def check(callback: FreeCallback, now: float, *, dnc: DncList, window: CallingWi
                      why="window")
 
 
+def stale(callback: FreeCallback, now: float, *, max_overdue_s: float,
+          tried: Collection[int]) -> RowUpdate | None:
+    """Missed, for a person to look at, rather than dialled: an earlier process's attempt
+    whose outcome is unknown, or a row overdue beyond `max_overdue_s` (0: no limit)."""
+    cid = callback.callback_id
+    if cid in tried:
+        return RowUpdate(cid, status="missed", why="outcome-unknown")
+    if max_overdue_s > 0 and now - callback.due_at > max_overdue_s:
+        return RowUpdate(cid, status="missed", why="expired")
+    return None
+
+
 def outcome_update(callback_id: int, result: Result) -> RowUpdate | None:
     """The row after the ACD's outcome (withdrawn without a reason of ours: unchanged)."""
     if result == "connected":
@@ -182,17 +202,20 @@ class FreeCallbackBook:
 
     def plan(self, now: float, due: Sequence[FreeCallback], *, queue: str, dnc: DncList,
              window: CallingWindow, default_zone: str = "",
-             busy_phones: Collection[str] = ()) -> Plan:
+             busy_phones: Collection[str] = (), max_overdue_s: float = 0.0,
+             tried: Collection[int] = ()) -> Plan:
         """Which due callbacks to place now (soonest first), and the rows passed over. One in
         the book, or due later, or whose number is being called (by this book or, in
-        `busy_phones`, by someone else) is left as it is."""
+        `busy_phones`, by someone else) is left as it is. `max_overdue_s` (0: no limit) and
+        `tried` (callback ids an earlier process placed) mark rows missed instead."""
         place: list[Placement] = []
         rows: list[RowUpdate] = []
         taken = set(busy_phones) | {e.placement.callback.phone for e in self._entries.values()}
         for cb in sorted(due, key=lambda c: (c.due_at, c.callback_id)):
             if cb.callback_id in self._entries or cb.due_at > now or cb.phone in taken:
                 continue
-            refused = check(cb, now, dnc=dnc, window=window, default_zone=default_zone)
+            refused = stale(cb, now, max_overdue_s=max_overdue_s, tried=tried) \
+                or check(cb, now, dnc=dnc, window=window, default_zone=default_zone)
             if refused is not None:
                 rows.append(refused)
                 continue

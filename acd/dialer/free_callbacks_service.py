@@ -14,9 +14,14 @@ What the agent sees is what every ACD callback gives: the offer and screen-pop w
 customer and the callback's note (acd.call.offered with its CallbackContext), the call, and the
 wrap-up on the call's own interaction (call id fcb-<callback id>-<n>).
 
-Left to later: a process that dies while a callback is connected leaves its row pending (it is
-placed again after the restart, like the dialer's owned callbacks); a row without a phone is
-never placed (the desktop fills the phone in).
+After a crash: a process that dies while a callback is connected leaves its row pending. Before
+a callback's first placement by this process, the CRM is asked whether an interaction exists
+under one of its call ids (an earlier process placed it); if so its row is marked missed
+('outcome-unknown') and a person decides, rather than the customer being dialled again.
+Callbacks overdue by more than `[acd].free_callback_max_overdue_h` are marked missed too.
+
+Left to later: the dialer's campaign-owned callbacks have no such check yet; a row without a
+phone is never placed (the desktop fills the phone in).
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from acd.dialer.dnc import DncList
-from acd.dialer.free_callbacks import FreeCallback, FreeCallbackBook, Placement, RowUpdate
+from acd.dialer.free_callbacks import (
+    CALL_ID_PREFIX,
+    FreeCallback,
+    FreeCallbackBook,
+    Placement,
+    RowUpdate,
+)
 from acd.dialer.rules import merge
 from acd.errors import AcdError
 from acd.scheduled import CallbackDone, CallbackRequest
@@ -63,6 +74,9 @@ class FreeCallbacks:
         self.queue = settings.acd.callback_queue()
         self.book = FreeCallbackBook()
         self._usernames: dict[int, str | None] = {}
+        # Callback ids this process has looked up for an earlier attempt (see the docstring):
+        # each is asked once, so a tick costs one lookup per new due row, not per row.
+        self._asked: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -113,8 +127,11 @@ class FreeCallbacks:
             # on the list through the API since then is in the CRM only: read it there too.
             if cb.callback_id not in self.book and await self._crm_dnc(cb.phone):
                 self.dnc.add(cb.phone)
+        tried = await self._tried_before(due)
         plan = self.book.plan(now, due, queue=self.queue, dnc=self.dnc, window=self.window,
-                              default_zone=zone, busy_phones=self.busy_phones())
+                              default_zone=zone, busy_phones=self.busy_phones(),
+                              max_overdue_s=self.settings.acd.free_callback_max_overdue_h * 3600,
+                              tried=tried)
         for update in plan.rows:
             await self._update_row(update)
         for p in plan.place:
@@ -170,6 +187,20 @@ class FreeCallbacks:
         if u.status == "cancelled":
             log.info("free_callback_cancelled", callback_id=u.callback_id, reason=u.why)
         return True
+
+    async def _tried_before(self, due: list[FreeCallback]) -> frozenset[int]:
+        """The due callbacks an earlier process placed (an interaction under one of their
+        call ids) that this process has not placed itself."""
+        new = [cb.callback_id for cb in due
+               if cb.callback_id not in self._asked and cb.callback_id not in self.book]
+        if not new:
+            return frozenset()
+        prefix = {f"{CALL_ID_PREFIX}{cid}-": cid for cid in new}
+        used = await self.crm.interactions.call_id_prefixes_used(list(prefix))
+        self._asked.update(new)
+        if len(self._asked) > 100_000:  # (bounded: a row asked again costs one lookup)
+            self._asked = set(new)
+        return frozenset(prefix[p] for p in used)
 
     async def _crm_dnc(self, phone: str) -> bool:
         try:

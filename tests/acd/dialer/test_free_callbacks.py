@@ -231,3 +231,25 @@ class Lifecycle(RuleBasedStateMachine):
 
 TestLifecycle = Lifecycle.TestCase
 TestLifecycle.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+def test_an_earlier_processs_attempt_and_a_long_overdue_row_are_missed_not_dialled() -> None:
+    # 1: an earlier process placed it and never wrote its outcome (it stopped mid-call);
+    # 2: due four days ago (a server down for days, or a row from before an upgrade);
+    # 3: due an hour ago: placed. DNC still wins over both (the number may never be called).
+    dnc = DncList()
+    dnc.add(PARIS)
+    book = FreeCallbackBook()
+    p = book.plan(NOON_NY, [cb(1, NY), cb(2, "+12125550102", NOON_NY - 4 * 86_400),
+                            cb(3, "+12125550103", NOON_NY - 3600),
+                            cb(4, PARIS, NOON_NY - 4 * 86_400)],
+                  queue="q", dnc=dnc, window=WINDOW, max_overdue_s=72 * 3600, tried={1, 4})
+    assert [x.callback.callback_id for x in p.place] == [3]
+    assert {r.callback_id: r for r in p.rows} == {
+        1: RowUpdate(1, status="missed", why="outcome-unknown"),
+        2: RowUpdate(2, status="missed", why="expired"),
+        4: RowUpdate(4, status="missed", why="outcome-unknown")}
+    # No limit (0): the old row is placed; `tried` alone still holds back 1.
+    p = FreeCallbackBook().plan(NOON_NY, [cb(1, NY), cb(2, "+12125550102", NOON_NY - 4 * 86_400)],
+                                queue="q", dnc=dnc, window=WINDOW, tried={1})
+    assert [x.callback.callback_id for x in p.place] == [2]
