@@ -26,7 +26,7 @@ from aiohttp import web
 
 from acd.call_log import CallLog
 from acd.continuity import AcdContinuity
-from acd.dialer.demo import start_demo_campaign
+from acd.dialer.demo import pause_demo_campaigns, start_demo_campaign
 from acd.dialer.free_callbacks_service import FreeCallbacks
 from acd.dialer.metrics import DialerCollector
 from acd.dialer.routes import dialer_routes
@@ -279,6 +279,8 @@ async def serve(settings: Settings, *, demo: bool = False,
                  ami=f"{ami_settings.host}:{ami_settings.port}", demo=demo)
 
         if demo and sim is not None:
+            if not settings.demo.campaign_leads:
+                await pause_demo_campaigns(crm, dialer)  # (before its agents log in)
             await _start_demo(settings, sim, acd, crm, stack)
             if settings.demo.campaign_leads:
                 await start_demo_campaign(crm, dialer, queue=settings.acd.queues[-1].name,

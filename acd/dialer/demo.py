@@ -49,3 +49,12 @@ async def start_demo_campaign(crm: Crm, dialer: Any, *, queue: str, now: float,
         if action is not None:
             campaign = await dialer.control(campaign.id, action)
     return campaign
+
+
+async def pause_demo_campaigns(crm: Crm, dialer: Any) -> None:
+    """[demo].campaign_leads = 0 means no outbound demo: the demo data's active campaign
+    ("Spring renewal", crm_core/demo_data.py) is paused too, before any agent logs in (its
+    lines would hold the agents, and connect them, that the demo's other users expect free)."""
+    page = await crm.campaigns.search(status="active", limit=100)
+    for campaign in page.items:
+        await dialer.control(campaign.id, "pause")
