@@ -205,6 +205,9 @@ class DialerService:
         self.lines: dict[str, Line] = {}  # by call id (= Originate ChannelId = its uniqueid)
         self.dnc = DncList()
         self._seq = itertools.count(1)
+        # Campaign callbacks this process has looked up for an earlier process's attempt
+        # (_due_callbacks): each is asked once.
+        self._cb_asked: set[int] = set()
         # Abandon-rule counts not yet saved: (campaign, minute) -> [live, abandoned]
         self._counts: dict[tuple[int, float], list[int]] = {}
         self._restored: dict[int, list[AbandonCount]] = {}
@@ -624,14 +627,37 @@ class DialerService:
                              ) -> dict[int, tuple[CallbackCandidate, Any]]:
         """The campaign's due callbacks not being dialled, with their owners' agent ids."""
         dialling = {ln.callback_id for ln in self.lines.values() if ln.callback_id}
+        rows = [cb for cb in await self.crm.dialer_state.due_callbacks(campaign_id, now, limit)
+                if cb.id not in dialling and cb.phone]
+        unknown = await self._tried_before(campaign_id, rows)
         out: dict[int, tuple[CallbackCandidate, Any]] = {}
-        for cb in await self.crm.dialer_state.due_callbacks(campaign_id, now, limit):
-            if cb.id in dialling or not cb.phone:
+        for cb in rows:
+            if cb.id in unknown or not cb.phone:  # (phone: filtered above; for the type)
                 continue
             owner = None
             if cb.assigned_user_id is not None:
                 owner = await self._username(cb.assigned_user_id)
             out[cb.id] = (CallbackCandidate(cb.id, cb.phone, cb.due_at, owner), cb)
+        return out
+
+    async def _tried_before(self, campaign_id: int, rows: list[Any]) -> set[int]:
+        """Due callbacks an earlier process placed and never finished: an interaction exists
+        under one of their call ids (cb<campaign>-<callback>-…) while the row is still pending,
+        so that process died during the call and the customer may well have been reached.
+        Marked missed for a person to decide, not dialled again. Asked once per callback."""
+        fresh = {f"cb{campaign_id}-{cb.id}-": cb for cb in rows if cb.id not in self._cb_asked}
+        if not fresh:
+            return set()
+        used = await self.crm.interactions.call_id_prefixes_used(list(fresh))
+        self._cb_asked.update(cb.id for cb in fresh.values())
+        if len(self._cb_asked) > 100_000:  # bounded: asking a row again costs one lookup
+            self._cb_asked = {cb.id for cb in fresh.values()}
+        out = set()
+        for prefix in used:
+            cb = fresh[prefix]
+            await self.crm.callbacks.update(cb.id, status="missed")
+            log.warning("callback_outcome_unknown", callback_id=cb.id, campaign_id=campaign_id)
+            out.add(cb.id)
         return out
 
     async def _username(self, user_id: int) -> str:

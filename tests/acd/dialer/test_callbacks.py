@@ -220,3 +220,30 @@ async def test_an_owned_callback_is_withdrawn_when_its_campaigns_own_rules_close
     row = await world.crm.callbacks.get(cb.id)
     friday_10 = dt.datetime(2026, 7, 17, 14, 0, tzinfo=dt.UTC).timestamp()
     assert (row.status, row.due_at) == ("pending", friday_10)
+
+
+async def test_a_callback_an_earlier_process_left_mid_call_is_missed_not_redialled(
+        world: World) -> None:
+    # Both kinds of campaign callback: one for anyone (the dialer dials it) and one owned
+    # (the ACD places it). An earlier process placed each (its interaction is in the CRM) and
+    # died before writing the outcome: the rows are still pending.
+    lead = (await world.crm.leads.search(phone="+12125550110")).items[0]
+    await world.crm.leads.update(lead.id, status="callback")
+    anyone = await world.crm.callbacks.create(phone=lead.phone, due_at=NOON_NY - 60,
+                                              campaign_id=world.campaign_id, lead_id=lead.id)
+    owned, _ = await owned_callback(world)
+    for cb in (anyone, owned):
+        await world.crm.interactions.create(kind="call", direction="outbound", phone=cb.phone,
+                                            call_id=f"cb{world.campaign_id}-{cb.id}-3",
+                                            answered_at=NOON_NY - 300)
+    fresh = await world.crm.callbacks.create(phone="+12125550199", due_at=NOON_NY - 30,
+                                             campaign_id=world.campaign_id)
+    await world.dialer.control(world.campaign_id, "start")
+    await world.dialer.tick()
+    assert (await world.crm.callbacks.get(anyone.id)).status == "missed"
+    assert (await world.crm.callbacks.get(owned.id)).status == "missed"
+    assert world.acd.scheduled == {}  # the owned one is not handed to the ACD
+    dialled = channels(world)
+    assert "PJSIP/+12125550199@carrier" in dialled  # the fresh one is dialled
+    assert f"PJSIP/{lead.phone}@carrier" not in dialled
+    assert (await world.crm.callbacks.get(fresh.id)).status == "pending"  # being dialled
