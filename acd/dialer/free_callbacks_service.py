@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from acd.dialer.dnc import DncList
+from acd.dialer.earlier_attempts import EarlierAttempts
 from acd.dialer.free_callbacks import (
     CALL_ID_PREFIX,
     FreeCallback,
@@ -74,9 +75,7 @@ class FreeCallbacks:
         self.queue = settings.acd.callback_queue()
         self.book = FreeCallbackBook()
         self._usernames: dict[int, str | None] = {}
-        # Callback ids this process has looked up for an earlier attempt (see the docstring):
-        # each is asked once, so a tick costs one lookup per new due row, not per row.
-        self._asked: set[int] = set()
+        self.earlier = EarlierAttempts(crm.interactions)  # attempts by an earlier process
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -127,7 +126,8 @@ class FreeCallbacks:
             # on the list through the API since then is in the CRM only: read it there too.
             if cb.callback_id not in self.book and await self._crm_dnc(cb.phone):
                 self.dnc.add(cb.phone)
-        tried = await self._tried_before(due)
+        tried = await self.earlier.tried({cb.callback_id: f"{CALL_ID_PREFIX}{cb.callback_id}-"
+                                          for cb in due if cb.callback_id not in self.book})
         plan = self.book.plan(now, due, queue=self.queue, dnc=self.dnc, window=self.window,
                               default_zone=zone, busy_phones=self.busy_phones(),
                               max_overdue_s=self.settings.acd.free_callback_max_overdue_h * 3600,
@@ -187,20 +187,6 @@ class FreeCallbacks:
         if u.status == "cancelled":
             log.info("free_callback_cancelled", callback_id=u.callback_id, reason=u.why)
         return True
-
-    async def _tried_before(self, due: list[FreeCallback]) -> frozenset[int]:
-        """The due callbacks an earlier process placed (an interaction under one of their
-        call ids) that this process has not placed itself."""
-        new = [cb.callback_id for cb in due
-               if cb.callback_id not in self._asked and cb.callback_id not in self.book]
-        if not new:
-            return frozenset()
-        prefix = {f"{CALL_ID_PREFIX}{cid}-": cid for cid in new}
-        used = await self.crm.interactions.call_id_prefixes_used(list(prefix))
-        self._asked.update(new)
-        if len(self._asked) > 100_000:  # (bounded: a row asked again costs one lookup)
-            self._asked = set(new)
-        return frozenset(prefix[p] for p in used)
 
     async def _crm_dnc(self, phone: str) -> bool:
         try:

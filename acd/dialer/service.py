@@ -42,6 +42,7 @@ from acd.dialer.abandon import WINDOWS, AbandonTracker, WindowCounts
 from acd.dialer.blend import kept_for_inbound, pacing_agents, short_queues
 from acd.dialer.campaigns import campaign_transition
 from acd.dialer.dnc import DncList
+from acd.dialer.earlier_attempts import EarlierAttempts
 from acd.dialer.errors import DialerError, InvalidRule
 from acd.dialer.estimates import CampaignEstimates
 from acd.dialer.leads import RetryPolicy
@@ -205,9 +206,7 @@ class DialerService:
         self.lines: dict[str, Line] = {}  # by call id (= Originate ChannelId = its uniqueid)
         self.dnc = DncList()
         self._seq = itertools.count(1)
-        # Campaign callbacks this process has looked up for an earlier process's attempt
-        # (_due_callbacks): each is asked once.
-        self._cb_asked: set[int] = set()
+        self.earlier = EarlierAttempts(crm.interactions)  # callbacks placed by an earlier process
         # Abandon-rule counts not yet saved: (campaign, minute) -> [live, abandoned]
         self._counts: dict[tuple[int, float], list[int]] = {}
         self._restored: dict[int, list[AbandonCount]] = {}
@@ -640,25 +639,14 @@ class DialerService:
             out[cb.id] = (CallbackCandidate(cb.id, cb.phone, cb.due_at, owner), cb)
         return out
 
-    async def _tried_before(self, campaign_id: int, rows: list[Any]) -> set[int]:
-        """Due callbacks an earlier process placed and never finished: an interaction exists
-        under one of their call ids (cb<campaign>-<callback>-…) while the row is still pending,
-        so that process died during the call and the customer may well have been reached.
-        Marked missed for a person to decide, not dialled again. Asked once per callback."""
-        fresh = {f"cb{campaign_id}-{cb.id}-": cb for cb in rows if cb.id not in self._cb_asked}
-        if not fresh:
-            return set()
-        used = await self.crm.interactions.call_id_prefixes_used(list(fresh))
-        self._cb_asked.update(cb.id for cb in fresh.values())
-        if len(self._cb_asked) > 100_000:  # bounded: asking a row again costs one lookup
-            self._cb_asked = {cb.id for cb in fresh.values()}
-        out = set()
-        for prefix in used:
-            cb = fresh[prefix]
-            await self.crm.callbacks.update(cb.id, status="missed")
-            log.warning("callback_outcome_unknown", callback_id=cb.id, campaign_id=campaign_id)
-            out.add(cb.id)
-        return out
+    async def _tried_before(self, campaign_id: int, rows: list[Any]) -> frozenset[int]:
+        """Due callbacks an earlier process placed and never finished (earlier_attempts.py):
+        marked missed for a person to decide, not dialled again."""
+        tried = await self.earlier.tried({cb.id: f"cb{campaign_id}-{cb.id}-" for cb in rows})
+        for cb_id in tried:
+            await self.crm.callbacks.update(cb_id, status="missed")
+            log.warning("callback_outcome_unknown", callback_id=cb_id, campaign_id=campaign_id)
+        return tried
 
     async def _username(self, user_id: int) -> str:
         name = self._usernames.get(user_id)
