@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from common.bus import Subscription
 from config.settings import Settings
@@ -147,4 +147,13 @@ async def sign_in(context: BrowserContext, url: str, user: str) -> Page:
     await page.fill("#login-username", user)
     await page.fill("#login-password", "demo")
     await page.click("#login-form button[type=submit]")
+    return page
+
+
+async def open_desktop(browser: Browser, base: str, user: str) -> Page:
+    """`user`'s agent desktop in a fresh browser context, signed in, its websocket online."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = await sign_in(context, base + "/desktop", user)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "online",
+                                                         timeout=TIMEOUT_MS)
     return page

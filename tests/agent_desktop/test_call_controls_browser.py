@@ -33,8 +33,8 @@ from tests.agent_desktop.demo_pages import (
     free_port,
     known_caller,
     next_message,
+    open_desktop,
     rest,
-    sign_in,
 )
 from tests.browser import artifact, chromium
 
@@ -75,11 +75,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 
 async def desktop(w: World, user: str) -> Page:
-    context = await w.browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = await sign_in(context, w.server.base + "/desktop", user)
-    await expect(page.locator("#conn")).to_have_attribute("data-status", "online",
-                                                         timeout=TIMEOUT_MS)
-    return page
+    return await open_desktop(w.browser, w.server.base, user)
 
 
 async def make_available(w: World, page: Page) -> None:

@@ -32,8 +32,8 @@ from tests.agent_desktop.demo_pages import (
     eventually,
     free_port,
     known_caller,
+    open_desktop,
     rest,
-    sign_in,
 )
 from tests.browser import artifact, chromium
 
@@ -71,10 +71,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 
 async def desktop(w: World, user: str) -> Page:
-    context = await w.browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = await sign_in(context, w.server.base + "/desktop", user)
-    await expect(page.locator("#conn")).to_have_attribute("data-status", "online",
-                                                         timeout=TIMEOUT_MS)
+    page = await open_desktop(w.browser, w.server.base, user)
     state = page.locator("#agent-state")
     await expect(state).not_to_have_attribute("data-state", "none", timeout=TIMEOUT_MS)
     if await state.get_attribute("data-state") != "available":
