@@ -492,7 +492,6 @@ class AcdEngine:
         r = self._claims.get(claim_id)
         return r.agent_id if r is not None else None
 
-
     def agent(self, agent_id: str) -> AgentSnapshot:
         return self._agent(agent_id).snapshot()
 
@@ -935,8 +934,7 @@ class AcdEngine:
             # is theirs, no agent selection needed.
             (a,) = dagents.values()
             dagents.clear()
-            if a.state is not _AVAILABLE or a.device_state in UNROUTABLE_DEVICE_STATES \
-                    or a.claimed_by is not None:
+            if not a.routable:
                 return
             c = index.best_call_for(a)
             if c is not None:
