@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crm_core.interactions import InteractionRepo
+    from crm_core.service import Crm
 
 MAX_REMEMBERED = 100_000  # bounded: a callback asked again costs one indexed lookup
 
 
 class EarlierAttempts:
-    def __init__(self, interactions: InteractionRepo) -> None:
-        self._interactions = interactions
+    def __init__(self, crm: Crm) -> None:
+        self._crm = crm  # (read when asked: a service may be built before its CRM opens)
         self._asked: set[int] = set()
 
     async def tried(self, prefixes: Mapping[int, str]) -> frozenset[int]:
@@ -34,7 +34,7 @@ class EarlierAttempts:
         fresh = {cid: p for cid, p in prefixes.items() if cid not in self._asked}
         if not fresh:
             return frozenset()
-        used = await self._interactions.call_id_prefixes_used(list(fresh.values()))
+        used = await self._crm.interactions.call_id_prefixes_used(list(fresh.values()))
         if len(self._asked) + len(fresh) > MAX_REMEMBERED:
             self._asked.clear()
         self._asked.update(fresh)

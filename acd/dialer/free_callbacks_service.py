@@ -75,7 +75,7 @@ class FreeCallbacks:
         self.queue = settings.acd.callback_queue()
         self.book = FreeCallbackBook()
         self._usernames: dict[int, str | None] = {}
-        self.earlier = EarlierAttempts(crm.interactions)  # attempts by an earlier process
+        self.earlier = EarlierAttempts(crm)  # attempts by an earlier process
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False

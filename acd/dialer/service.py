@@ -206,7 +206,7 @@ class DialerService:
         self.lines: dict[str, Line] = {}  # by call id (= Originate ChannelId = its uniqueid)
         self.dnc = DncList()
         self._seq = itertools.count(1)
-        self.earlier = EarlierAttempts(crm.interactions)  # callbacks placed by an earlier process
+        self.earlier = EarlierAttempts(crm)  # callbacks placed by an earlier process
         # Abandon-rule counts not yet saved: (campaign, minute) -> [live, abandoned]
         self._counts: dict[tuple[int, float], list[int]] = {}
         self._restored: dict[int, list[AbandonCount]] = {}
