@@ -2,7 +2,7 @@
 process, the websocket clients in a separate one.
 
     python -m benchmarks.screen_pop --json [--quick] [--rate CALLS_PER_S] [--ivr] [--trace]
-                                    [--method 1|2]
+                                    [--method 1|2] [--phases AB|ABC] [--rounds N] [--phase-s S]
 
 Workload: the server as `--demo` runs it (demo CRM of 2,000 customers; the simulator's Poisson
 callers; the simulator's phones answer and talk; time-scaled), with `desktops` agents (1,000;
@@ -11,7 +11,7 @@ stream, and 20 wallboards (kiosk tokens: team and all-team wallboards: queue sta
 agent rows). The clients run in a child process (asyncio, aiohttp), as browsers would be
 elsewhere.
 
-Offered load: `--rate` calls per second (default 10; 20 with --quick's 200 desktops) arrive, and
+Offered load: `--rate` calls per second (default 20) arrive, and
 by default go straight to the ACD's support queue (the simulator's FastAGI script `queue`), which
 every agent serves: each arrival is an offer, hence a screen-pop. Earlier runs walked every
 caller through the demo's IVR first (prompts, digits, CRM lookups over FastAGI, in this same
@@ -20,13 +20,16 @@ at 8.3 arrivals a second), which with the 10 calls/s cap left ~100 pops per phas
 that walk.
 The rate a 2-core machine sustains at 1,000 desktops is bounded by this one process (the
 simulator, the ACD, the CRM's database thread and the hub share it): at 25 calls/s with a load
-average of 10 the CRM reads behind the pops fell tens of seconds behind, so the full run's
-default stays at 10/s and gets its pops from longer, interleaved phases instead.
+average of 10 the CRM reads behind the pops fell tens of seconds behind. At 20 calls/s with a
+load average of 2.3 every arrival was offered at once (nothing waiting); until 2026-11-28's
+fifth session the full run offered 10/s, which left ~1,100 pops per phase kind: a p99 set by
+its 11 slowest pops, too few to tell a 10% difference from noise. The default is now 20/s.
 
 Timeline: the phases start once the server has every desktop and wallboard connected (method
-2, below), then `rounds` rounds, each of three phases of `phase_s` seconds, in an order that
-rotates from round to round (A B C, B C A, C A B ...), so drift in the machine's load hits every
-phase kind alike:
+2, below), then `rounds` rounds (10; 4 with --quick), each of one phase per kind of `phase_s`
+seconds (30; 4 with --quick), in an order that rotates from round to round (A B, B A, ...; with
+`--phases ABC`: A B C, B C A, C A B ...), so drift in the machine's load hits every phase kind
+alike. The default runs A and B only, the goal's comparison; C is there on request:
 - A: every client reading; agents' live queue figures on (the default configuration);
 - B: like A, but a fresh 5% of the desktops stops reading (their send queues fill; past
   `ws_send_queue` the server drops them; a stuck page also answers no ping, so the server's
@@ -50,8 +53,14 @@ Measured:
   pops measured, p50/p99, a bootstrap 95% interval of p99 (1,000 resamples of whole seconds
   of offers: a stall delays every pop of its moment, so single pops are not independent), and
   p99 of each round (the spread a reader can compare a difference with).
-- `p99_ratio_with_stuck` (B/A) and `p99_ratio_agent_stats` (A/C) with bootstrap 95% intervals:
-  a difference whose interval spans 1.0 is noise at this sample size.
+- `p99_ratio_with_stuck` (B/A) and `p99_ratio_agent_stats` (A/C) with bootstrap 95% intervals
+  blocked by round (`bootstrap_ratio_blocked`: seconds are resampled within each round, so the
+  load level a round shares between its phases is not counted as a difference between them;
+  `p99_ratio_with_stuck_ci95_unblocked` is the earlier, unblocked interval, for comparison), and
+  B/A round by round (`p99_ratio_with_stuck_per_round`). A difference whose interval spans 1.0
+  is noise at this sample size.
+- `goal`: the issue's three goals, the stuck one judged on the blocked interval: "shown" when
+  its upper end is under 1.10, "refuted" when its lower end is over 1.10, else "inconclusive".
 - `lost`: pops offered to a desktop that was connected (had its welcome) and never arrived,
   live, by replay, or in a snapshot (stuck desktops included: they read again after phase B),
   within the 6 s or more the run leaves every pop (the clients read 5 s past the last phase;
@@ -119,6 +128,9 @@ STUCK_FRACTION = 0.05
 RECONNECT_FRACTION = 0.10
 TIME_SCALE = 0.5  # simulated seconds -> real: ring ~1 s, talk ~2 s (agents free up faster)
 KINDS = ("A", "B", "C")
+PHASE_KINDS = {"A": "all reading, agent queue figures on (default)",
+               "B": "5% of desktops not reading, agent queue figures on",
+               "C": "all reading, agent queue figures off"}
 BOOTSTRAP = 1000
 RECOVER_MAX_S = 5.0  # method 2: a stuck desktop reads again this long before its phase B ends
 TAIL_S = 5.0  # the clients read this long after the last phase (late pops still arrive)
@@ -190,13 +202,58 @@ def bootstrap_ratio(num: list[list[float]], den: list[list[float]],
     return round(p_num / p_den, 3) if p_den else None, [round(lo, 3), round(hi, 3)]
 
 
-def schedule(t_a: float, rounds: int, phase_s: float) -> list[tuple[float, float, str, int]]:
+def bootstrap_ratio_blocked(num: dict[int, list[list[float]]], den: dict[int, list[list[float]]],
+                            rng: random.Random) -> list[float] | None:
+    """95% interval of p99(num) / p99(den), resampled within rounds (blocks): each resample
+    draws, round by round, as many seconds of that round's num phase as it had, from that
+    phase, and likewise for den. The design interleaves the phase kinds inside every round, so
+    a round's load level (drift slower than a phase) weighs on both sides alike; resampling
+    across rounds would count that shared drift as if it were a difference between the kinds
+    and widen the interval with it. Seconds, not single pops, for the reason given in
+    `_p99_samples`."""
+    rounds = sorted(set(num) & set(den))
+    if sum(len(num[r]) for r in rounds) < 2 or sum(len(den[r]) for r in rounds) < 2:
+        return None
+
+    def p99_once(by_round: dict[int, list[list[float]]]) -> float:
+        xs = sorted(x for r in rounds for g in rng.choices(by_round[r], k=len(by_round[r]))
+                    for x in g)
+        return xs[min(len(xs) - 1, int(0.99 * len(xs)))]
+
+    ratios = []
+    for _ in range(BOOTSTRAP):
+        a, b = p99_once(num), p99_once(den)
+        if b > 0:
+            ratios.append(a / b)
+    if not ratios:
+        return None
+    ratios.sort()
+    lo = ratios[int(0.025 * len(ratios))]
+    hi = ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
+    return [round(lo, 3), round(hi, 3)]
+
+
+def goal_verdict(ci: list[float] | None, limit: float = 1.10) -> str:
+    """The issue's goal "stuck clients move p99 by less than 10%", judged on the interval:
+    shown when even its upper end stays under the limit; refuted when even its lower end is
+    over it; otherwise the run cannot tell."""
+    if ci is None:
+        return "not measured"
+    if ci[1] < limit:
+        return "shown"
+    if ci[0] > limit:
+        return "refuted"
+    return "inconclusive"
+
+
+def schedule(t_a: float, rounds: int, phase_s: float,
+             kinds: tuple[str, ...] = KINDS) -> list[tuple[float, float, str, int]]:
     """(start, end, kind, round) of every phase; the order rotates each round."""
     out = []
     t = t_a
     for r in range(rounds):
-        for i in range(len(KINDS)):
-            kind = KINDS[(i + r) % len(KINDS)]
+        for i in range(len(kinds)):
+            kind = kinds[(i + r) % len(kinds)]
             out.append((t, t + phase_s, kind, r))
             t += phase_s
     return out
@@ -380,7 +437,7 @@ async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
     tasks = [asyncio.create_task(desktop(d)) for d in conf["desktops"]]
     tasks += [asyncio.create_task(wallboard(k)) for k in conf["wallboards"]]
     t_a = await asyncio.to_thread(go.get, True, conf["connect_timeout_s"])
-    phases.extend(schedule(t_a, conf["rounds"], conf["phase_s"]))
+    phases.extend(schedule(t_a, conf["rounds"], conf["phase_s"], tuple(conf["kinds"])))
     for d in conf["desktops"]:
         windows[d["agent"]] = stuck_windows(phases, d["stuck_rounds"], conf["recover_s"])
         if d["reconnect"]:
@@ -402,8 +459,8 @@ async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
 
 
 async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: float,
-               rate_per_s: float, ivr: bool, trace: bool = False, legacy: bool = False
-               ) -> dict[str, Any]:
+               rate_per_s: float, ivr: bool, trace: bool = False, legacy: bool = False,
+               kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
     import server
     from agent_desktop.app import AUTH_KEY
     from agent_desktop.hub.hub import TOPIC_SCREEN_POP, kiosk_hash
@@ -416,7 +473,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
 
     configure_logging("warning", "console")
     one_hash = hash_password(server.DEMO_PASSWORD)
-    server.hash_password = lambda _password: one_hash  # type: ignore[attr-defined]
+    server.hash_password = lambda password: one_hash  # type: ignore[attr-defined]
     server.DEMO_SUPERVISOR_EXTENSION = "9999"
     tmp = Path(tempfile.mkdtemp(prefix="screen-pop-"))
     # Agents answer after ~1 s, talk ~2 s (exponential) and wrap up 1 s: 1,000 agents serve
@@ -536,7 +593,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
                      for i, (u, t) in enumerate(zip(users, tokens, strict=True))],
         "wallboards": kiosks, "rounds": rounds, "phase_s": phase_s, "away_s": away_s,
         "recover_s": recover_s, "legacy": legacy, "connect_timeout_s": connect_timeout_s,
-        "trace": trace,
+        "trace": trace, "kinds": list(kinds),
     }
     progress_task = asyncio.create_task(_progress(handles, sim, offered))
     ctx = multiprocessing.get_context("spawn")
@@ -557,7 +614,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         t_a = time.time() + 1.0
     go.put(t_a)
     connected_at_start = hub.client_count()
-    phases = schedule(t_a, rounds, phase_s)
+    phases = schedule(t_a, rounds, phase_s, kinds)
     t_end = phases[-1][1]
 
     async def switch_agent_stats() -> None:
@@ -602,6 +659,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     bins: dict[str, list[int]] = {k: [] for k in KINDS}  # the second of each latency's offer
     offers_by_kind = dict.fromkeys(KINDS, 0)
     lat_round: dict[tuple[str, int], list[float]] = {}
+    bins_round: dict[tuple[str, int], list[int]] = {}
     # ms, offered, queued in the server (or None), received
     spans: dict[str, list[tuple[float, float, float | None, float]]] = {k: [] for k in KINDS}
     base: list[float] = []
@@ -628,6 +686,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         lat[kind].append(ms)
         bins[kind].append(int(t))
         lat_round.setdefault((kind, rnd), []).append(ms)
+        bins_round.setdefault((kind, rnd), []).append(int(t))
         spans[kind].append((ms, t, queued.get((agent, call_id)), r[0]))
         if kind == "A" and (agent, call_id) in queued:
             base.append((queued[(agent, call_id)] - t) * 1000)
@@ -635,8 +694,10 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     boot = random.Random(seed)
     measured_s = rounds * (phase_s - guard_s)
     groups = {k: clusters(lat[k], bins[k]) for k in KINDS}
+    by_round = {k: {r: clusters(lat_round[(k, r)], bins_round[(k, r)])
+                    for r in range(rounds) if (k, r) in lat_round} for k in KINDS}
     per_kind = {}
-    for k in KINDS:
+    for k in kinds:
         per_kind[k] = {
             "offered": offers_by_kind[k],
             "pops": len(lat[k]), "p50_ms": pct(lat[k], 0.50), "p99_ms": pct(lat[k], 0.99),
@@ -646,8 +707,18 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
                                           / (rounds * phase_s), 2),
             "value_frames": res["values_by_kind"][k],
         }
-    ratio_b, ratio_b_ci = bootstrap_ratio(groups["B"], groups["A"], boot)
+    ratio_b, ratio_b_ci_unblocked = bootstrap_ratio(groups["B"], groups["A"], boot)
+    ratio_b_ci = bootstrap_ratio_blocked(by_round["B"], by_round["A"], boot)
     ratio_c, ratio_c_ci = bootstrap_ratio(groups["A"], groups["C"], boot)
+    if "C" in kinds:
+        ratio_c_ci = bootstrap_ratio_blocked(by_round["A"], by_round["C"], boot)
+    # Round by round: B's p99 over A's (the spread a reader can compare the pooled ratio with).
+    per_round_b_over_a = []
+    for rnd in range(rounds):
+        pa = pct(lat_round.get(("A", rnd), []), 0.99)
+        pb = pct(lat_round.get(("B", rnd), []), 0.99)
+        per_round_b_over_a.append(round(pb / pa, 3) if pa and pb is not None else None)
+    p99_a = pct(lat["A"], 0.99)
     result: dict[str, Any] = {
         "desktops": desktops,
         "wallboards": WALLBOARDS,
@@ -661,8 +732,15 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "p99_ms_agent_stats_off": pct(lat["C"], 0.99),
         "p99_ratio_with_stuck": ratio_b,
         "p99_ratio_with_stuck_ci95": ratio_b_ci,
+        "p99_ratio_with_stuck_ci95_unblocked": ratio_b_ci_unblocked,
+        "p99_ratio_with_stuck_per_round": per_round_b_over_a,
         "p99_ratio_agent_stats": ratio_c,
         "p99_ratio_agent_stats_ci95": ratio_c_ci,
+        "goal": {"p99_under_50ms": p99_a is not None and p99_a < 50.0,
+                 "stuck_move_p99_under_10pct": goal_verdict(ratio_b_ci),
+                 "nothing_lost": lost == 0,
+                 "judged_on": "p99_ratio_with_stuck_ci95 (blocked by round): shown if its "
+                              "upper end < 1.10, refuted if its lower end > 1.10"},
         "phases": per_kind,
         "stuck_fraction": round(n_stuck / desktops, 3),
         "stuck_dropped": dropped_slow,
@@ -675,16 +753,15 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "baseline_p99_ms": pct(base, 0.99),
         "baseline": "offer -> pop frame queued in the server (CRM read + encode), phase A",
         "latency_from": "ACD offer published on the bus (before the agent's phone rings)",
-        "phase_kinds": {"A": "all reading, agent queue figures on (default)",
-                        "B": "5% of desktops not reading, agent queue figures on",
-                        "C": "all reading, agent queue figures off"},
+        "phase_kinds": {k: v for k, v in PHASE_KINDS.items() if k in kinds},
         "rounds": rounds, "phase_s": phase_s, "guard_s": guard_s,
         "method": 1 if legacy else 2,
         "method_notes": METHOD_NOTES[1 if legacy else 2],
         "stuck_read_again_s_before_b_ends": recover_s,
         "clients_connected_at_start": connected_at_start,
         "offered_calls_per_s": round(rate_per_s, 1),
-        "pops_per_s_measured": round(sum(len(v) for v in lat.values()) / (3 * measured_s), 1),
+        "pops_per_s_measured": round(sum(len(v) for v in lat.values())
+                                     / (len(kinds) * measured_s), 1),
         "ivr": ivr,
         "frames_received": res["frames"],
         "value_frames_sent": hub.counters.value_frames,
@@ -720,7 +797,7 @@ def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
     server_lag = server.samples
     s_idx, c_idx = LagIndex(server_lag), LagIndex(client_lag)
     out: dict[str, Any] = {}
-    for k in KINDS:
+    for k in sorted({p[2] for p in phases}):
         windows = [(s + guard_s, e) for s, e, kind, _ in phases if kind == k]
 
         def inside(t: float, windows: list[tuple[float, float]] = windows) -> bool:
@@ -785,13 +862,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--json", action="store_true", help="print one JSON object (default)")
     ap.add_argument("--quick", action="store_true",
-                    help="200 desktops, 3 short rounds (under a minute)")
+                    help="200 desktops, 4 short rounds (under a minute)")
     ap.add_argument("--desktops", type=int, default=None)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rate", type=float, default=None,
-                    help="offered calls per second (default 10; --quick 20)")
-    ap.add_argument("--rounds", type=int, default=None, help="rounds of A B C (default 6; 3)")
-    ap.add_argument("--phase-s", type=float, default=None, help="seconds per phase (20; 3.5)")
+                    help="offered calls per second (default 20)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds of the phases (default 10; --quick 4)")
+    ap.add_argument("--phase-s", type=float, default=None,
+                    help="seconds per phase (default 30; --quick 4)")
+    ap.add_argument("--phases", default="AB", choices=("AB", "ABC"),
+                    help="phase kinds in each round: AB (default: the goal's comparison) or "
+                         "ABC (also C, the agents' live queue figures off)")
     ap.add_argument("--ivr", action="store_true",
                     help="callers walk the IVR first (the demo's menu) instead of going "
                          "straight to the queue")
@@ -804,12 +886,13 @@ def main() -> None:
                          "leaves, per phase kind, and say what the slowest pops waited on")
     args = ap.parse_args()
     desktops = args.desktops or (200 if args.quick else 1000)
-    rounds = args.rounds or (3 if args.quick else 6)
-    phase_s = args.phase_s or (3.5 if args.quick else 20.0)
-    rate = args.rate or (20.0 if args.quick else 10.0)
+    rounds = args.rounds or (4 if args.quick else 10)
+    phase_s = args.phase_s or (4.0 if args.quick else 30.0)
+    rate = args.rate or 20.0
     guard_s = 0.5 if args.quick else 1.0
     result = asyncio.run(_run(desktops, args.seed, rounds, phase_s, guard_s, rate, args.ivr,
-                              args.trace, legacy=args.method == 1))
+                              args.trace, legacy=args.method == 1,
+                              kinds=tuple(args.phases)))
     print(json.dumps(result))
 
 

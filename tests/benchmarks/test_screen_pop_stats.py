@@ -65,3 +65,41 @@ def test_a_slow_pop_is_blamed_on_what_held_it_for_half_its_time() -> None:
     samples = [(0.0, 0.0, 5.0), (1.0, 0.0, 5.5), (2.0, 0.0, 6.0)]
     assert phase_cpu(samples, 0.0, 3.0) == 0.5  # half a core
     assert phase_cpu(samples, 5.0, 6.0) is None
+
+
+def test_two_kind_schedule_alternates_which_kind_goes_first() -> None:
+    phases = schedule(0.0, rounds=4, phase_s=5.0, kinds=("A", "B"))
+    assert [k for _, _, k, _ in phases] == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    assert phases[-1][1] == 40.0
+
+
+def test_the_blocked_interval_ignores_drift_both_kinds_share_and_sees_a_real_difference() -> None:
+    from benchmarks.screen_pop import bootstrap_ratio_blocked
+
+    rng = random.Random(11)
+    # Four rounds whose load level differs 1x..8x; within a round, A and B are alike.
+    level = [1.0, 8.0, 2.0, 4.0]
+    a = {r: [[rng.uniform(1.0, 10.0) * level[r] for _ in range(10)] for _ in range(30)]
+         for r in range(4)}
+    b = {r: [[rng.uniform(1.0, 10.0) * level[r] for _ in range(10)] for _ in range(30)]
+         for r in range(4)}
+    ci = bootstrap_ratio_blocked(b, a, random.Random(12))
+    assert ci is not None and ci[0] <= 1.0 <= ci[1]
+    unblocked = bootstrap_ratio([g for r in b for g in b[r]], [g for r in a for g in a[r]],
+                                random.Random(12))[1]
+    assert unblocked is not None
+    assert ci[1] - ci[0] <= unblocked[1] - unblocked[0]  # shared drift is not counted twice
+    # B 30% slower in every round: a difference the blocked interval must not hide.
+    slow = {r: [[x * 1.3 for x in g] for g in b[r]] for r in b}
+    ci = bootstrap_ratio_blocked(slow, a, random.Random(13))
+    assert ci is not None and ci[0] > 1.0
+    assert bootstrap_ratio_blocked({0: [[1.0]]}, {0: [[1.0]]}, random.Random(1)) is None
+
+
+def test_the_goal_is_judged_on_the_whole_interval() -> None:
+    from benchmarks.screen_pop import goal_verdict
+
+    assert goal_verdict([0.95, 1.08]) == "shown"
+    assert goal_verdict([0.80, 1.12]) == "inconclusive"
+    assert goal_verdict([1.11, 1.40]) == "refuted"
+    assert goal_verdict(None) == "not measured"
