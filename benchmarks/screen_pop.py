@@ -374,8 +374,15 @@ async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
                     with contextlib.suppress(Exception):
                         await ws.close()
                     return
+                # Wake for this desktop's next planned moment only (a stuck window, its
+                # reconnect, the end): a fixed short timeout woke 1,000 desktops four times a
+                # second each, and that timer churn in the clients' loop delayed the pops it
+                # was measuring.
+                next_at = min([t_end + TAIL_S] + [s for s, _ in stuck if s > now]
+                              + ([reconnect_at[agent]] if agent in reconnect_at
+                                 and not reconnected else []))
                 try:
-                    msg = await ws.receive(timeout=0.25)
+                    msg = await ws.receive(timeout=max(0.01, min(next_at - now, 1.0)))
                 except TimeoutError:
                     continue
                 except (aiohttp.ClientError, ConnectionError):
