@@ -51,6 +51,7 @@ class DesktopConfig:
     language: str
     timezone: str
     country: str
+    placed_call_check_s: float  # [pages]: a placed call dialling this long unheard is read once
     pause_codes: tuple[str, ...]
     dispositions: tuple[str, ...]  # for calls of no (or an unknown) queue
     queues: tuple[QueueConfig, ...]
@@ -66,6 +67,7 @@ def desktop_config(settings: Settings, user: Any) -> DesktopConfig:
                          extension=getattr(user, "extension", None)),
         language=pages.language, timezone=pages.timezone,
         country=pages.country or settings.crm.default_region,
+        placed_call_check_s=pages.placed_call_check_s,
         pause_codes=tuple(c for c in acd.pause_codes if c not in SYSTEM_PAUSE_CODES),
         dispositions=tuple(acd.disposition_codes),
         queues=tuple(QueueConfig(q.name, acd.dispositions_for(q.name), q.service_level_s,

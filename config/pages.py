@@ -22,6 +22,10 @@ class PagesSettings(Section):
     timezone: str = ""
     # ISO country whose style phone numbers are shown in ("" = crm.default_region).
     country: str = Field(default="", pattern=r"^([A-Z]{2})?$")
+    # A call placed from the desktop (click-to-dial, preview dial) that is still "dialling" this
+    # many seconds later with nothing pushed about it is read once over REST: its phone may
+    # never have rung, and a call with no channel gets no pbx.call.ended.
+    placed_call_check_s: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("timezone")
     @classmethod

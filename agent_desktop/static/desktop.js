@@ -491,15 +491,14 @@ function placedCall(callId, number) {
 }
 
 /**
- * A placed call still "dialling" a minute on, with nothing pushed about it since: its phone may
- * never have rung (no channel, so no pbx.call.ended), so it is read once: gone -> over.
+ * A placed call still "dialling" [pages].placed_call_check_s (a minute) on, with nothing pushed
+ * about it since: its phone may never have rung (no channel, so no pbx.call.ended), so it is
+ * read once: gone -> over; answered -> talking.
  */
-const DIALLING_CHECK_MS = 60_000;
-
 function checkStillDialling(c) {
   setTimeout(() => {
     if (S.call === c && c.status === "dialing" && !c.heard) refreshCall(c);
-  }, DIALLING_CHECK_MS);
+  }, (S.config.placed_call_check_s ?? 60) * 1000);
 }
 
 /** pbx.call.dialling: Asterisk accepted an Originate that rings my phone first. */

@@ -30,13 +30,13 @@ def free_port() -> int:
 
 
 def demo_settings(data_dir: Path, port: int, *, agents: int = 1,
-                  **demo: Any) -> Settings:
+                  pages: dict[str, Any] | None = None, **demo: Any) -> Settings:
     return Settings.model_validate({
         "server": {"port": port, "host": "127.0.0.1", "data_dir": str(data_dir),
                    "summary_interval_s": 60},
         "fastagi": {"port": 0},
         "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
-        "pages": {"language": "en", "country": "US"},
+        "pages": {"language": "en", "country": "US", **(pages or {})},
         # Conversations last until hung up; no random calls, no demo campaign.
         "demo": {"customers": 300, "agents": agents, "calls_per_minute": 0.0001,
                  "mean_handle_s": 30000.0, "time_scale": 0.1, "agent_return_s": 0.5,
@@ -150,10 +150,59 @@ async def sign_in(context: BrowserContext, url: str, user: str) -> Page:
     return page
 
 
-async def open_desktop(browser: Browser, base: str, user: str) -> Page:
-    """`user`'s agent desktop in a fresh browser context, signed in, its websocket online."""
+async def open_desktop(browser: Browser, base: str, user: str, *, ready: bool = False,
+                       prepare: Callable[[BrowserContext], Awaitable[None]] | None = None
+                       ) -> Page:
+    """`user`'s agent desktop in a fresh browser context, signed in, its websocket online;
+    `ready`: and the agent available in the ACD. `prepare` runs on the new context before the
+    page opens (routes, permissions, init scripts)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1100})
+    if prepare is not None:
+        await prepare(context)
     page = await sign_in(context, base + "/desktop", user)
     await expect(page.locator("#conn")).to_have_attribute("data-status", "online",
                                                          timeout=TIMEOUT_MS)
+    if ready:
+        await make_available(page)
     return page
+
+
+async def make_available(page: Page) -> None:
+    """The desktop's agent is available (pressed "Ready" if the ACD had them otherwise)."""
+    state = page.locator("#agent-state")
+    await expect(state).not_to_have_attribute("data-state", "none", timeout=TIMEOUT_MS)
+    if await state.get_attribute("data-state") != "available":
+        await page.click("#btn-ready")
+    await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
+
+
+async def wrap_up(page: Page) -> str:
+    """Picks the first disposition code and saves; returns the code."""
+    wrap = page.locator("#wrap-panel")
+    await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
+    code = (await page.locator("#wrap-disposition option").all_inner_texts())[1]
+    await page.select_option("#wrap-disposition", code)
+    await page.click("#wrap-save")
+    await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
+    return code
+
+
+async def focused(page: Page) -> str:
+    """The focused element's id, else its tag and classes ("button.link.dial")."""
+    return str(await page.evaluate("""() => {
+      const el = document.activeElement;
+      if (!el) return "";
+      return el.id || [el.tagName.toLowerCase(), ...el.classList].join(".");
+    }"""))
+
+
+async def tab_to(page: Page, wanted: set[str], limit: int = 120) -> set[str]:
+    """Presses Tab until every id in `wanted` had the focus (or `limit` presses); returns the ids
+    that never did."""
+    missing = set(wanted)
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        missing.discard(await focused(page))
+        if not missing:
+            break
+    return missing

@@ -30,11 +30,15 @@ from tests.agent_desktop.demo_pages import (
     DemoServer,
     demo_settings,
     eventually,
+    focused,
     free_port,
     known_caller,
+    make_available,
     next_message,
     open_desktop,
     rest,
+    tab_to,
+    wrap_up,
 )
 from tests.browser import artifact, chromium
 
@@ -74,18 +78,6 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         await server.shutdown()
 
 
-async def desktop(w: World, user: str) -> Page:
-    return await open_desktop(w.browser, w.server.base, user)
-
-
-async def make_available(w: World, page: Page) -> None:
-    state = page.locator("#agent-state")
-    await expect(state).not_to_have_attribute("data-state", "none", timeout=TIMEOUT_MS)
-    if await state.get_attribute("data-state") != "available":
-        await page.click("#btn-ready")
-    await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
-
-
 async def take_inbound_call(w: World, page: Page) -> tuple[str, Any, str]:
     """A known customer calls; agent1's desk phone answers. (number, customer view, call id)"""
     number, view = await known_caller(w.server.crm)
@@ -105,21 +97,10 @@ async def until_true(pred: Any, within: float = TIMEOUT_MS / 1000) -> None:
             await asyncio.sleep(0.02)
 
 
-async def wrap_up(page: Page) -> str:
-    """Picks the first disposition code and saves; returns the code."""
-    wrap = page.locator("#wrap-panel")
-    await expect(wrap).to_be_visible(timeout=TIMEOUT_MS)
-    code = (await page.locator("#wrap-disposition option").all_inner_texts())[1]
-    await page.select_option("#wrap-disposition", code)
-    await page.click("#wrap-save")
-    await expect(wrap).to_be_hidden(timeout=TIMEOUT_MS)
-    return code
-
-
 async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: World) -> None:
     w, tracker = world, world.server.handles["tracker"]
-    desk = await desktop(w, "agent1")
-    await make_available(w, desk)
+    desk = await open_desktop(w.browser, w.server.base, "agent1")
+    await make_available(desk)
     _number, view, inbound = await take_inbound_call(w, desk)
     # An ACD-routed caller is held by the ACD's own FastAGI session (acd/hold.py): the same
     # button, the same held state from the caller's MusicOnHoldStart.
@@ -207,32 +188,11 @@ async def test_click_to_dial_from_the_screen_pop_then_hold_and_resume(world: Wor
     await desk.context.close()
 
 
-async def focused(page: Page) -> str:
-    """The focused element's id, else its tag and classes ("button.link.dial")."""
-    return str(await page.evaluate("""() => {
-      const el = document.activeElement;
-      if (!el) return "";
-      return el.id || [el.tagName.toLowerCase(), ...el.classList].join(".");
-    }"""))
-
-
-async def tab_to(page: Page, wanted: set[str], limit: int = 120) -> set[str]:
-    """Presses Tab until every id in `wanted` had the focus (or `limit` presses); returns the ids
-    that never did."""
-    missing = set(wanted)
-    for _ in range(limit):
-        await page.keyboard.press("Tab")
-        missing.discard(await focused(page))
-        if not missing:
-            break
-    return missing
-
-
 async def test_the_main_controls_work_from_the_keyboard_alone(world: World) -> None:
     w = world
-    desk = await desktop(w, "agent1")
+    desk = await open_desktop(w.browser, w.server.base, "agent1")
     state = desk.locator("#agent-state")
-    await make_available(w, desk)
+    await make_available(desk)
     await desk.keyboard.press("Alt+P")  # pause, with the reason picked in the menu
     reason = await desk.input_value("#pause-reason")
     await expect(state).to_have_attribute("data-state", "paused", timeout=TIMEOUT_MS)
@@ -314,11 +274,12 @@ async def test_a_blind_transfer_moves_the_call_to_the_other_agents_desktop(world
     # agent1 is shown to agent2 by display name (a CJK one here), not by login name.
     agent1 = await w.server.crm.users.by_username("agent1")
     await rest(w.server, "PATCH", f"/api/users/{agent1.id}", "admin", {"display_name": "王芳"})
-    desk1 = await desktop(w, "agent1")
-    desk2 = await desktop(w, "agent2")  # paused: the ACD routes nothing to agent2
+    desk1 = await open_desktop(w.browser, w.server.base, "agent1")
+    # agent2 is paused: the ACD routes nothing to them.
+    desk2 = await open_desktop(w.browser, w.server.base, "agent2")
     await expect(desk2.locator("#agent-state")).to_have_attribute("data-state", "paused",
                                                                   timeout=TIMEOUT_MS)
-    await make_available(w, desk1)
+    await make_available(desk1)
     answered_1002 = w.server.sim.tally().agent_answered.get("1002", 0)
     moves = w.server.subscribe("pbx.call.")
     number, view, call_id = await take_inbound_call(w, desk1)

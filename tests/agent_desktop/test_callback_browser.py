@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from config.settings import Settings
 from cti.simulator.config import OutboundProfile
@@ -70,16 +70,6 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         await server.shutdown()
 
 
-async def desktop(w: World, user: str) -> Page:
-    page = await open_desktop(w.browser, w.server.base, user)
-    state = page.locator("#agent-state")
-    await expect(state).not_to_have_attribute("data-state", "none", timeout=TIMEOUT_MS)
-    if await state.get_attribute("data-state") != "available":
-        await page.click("#btn-ready")
-    await expect(state).to_have_attribute("data-state", "available", timeout=TIMEOUT_MS)
-    return page
-
-
 async def test_an_owned_campaign_callback_pops_on_its_owners_desktop_and_is_disposed(
         world: World) -> None:
     w, crm = world, world.server.crm
@@ -94,7 +84,7 @@ async def test_an_owned_campaign_callback_pops_on_its_owners_desktop_and_is_disp
     assert report["imported"] == 1, report
     (lead,) = (await crm.leads.search(list_id=report["list_id"], limit=5)).items
     await crm.leads.update(lead.id, status="callback", next_attempt=None)
-    desk = await desktop(w, "agent1")
+    desk = await open_desktop(w.browser, w.server.base, "agent1", ready=True)
     owner = await crm.users.by_username("agent1")
     cb = await crm.callbacks.create(phone=number, due_at=time.time() - 1, campaign_id=cid,
                                     lead_id=lead.id, customer_id=view.customer.id,
@@ -149,7 +139,7 @@ async def test_a_callback_scheduled_from_the_desktop_is_placed_to_its_owner_when
         world: World) -> None:
     w, crm = world, world.server.crm
     number, view = await known_caller(crm)
-    desk = await desktop(w, "agent1")
+    desk = await open_desktop(w.browser, w.server.base, "agent1", ready=True)
     owner = await crm.users.by_username("agent1")
     # What the screen-pop's "schedule callback" form posts (screenpop.js callbackForm).
     note = "周五前回电确认地址 / confirm the address"

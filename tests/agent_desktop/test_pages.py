@@ -118,6 +118,7 @@ async def test_desktop_config_lists_the_codes_a_page_offers(world: World) -> Non
     assert [q["name"] for q in body["queues"]] == ["support", "sales"]
     assert body["queues"][0]["dispositions"] == body["dispositions"]  # no own list: the global
     assert body["language"] == "zh-CN" and body["country"] == "US"  # crm.default_region
+    assert body["placed_call_check_s"] == 60.0  # [pages] default
     assert set(body["wallboard"]) == {"support", "sales", "ALL"}
     assert body["wallboard"]["support"]["abandon_rate_alarm"] == 0.1  # [wallboard] defaults
     assert "password_hash" not in str(body)
@@ -130,3 +131,6 @@ def test_pages_settings_refuse_unknown_zones_and_inverted_thresholds() -> None:
     with pytest.raises(pydantic.ValidationError, match=r"moved to the \[wallboard\]"):
         PagesSettings(abandon_warn=0.2)  # the colour keys [pages] had before [wallboard]
     assert PagesSettings(timezone="Asia/Shanghai", country="CN").country == "CN"
+    for bad in (0, -1, 86400):
+        with pytest.raises(pydantic.ValidationError, match="placed_call_check_s"):
+            PagesSettings(placed_call_check_s=bad)
