@@ -202,7 +202,10 @@ function buildLayout() {
   // Kept across rebuilds too: campaign.js renders it (and follows the language itself).
   ui.campaign = ui.campaign || h("section", { class: "panel", id: "campaign-panel", hidden: true });
   ui.keys = h("section", { class: "panel", id: "keys-panel" });
-  ui.pop = h("section", { class: "panel", id: "screen-pop", tabindex: "-1" });
+  // The skip link's and an offer notification's target: named by its heading (not by all of
+  // its text), with the focus ring showing where the focus went.
+  ui.pop = h("section", { class: "panel", id: "screen-pop", tabindex: "-1",
+                          "aria-labelledby": "pop-h" });
   const main = document.getElementById("main");
   clear(main, ui.gap, h("div", { class: "grid-2" },
     h("div", { class: "col stack" }, ui.agentPanel, ui.callPanel, ui.wrapPanel, ui.campaign,
@@ -341,6 +344,7 @@ function renderCall() {
   ui.notes.value = c.notes || "";
   ui.notes.addEventListener("input", () => { c.notes = ui.notes.value; });
   const answerable = c.status === "ringing";
+  const hangable = live && !offerOnDeskPhone(c);
   // ACD-routed calls too: the ACD holds its own callers (acd/hold.py).
   const holdable = c.status === "talking";
   clear(panel,
@@ -360,7 +364,7 @@ function renderCall() {
       h("button", { type: "button", id: "btn-answer", class: "primary", disabled: !answerable,
                     title: S.softphone ? null : t("call.answer_desk"), onclick: answer },
         t("call.answer"), h("kbd", {}, "Alt+A")),
-      h("button", { type: "button", id: "btn-hangup", class: "danger", disabled: !live,
+      h("button", { type: "button", id: "btn-hangup", class: "danger", disabled: !hangable,
                     onclick: hangup }, t("call.hangup"), h("kbd", {}, "Alt+H")),
       h("button", { type: "button", id: "btn-hold", disabled: !holdable,
                     "aria-pressed": c.held ? "true" : "false",
@@ -423,9 +427,19 @@ async function callAction(path, body) {
   }
 }
 
+/**
+ * An ACD offer ringing a desk phone: it is answered (or let ring) on the phone. The server has
+ * nothing to hang up for the agent until they answer (the call is not theirs yet: 403), so
+ * Hang up and Alt+H are off; the softphone rejects the offer instead.
+ */
+function offerOnDeskPhone(c) {
+  return c.acd && c.status === "ringing" && !(S.softphone && S.softphone.state
+                                              && S.softphone.state !== "idle");
+}
+
 async function hangup() {
   const c = S.call;
-  if (!c || !LIVE.has(c.status)) return;
+  if (!c || !LIVE.has(c.status) || offerOnDeskPhone(c)) return;
   if (S.softphone && S.softphone.state && S.softphone.state !== "idle") {
     try {
       S.softphone.hangup();
@@ -821,14 +835,25 @@ function applyEvent(rawTopic, data, msg) {
     return;
   }
   switch (topic) {
-    case "agent.state":
+    case "agent.state": {
       if (!isMine(data)) return;
+      const was = S.agent?.state;
       S.agent = { ...(S.agent || {}), state: data.new, pause_reason: data.reason ?? null,
                   state_since: ts };
+      if (was === "reserved" && data.new !== "on_call" && data.new !== "reserved"
+          && S.call?.acd && S.call.status === "ringing") {
+        // The offer is over unanswered (the caller hung up while it rang, or it rang out): the
+        // offered agent gets no call event of it, only this change of state.
+        stopRing();
+        toast(t("call.missed"), "info");
+        S.call = null;
+        renderCall();
+      }
       if (data.new === "wrap_up" && !S.wrap && S.call) startWrap(S.call);
       if (!["on_call", "reserved", "wrap_up"].includes(data.new)) S.pending = null;
       renderAgent();
       break;
+    }
     case "call.offered":
       if (!isMine(data)) return;
       S.callNote = null;

@@ -95,7 +95,7 @@ const TIER_CLASS = { platinum: "info", gold: "warn", silver: "", bronze: "" };
  */
 export function renderScreenPop(root, pop, ctx, { restored = false } = {}) {
   clear(root);
-  root.append(h("h2", {}, t("pop.title")));
+  root.append(h("h2", { id: "pop-h" }, t("pop.title")));
   if (!pop) {
     root.append(h("p", { class: "muted" }, t("pop.none")));
     return;

@@ -30,18 +30,22 @@ def free_port() -> int:
 
 
 def demo_settings(data_dir: Path, port: int, *, agents: int = 1,
-                  pages: dict[str, Any] | None = None, **demo: Any) -> Settings:
-    return Settings.model_validate({
+                  sections: dict[str, dict[str, Any]] | None = None, **demo: Any) -> Settings:
+    """`sections`: more config sections (e.g. {"pages": {...}}), merged over these."""
+    base: dict[str, Any] = {
         "server": {"port": port, "host": "127.0.0.1", "data_dir": str(data_dir),
                    "summary_interval_s": 60},
         "fastagi": {"port": 0},
         "auth": {"jwt_secret": "test-secret-0123456789-0123456789"},
-        "pages": {"language": "en", "country": "US", **(pages or {})},
+        "pages": {"language": "en", "country": "US"},
         # Conversations last until hung up; no random calls, no demo campaign.
         "demo": {"customers": 300, "agents": agents, "calls_per_minute": 0.0001,
                  "mean_handle_s": 30000.0, "time_scale": 0.1, "agent_return_s": 0.5,
                  "campaign_leads": 0, **demo},
-    })
+    }
+    for name, values in (sections or {}).items():
+        base[name] = {**base.get(name, {}), **values}
+    return Settings.model_validate(base)
 
 
 class DemoServer:

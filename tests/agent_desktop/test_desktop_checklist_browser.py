@@ -20,16 +20,18 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Route, WebSocketRoute, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, WebSocketRoute, expect
 
-from cti.simulator.config import OutboundProfile
+from cti.simulator.config import OutboundProfile, PhoneBehaviour
 from tests.agent_desktop.demo_pages import (
     TIMEOUT_MS,
     WAIT_S,
     DemoServer,
     demo_settings,
+    focused,
     free_port,
     known_caller,
+    make_available,
     open_desktop,
     wrap_up,
 )
@@ -49,8 +51,11 @@ class World:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     data: Path = tmp_path_factory.mktemp("checklist")
-    server = DemoServer(demo_settings(data, free_port(),
-                                      pages={"placed_call_check_s": CHECK_S}))
+    server = DemoServer(demo_settings(data, free_port(), sections={
+        "pages": {"placed_call_check_s": CHECK_S},
+        # A phone that does not answer rings on (the ringing state is looked at unhurried).
+        "acd": {"queues": [{"name": "support", "skills": ["support"], "ring_timeout_s": 3000},
+                           {"name": "sales", "skills": ["sales"]}]}}))
     await server.start()
     try:
         server.sim.config = dataclasses.replace(server.sim.config, outbound=OutboundProfile(
@@ -150,5 +155,127 @@ async def test_a_placed_call_nothing_is_pushed_about_is_read_once_and_shown_as_r
     assert [(r.direction, r.phone, r.disposition) for r in rows.items] == [
         ("outbound", number, code)]
     assert reads == [call_id], reads
+    assert desk.errors == []  # type: ignore[attr-defined]
+    await desk.context.close()
+
+
+# ------------------------------------------------------------------ keyboard and names
+
+TABBABLE = """() => {
+  const sel = 'a[href], button, input, select, textarea, summary, [tabindex]';
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (el.disabled || el.closest('[hidden], [inert]') || el.tabIndex < 0) continue;
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (!box.width || !box.height || style.visibility !== 'visible') continue;
+    el.dataset.audit = String(out.length);
+    out.push(el.id || [el.tagName.toLowerCase(), ...el.classList].join('.')
+             + (el.dataset.number ? `[${el.dataset.number}]` : ''));
+  }
+  return out;
+}"""
+
+FOCUS_RING = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2)
+    || style.boxShadow !== 'none';
+  return { audit: el.dataset.audit ?? null, ring,
+           what: el.id || [el.tagName.toLowerCase(), ...el.classList].join('.') };
+}"""
+
+
+async def focused_name(page: Page) -> str:
+    """The accessible name chromium computes for the focused element (what a screen reader
+    says)."""
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        found = await cdp.send("Runtime.evaluate", {"expression": "document.activeElement"})
+        node = await cdp.send("DOM.describeNode", {"objectId": found["result"]["objectId"]})
+        tree = await cdp.send("Accessibility.getPartialAXTree", {
+            "backendNodeId": node["node"]["backendNodeId"], "fetchRelatives": False})
+        return str(((tree["nodes"] or [{}])[0].get("name") or {}).get("value") or "")
+    finally:
+        await cdp.detach()
+
+
+async def keyboard_audit(page: Page) -> dict[str, list[str]]:
+    """Tabs through the whole page once. Returns the problems by kind: controls Tab never
+    reached, and reached ones without a visible focus ring or an accessible name."""
+    controls = await page.evaluate(TABBABLE)
+    await page.evaluate("() => document.activeElement?.blur()")
+    reached: set[str] = set()
+    problems: dict[str, list[str]] = {"unreached": [], "no_ring": [], "no_name": []}
+    for _ in range(len(controls) + 3):
+        await page.keyboard.press("Tab")
+        info = await page.evaluate(FOCUS_RING)
+        if info is None or info["audit"] in reached:
+            continue
+        reached.add(info["audit"])
+        if not info["ring"]:
+            problems["no_ring"].append(info["what"])
+        if not (await focused_name(page)).strip():
+            problems["no_name"].append(info["what"])
+    problems["unreached"] = [c for i, c in enumerate(controls) if str(i) not in reached]
+    return problems
+
+
+NO_PROBLEMS: dict[str, list[str]] = {"unreached": [], "no_ring": [], "no_name": []}
+
+
+async def test_every_control_is_reachable_by_tab_with_a_focus_ring_and_a_name_in_each_state(
+        world: World) -> None:
+    w = world
+    desk = await open_desktop(w.browser, w.server.base, "agent1", ready=True)
+    status = desk.locator("#call-status")
+    assert await keyboard_audit(desk) == NO_PROBLEMS, "no call"
+
+    # Ringing (the desk phone does not answer): Answer is a control now; Alt+H ends it.
+    number, view = await known_caller(w.server.crm)
+    w.server.sim.set_phone("1001", PhoneBehaviour(answers=False))
+    await w.server.sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                          patience_s=None)
+    await expect(status).to_have_attribute("data-status", "ringing", timeout=TIMEOUT_MS)
+    await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name,
+                                                                  timeout=TIMEOUT_MS)
+    assert await keyboard_audit(desk) == NO_PROBLEMS, "ringing"
+    # The skip link takes the focus to the caller's record, which says what it is and shows
+    # where the focus went.
+    await desk.locator("a.skip").focus()
+    await desk.keyboard.press("Enter")
+    assert await focused(desk) == "screen-pop"
+    assert await focused_name(desk) == "Caller"  # its heading
+    assert (await desk.evaluate(FOCUS_RING))["ring"], "the caller's record shows no focus"
+    # On a desk phone an offer is answered or let ring on the phone: Hang up has nothing to
+    # do (the server refuses it: not the agent's call until answered), so it is not offered.
+    await expect(desk.locator("#btn-hangup")).to_be_disabled()
+    await desk.keyboard.press("Alt+H")
+    await expect(status).to_have_attribute("data-status", "ringing")
+    assert await desk.locator(".toast-error").count() == 0
+    # The caller gives up while it rings: the offer leaves the desktop (the agent's stream
+    # says only that the agent is available again).
+    call_id = await desk.evaluate("window.desktop.state.call.call_id")
+    w.server.sim.hangup_caller(w.server.handles["tracker"].get(call_id).legs[0].channel)
+    await expect(desk.locator("#call-none")).to_be_visible(timeout=TIMEOUT_MS)
+
+    # Talking, with the caller's record (its numbers, quick actions) beside the call.
+    w.server.sim.set_phone("1001", PhoneBehaviour(answer_delay_s=2.0, handle_time_s=30000.0))
+    await make_available(desk)
+    await w.server.sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                          patience_s=None)
+    await expect(status).to_have_attribute("data-status", "talking", timeout=TIMEOUT_MS)
+    await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name,
+                                                                  timeout=TIMEOUT_MS)
+    assert await keyboard_audit(desk) == NO_PROBLEMS, "talking"
+    await desk.screenshot(path=str(artifact("desktop-keyboard-audit-talking.png")),
+                          full_page=True)
+
+    # Wrap-up: the disposition form.
+    await desk.keyboard.press("Alt+H")
+    await expect(desk.locator("#wrap-panel")).to_be_visible(timeout=TIMEOUT_MS)
+    assert await keyboard_audit(desk) == NO_PROBLEMS, "wrap-up"
+    await wrap_up(desk)
     assert desk.errors == []  # type: ignore[attr-defined]
     await desk.context.close()
