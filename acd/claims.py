@@ -34,6 +34,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from acd import policy
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTerms:
+    """Who a claim of a queue may hold: an agent of `queue` with `skills` at >= `min_level`
+    (`AcdEngine.claim_terms` gives them). The dialer counts as free for its pacing exactly the
+    agents these terms let a claim take (`can_hold`): an agent it counted but no claim would
+    take made progressive dial short and predictive's model count agents no line would get."""
+
+    queue: str
+    skills: frozenset[str]
+    min_level: int
+
+
+def claim_level(entry_level: int) -> int:
+    """The level a claim asks: the queue's level for a new call, but at most the first
+    rung's default (an escalation ladder that first waits for the most skilled is longer than
+    the 2 s a person who answered may wait)."""
+    return min(entry_level, policy.DEFAULT_MIN_LEVEL)
+
+
+def can_hold(agent: policy.Staffing, terms: ClaimTerms) -> bool:
+    """THE claim predicate, whatever the agent is doing now (the engine adds: available, its
+    device can ring, not claimed): the engine's claims take only such agents, and the dialer's
+    pacing counts only such agents (acd/dialer/blend.py)."""
+    return policy.qualifies(agent, terms.queue, terms.skills, terms.min_level)
+
 
 @dataclass(slots=True, eq=False)
 class Claim:
@@ -43,3 +71,5 @@ class Claim:
     pool: str  # claims of one pool stand in for each other (the dialer: its campaign)
     agent_id: str
     token: int  # its expiry timer's (a timer with another token is stale)
+    terms: ClaimTerms  # whom it may hold (a claim whose agent leaves moves under them)
+    tier: str = "unknown"  # the tier it was made for (the queue's order among its agents)

@@ -81,7 +81,7 @@ from typing import TypeVar
 from acd import policy
 from acd.agents import Agent, AgentEvent, validate_skills
 from acd.calls import WAITING_STATES, AcdCall, CallEvent
-from acd.claims import Claim
+from acd.claims import Claim, ClaimTerms, claim_level
 from acd.errors import (
     AcdError,
     DuplicateCall,
@@ -461,19 +461,23 @@ class AcdEngine:
             raise InvalidSkills(f"claim {claim_id}: empty skill name")
         now = self._catch_up(now)
         if claim_id not in self._claims:
-            probe = self._probe(NewCall(claim_id, qi.settings.name, tier, skills), now)
-            # Any agent of the queue with its skills, at any level, in the queue's order (best
-            # first for a VIP tier): an escalation ladder's first rungs wait for the most
-            # skilled longer than the 2 s a person who answered a campaign's call may wait.
-            probe.min_level = min(probe.min_level, policy.DEFAULT_MIN_LEVEL)
-            a = self._index.pick_agent(probe)
+            terms = self.claim_terms(qi.settings.name, now, skills)
+            a = self._claimable(claim_id, terms, tier, now)
             if a is not None:
-                self._index.unindex_agent(a)
-                a.claimed_by = claim_id
                 token = next(self._ids)
-                self._claims[claim_id] = Claim(claim_id, pool, a.agent_id, token)
+                r = Claim(claim_id, pool, a.agent_id, token, terms, tier)
+                self._claims[claim_id] = r
+                self._hold(r, a)
                 self._timers.push(now + hold_s, CLAIM, claim_id, token)
         return self._settle(now)
+
+    def claim_terms(self, queue: str, now: float, skills: frozenset[str] = frozenset()
+                    ) -> ClaimTerms:
+        """Whom a claim of `queue` (for a call needing `skills`, else the queue's) may hold
+        (acd/claims.py: `can_hold`): the dialer counts its free agents by the same terms."""
+        qi = self._queue(queue)
+        return ClaimTerms(qi.settings.name, skills or qi.skills,
+                          claim_level(self._entry_level(qi, now)))
 
     def release_claim(self, claim_id: str, now: float) -> list[Command]:
         """The claim's call will not come: its agent is routed again. A claim no longer held
@@ -639,6 +643,20 @@ class AcdEngine:
                 self._end_claim(r, route=False)
                 return a
         return None
+
+    def _claimable(self, claim_id: str, terms: ClaimTerms, tier: str, now: float
+                   ) -> Agent | None:
+        """The agent a claim under `terms` takes now: a routable one that `can_hold` allows,
+        the first in the queue's order (best first for a VIP tier)."""
+        probe = self._probe(NewCall(claim_id, terms.queue, tier, terms.skills), now)
+        probe.min_level = terms.min_level
+        return self._index.pick_agent(probe)
+
+    def _hold(self, r: Claim, a: Agent) -> None:
+        self._index.unindex_agent(a)
+        self._dirty_agents.pop(a.agent_id, None)
+        a.claimed_by = r.claim_id
+        r.agent_id = a.agent_id
 
     def _end_claim(self, r: Claim, *, route: bool) -> None:
         del self._claims[r.claim_id]

@@ -71,7 +71,7 @@ once the hold is short its cost is within the noise of these measurements. Repro
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Final, Protocol
 
 from acd.agents import Agent
@@ -135,10 +135,26 @@ def score(a: Agent, skills: frozenset[str]) -> int:
     return min(a.skills.get(s, 0) for s in skills)
 
 
-def is_eligible(a: Agent, queue: str, skills: frozenset[str], min_level: int) -> bool:
-    if not a.routable or queue not in a.queues:
+class Staffing(Protocol):
+    """What qualification reads of an agent (Agent and acd.model.AgentSnapshot have it)."""
+
+    @property
+    def queues(self) -> frozenset[str]: ...
+    @property
+    def skills(self) -> Mapping[str, int]: ...
+
+
+def qualifies(a: Staffing, queue: str, skills: frozenset[str], min_level: int) -> bool:
+    """THE qualification rule, whatever the agent is doing now: serves `queue` and has every
+    one of `skills` at >= `min_level` (0: no skill needed). Routing (`is_eligible`) and agent
+    claims (acd/claims.py, and so the dialer's count of free agents) both ask it."""
+    if queue not in a.queues:
         return False
     return min_level == 0 or all(a.skills.get(s, 0) >= min_level for s in skills)
+
+
+def is_eligible(a: Agent, queue: str, skills: frozenset[str], min_level: int) -> bool:
+    return a.routable and qualifies(a, queue, skills, min_level)
 
 
 def round_robin(agent_ids: Sequence[str], last: str | None) -> str:

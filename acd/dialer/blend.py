@@ -37,7 +37,8 @@ counts. So (a), in the engine (acd/claims.py), with (c) kept as it was (the pers
 the `platinum` tier, ahead of inbound callers for the next agent freed). Rules:
 
 - `pacing_agents`: an agent the campaign's queue's lines hold counts as free for the pacing (its
-  line counts as in flight); one claimed for anything else is not free.
+  line counts as in flight); one claimed for anything else is not free; one a claim of the
+  queue may not hold (without the queue's skills: acd/claims.py `can_hold`) never counts.
 - Every paced line claims an agent when one is free (the ACD's policy pick for a person of the
   campaign's queue); in progressive (and predictive backed off to it) a line is dialled only
   with its claim. Predictive dials its extra lines without one.
@@ -54,6 +55,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol
 
+from acd.claims import ClaimTerms, can_hold
 from acd.dialer.pacing import BusyAgent
 from acd.model import UNROUTABLE_DEVICE_STATES, AgentState, DeviceState
 
@@ -70,6 +72,8 @@ class AgentView(Protocol):
     @property
     def queues(self) -> frozenset[str]: ...
     @property
+    def skills(self) -> Mapping[str, int]: ...
+    @property
     def routable(self) -> bool: ...
     @property
     def device_state(self) -> DeviceState: ...
@@ -77,15 +81,18 @@ class AgentView(Protocol):
     def claimed_by(self) -> str | None: ...
 
 
-def pacing_agents(agents: Iterable[AgentView], queue: str, now: float,
+def pacing_agents(agents: Iterable[AgentView], terms: ClaimTerms, now: float,
                   held: Collection[str]) -> tuple[list[str], list[str], tuple[BusyAgent, ...]]:
-    """The queue's agents as the pacing sees them: (free and unclaimed, held by one of the
-    `held` claims (the lines' call ids), busy ones' phases). Free for the pacing: both lists."""
+    """The agents of the campaign's queue as the pacing sees them: (free and unclaimed, held by
+    one of the `held` claims (the lines' call ids), busy ones' phases). Free for the pacing:
+    both lists. Only agents a claim of the queue may hold count (`can_hold`, the engine's own
+    rule: `AcdEngine.claim_terms`): one without the queue's skills never gets a line's person,
+    free or busy."""
     free: list[str] = []
     claimed: list[str] = []
     busy: list[BusyAgent] = []
     for a in agents:
-        if queue not in a.queues:
+        if not can_hold(a, terms):
             continue
         if a.state is AgentState.AVAILABLE:
             if a.routable:

@@ -446,7 +446,9 @@ class DialerService:
                        ) -> tuple[list[str], list[str], tuple[BusyAgent, ...]]:
         """The queue's free agents (ids = usernames), those `lines` hold, and its busy
         agents' phases (blend.pacing_agents)."""
-        return pacing_agents(self.acd.engine.agents(), queue, self.acd.clock.now(), lines)
+        now = self.acd.clock.now()
+        terms = self.acd.engine.claim_terms(queue, now)
+        return pacing_agents(self.acd.engine.agents(), terms, now, lines)
 
     async def tick(self) -> None:
         if self._stopping:

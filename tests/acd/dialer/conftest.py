@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from acd.call_log import CallLog
+from acd.claims import ClaimTerms, can_hold
 from acd.dialer.service import DialerService
 from acd.engine import AcdEngine
 from acd.model import AgentState, DeviceState
@@ -57,6 +58,7 @@ class Agent:
     state_since: float = 0.0
     device_state: DeviceState = DeviceState.NOT_INUSE
     claimed_by: str | None = None  # held for a dialer line (acd/claims.py): not routable
+    skills: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,6 +67,9 @@ class FakeEngine:
 
     def agents(self) -> list[Agent]:
         return self.agents_
+
+    def claim_terms(self, queue: str, now: float) -> ClaimTerms:
+        return ClaimTerms(queue, frozenset(), 1)  # (any agent of the queue)
 
 
 @dataclass
@@ -90,7 +95,8 @@ class FakeAcd:
             if a.claimed_by == claim_id:
                 return a.agent_id
         for a in self.engine.agents_:
-            if a.state is AgentState.AVAILABLE and a.routable and queue in a.queues:
+            if a.state is AgentState.AVAILABLE and a.routable \
+                    and can_hold(a, self.engine.claim_terms(queue, 0.0)):
                 a.claimed_by, a.routable = claim_id, False
                 return a.agent_id
         return None

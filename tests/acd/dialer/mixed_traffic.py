@@ -186,7 +186,8 @@ class MixedDay:
         if m.check_picks:
             self.check_picks()
         mine = {lid for lid in self.lines}
-        free, held, busy = pacing_agents(self.e.agents(), QUEUE, self.now,
+        free, held, busy = pacing_agents(self.e.agents(), self.e.claim_terms(QUEUE, self.now),
+                                         self.now,
                                          mine if m.claims else ())
         waiting = sum(1 for ln in self.lines.values() if ln.human_at is not None)
         state = PacingState(idle_agents=len(free) + len(held), busy=busy,

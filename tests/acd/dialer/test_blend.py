@@ -9,6 +9,7 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acd.claims import ClaimTerms
 from acd.dialer.blend import kept_for_inbound, pacing_agents, short_queues
 from acd.dialer.pacing import BusyAgent
 from acd.model import AgentState, DeviceState
@@ -77,7 +78,8 @@ def test_pacing_counts_the_agents_its_lines_hold_and_no_one_elses() -> None:
                     device_state=DeviceState.UNAVAILABLE),
               Agent("talking", AgentState.ON_CALL, state_since=40.0),
               Agent("support", queues=frozenset({"support"}))]
-    free, held, busy = pacing_agents(agents, "sales", 100.0, {"dl1", "dl2"})  # type: ignore[arg-type]
+    free, held, busy = pacing_agents(agents, ClaimTerms("sales", frozenset(), 1), 100.0,
+                                     {"dl1", "dl2"})  # type: ignore[arg-type]
     assert (free, held, busy) == (["free"], ["mine"], (BusyAgent("talk", 60.0),))
 
 
