@@ -188,6 +188,7 @@ async def serve(settings: Settings, *, demo: bool = False,
                          dial_guard=dial_guard)
         dialer = DialerService(crm=crm, acd=acd, ami=ami, dialing=settings.dialing, clock=clock,
                                settings=settings.dialer, publish=bus.publish, guard=dial_guard)
+        acd.claim_lost_listeners.append(dialer.on_claim_lost)  # its line's agent left
 
         acd.read_calls_from(feed)  # the tracker's updates and call ids (the Linkedid)
         call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall, queue_of=acd.queue_of)

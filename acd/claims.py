@@ -18,13 +18,18 @@ hold, made by the engine (acd/engine.py) and kept in its records:
   (`Agent.routable`).
 - The claim ends when its call arrives (`NewCall.claim` names it: the call goes straight to its
   agent, whatever else waits: it is the call the agent was held for), when the dialer releases
-  it (the line was busy, not answered, a machine), when it expires (`hold_s`: a line whose
-  outcome never came must not hold an agent for ever), or when its agent leaves `available`
-  (pause, logout: the agent's choice wins; the call then finds an agent as below).
+  it (the line was busy, not answered, a machine), or when it expires (`hold_s`: a line whose
+  outcome never came must not hold an agent for ever).
+- Its agent leaving `available` (pause, logout: the agent's choice wins) moves the claim to
+  another free agent its terms allow (`ClaimTerms`, `can_hold`; the queue's order picks), its
+  expiry unchanged. With nobody free the claim ends and the engine says so (`ClaimLost`): the
+  dialer hangs up the line if it is still ringing (nobody answered: no abandon), else its
+  person will arrive with no agent held.
 - A call whose own claim is gone takes another claim of the same `pool` (the dialer's
   campaign): claims protect a campaign's agents from other traffic, not one line's from the
   campaign's other lines. A predictive campaign dials more lines than it has agents: the first
-  person to answer gets the first held agent. Else it is routed like any call.
+  person to answer gets the first held agent. Else it waits first in line, ahead of every
+  other call, at a claim's level (acd/policy.py `first_in_line_key`): it has 2 s.
 
 Released or expired, the agent is routed at once: a waiting call takes it before the dialer can
 claim it again.

@@ -104,6 +104,7 @@ from acd.model import (
     CallRemoved,
     CallSnapshot,
     CallState,
+    ClaimLost,
     Command,
     DeviceState,
     NewCall,
@@ -159,6 +160,9 @@ class AcdEngine:
         self._device_owner: dict[str, str] = {}  # device -> logged-in agent
         self._wrap: dict[str, WrapUp] = {}
         self._claims: dict[str, Claim] = {}  # by claim id (acd/claims.py)
+        # Claims whose agent left during this input, with that agent: moved (or lost) once the
+        # input is routed (_rehome).
+        self._orphans: list[tuple[Claim, str]] = []
         # One sequence for calls' arrival order, heap and timer tokens and the timers' order: a
         # token is then unique engine-wide, so a later call with the same id never matches an
         # earlier one's stale heap entries or timers.
@@ -230,6 +234,10 @@ class AcdEngine:
             if held is not None:  # the agent held for it: at once, whatever else waits
                 self._offer(c, held, waiting=False)
                 return self._settle(now)
+            # Its agent left and no other could be held (acd/claims.py): a person is on the
+            # line with seconds to find an agent. First in line, at a claim's level.
+            c.key = policy.first_in_line_key(now, c.key[2])
+            c.min_level = claim_level(c.min_level)
         if not self._step_due(qi, c, now) and not (self._dirty_agents or self._dirty_calls):
             # The engine is stable and nothing else is pending: if an agent can take the call
             # now, it goes straight to them, without entering (and at once leaving) the waiting
@@ -697,8 +705,23 @@ class AcdEngine:
             self._fire_timers(now)
         if self._dirty_agents or self._dirty_calls:
             self._match(now)
+        if self._orphans:
+            self._rehome(now)
         out, self._out = self._out, []
         return out
+
+    def _rehome(self, now: float) -> None:
+        """Claims whose agent paused or logged out (acd/claims.py): each holds another free
+        agent its terms allow (the engine is stable: no waiting call can take one), the first
+        in the queue's order; its expiry stays. None free: ClaimLost, and the claim is gone."""
+        orphans, self._orphans = self._orphans, []
+        for r, left in orphans:
+            a = self._claimable(r.claim_id, r.terms, r.tier, now)
+            if a is None:
+                self._out.append(ClaimLost(r.claim_id, r.pool, left))
+                continue
+            self._claims[r.claim_id] = r
+            self._hold(r, a)
 
     # ------------------------------------------------------------------------------ agents
 
@@ -710,8 +733,11 @@ class AcdEngine:
         self, a: Agent, event: AgentEvent, now: float, reason: str | None = None
     ) -> None:
         if a.claimed_by is not None:
-            # Leaving available (pause, logout): the agent's choice ends the hold.
-            self._end_claim(self._claims[a.claimed_by], route=False)
+            # Leaving available (pause, logout): the agent's choice ends its hold; the claim
+            # moves to another agent its terms allow once the input is routed (_rehome).
+            r = self._claims.pop(a.claimed_by)
+            a.claimed_by = None
+            self._orphans.append((r, a.agent_id))
         old = a.apply(event, now, reason)
         new = a.state
         was = old is not _LOGGED_OUT and old is not _PAUSED

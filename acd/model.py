@@ -223,6 +223,17 @@ class AgentStateChanged:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimLost:
+    """A claim's agent left `available` (pause, logout) and no other agent its terms allow was
+    free to be held in its place (acd/claims.py): the outbound call it was made for has no
+    agent waiting for it. The dialer hangs up a line still ringing (not yet answered)."""
+
+    claim_id: str
+    pool: str
+    agent_id: str  # the agent who left
+
+
 Command = (
     Offer
     | PlaceCallback
@@ -232,4 +243,5 @@ Command = (
     | Announce
     | CallRemoved
     | AgentStateChanged
+    | ClaimLost
 )

@@ -26,6 +26,10 @@ them decision by decision.
   last-call-end, or login), best_skill (longest idle among the top scores), fewest_calls (calls
   today, then longest idle), round_robin (`round_robin`: first agent id after the queue's last
   pick, wrapping). Ties: agent id.
+- A person who answered an outbound call whose held agent left (claims, acd/claims.py) and
+  whom no other claim of its pool holds an agent for waits first in line
+  (`first_in_line_key`), at a claim's level (`claim_level`): the 2 s abandon rule leaves no
+  time for priorities or an escalation ladder.
 - Call choice for an agent (`reference_pick_call`): the eligible waiting call with the smallest
   key across its queues.
 - When several calls and agents become matchable at once (tick), the highest-priority matchable
@@ -93,6 +97,13 @@ def call_key(aging_per_s: float, tier_weight: float, enqueued_at: float, seq: in
     is sorting by rank = aging x enqueued_at - weight ascending, whatever t is. `seq` (arrival
     order) breaks the last ties."""
     return (aging_per_s * enqueued_at - tier_weight, enqueued_at, seq)
+
+
+def first_in_line_key(enqueued_at: float, seq: int) -> CallKey:
+    """The key of a call ahead of every call of any tier, however long they waited: a person
+    who answered an outbound call whose held agent left (acd/claims.py) and who must reach
+    an agent within seconds. Among such calls, the first to arrive."""
+    return (float("-inf"), enqueued_at, seq)
 
 
 def step_due(queue_since: float, step: EscalationStep) -> float:

@@ -65,6 +65,7 @@ from acd.model import (
     Announce,
     CallRemoved,
     CallState,
+    ClaimLost,
     Command,
     NewCall,
     Offer,
@@ -190,6 +191,9 @@ class AcdService:
         self.callbacks = CallbackBook()  # the callbacks being placed (acd/callbacks.py)
         # Callbacks other parts scheduled here (the dialer's agent-owned ones: acd/scheduled.py)
         self.scheduled = ScheduledCallbacks()
+        # Told when a claim's agent left and no other could be held (acd/claims.py): the
+        # dialer, which hangs up the line if it still rings.
+        self.claim_lost_listeners: list[Callable[[ClaimLost], None]] = []
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.fallbacks = 0
@@ -370,6 +374,13 @@ class AcdService:
                 self._scheduled_done(cmd)
             self.bus.publish(AcdCallRemoved(cmd.call_id, cmd.queue, cmd.reason, cmd.agent_id,
                                             round(cmd.waited_s, 3)))
+        elif isinstance(cmd, ClaimLost):
+            log.info("claim_lost", claim_id=cmd.claim_id, agent=cmd.agent_id)
+            for listener in self.claim_lost_listeners:
+                try:
+                    listener(cmd)
+                except Exception:  # (one listener's fault must not stop the engine's commands)
+                    log.exception("claim_lost_listener_failed", claim_id=cmd.claim_id)
         elif isinstance(cmd, AgentStateChanged):
             if self.continuity is not None:
                 self.continuity.agent_changed(cmd.agent_id)

@@ -380,6 +380,18 @@ def hangup(channel: str, *, action_id: str, cause: int = 16) -> AmiAction:
     )
 
 
+def hangup_call(call_id: str, *, action_id: str, cause: int = 16) -> AmiAction:
+    """Hang up the channel whose uniqueid is `call_id` (an Originate's ChannelId), which may
+    still be ringing and have no name we know: Asterisk looks a Channel header up as a name,
+    then as a uniqueid (ast_channel_get_by_name; main/channelstorage_ao2_legacy.c)."""
+    if isinstance(cause, bool) or not isinstance(cause, int) or not 0 <= cause <= 127:
+        raise InvalidValue("Cause", cause, "a Q.850 cause 0..127")
+    _no_control("Channel", call_id)
+    _match("Channel", call_id, _CHANNEL_ID, "call id")
+    return AmiAction("Hangup", (("Channel", call_id), ("Cause", str(cause))),
+                     check_action_id(action_id))
+
+
 def redirect(
     channel: str,
     *,

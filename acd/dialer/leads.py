@@ -5,7 +5,8 @@ event may move a lead from which status; an event not in the table raises Illega
 and changes nothing (h11-style).
 
     new/callback --dial--> dialing
-    dialing --retry--> new            (busy, no answer, machine, abandoned, failed: attempts left)
+    dialing --retry--> new            (busy, no answer, machine, abandoned, failed: attempts left;
+                                       cancelled: hung up by the dialer, no attempt counted)
     dialing --exhausted--> failed     (max attempts reached, or the number is invalid)
     dialing --connected--> contacted  (a person reached an agent; the disposition decides next)
     contacted --done--> done ; --callback--> callback ; --retry--> new ; --dnc--> dnc
@@ -79,8 +80,13 @@ class RetryPolicy:
     def after_attempt(self, lead_id: int, status: str, attempts_before: int, result: str,
                       now: float) -> LeadUpdate:
         """Where a lead goes after one attempt ended with `result` (status must be dialing)."""
-        if result not in ATTEMPT_RESULTS:
+        if result not in ATTEMPT_RESULTS and result != "cancelled":
             raise InvalidPacing(f"result must be one of {', '.join(ATTEMPT_RESULTS)}: {result!r}")
+        if result == "cancelled":
+            # Hung up by the dialer before anyone answered (the agent it was dialled for
+            # left): not the lead's attempt; due again after the `failed` delay.
+            return LeadUpdate(transition(lead_id, status, "retry"), attempts_before,
+                              now + self.delays.get("failed", DEFAULT_DELAYS["failed"]), result)
         attempts = attempts_before + 1
         if result == "connected":
             return LeadUpdate(transition(lead_id, status, "connected"), attempts, None, result)

@@ -58,6 +58,7 @@ from acd.dialer.rules import CampaignRules, EffectiveRules, merge
 from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
 from acd.dialer.windows import zones_for_number
 from acd.errors import AcdError
+from acd.model import ClaimLost
 from acd.scheduled import CallbackDone, CallbackRequest
 from common.clock import Clock, MonotonicClock, WallClock
 from common.messages import (
@@ -74,6 +75,7 @@ from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
 from cti.dialguard import Dialer, DialGuard
 from cti.errors import (
+    ActionFailed,
     AgiHangup,
     CtiError,
     DialRateLimited,
@@ -83,6 +85,7 @@ from cti.errors import (
 from cti.events import (
     AmiLost,
     AmiResynced,
+    ChannelCreated,
     ChannelHungUp,
     CtiEvent,
     DialEnd,
@@ -143,6 +146,12 @@ class Line:
     booking: bool = False  # its outcome is being written (it leaves `lines` once written)
     paced: bool = False  # dialled by the pacing: it claims an agent (blend.py)
     talking: bool = False  # an agent answered the person: no longer in flight for the pacing
+    # To hang up while it rings: its held agent left and the ACD had nobody else to hold
+    # (AcdEngine ClaimLost). Booked "cancelled" if it ends unanswered: nobody answered, so no
+    # live answer and no abandon; the lead is due again after the `failed` delay, its attempt
+    # not counted. Answered first: the cancel is dropped (its person goes first in line).
+    cancelled: bool = False
+    hangup_sent: bool = False  # Asterisk took our Hangup of it
 
 
 @dataclass(eq=False)
@@ -580,7 +589,8 @@ class DialerService:
             if room <= 0:
                 break
             if line.campaign_id != run.campaign.id or not line.paced or line.human_waiting \
-                    or line.in_agi or line.unknown or line.booking or line.call_id in held:
+                    or line.in_agi or line.unknown or line.booking or line.cancelled \
+                    or line.call_id in held:
                 continue
             hold_s = self._hold_s(line)
             if hold_s > 0 and self._claim(run.campaign, line.call_id, hold_s):
@@ -1014,9 +1024,10 @@ class DialerService:
                                             next_attempt=u.next_attempt, last_result=result)
             except Exception:
                 log.exception("lead_update_failed", lead_id=line.lead_id, result=result)
-        if line.callback_id is not None:
+        if line.callback_id is not None and result != "cancelled":
             # Kept once: a callback that did not reach the person is "missed" (its lead, if
-            # any, goes on with the usual retries; an agent sees the missed row).
+            # any, goes on with the usual retries; an agent sees the missed row). One we hung
+            # up before anyone answered stays pending: it is placed again.
             try:
                 await self.crm.callbacks.update(
                     line.callback_id, status="done" if result == "connected" else "missed")
@@ -1052,8 +1063,15 @@ class DialerService:
             elif ev.success:
                 line.answered = True
                 line.answered_at = self.wall.now()
+                line.cancelled = False  # too late: answered (a Hangup racing it is counted)
             else:
-                self._spawn(self._finish(line, REASONS.get(ev.reason, "failed")))
+                self._spawn(self._finish(line, "cancelled" if line.cancelled
+                                         else REASONS.get(ev.reason, "failed")))
+        elif isinstance(ev, ChannelCreated):
+            line = self.lines.get(ev.chan.uniqueid)
+            if line is not None and line.cancelled and not line.hangup_sent \
+                    and not line.answered:
+                self._spawn(self._cancel(line))  # (its Hangup found no channel before)
         elif isinstance(ev, DialEnd):
             # A preview dial: the agent's channel (our ChannelId) dialled the lead's number.
             line = self.lines.get(ev.caller.uniqueid) if ev.caller is not None else None
@@ -1078,7 +1096,7 @@ class DialerService:
             # An unanswered line's Hangup comes before its OriginateResponse, which decides.
             if line is not None and line.answered and not line.in_agi:
                 # Answered, then gone before the dialplan reached our AGI (hung up during AMD).
-                self._spawn(self._finish(line, "failed"))
+                self._spawn(self._finish_answered_gone(line))
         elif isinstance(ev, AmiLost):
             # Events of the lines still ringing may be lost with the connection (AMI has no
             # replay): they are of unknown outcome until the resync says whether they exist.
@@ -1159,11 +1177,58 @@ class DialerService:
                     await session.stream_file(PROMPT_ABANDON)
                     await session.hangup()
         except AgiHangup:
-            if line.human_waiting and run is not None:
+            if (line.human_waiting or line.hangup_sent) and run is not None:
                 self._count(run, abandoned=True)
                 await self._finish(line, "abandoned")
             else:
                 await self._finish(line, "failed")
+
+    async def _finish_answered_gone(self, line: Line) -> None:
+        """A line answered, then hung up before our AGI saw it. If we hung it up (its agent
+        left) the callee answered first, maybe a person, before anyone could talk to them:
+        counted as a live answer abandoned (the abandon rule's side of the doubt)."""
+        if line.hangup_sent and not line.booking:
+            run = self.runs.get(line.campaign_id)
+            if run is not None:
+                self._count(run, abandoned=True)
+            await self._finish(line, "abandoned")
+        else:
+            await self._finish(line, "failed")
+
+    # ------------------------------------------------------------------ agents leaving
+
+    def on_claim_lost(self, lost: ClaimLost) -> None:
+        """A paced line's held agent paused or logged out and the ACD had no other free agent
+        to hold for it (acd/claims.py). Still ringing: hung up at once (nobody answered, so no
+        abandon: booked "cancelled"). Answered already (answering-machine detection running,
+        or its person in the ACD): left as it is; its person waits first in line for the next
+        free agent (acd/policy.py), and the next tick claims one for it if one is free."""
+        line = self.lines.get(lost.claim_id)
+        if line is None or line.booking or line.cancelled or not line.paced:
+            return
+        if line.answered or line.in_agi or line.human_waiting or line.unknown:
+            log.info("line_lost_its_agent_after_answer", call_id=line.call_id,
+                     agent=lost.agent_id)
+            return
+        line.cancelled = True
+        log.info("line_cancelled_agent_left", call_id=line.call_id, agent=lost.agent_id)
+        self._spawn(self._cancel(line))
+
+    async def _cancel(self, line: Line) -> None:
+        try:
+            await self.ami.send(ami_commands.hangup_call(line.call_id,
+                                                         action_id=f"cancel-{line.call_id}"))
+        except ActionFailed as exc:
+            # No such channel: not created yet (the Originate is on its way, or Asterisk has
+            # not allocated its channel: hung up when its Newchannel comes), or gone already
+            # (its outcome comes).
+            log.info("line_cancel_deferred", call_id=line.call_id, error=str(exc))
+        except CtiError as exc:
+            # AMI down: it rings on, and a person who answers waits first in line.
+            line.cancelled = False
+            log.warning("line_not_cancelled", call_id=line.call_id, error=str(exc))
+        else:
+            line.hangup_sent = line.cancelled
 
 
     def _claim_args(self, line: Line) -> dict[str, Any]:

@@ -171,10 +171,14 @@ class Switch:
         return ch
 
     def find(self, name: str | None) -> Channel | None:
-        """The live channel called `name` (None for None or "")."""
+        """The live channel called `name`, or else whose uniqueid is `name`, as Asterisk looks
+        a Channel header up (None for None or "")."""
         if not name:
             return None
-        return self.channels.get(name)
+        ch = self.channels.get(name)
+        if ch is None:
+            ch = next((c for c in self.channels.values() if c.uniqueid == name), None)
+        return ch
 
     def step(self, ch: Channel, priority: int, app: str, data: str) -> None:
         """The channel runs dialplan priority `priority`: app(data)."""

@@ -81,7 +81,11 @@ def eligible(a: AgentSnapshot, c: CallSnapshot, now: float) -> bool:
     return thr == 0 or all(a.skills.get(s, 0) >= thr for s in c.skills)
 
 
-def key(c: CallSnapshot) -> tuple[float, float]:
+def key(c: CallSnapshot, first_in_line: bool = False) -> tuple[float, float]:
+    """Its place in the service order; `first_in_line`: a person who answered an outbound call
+    and found no claim held for them goes ahead of every call (acd/policy.py)."""
+    if first_in_line:
+        return (float("-inf"), c.enqueued_at)
     return (SETTINGS.aging_per_s * c.enqueued_at - SETTINGS.tier_weights[c.tier], c.enqueued_at)
 
 
@@ -374,6 +378,10 @@ class AcdMachine(RuleBasedStateMachine):
     def nothing_disappears(self) -> None:
         assert {c.call_id for c in self.e.calls()} == self.live
 
+    def key(self, c: CallSnapshot) -> tuple[float, float]:
+        claimed = self.claim_of.get(c.call_id) is not None or bool(self.pools.get(c.call_id))
+        return key(c, first_in_line=claimed)
+
     @invariant()
     def stable_and_fair(self) -> None:
         now = self.now
@@ -390,7 +398,7 @@ class AcdMachine(RuleBasedStateMachine):
                     continue  # a reserved call goes before any other, whatever the priorities
                 a = by_id[cmd.agent_id]
                 for c in waiting:
-                    assert not (key(c) < key(got) and eligible(a, c, now)), (
+                    assert not (self.key(c) < self.key(got) and eligible(a, c, now)), (
                         f"{c.call_id} passed over by {got.call_id} for {a.agent_id}")
 
 

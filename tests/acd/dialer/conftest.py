@@ -302,6 +302,7 @@ async def sim_stack(tmp_path: Path) -> AsyncIterator[StartStack]:
                                dialing=settings.dialing, settings=dialer_settings,
                                wall=ManualClock(NOON_NY), tick_s=0.05, history=history.append)
         feed.event_sinks.append(dialer.on_cti_event)
+        acd.claim_lost_listeners.append(dialer.on_claim_lost)
         feed.event_sinks.extend(taps)
         fastagi.route("dialer", dialer.handle_dialer)
         ivr_service = None

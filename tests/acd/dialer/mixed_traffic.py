@@ -12,7 +12,9 @@ Traffic from seeded streams: inbound arrivals (Poisson) with their talk times, a
 outcome (a person with `live_rate`, else busy / no answer / machine), its ring time and talk
 time. An agent answers an offer at once; a person who answered waits at most 2 s for an agent
 (then abandoned, as the ACD's deadline does). Optional agent pauses (`pause_per_min`): an agent
-on a break loses its claim (the agent's choice wins).
+on a break leaves its claim: the engine moves it to another free agent of the queue, or says
+ClaimLost, and the dialer then hangs up the line if it is still ringing (counted in
+`cancelled`: nobody answered, no abandon) as acd/dialer/service.py does.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from acd.dialer.abandon import AbandonTracker
 from acd.dialer.blend import pacing_agents
 from acd.dialer.pacing import PacingConfig, PacingState, PacingStats, pace
 from acd.engine import AcdEngine
-from acd.model import AgentLogin, AgentState, CallState, NewCall, Offer
+from acd.model import AgentLogin, AgentState, CallState, ClaimLost, NewCall, Offer
 from config.acd import AcdSettings, EscalationStep, QueueSettings
 
 QUEUE = "sales"
@@ -62,6 +64,8 @@ class Result:
     connected: int = 0
     abandoned: int = 0
     without_claim: int = 0  # people who answered a line that held no agent when they did
+    cancelled: int = 0  # lines hung up while ringing: their agent left, nobody else was free
+    lost_after_answer: int = 0  # claims lost after the line was answered
     inbound: int = 0
     inbound_answered: int = 0
     max_outbound_wait_s: float = 0.0
@@ -76,6 +80,7 @@ class Result:
 class _Line:
     lid: str
     placed_at: float
+    answered_at: float = 0.0  # when the callee picks up (then AMD, for a person)
     human_at: float | None = None  # the person reached the ACD
 
 
@@ -119,6 +124,9 @@ class MixedDay:
         todo = list(cmds)
         while todo:
             cmd = todo.pop(0)
+            if isinstance(cmd, ClaimLost):
+                self.claim_lost(cmd.claim_id)
+                continue
             if not isinstance(cmd, Offer):
                 continue
             cid = cmd.call_id
@@ -227,8 +235,8 @@ class MixedDay:
     def dial(self, lid: str) -> None:
         rng = self.line_rng
         self.r.lines += 1
-        self.lines[lid] = _Line(lid, self.now)
         ring = rng.uniform(*self.mix.ring_s)
+        self.lines[lid] = _Line(lid, self.now, self.now + ring)
         human = rng.random() < self.mix.live_rate
         self.talk[lid] = rng.expovariate(1.0 / self.mix.talk_s)
         if human:
@@ -236,7 +244,21 @@ class MixedDay:
         else:
             self.push(self.now + ring, "no_person", lid)
 
+    def claim_lost(self, lid: str) -> None:
+        """DialerService.on_claim_lost: a line still ringing is hung up."""
+        line = self.lines.get(lid)
+        if line is None or line.human_at is not None:
+            return
+        if self.now < line.answered_at:
+            del self.lines[lid]
+            self.talk.pop(lid, None)
+            self.r.cancelled += 1
+        else:
+            self.r.lost_after_answer += 1
+
     def on_no_person(self, lid: str) -> None:
+        if lid not in self.lines:
+            return  # cancelled
         del self.lines[lid]
         self.talk.pop(lid, None)
         if self.mix.claims:
@@ -244,6 +266,8 @@ class MixedDay:
 
     def on_human(self, lid: str) -> None:
         """AMD found a person: to the ACD with the line's claim (acd/dialer/service.py)."""
+        if lid not in self.lines:
+            return  # cancelled while ringing: nobody answered
         self.r.live += 1
         self.lines[lid].human_at = self.now
         if self.e.claimed_agent(lid) is None:

@@ -99,3 +99,27 @@ async def test_an_inbound_caller_waits_while_the_lines_ring_for_their_agents(
     offers = [c for _, cmds in seen for c in cmds if isinstance(c, Offer)]
     assert {o.call_id: o.agent_id for o in offers if o.call_id in held} == held
     assert len(offers) == 3  # and the caller was answered once an agent was free
+
+
+async def test_a_line_whose_agent_goes_on_a_break_while_it_rings_is_hung_up(
+        sim_stack: StartStack) -> None:
+    # One agent, one line ringing (answered only after 100 simulated seconds). The agent takes
+    # a break: nobody else can be held for the line, so the dialer hangs it up through AMI
+    # (Hangup by its uniqueid) before anyone answers: booked "cancelled", no abandon.
+    fate = {"+12125550101": "human"}
+    s = await sim_stack(fate=fate, seed=8, answer_delay_s=100.0, agents=("1001",),
+                        dialer_settings=DialerSettings(ring_timeout_s=120.0))
+    camp_id, list_id = await s.campaign(fate)
+    s.acd.agent_login("alice", "1001", skills={"sales": 3})
+    await s.dialer.control(camp_id, "start")
+    await wait_for(lambda: len(s.dialer.lines) == 1 and all(
+        s.engine.claimed_agent(cid) == "alice" for cid in s.dialer.lines), timeout=10)
+    [call_id] = s.dialer.lines
+    s.acd.agent_pause("alice", "break")
+    await wait_for(lambda: call_id not in s.dialer.lines, timeout=10)
+    lead = (await s.crm.leads.search(list_id=list_id)).items[0]
+    assert (lead.status, lead.last_result, lead.attempts) == ("new", "cancelled", 0)
+    st = s.dialer.status(await s.crm.campaigns.get(camp_id))
+    assert st.results == {"cancelled": 1}
+    assert st.abandon_rate["24h"] == {"live": 0, "abandoned": 0, "rate": 0.0}
+    assert s.sim.tally().amd_results == {}  # nobody answered
