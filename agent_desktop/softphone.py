@@ -5,6 +5,12 @@ server can hand an agent their password without a password table, and the operat
 the same passwords with `run_server.py softphone pjsip-auth EXT...` (pjsip_sections below), which
 prints the pjsip.conf sections for those extensions. Pure functions: no I/O, no logging (a
 password must never reach a log line).
+
+TURN credentials follow coturn's `use-auth-secret` (the "TURN REST API" draft): username
+"<unix expiry>:<agent>", password base64(HMAC-SHA1(static-auth-secret, username)). coturn
+recomputes the MAC from the username it is sent and refuses it once the expiry has passed, so the
+server can hand each agent a relay credential of their own, for a limited time, without telling
+anyone the secret.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,8 +35,16 @@ ENDPOINT_TEMPLATE = "cc-webrtc-endpoint"
 AOR_TEMPLATE = "cc-webrtc-aor"
 
 
+# Who a TURN credential is for: after the expiry's ':' (coturn's REST API separator), so no ':'.
+TURN_AGENT = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
 class BadExtension(ValueError):
     """Not an extension (2-6 digits)."""
+
+
+class BadTurnRequest(ValueError):
+    """TURN credentials asked for a name, a time or a lifetime they cannot carry."""
 
 
 def check_extension(extension: str) -> str:
@@ -45,6 +60,29 @@ def sip_password(secret: str, extension: str) -> str:
     mac = hmac.new(secret.encode(), _PURPOSE + check_extension(extension).encode(),
                    hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode()[:PASSWORD_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCredentials:
+    username: str     # "<expiry>:<agent>"
+    credential: str   # base64(HMAC-SHA1(secret, username))
+    expires_at: int   # unix seconds, the number in the username
+
+
+def turn_credentials(secret: str, agent: str, now: float, ttl_s: int) -> TurnCredentials:
+    """Credentials coturn (use-auth-secret, static-auth-secret = `secret`) accepts for `agent`
+    until `now + ttl_s` (rounded up to the second) and refuses after."""
+    if not secret:
+        raise BadTurnRequest("no [softphone] turn_secret configured")
+    if not TURN_AGENT.fullmatch(agent):
+        raise BadTurnRequest(f"{agent[:20]!r} cannot name a TURN user (letters, digits, . _ @ - "
+                             "only, no ':')")
+    if not math.isfinite(now) or now < 0 or isinstance(ttl_s, bool) or ttl_s <= 0:
+        raise BadTurnRequest("the time must be finite and not negative, the lifetime positive")
+    expires_at = math.ceil(now) + ttl_s
+    username = f"{expires_at}:{agent}"
+    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return TurnCredentials(username, base64.b64encode(mac).decode(), expires_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +112,32 @@ class SoftphoneConfig:
     register_expires_s: int = 0
     ice_servers: tuple[IceServerView, ...] = ()
     dtmf: str = ""                # "rfc4733" or "info"
+    ice_transport_policy: str = "all"   # RTCPeerConnection iceTransportPolicy: "all" or "relay"
+    # Seconds the TURN credentials in ice_servers stay valid from when they were handed out (0:
+    # none): the page asks again before a call once half of it has passed.
+    ice_valid_s: int = 0
 
 
 def disabled(reason: str) -> SoftphoneConfig:
     return SoftphoneConfig(enabled=False, reason=reason)
 
 
+def ice_servers_for(settings: SoftphoneSettings, extension: str,
+                    now: float) -> tuple[IceServerView, ...]:
+    """The configured STUN/TURN servers, then the TURN relay with `extension`'s own credentials."""
+    servers = [IceServerView(tuple(s.urls), s.username, s.credential)
+               for s in settings.ice_servers]
+    if settings.turn_urls:
+        creds = turn_credentials(settings.turn_secret, check_extension(extension), now,
+                                 settings.turn_ttl_s)
+        servers.append(IceServerView(tuple(settings.turn_urls), creds.username, creds.credential))
+    return tuple(servers)
+
+
 def credentials_for(settings: SoftphoneSettings, extension: str,
-                    display_name: str = "") -> SoftphoneConfig:
-    """The softphone configuration of one extension (the caller checked it is the user's own)."""
+                    display_name: str = "", *, now: float = 0.0) -> SoftphoneConfig:
+    """The softphone configuration of one extension (the caller checked it is the user's own);
+    `now` (unix seconds) starts the TURN credentials' lifetime."""
     if not settings.enabled:
         return disabled("the softphone is not configured on this server")
     check_extension(extension)
@@ -95,9 +150,10 @@ def credentials_for(settings: SoftphoneSettings, extension: str,
         sip_password=sip_password(settings.password_secret, extension),
         display_name=display_name,
         register_expires_s=settings.register_expires_s,
-        ice_servers=tuple(IceServerView(tuple(s.urls), s.username, s.credential)
-                          for s in settings.ice_servers),
+        ice_servers=ice_servers_for(settings, extension, now),
         dtmf=settings.dtmf,
+        ice_transport_policy=settings.ice_transport_policy,
+        ice_valid_s=settings.turn_ttl_s if settings.turn_urls else 0,
     )
 
 

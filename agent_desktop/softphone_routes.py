@@ -18,6 +18,7 @@ from agent_desktop.errors import Unauthorized
 from agent_desktop.jsonio import json_response
 from agent_desktop.routing import RouteRegistry, check_query, principal_of
 from agent_desktop.softphone import SoftphoneConfig, credentials_for, disabled
+from common.clock import Clock, WallClock
 from config.softphone import SoftphoneSettings
 from crm_core.errors import NotFound as CrmNotFound
 
@@ -30,8 +31,12 @@ ANY_ROLE = frozenset({"agent", "supervisor", "admin"})
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def softphone_routes(settings: SoftphoneSettings, crm: Crm) -> RouteRegistry:
+def softphone_routes(settings: SoftphoneSettings, crm: Crm,
+                     clock: Clock | None = None) -> RouteRegistry:
+    """`clock`: unix seconds, the start of each TURN credential's lifetime (coturn compares the
+    expiry with its own wall clock, so this is the wall clock, not the server's monotonic one)."""
     routes = RouteRegistry()
+    wall = clock or WallClock()
 
     @routes.get("/api/softphone/config", roles=ANY_ROLE, response=SoftphoneConfig,
                 tags=("softphone",),
@@ -51,9 +56,9 @@ def softphone_routes(settings: SoftphoneSettings, crm: Crm) -> RouteRegistry:
                 body = disabled("you have no extension; an admin must set one on your user")
             else:
                 body = credentials_for(settings, user.extension,
-                                       user.display_name or user.username)
+                                       user.display_name or user.username, now=wall.now())
                 log.info("softphone_credentials_issued", user=me.username,
-                         extension=user.extension)
+                         extension=user.extension, turn=bool(settings.turn_urls))
         return json_response(body, headers=NO_STORE)
 
     return routes

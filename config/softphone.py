@@ -24,6 +24,15 @@ _SIP_DOMAIN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z
                          r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 _LOOPBACK_NAMES = frozenset({"localhost"})
+# turn:HOST[:PORT][?transport=udp|tcp] (also turns:): what coturn listens on. Nothing else may
+# follow: the URL reaches every agent's browser and the desktop page.
+_TURN_URL = re.compile(r"^turns?:(?P<host>[A-Za-z0-9.-]{1,253})(?::(?P<port>[0-9]{1,5}))?"
+                       r"(?:\?transport=(?:udp|tcp))?$")
+_TURN_FIX = ("write it as turn:HOST:3478?transport=udp (or turns:HOST:5349?transport=tcp): "
+             "coturn's listening address")
+_TURN_KEY_FIX = ("set coturn's static-auth-secret (turnserver.conf, with use-auth-secret) "
+                    "as CTI_SOFTPHONE__TURN_SECRET rather than in the file; make one with: "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
 _KEY_FIX = ("generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " and set it as CTI_SOFTPHONE__PASSWORD_SECRET rather than in the file")
 
@@ -51,8 +60,9 @@ def _is_loopback(host: str) -> bool:
 class IceServer(Section):
     """One entry of the browser's RTCPeerConnection iceServers (STUN, or TURN with credentials).
 
-    TURN credentials configured here are static and reach every agent's browser; prefer a TURN
-    server on the agents' own network, or none when agents and Asterisk share a LAN.
+    TURN credentials configured here are static and reach every agent's browser: prefer
+    `turn_urls` with `turn_secret` (per-agent credentials that expire), or no TURN at all when
+    agents and Asterisk share a LAN.
     """
 
     urls: list[str] = Field(min_length=1)
@@ -95,6 +105,19 @@ class SoftphoneSettings(Section):
     register_expires_s: int = Field(default=600, ge=60, le=3600)
     # STUN/TURN servers for the browser; empty = host candidates only (agents on Asterisk's LAN).
     ice_servers: list[IceServer] = Field(default_factory=list)
+    # TURN relay with per-agent credentials (coturn use-auth-secret): its URLs, e.g.
+    # ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"],
+    # and coturn's static-auth-secret (>= 32 bytes). Each desktop gets username
+    # "<expiry>:<extension>" and password base64(HMAC-SHA1(secret, username)), valid turn_ttl_s.
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str = ""
+    # How long a desktop's TURN credentials stay valid. coturn checks them when a call's relay is
+    # allocated (not during the call); the desktop fetches new ones before a call once half of
+    # this has passed.
+    turn_ttl_s: int = Field(default=3600, ge=120, le=86400)
+    # "all": any candidate (host, STUN, TURN); "relay": media only through the TURN relay (agents
+    # whose network must not see Asterisk's addresses, or that block everything else).
+    ice_transport_policy: Literal["all", "relay"] = "all"
     # How the keypad sends DTMF: "rfc4733" (events in the media stream; Asterisk's WebRTC
     # endpoints' dtmf_mode = rfc4733) or "info" (SIP INFO; then dtmf_mode = info on them).
     dtmf: Literal["rfc4733", "info"] = "rfc4733"
@@ -128,6 +151,42 @@ class SoftphoneSettings(Section):
                           "refuse it from an https page; it is accepted for a loopback address "
                           "only", fix)
         return v
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            m = _TURN_URL.fullmatch(url) if len(url) <= 300 else None
+            if m is None or (m.group("port") and not 1 <= int(m.group("port")) <= 65535):
+                raise invalid(f"{url[:80]!r} is not a TURN URL", _TURN_FIX)
+        return v
+
+    @field_validator("turn_secret")
+    @classmethod
+    def _turn_secret_long_enough(cls, v: str) -> str:
+        if v and len(v.encode()) < 32:
+            raise invalid("turn_secret is shorter than 32 bytes (anyone who guesses it can use "
+                          "the relay)", _TURN_KEY_FIX)
+        if _has_control(v):
+            raise invalid("turn_secret contains control characters", _TURN_KEY_FIX)
+        return v
+
+    @model_validator(mode="after")
+    def _turn_complete(self) -> SoftphoneSettings:
+        if self.turn_urls and not self.turn_secret:
+            raise invalid("turn_urls are set but turn_secret is empty: the desktops would get "
+                          "no TURN credentials", _TURN_KEY_FIX, at="turn_secret")
+        if self.turn_secret and not self.turn_urls:
+            raise invalid("turn_secret is set but turn_urls is empty",
+                          "add turn_urls = [\"turn:HOST:3478?transport=udp\"], or remove "
+                          "turn_secret", at="turn_urls")
+        static_turn = any(u.startswith(("turn:", "turns:"))
+                          for s in self.ice_servers for u in s.urls)
+        if self.ice_transport_policy == "relay" and not (self.turn_urls or static_turn):
+            raise invalid("ice_transport_policy = \"relay\" without a TURN server: no call "
+                          "would get audio", "set turn_urls and turn_secret (coturn), or "
+                          "ice_transport_policy = \"all\"", at="ice_transport_policy")
+        return self
 
     @field_validator("sip_domain")
     @classmethod

@@ -345,13 +345,35 @@ export function mount(element, config, options = {}) {
     });
   };
 
+  // STUN/TURN servers. TURN credentials (config.ice_valid_s > 0) are the agent's own and expire:
+  // coturn checks them when a call's relay is allocated, so before a call, once half of their
+  // lifetime has passed, the page asks the server for new ones (keeping the old on failure).
+  const ice = { servers: config.ice_servers || [], policy: config.ice_transport_policy || 'all',
+    validS: config.ice_valid_s || 0, since: Date.now(), refreshes: 0 };
+  let iceRefresh = null;
+  const refreshIce = () => {
+    if (!ice.validS || Date.now() - ice.since < ice.validS * 500) return Promise.resolve();
+    iceRefresh = iceRefresh || api('/api/softphone/config').then((fresh) => {
+      if (fresh && fresh.enabled) {
+        ice.servers = fresh.ice_servers || [];
+        ice.policy = fresh.ice_transport_policy || 'all';
+        ice.validS = fresh.ice_valid_s || 0;
+        ice.since = Date.now();
+        ice.refreshes += 1;
+      }
+    }).catch(() => {}).finally(() => { iceRefresh = null; });
+    return iceRefresh;
+  };
   const mediaOptions = () => ({
     mediaConstraints: { audio: true, video: false },
-    pcConfig: { iceServers: (config.ice_servers || []).map((s) => {
-      const entry = { urls: s.urls };
-      if (s.username) { entry.username = s.username; entry.credential = s.credential; }
-      return entry;
-    }) },
+    pcConfig: {
+      iceServers: ice.servers.map((s) => {
+        const entry = { urls: s.urls };
+        if (s.username) { entry.username = s.username; entry.credential = s.credential; }
+        return entry;
+      }),
+      iceTransportPolicy: ice.policy === 'relay' ? 'relay' : 'all',
+    },
     rtcOfferConstraints: { offerToReceiveAudio: true, offerToReceiveVideo: false },
   });
 
@@ -410,6 +432,7 @@ export function mount(element, config, options = {}) {
     render();
     if (direction === 'incoming') {
       ringer.start();
+      refreshIce();  // while it rings, so the answer does not wait
       emit({ type: 'incoming', ...who });
     }
   };
@@ -476,10 +499,15 @@ export function mount(element, config, options = {}) {
     /** Everything: {registration, call, held, muted, ringing}. */
     get status() { return { ...state, ringing: ringer.ringing }; },
     get ua() { return ua; },
+    /** The ICE settings the next call uses (servers, policy, TURN lifetime, refreshes so far). */
+    get ice() { return { ...ice }; },
     answer: guard(() => {
       if (!session || state.call !== 'incoming') return;
       ringer.stop();
-      session.answer(mediaOptions());
+      const s = session;
+      const go = () => { if (session === s && state.call === 'incoming') s.answer(mediaOptions()); };
+      if (iceRefresh) iceRefresh.then(() => { try { go(); } catch (err) { say(String(err)); } });
+      else go();
     }),
     decline: guard(() => {
       if (!session || state.call !== 'incoming') return;
@@ -512,10 +540,16 @@ export function mount(element, config, options = {}) {
       if (!DIALABLE.test(n)) { say(t('bad_number')); return; }
       if (session) return;
       const domain = config.uri.slice(config.uri.indexOf('@') + 1);
-      const s = ua.call(`sip:${n}@${domain}`, mediaOptions());
-      track(s, 'outgoing');
-      caller.dataset.number = n;
-      caller.textContent = fmtPhone(n);
+      const place = () => {
+        if (session) return;
+        const s = ua.call(`sip:${n}@${domain}`, mediaOptions());
+        track(s, 'outgoing');
+        caller.dataset.number = n;
+        caller.textContent = fmtPhone(n);
+      };
+      const pending = refreshIce();
+      if (iceRefresh) pending.then(() => { try { place(); } catch (err) { say(String(err)); } });
+      else place();
     }),
     stop: () => {
       ringer.stop();
