@@ -40,54 +40,13 @@ sys.path.insert(0, str(ROOT))
 from scripts.asterisk_lab_phone import LAB, SIP, Api, Phone  # noqa: E402
 from scripts.lab_audio import analyse, write_tone  # noqa: E402
 from tests.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from tests.webrtc_stats import STATS, TRACK_PCS  # noqa: E402
 
 BROWSER_HZ = 1000.0   # the agent's "voice": chromium's fake microphone
 CALLER_HZ = 600.0     # the customer's: pjsua's player
 MOH_HZ = 440.0        # the lab's music on hold (scripts/asterisk_lab.sh), heard while queued
 OUTBOUND = "+12125550188"
 CARRIER_PORT = int(os.environ.get("LAB_CARRIER_PORT", "15070"))   # [carrier]'s contact in the lab
-
-# Every RTCPeerConnection the page makes, kept for getStats() (the softphone module does not
-# expose its call's connection; this hook is the check's, not the product's).
-TRACK_PCS = """
-(() => {
-  const Orig = window.RTCPeerConnection;
-  window.__pcs = [];
-  class Tracked extends Orig {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  }
-  window.RTCPeerConnection = Tracked;
-})();
-"""
-
-STATS = """
-async () => {
-  const pc = window.__pcs[window.__pcs.length - 1];
-  if (!pc) return null;
-  const out = {inbound: null, outbound: null, pair: null, transport: null, codecs: [],
-               local_candidate: null, remote_candidate: null,
-               signaling: pc.signalingState, ice: pc.iceConnectionState,
-               connection: pc.connectionState,
-               remote_sdp: pc.remoteDescription && pc.remoteDescription.sdp};
-  const report = await pc.getStats();
-  const byId = new Map();
-  report.forEach((s) => byId.set(s.id, s));
-  report.forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.inbound = s;
-    else if (s.type === 'outbound-rtp' && s.kind === 'audio') out.outbound = s;
-    else if (s.type === 'transport') out.transport = s;
-    else if (s.type === 'codec') out.codecs.push(s.mimeType + '/' + s.clockRate);
-  });
-  if (out.transport && out.transport.selectedCandidatePairId) {
-    out.pair = byId.get(out.transport.selectedCandidatePairId) || null;
-    if (out.pair) {
-      out.local_candidate = byId.get(out.pair.localCandidateId) || null;
-      out.remote_candidate = byId.get(out.pair.remoteCandidateId) || null;
-    }
-  }
-  return JSON.parse(JSON.stringify(out));
-}
-"""
 
 # The dominant frequency of what the softphone plays (its <audio>'s stream), by WebAudio.
 SPECTRUM = """

@@ -61,7 +61,7 @@ case "$cmd" in
         exec "$PY" run_server.py --demo "$@"
         ;;
     test)
-        apt_install redis-server chromium fonts-dejavu-core fonts-noto-cjk graphviz openssl
+        apt_install redis-server chromium fonts-dejavu-core fonts-noto-cjk graphviz openssl coturn libnss3-tools
         py_install test
         npm_install
         say "ruff (whole tree)"

@@ -8,6 +8,7 @@ tests/artifacts/ (gitignored; CI keeps it as the test artifacts).
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,11 +41,14 @@ def chromium_path() -> str:
 
 
 @asynccontextmanager
-async def chromium(*extra_args: str) -> AsyncIterator[Browser]:
-    """extra_args: more chromium switches (e.g. a certificate pin for a test's TLS server)."""
+async def chromium(*extra_args: str, home: Path | None = None) -> AsyncIterator[Browser]:
+    """extra_args: more chromium switches (e.g. a certificate pin for a test's TLS server).
+    home: the HOME chromium runs with; its certificate store is HOME/.pki/nssdb
+    (tests/nss_store.py)."""
+    env = {**os.environ, "HOME": str(home)} if home is not None else None
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                           args=[*CHROMIUM_ARGS, *extra_args])
+                                           args=[*CHROMIUM_ARGS, *extra_args], env=env)
         try:
             yield browser
         finally:

@@ -3,9 +3,10 @@
 It speaks just enough SIP (RFC 3261 over RFC 7118 websockets, subprotocol "sip") for one browser
 client: REGISTER is challenged with a 401 digest (MD5, qop=auth) and accepted only when the
 response matches the password configured for that user, as Asterisk's userpass auth does; then
-the test makes it send an INVITE with an SDP offer a browser accepts, and it records what the
-client answers (180, 200 with SDP, re-INVITEs for hold, BYE). Every message it receives is kept
-in `log`, in order, for the assertions.
+the test makes it send an INVITE with an SDP offer a browser accepts (signalling only, or a real
+media peer's: tests/media_peer.py), and it records what the client answers (180, 200 with SDP,
+re-INVITEs for hold, BYE). Every message it receives is kept in `log`, in order, for the
+assertions.
 """
 
 from __future__ import annotations
@@ -193,8 +194,9 @@ class SipResponder:
 
         return await asyncio.wait_for(wait(), timeout)
 
-    async def send_invite(self, caller: str, display_name: str = "") -> str:
-        """Offer a call to the registered client; returns its Call-ID."""
+    async def send_invite(self, caller: str, display_name: str = "", sdp: str = "") -> str:
+        """Offer a call to the registered client; returns its Call-ID. `sdp`: the offer of a
+        real media peer (tests/media_peer.py) instead of the signalling-only one."""
         assert self._client is not None and self._contact, "nobody registered"
         target = re.search(r"<([^>]+)>", self._contact)
         ruri = target.group(1) if target else self._contact.split(";")[0]
@@ -212,7 +214,7 @@ class SipResponder:
             ("Contact", f"<sip:asterisk@{self._host()};transport=ws>"),
             ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"),
             ("Content-Type", "application/sdp"),
-        ], offer_sdp(self._dialog.media))
+        ], sdp or offer_sdp(self._dialog.media))
         await self._client.send(invite.encode())
         return self._dialog.call_id
 

@@ -30,6 +30,7 @@ const LABELS = {
     unregistered: 'Not registered',
     failed: 'Registration failed',
     disconnected: 'Disconnected from the phone server',
+    never_reached: 'never reached it: check the network, and that this computer trusts the phone server\'s certificate',
     incoming: 'Incoming call',
     calling: 'Calling…',
     in_call: 'In call',
@@ -59,6 +60,7 @@ const LABELS = {
     unregistered: '未注册',
     failed: '注册失败',
     disconnected: '与电话服务器断开',
+    never_reached: '从未连上：请检查网络，以及本电脑是否信任电话服务器的证书',
     incoming: '来电',
     calling: '正在呼叫…',
     in_call: '通话中',
@@ -278,9 +280,11 @@ export function mount(element, config, options = {}) {
   const state = { registration: 'connecting', call: 'idle', held: false, muted: false };
 
   let statusDetail = '';
+  // A detail that is a text key (never_reached) is re-translated with the status.
   const showStatus = () => {
     const key = state.registration;
-    status.textContent = statusDetail ? `${t(key)}: ${statusDetail}` : t(key);
+    const detail = statusDetail === 'never_reached' ? t('never_reached') : statusDetail;
+    status.textContent = detail ? `${t(key)}: ${detail}` : t(key);
   };
   const setStatus = (key, detail = '') => {
     state.registration = key;
@@ -466,9 +470,15 @@ export function mount(element, config, options = {}) {
     session_timers: false,
     user_agent: 'callcenter-softphone (JsSIP)',
   });
+  // Browsers tell a page nothing about why a websocket failed: a certificate this computer does
+  // not trust looks like an unreachable server. Until the first connection the panel says both.
+  let everConnected = false;
   ua.on('connecting', () => setStatus('connecting'));
-  ua.on('connected', () => { if (state.registration !== 'registered') setStatus('connected'); });
-  ua.on('disconnected', () => setStatus('disconnected'));
+  ua.on('connected', () => {
+    everConnected = true;
+    if (state.registration !== 'registered') setStatus('connected');
+  });
+  ua.on('disconnected', () => setStatus('disconnected', everConnected ? '' : 'never_reached'));
   ua.on('registered', () => setStatus('registered'));
   ua.on('unregistered', () => setStatus('unregistered'));
   ua.on('registrationFailed', (e) => setStatus('failed', e.cause || ''));

@@ -78,11 +78,12 @@ async def responder() -> AsyncIterator[SipResponder]:
 
 
 async def server(tmp_path: Path, ws_url: str, secret: str = SIP_SECRET,
-                 lang: str = "en") -> tuple[TestClient, Crm]:
+                 lang: str = "en", **softphone: object) -> tuple[TestClient, Crm]:
+    """`softphone`: more [softphone] keys (TURN, ICE policy)."""
     settings = Settings.model_validate({
         "auth": {"jwt_secret": SECRET},
         "softphone": {"enabled": True, "ws_url": ws_url, "sip_domain": "pbx.test",
-                      "password_secret": secret, "dtmf": "info"},
+                      "password_secret": secret, "dtmf": "info", **softphone},
     })
     clock = ManualClock(1_700_000_000.0)
     crm = await Crm.open(tmp_path / "crm.sqlite3", settings.crm, clock=clock)

@@ -1,0 +1,216 @@
+"""The softphone where agents really are: behind NAT, reaching Asterisk with a certificate their
+computer trusts.
+
+- Trust through the browser's certificate store, not a pin: the test CA goes into an NSS database
+  chromium reads (HOME/.pki/nssdb, `certutil`), and the panel registers over wss:// with no
+  ignore or pin flag. A certificate of another CA fails, and the panel says it may be the
+  certificate.
+- TURN relay only: a real coturn (use-auth-secret) on loopback, the server's per-agent
+  credentials, `ice_transport_policy = "relay"`; the far end's media is a real WebRTC peer
+  (aiortc, tests/media_peer.py) behind the SIP responder. getStats() shows the selected
+  candidate pair is the relay's and RTP flows both ways; coturn's log shows the allocation under
+  the agent's own expiring user name, and coturn refuses an expired or forged one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioice import turn
+from aioice.stun import TransactionFailed
+
+from agent_desktop.softphone import pjsip_sections, turn_credentials
+from scripts.lab_audio import write_tone
+from tests.agent_desktop.test_softphone_browser import (
+    CALLER,
+    SIP_SECRET,
+    WAIT_MS,
+    open_page,
+    pjsip_password,
+    server,
+)
+from tests.browser import chromium
+from tests.media_peer import MediaPeer
+from tests.nss_store import certutil_available, nss_home
+from tests.sip_responder import SipResponder
+from tests.tls_cert import make_cert, openssl_available
+from tests.turn_server import RELAY_PORTS, coturn, coturn_available
+from tests.webrtc_stats import STATS, TRACK_PCS
+
+pytestmark = pytest.mark.skipif(
+    not (openssl_available() and certutil_available() and coturn_available()),
+    reason="openssl, certutil (libnss3-tools) or turnserver (coturn) missing: scripts/dev.sh "
+           "test installs them")
+
+TURN_SECRET = "coturn-static-auth-secret-" + "c" * 30
+BROWSER_HZ = 1000.0
+
+
+async def wss_responder(tmp_path: Path) -> tuple[SipResponder, Path]:
+    """The SIP responder over wss:// with a certificate of a fresh private CA; returns the CA."""
+    cert = make_cert(tmp_path / "tls")
+    conf = pjsip_sections(SIP_SECRET, ["1001"])
+    responder = SipResponder({"1001": pjsip_password(conf, "1001")}, tls=cert.server_context())
+    await responder.start()
+    return responder, cert.ca
+
+
+async def test_registers_when_the_ca_is_in_the_browsers_store_and_not_with_another_ca(
+        tmp_path: Path) -> None:
+    responder, ca = await wss_responder(tmp_path)
+    other_ca = make_cert(tmp_path / "other-tls").ca
+    client, crm = await server(tmp_path, responder.url)
+    errors: list[str] = []
+    try:
+        # The store trusts a CA, but not the one that signed the phone server's certificate.
+        async with chromium(home=nss_home(tmp_path / "home-other", other_ca)) as browser:
+            page = await browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await open_page(page, client)
+            await page.wait_for_selector(".sp-status[data-state=disconnected]", timeout=WAIT_MS)
+            text = await page.locator(".sp-status").text_content() or ""
+            assert text.startswith("Disconnected from the phone server: never reached it")
+            assert "trusts the phone server's certificate" in text
+            assert not responder.log and not responder.registered.is_set()
+
+        # The right CA in the store, no pin, no flag: registered over TLS.
+        async with chromium(home=nss_home(tmp_path / "home", ca)) as browser:
+            page = await browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await open_page(page, client)
+            await page.wait_for_selector(".sp-status[data-state=registered]", timeout=WAIT_MS)
+            register = await responder.wait_for(
+                lambda m: m.method == "REGISTER" and bool(m.all("Authorization")))
+            assert register.header("Via").startswith("SIP/2.0/WSS ")
+            assert responder.auth_failures == 0
+        assert errors == []
+    finally:
+        await client.close()
+        await crm.close()
+        await responder.close()
+
+
+async def stats(page: Any) -> dict[str, Any]:
+    out: dict[str, Any] = await page.evaluate(STATS)
+    return out
+
+
+async def test_relay_only_call_carries_audio_both_ways_through_coturn(tmp_path: Path) -> None:
+    tone = write_tone(tmp_path / "browser-1000hz.wav", BROWSER_HZ, seconds=10, rate=48000)
+    responder, ca = await wss_responder(tmp_path)
+    peer = MediaPeer()
+    errors: list[str] = []
+    async with coturn(tmp_path / "turn", TURN_SECRET) as relay:
+        client, crm = await server(tmp_path, responder.url, turn_urls=[relay.url],
+                                   turn_secret=TURN_SECRET, ice_transport_policy="relay")
+        try:
+            async with chromium(f"--use-file-for-fake-audio-capture={tone}",
+                                home=nss_home(tmp_path / "home", ca)) as browser:
+                page = await browser.new_page()
+                await page.add_init_script(TRACK_PCS)
+                await page.clock.install()   # real time, until the test jumps ahead below
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                asked = []
+                page.on("request", lambda r: asked.append(r.url)
+                        if "/api/softphone/config" in r.url else None)
+                await open_page(page, client)
+                await page.wait_for_selector(".sp-status[data-state=registered]",
+                                             timeout=WAIT_MS)
+                config = await page.evaluate("window.softphoneConfig")
+                assert config["ice_transport_policy"] == "relay"
+                [entry] = config["ice_servers"]
+                assert entry["urls"] == [relay.url]
+                expiry, _, agent = entry["username"].partition(":")
+                assert agent == "1001" and int(expiry) >= time.time() + 3000
+
+                # Half the credentials' lifetime (3600 s) later, a call makes the page ask for
+                # new ones (coturn checks them when the call's relay is allocated).
+                await page.clock.fast_forward("31:00")
+                assert len(asked) == 2   # the test page's own read, then mountIfEnabled's
+                call_id = await responder.send_invite(CALLER, "Wang Fang",
+                                                      sdp=await peer.offer())
+                await page.wait_for_selector(".sp-call[data-state=incoming]", timeout=WAIT_MS)
+                await page.click("button[data-action=answer]")
+                ok = await responder.wait_for(
+                    lambda m: m.status == 200 and m.cseq_method == "INVITE")
+                # Relay only: the browser offers no address of its own, only coturn's.
+                candidates = re.findall(r"^a=candidate:.*$", ok.body, re.M)
+                assert candidates and all(" typ relay " in c for c in candidates), candidates
+                await peer.accept(ok.body)
+                await page.wait_for_selector(".sp-call[data-state=in_call]", timeout=WAIT_MS)
+                assert len(asked) == 3
+                ice = await page.evaluate("window.phone.ice")
+                assert ice["refreshes"] == 1 and ice["policy"] == "relay"
+                refreshed = ice["servers"][0]["username"]
+                assert int(refreshed.partition(":")[0]) >= int(expiry)
+
+                # Until 100 packets went each way (a guard against hanging, not a speed check).
+                s: dict[str, Any] = {}
+                for _ in range(200):
+                    s = await stats(page)
+                    inbound, outbound = s.get("inbound") or {}, s.get("outbound") or {}
+                    if (inbound.get("packetsReceived", 0) >= 100
+                            and outbound.get("packetsSent", 0) >= 100 and peer.frames >= 100):
+                        break
+                    await asyncio.sleep(0.1)
+                assert s["policy"] == "relay"
+                assert s["connection"] == "connected"
+                local, pair = s["local_candidate"], s["pair"]
+                assert local["candidateType"] == "relay" and local["relayProtocol"] == "udp"
+                assert local["address"] == "127.0.0.1"
+                assert RELAY_PORTS[0] <= local["port"] <= RELAY_PORTS[1]
+                assert pair["state"] == "succeeded" and pair["nominated"]
+                assert pair["bytesSent"] > 0 and pair["bytesReceived"] > 0
+                # The caller's tone reached the browser, the browser's reached the caller.
+                assert s["inbound"]["packetsReceived"] >= 100
+                assert s["inbound"]["totalAudioEnergy"] > 0
+                assert s["outbound"]["packetsSent"] >= 100
+                assert peer.frames >= 100 and peer.loud_frames >= 50, (peer.frames,
+                                                                       peer.loud_frames)
+
+                await page.click("button[data-action=hangup]")
+                bye = await responder.wait_for(lambda m: m.method == "BYE" and m.is_request)
+                assert bye.header("Call-ID") == call_id
+            # coturn relayed under the agent's own, expiring user name.
+            log = relay.log_text()
+            assert f"user <{refreshed}>: incoming packet ALLOCATE processed, success" in log
+            assert TURN_SECRET not in log
+            assert errors == []
+        finally:
+            await peer.close()
+            await client.close()
+            await crm.close()
+            await responder.close()
+
+
+async def test_coturn_accepts_the_servers_credentials_and_refuses_expired_or_forged_ones(
+        tmp_path: Path) -> None:
+    async with coturn(tmp_path / "turn", TURN_SECRET) as relay:
+        async def allocate(username: str, password: str) -> str:
+            try:
+                transport, _ = await asyncio.wait_for(turn.create_turn_endpoint(
+                    asyncio.DatagramProtocol, ("127.0.0.1", relay.port), username, password),
+                    WAIT_MS / 1000)
+            except TransactionFailed as exc:
+                return str(exc)
+            transport.close()
+            return "allocated"
+
+        now = time.time()
+        good = turn_credentials(TURN_SECRET, "1001", now, 600)
+        assert await allocate(good.username, good.credential) == "allocated"
+        expired = turn_credentials(TURN_SECRET, "1001", now - 700, 600)
+        assert expired.expires_at < now
+        assert "401" in await allocate(expired.username, expired.credential)
+        # Another agent's name or a later expiry with this password: not accepted.
+        assert "401" in await allocate(good.username.replace(":1001", ":1002"),
+                                       good.credential)
+        assert "401" in await allocate(f"{good.expires_at + 86_400}:1001", good.credential)
+        # A credential made with another secret.
+        other = turn_credentials(TURN_SECRET + "x", "1001", now, 600)
+        assert "401" in await allocate(other.username, other.credential)
