@@ -13,6 +13,10 @@
 #   scripts/asterisk_lab.sh tls                                 config, but the softphones on wss:// as
 #                                                               docs/asterisk.md says: a lab CA and a
 #                                                               certificate for 127.0.0.1 (openssl, LAB/keys)
+#   scripts/asterisk_lab.sh turn-start | turn-stop              Debian's coturn as the agents' TURN relay
+#                                                               (use-auth-secret), log LAB/turnserver.log;
+#                                                               with LAB_TURN=1, config/tls give [softphone]
+#                                                               turn_urls and ice_transport_policy = "relay"
 #
 # ASTERISK_SRC: an Asterisk source tree (e.g. `git archive --prefix=asterisk-22.9.0/ 22.9.0 | tar -x`).
 # PJPROJECT_SRC: a pjproject source tree of the version Asterisk bundles (third-party/versions.mak,
@@ -21,8 +25,10 @@
 # build copy of Asterisk's .md5 file, so Asterisk's own pjproject patches and config_site.h apply.
 #
 # Ports (loopback only): AMI 15038, HTTP/websocket 18088 (ws://127.0.0.1:18088/ws), TLS websocket
-# 18089 after `tls` (wss://127.0.0.1:18089/ws), SIP UDP 15060, RTP 30000-30999; the CTI server's
-# FastAGI on 127.0.0.1:14573.
+# 18089 after `tls` (wss://127.0.0.1:18089/ws), SIP UDP 15060, RTP 30000-30999 (LAB_RTP_START,
+# LAB_RTP_END); the CTI server's FastAGI on 127.0.0.1:14573; coturn 13478 (LAB_TURN_PORT), relay
+# ports 31000-31999 (LAB_TURN_MIN_PORT, LAB_TURN_MAX_PORT). Each has its LAB_*_PORT variable, so
+# two labs (ASTERISK_LAB) can run side by side.
 set -euo pipefail
 
 LAB="${ASTERISK_LAB:-$HOME/asterisk-lab}"
@@ -45,6 +51,14 @@ SOFTPHONE_EXTS="${LAB_SOFTPHONE_EXTS:-1003}"   # browser softphones (pjsip-auth)
 CTI_HTTP_PORT="${LAB_CTI_HTTP_PORT:-18180}"
 CTI_AMI_PORT="${LAB_CTI_AMI_PORT:-$AMI_PORT}"
 CTI_AGI_PORT="${LAB_CTI_AGI_PORT:-$AGI_PORT}"
+RTP_START="${LAB_RTP_START:-30000}"
+RTP_END="${LAB_RTP_END:-30999}"
+# The agents' TURN relay (coturn, use-auth-secret); LAB_TURN=1 makes the softphones use it only.
+TURN="${LAB_TURN:-0}"
+TURN_PORT="${LAB_TURN_PORT:-13478}"
+TURN_MIN_PORT="${LAB_TURN_MIN_PORT:-31000}"
+TURN_MAX_PORT="${LAB_TURN_MAX_PORT:-31999}"
+TURN_SECRET="${LAB_TURN_SECRET:-lab-turn-static-auth-secret-0123456789}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -107,8 +121,11 @@ config() {
     [ -x "$PREFIX/sbin/asterisk" ] || { echo "build first: $PREFIX/sbin/asterisk missing" >&2; exit 1; }
     local ref="$ROOT/config/asterisk"
     mkdir -p "$ETC" "$LAB/log" "$LAB/run" "$LAB/spool" "$LAB/lib" "$LAB/lib/moh"
+    # [directories] without the sample's "(!)": that marks a template, which Asterisk ignores, and
+    # every lab then shared the build's compiled-in directories, control socket included (a
+    # second lab's `cli` and `stop` reached the first lab's Asterisk).
     cat >"$ETC/asterisk.conf" <<CONF
-[directories](!)
+[directories]
 astetcdir => $ETC
 astmoddir => $PREFIX/lib/asterisk/modules
 astvarlibdir => $LAB/lib
@@ -148,7 +165,15 @@ noload => res_config_ldap.so
 CONF
     printf '[general]\n[logfiles]\nconsole => notice,warning,error,verbose\nmessages.log => notice,warning,error,verbose\n' \
         >"$ETC/logger.conf"
-    printf '[general]\nrtpstart = 30000\nrtpend = 30999\nicesupport = yes\n' >"$ETC/rtp.conf"
+    # ICE: Asterisk offers every interface's address as a host candidate except loopback, though
+    # the lab binds RTP to 127.0.0.1. Each is mapped to 127.0.0.1, as an operator behind a 1:1
+    # NAT maps the private address to the public one (docs/asterisk.md "Agents behind NAT"), so
+    # a TURN relay (or a browser) reaches Asterisk where it listens.
+    {
+        printf '[general]\nrtpstart = %s\nrtpend = %s\nicesupport = yes\n' "$RTP_START" "$RTP_END"
+        printf '\n[ice_host_candidates]\n'
+        { ip -4 -o addr show scope global 2>/dev/null || true; } | awk '{split($4, a, "/"); print a[1] " => 127.0.0.1 ; lab: RTP is bound to loopback"}'
+    } >"$ETC/rtp.conf"
     # Stock sounds and music are downloads (menuselect has them off): the lab makes a tone for
     # music on hold; IVR prompts are missing (the server logs prompt_failed and goes on).
     printf '[general]\n[default]\nmode = files\ndirectory = %s\n' "$LAB/lib/moh" >"$ETC/musiconhold.conf"
@@ -236,6 +261,12 @@ enabled = true
 ws_url = "$ws_url"
 sip_domain = "127.0.0.1"
 CONF
+    if [ "$TURN" = 1 ]; then
+        # lab: the agents' media only through the lab's coturn (turn-start); its secret as
+        # CTI_SOFTPHONE__TURN_SECRET=$TURN_SECRET.
+        printf 'turn_urls = ["turn:127.0.0.1:%s?transport=udp"]\nice_transport_policy = "relay"\n' \
+            "$TURN_PORT" >>"$LAB/cti-lab.toml"
+    fi
     say "configuration written to $ETC and $LAB/cti-lab.toml"
 }
 
@@ -265,6 +296,38 @@ tls() {
     TLS=1 config
     say "wss://127.0.0.1:$TLS_PORT/ws; certificate $KEYS/asterisk.crt (CA $KEYS/ca.crt)," \
         "SPKI pin $(cat "$KEYS/asterisk.spki")"
+}
+
+# coturn as docs/asterisk.md "Agents behind NAT" configures it, on loopback: use-auth-secret (the
+# server hands each desktop its own expiring credentials), no TLS listeners or CLI. Lab only:
+# allow-loopback-peers, since the lab's Asterisk (the relay's peer) is on 127.0.0.1.
+turn_start() {
+    command -v turnserver >/dev/null 2>&1 || { echo "install Debian's coturn" >&2; exit 1; }
+    if [ -f "$LAB/turnserver.pid" ] && kill -0 "$(cat "$LAB/turnserver.pid")" 2>/dev/null; then
+        echo "already running: pid $(cat "$LAB/turnserver.pid")"; return 0
+    fi
+    mkdir -p "$LAB"
+    nohup turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
+        --listening-port="$TURN_PORT" --min-port="$TURN_MIN_PORT" --max-port="$TURN_MAX_PORT" \
+        --use-auth-secret --static-auth-secret="$TURN_SECRET" --realm=callcenter.lab \
+        --allow-loopback-peers --no-cli --no-tls --no-dtls --no-tcp-relay --fingerprint \
+        --db="$LAB/turndb" --log-file="$LAB/turnserver.log" --simple-log --no-stdout-log \
+        --verbose --no-software-attribute --pidfile="$LAB/turnserver.coturn.pid" \
+        >"$LAB/turnserver.out" 2>&1 &
+    echo $! >"$LAB/turnserver.pid"
+    sleep 1
+    kill -0 "$(cat "$LAB/turnserver.pid")" || { tail -20 "$LAB/turnserver.out"; exit 1; }
+    say "coturn pid $(cat "$LAB/turnserver.pid"): turn:127.0.0.1:$TURN_PORT?transport=udp," \
+        "relay ports $TURN_MIN_PORT-$TURN_MAX_PORT; CTI_SOFTPHONE__TURN_SECRET=$TURN_SECRET"
+}
+
+turn_stop() {
+    [ -f "$LAB/turnserver.pid" ] || { echo "not running"; return 0; }
+    local pid; pid="$(cat "$LAB/turnserver.pid")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
+    rm -f "$LAB/turnserver.pid"; say "coturn stopped"
 }
 
 start() {
@@ -328,5 +391,7 @@ case "${1:-}" in
     stop) stop ;;
     cli) shift; cli "$@" ;;
     pjsua) shift; build_pjsua "$@" ;;
-    *) sed -n '2,25p' "$0"; exit 2 ;;
+    turn-start) turn_start ;;
+    turn-stop) turn_stop ;;
+    *) sed -n '2,32p' "$0"; exit 2 ;;
 esac

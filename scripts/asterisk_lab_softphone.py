@@ -10,8 +10,13 @@ Needs the lab set up with TLS and running, and the CTI server running against it
 
 Then: Debian's chromium (headless, playwright) logs in to the agent desktop as the softphone
 agent (extension 1003), whose panel registers over wss:// to res_pjsip_transport_websocket. The
-certificate is the lab's own (LAB/keys): chromium accepts it by its key pin
-(--ignore-certificate-errors-spki-list), no other certificate. The browser's microphone is
+certificate is the lab's own (LAB/keys): chromium trusts it because the lab CA is in the
+certificate store it reads (an NSS database in LAB/softphone-check/home/.pki/nssdb, made with
+libnss3-tools' certutil, as an agent's computer would have it installed), with no pin or ignore
+flag; `--pin` trusts it by its key pin instead (--ignore-certificate-errors-spki-list), as before.
+With the lab's TURN relay (`scripts/asterisk_lab.sh turn-start`, `LAB_TURN=1 ... tls`: coturn,
+[softphone] ice_transport_policy = "relay") the checks include that the media's candidate pair
+is the relay's. The browser's microphone is
 chromium's fake capture device playing a 1000 Hz tone; a pjsua caller plays 600 Hz into
 [from-carrier], goes through the IVR (key 0) and the ACD's queue to the softphone, records what it
 hears. The panel answers, both sides talk for --talk seconds, the panel hangs up. Measured:
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.asterisk_lab_phone import LAB, SIP, Api, Phone  # noqa: E402
 from scripts.lab_audio import analyse, write_tone  # noqa: E402
 from tests.browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from tests.nss_store import nss_home  # noqa: E402
 from tests.webrtc_stats import STATS, TRACK_PCS  # noqa: E402
 
 BROWSER_HZ = 1000.0   # the agent's "voice": chromium's fake microphone
@@ -47,6 +53,8 @@ CALLER_HZ = 600.0     # the customer's: pjsua's player
 MOH_HZ = 440.0        # the lab's music on hold (scripts/asterisk_lab.sh), heard while queued
 OUTBOUND = "+12125550188"
 CARRIER_PORT = int(os.environ.get("LAB_CARRIER_PORT", "15070"))   # [carrier]'s contact in the lab
+CALLER_PORT = int(os.environ.get("LAB_CALLER_PORT", "15081"))     # the pjsua caller's SIP port
+CTI_BASE = f"http://127.0.0.1:{os.environ.get('LAB_CTI_HTTP_PORT', '18180')}"
 
 # The dominant frequency of what the softphone plays (its <audio>'s stream), by WebAudio.
 SPECTRUM = """
@@ -95,7 +103,12 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     browser_wav = write_tone(work / "browser-1000hz.wav", BROWSER_HZ, seconds=10, rate=48000)
     caller_wav = write_tone(work / "caller-600hz.wav", CALLER_HZ, seconds=10, rate=8000)
     heard = work / "caller-heard.wav"
-    spki = (LAB / "keys" / "asterisk.spki").read_text().strip()
+    if opts.pin:
+        trust = [f"--ignore-certificate-errors-spki-list="
+                 f"{(LAB / 'keys' / 'asterisk.spki').read_text().strip()}"]
+        home: Path | None = None
+    else:
+        trust, home = [], nss_home(work / "home", LAB / "keys" / "ca.crt")
     base = opts.base.rstrip("/")
     result: dict[str, Any] = {"ws_url": None, "checks": {}}
     logs: list[str] = []
@@ -108,7 +121,8 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         except RuntimeError as exc:
             logs.append(f"pause {other}: {exc}")
 
-    args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki}",
+    result["certificate_trust"] = "pin" if opts.pin else "nss_store"
+    args = [*CHROMIUM_ARGS, *trust,
             f"--use-file-for-fake-audio-capture={browser_wav}",
             "--autoplay-policy=no-user-gesture-required"]
     caller: Phone | None = None
@@ -118,8 +132,9 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     phases: dict[str, tuple[float, float]] = {}   # seconds after the answer
     stats_end: dict[str, Any] | None = None
     async with async_playwright() as pw:
+        env = {**os.environ, "HOME": str(home)} if home is not None else None
         browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                           args=args)
+                                           args=args, env=env)
         try:
             page = await browser.new_page()
             await page.add_init_script(TRACK_PCS)
@@ -134,6 +149,12 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             result["ws_url"] = next((x.split(" ", 1)[1] for x in logs
                                      if x.startswith("websocket wss:")), None)
             result["checks"]["registered_over_wss"] = bool(result["ws_url"])
+            sp_config = await page.evaluate(
+                "import('/static/app.js').then((m) => m.api('/api/softphone/config'))"
+                ".catch(() => null)")
+            result["ice_transport_policy"] = (sp_config or {}).get("ice_transport_policy")
+            result["ice_servers"] = [{"urls": x.get("urls"), "username": x.get("username")}
+                                     for x in (sp_config or {}).get("ice_servers", [])]
             result["pjsip_contact"] = [ln.strip() for ln in cli("pjsip show contacts").splitlines()
                                        if opts.extension in ln and "Contact:" in ln]
 
@@ -143,7 +164,7 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
                 logs.append(f"login: {exc}")
             if agent.get("/api/acd/me")["state"] != "available":  # type: ignore[index]
                 agent.post("/api/acd/me/available")
-            caller = Phone("+12125550177", port=15081, auto_answer=False, name="caller-wss",
+            caller = Phone("+12125550177", port=CALLER_PORT, auto_answer=False, name="caller-wss",
                            play_file=caller_wav, rec_file=heard)
             await asyncio.sleep(1)
             t_call = time.monotonic()
@@ -253,15 +274,20 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         "inbound_rtp": inbound, "outbound_rtp": outbound, "transport": transport,
         "codecs": sorted(set((stats or {}).get("codecs", []))),
         "ice": (stats or {}).get("ice"), "connection": (stats or {}).get("connection"),
+        "ice_transport_policy": (stats or {}).get("policy"),
+        "pair": pick((stats or {}).get("pair"), "state", "nominated", "bytesSent",
+                     "bytesReceived", "currentRoundTripTime"),
         "local_candidate": pick((stats or {}).get("local_candidate"), "address", "port",
-                                "protocol", "candidateType"),
+                                "protocol", "candidateType", "relayProtocol", "url"),
         "remote_candidate": pick((stats or {}).get("remote_candidate"), "address", "port",
                                  "protocol", "candidateType"),
         "asterisk_sdp": {"rtcp_mux": "a=rtcp-mux" in sdp,
                          "profile": next((ln.split()[2] for ln in sdp.splitlines()
                                           if ln.startswith("m=audio")), None),
                          "fingerprint": "a=fingerprint:" in sdp,
-                         "ice": "a=ice-ufrag:" in sdp},
+                         "ice": "a=ice-ufrag:" in sdp,
+                         "candidates": [ln.strip() for ln in sdp.splitlines()
+                                        if ln.startswith("a=candidate:")]},
         "heard_peaks_hz": [round(p["hz"]) for p in spectrum or []],
     }
     near = [p for p in spectrum or [] if abs(p["hz"] - CALLER_HZ) <= 15]
@@ -310,6 +336,10 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     checks["browser_sent_rtp"] = (outbound.get("bytesSent") or 0) > 0
     checks["browser_heard_caller_tone"] = len(near) >= max(1, len(spectrum or []) // 2)
     checks["dtls_connected"] = transport.get("dtlsState") == "connected"
+    if opts.expect_relay:
+        local = result["browser"]["local_candidate"]
+        checks["relay_policy_in_browser"] = result["browser"]["ice_transport_policy"] == "relay"
+        checks["media_through_turn_relay"] = local.get("candidateType") == "relay"
     checks["caller_heard_browser_tone"] = browser_tone.seconds >= opts.talk / 2
     talk, hold, resumed, muted = (by_phase.get(k, {}) for k in
                                   ("talk", "hold", "resumed", "muted"))
@@ -344,6 +374,9 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         checks["outbound_far_end_heard_browser"] = (heard_out is not None
                                                    and heard_out.tones[0].seconds >= 1)
         checks["outbound_recorded_as_agents_call"] = out.get("server_call_agent") == opts.agent_user
+        if opts.expect_relay:
+            checks["outbound_media_through_turn_relay"] = (
+                out.get("local_candidate", {}).get("candidateType") == "relay")
     result["ok"] = all(checks.values())
     result["log_errors"] = [x for x in logs if "error" in x.lower()][-20:]
     _ = admin
@@ -395,6 +428,8 @@ async def outbound_call(page: Any, opts: argparse.Namespace, agent: Api,
                               "packetsLost", "audioLevel")
     out["outbound_rtp"] = pick(stats and stats["outbound"], "packetsSent", "bytesSent")
     out["dtls"] = pick(stats and stats["transport"], "dtlsState", "srtpCipher")
+    out["local_candidate"] = pick(stats and stats.get("local_candidate"), "address", "port",
+                                  "candidateType", "relayProtocol")
     await page.click("button[data-action=hangup]")
     await page.wait_for_selector(".sp-call[data-state=idle]", state="attached", timeout=15_000)
     _ = agent
@@ -418,7 +453,12 @@ def trim(src: Path, dst: Path, start_s: float, *, seconds: float) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--base", default="http://127.0.0.1:18180", help="the CTI server")
+    p.add_argument("--base", default=CTI_BASE, help="the CTI server (LAB_CTI_HTTP_PORT)")
+    p.add_argument("--pin", action="store_true",
+                   help="trust the lab certificate by its key pin instead of the lab CA in the "
+                        "browser's certificate store")
+    p.add_argument("--expect-relay", action="store_true",
+                   help="check the media went through the TURN relay (LAB_TURN=1)")
     p.add_argument("--agent-user", default="agent3")
     p.add_argument("--agent-password", default="agent-pass-1")
     p.add_argument("--admin-user", default="admin")

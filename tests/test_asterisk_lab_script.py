@@ -103,3 +103,41 @@ def test_tls_writes_a_wss_lab_with_a_certificate_for_the_address_dialled(tmp_pat
     assert re.search(r"^tlsenable = no ", etc(root, "http.conf"), re.M)
     assert re.search(r"^protocol = ws ", etc(root, "pjsip_webrtc.conf"), re.M)
     assert 'ws_url = "ws://127.0.0.1:18088/ws"' in (root / "cti-lab.toml").read_text()
+
+
+def test_a_second_lab_moves_every_port_and_the_rtp_range_and_can_relay_through_turn(
+        tmp_path: Path) -> None:
+    # Two labs side by side (another ASTERISK_LAB, every LAB_*_PORT moved): nothing of the
+    # default lab's ports may remain, RTP included, and LAB_TURN=1 gives the server the relay.
+    root = lab(tmp_path)
+    moved = {"LAB_AMI_PORT": "15238", "LAB_HTTP_PORT": "18288", "LAB_TLS_PORT": "18289",
+             "LAB_SIP_PORT": "15260", "LAB_AGI_PORT": "14773", "LAB_CARRIER_PORT": "15270",
+             "LAB_CTI_HTTP_PORT": "18380", "LAB_RTP_START": "36000", "LAB_RTP_END": "36999",
+             "LAB_TURN": "1", "LAB_TURN_PORT": "13678"}
+    env = {**os.environ, "ASTERISK_LAB": str(root), "PYTHON": sys.executable,
+           "LAB_SOFTPHONE_SECRET": SECRET, **moved}
+    subprocess.run([str(SCRIPT), "tls"], env=env, capture_output=True, text=True,  # noqa: S603
+                   check=True, timeout=120)
+    rtp = etc(root, "rtp.conf")
+    assert re.search(r"^rtpstart = 36000\nrtpend = 36999$", rtp, re.M)
+    # Asterisk's ICE host candidates (every interface but loopback) point where it listens.
+    mapped = rtp.split("[ice_host_candidates]\n", 1)[1]
+    assert all(re.fullmatch(r"[0-9.]+ => 127\.0\.0\.1 ; lab: .*", ln)
+               for ln in mapped.splitlines() if ln), mapped
+    # Its own directories, control socket included (a "[directories](!)" template is ignored
+    # by Asterisk: both labs then shared the build's run directory, and `cli` reached the other).
+    main = etc(root, "asterisk.conf")
+    assert main.startswith("[directories]\n")
+    assert f"astrundir => {root / 'run'}\n" in main
+    written = "".join(etc(root, n) for n in ("http.conf", "pjsip.conf", "manager.conf",
+                                             "extensions.conf", "pjsip_webrtc.conf"))
+    written += (root / "cti-lab.toml").read_text()
+    for default in ("15038", "18088", "18089", "15060", "14573", "15070", "18180"):
+        assert default not in written, default
+    conf = tomllib.loads((root / "cti-lab.toml").read_text())
+    assert conf["softphone"]["ws_url"] == "wss://127.0.0.1:18289/ws"
+    assert conf["softphone"]["turn_urls"] == ["turn:127.0.0.1:13678?transport=udp"]
+    assert conf["softphone"]["ice_transport_policy"] == "relay"
+    conf["softphone"]["password_secret"] = SECRET
+    conf["softphone"]["turn_secret"] = "lab-turn-static-auth-secret-0123456789"
+    Settings.model_validate(conf)   # what the server would load
