@@ -132,6 +132,11 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     phases: dict[str, tuple[float, float]] = {}   # seconds after the answer
     stats_end: dict[str, Any] | None = None
     async with async_playwright() as pw:
+        if not opts.pin:
+            result["untrusted"] = await untrusted_store(pw, opts, work)
+            result["checks"]["untrusted_store_refused_with_message"] = (
+                result["untrusted"]["state"] == "disconnected"
+                and any(w in (result["untrusted"]["text"] or "") for w in ("certificate", "证书")))
         env = {**os.environ, "HOME": str(home)} if home is not None else None
         browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
                                            args=args, env=env)
@@ -381,6 +386,27 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     result["log_errors"] = [x for x in logs if "error" in x.lower()][-20:]
     _ = admin
     return result
+
+
+async def untrusted_store(pw: Any, opts: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The same desktop in a chromium whose certificate store lacks the lab CA: the panel must
+    not register and must say why it may be (browsers tell a page nothing about a websocket's
+    certificate)."""
+    home = nss_home(work / "home-untrusted")
+    browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                       args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(home)})
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{opts.base.rstrip('/')}/desktop")
+        await page.fill("#login-username", opts.agent_user)
+        await page.fill("#login-password", opts.agent_password)
+        await page.press("#login-password", "Enter")
+        await page.wait_for_selector(".sp-status[data-state=disconnected]", timeout=30_000)
+        status = page.locator(".sp-status")
+        return {"state": await status.get_attribute("data-state"),
+                "text": await status.text_content()}
+    finally:
+        await browser.close()
 
 
 async def restart_asterisk(page: Any) -> dict[str, Any]:

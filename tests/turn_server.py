@@ -77,15 +77,23 @@ async def _answers_stun(port: int) -> bool:
 
 @contextlib.asynccontextmanager
 async def coturn(directory: Path, secret: str, realm: str = "callcenter.test",
-                 relay_ports: tuple[int, int] = RELAY_PORTS) -> AsyncIterator[Coturn]:
-    """A running turnserver; stopped (SIGTERM, then SIGKILL) on exit."""
+                 relay_ports: tuple[int, int] = RELAY_PORTS,
+                 config: str | None = None) -> AsyncIterator[Coturn]:
+    """A running turnserver; stopped (SIGTERM, then SIGKILL) on exit. `config`: a
+    turnserver.conf to start from (`-c`), under the loopback-only options here (coturn's command
+    line wins over its file), which then give neither the secret nor the realm."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the server
     port = free_udp_port()
     log = directory / "turnserver.log"
-    args = ["turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+    if config is None:
+        start = ["-n", "--use-auth-secret", f"--static-auth-secret={secret}", f"--realm={realm}"]
+    else:
+        conf = directory / "turnserver.conf"
+        conf.write_text(config)  # noqa: ASYNC240 - a few lines, before the server
+        start = ["-c", str(conf)]
+    args = ["turnserver", *start, "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
             f"--listening-port={port}", f"--min-port={relay_ports[0]}",
-            f"--max-port={relay_ports[1]}", "--use-auth-secret",
-            f"--static-auth-secret={secret}", f"--realm={realm}", "--allow-loopback-peers",
+            f"--max-port={relay_ports[1]}", "--allow-loopback-peers",
             "--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay", "--fingerprint",
             f"--db={directory / 'turndb'}", f"--log-file={log}", "--simple-log",
             "--no-stdout-log", "--verbose", f"--pidfile={directory / 'turnserver.pid'}",

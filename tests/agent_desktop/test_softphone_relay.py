@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,51 @@ async def test_coturn_accepts_the_servers_credentials_and_refuses_expired_or_for
         # A credential made with another secret.
         other = turn_credentials(TURN_SECRET + "x", "1001", now, 600)
         assert "401" in await allocate(other.username, other.credential)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Relayed(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.errors: list[Exception] = []
+
+    def error_received(self, exc: Exception) -> None:
+        self.errors.append(exc)
+
+
+async def test_the_reference_coturn_config_relays_to_asterisk_only(tmp_path: Path) -> None:
+    # config/coturn/turnserver.conf as an operator fills it in: the secret, Asterisk's address
+    # (here a UDP socket on 127.0.0.1), no certificate (the test has no TLS listener).
+    reference = (ROOT / "config" / "coturn" / "turnserver.conf").read_text()
+    config = (reference.replace("static-auth-secret=CHANGE-ME", f"static-auth-secret={TURN_SECRET}")
+              .replace("allowed-peer-ip=ASTERISK_RTP_ADDRESS", "allowed-peer-ip=127.0.0.1"))
+    config = "\n".join(ln for ln in config.splitlines() if not ln.startswith(("cert=", "pkey=")))
+    asterisk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    asterisk.bind(("127.0.0.1", 0))
+    asterisk.setblocking(False)
+    try:
+        async with coturn(tmp_path / "turn", TURN_SECRET, config=config) as relay:
+            creds = turn_credentials(TURN_SECRET, "1001", time.time(), 600)
+            transport, relayed = await asyncio.wait_for(turn.create_turn_endpoint(
+                _Relayed, ("127.0.0.1", relay.port), creds.username, creds.credential),
+                WAIT_MS / 1000)
+            try:
+                transport.sendto(b"to asterisk", asterisk.getsockname())
+                # Another address, loopback too: refused by the deny-all + allow-Asterisk rules.
+                transport.sendto(b"elsewhere", ("127.0.0.2", asterisk.getsockname()[1]))
+                loop = asyncio.get_running_loop()
+                data, _ = await asyncio.wait_for(loop.sock_recvfrom(asterisk, 100),
+                                                 WAIT_MS / 1000)
+                assert data == b"to asterisk"
+                for _ in range(100):   # until coturn answered the second permission
+                    if relayed.errors:
+                        break
+                    await asyncio.sleep(0.05)
+                assert [str(e) for e in relayed.errors] == [
+                    "STUN transaction failed (403 - Forbidden IP)"]
+            finally:
+                transport.close()
+            assert "A peer IP 127.0.0.2 denied" in relay.log_text()
+    finally:
+        asterisk.close()

@@ -256,3 +256,15 @@ async def test_without_turn_the_page_gets_no_credentials_and_policy_all(tmp_path
         await client.close()
         await crm.close()
 
+
+
+def test_docs_show_the_reference_coturn_config() -> None:
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "asterisk.md").read_text(encoding="utf-8")
+    reference = (root / "config" / "coturn" / "turnserver.conf").read_text()
+    for line in reference.splitlines():
+        if line:
+            assert f"    {line}\n" in docs, line
+    # Time-limited credentials, and never the lab's loopback exception.
+    assert "use-auth-secret" in reference.splitlines()
+    assert "allow-loopback-peers" not in reference
