@@ -8,6 +8,7 @@ ApiError (status, error_id, message, details) -> JSON {"error_id", "message", "d
 ├── NotFound            404 not_found
 ├── MethodNotAllowed    405 method_not_allowed
 ├── Conflict            409 conflict            duplicate key, still referenced, stale state
+├── PreconditionFailed  412 precondition_failed If-Match names a version that is not current
 ├── PayloadTooLarge     413 payload_too_large
 ├── TooManyRequests     429 too_many_requests   carries retry_after_s (sent as Retry-After)
 ├── InternalError       500 internal_error      unexpected exception; details has the incident id
@@ -138,6 +139,11 @@ class MethodNotAllowed(ApiError):
 class Conflict(ApiError):
     status = 409
     error_id = "conflict"
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+    error_id = "precondition_failed"
 
 
 class PayloadTooLarge(ApiError):

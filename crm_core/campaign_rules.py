@@ -12,21 +12,23 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from common.clock import Clock
 from crm_core.db import Database
-from crm_core.errors import NotFound, ValidationError
+from crm_core.errors import NotFound, StaleVersion, ValidationError
 
 # outcome -> column; the outcomes the dialer retries.
 RETRY_COLUMNS: Mapping[str, str] = MappingProxyType({
     "busy": "retry_busy_s", "no_answer": "retry_no_answer_s", "machine": "retry_machine_s",
     "abandoned": "retry_abandoned_s", "failed": "retry_failed_s"})
 MAX_DELAY_S = 90 * 86_400.0
-_COLUMNS = ("campaign_id", "window_start", "window_end", "days", "holidays", "default_timezone",
+_WRITTEN = ("campaign_id", "window_start", "window_end", "days", "holidays", "default_timezone",
             *RETRY_COLUMNS.values(), "updated_at")
+# `version`: set by the table's triggers on every write (migration 25), never by a writer.
+_COLUMNS = (*_WRITTEN, "version")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 _WORD = re.compile(r"[A-Za-z0-9_+/-]{0,64}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -42,6 +44,7 @@ class CampaignRulesRow:
     default_timezone: str | None = None
     retry_delay_s: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     updated_at: float = 0.0
+    version: int = 0  # a new one on every write of the row, from one sequence (migration 25)
 
 
 class CampaignRulesRepo:
@@ -65,6 +68,21 @@ class CampaignRulesRepo:
     async def delete(self, campaign_id: int) -> bool:
         """Back to every default; whether the campaign had rules."""
         return await self._db.write(_delete, campaign_id)
+
+    async def versions(self) -> dict[int, int]:
+        """Every row's version, by campaign id (a campaign with no row: not there). One small
+        read: the dialer asks it every tick to see rules written by anyone."""
+        return await self._db.scan(_versions)
+
+    async def update(self, campaign_id: int,
+                     change: Callable[[CampaignRulesRow | None], CampaignRulesRow | None], *,
+                     if_version: int | None = None) -> CampaignRulesRow | None:
+        """Read-modify-write in one write transaction, so that two concurrent changes never
+        lose one: `change(current row or None)` gives the new row (None: no rules of its own,
+        the row goes). `if_version`: the version the caller saw (0: no row); another one raises
+        StaleVersion and writes nothing. Whatever `change` raises rolls it back."""
+        now = self._clock.now()
+        return await self._db.write(_update, campaign_id, change, if_version, now)
 
 
 def _values(row: CampaignRulesRow, now: float) -> dict[str, object]:
@@ -112,6 +130,28 @@ def _list(name: str, items: tuple[str, ...] | None, pattern: re.Pattern[str], mo
     return json.dumps(list(items))
 
 
+def _versions(conn: sqlite3.Connection) -> dict[int, int]:
+    return {int(r[0]): int(r[1])
+            for r in conn.execute("SELECT campaign_id, version FROM campaign_rules")}
+
+
+def _update(conn: sqlite3.Connection, campaign_id: int,
+            change: Callable[[CampaignRulesRow | None], CampaignRulesRow | None],
+            if_version: int | None, now: float) -> CampaignRulesRow | None:
+    current = _get(conn, campaign_id)
+    found = current.version if current is not None else 0
+    if if_version is not None and if_version != found:
+        raise StaleVersion("campaign rules", campaign_id, if_version, found)
+    new = change(current)
+    if new is None:
+        _delete(conn, campaign_id)
+        return None
+    if new.campaign_id != campaign_id:
+        raise ValidationError("campaign_id", "the change moved the rules to another campaign",
+                              new.campaign_id)
+    return _put(conn, _values(new, now))
+
+
 def _row(r: sqlite3.Row | tuple[object, ...]) -> CampaignRulesRow:
     v = dict(zip(_COLUMNS, r, strict=True))
     delays = {o: float(v[c]) for o, c in RETRY_COLUMNS.items()  # type: ignore[arg-type]
@@ -125,7 +165,8 @@ def _row(r: sqlite3.Row | tuple[object, ...]) -> CampaignRulesRow:
                   if v["holidays"] is not None else None),
         default_timezone=v["default_timezone"],  # type: ignore[arg-type]
         retry_delay_s=MappingProxyType(delays),
-        updated_at=float(v["updated_at"]))  # type: ignore[arg-type]
+        updated_at=float(v["updated_at"]),  # type: ignore[arg-type]
+        version=int(v["version"]))  # type: ignore[call-overload]
 
 
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM campaign_rules"
@@ -144,12 +185,12 @@ def _put(conn: sqlite3.Connection, values: dict[str, object]) -> CampaignRulesRo
     if conn.execute("SELECT 1 FROM campaigns WHERE id = ?",
                     (values["campaign_id"],)).fetchone() is None:
         raise NotFound("campaign", values["campaign_id"])
-    cols = ", ".join(_COLUMNS)
-    marks = ", ".join("?" for _ in _COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "campaign_id")
+    cols = ", ".join(_WRITTEN)
+    marks = ", ".join("?" for _ in _WRITTEN)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _WRITTEN if c != "campaign_id")
     conn.execute(f"INSERT INTO campaign_rules ({cols}) VALUES ({marks})"
                  f" ON CONFLICT (campaign_id) DO UPDATE SET {updates}",
-                 [values[c] for c in _COLUMNS])
+                 [values[c] for c in _WRITTEN])
     row = _get(conn, int(values["campaign_id"]))  # type: ignore[call-overload]
     assert row is not None
     return row

@@ -37,6 +37,16 @@ class Conflict(CrmError):
     pass
 
 
+class StaleVersion(Conflict):
+    """A write conditional on a row's version found another version (someone wrote first)."""
+
+    def __init__(self, entity: str, key: object, expected: int, found: int) -> None:
+        CrmError.__init__(self, f"{entity} {key!r} is at version {found}, not {expected}",
+                          {"entity": entity, "key": key, "expected": expected, "found": found})
+        self.expected = expected
+        self.found = found
+
+
 class ValidationError(CrmError, ValueError):
     def __init__(self, field: str, reason: str, value: object = None) -> None:
         super().__init__(f"{field}: {reason} (got {value!r})",

@@ -816,6 +816,35 @@ CREATE TABLE campaign_rules (
 );
 """
 
+# Every write of a campaign's rules takes a new `version`, from one sequence for the table, so
+# that a version names one content for good (a row deleted and written again never gets an old
+# number back): the dialer compares versions each tick to see rows written by anyone (another
+# process, a script, by hand), and the REST API sends it as the ETag that If-Match checks.
+# Triggers, not the repository, so that no writer can forget it.
+_CAMPAIGN_RULES_VERSION = """
+ALTER TABLE campaign_rules ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE campaign_rules_seq (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT INTO campaign_rules_seq (id, n) VALUES (1, 0);
+CREATE TRIGGER campaign_rules_version_on_insert AFTER INSERT ON campaign_rules
+BEGIN
+    UPDATE campaign_rules_seq SET n = n + 1 WHERE id = 1;
+    UPDATE campaign_rules SET version = (SELECT n FROM campaign_rules_seq WHERE id = 1)
+        WHERE campaign_id = NEW.campaign_id;
+END;
+CREATE TRIGGER campaign_rules_version_on_update AFTER UPDATE OF campaign_id, window_start,
+    window_end, days, holidays, default_timezone, retry_busy_s, retry_no_answer_s,
+    retry_machine_s, retry_abandoned_s, retry_failed_s, updated_at ON campaign_rules
+BEGIN
+    UPDATE campaign_rules_seq SET n = n + 1 WHERE id = 1;
+    UPDATE campaign_rules SET version = (SELECT n FROM campaign_rules_seq WHERE id = 1)
+        WHERE campaign_id = NEW.campaign_id;
+END;
+UPDATE campaign_rules SET updated_at = updated_at;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -848,6 +877,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _CC_EVENTS_DIALER_COVERING),
     Migration(24, "campaigns' own calling window, days, holidays, zone and retry delays",
               _CAMPAIGN_RULES),
+    Migration(25, "campaign rules: a version per write (the dialer's refresh, the API's ETag)",
+              _CAMPAIGN_RULES_VERSION),
 )
 LATEST = MIGRATIONS[-1].version
 

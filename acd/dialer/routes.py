@@ -34,8 +34,8 @@ from acd.dialer.desk import (
     PreviewDial,
 )
 from acd.dialer.errors import DialerError, InvalidRule
-from acd.dialer.rule_store import load_rules, save_rules
-from acd.dialer.rules import CampaignRules, EffectiveRules, parse_rules
+from acd.dialer.rule_store import StoredRules, change_rules, read_rules
+from acd.dialer.rules import CampaignRules, EffectiveRules
 from acd.dialer.service import CampaignStatus, DialerService
 from agent_desktop.errors import (
     ApiError,
@@ -44,6 +44,7 @@ from agent_desktop.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    PreconditionFailed,
     ServiceUnavailable,
     TooManyRequests,
     ValidationFailed,
@@ -52,6 +53,7 @@ from agent_desktop.jsonio import json_response
 from agent_desktop.routing import Param, RouteRegistry, body_of, principal_of
 from agent_desktop.vocabulary import check_disposition
 from config.settings import Settings
+from crm_core.errors import StaleVersion
 from crm_core.lead_import import ImportReport, LeadColumns
 from cti.dialpolicy import INVALID_REASONS
 from cti.errors import AmiConnectionError, CtiError, DialRateLimited, DialRefused
@@ -134,6 +136,26 @@ class CampaignRulesView:
     own: OwnRules  # the campaign's own rules (null: inherited)
     max_attempts: int
     effective: EffectiveRulesView
+    # The stored rules' version (0: none stored), also sent as the ETag; a PUT or PATCH with
+    # If-Match: "<version>" is refused with 412 if someone wrote them since.
+    version: int = 0
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(request: web.Request) -> int | None:
+    """The version an If-Match header names (None: no header, or "*": unconditional)."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip()
+    if len(value) < 3 or not (value[0] == value[-1] == '"') or not value[1:-1].isdigit() \
+            or len(value) > 22:
+        raise BadRequest('If-Match must be one ETag of these rules, e.g. "12" (from GET)',
+                         {"header": "If-Match", "value": raw})
+    return int(value[1:-1])
 
 
 def _own(rules: CampaignRules) -> OwnRules:
@@ -244,18 +266,19 @@ def dialer_routes(dialer: DialerService, crm: Crm,
         c = await crm.campaigns.get(campaign_id(request))
         return json_response(dialer.status(c))
 
-    async def stored_rules(cid: int) -> CampaignRules:
+    def rules_view(c: Any, stored: StoredRules) -> web.Response:
+        own = stored.rules
+        if isinstance(own, InvalidRule):
+            raise Conflict(f"campaign {c.id}'s stored rules cannot be applied ({own}): "
+                           "replace them with PUT", {"field": own.field}) from None
+        own = own or CampaignRules()
         try:
-            return await load_rules(crm, cid) or CampaignRules()
-        except InvalidRule:
-            return CampaignRules()  # unreadable: a PUT replaces it whole
-
-    async def rules_view(c: Any, own: CampaignRules) -> CampaignRulesView:
-        try:
-            effective = dialer.rules_changed(c, own)
+            effective = dialer.rules_changed(c, own, stored.version)
         except InvalidRule as exc:  # (parse_rules accepted them: cannot happen)
             raise _rule_error(exc) from None
-        return CampaignRulesView(c.id, _own(own), c.max_attempts, _effective(c.id, effective))
+        view = CampaignRulesView(c.id, _own(own), c.max_attempts, _effective(c.id, effective),
+                                 stored.version)
+        return json_response(view, headers={"ETag": etag(stored.version)})
 
     @routes.get("/api/campaigns/{campaign_id}/rules", roles=SUPERVISORS, params=cid,
                 response=CampaignRulesView, tags=("dialer",),
@@ -263,26 +286,27 @@ def dialer_routes(dialer: DialerService, crm: Crm,
                         "effective ones")
     async def campaign_rules(request: web.Request) -> web.StreamResponse:
         c = await crm.campaigns.get(campaign_id(request))
-        try:
-            own = await load_rules(crm, c.id) or CampaignRules()
-        except InvalidRule as exc:
-            raise Conflict(f"campaign {c.id}'s stored rules cannot be applied ({exc}): "
-                           "replace them with PUT", {"field": exc.field}) from None
-        return json_response(await rules_view(c, own))
+        return rules_view(c, await read_rules(crm, c.id))
 
     async def write_rules(request: web.Request, *, replace: bool) -> web.StreamResponse:
         c = await crm.campaigns.get(campaign_id(request))
+        expected = if_match(request)
         body = body_of(request, RulesBody)
         given = body.model_dump(exclude_unset=True)
         max_attempts = given.pop("max_attempts", None)
         try:
-            rules = parse_rules(given, base=None if replace else await stored_rules(c.id))
+            stored = await change_rules(crm, c.id, given, replace=replace,
+                                        if_version=expected)
         except InvalidRule as exc:
             raise _rule_error(exc) from None
+        except StaleVersion as exc:
+            raise PreconditionFailed(
+                f"campaign {c.id}'s rules were changed since version {exc.expected} (now "
+                f"{exc.found}): read them again and apply your change to what is there",
+                {"expected": exc.expected, "current": exc.found}) from None
         if max_attempts is not None and max_attempts != c.max_attempts:
             c = await crm.campaigns.update(c.id, max_attempts=max_attempts)
-        own = await save_rules(crm, c.id, rules)
-        return json_response(await rules_view(c, own))
+        return rules_view(c, stored)
 
     @routes.put("/api/campaigns/{campaign_id}/rules", roles=SUPERVISORS, params=cid,
                 request_model=RulesBody, response=CampaignRulesView, tags=("dialer",),

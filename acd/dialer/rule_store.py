@@ -7,8 +7,11 @@ the dialer then does not dial that campaign rather than fall back to rules it wa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from acd.dialer.errors import InvalidRule
 from acd.dialer.rules import CampaignRules, parse_rules
 from crm_core.campaign_rules import CampaignRulesRow
 
@@ -29,15 +32,41 @@ def row_of(campaign_id: int, rules: CampaignRules) -> CampaignRulesRow:
                             rules.holidays, rules.default_timezone, rules.retry_delay_s)
 
 
-async def load_rules(crm: Crm, campaign_id: int) -> CampaignRules | None:
-    """The campaign's own rules, None when it sets none (InvalidRule: unreadable)."""
-    row = await crm.campaign_rules.get(campaign_id)
-    return rules_of(row) if row is not None else None
+@dataclass(frozen=True, slots=True)
+class StoredRules:
+    """A campaign's own rules as stored: None when it sets none, InvalidRule when the row
+    cannot be applied; `version` the row's (0: no row), the REST API's ETag."""
+
+    rules: CampaignRules | InvalidRule | None
+    version: int
 
 
-async def save_rules(crm: Crm, campaign_id: int, rules: CampaignRules) -> CampaignRules:
-    """Stores them (no row at all when every rule is inherited); returns what is stored."""
-    if rules == CampaignRules():
-        await crm.campaign_rules.delete(campaign_id)
-        return rules
-    return rules_of(await crm.campaign_rules.put(row_of(campaign_id, rules)))
+def _stored(row: CampaignRulesRow | None) -> StoredRules:
+    if row is None:
+        return StoredRules(None, 0)
+    try:
+        return StoredRules(rules_of(row), row.version)
+    except InvalidRule as exc:
+        return StoredRules(exc, row.version)
+
+
+async def read_rules(crm: Crm, campaign_id: int) -> StoredRules:
+    return _stored(await crm.campaign_rules.get(campaign_id))
+
+
+async def change_rules(crm: Crm, campaign_id: int, given: Mapping[str, Any], *, replace: bool,
+                       if_version: int | None = None) -> StoredRules:
+    """Apply a PUT (`replace`) or PATCH body to the stored rules in one write transaction
+    (crm.campaign_rules.update): two changes at once both land, neither is lost. A PATCH of
+    rules the dialer cannot read starts from no rules (a PUT replaces them anyway).
+    InvalidRule for a refused value, StaleVersion when `if_version` is not the row's: nothing
+    is written then."""
+    def change(row: CampaignRulesRow | None) -> CampaignRulesRow | None:
+        base: CampaignRules | None = None
+        if not replace:
+            old = _stored(row).rules
+            base = old if isinstance(old, CampaignRules) else CampaignRules()
+        rules = parse_rules(dict(given), base=base)
+        return None if rules == CampaignRules() else row_of(campaign_id, rules)
+
+    return _stored(await crm.campaign_rules.update(campaign_id, change, if_version=if_version))

@@ -53,7 +53,7 @@ from acd.dialer.pacing import (
     PacingState,
     pace,
 )
-from acd.dialer.rule_store import load_rules
+from acd.dialer.rule_store import read_rules
 from acd.dialer.rules import CampaignRules, EffectiveRules, merge
 from acd.dialer.scheduler import CallbackCandidate, LeadCandidate, Skip, pick
 from acd.dialer.windows import zones_for_number
@@ -223,6 +223,7 @@ class DialerService:
         self._usernames: dict[int, str] = {}
         # Each loaded campaign's own rules (None: all inherited; InvalidRule: unreadable).
         self._rules: dict[int, CampaignRules | InvalidRule | None] = {}
+        self._rules_version: dict[int, int] = {}  # the version each was read at (0: no row)
         self._not_dialled: set[int] = set()
         self._published: dict[int, tuple[object, ...]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -320,12 +321,33 @@ class DialerService:
     # ------------------------------------------------------------------ campaign rules
 
     async def _load_rules(self, campaign_id: int) -> None:
-        try:
-            self._rules[campaign_id] = await load_rules(self.crm, campaign_id)
-        except InvalidRule as exc:
+        stored = await read_rules(self.crm, campaign_id)
+        self._rules[campaign_id] = stored.rules
+        self._rules_version[campaign_id] = stored.version
+        if isinstance(stored.rules, InvalidRule):
             # Not dialled until fixed: never under rules it was not given (the defaults).
-            self._rules[campaign_id] = exc
-            log.error("campaign_rules_unreadable", campaign_id=campaign_id, error=str(exc))
+            log.error("campaign_rules_unreadable", campaign_id=campaign_id,
+                      error=str(stored.rules))
+
+    async def _refresh_rules(self) -> None:
+        """Rules written by anyone since they were read (another process, a script, a path
+        other than this process's REST routes) apply from this tick on: one small read of
+        every row's version (crm_core migration 25) per tick, and the rows that changed."""
+        try:
+            versions = await self.crm.campaign_rules.versions()
+        except Exception:  # (kept as they are until the next tick)
+            log.exception("campaign_rules_versions_unread")
+            return
+        for cid in list(self.runs):
+            if versions.get(cid, 0) != self._rules_version.get(cid, 0) \
+                    or cid not in self._rules:
+                try:
+                    await self._load_rules(cid)
+                except Exception:
+                    log.exception("campaign_rules_unread", campaign_id=cid)
+                else:
+                    log.info("campaign_rules_refreshed", campaign_id=cid,
+                             version=self._rules_version.get(cid, 0))
 
     def effective(self, campaign: Any) -> EffectiveRules:
         """The rules a loaded campaign is dialled under: its own over [dialer]'s
@@ -341,9 +363,12 @@ class DialerService:
             await self._load_rules(campaign.id)
         return self.effective(campaign)
 
-    def rules_changed(self, campaign: Any, rules: CampaignRules) -> EffectiveRules:
-        """The campaign's rules (or row: max_attempts) were saved: the next tick applies them."""
+    def rules_changed(self, campaign: Any, rules: CampaignRules,
+                      version: int | None = None) -> EffectiveRules:
+        """The campaign's rules (or row: max_attempts) were saved (as `version` of its rules
+        row; None: unknown, read again at the next tick): the next tick applies them."""
         self._rules[campaign.id] = rules
+        self._rules_version[campaign.id] = version if version is not None else -1
         run = self.runs.get(campaign.id)
         if run is not None:
             run.campaign = campaign
@@ -470,6 +495,7 @@ class DialerService:
                     and not line.via_acd:
                 await self._finish(line, "failed")
         await self._recheck_owned_callbacks()
+        await self._refresh_rules()
         # Higher `priority` first: campaigns that share a queue share its agents, and the
         # first paced takes the free capacity (the lines counted below are the queue's); at
         # equal priority, the one that dialled longest ago.

@@ -4,10 +4,13 @@ supervisors and admins; the dialer applies what is saved at its next tick."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +235,95 @@ async def test_stored_rules_the_dialer_cannot_apply_stop_the_campaign_until_repl
     assert status == 200, body
     await w.dialer.tick()
     assert len(w.ami.sent) == 2
+
+
+# ------------------------------------------------------------------ concurrent writers
+
+async def test_concurrent_patches_each_keep_their_change(api: Api,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    base = f"/api/campaigns/{api.world.campaign_id}/rules"
+    db = api.world.crm.db
+    write = db.write
+
+    async def slow_write(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.02)  # a slow disk: the requests overlap for sure
+        return await write(*args, **kwargs)
+
+    monkeypatch.setattr(db, "write", slow_write)
+    outcomes = ["busy", "no_answer", "machine", "abandoned", "failed"]
+    # Five PATCHes at once, each setting one outcome's delay: all five are stored. (Before,
+    # each read the stored rules, then wrote them back with its change: later writers
+    # dropped the earlier ones' changes.)
+    results = await asyncio.gather(*(
+        api.call("PATCH", base, {"retry_delay_s": {o: 60.0 * (i + 1)}})
+        for i, o in enumerate(outcomes)))
+    assert [s for s, _ in results] == [200] * 5
+    status, body = await api.call("GET", base)
+    assert body["own"]["retry_delay_s"] == {o: 60.0 * (i + 1) for i, o in enumerate(outcomes)}
+    assert body["version"] == 5
+
+
+async def test_if_match_refuses_a_write_over_someone_elses(api: Api) -> None:
+    base = f"/api/campaigns/{api.world.campaign_id}/rules"
+    r = await api.client.get(base, headers=api.sup)
+    assert r.headers["ETag"] == '"0"' and (await r.json())["version"] == 0
+    headers = {**api.sup, "Content-Type": "application/json"}
+    # Two desks edit what they both read (no rules): the first write wins...
+    r1 = await api.client.patch(base, data=json.dumps({"days": ["mon"]}),
+                                headers={**headers, "If-Match": '"0"'})
+    assert r1.status == 200 and r1.headers["ETag"] == '"1"'
+    # ...the second is told, and nothing of it is stored.
+    r2 = await api.client.put(base, data=json.dumps({"days": ["tue"]}),
+                              headers={**headers, "If-Match": '"0"'})
+    assert r2.status == 412
+    err = await r2.json()
+    assert err["error_id"] == "precondition_failed"
+    assert err["details"] == {"expected": 0, "current": 1}
+    status, body = await api.call("GET", base)
+    assert body["own"]["days"] == ["mon"] and body["version"] == 1
+    # With the current ETag it goes through; "*" is unconditional.
+    r3 = await api.client.patch(base, data=json.dumps({"days": ["tue"]}),
+                                headers={**headers, "If-Match": '"1"'})
+    assert r3.status == 200 and r3.headers["ETag"] == '"2"'
+    r4 = await api.client.patch(base, data=json.dumps({"days": ["wed"]}),
+                                headers={**headers, "If-Match": "*"})
+    assert r4.status == 200
+    for bad in ("1", 'W/"3"', '"x"', '"1", "2"', '"' + "9" * 30 + '"', "\"-1\""):
+        r = await api.client.patch(base, data=json.dumps({"days": ["thu"]}),
+                                   headers={**headers, "If-Match": bad})
+        assert r.status == 400, bad
+    status, body = await api.call("GET", base)
+    assert body["own"]["days"] == ["wed"]
+
+
+async def test_rules_written_around_the_api_apply_within_a_tick(api: Api,
+                                                                tmp_path: Path) -> None:
+    world = api.world
+    await world.dialer.control(world.campaign_id, "start")
+    # Another process writes the campaign's window straight into the database (closed at
+    # noon in New York): the running dialer sees it at its next tick, without a REST save.
+    other = sqlite3.connect(tmp_path / "crm.sqlite3", isolation_level=None)
+    try:
+        other.execute("PRAGMA busy_timeout = 5000")
+        other.execute("INSERT INTO campaign_rules (campaign_id, window_start, window_end)"
+                      " VALUES (?, '18:00', '20:00')", (world.campaign_id,))
+    finally:
+        other.close()
+    await world.dialer.tick()
+    assert world.ami.sent == []  # nothing dialled outside the new window
+    c = await world.crm.campaigns.get(world.campaign_id)
+    assert world.dialer.effective(c).window.start.hour == 18
+    status, body = await api.call("GET", f"/api/campaigns/{world.campaign_id}/rules/effective")
+    assert body["window_start"] == "18:00"
+    # (the leads wait for 18:00, as for any closed window)
+    assert {ld.next_attempt for ld in (await world.crm.leads.search(limit=50)).items} == \
+        {NOON_NY + 6 * 3600}
+    # Removed the same way: the [dialer] defaults again at the next tick.
+    other = sqlite3.connect(tmp_path / "crm.sqlite3", isolation_level=None)
+    try:
+        other.execute("DELETE FROM campaign_rules WHERE campaign_id = ?", (world.campaign_id,))
+    finally:
+        other.close()
+    await world.dialer.tick()
+    assert world.dialer.effective(c).window.start.hour == 8
