@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from acd.model import AgentSnapshot
 from acd.stats import QueueReport
 from agent_desktop.hub import screenpop, streams, wire
+from agent_desktop.hub.current import Current, CurrentCalls
 from agent_desktop.hub.replay import IdleStreams, StreamLog
 from agent_desktop.hub.stats import AgentQueueFanout, StatsThrottle, agent_row, queue_stats
 from agent_desktop.hub.streams import AgentInfo, Viewer
@@ -247,18 +248,6 @@ class HubMetrics:
 
 
 @dataclass(slots=True)
-class _Current:
-    """An agent's current call, for snapshots: the offer and its screen-pop."""
-
-    call_id: str
-    queue: str
-    offered_at: float
-    answered: bool = False
-    pop: Any = None  # the screen-pop, as JSON-able data
-    held: bool = False
-
-
-@dataclass(slots=True)
 class _Counters:
     screen_pops: int = 0
     frames: int = 0
@@ -284,8 +273,8 @@ class Hub:
         self.clients: dict[str, set[Client]] = {}
         self.by_user: dict[int, set[Client]] = {}
         self.by_kiosk: dict[int, set[Client]] = {}
-        self.current: dict[str, _Current] = {}
-        self._moving: OrderedDict[str, _Current] = OrderedDict()  # by call id
+        self.current = CurrentCalls()  # agent -> current call, indexed by call id too
+        self._moving: OrderedDict[str, Current] = OrderedDict()  # by call id
         self.agents: dict[str, AgentInfo] = {}  # by username
         self.metrics: HubMetrics | None = None
         self.counters = _Counters()
@@ -640,16 +629,14 @@ class Hub:
                 customer_id=message.customer_id, ivr=data.get("ivr") or None, offered_at=ts,
                 waited_s=self.acd.waited_s(call_id) if self.acd is not None else None,
                 callback=message.callback)
-            self.current[agent_id] = _Current(call_id, facts.queue, ts)
+            self.current[agent_id] = Current(call_id, facts.queue, ts)
             self._spawn(self._screen_pop(facts))
         elif isinstance(message, AcdCallAnswered) and agent_id:
             cur = self.current.get(agent_id)
             if cur is not None and cur.call_id == call_id:
                 cur.answered = True
         elif isinstance(message, CALL_OVER):
-            for name, cur in list(self.current.items()):
-                if cur.call_id == call_id and (not agent_id or agent_id == name):
-                    del self.current[name]
+            self.current.end(call_id, agent_id)
         elif isinstance(message, AcdAgentState):
             self._agent_row(agent_id)
 
@@ -730,7 +717,7 @@ class Hub:
             before = self._moving.get(msg.call_id)
         self._moving.pop(msg.call_id, None)
         call = msg.call
-        cur = _Current(msg.call_id, before.queue if before is not None else call.queue, ts,
+        cur = Current(msg.call_id, before.queue if before is not None else call.queue, ts,
                        answered=call.answered_at is not None,
                        held=any(leg.on_hold for leg in call.legs if leg.ended_at is None))
         self.current[owner] = cur
@@ -749,9 +736,7 @@ class Hub:
 
     def _call_over(self, call_id: str) -> None:
         self._moving.pop(call_id, None)
-        for name, cur in list(self.current.items()):
-            if cur.call_id == call_id:
-                del self.current[name]
+        self.current.end(call_id)
 
     async def _screen_pop(self, facts: screenpop.OfferFacts) -> None:
         started = time.perf_counter()
