@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import random
 import signal
 import sys
@@ -46,6 +45,7 @@ from agent_desktop.passwords import hash_password
 from agent_desktop.softphone_routes import softphone_routes
 from common.bus import Bus
 from common.clock import EpochMonotonicClock
+from common.heap import HeapKeeper
 from common.logging import configure_logging
 from common.messages import CrmTicketEscalated
 from config.settings import Settings
@@ -292,13 +292,18 @@ async def serve(settings: Settings, *, demo: bool = False,
         stack.callback(escalations.cancel)
 
         # Everything built so far lives as long as the process: moving it out of the garbage
-        # collector's reach keeps full collections (tens of ms) out of routing decisions.
-        gc.freeze()
+        # collector's reach keeps full collections (tens of ms) out of routing decisions; so
+        # do the periodic passes for what comes later (desktops' sockets): common/heap.py.
+        heap = HeapKeeper(settings.server.gc_freeze_interval_s,
+                          settings.server.gc_full_interval_s)
+        heap.settle()
+        heap_task = asyncio.create_task(heap.run(), name="heap")
+        stack.callback(heap_task.cancel)
         handles.update(crm=crm, bus=bus, engine=engine, acd=acd, history=history, ivr=ivr,
                        ami=ami, fastagi=fastagi,
                        tracker=tracker, sim=sim, http_port=http_port, app=app,
                        call_log=call_log, directory=directory, dial_audit=dial_audit, hub=hub,
-                       dialer=dialer)
+                       dialer=dialer, heap=heap)
         if ready is not None:
             ready.set()
         await stop.wait()
