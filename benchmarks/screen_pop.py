@@ -544,6 +544,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     hub.emit = stamped_emit
     probe = LoopProbe()
     joins: list[tuple[float, float, bool]] = []  # (when, ms, resumed) of every hub.join
+    # --trace: when the hub took each offer off the bus and when its CRM read ran
+    stages: dict[tuple[str, str], dict[str, float]] = {}
     leaves: list[tuple[float, bool]] = []  # (when, dropped by the hub) of every hub.leave
     if trace:
         join, leave = hub.join, hub.leave
@@ -560,6 +562,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
             leave(client)
 
         hub.join, hub.leave = timed_join, noted_leave
+        _stamp_pop_stages(hub, stages)
 
     users = []
     for i in range(desktops):
@@ -668,7 +671,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     lat_round: dict[tuple[str, int], list[float]] = {}
     bins_round: dict[tuple[str, int], list[int]] = {}
     # ms, offered, queued in the server (or None), received
-    spans: dict[str, list[tuple[float, float, float | None, float]]] = {k: [] for k in KINDS}
+    spans: dict[str, list[tuple[float, float, float | None, float, tuple[str, str]]]] = {
+        k: [] for k in KINDS}
     base: list[float] = []
     owed = lost = by_resume = 0
     for (agent, call_id), t in offered.items():
@@ -694,7 +698,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         bins[kind].append(int(t))
         lat_round.setdefault((kind, rnd), []).append(ms)
         bins_round.setdefault((kind, rnd), []).append(int(t))
-        spans[kind].append((ms, t, queued.get((agent, call_id)), r[0]))
+        spans[kind].append((ms, t, queued.get((agent, call_id)), r[0], (agent, call_id)))
         if kind == "A" and (agent, call_id) in queued:
             base.append((queued[(agent, call_id)] - t) * 1000)
 
@@ -781,7 +785,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     }
     if trace:
         result["trace"] = _trace(phases, guard_s, spans, probe, res["lag"], res["gc"], joins,
-                                 leaves)
+                                 leaves, stages)
         result["trace"]["server_gc_tracked_at_end"] = census
     return result
 
@@ -795,10 +799,10 @@ async def _progress(handles: dict[str, Any], sim: Any, offered: dict[Any, float]
 
 
 def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
-           spans: dict[str, list[tuple[float, float, float | None, float]]],
+           spans: dict[str, list[tuple[float, float, float | None, float, tuple[str, str]]]],
            server: LoopProbe, client_lag: list[Any], client_gc: list[Any],
-           joins: list[tuple[float, float, bool]], leaves: list[tuple[float, bool]]
-           ) -> dict[str, Any]:
+           joins: list[tuple[float, float, bool]], leaves: list[tuple[float, bool]],
+           stages: dict[tuple[str, str], dict[str, float]] | None = None) -> dict[str, Any]:
     """Per phase kind (guard excluded): both loops' lag and CPU, the hub's joins and leaves,
     and what the slowest 1% of that kind's pops waited on (loop_probe.blame)."""
     server_lag = server.samples
@@ -820,12 +824,16 @@ def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
         verdicts: dict[str, int] = {"pop_build": 0, "gc": 0, "server_loop": 0,
                                     "client_loop": 0, "neither": 0}
         examples = []
-        for ms, t0, tq, t1 in tail:
+        parts: dict[str, list[float]] = {}
+        for ms, t0, tq, t1, key in tail:
             sl, cl = s_idx.worst(t0, t1), c_idx.worst(t0, t1)
             built = (tq - t0) * 1000 if tq is not None else None
             g = max(worst_gc(server.collections, t0, t1), worst_gc(client_gc, t0, t1))
             verdicts[blame(ms, sl, cl, built, g)] += 1
-            examples.append({"ms": round(ms, 2),
+            split = _stages_ms(t0, tq, t1, (stages or {}).get(key, {}))
+            for name, v in split.items():
+                parts.setdefault(name, []).append(v)
+            examples.append({"ms": round(ms, 2), "stages_ms": split,
                              "built_ms": round(built, 2) if built is not None else None,
                              "gc_ms": round(g, 2), "server_lag_ms": round(sl, 2),
                              "client_lag_ms": round(cl, 2),
@@ -846,7 +854,50 @@ def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
             "join_ms_total": round(sum(j[1] for j in k_joins), 1),
             "leaves": len(k_leaves), "leaves_dropped_by_hub": sum(1 for x in k_leaves if x[1]),
             "tail_pops": len(tail), "tail_blame": verdicts, "tail_examples": examples[:8],
+            # where the slowest 1% spent their time (median of each stage over them)
+            "tail_stages_ms_median": {n: round(statistics.median(v), 2)
+                                      for n, v in parts.items()},
         }
+    return out
+
+
+def _stamp_pop_stages(hub: Any, stages: dict[tuple[str, str], dict[str, float]]) -> None:
+    """--trace: note when the hub takes each offer off the bus, and when the pop's CRM read
+    (agent_desktop.hub.screenpop.fetch) starts and ends, per (agent, call id)."""
+    from agent_desktop.hub import screenpop
+    from common.messages import AcdCallOffered
+
+    on_message, fetch = hub.on_message, screenpop.fetch
+
+    async def noted_on_message(topic: str, message: Any) -> None:
+        if isinstance(message, AcdCallOffered):
+            stages.setdefault((message.agent_id, message.call_id), {})["hub"] = time.time()
+        await on_message(topic, message)
+
+    async def noted_fetch(crm: Any, facts: Any) -> Any:
+        d = stages.setdefault((facts.agent_id, facts.call_id), {})
+        d["read0"] = time.time()
+        try:
+            return await fetch(crm, facts)
+        finally:
+            d["read1"] = time.time()
+
+    hub.on_message = noted_on_message
+    screenpop.fetch = noted_fetch
+
+
+def _stages_ms(t0: float, tq: float | None, t1: float, st: dict[str, float]
+               ) -> dict[str, float]:
+    """A pop's latency cut at the stamps it has: offer -> hub took it off the bus -> CRM read
+    started -> read done -> frame queued for the client -> frame parsed by the client."""
+    points = [("to_hub", st.get("hub")), ("to_read", st.get("read0")),
+              ("read", st.get("read1")), ("to_queued", tq), ("to_client", t1)]
+    out: dict[str, float] = {}
+    last = t0
+    for name, t in points:
+        if t is not None:
+            out[name] = round((t - last) * 1000, 2)
+            last = t
     return out
 
 

@@ -11,13 +11,17 @@ machine (benchmarks.screen_pop --trace), each one a stall in the pops' tail.
 The policy (`[server].gc_freeze_interval_s`, `gc_full_interval_s`; README, Operating notes):
 - start-up done: collect once, then freeze (gc.freeze: the survivors move to the permanent
   generation, which collections skip; O(1));
-- every `gc_freeze_interval_s`: collect what is not frozen (only what survived since the last
-  pass: a short walk), then freeze the survivors. Desktops that connected meanwhile drop out of
-  the collector's reach; automatic full collections walk only what is newer than the last pass;
+- every `gc_freeze_interval_s`: collect the young generations (0 and 1: at most a few thousand
+  objects, well under a millisecond), then freeze everything. Desktops that connected meanwhile
+  drop out of the collector's reach; automatic full collections walk only what is newer than
+  the last pass. Not a full collection first: that would walk the very objects being taken out
+  of reach (at 1,000 desktops, the first pass after a shift logs in would be the long pause
+  this avoids); cyclic garbage that sat in the old generation is frozen with the rest and waits
+  for the full pass below;
 - every `gc_full_interval_s`: unfreeze, one full collection of everything, freeze again. Frozen
   objects that became cyclic garbage later (a closed socket's asyncio/aiohttp cycles, an ended
-  call's) are only reclaimed by such a pass: this bounds that memory, at the price of one long
-  walk at a known rate (once an hour by default) instead of one every few seconds.
+  call's), and garbage frozen by a pass, are only reclaimed by such a pass: this bounds that
+  memory, at the price of one long walk at a known rate (once an hour by default).
 `HeapSchedule` decides (pure, time passed in); `HeapKeeper` runs the passes on the real collector.
 """
 
@@ -87,7 +91,8 @@ class HeapKeeper:
         started = time.perf_counter()
         if kind == "full":
             gc.unfreeze()
-        collected = gc.collect()
+        # settle and full: everything; freeze: the young generations only (see above)
+        collected = gc.collect(1 if kind == "freeze" else 2)
         gc.freeze()
         done = HeapPass(kind, round((time.perf_counter() - started) * 1000, 2), collected,
                         gc.get_freeze_count())

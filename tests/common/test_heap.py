@@ -66,6 +66,16 @@ def test_a_pass_collects_garbage_first_then_freezes_what_is_alive(thawed: None) 
     assert keeper.passes == [done]
 
 
+def test_a_freeze_pass_collects_young_garbage_and_freezes_the_rest(thawed: None) -> None:
+    keeper = HeapKeeper(60.0, 3600.0)
+    keeper.settle()
+    young = weakref.ref(cycle()[0])  # garbage in generation 0
+    alive = cycle()
+    done = keeper.run_pass("freeze")
+    assert young() is None and done.kind == "freeze" and done.collected >= 2
+    assert id(alive[0]) not in {id(o) for o in gc.get_objects()}
+
+
 def test_only_a_full_pass_frees_cycles_that_died_while_frozen(thawed: None) -> None:
     keeper = HeapKeeper(60.0, 3600.0)
     holder = [cycle()]  # e.g. a desktop's socket objects, frozen while it is connected
