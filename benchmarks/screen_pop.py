@@ -562,7 +562,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
             leave(client)
 
         hub.join, hub.leave = timed_join, noted_leave
-        _stamp_pop_stages(hub, stages)
+        _stamp_pop_stages(hub, bus, stages)
 
     users = []
     for i in range(desktops):
@@ -646,6 +646,11 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     probe.stop()
 
     dropped_slow = hub.counters.dropped_slow
+    heap = handles.get("heap")
+    heap_passes = [dataclasses.asdict(x) for x in heap.passes] if heap is not None else []
+    # What the server's passes had frozen that is garbage by now (closed sockets, ended calls):
+    # what its hourly full pass would free (the clients have gone; measured after the phases).
+    full_pass = dataclasses.asdict(heap.run_pass("full")) if trace and heap is not None else None
     stop.set()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(task, 60)
@@ -787,6 +792,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         result["trace"] = _trace(phases, guard_s, spans, probe, res["lag"], res["gc"], joins,
                                  leaves, stages)
         result["trace"]["server_gc_tracked_at_end"] = census
+        result["trace"]["server_heap_passes"] = heap_passes  # common/heap.py, last 20
+        result["trace"]["server_full_pass_after_run"] = full_pass
     return result
 
 
@@ -834,6 +841,10 @@ def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
             for name, v in split.items():
                 parts.setdefault(name, []).append(v)
             examples.append({"ms": round(ms, 2), "stages_ms": split,
+                             "bus_messages_ahead": (stages or {}).get(key, {}).get("ahead"),
+                             "read_cpu_ms": _r2((stages or {}).get(key, {}).get("read_cpu_ms")),
+                             "read_runnable_ms": _r2((stages or {}).get(key, {}).get(
+                                 "read_runnable_ms")),
                              "built_ms": round(built, 2) if built is not None else None,
                              "gc_ms": round(g, 2), "server_lag_ms": round(sl, 2),
                              "client_lag_ms": round(cl, 2),
@@ -861,13 +872,22 @@ def _trace(phases: list[tuple[float, float, str, int]], guard_s: float,
     return out
 
 
-def _stamp_pop_stages(hub: Any, stages: dict[tuple[str, str], dict[str, float]]) -> None:
-    """--trace: note when the hub takes each offer off the bus, and when the pop's CRM read
-    (agent_desktop.hub.screenpop.fetch) starts and ends, per (agent, call id)."""
+def _stamp_pop_stages(hub: Any, bus: Any, stages: dict[tuple[str, str], dict[str, float]]
+                      ) -> None:
+    """--trace: per (agent, call id) of an offer, the messages ahead of it in the hub's "acd."
+    subscription when it was published, when the hub took it off the bus, and when the pop's
+    CRM read (agent_desktop.hub.screenpop.fetch) started and ended."""
     from agent_desktop.hub import screenpop
     from common.messages import AcdCallOffered
 
-    on_message, fetch = hub.on_message, screenpop.fetch
+    on_message, fetch, publish = hub.on_message, screenpop.fetch, bus.publish
+    acd_subs = [sub for sub in hub._subs if sub.prefix == "acd."]
+
+    def noted_publish(message: Any) -> None:
+        if isinstance(message, AcdCallOffered) and acd_subs:
+            stages.setdefault((message.agent_id, message.call_id), {})["ahead"] = \
+                acd_subs[0].queue.qsize()
+        publish(message)
 
     async def noted_on_message(topic: str, message: Any) -> None:
         if isinstance(message, AcdCallOffered):
@@ -876,14 +896,33 @@ def _stamp_pop_stages(hub: Any, stages: dict[tuple[str, str], dict[str, float]])
 
     async def noted_fetch(crm: Any, facts: Any) -> Any:
         d = stages.setdefault((facts.agent_id, facts.call_id), {})
+        before = _schedstat()
         d["read0"] = time.time()
         try:
             return await fetch(crm, facts)
         finally:
             d["read1"] = time.time()
+            after = _schedstat()
+            if before is not None and after is not None:  # this thread: on CPU, runnable
+                d["read_cpu_ms"] = (after[0] - before[0]) / 1e6
+                d["read_runnable_ms"] = (after[1] - before[1]) / 1e6
 
     hub.on_message = noted_on_message
     screenpop.fetch = noted_fetch
+    bus.publish = noted_publish
+
+
+def _schedstat() -> tuple[int, int] | None:
+    """This thread's (ns on a CPU, ns runnable but waiting for one) from Linux's schedstat: what
+    is left of a wall time is time the thread slept (a lock, a disk read, a busy handler)."""
+    import threading
+
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            run, wait, _ = f.read().split()
+        return int(run), int(wait)
+    except (OSError, ValueError):
+        return None
 
 
 def _stages_ms(t0: float, tq: float | None, t1: float, st: dict[str, float]
@@ -910,6 +949,10 @@ def _gc_census() -> dict[str, Any]:
     objs = gc.get_objects()
     top = collections.Counter(type(o).__qualname__ for o in objs).most_common(12)
     return {"tracked": len(objs), "frozen": gc.get_freeze_count(), "top": dict(top)}
+
+
+def _r2(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
 
 
 def _mean(xs: list[float]) -> float | None:

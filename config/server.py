@@ -19,8 +19,8 @@ class ServerSettings(Section):
     # Seconds between the one-line live summaries the server logs per queue.
     summary_interval_s: float = Field(default=5.0, gt=0)
     # Garbage collection (common/heap.py): every this many seconds the young generations are
-    # collected and everything else is frozen, out of full collections' reach (a connected desktop's socket objects, for
-    # its whole shift); 0 = freeze once, at start-up, only.
+    # collected and everything else is frozen, out of full collections' reach (a connected
+    # desktop's socket objects, for its whole shift); 0 = freeze once, at start-up, only.
     gc_freeze_interval_s: float = Field(default=60.0, ge=0)
     # Every this many seconds everything is unfrozen and collected once: frees what died while
     # frozen (closed sockets, ended calls), in one long pause; 0 = never (memory grows with the

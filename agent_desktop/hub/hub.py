@@ -5,8 +5,10 @@ the clients of each stream through their own bounded send queues.
   to every client of that stream. Fan-out never awaits: a client whose queue is full is dropped
   (close 4000 "too slow"; it reconnects and resumes from its last seq), so one stuck desktop
   cannot delay anyone else, nor the bus.
-- Screen-pops are built in their own task per offer (one CRM read on the database thread), so a
-  slow read delays only that pop, never other messages or clients.
+- A screen-pop is built when the offer is handled, with one CRM read. With [crm].inline_reads
+  (the default) that read runs on the loop thread and the pop is built and queued right there,
+  in the same loop iteration as the offer; with reads on the database thread, each pop gets a
+  task of its own, so a slow read delays only that pop, never other messages or clients.
 - A stream's log exists from the first time a client opens it; messages for a stream nobody has
   opened yet are not kept (the first client gets a snapshot with the current state instead).
   A stream nobody has had open for `ws_idle_stream_expiry_s` is freed the same way: a client
@@ -38,7 +40,7 @@ from agent_desktop.hub.replay import IdleStreams, StreamLog
 from agent_desktop.hub.stats import AgentQueueFanout, StatsThrottle, agent_row, queue_stats
 from agent_desktop.hub.streams import AgentInfo, Viewer
 from agent_desktop.jsonio import to_jsonable
-from common.bus import Bus, Subscription
+from common.bus import Bus, Envelope, Subscription
 from common.clock import Clock
 from common.messages import (
     AcdAgentState,
@@ -107,6 +109,9 @@ CALL_OVER = (AcdCallEnded, AcdCallRemoved, AcdCallAbandoned, AcdCallHandedBack)
 # dialer.*: the wallboard's campaign tiles (agent_desktop/wallboard_feed.py).
 BUS_PREFIXES = ("acd.", "crm.user.", "dialer.",
                 *(cls.TOPIC for cls in (*PBX_FORWARDED, *PLACED)))
+# Bus messages the hub handles in one go before the loop gets its turn (bounded further by a
+# quarter of the clients' send queue: see _consume).
+BUS_BATCH = 16
 # Calls transferred away whose new owner is not known yet: their screen-pop waits here for the
 # owner's desktop (bounded: a transfer to an outside number never gets an owner).
 MAX_MOVING = 1024
@@ -292,6 +297,9 @@ class Hub:
         self._rows_cache: tuple[float, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
+        # [crm].inline_reads: the screen-pop's read is made on the loop thread (crm_core/db.py)
+        settings_of_crm = getattr(crm, "settings", None)
+        self._reads_inline = bool(getattr(settings_of_crm, "inline_reads", False))
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -573,14 +581,28 @@ class Hub:
     # ------------------------------------------------------------------------ bus
 
     async def _consume(self, sub: Subscription) -> None:
+        # A burst on the bus must not fill fast clients' queues before their writers run: the
+        # loop gets its turn after every `batch` messages (each gives a client a frame or two).
+        # Not after every message: a backlog (the loop stalled: a collection, the OS) then took
+        # one loop turn per message to drain, and an offer behind N messages waited N turns,
+        # each as long as all the socket work the loop had queued meanwhile
+        # (tests/agent_desktop/hub/test_offer_path.py counts them).
+        batch = max(1, min(BUS_BATCH, self.settings.ws_send_queue // 4))
         while True:
-            env = await sub.get()
-            try:
-                await self.on_message(env.topic, env.message)
-            except Exception:  # one bad message must not stop the desktops' feed
-                log.exception("hub_message_failed", topic=env.topic)
-            # A burst on the bus must not fill fast clients' queues before their writers run.
+            await self._handle(await sub.get())
+            for _ in range(batch - 1):
+                try:
+                    env = sub.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                await self._handle(env)
             await asyncio.sleep(0)
+
+    async def _handle(self, env: Envelope) -> None:
+        try:
+            await self.on_message(env.topic, env.message)
+        except Exception:  # one bad message must not stop the desktops' feed
+            log.exception("hub_message_failed", topic=env.topic)
 
     async def _agent_info(self, username: str) -> AgentInfo | None:
         info = self.agents.get(username)
@@ -630,7 +652,13 @@ class Hub:
                 waited_s=self.acd.waited_s(call_id) if self.acd is not None else None,
                 callback=message.callback)
             self.current[agent_id] = Current(call_id, facts.queue, ts)
-            self._spawn(self._screen_pop(facts))
+            if self._reads_inline:
+                # The CRM read runs on this thread and never suspends (~1 ms): a task of its
+                # own would only put the pop one more loop iteration behind the offer (under
+                # load, tens of ms: --trace's "to_read").
+                await self._screen_pop(facts)
+            else:  # a thread hop: a slow read must not hold up the other messages
+                self._spawn(self._screen_pop(facts))
         elif isinstance(message, AcdCallAnswered) and agent_id:
             cur = self.current.get(agent_id)
             if cur is not None and cur.call_id == call_id:
