@@ -793,6 +793,15 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
                                  leaves, stages)
         result["trace"]["server_gc_tracked_at_end"] = census
         result["trace"]["server_heap_passes"] = heap_passes  # common/heap.py, last 20
+        # The pops' CRM reads (all phases): wall ms, and of it the thread on a CPU / runnable
+        # but waiting for one (the rest it slept: a lock, a disk read, SQLite's busy handler).
+        reads = sorted(((d["read1"] - d["read0"]) * 1000, d.get("read_cpu_ms"),
+                        d.get("read_runnable_ms")) for d in stages.values()
+                       if "read0" in d and "read1" in d)
+        result["trace"]["pop_reads"] = {
+            "count": len(reads), "p50_ms": pct([r[0] for r in reads], 0.5),
+            "p99_ms": pct([r[0] for r in reads], 0.99),
+            "slowest": [[round(w, 2), _r2(c), _r2(q)] for w, c, q in reads[-5:]]}
         result["trace"]["server_full_pass_after_run"] = full_pass
     return result
 
