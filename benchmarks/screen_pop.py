@@ -890,12 +890,11 @@ def _stamp_pop_stages(hub: Any, bus: Any, stages: dict[tuple[str, str], dict[str
     from common.messages import AcdCallOffered
 
     on_message, fetch, publish = hub.on_message, screenpop.fetch, bus.publish
-    acd_subs = [sub for sub in hub._subs if sub.prefix == "acd."]
 
     def noted_publish(message: Any) -> None:
-        if isinstance(message, AcdCallOffered) and acd_subs:
+        if isinstance(message, AcdCallOffered):
             stages.setdefault((message.agent_id, message.call_id), {})["ahead"] = \
-                acd_subs[0].queue.qsize()
+                hub.backlog().get("acd.", 0)
         publish(message)
 
     async def noted_on_message(topic: str, message: Any) -> None:

@@ -503,6 +503,10 @@ class Hub:
             self._kill(c, wire.CLOSE_FORBIDDEN, "kiosk token revoked")
         return len(victims)
 
+    def backlog(self) -> dict[str, int]:
+        """Bus messages waiting for the hub, by subscription prefix."""
+        return {sub.prefix: sub.queue.qsize() for sub in self._subs}
+
     def client_count(self) -> int:
         return sum(len(g) for g in self.clients.values())
 

@@ -70,6 +70,7 @@ async def test_a_backlog_on_the_bus_is_drained_in_batches_not_a_turn_per_message
     for i in range(ahead):  # e.g. what piled up while the loop was stalled
         w.bus.publish(queued(f"q{i}", "+12125550100"))
     w.bus.publish(offered("p2", "ann", "+12125550101"))
+    assert w.hub.backlog()["acd."] == ahead + 1
     turns = await turns_until(lambda: "desktop.screen_pop" in topics(ann))
     # world settings: ws_send_queue 16 -> batches of 4 messages: ~10 turns, not 40+.
     assert turns <= ahead // 4 + 3
