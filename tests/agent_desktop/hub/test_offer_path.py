@@ -74,3 +74,14 @@ async def test_a_backlog_on_the_bus_is_drained_in_batches_not_a_turn_per_message
     turns = await turns_until(lambda: "desktop.screen_pop" in topics(ann))
     # world settings: ws_send_queue 16 -> batches of 4 messages: ~10 turns, not 40+.
     assert turns <= ahead // 4 + 3
+
+
+async def test_with_reads_on_the_database_thread_the_pop_has_a_task_of_its_own(
+        w: World) -> None:
+    w.hub._reads_inline = False  # as with [crm].inline_reads = false
+    ann = desktop(w, "ann")
+    w.bus.publish(offered("p3", "ann", "+12125550102"))
+    await turns_until(lambda: "acd.call.offered" in topics(ann))
+    assert topics(ann) == ["acd.call.offered"]  # the other messages are not held up by it
+    await turns_until(lambda: "desktop.screen_pop" in topics(ann))
+    assert topics(ann) == ["acd.call.offered", "desktop.screen_pop"]
