@@ -97,7 +97,12 @@ quiet machine only.
 garbage collections (wall and CPU ms), the hub's joins (welcome + replay/snapshot) and leaves,
 and for the slowest 1% of pops what held them (benchmarks/loop_probe.py: the pop's own CRM read
 and encoding, a garbage collection, a stalled loop, or none of ours: the OS); and the objects a
-full collection of the server walks, by type, near the end.
+full collection of the server walks, by type, near the end. Each slow pop's latency is also
+cut into stages (`stages_ms`: offer -> the hub takes it off the bus -> CRM read start -> read
+done -> frame queued -> client), with the bus messages ahead of it; `pop_reads` has every
+pop's read (the slowest with the thread's CPU and runnable time); `server_heap_passes` the
+server's garbage-collector passes (common/heap.py) and `server_full_pass_after_run` one full
+pass after the phases (what the hourly pass would free and how long it takes).
 
 The demo's supervisor gets extension 9999 here (the demo's 1099 is an agent's once there are
 more than 98 agents) and demo passwords are hashed once (argon2 per user would take minutes).
@@ -891,10 +896,12 @@ def _stamp_pop_stages(hub: Any, bus: Any, stages: dict[tuple[str, str], dict[str
 
     on_message, fetch, publish = hub.on_message, screenpop.fetch, bus.publish
 
+    backlog = getattr(hub, "backlog", None)  # (a hub older than 2026-11-28e has none)
+
     def noted_publish(message: Any) -> None:
-        if isinstance(message, AcdCallOffered):
+        if isinstance(message, AcdCallOffered) and backlog is not None:
             stages.setdefault((message.agent_id, message.call_id), {})["ahead"] = \
-                hub.backlog().get("acd.", 0)
+                backlog().get("acd.", 0)
         publish(message)
 
     async def noted_on_message(topic: str, message: Any) -> None:
