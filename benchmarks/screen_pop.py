@@ -238,10 +238,15 @@ def bootstrap_ratio_blocked(num: dict[int, list[list[float]]], den: dict[int, li
     return [round(lo, 3), round(hi, 3)]
 
 
-def goal_verdict(ci: list[float] | None, limit: float = 1.10) -> str:
+def goal_verdict(ci: list[float] | None, limit: float = 1.10, *, lost: int = 0,
+                 baseline_p99_ms: float | None = None, fell_behind_ms: float = 50.0) -> str:
     """The issue's goal "stuck clients move p99 by less than 10%", judged on the interval:
     shown when even its upper end stays under the limit; refuted when even its lower end is
-    over it; otherwise the run cannot tell."""
+    over it; otherwise the run cannot tell. A run whose server fell behind its offers (the
+    pops' own build-and-queue p99 over `fell_behind_ms`, or pops lost) compares two backlogs,
+    not the effect of stuck clients: no verdict."""
+    if lost or (baseline_p99_ms is not None and baseline_p99_ms > fell_behind_ms):
+        return "no verdict: the server fell behind its offers in this run"
     if ci is None:
         return "not measured"
     if ci[1] < limit:
@@ -758,10 +763,12 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "p99_ratio_agent_stats": ratio_c,
         "p99_ratio_agent_stats_ci95": ratio_c_ci,
         "goal": {"p99_under_50ms": p99_a is not None and p99_a < 50.0,
-                 "stuck_move_p99_under_10pct": goal_verdict(ratio_b_ci),
+                 "stuck_move_p99_under_10pct": goal_verdict(
+                     ratio_b_ci, lost=lost, baseline_p99_ms=pct(base, 0.99)),
                  "nothing_lost": lost == 0,
                  "judged_on": "p99_ratio_with_stuck_ci95 (blocked by round): shown if its "
-                              "upper end < 1.10, refuted if its lower end > 1.10"},
+                              "upper end < 1.10, refuted if its lower end > 1.10; no verdict "
+                              "if pops were lost or baseline_p99_ms > 50"},
         "phases": per_kind,
         "stuck_fraction": round(n_stuck / desktops, 3),
         "stuck_dropped": dropped_slow,

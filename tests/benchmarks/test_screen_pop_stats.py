@@ -103,3 +103,7 @@ def test_the_goal_is_judged_on_the_whole_interval() -> None:
     assert goal_verdict([0.80, 1.12]) == "inconclusive"
     assert goal_verdict([1.11, 1.40]) == "refuted"
     assert goal_verdict(None) == "not measured"
+    # A run whose server fell behind compares backlogs: no verdict, however narrow.
+    assert goal_verdict([0.95, 1.0], lost=3).startswith("no verdict")
+    assert goal_verdict([0.95, 1.0], baseline_p99_ms=64145.0).startswith("no verdict")
+    assert goal_verdict([0.95, 1.0], baseline_p99_ms=12.0) == "shown"
