@@ -23,6 +23,8 @@ from pathlib import Path
 
 from aioice import stun
 
+from tests.tls_cert import ServerCert
+
 RELAY_PORTS = (61000, 61999)
 
 
@@ -37,14 +39,27 @@ def free_udp_port() -> int:
         return port
 
 
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 @dataclass(frozen=True, slots=True)
 class Coturn:
     port: int
     log: Path
+    tls_port: int = 0   # TURN over TLS (turns:), when started with a certificate
 
     @property
     def url(self) -> str:
         return f"turn:127.0.0.1:{self.port}?transport=udp"
+
+    @property
+    def turns_url(self) -> str:
+        assert self.tls_port, "started without a certificate"
+        return f"turns:127.0.0.1:{self.tls_port}?transport=tcp"
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -75,13 +90,29 @@ async def _answers_stun(port: int) -> bool:
         transport.close()
 
 
+async def _listens_tcp(port: int) -> bool:
+    for _ in range(50):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+    return False
+
+
 @contextlib.asynccontextmanager
 async def coturn(directory: Path, secret: str, realm: str = "callcenter.test",
                  relay_ports: tuple[int, int] = RELAY_PORTS,
-                 config: str | None = None) -> AsyncIterator[Coturn]:
+                 config: str | None = None,
+                 tls: ServerCert | None = None) -> AsyncIterator[Coturn]:
     """A running turnserver; stopped (SIGTERM, then SIGKILL) on exit. `config`: a
     turnserver.conf to start from (`-c`), under the loopback-only options here (coturn's command
-    line wins over its file), which then give neither the secret nor the realm."""
+    line wins over its file), which then give neither the secret nor the realm. `tls`: also
+    listen for TURN over TLS (turns:) with that certificate."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the server
     port = free_udp_port()
     log = directory / "turnserver.log"
@@ -94,10 +125,16 @@ async def coturn(directory: Path, secret: str, realm: str = "callcenter.test",
     args = ["turnserver", *start, "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
             f"--listening-port={port}", f"--min-port={relay_ports[0]}",
             f"--max-port={relay_ports[1]}", "--allow-loopback-peers",
-            "--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay", "--fingerprint",
+            "--no-cli", "--no-dtls", "--no-tcp-relay", "--fingerprint",
             f"--db={directory / 'turndb'}", f"--log-file={log}", "--simple-log",
             "--no-stdout-log", "--verbose", f"--pidfile={directory / 'turnserver.pid'}",
             "--no-software-attribute"]
+    tls_port = 0
+    if tls is None:
+        args.append("--no-tls")
+    else:
+        tls_port = free_tcp_port()
+        args += [f"--tls-listening-port={tls_port}", f"--cert={tls.cert}", f"--pkey={tls.key}"]
     proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL,
@@ -111,7 +148,9 @@ async def coturn(directory: Path, secret: str, realm: str = "callcenter.test",
                 break
         else:
             raise RuntimeError(f"turnserver did not answer STUN on 127.0.0.1:{port}")
-        yield Coturn(port, log)
+        if tls_port and not await _listens_tcp(tls_port):
+            raise RuntimeError(f"turnserver did not listen for TLS on 127.0.0.1:{tls_port}")
+        yield Coturn(port, log, tls_port)
     finally:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

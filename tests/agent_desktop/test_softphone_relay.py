@@ -5,7 +5,8 @@ computer trusts.
   chromium reads (HOME/.pki/nssdb, `certutil`), and the panel registers over wss:// with no
   ignore or pin flag. A certificate of another CA fails, and the panel says it may be the
   certificate.
-- TURN relay only: a real coturn (use-auth-secret) on loopback, the server's per-agent
+- TURN relay only, over UDP and over TLS (turns:, whose certificate the browser checks against
+  the same store): a real coturn (use-auth-secret) on loopback, the server's per-agent
   credentials, `ice_transport_policy = "relay"`; the far end's media is a real WebRTC peer
   (aiortc, tests/media_peer.py) behind the SIP responder. getStats() shows the selected
   candidate pair is the relay's and RTP flows both ways; coturn's log shows the allocation under
@@ -39,7 +40,7 @@ from tests.browser import chromium
 from tests.media_peer import MediaPeer
 from tests.nss_store import certutil_available, nss_home
 from tests.sip_responder import SipResponder
-from tests.tls_cert import make_cert, openssl_available
+from tests.tls_cert import ServerCert, make_cert, openssl_available
 from tests.turn_server import RELAY_PORTS, coturn, coturn_available
 from tests.webrtc_stats import STATS, TRACK_PCS
 
@@ -52,18 +53,19 @@ TURN_SECRET = "coturn-static-auth-secret-" + "c" * 30
 BROWSER_HZ = 1000.0
 
 
-async def wss_responder(tmp_path: Path) -> tuple[SipResponder, Path]:
-    """The SIP responder over wss:// with a certificate of a fresh private CA; returns the CA."""
+async def wss_responder(tmp_path: Path) -> tuple[SipResponder, Path, ServerCert]:
+    """The SIP responder over wss:// with a certificate of a fresh private CA (for 127.0.0.1);
+    returns the CA and the certificate."""
     cert = make_cert(tmp_path / "tls")
     conf = pjsip_sections(SIP_SECRET, ["1001"])
     responder = SipResponder({"1001": pjsip_password(conf, "1001")}, tls=cert.server_context())
     await responder.start()
-    return responder, cert.ca
+    return responder, cert.ca, cert
 
 
 async def test_registers_when_the_ca_is_in_the_browsers_store_and_not_with_another_ca(
         tmp_path: Path) -> None:
-    responder, ca = await wss_responder(tmp_path)
+    responder, ca, _ = await wss_responder(tmp_path)
     other_ca = make_cert(tmp_path / "other-tls").ca
     client, crm = await server(tmp_path, responder.url)
     errors: list[str] = []
@@ -101,13 +103,19 @@ async def stats(page: Any) -> dict[str, Any]:
     return out
 
 
-async def test_relay_only_call_carries_audio_both_ways_through_coturn(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["udp", "tls"])
+async def test_relay_only_call_carries_audio_both_ways_through_coturn(
+        tmp_path: Path, transport: str) -> None:
+    # udp: turn:...?transport=udp; tls: turns:...?transport=tcp (networks that let only TLS
+    # out), whose certificate the browser checks against the same store as the websocket's.
     tone = write_tone(tmp_path / "browser-1000hz.wav", BROWSER_HZ, seconds=10, rate=48000)
-    responder, ca = await wss_responder(tmp_path)
+    responder, ca, cert = await wss_responder(tmp_path)
     peer = MediaPeer()
     errors: list[str] = []
-    async with coturn(tmp_path / "turn", TURN_SECRET) as relay:
-        client, crm = await server(tmp_path, responder.url, turn_urls=[relay.url],
+    async with coturn(tmp_path / "turn", TURN_SECRET,
+                      tls=cert if transport == "tls" else None) as relay:
+        url = relay.turns_url if transport == "tls" else relay.url
+        client, crm = await server(tmp_path, responder.url, turn_urls=[url],
                                    turn_secret=TURN_SECRET, ice_transport_policy="relay")
         try:
             async with chromium(f"--use-file-for-fake-audio-capture={tone}",
@@ -125,7 +133,7 @@ async def test_relay_only_call_carries_audio_both_ways_through_coturn(tmp_path: 
                 config = await page.evaluate("window.softphoneConfig")
                 assert config["ice_transport_policy"] == "relay"
                 [entry] = config["ice_servers"]
-                assert entry["urls"] == [relay.url]
+                assert entry["urls"] == [url]
                 expiry, _, agent = entry["username"].partition(":")
                 assert agent == "1001" and int(expiry) >= time.time() + 3000
 
@@ -162,7 +170,8 @@ async def test_relay_only_call_carries_audio_both_ways_through_coturn(tmp_path: 
                 assert s["policy"] == "relay"
                 assert s["connection"] == "connected"
                 local, pair = s["local_candidate"], s["pair"]
-                assert local["candidateType"] == "relay" and local["relayProtocol"] == "udp"
+                assert local["candidateType"] == "relay" and local["relayProtocol"] == transport
+                assert local["url"] == url
                 assert local["address"] == "127.0.0.1"
                 assert RELAY_PORTS[0] <= local["port"] <= RELAY_PORTS[1]
                 assert pair["state"] == "succeeded" and pair["nominated"]
@@ -215,6 +224,41 @@ async def test_coturn_accepts_the_servers_credentials_and_refuses_expired_or_for
         # A credential made with another secret.
         other = turn_credentials(TURN_SECRET + "x", "1001", now, 600)
         assert "401" in await allocate(other.username, other.credential)
+
+
+GATHER = """async ([url, username, credential]) => {
+  const pc = new RTCPeerConnection({iceServers: [{urls: [url], username, credential}],
+                                    iceTransportPolicy: 'relay'});
+  pc.addTransceiver('audio');
+  const candidates = [];
+  const errors = [];
+  pc.onicecandidate = (e) => { if (e.candidate) candidates.push(e.candidate.candidate); };
+  pc.onicecandidateerror = (e) => errors.push(e.errorCode);
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((done) => {
+    if (pc.iceGatheringState === 'complete') done();
+    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') done(); };
+  });
+  pc.close();
+  return {candidates, errors};
+}"""
+
+
+async def test_turns_needs_a_relay_certificate_the_browsers_store_trusts(tmp_path: Path) -> None:
+    cert = make_cert(tmp_path / "tls")
+    async with coturn(tmp_path / "turn", TURN_SECRET, tls=cert) as relay:
+        creds = turn_credentials(TURN_SECRET, "1001", time.time(), 600)
+        found = {}
+        for name, cas in (("untrusted", ()), ("trusted", (cert.ca,))):
+            async with chromium(home=nss_home(tmp_path / name, *cas)) as browser:
+                page = await browser.new_page()
+                found[name] = await asyncio.wait_for(page.evaluate(
+                    GATHER, [relay.turns_url, creds.username, creds.credential]), WAIT_MS / 1000)
+        # Not trusted: no relay at all (701: the TLS connection to the relay failed).
+        assert found["untrusted"]["candidates"] == []
+        assert set(found["untrusted"]["errors"]) == {701}
+        [candidate] = found["trusted"]["candidates"]
+        assert " typ relay " in candidate and found["trusted"]["errors"] == []
 
 
 ROOT = Path(__file__).resolve().parents[2]
