@@ -27,7 +27,8 @@
 # Ports (loopback only): AMI 15038, HTTP/websocket 18088 (ws://127.0.0.1:18088/ws), TLS websocket
 # 18089 after `tls` (wss://127.0.0.1:18089/ws), SIP UDP 15060, RTP 30000-30999 (LAB_RTP_START,
 # LAB_RTP_END); the CTI server's FastAGI on 127.0.0.1:14573; coturn 13478 (LAB_TURN_PORT), relay
-# ports 31000-31999 (LAB_TURN_MIN_PORT, LAB_TURN_MAX_PORT). Each has its LAB_*_PORT variable, so
+# ports 31000-31999 (LAB_TURN_MIN_PORT, LAB_TURN_MAX_PORT), turns: 15349 (LAB_TURN_TLS_PORT; with
+# LAB_TURN_TLS=1 the softphones use it). Each has its LAB_*_PORT variable, so
 # two labs (ASTERISK_LAB) can run side by side.
 set -euo pipefail
 
@@ -59,6 +60,10 @@ TURN_PORT="${LAB_TURN_PORT:-13478}"
 TURN_MIN_PORT="${LAB_TURN_MIN_PORT:-31000}"
 TURN_MAX_PORT="${LAB_TURN_MAX_PORT:-31999}"
 TURN_SECRET="${LAB_TURN_SECRET:-lab-turn-static-auth-secret-0123456789}"
+# turns: (TURN over TLS, with the lab's certificate from `tls`) on this port; LAB_TURN_TLS=1
+# makes the softphones use only it.
+TURN_TLS_PORT="${LAB_TURN_TLS_PORT:-15349}"
+TURN_TLS="${LAB_TURN_TLS:-0}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -264,8 +269,10 @@ CONF
     if [ "$TURN" = 1 ]; then
         # lab: the agents' media only through the lab's coturn (turn-start); its secret as
         # CTI_SOFTPHONE__TURN_SECRET=$TURN_SECRET.
-        printf 'turn_urls = ["turn:127.0.0.1:%s?transport=udp"]\nice_transport_policy = "relay"\n' \
-            "$TURN_PORT" >>"$LAB/cti-lab.toml"
+        local turn_url="turn:127.0.0.1:$TURN_PORT?transport=udp"
+        [ "$TURN_TLS" = 1 ] && turn_url="turns:127.0.0.1:$TURN_TLS_PORT?transport=tcp"
+        printf 'turn_urls = ["%s"]\nice_transport_policy = "relay"\n' "$turn_url" \
+            >>"$LAB/cti-lab.toml"
     fi
     say "configuration written to $ETC and $LAB/cti-lab.toml"
 }
@@ -307,16 +314,22 @@ turn_start() {
         echo "already running: pid $(cat "$LAB/turnserver.pid")"; return 0
     fi
     mkdir -p "$LAB"
-    nohup turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
+    local tls_opts=(--no-tls)
+    if [ -f "$KEYS/asterisk.crt" ]; then   # `tls` made it: also turns: with it
+        tls_opts=(--tls-listening-port="$TURN_TLS_PORT" --cert="$KEYS/asterisk.crt"
+                  --pkey="$KEYS/asterisk.key")
+    fi
+    nohup turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 "${tls_opts[@]}" \
         --listening-port="$TURN_PORT" --min-port="$TURN_MIN_PORT" --max-port="$TURN_MAX_PORT" \
         --use-auth-secret --static-auth-secret="$TURN_SECRET" --realm=callcenter.lab \
-        --allow-loopback-peers --no-cli --no-tls --no-dtls --no-tcp-relay --fingerprint \
+        --allow-loopback-peers --no-cli --no-dtls --no-tcp-relay --fingerprint \
         --db="$LAB/turndb" --log-file="$LAB/turnserver.log" --simple-log --no-stdout-log \
         --verbose --no-software-attribute --pidfile="$LAB/turnserver.coturn.pid" \
         >"$LAB/turnserver.out" 2>&1 &
     echo $! >"$LAB/turnserver.pid"
     sleep 1
     kill -0 "$(cat "$LAB/turnserver.pid")" || { tail -20 "$LAB/turnserver.out"; exit 1; }
+    [ -f "$KEYS/asterisk.crt" ] && say "turns:127.0.0.1:$TURN_TLS_PORT?transport=tcp (certificate $KEYS/asterisk.crt)"
     say "coturn pid $(cat "$LAB/turnserver.pid"): turn:127.0.0.1:$TURN_PORT?transport=udp," \
         "relay ports $TURN_MIN_PORT-$TURN_MAX_PORT; CTI_SOFTPHONE__TURN_SECRET=$TURN_SECRET"
 }

@@ -141,3 +141,9 @@ def test_a_second_lab_moves_every_port_and_the_rtp_range_and_can_relay_through_t
     conf["softphone"]["password_secret"] = SECRET
     conf["softphone"]["turn_secret"] = "lab-turn-static-auth-secret-0123456789"
     Settings.model_validate(conf)   # what the server would load
+    # LAB_TURN_TLS=1: the softphones relay over turns: only (TLS to coturn).
+    env = {**env, "LAB_TURN_TLS": "1", "LAB_TURN_TLS_PORT": "15549"}
+    subprocess.run([str(SCRIPT), "tls"], env=env, capture_output=True, text=True,  # noqa: S603
+                   check=True, timeout=120)
+    conf = tomllib.loads((root / "cti-lab.toml").read_text())
+    assert conf["softphone"]["turn_urls"] == ["turns:127.0.0.1:15549?transport=tcp"]
