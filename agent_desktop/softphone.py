@@ -135,7 +135,7 @@ def ice_servers_for(settings: SoftphoneSettings, extension: str,
 
 
 def credentials_for(settings: SoftphoneSettings, extension: str,
-                    display_name: str = "", *, now: float = 0.0) -> SoftphoneConfig:
+                    display_name: str = "", *, now: float) -> SoftphoneConfig:
     """The softphone configuration of one extension (the caller checked it is the user's own);
     `now` (unix seconds) starts the TURN credentials' lifetime."""
     if not settings.enabled:
