@@ -228,7 +228,8 @@ async def serve(settings: Settings, *, demo: bool = False,
         # Due callbacks of no campaign, through the ACD (acd/dialer/free_callbacks.py).
         free_callbacks = FreeCallbacks(
             crm=crm, acd=acd, settings=settings, dnc=dialer.dnc, wall=acd.wall,
-            busy_phones=lambda: {ln.phone for ln in dialer.lines.values()})
+            busy_phones=dialer.phones_calling)
+        dialer.other_phones = free_callbacks.book.phones  # and the reverse
         await free_callbacks.start()
         stack.push_async_callback(free_callbacks.stop)
         await ami.start()

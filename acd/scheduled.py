@@ -15,8 +15,8 @@ Pure bookkeeping: the asyncio side (acd/service.py) calls these methods as the c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from acd.errors import DuplicateCall
@@ -38,6 +38,10 @@ class CallbackRequest:
     # callback is about (its CRM row's note, owner, campaign).
     customer_id: int | None = None
     context: CallbackContext | None = None
+    # Awaited with the call id just before the Originate: the owner records the placement
+    # durably (its CRM row), so that a restart knows the customer may have been dialled. If it
+    # raises, the callback is not placed (given up as when AMI cannot take it).
+    before_dial: Callable[[str], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 CallbackResult = Literal["connected", "not_connected", "withdrawn"]

@@ -884,6 +884,13 @@ class AcdService:
         if self.ami is None:
             await self._callback_not_placed(cmd, "no AMI connection configured")
             return
+        if req is not None and req.before_dial is not None:
+            try:
+                await req.before_dial(cb_id)
+            except Exception as exc:  # not recorded: not dialled (a restart could not know)
+                log.exception("callback_placement_not_recorded", call_id=cb_id)
+                await self._callback_not_placed(cmd, f"placement not recorded: {exc}")
+                return
         self.callbacks.add(Callback(cb_id, action.action_id, cmd.call_id, cmd.agent_id,
                                     cmd.number, cmd.queue))
         if self.before_originate is not None:

@@ -134,6 +134,19 @@ class PhoneRepo(Repo[Phone]):
         return values
 
 
+    async def primary(self, customer_id: int) -> str | None:
+        """The customer's primary number: its own (not one of its contacts'), without an
+        extension if it has one, the first added; None when it has none."""
+        return await self._db.point_read(_primary_phone, customer_id)
+
+
+def _primary_phone(conn: sqlite3.Connection, customer_id: int) -> str | None:
+    r = conn.execute("SELECT e164 FROM phones WHERE customer_id = ? ORDER BY"
+                     " contact_id IS NOT NULL, extension != '', id LIMIT 1",
+                     (customer_id,)).fetchone()
+    return str(r[0]) if r is not None else None
+
+
 class EmailRepo(Repo[Email]):
     def __init__(self, db: Database, clock: Clock, region: str) -> None:
         super().__init__(db, EMAILS, clock, region)

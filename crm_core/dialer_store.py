@@ -81,8 +81,9 @@ class DialerStateRepo:
 
     async def due_free_callbacks(self, until: float, limit: int = 100
                                  ) -> tuple[Callback, ...]:
-        """Pending callbacks (kind 'callback', with a phone) of NO campaign due by `until`,
-        soonest first: scheduled from the desktop or the API, placed through the ACD
+        """Pending callbacks (kind 'callback') of NO campaign due by `until`, soonest first
+        (with a phone or not: the caller fills it from the customer or tells a person):
+        scheduled from the desktop or the API, placed through the ACD
         (acd/dialer/free_callbacks.py). Tasks (kind 'task') are for a person and never here."""
         if not 1 <= limit <= 10_000:
             raise ValidationError("limit", "must be 1..10000", limit)
@@ -129,7 +130,7 @@ def _due_free_callbacks(conn: sqlite3.Connection, until: float, limit: int
     make = row_factory(CALLBACKS)
     return tuple(make(r) for r in conn.execute(
         f"SELECT {', '.join(CALLBACKS.columns)} FROM callbacks WHERE campaign_id IS NULL "  # noqa: S608
-        "AND status = 'pending' AND kind = 'callback' AND phone IS NOT NULL AND due_at <= ? "
+        "AND status = 'pending' AND kind = 'callback' AND due_at <= ? "
         "ORDER BY due_at, id LIMIT ?", (until, limit)))
 
 

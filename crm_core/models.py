@@ -283,6 +283,11 @@ class Callback:
     created_at: float = 0.0
     campaign_id: int | None = None  # placed by this campaign's dialer (acd/dialer), first
     lead_id: int | None = None  # the campaign lead it continues (its disposition set it)
+    # Why it left 'pending' without reaching the customer (missed, cancelled): for a person.
+    reason: str = ""
+    # The call id of its last automatic placement, written before the Originate (a restart
+    # finding it on a pending row knows an earlier process may have dialled it).
+    placed_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

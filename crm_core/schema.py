@@ -845,6 +845,16 @@ END;
 UPDATE campaign_rules SET updated_at = updated_at;
 """
 
+# Callbacks placed automatically (acd/dialer/): `reason` says why a row left 'pending' without
+# reaching the customer (missed, cancelled), for the person who looks at it; `placed_call_id` is
+# written before each placement's Originate, so a pending row that carries one this process did
+# not place was placed by an earlier process that stopped before writing the outcome: marked
+# missed ('outcome-unknown') rather than dialled again (acd/dialer/earlier_attempts.py).
+_CALLBACK_PLACEMENTS = """
+ALTER TABLE callbacks ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE callbacks ADD COLUMN placed_call_id TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "indexes", _INDEXES),
@@ -879,6 +889,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _CAMPAIGN_RULES),
     Migration(25, "campaign rules: a version per write (the dialer's refresh, the API's ETag)",
               _CAMPAIGN_RULES_VERSION),
+    Migration(26, "callbacks: why one was not placed or reached; a placement recorded before "
+                 "its Originate", _CALLBACK_PLACEMENTS),
 )
 LATEST = MIGRATIONS[-1].version
 

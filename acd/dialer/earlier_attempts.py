@@ -5,7 +5,10 @@ pending, and the next process would dial the customer again. Before a callback's
 placement by this process, the CRM is asked whether an interaction exists under one of its call
 ids (each placement's call id starts with a prefix fixed by the callback: `fcb-<id>-` for one
 with no campaign, `cb<campaign>-<id>-` for a campaign's): if so, that attempt happened and its
-outcome is unknown, and the caller marks the row missed for a person to decide.
+outcome is unknown, and the caller marks the row missed for a person to decide. An attempt that
+died while it rang, before any interaction existed, is found by the placement each placer
+records on the row before its Originate (`placed_call_id`, crm_core migration 26): a pending
+row that carries one was placed by an earlier process too.
 
 Each callback is asked once per process (a callback this process placed itself is never asked
 again: its own interaction would look like an earlier attempt). Used by the dialer
@@ -28,14 +31,18 @@ class EarlierAttempts:
         self._crm = crm  # (read when asked: a service may be built before its CRM opens)
         self._asked: set[int] = set()
 
-    async def tried(self, prefixes: Mapping[int, str]) -> frozenset[int]:
+    async def tried(self, prefixes: Mapping[int, str],
+                    placed: Mapping[int, str | None] | None = None) -> frozenset[int]:
         """Of the callbacks given (id -> its call-id prefix), those not asked before whose
-        prefix begins some interaction's call id."""
+        prefix begins some interaction's call id, or whose row records a placement (`placed`:
+        id -> the row's placed_call_id)."""
         fresh = {cid: p for cid, p in prefixes.items() if cid not in self._asked}
         if not fresh:
             return frozenset()
-        used = await self._crm.interactions.call_id_prefixes_used(list(fresh.values()))
+        marked = {cid for cid in fresh if placed and placed.get(cid)}
+        asked = [p for cid, p in fresh.items() if cid not in marked]
+        used = await self._crm.interactions.call_id_prefixes_used(asked) if asked else frozenset()
         if len(self._asked) + len(fresh) > MAX_REMEMBERED:
             self._asked.clear()
         self._asked.update(fresh)
-        return frozenset(cid for cid, p in fresh.items() if p in used)
+        return frozenset(cid for cid, p in fresh.items() if cid in marked or p in used)

@@ -84,7 +84,21 @@ TRANSITIONS: dict[tuple[Stage, Step], Stage | None] = {
 
 Result = Literal["connected", "not_connected", "withdrawn"]
 SkipReason = Literal["dnc", "window", "no-timezone", "invalid-number", "expired",
-                     "outcome-unknown"]
+                     "outcome-unknown", "no-phone"]
+# What a row marked missed or cancelled says in its `reason` (a person reads it).
+REASON_TEXT: dict[str, str] = {
+    "dnc": "not called: the number is on the do-not-call list",
+    "no-timezone": "not called: the number's time zone is unknown (set [dialer]."
+                   "default_timezone, then set the callback back to pending)",
+    "invalid-number": "not called: the number is not a dialable number",
+    "expired": "not called: overdue too long (see [acd].free_callback_max_overdue_h); "
+               "decide whether to call",
+    "outcome-unknown": "placed by a server process that stopped before its outcome was "
+                       "known: the customer may have been called; decide whether to call again",
+    "no-phone": "not called: no phone number on the callback nor on its customer; add one "
+                "and set the callback back to pending",
+    "not connected": "called, not reached",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +209,11 @@ class FreeCallbackBook:
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(tuple(self._entries.values()))
+
+    def phones(self) -> frozenset[str]:
+        """The numbers of the callbacks in the book (placed, not yet written back): a campaign
+        must not dial one of them meanwhile (acd/dialer/service.py)."""
+        return frozenset(e.placement.callback.phone for e in self._entries.values())
 
     def entry(self, call_id: str) -> Entry | None:
         cid = self._by_call.get(call_id)

@@ -20,8 +20,15 @@ under one of its call ids (an earlier process placed it); if so its row is marke
 ('outcome-unknown') and a person decides, rather than the customer being dialled again.
 Callbacks overdue by more than `[acd].free_callback_max_overdue_h` are marked missed too.
 
-Left to later: the dialer's campaign-owned callbacks have no such check yet; a row without a
-phone is never placed (the desktop fills the phone in).
+A crash while the call rang, before any interaction existed, is found too: each placement is
+recorded on the row (`placed_call_id`) before its Originate (CallbackRequest.before_dial, awaited
+by the ACD; a placement that cannot be recorded is not dialled), and a pending row carrying one
+is an earlier process's attempt.
+
+A row without a phone takes its customer's primary number (written into the row, so the person
+looking at it sees what was called); with no customer, or a customer without a number, it is
+marked missed with a reason saying so. Every row marked missed or cancelled here says why in
+its `reason` (REASON_TEXT), for the person who looks at it.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from acd.dialer.dnc import DncList
 from acd.dialer.earlier_attempts import EarlierAttempts
 from acd.dialer.free_callbacks import (
     CALL_ID_PREFIX,
+    REASON_TEXT,
     FreeCallback,
     FreeCallbackBook,
     Placement,
@@ -119,30 +127,40 @@ class FreeCallbacks:
                 # Already being placed: its outcome comes as usual (the ACD's CallbackDone).
                 self.book.kept(w.call_id)
         rows = await self.crm.dialer_state.due_free_callbacks(now, BATCH)
-        due = [FreeCallback(r.id, r.phone, r.due_at, await self._owner(r.assigned_user_id),
-                            r.customer_id, r.notes) for r in rows if r.phone]
+        due = []
+        for r in rows:
+            phone = r.phone or await self._phone_of(r)
+            if phone:
+                due.append(FreeCallback(r.id, phone, r.due_at,
+                                        await self._owner(r.assigned_user_id), r.customer_id,
+                                        r.notes))
+        placed = {r.id: r.placed_call_id for r in rows}
         for cb in due:
             # The dialer's list is loaded at its start and follows dispositions; a number put
             # on the list through the API since then is in the CRM only: read it there too.
             if cb.callback_id not in self.book and await self._crm_dnc(cb.phone):
                 self.dnc.add(cb.phone)
         tried = await self.earlier.tried({cb.callback_id: f"{CALL_ID_PREFIX}{cb.callback_id}-"
-                                          for cb in due if cb.callback_id not in self.book})
+                                          for cb in due if cb.callback_id not in self.book},
+                                         placed)
         plan = self.book.plan(now, due, queue=self.queue, dnc=self.dnc, window=self.window,
                               default_zone=zone, busy_phones=self.busy_phones(),
                               max_overdue_s=self.settings.acd.free_callback_max_overdue_h * 3600,
                               tried=tried)
-        for update in plan.rows:
-            await self._update_row(update)
+        # Handed over first, at once after planning: the book holds their numbers before any
+        # await lets the dialer's tick pick one of them (it asks the book, service.py).
         for p in plan.place:
             self._hand_over(p)
+        for update in plan.rows:
+            await self._update_row(update)
 
     def _hand_over(self, p: Placement) -> None:
         cb = p.callback
         request = CallbackRequest(
             p.call_id, p.queue, cb.phone, required_agent=cb.owner,
             customer_id=cb.customer_id,
-            context=CallbackContext(cb.callback_id, cb.note, cb.due_at, cb.owner or ""))
+            context=CallbackContext(cb.callback_id, cb.note, cb.due_at, cb.owner or ""),
+            before_dial=lambda call_id: self._record_placement(cb.callback_id, call_id))
         self.book.placed(p)
         try:
             self.acd.schedule_callback(request, self._done)
@@ -173,10 +191,37 @@ class FreeCallbacks:
             with contextlib.suppress(Exception):  # (written twice by a retry: already out)
                 self.book.released(call_id)
 
+    async def _record_placement(self, callback_id: int, call_id: str) -> None:
+        """Before the Originate (raises if not written: then it is not dialled)."""
+        await self.crm.callbacks.update(callback_id, placed_call_id=call_id)
+
+    async def _phone_of(self, row: Any) -> str | None:
+        """A due row without a phone: its customer's primary number, written into the row;
+        none to be had: the row is missed, with a reason a person reads."""
+        phone = None
+        if row.customer_id is not None:
+            try:
+                phone = await self.crm.phones.primary(row.customer_id)
+            except Exception:
+                log.exception("free_callback_customer_phone_unread", callback_id=row.id)
+                return None  # (asked again next tick)
+        try:
+            if phone is not None:
+                await self.crm.callbacks.update(row.id, phone=phone)
+                log.info("free_callback_phone_from_customer", callback_id=row.id,
+                         customer_id=row.customer_id)
+                return str(phone)
+            await self._update_row(RowUpdate(row.id, status="missed", why="no-phone"))
+        except Exception:
+            log.exception("free_callback_row_not_written", callback_id=row.id)
+        return None
+
     async def _update_row(self, u: RowUpdate) -> bool:
         changes: dict[str, object] = {}
         if u.status is not None:
             changes["status"] = u.status
+            if u.status != "done":
+                changes["reason"] = REASON_TEXT.get(u.why, u.why)
         if u.due_at is not None:
             changes["due_at"] = u.due_at
         try:

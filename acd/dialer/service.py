@@ -45,6 +45,7 @@ from acd.dialer.dnc import DncList
 from acd.dialer.earlier_attempts import EarlierAttempts
 from acd.dialer.errors import DialerError, InvalidRule
 from acd.dialer.estimates import CampaignEstimates
+from acd.dialer.free_callbacks import REASON_TEXT
 from acd.dialer.leads import RetryPolicy
 from acd.dialer.pacing import (
     BusyAgent,
@@ -216,6 +217,10 @@ class DialerService:
         self.dnc = DncList()
         self._seq = itertools.count(1)
         self.earlier = EarlierAttempts(crm)  # callbacks placed by an earlier process
+        # Numbers being called by others: the free callbacks' (server.py sets it to their
+        # book's numbers, free_callbacks.py); a campaign never dials a number while one rings.
+        self.other_phones: Callable[[], Collection[str]] = frozenset
+        self._picking: set[str] = set()  # numbers picked this tick, their lines not made yet
         # Abandon-rule counts not yet saved: (campaign, minute) -> [live, abandoned]
         self._counts: dict[tuple[int, float], list[int]] = {}
         self._restored: dict[int, list[AbandonCount]] = {}
@@ -557,8 +562,19 @@ class DialerService:
             callbacks=[cb for cb, _ in callbacks.values()],
             dnc=self.dnc, window=rules.window, default_zone=rules.default_timezone,
             max_attempts=rules.max_attempts,
-            in_flight_phones={ln.phone for ln in self.lines.values()},
+            in_flight_phones=self._phones_in_flight(),
             unknown_leads={ln.lead_id for ln in self.lines.values()})
+        # Picked numbers count as being called from now on (the free callbacks ask, between
+        # the awaits below, before their lines exist).
+        self._picking = {t.phone for t in (*picked.owned, *picked.dials)}
+        try:
+            await self._place_picked(run, picked, callbacks, due, decision, room, now)
+        finally:
+            self._picking = set()
+
+    async def _place_picked(self, run: CampaignRun, picked: Any,
+                            callbacks: dict[int, tuple[CallbackCandidate, Any]],
+                            due: Any, decision: PacingDecision, room: int, now: float) -> None:
         await self.apply_skips(picked.skipped, now)
         for target in picked.owned:
             _, row = callbacks[target.ref_id]
@@ -581,6 +597,22 @@ class DialerService:
                 break  # (nobody the ACD would give this campaign's calls is free)
             if placed == "claimed":
                 room -= 1
+
+    def phones_calling(self) -> set[str]:
+        """The numbers this dialer is calling (its lines) or about to (picked this tick): the
+        free callbacks do not place a callback to one of them (server.py)."""
+        return {ln.phone for ln in self.lines.values()} | self._picking
+
+    def _phones_in_flight(self) -> set[str]:
+        """Numbers being called now: this dialer's lines' and the free callbacks' (placed
+        through the ACD, waiting for an agent or ringing: in their book until their row is
+        written). Unreadable others: none of them (logged), the dialer's own still count."""
+        phones = self.phones_calling()
+        try:
+            phones.update(self.other_phones())
+        except Exception:
+            log.exception("other_phones_unread")
+        return phones
 
     def _hold_s(self, line: Line) -> float:
         """What is left of a line's claim: its ring time plus a margin, from its dial."""
@@ -680,9 +712,11 @@ class DialerService:
     async def _tried_before(self, campaign_id: int, rows: list[Any]) -> frozenset[int]:
         """Due callbacks an earlier process placed and never finished (earlier_attempts.py):
         marked missed for a person to decide, not dialled again."""
-        tried = await self.earlier.tried({cb.id: f"cb{campaign_id}-{cb.id}-" for cb in rows})
+        tried = await self.earlier.tried({cb.id: f"cb{campaign_id}-{cb.id}-" for cb in rows},
+                                         {cb.id: cb.placed_call_id for cb in rows})
         for cb_id in tried:
-            await self.crm.callbacks.update(cb_id, status="missed")
+            await self.crm.callbacks.update(cb_id, status="missed",
+                                            reason=REASON_TEXT["outcome-unknown"])
             log.warning("callback_outcome_unknown", callback_id=cb_id, campaign_id=campaign_id)
         return tried
 
@@ -749,7 +783,8 @@ class DialerService:
             caller_id_num=c.caller_id or "", caller_id_name=c.name[:40],
             variables=(("CAMPAIGN_ID", str(c.id)), ("LEAD_ID", str(line.lead_id))),
             customer_id=cb.customer_id,  # for the owner's offer and screen-pop
-            context=CallbackContext(cb.id, cb.notes, cb.due_at, owner, c.id, c.name))
+            context=CallbackContext(cb.id, cb.notes, cb.due_at, owner, c.id, c.name),
+            before_dial=lambda call_id: self._record_placement(cb.id, call_id))
         self.lines[call_id] = line
         try:
             self.acd.schedule_callback(
@@ -763,6 +798,11 @@ class DialerService:
         # leaves no lead stuck in "dialing" (the callback row, still pending, is handed again).
         run.placed += 1
         log.info("owned_callback_scheduled", call_id=call_id, callback_id=cb.id, agent=owner)
+
+    async def _record_placement(self, callback_id: int, call_id: str) -> None:
+        """Before the ACD's Originate of an owned callback (raises if not written: then it is
+        not dialled)."""
+        await self.crm.callbacks.update(callback_id, placed_call_id=call_id)
 
     async def _owned_callback_done(self, line: Line, done: CallbackDone) -> None:
         if done.result == "withdrawn":
@@ -891,6 +931,16 @@ class DialerService:
         Originate is never sent again blindly. Any other CtiError: it never reached the PBX,
         nothing was dialled and it is no attempt: the line goes, the lead gets its status back,
         then `not_sent(exc)` does what differs between the callers (log it, or raise it)."""
+        if line.callback_id is not None:
+            # Recorded before the Originate: a restart finding it on the pending row knows the
+            # customer may have been dialled (earlier_attempts.py). Not recorded: not dialled.
+            try:
+                await self.crm.callbacks.update(line.callback_id, placed_call_id=line.call_id)
+            except Exception as exc:
+                log.exception("callback_placement_not_recorded", call_id=line.call_id)
+                self._release(line)
+                await not_sent(CtiError(f"placement not recorded: {exc}"))
+                return
         self.lines[line.call_id] = line
         if line.lead_id:
             await self.crm.leads.update(line.lead_id, status="dialing")
@@ -1050,6 +1100,9 @@ class DialerService:
                                             next_attempt=u.next_attempt, last_result=result)
             except Exception:
                 log.exception("lead_update_failed", lead_id=line.lead_id, result=result)
+        if line.callback_id is not None and result == "cancelled":
+            with contextlib.suppress(Exception):  # placed again later: not an unknown outcome
+                await self.crm.callbacks.update(line.callback_id, placed_call_id=None)
         if line.callback_id is not None and result != "cancelled":
             # Kept once: a callback that did not reach the person is "missed" (its lead, if
             # any, goes on with the usual retries; an agent sees the missed row). One we hung

@@ -186,3 +186,31 @@ async def test_scheduling_refuses_bad_requests_and_keeps_nothing() -> None:
     svc.schedule_callback(CallbackRequest("x5", "support", "+12025550100"), lambda d: None)
     with pytest.raises(AcdError):
         svc.schedule_callback(CallbackRequest("x5", "support", "+12025550100"), lambda d: None)
+
+
+async def test_a_scheduled_callbacks_placement_is_recorded_before_its_originate() -> None:
+    ami = RecordingAmi()
+    svc, clock = make(ami=ami)
+    recorded: list[tuple[str, int]] = []  # (call id, actions sent when it was recorded)
+    done: list[CallbackDone] = []
+
+    async def record(call_id: str) -> None:
+        recorded.append((call_id, len(ami.sent)))
+
+    svc.schedule_callback(CallbackRequest("fcb-9-1", "support", "+12025550100",
+                                          before_dial=record), done.append)
+    svc.agent_login("alice", "1001", skills={"support": 3})
+    await until(lambda: ami.sent)
+    assert recorded == [("fcb-9-1", 0)] and ami.sent[0].get("ChannelId") == "fcb-9-1"
+
+    async def cannot(call_id: str) -> None:
+        raise OSError("disk full")
+
+    svc.schedule_callback(CallbackRequest("fcb-10-1", "support", "+12025550101",
+                                          before_dial=cannot), done.append)
+    svc.agent_login("bob", "1002", skills={"support": 3})
+    await until(lambda: any(d.call_id == "fcb-10-1" for d in done))
+    # Not recorded, not dialled: a restart could not have known it rang.
+    assert [a.get("ChannelId") for a in ami.sent] == ["fcb-9-1"]
+    [gave_up] = [d for d in done if d.call_id == "fcb-10-1"]
+    assert gave_up.result == "not_connected" and "placement not recorded" in gave_up.why

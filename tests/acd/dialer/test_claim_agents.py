@@ -4,8 +4,6 @@ without its skills is neither."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +15,7 @@ from config.acd import AcdSettings, EscalationStep, QueueSettings
 from cti.commands import hangup_call
 from cti.errors import ActionFailed, AmiConnectionError, InvalidValue
 from cti.events import ChannelCreated, ChannelHungUp, ChannelInfo, OriginateResult
-from tests.acd.dialer.conftest import World
+from tests.acd.dialer.conftest import World, settle
 
 QUEUE = "sales"
 
@@ -129,9 +127,6 @@ def test_a_person_whose_claim_is_gone_waits_first_in_line_at_a_claims_level() ->
 
 # ------------------------------------------------------------------ the dialer's side
 
-async def settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
 
 
 async def test_a_line_whose_agent_left_is_hung_up_while_ringing_and_is_no_abandon(
@@ -146,14 +141,14 @@ async def test_a_line_whose_agent_left_is_hung_up_while_ringing_and_is_no_abando
     pool = f"campaign:{world.campaign_id}"
     world.dialer.on_claim_lost(ClaimLost(answered, pool, "a2"))
     world.dialer.on_claim_lost(ClaimLost(ringing, pool, "a1"))
-    await settle()
+    await settle(world.dialer)
     # Only the line still ringing is hung up, by its uniqueid (its channel has no known name).
     assert [(a.name, a.get("Channel")) for a in world.ami.sent] == [("Hangup", ringing)]
     line = world.dialer.lines[ringing]
     lead_id = line.lead_id
     world.dialer.on_cti_event(OriginateResult(f"orig-{ringing}", False, 1, "x", "", "", "",
                                               "", ""))
-    await settle()
+    await settle(world.dialer)
     lead = await world.crm.leads.get(lead_id)
     # Nobody answered: not an attempt of the lead's, due again after the `failed` delay.
     assert (lead.status, lead.attempts, lead.last_result) == ("new", 0, "cancelled")
@@ -170,13 +165,13 @@ async def test_a_line_answered_as_we_hung_it_up_counts_as_abandoned(world: World
     await world.dialer.tick()
     call_id = world.ami.sent[0].action_id.removeprefix("orig-")
     world.dialer.on_claim_lost(ClaimLost(call_id, f"campaign:{world.campaign_id}", "a1"))
-    await settle()
+    await settle(world.dialer)
     # The callee picked up just before our Hangup took: maybe a person, hung up on.
     world.dialer.on_cti_event(OriginateResult(f"orig-{call_id}", True, 4, "x", "", "", "",
                                               "", ""))
     chan = ChannelInfo("PJSIP/trunk-1", call_id, call_id, 6, "Up", "", "", "", "", "", "")
     world.dialer.on_cti_event(ChannelHungUp(chan, 16, "Normal Clearing"))
-    await settle()
+    await settle(world.dialer)
     status = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
     assert status.results == {"abandoned": 1}
     assert status.abandon_rate["24h"]["abandoned"] == 1
@@ -188,12 +183,12 @@ async def test_with_ami_down_the_line_rings_on_as_before(world: World) -> None:
     call_id = world.ami.sent[0].action_id.removeprefix("orig-")
     world.ami.fail = AmiConnectionError("not connected")
     world.dialer.on_claim_lost(ClaimLost(call_id, f"campaign:{world.campaign_id}", "a1"))
-    await settle()
+    await settle(world.dialer)
     assert not world.dialer.lines[call_id].cancelled
     world.ami.fail = None
     world.dialer.on_cti_event(OriginateResult(f"orig-{call_id}", False, 3, "x", "", "", "",
                                               "", ""))
-    await settle()
+    await settle(world.dialer)
     status = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
     assert status.results == {"no_answer": 1}
 
@@ -206,16 +201,16 @@ async def test_a_line_whose_channel_is_not_there_yet_is_hung_up_when_it_appears(
     world.ami.sent.clear()
     world.ami.fail = ActionFailed("Hangup", {"Message": "No such channel"})
     world.dialer.on_claim_lost(ClaimLost(call_id, f"campaign:{world.campaign_id}", "a1"))
-    await settle()
+    await settle(world.dialer)
     world.ami.fail = None
     chan = ChannelInfo("PJSIP/trunk-1", call_id, call_id, 0, "Down", "", "", "", "", "", "")
     world.dialer.on_cti_event(ChannelCreated(chan))
-    await settle()
+    await settle(world.dialer)
     assert [a.name for a in world.ami.sent] == ["Hangup", "Hangup"]
     assert world.dialer.lines[call_id].hangup_sent
     world.dialer.on_cti_event(OriginateResult(f"orig-{call_id}", False, 1, "x", "", "", "",
                                               "", ""))
-    await settle()
+    await settle(world.dialer)
     status = world.dialer.status(await world.crm.campaigns.get(world.campaign_id))
     assert status.results == {"cancelled": 1}
 
