@@ -93,6 +93,7 @@ from common.messages import (
     CallDialEnded,
     CallDialling,
     CallEnded,
+    CallTransferred,
     CrmUserDeleted,
     CrmUserUpdated,
     IvrContext,
@@ -154,6 +155,10 @@ class _Caller:
     agent_channel: str = ""  # the agent leg the caller's Dial rang (kept after the answer)
     hold: CallHold | None = None  # from the answer on, when the agent's channel is known
     on_answered: Callable[[], None] | None = None  # told once, when an agent answers
+    # The agent's part is over (acd.call.ended sent, agent in wrap-up): at the end of the Dial,
+    # or earlier when the agent transferred the caller away from the phone while the caller's
+    # Dial goes on (an attended transfer moves the caller into the target's bridge).
+    agent_done: bool = False
 
 
 
@@ -824,6 +829,9 @@ class AcdService:
                 log.exception("on_answered_failed", call_id=caller.call_id)
 
     def _ended(self, caller: _Caller) -> None:
+        if caller.agent_done:
+            return
+        caller.agent_done = True
         with contextlib.suppress(AcdError):
             self.feed_engine(self.engine.call_ended, caller.call_id)
         self.bus.publish(AcdCallEnded(caller.call_id, caller.channel, caller.agent_id))
@@ -985,6 +993,10 @@ class AcdService:
                 if caller is not None and u.caller_channel == caller.channel:
                     self._caller_dial(caller, u)
                     return
+            if isinstance(u, CallTransferred):
+                caller = self._callers.get(u.call_id)
+                if caller is not None:
+                    self._transferred_away(caller, u)
             if self.callbacks:
                 self._callback_update(u)
         except AcdError as exc:
@@ -1001,6 +1013,20 @@ class AcdService:
                 self._hangup_ringing()
         elif u.dial_status == "ANSWER":
             self._answered(caller)
+
+    def _transferred_away(self, caller: _Caller, u: CallTransferred) -> None:
+        """The ACD's agent transferred its caller to someone else (from the phone, or over REST).
+        A blind transfer takes the caller out of its session (the Dial returns at once); an
+        attended one moves the caller into the target's bridge while the caller's Dial, and so
+        the session, goes on until the caller hangs up (seen on Asterisk 22.9.0). Either way
+        the agent's part ends now: wrap-up and acd.call.ended, once."""
+        t = u.transfer
+        if not caller.answered or t.result.lower() != "success" or not caller.agent_id \
+                or t.from_agent != caller.agent_id:
+            return
+        log.info("acd_agent_transferred_away", call_id=caller.call_id, agent_id=caller.agent_id,
+                 kind=t.kind, target=t.target)
+        self._ended(caller)
 
     def _callback_update(self, u: PbxCallMessage) -> None:
         """A callback's Originate failed (the agent's phone), its agent leg dialled the customer,

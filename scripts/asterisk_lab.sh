@@ -45,6 +45,7 @@ SIP_PORT="${LAB_SIP_PORT:-15060}"
 AGI_PORT="${LAB_AGI_PORT:-14573}"
 AMI_SECRET="${LAB_AMI_SECRET:-lab-secret}"
 CARRIER_PORT="${LAB_CARRIER_PORT:-15070}"   # pjsua playing the carrier
+LOAD_AGENTS="${LAB_LOAD_AGENTS:-48}"   # desk phones 2001.. for scripts/asterisk_lab_load.py
 SOFTPHONE_SECRET="${LAB_SOFTPHONE_SECRET:-lab-softphone-secret-0123456789abcdef}"
 SOFTPHONE_EXTS="${LAB_SOFTPHONE_EXTS:-1003}"   # browser softphones (pjsip-auth)
 # The CTI server's ports: AMI/FastAGI may differ from Asterisk's when asterisk_lab_tap.py relays
@@ -193,6 +194,24 @@ PY
     printf '[general]\n' >"$ETC/amd.conf"
     # Reference dialplan: CTI_HOST:4573 -> the server's FastAGI in the lab.
     sed -e "s#CTI_HOST:4573#127.0.0.1:$AGI_PORT#g" "$ref/extensions.conf" >"$ETC/extensions.conf"
+    # lab: the load driver's callers (scripts/asterisk_lab_load.py). It originates
+    # PJSIP/<DID>@labload, a SIP call from Asterisk to itself that arrives from 127.0.0.1 as the
+    # carrier (a real PJSIP/carrier channel in [from-carrier], RFC 4733 DTMF, RTP); once the IVR
+    # answers, this side keys "0" (menus: invalid -> retry -> default; main menu: an agent),
+    # then stays LAB_STAY seconds more and hangs up (the agent may hang up first).
+    cat >>"$ETC/extensions.conf" <<'CONF'
+
+; lab: scripts/asterisk_lab_load.py (not part of the reference dialplan)
+[lab-load-caller]
+exten => s,1,NoOp(lab load caller ${LAB_ID})
+ same => n,Set(I=0)
+ same => n(key),SendDTMF(${LAB_KEY})
+ same => n,Wait(0.5)
+ same => n,Set(I=$[${I} + 1])
+ same => n,GotoIf($[${I} < ${LAB_KEYS}]?key)
+ same => n,Wait(${LAB_STAY})
+ same => n,Hangup()
+CONF
     sed -e "s#^port = 5038#port = $AMI_PORT#" -e "s#^secret = change-me#secret = $AMI_SECRET#" \
         "$ref/manager.conf" >"$ETC/manager.conf"
     cp "$ref/queues.conf" "$ETC/queues.conf"
@@ -227,6 +246,14 @@ PY
             "$ref/pjsip.conf"
         printf '\n; lab: a second desk phone, as [1001]\n'
         sed -n '/^\[1001\]/,$p' "$ref/pjsip.conf" | sed -e 's/1001/1002/g'
+        printf '\n; lab: the load driver (scripts/asterisk_lab_load.py): Asterisk calls itself as\n'
+        printf '; the carrier, and desk phones 2001.. as [1001] (pjsua, several accounts each)\n'
+        printf '[labload]\ntype = endpoint\ncontext = lab-load-caller\ndisallow = all\nallow = ulaw\n'
+        printf 'aors = labload\ndtmf_mode = rfc4733\ndirect_media = no\n\n'
+        printf '[labload]\ntype = aor\ncontact = sip:127.0.0.1:%s\n' "$SIP_PORT"
+        for n in $(seq 1 "$LOAD_AGENTS"); do
+            sed -n '/^\[1001\]/,$p' "$ref/pjsip.conf" | sed -e "s/1001/$((2000 + n))/g" | grep -v '^;'
+        done
         printf '\n#include pjsip_webrtc.conf\n#include pjsip_cc_agents.conf\n'
     } | sed -e "/^type = endpoint/a $media" >"$ETC/pjsip.conf"
     local ws_sed='s#^protocol = wss#protocol = ws ; lab: plain ws on loopback#' ws_url="ws://127.0.0.1:$HTTP_PORT/ws"
