@@ -24,6 +24,9 @@
 # pack it from the given tree into the externals cache instead and record its checksum in the
 # build copy of Asterisk's .md5 file, so Asterisk's own pjproject patches and config_site.h apply.
 #
+# LAB_LOAD_AGENTS (default 48): desk phones 2001.. and the [labload]/[lab-load-caller] pieces that
+# scripts/asterisk_lab_load.py uses (Asterisk calling itself as the carrier).
+#
 # Ports (loopback only): AMI 15038, HTTP/websocket 18088 (ws://127.0.0.1:18088/ws), TLS websocket
 # 18089 after `tls` (wss://127.0.0.1:18089/ws), SIP UDP 15060, RTP 30000-30999 (LAB_RTP_START,
 # LAB_RTP_END); the CTI server's FastAGI on 127.0.0.1:14573; coturn 13478 (LAB_TURN_PORT), relay
@@ -433,5 +436,5 @@ case "${1:-}" in
     pjsua) shift; build_pjsua "$@" ;;
     turn-start) turn_start ;;
     turn-stop) turn_stop ;;
-    *) sed -n '2,32p' "$0"; exit 2 ;;
+    *) sed -n '2,34p' "$0"; exit 2 ;;
 esac
