@@ -191,6 +191,7 @@ async def serve(settings: Settings, *, demo: bool = False,
         acd.claim_lost_listeners.append(dialer.on_claim_lost)  # its line's agent left
 
         acd.read_calls_from(feed)  # the tracker's updates and call ids (the Linkedid)
+        dialer.before_originate = feed.expect_originate  # its calls are the dialer's
         call_log = CallLog(crm, engine.stats, clock=clock, wall=acd.wall, queue_of=acd.queue_of)
         # At once, after the ACD: transfers are counted while the ACD still knows the queue.
         feed.update_sinks.append(call_log.on_update)

@@ -74,6 +74,7 @@ from config.dialer import DialerSettings
 from crm_core.dialer_store import HISTORY_S, AbandonCount, minute_of
 from crm_core.history import HistoryEvent
 from cti import commands as ami_commands
+from cti.call_views import OriginKind
 from cti.dialguard import Dialer, DialGuard
 from cti.errors import (
     ActionFailed,
@@ -208,6 +209,10 @@ class DialerService:
         self.tick_s = cfg.tick_s if tick_s is None else tick_s
         self.ring_timeout_ms = round(cfg.ring_timeout_s * 1000)
         self.publish = publish
+        # The call tracker's expect_originate (server.py, from the CallFeed): a paced line's
+        # call is then the dialer's (origin "dialer") from its first AMI event, not another
+        # AMI client's Originate (seen on Asterisk 22.9.0 before this was set).
+        self.before_originate: Callable[..., object] | None = None
         # Never bypassed: without the server's guard (tests, tools) the policy still decides,
         # only the audit rows are not kept.
         self.guard = guard if guard is not None else DialGuard(dialing, crm)
@@ -913,6 +918,9 @@ class DialerService:
             return "not-dialled"
         line.phone = target.dial
         line.placed_at = self.wall.now()
+        if self.before_originate is not None:
+            self.before_originate(action.action_id, channel_id=call_id, cti_call_id=call_id,
+                                  kind=OriginKind.DIALER, dialled=target.dial)
 
         async def not_sent(exc: CtiError) -> None:
             # Nobody waits on a paced dial: logged, and the lead is dialled again later.

@@ -301,6 +301,7 @@ async def sim_stack(tmp_path: Path) -> AsyncIterator[StartStack]:
                                ami=wrap_ami(ami) if wrap_ami is not None else ami,
                                dialing=settings.dialing, settings=dialer_settings,
                                wall=ManualClock(NOON_NY), tick_s=0.05, history=history.append)
+        dialer.before_originate = feed.expect_originate  # as server.py
         feed.event_sinks.append(dialer.on_cti_event)
         acd.claim_lost_listeners.append(dialer.on_claim_lost)
         feed.event_sinks.extend(taps)
