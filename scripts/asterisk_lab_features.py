@@ -277,18 +277,19 @@ def callback(admin: Api, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def campaign(admin: Api, args: argparse.Namespace) -> dict[str, Any]:
-    keep = {"load01", "load02", "load03"}
+    keep = {f"load{n:02d}" for n in range(1, args.campaign_agents + 1)}
     sup = next(u for u in admin.get("/api/users?limit=200")["items"]
                if u["username"] == "load03")
     admin._req("PATCH", f"/api/users/{sup['id']}", {"role": "agent"})
-    only_agents(admin, keep)
     from scripts.asterisk_lab_load import start_phones, stop_phones
-    phones = start_phones(3, [args.talk])
+    phones = start_phones(args.campaign_agents, [args.talk])
+    time.sleep(3)
+    only_agents(admin, keep)
     carrier_log = (LAB / "phones" / "campaign-carrier.log").open("wb")
     carrier = subprocess.Popen([  # noqa: S603
         str(LAB / "bin" / "pjsua"), "--null-audio", "--no-tcp", "--no-vad", "--no-tones",
         "--ip-addr=127.0.0.1", "--bound-addr=127.0.0.1", "--local-port=15070",
-        "--rtp-port=34000", "--max-calls=16", "--auto-answer=200", f"--duration={args.talk + 25}",
+        "--rtp-port=34000", "--max-calls=32", "--auto-answer=200", f"--duration={args.talk + 25}",
         f"--play-file={LAB / 'sounds' / 'human-hello.wav'}", "--auto-play",
         "--log-level=3", "--add-codec=PCMU", "--no-stderr", "--id=sip:carrier@127.0.0.1"],
         stdin=subprocess.PIPE, stdout=carrier_log, stderr=subprocess.STDOUT)
@@ -309,8 +310,8 @@ def campaign(admin: Api, args: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() - t0 < args.campaign_s:
             time.sleep(2)
             for cv in admin.get("/api/calls"):
-                if cv["origin"] == "dialer":
-                    seen[cv["call_id"]] = {"amd": cv["amd_status"],
+                if cv["origin"] in ("dialer", "originate"):
+                    seen[cv["call_id"]] = {"origin": cv["origin"], "amd": cv["amd_status"],
                                            "agent": (cv["agent"] or {}).get("user"),
                                            "answered": cv["answered_at"] is not None}
             st = admin.get(f"/api/campaigns/{c['id']}/status")
@@ -339,6 +340,7 @@ def main() -> None:
     p.add_argument("--phase", type=float, default=5.0)
     p.add_argument("--talk", type=int, default=8, help="campaign: agents' talk time (s)")
     p.add_argument("--leads", type=int, default=8)
+    p.add_argument("--campaign-agents", type=int, default=3)
     p.add_argument("--campaign-s", type=float, default=90.0)
     args = p.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
