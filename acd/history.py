@@ -18,6 +18,7 @@ append their own rows with `HistoryDeriver.record`.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,9 @@ class _Call:
     answered: float | None = None
 
 
+RECENT_ENDED = 1000
+
+
 class HistoryDeriver:
     """Accumulates HistoryEvents from the engine's traffic; `drain()` hands them out."""
 
@@ -72,6 +76,10 @@ class HistoryDeriver:
         self.to_wall = to_wall
         self._out: list[HistoryEvent] = []
         self._calls: dict[str, _Call] = {}
+        # Answered calls whose ACD part ended, (queue, agent), the latest RECENT_ENDED: a
+        # transfer reported after it (the tracker's message reaches the writer through the bus,
+        # the ACD ends its agent's part at once) still counts against its queue and agent.
+        self._ended: OrderedDict[str, tuple[str, str]] = OrderedDict()
         # agent -> (state, reason, since wall)
         self._agents: dict[str, tuple[str, str, float]] = {}
         self._wrap_start: dict[str, float] = {}
@@ -93,11 +101,15 @@ class HistoryDeriver:
     def transferred(self, call_id: str, target: str, now: float, queue: str = "") -> None:
         """The call was transferred (its agent and queue from the ACD when it still has it)."""
         c = self._calls.get(call_id)
-        if c is None and not queue:
+        if c is not None:
+            queue, agent = c.queue, c.agent
+        else:
+            queue, agent = self._ended.get(call_id, (queue, ""))
+        if not queue:
             return  # not a call that went through a queue: nothing to count it against
         self._out.append(HistoryEvent(
-            self.to_wall(now), "transferred", queue=c.queue if c else queue,
-            agent=c.agent if c else "", call_id=call_id, reason=target))
+            self.to_wall(now), "transferred", queue=queue, agent=agent, call_id=call_id,
+            reason=target))
 
     def close(self, now: float) -> None:
         """The server stops: agents still logged in are logged out at `now` (their open state
@@ -182,6 +194,9 @@ class HistoryDeriver:
                 start = self._wrap_start.pop(agent, None)
                 if start is not None:
                     self._wrapping[agent] = (cmd.queue, cmd.call_id, talk, start)
+                self._ended[cmd.call_id] = (cmd.queue, agent)
+                if len(self._ended) > RECENT_ENDED:
+                    self._ended.popitem(last=False)
         elif isinstance(cmd, Overflowed):
             c = self._calls.get(cmd.call_id)
             if c is not None:

@@ -138,7 +138,7 @@ def rec_seconds(path: Path) -> float:
 def monitor(admin: Api, args: argparse.Namespace) -> dict[str, Any]:
     sup_user = next(u for u in admin.get("/api/users?limit=200")["items"]
                     if u["username"] == "load03")
-    admin._req("PATCH", f"/api/users/{sup_user['id']}", {"role": "admin"})
+    admin.patch(f"/api/users/{sup_user['id']}", {"role": "admin"})
     agents = only_agents(admin, {"load01"})
     sup = Api(BASE, "load03", AGENT_PASS)
     tones = {f: write_tone(WORK / f"tone{f}.wav", f, seconds=60) for f in (400, 600, 1000)}
@@ -218,10 +218,10 @@ def transfer(admin: Api, args: argparse.Namespace, attended: bool) -> dict[str, 
         time.sleep(args.phase)
         out["during_consult"] = {"calls": [(c["call_id"], (c.get("agent") or {}).get("user"),
                                             c["origin"]) for c in admin.get("/api/calls")]}
-        a1._send("[")                        # back to the customer's call (call 0)
-        a1._send("X", "1")                   # transfer it, replacing the consultation (call 1)
+        a1.keys("[")                        # back to the customer's call (call 0)
+        a1.keys("X", "1")                   # transfer it, replacing the consultation (call 1)
     else:
-        a1._send("x", "sip:2002@127.0.0.1:15060")
+        a1.keys("x", "sip:2002@127.0.0.1:15060")
     time.sleep(args.phase + 2)
     out["after_transfer"] = _call_summary(call_of(admin, call_id))
     out["states_after_transfer"] = {n: state(a) for n, a in agents.items()}
@@ -280,7 +280,7 @@ def campaign(admin: Api, args: argparse.Namespace) -> dict[str, Any]:
     keep = {f"load{n:02d}" for n in range(1, args.campaign_agents + 1)}
     sup = next(u for u in admin.get("/api/users?limit=200")["items"]
                if u["username"] == "load03")
-    admin._req("PATCH", f"/api/users/{sup['id']}", {"role": "agent"})
+    admin.patch(f"/api/users/{sup['id']}", {"role": "agent"})
     from scripts.asterisk_lab_load import start_phones, stop_phones
     phones = start_phones(args.campaign_agents, [args.talk])
     time.sleep(3)

@@ -61,6 +61,11 @@ class Phone:
             self.proc.stdin.flush()
             time.sleep(0.2)
 
+    def keys(self, *lines: str) -> None:
+        """Lines typed at pjsua's console (its menu: "x" transfer, "X" with replaces, "[" / "]"
+        the previous / next call ...), each followed by Enter."""
+        self._send(*lines)
+
     def call(self, uri: str) -> None:
         self._send("m", uri)
 
@@ -124,6 +129,9 @@ class Api:
 
     def get(self, path: str) -> object:
         return self._req("GET", path)
+
+    def patch(self, path: str, body: object) -> object:
+        return self._req("PATCH", path, body)
 
     def post(self, path: str, body: object | None = None) -> dict:  # type: ignore[type-arg]
         out = self._req("POST", path, {} if body is None else body)

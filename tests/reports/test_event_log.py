@@ -232,3 +232,19 @@ async def test_transfers_seen_on_the_bus_are_logged_against_the_call(crm: Crm) -
                                                                    "2000")
     (qi,) = await crm.history.queue_intervals(T0, T0 + 3600)
     assert qi.counters["transferred"] == 1
+
+
+def test_a_transfer_reported_after_the_acd_ended_its_part_still_counts() -> None:
+    # The ACD ends its agent's part at the tracker's transfer (a phone's attended transfer, seen
+    # on Asterisk 22.9.0); the writer hears of the transfer later, through the bus. It must
+    # still count against the call's queue and agent (it was lost: the call was gone).
+    d = Driver()
+    d("agent_login", AgentLogin("a1", "PJSIP/a1", frozenset({"support"}), {"support": 3}), now=0)
+    d("enqueue", NewCall("c1", "support", "gold", frozenset(), "+15550001"), now=10)
+    d("offer_answered", "c1", now=15)
+    d("call_ended", "c1", now=40)
+    d.deriver.transferred("c1", "PJSIP/2002", 41)
+    d.deriver.transferred("never-queued", "PJSIP/2002", 42)  # not a queue's call: nothing
+    (t,) = [e for e in d.deriver.drain() if e.kind == "transferred"]
+    assert (t.at - T0, t.call_id, t.queue, t.agent, t.reason) == (
+        41, "c1", "support", "a1", "PJSIP/2002")
