@@ -12,7 +12,8 @@
 import { requireLogin, Hub, connectionBadge, h, clear, api, showError, toast, logout,
          applyUserLocale, languageSwitcher } from "/static/app.js";
 import { t, addStrings, onLanguageChange, setDefaultLanguage, setUserLocale, userTimeZone,
-         fmtDuration, fmtNumber, fmtPercent, fmtPhone, fmtTime, sortByName } from "/static/i18n.js";
+         fmtDuration, fmtNumber, fmtPercent, fmtPhone, fmtTime, nameCollator,
+         sortByName } from "/static/i18n.js";
 
 addStrings({
   en: {
@@ -466,7 +467,7 @@ function trackCall(topic, d, ts) {
 
 function renderCampaigns() {
   const rows = [...S.campaigns.values()].sort((a, b) =>
-    (b.running ? 1 : 0) - (a.running ? 1 : 0) || a.name.localeCompare(b.name));
+    (b.running ? 1 : 0) - (a.running ? 1 : 0) || nameCollator.compare(a.name, b.name));
   ui.campaignSection.hidden = !rows.length;
   clear(ui.campaigns, rows.map((c) => {
     const worst = RANK[LEVEL_CLASS[c.level_24h]] >= RANK[LEVEL_CLASS[c.level_30d]]

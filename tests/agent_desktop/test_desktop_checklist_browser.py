@@ -279,3 +279,74 @@ async def test_every_control_is_reachable_by_tab_with_a_focus_ring_and_a_name_in
     await wrap_up(desk)
     assert desk.errors == []  # type: ignore[attr-defined]
     await desk.context.close()
+
+
+# ------------------------------------------------------------------ background tab
+
+# Before the page's scripts: notifications and the ring's oscillators are counted, and the tab's
+# visibility is the test's to set (a headless page is always "visible").
+BACKGROUND_TAB = """
+window.__notes = [];
+window.__oscillators = 0;
+window.__hidden = false;
+Object.defineProperty(Document.prototype, "hidden", { get: () => window.__hidden });
+Object.defineProperty(Document.prototype, "visibilityState",
+                      { get: () => (window.__hidden ? "hidden" : "visible") });
+const RealNotification = window.Notification;
+window.Notification = class extends RealNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.__notes.push({ title, tag: options?.tag, note: this });
+  }
+};
+const realOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.__oscillators += 1;
+  return realOscillator.call(this);
+};
+"""
+
+
+async def test_an_offer_to_a_background_tab_notifies_and_rings(world: World) -> None:
+    w = world
+
+    async def background_tab(context: BrowserContext) -> None:
+        await context.grant_permissions(["notifications"], origin=w.server.base)
+        await context.add_init_script(BACKGROUND_TAB)
+
+    desk = await open_desktop(w.browser, w.server.base, "agent1", ready=True,
+                              prepare=background_tab)
+    await desk.keyboard.press("Shift")  # any key: the page may play sound from now on
+    await desk.evaluate("""() => { window.__hidden = true;
+                                   document.dispatchEvent(new Event("visibilitychange")); }""")
+    w.server.sim.set_phone("1001", PhoneBehaviour(answer_delay_s=6.0, handle_time_s=30000.0))
+    number, view = await known_caller(w.server.crm)
+    await w.server.sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                          patience_s=None)
+    await desk.wait_for_function("() => window.__notes.length > 0 && window.__oscillators > 0",
+                                 timeout=TIMEOUT_MS)
+    notes = await desk.evaluate("() => window.__notes.map((n) => [n.title, n.tag])")
+    shown = await desk.evaluate(f"() => (async () => (await import('/static/i18n.js'))"
+                                f".fmtPhone({json.dumps(number)}))()")
+    assert notes == [[f"Incoming call from {shown}", "cc-offer"]]
+    # The notification's click brings the agent to the caller's record.
+    await desk.evaluate("() => window.__notes[0].note.onclick()")
+    assert await focused(desk) == "screen-pop"
+    await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name,
+                                                                  timeout=TIMEOUT_MS)
+    await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                 timeout=TIMEOUT_MS)
+    await desk.evaluate("""() => { window.__hidden = false;
+                                   document.dispatchEvent(new Event("visibilitychange")); }""")
+    await desk.keyboard.press("Alt+H")
+    await wrap_up(desk)
+    # In a visible tab the offer is on screen: no notification.
+    await w.server.sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                          patience_s=None)
+    await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                 timeout=TIMEOUT_MS)
+    assert await desk.evaluate("() => window.__notes.length") == 1
+    await desk.keyboard.press("Alt+H")
+    await wrap_up(desk)
+    assert desk.errors == []  # type: ignore[attr-defined]
+    await desk.context.close()

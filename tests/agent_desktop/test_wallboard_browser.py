@@ -155,6 +155,31 @@ async def test_campaign_tiles_follow_the_dialer(server: Server, browser: Browser
         await page.context.close()
 
 
+async def test_campaign_tiles_sort_chinese_names_by_pinyin(server: Server,
+                                                          browser: Browser) -> None:
+    """Campaign names sort as the agent tables do (i18n.js nameCollator: zh-CN, pinyin), not
+    by the browser's own locale, where Han characters fall in code point order."""
+    names = ["张氏回访 Zhang", "李氏续约 Li"]  # 张 (zhang, U+5F20) < 李 (li, U+674E) by code point
+    ids = []
+    for name in names:
+        made = await rest(server, "POST", "/api/campaigns", "supervisor", {
+            "name": name, "dial_mode": "preview", "queue": "support",
+            "caller_id": "+12025550100", "max_attempts": 3})
+        ids.append(made["id"])
+        # Loaded by the dialer (started), then paused: a tile for each.
+        await rest(server, "POST", f"/api/campaigns/{made['id']}/start", "supervisor")
+        await rest(server, "POST", f"/api/campaigns/{made['id']}/pause", "supervisor")
+    board = await open_board(browser, server)
+    tiles = board.locator("#campaign-tiles article")
+    for cid in ids:
+        await expect(board.locator(f"#campaign-{cid}")).to_have_attribute(
+            "data-status", "paused", timeout=TIMEOUT_MS)
+    shown = [int(c) for c in await tiles.evaluate_all("(ts) => ts.map((t) => t.dataset.campaign)")]
+    assert [c for c in shown if c in ids] == [ids[1], ids[0]]  # 李 (li) before 张 (zhang)
+    assert board.errors == [], board.errors  # type: ignore[attr-defined]
+    await board.context.close()
+
+
 # ------------------------------------------------------------------ trend and thresholds
 
 
