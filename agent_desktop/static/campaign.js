@@ -22,7 +22,8 @@
 // /api/campaigns/{id}/rules (an empty field, or "Use the default", inherits).
 
 import { api, h, clear, showError, toast } from "/static/app.js";
-import { addStrings, fmtPhone, language, onLanguageChange, t } from "/static/i18n.js";
+import { addStrings, fmtPhone, fromLocalInput, language, onLanguageChange, t }
+  from "/static/i18n.js";
 
 addStrings({
   en: {
@@ -420,7 +421,7 @@ export function mountCampaignPanel(el, { state, finishWrap, placedCall }) {
       const body = { call_id: w.call_id, disposition: code.value, outcome: outcome.value,
                      notes: notes.value };
       if (outcome.value === "callback") {
-        body.callback_at = new Date(when.value).getTime() / 1000;
+        body.callback_at = fromLocalInput(when.value);  // the user's zone, not the browser's
         body.callback_owner = owner.value;
       }
       if (outcome.value === "dnc") body.dnc_scope = scope.value;

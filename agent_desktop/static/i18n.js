@@ -167,6 +167,36 @@ function countryOfZone(zone) {
   return "";
 }
 
+/** Seconds the user's zone is ahead of UTC at `epochS`. */
+function zoneOffsetS(epochS) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat("en-US", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(epochS * 1000))) {
+    parts[p.type] = p.value;
+  }
+  const wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute,
+                        +parts.second) / 1000;
+  return wall - Math.floor(epochS);
+}
+
+/**
+ * A datetime-local input's value ("2026-12-01T10:00") read as a wall time in the user's zone
+ * (not the browser's, which `new Date(value)` would use): epoch seconds, NaN if not a time.
+ */
+export function fromLocalInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(String(value ?? ""));
+  if (!m) return NaN;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) / 1000;
+  const first = wall - zoneOffsetS(wall);
+  return wall - zoneOffsetS(first);  // (the second pass settles a guess across a DST change)
+}
+
+/** Epoch seconds -> a datetime-local input's value, in the user's zone. */
+export function toLocalInput(epochS) {
+  return new Date((Math.floor(epochS) + zoneOffsetS(epochS)) * 1000).toISOString().slice(0, 16);
+}
+
 /** Epoch seconds -> the time of day (and the date when not today) in the user's zone. */
 export function fmtTime(epochS, { date = "auto" } = {}) {
   if (epochS == null || !Number.isFinite(Number(epochS))) return "–";

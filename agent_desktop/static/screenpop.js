@@ -5,7 +5,7 @@
 
 import { h, clear, api, showError, toast } from "/static/app.js";
 import { t, addStrings, fmtTime, fmtDuration, fmtPhone, fmtNumber, fmtPercent,
-         sortByName } from "/static/i18n.js";
+         fromLocalInput, sortByName, toLocalInput } from "/static/i18n.js";
 
 addStrings({
   en: {
@@ -421,14 +421,14 @@ function orderForm(c, view, ctx) {
 
 function callbackForm(c, ctx) {
   const due = h("input", { type: "datetime-local", required: true });
-  const inAnHour = new Date(Date.now() + 3600_000);
-  due.value = new Date(inAnHour.getTime() - inAnHour.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  // Typed and shown in the user's zone ([pages].timezone), like every time on the page.
+  due.value = toLocalInput(Date.now() / 1000 + 3600);
   const phone = h("input", { value: ctx.callerNumber?.() || "", maxlength: 40 });
   const notes = h("textarea", { maxlength: 2000 });
   return actionForm("qa-callback-form", [
     field("qa-cb-due", t("qa.due"), due), field("qa-cb-phone", t("new.phone"), phone),
     field("qa-cb-notes", t("qa.notes"), notes)],
   () => api("/api/callbacks", { method: "POST", body: {
-    customer_id: c.id, phone: phone.value.trim() || null, due_at: new Date(due.value).getTime() / 1000,
+    customer_id: c.id, phone: phone.value.trim() || null, due_at: fromLocalInput(due.value),
     assigned_user_id: ctx.userId, kind: "callback", notes: notes.value } }), ctx);
 }

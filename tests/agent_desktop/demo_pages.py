@@ -155,12 +155,13 @@ async def sign_in(context: BrowserContext, url: str, user: str) -> Page:
 
 
 async def open_desktop(browser: Browser, base: str, user: str, *, ready: bool = False,
-                       prepare: Callable[[BrowserContext], Awaitable[None]] | None = None
-                       ) -> Page:
+                       prepare: Callable[[BrowserContext], Awaitable[None]] | None = None,
+                       timezone_id: str | None = None) -> Page:
     """`user`'s agent desktop in a fresh browser context, signed in, its websocket online;
     `ready`: and the agent available in the ACD. `prepare` runs on the new context before the
-    page opens (routes, permissions, init scripts)."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1100})
+    page opens (routes, permissions, init scripts); `timezone_id`: the browser's own zone."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1100},
+                                        timezone_id=timezone_id)
     if prepare is not None:
         await prepare(context)
     page = await sign_in(context, base + "/desktop", user)

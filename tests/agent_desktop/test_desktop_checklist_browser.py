@@ -5,7 +5,9 @@ the line):
 - a placed call the hub says nothing about is read once over REST after [pages]
   placed_call_check_s (here 1 s; a minute by default), and shown as that read found it;
 - every control is reachable with Tab in each call state, shows a focus ring and has a name;
-- an offer to a background tab raises a notification and rings.
+- an offer to a background tab raises a notification and rings;
+- a time the agent types (a callback's due time) is read in the user's zone ([pages].timezone),
+  not in the browser's.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import asyncio
 import dataclasses
 import json
 import re
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -40,6 +45,8 @@ from tests.browser import artifact, chromium
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHECK_S = 1.0  # [pages].placed_call_check_s for this module
+USER_ZONE = "Asia/Shanghai"  # [pages].timezone
+BROWSER_ZONE = "America/New_York"
 
 
 @dataclasses.dataclass
@@ -52,7 +59,8 @@ class World:
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     data: Path = tmp_path_factory.mktemp("checklist")
     server = DemoServer(demo_settings(data, free_port(), sections={
-        "pages": {"placed_call_check_s": CHECK_S},
+        # The users' zone; the test browsers run in another one (BROWSER_ZONE).
+        "pages": {"placed_call_check_s": CHECK_S, "timezone": USER_ZONE},
         # A phone that does not answer rings on (the ringing state is looked at unhurried).
         "acd": {"queues": [{"name": "support", "skills": ["support"], "ring_timeout_s": 3000},
                            {"name": "sales", "skills": ["sales"]}]}}))
@@ -346,6 +354,56 @@ async def test_an_offer_to_a_background_tab_notifies_and_rings(world: World) -> 
     await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
                                                                  timeout=TIMEOUT_MS)
     assert await desk.evaluate("() => window.__notes.length") == 1
+    await desk.keyboard.press("Alt+H")
+    await wrap_up(desk)
+    assert desk.errors == []  # type: ignore[attr-defined]
+    await desk.context.close()
+
+
+# ------------------------------------------------------------------ the user's time zone
+
+ZONE_PROBE = """() => import("/static/i18n.js").then((m) => {
+  m.setUserLocale({ timezone: "America/New_York", country: "US" });
+  const out = {
+    // 2026-03-08: New York's clocks go from 02:00 to 03:00 (EST -5 -> EDT -4).
+    before: m.fromLocalInput("2026-03-08T01:30"), after: m.fromLocalInput("2026-03-08T03:30"),
+    back: m.toLocalInput(m.fromLocalInput("2026-11-01T12:00")),
+    bad: Number.isNaN(m.fromLocalInput("soon")),
+  };
+  m.setUserLocale({ timezone: "Asia/Shanghai", country: "US" });
+  return out;
+})"""
+
+
+async def test_a_callback_time_typed_on_the_desktop_is_in_the_users_zone(world: World) -> None:
+    """The page shows times in [pages].timezone; a time typed into it is read in that zone
+    too (the browser's own zone, New York here, would put the callback 13 hours off)."""
+    w = world
+    desk = await open_desktop(w.browser, w.server.base, "agent1", ready=True,
+                              timezone_id=BROWSER_ZONE)
+    assert await desk.evaluate(ZONE_PROBE) == {
+        "before": datetime(2026, 3, 8, 6, 30, tzinfo=UTC).timestamp(),
+        "after": datetime(2026, 3, 8, 7, 30, tzinfo=UTC).timestamp(),
+        "back": "2026-11-01T12:00", "bad": True}
+    number, view = await known_caller(w.server.crm)
+    await w.server.sim.place_inbound_call(caller=number, caller_name="Test Caller", dtmf="10",
+                                          patience_s=None)
+    await expect(desk.locator("#pop-customer-name")).to_have_text(view.customer.name,
+                                                                  timeout=TIMEOUT_MS)
+    await desk.click("#qa-callback")
+    # Its default, an hour from now, is written in the user's zone.
+    default = datetime.fromisoformat(await desk.input_value("#qa-cb-due")).replace(
+        tzinfo=ZoneInfo(USER_ZONE))
+    assert abs(default.timestamp() - (time.time() + 3600)) < 120
+    await desk.fill("#qa-cb-due", "2026-12-01T10:00")
+    await desk.fill("#qa-cb-notes", "时区测试 / zone test")
+    await desk.click("#qa-callback-form button[type=submit]")
+    await expect(desk.locator("#qa-callback-form")).to_have_count(0, timeout=TIMEOUT_MS)
+    made = await w.server.crm.callbacks.search(customer_id=view.customer.id, limit=50)
+    (row,) = [cb for cb in made.items if cb.notes == "时区测试 / zone test"]
+    assert row.due_at == datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo(USER_ZONE)).timestamp()
+    await expect(desk.locator("#call-status")).to_have_attribute("data-status", "talking",
+                                                                 timeout=TIMEOUT_MS)
     await desk.keyboard.press("Alt+H")
     await wrap_up(desk)
     assert desk.errors == []  # type: ignore[attr-defined]
