@@ -153,7 +153,25 @@ async function main() {
   hub.connect();
   window.wallboard = { hub, state: S, get chart() { return chart; } };
   setInterval(tick, 1000);
+  if (kiosk) setInterval(kioskPage, KIOSK_PAGE_MS);
   onLanguageChange(() => buildLayout());
+}
+
+/**
+ * A TV shows what does not fit on its screen a screenful at a time, the next one every
+ * KIOSK_PAGE_MS, then from the top again: nobody there can scroll. (A board that fits stays.)
+ */
+const KIOSK_PAGE_MS = 15_000;
+
+function kioskPage() {
+  const page = document.scrollingElement;
+  const view = window.innerHeight;
+  if (page.scrollHeight <= view + 4 || page.scrollTop + view >= page.scrollHeight - 4) {
+    page.scrollTo({ top: 0 });
+    return;
+  }
+  // A heading's height of overlap keeps the reader's place.
+  page.scrollTo({ top: page.scrollTop + Math.max(view - 80, view / 2) });
 }
 
 /** A queue's thresholds: the server's; a supervisor's own overrides on top (never a kiosk's). */

@@ -87,11 +87,14 @@ async def open_board(browser: Browser, server: Server) -> Page:
     return board
 
 
-async def open_tv(browser: Browser, server: Server) -> Page:
+async def open_tv(browser: Browser, server: Server, *, clock: bool = False) -> Page:
+    """A kiosk TV (720p); `clock`: with playwright's clock installed (the test moves it)."""
     team = (await rest(server, "GET", "/api/me", "supervisor"))["team_id"]
     kiosk = await rest(server, "POST", "/api/wallboard/kiosk-tokens", "supervisor",
                        {"label": "floor TV", "team_id": team})
     tv = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+    if clock:
+        await tv.clock.install()
     errors: list[str] = []
     tv.on("pageerror", lambda e: errors.append(str(e)))
     tv.errors = errors  # type: ignore[attr-defined]
@@ -178,6 +181,27 @@ async def test_campaign_tiles_sort_chinese_names_by_pinyin(server: Server,
     assert [c for c in shown if c in ids] == [ids[1], ids[0]]  # 李 (li) before 张 (zhang)
     assert board.errors == [], board.errors  # type: ignore[attr-defined]
     await board.context.close()
+
+
+async def test_a_kiosk_tv_pages_through_what_does_not_fit_on_its_screen(
+        server: Server, browser: Browser) -> None:
+    """Nobody scrolls a TV: a board taller than the screen shows the next screenful every
+    15 s and then the top again (the page's timers run on playwright's clock here)."""
+    tv = await open_tv(browser, server, clock=True)
+    await expect(tv.locator("#agent-table")).to_be_attached(timeout=TIMEOUT_MS)
+    height, view = await tv.evaluate(
+        "() => [document.scrollingElement.scrollHeight, window.innerHeight]")
+    assert height > view, "the board fits a 720p screen: nothing to page through"
+    tops = [await tv.evaluate("() => window.scrollY")]
+    for _ in range(height // (view - 80) + 2):
+        await tv.clock.run_for(15_000)
+        tops.append(await tv.evaluate("() => window.scrollY"))
+    assert tops[0] == 0 and tops[1] > 0, tops
+    back = tops.index(0, 1)  # back at the top after the last screenful
+    assert tops[:back] == sorted(tops[:back]) and tops[back - 1] + view >= height - 4, tops
+    artifact("wallboard-kiosk-paged.png").write_bytes(await tv.screenshot())
+    assert tv.errors == [], tv.errors  # type: ignore[attr-defined]
+    await tv.context.close()
 
 
 # ------------------------------------------------------------------ trend and thresholds
