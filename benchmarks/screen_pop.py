@@ -44,6 +44,15 @@ The first `guard_s` of each phase is left out of the latencies (the switch settl
 0's phase A, 10% of the desktops disconnect and reconnect with resume {stream, seq} a moment
 later (their offers meanwhile are delivered by replay or snapshot, counted for `lost` only).
 
+The desktops stuck in some phase B run in a second clients' process (they stand for other
+people's browsers; until 2026-11-28's fifth session they shared the measured desktops' event
+loop, and their catch-up delayed B's measured pops). The clients' processes turn their cyclic
+garbage collector off once every client is connected (heap frozen first; `--client-gc` keeps
+it on): one process stands for hundreds of browsers, and its full collections walked every
+desktop's sockets at once (85-390 ms each, several per phase, in `--trace` on 2026-11-28), a
+delay charged to every desktop's pops that no real desktop has.
+The server's collector is left as production runs it ([server].gc_freeze_interval_s).
+
 Measured:
 - latency: from the ACD's offer (the moment the server publishes the offer on its bus, stamped
   in this process) to the screen-pop frame parsed by that agent's client (the child process
@@ -289,6 +298,8 @@ def client_process(conf: dict[str, Any], go: Any, out: Any) -> None:
 
 
 async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
+    import gc
+
     import aiohttp
 
     from benchmarks.loop_probe import LoopProbe
@@ -454,6 +465,16 @@ async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
     tasks = [asyncio.create_task(desktop(d)) for d in conf["desktops"]]
     tasks += [asyncio.create_task(wallboard(k)) for k in conf["wallboards"]]
     t_a = await asyncio.to_thread(go.get, True, conf["connect_timeout_s"])
+    if not conf["client_gc"]:
+        # This one process stands for 1,000 browsers, each of which would walk only its own
+        # heap. Its full collections walked every desktop's socket objects (85-390 ms of wall
+        # time each, several per phase: --trace, 2026-11-28) and delayed the pops of every
+        # desktop at once, a delay no real desktop has. What it allocates from here on is
+        # freed by reference counting (frames, pops), apart from the few cycles of the
+        # reconnecting sockets, which a run this short can keep.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
     phases.extend(schedule(t_a, conf["rounds"], conf["phase_s"], tuple(conf["kinds"])))
     for d in conf["desktops"]:
         windows[d["agent"]] = stuck_windows(phases, d["stuck_rounds"], conf["recover_s"])
@@ -477,7 +498,7 @@ async def _clients(conf: dict[str, Any], go: Any) -> dict[str, Any]:
 
 async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: float,
                rate_per_s: float, ivr: bool, trace: bool = False, legacy: bool = False,
-               kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+               kinds: tuple[str, ...] = KINDS, client_gc: bool = False) -> dict[str, Any]:
     import server
     from agent_desktop.app import AUTH_KEY
     from agent_desktop.hub.hub import TOPIC_SCREEN_POP, kiosk_hash
@@ -606,23 +627,34 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
     away_s = min(3.0, phase_s / 3)
     recover_s = 0.0 if legacy else min(RECOVER_MAX_S, phase_s / 4)
     connect_timeout_s = 60.0 + desktops / 10
-    conf = {
+    conf: dict[str, Any] = {
         "url": f"ws://127.0.0.1:{handles['http_port']}/ws",
         "desktops": [{"agent": u.username, "token": t, "stuck_rounds": stuck_rounds.get(i, []),
                       "reconnect": i in reconnect}
                      for i, (u, t) in enumerate(zip(users, tokens, strict=True))],
         "wallboards": kiosks, "rounds": rounds, "phase_s": phase_s, "away_s": away_s,
         "recover_s": recover_s, "legacy": legacy, "connect_timeout_s": connect_timeout_s,
-        "trace": trace, "kinds": list(kinds),
+        "trace": trace, "kinds": list(kinds), "client_gc": client_gc,
     }
     progress_task = asyncio.create_task(_progress(handles, sim, offered))
     ctx = multiprocessing.get_context("spawn")
-    out, go = ctx.Queue(), ctx.Queue()
-    proc = ctx.Process(target=client_process, args=(conf, go, out), daemon=True)
+    # The desktops that go stuck in some phase B run in a second clients' process: they stand
+    # for other people's browsers, and their catch-up (parsing a backlog, reconnecting,
+    # resuming) must not share an event loop with the desktops whose pops are measured, which
+    # it did until 2026-11-28's fifth session (that inflated B's tail: a harness artifact).
+    # Both processes still share the machine's CPUs with the server.
+    all_desktops: list[dict[str, Any]] = conf["desktops"]
+    confs = [{**conf, "desktops": [d for d in all_desktops if not d["stuck_rounds"]]},
+             {**conf, "desktops": [d for d in all_desktops if d["stuck_rounds"]],
+              "wallboards": [], "trace": False}]
+    pipes = [(ctx.Queue(), ctx.Queue()) for _ in confs]
+    procs = [ctx.Process(target=client_process, args=(c, go_q, out_q), daemon=True)
+             for c, (out_q, go_q) in zip(confs, pipes, strict=True)]
     if trace:
         probe.start()
     spawned = time.time()
-    proc.start()
+    for proc in procs:
+        proc.start()
     if legacy:  # method 1: a fixed time for the connections to settle
         t_a = spawned + 3.0 + desktops / 250
     else:
@@ -632,7 +664,8 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         while hub.client_count() < clients and time.time() - spawned < connect_timeout_s:  # noqa: ASYNC110 (a count, not an event)
             await asyncio.sleep(0.1)
         t_a = time.time() + 1.0
-    go.put(t_a)
+    for _out_q, go_q in pipes:
+        go_q.put(t_a)
     connected_at_start = hub.client_count()
     phases = schedule(t_a, rounds, phase_s, kinds)
     t_end = phases[-1][1]
@@ -649,8 +682,10 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         await asyncio.sleep(max(0.0, t_end - 0.5 - time.time()))
         census = _gc_census()
     await asyncio.sleep(max(0.0, t_end + TAIL_S + 2.0 - time.time()))
-    res = await asyncio.to_thread(out.get, True, 60)
-    proc.join(10)
+    parts = [await asyncio.to_thread(out_q.get, True, 60) for out_q, _go_q in pipes]
+    for proc in procs:
+        proc.join(10)
+    res = _merge_client_results(parts)
     switcher.cancel()
     progress_task.cancel()
     probe.stop()
@@ -786,6 +821,9 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "method": 1 if legacy else 2,
         "method_notes": METHOD_NOTES[1 if legacy else 2],
         "stuck_read_again_s_before_b_ends": recover_s,
+        "client_process_gc": "on" if client_gc else
+        "off once every client is connected (heap frozen first): one process stands for "
+        "1,000 browsers",
         "clients_connected_at_start": connected_at_start,
         "offered_calls_per_s": round(rate_per_s, 1),
         "pops_per_s_measured": round(sum(len(v) for v in lat.values())
@@ -816,6 +854,29 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
             "slowest": [[round(w, 2), _r2(c), _r2(q)] for w, c, q in reads[-5:]]}
         result["trace"]["server_full_pass_after_run"] = full_pass
     return result
+
+
+def _merge_client_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The clients' processes' results as one; the loop probe's lag and collections are the
+    first process's (the measured desktops and the wallboards)."""
+    failed = [p for p in parts if "error" in p]
+    if failed:
+        return failed[0]
+    first = parts[0]
+    return {
+        "pops": [x for p in parts for x in p["pops"]],
+        "away": {k: v for p in parts for k, v in p["away"].items()},
+        "welcomed": {k: v for p in parts for k, v in p["welcomed"].items()},
+        "reconnects": sum(p["reconnects"] for p in parts),
+        "frames": sum(p["frames"] for p in parts),
+        "frames_by_kind": {k: sum(p["frames_by_kind"][k] for p in parts) for k in KINDS},
+        "values_by_kind": {k: sum(p["values_by_kind"][k] for p in parts) for k in KINDS},
+        "closes": [c for p in parts for c in p["closes"]],
+        "drops_resumed": sum(p["drops_resumed"] for p in parts),
+        "errors": [e for p in parts for e in p["errors"]][:5],
+        "error_count": sum(p["error_count"] for p in parts),
+        "lag": first["lag"], "gc": first["gc"],
+    }
 
 
 async def _progress(handles: dict[str, Any], sim: Any, offered: dict[Any, float]) -> None:
@@ -1004,6 +1065,9 @@ def main() -> None:
                     help="2 (default): phases start once every client is connected, stuck "
                          "desktops recover inside their phase B, away windows end at the "
                          "welcome; 1: the earlier method, for comparison with earlier figures")
+    ap.add_argument("--client-gc", action="store_true",
+                    help="keep the cyclic garbage collector on in the clients' process during "
+                         "the phases (before 2026-11-28's fifth session it was on)")
     ap.add_argument("--trace", action="store_true",
                     help="also probe both processes' event-loop lag and the hub's joins and "
                          "leaves, per phase kind, and say what the slowest pops waited on")
@@ -1015,7 +1079,7 @@ def main() -> None:
     guard_s = 0.5 if args.quick else 1.0
     result = asyncio.run(_run(desktops, args.seed, rounds, phase_s, guard_s, rate, args.ivr,
                               args.trace, legacy=args.method == 1,
-                              kinds=tuple(args.phases)))
+                              kinds=tuple(args.phases), client_gc=args.client_gc))
     print(json.dumps(result))
 
 

@@ -4,6 +4,7 @@ intervals it judges differences with (the run itself is `python -m benchmarks.sc
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from benchmarks.screen_pop import KINDS, bootstrap_p99, bootstrap_ratio, clusters, pct, schedule
 
@@ -107,3 +108,23 @@ def test_the_goal_is_judged_on_the_whole_interval() -> None:
     assert goal_verdict([0.95, 1.0], lost=3).startswith("no verdict")
     assert goal_verdict([0.95, 1.0], baseline_p99_ms=64145.0).startswith("no verdict")
     assert goal_verdict([0.95, 1.0], baseline_p99_ms=12.0) == "shown"
+
+
+def test_the_two_client_processes_results_add_up() -> None:
+    from benchmarks.screen_pop import _merge_client_results
+
+    def part(agent: str, frames: int, lag: list[Any]) -> dict[str, Any]:
+        return {"pops": [(agent, "c1", 1.0, "event")], "away": {agent: [(0.0, 1.0)]},
+                "welcomed": {agent: 0.5}, "reconnects": 1, "frames": frames,
+                "frames_by_kind": dict.fromkeys(KINDS, frames),
+                "values_by_kind": dict.fromkeys(KINDS, 1), "closes": [1006],
+                "drops_resumed": 1, "errors": [], "error_count": 0, "lag": lag, "gc": []}
+
+    merged = _merge_client_results([part("agent1", 10, ["probe"]), part("agent2", 5, [])])
+    assert sorted(p[0] for p in merged["pops"]) == ["agent1", "agent2"]
+    assert set(merged["away"]) == set(merged["welcomed"]) == {"agent1", "agent2"}
+    assert merged["frames"] == 15 and merged["frames_by_kind"]["B"] == 15
+    assert merged["closes"] == [1006, 1006] and merged["reconnects"] == 2
+    assert merged["lag"] == ["probe"]  # the measured desktops' process
+    failed = _merge_client_results([part("agent1", 1, []), {"error": "boom"}])
+    assert failed == {"error": "boom"}
