@@ -823,7 +823,7 @@ async def _run(desktops: int, seed: int, rounds: int, phase_s: float, guard_s: f
         "stuck_read_again_s_before_b_ends": recover_s,
         "client_process_gc": "on" if client_gc else
         "off once every client is connected (heap frozen first): one process stands for "
-        "1,000 browsers",
+        "hundreds of browsers",
         "clients_connected_at_start": connected_at_start,
         "offered_calls_per_s": round(rate_per_s, 1),
         "pops_per_s_measured": round(sum(len(v) for v in lat.values())
