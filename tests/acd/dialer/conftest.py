@@ -145,6 +145,19 @@ class FakeAcd:
         on_done(done)
 
 
+class RecordingAcd:
+    """An ACD that only records the callbacks handed to it (it never places or withdraws)."""
+
+    def __init__(self) -> None:
+        self.requests: list[CallbackRequest] = []
+
+    def schedule_callback(self, request: CallbackRequest, on_done: CallbackSink) -> None:
+        self.requests.append(request)
+
+    def withdraw_callback(self, call_id: str, why: str) -> bool:
+        return False
+
+
 class FakeAmi:
     def __init__(self) -> None:
         self.sent: list[Any] = []

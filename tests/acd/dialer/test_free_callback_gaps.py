@@ -13,24 +13,12 @@ from typing import Any
 from acd.dialer.dnc import DncList
 from acd.dialer.free_callbacks import REASON_TEXT
 from acd.dialer.free_callbacks_service import FreeCallbacks
-from acd.scheduled import CallbackRequest, CallbackSink
 from common.clock import ManualClock
 from crm_core.service import Crm
-from tests.acd.dialer.conftest import NOON_NY, World
+from tests.acd.dialer.conftest import NOON_NY, RecordingAcd, World
 from tests.agent_desktop.conftest import make_settings
 
 LEAD = "+12125550101"  # the world's first lead
-
-
-class RecordingAcd:
-    def __init__(self) -> None:
-        self.requests: list[CallbackRequest] = []
-
-    def schedule_callback(self, request: CallbackRequest, on_done: CallbackSink) -> None:
-        self.requests.append(request)
-
-    def withdraw_callback(self, call_id: str, why: str) -> bool:
-        return False
 
 
 def free_for(world: World) -> FreeCallbacks:

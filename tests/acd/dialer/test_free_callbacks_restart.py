@@ -9,22 +9,10 @@ from pathlib import Path
 
 from acd.dialer.dnc import DncList
 from acd.dialer.free_callbacks_service import FreeCallbacks
-from acd.scheduled import CallbackRequest, CallbackSink
 from common.clock import ManualClock
 from crm_core.service import Crm
-from tests.acd.dialer.conftest import NOON_NY
+from tests.acd.dialer.conftest import NOON_NY, RecordingAcd
 from tests.agent_desktop.conftest import make_settings
-
-
-class RecordingAcd:
-    def __init__(self) -> None:
-        self.requests: list[CallbackRequest] = []
-
-    def schedule_callback(self, request: CallbackRequest, on_done: CallbackSink) -> None:
-        self.requests.append(request)
-
-    def withdraw_callback(self, call_id: str, why: str) -> bool:
-        return False
 
 
 async def test_an_unfinished_earlier_attempt_and_a_days_old_row_are_missed_not_redialled(
