@@ -6,6 +6,7 @@ calls are the test's own. Shared by the desktop's browser test modules (one serv
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from common.bus import Subscription
 from config.settings import Settings
 from cti.simulator import PhoneBehaviour
+from cti.simulator.config import OutboundProfile
 from server import serve
 
 TIMEOUT_MS = 30_000  # a guard against hanging, not a speed assertion
@@ -90,6 +92,14 @@ class DemoServer:
     def subscribe(self, prefix: str) -> Subscription:
         sub: Subscription = self.handles["bus"].subscribe(prefix)
         return sub
+
+
+def people_answer_and_stay(server: DemoServer) -> None:
+    """Every outside number the simulator's trunk dials is a person (not a machine) who answers
+    after 2 s and stays on the line until hung up."""
+    server.sim.config = dataclasses.replace(server.sim.config, outbound=OutboundProfile(
+        p_human=1.0, p_machine=0.0, p_busy=0.0, p_no_answer=0.0, answer_delay_s=2.0,
+        talk_time_s=30000.0))
 
 
 async def next_message(sub: Subscription, match: Callable[[Any], bool]) -> Any:

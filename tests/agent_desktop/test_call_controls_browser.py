@@ -13,7 +13,6 @@ agent1; a transfer rings agent2's phone directly).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from common.messages import CallHeld, CallUnheld
-from cti.simulator.config import OutboundProfile, PhoneBehaviour
+from cti.simulator.config import PhoneBehaviour
 from cti.simulator.wire import Header
 from tests.agent_desktop.demo_pages import (
     TIMEOUT_MS,
@@ -36,6 +35,7 @@ from tests.agent_desktop.demo_pages import (
     make_available,
     next_message,
     open_desktop,
+    people_answer_and_stay,
     rest,
     tab_to,
     wrap_up,
@@ -67,9 +67,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     try:
         await rest(server, "POST", "/api/acd/me/pause", "agent2", {"reason": "break"})
         # Every outside number the trunk dials is a person who answers and stays on the line.
-        server.sim.config = dataclasses.replace(server.sim.config, outbound=OutboundProfile(
-            p_human=1.0, p_machine=0.0, p_busy=0.0, p_no_answer=0.0, answer_delay_s=2.0,
-            talk_time_s=30000.0))
+        people_answer_and_stay(server)
         async with chromium() as browser:
             w = World(server, browser)
             server.sim.add_listener(w.on_sim_event)

@@ -24,7 +24,6 @@ import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from config.settings import Settings
-from cti.simulator.config import OutboundProfile
 from tests.agent_desktop.demo_pages import (
     TIMEOUT_MS,
     DemoServer,
@@ -33,6 +32,7 @@ from tests.agent_desktop.demo_pages import (
     free_port,
     known_caller,
     open_desktop,
+    people_answer_and_stay,
     rest,
 )
 from tests.browser import artifact, chromium
@@ -61,9 +61,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await server.start()
     try:
         # Customers answer (people) and stay on the line until hung up.
-        server.sim.config = dataclasses.replace(server.sim.config, outbound=OutboundProfile(
-            p_human=1.0, p_machine=0.0, p_busy=0.0, p_no_answer=0.0, answer_delay_s=2.0,
-            talk_time_s=30000.0))
+        people_answer_and_stay(server)
         async with chromium() as browser:
             yield World(server, browser)
     finally:

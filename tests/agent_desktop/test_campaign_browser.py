@@ -22,13 +22,13 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from acd.dialer.demo import daytime_zone
-from cti.simulator.config import OutboundProfile
 from tests.agent_desktop.demo_pages import (
     TIMEOUT_MS,
     DemoServer,
     demo_settings,
     eventually,
     free_port,
+    people_answer_and_stay,
     rest,
     sign_in,
 )
@@ -54,9 +54,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await server.start()
     try:
         # The leads answer (people, not machines) and stay on the line until hung up.
-        server.sim.config = dataclasses.replace(server.sim.config, outbound=OutboundProfile(
-            p_human=1.0, p_machine=0.0, p_busy=0.0, p_no_answer=0.0, answer_delay_s=2.0,
-            talk_time_s=30000.0))
+        people_answer_and_stay(server)
         campaign = await rest(server, "POST", "/api/campaigns", "supervisor", {
             "name": "Preview renewals", "dial_mode": "preview", "queue": "support",
             "script": SCRIPT, "caller_id": "+12025550100", "max_attempts": 3})

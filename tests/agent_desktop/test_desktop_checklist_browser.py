@@ -27,7 +27,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Route, WebSocketRoute, expect
 
-from cti.simulator.config import OutboundProfile, PhoneBehaviour
+from cti.simulator.config import PhoneBehaviour
 from tests.agent_desktop.demo_pages import (
     TIMEOUT_MS,
     WAIT_S,
@@ -38,6 +38,7 @@ from tests.agent_desktop.demo_pages import (
     known_caller,
     make_available,
     open_desktop,
+    people_answer_and_stay,
     wrap_up,
 )
 from tests.browser import artifact, chromium
@@ -66,9 +67,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                            {"name": "sales", "skills": ["sales"]}]}}))
     await server.start()
     try:
-        server.sim.config = dataclasses.replace(server.sim.config, outbound=OutboundProfile(
-            p_human=1.0, p_machine=0.0, p_busy=0.0, p_no_answer=0.0, answer_delay_s=2.0,
-            talk_time_s=30000.0))
+        people_answer_and_stay(server)
         async with chromium() as browser:
             yield World(server, browser)
     finally:
